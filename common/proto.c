@@ -1,0 +1,492 @@
+/* proto.c: frame and attribute codec. Decoders are pure functions of their input bytes so the
+ * fuzzers in fuzz/ can drive them directly. */
+#include "proto.h"
+
+#include <string.h>
+
+#define BIT(t) (UINT64_C(1) << (t))
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return ((uint64_t)get32(p) << 32) | get32(p + 4);
+}
+
+/* Value type and cap of each tag: one table, used by the decoder and by docs/protocol.md. */
+static const struct tag_spec {
+	uint8_t  type;
+	uint16_t max;     /* for STR and BYTES; exact length when min == max */
+	uint16_t min;
+} tags[NCFX_T__COUNT] = {
+	[NCFX_T_VERSION_MIN]   = { NCFX_AT_U16, 0, 0 },
+	[NCFX_T_VERSION_MAX]   = { NCFX_AT_U16, 0, 0 },
+	[NCFX_T_VERSION]       = { NCFX_AT_U16, 0, 0 },
+	[NCFX_T_SOFTWARE]      = { NCFX_AT_STR, NCFX_SOFTWARE_MAX, 0 },
+	[NCFX_T_ERROR_CODE]    = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_REASON]        = { NCFX_AT_STR, NCFX_STR_MAX, 0 },
+	[NCFX_T_USER]          = { NCFX_AT_STR, NCFX_USER_MAX, 1 },
+	[NCFX_T_PASSWORD]      = { NCFX_AT_BYTES, NCFX_PASSWORD_MAX, 0 },
+	[NCFX_T_SESSION_ID]    = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_SCP_PORT]      = { NCFX_AT_U16, 0, 0 },
+	[NCFX_T_SCP_MODE]      = { NCFX_AT_U8, 0, 0 },
+	[NCFX_T_SCP_SECRET]    = { NCFX_AT_BYTES, 32, 32 },
+	[NCFX_T_JOB_ID]        = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_FILENAME]      = { NCFX_AT_STR, NCFX_FILENAME_MAX, 0 },
+	[NCFX_T_SIZE]          = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_FORMAT]        = { NCFX_AT_U8, 0, 0 },
+	[NCFX_T_DEST]          = { NCFX_AT_STR, NCFX_DEST_MAX, 1 },
+	[NCFX_T_UPLOAD_ID]     = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_OFFSET]        = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_DATA]          = { NCFX_AT_BYTES, NCFX_CHUNK_MAX, 0 },
+	[NCFX_T_SHA256]        = { NCFX_AT_BYTES, 32, 32 },
+	[NCFX_T_STATE]         = { NCFX_AT_U8, 0, 0 },
+	[NCFX_T_CREATED]       = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_UPDATED]       = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_PAGES]         = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_COUNT]         = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_SEQ]           = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_EVENT]         = { NCFX_AT_U16, 0, 0 },
+	[NCFX_T_TEXT]          = { NCFX_AT_STR, NCFX_STR_MAX, 0 },
+	[NCFX_T_HEARTBEAT]     = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_MAX_FRAME]     = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_SERVER_NAME]   = { NCFX_AT_STR, NCFX_SERVER_NAME_MAX, 0 },
+	[NCFX_T_MAX_DOCUMENT]  = { NCFX_AT_U64, 0, 0 },
+	[NCFX_T_OBSERVED_ADDR] = { NCFX_AT_STR, NCFX_ADDR_MAX, 0 },
+	[NCFX_T_RETRY_AFTER]   = { NCFX_AT_U32, 0, 0 },
+	[NCFX_T_OWNER]         = { NCFX_AT_STR, NCFX_USER_MAX, 0 },
+};
+
+/* Which attributes each message must and may carry. Tags outside both masks are skipped,
+ * so a later minor revision can add optional attributes without breaking older peers. */
+static const struct msg_spec {
+	uint16_t    type;
+	const char *name;
+	uint64_t    required;
+	uint64_t    optional;
+} msgs[] = {
+	{ NCFX_MSG_HELLO, "HELLO", BIT(NCFX_T_VERSION_MIN) | BIT(NCFX_T_VERSION_MAX),
+	  BIT(NCFX_T_SOFTWARE) },
+	{ NCFX_MSG_HELLO_OK, "HELLO_OK", BIT(NCFX_T_VERSION) | BIT(NCFX_T_MAX_FRAME),
+	  BIT(NCFX_T_SOFTWARE) | BIT(NCFX_T_SERVER_NAME) | BIT(NCFX_T_HEARTBEAT) |
+	  BIT(NCFX_T_MAX_DOCUMENT) },
+	{ NCFX_MSG_ERROR, "ERROR", BIT(NCFX_T_ERROR_CODE),
+	  BIT(NCFX_T_REASON) | BIT(NCFX_T_RETRY_AFTER) },
+	{ NCFX_MSG_OK, "OK", 0, BIT(NCFX_T_TEXT) },
+	{ NCFX_MSG_PING, "PING", 0, BIT(NCFX_T_SEQ) },
+	{ NCFX_MSG_PONG, "PONG", 0, BIT(NCFX_T_SEQ) },
+	{ NCFX_MSG_BYE, "BYE", 0, BIT(NCFX_T_REASON) },
+	{ NCFX_MSG_LOGIN, "LOGIN", BIT(NCFX_T_USER) | BIT(NCFX_T_PASSWORD),
+	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) },
+	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_USER) |
+	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR), 0 },
+	{ NCFX_MSG_LOGOUT, "LOGOUT", 0, 0 },
+	{ NCFX_MSG_SCP_REGISTER, "SCP_REGISTER", BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE), 0 },
+	{ NCFX_MSG_JOB_SUBMIT, "JOB_SUBMIT", BIT(NCFX_T_SIZE) | BIT(NCFX_T_FORMAT) | BIT(NCFX_T_DEST) |
+	  BIT(NCFX_T_SHA256), BIT(NCFX_T_FILENAME) },
+	{ NCFX_MSG_UPLOAD_READY, "UPLOAD_READY", BIT(NCFX_T_UPLOAD_ID), 0 },
+	{ NCFX_MSG_UPLOAD_CHUNK, "UPLOAD_CHUNK", BIT(NCFX_T_UPLOAD_ID) | BIT(NCFX_T_OFFSET) |
+	  BIT(NCFX_T_DATA), 0 },
+	{ NCFX_MSG_UPLOAD_END, "UPLOAD_END", BIT(NCFX_T_UPLOAD_ID), 0 },
+	{ NCFX_MSG_JOB_LIST, "JOB_LIST", 0, 0 },
+	{ NCFX_MSG_JOB_INFO, "JOB_INFO", BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_STATE),
+	  BIT(NCFX_T_DEST) | BIT(NCFX_T_FILENAME) | BIT(NCFX_T_SIZE) | BIT(NCFX_T_FORMAT) |
+	  BIT(NCFX_T_PAGES) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_UPDATED) | BIT(NCFX_T_OWNER) |
+	  BIT(NCFX_T_TEXT) },
+	{ NCFX_MSG_JOB_LIST_END, "JOB_LIST_END", BIT(NCFX_T_COUNT), 0 },
+	{ NCFX_MSG_JOB_CANCEL, "JOB_CANCEL", BIT(NCFX_T_JOB_ID), 0 },
+	{ NCFX_MSG_SCP_BIND, "SCP_BIND", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_SCP_SECRET), 0 },
+	{ NCFX_MSG_NOTIFY, "NOTIFY", BIT(NCFX_T_SEQ) | BIT(NCFX_T_EVENT),
+	  BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_TEXT) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_STATE) },
+	{ NCFX_MSG_NOTIFY_ACK, "NOTIFY_ACK", BIT(NCFX_T_SEQ), 0 },
+	{ NCFX_MSG_RELAY_MODE, "RELAY_MODE", 0, BIT(NCFX_T_REASON) },
+	{ NCFX_MSG_FILE_GET, "FILE_GET", BIT(NCFX_T_JOB_ID), BIT(NCFX_T_OFFSET) },
+	{ NCFX_MSG_FILE_CHUNK, "FILE_CHUNK", BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_OFFSET) |
+	  BIT(NCFX_T_DATA), BIT(NCFX_T_SIZE) },
+};
+
+static const struct msg_spec *
+msg_spec(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		if (msgs[i].type == type)
+			return &msgs[i];
+	return NULL;
+}
+
+const char *
+ncfx_msg_type_name(uint16_t type)
+{
+	const struct msg_spec *s = msg_spec(type);
+	return s ? s->name : "UNKNOWN";
+}
+
+int
+ncfx_frame_parse(const uint8_t *buf, size_t len, struct ncfx_frame *f, size_t *used,
+    int *err, const char **reason)
+{
+	uint32_t flen;
+
+	if (len < 4)
+		return 0;
+	flen = get32(buf);
+	/* Check the length before waiting for the body: an oversized frame is refused at once. */
+	if (flen > NCFX_FRAME_MAX) {
+		*err = NCFX_E_TOO_LARGE;
+		if (reason)
+			*reason = "frame length over the 65536-byte cap";
+		return -1;
+	}
+	if (flen < NCFX_FRAME_HDR) {
+		*err = NCFX_E_PROTOCOL;
+		if (reason)
+			*reason = "frame length shorter than the header";
+		return -1;
+	}
+	if (len < flen)
+		return 0;
+	f->type = get16(buf + 4);
+	f->flags = get16(buf + 6);
+	f->reqid = get32(buf + 8);
+	if (f->flags & ~NCFX_F_ALL) {
+		*err = NCFX_E_PROTOCOL;
+		if (reason)
+			*reason = "unknown frame flags";
+		return -1;
+	}
+	f->body = buf + NCFX_FRAME_HDR;
+	f->body_len = flen - NCFX_FRAME_HDR;
+	*used = flen;
+	return 1;
+}
+
+/* RFC 3629 UTF-8, without overlongs or surrogates; control characters are refused too because
+ * these strings end up in logs and terminals. */
+static int
+valid_text(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		size_t need;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1; cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2; cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3; cp = c & 0x07;
+		} else
+			return 0;
+		if (n - i <= need)
+			return 0;
+		for (size_t k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		/* C1 controls and bidirectional overrides can rewrite what a terminal shows. */
+		if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+static int
+fixed_len(uint8_t type)
+{
+	switch (type) {
+	case NCFX_AT_U8:  return 1;
+	case NCFX_AT_U16: return 2;
+	case NCFX_AT_U32: return 4;
+	case NCFX_AT_U64: return 8;
+	default:          return -1;
+	}
+}
+
+#define FAIL(code, text) do { *err = (code); if (reason) *reason = (text); return -1; } while (0)
+
+int
+ncfx_msg_decode(const struct ncfx_frame *f, struct ncfx_msg *m, int *err, const char **reason)
+{
+	const struct msg_spec *spec = msg_spec(f->type);
+	size_t off = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->type = f->type;
+	m->flags = f->flags;
+	m->reqid = f->reqid;
+	if (spec == NULL)
+		FAIL(NCFX_E_UNKNOWN_TYPE, "unknown message type");
+	while (off < f->body_len) {
+		uint16_t tag, alen;
+		const uint8_t *val;
+
+		if (f->body_len - off < NCFX_ATTR_HDR)
+			FAIL(NCFX_E_PROTOCOL, "truncated attribute header");
+		tag = get16(f->body + off);
+		alen = get16(f->body + off + 2);
+		off += NCFX_ATTR_HDR;
+		if (alen > f->body_len - off)
+			FAIL(NCFX_E_PROTOCOL, "attribute longer than its frame");
+		val = f->body + off;
+		off += alen;
+		if (tag == 0 || tag >= NCFX_T__COUNT ||
+		    !((spec->required | spec->optional) & BIT(tag)))
+			continue;
+		if (m->present & BIT(tag))
+			FAIL(NCFX_E_PROTOCOL, "duplicate attribute");
+		const struct tag_spec *ts = &tags[tag];
+		int fl = fixed_len(ts->type);
+		if (fl >= 0) {
+			if (alen != fl)
+				FAIL(NCFX_E_PROTOCOL, "integer attribute of the wrong size");
+		} else {
+			if (alen > ts->max)
+				FAIL(NCFX_E_TOO_LARGE, "attribute over its length cap");
+			if (alen < ts->min)
+				FAIL(NCFX_E_PROTOCOL, "attribute shorter than its minimum");
+			if (ts->type == NCFX_AT_STR && !valid_text(val, alen))
+				FAIL(NCFX_E_PROTOCOL, "string attribute is not printable UTF-8");
+		}
+		m->present |= BIT(tag);
+		m->a[tag].p = val;
+		m->a[tag].len = alen;
+	}
+	if ((m->present & spec->required) != spec->required)
+		FAIL(NCFX_E_PROTOCOL, "required attribute missing");
+	return 0;
+}
+
+int
+ncfx_msg_has(const struct ncfx_msg *m, enum ncfx_tag t)
+{
+	return t > 0 && t < NCFX_T__COUNT && (m->present & BIT(t)) != 0;
+}
+
+uint64_t
+ncfx_msg_uint(const struct ncfx_msg *m, enum ncfx_tag t)
+{
+	if (!ncfx_msg_has(m, t))
+		return 0;
+	switch (m->a[t].len) {
+	case 1: return m->a[t].p[0];
+	case 2: return get16(m->a[t].p);
+	case 4: return get32(m->a[t].p);
+	case 8: return get64(m->a[t].p);
+	default: return 0;
+	}
+}
+
+const char *
+ncfx_msg_str(const struct ncfx_msg *m, enum ncfx_tag t, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	if (cap == 0)
+		return "";
+	if (ncfx_msg_has(m, t)) {
+		n = m->a[t].len < cap - 1 ? m->a[t].len : cap - 1;
+		memcpy(buf, m->a[t].p, n);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+const uint8_t *
+ncfx_msg_bytes(const struct ncfx_msg *m, enum ncfx_tag t, size_t *len)
+{
+	if (!ncfx_msg_has(m, t)) {
+		*len = 0;
+		return NULL;
+	}
+	*len = m->a[t].len;
+	return m->a[t].p;
+}
+
+const char *
+ncfx_strerror(int code)
+{
+	switch (code) {
+	case NCFX_E_OK:            return "success";
+	case NCFX_E_PROTOCOL:      return "protocol error";
+	case NCFX_E_VERSION:       return "no common protocol version";
+	case NCFX_E_TOO_LARGE:     return "message too large";
+	case NCFX_E_UNEXPECTED:    return "message not allowed now";
+	case NCFX_E_UNKNOWN_TYPE:  return "unknown message type";
+	case NCFX_E_TIMEOUT:       return "timed out";
+	case NCFX_E_BAD_REQUEST:   return "invalid request";
+	case NCFX_E_AUTH:          return "wrong user name or password";
+	case NCFX_E_THROTTLED:     return "too many failed logins, try again later";
+	case NCFX_E_NOT_LOGGED_IN: return "not logged in";
+	case NCFX_E_NO_SUCH_JOB:   return "no such job";
+	case NCFX_E_BAD_DOCUMENT:  return "document cannot be faxed";
+	case NCFX_E_DOC_TOO_LARGE: return "document too large";
+	case NCFX_E_JOB_STATE:     return "job is not in a state that allows this";
+	case NCFX_E_UPLOAD:        return "upload failed";
+	case NCFX_E_QUOTA:         return "too many jobs";
+	case NCFX_E_LIMIT:         return "too many connections";
+	case NCFX_E_INTERNAL:      return "internal server error";
+	case NCFX_E_SHUTDOWN:      return "server is shutting down";
+	default:                   return "unknown error";
+	}
+}
+
+static const char *const job_states[] = {
+	[NCFX_JOB_PENDING] = "pending", [NCFX_JOB_SLEEPING] = "sleeping",
+	[NCFX_JOB_ACTIVE] = "active", [NCFX_JOB_DONE] = "done", [NCFX_JOB_FAILED] = "failed",
+	[NCFX_JOB_CANCELLED] = "cancelled", [NCFX_JOB_SUSPENDED] = "suspended",
+};
+
+const char *
+ncfx_job_state_name(int state)
+{
+	if (state <= 0 || state > NCFX_JOB_SUSPENDED)
+		return "unknown";
+	return job_states[state];
+}
+
+int
+ncfx_job_state_parse(const char *name)
+{
+	for (int i = NCFX_JOB_PENDING; i <= NCFX_JOB_SUSPENDED; i++)
+		if (strcmp(name, job_states[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+ncfx_doc_format_name(int fmt)
+{
+	switch (fmt) {
+	case NCFX_FMT_TIFF: return "tiff";
+	case NCFX_FMT_PDF:  return "pdf";
+	case NCFX_FMT_PS:   return "postscript";
+	case NCFX_FMT_TEXT: return "text";
+	default:            return "unknown";
+	}
+}
+
+/* Encoder */
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+void
+ncfx_wbuf_begin(struct ncfx_wbuf *w, uint16_t type, uint16_t flags, uint32_t reqid)
+{
+	w->len = NCFX_FRAME_HDR;
+	w->overflow = 0;
+	put32(w->data, 0);
+	put16(w->data + 4, type);
+	put16(w->data + 6, flags);
+	put32(w->data + 8, reqid);
+}
+
+static uint8_t *
+put_attr(struct ncfx_wbuf *w, enum ncfx_tag t, size_t n)
+{
+	uint8_t *p;
+
+	if (w->overflow || n > UINT16_MAX || sizeof(w->data) - w->len < NCFX_ATTR_HDR + n) {
+		w->overflow = 1;
+		return NULL;
+	}
+	p = w->data + w->len;
+	put16(p, (uint16_t)t);
+	put16(p + 2, (uint16_t)n);
+	w->len += NCFX_ATTR_HDR + n;
+	return p + NCFX_ATTR_HDR;
+}
+
+void
+ncfx_put_u8(struct ncfx_wbuf *w, enum ncfx_tag t, uint8_t v)
+{
+	uint8_t *p = put_attr(w, t, 1);
+	if (p)
+		p[0] = v;
+}
+
+void
+ncfx_put_u16(struct ncfx_wbuf *w, enum ncfx_tag t, uint16_t v)
+{
+	uint8_t *p = put_attr(w, t, 2);
+	if (p)
+		put16(p, v);
+}
+
+void
+ncfx_put_u32(struct ncfx_wbuf *w, enum ncfx_tag t, uint32_t v)
+{
+	uint8_t *p = put_attr(w, t, 4);
+	if (p)
+		put32(p, v);
+}
+
+void
+ncfx_put_u64(struct ncfx_wbuf *w, enum ncfx_tag t, uint64_t v)
+{
+	uint8_t *p = put_attr(w, t, 8);
+	if (p) {
+		put32(p, (uint32_t)(v >> 32));
+		put32(p + 4, (uint32_t)v);
+	}
+}
+
+void
+ncfx_put_bytes(struct ncfx_wbuf *w, enum ncfx_tag t, const void *src, size_t n)
+{
+	uint8_t *p = put_attr(w, t, n);
+	if (p && n)
+		memcpy(p, src, n);
+}
+
+void
+ncfx_put_str(struct ncfx_wbuf *w, enum ncfx_tag t, const char *s)
+{
+	ncfx_put_bytes(w, t, s, strlen(s));
+}
+
+size_t
+ncfx_wbuf_end(struct ncfx_wbuf *w)
+{
+	if (w->overflow)
+		return 0;
+	put32(w->data, (uint32_t)w->len);
+	return w->len;
+}

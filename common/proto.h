@@ -1,0 +1,210 @@
+/* proto.h: the netcfax wire protocol in one header: version, frame layout, message types,
+ * attribute tags, limits and error codes. docs/protocol.md explains each of them. */
+#ifndef NETCFAX_PROTO_H
+#define NETCFAX_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Versions this build speaks; HELLO negotiates the highest one both sides know. */
+#define NCFX_PROTO_MIN 1
+#define NCFX_PROTO_MAX 1
+
+#define NCFX_DEFAULT_PCP_PORT 7488
+#define NCFX_DEFAULT_SCP_PORT 7485
+
+/*
+ * Frame: a 12-byte header, then attributes.
+ *   u32 length   whole frame including this header, NCFX_FRAME_HDR..NCFX_FRAME_MAX
+ *   u16 type     enum ncfx_msg_type
+ *   u16 flags    NCFX_F_*; unknown bits are an error
+ *   u32 reqid    chosen by the requester; replies carry it back; 0 = not a reply
+ * Attribute: u16 tag, u16 length, value. All integers are big-endian.
+ */
+#define NCFX_FRAME_HDR   12
+#define NCFX_FRAME_MAX   65536u          /* hard cap, header included */
+#define NCFX_ATTR_HDR    4
+#define NCFX_CHUNK_MAX   49152u          /* DATA bytes per UPLOAD_CHUNK */
+#define NCFX_STR_MAX     1024u           /* REASON and TEXT */
+#define NCFX_SOFTWARE_MAX 128u
+#define NCFX_SERVER_NAME_MAX 255u
+#define NCFX_ADDR_MAX    64u             /* an IPv4 or IPv6 address, no port */
+#define NCFX_USER_MAX    64u
+#define NCFX_PASSWORD_MAX 1024u
+#define NCFX_DEST_MAX    64u             /* fax number as dialled */
+#define NCFX_FILENAME_MAX 255u
+
+#define NCFX_F_MORE      0x0001u         /* more replies to this reqid follow */
+#define NCFX_F_ALL       (NCFX_F_MORE)
+
+/* Message types, in numbered blocks like tmux's protocol header. */
+enum ncfx_msg_type {
+	/* 0x00..: connection */
+	NCFX_MSG_HELLO          = 0x0001, /* C->S first frame */
+	NCFX_MSG_HELLO_OK       = 0x0002, /* S->C chosen version and limits */
+	NCFX_MSG_ERROR          = 0x0003, /* reply: code + reason; reqid 0 = connection error */
+	NCFX_MSG_OK             = 0x0004, /* reply: success with nothing to say */
+	NCFX_MSG_PING           = 0x0005, /* either way; answered by PONG */
+	NCFX_MSG_PONG           = 0x0006,
+	NCFX_MSG_BYE            = 0x0007, /* orderly close, optional reason */
+	/* 0x01..: session */
+	NCFX_MSG_LOGIN          = 0x0101, /* C->S user, password, SCP registration */
+	NCFX_MSG_LOGIN_OK       = 0x0102, /* S->C session id, SCP secret */
+	NCFX_MSG_LOGOUT         = 0x0103,
+	NCFX_MSG_SCP_REGISTER   = 0x0104, /* C->S change SCP port/mode after login (reserved) */
+	/* 0x02..: jobs and documents */
+	NCFX_MSG_JOB_SUBMIT     = 0x0201, /* C->S begin a document upload for a new job */
+	NCFX_MSG_UPLOAD_READY   = 0x0202, /* S->C upload id to send chunks with */
+	NCFX_MSG_UPLOAD_CHUNK   = 0x0203, /* C->S bytes at an offset; no reply */
+	NCFX_MSG_UPLOAD_END     = 0x0204, /* C->S finish; reply JOB_INFO or ERROR */
+	NCFX_MSG_JOB_LIST       = 0x0205, /* C->S; replies JOB_INFO (F_MORE)... JOB_LIST_END */
+	NCFX_MSG_JOB_INFO       = 0x0206,
+	NCFX_MSG_JOB_LIST_END   = 0x0207,
+	NCFX_MSG_JOB_CANCEL     = 0x0208, /* C->S; reply JOB_INFO */
+	/* 0x03..: notifications (SCP, and relayed over PCP) */
+	NCFX_MSG_SCP_BIND       = 0x0301, /* S->C first frame on an SCP connection (reserved) */
+	NCFX_MSG_NOTIFY         = 0x0302, /* S->C event with a sequence number (reserved) */
+	NCFX_MSG_NOTIFY_ACK     = 0x0303, /* C->S cumulative ack (reserved) */
+	/* 0x04..: relay control (reserved) */
+	NCFX_MSG_RELAY_MODE     = 0x0401, /* S->C notifications now travel on this PCP connection */
+	/* 0x05..: file download (reserved) */
+	NCFX_MSG_FILE_GET       = 0x0501,
+	NCFX_MSG_FILE_CHUNK     = 0x0502,
+};
+
+/* Attribute tags. The value type of each is fixed by ncfx_tag_type(). */
+enum ncfx_tag {
+	NCFX_T_VERSION_MIN = 1,  /* u16 */
+	NCFX_T_VERSION_MAX,      /* u16 */
+	NCFX_T_VERSION,          /* u16 */
+	NCFX_T_SOFTWARE,         /* str */
+	NCFX_T_ERROR_CODE,       /* u32 */
+	NCFX_T_REASON,           /* str */
+	NCFX_T_USER,             /* str */
+	NCFX_T_PASSWORD,         /* bytes */
+	NCFX_T_SESSION_ID,       /* u64 */
+	NCFX_T_SCP_PORT,         /* u16, 0 = no SCP listener */
+	NCFX_T_SCP_MODE,         /* u8 enum ncfx_scp_mode */
+	NCFX_T_SCP_SECRET,       /* bytes, exactly 32 */
+	NCFX_T_JOB_ID,           /* u64 */
+	NCFX_T_FILENAME,         /* str */
+	NCFX_T_SIZE,             /* u64 */
+	NCFX_T_FORMAT,           /* u8 enum ncfx_doc_format */
+	NCFX_T_DEST,             /* str */
+	NCFX_T_UPLOAD_ID,        /* u32 */
+	NCFX_T_OFFSET,           /* u64 */
+	NCFX_T_DATA,             /* bytes */
+	NCFX_T_SHA256,           /* bytes, exactly 32 */
+	NCFX_T_STATE,            /* u8 enum ncfx_job_state */
+	NCFX_T_CREATED,          /* u64 unix seconds */
+	NCFX_T_UPDATED,          /* u64 unix seconds */
+	NCFX_T_PAGES,            /* u32 */
+	NCFX_T_COUNT,            /* u32 */
+	NCFX_T_SEQ,              /* u64 */
+	NCFX_T_EVENT,            /* u16 */
+	NCFX_T_TEXT,             /* str */
+	NCFX_T_HEARTBEAT,        /* u32 seconds */
+	NCFX_T_MAX_FRAME,        /* u32 */
+	NCFX_T_SERVER_NAME,      /* str */
+	NCFX_T_MAX_DOCUMENT,     /* u64 */
+	NCFX_T_OBSERVED_ADDR,    /* str: the address the server sees for this client */
+	NCFX_T_RETRY_AFTER,      /* u32 seconds */
+	NCFX_T_OWNER,            /* str */
+	NCFX_T__COUNT
+};
+
+enum ncfx_attr_type { NCFX_AT_U8, NCFX_AT_U16, NCFX_AT_U32, NCFX_AT_U64, NCFX_AT_STR, NCFX_AT_BYTES };
+
+/* Numbered error codes; every ERROR frame carries one and a human reason. */
+enum ncfx_error {
+	NCFX_E_OK            = 0,
+	NCFX_E_PROTOCOL      = 1,   /* malformed frame or attribute */
+	NCFX_E_VERSION       = 2,   /* no common protocol version */
+	NCFX_E_TOO_LARGE     = 3,   /* frame or attribute over its cap */
+	NCFX_E_UNEXPECTED    = 4,   /* message not allowed in this state */
+	NCFX_E_UNKNOWN_TYPE  = 5,   /* message type this server does not know */
+	NCFX_E_TIMEOUT       = 6,   /* peer too slow (handshake, login) */
+	NCFX_E_BAD_REQUEST   = 7,   /* well-formed but invalid request, e.g. a bad fax number */
+	NCFX_E_AUTH          = 10,  /* wrong user or password */
+	NCFX_E_THROTTLED     = 11,  /* too many failures; RETRY_AFTER says when */
+	NCFX_E_NOT_LOGGED_IN = 12,
+	NCFX_E_NO_SUCH_JOB   = 20,  /* also for another user's job: existence is not leaked */
+	NCFX_E_BAD_DOCUMENT  = 21,  /* document failed validation */
+	NCFX_E_DOC_TOO_LARGE = 22,
+	NCFX_E_JOB_STATE     = 23,  /* e.g. cancelling a job that already ended */
+	NCFX_E_UPLOAD        = 24,  /* chunk out of order, size or checksum mismatch */
+	NCFX_E_QUOTA         = 25,  /* too many jobs */
+	NCFX_E_LIMIT         = 30,  /* too many connections */
+	NCFX_E_INTERNAL      = 31,  /* server-side failure; retry later */
+	NCFX_E_SHUTDOWN      = 32,  /* server is stopping */
+};
+
+enum ncfx_scp_mode { NCFX_SCP_NONE = 0, NCFX_SCP_FIXED = 1, NCFX_SCP_DYNAMIC = 2, NCFX_SCP_RANGE = 3 };
+
+enum ncfx_doc_format { NCFX_FMT_TIFF = 1, NCFX_FMT_PDF = 2, NCFX_FMT_PS = 3, NCFX_FMT_TEXT = 4 };
+
+/* HylaFAX-like job states; only pending and cancelled are reached before the fax engine. */
+enum ncfx_job_state {
+	NCFX_JOB_PENDING = 1, NCFX_JOB_SLEEPING, NCFX_JOB_ACTIVE, NCFX_JOB_DONE,
+	NCFX_JOB_FAILED, NCFX_JOB_CANCELLED, NCFX_JOB_SUSPENDED,
+};
+
+/* A parsed frame: pointers into the caller's buffer, valid while it is. */
+struct ncfx_frame {
+	uint16_t       type;
+	uint16_t       flags;
+	uint32_t       reqid;
+	const uint8_t *body;
+	size_t         body_len;
+};
+
+/* A decoded message: each present attribute's value, indexed by tag. */
+struct ncfx_msg {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t reqid;
+	uint64_t present;                        /* bit (1 << tag) */
+	struct { const uint8_t *p; uint16_t len; } a[NCFX_T__COUNT];
+};
+
+/*
+ * Pure decoders over bytes: no allocation, no I/O, safe on any input.
+ * ncfx_frame_parse: 1 = one frame parsed and *used set; 0 = need more bytes;
+ * -1 = malformed, *err is an enum ncfx_error and reason (if not NULL) points at static text.
+ */
+int  ncfx_frame_parse(const uint8_t *buf, size_t len, struct ncfx_frame *f, size_t *used,
+                      int *err, const char **reason);
+/* Decodes and validates attributes against the message type's spec: 0 or -1 with err/reason. */
+int  ncfx_msg_decode(const struct ncfx_frame *f, struct ncfx_msg *m, int *err,
+                     const char **reason);
+
+int      ncfx_msg_has(const struct ncfx_msg *m, enum ncfx_tag t);
+uint64_t ncfx_msg_uint(const struct ncfx_msg *m, enum ncfx_tag t);   /* 0 when absent */
+/* Copies a string attribute, NUL-terminated; returns "" when absent. cap includes the NUL. */
+const char *ncfx_msg_str(const struct ncfx_msg *m, enum ncfx_tag t, char *buf, size_t cap);
+const uint8_t *ncfx_msg_bytes(const struct ncfx_msg *m, enum ncfx_tag t, size_t *len);
+
+const char *ncfx_msg_type_name(uint16_t type);
+const char *ncfx_strerror(int code);
+const char *ncfx_job_state_name(int state);
+int         ncfx_job_state_parse(const char *name);
+const char *ncfx_doc_format_name(int fmt);
+
+/* Encoder: a fixed buffer of NCFX_FRAME_MAX; an attribute that does not fit marks it failed. */
+struct ncfx_wbuf {
+	uint8_t data[NCFX_FRAME_MAX];
+	size_t  len;
+	int     overflow;
+};
+
+void ncfx_wbuf_begin(struct ncfx_wbuf *w, uint16_t type, uint16_t flags, uint32_t reqid);
+void ncfx_put_u8(struct ncfx_wbuf *w, enum ncfx_tag t, uint8_t v);
+void ncfx_put_u16(struct ncfx_wbuf *w, enum ncfx_tag t, uint16_t v);
+void ncfx_put_u32(struct ncfx_wbuf *w, enum ncfx_tag t, uint32_t v);
+void ncfx_put_u64(struct ncfx_wbuf *w, enum ncfx_tag t, uint64_t v);
+void ncfx_put_str(struct ncfx_wbuf *w, enum ncfx_tag t, const char *s);
+void ncfx_put_bytes(struct ncfx_wbuf *w, enum ncfx_tag t, const void *p, size_t n);
+/* Writes the length into the header; returns the frame length, or 0 if anything overflowed. */
+size_t ncfx_wbuf_end(struct ncfx_wbuf *w);
+
+#endif

@@ -1,0 +1,86 @@
+/* config.c: every netcfaxd option in one table: name, type, default, bounds, help. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define OFF(f) offsetof(struct server_config, f)
+#define SZ(f)  sizeof(((struct server_config *)0)->f)
+#define INT(n, d, lo, hi, h)  { #n, CONF_INT, d, lo, hi, NULL, OFF(n), 0, h }
+#define SIZE(n, d, lo, hi, h) { #n, CONF_SIZE, d, lo, hi, NULL, OFF(n), 0, h }
+#define STR(n, d, h)          { #n, CONF_STR, d, 0, 0, NULL, OFF(n), SZ(n), h }
+#define CHOICE(n, d, c, h)    { #n, CONF_CHOICE, d, 0, 0, c, OFF(n), SZ(n), h }
+
+static const struct conf_opt options[] = {
+	STR(listen, "0.0.0.0, ::",
+	    "Addresses to accept clients on, comma-separated (IPv4 and IPv6)"),
+	INT(pcp_port, "7488", 1, 65535,
+	    "Primary Connection Port: every client must use this same TCP port"),
+	STR(state_dir, "/var/lib/netcfax",
+	    "Directory for the database, spool and generated TLS files"),
+	STR(tls_cert, "", "PEM certificate chain; empty = self-signed one in state_dir/tls"),
+	STR(tls_key, "", "PEM private key for tls_cert"),
+	CHOICE(tls_min_version, "1.2", "1.2|1.3", "Lowest TLS version accepted"),
+	STR(server_name, "", "Name shown to clients; empty = this host's name"),
+	INT(preauth_timeout, "10", 1, 600,
+	    "Seconds a new connection has to finish TLS, HELLO and LOGIN"),
+	INT(max_connections, "4096", 1, 1000000, "Connections accepted at once"),
+	INT(max_connections_per_address, "64", 1, 100000,
+	    "Connections from one address at once (terminal servers share one address)"),
+	INT(login_max_failures_user, "5", 1, 1000,
+	    "Failed logins for one user name within the window before it is locked out"),
+	INT(login_max_failures_address, "20", 1, 100000,
+	    "Failed logins from one address (IPv6: one /64) within the window before lockout"),
+	INT(login_failure_window, "300", 1, 86400, "Seconds over which failures are counted"),
+	INT(login_lockout, "60", 1, 86400, "Seconds a locked-out user or address must wait"),
+	SIZE(max_document_size, "64M", 1024, 4LL << 30, "Largest document a client may upload"),
+	INT(max_jobs_per_user, "1000", 1, 1000000, "Unfinished jobs one user may have"),
+	INT(password_hash_cost, "15", 10, 20,
+	    "scrypt cost for new password hashes, log2(N): 15 uses 32 MiB and ~0.1 s"),
+	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
+	CONF_END
+};
+
+int
+config_load(struct server_config *c, const char *path, int missing_ok, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	if (conf_defaults(options, c, err, errlen) < 0)
+		return -1;
+	if (path == NULL)
+		return 0;
+	return conf_load(options, c, path, missing_ok, err, errlen);
+}
+
+int
+config_set(struct server_config *c, const char *name, const char *value, char *err,
+    size_t errlen)
+{
+	return conf_set(options, c, name, value, err, errlen);
+}
+
+int
+config_finish(struct server_config *c, char *err, size_t errlen)
+{
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "tls_cert and tls_key must be set together");
+		return -1;
+	}
+	if (c->state_dir[0] == '\0') {
+		snprintf(err, errlen, "state_dir must not be empty");
+		return -1;
+	}
+	if (c->server_name[0] == '\0' &&
+	    gethostname(c->server_name, sizeof(c->server_name) - 1) != 0)
+		snprintf(c->server_name, sizeof(c->server_name), "netcfaxd");
+	return 0;
+}
+
+void
+config_print_sample(void)
+{
+	conf_print_sample(options, "netcfaxd.conf: netcfax server configuration");
+}

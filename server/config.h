@@ -1,0 +1,41 @@
+/* config.h: netcfaxd's settings, filled from the option table in config.c. */
+#ifndef NETCFAX_SERVER_CONFIG_H
+#define NETCFAX_SERVER_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_DEFAULT_PATH "/etc/netcfax/netcfaxd.conf"
+
+struct server_config {
+	char      listen[512];
+	long long pcp_port;
+	char      state_dir[CONFIG_PATH_MAX];
+	char      tls_cert[CONFIG_PATH_MAX];
+	char      tls_key[CONFIG_PATH_MAX];
+	char      tls_min_version[8];
+	char      server_name[256];
+	long long preauth_timeout;
+	long long max_connections;
+	long long max_connections_per_address;
+	long long login_max_failures_user;
+	long long login_max_failures_address;
+	long long login_failure_window;
+	long long login_lockout;
+	long long max_document_size;
+	long long max_jobs_per_user;
+	long long password_hash_cost;
+	char      log_level[16];
+};
+
+/* Defaults, then the file (missing_ok for the default path), then nothing else: command-line
+ * overrides go through config_set(). 0 or -1 with "file:line: why" in err. */
+int  config_load(struct server_config *c, const char *path, int missing_ok, char *err,
+                 size_t errlen);
+int  config_set(struct server_config *c, const char *name, const char *value, char *err,
+                size_t errlen);
+/* Fills derived values (server_name) and checks what spans options. */
+int  config_finish(struct server_config *c, char *err, size_t errlen);
+void config_print_sample(void);
+
+#endif

@@ -1,0 +1,380 @@
+/* jobs.c: submit, list and cancel for a logged-in session. A document becomes a job only after
+ * it arrived whole, matched its checksum, passed intake and sits fsynced in the spool. */
+#include "jobs.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "spool.h"
+#include "store.h"
+#include "tiffdoc.h"
+
+struct upload {
+	uint32_t              id;
+	int                   fd;
+	char                  path[PATH_MAX];
+	uint64_t              size;     /* announced */
+	uint64_t              got;
+	struct crypto_sha256 *sha;
+	uint8_t               want_sha[32];
+	int                   format;
+	char                  dest[NCFX_DEST_MAX + 1];
+	char                  filename[NCFX_FILENAME_MAX + 1];
+	char                  failed[160];    /* set when a chunk was refused */
+};
+
+static uint32_t next_upload_id = 1;
+
+static void
+upload_drop_file(struct upload *u)
+{
+	if (u->fd >= 0) {
+		spool_discard(u->path, u->fd);
+		u->fd = -1;
+	}
+}
+
+void
+jobs_upload_free(struct upload *u)
+{
+	if (u == NULL)
+		return;
+	upload_drop_file(u);
+	crypto_sha256_free(u->sha);
+	free(u);
+}
+
+static void
+put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
+{
+	ncfx_put_u64(w, NCFX_T_JOB_ID, (uint64_t)j->id);
+	ncfx_put_u8(w, NCFX_T_STATE, (uint8_t)j->state);
+	ncfx_put_str(w, NCFX_T_DEST, j->dest);
+	ncfx_put_str(w, NCFX_T_FILENAME, j->filename);
+	ncfx_put_u64(w, NCFX_T_SIZE, (uint64_t)j->size);
+	ncfx_put_u8(w, NCFX_T_FORMAT, (uint8_t)j->format);
+	ncfx_put_u32(w, NCFX_T_PAGES, (uint32_t)j->pages);
+	ncfx_put_u64(w, NCFX_T_CREATED, (uint64_t)j->created);
+	ncfx_put_u64(w, NCFX_T_UPDATED, (uint64_t)j->updated);
+	if (j->reason[0])
+		ncfx_put_str(w, NCFX_T_TEXT, j->reason);
+}
+
+static void
+reply_job(struct session *s, uint32_t reqid, uint16_t flags, const struct store_job *j)
+{
+	struct ncfx_wbuf w;
+
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, flags, reqid);
+	put_job_info(&w, j);
+	session_send(s, &w);
+}
+
+/* Digits and the characters people write phone numbers with; at least one digit. */
+static int
+valid_dest(const char *d)
+{
+	int digits = 0;
+
+	for (; *d; d++) {
+		if (*d >= '0' && *d <= '9')
+			digits++;
+		else if (!strchr("+-() .*#", *d))
+			return 0;
+	}
+	return digits > 0;
+}
+
+/* Only the last path component of what the client called its file, for display. */
+static void
+base_name(const char *in, char *out, size_t cap)
+{
+	const char *slash = strrchr(in, '/');
+
+	snprintf(out, cap, "%s", slash ? slash + 1 : in);
+	if (out[0] == '\0')
+		snprintf(out, cap, "document");
+}
+
+static void
+handle_submit(struct session *s, const struct ncfx_msg *m)
+{
+	struct server *srv = session_server(s);
+	struct upload **slot = session_upload(s), *u;
+	uint64_t size = ncfx_msg_uint(m, NCFX_T_SIZE);
+	int format = (int)ncfx_msg_uint(m, NCFX_T_FORMAT);
+	char dest[NCFX_DEST_MAX + 1], name[NCFX_FILENAME_MAX + 1], why[200];
+	struct ncfx_wbuf w;
+	const uint8_t *sha;
+	size_t shalen;
+	int64_t unfinished;
+
+	if (*slot) {
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD,
+		    "an upload is already in progress on this connection");
+		return;
+	}
+	ncfx_msg_str(m, NCFX_T_DEST, dest, sizeof(dest));
+	if (!valid_dest(dest)) {
+		snprintf(why, sizeof(why), "'%s' is not a fax number (digits, +, -, spaces, "
+		    "parentheses)", dest);
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, why);
+		return;
+	}
+	if (format != NCFX_FMT_TIFF) {
+		snprintf(why, sizeof(why), "%s documents are not accepted yet: send a TIFF",
+		    ncfx_doc_format_name(format));
+		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, why);
+		return;
+	}
+	if (size == 0) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, "the document is empty");
+		return;
+	}
+	if (size > (uint64_t)srv->cfg.max_document_size) {
+		snprintf(why, sizeof(why), "document is %" PRIu64 " bytes; this server accepts "
+		    "at most %lld", size, srv->cfg.max_document_size);
+		session_reply_error(s, m->reqid, NCFX_E_DOC_TOO_LARGE, why);
+		return;
+	}
+	unfinished = store_job_count_unfinished(srv->store, session_user_id(s));
+	if (unfinished < 0) {
+		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		return;
+	}
+	if (unfinished >= srv->cfg.max_jobs_per_user) {
+		snprintf(why, sizeof(why), "you have %" PRId64 " unfinished jobs, the most this "
+		    "server allows", unfinished);
+		session_reply_error(s, m->reqid, NCFX_E_QUOTA, why);
+		return;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL || (u->sha = crypto_sha256_new()) == NULL) {
+		jobs_upload_free(u);
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
+		return;
+	}
+	u->fd = spool_tmp_create(srv->spool, u->path, sizeof(u->path));
+	if (u->fd < 0) {
+		jobs_upload_free(u);
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		return;
+	}
+	u->id = next_upload_id++;
+	u->size = size;
+	u->format = format;
+	sha = ncfx_msg_bytes(m, NCFX_T_SHA256, &shalen);
+	memcpy(u->want_sha, sha, sizeof(u->want_sha));
+	snprintf(u->dest, sizeof(u->dest), "%s", dest);
+	base_name(ncfx_msg_str(m, NCFX_T_FILENAME, name, sizeof(name)), u->filename,
+	    sizeof(u->filename));
+	*slot = u;
+	ncfx_wbuf_begin(&w, NCFX_MSG_UPLOAD_READY, 0, m->reqid);
+	ncfx_put_u32(&w, NCFX_T_UPLOAD_ID, u->id);
+	session_send(s, &w);
+}
+
+static void
+upload_fail(struct upload *u, const char *why)
+{
+	if (u->failed[0] == '\0')
+		snprintf(u->failed, sizeof(u->failed), "%s", why);
+	upload_drop_file(u);    /* free the disk now; the error is reported at UPLOAD_END */
+}
+
+static void
+handle_chunk(struct session *s, const struct ncfx_msg *m)
+{
+	struct upload *u = *session_upload(s);
+	uint64_t off = ncfx_msg_uint(m, NCFX_T_OFFSET);
+	const uint8_t *data;
+	size_t len, done = 0;
+	char why[160];
+
+	if (u == NULL || u->id != ncfx_msg_uint(m, NCFX_T_UPLOAD_ID)) {
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, "no such upload in progress");
+		return;
+	}
+	if (u->failed[0])
+		return;
+	data = ncfx_msg_bytes(m, NCFX_T_DATA, &len);
+	if (off != u->got) {
+		snprintf(why, sizeof(why), "chunk at offset %" PRIu64 ", expected %" PRIu64, off,
+		    u->got);
+		upload_fail(u, why);
+		return;
+	}
+	if (len > u->size - u->got) {
+		upload_fail(u, "more data than the announced size");
+		return;
+	}
+	/* Disk writes on the loop thread: spool files are local and small next to a TLS read. */
+	while (done < len) {
+		ssize_t n = write(u->fd, data + done, len - done);
+		if (n < 0) {
+			log_warn("spool: writing %s", u->path);
+			upload_fail(u, "the server could not store the document");
+			return;
+		}
+		done += (size_t)n;
+	}
+	crypto_sha256_update(u->sha, data, len);
+	u->got += len;
+}
+
+static void
+handle_end(struct session *s, const struct ncfx_msg *m)
+{
+	struct server *srv = session_server(s);
+	struct upload **slot = session_upload(s), *u = *slot;
+	struct store_job j;
+	uint8_t got_sha[32];
+	char why[300], intake[240];
+	int pages;
+
+	if (u == NULL || u->id != ncfx_msg_uint(m, NCFX_T_UPLOAD_ID)) {
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, "no such upload in progress");
+		return;
+	}
+	*slot = NULL;
+	if (u->failed[0]) {
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, u->failed);
+		goto out;
+	}
+	if (u->got != u->size) {
+		snprintf(why, sizeof(why), "received %" PRIu64 " of %" PRIu64 " bytes", u->got,
+		    u->size);
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, why);
+		goto out;
+	}
+	crypto_sha256_final(u->sha, got_sha);
+	if (!crypto_equal(got_sha, u->want_sha, sizeof(got_sha))) {
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD,
+		    "checksum mismatch: the document was damaged in transit");
+		goto out;
+	}
+	pages = tiffdoc_inspect(u->path, intake, sizeof(intake));
+	if (pages < 0) {
+		snprintf(why, sizeof(why), "%s cannot be faxed: %s", u->filename, intake);
+		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
+		    session_user(s), intake);
+		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, why);
+		goto out;
+	}
+	memset(&j, 0, sizeof(j));
+	if (spool_commit(srv->spool, u->path, u->fd, "tif", j.doc, sizeof(j.doc)) < 0) {
+		u->fd = -1;    /* spool_commit closed and removed it */
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		goto out;
+	}
+	u->fd = -1;
+	j.owner = session_user_id(s);
+	snprintf(j.dest, sizeof(j.dest), "%s", u->dest);
+	snprintf(j.filename, sizeof(j.filename), "%s", u->filename);
+	j.size = (int64_t)u->size;
+	j.pages = pages;
+	j.format = u->format;
+	j.state = NCFX_JOB_PENDING;
+	if (store_job_insert(srv->store, &j) < 0) {
+		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		spool_remove(srv->spool, j.doc);
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		goto out;
+	}
+	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s", j.id, session_user(s),
+	    j.filename, j.dest, pages, pages == 1 ? "" : "s");
+	reply_job(s, m->reqid, 0, &j);
+out:
+	jobs_upload_free(u);
+}
+
+struct list_ctx {
+	struct session *s;
+	uint32_t        reqid;
+	uint32_t        count;
+};
+
+static int
+list_one(const struct store_job *j, void *arg)
+{
+	struct list_ctx *c = arg;
+
+	reply_job(c->s, c->reqid, NCFX_F_MORE, j);
+	c->count++;
+	return 0;
+}
+
+static void
+handle_list(struct session *s, const struct ncfx_msg *m)
+{
+	struct server *srv = session_server(s);
+	struct list_ctx c = { s, m->reqid, 0 };
+	struct ncfx_wbuf w;
+
+	if (store_job_list(srv->store, session_user_id(s), list_one, &c) < 0) {
+		log_warnx("job list for '%s': store: %s", session_user(s),
+		    store_errmsg(srv->store));
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		return;
+	}
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_LIST_END, 0, m->reqid);
+	ncfx_put_u32(&w, NCFX_T_COUNT, c.count);
+	session_send(s, &w);
+}
+
+#define STATE_BIT(st) (1u << (st))
+
+static void
+handle_cancel(struct session *s, const struct ncfx_msg *m)
+{
+	struct server *srv = session_server(s);
+	int64_t id = (int64_t)(ncfx_msg_uint(m, NCFX_T_JOB_ID) & INT64_MAX);
+	struct store_job j;
+	char why[200];
+	int rc;
+
+	rc = store_job_transition(srv->store, session_user_id(s), id,
+	    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING) |
+	    STATE_BIT(NCFX_JOB_ACTIVE) | STATE_BIT(NCFX_JOB_SUSPENDED),
+	    NCFX_JOB_CANCELLED, "cancelled by the user", &j);
+	switch (rc) {
+	case 1:
+		log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
+		reply_job(s, m->reqid, 0, &j);
+		break;
+	case 0:
+		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);
+		session_reply_error(s, m->reqid, NCFX_E_NO_SUCH_JOB, why);
+		break;
+	case 2:
+		snprintf(why, sizeof(why), "job %" PRId64 " is already %s", id,
+		    ncfx_job_state_name(j.state));
+		session_reply_error(s, m->reqid, NCFX_E_JOB_STATE, why);
+		break;
+	default:
+		log_warnx("cancel by '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		break;
+	}
+}
+
+void
+jobs_handle(struct session *s, const struct ncfx_msg *m)
+{
+	switch (m->type) {
+	case NCFX_MSG_JOB_SUBMIT:   handle_submit(s, m); break;
+	case NCFX_MSG_UPLOAD_CHUNK: handle_chunk(s, m); break;
+	case NCFX_MSG_UPLOAD_END:   handle_end(s, m); break;
+	case NCFX_MSG_JOB_LIST:     handle_list(s, m); break;
+	case NCFX_MSG_JOB_CANCEL:   handle_cancel(s, m); break;
+	default: break;
+	}
+}

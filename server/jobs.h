@@ -1,0 +1,15 @@
+/* jobs.h: the job requests of an authenticated session: submit (upload), list, cancel. */
+#ifndef NETCFAX_JOBS_H
+#define NETCFAX_JOBS_H
+
+#include "proto.h"
+
+struct session;
+struct upload;
+
+/* Handles a JOB_* or UPLOAD_* message from a logged-in session. */
+void jobs_handle(struct session *s, const struct ncfx_msg *m);
+/* Drops an unfinished upload (connection closed): its temporary file is removed. */
+void jobs_upload_free(struct upload *u);
+
+#endif

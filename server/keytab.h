@@ -1,0 +1,30 @@
+/* keytab.h: a bounded hash table from short strings (user names, addresses) to counters. */
+#ifndef NETCFAX_KEYTAB_H
+#define NETCFAX_KEYTAB_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define KEYTAB_KEY_MAX 72
+
+struct keytab;
+
+/* The caller's fields: keytab only stores them. */
+struct keytab_entry {
+	char   key[KEYTAB_KEY_MAX];
+	long   count;
+	time_t first;     /* when count started */
+	time_t last;      /* last change */
+};
+
+struct keytab *keytab_new(size_t max_entries);
+void keytab_free(struct keytab *kt);
+/* Finds key; with create, adds a zeroed entry. NULL when absent, or when the table is full
+ * of entries that keytab_sweep() could not free. Keys longer than the cap are truncated. */
+struct keytab_entry *keytab_get(struct keytab *kt, const char *key, int create);
+void keytab_del(struct keytab *kt, const char *key);
+/* Removes every entry for which idle(entry, arg) is true. */
+void keytab_sweep(struct keytab *kt, int (*idle)(const struct keytab_entry *, void *), void *arg);
+size_t keytab_count(const struct keytab *kt);
+
+#endif

@@ -1,0 +1,244 @@
+/* main.c: netcfaxd start-up: configuration, state directory, TLS identity, store, listeners,
+ * then the libevent loop until SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "keytab.h"
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "spool.h"
+#include "store.h"
+#include "throttle.h"
+#include "tls.h"
+
+#define MAINTENANCE_INTERVAL 60
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: netcfaxd [-n] [-c FILE] [-s STATE_DIR] [-l ADDRS] [-p PORT] [--log-level LEVEL]\n"
+	    "\n"
+	    "The netcfax fax server: accepts clients on the Primary Connection Port over TLS.\n"
+	    "\n"
+	    "  -c, --config FILE      configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+	    "  -s, --state-dir DIR    database, spool and TLS files (overrides state_dir)\n"
+	    "  -l, --listen ADDRS     comma-separated listen addresses (overrides listen)\n"
+	    "  -p, --port PORT        Primary Connection Port (overrides pcp_port)\n"
+	    "  -n, --check            check the configuration and exit\n"
+	    "      --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
+	    "      --sample-config    print every option with its default and exit\n"
+	    "  -V, --version          print the version and exit\n"
+	    "  -h, --help             show this help\n"
+	    "\n"
+	    "Accounts: netcfax-admin user add NAME. Protocol and files: docs/ in the source.\n");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	srv->stopping = 1;
+	event_base_loopbreak(srv->base);
+}
+
+static void
+on_maintenance(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	throttle_expire(srv->throttle, time(NULL));
+}
+
+static int
+doc_in_use(const char *name, void *arg)
+{
+	return store_doc_in_use(arg, name);
+}
+
+static int
+ensure_dir(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	log_warn("cannot create %s", path);
+	return -1;
+}
+
+/* The certificate the operator configured, or ours from state_dir/tls, made on first start. */
+static struct tls_ctx *
+setup_tls(struct server *srv)
+{
+	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], dir[CONFIG_PATH_MAX + 8];
+	char err[512];
+	struct tls_ctx *ctx;
+	int min = strcmp(srv->cfg.tls_min_version, "1.3") == 0 ? TLS_MIN_13 : TLS_MIN_12;
+
+	if (srv->cfg.tls_cert[0]) {
+		snprintf(cert, sizeof(cert), "%s", srv->cfg.tls_cert);
+		snprintf(key, sizeof(key), "%s", srv->cfg.tls_key);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/tls", srv->cfg.state_dir);
+		if (ensure_dir(dir) < 0)
+			exit(1);
+		snprintf(cert, sizeof(cert), "%s/server.crt", dir);
+		snprintf(key, sizeof(key), "%s/server.key", dir);
+		switch (tls_ensure_selfsigned(cert, key, srv->cfg.server_name, err, sizeof(err))) {
+		case 1:
+			log_info("created a self-signed certificate in %s", dir);
+			break;
+		case 0:
+			break;
+		default:
+			fatalx("cannot create a certificate in %s: %s", dir, err);
+		}
+	}
+	ctx = tls_server_ctx_new(cert, key, min, err, sizeof(err));
+	if (ctx == NULL)
+		fatalx("TLS setup failed: %s", err);
+	log_info("certificate fingerprint %s (clients pin this; compare with: "
+	    "openssl x509 -noout -fingerprint -sha256 -in %s)", tls_ctx_fingerprint(ctx), cert);
+	return ctx;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "sample-config", no_argument, NULL, 'S' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct server *srv;
+	const char *conf_path = CONFIG_DEFAULT_PATH;
+	const char *over_state = NULL, *over_listen = NULL, *over_port = NULL, *over_log = NULL;
+	char err[1024], path[CONFIG_PATH_MAX + 32];
+	int ch, check = 0, explicit_conf = 0, swept;
+	struct event *sigterm, *sigint, *maint;
+	struct timeval maint_tv = { MAINTENANCE_INTERVAL, 0 };
+
+	log_init("netcfaxd", LOG_LVL_INFO);
+	while ((ch = getopt_long(argc, argv, "c:s:l:p:nVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; explicit_conf = 1; break;
+		case 's': over_state = optarg; break;
+		case 'l': over_listen = optarg; break;
+		case 'p': over_port = optarg; break;
+		case 'n': check = 1; break;
+		case 'L': over_log = optarg; break;
+		case 'S': config_print_sample(); return 0;
+		case 'V': printf("netcfaxd %s\n", NETCFAX_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		fatal("calloc");
+	if (config_load(&srv->cfg, conf_path, !explicit_conf, err, sizeof(err)) < 0 ||
+	    (over_state && config_set(&srv->cfg, "state_dir", over_state, err, sizeof(err)) < 0) ||
+	    (over_listen && config_set(&srv->cfg, "listen", over_listen, err, sizeof(err)) < 0) ||
+	    (over_port && config_set(&srv->cfg, "pcp_port", over_port, err, sizeof(err)) < 0) ||
+	    (over_log && config_set(&srv->cfg, "log_level", over_log, err, sizeof(err)) < 0) ||
+	    config_finish(&srv->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (check) {
+		if (srv->cfg.tls_cert[0]) {
+			struct tls_ctx *t = tls_server_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key,
+			    TLS_MIN_12, err, sizeof(err));
+			if (t == NULL) {
+				fprintf(stderr, "%s: %s\n", conf_path, err);
+				return 1;
+			}
+			tls_ctx_free(t);
+		}
+		printf("configuration OK\n");
+		return 0;
+	}
+	log_set_level(log_level_parse(srv->cfg.log_level));
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	if (ensure_dir(srv->cfg.state_dir) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/netcfax.db", srv->cfg.state_dir);
+	if ((srv->store = store_open(path, err, sizeof(err))) == NULL)
+		fatalx("store: %s", err);
+	snprintf(path, sizeof(path), "%s/spool", srv->cfg.state_dir);
+	if ((srv->spool = spool_open(path, err, sizeof(err))) == NULL)
+		fatalx("spool: %s", err);
+	/* Uploads cut by a crash, and documents whose job row never committed. */
+	swept = spool_sweep(srv->spool, doc_in_use, srv->store);
+	if (swept > 0)
+		log_info("spool: removed %d file%s left by an interrupted upload", swept,
+		    swept == 1 ? "" : "s");
+	srv->tls = setup_tls(srv);
+	if (crypto_password_hash("netcfax-no-such-user", 20, (int)srv->cfg.password_hash_cost,
+	    srv->dummy_hash) < 0)
+		fatalx("cannot compute a password hash (out of memory?)");
+	srv->throttle = throttle_new(&(struct throttle_limits){
+	    .max_user = srv->cfg.login_max_failures_user,
+	    .max_addr = srv->cfg.login_max_failures_address,
+	    .window = srv->cfg.login_failure_window,
+	    .lockout = srv->cfg.login_lockout });
+	srv->conns_per_addr = keytab_new((size_t)srv->cfg.max_connections + 16);
+	srv->base = event_base_new();
+	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->base == NULL)
+		fatalx("out of memory at start-up");
+	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	maint = event_new(srv->base, -1, EV_PERSIST, on_maintenance, srv);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evtimer_add(maint, &maint_tv);
+	log_info("netcfaxd %s ready (state in %s)", NETCFAX_VERSION, srv->cfg.state_dir);
+
+	event_base_dispatch(srv->base);
+
+	listener_free(srv->listener);
+	session_free_all(srv);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(maint);
+	throttle_free(srv->throttle);
+	keytab_free(srv->conns_per_addr);
+	tls_ctx_free(srv->tls);
+	spool_free(srv->spool);
+	store_close(srv->store);
+	event_base_free(srv->base);
+	free(srv);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,534 @@
+/* session.c: a PCP connection's life: TLS handshake, HELLO, LOGIN, then requests; every bad
+ * peer ends here with a logged reason, never the daemon. */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "addr.h"
+#include "crypto.h"
+#include "jobs.h"
+#include "keytab.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "throttle.h"
+#include "tls.h"
+
+/* Output queued beyond this stops reading from the peer until it drains (backpressure). */
+#define SESSION_OUT_HIGH (4u << 20)
+#define SESSION_OUT_LOW  (1u << 20)
+/* How long a closing session may take to flush its last ERROR. */
+#define SESSION_LINGER   5
+
+enum session_state { S_HANDSHAKE, S_HELLO, S_LOGIN, S_AUTHED, S_CLOSING };
+
+struct session {
+	struct server      *srv;
+	struct bufferevent *bev;
+	struct event       *timer;      /* pre-auth deadline, then the linger deadline */
+	struct event       *free_ev;    /* deferred free */
+	enum session_state  state;
+	int                 read_paused;
+	int                 login_tries;
+	char                peer[ADDR_STR_MAX];     /* "addr:port" */
+	char                addr[ADDR_STR_MAX];     /* "addr" */
+	char                addr_key[ADDR_STR_MAX]; /* per-address limits: IPv4, or IPv6 /64 */
+	uint16_t            version;
+	/* after LOGIN */
+	int64_t             user_id;
+	char                user[NCFX_USER_MAX + 1];
+	uint64_t            session_id;
+	uint8_t             scp_secret[32];
+	uint16_t            scp_port;
+	uint8_t             scp_mode;
+	struct upload      *upload;
+	struct session     *prev, *next;
+};
+
+static void session_free(struct session *s);
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+struct server *session_server(const struct session *s) { return s->srv; }
+int64_t session_user_id(const struct session *s) { return s->user_id; }
+const char *session_user(const struct session *s) { return s->user; }
+const char *session_peer(const struct session *s) { return s->peer; }
+struct upload **session_upload(struct session *s) { return &s->upload; }
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char why[96];
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case S_HANDSHAKE:
+		log_warnx("closing %s: TLS handshake not finished within %lld s", s->peer,
+		    s->srv->cfg.preauth_timeout);
+		session_free(s);
+		break;
+	case S_HELLO:
+	case S_LOGIN:
+		snprintf(why, sizeof(why), "no login within %lld s", s->srv->cfg.preauth_timeout);
+		session_close(s, NCFX_E_TIMEOUT, why);
+		break;
+	case S_CLOSING:
+		log_debug("%s: gave up flushing before close", s->peer);
+		session_free(s);
+		break;
+	case S_AUTHED:
+		break;
+	}
+}
+
+static void
+free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_free(arg);
+}
+
+struct session *
+session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct keytab_entry *e;
+	struct timeval tv = { srv->cfg.preauth_timeout, 0 };
+
+	if (s == NULL) {
+		close(fd);
+		return NULL;
+	}
+	s->srv = srv;
+	s->state = S_HANDSHAKE;
+	addr_format(sa, salen, s->addr, sizeof(s->addr), s->peer, sizeof(s->peer));
+	addr_limit_key(sa, salen, s->addr_key, sizeof(s->addr_key));
+	s->bev = tls_bev_accept(srv->base, fd, srv->tls);
+	s->timer = evtimer_new(srv->base, timer_cb, s);
+	s->free_ev = event_new(srv->base, -1, 0, free_cb, s);
+	if (s->bev == NULL || s->timer == NULL || s->free_ev == NULL) {
+		log_warnx("closing %s: out of memory for a new connection", s->peer);
+		if (s->bev == NULL)
+			close(fd);
+		session_free(s);
+		return NULL;
+	}
+	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_OUT_LOW, 0);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	evtimer_add(s->timer, &tv);
+	/* The listener checked the limit; this entry counts the connection until it is freed. */
+	if ((e = keytab_get(srv->conns_per_addr, s->addr_key, 1)) != NULL)
+		e->count++;
+	srv->nconns++;
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	log_debug("connection from %s", s->peer);
+	return s;
+}
+
+static void
+session_free(struct session *s)
+{
+	struct server *srv;
+	struct keytab_entry *e;
+
+	if (s == NULL)
+		return;
+	srv = s->srv;
+	if (s->bev) {
+		if ((e = keytab_get(srv->conns_per_addr, s->addr_key, 0)) != NULL &&
+		    --e->count <= 0)
+			keytab_del(srv->conns_per_addr, s->addr_key);
+		srv->nconns--;
+		if (s->prev)
+			s->prev->next = s->next;
+		else if (srv->sessions == s)
+			srv->sessions = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		bufferevent_free(s->bev);
+	}
+	jobs_upload_free(s->upload);
+	if (s->timer)
+		event_free(s->timer);
+	if (s->free_ev)
+		event_free(s->free_ev);
+	explicit_bzero(s->scp_secret, sizeof(s->scp_secret));
+	free(s);
+}
+
+void
+session_free_all(struct server *srv)
+{
+	while (srv->sessions)
+		session_free(srv->sessions);
+}
+
+void
+session_send(struct session *s, struct ncfx_wbuf *w)
+{
+	size_t n = ncfx_wbuf_end(w);
+
+	/* session_close sends its ERROR before it marks the session closing. */
+	if (s->state == S_CLOSING)
+		return;
+	if (n == 0) {
+		/* An encoder overflow is our bug, not the peer's: say so and drop the peer. */
+		log_errorx("%s: reply of type %s does not fit in a frame", s->peer,
+		    ncfx_msg_type_name((uint16_t)((w->data[4] << 8) | w->data[5])));
+		session_close(s, NCFX_E_INTERNAL, "internal error encoding a reply");
+		return;
+	}
+	bufferevent_write(s->bev, w->data, n);
+}
+
+void
+session_reply_error(struct session *s, uint32_t reqid, int code, const char *reason)
+{
+	struct ncfx_wbuf w;
+
+	ncfx_wbuf_begin(&w, NCFX_MSG_ERROR, 0, reqid);
+	ncfx_put_u32(&w, NCFX_T_ERROR_CODE, (uint32_t)code);
+	ncfx_put_str(&w, NCFX_T_REASON, reason ? reason : ncfx_strerror(code));
+	session_send(s, &w);
+}
+
+void
+session_close(struct session *s, int code, const char *reason)
+{
+	struct timeval linger = { SESSION_LINGER, 0 };
+
+	if (s->state == S_CLOSING)
+		return;
+	if (code != 0) {
+		log_warnx("closing %s%s%s: %s", s->peer, s->user[0] ? " user " : "", s->user,
+		    reason);
+		session_reply_error(s, 0, code, reason);
+	} else
+		log_info("%s%s%s disconnected: %s", s->peer, s->user[0] ? " user " : "", s->user,
+		    reason);
+	s->state = S_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	/* Flush the ERROR, then free from write_cb; the timer bounds a peer that never reads. */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	evtimer_add(s->timer, &linger);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		event_active(s->free_ev, 0, 0);
+}
+
+static void
+reply_hello(struct session *s, const struct ncfx_msg *m)
+{
+	unsigned lo = (unsigned)ncfx_msg_uint(m, NCFX_T_VERSION_MIN);
+	unsigned hi = (unsigned)ncfx_msg_uint(m, NCFX_T_VERSION_MAX);
+	char why[160], sw[NCFX_SOFTWARE_MAX + 1];
+	struct ncfx_wbuf w;
+
+	if (lo < NCFX_PROTO_MIN)
+		lo = NCFX_PROTO_MIN;
+	if (hi > NCFX_PROTO_MAX)
+		hi = NCFX_PROTO_MAX;
+	if (hi < lo) {
+		snprintf(why, sizeof(why), "no common protocol version: server speaks %d..%d, "
+		    "client %u..%u", NCFX_PROTO_MIN, NCFX_PROTO_MAX,
+		    (unsigned)ncfx_msg_uint(m, NCFX_T_VERSION_MIN),
+		    (unsigned)ncfx_msg_uint(m, NCFX_T_VERSION_MAX));
+		session_close(s, NCFX_E_VERSION, why);
+		return;
+	}
+	s->version = (uint16_t)hi;
+	log_debug("%s: HELLO from %s, protocol %u", s->peer,
+	    ncfx_msg_str(m, NCFX_T_SOFTWARE, sw, sizeof(sw)), s->version);
+	ncfx_wbuf_begin(&w, NCFX_MSG_HELLO_OK, 0, m->reqid);
+	ncfx_put_u16(&w, NCFX_T_VERSION, s->version);
+	ncfx_put_u32(&w, NCFX_T_MAX_FRAME, NCFX_FRAME_MAX);
+	ncfx_put_str(&w, NCFX_T_SOFTWARE, NETCFAX_SOFTWARE);
+	ncfx_put_str(&w, NCFX_T_SERVER_NAME, s->srv->cfg.server_name);
+	ncfx_put_u32(&w, NCFX_T_HEARTBEAT, SERVER_HEARTBEAT);
+	ncfx_put_u64(&w, NCFX_T_MAX_DOCUMENT, (uint64_t)s->srv->cfg.max_document_size);
+	session_send(s, &w);
+	s->state = S_LOGIN;
+}
+
+static void
+handle_login(struct session *s, const struct ncfx_msg *m)
+{
+	struct server *srv = s->srv;
+	struct store_user u;
+	struct ncfx_wbuf w;
+	const uint8_t *pw;
+	size_t pwlen;
+	long retry;
+	int found, ok;
+	time_t now = time(NULL);
+
+	ncfx_msg_str(m, NCFX_T_USER, s->user, sizeof(s->user));
+	pw = ncfx_msg_bytes(m, NCFX_T_PASSWORD, &pwlen);
+	if (throttle_check(srv->throttle, s->user, s->addr_key, now, &retry)) {
+		log_warnx("login as '%s' from %s refused: locked out for %ld s after repeated "
+		    "failures", s->user, s->peer, retry);
+		ncfx_wbuf_begin(&w, NCFX_MSG_ERROR, 0, m->reqid);
+		ncfx_put_u32(&w, NCFX_T_ERROR_CODE, NCFX_E_THROTTLED);
+		ncfx_put_str(&w, NCFX_T_REASON, "too many failed logins; try again later");
+		ncfx_put_u32(&w, NCFX_T_RETRY_AFTER, (uint32_t)retry);
+		session_send(s, &w);
+		goto failed;
+	}
+	found = store_user_get(srv->store, s->user, &u);
+	if (found < 0) {
+		log_warnx("login as '%s': store: %s", s->user, store_errmsg(srv->store));
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		s->user[0] = '\0';
+		return;
+	}
+	/* Hash even for an unknown user, so the answer takes the same time either way. */
+	ok = crypto_password_verify((const char *)pw, pwlen, found ? u.pwhash : srv->dummy_hash);
+	if (!found || ok != 1) {
+		throttle_failure(srv->throttle, s->user, s->addr_key, now);
+		log_warnx("failed login as '%s' from %s%s", s->user, s->peer,
+		    found && ok < 0 ? " (stored hash unreadable)" : "");
+		session_reply_error(s, m->reqid, NCFX_E_AUTH, "wrong user name or password");
+		goto failed;
+	}
+	throttle_success(srv->throttle, s->user);
+	s->user_id = u.id;
+	crypto_random(&s->session_id, sizeof(s->session_id));
+	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
+	crypto_random(s->scp_secret, sizeof(s->scp_secret));
+	s->scp_port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
+	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
+	s->state = S_AUTHED;
+	evtimer_del(s->timer);
+	ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, m->reqid);
+	ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
+	ncfx_put_str(&w, NCFX_T_USER, s->user);
+	ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
+	ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
+	session_send(s, &w);
+	log_info("%s logged in as '%s' (session %" PRIx64 ", SCP port %u)", s->peer, s->user,
+	    s->session_id, s->scp_port);
+	return;
+failed:
+	s->user[0] = '\0';
+	if (++s->login_tries >= SERVER_LOGIN_TRIES)
+		session_close(s, NCFX_E_AUTH, "too many failed logins on one connection");
+}
+
+static int
+client_may_send(uint16_t type)
+{
+	switch (type) {
+	case NCFX_MSG_HELLO: case NCFX_MSG_PING: case NCFX_MSG_PONG: case NCFX_MSG_BYE:
+	case NCFX_MSG_LOGIN: case NCFX_MSG_LOGOUT: case NCFX_MSG_SCP_REGISTER:
+	case NCFX_MSG_JOB_SUBMIT: case NCFX_MSG_UPLOAD_CHUNK: case NCFX_MSG_UPLOAD_END:
+	case NCFX_MSG_JOB_LIST: case NCFX_MSG_JOB_CANCEL: case NCFX_MSG_NOTIFY_ACK:
+	case NCFX_MSG_FILE_GET:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+dispatch(struct session *s, const struct ncfx_msg *m)
+{
+	char why[128];
+	struct ncfx_wbuf w;
+
+	if (!client_may_send(m->type)) {
+		snprintf(why, sizeof(why), "%s is not a message a client sends",
+		    ncfx_msg_type_name(m->type));
+		session_close(s, NCFX_E_UNEXPECTED, why);
+		return;
+	}
+	if (m->type == NCFX_MSG_PING) {
+		ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m->reqid);
+		if (ncfx_msg_has(m, NCFX_T_SEQ))
+			ncfx_put_u64(&w, NCFX_T_SEQ, ncfx_msg_uint(m, NCFX_T_SEQ));
+		session_send(s, &w);
+		return;
+	}
+	if (m->type == NCFX_MSG_PONG)
+		return;
+	if (m->type == NCFX_MSG_BYE) {
+		session_close(s, 0, "said goodbye");
+		return;
+	}
+	switch (s->state) {
+	case S_HELLO:
+		if (m->type == NCFX_MSG_HELLO)
+			reply_hello(s, m);
+		else
+			session_close(s, NCFX_E_UNEXPECTED, "expected HELLO first");
+		return;
+	case S_LOGIN:
+		if (m->type == NCFX_MSG_LOGIN)
+			handle_login(s, m);
+		else if (m->type == NCFX_MSG_HELLO)
+			session_close(s, NCFX_E_UNEXPECTED, "second HELLO");
+		else {
+			snprintf(why, sizeof(why), "%s before login", ncfx_msg_type_name(m->type));
+			session_close(s, NCFX_E_NOT_LOGGED_IN, why);
+		}
+		return;
+	case S_AUTHED:
+		break;
+	default:
+		return;
+	}
+	switch (m->type) {
+	case NCFX_MSG_HELLO:
+	case NCFX_MSG_LOGIN:
+		snprintf(why, sizeof(why), "%s after login", ncfx_msg_type_name(m->type));
+		session_close(s, NCFX_E_UNEXPECTED, why);
+		return;
+	case NCFX_MSG_LOGOUT:
+		log_info("%s: '%s' logged out", s->peer, s->user);
+		jobs_upload_free(s->upload);
+		s->upload = NULL;
+		s->user[0] = '\0';
+		s->user_id = 0;
+		s->state = S_LOGIN;
+		ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
+		session_send(s, &w);
+		/* Back under the pre-login rules, including the deadline. */
+		{
+			struct timeval tv = { s->srv->cfg.preauth_timeout, 0 };
+			evtimer_add(s->timer, &tv);
+		}
+		return;
+	case NCFX_MSG_JOB_SUBMIT:
+	case NCFX_MSG_UPLOAD_CHUNK:
+	case NCFX_MSG_UPLOAD_END:
+	case NCFX_MSG_JOB_LIST:
+	case NCFX_MSG_JOB_CANCEL:
+		jobs_handle(s, m);
+		return;
+	default:
+		/* Reserved in this version: say so, keep the connection. */
+		snprintf(why, sizeof(why), "%s is not implemented by this server",
+		    ncfx_msg_type_name(m->type));
+		session_reply_error(s, m->reqid, NCFX_E_UNEXPECTED, why);
+		return;
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (s->state != S_CLOSING) {
+		size_t avail = evbuffer_get_length(in), used = 0;
+		uint8_t hdr[4];
+		const uint8_t *p;
+		struct ncfx_frame f;
+		struct ncfx_msg m;
+		const char *reason = NULL;
+		char why[160];
+		int err = 0, rc;
+		uint32_t flen;
+
+		if (avail < sizeof(hdr))
+			break;
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		flen = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
+		    ((uint32_t)hdr[2] << 8) | hdr[3];
+		/* Judge the length before waiting for (or buffering) the body it announces. */
+		if (flen > NCFX_FRAME_MAX || flen < NCFX_FRAME_HDR) {
+			ncfx_frame_parse(hdr, sizeof(hdr), &f, &used, &err, &reason);
+			snprintf(why, sizeof(why), "%s (length %" PRIu32 ")", reason, flen);
+			session_close(s, err, why);
+			return;
+		}
+		if (avail < flen)
+			break;
+		p = evbuffer_pullup(in, flen);
+		rc = ncfx_frame_parse(p, flen, &f, &used, &err, &reason);
+		if (rc == 1)
+			rc = ncfx_msg_decode(&f, &m, &err, &reason) == 0 ? 1 : -1;
+		if (rc != 1) {
+			snprintf(why, sizeof(why), "malformed %s frame: %s",
+			    ncfx_msg_type_name(f.type), reason ? reason : "bad frame");
+			if (err == NCFX_E_UNKNOWN_TYPE)
+				snprintf(why, sizeof(why), "unknown message type 0x%04x", f.type);
+			session_close(s, err ? err : NCFX_E_PROTOCOL, why);
+			return;
+		}
+		dispatch(s, &m);
+		evbuffer_drain(in, flen);
+	}
+	if (s->state != S_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > SESSION_OUT_HIGH) {
+		/* The peer is not reading its replies: stop reading its requests. */
+		bufferevent_disable(bev, EV_READ);
+		s->read_paused = 1;
+	}
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			event_active(s->free_ev, 0, 0);
+		return;
+	}
+	if (s->read_paused) {
+		s->read_paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		read_cb(bev, s);    /* frames may be waiting in the input buffer */
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char why[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == S_HANDSHAKE)
+			s->state = S_HELLO;
+		log_debug("%s: TLS established", s->peer);
+		return;
+	}
+	if (s->state == S_CLOSING) {
+		session_free(s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		tls_bev_error(bev, why, sizeof(why));
+		log_warnx("closing %s%s%s: %s%s", s->peer, s->user[0] ? " user " : "", s->user,
+		    s->state == S_HANDSHAKE ? "TLS handshake failed: " : "", why);
+	} else if (what & BEV_EVENT_EOF) {
+		if (s->state == S_HANDSHAKE)
+			log_warnx("closing %s: connection closed during the TLS handshake",
+			    s->peer);
+		else
+			log_info("%s%s%s disconnected", s->peer, s->user[0] ? " user " : "",
+			    s->user);
+	}
+	session_free(s);
+}

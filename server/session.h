@@ -1,0 +1,34 @@
+/* session.h: one client connection on the PCP, from TLS handshake to close. */
+#ifndef NETCFAX_SESSION_H
+#define NETCFAX_SESSION_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proto.h"
+
+struct server;
+struct session;
+struct upload;
+
+/* Takes ownership of fd. NULL if the connection could not be set up (fd closed). */
+struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
+                            socklen_t salen);
+/* Ends the connection: sends ERROR(code, reason) with reqid 0 when code != 0, logs the reason,
+ * and frees the session once the error is flushed. Safe to call from any callback: the free
+ * is deferred, so the caller may still touch s until it returns. */
+void session_close(struct session *s, int code, const char *reason);
+/* Frees every session at once (shutdown). */
+void session_free_all(struct server *srv);
+
+void session_send(struct session *s, struct ncfx_wbuf *w);
+void session_reply_error(struct session *s, uint32_t reqid, int code, const char *reason);
+
+struct server *session_server(const struct session *s);
+int64_t     session_user_id(const struct session *s);
+const char *session_user(const struct session *s);
+const char *session_peer(const struct session *s);     /* "addr:port", for logs */
+/* The upload in progress on this connection; jobs.c owns what it points to. */
+struct upload **session_upload(struct session *s);
+
+#endif

@@ -1,0 +1,31 @@
+/* spool.h: the directory where uploaded documents live, written so a crash never leaves a
+ * half-written document under a job. */
+#ifndef NETCFAX_SPOOL_H
+#define NETCFAX_SPOOL_H
+
+#include <stddef.h>
+
+#define SPOOL_NAME_MAX 64
+
+struct spool;
+
+/* Creates dir/tmp and dir/docs (mode 0700) as needed. */
+struct spool *spool_open(const char *dir, char *err, size_t errlen);
+void spool_free(struct spool *sp);
+
+/* A new temporary file for an upload; returns its fd and fills path. -1 on error. */
+int  spool_tmp_create(struct spool *sp, char *path, size_t pathcap);
+/* fsyncs and closes fd, renames the file into docs/ under a fresh random name with extension
+ * ext, and fsyncs the directory. Fills name. 0 or -1 (the temporary file is removed). */
+int  spool_commit(struct spool *sp, const char *tmp_path, int fd, const char *ext, char *name,
+                  size_t namecap);
+/* Closes fd and removes the temporary file. */
+void spool_discard(const char *tmp_path, int fd);
+void spool_doc_path(const struct spool *sp, const char *name, char *path, size_t cap);
+/* Removes a committed document; 0 or -1. */
+int  spool_remove(struct spool *sp, const char *name);
+/* Startup clean-up: empties tmp/ and removes each document in docs/ for which in_use() says
+ * 0. Returns how many files were removed. */
+int  spool_sweep(struct spool *sp, int (*in_use)(const char *name, void *arg), void *arg);
+
+#endif

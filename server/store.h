@@ -1,0 +1,65 @@
+/* store.h: the durable state of netcfaxd (accounts and jobs) in one SQLite file. */
+#ifndef NETCFAX_STORE_H
+#define NETCFAX_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "proto.h"
+
+struct store;
+
+struct store_user {
+	int64_t id;
+	char    name[NCFX_USER_MAX + 1];
+	char    pwhash[CRYPTO_PWHASH_MAX];
+	int64_t created;
+	int64_t jobs;          /* all jobs, filled by store_user_list */
+};
+
+struct store_job {
+	int64_t id;
+	int64_t owner;
+	char    dest[NCFX_DEST_MAX + 1];
+	char    filename[NCFX_FILENAME_MAX + 1];
+	char    doc[64];       /* spool name of the document */
+	int64_t size;
+	int     pages;
+	int     format;        /* enum ncfx_doc_format */
+	int     state;         /* enum ncfx_job_state */
+	int64_t created;
+	int64_t updated;
+	char    reason[256];
+};
+
+/* Opens (creating and migrating) the database; WAL with synchronous=FULL so a committed
+ * row survives a crash of the process or the machine. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *st);
+const char *store_errmsg(struct store *st);
+
+/* Users. Functions return -1 on a database error (store_errmsg says why). */
+int store_user_add(struct store *st, const char *name, const char *pwhash); /* 0, 1 exists */
+int store_user_get(struct store *st, const char *name, struct store_user *u); /* 1, 0 absent */
+int store_user_set_password(struct store *st, const char *name, const char *pwhash); /* 1, 0 */
+/* 1 removed, 0 absent, 2 refused because of unfinished jobs (unless force). The documents of
+ * removed jobs are reported through doc_cb before the rows go. */
+int store_user_del(struct store *st, const char *name, int force,
+                   void (*doc_cb)(const char *doc, void *arg), void *arg);
+int store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), void *arg);
+
+/* Jobs: every lookup is scoped to its owner, so no code path can reach another user's job. */
+int store_job_insert(struct store *st, struct store_job *j);            /* 0, sets j->id */
+int store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j); /* 1, 0 */
+int store_job_list(struct store *st, int64_t owner,
+                   int (*cb)(const struct store_job *, void *), void *arg);
+/* Moves a job from one of the states in from_mask (bit 1 << state) to state.
+ * 1 moved, 0 no such job for this owner, 2 job in another state. j gets the row afterwards. */
+int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask,
+                         int state, const char *reason, struct store_job *j);
+int64_t store_job_count_unfinished(struct store *st, int64_t owner);
+/* 1 when some job refers to this spool document. */
+int store_doc_in_use(struct store *st, const char *doc);
+
+#endif

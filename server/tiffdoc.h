@@ -1,0 +1,17 @@
+/* tiffdoc.h: checks that an uploaded file is a TIFF image a fax can be made of. */
+#ifndef NETCFAX_TIFFDOC_H
+#define NETCFAX_TIFFDOC_H
+
+#include <stddef.h>
+
+/* Caps on what intake accepts; a fax rarely has more than a few dozen pages. */
+#define TIFFDOC_MAX_PAGES  1000
+#define TIFFDOC_MAX_WIDTH  10000
+#define TIFFDOC_MAX_HEIGHT 20000
+#define TIFFDOC_MAX_STRIP  (64L << 20)   /* bytes of one decoded strip */
+
+/* Opens path with libtiff and walks every page. Returns the page count, or -1 with a reason
+ * fit to show the user in err. */
+int tiffdoc_inspect(const char *path, char *err, size_t errlen);
+
+#endif

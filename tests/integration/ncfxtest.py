@@ -1,0 +1,723 @@
+"""ncfxtest: helpers for the netcfax integration tests (Python 3 standard library only).
+
+- Server: a netcfaxd on 127.0.0.1 with a fresh state dir, config and log.
+- Client: runs the netcfax command-line client with its own HOME.
+- RawConn: speaks the wire protocol (common/proto.h) over TLS or plain TCP, byte by byte.
+- make_tiff: writes a minimal uncompressed bilevel fax TIFF by hand.
+
+Binaries come from $NETCFAX_BIN_DIR (default: <source>/build/bin). Every wait is bounded and
+every process and temporary directory is cleaned up, also when a test fails.
+"""
+
+import atexit
+import hashlib
+import json as jsonmod
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import ssl
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN_DIR = os.environ.get("NETCFAX_BIN_DIR") or os.path.join(HERE, "..", "..", "build", "bin")
+BIN_DIR = os.path.abspath(BIN_DIR)
+NETCFAXD = os.path.join(BIN_DIR, "netcfaxd")
+NETCFAX = os.path.join(BIN_DIR, "netcfax")
+NETCFAX_ADMIN = os.path.join(BIN_DIR, "netcfax-admin")
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 20.0      # seconds for netcfaxd to log "ready"
+STOP_TIMEOUT = 15.0       # seconds for netcfaxd to exit after SIGTERM
+CMD_TIMEOUT = 30.0        # seconds for one client or admin command
+
+FP_RE = re.compile(r"certificate fingerprint (SHA256:(?:[0-9A-F]{2}:){31}[0-9A-F]{2})")
+FP_FORMAT_RE = re.compile(r"^SHA256:(?:[0-9A-F]{2}:){31}[0-9A-F]{2}$")
+
+# --- wire protocol constants (common/proto.h) ---
+FRAME_HDR = 12
+FRAME_MAX = 65536
+
+MSG_HELLO = 0x0001
+MSG_HELLO_OK = 0x0002
+MSG_ERROR = 0x0003
+MSG_OK = 0x0004
+MSG_PING = 0x0005
+MSG_PONG = 0x0006
+MSG_BYE = 0x0007
+MSG_LOGIN = 0x0101
+MSG_LOGIN_OK = 0x0102
+MSG_LOGOUT = 0x0103
+MSG_JOB_SUBMIT = 0x0201
+MSG_UPLOAD_READY = 0x0202
+MSG_UPLOAD_CHUNK = 0x0203
+MSG_UPLOAD_END = 0x0204
+MSG_JOB_LIST = 0x0205
+MSG_JOB_INFO = 0x0206
+MSG_JOB_LIST_END = 0x0207
+MSG_JOB_CANCEL = 0x0208
+
+T_VERSION_MIN = 1
+T_VERSION_MAX = 2
+T_VERSION = 3
+T_SOFTWARE = 4
+T_ERROR_CODE = 5
+T_REASON = 6
+T_USER = 7
+T_PASSWORD = 8
+T_SESSION_ID = 9
+T_JOB_ID = 13
+T_STATE = 22
+T_SEQ = 27
+T_MAX_FRAME = 31
+T_RETRY_AFTER = 35
+
+E_PROTOCOL = 1
+E_VERSION = 2
+E_TOO_LARGE = 3
+E_UNEXPECTED = 4
+E_UNKNOWN_TYPE = 5
+E_TIMEOUT = 6
+E_AUTH = 10
+E_THROTTLED = 11
+E_NOT_LOGGED_IN = 12
+E_NO_SUCH_JOB = 20
+E_BAD_DOCUMENT = 21
+E_JOB_STATE = 23
+E_LIMIT = 30
+
+# Exit codes of the netcfax client.
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_UNREACHABLE = 2
+EXIT_IDENTITY = 3
+EXIT_AUTH = 4
+EXIT_USAGE = 64
+EXIT_INTERNAL = 70
+
+
+# --- cleanup of everything we start, even when a test aborts ---
+
+_live_procs = []
+_live_dirs = []
+
+
+def _atexit_cleanup():
+    for p in list(_live_procs):
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(timeout=5)
+            except Exception:
+                pass
+    for d in list(_live_dirs):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_atexit_cleanup)
+
+
+def _register_cleanup(owner, fn):
+    """owner: a TestCase instance (per test), a TestCase class (per class) or None (atexit)."""
+    if owner is None:
+        return
+    if isinstance(owner, unittest.TestCase):
+        owner.addCleanup(fn)
+    elif isinstance(owner, type) and issubclass(owner, unittest.TestCase):
+        owner.addClassCleanup(fn)
+    else:
+        raise TypeError("owner must be a TestCase, a TestCase class or None")
+
+
+def make_temp_dir(owner=None, prefix="ncfx-it-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _live_dirs.append(d)
+
+    def rm():
+        shutil.rmtree(d, ignore_errors=True)
+        if d in _live_dirs:
+            _live_dirs.remove(d)
+    _register_cleanup(owner, rm)
+    return d
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def check_binaries():
+    missing = [p for p in (NETCFAXD, NETCFAX, NETCFAX_ADMIN) if not os.access(p, os.X_OK)]
+    if missing:
+        raise AssertionError("netcfax binaries not found (set NETCFAX_BIN_DIR): "
+                             + ", ".join(missing))
+
+
+def _base_env():
+    env = dict(os.environ)
+    for k in ("NETCFAX_PASSWORD", "XDG_CONFIG_HOME"):
+        env.pop(k, None)
+    return env
+
+
+def run_cmd(argv, env=None, timeout=CMD_TIMEOUT, stdin_data=None):
+    """Runs argv detached from any terminal (so no password prompt can block);
+    returns (exit code, stdout, stderr) as text."""
+    p = subprocess.run(argv, env=env, input=stdin_data if stdin_data is not None else "",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout, start_new_session=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def cert_fingerprint_der(der):
+    """OpenSSL-style SHA256 fingerprint of a DER certificate: SHA256:AA:BB:..."""
+    h = hashlib.sha256(der).hexdigest().upper()
+    return "SHA256:" + ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+# --- the server ---
+
+class Server:
+    """A netcfaxd on 127.0.0.1 with its own temporary state dir, config file and log file.
+
+    owner: TestCase instance or class whose cleanup stops the server and removes the files.
+    extra: additional config keys (dict, written in order) that override the defaults below.
+    """
+
+    def __init__(self, owner=None, extra=None, start=True):
+        check_binaries()
+        self.dir = make_temp_dir(owner, prefix="ncfx-srv-")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.conf = os.path.join(self.dir, "netcfaxd.conf")
+        self.log_path = os.path.join(self.dir, "netcfaxd.log")
+        self.port = free_port()
+        self.proc = None
+        self._log_offset = 0
+        keys = {
+            "listen": HOST,
+            "pcp_port": str(self.port),
+            "state_dir": self.state_dir,
+            "password_hash_cost": "10",
+        }
+        for k, v in (extra or {}).items():
+            keys[k] = str(v)
+        self.keys = keys
+        with open(self.conf, "w") as f:
+            f.write("# written by ncfxtest.Server\n")
+            for k, v in keys.items():
+                f.write("%s = %s\n" % (k, v))
+        _register_cleanup(owner, self.cleanup)
+        if start:
+            self.start()
+
+    # paths
+    @property
+    def db_path(self):
+        return os.path.join(self.state_dir, "netcfax.db")
+
+    @property
+    def spool_dir(self):
+        return os.path.join(self.state_dir, "spool")
+
+    @property
+    def tls_dir(self):
+        return os.path.join(self.state_dir, "tls")
+
+    # process control
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=START_TIMEOUT):
+        if self.running():
+            raise RuntimeError("server already running")
+        logf = open(self.log_path, "ab")
+        self._log_offset = logf.tell()
+        try:
+            self.proc = subprocess.Popen([NETCFAXD, "-c", self.conf], stdin=subprocess.DEVNULL,
+                                         stdout=logf, stderr=logf, start_new_session=True)
+        finally:
+            logf.close()
+        _live_procs.append(self.proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text(since_start=True)
+            if any("ready" in line for line in text.splitlines()):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError("netcfaxd exited with %d before ready; log:\n%s"
+                                     % (self.proc.returncode, self.log_text()))
+            time.sleep(0.05)
+        self.kill9()
+        raise AssertionError("netcfaxd not ready within %.0f s; log:\n%s" % (timeout, self.log_text()))
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM and wait; returns the exit status (negative: killed by that signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise AssertionError("netcfaxd did not exit within %.0f s of SIGTERM" % timeout)
+        return self._reap()
+
+    def kill9(self):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        return self._reap()
+
+    def _reap(self):
+        rc = self.proc.returncode
+        if self.proc in _live_procs:
+            _live_procs.remove(self.proc)
+        return rc
+
+    def restart(self):
+        if self.running():
+            rc = self.stop()
+            if rc != 0:
+                raise AssertionError("netcfaxd exited %r on SIGTERM" % rc)
+        self.start()
+
+    def cleanup(self):
+        if self.running():
+            try:
+                self.stop(timeout=5)
+            except Exception:
+                self.kill9()
+        elif self.proc is not None:
+            self._reap()
+
+    # log
+    def log_text(self, since_start=False):
+        try:
+            with open(self.log_path, "rb") as f:
+                if since_start:
+                    f.seek(self._log_offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset):
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pred, offset=0, timeout=5.0):
+        """Polls the log from offset until a line satisfies pred; returns it or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_since(offset).splitlines():
+                if pred(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    @property
+    def fingerprint(self):
+        """The fingerprint logged by the most recent start."""
+        m = FP_RE.findall(self.log_text(since_start=True))
+        if not m:
+            raise AssertionError("no 'certificate fingerprint SHA256:' line in the log:\n"
+                                 + self.log_text())
+        return m[-1]
+
+    # admin tool
+    def admin(self, *args, password=None, timeout=CMD_TIMEOUT):
+        env = _base_env()
+        if password is not None:
+            env["NETCFAX_PASSWORD"] = password
+        return run_cmd([NETCFAX_ADMIN, "-c", self.conf] + list(args), env=env, timeout=timeout)
+
+    def add_user(self, name, password):
+        rc, out, err = self.admin("user", "add", name, password=password)
+        if rc != 0:
+            raise AssertionError("netcfax-admin user add %s: exit %d\nstdout: %s\nstderr: %s"
+                                 % (name, rc, out, err))
+        return rc, out, err
+
+    # store (read-only)
+    def db_query(self, sql, params=()):
+        uri = "file:%s?mode=ro" % self.db_path
+        con = sqlite3.connect(uri, uri=True, timeout=10)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+    def db_tables(self):
+        return [r[0] for r in self.db_query("SELECT name FROM sqlite_master WHERE type='table'")]
+
+    def db_dump(self, tables=("users", "jobs")):
+        """Every row of the given tables, sorted, as a dict table -> list of rows."""
+        out = {}
+        for t in tables:
+            rows = self.db_query('SELECT * FROM "%s"' % t.replace('"', '""'))
+            out[t] = sorted(rows, key=repr)
+        return out
+
+    def spool_files(self):
+        """Relative paths of all regular files under the spool dir."""
+        res = []
+        if not os.path.isdir(self.spool_dir):
+            return res
+        for root, _dirs, files in os.walk(self.spool_dir):
+            for fn in files:
+                p = os.path.join(root, fn)
+                if os.path.isfile(p):
+                    res.append(os.path.relpath(p, self.spool_dir))
+        return sorted(res)
+
+    def spool_hashes(self):
+        res = {}
+        for rel in self.spool_files():
+            with open(os.path.join(self.spool_dir, rel), "rb") as f:
+                res[rel] = hashlib.sha256(f.read()).hexdigest()
+        return res
+
+
+# --- the command-line client ---
+
+class Client:
+    """Runs netcfax as USER against server with HOME set to a private temporary dir."""
+
+    def __init__(self, server, user, password, owner=None, home=None):
+        self.server = server
+        self.user = user
+        self.password = password
+        self.home = home or make_temp_dir(owner, prefix="ncfx-home-")
+        self.last = None
+
+    @property
+    def config_dir(self):
+        return os.path.join(self.home, ".config", "netcfax")
+
+    @property
+    def known_servers(self):
+        return os.path.join(self.config_dir, "known_servers")
+
+    def env(self, password=None):
+        env = _base_env()
+        env["HOME"] = self.home
+        pw = self.password if password is None else password
+        if pw is not False and pw is not None:
+            env["NETCFAX_PASSWORD"] = pw
+        return env
+
+    def argv(self, args, json=False, user=None, global_opts=()):
+        argv = [NETCFAX, "-S", HOST, "-P", str(self.server.port),
+                "-u", user if user is not None else self.user]
+        argv += list(global_opts)
+        if json:
+            argv.append("--json")
+        return argv + list(args)
+
+    def run(self, *args, json=False, password=None, user=None, global_opts=(),
+            timeout=CMD_TIMEOUT, raw_argv=None):
+        """Returns (exit code, stdout, stderr); with json=True, (exit code, parsed stdout, stderr).
+        password=False runs without NETCFAX_PASSWORD."""
+        argv = raw_argv if raw_argv is not None else self.argv(args, json, user, global_opts)
+        rc, out, err = run_cmd(argv, env=self.env(password), timeout=timeout)
+        self.last = (argv, rc, out, err)
+        if not json:
+            return rc, out, err
+        try:
+            data = jsonmod.loads(out)
+        except ValueError:
+            raise AssertionError("netcfax %s: stdout is not JSON (exit %d)\nstdout: %r\nstderr: %r"
+                                 % (" ".join(args), rc, out, err))
+        return rc, data, err
+
+    def describe(self):
+        """The last command and its result, for assertion messages."""
+        if self.last is None:
+            return ""
+        argv, rc, out, err = self.last
+        return "command: %s\nexit: %d\nstdout: %s\nstderr: %s" % (" ".join(argv), rc, out, err)
+
+
+# --- raw protocol ---
+
+def attr(tag, value):
+    return struct.pack(">HH", tag, len(value)) + value
+
+
+def a_u8(tag, v):
+    return attr(tag, struct.pack(">B", v))
+
+
+def a_u16(tag, v):
+    return attr(tag, struct.pack(">H", v))
+
+
+def a_u32(tag, v):
+    return attr(tag, struct.pack(">I", v))
+
+
+def a_u64(tag, v):
+    return attr(tag, struct.pack(">Q", v))
+
+
+def a_str(tag, s):
+    return attr(tag, s.encode("utf-8") if isinstance(s, str) else s)
+
+
+def frame(mtype, attrs=(), flags=0, reqid=1, length=None):
+    """Encodes a frame; length overrides the length field (for malformed frames)."""
+    body = b"".join(attrs)
+    n = FRAME_HDR + len(body) if length is None else length
+    return struct.pack(">IHHI", n, mtype, flags, reqid) + body
+
+
+def hello(vmin=1, vmax=1, reqid=1):
+    return frame(MSG_HELLO, [a_u16(T_VERSION_MIN, vmin), a_u16(T_VERSION_MAX, vmax)], reqid=reqid)
+
+
+def login_frame(user, password, reqid=2):
+    return frame(MSG_LOGIN, [a_str(T_USER, user), attr(T_PASSWORD, password.encode())],
+                 reqid=reqid)
+
+
+class Frame:
+    def __init__(self, mtype, flags, reqid, body):
+        self.type = mtype
+        self.flags = flags
+        self.reqid = reqid
+        self.body = body
+        self.attrs = {}
+        off = 0
+        while off + 4 <= len(body):
+            tag, alen = struct.unpack(">HH", body[off:off + 4])
+            off += 4
+            self.attrs.setdefault(tag, []).append(body[off:off + alen])
+            off += alen
+
+    def has(self, tag):
+        return tag in self.attrs
+
+    def bytes(self, tag):
+        return self.attrs[tag][0] if tag in self.attrs else None
+
+    def uint(self, tag):
+        v = self.bytes(tag)
+        if v is None:
+            return None
+        return int.from_bytes(v, "big")
+
+    def str(self, tag):
+        v = self.bytes(tag)
+        return None if v is None else v.decode("utf-8", "replace")
+
+    @property
+    def error_code(self):
+        return self.uint(T_ERROR_CODE) if self.type == MSG_ERROR else None
+
+    def __repr__(self):
+        parts = ["type=0x%04x" % self.type, "flags=%d" % self.flags, "reqid=%d" % self.reqid]
+        for tag, vals in sorted(self.attrs.items()):
+            for v in vals:
+                parts.append("%d=%r" % (tag, v[:64]))
+        return "Frame(%s)" % ", ".join(parts)
+
+
+def decode_frames(buf):
+    """Splits buf into complete frames; returns (frames, remaining bytes)."""
+    frames = []
+    while len(buf) >= FRAME_HDR:
+        n, mtype, flags, reqid = struct.unpack(">IHHI", buf[:FRAME_HDR])
+        if n < FRAME_HDR:
+            raise ValueError("server sent a frame with length %d" % n)
+        if len(buf) < n:
+            break
+        frames.append(Frame(mtype, flags, reqid, buf[FRAME_HDR:n]))
+        buf = buf[n:]
+    return frames, buf
+
+
+class RawConn:
+    """One connection to the server, TLS (default) or plain TCP, with bounded reads."""
+
+    def __init__(self, port, use_tls=True, timeout=10.0, host=HOST):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.local_port = self.sock.getsockname()[1]
+        self.tls = use_tls
+        self.closed = False
+        self.buf = b""
+        self.frames = []
+        if use_tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=None)
+            self.sock.settimeout(timeout)
+
+    @property
+    def peer_der(self):
+        return self.sock.getpeercert(binary_form=True) if self.tls else None
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def send_frame(self, *a, **kw):
+        self.send(frame(*a, **kw))
+
+    def _recv_some(self, timeout):
+        """Reads once; False on timeout, True if data arrived or the peer closed."""
+        if self.closed:
+            return True
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+            return False
+        except (ConnectionError, ssl.SSLError, OSError):
+            self.closed = True
+            return True
+        if not data:
+            self.closed = True
+            return True
+        self.buf += data
+        frames, self.buf = decode_frames(self.buf) if self.tls else ([], self.buf)
+        self.frames.extend(frames)
+        return True
+
+    def recv_frame(self, timeout=10.0):
+        """Next frame, or None if the connection closed or nothing came within timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.frames:
+            if self.closed:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._recv_some(left)
+        return self.frames.pop(0)
+
+    def wait_closed(self, timeout=10.0):
+        """Reads (keeping frames) until the peer closes; True if it closed within timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._recv_some(left)
+        return True
+
+    def request(self, data, timeout=10.0):
+        self.send(data)
+        return self.recv_frame(timeout)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw_connect(server, use_tls=True, timeout=10.0, owner=None):
+    c = RawConn(server.port, use_tls=use_tls, timeout=timeout)
+    if owner is not None:
+        _register_cleanup(owner, c.close)
+    return c
+
+
+# --- documents ---
+
+def make_tiff(path, pages=1, height=200, seed=0):
+    """Writes a valid little-endian, uncompressed, 1-bit min-is-white TIFF, 1728 pixels wide,
+    204x196 dpi, one strip per page, one IFD per page. seed varies the pixels so that two
+    documents made with different seeds differ. Returns the file size."""
+    width = 1728
+    rowbytes = width // 8
+    entries_per_ifd = 15
+    out = bytearray(b"II*\x00" + struct.pack("<I", 0))   # first IFD offset patched below
+    prev_next_ptr = 4
+    for page in range(pages):
+        # image: white, with a few black bars whose position depends on page and seed
+        strip = bytearray(rowbytes * height)
+        for row in range(height):
+            if (row + page * 7 + seed * 13) % 23 < 3:
+                start = row * rowbytes + ((page * 5 + seed * 11 + row) % (rowbytes - 40))
+                for i in range(start, start + 32):
+                    strip[i] = 0xFF
+        strip_off = len(out)
+        out += strip
+        if len(out) % 2:
+            out += b"\x00"
+        ifd_off = len(out)
+        rat_off = ifd_off + 2 + entries_per_ifd * 12 + 4
+        struct.pack_into("<I", out, prev_next_ptr, ifd_off)
+
+        def short(tag, v, v2=0):
+            return struct.pack("<HHI", tag, 3, 2 if v2 or tag == 297 else 1) + struct.pack("<HH", v, v2)
+
+        def long_(tag, v):
+            return struct.pack("<HHII", tag, 4, 1, v)
+
+        def rational(tag, off):
+            return struct.pack("<HHII", tag, 5, 1, off)
+
+        ents = [
+            long_(254, 2),                       # NewSubfileType: page of a multi-page image
+            long_(256, width),                   # ImageWidth
+            long_(257, height),                  # ImageLength
+            short(258, 1),                       # BitsPerSample
+            short(259, 1),                       # Compression: none
+            short(262, 0),                       # Photometric: min-is-white
+            short(266, 1),                       # FillOrder: msb2lsb
+            long_(273, strip_off),               # StripOffsets
+            short(277, 1),                       # SamplesPerPixel
+            long_(278, height),                  # RowsPerStrip
+            long_(279, len(strip)),              # StripByteCounts
+            rational(282, rat_off),              # XResolution
+            rational(283, rat_off + 8),          # YResolution
+            short(296, 2),                       # ResolutionUnit: inch
+            short(297, page, pages),             # PageNumber
+        ]
+        assert len(ents) == entries_per_ifd
+        out += struct.pack("<H", len(ents)) + b"".join(ents)
+        prev_next_ptr = len(out)
+        out += struct.pack("<I", 0)              # next IFD, patched by the next page
+        out += struct.pack("<II", 204, 1) + struct.pack("<II", 196, 1)
+    with open(path, "wb") as f:
+        f.write(out)
+    return len(out)
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Accounts: netcfax-admin user add/list/passwd/del and netcfax login."""
+import json
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+
+class Accounts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = nt.Server(cls)
+
+    def client(self, user, password):
+        return nt.Client(self.srv, user, password, owner=self)
+
+    def list_users_json(self):
+        rc, out, err = self.srv.admin("user", "list", "--json")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        data = json.loads(out)
+        self.assertIsInstance(data.get("users"), list, out)
+        return {u["name"]: u for u in data["users"]}
+
+    def list_users_text(self):
+        rc, out, err = self.srv.admin("user", "list")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        users = {}
+        for line in out.splitlines():
+            f = line.split()
+            if f:
+                users[f[0]] = f
+        return users, out
+
+    # --- netcfax-admin ---
+
+    def test_user_add_and_list(self):
+        before = time.time()
+        rc, out, err = self.srv.add_user("ann", "ann-pw-1")
+        self.assertIn("user ann added", out)
+
+        users, text = self.list_users_text()
+        self.assertIn("ann", users, text)
+        f = users["ann"]
+        self.assertEqual(len(f), 3, text)
+        self.assertRegex(f[1], r"^created=\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", text)
+        self.assertEqual(f[2], "jobs=0", text)
+
+        j = self.list_users_json()
+        self.assertIn("ann", j)
+        u = j["ann"]
+        self.assertIsInstance(u["created"], int)
+        self.assertLessEqual(abs(u["created"] - before), 120, u)
+        self.assertEqual(u["jobs"], 0)
+
+    def test_add_existing_user_fails(self):
+        self.srv.add_user("bea", "bea-pw-1")
+        rc, out, err = self.srv.admin("user", "add", "bea", password="other")
+        self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertIn("exist", (out + err).lower())
+        # the original password still works
+        c = self.client("bea", "bea-pw-1")
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, 0, c.describe())
+
+    def test_add_user_with_password_file(self):
+        pwf = os.path.join(nt.make_temp_dir(self), "pw")
+        with open(pwf, "w") as f:
+            f.write("file-pw-1\n")
+        rc, out, err = self.srv.admin("user", "add", "fay", "--password-file", pwf)
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        c = self.client("fay", "file-pw-1")
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, 0, c.describe())
+
+    def test_passwd(self):
+        self.srv.add_user("cat", "cat-old")
+        rc, out, err = self.srv.admin("user", "passwd", "cat", password="cat-new")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertIn("password for cat changed", out)
+        c = self.client("cat", "cat-old")
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+        rc, out, err = c.run("login", password="cat-new")
+        self.assertEqual(rc, 0, c.describe())
+
+    def test_passwd_unknown_user_fails(self):
+        rc, out, err = self.srv.admin("user", "passwd", "nobody-here", password="x")
+        self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
+
+    def test_del_unknown_user_fails(self):
+        rc, out, err = self.srv.admin("user", "del", "nobody-here")
+        self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
+
+    def test_del_user_without_jobs(self):
+        self.srv.add_user("dan", "dan-pw")
+        rc, out, err = self.srv.admin("user", "del", "dan")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertIn("user dan removed", out)
+        self.assertNotIn("dan", self.list_users_json())
+        c = self.client("dan", "dan-pw")
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+
+    def test_del_refuses_pending_job_then_force(self):
+        self.srv.add_user("eve", "eve-pw")
+        c = self.client("eve", "eve-pw")
+        doc = os.path.join(c.home, "eve.tif")
+        nt.make_tiff(doc, pages=1, seed=41)
+        spool_before = self.srv.spool_files()
+        rc, data, err = c.run("send", doc, "--to", "5550100", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        job_id = data["job"]["id"]
+        self.assertEqual(self.list_users_json()["eve"]["jobs"], 1)
+        self.assertGreater(len(self.srv.spool_files()), len(spool_before))
+
+        rc, out, err = self.srv.admin("user", "del", "eve")
+        self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertIn("eve", self.list_users_json())
+        rc, data, err = c.run("jobs", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertEqual([j["state"] for j in data["jobs"] if j["id"] == job_id], ["pending"])
+
+        rc, out, err = self.srv.admin("user", "del", "eve", "--force")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertIn("user eve removed", out)
+        self.assertNotIn("eve", self.list_users_json())
+        self.assertEqual(self.srv.spool_files(), spool_before, "eve's document left in the spool")
+        rows = self.srv.db_query("SELECT COUNT(*) FROM jobs WHERE id = ?", (job_id,))
+        self.assertEqual(rows[0][0], 0, "eve's job row left in the store")
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+
+    def test_del_allowed_when_jobs_cancelled(self):
+        self.srv.add_user("gus", "gus-pw")
+        c = self.client("gus", "gus-pw")
+        doc = os.path.join(c.home, "gus.tif")
+        nt.make_tiff(doc, seed=42)
+        rc, data, err = c.run("send", doc, "--to", "5550101", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        rc, data, err = c.run("cancel", str(data["job"]["id"]), json=True)
+        self.assertEqual(rc, 0, c.describe())
+        rc, out, err = self.srv.admin("user", "del", "gus")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertNotIn("gus", self.list_users_json())
+
+    def test_admin_usage_error(self):
+        rc, out, err = self.srv.admin("user", "frobnicate", "x")
+        self.assertEqual(rc, 64, "stdout: %s\nstderr: %s" % (out, err))
+        rc, out, err = self.srv.admin("no-such-command")
+        self.assertEqual(rc, 64, "stdout: %s\nstderr: %s" % (out, err))
+
+    def test_admin_fingerprint(self):
+        rc, out, err = self.srv.admin("fingerprint")
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertEqual(out.strip(), self.srv.fingerprint)
+
+    # --- netcfax login ---
+
+    def test_login_text(self):
+        self.srv.add_user("hal", "hal-pw")
+        c = self.client("hal", "hal-pw")
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, 0, c.describe())
+        m = re.search(r"logged in to 127\.0\.0\.1:(\d+) as hal \(session (\d+)\)", out)
+        self.assertIsNotNone(m, c.describe())
+        self.assertEqual(int(m.group(1)), self.srv.port)
+        self.assertGreater(int(m.group(2)), 0)
+
+    def test_login_json(self):
+        self.srv.add_user("ida", "ida-pw")
+        c = self.client("ida", "ida-pw")
+        rc, data, err = c.run("login", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertIs(data.get("ok"), True, data)
+        self.assertEqual(data.get("server"), "127.0.0.1")
+        self.assertEqual(data.get("port"), self.srv.port)
+        self.assertEqual(data.get("user"), "ida")
+        self.assertIsInstance(data.get("session_id"), int)
+        self.assertGreater(data["session_id"], 0)
+        self.assertEqual(data.get("fingerprint"), self.srv.fingerprint)
+        # a second login is another session
+        rc, data2, err = c.run("login", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertNotEqual(data2["session_id"], data["session_id"])
+
+    def test_login_password_file(self):
+        self.srv.add_user("jo", "jo-pw")
+        c = self.client("jo", "unused")
+        pwf = os.path.join(c.home, "pw")
+        with open(pwf, "w") as f:
+            f.write("jo-pw\n")
+        os.chmod(pwf, 0o600)
+        rc, out, err = c.run("login", password=False, global_opts=["--password-file", pwf])
+        self.assertEqual(rc, 0, c.describe())
+
+    def test_login_from_client_config(self):
+        self.srv.add_user("kim", "kim-pw")
+        c = self.client("kim", "unused")
+        os.makedirs(c.config_dir, exist_ok=True)
+        pwf = os.path.join(c.home, "pw")
+        with open(pwf, "w") as f:
+            f.write("kim-pw\n")
+        os.chmod(pwf, 0o600)
+        with open(os.path.join(c.config_dir, "client.conf"), "w") as f:
+            f.write("server = 127.0.0.1\nport = %d\nuser = kim\npassword_file = %s\n"
+                    % (self.srv.port, pwf))
+        rc, out, err = c.run(raw_argv=[nt.NETCFAX, "login"], password=False)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertIn("as kim", out)
+
+    def test_no_password_without_terminal_is_usage_error(self):
+        self.srv.add_user("lou", "lou-pw")
+        c = self.client("lou", "unused")
+        rc, out, err = c.run("login", password=False)
+        self.assertEqual(rc, nt.EXIT_USAGE, c.describe())
+
+    def test_wrong_password_and_unknown_user_look_the_same(self):
+        self.srv.add_user("max", "max-pw")
+        c = self.client("max", "max-pw")
+        rc, out, err_wrong = c.run("login", password="not-it")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+        self.assertTrue(err_wrong.startswith("netcfax:"), c.describe())
+        rc, out, err_unknown = c.run("login", user="maz", password="not-it")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+        self.assertEqual(err_wrong.replace("max", "USER"), err_unknown.replace("maz", "USER"))
+
+        rc, dw, _ = c.run("login", json=True, password="not-it")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+        rc, du, _ = c.run("login", json=True, user="maz", password="not-it")
+        self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
+        self.assertEqual(dw["error"]["code"], nt.E_AUTH, dw)
+        self.assertEqual(du["error"]["code"], nt.E_AUTH, du)
+        self.assertEqual(dw["error"]["name"], du["error"]["name"])
+        self.assertEqual(dw["error"]["message"].replace("max", "USER"),
+                         du["error"]["message"].replace("maz", "USER"))
+        # after those failures the right password still works (below the lockout threshold)
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, 0, c.describe())
+
+    def test_client_usage_errors(self):
+        c = self.client("nobody", "x")
+        rc, out, err = c.run("no-such-command")
+        self.assertEqual(rc, nt.EXIT_USAGE, c.describe())
+        rc, out, err = c.run(raw_argv=[nt.NETCFAX, "--help"])
+        self.assertEqual(rc, 0, c.describe())
+        self.assertIn("login", out)
+
+    def test_server_unreachable_exit_2(self):
+        port = nt.free_port()
+        c = self.client("nobody", "x")
+        argv = [nt.NETCFAX, "-S", "127.0.0.1", "-P", str(port), "-u", "nobody", "login"]
+        rc, out, err = c.run(raw_argv=argv)
+        self.assertEqual(rc, nt.EXIT_UNREACHABLE, c.describe())
+
+
+if __name__ == "__main__":
+    nt.main()

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""Hostile and broken peers: malformed frames, wrong versions, garbage, slow clients and too many
+connections. After each the server keeps serving, logs a warn line with the peer address and a
+reason, and its store (users and jobs tables) is unchanged."""
+import os
+import re
+import socket
+import ssl
+import struct
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+CLOSE_BOUND = 10.0      # seconds for the server to close after an error frame
+SLOW_BOUND = 30.0       # seconds for the preauth timeout (configured to 2) to strike
+
+
+class ServerCase(unittest.TestCase):
+    extra = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = nt.Server(cls, extra=cls.extra)
+        cls.srv.add_user("alice", "alice-pw")
+        # one job in the store so that the jobs table has something to compare
+        home = nt.make_temp_dir(cls, prefix="ncfx-home-")
+        cls.cli = nt.Client(cls.srv, "alice", "alice-pw", home=home)
+        doc = os.path.join(home, "d.tif")
+        nt.make_tiff(doc, seed=99)
+        rc, out, err = cls.cli.run("send", doc, "--to", "5550199")
+        if rc != 0:
+            raise AssertionError("setup send failed:\n" + cls.cli.describe())
+
+    def setUp(self):
+        self.log_off = self.srv.log_size()
+        self.dump_before = self.srv.db_dump()
+
+    def assert_still_serving(self, local_port=None, check_warn=True):
+        """Store unchanged, warn line logged, a normal login works."""
+        self.assertEqual(self.srv.db_dump(), self.dump_before, "the store changed")
+        if check_warn:
+            self.assert_warn_logged(local_port)
+        self.assertTrue(self.srv.running(), "netcfaxd died:\n" + self.srv.log_text())
+        rc, out, err = self.cli.run("login")
+        self.assertEqual(rc, 0, self.cli.describe() + "\nlog:\n" + self.srv.log_since(self.log_off))
+
+    def assert_warn_logged(self, local_port=None):
+        def is_warn(line):
+            return re.search(r"netcfaxd\[\d+\] warn: ", line) and "127.0.0.1" in line
+
+        def ours(line):
+            return is_warn(line) and (local_port is None or
+                                      "127.0.0.1:%d" % local_port in line or
+                                      not re.search(r"127\.0\.0\.1:\d+", line))
+        line = self.srv.wait_log(ours, self.log_off, timeout=5.0)
+        self.assertIsNotNone(line, "no warn line with the peer address; log since the test:\n"
+                             + self.srv.log_since(self.log_off))
+        msg = line.split(" warn: ", 1)[1]
+        rest = re.sub(r"127\.0\.0\.1(:\d+)?", "", msg)
+        self.assertGreaterEqual(len(re.findall(r"[A-Za-z]{3,}", rest)), 2,
+                                "warn line gives no reason: %r" % line)
+        return line
+
+
+class BadFrames(ServerCase):
+    # long enough that nothing below is closed by the timeout instead of the error under test
+    extra = {"preauth_timeout": 30}
+
+    def expect_error_close(self, r, code, reqid0=False):
+        f = r.recv_frame(CLOSE_BOUND)
+        self.assertIsNotNone(f, "connection closed (or silent) without an ERROR frame")
+        self.assertEqual(f.type, nt.MSG_ERROR, f)
+        self.assertEqual(f.error_code, code, f)
+        self.assertTrue(f.has(nt.T_REASON) and f.str(nt.T_REASON), f)
+        if reqid0:
+            self.assertEqual(f.reqid, 0, f)
+        self.assertTrue(r.wait_closed(CLOSE_BOUND), "server did not close after ERROR")
+        for extra in r.frames:
+            self.assertNotEqual(extra.type, nt.MSG_HELLO_OK, extra)
+
+    def hello_ok(self, r):
+        f = r.request(nt.hello(), CLOSE_BOUND)
+        self.assertIsNotNone(f)
+        self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+        self.assertEqual(f.uint(nt.T_VERSION), 1, f)
+        self.assertEqual(f.uint(nt.T_MAX_FRAME), nt.FRAME_MAX, f)
+        return f
+
+    def test_good_hello_and_ping(self):
+        with nt.raw_connect(self.srv) as r:
+            self.hello_ok(r)
+            f = r.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, 42)], reqid=5), CLOSE_BOUND)
+            self.assertEqual(f.type, nt.MSG_PONG, f)
+            self.assertEqual(f.reqid, 5, f)
+        self.assert_still_serving(check_warn=False)
+
+    def test_frames_split_byte_by_byte_and_pipelined(self):
+        with nt.raw_connect(self.srv) as r:
+            data = nt.hello(reqid=3) + nt.frame(nt.MSG_PING, reqid=4)
+            for i in range(len(data)):
+                r.send(data[i:i + 1])
+                if i % 4 == 0:
+                    time.sleep(0.005)
+            f1 = r.recv_frame(CLOSE_BOUND)
+            f2 = r.recv_frame(CLOSE_BOUND)
+            self.assertEqual((f1.type, f1.reqid), (nt.MSG_HELLO_OK, 3), f1)
+            self.assertEqual((f2.type, f2.reqid), (nt.MSG_PONG, 4), f2)
+        self.assert_still_serving(check_warn=False)
+
+    def test_oversized_frame_length(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(struct.pack(">IHHI", 0x7FFFFFFF, nt.MSG_HELLO, 0, 7))
+            self.expect_error_close(r, nt.E_TOO_LARGE, reqid0=True)
+            port = r.local_port
+        line = self.assert_warn_logged(port)
+        self.assertRegex(line, r"65536|cap|large|long", line)
+        self.assert_still_serving(port)
+
+    def test_frame_one_over_cap(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(struct.pack(">IHHI", nt.FRAME_MAX + 1, nt.MSG_HELLO, 0, 7))
+            self.expect_error_close(r, nt.E_TOO_LARGE, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_frame_shorter_than_header(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(struct.pack(">IHHI", 5, nt.MSG_HELLO, 0, 7))
+            self.expect_error_close(r, nt.E_PROTOCOL, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_no_common_version(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.hello(99, 99, reqid=7))
+            self.expect_error_close(r, nt.E_VERSION)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_inverted_version_range(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.hello(5, 0, reqid=7))
+            f = r.recv_frame(CLOSE_BOUND)
+            self.assertIsNotNone(f)
+            self.assertEqual(f.type, nt.MSG_ERROR, f)
+            self.assertIn(f.error_code, (nt.E_VERSION, nt.E_PROTOCOL), f)
+            self.assertTrue(r.wait_closed(CLOSE_BOUND))
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_unknown_message_type_after_login(self):
+        with nt.raw_connect(self.srv) as r:
+            self.hello_ok(r)
+            f = r.request(nt.login_frame("alice", "alice-pw"), CLOSE_BOUND)
+            self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
+            self.assertGreater(f.uint(nt.T_SESSION_ID), 0, f)
+            self.dump_before = self.srv.db_dump()   # a login may touch the users table
+            r.send(nt.frame(0x7777, reqid=9))
+            self.expect_error_close(r, nt.E_UNKNOWN_TYPE, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_job_list_before_login(self):
+        with nt.raw_connect(self.srv) as r:
+            self.hello_ok(r)
+            r.send(nt.frame(nt.MSG_JOB_LIST, reqid=9))
+            self.expect_error_close(r, nt.E_NOT_LOGGED_IN)
+            for f in r.frames:
+                self.assertNotIn(f.type, (nt.MSG_JOB_INFO, nt.MSG_JOB_LIST_END), f)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_job_cancel_before_login(self):
+        job_id = self.dump_before["jobs"][0][0] if self.dump_before["jobs"] else 1
+        with nt.raw_connect(self.srv) as r:
+            self.hello_ok(r)
+            r.send(nt.frame(nt.MSG_JOB_CANCEL, [nt.a_u64(nt.T_JOB_ID, job_id)], reqid=9))
+            self.expect_error_close(r, nt.E_NOT_LOGGED_IN)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_truncated_attribute_in_hello(self):
+        body = nt.a_u16(nt.T_VERSION_MIN, 1) + struct.pack(">HH", nt.T_VERSION_MAX, 10) + b"\x00\x01"
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.frame(nt.MSG_HELLO, [body], reqid=7))
+            self.expect_error_close(r, nt.E_PROTOCOL, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_truncated_attribute_header(self):
+        body = nt.a_u16(nt.T_VERSION_MIN, 1) + nt.a_u16(nt.T_VERSION_MAX, 1) + b"\x00"
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.frame(nt.MSG_HELLO, [body], reqid=7))
+            self.expect_error_close(r, nt.E_PROTOCOL, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_unknown_flags(self):
+        with nt.raw_connect(self.srv) as r:
+            f = nt.frame(nt.MSG_HELLO, [nt.a_u16(nt.T_VERSION_MIN, 1), nt.a_u16(nt.T_VERSION_MAX, 1)],
+                         flags=0x8000, reqid=7)
+            r.send(f)
+            self.expect_error_close(r, nt.E_PROTOCOL, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_hello_missing_attribute(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.frame(nt.MSG_HELLO, [nt.a_u16(nt.T_VERSION_MIN, 1)], reqid=7))
+            self.expect_error_close(r, nt.E_PROTOCOL, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_login_before_hello(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.login_frame("alice", "alice-pw", reqid=7))
+            self.expect_error_close(r, nt.E_UNEXPECTED)
+            for f in r.frames:
+                self.assertNotEqual(f.type, nt.MSG_LOGIN_OK, f)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_second_hello(self):
+        with nt.raw_connect(self.srv) as r:
+            self.hello_ok(r)
+            r.send(nt.hello(reqid=8))
+            self.expect_error_close(r, nt.E_UNEXPECTED)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_user_attribute_over_cap(self):
+        with nt.raw_connect(self.srv) as r:
+            self.hello_ok(r)
+            r.send(nt.login_frame("a" * 200, "x", reqid=8))
+            self.expect_error_close(r, nt.E_TOO_LARGE, reqid0=True)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_plain_text_instead_of_tls(self):
+        with nt.raw_connect(self.srv, use_tls=False) as r:
+            r.send(b"GET / HTTP/1.0\r\n\r\n")
+            # preauth_timeout is 30 here, so a close within 20 s comes from the TLS failure
+            self.assertTrue(r.wait_closed(20.0), "server kept a plain-text connection open")
+            self.assertNotIn(b"HTTP/", r.buf)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_tls_then_garbage_frames(self):
+        with nt.raw_connect(self.srv) as r:
+            r.send(b"\x00\x00\x00\x20" + os.urandom(28))
+            f = r.recv_frame(CLOSE_BOUND)
+            self.assertIsNotNone(f, "no ERROR frame")
+            self.assertEqual(f.type, nt.MSG_ERROR, f)
+            self.assertTrue(r.wait_closed(CLOSE_BOUND))
+            port = r.local_port
+        self.assert_still_serving(port)
+
+
+class SlowClients(ServerCase):
+    extra = {"preauth_timeout": 2}
+
+    def test_tcp_without_client_hello(self):
+        with nt.raw_connect(self.srv, use_tls=False) as r:
+            self.assertTrue(r.wait_closed(SLOW_BOUND), "server never closed a silent connection")
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_hello_but_no_login(self):
+        with nt.raw_connect(self.srv) as r:
+            f = r.request(nt.hello(), CLOSE_BOUND)
+            self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+            self.assertTrue(r.wait_closed(SLOW_BOUND), "server never closed an idle unauthenticated"
+                            " connection")
+            for f in r.frames:
+                self.assertEqual(f.type, nt.MSG_ERROR, f)
+                self.assertEqual(f.error_code, nt.E_TIMEOUT, f)
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_pings_do_not_extend_preauth(self):
+        with nt.raw_connect(self.srv) as r:
+            f = r.request(nt.hello(), CLOSE_BOUND)
+            self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+            deadline = time.monotonic() + SLOW_BOUND
+            seq = 0
+            while time.monotonic() < deadline and not r.closed:
+                seq += 1
+                try:
+                    r.send(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, seq)], reqid=seq))
+                except (OSError, ssl.SSLError):
+                    break
+                r.wait_closed(0.5)
+            self.assertTrue(r.wait_closed(1.0), "PINGs kept an unauthenticated connection alive")
+            port = r.local_port
+        self.assert_still_serving(port)
+
+    def test_logged_in_connection_outlives_preauth(self):
+        with nt.raw_connect(self.srv) as r:
+            self.assertEqual(r.request(nt.hello(), CLOSE_BOUND).type, nt.MSG_HELLO_OK)
+            f = r.request(nt.login_frame("alice", "alice-pw"), CLOSE_BOUND)
+            self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
+            self.assertFalse(r.wait_closed(4.0), "logged-in connection closed by preauth_timeout")
+            f = r.request(nt.frame(nt.MSG_JOB_LIST, reqid=3), CLOSE_BOUND)
+            self.assertIsNotNone(f)
+            self.assertIn(f.type, (nt.MSG_JOB_INFO, nt.MSG_JOB_LIST_END), f)
+
+
+class ConnectionLimit(ServerCase):
+    extra = {"max_connections_per_address": 3, "preauth_timeout": 30}
+
+    def test_fourth_connection_refused(self):
+        conns = []
+        try:
+            for i in range(3):
+                r = nt.raw_connect(self.srv)
+                conns.append(r)
+                f = r.request(nt.hello(reqid=i + 1), CLOSE_BOUND)
+                self.assertIsNotNone(f, "connection %d got no HELLO_OK" % (i + 1))
+                self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+
+            refused_port = None
+            try:
+                r4 = nt.raw_connect(self.srv, timeout=CLOSE_BOUND)
+            except (ssl.SSLError, ConnectionError) as e:
+                r4 = None   # closed during the TLS handshake: refused
+                print("4th connection closed during TLS handshake: %r" % e, file=sys.stderr)
+            except socket.timeout:
+                self.fail("4th connection neither accepted nor refused within %.0f s" % CLOSE_BOUND)
+            if r4 is not None:
+                refused_port = r4.local_port
+                try:
+                    r4.send(nt.hello(reqid=4))
+                except (OSError, ssl.SSLError):
+                    pass
+                self.assertTrue(r4.wait_closed(CLOSE_BOUND), "4th connection not closed")
+                for f in r4.frames:
+                    self.assertEqual(f.type, nt.MSG_ERROR, f)
+                    self.assertEqual(f.error_code, nt.E_LIMIT, f)
+                r4.close()
+
+            # the first three still work
+            for i, r in enumerate(conns):
+                f = r.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, i)], reqid=10 + i),
+                              CLOSE_BOUND)
+                self.assertIsNotNone(f, "connection %d died" % (i + 1))
+                self.assertEqual(f.type, nt.MSG_PONG, f)
+            self.assert_warn_logged(refused_port)
+        finally:
+            for r in conns:
+                r.close()
+
+        # once they are gone, new connections are accepted again
+        deadline = time.monotonic() + 10
+        while True:
+            rc, out, err = self.cli.run("login")
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(rc, 0, self.cli.describe())
+        self.assertEqual(self.srv.db_dump(), self.dump_before)
+
+
+if __name__ == "__main__":
+    nt.main()

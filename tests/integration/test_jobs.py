@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Jobs: send, list, cancel, bad documents, isolation between users, crash survival."""
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+SEND_RE = re.compile(r"job (\d+) queued: (\S+) to (\S+) \((\d+) bytes, (\d+) pages?\)")
+
+
+class Jobs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = nt.Server(cls)
+        cls.srv.add_user("alice", "alice-pw")
+        cls.srv.add_user("bob", "bob-pw")
+
+    def setUp(self):
+        self.alice = nt.Client(self.srv, "alice", "alice-pw", owner=self)
+        self.bob = nt.Client(self.srv, "bob", "bob-pw", owner=self)
+
+    def doc(self, client, name, pages=1, seed=0):
+        path = os.path.join(client.home, name)
+        size = nt.make_tiff(path, pages=pages, seed=seed)
+        return path, size
+
+    def send(self, client, path, dest):
+        rc, data, err = client.run("send", path, "--to", dest, json=True)
+        self.assertEqual(rc, 0, client.describe())
+        return data["job"]
+
+    def jobs_json(self, client):
+        rc, data, err = client.run("jobs", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        self.assertIsInstance(data.get("jobs"), list, data)
+        return {j["id"]: j for j in data["jobs"]}
+
+    def jobs_text(self, client, cmd="jobs"):
+        rc, out, err = client.run(cmd)
+        self.assertEqual(rc, 0, client.describe())
+        lines = [l for l in out.splitlines() if l.strip()]
+        self.assertGreaterEqual(len(lines), 1, client.describe())
+        rows = {}
+        for l in lines[1:]:
+            f = l.split()
+            self.assertGreaterEqual(len(f), 5, "bad job row %r\n%s" % (l, client.describe()))
+            rows[int(f[0])] = f
+        return rows
+
+    def test_send_text_three_pages(self):
+        path, size = self.doc(self.alice, "three.tif", pages=3, seed=1)
+        rc, out, err = self.alice.run("send", path, "--to", "5551234")
+        self.assertEqual(rc, 0, self.alice.describe())
+        m = SEND_RE.search(out)
+        self.assertIsNotNone(m, self.alice.describe())
+        job_id = int(m.group(1))
+        self.assertIn(m.group(2), (path, "three.tif"))
+        self.assertEqual(m.group(3), "5551234")
+        self.assertEqual(int(m.group(4)), size)
+        self.assertEqual(int(m.group(5)), 3)
+
+        rows = self.jobs_text(self.alice)
+        self.assertIn(job_id, rows)
+        self.assertEqual(rows[job_id][1:5], ["pending", "5551234", "3", "three.tif"])
+        # the status alias lists the same
+        self.assertEqual(self.jobs_text(self.alice, "status")[job_id], rows[job_id])
+
+    def test_send_json(self):
+        path, size = self.doc(self.alice, "one.tif", pages=1, seed=2)
+        before = int(time.time())
+        job = self.send(self.alice, path, "+1 555 0100".replace(" ", ""))
+        self.assertIsInstance(job["id"], int)
+        self.assertEqual(job["state"], "pending")
+        self.assertEqual(job["dest"], "+15550100")
+        self.assertEqual(job["filename"], "one.tif")
+        self.assertEqual(job["size"], size)
+        self.assertEqual(job["pages"], 1)
+        self.assertEqual(job["format"], "tiff")
+        for k in ("created", "updated"):
+            self.assertIsInstance(job[k], int)
+            self.assertLessEqual(abs(job[k] - before), 120, job)
+        listed = self.jobs_json(self.alice)
+        self.assertIn(job["id"], listed)
+        self.assertEqual(listed[job["id"]]["state"], "pending")
+        self.assertEqual(listed[job["id"]]["pages"], 1)
+        # the document landed in the spool unchanged
+        self.assertIn(nt.sha256_file(path), self.srv.spool_hashes().values())
+
+    def test_cancel(self):
+        path, _ = self.doc(self.alice, "cancel-me.tif", pages=2, seed=3)
+        job = self.send(self.alice, path, "5550001")
+        rc, out, err = self.alice.run("cancel", str(job["id"]))
+        self.assertEqual(rc, 0, self.alice.describe())
+        self.assertIn("job %d cancelled" % job["id"], out)
+        self.assertEqual(self.jobs_json(self.alice)[job["id"]]["state"], "cancelled")
+        self.assertEqual(self.jobs_text(self.alice)[job["id"]][1], "cancelled")
+
+        rc, out, err = self.alice.run("cancel", str(job["id"]))
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.alice.describe())
+        self.assertTrue(err.startswith("netcfax:"), self.alice.describe())
+        rc, data, err = self.alice.run("cancel", str(job["id"]), json=True)
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.alice.describe())
+        self.assertEqual(data["error"]["code"], nt.E_JOB_STATE, data)
+
+    def test_cancel_json(self):
+        path, _ = self.doc(self.alice, "cj.tif", seed=4)
+        job = self.send(self.alice, path, "5550002")
+        rc, data, err = self.alice.run("cancel", str(job["id"]), json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        self.assertEqual(data["job"]["id"], job["id"])
+        self.assertEqual(data["job"]["state"], "cancelled")
+        self.assertGreaterEqual(data["job"]["updated"], job["created"])
+
+    def test_cancel_unknown_job(self):
+        rc, data, err = self.alice.run("cancel", "987654321", json=True)
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.alice.describe())
+        self.assertEqual(data["error"]["code"], nt.E_NO_SUCH_JOB, data)
+
+    def assert_rejected_document(self, path):
+        jobs_before = self.srv.db_query("SELECT COUNT(*) FROM jobs")[0][0]
+        spool_before = self.srv.spool_files()
+        rc, out, err = self.alice.run("send", path, "--to", "5550003")
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.alice.describe())
+        self.assertTrue(err.startswith("netcfax:"), self.alice.describe())
+        self.assertGreater(len(err.strip()), len("netcfax:") + 5, self.alice.describe())
+        rc, data, err = self.alice.run("send", path, "--to", "5550003", json=True)
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.alice.describe())
+        self.assertIn(data["error"]["code"], (0, nt.E_BAD_DOCUMENT), data)
+        self.assertEqual(self.srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], jobs_before)
+        self.assertEqual(self.srv.spool_files(), spool_before)
+        return err
+
+    def test_send_not_a_tiff(self):
+        path = os.path.join(self.alice.home, "x.tif")
+        with open(path, "wb") as f:
+            f.write(b"this is just text, not an image\n" * 40)
+        err = self.assert_rejected_document(path)
+        self.assertRegex(err.lower(), r"tiff|document|image|format", err)
+
+    def test_send_truncated_tiff(self):
+        # the header is right but the directories are cut off: only the server can tell
+        full = os.path.join(self.alice.home, "full.tif")
+        nt.make_tiff(full, pages=2, seed=5)
+        with open(full, "rb") as f:
+            data = f.read()
+        path = os.path.join(self.alice.home, "cut.tif")
+        with open(path, "wb") as f:
+            f.write(data[:len(data) // 3])
+        self.assert_rejected_document(path)
+
+    def test_send_without_destination_is_usage_error(self):
+        path, _ = self.doc(self.alice, "nodest.tif", seed=6)
+        rc, out, err = self.alice.run("send", path)
+        self.assertEqual(rc, nt.EXIT_USAGE, self.alice.describe())
+
+    def test_users_are_isolated(self):
+        path, _ = self.doc(self.alice, "secret.tif", seed=7)
+        job = self.send(self.alice, path, "5550004")
+
+        self.assertNotIn(job["id"], self.jobs_json(self.bob))
+        self.assertNotIn(job["id"], self.jobs_text(self.bob))
+
+        rc, out, err_bob = self.bob.run("cancel", str(job["id"]))
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.bob.describe())
+        self.assertIn("no such job", err_bob.lower())
+        rc, data, _ = self.bob.run("cancel", str(job["id"]), json=True)
+        self.assertEqual(rc, nt.EXIT_REFUSED, self.bob.describe())
+        self.assertEqual(data["error"]["code"], nt.E_NO_SUCH_JOB, data)
+        # same answer as for an id that does not exist at all: existence is not leaked
+        rc, data_none, _ = self.bob.run("cancel", "987654320", json=True)
+        self.assertEqual(data_none["error"]["name"], data["error"]["name"])
+        self.assertEqual(data_none["error"]["message"].replace("987654320", "ID"),
+                         data["error"]["message"].replace(str(job["id"]), "ID"))
+
+        self.assertEqual(self.jobs_json(self.alice)[job["id"]]["state"], "pending")
+
+    def test_user_list_counts_jobs(self):
+        self.srv.add_user("carl", "carl-pw")
+        c = nt.Client(self.srv, "carl", "carl-pw", owner=self)
+        for i in range(2):
+            path, _ = self.doc(c, "c%d.tif" % i, seed=20 + i)
+            self.send(c, path, "555010%d" % i)
+        rc, out, err = self.srv.admin("user", "list")
+        self.assertEqual(rc, 0, err)
+        line = [l for l in out.splitlines() if l.split() and l.split()[0] == "carl"]
+        self.assertEqual(len(line), 1, out)
+        self.assertTrue(line[0].rstrip().endswith("jobs=2"), out)
+
+
+class Durability(unittest.TestCase):
+    def test_jobs_survive_kill9_and_restart(self):
+        srv = nt.Server(self)
+        srv.add_user("alice", "alice-pw")
+        c = nt.Client(srv, "alice", "alice-pw", owner=self)
+        p1 = os.path.join(c.home, "keep.tif")
+        p2 = os.path.join(c.home, "gone.tif")
+        nt.make_tiff(p1, pages=3, seed=30)
+        nt.make_tiff(p2, pages=1, seed=31)
+        rc, d1, err = c.run("send", p1, "--to", "5559001", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        rc, d2, err = c.run("send", p2, "--to", "5559002", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        rc, dc, err = c.run("cancel", str(d2["job"]["id"]), json=True)
+        self.assertEqual(rc, 0, c.describe())
+        rc, before, err = c.run("jobs", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        spool_before = srv.spool_hashes()
+        self.assertGreaterEqual(len(spool_before), 1, "no document in the spool")
+        self.assertIn(nt.sha256_file(p1), spool_before.values())
+
+        rc = srv.kill9()
+        self.assertEqual(rc, -9)
+        srv.start()
+
+        rc, after, err = c.run("jobs", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        key = lambda j: j["id"]  # noqa: E731
+        self.assertEqual(sorted(after["jobs"], key=key), sorted(before["jobs"], key=key))
+        states = {j["id"]: j["state"] for j in after["jobs"]}
+        self.assertEqual(states[d1["job"]["id"]], "pending")
+        self.assertEqual(states[d2["job"]["id"]], "cancelled")
+        self.assertEqual(srv.spool_hashes(), spool_before)
+
+        # a new job after the restart gets a new id and the old one can still be cancelled
+        p3 = os.path.join(c.home, "new.tif")
+        nt.make_tiff(p3, seed=32)
+        rc, d3, err = c.run("send", p3, "--to", "5559003", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertNotIn(d3["job"]["id"], states)
+        rc, data, err = c.run("cancel", str(d1["job"]["id"]), json=True)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertEqual(data["job"]["state"], "cancelled")
+
+        # and a clean stop exits 0
+        self.assertEqual(srv.stop(), 0, srv.log_text())
+
+
+if __name__ == "__main__":
+    nt.main()
