@@ -157,8 +157,10 @@ def free_port():
         s.close()
 
 
-def check_binaries():
-    missing = [p for p in (NETCFAXD, NETCFAX, NETCFAX_ADMIN) if not os.access(p, os.X_OK)]
+def check_binaries(*paths):
+    """Fails (not skips: a wrong NETCFAX_BIN_DIR must not pass) unless the binaries exist."""
+    missing = [p for p in (paths or (NETCFAXD, NETCFAX, NETCFAX_ADMIN))
+               if not os.access(p, os.X_OK)]
     if missing:
         raise AssertionError("netcfax binaries not found (set NETCFAX_BIN_DIR): "
                              + ", ".join(missing))
@@ -196,7 +198,7 @@ class Server:
     """
 
     def __init__(self, owner=None, extra=None, start=True):
-        check_binaries()
+        check_binaries(NETCFAXD, NETCFAX_ADMIN)
         self.dir = make_temp_dir(owner, prefix="ncfx-srv-")
         self.state_dir = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "netcfaxd.conf")
@@ -406,6 +408,7 @@ class Client:
     """Runs netcfax as USER against server with HOME set to a private temporary dir."""
 
     def __init__(self, server, user, password, owner=None, home=None):
+        check_binaries(NETCFAX)
         self.server = server
         self.user = user
         self.password = password

@@ -59,7 +59,7 @@ class Accounts(unittest.TestCase):
 
     def test_add_existing_user_fails(self):
         self.srv.add_user("bea", "bea-pw-1")
-        rc, out, err = self.srv.admin("user", "add", "bea", password="other")
+        rc, out, err = self.srv.admin("user", "add", "bea", password="other-password")
         self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
         self.assertIn("exist", (out + err).lower())
         # the original password still works
@@ -78,18 +78,18 @@ class Accounts(unittest.TestCase):
         self.assertEqual(rc, 0, c.describe())
 
     def test_passwd(self):
-        self.srv.add_user("cat", "cat-old")
-        rc, out, err = self.srv.admin("user", "passwd", "cat", password="cat-new")
+        self.srv.add_user("cat", "cat-old-pass")
+        rc, out, err = self.srv.admin("user", "passwd", "cat", password="cat-new-pass")
         self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
         self.assertIn("password for cat changed", out)
-        c = self.client("cat", "cat-old")
+        c = self.client("cat", "cat-old-pass")
         rc, out, err = c.run("login")
         self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
-        rc, out, err = c.run("login", password="cat-new")
+        rc, out, err = c.run("login", password="cat-new-pass")
         self.assertEqual(rc, 0, c.describe())
 
     def test_passwd_unknown_user_fails(self):
-        rc, out, err = self.srv.admin("user", "passwd", "nobody-here", password="x")
+        rc, out, err = self.srv.admin("user", "passwd", "nobody-here", password="long-enough-pw")
         self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
 
     def test_del_unknown_user_fails(self):
@@ -97,18 +97,18 @@ class Accounts(unittest.TestCase):
         self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
 
     def test_del_user_without_jobs(self):
-        self.srv.add_user("dan", "dan-pw")
+        self.srv.add_user("dan", "dan-pw-secret")
         rc, out, err = self.srv.admin("user", "del", "dan")
         self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
         self.assertIn("user dan removed", out)
         self.assertNotIn("dan", self.list_users_json())
-        c = self.client("dan", "dan-pw")
+        c = self.client("dan", "dan-pw-secret")
         rc, out, err = c.run("login")
         self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
 
     def test_del_refuses_pending_job_then_force(self):
-        self.srv.add_user("eve", "eve-pw")
-        c = self.client("eve", "eve-pw")
+        self.srv.add_user("eve", "eve-pw-secret")
+        c = self.client("eve", "eve-pw-secret")
         doc = os.path.join(c.home, "eve.tif")
         nt.make_tiff(doc, pages=1, seed=41)
         spool_before = self.srv.spool_files()
@@ -136,8 +136,8 @@ class Accounts(unittest.TestCase):
         self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
 
     def test_del_allowed_when_jobs_cancelled(self):
-        self.srv.add_user("gus", "gus-pw")
-        c = self.client("gus", "gus-pw")
+        self.srv.add_user("gus", "gus-pw-secret")
+        c = self.client("gus", "gus-pw-secret")
         doc = os.path.join(c.home, "gus.tif")
         nt.make_tiff(doc, seed=42)
         rc, data, err = c.run("send", doc, "--to", "5550101", json=True)
@@ -162,8 +162,8 @@ class Accounts(unittest.TestCase):
     # --- netcfax login ---
 
     def test_login_text(self):
-        self.srv.add_user("hal", "hal-pw")
-        c = self.client("hal", "hal-pw")
+        self.srv.add_user("hal", "hal-pw-secret")
+        c = self.client("hal", "hal-pw-secret")
         rc, out, err = c.run("login")
         self.assertEqual(rc, 0, c.describe())
         m = re.search(r"logged in to 127\.0\.0\.1:(\d+) as hal \(session (\d+)\)", out)
@@ -172,8 +172,8 @@ class Accounts(unittest.TestCase):
         self.assertGreater(int(m.group(2)), 0)
 
     def test_login_json(self):
-        self.srv.add_user("ida", "ida-pw")
-        c = self.client("ida", "ida-pw")
+        self.srv.add_user("ida", "ida-pw-secret")
+        c = self.client("ida", "ida-pw-secret")
         rc, data, err = c.run("login", json=True)
         self.assertEqual(rc, 0, c.describe())
         self.assertIs(data.get("ok"), True, data)
@@ -189,7 +189,7 @@ class Accounts(unittest.TestCase):
         self.assertNotEqual(data2["session_id"], data["session_id"])
 
     def test_login_password_file(self):
-        self.srv.add_user("jo", "jo-pw")
+        self.srv.add_user("jo", "jo-pw-secret")
         c = self.client("jo", "unused")
         pwf = os.path.join(c.home, "pw")
         with open(pwf, "w") as f:
@@ -199,7 +199,7 @@ class Accounts(unittest.TestCase):
         self.assertEqual(rc, 0, c.describe())
 
     def test_login_from_client_config(self):
-        self.srv.add_user("kim", "kim-pw")
+        self.srv.add_user("kim", "kim-pw-secret")
         c = self.client("kim", "unused")
         os.makedirs(c.config_dir, exist_ok=True)
         pwf = os.path.join(c.home, "pw")
@@ -214,14 +214,14 @@ class Accounts(unittest.TestCase):
         self.assertIn("as kim", out)
 
     def test_no_password_without_terminal_is_usage_error(self):
-        self.srv.add_user("lou", "lou-pw")
+        self.srv.add_user("lou", "lou-pw-secret")
         c = self.client("lou", "unused")
         rc, out, err = c.run("login", password=False)
         self.assertEqual(rc, nt.EXIT_USAGE, c.describe())
 
     def test_wrong_password_and_unknown_user_look_the_same(self):
-        self.srv.add_user("max", "max-pw")
-        c = self.client("max", "max-pw")
+        self.srv.add_user("max", "max-pw-secret")
+        c = self.client("max", "max-pw-secret")
         rc, out, err_wrong = c.run("login", password="not-it")
         self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
         self.assertTrue(err_wrong.startswith("netcfax:"), c.describe())

@@ -24,10 +24,10 @@ class ServerCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.srv = nt.Server(cls, extra=cls.extra)
-        cls.srv.add_user("alice", "alice-pw")
+        cls.srv.add_user("alice", "alice-pw-secret")
         # one job in the store so that the jobs table has something to compare
         home = nt.make_temp_dir(cls, prefix="ncfx-home-")
-        cls.cli = nt.Client(cls.srv, "alice", "alice-pw", home=home)
+        cls.cli = nt.Client(cls.srv, "alice", "alice-pw-secret", home=home)
         doc = os.path.join(home, "d.tif")
         nt.make_tiff(doc, seed=99)
         rc, out, err = cls.cli.run("send", doc, "--to", "5550199")
@@ -154,7 +154,7 @@ class BadFrames(ServerCase):
     def test_unknown_message_type_after_login(self):
         with nt.raw_connect(self.srv) as r:
             self.hello_ok(r)
-            f = r.request(nt.login_frame("alice", "alice-pw"), CLOSE_BOUND)
+            f = r.request(nt.login_frame("alice", "alice-pw-secret"), CLOSE_BOUND)
             self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
             self.assertGreater(f.uint(nt.T_SESSION_ID), 0, f)
             self.dump_before = self.srv.db_dump()   # a login may touch the users table
@@ -216,7 +216,7 @@ class BadFrames(ServerCase):
 
     def test_login_before_hello(self):
         with nt.raw_connect(self.srv) as r:
-            r.send(nt.login_frame("alice", "alice-pw", reqid=7))
+            r.send(nt.login_frame("alice", "alice-pw-secret", reqid=7))
             self.expect_error_close(r, nt.E_UNEXPECTED)
             for f in r.frames:
                 self.assertNotEqual(f.type, nt.MSG_LOGIN_OK, f)
@@ -300,7 +300,7 @@ class SlowClients(ServerCase):
     def test_logged_in_connection_outlives_preauth(self):
         with nt.raw_connect(self.srv) as r:
             self.assertEqual(r.request(nt.hello(), CLOSE_BOUND).type, nt.MSG_HELLO_OK)
-            f = r.request(nt.login_frame("alice", "alice-pw"), CLOSE_BOUND)
+            f = r.request(nt.login_frame("alice", "alice-pw-secret"), CLOSE_BOUND)
             self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
             self.assertFalse(r.wait_closed(4.0), "logged-in connection closed by preauth_timeout")
             f = r.request(nt.frame(nt.MSG_JOB_LIST, reqid=3), CLOSE_BOUND)

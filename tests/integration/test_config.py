@@ -10,7 +10,7 @@ import ncfxtest as nt  # noqa: E402
 
 class ServerConfigCheck(unittest.TestCase):
     def setUp(self):
-        nt.check_binaries()
+        nt.check_binaries(nt.NETCFAXD)
         self.dir = nt.make_temp_dir(self)
         self.state = os.path.join(self.dir, "state")
 
@@ -125,7 +125,7 @@ class ServerConfigCheck(unittest.TestCase):
 
 class ClientConfigCheck(unittest.TestCase):
     def setUp(self):
-        nt.check_binaries()
+        nt.check_binaries(nt.NETCFAX)
         self.home = nt.make_temp_dir(self, prefix="ncfx-home-")
         self.cfgdir = os.path.join(self.home, ".config", "netcfax")
         os.makedirs(self.cfgdir)

@@ -18,8 +18,8 @@ def read_known(path):
 class Identity(unittest.TestCase):
     def setUp(self):
         self.srv = nt.Server(self)
-        self.srv.add_user("alice", "alice-pw")
-        self.c = nt.Client(self.srv, "alice", "alice-pw", owner=self)
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.c = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
         self.hostport = "127.0.0.1:%d" % self.srv.port
 
     def pinned(self, client=None):

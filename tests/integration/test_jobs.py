@@ -16,12 +16,12 @@ class Jobs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.srv = nt.Server(cls)
-        cls.srv.add_user("alice", "alice-pw")
-        cls.srv.add_user("bob", "bob-pw")
+        cls.srv.add_user("alice", "alice-pw-secret")
+        cls.srv.add_user("bob", "bob-pw-secret")
 
     def setUp(self):
-        self.alice = nt.Client(self.srv, "alice", "alice-pw", owner=self)
-        self.bob = nt.Client(self.srv, "bob", "bob-pw", owner=self)
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
+        self.bob = nt.Client(self.srv, "bob", "bob-pw-secret", owner=self)
 
     def doc(self, client, name, pages=1, seed=0):
         path = os.path.join(client.home, name)
@@ -179,8 +179,8 @@ class Jobs(unittest.TestCase):
         self.assertEqual(self.jobs_json(self.alice)[job["id"]]["state"], "pending")
 
     def test_user_list_counts_jobs(self):
-        self.srv.add_user("carl", "carl-pw")
-        c = nt.Client(self.srv, "carl", "carl-pw", owner=self)
+        self.srv.add_user("carl", "carl-pw-secret")
+        c = nt.Client(self.srv, "carl", "carl-pw-secret", owner=self)
         for i in range(2):
             path, _ = self.doc(c, "c%d.tif" % i, seed=20 + i)
             self.send(c, path, "555010%d" % i)
@@ -194,8 +194,8 @@ class Jobs(unittest.TestCase):
 class Durability(unittest.TestCase):
     def test_jobs_survive_kill9_and_restart(self):
         srv = nt.Server(self)
-        srv.add_user("alice", "alice-pw")
-        c = nt.Client(srv, "alice", "alice-pw", owner=self)
+        srv.add_user("alice", "alice-pw-secret")
+        c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
         p1 = os.path.join(c.home, "keep.tif")
         p2 = os.path.join(c.home, "gone.tif")
         nt.make_tiff(p1, pages=3, seed=30)

@@ -22,11 +22,11 @@ class ThrottleUser(unittest.TestCase):
             "login_max_failures_address": 100,
             "login_lockout": LOCKOUT,
         })
-        self.srv.add_user("alice", "alice-pw")
-        self.srv.add_user("bob", "bob-pw")
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.srv.add_user("bob", "bob-pw-secret")
 
     def test_user_lockout(self):
-        c = nt.Client(self.srv, "alice", "alice-pw", owner=self)
+        c = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
         for i in range(3):
             rc, out, err = c.run("login", password="wrong-%d" % i)
             self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
@@ -43,7 +43,7 @@ class ThrottleUser(unittest.TestCase):
         with nt.raw_connect(self.srv) as r:
             f = r.request(nt.hello())
             self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
-            f = r.request(nt.login_frame("alice", "alice-pw"))
+            f = r.request(nt.login_frame("alice", "alice-pw-secret"))
             self.assertIsNotNone(f)
             self.assertEqual(f.type, nt.MSG_ERROR, f)
             self.assertEqual(f.error_code, nt.E_THROTTLED, f)
@@ -52,7 +52,7 @@ class ThrottleUser(unittest.TestCase):
             self.assertLessEqual(f.uint(nt.T_RETRY_AFTER), LOCKOUT + 1, f)
 
         # another user on the same address is not affected
-        cb = nt.Client(self.srv, "bob", "bob-pw", owner=self)
+        cb = nt.Client(self.srv, "bob", "bob-pw-secret", owner=self)
         rc, out, err = cb.run("login")
         self.assertEqual(rc, 0, cb.describe())
 
@@ -61,7 +61,7 @@ class ThrottleUser(unittest.TestCase):
         self.assertEqual(rc, 0, c.describe())
 
     def test_success_clears_counter(self):
-        c = nt.Client(self.srv, "bob", "bob-pw", owner=self)
+        c = nt.Client(self.srv, "bob", "bob-pw-secret", owner=self)
         for i in range(2):
             rc, out, err = c.run("login", password="wrong-%d" % i)
             self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
@@ -83,7 +83,7 @@ class ThrottleAddress(unittest.TestCase):
             "login_lockout": LOCKOUT,
         })
         for n in ("u1", "u2", "u3", "u4", "fresh"):
-            self.srv.add_user(n, n + "-pw")
+            self.srv.add_user(n, n + "-pw-secret")
 
     def test_address_lockout(self):
         for n in ("u1", "u2", "u3", "u4"):
@@ -91,7 +91,7 @@ class ThrottleAddress(unittest.TestCase):
             rc, out, err = c.run("login")
             self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
 
-        c = nt.Client(self.srv, "fresh", "fresh-pw", owner=self)
+        c = nt.Client(self.srv, "fresh", "fresh-pw-secret", owner=self)
         rc, out, err = c.run("login")
         self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
         self.assertRegex(err, THROTTLE_WORDS, c.describe())

@@ -1,0 +1,73 @@
+/* cli.h: what the netcfax commands share: parsed options, the connection, output helpers. */
+#ifndef NETCFAX_CLI_H
+#define NETCFAX_CLI_H
+
+#include <stdio.h>
+
+#include "netcfax/netcfax.h"
+
+/* Exit codes, documented in the README and stable for scripts. */
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_REFUSED = 1,      /* the server refused the request */
+	CLI_UNREACHABLE = 2,  /* cannot reach or talk to the server */
+	CLI_IDENTITY = 3,     /* server identity changed or unverified */
+	CLI_AUTH = 4,         /* wrong credentials or locked out */
+	CLI_USAGE = 64,
+	CLI_NOINPUT = 66,     /* a local document cannot be read */
+	CLI_INTERNAL = 70,
+};
+
+struct client_config {
+	char      server[256];
+	long long port;
+	char      user[65];
+	char      password_file[1024];
+	char      ca_file[1024];
+	char      server_fingerprint[128];
+	char      known_servers[1024];
+	long long timeout;
+	char      log_level[16];
+};
+
+struct cli {
+	struct client_config cfg;
+	const char *config_path;
+	int         json;
+	int         verbose;
+	/* command options */
+	const char *to;
+	const char *fingerprint;
+	int         trust;        /* replace the pin with what the server presents */
+	int         help;
+	/* filled by cli_open */
+	struct ncfx_session_info session;
+	/* positional arguments after the command name */
+	int         argc;
+	char      **argv;
+};
+
+int  client_config_load(struct client_config *c, const char *path, int missing_ok, char *err,
+                        size_t errlen);
+int  client_config_set(struct client_config *c, const char *name, const char *value,
+                       char *err, size_t errlen);
+
+/* Connects (pinning as configured) and, with login, logs in. Returns CLI_OK, or prints the
+ * error and returns the exit code. On success *out is the connected client. */
+int  cli_open(struct cli *cli, int login, ncfx_client **out);
+/* Prints the client's last error (text on stderr, or JSON on stdout) and returns the exit
+ * code for status st. */
+int  cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st);
+/* A local error (usage, missing file): printed the same way. */
+int  cli_error(struct cli *cli, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cli_print_job_json(FILE *out, const struct ncfx_job *j);
+
+/* The commands, one file each. */
+int cmd_login(struct cli *cli);
+int cmd_send(struct cli *cli);
+int cmd_jobs(struct cli *cli);
+int cmd_cancel(struct cli *cli);
+int cmd_trust(struct cli *cli);
+
+#endif

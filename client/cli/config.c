@@ -1,0 +1,43 @@
+/* config.c: client.conf options, in the same table form as the server's. */
+#include <stddef.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conf.h"
+
+#define OFF(f) offsetof(struct client_config, f)
+#define SZ(f)  sizeof(((struct client_config *)0)->f)
+#define STR(n, d, h) { #n, CONF_STR, d, 0, 0, NULL, OFF(n), SZ(n), h }
+
+static const struct conf_opt options[] = {
+	STR(server, "", "Host name or address of the netcfax server"),
+	{ "port", CONF_INT, "7488", 1, 65535, NULL, OFF(port), 0,
+	  "The server's Primary Connection Port" },
+	STR(user, "", "Your user name on the server"),
+	STR(password_file, "", "File whose first line is your password (mode 0600!)"),
+	STR(ca_file, "", "Verify the server against this CA bundle instead of pinning"),
+	STR(server_fingerprint, "", "Expected SHA256 fingerprint of the server certificate"),
+	STR(known_servers, "", "Pin file; empty = ~/.config/netcfax/known_servers"),
+	{ "timeout", CONF_INT, "30", 1, 600, NULL, OFF(timeout), 0,
+	  "Seconds to wait for the server" },
+	{ "log_level", CONF_CHOICE, "warn", 0, 0, "error|warn|info|debug", OFF(log_level),
+	  SZ(log_level), "How much the client prints about what it does" },
+	CONF_END
+};
+
+int
+client_config_load(struct client_config *c, const char *path, int missing_ok, char *err,
+    size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	if (conf_defaults(options, c, err, errlen) < 0)
+		return -1;
+	return conf_load(options, c, path, missing_ok, err, errlen);
+}
+
+int
+client_config_set(struct client_config *c, const char *name, const char *value, char *err,
+    size_t errlen)
+{
+	return conf_set(options, c, name, value, err, errlen);
+}

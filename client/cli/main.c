@@ -1,0 +1,155 @@
+/* main.c: netcfax, the command-line fax client: options, client.conf, then one command. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+struct command {
+	const char *name;
+	int       (*fn)(struct cli *);
+	int         needs_login;
+	const char *args;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
+	{ "send", cmd_send, 1, "FILE --to NUMBER", "fax a document (TIFF) to NUMBER" },
+	{ "jobs", cmd_jobs, 1, "", "list your fax jobs and their states" },
+	{ "status", cmd_jobs, 1, "", "the same as jobs" },
+	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs" },
+	{ "trust", cmd_trust, 0, "[--fingerprint SHA256:...]",
+	  "pin the server's current certificate (after its operator confirmed a change)" },
+	{ NULL, NULL, 0, NULL, NULL }
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: netcfax [OPTIONS] COMMAND [ARGS]\n"
+	    "\n"
+	    "The netcfax fax client.\n"
+	    "\n"
+	    "Commands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %-7s %-28s %s\n", c->name, c->args, c->help);
+	fprintf(out,
+	    "\n"
+	    "Options:\n"
+	    "  -c, --config FILE        client configuration (default ~/.config/netcfax/client.conf)\n"
+	    "  -S, --server HOST        server host name or address\n"
+	    "  -P, --port PORT          server's Primary Connection Port (default 7488)\n"
+	    "  -u, --user NAME          your user name\n"
+	    "      --password-file FILE read the password from FILE\n"
+	    "      --known-servers FILE pinned server certificates\n"
+	    "      --ca-file FILE       verify the server against a CA instead of pinning\n"
+	    "      --json               machine-readable output on stdout\n"
+	    "  -v, --verbose            say more about what happens\n"
+	    "  -h, --help               this help; 'netcfax COMMAND --help' for one command\n"
+	    "\n"
+	    "The password comes from NETCFAX_PASSWORD, --password-file or a prompt.\n"
+	    "Exit codes: 0 ok, 1 refused by the server, 2 server unreachable, 3 server identity\n"
+	    "changed, 4 login failed, 64 usage, 66 document unreadable, 70 internal error.\n");
+}
+
+static void
+command_usage(const struct command *c)
+{
+	printf("usage: netcfax [OPTIONS] %s %s\n\n%s.\n", c->name, c->args, c->help);
+	if (c->needs_login)
+		printf("\nLogs in as the configured user; see 'netcfax --help' for options.\n");
+	if (strcmp(c->name, "trust") == 0)
+		printf("\nWithout --fingerprint, pins whatever the server presents: compare it with\n"
+		    "'netcfax-admin fingerprint' on the server first.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "password-file", required_argument, NULL, O_PWFILE },
+		{ "known-servers", required_argument, NULL, O_KNOWN },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "to", required_argument, NULL, O_TO },
+		{ "fingerprint", required_argument, NULL, O_FP },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct { const char *key, *val; } over[16];
+	static char default_conf[1100];
+	struct cli cli = { 0 };
+	const struct command *cmd = NULL;
+	const char *home = getenv("HOME");
+	char err[1200];
+	int ch, nover = 0, explicit_conf = 0;
+
+	log_init("netcfax", LOG_LVL_WARN);
+	snprintf(default_conf, sizeof(default_conf), "%s/.config/netcfax/client.conf",
+	    home ? home : ".");
+	cli.config_path = default_conf;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "c:S:P:u:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cli.config_path = optarg; explicit_conf = 1; break;
+		case 'S': over[nover].key = "server"; over[nover++].val = optarg; break;
+		case 'P': over[nover].key = "port"; over[nover++].val = optarg; break;
+		case 'u': over[nover].key = "user"; over[nover++].val = optarg; break;
+		case O_PWFILE: over[nover].key = "password_file"; over[nover++].val = optarg; break;
+		case O_KNOWN: over[nover].key = "known_servers"; over[nover++].val = optarg; break;
+		case O_CA: over[nover].key = "ca_file"; over[nover++].val = optarg; break;
+		case O_JSON: cli.json = 1; break;
+		case O_TO: cli.to = optarg; break;
+		case O_FP: cli.fingerprint = optarg; break;
+		case 'v': cli.verbose = 1; break;
+		case 'h': cli.help = 1; break;
+		default:
+			fprintf(stderr, "netcfax: unknown or incomplete option '%s' (see netcfax "
+			    "--help)\n", argv[optind - 1]);
+			return CLI_USAGE;
+		}
+		if (nover == (int)(sizeof(over) / sizeof(over[0])))
+			return cli_error(&cli, CLI_USAGE, "too many options");
+	}
+	if (optind < argc) {
+		for (cmd = commands; cmd->name; cmd++)
+			if (strcmp(cmd->name, argv[optind]) == 0)
+				break;
+		if (cmd->name == NULL) {
+			fprintf(stderr, "netcfax: unknown command '%s' (see netcfax --help)\n",
+			    argv[optind]);
+			return CLI_USAGE;
+		}
+		cli.argc = argc - optind - 1;
+		cli.argv = argv + optind + 1;
+	}
+	if (cmd == NULL) {
+		usage(cli.help ? stdout : stderr);
+		return cli.help ? CLI_OK : CLI_USAGE;
+	}
+	if (cli.help) {
+		command_usage(cmd);
+		return CLI_OK;
+	}
+	if (client_config_load(&cli.cfg, cli.config_path, !explicit_conf, err, sizeof(err)) < 0)
+		return cli_error(&cli, CLI_USAGE, "%s", err);
+	for (int i = 0; i < nover; i++)
+		if (client_config_set(&cli.cfg, over[i].key, over[i].val, err, sizeof(err)) < 0)
+			return cli_error(&cli, CLI_USAGE, "%s", err);
+	log_set_level(cli.verbose ? LOG_LVL_DEBUG : log_level_parse(cli.cfg.log_level));
+	if (cli.to && strcmp(cmd->name, "send") != 0)
+		return cli_error(&cli, CLI_USAGE, "--to only goes with send");
+	if (cli.fingerprint && strcmp(cmd->name, "trust") != 0)
+		return cli_error(&cli, CLI_USAGE, "--fingerprint only goes with trust");
+	return cmd->fn(&cli);
+}

@@ -1,0 +1,557 @@
+/* client.c: the netcfax client library: the PCP protocol over a blocking TLS stream. */
+#include "netcfax/netcfax.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "known_servers.h"
+#include "proto.h"
+#include "tls.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define RBUF_SIZE (2 * NCFX_FRAME_MAX)
+
+struct ncfx_client {
+	struct tls_stream *tls;
+	uint32_t           next_reqid;
+	uint8_t            rbuf[RBUF_SIZE];
+	size_t             rlen;        /* bytes in rbuf */
+	size_t             rconsumed;   /* bytes of the last frame, dropped at the next read */
+	char               err[512];
+	int                server_code;
+	uint32_t           retry_after;
+	char               fingerprint[TLS_FP_LEN];
+	char               pinned[TLS_FP_LEN];
+	int                newly_pinned;
+	char               server_name[NCFX_SERVER_NAME_MAX + 1];
+	uint64_t           max_document;
+	struct ncfx_wbuf   w;
+};
+
+static ncfx_status
+fail(ncfx_client *c, ncfx_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+ncfx_client *
+ncfx_client_new(void)
+{
+	return calloc(1, sizeof(ncfx_client));
+}
+
+void
+ncfx_close(ncfx_client *c)
+{
+	char err[128];
+
+	if (c == NULL || c->tls == NULL)
+		return;
+	ncfx_wbuf_begin(&c->w, NCFX_MSG_BYE, 0, 0);
+	size_t n = ncfx_wbuf_end(&c->w);
+	tls_stream_write(c->tls, c->w.data, n, err, sizeof(err));
+	tls_stream_free(c->tls);
+	c->tls = NULL;
+}
+
+void
+ncfx_client_free(ncfx_client *c)
+{
+	if (c == NULL)
+		return;
+	ncfx_close(c);
+	free(c);
+}
+
+static ncfx_status
+send_frame(ncfx_client *c)
+{
+	size_t n = ncfx_wbuf_end(&c->w);
+	char err[256];
+
+	if (c->tls == NULL)
+		return fail(c, NCFX_ERR_USAGE, "not connected");
+	if (n == 0)
+		return fail(c, NCFX_ERR_USAGE, "request does not fit in a frame");
+	if (tls_stream_write(c->tls, c->w.data, n, err, sizeof(err)) < 0)
+		return fail(c, NCFX_ERR_CLOSED, "%s", err);
+	return NCFX_OK;
+}
+
+static void
+server_error(ncfx_client *c, const struct ncfx_msg *m)
+{
+	char reason[NCFX_STR_MAX + 1];
+
+	c->server_code = (int)ncfx_msg_uint(m, NCFX_T_ERROR_CODE);
+	c->retry_after = (uint32_t)ncfx_msg_uint(m, NCFX_T_RETRY_AFTER);
+	ncfx_msg_str(m, NCFX_T_REASON, reason, sizeof(reason));
+	snprintf(c->err, sizeof(c->err), "%s", reason[0] ? reason : ncfx_strerror(c->server_code));
+}
+
+/* Reads the next frame into m (valid until the next call). Answers server PINGs itself. */
+static ncfx_status
+recv_frame(ncfx_client *c, struct ncfx_msg *m)
+{
+	for (;;) {
+		struct ncfx_frame f;
+		const char *reason = NULL;
+		size_t used = 0;
+		int err = 0, rc;
+		long n;
+		char why[256];
+
+		if (c->rconsumed) {
+			memmove(c->rbuf, c->rbuf + c->rconsumed, c->rlen - c->rconsumed);
+			c->rlen -= c->rconsumed;
+			c->rconsumed = 0;
+		}
+		rc = ncfx_frame_parse(c->rbuf, c->rlen, &f, &used, &err, &reason);
+		if (rc < 0)
+			return fail(c, NCFX_ERR_PROTOCOL, "server sent a bad frame: %s", reason);
+		if (rc == 1) {
+			c->rconsumed = used;
+			if (ncfx_msg_decode(&f, m, &err, &reason) < 0)
+				return fail(c, NCFX_ERR_PROTOCOL, "server sent a bad %s: %s",
+				    ncfx_msg_type_name(f.type), reason);
+			if (m->type == NCFX_MSG_PING) {
+				ncfx_wbuf_begin(&c->w, NCFX_MSG_PONG, 0, m->reqid);
+				if (send_frame(c) != NCFX_OK)
+					return NCFX_ERR_CLOSED;
+				continue;
+			}
+			return NCFX_OK;
+		}
+		n = tls_stream_read(c->tls, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, why,
+		    sizeof(why));
+		if (n == 0)
+			return fail(c, NCFX_ERR_CLOSED, "the server closed the connection");
+		if (n < 0)
+			return fail(c, NCFX_ERR_CLOSED, "%s", why);
+		c->rlen += (size_t)n;
+	}
+}
+
+/* Waits for the reply to reqid: a frame with that reqid, or a connection-level ERROR. */
+static ncfx_status
+recv_reply(ncfx_client *c, uint32_t reqid, struct ncfx_msg *m)
+{
+	ncfx_status st;
+
+	for (;;) {
+		if ((st = recv_frame(c, m)) != NCFX_OK)
+			return st;
+		if (m->type == NCFX_MSG_ERROR && (m->reqid == reqid || m->reqid == 0)) {
+			server_error(c, m);
+			return NCFX_ERR_SERVER;
+		}
+		if (m->reqid == reqid)
+			return NCFX_OK;
+		/* Frames for nobody we wait on (future NOTIFY over PCP) are skipped here. */
+	}
+}
+
+static uint32_t
+begin(ncfx_client *c, uint16_t type)
+{
+	uint32_t id = ++c->next_reqid;
+
+	if (id == 0)
+		id = c->next_reqid = 1;
+	c->server_code = 0;
+	c->retry_after = 0;
+	ncfx_wbuf_begin(&c->w, type, 0, id);
+	return id;
+}
+
+static ncfx_status
+check_identity(ncfx_client *c, const struct ncfx_client_options *o, const char *hostport)
+{
+	char err[256];
+	int found;
+
+	if (o->ca_file && *o->ca_file)
+		return NCFX_OK;      /* the handshake verified chain and name */
+	if (o->fingerprint && *o->fingerprint && !o->replace_pin) {
+		snprintf(c->pinned, sizeof(c->pinned), "%s", o->fingerprint);
+	} else if (o->known_servers && !o->replace_pin) {
+		found = known_servers_lookup(o->known_servers, hostport, c->pinned,
+		    sizeof(c->pinned));
+		if (found < 0)
+			return fail(c, NCFX_ERR_USAGE, "cannot read %s", o->known_servers);
+		if (found == 0) {
+			if (!o->accept_new)
+				return fail(c, NCFX_ERR_UNTRUSTED, "%s is not a known server; its "
+				    "certificate is %s. If that is right, run: netcfax trust",
+				    hostport, c->fingerprint);
+			if (known_servers_store(o->known_servers, hostport, c->fingerprint, err,
+			    sizeof(err)) < 0)
+				return fail(c, NCFX_ERR_USAGE, "%s", err);
+			snprintf(c->pinned, sizeof(c->pinned), "%s", c->fingerprint);
+			c->newly_pinned = 1;
+			return NCFX_OK;
+		}
+	} else if (o->replace_pin) {
+		/* netcfax trust: accept what is presented, or exactly the fingerprint given. */
+		if (o->fingerprint && *o->fingerprint &&
+		    strcasecmp(o->fingerprint, c->fingerprint) != 0)
+			return fail(c, NCFX_ERR_IDENTITY, "%s presents %s, not the %s you gave",
+			    hostport, c->fingerprint, o->fingerprint);
+		if (o->known_servers && known_servers_store(o->known_servers, hostport,
+		    c->fingerprint, err, sizeof(err)) < 0)
+			return fail(c, NCFX_ERR_USAGE, "%s", err);
+		snprintf(c->pinned, sizeof(c->pinned), "%s", c->fingerprint);
+		c->newly_pinned = 1;
+		return NCFX_OK;
+	} else {
+		return fail(c, NCFX_ERR_UNTRUSTED, "no way to check the server's identity: "
+		    "configure ca_file, server_fingerprint or known_servers");
+	}
+	if (strcasecmp(c->pinned, c->fingerprint) != 0)
+		return fail(c, NCFX_ERR_IDENTITY,
+		    "SERVER IDENTITY CHANGED: %s presented certificate %s but %s was pinned. "
+		    "Someone may be intercepting the connection, or the server got a new "
+		    "certificate. Check with the server's operator (netcfax-admin fingerprint), "
+		    "then accept it with: netcfax trust --fingerprint %s",
+		    hostport, c->fingerprint, c->pinned, c->fingerprint);
+	return NCFX_OK;
+}
+
+ncfx_status
+ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
+{
+	int port = o->port ? o->port : NCFX_DEFAULT_PCP_PORT;
+	int timeout = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+	char err[512], hostport[300];
+	struct ncfx_msg m;
+	uint32_t id;
+	ncfx_status st;
+
+	if (o->host == NULL || *o->host == '\0')
+		return fail(c, NCFX_ERR_USAGE, "no server given (set server in client.conf or "
+		    "use --server)");
+	ncfx_close(c);
+	c->rlen = c->rconsumed = 0;
+	c->newly_pinned = 0;
+	c->pinned[0] = '\0';
+	snprintf(hostport, sizeof(hostport), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d",
+	    o->host, port);
+	c->tls = tls_stream_connect(o->host, port, o->ca_file, timeout, err, sizeof(err));
+	if (c->tls == NULL) {
+		if (strstr(err, "TLS") || strstr(err, "certificate"))
+			return fail(c, NCFX_ERR_TLS, "%s (is %s a netcfax server? the server may "
+			    "also have refused the connection at its connection limit)", err,
+			    hostport);
+		return fail(c, NCFX_ERR_CONNECT, "%s (is netcfaxd running there, and is TCP "
+		    "port %d open on the server's firewall?)", err, port);
+	}
+	snprintf(c->fingerprint, sizeof(c->fingerprint), "%s", tls_stream_fingerprint(c->tls));
+	/* Nothing, not even HELLO, goes to a server whose identity is not confirmed. */
+	if ((st = check_identity(c, o, hostport)) != NCFX_OK) {
+		tls_stream_free(c->tls);
+		c->tls = NULL;
+		return st;
+	}
+	id = begin(c, NCFX_MSG_HELLO);
+	ncfx_put_u16(&c->w, NCFX_T_VERSION_MIN, NCFX_PROTO_MIN);
+	ncfx_put_u16(&c->w, NCFX_T_VERSION_MAX, NCFX_PROTO_MAX);
+	ncfx_put_str(&c->w, NCFX_T_SOFTWARE, o->software ? o->software : "libnetcfax");
+	if ((st = send_frame(c)) != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
+		return st;
+	if (m.type != NCFX_MSG_HELLO_OK)
+		return fail(c, NCFX_ERR_PROTOCOL, "server answered HELLO with %s",
+		    ncfx_msg_type_name(m.type));
+	ncfx_msg_str(&m, NCFX_T_SERVER_NAME, c->server_name, sizeof(c->server_name));
+	c->max_document = ncfx_msg_uint(&m, NCFX_T_MAX_DOCUMENT);
+	return NCFX_OK;
+}
+
+ncfx_status
+ncfx_login(ncfx_client *c, const char *user, const char *password, uint16_t scp_port,
+    int scp_mode, struct ncfx_session_info *out)
+{
+	struct ncfx_msg m;
+	uint32_t id;
+	ncfx_status st;
+
+	if (user == NULL || *user == '\0' || strlen(user) > NCFX_USER_MAX)
+		return fail(c, NCFX_ERR_USAGE, "no user name (set user in client.conf or use "
+		    "--user)");
+	if (password == NULL || strlen(password) > NCFX_PASSWORD_MAX)
+		return fail(c, NCFX_ERR_USAGE, "password missing or too long");
+	id = begin(c, NCFX_MSG_LOGIN);
+	ncfx_put_str(&c->w, NCFX_T_USER, user);
+	ncfx_put_bytes(&c->w, NCFX_T_PASSWORD, password, strlen(password));
+	ncfx_put_u16(&c->w, NCFX_T_SCP_PORT, scp_port);
+	ncfx_put_u8(&c->w, NCFX_T_SCP_MODE, (uint8_t)scp_mode);
+	st = send_frame(c);
+	/* The frame held the password: do not leave it in memory. */
+	explicit_bzero(c->w.data, sizeof(c->w.data));
+	if (st != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
+		return st;
+	if (m.type != NCFX_MSG_LOGIN_OK)
+		return fail(c, NCFX_ERR_PROTOCOL, "server answered LOGIN with %s",
+		    ncfx_msg_type_name(m.type));
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->session_id = ncfx_msg_uint(&m, NCFX_T_SESSION_ID);
+		ncfx_msg_str(&m, NCFX_T_USER, out->user, sizeof(out->user));
+		ncfx_msg_str(&m, NCFX_T_OBSERVED_ADDR, out->observed_addr,
+		    sizeof(out->observed_addr));
+	}
+	return NCFX_OK;
+}
+
+static void
+job_from_msg(const struct ncfx_msg *m, struct ncfx_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = ncfx_msg_uint(m, NCFX_T_JOB_ID);
+	j->state = (int)ncfx_msg_uint(m, NCFX_T_STATE);
+	snprintf(j->state_name, sizeof(j->state_name), "%s", ncfx_job_state_name(j->state));
+	ncfx_msg_str(m, NCFX_T_DEST, j->dest, sizeof(j->dest));
+	ncfx_msg_str(m, NCFX_T_FILENAME, j->filename, sizeof(j->filename));
+	j->size = ncfx_msg_uint(m, NCFX_T_SIZE);
+	j->pages = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGES);
+	snprintf(j->format, sizeof(j->format), "%s",
+	    ncfx_doc_format_name((int)ncfx_msg_uint(m, NCFX_T_FORMAT)));
+	j->created = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
+	j->updated = (int64_t)ncfx_msg_uint(m, NCFX_T_UPDATED);
+	ncfx_msg_str(m, NCFX_T_TEXT, j->text, sizeof(j->text));
+}
+
+static ncfx_status
+expect_job(ncfx_client *c, uint32_t id, struct ncfx_job *out)
+{
+	struct ncfx_msg m;
+	ncfx_status st = recv_reply(c, id, &m);
+
+	if (st != NCFX_OK)
+		return st;
+	if (m.type != NCFX_MSG_JOB_INFO)
+		return fail(c, NCFX_ERR_PROTOCOL, "expected JOB_INFO, got %s",
+		    ncfx_msg_type_name(m.type));
+	if (out)
+		job_from_msg(&m, out);
+	return NCFX_OK;
+}
+
+/* What the first bytes say the file is; the server checks again. */
+static int
+sniff_format(const uint8_t *p, size_t n)
+{
+	if (n >= 4 && ((p[0] == 'I' && p[1] == 'I' && p[2] == 42 && p[3] == 0) ||
+	    (p[0] == 'M' && p[1] == 'M' && p[2] == 0 && p[3] == 42)))
+		return NCFX_FMT_TIFF;
+	if (n >= 5 && memcmp(p, "%PDF-", 5) == 0)
+		return NCFX_FMT_PDF;
+	if (n >= 2 && memcmp(p, "%!", 2) == 0)
+		return NCFX_FMT_PS;
+	return NCFX_FMT_TEXT;
+}
+
+ncfx_status
+ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn progress,
+    void *arg, struct ncfx_job *out)
+{
+	static uint8_t buf[NCFX_CHUNK_MAX];
+	struct crypto_sha256 *h = NULL;
+	uint8_t sha[32], head[8];
+	struct ncfx_msg m;
+	struct stat sb;
+	uint64_t size, sent = 0, upload_id;
+	const char *base;
+	ncfx_status st;
+	uint32_t id;
+	ssize_t n;
+	int fd, fmt;
+
+	if (dest == NULL || *dest == '\0' || strlen(dest) > NCFX_DEST_MAX)
+		return fail(c, NCFX_ERR_USAGE, "no fax number to send to (use --to NUMBER)");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "cannot read %s: %s", path,
+		    fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	size = (uint64_t)sb.st_size;
+	if (size == 0) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "%s is empty", path);
+		goto out;
+	}
+	if (c->max_document && size > c->max_document) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "%s is %" PRIu64 " bytes; the server accepts at "
+		    "most %" PRIu64, path, size, c->max_document);
+		goto out;
+	}
+	/* First pass: checksum, so the server can prove it stored exactly this file. */
+	if ((h = crypto_sha256_new()) == NULL) {
+		st = fail(c, NCFX_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memset(head, 0, sizeof(head));
+	for (uint64_t total = 0; (n = read(fd, buf, sizeof(buf))) > 0; total += (uint64_t)n) {
+		if (total == 0)
+			memcpy(head, buf, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head));
+		crypto_sha256_update(h, buf, (size_t)n);
+	}
+	if (n < 0) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "reading %s: %s", path, strerror(errno));
+		goto out;
+	}
+	crypto_sha256_final(h, sha);
+	fmt = sniff_format(head, sizeof(head));
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	id = begin(c, NCFX_MSG_JOB_SUBMIT);
+	ncfx_put_u64(&c->w, NCFX_T_SIZE, size);
+	ncfx_put_u8(&c->w, NCFX_T_FORMAT, (uint8_t)fmt);
+	ncfx_put_str(&c->w, NCFX_T_DEST, dest);
+	ncfx_put_bytes(&c->w, NCFX_T_SHA256, sha, sizeof(sha));
+	if (strlen(base) <= NCFX_FILENAME_MAX)
+		ncfx_put_str(&c->w, NCFX_T_FILENAME, base);
+	if ((st = send_frame(c)) != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
+		goto out;
+	if (m.type != NCFX_MSG_UPLOAD_READY) {
+		st = fail(c, NCFX_ERR_PROTOCOL, "server answered JOB_SUBMIT with %s",
+		    ncfx_msg_type_name(m.type));
+		goto out;
+	}
+	upload_id = ncfx_msg_uint(&m, NCFX_T_UPLOAD_ID);
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "rewinding %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (sent < size) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0) {
+			st = fail(c, NCFX_ERR_DOCUMENT, "%s changed while being sent", path);
+			goto out;
+		}
+		begin(c, NCFX_MSG_UPLOAD_CHUNK);
+		ncfx_put_u32(&c->w, NCFX_T_UPLOAD_ID, (uint32_t)upload_id);
+		ncfx_put_u64(&c->w, NCFX_T_OFFSET, sent);
+		ncfx_put_bytes(&c->w, NCFX_T_DATA, buf, (size_t)n);
+		if ((st = send_frame(c)) != NCFX_OK)
+			goto out;
+		sent += (uint64_t)n;
+		if (progress)
+			progress(sent, size, arg);
+	}
+	id = begin(c, NCFX_MSG_UPLOAD_END);
+	ncfx_put_u32(&c->w, NCFX_T_UPLOAD_ID, (uint32_t)upload_id);
+	if ((st = send_frame(c)) != NCFX_OK)
+		goto out;
+	st = expect_job(c, id, out);
+out:
+	crypto_sha256_free(h);
+	if (fd >= 0)
+		close(fd);
+	return st;
+}
+
+ncfx_status
+ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg)
+{
+	struct ncfx_msg m;
+	struct ncfx_job j;
+	uint32_t id = begin(c, NCFX_MSG_JOB_LIST);
+	ncfx_status st;
+	int stop = 0;
+
+	if ((st = send_frame(c)) != NCFX_OK)
+		return st;
+	for (;;) {
+		if ((st = recv_reply(c, id, &m)) != NCFX_OK)
+			return st;
+		if (m.type == NCFX_MSG_JOB_LIST_END)
+			return NCFX_OK;
+		if (m.type != NCFX_MSG_JOB_INFO)
+			return fail(c, NCFX_ERR_PROTOCOL, "unexpected %s in a job list",
+			    ncfx_msg_type_name(m.type));
+		/* Read to the end even after the caller stops, so the stream stays in step. */
+		if (!stop) {
+			job_from_msg(&m, &j);
+			stop = cb(&j, arg);
+		}
+	}
+}
+
+ncfx_status
+ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out)
+{
+	uint32_t id = begin(c, NCFX_MSG_JOB_CANCEL);
+	ncfx_status st;
+
+	ncfx_put_u64(&c->w, NCFX_T_JOB_ID, job_id);
+	if ((st = send_frame(c)) != NCFX_OK)
+		return st;
+	return expect_job(c, id, out);
+}
+
+const char *ncfx_client_errmsg(const ncfx_client *c) { return c->err; }
+int ncfx_client_server_code(const ncfx_client *c) { return c->server_code; }
+uint32_t ncfx_client_retry_after(const ncfx_client *c) { return c->retry_after; }
+const char *ncfx_client_fingerprint(const ncfx_client *c) { return c->fingerprint; }
+const char *ncfx_client_pinned(const ncfx_client *c) { return c->pinned; }
+int ncfx_client_newly_pinned(const ncfx_client *c) { return c->newly_pinned; }
+const char *ncfx_client_server_name(const ncfx_client *c) { return c->server_name; }
+
+const char *
+ncfx_client_server_code_name(int code)
+{
+	switch (code) {
+	case NCFX_E_PROTOCOL: return "PROTOCOL";
+	case NCFX_E_VERSION: return "VERSION";
+	case NCFX_E_TOO_LARGE: return "TOO_LARGE";
+	case NCFX_E_UNEXPECTED: return "UNEXPECTED";
+	case NCFX_E_UNKNOWN_TYPE: return "UNKNOWN_TYPE";
+	case NCFX_E_TIMEOUT: return "TIMEOUT";
+	case NCFX_E_BAD_REQUEST: return "BAD_REQUEST";
+	case NCFX_E_AUTH: return "AUTH";
+	case NCFX_E_THROTTLED: return "THROTTLED";
+	case NCFX_E_NOT_LOGGED_IN: return "NOT_LOGGED_IN";
+	case NCFX_E_NO_SUCH_JOB: return "NO_SUCH_JOB";
+	case NCFX_E_BAD_DOCUMENT: return "BAD_DOCUMENT";
+	case NCFX_E_DOC_TOO_LARGE: return "DOC_TOO_LARGE";
+	case NCFX_E_JOB_STATE: return "JOB_STATE";
+	case NCFX_E_UPLOAD: return "UPLOAD";
+	case NCFX_E_QUOTA: return "QUOTA";
+	case NCFX_E_LIMIT: return "LIMIT";
+	case NCFX_E_INTERNAL: return "INTERNAL";
+	case NCFX_E_SHUTDOWN: return "SHUTDOWN";
+	default: return "UNKNOWN";
+	}
+}
+
+const char *
+ncfx_status_str(ncfx_status s)
+{
+	switch (s) {
+	case NCFX_OK: return "ok";
+	case NCFX_ERR_USAGE: return "usage";
+	case NCFX_ERR_CONNECT: return "connect";
+	case NCFX_ERR_TLS: return "tls";
+	case NCFX_ERR_IDENTITY: return "identity";
+	case NCFX_ERR_UNTRUSTED: return "untrusted";
+	case NCFX_ERR_PROTOCOL: return "protocol";
+	case NCFX_ERR_CLOSED: return "closed";
+	case NCFX_ERR_SERVER: return "server";
+	case NCFX_ERR_DOCUMENT: return "document";
+	case NCFX_ERR_NOMEM: return "nomem";
+	}
+	return "unknown";
+}

@@ -1,0 +1,96 @@
+/* netcfax.h: the netcfax client library. A blocking API: connect to a netcfaxd over TLS on its
+ * Primary Connection Port, log in, submit documents, list and cancel jobs.
+ *
+ * Every call returns an ncfx_status; on failure ncfx_client_errmsg() says what went wrong and
+ * what to do about it, and ncfx_client_server_code() gives the server's numbered error. */
+#ifndef NETCFAX_NETCFAX_H
+#define NETCFAX_NETCFAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ncfx_client ncfx_client;
+
+typedef enum {
+	NCFX_OK = 0,
+	NCFX_ERR_USAGE,       /* bad arguments to the library */
+	NCFX_ERR_CONNECT,     /* cannot reach the server (DNS, TCP, timeout) */
+	NCFX_ERR_TLS,         /* TLS handshake or certificate verification failed */
+	NCFX_ERR_IDENTITY,    /* the server's certificate differs from the pinned one */
+	NCFX_ERR_UNTRUSTED,   /* unknown server and accept_new is off */
+	NCFX_ERR_PROTOCOL,    /* the server sent something this library does not accept */
+	NCFX_ERR_CLOSED,      /* the server closed the connection */
+	NCFX_ERR_SERVER,      /* the server refused the request: see ncfx_client_server_code() */
+	NCFX_ERR_DOCUMENT,    /* the local document cannot be read */
+	NCFX_ERR_NOMEM,
+} ncfx_status;
+
+struct ncfx_client_options {
+	const char *host;
+	int         port;               /* 0 = 7488 */
+	const char *ca_file;            /* verify chain and host name instead of pinning */
+	const char *known_servers;      /* pin file ("host:port SHA256:..." lines) */
+	const char *fingerprint;        /* expected SHA256 fingerprint; overrides the pin file */
+	int         accept_new;         /* pin an unknown server on first use (like ssh) */
+	int         replace_pin;        /* trust what the server presents now (netcfax trust) */
+	int         timeout_ms;         /* connect and each read; 0 = 30 s */
+	const char *software;           /* sent in HELLO */
+};
+
+struct ncfx_session_info {
+	uint64_t session_id;
+	char     user[65];
+	char     observed_addr[65];     /* this client's address as the server sees it */
+};
+
+struct ncfx_job {
+	uint64_t id;
+	int      state;                 /* NCFX_JOB_* as in docs/protocol.md */
+	char     state_name[16];
+	char     dest[65];
+	char     filename[256];
+	uint64_t size;
+	uint32_t pages;
+	char     format[16];
+	int64_t  created;
+	int64_t  updated;
+	char     text[256];             /* why it ended, when it did */
+};
+
+/* Progress of an upload: called after each chunk. */
+typedef void (*ncfx_progress_fn)(uint64_t sent, uint64_t total, void *arg);
+/* One job of a listing; return non-zero to stop early. */
+typedef int (*ncfx_job_fn)(const struct ncfx_job *job, void *arg);
+
+ncfx_client *ncfx_client_new(void);
+void         ncfx_client_free(ncfx_client *c);
+
+/* TLS connection, identity check, HELLO. */
+ncfx_status ncfx_connect(ncfx_client *c, const struct ncfx_client_options *opt);
+ncfx_status ncfx_login(ncfx_client *c, const char *user, const char *password,
+                       uint16_t scp_port, int scp_mode, struct ncfx_session_info *out);
+ncfx_status ncfx_submit(ncfx_client *c, const char *path, const char *dest,
+                        ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
+ncfx_status ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg);
+ncfx_status ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
+/* Sends BYE and closes. ncfx_client_free does this too. */
+void        ncfx_close(ncfx_client *c);
+
+const char *ncfx_client_errmsg(const ncfx_client *c);
+int         ncfx_client_server_code(const ncfx_client *c);  /* 0 unless NCFX_ERR_SERVER */
+const char *ncfx_client_server_code_name(int code);
+uint32_t    ncfx_client_retry_after(const ncfx_client *c);  /* seconds, when throttled */
+const char *ncfx_client_fingerprint(const ncfx_client *c);  /* what the server presented */
+const char *ncfx_client_pinned(const ncfx_client *c);       /* what we expected, if any */
+int         ncfx_client_newly_pinned(const ncfx_client *c); /* 1 if connect pinned it */
+const char *ncfx_client_server_name(const ncfx_client *c);
+const char *ncfx_status_str(ncfx_status s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
