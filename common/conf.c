@@ -205,17 +205,30 @@ conf_load(const struct conf_opt *opts, void *target, const char *path, int missi
 		*eq = '\0';
 		val = trim(eq + 1);
 		key = trim(key);
-		/* Trailing comments: "port = 7488   # PCP". A '#' inside a value needs no quoting
-		 * elsewhere, so only whitespace-then-# starts a comment. */
-		for (char *h = val; (h = strchr(h, '#')) != NULL; h++)
-			if (h > val && isspace((unsigned char)h[-1])) {
-				*h = '\0';
-				val = trim(val);
-				break;
+		if (val[0] == '"') {
+			/* A quoted value keeps '#' and spaces; only a comment may follow it. */
+			char *close = strchr(val + 1, '"'), *rest;
+			if (close == NULL) {
+				snprintf(err, errlen, "%s:%d: unterminated quote", path, lineno);
+				goto out;
 			}
-		if (val[0] == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
-			val[strlen(val) - 1] = '\0';
+			*close = '\0';
+			rest = trim(close + 1);
+			if (*rest != '\0' && *rest != '#') {
+				snprintf(err, errlen, "%s:%d: text after the closing quote", path,
+				    lineno);
+				goto out;
+			}
 			val++;
+		} else {
+			/* Trailing comments: "port = 7488   # PCP". Only whitespace-then-# starts
+			 * one, so a value like "a#b" needs no quotes. */
+			for (char *h = val; (h = strchr(h, '#')) != NULL; h++)
+				if (h > val && isspace((unsigned char)h[-1])) {
+					*h = '\0';
+					val = trim(val);
+					break;
+				}
 		}
 		o = find_opt(opts, key);
 		if (o == NULL) {

@@ -193,7 +193,7 @@ class Accounts(unittest.TestCase):
         c = self.client("jo", "unused")
         pwf = os.path.join(c.home, "pw")
         with open(pwf, "w") as f:
-            f.write("jo-pw\n")
+            f.write("jo-pw-secret\n")
         os.chmod(pwf, 0o600)
         rc, out, err = c.run("login", password=False, global_opts=["--password-file", pwf])
         self.assertEqual(rc, 0, c.describe())
@@ -204,7 +204,7 @@ class Accounts(unittest.TestCase):
         os.makedirs(c.config_dir, exist_ok=True)
         pwf = os.path.join(c.home, "pw")
         with open(pwf, "w") as f:
-            f.write("kim-pw\n")
+            f.write("kim-pw-secret\n")
         os.chmod(pwf, 0o600)
         with open(os.path.join(c.config_dir, "client.conf"), "w") as f:
             f.write("server = 127.0.0.1\nport = %d\nuser = kim\npassword_file = %s\n"
@@ -222,6 +222,9 @@ class Accounts(unittest.TestCase):
     def test_wrong_password_and_unknown_user_look_the_same(self):
         self.srv.add_user("max", "max-pw-secret")
         c = self.client("max", "max-pw-secret")
+        # pin the server first so that no first-connection notice differs between the two
+        rc, out, err = c.run("login")
+        self.assertEqual(rc, 0, c.describe())
         rc, out, err_wrong = c.run("login", password="not-it")
         self.assertEqual(rc, nt.EXIT_AUTH, c.describe())
         self.assertTrue(err_wrong.startswith("netcfax:"), c.describe())
