@@ -197,8 +197,9 @@ class Server:
     extra: additional config keys (dict, written in order) that override the defaults below.
     """
 
-    def __init__(self, owner=None, extra=None, start=True):
+    def __init__(self, owner=None, extra=None, start=True, args=()):
         check_binaries(NETCFAXD, NETCFAX_ADMIN)
+        self.args = list(args)          # extra netcfaxd command-line arguments
         self.dir = make_temp_dir(owner, prefix="ncfx-srv-")
         self.state_dir = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "netcfaxd.conf")
@@ -246,7 +247,7 @@ class Server:
         logf = open(self.log_path, "ab")
         self._log_offset = logf.tell()
         try:
-            self.proc = subprocess.Popen([NETCFAXD, "-c", self.conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([NETCFAXD, "-c", self.conf] + self.args, stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=logf, start_new_session=True)
         finally:
             logf.close()
@@ -263,12 +264,12 @@ class Server:
         self.kill9()
         raise AssertionError("netcfaxd not ready within %.0f s; log:\n%s" % (timeout, self.log_text()))
 
-    def stop(self, timeout=STOP_TIMEOUT):
-        """SIGTERM and wait; returns the exit status (negative: killed by that signal)."""
+    def stop(self, timeout=STOP_TIMEOUT, sig=signal.SIGTERM):
+        """SIGTERM (or sig) and wait; returns the exit status (negative: killed by that signal)."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

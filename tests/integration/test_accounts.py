@@ -148,6 +148,13 @@ class Accounts(unittest.TestCase):
         self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
         self.assertNotIn("gus", self.list_users_json())
 
+    def test_admin_state_dir_option(self):
+        self.srv.add_user("sam", "sam-pw-secret")
+        rc, out, err = nt.run_cmd([nt.NETCFAX_ADMIN, "-s", self.srv.state_dir, "user", "list",
+                                   "--json"], env=nt._base_env())
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
+        self.assertIn("sam", [u["name"] for u in json.loads(out)["users"]])
+
     def test_admin_usage_error(self):
         rc, out, err = self.srv.admin("user", "frobnicate", "x")
         self.assertEqual(rc, 64, "stdout: %s\nstderr: %s" % (out, err))

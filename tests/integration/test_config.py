@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """netcfaxd -n / --check and client config files: accepted configs, FILE:LINE errors."""
 import os
+import signal
 import sys
 import unittest
 
@@ -121,6 +122,24 @@ class ServerConfigCheck(unittest.TestCase):
         rc, out, err = nt.run_cmd([nt.NETCFAXD, "-c", path], env=nt._base_env(), timeout=20)
         self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
         self.assertIn("bad.conf:3:", err)
+
+
+class CommandLineOverrides(unittest.TestCase):
+    def test_port_and_state_dir_overrides_and_sigint(self):
+        srv = nt.Server(self, start=False)
+        port = nt.free_port()
+        state = os.path.join(srv.dir, "other-state")
+        srv.args = ["-p", str(port), "-s", state]
+        srv.port = port
+        srv.state_dir = state
+        srv.start()
+        self.assertIn("listening on 127.0.0.1 port %d" % port, srv.log_text())
+        self.assertTrue(os.path.isfile(os.path.join(state, "netcfax.db")), srv.log_text())
+        self.assertTrue(os.path.isfile(os.path.join(state, "tls", "server.crt")))
+        with nt.raw_connect(srv) as r:
+            f = r.request(nt.hello())
+            self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+        self.assertEqual(srv.stop(sig=signal.SIGINT), 0, srv.log_text())
 
 
 class ClientConfigCheck(unittest.TestCase):
