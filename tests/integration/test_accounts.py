@@ -7,6 +7,7 @@ import sys
 import time
 import unittest
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
 
@@ -259,6 +260,9 @@ class Accounts(unittest.TestCase):
         rc, out, err = c.run(raw_argv=[nt.NETCFAX, "--help"])
         self.assertEqual(rc, 0, c.describe())
         self.assertIn("login", out)
+        rc, out, err = c.run(raw_argv=[nt.NETCFAX, "send", "--help"])
+        self.assertEqual(rc, 0, c.describe())
+        self.assertIn("--to", out + err)
 
     def test_server_unreachable_exit_2(self):
         port = nt.free_port()

@@ -6,6 +6,7 @@ import ssl
 import sys
 import unittest
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
 

@@ -6,6 +6,7 @@ import sys
 import time
 import unittest
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
 
@@ -71,15 +72,20 @@ class Jobs(unittest.TestCase):
         self.assertEqual(self.jobs_text(self.alice, "status")[job_id], rows[job_id])
 
     def test_jobs_text_columns(self):
-        # contract: "a header line then one row per job (ID STATE DEST PAGES FILE)"
+        # a header line, then one row per job: ID STATE TO PAGES SUBMITTED(date time) FILE
         path, _ = self.doc(self.alice, "cols.tif", pages=2, seed=8)
         job = self.send(self.alice, path, "5550005")
         rc, out, err = self.alice.run("jobs")
         self.assertEqual(rc, 0, self.alice.describe())
         lines = [l for l in out.splitlines() if l.strip()]
-        self.assertEqual(len(lines[0].split()), 5, "header is not ID STATE DEST PAGES FILE:\n" + out)
+        self.assertEqual(lines[0].split(), ["ID", "STATE", "TO", "PAGES", "SUBMITTED", "FILE"], out)
         row = [l.split() for l in lines[1:] if l.split()[0] == str(job["id"])]
-        self.assertEqual(row, [[str(job["id"]), "pending", "5550005", "2", "cols.tif"]], out)
+        self.assertEqual(len(row), 1, out)
+        when = time.strftime("%Y-%m-%d", time.localtime(job["created"]))
+        self.assertEqual(row[0][:4], [str(job["id"]), "pending", "5550005", "2"], out)
+        self.assertEqual(row[0][4], when, out)
+        self.assertRegex(row[0][5], r"^\d\d:\d\d$", out)
+        self.assertEqual(row[0][6:], ["cols.tif"], out)
 
     def test_send_json(self):
         path, size = self.doc(self.alice, "one.tif", pages=1, seed=2)
