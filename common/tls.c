@@ -344,8 +344,8 @@ connect_timeout(const char *host, int port, int timeout_ms, char *peer, size_t p
 }
 
 struct tls_stream *
-tls_stream_connect(const char *host, int port, const char *ca_file, int timeout_ms, char *err,
-    size_t errlen)
+tls_stream_connect(const char *host, int port, const char *ca_file, int timeout_ms, int *fail,
+    char *err, size_t errlen)
 {
 	struct tls_stream *s = calloc(1, sizeof(*s));
 	X509 *peer;
@@ -354,9 +354,11 @@ tls_stream_connect(const char *host, int port, const char *ca_file, int timeout_
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	*fail = TLS_FAIL_CONNECT;
 	s->fd = connect_timeout(host, port, timeout_ms, s->peer, sizeof(s->peer), err, errlen);
 	if (s->fd < 0)
 		goto fail;
+	*fail = TLS_FAIL_HANDSHAKE;
 	s->ctx = SSL_CTX_new(TLS_client_method());
 	if (s->ctx == NULL) {
 		ssl_err(err, errlen, "SSL_CTX_new");
@@ -379,15 +381,26 @@ tls_stream_connect(const char *host, int port, const char *ca_file, int timeout_
 		goto fail;
 	}
 	SSL_set_fd(s->ssl, s->fd);
-	SSL_set_tlsext_host_name(s->ssl, host);
-	if (ca_file && *ca_file)
-		SSL_set1_host(s->ssl, host);
+	{
+		unsigned char ip[16];
+		int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+		/* SNI carries names only (RFC 6066); an address is checked against IP SANs. */
+		if (!is_ip)
+			SSL_set_tlsext_host_name(s->ssl, host);
+		if (ca_file && *ca_file) {
+			if (is_ip)
+				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host);
+			else
+				SSL_set1_host(s->ssl, host);
+		}
+	}
 	if (SSL_connect(s->ssl) != 1) {
 		long vr = SSL_get_verify_result(s->ssl);
-		if (vr != X509_V_OK)
-			snprintf(err, errlen, "TLS handshake with %s failed: certificate not "
-			    "trusted: %s", host, X509_verify_cert_error_string(vr));
-		else
+		if (vr != X509_V_OK) {
+			*fail = TLS_FAIL_VERIFY;
+			snprintf(err, errlen, "the certificate of %s cannot be verified: %s", host,
+			    X509_verify_cert_error_string(vr));
+		} else
 			ssl_err(err, errlen, "TLS handshake failed");
 		goto fail;
 	}

@@ -37,8 +37,10 @@ void tls_bev_error(struct bufferevent *bev, char *buf, size_t len);
 /* Client side. With ca_file the chain and host name are verified during the handshake; without
  * it the handshake accepts any certificate and the caller must compare tls_stream_fingerprint()
  * with its pin before sending anything. */
+enum tls_fail { TLS_FAIL_CONNECT = 1, TLS_FAIL_HANDSHAKE, TLS_FAIL_VERIFY };
+/* On failure *fail says which step failed: TCP, the TLS handshake, or certificate checks. */
 struct tls_stream *tls_stream_connect(const char *host, int port, const char *ca_file,
-                                      int timeout_ms, char *err, size_t errlen);
+                                      int timeout_ms, int *fail, char *err, size_t errlen);
 const char *tls_stream_fingerprint(const struct tls_stream *s);
 const char *tls_stream_peer_addr(const struct tls_stream *s);
 /* 0 or -1 */

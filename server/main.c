@@ -134,7 +134,9 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct server *srv;
+	/* One server per process: static storage, so no exit path can leak it. */
+	static struct server server_storage;
+	struct server *srv = &server_storage;
 	const char *conf_path = CONFIG_DEFAULT_PATH;
 	const char *over_state = NULL, *over_listen = NULL, *over_port = NULL, *over_log = NULL;
 	char err[1024], path[CONFIG_PATH_MAX + 32];
@@ -161,8 +163,6 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
-		fatal("calloc");
 	if (config_load(&srv->cfg, conf_path, !explicit_conf, err, sizeof(err)) < 0 ||
 	    (over_state && config_set(&srv->cfg, "state_dir", over_state, err, sizeof(err)) < 0) ||
 	    (over_listen && config_set(&srv->cfg, "listen", over_listen, err, sizeof(err)) < 0) ||
@@ -238,7 +238,6 @@ main(int argc, char **argv)
 	spool_free(srv->spool);
 	store_close(srv->store);
 	event_base_free(srv->base);
-	free(srv);
 	log_info("stopped");
 	return 0;
 }

@@ -239,6 +239,7 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 	struct ncfx_msg m;
 	uint32_t id;
 	ncfx_status st;
+	int why = 0;
 
 	if (o->host == NULL || *o->host == '\0')
 		return fail(c, NCFX_ERR_USAGE, "no server given (set server in client.conf or "
@@ -249,12 +250,15 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 	c->pinned[0] = '\0';
 	snprintf(hostport, sizeof(hostport), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d",
 	    o->host, port);
-	c->tls = tls_stream_connect(o->host, port, o->ca_file, timeout, err, sizeof(err));
+	c->tls = tls_stream_connect(o->host, port, o->ca_file, timeout, &why, err, sizeof(err));
 	if (c->tls == NULL) {
-		if (strstr(err, "TLS") || strstr(err, "certificate"))
-			return fail(c, NCFX_ERR_TLS, "%s (is %s a netcfax server? the server may "
-			    "also have refused the connection at its connection limit)", err,
-			    hostport);
+		if (why == TLS_FAIL_VERIFY)
+			return fail(c, NCFX_ERR_IDENTITY, "%s (ca_file is %s; check that it holds "
+			    "the CA that signed the server's certificate, and that the name you "
+			    "connect to is in it)", err, o->ca_file);
+		if (why == TLS_FAIL_HANDSHAKE)
+			return fail(c, NCFX_ERR_TLS, "%s (is %s a netcfax server? a server at its "
+			    "connection limit also closes new connections)", err, hostport);
 		return fail(c, NCFX_ERR_CONNECT, "%s (is netcfaxd running there, and is TCP "
 		    "port %d open on the server's firewall?)", err, port);
 	}

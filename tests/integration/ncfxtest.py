@@ -300,13 +300,23 @@ class Server:
         self.start()
 
     def cleanup(self):
+        """Stops the server; a clean SIGTERM exit and a log free of sanitizer reports are part
+        of every test, so memory errors in an ASan build fail the test that caused them."""
+        rc = 0
         if self.running():
             try:
-                self.stop(timeout=5)
+                rc = self.stop(timeout=5)
             except Exception:
                 self.kill9()
+                raise
         elif self.proc is not None:
             self._reap()
+        text = self.log_text()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in text:
+                raise AssertionError("sanitizer report in the netcfaxd log:\n" + text[-6000:])
+        if rc != 0:
+            raise AssertionError("netcfaxd exited %r on SIGTERM; log:\n%s" % (rc, text[-3000:]))
 
     # log
     def log_text(self, since_start=False):

@@ -121,5 +121,51 @@ class Identity(unittest.TestCase):
                          "the default known_servers file was written despite --known-servers")
 
 
+def make_ca_and_cert(d, name):
+    """A CA and a server certificate it signs for 127.0.0.1, made with the openssl tool."""
+    ca_key, ca_crt = os.path.join(d, name + "-ca.key"), os.path.join(d, name + "-ca.crt")
+    key, csr, crt = (os.path.join(d, name + x) for x in (".key", ".csr", ".crt"))
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    steps = [
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", ca_key, "-out", ca_crt, "-days", "2", "-subj", "/CN=" + name + " CA"],
+        ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext],
+    ]
+    for argv in steps:
+        rc, out, err = nt.run_cmd(argv, timeout=60)
+        if rc != 0:
+            raise AssertionError("%s failed: %s" % (" ".join(argv), err))
+    return ca_crt, crt, key
+
+
+class CaVerification(unittest.TestCase):
+    """With ca_file the client verifies chain and address instead of pinning."""
+
+    def test_ca_file(self):
+        d = nt.make_temp_dir(self, prefix="ncfx-ca-")
+        ca, crt, key = make_ca_and_cert(d, "good")
+        other_ca, _, _ = make_ca_and_cert(d, "other")
+        srv = nt.Server(self, extra={"tls_cert": crt, "tls_key": key})
+        self.assertFalse(os.path.exists(srv.tls_dir), "a certificate was generated anyway")
+        srv.add_user("alice", "alice-pw-secret")
+        c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+
+        rc, out, err = c.run("login", global_opts=("--ca-file", ca))
+        self.assertEqual(rc, 0, c.describe())
+        self.assertNotIn("pinned", err, c.describe())
+        self.assertFalse(os.path.exists(c.known_servers), "CA mode must not pin")
+
+        rc, out, err = c.run("login", global_opts=("--ca-file", other_ca))
+        self.assertEqual(rc, 3, c.describe())
+        self.assertIn("cannot be verified", err, c.describe())
+        # nothing was sent before the failed verification: no login in the server's log
+        self.assertEqual(srv.log_text().count("logged in as 'alice'"), 1, srv.log_text())
+
+
 if __name__ == "__main__":
     nt.main()
