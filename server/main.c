@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "hashpool.h"
 #include "keytab.h"
 #include "listener.h"
 #include "log.h"
@@ -213,7 +214,10 @@ main(int argc, char **argv)
 	    .lockout = srv->cfg.login_lockout });
 	srv->conns_per_addr = keytab_new((size_t)srv->cfg.max_connections + 16);
 	srv->base = event_base_new();
-	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->base == NULL)
+	if (srv->base)
+		srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
+	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->base == NULL ||
+	    srv->hashpool == NULL)
 		fatalx("out of memory at start-up");
 	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -229,6 +233,7 @@ main(int argc, char **argv)
 
 	listener_free(srv->listener);
 	session_free_all(srv);
+	hashpool_free(srv->hashpool);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(maint);

@@ -12,6 +12,9 @@
 #define SERVER_HEARTBEAT 25
 /* A client that fails this many logins on one connection is disconnected. */
 #define SERVER_LOGIN_TRIES 3
+/* Password checks run on this many threads; more waiting than the cap are answered "busy". */
+#define SERVER_HASH_THREADS 2
+#define SERVER_HASH_QUEUE   512
 
 struct event_base;
 struct tls_ctx;
@@ -19,6 +22,7 @@ struct store;
 struct spool;
 struct throttle;
 struct keytab;
+struct hashpool;
 struct listener;
 struct session;
 
@@ -29,6 +33,7 @@ struct server {
 	struct store         *store;
 	struct spool         *spool;
 	struct throttle      *throttle;
+	struct hashpool      *hashpool;        /* password checks off the loop thread */
 	struct keytab        *conns_per_addr;  /* open connections per address */
 	struct listener      *listener;
 	struct session       *sessions;        /* every live connection, for shutdown */

@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "crypto.h"
+#include "hashpool.h"
 #include "jobs.h"
 #include "keytab.h"
 #include "log.h"
@@ -28,6 +29,8 @@
 /* Output queued beyond this stops reading from the peer until it drains (backpressure). */
 #define SESSION_OUT_HIGH (4u << 20)
 #define SESSION_OUT_LOW  (1u << 20)
+/* Input buffered beyond this (e.g. while a login is checked) waits in the kernel instead. */
+#define SESSION_IN_HIGH  (4 * NCFX_FRAME_MAX)
 /* How long a closing session may take to flush its last ERROR. */
 #define SESSION_LINGER   5
 
@@ -52,11 +55,14 @@ struct session {
 	uint8_t             scp_secret[32];
 	uint16_t            scp_port;
 	uint8_t             scp_mode;
+	struct hash_job    *login_job;  /* password being checked on a worker thread */
+	uint32_t            login_reqid;
 	struct upload      *upload;
 	struct session     *prev, *next;
 };
 
 static void session_free(struct session *s);
+static void login_failed(struct session *s);
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -130,6 +136,8 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	}
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_OUT_LOW, 0);
+	/* read_cb drains every whole frame, so more than this waiting means a stalled peer. */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_IN_HIGH);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	evtimer_add(s->timer, &tv);
 	/* The listener checked the limit; this entry counts the connection until it is freed. */
@@ -167,6 +175,7 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 	}
 	jobs_upload_free(s->upload);
+	hashpool_cancel(s->login_job);
 	if (s->timer)
 		event_free(s->timer);
 	if (s->free_ev)
@@ -268,6 +277,10 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 	s->state = S_LOGIN;
 }
 
+static void login_checked(int ok, void *arg);
+
+/* LOGIN: the throttle first, then the password on a worker thread (login_checked continues).
+ * Reading from this peer pauses until the answer, so requests stay in order. */
 static void
 handle_login(struct session *s, const struct ncfx_msg *m)
 {
@@ -277,12 +290,11 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	const uint8_t *pw;
 	size_t pwlen;
 	long retry;
-	int found, ok;
-	time_t now = time(NULL);
+	int found;
 
 	ncfx_msg_str(m, NCFX_T_USER, s->user, sizeof(s->user));
 	pw = ncfx_msg_bytes(m, NCFX_T_PASSWORD, &pwlen);
-	if (throttle_check(srv->throttle, s->user, s->addr_key, now, &retry)) {
+	if (throttle_check(srv->throttle, s->user, s->addr_key, time(NULL), &retry)) {
 		log_warnx("login as '%s' from %s refused: locked out for %ld s after repeated "
 		    "failures", s->user, s->peer, retry);
 		ncfx_wbuf_begin(&w, NCFX_MSG_ERROR, 0, m->reqid);
@@ -290,7 +302,8 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 		ncfx_put_str(&w, NCFX_T_REASON, "too many failed logins; try again later");
 		ncfx_put_u32(&w, NCFX_T_RETRY_AFTER, (uint32_t)retry);
 		session_send(s, &w);
-		goto failed;
+		login_failed(s);
+		return;
 	}
 	found = store_user_get(srv->store, s->user, &u);
 	if (found < 0) {
@@ -299,37 +312,69 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 		s->user[0] = '\0';
 		return;
 	}
-	/* Hash even for an unknown user, so the answer takes the same time either way. */
-	ok = crypto_password_verify((const char *)pw, pwlen, found ? u.pwhash : srv->dummy_hash);
-	if (!found || ok != 1) {
-		throttle_failure(srv->throttle, s->user, s->addr_key, now);
-		log_warnx("failed login as '%s' from %s%s", s->user, s->peer,
-		    found && ok < 0 ? " (stored hash unreadable)" : "");
-		session_reply_error(s, m->reqid, NCFX_E_AUTH, "wrong user name or password");
-		goto failed;
-	}
-	throttle_success(srv->throttle, s->user);
-	s->user_id = u.id;
-	crypto_random(&s->session_id, sizeof(s->session_id));
-	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
-	crypto_random(s->scp_secret, sizeof(s->scp_secret));
 	s->scp_port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
 	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
-	s->state = S_AUTHED;
-	evtimer_del(s->timer);
-	ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, m->reqid);
-	ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
-	ncfx_put_str(&w, NCFX_T_USER, s->user);
-	ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
-	ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
-	session_send(s, &w);
-	log_info("%s logged in as '%s' (session %" PRIx64 ", SCP port %u)", s->peer, s->user,
-	    s->session_id, s->scp_port);
-	return;
-failed:
+	/* Hash even for an unknown user, so the answer takes the same time either way. */
+	s->user_id = found ? u.id : 0;
+	s->login_reqid = m->reqid;
+	s->login_job = hashpool_verify(srv->hashpool, (const char *)pw, pwlen,
+	    found ? u.pwhash : srv->dummy_hash, login_checked, s);
+	if (s->login_job == NULL) {
+		log_warnx("login as '%s' from %s refused: too many logins in progress", s->user,
+		    s->peer);
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "server busy with other logins; "
+		    "try again in a few seconds");
+		s->user[0] = '\0';
+		return;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void
+login_failed(struct session *s)
+{
 	s->user[0] = '\0';
+	s->user_id = 0;
 	if (++s->login_tries >= SERVER_LOGIN_TRIES)
 		session_close(s, NCFX_E_AUTH, "too many failed logins on one connection");
+}
+
+static void
+login_checked(int ok, void *arg)
+{
+	struct session *s = arg;
+	struct server *srv = s->srv;
+	struct ncfx_wbuf w;
+
+	s->login_job = NULL;
+	if (s->state != S_LOGIN)
+		return;                     /* closing: the answer no longer matters */
+	bufferevent_enable(s->bev, EV_READ);
+	if (s->user_id == 0 || ok != 1) {
+		throttle_failure(srv->throttle, s->user, s->addr_key, time(NULL));
+		log_warnx("failed login as '%s' from %s%s", s->user, s->peer,
+		    s->user_id && ok < 0 ? " (stored hash unreadable)" : "");
+		session_reply_error(s, s->login_reqid, NCFX_E_AUTH, "wrong user name or password");
+		login_failed(s);
+	} else {
+		throttle_success(srv->throttle, s->user);
+		crypto_random(&s->session_id, sizeof(s->session_id));
+		s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
+		crypto_random(s->scp_secret, sizeof(s->scp_secret));
+		s->state = S_AUTHED;
+		evtimer_del(s->timer);
+		ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, s->login_reqid);
+		ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
+		ncfx_put_str(&w, NCFX_T_USER, s->user);
+		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
+		ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
+		session_send(s, &w);
+		log_info("%s logged in as '%s' (session %" PRIx64 ", SCP port %u)", s->peer,
+		    s->user, s->session_id, s->scp_port);
+	}
+	/* Frames that arrived while the password was being checked. */
+	if (s->state != S_CLOSING)
+		read_cb(s->bev, s);
 }
 
 static int
@@ -437,7 +482,7 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	while (s->state != S_CLOSING) {
+	while (s->state != S_CLOSING && s->login_job == NULL) {
 		size_t avail = evbuffer_get_length(in), used = 0;
 		uint8_t hdr[4];
 		const uint8_t *p;

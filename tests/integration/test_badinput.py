@@ -111,6 +111,26 @@ class BadFrames(ServerCase):
             self.assertEqual((f2.type, f2.reqid), (nt.MSG_PONG, 4), f2)
         self.assert_still_serving(check_warn=False)
 
+    def test_requests_pipelined_behind_login_keep_their_order(self):
+        # The password is checked on a worker thread; what follows LOGIN in the same write
+        # must wait for it and be answered after LOGIN_OK, in order, as the logged-in user.
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.hello(reqid=1) + nt.login_frame("alice", "alice-pw-secret", reqid=2)
+                   + nt.frame(nt.MSG_JOB_LIST, reqid=3) + nt.frame(nt.MSG_PING, reqid=4))
+            got = []
+            while True:
+                f = r.recv_frame(CLOSE_BOUND)
+                got.append((f.type, f.reqid))
+                if f.type == nt.MSG_PONG:
+                    break
+            self.assertEqual(got[0], (nt.MSG_HELLO_OK, 1), got)
+            self.assertEqual(got[1], (nt.MSG_LOGIN_OK, 2), got)
+            self.assertTrue(all(t == nt.MSG_JOB_INFO and q == 3 for t, q in got[2:-2]), got)
+            self.assertEqual(got[-2], (nt.MSG_JOB_LIST_END, 3), got)
+            self.assertEqual(got[-1], (nt.MSG_PONG, 4), got)
+            self.assertGreaterEqual(len(got), 5, "alice's job was not listed: %r" % got)
+        self.assert_still_serving(check_warn=False)
+
     def test_oversized_frame_length(self):
         with nt.raw_connect(self.srv) as r:
             r.send(struct.pack(">IHHI", 0x7FFFFFFF, nt.MSG_HELLO, 0, 7))
