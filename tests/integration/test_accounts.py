@@ -272,5 +272,26 @@ class Accounts(unittest.TestCase):
         self.assertEqual(rc, nt.EXIT_UNREACHABLE, c.describe())
 
 
+class DualStack(unittest.TestCase):
+    """The PCP listens on IPv4 and IPv6 at once; a client reaches it over either."""
+
+    def test_ipv4_and_ipv6(self):
+        srv = nt.Server(self, extra={"listen": "127.0.0.1, ::1"})
+        log = srv.log_text()
+        self.assertIn("listening on 127.0.0.1 port %d" % srv.port, log)
+        self.assertIn("listening on ::1 port %d" % srv.port, log)
+        srv.add_user("alice", "alice-pw-secret")
+        c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+        rc, out, err = c.run("login", json=True, global_opts=("-S", "::1"))
+        self.assertEqual(rc, 0, c.describe())
+        self.assertEqual(out["observed_addr"], "::1", out)
+        rc, out, err = c.run("login", json=True)
+        self.assertEqual(rc, 0, c.describe())
+        self.assertEqual(out["observed_addr"], "127.0.0.1", out)
+        with open(c.known_servers) as f:
+            pins = sorted(l.split()[0] for l in f if l.strip())
+        self.assertEqual(pins, sorted(["[::1]:%d" % srv.port, "127.0.0.1:%d" % srv.port]))
+
+
 if __name__ == "__main__":
     nt.main()
