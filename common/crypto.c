@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #define SALT_LEN 16
@@ -57,6 +59,28 @@ crypto_sha256_free(struct crypto_sha256 *h)
 		return;
 	EVP_MD_CTX_free(h->md);
 	free(h);
+}
+
+void
+crypto_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
+    int n, uint8_t out[32])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+	size_t outlen = 0;
+
+	memset(out, 0, 32);
+	if (ctx && EVP_MAC_init(ctx, key, keylen, params) == 1) {
+		for (int i = 0; i < n; i++)
+			EVP_MAC_update(ctx, parts[i], lens[i]);
+		EVP_MAC_final(ctx, out, &outlen, 32);
+	}
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
 }
 
 int

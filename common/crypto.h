@@ -13,6 +13,10 @@ void crypto_sha256_update(struct crypto_sha256 *h, const void *p, size_t n);
 void crypto_sha256_final(struct crypto_sha256 *h, uint8_t out[32]);
 void crypto_sha256_free(struct crypto_sha256 *h);
 
+/* HMAC-SHA256 over the concatenation of n parts (ptr, len pairs). */
+void crypto_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
+                        const size_t *lens, int n, uint8_t out[32]);
+
 /* Cryptographically strong random bytes: 0 or -1. */
 int  crypto_random(void *buf, size_t n);
 /* Constant-time comparison: 1 equal, 0 different. */

@@ -66,6 +66,7 @@ static const struct tag_spec {
 	[NCFX_T_OBSERVED_ADDR] = { NCFX_AT_STR, NCFX_ADDR_MAX, 0 },
 	[NCFX_T_RETRY_AFTER]   = { NCFX_AT_U32, 0, 0 },
 	[NCFX_T_OWNER]         = { NCFX_AT_STR, NCFX_USER_MAX, 0 },
+	[NCFX_T_SCP_PROOF]     = { NCFX_AT_BYTES, 32, 32 },
 };
 
 /* Which attributes each message must and may carry. Tags outside both masks are skipped,
@@ -88,7 +89,7 @@ static const struct msg_spec {
 	{ NCFX_MSG_PONG, "PONG", 0, BIT(NCFX_T_SEQ) },
 	{ NCFX_MSG_BYE, "BYE", 0, BIT(NCFX_T_REASON) },
 	{ NCFX_MSG_LOGIN, "LOGIN", BIT(NCFX_T_USER) | BIT(NCFX_T_PASSWORD),
-	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) },
+	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) | BIT(NCFX_T_SEQ) },
 	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_USER) |
 	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR), 0 },
 	{ NCFX_MSG_LOGOUT, "LOGOUT", 0, 0 },
@@ -106,9 +107,11 @@ static const struct msg_spec {
 	  BIT(NCFX_T_TEXT) },
 	{ NCFX_MSG_JOB_LIST_END, "JOB_LIST_END", BIT(NCFX_T_COUNT), 0 },
 	{ NCFX_MSG_JOB_CANCEL, "JOB_CANCEL", BIT(NCFX_T_JOB_ID), 0 },
-	{ NCFX_MSG_SCP_BIND, "SCP_BIND", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_SCP_SECRET), 0 },
+	{ NCFX_MSG_SCP_BIND, "SCP_BIND", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_SCP_PROOF), 0 },
+	{ NCFX_MSG_SCP_BIND_OK, "SCP_BIND_OK", BIT(NCFX_T_SCP_PROOF), 0 },
 	{ NCFX_MSG_NOTIFY, "NOTIFY", BIT(NCFX_T_SEQ) | BIT(NCFX_T_EVENT),
-	  BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_TEXT) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_STATE) },
+	  BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_TEXT) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_STATE) |
+	  BIT(NCFX_T_DEST) | BIT(NCFX_T_FILENAME) },
 	{ NCFX_MSG_NOTIFY_ACK, "NOTIFY_ACK", BIT(NCFX_T_SEQ), 0 },
 	{ NCFX_MSG_RELAY_MODE, "RELAY_MODE", 0, BIT(NCFX_T_REASON) },
 	{ NCFX_MSG_FILE_GET, "FILE_GET", BIT(NCFX_T_JOB_ID), BIT(NCFX_T_OFFSET) },
@@ -377,6 +380,51 @@ ncfx_job_state_parse(const char *name)
 		if (strcmp(name, job_states[i]) == 0)
 			return i;
 	return -1;
+}
+
+const char *
+ncfx_event_name(int event)
+{
+	switch (event) {
+	case NCFX_EV_JOB_QUEUED:    return "job_queued";
+	case NCFX_EV_JOB_CANCELLED: return "job_cancelled";
+	case NCFX_EV_JOB_ACTIVE:    return "job_active";
+	case NCFX_EV_JOB_PAGE:      return "job_page";
+	case NCFX_EV_JOB_DONE:      return "job_done";
+	case NCFX_EV_JOB_FAILED:    return "job_failed";
+	case NCFX_EV_JOB_RETRY:     return "job_retry";
+	case NCFX_EV_FAX_RECEIVED:  return "fax_received";
+	case NCFX_EV_MESSAGE:       return "message";
+	default:                    return "unknown";
+	}
+}
+
+const char *
+ncfx_error_name(int code)
+{
+	switch (code) {
+	case NCFX_E_OK: return "OK";
+	case NCFX_E_PROTOCOL: return "PROTOCOL";
+	case NCFX_E_VERSION: return "VERSION";
+	case NCFX_E_TOO_LARGE: return "TOO_LARGE";
+	case NCFX_E_UNEXPECTED: return "UNEXPECTED";
+	case NCFX_E_UNKNOWN_TYPE: return "UNKNOWN_TYPE";
+	case NCFX_E_TIMEOUT: return "TIMEOUT";
+	case NCFX_E_BAD_REQUEST: return "BAD_REQUEST";
+	case NCFX_E_AUTH: return "AUTH";
+	case NCFX_E_THROTTLED: return "THROTTLED";
+	case NCFX_E_NOT_LOGGED_IN: return "NOT_LOGGED_IN";
+	case NCFX_E_NO_SUCH_JOB: return "NO_SUCH_JOB";
+	case NCFX_E_BAD_DOCUMENT: return "BAD_DOCUMENT";
+	case NCFX_E_DOC_TOO_LARGE: return "DOC_TOO_LARGE";
+	case NCFX_E_JOB_STATE: return "JOB_STATE";
+	case NCFX_E_UPLOAD: return "UPLOAD";
+	case NCFX_E_QUOTA: return "QUOTA";
+	case NCFX_E_LIMIT: return "LIMIT";
+	case NCFX_E_INTERNAL: return "INTERNAL";
+	case NCFX_E_SHUTDOWN: return "SHUTDOWN";
+	default: return "UNKNOWN";
+	}
 }
 
 const char *

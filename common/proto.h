@@ -62,9 +62,10 @@ enum ncfx_msg_type {
 	NCFX_MSG_JOB_LIST_END   = 0x0207,
 	NCFX_MSG_JOB_CANCEL     = 0x0208, /* C->S; reply JOB_INFO */
 	/* 0x03..: notifications (SCP, and relayed over PCP) */
-	NCFX_MSG_SCP_BIND       = 0x0301, /* S->C first frame on an SCP connection (reserved) */
-	NCFX_MSG_NOTIFY         = 0x0302, /* S->C event with a sequence number (reserved) */
-	NCFX_MSG_NOTIFY_ACK     = 0x0303, /* C->S cumulative ack (reserved) */
+	NCFX_MSG_SCP_BIND       = 0x0301, /* S->C first frame on an SCP connection: proof */
+	NCFX_MSG_NOTIFY         = 0x0302, /* S->C event with a per-user sequence number */
+	NCFX_MSG_NOTIFY_ACK     = 0x0303, /* C->S cumulative ack */
+	NCFX_MSG_SCP_BIND_OK    = 0x0304, /* C->S the client's proof; notifications may flow */
 	/* 0x04..: relay control (reserved) */
 	NCFX_MSG_RELAY_MODE     = 0x0401, /* S->C notifications now travel on this PCP connection */
 	/* 0x05..: file download (reserved) */
@@ -110,6 +111,7 @@ enum ncfx_tag {
 	NCFX_T_OBSERVED_ADDR,    /* str: the address the server sees for this client */
 	NCFX_T_RETRY_AFTER,      /* u32 seconds */
 	NCFX_T_OWNER,            /* str */
+	NCFX_T_SCP_PROOF,        /* bytes, exactly 32: HMAC binding an SCP connection */
 	NCFX_T__COUNT
 };
 
@@ -140,6 +142,21 @@ enum ncfx_error {
 };
 
 enum ncfx_scp_mode { NCFX_SCP_NONE = 0, NCFX_SCP_FIXED = 1, NCFX_SCP_DYNAMIC = 2, NCFX_SCP_RANGE = 3 };
+
+/* SCP authentication: each side proves it holds the session's SCP_SECRET without sending it,
+ * bound to this very TLS connection by an RFC 5705 exporter:
+ *   proof = HMAC-SHA256(secret, label || u64 session id || exporter(NCFX_SCP_EXPORTER, 32))
+ * with NCFX_SCP_LABEL_SERVER in SCP_BIND and NCFX_SCP_LABEL_CLIENT in SCP_BIND_OK. */
+#define NCFX_SCP_EXPORTER     "EXPORTER-netcfax-scp"
+#define NCFX_SCP_LABEL_SERVER "netcfax scp server"
+#define NCFX_SCP_LABEL_CLIENT "netcfax scp client"
+
+/* Notification events (NOTIFY's EVENT). */
+enum ncfx_event {
+	NCFX_EV_JOB_QUEUED = 1, NCFX_EV_JOB_CANCELLED, NCFX_EV_JOB_ACTIVE, NCFX_EV_JOB_PAGE,
+	NCFX_EV_JOB_DONE, NCFX_EV_JOB_FAILED, NCFX_EV_JOB_RETRY, NCFX_EV_FAX_RECEIVED,
+	NCFX_EV_MESSAGE,
+};
 
 enum ncfx_doc_format { NCFX_FMT_TIFF = 1, NCFX_FMT_PDF = 2, NCFX_FMT_PS = 3, NCFX_FMT_TEXT = 4 };
 
@@ -189,6 +206,8 @@ const char *ncfx_strerror(int code);
 const char *ncfx_job_state_name(int state);
 int         ncfx_job_state_parse(const char *name);
 const char *ncfx_doc_format_name(int fmt);
+const char *ncfx_event_name(int event);
+const char *ncfx_error_name(int code);   /* "AUTH", "NO_SUCH_JOB", ... */
 
 /* Encoder: a fixed buffer of NCFX_FRAME_MAX; an attribute that does not fit marks it failed. */
 struct ncfx_wbuf {

@@ -258,6 +258,89 @@ tls_bev_accept(struct event_base *base, int fd, struct tls_ctx *ctx)
 	return bev;
 }
 
+struct tls_ctx *
+tls_client_ctx_new(const char *ca_file, char *err, size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->ssl = SSL_CTX_new(TLS_client_method());
+	if (c->ssl == NULL) {
+		ssl_err(err, errlen, "SSL_CTX_new");
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
+	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	if (ca_file && *ca_file) {
+		if (SSL_CTX_load_verify_locations(c->ssl, ca_file, NULL) != 1) {
+			ssl_err(err, errlen, ca_file);
+			goto fail;
+		}
+		SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	} else
+		SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	return c;
+fail:
+	tls_ctx_free(c);
+	return NULL;
+}
+
+static void
+set_verify_name(SSL *ssl, const char *name)
+{
+	unsigned char ip[16];
+
+	if (name == NULL || *name == '\0')
+		return;
+	if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+	else
+		SSL_set1_host(ssl, name);
+}
+
+struct bufferevent *
+tls_bev_connect(struct event_base *base, int fd, struct tls_ctx *ctx, const char *verify_name)
+{
+	SSL *ssl = SSL_new(ctx->ssl);
+	struct bufferevent *bev;
+
+	if (ssl == NULL)
+		return NULL;
+	set_verify_name(ssl, verify_name);
+	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL)
+		SSL_free(ssl);
+	return bev;
+}
+
+void
+tls_bev_peer_fingerprint(struct bufferevent *bev, char out[TLS_FP_LEN])
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	X509 *x = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+
+	out[0] = '\0';
+	if (x) {
+		fingerprint_x509(x, out);
+		X509_free(x);
+	}
+}
+
+int
+tls_bev_exporter(struct bufferevent *bev, const char *label, unsigned char *out, size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl == NULL)
+		return -1;
+	return SSL_export_keying_material(ssl, out, len, label, strlen(label), NULL, 0, 0) == 1 ?
+	    0 : -1;
+}
+
 void
 tls_bev_error(struct bufferevent *bev, char *buf, size_t len)
 {
@@ -383,16 +466,11 @@ tls_stream_connect(const char *host, int port, const char *ca_file, int timeout_
 	SSL_set_fd(s->ssl, s->fd);
 	{
 		unsigned char ip[16];
-		int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
 		/* SNI carries names only (RFC 6066); an address is checked against IP SANs. */
-		if (!is_ip)
+		if (inet_pton(AF_INET, host, ip) != 1 && inet_pton(AF_INET6, host, ip) != 1)
 			SSL_set_tlsext_host_name(s->ssl, host);
-		if (ca_file && *ca_file) {
-			if (is_ip)
-				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host);
-			else
-				SSL_set1_host(s->ssl, host);
-		}
+		if (ca_file && *ca_file)
+			set_verify_name(s->ssl, host);
 	}
 	if (SSL_connect(s->ssl) != 1) {
 		long vr = SSL_get_verify_result(s->ssl);
@@ -491,4 +569,24 @@ tls_stream_free(struct tls_stream *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);
+}
+
+struct bufferevent *
+tls_stream_to_bev(struct tls_stream *s, struct event_base *base)
+{
+	struct bufferevent *bev;
+
+	/* libevent drives a non-blocking socket; the blocking timeouts no longer apply. */
+	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+	bev = bufferevent_openssl_socket_new(base, s->fd, s->ssl, BUFFEREVENT_SSL_OPEN,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		tls_stream_free(s);
+		return NULL;
+	}
+	/* The bufferevent owns the socket and the SSL now; the context is reference-counted. */
+	s->ssl = NULL;
+	s->fd = -1;
+	tls_stream_free(s);
+	return bev;
 }

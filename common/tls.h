@@ -29,8 +29,22 @@ void tls_ctx_free(struct tls_ctx *ctx);
 /* The fingerprint of the certificate this context presents. */
 const char *tls_ctx_fingerprint(const struct tls_ctx *ctx);
 
-/* A server-side TLS bufferevent over an accepted socket; it owns fd and its SSL. */
+/* A TLS bufferevent in the server role over a connected socket (accepted, or opened by us
+ * for an SCP connect-back); it owns fd and its SSL. */
 struct bufferevent *tls_bev_accept(struct event_base *base, int fd, struct tls_ctx *ctx);
+/* A client-role context for connections the peer opened to us (the SCP): any certificate is
+ * accepted during the handshake and checked by fingerprint afterwards, or verified against
+ * ca_file when given. */
+struct tls_ctx *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen);
+/* A TLS bufferevent in the client role over a connected socket; verify_name (CA mode) is the
+ * server's host name or address. */
+struct bufferevent *tls_bev_connect(struct event_base *base, int fd, struct tls_ctx *ctx,
+                                    const char *verify_name);
+/* The peer certificate's fingerprint once the handshake is done; "" if none. */
+void tls_bev_peer_fingerprint(struct bufferevent *bev, char out[TLS_FP_LEN]);
+/* RFC 5705 keying material for this connection: 0 or -1. */
+int  tls_bev_exporter(struct bufferevent *bev, const char *label, unsigned char *out,
+                      size_t len);
 /* Fills buf with the TLS errors queued on bev (or "connection reset" style text). */
 void tls_bev_error(struct bufferevent *bev, char *buf, size_t len);
 
@@ -49,5 +63,8 @@ int  tls_stream_write(struct tls_stream *s, const void *buf, size_t len, char *e
 /* Reads up to len bytes: >0 bytes read, 0 peer closed, -1 error or timeout. */
 long tls_stream_read(struct tls_stream *s, void *buf, size_t len, char *err, size_t errlen);
 void tls_stream_free(struct tls_stream *s);
+/* Moves an established stream under libevent; the stream is consumed. NULL on failure (the
+ * stream is freed then too). */
+struct bufferevent *tls_stream_to_bev(struct tls_stream *s, struct event_base *base);
 
 #endif

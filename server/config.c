@@ -40,6 +40,12 @@ static const struct conf_opt options[] = {
 	INT(max_jobs_per_user, "1000", 1, 1000000, "Unfinished jobs one user may have"),
 	INT(password_hash_cost, "15", 10, 20,
 	    "scrypt cost for new password hashes, log2(N): 15 uses 32 MiB and ~0.1 s"),
+	STR(scp_ports, "1024-65535",
+	    "Ports a client may register for its SCP (lowest-highest); never below 1024"),
+	INT(notify_retention, "30", 1, 3650,
+	    "Days an acknowledged notification is kept before it is deleted"),
+	INT(notify_poll, "500", 50, 60000,
+	    "Milliseconds between checks for notifications written by netcfax-admin"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
 	CONF_END
 };
@@ -71,6 +77,13 @@ config_finish(struct server_config *c, char *err, size_t errlen)
 	}
 	if (c->state_dir[0] == '\0') {
 		snprintf(err, errlen, "state_dir must not be empty");
+		return -1;
+	}
+	if (sscanf(c->scp_ports, "%lld-%lld", &c->scp_port_min, &c->scp_port_max) != 2 ||
+	    c->scp_port_min < 1024 || c->scp_port_max > 65535 ||
+	    c->scp_port_min > c->scp_port_max) {
+		snprintf(err, errlen, "scp_ports: '%s' is not a range LOW-HIGH within 1024-65535",
+		    c->scp_ports);
 		return -1;
 	}
 	if (c->server_name[0] == '\0' &&

@@ -25,6 +25,11 @@ struct server_config {
 	long long max_document_size;
 	long long max_jobs_per_user;
 	long long password_hash_cost;
+	char      scp_ports[32];
+	long long notify_retention;
+	long long notify_poll;
+	/* derived */
+	long long scp_port_min, scp_port_max;
 	char      log_level[16];
 };
 

@@ -236,6 +236,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	struct server *srv = session_server(s);
 	struct upload **slot = session_upload(s), *u = *slot;
 	struct store_job j;
+	struct store_note note;
 	uint8_t got_sha[32];
 	char why[300], intake[240];
 	int pages;
@@ -283,7 +284,13 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	j.pages = pages;
 	j.format = u->format;
 	j.state = NCFX_JOB_PENDING;
-	if (store_job_insert(srv->store, &j) < 0) {
+	memset(&note, 0, sizeof(note));
+	note.user = j.owner;
+	note.event = NCFX_EV_JOB_QUEUED;
+	note.state = NCFX_JOB_PENDING;
+	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s", j.filename, j.dest,
+	    pages, pages == 1 ? "" : "s");
+	if (store_job_insert(srv->store, &j, &note) < 0) {
 		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
 		spool_remove(srv->spool, j.doc);
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
@@ -292,6 +299,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s", j.id, session_user(s),
 	    j.filename, j.dest, pages, pages == 1 ? "" : "s");
 	reply_job(s, m->reqid, 0, &j);
+	session_notify_user(srv, j.owner);
 out:
 	jobs_upload_free(u);
 }
@@ -338,17 +346,23 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	struct server *srv = session_server(s);
 	int64_t id = (int64_t)(ncfx_msg_uint(m, NCFX_T_JOB_ID) & INT64_MAX);
 	struct store_job j;
+	struct store_note note;
 	char why[200];
 	int rc;
 
+	memset(&note, 0, sizeof(note));
+	note.user = session_user_id(s);
+	note.event = NCFX_EV_JOB_CANCELLED;
+	snprintf(note.text, sizeof(note.text), "job %" PRId64 " cancelled", id);
 	rc = store_job_transition(srv->store, session_user_id(s), id,
 	    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING) |
 	    STATE_BIT(NCFX_JOB_ACTIVE) | STATE_BIT(NCFX_JOB_SUSPENDED),
-	    NCFX_JOB_CANCELLED, "cancelled by the user", &j);
+	    NCFX_JOB_CANCELLED, "cancelled by the user", &j, &note);
 	switch (rc) {
 	case 1:
 		log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
 		reply_job(s, m->reqid, 0, &j);
+		session_notify_user(srv, note.user);
 		break;
 	case 0:
 		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);

@@ -18,6 +18,7 @@
 #include "keytab.h"
 #include "listener.h"
 #include "log.h"
+#include "notifier.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -67,6 +68,15 @@ on_maintenance(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	throttle_expire(srv->throttle, time(NULL));
+	notifier_prune(srv);
+}
+
+static void
+on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	notifier_poll(arg);
 }
 
 static int
@@ -142,8 +152,8 @@ main(int argc, char **argv)
 	const char *over_state = NULL, *over_listen = NULL, *over_port = NULL, *over_log = NULL;
 	char err[1024], path[CONFIG_PATH_MAX + 32];
 	int ch, check = 0, explicit_conf = 0, swept;
-	struct event *sigterm, *sigint, *maint;
-	struct timeval maint_tv = { MAINTENANCE_INTERVAL, 0 };
+	struct event *sigterm, *sigint, *maint, *poll;
+	struct timeval maint_tv = { MAINTENANCE_INTERVAL, 0 }, poll_tv;
 
 	log_init("netcfaxd", LOG_LVL_INFO);
 	while ((ch = getopt_long(argc, argv, "c:s:l:p:nVh", longopts, NULL)) != -1) {
@@ -213,10 +223,16 @@ main(int argc, char **argv)
 	    .window = srv->cfg.login_failure_window,
 	    .lockout = srv->cfg.login_lockout });
 	srv->conns_per_addr = keytab_new((size_t)srv->cfg.max_connections + 16);
+	srv->scp_connecting = keytab_new((size_t)srv->cfg.max_connections + 16);
+	/* Sessions end with the process that held them. */
+	if (store_session_clear(srv->store) < 0)
+		fatalx("store: %s", store_errmsg(srv->store));
+	srv->data_version = store_data_version(srv->store);
 	srv->base = event_base_new();
 	if (srv->base)
 		srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
-	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->base == NULL ||
+	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->scp_connecting == NULL ||
+	    srv->base == NULL ||
 	    srv->hashpool == NULL)
 		fatalx("out of memory at start-up");
 	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
@@ -227,6 +243,10 @@ main(int argc, char **argv)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	evtimer_add(maint, &maint_tv);
+	poll = event_new(srv->base, -1, EV_PERSIST, on_poll, srv);
+	poll_tv.tv_sec = srv->cfg.notify_poll / 1000;
+	poll_tv.tv_usec = (srv->cfg.notify_poll % 1000) * 1000;
+	evtimer_add(poll, &poll_tv);
 	log_info("netcfaxd %s ready (state in %s)", NETCFAX_VERSION, srv->cfg.state_dir);
 
 	event_base_dispatch(srv->base);
@@ -237,8 +257,10 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(maint);
+	event_free(poll);
 	throttle_free(srv->throttle);
 	keytab_free(srv->conns_per_addr);
+	keytab_free(srv->scp_connecting);
 	tls_ctx_free(srv->tls);
 	spool_free(srv->spool);
 	store_close(srv->store);

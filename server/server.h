@@ -15,6 +15,8 @@
 /* Password checks run on this many threads; more waiting than the cap are answered "busy". */
 #define SERVER_HASH_THREADS 2
 #define SERVER_HASH_QUEUE   512
+/* Connect-backs in progress to one address at a time (a terminal server has many sessions). */
+#define SERVER_SCP_CONNECTING_PER_ADDR 8
 
 struct event_base;
 struct tls_ctx;
@@ -35,6 +37,8 @@ struct server {
 	struct throttle      *throttle;
 	struct hashpool      *hashpool;        /* password checks off the loop thread */
 	struct keytab        *conns_per_addr;  /* open connections per address */
+	struct keytab        *scp_connecting;  /* connect-backs in progress per address */
+	int64_t               data_version;    /* store changes by other processes */
 	struct listener      *listener;
 	struct session       *sessions;        /* every live connection, for shutdown */
 	size_t                nconns;

@@ -17,10 +17,12 @@
 
 #include "addr.h"
 #include "crypto.h"
+#include "frame_io.h"
 #include "hashpool.h"
 #include "jobs.h"
 #include "keytab.h"
 #include "log.h"
+#include "scp.h"
 #include "server.h"
 #include "store.h"
 #include "throttle.h"
@@ -47,6 +49,8 @@ struct session {
 	char                peer[ADDR_STR_MAX];     /* "addr:port" */
 	char                addr[ADDR_STR_MAX];     /* "addr" */
 	char                addr_key[ADDR_STR_MAX]; /* per-address limits: IPv4, or IPv6 /64 */
+	struct sockaddr_storage sa;                 /* the peer: where connect-backs go */
+	socklen_t           salen;
 	uint16_t            version;
 	/* after LOGIN */
 	int64_t             user_id;
@@ -55,6 +59,9 @@ struct session {
 	uint8_t             scp_secret[32];
 	uint16_t            scp_port;
 	uint8_t             scp_mode;
+	uint64_t            resume_seq;  /* the client has every notification up to this */
+	int                 has_resume;
+	struct scp         *scp;        /* the notification path, once logged in */
 	struct hash_job    *login_job;  /* password being checked on a worker thread */
 	uint32_t            login_reqid;
 	struct upload      *upload;
@@ -72,6 +79,38 @@ int64_t session_user_id(const struct session *s) { return s->user_id; }
 const char *session_user(const struct session *s) { return s->user; }
 const char *session_peer(const struct session *s) { return s->peer; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
+uint64_t session_id(const struct session *s) { return s->session_id; }
+const char *session_addr(const struct session *s) { return s->addr; }
+uint16_t session_scp_port(const struct session *s) { return s->scp_port; }
+const uint8_t *session_scp_secret(const struct session *s) { return s->scp_secret; }
+
+void
+session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa, socklen_t *len)
+{
+	*sa = s->sa;
+	*len = s->salen;
+}
+
+void
+session_notify_user(struct server *srv, int64_t user)
+{
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if (s->state == S_AUTHED && (user == 0 || s->user_id == user))
+			scp_pump(s->scp);
+}
+
+/* Ends the logged-in part of a session: its notification path and its row in the store. */
+static void
+session_logout(struct session *s)
+{
+	if (s->state != S_AUTHED && s->session_id == 0)
+		return;
+	scp_free(s->scp);
+	s->scp = NULL;
+	if (s->session_id && store_session_del(s->srv->store, s->session_id) < 0)
+		log_warnx("store: %s", store_errmsg(s->srv->store));
+	s->session_id = 0;
+}
 
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -124,6 +163,10 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	s->state = S_HANDSHAKE;
 	addr_format(sa, salen, s->addr, sizeof(s->addr), s->peer, sizeof(s->peer));
 	addr_limit_key(sa, salen, s->addr_key, sizeof(s->addr_key));
+	if (salen <= sizeof(s->sa)) {
+		memcpy(&s->sa, sa, salen);
+		s->salen = salen;
+	}
 	s->bev = tls_bev_accept(srv->base, fd, srv->tls);
 	s->timer = evtimer_new(srv->base, timer_cb, s);
 	s->free_ev = event_new(srv->base, -1, 0, free_cb, s);
@@ -176,6 +219,7 @@ session_free(struct session *s)
 	}
 	jobs_upload_free(s->upload);
 	hashpool_cancel(s->login_job);
+	session_logout(s);
 	if (s->timer)
 		event_free(s->timer);
 	if (s->free_ev)
@@ -279,6 +323,29 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 
 static void login_checked(int ok, void *arg);
 
+/* The server connects back only to ports its policy allows: never below 1024. */
+static int
+scp_port_allowed(struct session *s, uint32_t reqid)
+{
+	const struct server_config *c = &s->srv->cfg;
+	char why[200];
+
+	if (s->scp_port < 1024)
+		snprintf(why, sizeof(why), "SCP port %u refused: ports below 1024 are reserved for "
+		    "system services; use the default dynamic port, or one from %lld-%lld",
+		    s->scp_port, c->scp_port_min, c->scp_port_max);
+	else if (s->scp_port < c->scp_port_min || s->scp_port > c->scp_port_max)
+		snprintf(why, sizeof(why), "SCP port %u refused: this server only connects back to "
+		    "ports %lld-%lld (scp_ports); choose a port or range inside it", s->scp_port,
+		    c->scp_port_min, c->scp_port_max);
+	else
+		return 1;
+	log_warnx("login as '%s' from %s refused: %s", s->user, s->peer, why);
+	session_reply_error(s, reqid, NCFX_E_BAD_REQUEST, why);
+	s->user[0] = '\0';
+	return 0;
+}
+
 /* LOGIN: the throttle first, then the password on a worker thread (login_checked continues).
  * Reading from this peer pauses until the answer, so requests stay in order. */
 static void
@@ -314,6 +381,10 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	}
 	s->scp_port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
 	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
+	s->has_resume = ncfx_msg_has(m, NCFX_T_SEQ);
+	s->resume_seq = ncfx_msg_uint(m, NCFX_T_SEQ);
+	if (s->scp_port != 0 && !scp_port_allowed(s, m->reqid))
+		return;
 	/* Hash even for an unknown user, so the answer takes the same time either way. */
 	s->user_id = found ? u.id : 0;
 	s->login_reqid = m->reqid;
@@ -337,6 +408,23 @@ login_failed(struct session *s)
 	s->user_id = 0;
 	if (++s->login_tries >= SERVER_LOGIN_TRIES)
 		session_close(s, NCFX_E_AUTH, "too many failed logins on one connection");
+}
+
+/* Notifications start after what the client says it has, or else after what the user last
+ * acknowledged: an offline client gets its backlog at the next login. */
+static void
+start_scp(struct session *s)
+{
+	uint64_t last = 0, acked = 0, resume;
+
+	if (store_user_seqs(s->srv->store, s->user_id, &last, &acked) < 0)
+		log_warnx("store: %s", store_errmsg(s->srv->store));
+	resume = s->has_resume ? s->resume_seq : acked;
+	if (resume > last)
+		resume = last;     /* a client from before a store reset: start afresh */
+	s->scp = scp_new(s, resume);
+	if (s->scp == NULL)
+		log_warnx("session %" PRIx64 ": out of memory for its SCP", s->session_id);
 }
 
 static void
@@ -371,6 +459,11 @@ login_checked(int ok, void *arg)
 		session_send(s, &w);
 		log_info("%s logged in as '%s' (session %" PRIx64 ", SCP port %u)", s->peer,
 		    s->user, s->session_id, s->scp_port);
+		if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
+		    s->scp_port, s->scp_mode) < 0)
+			log_warnx("store: %s", store_errmsg(srv->store));
+		if (s->scp_port)
+			start_scp(s);
 	}
 	/* Frames that arrived while the password was being checked. */
 	if (s->state != S_CLOSING)
@@ -447,6 +540,7 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		return;
 	case NCFX_MSG_LOGOUT:
 		log_info("%s: '%s' logged out", s->peer, s->user);
+		session_logout(s);
 		jobs_upload_free(s->upload);
 		s->upload = NULL;
 		s->user[0] = '\0';
@@ -483,44 +577,20 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	while (s->state != S_CLOSING && s->login_job == NULL) {
-		size_t avail = evbuffer_get_length(in), used = 0;
-		uint8_t hdr[4];
-		const uint8_t *p;
-		struct ncfx_frame f;
 		struct ncfx_msg m;
-		const char *reason = NULL;
 		char why[160];
+		size_t len = 0;
 		int err = 0, rc;
-		uint32_t flen;
 
-		if (avail < sizeof(hdr))
+		rc = frame_next(in, &m, &len, &err, why, sizeof(why));
+		if (rc == 0)
 			break;
-		evbuffer_copyout(in, hdr, sizeof(hdr));
-		flen = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
-		    ((uint32_t)hdr[2] << 8) | hdr[3];
-		/* Judge the length before waiting for (or buffering) the body it announces. */
-		if (flen > NCFX_FRAME_MAX || flen < NCFX_FRAME_HDR) {
-			ncfx_frame_parse(hdr, sizeof(hdr), &f, &used, &err, &reason);
-			snprintf(why, sizeof(why), "%s (length %" PRIu32 ")", reason, flen);
-			session_close(s, err, why);
-			return;
-		}
-		if (avail < flen)
-			break;
-		p = evbuffer_pullup(in, flen);
-		rc = ncfx_frame_parse(p, flen, &f, &used, &err, &reason);
-		if (rc == 1)
-			rc = ncfx_msg_decode(&f, &m, &err, &reason) == 0 ? 1 : -1;
-		if (rc != 1) {
-			snprintf(why, sizeof(why), "malformed %s frame: %s",
-			    ncfx_msg_type_name(f.type), reason ? reason : "bad frame");
-			if (err == NCFX_E_UNKNOWN_TYPE)
-				snprintf(why, sizeof(why), "unknown message type 0x%04x", f.type);
+		if (rc < 0) {
 			session_close(s, err ? err : NCFX_E_PROTOCOL, why);
 			return;
 		}
 		dispatch(s, &m);
-		evbuffer_drain(in, flen);
+		evbuffer_drain(in, len);
 	}
 	if (s->state != S_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > SESSION_OUT_HIGH) {

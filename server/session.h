@@ -24,7 +24,16 @@ void session_free_all(struct server *srv);
 void session_send(struct session *s, struct ncfx_wbuf *w);
 void session_reply_error(struct session *s, uint32_t reqid, int code, const char *reason);
 
+/* Pushes new notifications to every logged-in session of user (0: of every user). */
+void session_notify_user(struct server *srv, int64_t user);
+
 struct server *session_server(const struct session *s);
+uint64_t    session_id(const struct session *s);
+const char *session_addr(const struct session *s);     /* observed source address */
+void        session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa,
+                                  socklen_t *len);
+uint16_t    session_scp_port(const struct session *s);
+const uint8_t *session_scp_secret(const struct session *s);
 int64_t     session_user_id(const struct session *s);
 const char *session_user(const struct session *s);
 const char *session_peer(const struct session *s);     /* "addr:port", for logs */

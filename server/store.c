@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 struct store {
 	sqlite3 *db;
@@ -35,6 +35,28 @@ static const char *const schema =
     "  reason TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, id);"
     "CREATE INDEX IF NOT EXISTS jobs_doc ON jobs(doc);";
+
+/* Version 2: each user's durable outbox of notifications, and the live sessions. */
+static const char *const schema_v2 =
+    "ALTER TABLE users ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE users ADD COLUMN acked_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE notifications ("
+    "  user INTEGER NOT NULL REFERENCES users(id),"
+    "  seq INTEGER NOT NULL,"
+    "  event INTEGER NOT NULL,"
+    "  job INTEGER NOT NULL DEFAULT 0,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  text TEXT NOT NULL DEFAULT '',"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY(user, seq)) WITHOUT ROWID;"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user INTEGER NOT NULL,"
+    "  addr TEXT NOT NULL,"
+    "  scp_port INTEGER NOT NULL,"
+    "  scp_mode INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  scp_state TEXT NOT NULL DEFAULT '');";
 
 static void
 copy(char *dst, size_t cap, const unsigned char *src)
@@ -75,11 +97,15 @@ store_open(const char *path, char *err, size_t errlen)
 		    path, version, SCHEMA_VERSION);
 		goto fail;
 	}
+	/* Each step of the schema's history runs once, in one transaction with the version. */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(st->db, "PRAGMA user_version=1", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+	    (version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
+	    (version < 2 && sqlite3_exec(st->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, "PRAGMA user_version=2", NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		goto sqlfail;
+	}
 	return st;
 sqlfail:
 	snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));
@@ -201,6 +227,14 @@ store_user_del(struct store *st, const char *name, int force,
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
+	if ((q = prep(st, "DELETE FROM notifications WHERE user = ?")) == NULL)
+		goto rollback;
+	sqlite3_bind_int64(q, 1, u.id);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto rollback;
 	if ((q = prep(st, "DELETE FROM jobs WHERE owner = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
@@ -265,8 +299,10 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 	copy(j->reason, sizeof(j->reason), sqlite3_column_text(q, 11));
 }
 
+static int note_insert(struct store *st, struct store_note *n);
+
 int
-store_job_insert(struct store *st, struct store_job *j)
+store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 {
 	sqlite3_stmt *q = prep(st, "INSERT INTO jobs(owner, dest, filename, doc, size, pages, "
 	    "format, state, created, updated, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -286,12 +322,27 @@ store_job_insert(struct store *st, struct store_job *j)
 	sqlite3_bind_int64(q, 9, j->created);
 	sqlite3_bind_int64(q, 10, j->updated);
 	sqlite3_bind_text(q, 11, j->reason, -1, SQLITE_STATIC);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q);
+		return -1;
+	}
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE)
-		return -1;
+		goto rollback;
 	j->id = sqlite3_last_insert_rowid(st->db);
+	if (note) {
+		note->job = j->id;
+		if (note_insert(st, note) < 0)
+			goto rollback;
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
 	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	j->id = 0;
+	return -1;
 }
 
 int
@@ -333,7 +384,7 @@ store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job
 
 int
 store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask, int state,
-    const char *reason, struct store_job *j)
+    const char *reason, struct store_job *j, struct store_note *note)
 {
 	sqlite3_stmt *q;
 	int rc, found;
@@ -360,6 +411,12 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 	sqlite3_bind_int64(q, 4, id);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE && note) {
+		note->job = id;
+		note->state = state;
+		if (note_insert(st, note) < 0)
+			rc = SQLITE_ERROR;
+	}
 	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -395,4 +452,243 @@ store_doc_in_use(struct store *st, const char *doc)
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Notifications */
+
+/* Inside a transaction: takes the user's next sequence number and appends the row. */
+static int
+note_insert(struct store *st, struct store_note *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	q = prep(st, "UPDATE users SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1");
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, n->user);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		n->seq = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW)
+		return -1;
+	q = prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created) "
+	    "VALUES(?, ?, ?, ?, ?, ?, ?)");
+	if (q == NULL)
+		return -1;
+	if (n->created == 0)
+		n->created = (int64_t)time(NULL);
+	sqlite3_bind_int64(q, 1, n->user);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)n->seq);
+	sqlite3_bind_int(q, 3, n->event);
+	sqlite3_bind_int64(q, 4, n->job);
+	sqlite3_bind_int(q, 5, n->state);
+	sqlite3_bind_text(q, 6, n->text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 7, n->created);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_note_add(struct store *st, struct store_note *n)
+{
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (note_insert(st, n) < 0 ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
+    int (*cb)(const struct store_note *, void *), void *arg)
+{
+	sqlite3_stmt *q = prep(st, "SELECT n.seq, n.event, n.job, n.state, n.text, n.created, "
+	    "j.dest, j.filename FROM notifications n LEFT JOIN jobs j ON j.id = n.job "
+	    "WHERE n.user = ? AND n.seq > ? ORDER BY n.seq LIMIT ?");
+	int rc, count = 0;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, user);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
+	sqlite3_bind_int(q, 3, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_note n;
+		memset(&n, 0, sizeof(n));
+		n.user = user;
+		n.seq = (uint64_t)sqlite3_column_int64(q, 0);
+		n.event = sqlite3_column_int(q, 1);
+		n.job = sqlite3_column_int64(q, 2);
+		n.state = sqlite3_column_int(q, 3);
+		copy(n.text, sizeof(n.text), sqlite3_column_text(q, 4));
+		n.created = sqlite3_column_int64(q, 5);
+		copy(n.dest, sizeof(n.dest), sqlite3_column_text(q, 6));
+		copy(n.filename, sizeof(n.filename), sqlite3_column_text(q, 7));
+		count++;
+		if (cb(&n, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
+}
+
+int
+store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked)
+{
+	sqlite3_stmt *q = prep(st, "SELECT next_seq - 1, acked_seq FROM users WHERE id = ?");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, user);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*last = (uint64_t)sqlite3_column_int64(q, 0);
+		*acked = (uint64_t)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_user_ack(struct store *st, int64_t user, uint64_t seq)
+{
+	/* Never past what was assigned, never backwards. */
+	sqlite3_stmt *q = prep(st, "UPDATE users SET acked_seq = ? WHERE id = ? AND acked_seq < ? "
+	    "AND ? < next_seq");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(q, 2, user);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)seq);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)seq);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_note_prune(struct store *st, int64_t cutoff)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM notifications WHERE created < ? AND seq <= "
+	    "(SELECT acked_seq FROM users u WHERE u.id = notifications.user)");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, cutoff);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+}
+
+int64_t
+store_data_version(struct store *st)
+{
+	sqlite3_stmt *q = prep(st, "PRAGMA data_version");
+	int64_t v = -1;
+
+	if (q == NULL)
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+/* Sessions */
+
+static int
+exec_bound(sqlite3_stmt *q)
+{
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr, int scp_port,
+    int scp_mode)
+{
+	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO sessions(id, user, addr, scp_port, "
+	    "scp_mode, created, scp_state) VALUES(?, ?, ?, ?, ?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(q, 2, user);
+	sqlite3_bind_text(q, 3, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, scp_port);
+	sqlite3_bind_int(q, 5, scp_mode);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(q, 7, scp_port ? "registered" : "none", -1, SQLITE_STATIC);
+	return exec_bound(q);
+}
+
+int
+store_session_set_scp(struct store *st, uint64_t id, const char *state)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE sessions SET scp_state = ? WHERE id = ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)id);
+	return exec_bound(q);
+}
+
+int
+store_session_del(struct store *st, uint64_t id)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM sessions WHERE id = ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+	return exec_bound(q);
+}
+
+int
+store_session_clear(struct store *st)
+{
+	return sqlite3_exec(st->db, "DELETE FROM sessions", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+store_session_list(struct store *st, int (*cb)(const struct store_session *, void *), void *arg)
+{
+	sqlite3_stmt *q = prep(st, "SELECT s.id, u.name, s.addr, s.scp_port, s.scp_mode, "
+	    "s.created, s.scp_state FROM sessions s JOIN users u ON u.id = s.user "
+	    "ORDER BY u.name, s.created");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_session x;
+		memset(&x, 0, sizeof(x));
+		x.id = (uint64_t)sqlite3_column_int64(q, 0);
+		copy(x.user, sizeof(x.user), sqlite3_column_text(q, 1));
+		copy(x.addr, sizeof(x.addr), sqlite3_column_text(q, 2));
+		x.scp_port = sqlite3_column_int(q, 3);
+		x.scp_mode = sqlite3_column_int(q, 4);
+		x.created = sqlite3_column_int64(q, 5);
+		copy(x.scp_state, sizeof(x.scp_state), sqlite3_column_text(q, 6));
+		if (cb(&x, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }

@@ -33,6 +33,31 @@ struct store_job {
 	char    reason[256];
 };
 
+/* One notification in a user's outbox. */
+struct store_note {
+	int64_t  user;
+	uint64_t seq;          /* per user, from 1; assigned by the store */
+	int      event;        /* enum ncfx_event */
+	int64_t  job;          /* 0 when not about a job */
+	int      state;        /* the job's state after the event, or 0 */
+	char     text[NCFX_STR_MAX + 1];
+	int64_t  created;
+	/* filled when listing, from the job */
+	char     dest[NCFX_DEST_MAX + 1];
+	char     filename[NCFX_FILENAME_MAX + 1];
+};
+
+/* A live session, for the operator's list. */
+struct store_session {
+	uint64_t id;
+	char     user[NCFX_USER_MAX + 1];
+	char     addr[80];
+	int      scp_port;
+	int      scp_mode;
+	int64_t  created;
+	char     scp_state[256];
+};
+
 /* Opens (creating and migrating) the database; WAL with synchronous=FULL so a committed
  * row survives a crash of the process or the machine. */
 struct store *store_open(const char *path, char *err, size_t errlen);
@@ -50,16 +75,43 @@ int store_user_del(struct store *st, const char *name, int force,
 int store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), void *arg);
 
 /* Jobs: every lookup is scoped to its owner, so no code path can reach another user's job. */
-int store_job_insert(struct store *st, struct store_job *j);            /* 0, sets j->id */
+/* Inserts the job and, when note is given, its notification (job id filled in) in the same
+ * transaction: a job is never queued without its "queued" notification. 0, sets j->id. */
+int store_job_insert(struct store *st, struct store_job *j, struct store_note *note);
 int store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j); /* 1, 0 */
 int store_job_list(struct store *st, int64_t owner,
                    int (*cb)(const struct store_job *, void *), void *arg);
 /* Moves a job from one of the states in from_mask (bit 1 << state) to state.
  * 1 moved, 0 no such job for this owner, 2 job in another state. j gets the row afterwards. */
 int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask,
-                         int state, const char *reason, struct store_job *j);
+                         int state, const char *reason, struct store_job *j,
+                         struct store_note *note);
 int64_t store_job_count_unfinished(struct store *st, int64_t owner);
 /* 1 when some job refers to this spool document. */
 int store_doc_in_use(struct store *st, const char *doc);
+
+/* Notifications. store_note_add appends one (assigning its seq) in a transaction of its own. */
+int store_note_add(struct store *st, struct store_note *n);
+/* Up to limit notifications of user with seq > after, oldest first; cb returns non-zero to
+ * stop. Returns how many were passed to cb, or -1. */
+int store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
+                    int (*cb)(const struct store_note *, void *), void *arg);
+/* The user's highest assigned and highest acknowledged sequence numbers. */
+int store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked);
+/* Records an acknowledgement (only ever moves forward). */
+int store_user_ack(struct store *st, int64_t user, uint64_t seq);
+/* Deletes acknowledged notifications created before cutoff. Returns how many, or -1. */
+int store_note_prune(struct store *st, int64_t cutoff);
+/* Changes whenever another connection (netcfax-admin) commits: cheap to poll. */
+int64_t store_data_version(struct store *st);
+
+/* Live sessions: rows exist while the PCP connection does; the table is cleared at start. */
+int store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
+                      int scp_port, int scp_mode);
+int store_session_set_scp(struct store *st, uint64_t id, const char *state);
+int store_session_del(struct store *st, uint64_t id);
+int store_session_clear(struct store *st);
+int store_session_list(struct store *st, int (*cb)(const struct store_session *, void *),
+                       void *arg);
 
 #endif

@@ -517,28 +517,7 @@ const char *ncfx_client_server_name(const ncfx_client *c) { return c->server_nam
 const char *
 ncfx_client_server_code_name(int code)
 {
-	switch (code) {
-	case NCFX_E_PROTOCOL: return "PROTOCOL";
-	case NCFX_E_VERSION: return "VERSION";
-	case NCFX_E_TOO_LARGE: return "TOO_LARGE";
-	case NCFX_E_UNEXPECTED: return "UNEXPECTED";
-	case NCFX_E_UNKNOWN_TYPE: return "UNKNOWN_TYPE";
-	case NCFX_E_TIMEOUT: return "TIMEOUT";
-	case NCFX_E_BAD_REQUEST: return "BAD_REQUEST";
-	case NCFX_E_AUTH: return "AUTH";
-	case NCFX_E_THROTTLED: return "THROTTLED";
-	case NCFX_E_NOT_LOGGED_IN: return "NOT_LOGGED_IN";
-	case NCFX_E_NO_SUCH_JOB: return "NO_SUCH_JOB";
-	case NCFX_E_BAD_DOCUMENT: return "BAD_DOCUMENT";
-	case NCFX_E_DOC_TOO_LARGE: return "DOC_TOO_LARGE";
-	case NCFX_E_JOB_STATE: return "JOB_STATE";
-	case NCFX_E_UPLOAD: return "UPLOAD";
-	case NCFX_E_QUOTA: return "QUOTA";
-	case NCFX_E_LIMIT: return "LIMIT";
-	case NCFX_E_INTERNAL: return "INTERNAL";
-	case NCFX_E_SHUTDOWN: return "SHUTDOWN";
-	default: return "UNKNOWN";
-	}
+	return ncfx_error_name(code);
 }
 
 const char *

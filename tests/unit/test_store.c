@@ -1,6 +1,7 @@
 /* test_store.c: accounts and jobs in a real SQLite file; job access is always per owner. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -10,6 +11,22 @@ static int
 count_job(const struct store_job *j, void *arg)
 {
 	(void)j;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+count_note(const struct store_note *n, void *arg)
+{
+	(void)n;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+count_session(const struct store_session *x, void *arg)
+{
+	CHECK_STR(x->scp_state, "connected");
 	(*(int *)arg)++;
 	return 0;
 }
@@ -53,7 +70,7 @@ main(void)
 	j.pages = 2;
 	j.format = NCFX_FMT_TIFF;
 	j.state = NCFX_JOB_PENDING;
-	CHECK_INT(store_job_insert(st, &j), 0);
+	CHECK_INT(store_job_insert(st, &j, NULL), 0);
 	CHECK(j.id > 0);
 	CHECK_INT(store_job_get(st, alice.id, j.id, &got), 1);
 	CHECK_INT(got.pages, 2);
@@ -68,21 +85,75 @@ main(void)
 
 	/* bob cannot cancel it; alice can, once */
 	CHECK_INT(store_job_transition(st, bob.id, j.id, 1u << NCFX_JOB_PENDING,
-	    NCFX_JOB_CANCELLED, "x", &got), 0);
+	    NCFX_JOB_CANCELLED, "x", &got, NULL), 0);
 	CHECK_INT(store_job_transition(st, alice.id, j.id, 1u << NCFX_JOB_PENDING,
-	    NCFX_JOB_CANCELLED, "by alice", &got), 1);
+	    NCFX_JOB_CANCELLED, "by alice", &got, NULL), 1);
 	CHECK_INT(got.state, NCFX_JOB_CANCELLED);
 	CHECK_STR(got.reason, "by alice");
 	CHECK_INT(store_job_transition(st, alice.id, j.id, 1u << NCFX_JOB_PENDING,
-	    NCFX_JOB_CANCELLED, "again", &got), 2);
+	    NCFX_JOB_CANCELLED, "again", &got, NULL), 2);
+
+	/* the outbox: per-user sequence numbers, atomic with the job change, acks move forward */
+	{
+		struct store_note note = { 0 };
+		uint64_t last = 0, acked = 0;
+		int listed = 0;
+
+		note.user = bob.id;
+		note.event = NCFX_EV_MESSAGE;
+		snprintf(note.text, sizeof(note.text), "hello bob");
+		CHECK_INT(store_note_add(st, &note), 0);
+		CHECK_INT(note.seq, 1);
+		note.created = 0;
+		CHECK_INT(store_note_add(st, &note), 0);
+		CHECK_INT(note.seq, 2);
+		CHECK_INT(store_user_seqs(st, bob.id, &last, &acked), 1);
+		CHECK_INT(last, 2);
+		CHECK_INT(acked, 0);
+		CHECK_INT(store_note_list(st, bob.id, 1, 10, count_note, &listed), 1);
+		CHECK_INT(listed, 1);
+		CHECK_INT(store_user_ack(st, bob.id, 2), 0);
+		CHECK_INT(store_user_ack(st, bob.id, 1), 0);     /* never backwards */
+		CHECK_INT(store_user_ack(st, bob.id, 9), 0);     /* never past the last */
+		CHECK_INT(store_user_seqs(st, bob.id, &last, &acked), 1);
+		CHECK_INT(acked, 2);
+		CHECK_INT(store_note_prune(st, (int64_t)time(NULL) + 10), 2);
+
+		/* alice's cancel and its notification commit together */
+		memset(&note, 0, sizeof(note));
+		note.user = alice.id;
+		note.event = NCFX_EV_JOB_QUEUED;
+		j.id = 0;
+		CHECK_INT(store_job_insert(st, &j, &note), 0);
+		CHECK_INT(note.job, j.id);
+		CHECK_INT(note.seq, 1);
+		note.event = NCFX_EV_JOB_CANCELLED;
+		CHECK_INT(store_job_transition(st, alice.id, j.id, 1u << NCFX_JOB_PENDING,
+		    NCFX_JOB_CANCELLED, "by alice", &got, &note), 1);
+		CHECK_INT(note.seq, 2);
+		CHECK_INT(note.state, NCFX_JOB_CANCELLED);
+		listed = 0;
+		CHECK_INT(store_note_list(st, alice.id, 0, 10, count_note, &listed), 2);
+
+		/* sessions */
+		CHECK_INT(store_session_add(st, 77, bob.id, "192.0.2.1", 7485, NCFX_SCP_FIXED), 0);
+		CHECK_INT(store_session_set_scp(st, 77, "connected"), 0);
+		listed = 0;
+		CHECK_INT(store_session_list(st, count_session, &listed), 0);
+		CHECK_INT(listed, 1);
+		CHECK_INT(store_session_del(st, 77), 0);
+		listed = 0;
+		CHECK_INT(store_session_list(st, count_session, &listed), 0);
+		CHECK_INT(listed, 0);
+	}
 
 	/* a user with an unfinished job is kept unless forced; removal reports documents */
 	j.id = 0;
-	CHECK_INT(store_job_insert(st, &j), 0);
+	CHECK_INT(store_job_insert(st, &j, NULL), 0);
 	CHECK_INT(store_user_del(st, "alice", 0, doc_seen, &docs), 2);
 	CHECK_INT(docs, 0);
 	CHECK_INT(store_user_del(st, "alice", 1, doc_seen, &docs), 1);
-	CHECK_INT(docs, 2);
+	CHECK_INT(docs, 3);
 	CHECK_INT(store_user_get(st, "alice", &alice), 0);
 	store_close(st);
 

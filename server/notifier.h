@@ -1,0 +1,14 @@
+/* notifier.h: keeps notifications moving: notices ones written by other processes
+ * (netcfax-admin) and prunes acknowledged ones past their retention. */
+#ifndef NETCFAX_NOTIFIER_H
+#define NETCFAX_NOTIFIER_H
+
+struct server;
+
+/* Called every notify_poll ms: if another process committed to the store, pumps every
+ * logged-in session. (Our own commits pump the user's sessions directly.) */
+void notifier_poll(struct server *srv);
+/* Deletes acknowledged notifications older than notify_retention days. */
+void notifier_prune(struct server *srv);
+
+#endif

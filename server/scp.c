@@ -1,0 +1,469 @@
+/* scp.c: one session's connect-back. It connects only to the address the session's own PCP
+ * connection came from, takes the TLS server role with the certificate the client pinned, and
+ * sends nothing but SCP_BIND until the client has proved it holds the session's secret. */
+#include "scp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "addr.h"
+#include "crypto.h"
+#include "frame_io.h"
+#include "keytab.h"
+#include "log.h"
+#include "scp_proof.h"
+#include "server.h"
+#include "session.h"
+#include "store.h"
+#include "tls.h"
+
+#define SCP_CONNECT_TIMEOUT 3    /* seconds for TCP connect */
+#define SCP_BIND_TIMEOUT    10   /* TLS handshake and SCP_BIND_OK */
+#define SCP_WINDOW          64   /* notifications sent but not yet acknowledged */
+#define SCP_ACK_TIMEOUT     30   /* no ack (or PONG) progress this long: the SCP is dead */
+#define SCP_IDLE_PING       60   /* an idle SCP is pinged this often */
+#define SCP_TICK            5
+#define SCP_BACKOFF_MAX     60
+
+enum scp_state { P_CONNECTING, P_HANDSHAKE, P_BINDING, P_READY, P_BACKOFF };
+
+struct scp {
+	struct session     *s;
+	struct server      *srv;
+	enum scp_state      state;
+	int                 fd;
+	struct event       *conn_ev;
+	struct bufferevent *bev;
+	struct event       *timer;
+	int                 attempts;
+	int                 holds_slot;   /* counted in srv->scp_connecting */
+	uint64_t            sent, acked;
+	time_t              progress;     /* last ack, PONG or send into an empty window */
+	time_t              ping_sent;    /* 0: none outstanding */
+	char                target[ADDR_STR_MAX];
+	char                desc[200];
+};
+
+static void scp_connect(struct scp *p);
+
+const char *
+scp_describe(const struct scp *p)
+{
+	return p->desc;
+}
+
+static void
+set_desc(struct scp *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+set_desc(struct scp *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->desc, sizeof(p->desc), fmt, ap);
+	va_end(ap);
+	if (store_session_set_scp(p->srv->store, session_id(p->s), p->desc) < 0)
+		log_warnx("store: %s", store_errmsg(p->srv->store));
+}
+
+static void
+release_slot(struct scp *p)
+{
+	struct keytab_entry *e;
+
+	if (!p->holds_slot)
+		return;
+	p->holds_slot = 0;
+	if ((e = keytab_get(p->srv->scp_connecting, session_addr(p->s), 0)) != NULL &&
+	    --e->count <= 0)
+		keytab_del(p->srv->scp_connecting, session_addr(p->s));
+}
+
+static void
+drop_connection(struct scp *p)
+{
+	release_slot(p);
+	if (p->conn_ev) {
+		event_free(p->conn_ev);
+		p->conn_ev = NULL;
+	}
+	if (p->bev) {
+		bufferevent_free(p->bev);   /* closes fd */
+		p->bev = NULL;
+		p->fd = -1;
+	} else if (p->fd >= 0) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	evtimer_del(p->timer);
+}
+
+/* Backoff with jitter: 1, 2, 4 ... 60 s, each scaled by 0.5..1.0 so that many clients whose
+ * connect-backs failed together do not retry together. */
+static void
+retry_later(struct scp *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+retry_later(struct scp *p, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+	uint32_t rnd = 0;
+	long base, delay;
+	struct timeval tv;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	drop_connection(p);
+	base = p->attempts >= 6 ? SCP_BACKOFF_MAX : 1L << p->attempts;
+	if (base > SCP_BACKOFF_MAX)
+		base = SCP_BACKOFF_MAX;
+	crypto_random(&rnd, sizeof(rnd));
+	delay = base * 500 + (long)(rnd % (uint32_t)(base * 500 + 1));   /* milliseconds */
+	p->attempts++;
+	p->state = P_BACKOFF;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
+	set_desc(p, "no connection to %s: %s; retry in %ld s", p->target, why,
+	    (delay + 999) / 1000);
+	log_warnx("session %" PRIx64 " ('%s'): SCP %s: %s; retrying in %ld s", session_id(p->s),
+	    session_user(p->s), p->target, why, (delay + 999) / 1000);
+}
+
+static void
+send_note(struct scp *p, const struct store_note *n)
+{
+	struct ncfx_wbuf w;
+
+	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY, 0, 0);
+	ncfx_put_u64(&w, NCFX_T_SEQ, n->seq);
+	ncfx_put_u16(&w, NCFX_T_EVENT, (uint16_t)n->event);
+	if (n->job)
+		ncfx_put_u64(&w, NCFX_T_JOB_ID, (uint64_t)n->job);
+	if (n->state)
+		ncfx_put_u8(&w, NCFX_T_STATE, (uint8_t)n->state);
+	if (n->text[0])
+		ncfx_put_str(&w, NCFX_T_TEXT, n->text);
+	ncfx_put_u64(&w, NCFX_T_CREATED, (uint64_t)n->created);
+	if (n->dest[0])
+		ncfx_put_str(&w, NCFX_T_DEST, n->dest);
+	if (n->filename[0])
+		ncfx_put_str(&w, NCFX_T_FILENAME, n->filename);
+	if (frame_send(p->bev, &w) < 0)
+		log_errorx("notification %" PRIu64 " does not fit in a frame", n->seq);
+}
+
+static int
+pump_one(const struct store_note *n, void *arg)
+{
+	struct scp *p = arg;
+
+	send_note(p, n);
+	p->sent = n->seq;
+	return 0;
+}
+
+void
+scp_pump(struct scp *p)
+{
+	uint64_t inflight;
+
+	if (p == NULL || p->state != P_READY)
+		return;
+	inflight = p->sent - p->acked;
+	if (inflight >= SCP_WINDOW)
+		return;
+	if (inflight == 0)
+		p->progress = time(NULL);   /* the ack clock starts with the first unacked send */
+	if (store_note_list(p->srv->store, session_user_id(p->s), p->sent,
+	    (int)(SCP_WINDOW - inflight), pump_one, p) < 0)
+		log_warnx("store: %s", store_errmsg(p->srv->store));
+}
+
+static void
+handle_frame(struct scp *p, const struct ncfx_msg *m)
+{
+	struct ncfx_wbuf w;
+	uint8_t want[32];
+	const uint8_t *proof;
+	size_t len;
+	uint64_t seq;
+
+	if (p->state == P_BINDING) {
+		proof = ncfx_msg_bytes(m, NCFX_T_SCP_PROOF, &len);
+		if (m->type != NCFX_MSG_SCP_BIND_OK ||
+		    scp_proof(p->bev, session_scp_secret(p->s), session_id(p->s),
+		    NCFX_SCP_LABEL_CLIENT, want) < 0 || !crypto_equal(want, proof, sizeof(want))) {
+			/* Whatever listens there is not this session's client: send it nothing. */
+			retry_later(p, "the program on that port is not this session's client");
+			return;
+		}
+		p->state = P_READY;
+		p->attempts = 0;
+		p->progress = time(NULL);
+		p->ping_sent = 0;
+		set_desc(p, "connected to %s", p->target);
+		log_info("session %" PRIx64 " ('%s'): SCP connected to %s, resuming after %" PRIu64,
+		    session_id(p->s), session_user(p->s), p->target, p->acked);
+		scp_pump(p);
+		return;
+	}
+	switch (m->type) {
+	case NCFX_MSG_NOTIFY_ACK:
+		seq = ncfx_msg_uint(m, NCFX_T_SEQ);
+		if (seq > p->sent) {
+			retry_later(p, "client acknowledged %" PRIu64 ", beyond %" PRIu64, seq,
+			    p->sent);
+			return;
+		}
+		if (seq > p->acked) {
+			p->acked = seq;
+			p->progress = time(NULL);
+			if (store_user_ack(p->srv->store, session_user_id(p->s), seq) < 0)
+				log_warnx("store: %s", store_errmsg(p->srv->store));
+			scp_pump(p);
+		}
+		return;
+	case NCFX_MSG_PONG:
+		p->ping_sent = 0;
+		p->progress = time(NULL);
+		return;
+	case NCFX_MSG_PING:
+		ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m->reqid);
+		frame_send(p->bev, &w);
+		return;
+	default:
+		retry_later(p, "client sent %s on the SCP", ncfx_msg_type_name(m->type));
+		return;
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct scp *p = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (p->bev == bev && (p->state == P_BINDING || p->state == P_READY)) {
+		struct ncfx_msg m;
+		char why[160];
+		size_t len = 0;
+		int err = 0, rc = frame_next(in, &m, &len, &err, why, sizeof(why));
+
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			retry_later(p, "%s", why);
+			return;
+		}
+		handle_frame(p, &m);
+		/* handle_frame may have dropped the connection (and bev with it). */
+		if (p->bev != bev)
+			return;
+		evbuffer_drain(in, len);
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct scp *p = arg;
+	struct ncfx_wbuf w;
+	uint8_t proof[32];
+	char why[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS is up: prove who we are, bound to this connection. */
+		if (scp_proof(bev, session_scp_secret(p->s), session_id(p->s),
+		    NCFX_SCP_LABEL_SERVER, proof) < 0) {
+			retry_later(p, "cannot derive the SCP proof");
+			return;
+		}
+		ncfx_wbuf_begin(&w, NCFX_MSG_SCP_BIND, 0, 0);
+		ncfx_put_u64(&w, NCFX_T_SESSION_ID, session_id(p->s));
+		ncfx_put_bytes(&w, NCFX_T_SCP_PROOF, proof, sizeof(proof));
+		frame_send(bev, &w);
+		p->state = P_BINDING;
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		tls_bev_error(bev, why, sizeof(why));
+		retry_later(p, "%s%s", p->state == P_HANDSHAKE ? "TLS handshake failed: " : "", why);
+	} else
+		retry_later(p, "%s", p->state == P_HANDSHAKE ?
+		    "closed during the TLS handshake (the client refused our certificate?)" :
+		    "the client closed the connection");
+}
+
+static void
+connected_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct scp *p = arg;
+	struct timeval tv = { SCP_BIND_TIMEOUT, 0 };
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	event_free(p->conn_ev);
+	p->conn_ev = NULL;
+	release_slot(p);
+	if (what & EV_TIMEOUT) {
+		retry_later(p, "connect timed out after %d s (a firewall dropping the SCP port?)",
+		    SCP_CONNECT_TIMEOUT);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+		soerr = errno;
+	if (soerr != 0) {
+		retry_later(p, "connect failed: %s", soerr == ECONNREFUSED ?
+		    "refused (nothing listens on that port, or a firewall rejects it)" :
+		    strerror(soerr));
+		return;
+	}
+	/* We opened the TCP connection, but take the TLS server role: the client checks the
+	 * same certificate it pinned on the PCP. */
+	p->bev = tls_bev_accept(p->srv->base, fd, p->srv->tls);
+	if (p->bev == NULL) {
+		retry_later(p, "out of memory");
+		return;
+	}
+	p->state = P_HANDSHAKE;
+	bufferevent_setcb(p->bev, read_cb, NULL, event_cb, p);
+	bufferevent_setwatermark(p->bev, EV_READ, 0, 4 * NCFX_FRAME_MAX);
+	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+	evtimer_add(p->timer, &tv);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct scp *p = arg;
+	struct timeval tick = { SCP_TICK, 0 };
+	struct ncfx_wbuf w;
+	time_t now = time(NULL);
+
+	(void)fd;
+	(void)what;
+	switch (p->state) {
+	case P_BACKOFF:
+		scp_connect(p);
+		return;
+	case P_HANDSHAKE:
+	case P_BINDING:
+		retry_later(p, "no SCP_BIND_OK within %d s", SCP_BIND_TIMEOUT);
+		return;
+	case P_CONNECTING:
+		return;
+	case P_READY:
+		break;
+	}
+	if (p->sent > p->acked && now - p->progress >= SCP_ACK_TIMEOUT) {
+		retry_later(p, "no acknowledgement for %d s", SCP_ACK_TIMEOUT);
+		return;
+	}
+	if (p->ping_sent && now - p->ping_sent >= SCP_ACK_TIMEOUT) {
+		retry_later(p, "no answer to PING for %d s", SCP_ACK_TIMEOUT);
+		return;
+	}
+	if (!p->ping_sent && p->sent == p->acked && now - p->progress >= SCP_IDLE_PING) {
+		ncfx_wbuf_begin(&w, NCFX_MSG_PING, 0, 0);
+		frame_send(p->bev, &w);
+		p->ping_sent = now;
+	}
+	evtimer_add(p->timer, &tick);
+}
+
+static void
+scp_connect(struct scp *p)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct keytab_entry *e;
+	struct timeval tv = { SCP_CONNECT_TIMEOUT, 0 }, later = { 1, 0 };
+
+	/* Rate limit per address: a terminal server with a hundred sessions gets a few
+	 * connect-backs at a time, not a hundred. */
+	e = keytab_get(p->srv->scp_connecting, session_addr(p->s), 1);
+	if (e == NULL || e->count >= SERVER_SCP_CONNECTING_PER_ADDR) {
+		p->state = P_BACKOFF;
+		evtimer_add(p->timer, &later);
+		return;
+	}
+	e->count++;
+	p->holds_slot = 1;
+	/* The address is the session's observed source, never one the client named. */
+	session_peer_sockaddr(p->s, &sa, &salen);
+	if (sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa)->sin_port = htons(session_scp_port(p->s));
+	else
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(session_scp_port(p->s));
+	p->state = P_CONNECTING;
+	p->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd < 0) {
+		retry_later(p, "socket: %s", strerror(errno));
+		return;
+	}
+	if (connect(p->fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
+		retry_later(p, "connect failed: %s", strerror(errno));
+		return;
+	}
+	p->conn_ev = event_new(p->srv->base, p->fd, EV_WRITE, connected_cb, p);
+	if (p->conn_ev == NULL || event_add(p->conn_ev, &tv) != 0) {
+		retry_later(p, "out of memory");
+		return;
+	}
+	set_desc(p, "connecting to %s", p->target);
+}
+
+struct scp *
+scp_new(struct session *s, uint64_t resume)
+{
+	struct scp *p = calloc(1, sizeof(*p));
+	struct sockaddr_storage sa;
+	socklen_t salen;
+
+	if (p == NULL)
+		return NULL;
+	p->s = s;
+	p->srv = session_server(s);
+	p->fd = -1;
+	p->sent = p->acked = resume;
+	p->timer = evtimer_new(p->srv->base, timer_cb, p);
+	if (p->timer == NULL) {
+		free(p);
+		return NULL;
+	}
+	session_peer_sockaddr(s, &sa, &salen);
+	if (sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa)->sin_port = htons(session_scp_port(s));
+	else
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(session_scp_port(s));
+	addr_format((struct sockaddr *)&sa, salen, NULL, 0, p->target, sizeof(p->target));
+	scp_connect(p);
+	return p;
+}
+
+void
+scp_free(struct scp *p)
+{
+	if (p == NULL)
+		return;
+	drop_connection(p);
+	event_free(p->timer);
+	free(p);
+}
