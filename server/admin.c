@@ -31,6 +31,8 @@ usage(FILE *out)
 	    "  user passwd NAME [--password-file F] set a new password\n"
 	    "  user del NAME [--force]             remove an account (--force: and its jobs)\n"
 	    "  user list [--json]                  list accounts\n"
+	    "  sessions [--json]                   list live sessions and where notifications go\n"
+	    "  notify USER|--all [--stdin] [TEXT]  send an operator message (--stdin: one per line)\n"
 	    "  fingerprint                         print the server certificate fingerprint\n"
 	    "\n"
 	    "Passwords come from NETCFAX_PASSWORD, --password-file, or a prompt; never from\n"
@@ -240,6 +242,178 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 	return EX_USAGE_;
 }
 
+struct sess_ctx {
+	int json;
+	int n;
+};
+
+static const char *
+scp_mode_name(int mode)
+{
+	switch (mode) {
+	case NCFX_SCP_FIXED: return "fixed";
+	case NCFX_SCP_DYNAMIC: return "dynamic";
+	case NCFX_SCP_RANGE: return "range";
+	default: return "none";
+	}
+}
+
+static int
+list_session(const struct store_session *x, void *arg)
+{
+	struct sess_ctx *c = arg;
+	char when[32];
+	time_t t = (time_t)x->created;
+
+	if (c->json) {
+		printf("%s{\"session\":\"%016llx\",\"user\":", c->n ? "," : "",
+		    (unsigned long long)x->id);
+		json_print_str(stdout, x->user);
+		printf(",\"addr\":");
+		json_print_str(stdout, x->addr);
+		printf(",\"scp_port\":%d,\"scp_mode\":\"%s\",\"since\":%lld,\"scp\":",
+		    x->scp_port, scp_mode_name(x->scp_mode), (long long)x->created);
+		json_print_str(stdout, x->scp_state);
+		putchar('}');
+	} else {
+		if (c->n == 0)
+			printf("%-16s %-12s %-24s %-13s %-20s %s\n", "SESSION", "USER", "ADDRESS",
+			    "SCP", "SINCE", "NOTIFICATIONS");
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		char scp[32];
+		if (x->scp_port)
+			snprintf(scp, sizeof(scp), "%d/%s", x->scp_port, scp_mode_name(x->scp_mode));
+		else
+			snprintf(scp, sizeof(scp), "-");
+		printf("%016llx %-12s %-24s %-13s %-20s %s\n", (unsigned long long)x->id, x->user,
+		    x->addr, scp, when, x->scp_state);
+	}
+	c->n++;
+	return 0;
+}
+
+static int
+cmd_sessions(struct store *st, int argc, char **argv)
+{
+	struct sess_ctx c = { 0, 0 };
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			c.json = 1;
+		else {
+			fprintf(stderr, "netcfax-admin: unexpected argument '%s'\n", argv[i]);
+			return EX_USAGE_;
+		}
+	}
+	if (c.json)
+		printf("{\"sessions\":[");
+	if (store_session_list(st, list_session, &c) < 0) {
+		fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
+		return EX_INTERNAL;
+	}
+	if (c.json)
+		printf("]}\n");
+	else if (c.n == 0)
+		printf("no live sessions\n");
+	return 0;
+}
+
+struct notify_all {
+	struct store *st;
+	const char   *text;
+	int           n;
+	int           failed;
+};
+
+static int
+add_message(struct store *st, int64_t user, const char *text)
+{
+	struct store_note n;
+
+	memset(&n, 0, sizeof(n));
+	n.user = user;
+	n.event = NCFX_EV_MESSAGE;
+	snprintf(n.text, sizeof(n.text), "%s", text);
+	return store_note_add(st, &n);
+}
+
+static int
+notify_user(const struct store_user *u, void *arg)
+{
+	struct notify_all *a = arg;
+
+	if (add_message(a->st, u->id, a->text) < 0)
+		a->failed++;
+	else
+		a->n++;
+	return 0;
+}
+
+/* Operator messages go into the users' outboxes; netcfaxd notices the commit and delivers. */
+static int
+cmd_notify(struct store *st, int argc, char **argv)
+{
+	const char *who = NULL, *text = NULL;
+	int all = 0, use_stdin = 0, count = 0;
+	struct store_user u;
+	char line[NCFX_STR_MAX + 2];
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--all") == 0)
+			all = 1;
+		else if (strcmp(argv[i], "--stdin") == 0)
+			use_stdin = 1;
+		else if (who == NULL && !all)
+			who = argv[i];
+		else if (text == NULL)
+			text = argv[i];
+		else {
+			fprintf(stderr, "netcfax-admin: put the message in quotes\n");
+			return EX_USAGE_;
+		}
+	}
+	if ((!all && who == NULL) || (text == NULL) == !use_stdin) {
+		fprintf(stderr, "usage: netcfax-admin notify USER|--all TEXT\n"
+		    "       netcfax-admin notify USER|--all --stdin   (one message per line)\n");
+		return EX_USAGE_;
+	}
+	if (!all && store_user_get(st, who, &u) != 1) {
+		fprintf(stderr, "netcfax-admin: no user %s\n", who);
+		return EX_REFUSED;
+	}
+	for (;;) {
+		if (use_stdin) {
+			if (fgets(line, sizeof(line), stdin) == NULL)
+				break;
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0] == '\0')
+				continue;
+			text = line;
+		}
+		if (strlen(text) > NCFX_STR_MAX) {
+			fprintf(stderr, "netcfax-admin: a message is at most %u bytes\n",
+			    NCFX_STR_MAX);
+			return EX_REFUSED;
+		}
+		if (all) {
+			struct notify_all a = { st, text, 0, 0 };
+			if (store_user_list(st, notify_user, &a) < 0 || a.failed) {
+				fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
+				return EX_INTERNAL;
+			}
+		} else if (add_message(st, u.id, text) < 0) {
+			fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
+			return EX_INTERNAL;
+		}
+		count++;
+		if (!use_stdin)
+			break;
+	}
+	printf("%d message%s queued for %s\n", count, count == 1 ? "" : "s", all ? "all users" :
+	    who);
+	return 0;
+}
+
 static int
 cmd_fingerprint(const struct server_config *cfg)
 {
@@ -296,7 +470,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "fingerprint") == 0)
 		return cmd_fingerprint(&cfg);
-	if (strcmp(argv[0], "user") != 0) {
+	if (strcmp(argv[0], "user") != 0 && strcmp(argv[0], "sessions") != 0 &&
+	    strcmp(argv[0], "notify") != 0) {
 		fprintf(stderr, "netcfax-admin: unknown command '%s'\n", argv[0]);
 		usage(stderr);
 		return EX_USAGE_;
@@ -312,7 +487,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "netcfax-admin: %s\n", err);
 		return EX_INTERNAL;
 	}
-	rc = cmd_user(&cfg, st, argc - 1, argv + 1);
+	if (strcmp(argv[0], "sessions") == 0)
+		rc = cmd_sessions(st, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "notify") == 0)
+		rc = cmd_notify(st, argc - 1, argv + 1);
+	else
+		rc = cmd_user(&cfg, st, argc - 1, argv + 1);
 	store_close(st);
 	return rc;
 }

@@ -216,6 +216,8 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		}
 		p->state = P_READY;
 		p->attempts = 0;
+		/* Whatever was sent on an earlier connection and not acknowledged goes again. */
+		p->sent = p->acked;
 		p->progress = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);

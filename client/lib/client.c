@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client_internal.h"
 #include "crypto.h"
 #include "known_servers.h"
 #include "proto.h"
@@ -287,6 +288,16 @@ ncfx_status
 ncfx_login(ncfx_client *c, const char *user, const char *password, uint16_t scp_port,
     int scp_mode, struct ncfx_session_info *out)
 {
+	return ncfx_login_ex(c, user, password, scp_port, scp_mode, 0, 0, out, NULL);
+}
+
+ncfx_status
+ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t scp_port,
+    int scp_mode, int has_resume, uint64_t resume_seq, struct ncfx_session_info *out,
+    uint8_t scp_secret[32])
+{
+	const uint8_t *secret;
+	size_t secret_len;
 	struct ncfx_msg m;
 	uint32_t id;
 	ncfx_status st;
@@ -301,6 +312,8 @@ ncfx_login(ncfx_client *c, const char *user, const char *password, uint16_t scp_
 	ncfx_put_bytes(&c->w, NCFX_T_PASSWORD, password, strlen(password));
 	ncfx_put_u16(&c->w, NCFX_T_SCP_PORT, scp_port);
 	ncfx_put_u8(&c->w, NCFX_T_SCP_MODE, (uint8_t)scp_mode);
+	if (has_resume)
+		ncfx_put_u64(&c->w, NCFX_T_SEQ, resume_seq);
 	st = send_frame(c);
 	/* The frame held the password: do not leave it in memory. */
 	explicit_bzero(c->w.data, sizeof(c->w.data));
@@ -316,7 +329,32 @@ ncfx_login(ncfx_client *c, const char *user, const char *password, uint16_t scp_
 		ncfx_msg_str(&m, NCFX_T_OBSERVED_ADDR, out->observed_addr,
 		    sizeof(out->observed_addr));
 	}
+	if (scp_secret) {
+		secret = ncfx_msg_bytes(&m, NCFX_T_SCP_SECRET, &secret_len);
+		memcpy(scp_secret, secret, 32);   /* the decoder checked it is exactly 32 */
+	}
 	return NCFX_OK;
+}
+
+struct bufferevent *
+ncfx_client_detach(ncfx_client *c, struct event_base *base, uint8_t *leftover, size_t cap,
+    size_t *nleftover)
+{
+	struct bufferevent *bev;
+	size_t n;
+
+	if (c->rconsumed) {
+		memmove(c->rbuf, c->rbuf + c->rconsumed, c->rlen - c->rconsumed);
+		c->rlen -= c->rconsumed;
+		c->rconsumed = 0;
+	}
+	n = c->rlen < cap ? c->rlen : cap;
+	memcpy(leftover, c->rbuf, n);
+	*nleftover = n;
+	c->rlen = 0;
+	bev = tls_stream_to_bev(c->tls, base);
+	c->tls = NULL;
+	return bev;
 }
 
 static void
@@ -513,6 +551,7 @@ const char *ncfx_client_fingerprint(const ncfx_client *c) { return c->fingerprin
 const char *ncfx_client_pinned(const ncfx_client *c) { return c->pinned; }
 int ncfx_client_newly_pinned(const ncfx_client *c) { return c->newly_pinned; }
 const char *ncfx_client_server_name(const ncfx_client *c) { return c->server_name; }
+const char *ncfx_client_peer_addr(const ncfx_client *c) { return c->tls ? tls_stream_peer_addr(c->tls) : ""; }
 
 const char *
 ncfx_client_server_code_name(int code)

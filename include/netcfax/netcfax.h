@@ -90,6 +90,68 @@ int         ncfx_client_newly_pinned(const ncfx_client *c); /* 1 if connect pinn
 const char *ncfx_client_server_name(const ncfx_client *c);
 const char *ncfx_status_str(ncfx_status s);
 
+/*
+ * Watching: a long-running client instance that stays logged in, listens on its Secondary
+ * Connection Port, and receives the user's notifications. It reconnects by itself, with
+ * jittered exponential backoff, and resumes after the last notification it saw.
+ */
+typedef struct ncfx_watch ncfx_watch;
+
+enum ncfx_scp_setting { NCFX_SCP_SET_FIXED = 1, NCFX_SCP_SET_DYNAMIC = 2, NCFX_SCP_SET_RANGE = 3 };
+
+struct ncfx_notification {
+	uint64_t    seq;          /* per user, increasing */
+	int         event;        /* see docs/protocol.md */
+	const char *event_name;   /* "job_queued", "job_cancelled", "message", ... */
+	uint64_t    job_id;       /* 0 when not about a job */
+	int         state;
+	const char *state_name;   /* the job's state after the event, or "" */
+	const char *text;
+	const char *dest;
+	const char *filename;
+	int64_t     created;      /* unix seconds */
+};
+
+enum ncfx_watch_level { NCFX_WATCH_INFO, NCFX_WATCH_WARN };
+
+/* A notification, shown once: duplicates after a reconnect are filtered out before this. */
+typedef void (*ncfx_notify_fn)(ncfx_watch *w, const struct ncfx_notification *n, void *arg);
+/* What the watcher is doing, in words ("logged in ...", "connection lost ..."). */
+typedef void (*ncfx_watch_status_fn)(ncfx_watch *w, int level, const char *what, void *arg);
+/* After each login, on the still-blocking client: requests may be made here (first is 1 the
+ * first time). Return non-zero to stop watching. */
+typedef int (*ncfx_login_fn)(ncfx_watch *w, ncfx_client *c, int first, void *arg);
+
+struct ncfx_watch_options {
+	struct ncfx_client_options conn;
+	const char *user;
+	const char *password;
+	int         scp_mode;         /* NCFX_SCP_SET_*; 0 = dynamic */
+	int         scp_port;         /* fixed mode; 0 = 7485 */
+	int         scp_port_min;     /* range mode */
+	int         scp_port_max;
+	const char *scp_listen;       /* address to listen on; NULL = all */
+	int         heartbeat;        /* seconds between PINGs on the PCP; 0 = 25 */
+	int         handle_signals;   /* stop cleanly on SIGINT and SIGTERM */
+	ncfx_notify_fn       on_notify;
+	ncfx_watch_status_fn on_status;
+	ncfx_login_fn        on_login;
+	void       *arg;
+};
+
+/* The options' strings must outlive the watcher. NULL with err on bad options. */
+ncfx_watch *ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen);
+/* Runs until ncfx_watch_stop, a signal, or an error that retrying cannot fix (wrong password,
+ * changed server identity, SCP port refused): NCFX_OK, or that error's status with
+ * ncfx_watch_errmsg() and ncfx_watch_server_code() saying why. */
+ncfx_status ncfx_watch_run(ncfx_watch *w);
+void        ncfx_watch_stop(ncfx_watch *w, int code);
+int         ncfx_watch_stop_code(const ncfx_watch *w);
+uint16_t    ncfx_watch_scp_port(const ncfx_watch *w);
+const char *ncfx_watch_errmsg(const ncfx_watch *w);
+int         ncfx_watch_server_code(const ncfx_watch *w);
+void        ncfx_watch_free(ncfx_watch *w);
+
 #ifdef __cplusplus
 }
 #endif

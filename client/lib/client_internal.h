@@ -1,0 +1,25 @@
+/* client_internal.h: what the watch engine needs from the blocking client, inside the library. */
+#ifndef NETCFAX_CLIENT_INTERNAL_H
+#define NETCFAX_CLIENT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netcfax/netcfax.h"
+
+struct event_base;
+struct bufferevent;
+
+/* LOGIN with an optional resume point: the client already has every notification up to
+ * resume_seq. scp_secret receives the session's 32-byte secret. */
+ncfx_status ncfx_login_ex(ncfx_client *c, const char *user, const char *password,
+                          uint16_t scp_port, int scp_mode, int has_resume, uint64_t resume_seq,
+                          struct ncfx_session_info *out, uint8_t scp_secret[32]);
+/* The server address the connection went to ("192.0.2.1" or "2001:db8::1"). */
+const char *ncfx_client_peer_addr(const ncfx_client *c);
+/* Moves the connection under libevent. Bytes already read past the last frame are copied to
+ * leftover (up to cap; *nleftover set). The client is disconnected afterwards. */
+struct bufferevent *ncfx_client_detach(ncfx_client *c, struct event_base *base,
+                                       uint8_t *leftover, size_t cap, size_t *nleftover);
+
+#endif

@@ -1,0 +1,621 @@
+/* watch.c: a client instance that stays reachable. The PCP connection is made and logged in
+ * with the blocking client, then handed to libevent for heartbeats; the SCP listener accepts
+ * the server's connect-backs, and nothing from one is believed until the peer presented the
+ * pinned certificate and proved it knows this session's secret. */
+#include "netcfax/netcfax.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "client_internal.h"
+#include "crypto.h"
+#include "frame_io.h"
+#include "proto.h"
+#include "scp_listener.h"
+#include "scp_proof.h"
+#include "tls.h"
+
+#define WATCH_BIND_TIMEOUT 10     /* seconds from SCP accept to a valid SCP_BIND */
+#define WATCH_BACKOFF_MAX  60
+#define WATCH_DEAD_AFTER   3      /* heartbeats without a word from the server */
+
+struct scpconn {
+	struct ncfx_watch  *w;
+	struct bufferevent *bev;
+	struct event       *deadline;
+	int                 bound;
+	uint64_t            max_seq;   /* highest seq received here: what we may acknowledge */
+	int                 ack_due;
+	char                peer[ADDR_STR_MAX];
+	struct scpconn     *prev, *next;
+};
+
+struct ncfx_watch {
+	struct ncfx_watch_options o;
+	struct event_base     *base;
+	struct tls_ctx        *scp_tls;
+	struct evconnlistener *listener;
+	uint16_t               scp_port;
+	int                    scp_mode;      /* NCFX_SCP_* on the wire */
+	ncfx_client           *client;
+	struct bufferevent    *pcp;
+	struct event          *timer;          /* reconnect backoff, then heartbeats */
+	struct event          *sigint, *sigterm;
+	int                    attempts;
+	int                    logins;
+	char                   fingerprint[TLS_FP_LEN];
+	uint64_t               session_id;
+	uint8_t                secret[32];
+	int                    has_seq;
+	uint64_t               last_seq;       /* highest notification shown */
+	time_t                 last_rx;
+	struct scpconn        *conns;
+	int                    stop_code;
+	ncfx_status            result;
+	int                    server_code;
+	char                   err[600];
+};
+
+static void schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+status(ncfx_watch *w, int level, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w->o.on_status)
+		w->o.on_status(w, level, msg, w->o.arg);
+}
+
+static void
+fatal_stop(ncfx_watch *w, ncfx_status st, int server_code, const char *msg)
+{
+	w->result = st;
+	w->server_code = server_code;
+	snprintf(w->err, sizeof(w->err), "%s", msg);
+	event_base_loopbreak(w->base);
+}
+
+/* SCP connections */
+
+static void
+conn_free(struct scpconn *c)
+{
+	ncfx_watch *w = c->w;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (w->conns == c)
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->deadline)
+		event_free(c->deadline);
+	free(c);
+}
+
+static void
+conn_drop(struct scpconn *c, const char *why)
+{
+	/* Whoever it was, they get no answer and the user sees nothing but this log line. */
+	status(c->w, NCFX_WATCH_WARN, "dropped a connection to the SCP from %s: %s", c->peer, why);
+	conn_free(c);
+}
+
+static void
+drop_all_conns(ncfx_watch *w)
+{
+	while (w->conns)
+		conn_free(w->conns);
+}
+
+static void
+show(ncfx_watch *w, struct scpconn *c, const struct ncfx_msg *m)
+{
+	char text[NCFX_STR_MAX + 1], dest[NCFX_DEST_MAX + 1], fname[NCFX_FILENAME_MAX + 1];
+	struct ncfx_notification n;
+	uint64_t seq = ncfx_msg_uint(m, NCFX_T_SEQ);
+
+	if (seq > c->max_seq)
+		c->max_seq = seq;
+	c->ack_due = 1;
+	/* A notification seen before (re-sent after a reconnect) is acknowledged, not shown. */
+	if (w->has_seq && seq <= w->last_seq)
+		return;
+	memset(&n, 0, sizeof(n));
+	n.seq = seq;
+	n.event = (int)ncfx_msg_uint(m, NCFX_T_EVENT);
+	n.event_name = ncfx_event_name(n.event);
+	n.job_id = ncfx_msg_uint(m, NCFX_T_JOB_ID);
+	n.state = (int)ncfx_msg_uint(m, NCFX_T_STATE);
+	n.state_name = n.state ? ncfx_job_state_name(n.state) : "";
+	n.text = ncfx_msg_str(m, NCFX_T_TEXT, text, sizeof(text));
+	n.dest = ncfx_msg_str(m, NCFX_T_DEST, dest, sizeof(dest));
+	n.filename = ncfx_msg_str(m, NCFX_T_FILENAME, fname, sizeof(fname));
+	n.created = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
+	w->has_seq = 1;
+	w->last_seq = seq;
+	if (w->o.on_notify)
+		w->o.on_notify(w, &n, w->o.arg);
+}
+
+/* The first frame must be SCP_BIND for our current session with the server's proof. */
+static int
+check_bind(ncfx_watch *w, struct scpconn *c, const struct ncfx_msg *m)
+{
+	uint8_t want[32], mine[32];
+	const uint8_t *proof;
+	size_t len;
+	struct ncfx_wbuf wb;
+
+	if (m->type != NCFX_MSG_SCP_BIND) {
+		conn_drop(c, "it did not start with SCP_BIND");
+		return -1;
+	}
+	if (w->session_id == 0 || ncfx_msg_uint(m, NCFX_T_SESSION_ID) != w->session_id) {
+		conn_drop(c, "SCP_BIND for another session");
+		return -1;
+	}
+	proof = ncfx_msg_bytes(m, NCFX_T_SCP_PROOF, &len);
+	if (scp_proof(c->bev, w->secret, w->session_id, NCFX_SCP_LABEL_SERVER, want) < 0 ||
+	    !crypto_equal(want, proof, sizeof(want))) {
+		conn_drop(c, "wrong proof of the session secret (an impostor, or a replay)");
+		return -1;
+	}
+	if (scp_proof(c->bev, w->secret, w->session_id, NCFX_SCP_LABEL_CLIENT, mine) < 0) {
+		conn_drop(c, "cannot derive our proof");
+		return -1;
+	}
+	ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_BIND_OK, 0, 0);
+	ncfx_put_bytes(&wb, NCFX_T_SCP_PROOF, mine, sizeof(mine));
+	frame_send(c->bev, &wb);
+	c->bound = 1;
+	event_del(c->deadline);
+	/* The server replaces a dead SCP with a new one: the newest bound connection wins. */
+	for (struct scpconn *o = w->conns, *next; o; o = next) {
+		next = o->next;
+		if (o != c)
+			conn_free(o);
+	}
+	status(w, NCFX_WATCH_INFO, "notifications connected: the server reached port %u "
+	    "from %s", w->scp_port, c->peer);
+	return 0;
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct scpconn *c = arg;
+	ncfx_watch *w = c->w;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct ncfx_wbuf wb;
+
+	for (;;) {
+		struct ncfx_msg m;
+		char why[160];
+		size_t len = 0;
+		int err = 0, rc = frame_next(in, &m, &len, &err, why, sizeof(why));
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			conn_drop(c, why);
+			return;
+		}
+		if (!c->bound) {
+			if (check_bind(w, c, &m) < 0)
+				return;
+		} else if (m.type == NCFX_MSG_NOTIFY) {
+			show(w, c, &m);
+		} else if (m.type == NCFX_MSG_PING) {
+			ncfx_wbuf_begin(&wb, NCFX_MSG_PONG, 0, m.reqid);
+			if (ncfx_msg_has(&m, NCFX_T_SEQ))
+				ncfx_put_u64(&wb, NCFX_T_SEQ, ncfx_msg_uint(&m, NCFX_T_SEQ));
+			frame_send(bev, &wb);
+		} else {
+			conn_drop(c, "unexpected message on the SCP");
+			return;
+		}
+		evbuffer_drain(in, len);
+		if (w->stop_code >= 0)
+			break;
+	}
+	/* One cumulative ack per batch read, never beyond what this connection carried. */
+	if (c->ack_due) {
+		ncfx_wbuf_begin(&wb, NCFX_MSG_NOTIFY_ACK, 0, 0);
+		ncfx_put_u64(&wb, NCFX_T_SEQ, c->max_seq);
+		frame_send(bev, &wb);
+		c->ack_due = 0;
+	}
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct scpconn *c = arg;
+	ncfx_watch *w = c->w;
+	char fp[TLS_FP_LEN], why[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		/* Pinning mode: the SCP peer must present exactly the PCP's certificate. */
+		if (!(w->o.conn.ca_file && *w->o.conn.ca_file)) {
+			tls_bev_peer_fingerprint(bev, fp);
+			if (strcmp(fp, w->fingerprint) != 0) {
+				conn_drop(c, "its certificate is not the server's");
+				return;
+			}
+		}
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		tls_bev_error(bev, why, sizeof(why));
+		conn_drop(c, why);
+	} else if (c->bound)
+		conn_free(c);      /* the server closed it; it will connect again when needed */
+	else
+		conn_drop(c, "closed before SCP_BIND");
+}
+
+static void
+conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_drop(arg, "no valid SCP_BIND in time");
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	ncfx_watch *w = arg;
+	struct scpconn *c = calloc(1, sizeof(*c));
+	struct timeval tv = { WATCH_BIND_TIMEOUT, 0 };
+
+	(void)l;
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	addr_format(sa, (socklen_t)salen, NULL, 0, c->peer, sizeof(c->peer));
+	c->bev = tls_bev_connect(w->base, fd, w->scp_tls, w->o.conn.host);
+	c->deadline = evtimer_new(w->base, conn_deadline, c);
+	if (c->bev == NULL || c->deadline == NULL) {
+		if (c->bev == NULL)
+			close(fd);
+		if (c->deadline)
+			event_free(c->deadline);
+		bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 * NCFX_FRAME_MAX);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->deadline, &tv);
+}
+
+/* PCP */
+
+static void
+pcp_close(ncfx_watch *w)
+{
+	if (w->pcp) {
+		bufferevent_free(w->pcp);
+		w->pcp = NULL;
+	}
+	w->session_id = 0;
+	explicit_bzero(w->secret, sizeof(w->secret));
+	drop_all_conns(w);
+}
+
+static void
+pcp_read(struct bufferevent *bev, void *arg)
+{
+	ncfx_watch *w = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	w->last_rx = time(NULL);
+	for (;;) {
+		struct ncfx_msg m;
+		char why[160], reason[NCFX_STR_MAX + 1];
+		size_t len = 0;
+		int err = 0, rc = frame_next(in, &m, &len, &err, why, sizeof(why));
+
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			schedule_reconnect(w, "the server sent %s", why);
+			return;
+		}
+		if (m.type == NCFX_MSG_ERROR && m.reqid == 0) {
+			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
+			schedule_reconnect(w, "the server closed the session: %s", reason);
+			return;
+		}
+		/* PONG and anything else keep the session alive; the relay will use more. */
+		evbuffer_drain(in, len);
+	}
+}
+
+static void
+pcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	ncfx_watch *w = arg;
+	char why[256];
+
+	if (what & BEV_EVENT_ERROR) {
+		tls_bev_error(bev, why, sizeof(why));
+		schedule_reconnect(w, "connection to the server lost: %s", why);
+	} else if (what & BEV_EVENT_EOF)
+		schedule_reconnect(w, "the server closed the connection");
+}
+
+static int
+heartbeat_secs(const ncfx_watch *w)
+{
+	return w->o.heartbeat > 0 ? w->o.heartbeat : 25;
+}
+
+static int try_login(ncfx_watch *w);
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ncfx_watch *w = arg;
+	struct timeval tv = { heartbeat_secs(w), 0 };
+	struct ncfx_wbuf wb;
+
+	(void)fd;
+	(void)what;
+	if (w->pcp == NULL) {
+		if (try_login(w) == 0)
+			evtimer_add(w->timer, &tv);
+		return;
+	}
+	if (time(NULL) - w->last_rx >= (time_t)heartbeat_secs(w) * WATCH_DEAD_AFTER) {
+		schedule_reconnect(w, "no answer from the server for %d s",
+		    heartbeat_secs(w) * WATCH_DEAD_AFTER);
+		return;
+	}
+	/* The heartbeat travels inside TLS; it also keeps NAT state for the PCP alive. */
+	ncfx_wbuf_begin(&wb, NCFX_MSG_PING, 0, 0);
+	frame_send(w->pcp, &wb);
+	evtimer_add(w->timer, &tv);
+}
+
+static void
+schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+	uint32_t rnd = 0;
+	long base, delay;
+	struct timeval tv;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pcp_close(w);
+	base = w->attempts >= 6 ? WATCH_BACKOFF_MAX : 1L << w->attempts;
+	if (base > WATCH_BACKOFF_MAX)
+		base = WATCH_BACKOFF_MAX;
+	crypto_random(&rnd, sizeof(rnd));
+	delay = base * 500 + (long)(rnd % (uint32_t)(base * 500 + 1));   /* ms, 50-100% */
+	w->attempts++;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_del(w->timer);
+	evtimer_add(w->timer, &tv);
+	status(w, NCFX_WATCH_WARN, "%s; reconnecting in %.1f s", why, (double)delay / 1000.0);
+}
+
+static int
+bind_listener(ncfx_watch *w, const char *peer_addr)
+{
+	struct scp_listen_opts lo = { 0 };
+	char err[400], warn[200];
+	uint16_t port = 0;
+	int fd;
+
+	lo.mode = w->scp_mode;
+	lo.port = w->o.scp_port ? w->o.scp_port : NCFX_DEFAULT_SCP_PORT;
+	lo.port_min = w->o.scp_port_min;
+	lo.port_max = w->o.scp_port_max;
+	lo.bind_addr = w->o.scp_listen;
+	/* Listen in the family the server sees us in: that is where it will connect back. */
+	lo.family = strchr(peer_addr, ':') ? AF_INET6 : AF_INET;
+	fd = scp_listen_bind(&lo, &port, err, sizeof(err), warn, sizeof(warn));
+	if (fd < 0) {
+		fatal_stop(w, NCFX_ERR_USAGE, 0, err);
+		return -1;
+	}
+	if (warn[0])
+		status(w, NCFX_WATCH_WARN, "%s", warn);
+	w->listener = evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (w->listener == NULL) {
+		close(fd);
+		fatal_stop(w, NCFX_ERR_NOMEM, 0, "out of memory");
+		return -1;
+	}
+	w->scp_port = port;
+	status(w, NCFX_WATCH_INFO, "listening for notifications on TCP port %u (%s)", port,
+	    w->scp_mode == NCFX_SCP_FIXED ? "fixed" : w->scp_mode == NCFX_SCP_RANGE ? "range" :
+	    "dynamic");
+	return 0;
+}
+
+/* Connects and logs in (blocking), then moves the connection under the event loop.
+ * 0 logged in; -1 failed (a retry is scheduled, or the loop is stopping). */
+static int
+try_login(ncfx_watch *w)
+{
+	struct ncfx_session_info info;
+	uint8_t leftover[2 * NCFX_FRAME_MAX];
+	size_t nleft = 0;
+	ncfx_status st;
+	int code;
+
+	st = ncfx_connect(w->client, &w->o.conn);
+	if (st == NCFX_OK && w->listener == NULL) {
+		/* First contact: now we know which address family to listen in. */
+		if (bind_listener(w, ncfx_client_peer_addr(w->client)) < 0)
+			return -1;
+	}
+	if (st == NCFX_OK)
+		st = ncfx_login_ex(w->client, w->o.user, w->o.password, w->scp_port,
+		    w->scp_mode, w->has_seq, w->last_seq, &info, w->secret);
+	if (st != NCFX_OK) {
+		code = ncfx_client_server_code(w->client);
+		/* Retrying cannot fix a wrong password, a changed identity or a refused port. */
+		if (st == NCFX_ERR_IDENTITY || st == NCFX_ERR_UNTRUSTED || st == NCFX_ERR_USAGE ||
+		    (st == NCFX_ERR_SERVER && (code == NCFX_E_AUTH || code == NCFX_E_BAD_REQUEST ||
+		    code == NCFX_E_VERSION))) {
+			fatal_stop(w, st, code, ncfx_client_errmsg(w->client));
+			return -1;
+		}
+		schedule_reconnect(w, "%s", ncfx_client_errmsg(w->client));
+		return -1;
+	}
+	snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", ncfx_client_fingerprint(w->client));
+	w->session_id = info.session_id;
+	w->logins++;
+	status(w, NCFX_WATCH_INFO, "logged in to %s as %s (session %016" PRIx64 ", seen from %s)",
+	    w->o.conn.host, info.user, info.session_id, info.observed_addr);
+	if (w->o.on_login && w->o.on_login(w, w->client, w->logins == 1, w->o.arg) != 0) {
+		ncfx_watch_stop(w, w->stop_code >= 0 ? w->stop_code : 0);
+		return -1;
+	}
+	w->pcp = ncfx_client_detach(w->client, w->base, leftover, sizeof(leftover), &nleft);
+	if (w->pcp == NULL) {
+		schedule_reconnect(w, "cannot set up the connection");
+		return -1;
+	}
+	if (nleft)
+		evbuffer_add(bufferevent_get_input(w->pcp), leftover, nleft);
+	bufferevent_setcb(w->pcp, pcp_read, NULL, pcp_event, w);
+	bufferevent_setwatermark(w->pcp, EV_READ, 0, 4 * NCFX_FRAME_MAX);
+	bufferevent_enable(w->pcp, EV_READ | EV_WRITE);
+	w->last_rx = time(NULL);
+	w->attempts = 0;
+	return 0;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	ncfx_watch_stop(arg, 0);
+}
+
+ncfx_watch *
+ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen)
+{
+	ncfx_watch *w;
+	struct scp_listen_opts lo = { 0 };
+
+	lo.mode = o->scp_mode ? o->scp_mode : NCFX_SCP_DYNAMIC;
+	lo.port = o->scp_port ? o->scp_port : NCFX_DEFAULT_SCP_PORT;
+	lo.port_min = o->scp_port_min;
+	lo.port_max = o->scp_port_max;
+	if (scp_listen_check(&lo, err, errlen) < 0)
+		return NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->o = *o;
+	w->scp_mode = lo.mode;
+	w->stop_code = -1;
+	w->base = event_base_new();
+	w->client = ncfx_client_new();
+	w->scp_tls = tls_client_ctx_new(o->conn.ca_file, err, errlen);
+	if (w->base == NULL || w->client == NULL || w->scp_tls == NULL) {
+		if (w->base == NULL || w->client == NULL)
+			snprintf(err, errlen, "out of memory");
+		ncfx_watch_free(w);
+		return NULL;
+	}
+	w->timer = evtimer_new(w->base, on_timer, w);
+	if (o->handle_signals) {
+		w->sigint = evsignal_new(w->base, SIGINT, on_signal, w);
+		w->sigterm = evsignal_new(w->base, SIGTERM, on_signal, w);
+		evsignal_add(w->sigint, NULL);
+		evsignal_add(w->sigterm, NULL);
+	}
+	return w;
+}
+
+ncfx_status
+ncfx_watch_run(ncfx_watch *w)
+{
+	struct timeval now = { 0, 0 };
+
+	w->result = NCFX_OK;
+	evtimer_add(w->timer, &now);
+	event_base_dispatch(w->base);
+	pcp_close(w);
+	return w->result;
+}
+
+void
+ncfx_watch_stop(ncfx_watch *w, int code)
+{
+	w->stop_code = code;
+	event_base_loopbreak(w->base);
+}
+
+int ncfx_watch_stop_code(const ncfx_watch *w) { return w->stop_code < 0 ? 0 : w->stop_code; }
+uint16_t ncfx_watch_scp_port(const ncfx_watch *w) { return w->scp_port; }
+const char *ncfx_watch_errmsg(const ncfx_watch *w) { return w->err; }
+int ncfx_watch_server_code(const ncfx_watch *w) { return w->server_code; }
+
+void
+ncfx_watch_free(ncfx_watch *w)
+{
+	if (w == NULL)
+		return;
+	pcp_close(w);
+	if (w->listener)
+		evconnlistener_free(w->listener);
+	if (w->timer)
+		event_free(w->timer);
+	if (w->sigint)
+		event_free(w->sigint);
+	if (w->sigterm)
+		event_free(w->sigterm);
+	ncfx_client_free(w->client);
+	tls_ctx_free(w->scp_tls);
+	if (w->base)
+		event_base_free(w->base);
+	explicit_bzero(w->secret, sizeof(w->secret));
+	free(w);
+}
