@@ -113,7 +113,7 @@ crypto_password_hash(const char *pw, size_t pwlen, int cost_log2, char out[CRYPT
 	uint8_t salt[SALT_LEN], hash[HASH_LEN];
 	unsigned char s64[48], h64[64];
 
-	if (cost_log2 < 10 || cost_log2 > 20 || crypto_random(salt, sizeof(salt)) < 0)
+	if (cost_log2 < 10 || cost_log2 > 18 || crypto_random(salt, sizeof(salt)) < 0)
 		return -1;
 	if (scrypt(pw, pwlen, salt, sizeof(salt), cost_log2, SCRYPT_R, SCRYPT_P, hash,
 	    sizeof(hash)) < 0)
@@ -154,8 +154,10 @@ crypto_password_verify(const char *pw, size_t pwlen, const char *stored)
 
 	if (sscanf(stored, "$scrypt$ln=%d,r=%d,p=%d$%n", &ln, &r, &p, &used) != 3 || used == 0)
 		return -1;
-	/* Bounds stop a corrupted or hostile row from asking for gigabytes of memory. */
-	if (ln < 10 || ln > 20 || r < 1 || r > 16 || p < 1 || p > 4)
+	/* Bounds stop a corrupted or hostile row from asking for gigabytes of memory:
+	 * 128 * r * N * p stays at or below 256 MiB. */
+	if (ln < 10 || ln > 20 || r < 1 || r > 16 || p < 1 || p > 4 ||
+	    (UINT64_C(128) * (uint64_t)r * (UINT64_C(1) << ln) * (uint64_t)p) > (UINT64_C(256) << 20))
 		return -1;
 	s64 = stored + used;
 	h64 = strchr(s64, '$');

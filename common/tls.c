@@ -152,10 +152,23 @@ tls_ensure_selfsigned(const char *cert_path, const char *key_path, const char *c
 		ssl_err(err, errlen, "signing certificate");
 		goto out;
 	}
-	/* Key first: a certificate without its key would be useless after a crash. */
+	/* Key first: a certificate without its key would be useless after a crash. Then the
+	 * directory, or a power cut could lose both and change the server's identity. */
 	if (write_pem_atomic(key_path, 0600, write_key, key, err, errlen) < 0 ||
 	    write_pem_atomic(cert_path, 0644, write_cert, x, err, errlen) < 0)
 		goto out;
+	{
+		char dir[4200], *slash;
+		int dfd;
+		snprintf(dir, sizeof(dir), "%s", cert_path);
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			if ((dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+				fsync(dfd);
+				close(dfd);
+			}
+		}
+	}
 	rc = 1;
 out:
 	BN_free(bn);

@@ -24,6 +24,8 @@ struct server_config {
 	long long login_lockout;
 	long long max_document_size;
 	long long max_jobs_per_user;
+	long long max_spool_per_user;
+	long long spool_reserve;
 	long long password_hash_cost;
 	char      scp_ports[32];
 	long long notify_retention;

@@ -104,6 +104,41 @@ base_name(const char *in, char *out, size_t cap)
 		snprintf(out, cap, "document");
 }
 
+/* The per-user limits, checked when an upload starts and again when it ends (another
+ * connection of the same user may have queued jobs meanwhile). 0 ok, or an error code. */
+static int
+check_quota(struct session *s, uint64_t size, char *why, size_t whylen)
+{
+	struct server *srv = session_server(s);
+	int64_t jobs = store_job_count_unfinished(srv->store, session_user_id(s));
+	int64_t bytes = store_job_bytes_unfinished(srv->store, session_user_id(s));
+	long long avail = spool_free_bytes(srv->spool);
+
+	if (jobs < 0 || bytes < 0) {
+		log_warnx("quota for '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		snprintf(why, whylen, "server store unavailable");
+		return NCFX_E_INTERNAL;
+	}
+	if (jobs >= srv->cfg.max_jobs_per_user) {
+		snprintf(why, whylen, "you have %" PRId64 " unfinished jobs, the most this server "
+		    "allows", jobs);
+		return NCFX_E_QUOTA;
+	}
+	if ((uint64_t)bytes + size > (uint64_t)srv->cfg.max_spool_per_user) {
+		snprintf(why, whylen, "your unfinished jobs hold %" PRId64 " bytes; with this "
+		    "document that would pass this server's limit of %lld", bytes,
+		    srv->cfg.max_spool_per_user);
+		return NCFX_E_QUOTA;
+	}
+	if (avail >= 0 && (unsigned long long)avail < size + (unsigned long long)srv->cfg.spool_reserve) {
+		log_warnx("spool nearly full: %lld bytes free, refusing a %" PRIu64 "-byte upload",
+		    avail, size);
+		snprintf(why, whylen, "the server is short of disk space; try again later");
+		return NCFX_E_INTERNAL;
+	}
+	return 0;
+}
+
 static void
 handle_submit(struct session *s, const struct ncfx_msg *m)
 {
@@ -115,7 +150,7 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 	struct ncfx_wbuf w;
 	const uint8_t *sha;
 	size_t shalen;
-	int64_t unfinished;
+	int code;
 
 	if (*slot) {
 		session_reply_error(s, m->reqid, NCFX_E_UPLOAD,
@@ -145,16 +180,8 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, NCFX_E_DOC_TOO_LARGE, why);
 		return;
 	}
-	unfinished = store_job_count_unfinished(srv->store, session_user_id(s));
-	if (unfinished < 0) {
-		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
-		return;
-	}
-	if (unfinished >= srv->cfg.max_jobs_per_user) {
-		snprintf(why, sizeof(why), "you have %" PRId64 " unfinished jobs, the most this "
-		    "server allows", unfinished);
-		session_reply_error(s, m->reqid, NCFX_E_QUOTA, why);
+	if ((code = check_quota(s, size, why, sizeof(why))) != 0) {
+		session_reply_error(s, m->reqid, code, why);
 		return;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL || (u->sha = crypto_sha256_new()) == NULL) {
@@ -239,7 +266,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	struct store_note note;
 	uint8_t got_sha[32];
 	char why[300], intake[240];
-	int pages;
+	int pages, code;
 
 	if (u == NULL || u->id != ncfx_msg_uint(m, NCFX_T_UPLOAD_ID)) {
 		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, "no such upload in progress");
@@ -268,6 +295,10 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
 		    session_user(s), intake);
 		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, why);
+		goto out;
+	}
+	if ((code = check_quota(s, u->size, why, sizeof(why))) != 0) {
+		session_reply_error(s, m->reqid, code, why);
 		goto out;
 	}
 	memset(&j, 0, sizeof(j));
@@ -361,6 +392,9 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	switch (rc) {
 	case 1:
 		log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
+		/* A cancelled job will never be sent: its document only costs disk now. */
+		if (spool_remove(srv->spool, j.doc) < 0)
+			log_warnx("spool: cannot remove %s of cancelled job %" PRId64, j.doc, id);
 		reply_job(s, m->reqid, 0, &j);
 		session_notify_user(srv, note.user);
 		break;

@@ -13,6 +13,7 @@ struct keytab;
 struct keytab_entry {
 	char   key[KEYTAB_KEY_MAX];
 	long   count;
+	long   pending;   /* started, not yet finished (throttle: logins being checked) */
 	time_t first;     /* when count started */
 	time_t last;      /* last change */
 };

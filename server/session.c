@@ -30,7 +30,8 @@
 
 /* Output queued beyond this stops reading from the peer until it drains (backpressure). */
 #define SESSION_OUT_HIGH (4u << 20)
-#define SESSION_OUT_LOW  (1u << 20)
+/* Before login a peer has earned little: its unread replies are capped much lower. */
+#define SESSION_OUT_HIGH_PREAUTH (64u << 10)
 /* Input buffered beyond this (e.g. while a login is checked) waits in the kernel instead. */
 #define SESSION_IN_HIGH  (4 * NCFX_FRAME_MAX)
 /* How long a closing session may take to flush its last ERROR. */
@@ -171,14 +172,21 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	s->timer = evtimer_new(srv->base, timer_cb, s);
 	s->free_ev = event_new(srv->base, -1, 0, free_cb, s);
 	if (s->bev == NULL || s->timer == NULL || s->free_ev == NULL) {
+		/* Not yet counted or listed: undo by hand, not through session_free. */
 		log_warnx("closing %s: out of memory for a new connection", s->peer);
-		if (s->bev == NULL)
+		if (s->bev)
+			bufferevent_free(s->bev);
+		else
 			close(fd);
-		session_free(s);
+		if (s->timer)
+			event_free(s->timer);
+		if (s->free_ev)
+			event_free(s->free_ev);
+		free(s);
 		return NULL;
 	}
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_OUT_LOW, 0);
+	bufferevent_setwatermark(s->bev, EV_WRITE, SESSION_OUT_HIGH_PREAUTH, 0);
 	/* read_cb drains every whole frame, so more than this waiting means a stalled peer. */
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_IN_HIGH);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -218,7 +226,12 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 	}
 	jobs_upload_free(s->upload);
-	hashpool_cancel(s->login_job);
+	if (s->login_job) {
+		/* The verdict will never come: end the attempt as a failure, as it would be
+		 * had the peer waited (hanging up must not be a free guess). */
+		hashpool_cancel(s->login_job);
+		throttle_end(srv->throttle, s->user, s->addr_key, 0, time(NULL));
+	}
 	session_logout(s);
 	if (s->timer)
 		event_free(s->timer);
@@ -390,7 +403,9 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	s->login_reqid = m->reqid;
 	s->login_job = hashpool_verify(srv->hashpool, (const char *)pw, pwlen,
 	    found ? u.pwhash : srv->dummy_hash, login_checked, s);
-	if (s->login_job == NULL) {
+	if (s->login_job != NULL)
+		throttle_begin(srv->throttle, s->user, s->addr_key);
+	else {
 		log_warnx("login as '%s' from %s refused: too many logins in progress", s->user,
 		    s->peer);
 		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "server busy with other logins; "
@@ -435,17 +450,16 @@ login_checked(int ok, void *arg)
 	struct ncfx_wbuf w;
 
 	s->login_job = NULL;
+	throttle_end(srv->throttle, s->user, s->addr_key, s->user_id != 0 && ok == 1, time(NULL));
 	if (s->state != S_LOGIN)
 		return;                     /* closing: the answer no longer matters */
 	bufferevent_enable(s->bev, EV_READ);
 	if (s->user_id == 0 || ok != 1) {
-		throttle_failure(srv->throttle, s->user, s->addr_key, time(NULL));
 		log_warnx("failed login as '%s' from %s%s", s->user, s->peer,
 		    s->user_id && ok < 0 ? " (stored hash unreadable)" : "");
 		session_reply_error(s, s->login_reqid, NCFX_E_AUTH, "wrong user name or password");
 		login_failed(s);
 	} else {
-		throttle_success(srv->throttle, s->user);
 		crypto_random(&s->session_id, sizeof(s->session_id));
 		s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
 		crypto_random(s->scp_secret, sizeof(s->scp_secret));
@@ -495,6 +509,10 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		snprintf(why, sizeof(why), "%s is not a message a client sends",
 		    ncfx_msg_type_name(m->type));
 		session_close(s, NCFX_E_UNEXPECTED, why);
+		return;
+	}
+	if (s->state == S_HELLO && m->type != NCFX_MSG_HELLO) {
+		session_close(s, NCFX_E_UNEXPECTED, "expected HELLO first");
 		return;
 	}
 	if (m->type == NCFX_MSG_PING) {
@@ -570,13 +588,26 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 	}
 }
 
+/* Stops reading from a peer whose replies pile up unread, before it makes us build more. */
+static int
+output_full(struct session *s)
+{
+	size_t out = evbuffer_get_length(bufferevent_get_output(s->bev));
+
+	if (out <= (s->state == S_AUTHED ? SESSION_OUT_HIGH : SESSION_OUT_HIGH_PREAUTH))
+		return 0;
+	bufferevent_disable(s->bev, EV_READ);
+	s->read_paused = 1;
+	return 1;
+}
+
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	while (s->state != S_CLOSING && s->login_job == NULL) {
+	while (s->state != S_CLOSING && s->login_job == NULL && !output_full(s)) {
 		struct ncfx_msg m;
 		char why[160];
 		size_t len = 0;
@@ -592,12 +623,6 @@ read_cb(struct bufferevent *bev, void *arg)
 		dispatch(s, &m);
 		evbuffer_drain(in, len);
 	}
-	if (s->state != S_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) > SESSION_OUT_HIGH) {
-		/* The peer is not reading its replies: stop reading its requests. */
-		bufferevent_disable(bev, EV_READ);
-		s->read_paused = 1;
-	}
 }
 
 static void
@@ -610,7 +635,8 @@ write_cb(struct bufferevent *bev, void *arg)
 			event_active(s->free_ev, 0, 0);
 		return;
 	}
-	if (s->read_paused) {
+	if (s->read_paused &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) <= SESSION_OUT_HIGH_PREAUTH) {
 		s->read_paused = 0;
 		bufferevent_enable(bev, EV_READ);
 		read_cb(bev, s);    /* frames may be waiting in the input buffer */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -126,6 +127,16 @@ spool_discard(const char *tmp_path, int fd)
 		close(fd);
 	if (tmp_path && *tmp_path)
 		unlink(tmp_path);
+}
+
+long long
+spool_free_bytes(const struct spool *sp)
+{
+	struct statvfs v;
+
+	if (statvfs(sp->docs, &v) != 0)
+		return -1;
+	return (long long)v.f_bavail * (long long)v.f_frsize;
 }
 
 void

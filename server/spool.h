@@ -22,6 +22,8 @@ int  spool_commit(struct spool *sp, const char *tmp_path, int fd, const char *ex
 /* Closes fd and removes the temporary file. */
 void spool_discard(const char *tmp_path, int fd);
 void spool_doc_path(const struct spool *sp, const char *name, char *path, size_t cap);
+/* Bytes free for the spool's user on its file system, or -1. */
+long long spool_free_bytes(const struct spool *sp);
 /* Removes a committed document; 0 or -1. */
 int  spool_remove(struct spool *sp, const char *name);
 /* Startup clean-up: empties tmp/ and removes each document in docs/ for which in_use() says

@@ -16,7 +16,7 @@ struct store {
 
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS users ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: old sessions reach nothing */
     "  name TEXT NOT NULL UNIQUE,"
     "  pwhash TEXT NOT NULL,"
     "  created INTEGER NOT NULL);"
@@ -422,6 +422,22 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 		return -1;
 	}
 	return store_job_get(st, owner, id, j) == 1 ? 1 : -1;
+}
+
+int64_t
+store_job_bytes_unfinished(struct store *st, int64_t owner)
+{
+	sqlite3_stmt *q = prep(st, "SELECT COALESCE(SUM(size), 0) FROM jobs WHERE owner = ? AND "
+	    "state IN " UNFINISHED);
+	int64_t n = -1;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, owner);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
 }
 
 int64_t

@@ -87,6 +87,7 @@ int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned f
                          int state, const char *reason, struct store_job *j,
                          struct store_note *note);
 int64_t store_job_count_unfinished(struct store *st, int64_t owner);
+int64_t store_job_bytes_unfinished(struct store *st, int64_t owner);
 /* 1 when some job refers to this spool document. */
 int store_doc_in_use(struct store *st, const char *doc);
 

@@ -47,12 +47,12 @@ locked(const struct throttle *t, struct keytab_entry *e, long max, time_t now)
 {
 	if (e == NULL)
 		return 0;
-	if (now - e->first > t->lim.window && now - e->last >= t->lim.lockout) {
+	if (e->count > 0 && now - e->first > t->lim.window && now - e->last >= t->lim.lockout)
 		e->count = 0;    /* the window has passed: start afresh */
+	if (e->count + e->pending < max)
 		return 0;
-	}
 	if (e->count < max)
-		return 0;
+		return 1;        /* full of attempts in flight: wait for their verdict */
 	long left = (long)(e->last + t->lim.lockout - now);
 	return left > 0 ? left : 0;
 }
@@ -92,7 +92,42 @@ throttle_failure(struct throttle *t, const char *user, const char *addr, time_t 
 void
 throttle_success(struct throttle *t, const char *user)
 {
-	keytab_del(t->users, user);
+	struct keytab_entry *e = keytab_get(t->users, user, 0);
+
+	if (e == NULL)
+		return;
+	if (e->pending > 0)
+		e->count = 0;   /* others are still in flight: keep the entry for their end */
+	else
+		keytab_del(t->users, user);
+}
+
+void
+throttle_begin(struct throttle *t, const char *user, const char *addr)
+{
+	struct keytab_entry *u = keytab_get(t->users, user, 1);
+	struct keytab_entry *a = keytab_get(t->addrs, addr, 1);
+
+	if (u)
+		u->pending++;
+	if (a)
+		a->pending++;
+}
+
+void
+throttle_end(struct throttle *t, const char *user, const char *addr, int ok, time_t now)
+{
+	struct keytab_entry *u = keytab_get(t->users, user, 0);
+	struct keytab_entry *a = keytab_get(t->addrs, addr, 0);
+
+	if (u && u->pending > 0)
+		u->pending--;
+	if (a && a->pending > 0)
+		a->pending--;
+	if (ok)
+		throttle_success(t, user);
+	else
+		throttle_failure(t, user, addr, now);
 }
 
 struct expire_arg {
@@ -105,7 +140,8 @@ expired(const struct keytab_entry *e, void *arg)
 {
 	const struct expire_arg *x = arg;
 
-	return x->now - e->first > x->t->lim.window && x->now - e->last >= x->t->lim.lockout;
+	return e->pending == 0 && x->now - e->first > x->t->lim.window &&
+	    x->now - e->last >= x->t->lim.lockout;
 }
 
 void

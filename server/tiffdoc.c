@@ -31,29 +31,42 @@ tiff_warning_handler(const char *module, const char *fmt, va_list ap)
 	(void)ap;
 }
 
-/* Decodes every strip of the current page into a scratch buffer; the cap bounds memory. */
+/* Decodes every strip or tile of the current page into a scratch buffer, adding what it
+ * decodes to *total so the whole document stays under TIFFDOC_MAX_DECODED. */
 static int
-check_strips(TIFF *t, int page, char *err, size_t errlen)
+check_page(TIFF *t, int page, long long *total, char *err, size_t errlen)
 {
-	tmsize_t n = TIFFStripSize(t);
+	int tiled = TIFFIsTiled(t);
+	tmsize_t n = tiled ? TIFFTileSize(t) : TIFFStripSize(t);
+	uint32_t count = tiled ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);
 	unsigned char *buf;
 	int rc = 0;
 
 	if (n <= 0 || n > TIFFDOC_MAX_STRIP) {
-		snprintf(err, errlen, "page %d has strips of an unsupported size", page);
+		snprintf(err, errlen, "page %d has %s of an unsupported size", page,
+		    tiled ? "tiles" : "strips");
 		return -1;
 	}
+	if ((long long)n * count > TIFFDOC_MAX_DECODED - *total) {
+		snprintf(err, errlen, "the document is too large once decoded (over %lld MiB); "
+		    "send fewer or smaller pages", TIFFDOC_MAX_DECODED >> 20);
+		return -1;
+	}
+	*total += (long long)n * count;
 	if ((buf = malloc((size_t)n)) == NULL) {
 		snprintf(err, errlen, "out of memory reading page %d", page);
 		return -1;
 	}
-	for (tstrip_t s = 0; s < TIFFNumberOfStrips(t); s++)
-		if (TIFFReadEncodedStrip(t, s, buf, n) < 0) {
+	for (uint32_t i = 0; i < count; i++) {
+		tmsize_t got = tiled ? TIFFReadEncodedTile(t, i, buf, n) :
+		    TIFFReadEncodedStrip(t, i, buf, n);
+		if (got < 0) {
 			snprintf(err, errlen, "page %d cannot be decoded%s%s", page,
 			    tiff_last_error[0] ? ": " : "", tiff_last_error);
 			rc = -1;
 			break;
 		}
+	}
 	free(buf);
 	return rc;
 }
@@ -63,6 +76,7 @@ tiffdoc_inspect(const char *path, char *err, size_t errlen)
 {
 	TIFF *t;
 	int pages = 0;
+	long long decoded = 0;
 
 	TIFFSetErrorHandler(tiff_error_handler);
 	TIFFSetWarningHandler(tiff_warning_handler);
@@ -98,7 +112,7 @@ tiffdoc_inspect(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 		/* Read the whole page once: a truncated or corrupt strip fails here, at submit. */
-		if (!TIFFIsTiled(t) && check_strips(t, pages, err, errlen) < 0)
+		if (check_page(t, pages, &decoded, err, errlen) < 0)
 			goto fail;
 	} while (TIFFReadDirectory(t));
 	if (tiff_last_error[0]) {

@@ -115,7 +115,7 @@ cli_open(struct cli *cli, int login, ncfx_client **out)
 	o.ca_file = cli->cfg.ca_file;
 	o.known_servers = cli->cfg.known_servers;
 	o.fingerprint = cli->cfg.server_fingerprint;
-	o.accept_new = 1;
+	o.accept_new = cli->cfg.trust_on_first_use;
 	o.timeout_ms = (int)cli->cfg.timeout * 1000;
 	o.software = "netcfax/" NETCFAX_VERSION;
 	if (cli->trust) {

@@ -26,6 +26,7 @@ struct client_config {
 	char      ca_file[1024];
 	char      server_fingerprint[128];
 	char      known_servers[1024];
+	int       trust_on_first_use;
 	long long timeout;
 	char      log_level[16];
 };

@@ -18,6 +18,9 @@ static const struct conf_opt options[] = {
 	STR(ca_file, "", "Verify the server against this CA bundle instead of pinning"),
 	STR(server_fingerprint, "", "Expected SHA256 fingerprint of the server certificate"),
 	STR(known_servers, "", "Pin file; empty = ~/.config/netcfax/known_servers"),
+	{ "trust_on_first_use", CONF_BOOL, "yes", 0, 0, NULL, OFF(trust_on_first_use), 0,
+	  "Pin an unknown server's certificate at first contact (no: refuse until 'netcfax "
+	  "trust' or server_fingerprint)" },
 	{ "timeout", CONF_INT, "30", 1, 600, NULL, OFF(timeout), 0,
 	  "Seconds to wait for the server" },
 	{ "log_level", CONF_CHOICE, "warn", 0, 0, "error|warn|info|debug", OFF(log_level),

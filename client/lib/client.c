@@ -409,7 +409,7 @@ ncfx_status
 ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn progress,
     void *arg, struct ncfx_job *out)
 {
-	static uint8_t buf[NCFX_CHUNK_MAX];
+	uint8_t *buf = NULL;
 	struct crypto_sha256 *h = NULL;
 	uint8_t sha[32], head[8];
 	struct ncfx_msg m;
@@ -423,6 +423,9 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 
 	if (dest == NULL || *dest == '\0' || strlen(dest) > NCFX_DEST_MAX)
 		return fail(c, NCFX_ERR_USAGE, "no fax number to send to (use --to NUMBER)");
+	/* One buffer per call, so clients in different threads do not share it. */
+	if ((buf = malloc(NCFX_CHUNK_MAX)) == NULL)
+		return fail(c, NCFX_ERR_NOMEM, "out of memory");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		st = fail(c, NCFX_ERR_DOCUMENT, "cannot read %s: %s", path,
@@ -445,7 +448,7 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 		goto out;
 	}
 	memset(head, 0, sizeof(head));
-	for (uint64_t total = 0; (n = read(fd, buf, sizeof(buf))) > 0; total += (uint64_t)n) {
+	for (uint64_t total = 0; (n = read(fd, buf, NCFX_CHUNK_MAX)) > 0; total += (uint64_t)n) {
 		if (total == 0)
 			memcpy(head, buf, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head));
 		crypto_sha256_update(h, buf, (size_t)n);
@@ -478,7 +481,7 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 		goto out;
 	}
 	while (sent < size) {
-		n = read(fd, buf, sizeof(buf));
+		n = read(fd, buf, NCFX_CHUNK_MAX);
 		if (n <= 0) {
 			st = fail(c, NCFX_ERR_DOCUMENT, "%s changed while being sent", path);
 			goto out;
@@ -500,6 +503,7 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 	st = expect_job(c, id, out);
 out:
 	crypto_sha256_free(h);
+	free(buf);
 	if (fd >= 0)
 		close(fd);
 	return st;

@@ -293,5 +293,33 @@ class DualStack(unittest.TestCase):
         self.assertEqual(pins, sorted(["[::1]:%d" % srv.port, "127.0.0.1:%d" % srv.port]))
 
 
+class DeletedUser(unittest.TestCase):
+    def test_open_session_of_deleted_user_sees_nothing_new(self):
+        srv = nt.Server(self, extra={"preauth_timeout": 30})
+        srv.add_user("bob", "bob-pw-secret")
+        r = nt.raw_connect(srv, owner=self)
+        self.assertEqual(r.request(nt.hello(), 10).type, nt.MSG_HELLO_OK)
+        self.assertEqual(r.request(nt.login_frame("bob", "bob-pw-secret"), 30).type,
+                         nt.MSG_LOGIN_OK)
+        rc, out, err = srv.admin("user", "del", "bob")
+        self.assertEqual(rc, 0, err)
+        srv.add_user("carol", "carol-pw-secret")
+        carol = nt.Client(srv, "carol", "carol-pw-secret", owner=self)
+        doc = os.path.join(carol.home, "c.tif")
+        nt.make_tiff(doc, pages=1)
+        rc, data, err = carol.run("send", doc, "--to", "5550199", json=True)
+        self.assertEqual(rc, 0, carol.describe())
+        # bob's old connection lists jobs: carol's job must not be among them
+        r.send(nt.frame(nt.MSG_JOB_LIST, reqid=7))
+        seen = []
+        while True:
+            f = r.recv_frame(10)
+            self.assertIsNotNone(f, "no JOB_LIST reply")
+            if f.type != nt.MSG_JOB_INFO:
+                break
+            seen.append(f)
+        self.assertEqual(seen, [], "a deleted user's session saw another user's job")
+
+
 if __name__ == "__main__":
     nt.main()

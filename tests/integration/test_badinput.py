@@ -131,6 +131,13 @@ class BadFrames(ServerCase):
             self.assertGreaterEqual(len(got), 5, "alice's job was not listed: %r" % got)
         self.assert_still_serving(check_warn=False)
 
+    def test_ping_before_hello(self):
+        # Before HELLO nothing is answered: a peer cannot make us queue PONGs for free.
+        with nt.raw_connect(self.srv) as r:
+            r.send(nt.frame(nt.MSG_PING, reqid=9))
+            self.expect_error_close(r, 4, reqid0=True)
+        self.assert_still_serving()
+
     def test_oversized_frame_length(self):
         with nt.raw_connect(self.srv) as r:
             r.send(struct.pack(">IHHI", 0x7FFFFFFF, nt.MSG_HELLO, 0, 7))

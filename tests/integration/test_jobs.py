@@ -257,5 +257,86 @@ class Durability(unittest.TestCase):
         self.assertEqual(srv.stop(), 0, srv.log_text())
 
 
+def write_bomb_tiff(path, pages=2, width=10000, height=18000, rows_per_strip=6000):
+    """A small file that decodes to hundreds of MiB: every strip of every page points at the
+    same deflated run of zeros."""
+    import struct
+    import zlib
+    blob = zlib.compress(b"\0" * (width * rows_per_strip), 9)
+    nstrips = (height + rows_per_strip - 1) // rows_per_strip
+    out = bytearray(b"II*\0" + struct.pack("<I", 0))
+    blob_off = len(out)
+    out += blob
+    ifd_offsets = []
+    for _ in range(pages):
+        offs_at = len(out)
+        out += struct.pack("<%dI" % nstrips, *([blob_off] * nstrips))
+        counts_at = len(out)
+        out += struct.pack("<%dI" % nstrips, *([len(blob)] * nstrips))
+        res_at = len(out)
+        out += struct.pack("<IIII", 200, 1, 200, 1)
+        entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 8),
+                   (262, 3, 1, 1), (273, 4, nstrips, offs_at), (277, 3, 1, 1),
+                   (278, 4, 1, rows_per_strip), (279, 4, nstrips, counts_at),
+                   (282, 5, 1, res_at), (283, 5, 1, res_at + 8), (296, 3, 1, 2)]
+        if len(out) % 2:
+            out += b"\0"
+        ifd_offsets.append(len(out))
+        out += struct.pack("<H", len(entries))
+        for tag, typ, count, value in entries:
+            if typ == 3 and count == 1:
+                out += struct.pack("<HHIHH", tag, typ, count, value, 0)
+            else:
+                out += struct.pack("<HHII", tag, typ, count, value)
+        out += struct.pack("<I", 0)
+    struct.pack_into("<I", out, 4, ifd_offsets[0])
+    for a, b in zip(ifd_offsets, ifd_offsets[1:]):
+        n = struct.unpack_from("<H", out, a)[0]
+        struct.pack_into("<I", out, a + 2 + 12 * n, b)
+    with open(path, "wb") as f:
+        f.write(out)
+    return len(out)
+
+
+class Limits(unittest.TestCase):
+    def setUp(self):
+        self.srv = nt.Server(self, extra={"max_spool_per_user": "200K"})
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
+
+    def spool_files(self):
+        return sorted(os.listdir(os.path.join(self.srv.spool_dir, "docs")))
+
+    def test_cancel_removes_document_and_frees_quota(self):
+        doc = os.path.join(self.alice.home, "q.tif")
+        size = nt.make_tiff(doc, pages=3)
+        self.assertLess(size, 200 * 1024)
+        self.assertGreater(2 * size, 200 * 1024, "the test needs two documents to pass 200K")
+        rc, first, err = self.alice.run("send", doc, "--to", "5550001", json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        self.assertEqual(len(self.spool_files()), 1)
+        # a second one would pass the per-user spool limit
+        rc, data, err = self.alice.run("send", doc, "--to", "5550002", json=True)
+        self.assertEqual(rc, 1, self.alice.describe())
+        self.assertEqual(data["error"]["name"], "QUOTA", data)
+        self.assertEqual(len(self.spool_files()), 1)
+        # cancelling the first removes its document and makes room
+        rc, data, err = self.alice.run("cancel", str(first["job"]["id"]), json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        self.assertEqual(self.spool_files(), [])
+        rc, data, err = self.alice.run("send", doc, "--to", "5550003", json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+
+    def test_decompression_bomb_refused_quickly(self):
+        doc = os.path.join(self.alice.home, "bomb.tif")
+        size = write_bomb_tiff(doc)
+        self.assertLess(size, 200 * 1024)
+        rc, data, err = self.alice.run("send", doc, "--to", "5550004", json=True)
+        self.assertEqual(rc, 1, self.alice.describe())
+        self.assertEqual(data["error"]["name"], "BAD_DOCUMENT", data)
+        self.assertIn("too large once decoded", data["error"]["message"])
+        self.assertEqual(self.spool_files(), [])
+
+
 if __name__ == "__main__":
     nt.main()

@@ -105,5 +105,30 @@ class ThrottleAddress(unittest.TestCase):
         self.assertEqual(rc, 0, c.describe())
 
 
+class ThrottleParallel(unittest.TestCase):
+    """Guesses sent at once on many connections count before their passwords are checked."""
+
+    def test_parallel_guesses_are_capped(self):
+        srv = nt.Server(self, extra={"login_max_failures_user": 3,
+                                     "login_max_failures_address": 100,
+                                     "login_lockout": 60, "preauth_timeout": 30})
+        srv.add_user("alice", "alice-pw-secret")
+        conns = [nt.raw_connect(srv, owner=self) for _ in range(12)]
+        for r in conns:
+            f = r.request(nt.hello(), 10)
+            self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+        for i, r in enumerate(conns):
+            r.send(nt.login_frame("alice", "wrong-%d" % i))
+        codes = []
+        for r in conns:
+            f = r.recv_frame(30)
+            self.assertIsNotNone(f, "no answer to LOGIN")
+            self.assertEqual(f.type, nt.MSG_ERROR, f)
+            codes.append(f.error_code)
+        self.assertLessEqual(codes.count(10), 3, "more passwords checked than allowed: %r" % codes)
+        self.assertEqual(codes.count(10) + codes.count(11), len(codes), codes)
+        self.assertGreaterEqual(codes.count(11), 9, codes)
+
+
 if __name__ == "__main__":
     nt.main()

@@ -60,6 +60,33 @@ test_addr_lockout(void)
 	throttle_free(t);
 }
 
+static void
+test_in_flight(void)
+{
+	struct throttle_limits lim = { .max_user = 3, .max_addr = 100, .window = 300,
+	    .lockout = 60 };
+	struct throttle *t = throttle_new(&lim);
+	long retry = 0;
+
+	/* three attempts being checked fill the user's allowance before any verdict */
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(throttle_check(t, "alice", "10.0.0.1", 100, &retry), 0);
+		throttle_begin(t, "alice", "10.0.0.1");
+	}
+	CHECK_INT(throttle_check(t, "alice", "10.0.0.1", 100, &retry), 1);
+	/* one succeeds: the user is cleared, the others still count until they end */
+	throttle_end(t, "alice", "10.0.0.1", 1, 100);
+	CHECK_INT(throttle_check(t, "alice", "10.0.0.1", 100, &retry), 0);
+	throttle_end(t, "alice", "10.0.0.1", 0, 100);
+	throttle_end(t, "alice", "10.0.0.1", 0, 100);
+	CHECK_INT(throttle_check(t, "alice", "10.0.0.1", 100, &retry), 0);   /* 2 of 3 */
+	throttle_begin(t, "alice", "10.0.0.1");
+	throttle_end(t, "alice", "10.0.0.1", 0, 101);
+	CHECK_INT(throttle_check(t, "alice", "10.0.0.1", 101, &retry), 1);
+	CHECK_INT(retry, 60);
+	throttle_free(t);
+}
+
 static int
 zero(const struct keytab_entry *e, void *arg)
 {
@@ -95,5 +122,6 @@ main(void)
 	test_user_lockout();
 	test_addr_lockout();
 	test_keytab();
+	test_in_flight();
 	return check_report("test_throttle");
 }
