@@ -142,7 +142,7 @@ retry_later(struct scp *p, const char *fmt, ...)
 	evtimer_add(p->timer, &tv);
 	set_desc(p, "no connection to %s: %s; retry in %ld s", p->target, why,
 	    (delay + 999) / 1000);
-	log_warnx("session %" PRIx64 " ('%s'): SCP %s: %s; retrying in %ld s", session_id(p->s),
+	log_warnx("session %016" PRIx64 " ('%s'): SCP %s: %s; retrying in %ld s", session_id(p->s),
 	    session_user(p->s), p->target, why, (delay + 999) / 1000);
 }
 
@@ -221,7 +221,7 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		p->progress = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);
-		log_info("session %" PRIx64 " ('%s'): SCP connected to %s, resuming after %" PRIu64,
+		log_info("session %016" PRIx64 " ('%s'): SCP connected to %s, resuming after %" PRIu64,
 		    session_id(p->s), session_user(p->s), p->target, p->acked);
 		scp_pump(p);
 		return;

@@ -439,7 +439,7 @@ start_scp(struct session *s)
 		resume = last;     /* a client from before a store reset: start afresh */
 	s->scp = scp_new(s, resume);
 	if (s->scp == NULL)
-		log_warnx("session %" PRIx64 ": out of memory for its SCP", s->session_id);
+		log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
 }
 
 static void

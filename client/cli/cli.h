@@ -14,6 +14,8 @@ enum cli_exit {
 	CLI_IDENTITY = 3,     /* server identity changed or unverified */
 	CLI_AUTH = 4,         /* wrong credentials or locked out */
 	CLI_USAGE = 64,
+	CLI_JOB_FAILED = 5,   /* send --wait: the fax failed */
+	CLI_JOB_CANCELLED = 6,/* send --wait: the job was cancelled */
 	CLI_NOINPUT = 66,     /* a local document cannot be read */
 	CLI_INTERNAL = 70,
 };
@@ -27,6 +29,11 @@ struct client_config {
 	char      server_fingerprint[128];
 	char      known_servers[1024];
 	int       trust_on_first_use;
+	char      scp_mode[16];
+	long long scp_port;
+	char      scp_range[32];
+	char      scp_listen[64];
+	long long heartbeat;
 	long long timeout;
 	char      log_level[16];
 };
@@ -39,6 +46,8 @@ struct cli {
 	/* command options */
 	const char *to;
 	const char *fingerprint;
+	const char *exec;         /* watch --exec */
+	int         wait;         /* send --wait */
 	int         trust;        /* replace the pin with what the server presents */
 	int         help;
 	/* filled by cli_open */
@@ -70,5 +79,14 @@ int cmd_send(struct cli *cli);
 int cmd_jobs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_trust(struct cli *cli);
+int cmd_watch(struct cli *cli);
+
+/* The watcher options from the configuration (SCP mode, port or range, heartbeat), with the
+ * connection and credentials filled in. 0, or an exit code after printing why. */
+int  cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_t pwcap);
+/* Exit code and message for a watcher that stopped on an error. */
+int  cli_watch_fail(struct cli *cli, ncfx_watch *w, ncfx_status st);
+void cli_print_notification(struct cli *cli, const struct ncfx_notification *n);
+void cli_print_status(struct cli *cli, int level, const char *what);
 
 #endif

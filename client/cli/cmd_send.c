@@ -1,7 +1,10 @@
 /* cmd_send.c: netcfax send FILE --to NUMBER: upload a document as a new fax job. */
 #include "cli.h"
 
+#include <string.h>
 #include <unistd.h>
+
+#include "proto.h"
 
 static void
 progress(uint64_t sent, uint64_t total, void *arg)
@@ -15,6 +18,115 @@ progress(uint64_t sent, uint64_t total, void *arg)
 	    (unsigned long long)sent, (unsigned long long)total);
 	if (sent == total)
 		fputc('\n', stderr);
+}
+
+static void
+print_job(struct cli *cli, const struct ncfx_job *j)
+{
+	if (cli->json) {
+		printf("{\"job\":");
+		cli_print_job_json(stdout, j);
+		printf("}\n");
+	} else
+		printf("job %llu queued: %s to %s (%llu bytes, %u page%s)\n",
+		    (unsigned long long)j->id, j->filename, j->dest, (unsigned long long)j->size,
+		    j->pages, j->pages == 1 ? "" : "s");
+	fflush(stdout);
+}
+
+/* send --wait: submit right after the watcher's first login, then wait for the job's end. */
+struct wait_ctx {
+	struct cli     *cli;
+	struct ncfx_job job;
+	int             submitted;
+	int             failed_rc;
+};
+
+static int
+wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
+{
+	struct wait_ctx *x = arg;
+	ncfx_status st;
+
+	if (!first)
+		return 0;
+	st = ncfx_submit(c, x->cli->argv[0], x->cli->to, progress, x->cli, &x->job);
+	if (st != NCFX_OK) {
+		x->failed_rc = cli_fail(x->cli, c, st);
+		ncfx_watch_stop(w, x->failed_rc);
+		return 1;
+	}
+	x->submitted = 1;
+	print_job(x->cli, &x->job);
+	return 0;
+}
+
+static void
+wait_notify(ncfx_watch *w, const struct ncfx_notification *n, void *arg)
+{
+	struct wait_ctx *x = arg;
+
+	if (!x->submitted || n->job_id != x->job.id)
+		return;
+	cli_print_notification(x->cli, n);
+	switch (n->state) {
+	case NCFX_JOB_DONE:
+		ncfx_watch_stop(w, CLI_OK);
+		break;
+	case NCFX_JOB_FAILED:
+		ncfx_watch_stop(w, CLI_JOB_FAILED);
+		break;
+	case NCFX_JOB_CANCELLED:
+		ncfx_watch_stop(w, CLI_JOB_CANCELLED);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+wait_status(ncfx_watch *w, int level, const char *what, void *arg)
+{
+	struct wait_ctx *x = arg;
+
+	(void)w;
+	/* Only trouble is worth a line here; the job's own progress comes as notifications. */
+	if (level == NCFX_WATCH_WARN || x->cli->verbose)
+		cli_print_status(x->cli, level, what);
+}
+
+static int
+send_and_wait(struct cli *cli)
+{
+	struct ncfx_watch_options o;
+	struct wait_ctx x;
+	char pw[NCFX_PASSWORD_MAX + 1], err[400];
+	ncfx_watch *w;
+	ncfx_status st;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.cli = cli;
+	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
+		return rc;
+	o.on_login = wait_login;
+	o.on_notify = wait_notify;
+	o.on_status = wait_status;
+	o.arg = &x;
+	if ((w = ncfx_watch_new(&o, err, sizeof(err))) == NULL) {
+		explicit_bzero(pw, sizeof(pw));
+		return cli_error(cli, CLI_USAGE, "%s", err);
+	}
+	st = ncfx_watch_run(w);
+	if (x.failed_rc)
+		rc = x.failed_rc;
+	else if (st != NCFX_OK)
+		rc = cli_watch_fail(cli, w, st);
+	else
+		rc = ncfx_watch_stop_code(w);
+	ncfx_watch_free(w);
+	explicit_bzero(pw, sizeof(pw));
+	return rc;
 }
 
 int
@@ -32,6 +144,8 @@ cmd_send(struct cli *cli)
 		return cli_error(cli, CLI_USAGE, "send needs a fax number: --to NUMBER");
 	if (access(cli->argv[0], R_OK) != 0)
 		return cli_error(cli, CLI_NOINPUT, "cannot read %s", cli->argv[0]);
+	if (cli->wait)
+		return send_and_wait(cli);
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
 		return rc;
 	st = ncfx_submit(c, cli->argv[0], cli->to, progress, cli, &j);
@@ -40,14 +154,7 @@ cmd_send(struct cli *cli)
 		ncfx_client_free(c);
 		return rc;
 	}
-	if (cli->json) {
-		printf("{\"job\":");
-		cli_print_job_json(stdout, &j);
-		printf("}\n");
-	} else
-		printf("job %llu queued: %s to %s (%llu bytes, %u page%s)\n",
-		    (unsigned long long)j.id, j.filename, j.dest, (unsigned long long)j.size,
-		    j.pages, j.pages == 1 ? "" : "s");
+	print_job(cli, &j);
 	ncfx_client_free(c);
 	return CLI_OK;
 }

@@ -17,10 +17,13 @@ struct command {
 
 static const struct command commands[] = {
 	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
-	{ "send", cmd_send, 1, "FILE --to NUMBER", "fax a document (TIFF) to NUMBER" },
+	{ "send", cmd_send, 1, "FILE --to NUMBER [--wait]",
+	  "fax a document (TIFF) to NUMBER; --wait: until it ends" },
 	{ "jobs", cmd_jobs, 1, "", "list your fax jobs and their states" },
 	{ "status", cmd_jobs, 1, "", "the same as jobs" },
 	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs" },
+	{ "watch", cmd_watch, 1, "[--exec CMD]",
+	  "stay logged in and print notifications as they arrive" },
 	{ "trust", cmd_trust, 0, "[--fingerprint SHA256:...]",
 	  "pin the server's current certificate (after its operator confirmed a change)" },
 	{ NULL, NULL, 0, NULL, NULL }
@@ -48,12 +51,16 @@ usage(FILE *out)
 	    "      --known-servers FILE pinned server certificates\n"
 	    "      --ca-file FILE       verify the server against a CA instead of pinning\n"
 	    "      --json               machine-readable output on stdout\n"
+	    "      --scp-mode MODE      notifications port: dynamic (default), fixed or range\n"
+	    "      --scp-port PORT      the port in fixed mode (default 7485)\n"
+	    "      --scp-range LOW-HIGH the ports in range mode (default 7500-7599)\n"
 	    "  -v, --verbose            say more about what happens\n"
 	    "  -h, --help               this help; 'netcfax COMMAND --help' for one command\n"
 	    "\n"
 	    "The password comes from NETCFAX_PASSWORD, --password-file or a prompt.\n"
 	    "Exit codes: 0 ok, 1 refused by the server, 2 server unreachable, 3 server identity\n"
-	    "changed, 4 login failed, 64 usage, 66 document unreadable, 70 internal error.\n");
+	    "changed, 4 login failed, 5 fax failed (send --wait), 6 job cancelled (send --wait),\n"
+	    "64 usage, 66 document unreadable, 70 internal error.\n");
 }
 
 static void
@@ -70,7 +77,8 @@ command_usage(const struct command *c)
 int
 main(int argc, char **argv)
 {
-	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP };
+	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
+	       O_SCPPORT, O_SCPRANGE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -82,6 +90,11 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "to", required_argument, NULL, O_TO },
 		{ "fingerprint", required_argument, NULL, O_FP },
+		{ "wait", no_argument, NULL, O_WAIT },
+		{ "exec", required_argument, NULL, O_EXEC },
+		{ "scp-mode", required_argument, NULL, O_SCPMODE },
+		{ "scp-port", required_argument, NULL, O_SCPPORT },
+		{ "scp-range", required_argument, NULL, O_SCPRANGE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -111,6 +124,11 @@ main(int argc, char **argv)
 		case O_JSON: cli.json = 1; break;
 		case O_TO: cli.to = optarg; break;
 		case O_FP: cli.fingerprint = optarg; break;
+		case O_WAIT: cli.wait = 1; break;
+		case O_EXEC: cli.exec = optarg; break;
+		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
+		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
+		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;
 		case 'v': cli.verbose = 1; break;
 		case 'h': cli.help = 1; break;
 		default:
@@ -151,5 +169,9 @@ main(int argc, char **argv)
 		return cli_error(&cli, CLI_USAGE, "--to only goes with send");
 	if (cli.fingerprint && strcmp(cmd->name, "trust") != 0)
 		return cli_error(&cli, CLI_USAGE, "--fingerprint only goes with trust");
+	if (cli.wait && strcmp(cmd->name, "send") != 0)
+		return cli_error(&cli, CLI_USAGE, "--wait only goes with send");
+	if (cli.exec && strcmp(cmd->name, "watch") != 0)
+		return cli_error(&cli, CLI_USAGE, "--exec only goes with watch");
 	return cmd->fn(&cli);
 }

@@ -62,6 +62,10 @@ MSG_JOB_LIST = 0x0205
 MSG_JOB_INFO = 0x0206
 MSG_JOB_LIST_END = 0x0207
 MSG_JOB_CANCEL = 0x0208
+MSG_SCP_BIND = 0x0301
+MSG_NOTIFY = 0x0302
+MSG_NOTIFY_ACK = 0x0303
+MSG_SCP_BIND_OK = 0x0304
 
 T_VERSION_MIN = 1
 T_VERSION_MAX = 2
@@ -72,11 +76,17 @@ T_REASON = 6
 T_USER = 7
 T_PASSWORD = 8
 T_SESSION_ID = 9
+T_SCP_PORT = 10
+T_SCP_MODE = 11
+T_SCP_SECRET = 12
 T_JOB_ID = 13
 T_STATE = 22
 T_SEQ = 27
+T_EVENT = 28
+T_TEXT = 29
 T_MAX_FRAME = 31
 T_RETRY_AFTER = 35
+T_SCP_PROOF = 37
 
 E_PROTOCOL = 1
 E_VERSION = 2
@@ -360,11 +370,12 @@ class Server:
         return m[-1]
 
     # admin tool
-    def admin(self, *args, password=None, timeout=CMD_TIMEOUT):
+    def admin(self, *args, password=None, timeout=CMD_TIMEOUT, stdin_data=None):
         env = _base_env()
         if password is not None:
             env["NETCFAX_PASSWORD"] = password
-        return run_cmd([NETCFAX_ADMIN, "-c", self.conf] + list(args), env=env, timeout=timeout)
+        return run_cmd([NETCFAX_ADMIN, "-c", self.conf] + list(args), env=env, timeout=timeout,
+                       stdin_data=stdin_data)
 
     def add_user(self, name, password):
         rc, out, err = self.admin("user", "add", name, password=password)
@@ -735,3 +746,115 @@ def sha256_file(path):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- long-running watchers ---
+
+class Watcher:
+    """`netcfax watch --json` (or `send --wait --json`) in the background. A reader thread
+    collects its output lines; notifications() and statuses() give what arrived so far."""
+
+    def __init__(self, client, *args, owner=None, prefix=(), global_opts=(), command="watch"):
+        import threading
+        self.client = client
+        argv = list(prefix) + client.argv([command] + list(args), json=True,
+                                          global_opts=global_opts)
+        self.stderr_path = os.path.join(client.home, "watch-%d.err" % id(self))
+        self._err = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(argv, env=client.env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self._err, text=True,
+                                     start_new_session=True)
+        _live_procs.append(self.proc)
+        self.lines = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        _register_cleanup(owner, self.stop)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = jsonmod.loads(line)
+            except ValueError:
+                obj = {"type": "garbage", "line": line}
+            with self._lock:
+                self.lines.append(obj)
+
+    def of_type(self, t):
+        with self._lock:
+            return [o for o in self.lines if o.get("type") == t]
+
+    def notifications(self):
+        return self.of_type("notification")
+
+    def statuses(self):
+        return [o["message"] for o in self.of_type("status")]
+
+    def wait_for(self, pred, timeout=30.0, what="condition"):
+        """Waits (bounded) until pred(self) is true; fails with the watcher's output if not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self):
+                return
+            if self.proc.poll() is not None and not pred(self):
+                break
+            time.sleep(0.05)
+        raise AssertionError("watcher: %s not reached within %.0f s (exit %r)\n%s"
+                             % (what, timeout, self.proc.poll(), self.describe()))
+
+    def wait_notifications(self, n, timeout=30.0):
+        self.wait_for(lambda w: len(w.notifications()) >= n, timeout,
+                      "%d notifications" % n)
+        return self.notifications()
+
+    def wait_status(self, needle, timeout=30.0):
+        self.wait_for(lambda w: any(needle in m for m in w.statuses()), timeout,
+                      "status containing %r" % needle)
+
+    def scp_port(self):
+        import re
+        for m in self.statuses():
+            g = re.search(r"listening for notifications on TCP port (\d+)", m)
+            if g:
+                return int(g.group(1))
+        return None
+
+    def wait_exit(self, timeout=30.0):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("watcher did not exit within %.0f s\n%s"
+                                 % (timeout, self.describe()))
+
+    def describe(self):
+        with self._lock:
+            out = "\n".join(jsonmod.dumps(o) for o in self.lines[-40:])
+        try:
+            with open(self.stderr_path) as f:
+                err = f.read()[-3000:]
+        except OSError:
+            err = ""
+        return "stdout (last lines):\n%s\nstderr:\n%s" % (out, err)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._reader.join(timeout=5)
+        if not self._err.closed:
+            self._err.close()
+        if self.proc in _live_procs:
+            _live_procs.remove(self.proc)
+        with open(self.stderr_path) as f:
+            err = f.read()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in err:
+                raise AssertionError("sanitizer report from netcfax:\n" + err[-6000:])
+        return self.proc.returncode

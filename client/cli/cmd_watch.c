@@ -1,0 +1,94 @@
+/* cmd_watch.c: netcfax watch: stay logged in and print each notification as it arrives,
+ * optionally running a command for each. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "proto.h"
+
+static void
+run_command(struct cli *cli, const struct ncfx_notification *n)
+{
+	char seq[24], job[24];
+	pid_t pid;
+	int st;
+
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)n->seq);
+	snprintf(job, sizeof(job), "%llu", (unsigned long long)n->job_id);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		cli_print_status(cli, NCFX_WATCH_WARN, "cannot run --exec command: fork failed");
+		return;
+	}
+	if (pid == 0) {
+		/* The notification reaches the command through its environment, never through
+		 * the shell's parser. */
+		setenv("NETCFAX_SEQ", seq, 1);
+		setenv("NETCFAX_EVENT", n->event_name, 1);
+		setenv("NETCFAX_JOB", job, 1);
+		setenv("NETCFAX_STATE", n->state_name, 1);
+		setenv("NETCFAX_TEXT", n->text, 1);
+		setenv("NETCFAX_DEST", n->dest, 1);
+		setenv("NETCFAX_FILENAME", n->filename, 1);
+		execl("/bin/sh", "sh", "-c", cli->exec, (char *)NULL);
+		_exit(127);
+	}
+	/* Notifications are handled in order: the next waits for this command. */
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "--exec command for notification #%s failed (status %d)",
+		    seq, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		cli_print_status(cli, NCFX_WATCH_WARN, msg);
+	}
+}
+
+static void
+on_notify(ncfx_watch *w, const struct ncfx_notification *n, void *arg)
+{
+	struct cli *cli = arg;
+
+	(void)w;
+	cli_print_notification(cli, n);
+	if (cli->exec)
+		run_command(cli, n);
+}
+
+static void
+on_status(ncfx_watch *w, int level, const char *what, void *arg)
+{
+	(void)w;
+	cli_print_status(arg, level, what);
+}
+
+int
+cmd_watch(struct cli *cli)
+{
+	struct ncfx_watch_options o;
+	char pw[NCFX_PASSWORD_MAX + 1], err[400];
+	ncfx_watch *w;
+	ncfx_status st;
+	int rc;
+
+	if (cli->argc != 0)
+		return cli_error(cli, CLI_USAGE, "watch takes no arguments");
+	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
+		return rc;
+	o.on_notify = on_notify;
+	o.on_status = on_status;
+	o.arg = cli;
+	if ((w = ncfx_watch_new(&o, err, sizeof(err))) == NULL) {
+		explicit_bzero(pw, sizeof(pw));
+		return cli_error(cli, CLI_USAGE, "%s", err);
+	}
+	st = ncfx_watch_run(w);
+	rc = st == NCFX_OK ? CLI_OK : cli_watch_fail(cli, w, st);
+	ncfx_watch_free(w);
+	explicit_bzero(pw, sizeof(pw));
+	return rc;
+}

@@ -1,0 +1,143 @@
+/* watch_common.c: what watch and send --wait share: watcher options from client.conf, and
+ * printing notifications and status for people (text) or scripts (JSON lines). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "json.h"
+#include "password.h"
+#include "proto.h"
+
+void
+cli_print_notification(struct cli *cli, const struct ncfx_notification *n)
+{
+	char when[16];
+	time_t t = (time_t)n->created;
+
+	if (cli->json) {
+		printf("{\"type\":\"notification\",\"seq\":%llu,\"event\":",
+		    (unsigned long long)n->seq);
+		json_print_str(stdout, n->event_name);
+		if (n->job_id) {
+			printf(",\"job\":%llu,\"state\":", (unsigned long long)n->job_id);
+			json_print_str(stdout, n->state_name);
+		}
+		printf(",\"text\":");
+		json_print_str(stdout, n->text);
+		if (n->dest[0]) {
+			printf(",\"dest\":");
+			json_print_str(stdout, n->dest);
+		}
+		if (n->filename[0]) {
+			printf(",\"filename\":");
+			json_print_str(stdout, n->filename);
+		}
+		printf(",\"created\":%lld}\n", (long long)n->created);
+	} else {
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+		printf("%s  #%-5llu %-14s %s\n", when, (unsigned long long)n->seq, n->event_name,
+		    n->text);
+	}
+	fflush(stdout);
+}
+
+void
+cli_print_status(struct cli *cli, int level, const char *what)
+{
+	if (cli->json) {
+		printf("{\"type\":\"status\",\"level\":\"%s\",\"message\":",
+		    level == NCFX_WATCH_WARN ? "warn" : "info");
+		json_print_str(stdout, what);
+		printf("}\n");
+		fflush(stdout);
+	} else
+		fprintf(stderr, "netcfax: %s\n", what);
+}
+
+int
+cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_t pwcap)
+{
+	char prompt[128], err[300];
+	int lo, hi;
+	const char *home;
+
+	memset(o, 0, sizeof(*o));
+	if (cli->cfg.server[0] == '\0')
+		return cli_error(cli, CLI_USAGE, "no server: set 'server' in %s or use --server "
+		    "HOST", cli->config_path);
+	if (cli->cfg.user[0] == '\0')
+		return cli_error(cli, CLI_USAGE, "no user: set 'user' in %s or use --user NAME",
+		    cli->config_path);
+	if (cli->cfg.known_servers[0] == '\0' && (home = getenv("HOME")) != NULL)
+		snprintf(cli->cfg.known_servers, sizeof(cli->cfg.known_servers),
+		    "%s/.config/netcfax/known_servers", home);
+	o->conn.host = cli->cfg.server;
+	o->conn.port = (int)cli->cfg.port;
+	o->conn.ca_file = cli->cfg.ca_file;
+	o->conn.known_servers = cli->cfg.known_servers;
+	o->conn.fingerprint = cli->cfg.server_fingerprint;
+	o->conn.accept_new = cli->cfg.trust_on_first_use;
+	o->conn.timeout_ms = (int)cli->cfg.timeout * 1000;
+	o->conn.software = "netcfax/" NETCFAX_VERSION;
+	o->user = cli->cfg.user;
+	if (strcmp(cli->cfg.scp_mode, "fixed") == 0) {
+		o->scp_mode = NCFX_SCP_SET_FIXED;
+		o->scp_port = (int)cli->cfg.scp_port;
+	} else if (strcmp(cli->cfg.scp_mode, "range") == 0) {
+		if (sscanf(cli->cfg.scp_range, "%d-%d", &lo, &hi) != 2)
+			return cli_error(cli, CLI_USAGE, "scp_range '%s' is not LOW-HIGH, e.g. "
+			    "7500-7599", cli->cfg.scp_range);
+		o->scp_mode = NCFX_SCP_SET_RANGE;
+		o->scp_port_min = lo;
+		o->scp_port_max = hi;
+	} else
+		o->scp_mode = NCFX_SCP_SET_DYNAMIC;
+	o->scp_listen = cli->cfg.scp_listen;
+	o->heartbeat = (int)cli->cfg.heartbeat;
+	o->handle_signals = 1;
+	snprintf(prompt, sizeof(prompt), "Password for %s@%s: ", cli->cfg.user, cli->cfg.server);
+	if (password_obtain(cli->cfg.password_file, prompt, 0, pw, pwcap, err, sizeof(err)) < 0)
+		return cli_error(cli, CLI_USAGE, "%s", err);
+	o->password = pw;
+	return CLI_OK;
+}
+
+int
+cli_watch_fail(struct cli *cli, ncfx_watch *w, ncfx_status st)
+{
+	int code = ncfx_watch_server_code(w), rc;
+	char msg[700];
+
+	snprintf(msg, sizeof(msg), "%s", ncfx_watch_errmsg(w));
+	switch (st) {
+	case NCFX_ERR_IDENTITY:
+	case NCFX_ERR_UNTRUSTED:
+		rc = CLI_IDENTITY;
+		break;
+	case NCFX_ERR_USAGE:
+		rc = CLI_USAGE;
+		break;
+	case NCFX_ERR_SERVER:
+		if (code == NCFX_E_AUTH) {
+			snprintf(msg, sizeof(msg), "login failed: wrong user name or password");
+			rc = CLI_AUTH;
+		} else
+			rc = CLI_REFUSED;
+		break;
+	default:
+		rc = CLI_UNREACHABLE;
+		break;
+	}
+	if (cli->json) {
+		printf("{\"type\":\"error\",\"error\":{\"code\":%d,\"name\":", code);
+		json_print_str(stdout, st == NCFX_ERR_SERVER ? ncfx_error_name(code) :
+		    ncfx_status_str(st));
+		printf(",\"message\":");
+		json_print_str(stdout, msg);
+		printf("}}\n");
+	} else
+		fprintf(stderr, "netcfax: %s\n", msg);
+	return rc;
+}

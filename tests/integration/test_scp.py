@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""The Secondary Connection Port on loopback: modes, registration, notifications, acks,
+restarts, backlog, several instances on one address, and connections that must be refused."""
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+FAST = {"notify_poll": 100, "password_hash_cost": 10}
+
+
+def free_range(n):
+    """n consecutive ports that are free on 127.0.0.1 right now."""
+    for _ in range(200):
+        base = nt.free_port()
+        if base + n > 65000:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base, base + n - 1
+        except OSError:
+            pass
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port range")
+
+
+def texts(w):
+    return [n["text"] for n in w.notifications()]
+
+
+class ScpCase(unittest.TestCase):
+    extra = {}
+
+    def setUp(self):
+        extra = dict(FAST)
+        extra.update(self.extra)
+        self.srv = nt.Server(self, extra=extra)
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
+
+    def notify(self, user, *messages):
+        rc, out, err = self.srv.admin("notify", user, "--stdin",
+                                      stdin_data="".join(m + "\n" for m in messages))
+        self.assertEqual(rc, 0, err)
+
+    def sessions(self):
+        rc, out, err = self.srv.admin("sessions", "--json")
+        self.assertEqual(rc, 0, err)
+        import json
+        return json.loads(out)["sessions"]
+
+    def watch(self, client, *args, **kw):
+        w = nt.Watcher(client, *args, owner=self, **kw)
+        w.wait_status("notifications connected", 30)
+        return w
+
+
+class Modes(ScpCase):
+    def test_dynamic_mode_is_default(self):
+        w = self.watch(self.alice)
+        port = w.scp_port()
+        self.assertIsNotNone(port, w.describe())
+        self.assertGreaterEqual(port, 1024)
+        [s] = self.sessions()
+        self.assertEqual((s["user"], s["addr"], s["scp_port"], s["scp_mode"]),
+                         ("alice", "127.0.0.1", port, "dynamic"), s)
+        self.assertIn("connected to 127.0.0.1:%d" % port, s["scp"])
+        self.notify("alice", "hello dynamic")
+        [n] = w.wait_notifications(1)
+        self.assertEqual((n["event"], n["text"]), ("message", "hello dynamic"), n)
+
+    def test_fixed_mode(self):
+        port = nt.free_port()
+        w = self.watch(self.alice, global_opts=("--scp-mode", "fixed", "--scp-port", str(port)))
+        self.assertEqual(w.scp_port(), port)
+        self.assertEqual(self.sessions()[0]["scp_mode"], "fixed")
+        self.notify("alice", "hello fixed")
+        self.assertEqual(texts(w) if w.wait_notifications(1) else [], ["hello fixed"])
+
+    def test_fixed_port_taken_says_so_and_suggests_a_range(self):
+        port = nt.free_port()
+        opts = ("--scp-mode", "fixed", "--scp-port", str(port))
+        self.watch(self.alice, global_opts=opts)
+        second = nt.Watcher(self.alice, owner=self, global_opts=opts)
+        self.assertEqual(second.wait_exit(30), 64, second.describe())
+        err = [o for o in second.lines if o.get("type") == "error"]
+        self.assertTrue(err, second.describe())
+        msg = err[0]["error"]["message"]
+        self.assertIn("already in use", msg)
+        self.assertIn("range", msg)
+
+    def test_range_mode_takes_next_free_port(self):
+        lo, hi = free_range(10)
+        blocker = socket.socket()
+        blocker.bind(("0.0.0.0", lo))
+        blocker.listen(1)
+        self.addCleanup(blocker.close)
+        w = self.watch(self.alice, global_opts=("--scp-mode", "range", "--scp-range",
+                                                "%d-%d" % (lo, hi)))
+        self.assertEqual(w.scp_port(), lo + 1, w.describe())
+        self.notify("alice", "hello range")
+        self.assertEqual(len(w.wait_notifications(1)), 1)
+
+    def test_ports_below_1024_refused_by_client(self):
+        rc, out, err = self.alice.run("watch", global_opts=("--scp-mode", "fixed",
+                                                            "--scp-port", "22"))
+        self.assertEqual(rc, 64, self.alice.describe())
+        self.assertIn("1024", err)
+
+    def test_well_known_port_warns(self):
+        if not self._port_free(5432):
+            self.skipTest("port 5432 is in use on this machine")
+        w = self.watch(self.alice, global_opts=("--scp-mode", "fixed", "--scp-port", "5432"))
+        self.assertTrue(any("PostgreSQL" in m for m in w.statuses()), w.describe())
+
+    @staticmethod
+    def _port_free(port):
+        s = socket.socket()
+        try:
+            s.bind(("0.0.0.0", port))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+
+class ServerPolicy(ScpCase):
+    extra = {"scp_ports": "20000-20100"}
+
+    def login_with_port(self, port):
+        r = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(r.request(nt.hello(), 10).type, nt.MSG_HELLO_OK)
+        f = r.request(nt.frame(nt.MSG_LOGIN, [nt.a_str(nt.T_USER, "alice"),
+                                              nt.attr(nt.T_PASSWORD, b"alice-pw-secret"),
+                                              nt.a_u16(nt.T_SCP_PORT, port),
+                                              nt.a_u8(nt.T_SCP_MODE, 1)], reqid=2), 30)
+        return f
+
+    def test_server_refuses_ports_below_1024_and_outside_policy(self):
+        for port, words in ((22, "below 1024"), (80, "below 1024"), (7485, "20000-20100")):
+            f = self.login_with_port(port)
+            self.assertEqual(f.type, nt.MSG_ERROR, f)
+            self.assertEqual(f.error_code, 7, f)
+            self.assertIn(words, f.str(nt.T_REASON))
+        self.assertEqual(self.sessions(), [])
+        f = self.login_with_port(20050)
+        self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
+
+    def test_watch_outside_policy_exits_with_the_reason(self):
+        w = nt.Watcher(self.alice, owner=self, global_opts=("--scp-mode", "fixed",
+                                                            "--scp-port", "7485"))
+        self.assertEqual(w.wait_exit(30), 1, w.describe())
+        err = [o for o in w.lines if o.get("type") == "error"]
+        self.assertIn("20000-20100", err[0]["error"]["message"], w.describe())
+
+
+class Delivery(ScpCase):
+    def test_job_events_and_messages_in_order(self):
+        w = self.watch(self.alice)
+        doc = os.path.join(self.alice.home, "d.tif")
+        nt.make_tiff(doc, pages=2)
+        rc, data, err = self.alice.run("send", doc, "--to", "5550100", json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        job = data["job"]["id"]
+        rc, out, err = self.alice.run("cancel", str(job))
+        self.assertEqual(rc, 0, self.alice.describe())
+        ns = w.wait_notifications(2)
+        self.assertEqual([(n["seq"], n["event"], n.get("job"), n.get("state")) for n in ns],
+                         [(1, "job_queued", job, "pending"),
+                          (2, "job_cancelled", job, "cancelled")], ns)
+        self.assertEqual(ns[0]["dest"], "5550100")
+
+    def test_offline_client_gets_backlog_at_next_login(self):
+        self.notify("alice", "while you were out 1", "while you were out 2")
+        w = self.watch(self.alice)
+        w.wait_notifications(2)
+        self.assertEqual(texts(w), ["while you were out 1", "while you were out 2"])
+        self.assertEqual(w.stop(), 0)
+        # acknowledged: a later login does not show them again, only what is new
+        self.notify("alice", "new since")
+        w2 = self.watch(self.alice)
+        w2.wait_notifications(1)
+        time.sleep(0.5)
+        self.assertEqual(texts(w2), ["new since"])
+
+    def test_every_session_of_a_user_receives(self):
+        a = self.watch(self.alice)
+        b = self.watch(self.alice)
+        self.assertNotEqual(a.scp_port(), b.scp_port())
+        self.notify("alice", "to both")
+        self.assertEqual(texts(a) if a.wait_notifications(1) else None, ["to both"])
+        self.assertEqual(texts(b) if b.wait_notifications(1) else None, ["to both"])
+
+    def test_exec_runs_a_command_per_notification(self):
+        out = os.path.join(self.alice.home, "exec.out")
+        w = self.watch(self.alice, "--exec",
+                       'printf "%s|%s|%s\\n" "$NETCFAX_SEQ" "$NETCFAX_EVENT" "$NETCFAX_TEXT" >> '
+                       + out)
+        self.notify("alice", "run me; rm -rf / $(echo not-expanded)")
+        w.wait_notifications(1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not os.path.exists(out):
+            time.sleep(0.05)
+        with open(out) as f:
+            self.assertEqual(f.read(), "1|message|run me; rm -rf / $(echo not-expanded)\n")
+
+    def test_send_wait_ends_with_the_job(self):
+        doc = os.path.join(self.alice.home, "w.tif")
+        nt.make_tiff(doc, pages=1)
+        w = nt.Watcher(self.alice, doc, "--to", "5550101", "--wait", owner=self,
+                       command="send")
+        w.wait_for(lambda x: any("job" in o for o in x.lines), 30, "job queued")
+        job = [o for o in w.lines if "job" in o][0]["job"]["id"]
+        rc, out, err = self.alice.run("cancel", str(job))
+        self.assertEqual(rc, 0, self.alice.describe())
+        self.assertEqual(w.wait_exit(30), 6, w.describe())
+        self.assertEqual([n["event"] for n in w.notifications()],
+                         ["job_queued", "job_cancelled"], w.describe())
+
+
+class ManyInstances(ScpCase):
+    """Terminal servers: many client instances on one address, each with its own port,
+    each receiving only its own user's notifications."""
+
+    def run_instances(self, n):
+        lo, hi = free_range(n)
+        users = ["user%d" % i for i in range(n)]
+        watchers = []
+        for u in users:
+            self.srv.add_user(u, u + "-pw-secret")
+            c = nt.Client(self.srv, u, u + "-pw-secret", owner=self)
+            watchers.append(nt.Watcher(c, owner=self, global_opts=(
+                "--scp-mode", "range", "--scp-range", "%d-%d" % (lo, hi))))
+        for w in watchers:
+            w.wait_status("notifications connected", 60)
+        ports = [w.scp_port() for w in watchers]
+        self.assertEqual(len(set(ports)), n, ports)
+        self.assertTrue(all(lo <= p <= hi for p in ports), ports)
+        for u in users:
+            self.notify(u, "for " + u)
+        for u, w in zip(users, watchers):
+            w.wait_notifications(1)
+        time.sleep(0.5)
+        for u, w in zip(users, watchers):
+            self.assertEqual(texts(w), ["for " + u], w.describe())
+        self.assertEqual(len(self.sessions()), n)
+
+    def test_two_instances(self):
+        self.run_instances(2)
+
+    def test_ten_instances_in_a_range_of_ten(self):
+        self.run_instances(10)
+
+
+class Restart(ScpCase):
+    def test_kill9_during_a_burst_delivers_each_exactly_once(self):
+        # The command run per notification appends its seq to a file and takes a little
+        # time, so the server is certainly killed in the middle of the burst.
+        log = os.path.join(self.alice.home, "seen.log")
+        w = self.watch(self.alice, "--exec", 'echo "$NETCFAX_SEQ" >> %s; sleep 0.005' % log)
+        total = 1000
+        self.notify("alice", *["burst %d" % i for i in range(1, total + 1)])
+        w.wait_notifications(50, 60)
+        self.srv.kill9()
+        at_kill = len(w.notifications())
+        self.assertLess(at_kill, total, "the burst ended before the kill: nothing was tested")
+        self.srv.start()
+        w.wait_notifications(total, 180)
+        time.sleep(1.0)
+        seqs = [n["seq"] for n in w.notifications()]
+        self.assertEqual(seqs, list(range(1, total + 1)), "duplicates or gaps")
+        self.assertEqual(texts(w)[-1], "burst %d" % total)
+        with open(log) as f:
+            ran = [int(x) for x in f.read().split()]
+        self.assertEqual(ran, list(range(1, total + 1)), "a command ran twice or not at all")
+        self.assertTrue(any("reconnecting" in m for m in w.statuses()), w.describe())
+
+
+class Spoofing(ScpCase):
+    """Connections to the SCP that are not this session's server are dropped unread."""
+
+    def setUp(self):
+        super().setUp()
+        self.w = self.watch(self.alice)
+        self.port = self.w.scp_port()
+
+    def tls_server_conn(self, certfile, keyfile):
+        """Connects to the client's SCP and takes the TLS server role, as netcfaxd does."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certfile, keyfile)
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return ctx.wrap_socket(raw, server_side=True)
+
+    def assert_dropped_and_nothing_shown(self, needle):
+        self.w.wait_for(lambda w: any(needle in m for m in w.statuses()), 20,
+                        "a log line about the dropped connection")
+        self.assertEqual(self.w.notifications(), [])
+        # the real server still gets through
+        self.notify("alice", "genuine")
+        self.assertEqual(texts(self.w) if self.w.wait_notifications(1) else None, ["genuine"])
+
+    def test_plain_connection_dropped(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        s.sendall(nt.frame(nt.MSG_NOTIFY, [nt.a_u64(nt.T_SEQ, 1), nt.a_u16(nt.T_EVENT, 9),
+                                           nt.a_str(nt.T_TEXT, "forged")]))
+        s.settimeout(20)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        s.close()
+        self.assert_dropped_and_nothing_shown("dropped a connection to the SCP")
+
+    def test_other_certificate_dropped(self):
+        d = nt.make_temp_dir(self, prefix="ncfx-evil-")
+        key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        rc, out, err = nt.run_cmd(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                   "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                                   "-out", crt, "-days", "1", "-subj", "/CN=impostor"])
+        self.assertEqual(rc, 0, err)
+        try:
+            s = self.tls_server_conn(crt, key)
+            s.sendall(nt.frame(nt.MSG_NOTIFY, [nt.a_u64(nt.T_SEQ, 1),
+                                               nt.a_u16(nt.T_EVENT, 9),
+                                               nt.a_str(nt.T_TEXT, "forged")]))
+            s.close()
+        except (ssl.SSLError, OSError):
+            pass    # the client may hang up mid-handshake
+        self.assert_dropped_and_nothing_shown("not the server's")
+
+    def test_server_certificate_without_the_secret_dropped(self):
+        # Even the server's own key is not enough: the session secret is needed too.
+        [sess] = self.sessions()
+        s = self.tls_server_conn(os.path.join(self.srv.tls_dir, "server.crt"),
+                                 os.path.join(self.srv.tls_dir, "server.key"))
+        s.sendall(nt.frame(nt.MSG_SCP_BIND, [nt.a_u64(nt.T_SESSION_ID, int(sess["session"], 16)),
+                                             nt.attr(nt.T_SCP_PROOF, os.urandom(32))]))
+        s.sendall(nt.frame(nt.MSG_NOTIFY, [nt.a_u64(nt.T_SEQ, 1), nt.a_u16(nt.T_EVENT, 9),
+                                           nt.a_str(nt.T_TEXT, "forged")]))
+        s.settimeout(20)
+        try:
+            data = s.recv(4096)
+        except (ssl.SSLError, OSError):
+            data = b""
+        s.close()
+        self.assertEqual(data, b"", "the client answered an unproven SCP_BIND")
+        self.assert_dropped_and_nothing_shown("wrong proof")
+
+    def test_bind_for_another_session_dropped(self):
+        s = self.tls_server_conn(os.path.join(self.srv.tls_dir, "server.crt"),
+                                 os.path.join(self.srv.tls_dir, "server.key"))
+        s.sendall(nt.frame(nt.MSG_SCP_BIND, [nt.a_u64(nt.T_SESSION_ID, 12345),
+                                             nt.attr(nt.T_SCP_PROOF, b"\0" * 32)]))
+        s.close()
+        self.assert_dropped_and_nothing_shown("another session")
+
+    def test_silent_connection_times_out(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        self.addCleanup(s.close)
+        self.w.wait_for(lambda w: any("dropped a connection" in m for m in w.statuses()),
+                        40, "the idle connection to be dropped")
+        self.assertEqual(self.w.notifications(), [])
+
+
+if __name__ == "__main__":
+    nt.main()
