@@ -269,12 +269,17 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 		}
 		return;
 	}
-	if (what & BEV_EVENT_ERROR) {
+	if (c->bound) {
+		/* Our server's connection ended; it connects again when it has more to say. */
+		if (what & BEV_EVENT_ERROR) {
+			tls_bev_error(bev, why, sizeof(why));
+			status(w, NCFX_WATCH_INFO, "the notification connection closed: %s", why);
+		}
+		conn_free(c);
+	} else if (what & BEV_EVENT_ERROR) {
 		tls_bev_error(bev, why, sizeof(why));
 		conn_drop(c, why);
-	} else if (c->bound)
-		conn_free(c);      /* the server closed it; it will connect again when needed */
-	else
+	} else
 		conn_drop(c, "closed before SCP_BIND");
 }
 

@@ -207,9 +207,10 @@ class Server:
     extra: additional config keys (dict, written in order) that override the defaults below.
     """
 
-    def __init__(self, owner=None, extra=None, start=True, args=()):
+    def __init__(self, owner=None, extra=None, start=True, args=(), prefix=()):
         check_binaries(NETCFAXD, NETCFAX_ADMIN)
         self.args = list(args)          # extra netcfaxd command-line arguments
+        self.prefix = list(prefix)      # e.g. ["ip", "netns", "exec", NS]
         self.dir = make_temp_dir(owner, prefix="ncfx-srv-")
         self.state_dir = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "netcfaxd.conf")
@@ -257,7 +258,8 @@ class Server:
         logf = open(self.log_path, "ab")
         self._log_offset = logf.tell()
         try:
-            self.proc = subprocess.Popen([NETCFAXD, "-c", self.conf] + self.args, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(self.prefix + [NETCFAXD, "-c", self.conf] + self.args,
+                                         stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=logf, start_new_session=True)
         finally:
             logf.close()
@@ -429,13 +431,15 @@ class Server:
 class Client:
     """Runs netcfax as USER against server with HOME set to a private temporary dir."""
 
-    def __init__(self, server, user, password, owner=None, home=None):
+    def __init__(self, server, user, password, owner=None, home=None, prefix=(), host=None):
         check_binaries(NETCFAX)
         self.server = server
         self.user = user
         self.password = password
         self.home = home or make_temp_dir(owner, prefix="ncfx-home-")
         self.last = None
+        self.prefix = list(prefix)      # e.g. ["ip", "netns", "exec", NS]
+        self.host = host or HOST
 
     @property
     def config_dir(self):
@@ -454,7 +458,7 @@ class Client:
         return env
 
     def argv(self, args, json=False, user=None, global_opts=()):
-        argv = [NETCFAX, "-S", HOST, "-P", str(self.server.port),
+        argv = self.prefix + [NETCFAX, "-S", self.host, "-P", str(self.server.port),
                 "-u", user if user is not None else self.user]
         argv += list(global_opts)
         if json:

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""The SCP between hosts on different addresses: server, client and a stranger each in a
+network namespace of their own, joined by a bridge in a fourth. Every interface is made inside
+the lab's namespaces (never in the root namespace) and the lab is deleted afterwards."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+NET = "10.99.0"     # exists only inside the lab's namespaces
+HOSTS = {"srv": NET + ".1", "cli": NET + ".2", "evil": NET + ".3"}
+
+
+def sh(*argv):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("%s: %s" % (" ".join(argv), p.stderr))
+    return p.stdout
+
+
+class Lab:
+    def __init__(self, owner):
+        self.tag = "ncfx%d" % os.getpid()
+        self.ns = {h: "%s-%s" % (self.tag, h) for h in list(HOSTS) + ["lan"]}
+        owner.addCleanup(self.destroy)
+        for name in self.ns.values():
+            sh("ip", "netns", "add", name)
+        lan = self.ns["lan"]
+        sh("ip", "-n", lan, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", lan, "link", "set", "br0", "up")
+        for host, addr in HOSTS.items():
+            ns = self.ns[host]
+            # Both ends are created inside the lab: one in the bridge's namespace, its peer
+            # directly in the host's.
+            sh("ip", "-n", lan, "link", "add", "to-" + host, "type", "veth", "peer", "name",
+               "eth0", "netns", ns)
+            sh("ip", "-n", lan, "link", "set", "to-" + host, "master", "br0", "up")
+            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+    def prefix(self, host):
+        return ["ip", "netns", "exec", self.ns[host]]
+
+    def destroy(self):
+        for name in self.ns.values():
+            subprocess.run(["ip", "netns", "del", name], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class AcrossHosts(unittest.TestCase):
+    def setUp(self):
+        self.lab = Lab(self)
+        self.srv = nt.Server(self, prefix=self.lab.prefix("srv"),
+                             extra={"listen": HOSTS["srv"], "notify_poll": 100})
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self,
+                               prefix=self.lab.prefix("cli"), host=HOSTS["srv"])
+
+    def notify(self, text):
+        rc, out, err = self.srv.admin("notify", "alice", text)
+        self.assertEqual(rc, 0, err)
+
+    def test_connect_back_to_the_observed_address(self):
+        w = nt.Watcher(self.alice, owner=self)
+        w.wait_status("notifications connected", 30)
+        rc, out, err = self.srv.admin("sessions", "--json")
+        [s] = json.loads(out)["sessions"]
+        self.assertEqual(s["addr"], HOSTS["cli"], s)
+        self.assertIn("connected to %s:%d" % (HOSTS["cli"], w.scp_port()), s["scp"])
+        self.assertTrue(any("from %s:" % HOSTS["srv"] in m for m in w.statuses()), w.describe())
+        self.notify("across the lab")
+        [n] = w.wait_notifications(1)
+        self.assertEqual(n["text"], "across the lab")
+
+    def test_a_stranger_on_another_host_is_dropped(self):
+        w = nt.Watcher(self.alice, owner=self)
+        w.wait_status("notifications connected", 30)
+        port = w.scp_port()
+        # From the third host: a forged NOTIFY in the clear, then a TLS attempt with its own
+        # certificate. Neither may show anything.
+        script = (
+            "import socket, ssl, struct, subprocess, tempfile, os\n"
+            "def attr(t, v): return struct.pack('>HH', t, len(v)) + v\n"
+            "body = attr(27, struct.pack('>Q', 1)) + attr(28, struct.pack('>H', 9)) + "
+            "attr(29, b'forged')\n"
+            "frame = struct.pack('>IHHI', 12 + len(body), 0x0302, 0, 0) + body\n"
+            "s = socket.create_connection(('%s', %d), timeout=10)\n"
+            "s.sendall(frame)\n"
+            "s.settimeout(20)\n"
+            "try:\n"
+            "    while s.recv(4096): pass\n"
+            "except OSError: pass\n"
+            "s.close()\n"
+            "d = tempfile.mkdtemp()\n"
+            "k, c = os.path.join(d, 'k'), os.path.join(d, 'c')\n"
+            "subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', "
+            "'ec_paramgen_curve:P-256', '-nodes', '-keyout', k, '-out', c, '-days', '1', "
+            "'-subj', '/CN=stranger'], check=True, capture_output=True)\n"
+            "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+            "ctx.load_cert_chain(c, k)\n"
+            "try:\n"
+            "    t = ctx.wrap_socket(socket.create_connection(('%s', %d), timeout=10), "
+            "server_side=True)\n"
+            "    t.sendall(frame)\n"
+            "    t.close()\n"
+            "except (ssl.SSLError, OSError): pass\n"
+            "import shutil; shutil.rmtree(d)\n"
+        ) % (HOSTS["cli"], port, HOSTS["cli"], port)
+        rc, out, err = nt.run_cmd(self.lab.prefix("evil") + [sys.executable, "-c", script],
+                                  timeout=60)
+        self.assertEqual(rc, 0, err)
+        w.wait_for(lambda x: sum("from %s:" % HOSTS["evil"] in m and "dropped" in m
+                                 for m in x.statuses()) >= 2, 30,
+                   "both of the stranger's connections dropped")
+        self.assertEqual(w.notifications(), [])
+        self.notify("genuine")
+        [n] = w.wait_notifications(1)
+        self.assertEqual(n["text"], "genuine")
+
+    def test_unreachable_scp_is_retried_with_backoff(self):
+        # The client's host drops inbound connections to its SCP port: the server must report
+        # the failure and keep retrying; once the rule goes, notifications arrive.
+        fixed = str(nt.free_port())
+        ns = self.lab.ns["cli"]
+        rules = ("table inet ncfxlab {\n chain input {\n  type filter hook input priority 0;\n"
+                 "  tcp dport %s drop\n }\n}\n" % fixed)
+        p = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules,
+                           text=True, capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        w2 = nt.Watcher(self.alice, owner=self, global_opts=("--scp-mode", "fixed",
+                                                             "--scp-port", fixed))
+        w2.wait_status("logged in", 30)
+        self.notify("held back by the firewall")
+
+        def scp_state():
+            rc, out, err = self.srv.admin("sessions", "--json")
+            ss = json.loads(out)["sessions"]
+            return ss[0]["scp"] if ss else ""
+        deadline_ok = False
+        for _ in range(300):
+            state = scp_state()
+            if "timed out" in state and "retry in" in state:
+                deadline_ok = True
+                break
+            time.sleep(0.1)
+        self.assertTrue(deadline_ok, "session list never said the connect-back timed out: %r"
+                        % scp_state())
+        self.assertEqual(w2.notifications(), [])
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "ncfxlab"],
+                       check=True, timeout=30)
+        [n] = w2.wait_notifications(1, 90)
+        self.assertEqual(n["text"], "held back by the firewall")
+
+
+if __name__ == "__main__":
+    nt.main()
