@@ -48,6 +48,8 @@ static const struct conf_opt options[] = {
 	    "Ports a client may register for its SCP (lowest-highest); never below 1024"),
 	INT(notify_retention, "30", 1, 3650,
 	    "Days an acknowledged notification is kept before it is deleted"),
+	INT(notify_keep_max, "10000", 100, 10000000,
+	    "Notifications kept per user at most, read or not; older ones are deleted first"),
 	INT(notify_poll, "500", 50, 60000,
 	    "Milliseconds between checks for notifications written by netcfax-admin"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),

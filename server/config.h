@@ -29,6 +29,7 @@ struct server_config {
 	long long password_hash_cost;
 	char      scp_ports[32];
 	long long notify_retention;
+	long long notify_keep_max;
 	long long notify_poll;
 	/* derived */
 	long long scp_port_min, scp_port_max;

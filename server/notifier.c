@@ -24,11 +24,12 @@ void
 notifier_prune(struct server *srv)
 {
 	int n = store_note_prune(srv->store,
-	    (int64_t)time(NULL) - srv->cfg.notify_retention * 86400);
+	    (int64_t)time(NULL) - srv->cfg.notify_retention * 86400, srv->cfg.notify_keep_max);
 
 	if (n < 0)
 		log_warnx("pruning notifications: %s", store_errmsg(srv->store));
 	else if (n > 0)
-		log_info("pruned %d acknowledged notification%s older than %lld days", n,
-		    n == 1 ? "" : "s", srv->cfg.notify_retention);
+		log_info("pruned %d notification%s (acknowledged and older than %lld days, or "
+		    "beyond the newest %lld of a user)", n, n == 1 ? "" : "s",
+		    srv->cfg.notify_retention, srv->cfg.notify_keep_max);
 }

@@ -8,7 +8,8 @@ struct server;
 /* Called every notify_poll ms: if another process committed to the store, pumps every
  * logged-in session. (Our own commits pump the user's sessions directly.) */
 void notifier_poll(struct server *srv);
-/* Deletes acknowledged notifications older than notify_retention days. */
+/* Deletes acknowledged notifications older than notify_retention days, and whatever lies
+ * beyond the newest notify_keep_max of a user, so an outbox nobody reads stays bounded. */
 void notifier_prune(struct server *srv);
 
 #endif

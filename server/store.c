@@ -592,15 +592,17 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 }
 
 int
-store_note_prune(struct store *st, int64_t cutoff)
+store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM notifications WHERE created < ? AND seq <= "
-	    "(SELECT acked_seq FROM users u WHERE u.id = notifications.user)");
+	sqlite3_stmt *q = prep(st, "DELETE FROM notifications WHERE (created < ? AND seq <= "
+	    "(SELECT acked_seq FROM users u WHERE u.id = notifications.user)) OR seq <= "
+	    "(SELECT next_seq - 1 - ? FROM users u WHERE u.id = notifications.user)");
 	int rc;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, cutoff);
+	sqlite3_bind_int64(q, 2, keep_max);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;

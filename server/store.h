@@ -101,8 +101,9 @@ int store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 int store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked);
 /* Records an acknowledgement (only ever moves forward). */
 int store_user_ack(struct store *st, int64_t user, uint64_t seq);
-/* Deletes acknowledged notifications created before cutoff. Returns how many, or -1. */
-int store_note_prune(struct store *st, int64_t cutoff);
+/* Deletes acknowledged notifications created before cutoff, and any beyond the newest
+ * keep_max of a user (acknowledged or not). Returns how many, or -1. */
+int store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max);
 /* Changes whenever another connection (netcfax-admin) commits: cheap to poll. */
 int64_t store_data_version(struct store *st);
 

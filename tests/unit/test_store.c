@@ -117,7 +117,13 @@ main(void)
 		CHECK_INT(store_user_ack(st, bob.id, 9), 0);     /* never past the last */
 		CHECK_INT(store_user_seqs(st, bob.id, &last, &acked), 1);
 		CHECK_INT(acked, 2);
-		CHECK_INT(store_note_prune(st, (int64_t)time(NULL) + 10), 2);
+		CHECK_INT(store_note_prune(st, 0, 1000), 0);            /* young, within the cap */
+		CHECK_INT(store_note_add(st, &note), 0);                 /* seq 3, unacknowledged */
+		CHECK_INT(store_note_prune(st, (int64_t)time(NULL) + 10, 1000), 2);
+		CHECK_INT(store_note_add(st, &note), 0);                 /* seq 4 */
+		CHECK_INT(store_note_prune(st, 0, 1), 1);                /* the cap removes seq 3 */
+		listed = 0;
+		CHECK_INT(store_note_list(st, bob.id, 0, 10, count_note, &listed), 1);
 
 		/* alice's cancel and its notification commit together */
 		memset(&note, 0, sizeof(note));
