@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "backoff.h"
 #include "crypto.h"
 #include "frame_io.h"
 #include "keytab.h"
@@ -112,8 +113,8 @@ drop_connection(struct scp *p)
 	evtimer_del(p->timer);
 }
 
-/* Backoff with jitter: 1, 2, 4 ... 60 s, each scaled by 0.5..1.0 so that many clients whose
- * connect-backs failed together do not retry together. */
+/* Drops the connection and tries again after a jittered backoff (after a server restart,
+ * thousands of connect-backs must not all retry in the same second). */
 static void
 retry_later(struct scp *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -122,20 +123,14 @@ retry_later(struct scp *p, const char *fmt, ...)
 {
 	char why[160];
 	va_list ap;
-	uint32_t rnd = 0;
-	long base, delay;
+	long delay;
 	struct timeval tv;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	drop_connection(p);
-	base = p->attempts >= 6 ? SCP_BACKOFF_MAX : 1L << p->attempts;
-	if (base > SCP_BACKOFF_MAX)
-		base = SCP_BACKOFF_MAX;
-	crypto_random(&rnd, sizeof(rnd));
-	delay = base * 500 + (long)(rnd % (uint32_t)(base * 500 + 1));   /* milliseconds */
-	p->attempts++;
+	delay = backoff_delay_ms(p->attempts++, SCP_BACKOFF_MAX);
 	p->state = P_BACKOFF;
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;

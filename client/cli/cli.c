@@ -83,21 +83,29 @@ cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st)
 	return rc;
 }
 
-static void
-default_known_servers(struct cli *cli)
+void
+cli_conn_options(struct cli *cli, struct ncfx_client_options *o)
 {
 	const char *home = getenv("HOME");
 
-	if (cli->cfg.known_servers[0] || home == NULL)
-		return;
-	snprintf(cli->cfg.known_servers, sizeof(cli->cfg.known_servers),
-	    "%s/.config/netcfax/known_servers", home);
+	if (cli->cfg.known_servers[0] == '\0' && home != NULL)
+		snprintf(cli->cfg.known_servers, sizeof(cli->cfg.known_servers),
+		    "%s/.config/netcfax/known_servers", home);
+	memset(o, 0, sizeof(*o));
+	o->host = cli->cfg.server;
+	o->port = (int)cli->cfg.port;
+	o->ca_file = cli->cfg.ca_file;
+	o->known_servers = cli->cfg.known_servers;
+	o->fingerprint = cli->cfg.server_fingerprint;
+	o->accept_new = cli->cfg.trust_on_first_use;
+	o->timeout_ms = (int)cli->cfg.timeout * 1000;
+	o->software = "netcfax/" NETCFAX_VERSION;
 }
 
 int
 cli_open(struct cli *cli, int login, ncfx_client **out)
 {
-	struct ncfx_client_options o = { 0 };
+	struct ncfx_client_options o;
 	char pw[NCFX_PASSWORD_MAX + 1], prompt[128], err[300];
 	ncfx_client *c;
 	ncfx_status st;
@@ -109,15 +117,7 @@ cli_open(struct cli *cli, int login, ncfx_client **out)
 	if (login && cli->cfg.user[0] == '\0')
 		return cli_error(cli, CLI_USAGE, "no user: set 'user' in %s or use --user NAME",
 		    cli->config_path);
-	default_known_servers(cli);
-	o.host = cli->cfg.server;
-	o.port = (int)cli->cfg.port;
-	o.ca_file = cli->cfg.ca_file;
-	o.known_servers = cli->cfg.known_servers;
-	o.fingerprint = cli->cfg.server_fingerprint;
-	o.accept_new = cli->cfg.trust_on_first_use;
-	o.timeout_ms = (int)cli->cfg.timeout * 1000;
-	o.software = "netcfax/" NETCFAX_VERSION;
+	cli_conn_options(cli, &o);
 	if (cli->trust) {
 		o.replace_pin = 1;
 		o.fingerprint = cli->fingerprint;

@@ -62,6 +62,8 @@ int  client_config_load(struct client_config *c, const char *path, int missing_o
 int  client_config_set(struct client_config *c, const char *name, const char *value,
                        char *err, size_t errlen);
 
+/* The connection settings of client.conf and the command line, as the library wants them. */
+void cli_conn_options(struct cli *cli, struct ncfx_client_options *o);
 /* Connects (pinning as configured) and, with login, logs in. Returns CLI_OK, or prints the
  * error and returns the exit code. On success *out is the connected client. */
 int  cli_open(struct cli *cli, int login, ncfx_client **out);

@@ -61,7 +61,6 @@ cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_
 {
 	char prompt[128], err[300];
 	int lo, hi;
-	const char *home;
 
 	memset(o, 0, sizeof(*o));
 	if (cli->cfg.server[0] == '\0')
@@ -70,17 +69,7 @@ cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_
 	if (cli->cfg.user[0] == '\0')
 		return cli_error(cli, CLI_USAGE, "no user: set 'user' in %s or use --user NAME",
 		    cli->config_path);
-	if (cli->cfg.known_servers[0] == '\0' && (home = getenv("HOME")) != NULL)
-		snprintf(cli->cfg.known_servers, sizeof(cli->cfg.known_servers),
-		    "%s/.config/netcfax/known_servers", home);
-	o->conn.host = cli->cfg.server;
-	o->conn.port = (int)cli->cfg.port;
-	o->conn.ca_file = cli->cfg.ca_file;
-	o->conn.known_servers = cli->cfg.known_servers;
-	o->conn.fingerprint = cli->cfg.server_fingerprint;
-	o->conn.accept_new = cli->cfg.trust_on_first_use;
-	o->conn.timeout_ms = (int)cli->cfg.timeout * 1000;
-	o->conn.software = "netcfax/" NETCFAX_VERSION;
+	cli_conn_options(cli, &o->conn);
 	o->user = cli->cfg.user;
 	if (strcmp(cli->cfg.scp_mode, "fixed") == 0) {
 		o->scp_mode = NCFX_SCP_SET_FIXED;

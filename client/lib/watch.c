@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 
 #include "addr.h"
+#include "backoff.h"
 #include "client_internal.h"
 #include "crypto.h"
 #include "frame_io.h"
@@ -421,20 +422,14 @@ schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
 {
 	char why[400];
 	va_list ap;
-	uint32_t rnd = 0;
-	long base, delay;
+	long delay;
 	struct timeval tv;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	pcp_close(w);
-	base = w->attempts >= 6 ? WATCH_BACKOFF_MAX : 1L << w->attempts;
-	if (base > WATCH_BACKOFF_MAX)
-		base = WATCH_BACKOFF_MAX;
-	crypto_random(&rnd, sizeof(rnd));
-	delay = base * 500 + (long)(rnd % (uint32_t)(base * 500 + 1));   /* ms, 50-100% */
-	w->attempts++;
+	delay = backoff_delay_ms(w->attempts++, WATCH_BACKOFF_MAX);
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_del(w->timer);
