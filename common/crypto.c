@@ -61,10 +61,11 @@ crypto_sha256_free(struct crypto_sha256 *h)
 	free(h);
 }
 
-void
+int
 crypto_hmac_sha256(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
     int n, uint8_t out[32])
 {
+	int rc = -1;
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
 	OSSL_PARAM params[] = {
@@ -73,14 +74,19 @@ crypto_hmac_sha256(const void *key, size_t keylen, const void *const *parts, con
 	};
 	size_t outlen = 0;
 
-	memset(out, 0, 32);
 	if (ctx && EVP_MAC_init(ctx, key, keylen, params) == 1) {
-		for (int i = 0; i < n; i++)
-			EVP_MAC_update(ctx, parts[i], lens[i]);
-		EVP_MAC_final(ctx, out, &outlen, 32);
+		rc = 0;
+		for (int i = 0; i < n && rc == 0; i++)
+			if (EVP_MAC_update(ctx, parts[i], lens[i]) != 1)
+				rc = -1;
+		if (rc == 0 && (EVP_MAC_final(ctx, out, &outlen, 32) != 1 || outlen != 32))
+			rc = -1;
 	}
+	if (rc != 0)
+		crypto_random(out, 32);   /* never a predictable value on failure */
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
+	return rc;
 }
 
 int

@@ -13,8 +13,8 @@ void crypto_sha256_update(struct crypto_sha256 *h, const void *p, size_t n);
 void crypto_sha256_final(struct crypto_sha256 *h, uint8_t out[32]);
 void crypto_sha256_free(struct crypto_sha256 *h);
 
-/* HMAC-SHA256 over the concatenation of n parts (ptr, len pairs). */
-void crypto_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
+/* HMAC-SHA256 over the concatenation of n parts (ptr, len pairs): 0 or -1. */
+int  crypto_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
                         const size_t *lens, int n, uint8_t out[32]);
 
 /* Cryptographically strong random bytes: 0 or -1. */

@@ -91,7 +91,7 @@ static const struct msg_spec {
 	{ NCFX_MSG_LOGIN, "LOGIN", BIT(NCFX_T_USER) | BIT(NCFX_T_PASSWORD),
 	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) | BIT(NCFX_T_SEQ) },
 	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_USER) |
-	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR), 0 },
+	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR), BIT(NCFX_T_SEQ) },
 	{ NCFX_MSG_LOGOUT, "LOGOUT", 0, 0 },
 	{ NCFX_MSG_SCP_REGISTER, "SCP_REGISTER", BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE), 0 },
 	{ NCFX_MSG_JOB_SUBMIT, "JOB_SUBMIT", BIT(NCFX_T_SIZE) | BIT(NCFX_T_FORMAT) | BIT(NCFX_T_DEST) |
@@ -217,6 +217,29 @@ valid_text(const uint8_t *p, size_t n)
 		i += need + 1;
 	}
 	return 1;
+}
+
+int
+ncfx_text_valid(const char *s, size_t n)
+{
+	return valid_text((const uint8_t *)s, n);
+}
+
+void
+ncfx_text_sanitize(char *s)
+{
+	size_t n = strlen(s);
+
+	/* Byte by byte: keep the longest valid prefix, replace one offending byte, go on. */
+	for (size_t i = 0; i < n; ) {
+		size_t len = 1;
+		while (i + len <= n && len <= 4 && !valid_text((const uint8_t *)s + i, len))
+			len++;
+		if (i + len <= n && len <= 4)
+			i += len;
+		else
+			s[i++] = '?';
+	}
 }
 
 static int

@@ -207,6 +207,10 @@ const char *ncfx_job_state_name(int state);
 int         ncfx_job_state_parse(const char *name);
 const char *ncfx_doc_format_name(int fmt);
 const char *ncfx_event_name(int event);
+/* 1 if s (n bytes) is text a string attribute may carry: printable UTF-8, no controls. */
+int         ncfx_text_valid(const char *s, size_t n);
+/* Makes s such text in place, replacing what is not with '?'. */
+void        ncfx_text_sanitize(char *s);
 const char *ncfx_error_name(int code);   /* "AUTH", "NO_SUCH_JOB", ... */
 
 /* Encoder: a fixed buffer of NCFX_FRAME_MAX; an attribute that does not fit marks it failed. */

@@ -26,6 +26,5 @@ scp_proof(struct bufferevent *bev, const uint8_t secret[32], uint64_t session_id
 	lens[1] = sizeof(id);
 	parts[2] = ekm;
 	lens[2] = sizeof(ekm);
-	crypto_hmac_sha256(secret, 32, parts, lens, 3, out);
-	return 0;
+	return crypto_hmac_sha256(secret, 32, parts, lens, 3, out);
 }

@@ -385,6 +385,12 @@ cmd_notify(struct store *st, int argc, char **argv)
 		if (use_stdin) {
 			if (fgets(line, sizeof(line), stdin) == NULL)
 				break;
+			if (strchr(line, '\n') == NULL && !feof(stdin)) {
+				fprintf(stderr, "netcfax-admin: message %d is longer than %u bytes; "
+				    "nothing after message %d was queued\n", count + 1, NCFX_STR_MAX,
+				    count);
+				return EX_REFUSED;
+			}
 			line[strcspn(line, "\r\n")] = '\0';
 			if (line[0] == '\0')
 				continue;
@@ -393,6 +399,11 @@ cmd_notify(struct store *st, int argc, char **argv)
 		if (strlen(text) > NCFX_STR_MAX) {
 			fprintf(stderr, "netcfax-admin: a message is at most %u bytes\n",
 			    NCFX_STR_MAX);
+			return EX_REFUSED;
+		}
+		if (!ncfx_text_valid(text, strlen(text))) {
+			fprintf(stderr, "netcfax-admin: message %d has control characters or is not "
+			    "UTF-8; nothing after message %d was queued\n", count + 1, count);
 			return EX_REFUSED;
 		}
 		if (all) {

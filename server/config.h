@@ -16,6 +16,7 @@ struct server_config {
 	char      tls_min_version[8];
 	char      server_name[256];
 	long long preauth_timeout;
+	long long idle_timeout;
 	long long max_connections;
 	long long max_connections_per_address;
 	long long login_max_failures_user;

@@ -89,9 +89,9 @@ release_slot(struct scp *p)
 	if (!p->holds_slot)
 		return;
 	p->holds_slot = 0;
-	if ((e = keytab_get(p->srv->scp_connecting, session_addr(p->s), 0)) != NULL &&
+	if ((e = keytab_get(p->srv->scp_connecting, session_addr_key(p->s), 0)) != NULL &&
 	    --e->count <= 0)
-		keytab_del(p->srv->scp_connecting, session_addr(p->s));
+		keytab_del(p->srv->scp_connecting, session_addr_key(p->s));
 }
 
 static void
@@ -153,8 +153,14 @@ send_note(struct scp *p, const struct store_note *n)
 		ncfx_put_u64(&w, NCFX_T_JOB_ID, (uint64_t)n->job);
 	if (n->state)
 		ncfx_put_u8(&w, NCFX_T_STATE, (uint8_t)n->state);
-	if (n->text[0])
-		ncfx_put_str(&w, NCFX_T_TEXT, n->text);
+	if (n->text[0]) {
+		/* A row that is not valid protocol text (written by an older tool, or damaged)
+		 * must not make the client reject the frame and stall this user's stream. */
+		char text[sizeof(n->text)];
+		snprintf(text, sizeof(text), "%s", n->text);
+		ncfx_text_sanitize(text);
+		ncfx_put_str(&w, NCFX_T_TEXT, text);
+	}
 	ncfx_put_u64(&w, NCFX_T_CREATED, (uint64_t)n->created);
 	if (n->dest[0])
 		ncfx_put_str(&w, NCFX_T_DEST, n->dest);
@@ -243,6 +249,8 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		return;
 	case NCFX_MSG_PING:
 		ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m->reqid);
+		if (ncfx_msg_has(m, NCFX_T_SEQ))
+			ncfx_put_u64(&w, NCFX_T_SEQ, ncfx_msg_uint(m, NCFX_T_SEQ));
 		frame_send(p->bev, &w);
 		return;
 	default:
@@ -395,7 +403,7 @@ scp_connect(struct scp *p)
 
 	/* Rate limit per address: a terminal server with a hundred sessions gets a few
 	 * connect-backs at a time, not a hundred. */
-	e = keytab_get(p->srv->scp_connecting, session_addr(p->s), 1);
+	e = keytab_get(p->srv->scp_connecting, session_addr_key(p->s), 1);
 	if (e == NULL || e->count >= SERVER_SCP_CONNECTING_PER_ADDR) {
 		p->state = P_BACKOFF;
 		evtimer_add(p->timer, &later);

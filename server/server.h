@@ -8,7 +8,8 @@
 #include "crypto.h"
 
 #define NETCFAX_SOFTWARE "netcfaxd/" NETCFAX_VERSION
-/* Interval the server suggests for client PINGs; liveness comes with the relay. */
+/* Interval the server suggests for client PINGs; a logged-in connection silent for
+ * idle_timeout seconds is closed. */
 #define SERVER_HEARTBEAT 25
 /* A client that fails this many logins on one connection is disconnected. */
 #define SERVER_LOGIN_TRIES 3

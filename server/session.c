@@ -60,6 +60,7 @@ struct session {
 	uint8_t             scp_secret[32];
 	uint16_t            scp_port;
 	uint8_t             scp_mode;
+	time_t              last_rx;     /* last frame from the peer, for the idle timeout */
 	uint64_t            resume_seq;  /* the client has every notification up to this */
 	int                 has_resume;
 	struct scp         *scp;        /* the notification path, once logged in */
@@ -82,6 +83,7 @@ const char *session_peer(const struct session *s) { return s->peer; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
 uint64_t session_id(const struct session *s) { return s->session_id; }
 const char *session_addr(const struct session *s) { return s->addr; }
+const char *session_addr_key(const struct session *s) { return s->addr_key; }
 uint16_t session_scp_port(const struct session *s) { return s->scp_port; }
 const uint8_t *session_scp_secret(const struct session *s) { return s->scp_secret; }
 
@@ -113,6 +115,16 @@ session_logout(struct session *s)
 	s->session_id = 0;
 }
 
+/* The idle check runs a few times per idle_timeout, so a silent client goes within a
+ * quarter of it after its time is up. */
+static void
+idle_timer(struct session *s)
+{
+	struct timeval tick = { s->srv->cfg.idle_timeout / 4, 0 };
+
+	evtimer_add(s->timer, &tick);
+}
+
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -137,6 +149,14 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_free(s);
 		break;
 	case S_AUTHED:
+		/* A client that stopped talking (network gone, machine asleep) loses its session
+		 * and its connect-backs; it logs in again when it is back. */
+		if (time(NULL) - s->last_rx >= s->srv->cfg.idle_timeout) {
+			snprintf(why, sizeof(why), "no heartbeat for %lld s",
+			    s->srv->cfg.idle_timeout);
+			session_close(s, NCFX_E_TIMEOUT, why);
+		} else
+			idle_timer(s);
 		break;
 	}
 }
@@ -396,6 +416,11 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
 	s->has_resume = ncfx_msg_has(m, NCFX_T_SEQ);
 	s->resume_seq = ncfx_msg_uint(m, NCFX_T_SEQ);
+	if (s->scp_mode > NCFX_SCP_RANGE) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown SCP_MODE");
+		s->user[0] = '\0';
+		return;
+	}
 	if (s->scp_port != 0 && !scp_port_allowed(s, m->reqid))
 		return;
 	/* Hash even for an unknown user, so the answer takes the same time either way. */
@@ -427,17 +452,21 @@ login_failed(struct session *s)
 
 /* Notifications start after what the client says it has, or else after what the user last
  * acknowledged: an offline client gets its backlog at the next login. */
-static void
-start_scp(struct session *s)
+static uint64_t
+resume_point(struct session *s)
 {
 	uint64_t last = 0, acked = 0, resume;
 
 	if (store_user_seqs(s->srv->store, s->user_id, &last, &acked) < 0)
 		log_warnx("store: %s", store_errmsg(s->srv->store));
 	resume = s->has_resume ? s->resume_seq : acked;
-	if (resume > last)
-		resume = last;     /* a client from before a store reset: start afresh */
-	s->scp = scp_new(s, resume);
+	return resume > last ? last : resume;   /* a client from before a store reset */
+}
+
+static void
+start_scp(struct session *s)
+{
+	s->scp = scp_new(s, s->resume_seq);
 	if (s->scp == NULL)
 		log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
 }
@@ -464,14 +493,21 @@ login_checked(int ok, void *arg)
 		s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
 		crypto_random(s->scp_secret, sizeof(s->scp_secret));
 		s->state = S_AUTHED;
-		evtimer_del(s->timer);
+		s->last_rx = time(NULL);
+		idle_timer(s);                   /* from now on the timer checks for silence */
 		ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, s->login_reqid);
 		ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
 		ncfx_put_str(&w, NCFX_T_USER, s->user);
 		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
 		ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
+		if (s->scp_port) {
+			/* Where the notification stream starts, so the client's de-duplication
+			 * follows a store that was reset or a user that was re-created. */
+			s->resume_seq = resume_point(s);
+			ncfx_put_u64(&w, NCFX_T_SEQ, s->resume_seq);
+		}
 		session_send(s, &w);
-		log_info("%s logged in as '%s' (session %" PRIx64 ", SCP port %u)", s->peer,
+		log_info("%s logged in as '%s' (session %016" PRIx64 ", SCP port %u)", s->peer,
 		    s->user, s->session_id, s->scp_port);
 		if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
 		    s->scp_port, s->scp_mode) < 0)
@@ -620,6 +656,7 @@ read_cb(struct bufferevent *bev, void *arg)
 			session_close(s, err ? err : NCFX_E_PROTOCOL, why);
 			return;
 		}
+		s->last_rx = time(NULL);
 		dispatch(s, &m);
 		evbuffer_drain(in, len);
 	}

@@ -30,6 +30,7 @@ void session_notify_user(struct server *srv, int64_t user);
 struct server *session_server(const struct session *s);
 uint64_t    session_id(const struct session *s);
 const char *session_addr(const struct session *s);     /* observed source address */
+const char *session_addr_key(const struct session *s); /* IPv4 address or IPv6 /64 */
 void        session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa,
                                   socklen_t *len);
 uint16_t    session_scp_port(const struct session *s);

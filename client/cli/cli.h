@@ -18,6 +18,7 @@ enum cli_exit {
 	CLI_JOB_CANCELLED = 6,/* send --wait: the job was cancelled */
 	CLI_NOINPUT = 66,     /* a local document cannot be read */
 	CLI_INTERNAL = 70,
+	CLI_INTERRUPTED = 130,/* send --wait stopped by a signal before the job ended */
 };
 
 struct client_config {

@@ -66,9 +66,10 @@ wait_notify(ncfx_watch *w, const struct ncfx_notification *n, void *arg)
 {
 	struct wait_ctx *x = arg;
 
+	/* Everything that arrives is shown: it is acknowledged, so a later watch will not. */
+	cli_print_notification(x->cli, n);
 	if (!x->submitted || n->job_id != x->job.id)
 		return;
-	cli_print_notification(x->cli, n);
 	switch (n->state) {
 	case NCFX_JOB_DONE:
 		ncfx_watch_stop(w, CLI_OK);
@@ -122,7 +123,12 @@ send_and_wait(struct cli *cli)
 		rc = x.failed_rc;
 	else if (st != NCFX_OK)
 		rc = cli_watch_fail(cli, w, st);
-	else
+	else if (ncfx_watch_stop_code(w) < 0) {
+		/* Interrupted before the job ended: it goes on at the server. */
+		fprintf(stderr, "netcfax: stopped waiting; job %llu continues (netcfax jobs)\n",
+		    (unsigned long long)x.job.id);
+		rc = CLI_INTERRUPTED;
+	} else
 		rc = ncfx_watch_stop_code(w);
 	ncfx_watch_free(w);
 	explicit_bzero(pw, sizeof(pw));

@@ -33,6 +33,8 @@ struct ncfx_client {
 	char               pinned[TLS_FP_LEN];
 	int                newly_pinned;
 	char               server_name[NCFX_SERVER_NAME_MAX + 1];
+	int                has_resume_point;
+	uint64_t           resume_point;
 	uint64_t           max_document;
 	struct ncfx_wbuf   w;
 };
@@ -329,6 +331,8 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 		ncfx_msg_str(&m, NCFX_T_OBSERVED_ADDR, out->observed_addr,
 		    sizeof(out->observed_addr));
 	}
+	c->has_resume_point = ncfx_msg_has(&m, NCFX_T_SEQ);
+	c->resume_point = ncfx_msg_uint(&m, NCFX_T_SEQ);
 	if (scp_secret) {
 		secret = ncfx_msg_bytes(&m, NCFX_T_SCP_SECRET, &secret_len);
 		memcpy(scp_secret, secret, 32);   /* the decoder checked it is exactly 32 */
@@ -555,6 +559,13 @@ const char *ncfx_client_fingerprint(const ncfx_client *c) { return c->fingerprin
 const char *ncfx_client_pinned(const ncfx_client *c) { return c->pinned; }
 int ncfx_client_newly_pinned(const ncfx_client *c) { return c->newly_pinned; }
 const char *ncfx_client_server_name(const ncfx_client *c) { return c->server_name; }
+int
+ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq)
+{
+	*seq = c->resume_point;
+	return c->has_resume_point;
+}
+
 const char *ncfx_client_peer_addr(const ncfx_client *c) { return c->tls ? tls_stream_peer_addr(c->tls) : ""; }
 
 const char *

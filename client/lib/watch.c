@@ -506,6 +506,19 @@ try_login(ncfx_watch *w)
 	}
 	snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", ncfx_client_fingerprint(w->client));
 	w->session_id = info.session_id;
+	{
+		/* The server says where the stream starts: below our last seq only when its
+		 * store was reset, and then its numbers are the ones that count. */
+		uint64_t from;
+		if (ncfx_client_resume_point(w->client, &from)) {
+			if (w->has_seq && from < w->last_seq)
+				status(w, NCFX_WATCH_WARN, "the server's notifications restart at %"
+				    PRIu64 " (was %" PRIu64 "): its store was reset", from + 1,
+				    w->last_seq + 1);
+			w->has_seq = 1;
+			w->last_seq = from;
+		}
+	}
 	w->logins++;
 	status(w, NCFX_WATCH_INFO, "logged in to %s as %s (session %016" PRIx64 ", seen from %s)",
 	    w->o.conn.host, info.user, info.session_id, info.observed_addr);
@@ -531,9 +544,11 @@ try_login(ncfx_watch *w)
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	ncfx_watch *w = arg;
+
 	(void)sig;
 	(void)what;
-	ncfx_watch_stop(arg, 0);
+	event_base_loopbreak(w->base);   /* stop_code stays -1: stopped by a signal */
 }
 
 ncfx_watch *
@@ -593,7 +608,7 @@ ncfx_watch_stop(ncfx_watch *w, int code)
 	event_base_loopbreak(w->base);
 }
 
-int ncfx_watch_stop_code(const ncfx_watch *w) { return w->stop_code < 0 ? 0 : w->stop_code; }
+int ncfx_watch_stop_code(const ncfx_watch *w) { return w->stop_code; }
 uint16_t ncfx_watch_scp_port(const ncfx_watch *w) { return w->scp_port; }
 const char *ncfx_watch_errmsg(const ncfx_watch *w) { return w->err; }
 int ncfx_watch_server_code(const ncfx_watch *w) { return w->server_code; }

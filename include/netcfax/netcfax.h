@@ -146,6 +146,7 @@ ncfx_watch *ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t
  * ncfx_watch_errmsg() and ncfx_watch_server_code() saying why. */
 ncfx_status ncfx_watch_run(ncfx_watch *w);
 void        ncfx_watch_stop(ncfx_watch *w, int code);
+/* The code given to ncfx_watch_stop, or -1 when stopped by a signal (handle_signals). */
 int         ncfx_watch_stop_code(const ncfx_watch *w);
 uint16_t    ncfx_watch_scp_port(const ncfx_watch *w);
 const char *ncfx_watch_errmsg(const ncfx_watch *w);

@@ -828,10 +828,12 @@ class Watcher:
 
     def wait_exit(self, timeout=30.0):
         try:
-            return self.proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError("watcher did not exit within %.0f s\n%s"
                                  % (timeout, self.describe()))
+        self._reader.join(timeout=10)    # every line it printed is in self.lines now
+        return rc
 
     def describe(self):
         with self._lock:
@@ -852,6 +854,8 @@ class Watcher:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self._reader.join(timeout=5)
+        if self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
         if not self._err.closed:
             self._err.close()
         if self.proc in _live_procs:

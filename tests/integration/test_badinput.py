@@ -391,5 +391,28 @@ class ConnectionLimit(ServerCase):
         self.assertEqual(self.srv.db_dump(), self.dump_before)
 
 
+class IdleSession(unittest.TestCase):
+    def test_silent_logged_in_client_is_dropped(self):
+        srv = nt.Server(self, extra={"idle_timeout": 10, "preauth_timeout": 30})
+        srv.add_user("alice", "alice-pw-secret")
+        quiet = nt.raw_connect(srv, owner=self)
+        talky = nt.raw_connect(srv, owner=self)
+        for r in (quiet, talky):
+            self.assertEqual(r.request(nt.hello(), 10).type, nt.MSG_HELLO_OK)
+            self.assertEqual(r.request(nt.login_frame("alice", "alice-pw-secret"), 30).type,
+                             nt.MSG_LOGIN_OK)
+        # talky sends a heartbeat every 3 s and must outlive quiet, which sends nothing
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not quiet.closed:
+            f = talky.request(nt.frame(nt.MSG_PING, reqid=3), 10)
+            self.assertIsNotNone(f, "the heartbeating connection was dropped")
+            self.assertEqual(f.type, nt.MSG_PONG, f)
+            quiet.wait_closed(3)
+        self.assertTrue(quiet.closed, "a silent session was never dropped")
+        self.assertIn("no heartbeat for 10 s", srv.log_text())
+        f = talky.request(nt.frame(nt.MSG_PING, reqid=4), 10)
+        self.assertEqual(f.type, nt.MSG_PONG, f)
+
+
 if __name__ == "__main__":
     nt.main()

@@ -184,6 +184,19 @@ class Delivery(ScpCase):
                           (2, "job_cancelled", job, "cancelled")], ns)
         self.assertEqual(ns[0]["dest"], "5550100")
 
+    def test_operator_message_must_be_clean_text(self):
+        for bad in ("tab\there", "esc \x1b[2J", "\u202eevil"):
+            rc, out, err = self.srv.admin("notify", "alice", bad)
+            self.assertEqual(rc, 1, (bad, out, err))
+            self.assertIn("control characters", err)
+        rc, out, err = self.srv.admin("notify", "alice", "--stdin",
+                                      stdin_data="fine\n" + "x" * 2000 + "\n")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("longer than 1024", err)
+        w = self.watch(self.alice)
+        [n] = w.wait_notifications(1)
+        self.assertEqual(n["text"], "fine")
+
     def test_offline_client_gets_backlog_at_next_login(self):
         self.notify("alice", "while you were out 1", "while you were out 2")
         w = self.watch(self.alice)
@@ -230,6 +243,20 @@ class Delivery(ScpCase):
         self.assertEqual(w.wait_exit(30), 6, w.describe())
         self.assertEqual([n["event"] for n in w.notifications()],
                          ["job_queued", "job_cancelled"], w.describe())
+
+
+class WaitInterrupted(ScpCase):
+    def test_send_wait_interrupted_says_the_job_continues(self):
+        doc = os.path.join(self.alice.home, "i.tif")
+        nt.make_tiff(doc, pages=1)
+        w = nt.Watcher(self.alice, doc, "--to", "5550102", "--wait", owner=self,
+                       command="send")
+        w.wait_for(lambda x: any(n.get("event") == "job_queued" for n in x.notifications()),
+                   30, "the job_queued notification")
+        self.assertEqual(w.stop(), 130, w.describe())
+        self.assertIn("continues", w.describe())
+        rc, data, err = self.alice.run("jobs", json=True)
+        self.assertEqual([j["state"] for j in data["jobs"]], ["pending"])
 
 
 class ManyInstances(ScpCase):
@@ -375,6 +402,27 @@ class Spoofing(ScpCase):
         self.w.wait_for(lambda w: any("dropped a connection" in m for m in w.statuses()),
                         40, "the idle connection to be dropped")
         self.assertEqual(self.w.notifications(), [])
+
+
+class StoreReset(ScpCase):
+    def test_watcher_follows_a_reset_store(self):
+        # A running watcher saw seq 1..3; the server then starts over with an empty store.
+        # Its new seq 1 must be shown, not hidden as a duplicate.
+        w = self.watch(self.alice)
+        self.notify("alice", "old 1", "old 2", "old 3")
+        w.wait_notifications(3)
+        self.srv.stop()
+        for f in os.listdir(self.srv.state_dir):
+            if f.startswith("netcfax.db"):
+                os.unlink(os.path.join(self.srv.state_dir, f))
+        self.srv.start()
+        self.srv.add_user("alice", "alice-pw-secret")
+        w.wait_status("store was reset", 60)
+        w.wait_status("notifications connected", 60)
+        self.notify("alice", "new 1")
+        w.wait_notifications(4)
+        self.assertEqual([(n["seq"], n["text"]) for n in w.notifications()],
+                         [(1, "old 1"), (2, "old 2"), (3, "old 3"), (1, "new 1")])
 
 
 if __name__ == "__main__":

@@ -168,6 +168,19 @@ test_strings(void)
 }
 
 static void
+test_sanitize(void)
+{
+	char a[] = "ok \xe2\x82\xac tab\there \xc2\x9b" "31m \xff end";
+	char b[] = "plain text";
+
+	ncfx_text_sanitize(a);
+	CHECK_STR(a, "ok \xe2\x82\xac tab?here ??31m ? end");
+	CHECK(ncfx_text_valid(a, strlen(a)));
+	ncfx_text_sanitize(b);
+	CHECK_STR(b, "plain text");
+}
+
+static void
 test_truncated_attr(void)
 {
 	uint8_t b[32] = { 0 };
@@ -214,6 +227,7 @@ main(void)
 	test_lengths();
 	test_attributes();
 	test_strings();
+	test_sanitize();
 	test_truncated_attr();
 	test_encoder_cap();
 	test_names();
