@@ -67,6 +67,7 @@ static const struct tag_spec {
 	[NCFX_T_RETRY_AFTER]   = { NCFX_AT_U32, 0, 0 },
 	[NCFX_T_OWNER]         = { NCFX_AT_STR, NCFX_USER_MAX, 0 },
 	[NCFX_T_SCP_PROOF]     = { NCFX_AT_BYTES, 32, 32 },
+	[NCFX_T_PATH]          = { NCFX_AT_U8, 0, 0 },
 };
 
 /* Which attributes each message must and may carry. Tags outside both masks are skipped,
@@ -89,7 +90,7 @@ static const struct msg_spec {
 	{ NCFX_MSG_PONG, "PONG", 0, BIT(NCFX_T_SEQ) },
 	{ NCFX_MSG_BYE, "BYE", 0, BIT(NCFX_T_REASON) },
 	{ NCFX_MSG_LOGIN, "LOGIN", BIT(NCFX_T_USER) | BIT(NCFX_T_PASSWORD),
-	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) | BIT(NCFX_T_SEQ) },
+	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) | BIT(NCFX_T_SEQ) | BIT(NCFX_T_PATH) },
 	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_USER) |
 	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR), BIT(NCFX_T_SEQ) },
 	{ NCFX_MSG_LOGOUT, "LOGOUT", 0, 0 },
@@ -113,7 +114,8 @@ static const struct msg_spec {
 	  BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_TEXT) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_STATE) |
 	  BIT(NCFX_T_DEST) | BIT(NCFX_T_FILENAME) },
 	{ NCFX_MSG_NOTIFY_ACK, "NOTIFY_ACK", BIT(NCFX_T_SEQ), 0 },
-	{ NCFX_MSG_RELAY_MODE, "RELAY_MODE", 0, BIT(NCFX_T_REASON) },
+	{ NCFX_MSG_NOTIFY_PATH, "NOTIFY_PATH", BIT(NCFX_T_PATH), BIT(NCFX_T_REASON) },
+	{ NCFX_MSG_PATH_RETRY, "PATH_RETRY", 0, 0 },
 	{ NCFX_MSG_FILE_GET, "FILE_GET", BIT(NCFX_T_JOB_ID), BIT(NCFX_T_OFFSET) },
 	{ NCFX_MSG_FILE_CHUNK, "FILE_CHUNK", BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_OFFSET) |
 	  BIT(NCFX_T_DATA), BIT(NCFX_T_SIZE) },
@@ -419,6 +421,16 @@ ncfx_event_name(int event)
 	case NCFX_EV_FAX_RECEIVED:  return "fax_received";
 	case NCFX_EV_MESSAGE:       return "message";
 	default:                    return "unknown";
+	}
+}
+
+const char *
+ncfx_path_name(int path)
+{
+	switch (path) {
+	case NCFX_PATH_DIRECT: return "direct";
+	case NCFX_PATH_RELAY:  return "relay";
+	default:               return "none";
 	}
 }
 

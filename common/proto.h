@@ -66,8 +66,9 @@ enum ncfx_msg_type {
 	NCFX_MSG_NOTIFY         = 0x0302, /* S->C event with a per-user sequence number */
 	NCFX_MSG_NOTIFY_ACK     = 0x0303, /* C->S cumulative ack */
 	NCFX_MSG_SCP_BIND_OK    = 0x0304, /* C->S the client's proof; notifications may flow */
-	/* 0x04..: relay control (reserved) */
-	NCFX_MSG_RELAY_MODE     = 0x0401, /* S->C notifications now travel on this PCP connection */
+	/* 0x04..: notification paths */
+	NCFX_MSG_NOTIFY_PATH    = 0x0401, /* S->C which path notifications take now, and why */
+	NCFX_MSG_PATH_RETRY     = 0x0402, /* C->S try the direct path again now; reply OK */
 	/* 0x05..: file download (reserved) */
 	NCFX_MSG_FILE_GET       = 0x0501,
 	NCFX_MSG_FILE_CHUNK     = 0x0502,
@@ -112,6 +113,7 @@ enum ncfx_tag {
 	NCFX_T_RETRY_AFTER,      /* u32 seconds */
 	NCFX_T_OWNER,            /* str */
 	NCFX_T_SCP_PROOF,        /* bytes, exactly 32: HMAC binding an SCP connection */
+	NCFX_T_PATH,             /* u8 enum ncfx_path */
 	NCFX_T__COUNT
 };
 
@@ -142,6 +144,11 @@ enum ncfx_error {
 };
 
 enum ncfx_scp_mode { NCFX_SCP_NONE = 0, NCFX_SCP_FIXED = 1, NCFX_SCP_DYNAMIC = 2, NCFX_SCP_RANGE = 3 };
+
+/* How notifications reach a client. In LOGIN: the client's wish (auto: direct if the server
+ * can connect back, else relayed); in NOTIFY_PATH: the path in use (NONE: none works now). */
+enum ncfx_path { NCFX_PATH_AUTO = 0, NCFX_PATH_NONE = 0, NCFX_PATH_DIRECT = 1,
+                 NCFX_PATH_RELAY = 2 };
 
 /* SCP authentication: each side proves it holds the session's SCP_SECRET without sending it,
  * bound to this very TLS connection by an RFC 5705 exporter:
@@ -207,6 +214,7 @@ const char *ncfx_job_state_name(int state);
 int         ncfx_job_state_parse(const char *name);
 const char *ncfx_doc_format_name(int fmt);
 const char *ncfx_event_name(int event);
+const char *ncfx_path_name(int path);      /* "direct", "relay", "none" */
 /* 1 if s (n bytes) is text a string attribute may carry: printable UTF-8, no controls. */
 int         ncfx_text_valid(const char *s, size_t n);
 /* Makes s such text in place, replacing what is not with '?'. */

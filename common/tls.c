@@ -1,5 +1,6 @@
 /* tls.c: OpenSSL TLS for netcfax. Every other file sees only the opaque types in tls.h. */
 #include "tls.h"
+#include "netopt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -435,6 +436,7 @@ connect_timeout(const char *host, int port, int timeout_ms, char *peer, size_t p
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		netopt_keepalive(fd);
 	}
 	return fd;
 }

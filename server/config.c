@@ -48,6 +48,13 @@ static const struct conf_opt options[] = {
 	    "scrypt cost for new password hashes, log2(N): 15 uses 32 MiB and ~0.1 s"),
 	STR(scp_ports, "1024-65535",
 	    "Ports a client may register for its SCP (lowest-highest); never below 1024"),
+	{ "relay", CONF_BOOL, "yes", 0, 0, NULL, OFF(relay), 0,
+	  "Carry notifications over a client's own connection when the server cannot connect "
+	  "back to it" },
+	INT(direct_retry_min, "30", 1, 86400,
+	    "While relayed: seconds before the first new try of the direct connect-back"),
+	INT(direct_retry_max, "600", 1, 86400,
+	    "While relayed: the longest wait between tries of the direct connect-back"),
 	INT(notify_retention, "30", 1, 3650,
 	    "Days an acknowledged notification is kept before it is deleted"),
 	INT(notify_keep_max, "10000", 100, 10000000,

@@ -29,6 +29,9 @@ struct server_config {
 	long long spool_reserve;
 	long long password_hash_cost;
 	char      scp_ports[32];
+	int       relay;
+	long long direct_retry_min;
+	long long direct_retry_max;
 	long long notify_retention;
 	long long notify_keep_max;
 	long long notify_poll;

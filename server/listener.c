@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "keytab.h"
 #include "log.h"
+#include "netopt.h"
 #include "server.h"
 #include "session.h"
 
@@ -60,6 +61,7 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 		close(fd);
 		return;
 	}
+	netopt_keepalive(fd);
 	session_new(srv, fd, sa, (socklen_t)salen);
 }
 

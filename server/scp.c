@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "backoff.h"
 #include "crypto.h"
+#include "delivery.h"
 #include "frame_io.h"
 #include "keytab.h"
 #include "log.h"
@@ -33,7 +34,6 @@
 
 #define SCP_CONNECT_TIMEOUT 3    /* seconds for TCP connect */
 #define SCP_BIND_TIMEOUT    10   /* TLS handshake and SCP_BIND_OK */
-#define SCP_WINDOW          64   /* notifications sent but not yet acknowledged */
 #define SCP_ACK_TIMEOUT     30   /* no ack (or PONG) progress this long: the SCP is dead */
 #define SCP_IDLE_PING       60   /* an idle SCP is pinged this often */
 #define SCP_TICK            5
@@ -51,8 +51,9 @@ struct scp {
 	struct event       *timer;
 	int                 attempts;
 	int                 holds_slot;   /* counted in srv->scp_connecting */
-	uint64_t            sent, acked;
-	time_t              progress;     /* last ack, PONG or send into an empty window */
+	long                retry_min;    /* backoff bounds in seconds: short while nothing else */
+	long                retry_max;    /* carries notifications, long while the relay does */
+	time_t              last_rx;      /* last frame from the client */
 	time_t              ping_sent;    /* 0: none outstanding */
 	char                target[ADDR_STR_MAX];
 	char                desc[200];
@@ -77,8 +78,7 @@ set_desc(struct scp *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->desc, sizeof(p->desc), fmt, ap);
 	va_end(ap);
-	if (store_session_set_scp(p->srv->store, session_id(p->s), p->desc) < 0)
-		log_warnx("store: %s", store_errmsg(p->srv->store));
+	session_scp_state(p->s, p->desc);
 }
 
 static void
@@ -130,7 +130,7 @@ retry_later(struct scp *p, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	drop_connection(p);
-	delay = backoff_delay_ms(p->attempts++, SCP_BACKOFF_MAX);
+	delay = p->retry_min * 1000 + backoff_delay_ms(p->attempts++, p->retry_max - p->retry_min);
 	p->state = P_BACKOFF;
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
@@ -139,63 +139,19 @@ retry_later(struct scp *p, const char *fmt, ...)
 	    (delay + 999) / 1000);
 	log_warnx("session %016" PRIx64 " ('%s'): SCP %s: %s; retrying in %ld s", session_id(p->s),
 	    session_user(p->s), p->target, why, (delay + 999) / 1000);
-}
-
-static void
-send_note(struct scp *p, const struct store_note *n)
-{
-	struct ncfx_wbuf w;
-
-	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY, 0, 0);
-	ncfx_put_u64(&w, NCFX_T_SEQ, n->seq);
-	ncfx_put_u16(&w, NCFX_T_EVENT, (uint16_t)n->event);
-	if (n->job)
-		ncfx_put_u64(&w, NCFX_T_JOB_ID, (uint64_t)n->job);
-	if (n->state)
-		ncfx_put_u8(&w, NCFX_T_STATE, (uint8_t)n->state);
-	if (n->text[0]) {
-		/* A row that is not valid protocol text (written by an older tool, or damaged)
-		 * must not make the client reject the frame and stall this user's stream. */
-		char text[sizeof(n->text)];
-		snprintf(text, sizeof(text), "%s", n->text);
-		ncfx_text_sanitize(text);
-		ncfx_put_str(&w, NCFX_T_TEXT, text);
-	}
-	ncfx_put_u64(&w, NCFX_T_CREATED, (uint64_t)n->created);
-	if (n->dest[0])
-		ncfx_put_str(&w, NCFX_T_DEST, n->dest);
-	if (n->filename[0])
-		ncfx_put_str(&w, NCFX_T_FILENAME, n->filename);
-	if (frame_send(p->bev, &w) < 0)
-		log_errorx("notification %" PRIu64 " does not fit in a frame", n->seq);
+	delivery_detach(session_delivery(p->s), p);
+	session_direct_failed(p->s, p->target, why);
 }
 
 static int
-pump_one(const struct store_note *n, void *arg)
+direct_send(void *impl, struct ncfx_wbuf *w)
 {
-	struct scp *p = arg;
+	struct scp *p = impl;
 
-	send_note(p, n);
-	p->sent = n->seq;
-	return 0;
+	return p->bev ? frame_send(p->bev, w) : -1;
 }
 
-void
-scp_pump(struct scp *p)
-{
-	uint64_t inflight;
-
-	if (p == NULL || p->state != P_READY)
-		return;
-	inflight = p->sent - p->acked;
-	if (inflight >= SCP_WINDOW)
-		return;
-	if (inflight == 0)
-		p->progress = time(NULL);   /* the ack clock starts with the first unacked send */
-	if (store_note_list(p->srv->store, session_user_id(p->s), p->sent,
-	    (int)(SCP_WINDOW - inflight), pump_one, p) < 0)
-		log_warnx("store: %s", store_errmsg(p->srv->store));
-}
+static const struct path_ops direct_ops = { NCFX_PATH_DIRECT, direct_send };
 
 static void
 handle_frame(struct scp *p, const struct ncfx_msg *m)
@@ -217,35 +173,24 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		}
 		p->state = P_READY;
 		p->attempts = 0;
-		/* Whatever was sent on an earlier connection and not acknowledged goes again. */
-		p->sent = p->acked;
-		p->progress = time(NULL);
+		p->last_rx = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);
-		log_info("session %016" PRIx64 " ('%s'): SCP connected to %s, resuming after %" PRIu64,
-		    session_id(p->s), session_user(p->s), p->target, p->acked);
-		scp_pump(p);
+		log_info("session %016" PRIx64 " ('%s'): SCP connected to %s", session_id(p->s),
+		    session_user(p->s), p->target);
+		/* Notifications take this path now, from the last acknowledged one on. */
+		delivery_attach(session_delivery(p->s), &direct_ops, p);
+		session_direct_up(p->s, p->target);
 		return;
 	}
 	switch (m->type) {
 	case NCFX_MSG_NOTIFY_ACK:
 		seq = ncfx_msg_uint(m, NCFX_T_SEQ);
-		if (seq > p->sent) {
-			retry_later(p, "client acknowledged %" PRIu64 ", beyond %" PRIu64, seq,
-			    p->sent);
-			return;
-		}
-		if (seq > p->acked) {
-			p->acked = seq;
-			p->progress = time(NULL);
-			if (store_user_ack(p->srv->store, session_user_id(p->s), seq) < 0)
-				log_warnx("store: %s", store_errmsg(p->srv->store));
-			scp_pump(p);
-		}
+		if (delivery_ack(session_delivery(p->s), seq) < 0)
+			retry_later(p, "client acknowledged %" PRIu64 ", which was never sent", seq);
 		return;
 	case NCFX_MSG_PONG:
 		p->ping_sent = 0;
-		p->progress = time(NULL);
 		return;
 	case NCFX_MSG_PING:
 		ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m->reqid);
@@ -277,6 +222,7 @@ read_cb(struct bufferevent *bev, void *arg)
 			retry_later(p, "%s", why);
 			return;
 		}
+		p->last_rx = time(NULL);
 		handle_frame(p, &m);
 		/* handle_frame may have dropped the connection (and bev with it). */
 		if (p->bev != bev)
@@ -377,7 +323,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	case P_READY:
 		break;
 	}
-	if (p->sent > p->acked && now - p->progress >= SCP_ACK_TIMEOUT) {
+	if (delivery_uses(session_delivery(p->s), p) &&
+	    delivery_stalled(session_delivery(p->s), now) >= SCP_ACK_TIMEOUT) {
 		retry_later(p, "no acknowledgement for %d s", SCP_ACK_TIMEOUT);
 		return;
 	}
@@ -385,7 +332,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		retry_later(p, "no answer to PING for %d s", SCP_ACK_TIMEOUT);
 		return;
 	}
-	if (!p->ping_sent && p->sent == p->acked && now - p->progress >= SCP_IDLE_PING) {
+	if (!p->ping_sent && now - p->last_rx >= SCP_IDLE_PING) {
 		ncfx_wbuf_begin(&w, NCFX_MSG_PING, 0, 0);
 		frame_send(p->bev, &w);
 		p->ping_sent = now;
@@ -435,8 +382,33 @@ scp_connect(struct scp *p)
 	set_desc(p, "connecting to %s", p->target);
 }
 
+void
+scp_set_retry(struct scp *p, long min_s, long max_s)
+{
+	p->retry_min = min_s;
+	p->retry_max = max_s > min_s ? max_s : min_s + 1;
+}
+
+void
+scp_retry_now(struct scp *p)
+{
+	struct timeval now = { 0, 0 };
+
+	if (p->state != P_BACKOFF)
+		return;
+	p->attempts = 0;
+	evtimer_del(p->timer);
+	evtimer_add(p->timer, &now);
+}
+
+int
+scp_ready(const struct scp *p)
+{
+	return p->state == P_READY;
+}
+
 struct scp *
-scp_new(struct session *s, uint64_t resume)
+scp_new(struct session *s)
 {
 	struct scp *p = calloc(1, sizeof(*p));
 	struct sockaddr_storage sa;
@@ -447,7 +419,8 @@ scp_new(struct session *s, uint64_t resume)
 	p->s = s;
 	p->srv = session_server(s);
 	p->fd = -1;
-	p->sent = p->acked = resume;
+	p->retry_min = 0;
+	p->retry_max = SCP_BACKOFF_MAX;
 	p->timer = evtimer_new(p->srv->base, timer_cb, p);
 	if (p->timer == NULL) {
 		free(p);

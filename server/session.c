@@ -17,11 +17,13 @@
 
 #include "addr.h"
 #include "crypto.h"
+#include "delivery.h"
 #include "frame_io.h"
 #include "hashpool.h"
 #include "jobs.h"
 #include "keytab.h"
 #include "log.h"
+#include "relay.h"
 #include "scp.h"
 #include "server.h"
 #include "store.h"
@@ -63,7 +65,14 @@ struct session {
 	time_t              last_rx;     /* last frame from the peer, for the idle timeout */
 	uint64_t            resume_seq;  /* the client has every notification up to this */
 	int                 has_resume;
-	struct scp         *scp;        /* the notification path, once logged in */
+	int                 notify_wanted;
+	int                 path_pref;  /* NCFX_PATH_AUTO, _DIRECT or _RELAY, from LOGIN */
+	struct delivery    *delivery;   /* the notification stream, once logged in */
+	struct scp         *scp;        /* the direct path, when the client registered a port */
+	struct relay       *relay;      /* the relay path, while in use */
+	int                 path_told;  /* the path last reported to the client */
+	char                path_why[200];
+	char                scp_desc[200];
 	struct hash_job    *login_job;  /* password being checked on a worker thread */
 	uint32_t            login_reqid;
 	struct upload      *upload;
@@ -86,6 +95,7 @@ const char *session_addr(const struct session *s) { return s->addr; }
 const char *session_addr_key(const struct session *s) { return s->addr_key; }
 uint16_t session_scp_port(const struct session *s) { return s->scp_port; }
 const uint8_t *session_scp_secret(const struct session *s) { return s->scp_secret; }
+struct delivery *session_delivery(struct session *s) { return s->delivery; }
 
 void
 session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa, socklen_t *len)
@@ -99,7 +109,7 @@ session_notify_user(struct server *srv, int64_t user)
 {
 	for (struct session *s = srv->sessions; s; s = s->next)
 		if (s->state == S_AUTHED && (user == 0 || s->user_id == user))
-			scp_pump(s->scp);
+			delivery_pump(s->delivery);
 }
 
 /* Ends the logged-in part of a session: its notification path and its row in the store. */
@@ -108,8 +118,13 @@ session_logout(struct session *s)
 {
 	if (s->state != S_AUTHED && s->session_id == 0)
 		return;
+	/* The paths first: they detach from the delivery they use. */
 	scp_free(s->scp);
 	s->scp = NULL;
+	relay_free(s->relay);
+	s->relay = NULL;
+	delivery_free(s->delivery);
+	s->delivery = NULL;
 	if (s->session_id && store_session_del(s->srv->store, s->session_id) < 0)
 		log_warnx("store: %s", store_errmsg(s->srv->store));
 	s->session_id = 0;
@@ -268,6 +283,15 @@ session_free_all(struct server *srv)
 		session_free(srv->sessions);
 }
 
+int
+session_queue(struct session *s, struct ncfx_wbuf *w)
+{
+	if (s->state == S_CLOSING)
+		return -1;
+	session_send(s, w);
+	return 0;
+}
+
 void
 session_send(struct session *s, struct ncfx_wbuf *w)
 {
@@ -416,6 +440,20 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
 	s->has_resume = ncfx_msg_has(m, NCFX_T_SEQ);
 	s->resume_seq = ncfx_msg_uint(m, NCFX_T_SEQ);
+	s->path_pref = (int)ncfx_msg_uint(m, NCFX_T_PATH);
+	/* A client that says how it wants notifications wants them, port or not. */
+	s->notify_wanted = ncfx_msg_has(m, NCFX_T_PATH);
+	if (s->path_pref > NCFX_PATH_RELAY) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown notification PATH");
+		s->user[0] = '\0';
+		return;
+	}
+	if (s->path_pref == NCFX_PATH_RELAY && !srv->cfg.relay) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "this server does not relay "
+		    "notifications (relay = no): use scp = direct or auto with a reachable port");
+		s->user[0] = '\0';
+		return;
+	}
 	if (s->scp_mode > NCFX_SCP_RANGE) {
 		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown SCP_MODE");
 		s->user[0] = '\0';
@@ -450,6 +488,119 @@ login_failed(struct session *s)
 		session_close(s, NCFX_E_AUTH, "too many failed logins on one connection");
 }
 
+/* The operator's session list shows the path in use, why, and what the direct path does. */
+static void
+update_row(struct session *s)
+{
+	char row[460];
+	int path = s->delivery ? delivery_path(s->delivery) : NCFX_PATH_NONE;
+
+	if (path == NCFX_PATH_RELAY)
+		snprintf(row, sizeof(row), "relay (%s)%s%s", s->path_why, s->scp ? "; direct: " : "",
+		    s->scp ? s->scp_desc : "");
+	else if (path == NCFX_PATH_DIRECT)
+		snprintf(row, sizeof(row), "direct: %s", s->scp_desc);
+	else if (s->scp)
+		snprintf(row, sizeof(row), "none yet: %s", s->scp_desc);
+	else
+		snprintf(row, sizeof(row), "none");
+	if (store_session_set_scp(s->srv->store, s->session_id, row) < 0)
+		log_warnx("store: %s", store_errmsg(s->srv->store));
+}
+
+/* Tells the client which path its notifications take now, and why, when that changes. */
+static void
+report_path(struct session *s)
+{
+	struct ncfx_wbuf w;
+	int path = delivery_path(s->delivery);
+
+	update_row(s);
+	if (path == s->path_told)
+		return;
+	s->path_told = path;
+	log_info("session %016" PRIx64 " ('%s'): notifications %s: %s", s->session_id, s->user,
+	    path == NCFX_PATH_DIRECT ? "direct" : path == NCFX_PATH_RELAY ? "relayed" : "stopped",
+	    s->path_why);
+	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY_PATH, 0, 0);
+	ncfx_put_u8(&w, NCFX_T_PATH, (uint8_t)path);
+	ncfx_put_str(&w, NCFX_T_REASON, s->path_why);
+	session_send(s, &w);
+}
+
+static void
+start_relay(struct session *s, const char *why)
+{
+	snprintf(s->path_why, sizeof(s->path_why), "%s", why);
+	if (s->relay == NULL)
+		s->relay = relay_new(s);
+	if (s->relay == NULL)
+		log_warnx("session %016" PRIx64 ": out of memory for the relay", s->session_id);
+	/* The direct path keeps being tried, but patiently: the relay works meanwhile. */
+	if (s->scp)
+		scp_set_retry(s->scp, s->srv->cfg.direct_retry_min, s->srv->cfg.direct_retry_max);
+	report_path(s);
+}
+
+void
+session_scp_state(struct session *s, const char *desc)
+{
+	snprintf(s->scp_desc, sizeof(s->scp_desc), "%s", desc);
+	if (s->delivery)
+		update_row(s);
+}
+
+void
+session_direct_up(struct session *s, const char *target)
+{
+	snprintf(s->path_why, sizeof(s->path_why), "the server reached %s", target);
+	/* The direct path attached itself; the relay is no longer needed. */
+	relay_free(s->relay);
+	s->relay = NULL;
+	scp_set_retry(s->scp, 0, 60);
+	report_path(s);
+}
+
+void
+session_direct_failed(struct session *s, const char *target, const char *why)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "connect-back to %s failed: %s", target, why);
+	if (s->relay)
+		return;                     /* relayed already; the direct path is only retried */
+	if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay) {
+		start_relay(s, msg);
+		return;
+	}
+	snprintf(s->path_why, sizeof(s->path_why), "%s", msg);
+	report_path(s);
+}
+
+/* At login: the path the client asked for, as far as this server allows. */
+static void
+start_notifications(struct session *s)
+{
+	s->path_told = -1;
+	s->delivery = delivery_new(s, s->resume_seq);
+	if (s->delivery == NULL) {
+		log_warnx("session %016" PRIx64 ": out of memory for notifications", s->session_id);
+		return;
+	}
+	if (s->path_pref == NCFX_PATH_RELAY) {
+		start_relay(s, "the client asked for the relay");
+		return;
+	}
+	if (s->scp_port == 0) {
+		if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay)
+			start_relay(s, "the client listens on no SCP port");
+		return;
+	}
+	s->scp = scp_new(s);
+	if (s->scp == NULL)
+		log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
+}
+
 /* Notifications start after what the client says it has, or else after what the user last
  * acknowledged: an offline client gets its backlog at the next login. */
 static uint64_t
@@ -461,14 +612,6 @@ resume_point(struct session *s)
 		log_warnx("store: %s", store_errmsg(s->srv->store));
 	resume = s->has_resume ? s->resume_seq : acked;
 	return resume > last ? last : resume;   /* a client from before a store reset */
-}
-
-static void
-start_scp(struct session *s)
-{
-	s->scp = scp_new(s, s->resume_seq);
-	if (s->scp == NULL)
-		log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
 }
 
 static void
@@ -500,7 +643,7 @@ login_checked(int ok, void *arg)
 		ncfx_put_str(&w, NCFX_T_USER, s->user);
 		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
 		ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
-		if (s->scp_port) {
+		if (s->scp_port || s->path_pref == NCFX_PATH_RELAY || s->notify_wanted) {
 			/* Where the notification stream starts, so the client's de-duplication
 			 * follows a store that was reset or a user that was re-created. */
 			s->resume_seq = resume_point(s);
@@ -512,8 +655,9 @@ login_checked(int ok, void *arg)
 		if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
 		    s->scp_port, s->scp_mode) < 0)
 			log_warnx("store: %s", store_errmsg(srv->store));
-		if (s->scp_port)
-			start_scp(s);
+		if (s->scp_port || s->path_pref == NCFX_PATH_RELAY ||
+		    (s->path_pref == NCFX_PATH_AUTO && srv->cfg.relay && s->notify_wanted))
+			start_notifications(s);
 	}
 	/* Frames that arrived while the password was being checked. */
 	if (s->state != S_CLOSING)
@@ -528,7 +672,7 @@ client_may_send(uint16_t type)
 	case NCFX_MSG_LOGIN: case NCFX_MSG_LOGOUT: case NCFX_MSG_SCP_REGISTER:
 	case NCFX_MSG_JOB_SUBMIT: case NCFX_MSG_UPLOAD_CHUNK: case NCFX_MSG_UPLOAD_END:
 	case NCFX_MSG_JOB_LIST: case NCFX_MSG_JOB_CANCEL: case NCFX_MSG_NOTIFY_ACK:
-	case NCFX_MSG_FILE_GET:
+	case NCFX_MSG_FILE_GET: case NCFX_MSG_PATH_RETRY:
 		return 1;
 	default:
 		return 0;
@@ -607,6 +751,18 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 			struct timeval tv = { s->srv->cfg.preauth_timeout, 0 };
 			evtimer_add(s->timer, &tv);
 		}
+		return;
+	case NCFX_MSG_NOTIFY_ACK:
+		/* Relayed notifications are acknowledged here, on the PCP. */
+		if (s->delivery == NULL ||
+		    delivery_ack(s->delivery, ncfx_msg_uint(m, NCFX_T_SEQ)) < 0)
+			session_close(s, NCFX_E_PROTOCOL, "acknowledged a notification never sent");
+		return;
+	case NCFX_MSG_PATH_RETRY:
+		if (s->scp)
+			scp_retry_now(s->scp);
+		ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
+		session_send(s, &w);
 		return;
 	case NCFX_MSG_JOB_SUBMIT:
 	case NCFX_MSG_UPLOAD_CHUNK:

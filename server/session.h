@@ -22,6 +22,8 @@ void session_close(struct session *s, int code, const char *reason);
 void session_free_all(struct server *srv);
 
 void session_send(struct session *s, struct ncfx_wbuf *w);
+/* session_send for a path: 0, or -1 when the session is closing. */
+int  session_queue(struct session *s, struct ncfx_wbuf *w);
 void session_reply_error(struct session *s, uint32_t reqid, int code, const char *reason);
 
 /* Pushes new notifications to every logged-in session of user (0: of every user). */
@@ -40,5 +42,13 @@ const char *session_user(const struct session *s);
 const char *session_peer(const struct session *s);     /* "addr:port", for logs */
 /* The upload in progress on this connection; jobs.c owns what it points to. */
 struct upload **session_upload(struct session *s);
+struct delivery *session_delivery(struct session *s);
+
+/* The direct path reports to the session, which decides whether the relay takes over and
+ * tells the client and the operator which path is in use, and why. */
+void session_direct_up(struct session *s, const char *target);
+void session_direct_failed(struct session *s, const char *target, const char *why);
+/* The SCP's own state changed (for the operator's session list). */
+void session_scp_state(struct session *s, const char *desc);
 
 #endif

@@ -30,6 +30,7 @@ struct client_config {
 	char      server_fingerprint[128];
 	char      known_servers[1024];
 	int       trust_on_first_use;
+	char      scp[16];
 	char      scp_mode[16];
 	long long scp_port;
 	char      scp_range[32];
@@ -91,5 +92,6 @@ int  cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, 
 int  cli_watch_fail(struct cli *cli, ncfx_watch *w, ncfx_status st);
 void cli_print_notification(struct cli *cli, const struct ncfx_notification *n);
 void cli_print_status(struct cli *cli, int level, const char *what);
+void cli_print_path(struct cli *cli, int path, const char *why);
 
 #endif

@@ -66,6 +66,13 @@ on_status(ncfx_watch *w, int level, const char *what, void *arg)
 	cli_print_status(arg, level, what);
 }
 
+static void
+on_path(ncfx_watch *w, int path, const char *why, void *arg)
+{
+	(void)w;
+	cli_print_path(arg, path, why);
+}
+
 int
 cmd_watch(struct cli *cli)
 {
@@ -81,6 +88,7 @@ cmd_watch(struct cli *cli)
 		return rc;
 	o.on_notify = on_notify;
 	o.on_status = on_status;
+	o.on_path = on_path;
 	o.arg = cli;
 	if ((w = ncfx_watch_new(&o, err, sizeof(err))) == NULL) {
 		explicit_bzero(pw, sizeof(pw));

@@ -21,6 +21,9 @@ static const struct conf_opt options[] = {
 	{ "trust_on_first_use", CONF_BOOL, "yes", 0, 0, NULL, OFF(trust_on_first_use), 0,
 	  "Pin an unknown server's certificate at first contact (no: refuse until 'netcfax "
 	  "trust' or server_fingerprint)" },
+	{ "scp", CONF_CHOICE, "auto", 0, 0, "auto|direct|relay", OFF(scp), SZ(scp),
+	  "How notifications reach this client: direct (the server connects to our SCP), relay "
+	  "(over our own connection to the server), or auto (direct when it works, else relay)" },
 	{ "scp_mode", CONF_CHOICE, "dynamic", 0, 0, "fixed|dynamic|range", OFF(scp_mode),
 	  SZ(scp_mode), "How this client picks its Secondary Connection Port for notifications" },
 	{ "scp_port", CONF_INT, "7485", 1024, 65535, NULL, OFF(scp_port), 0,

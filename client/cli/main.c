@@ -51,6 +51,7 @@ usage(FILE *out)
 	    "      --known-servers FILE pinned server certificates\n"
 	    "      --ca-file FILE       verify the server against a CA instead of pinning\n"
 	    "      --json               machine-readable output on stdout\n"
+	    "      --scp PATH           notifications: auto (default), direct or relay\n"
 	    "      --scp-mode MODE      notifications port: dynamic (default), fixed or range\n"
 	    "      --scp-port PORT      the port in fixed mode (default 7485)\n"
 	    "      --scp-range LOW-HIGH the ports in range mode (default 7500-7599)\n"
@@ -78,7 +79,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
-	       O_SCPPORT, O_SCPRANGE };
+	       O_SCPPORT, O_SCPRANGE, O_SCP };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -92,6 +93,7 @@ main(int argc, char **argv)
 		{ "fingerprint", required_argument, NULL, O_FP },
 		{ "wait", no_argument, NULL, O_WAIT },
 		{ "exec", required_argument, NULL, O_EXEC },
+		{ "scp", required_argument, NULL, O_SCP },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
 		{ "scp-port", required_argument, NULL, O_SCPPORT },
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
@@ -126,6 +128,7 @@ main(int argc, char **argv)
 		case O_FP: cli.fingerprint = optarg; break;
 		case O_WAIT: cli.wait = 1; break;
 		case O_EXEC: cli.exec = optarg; break;
+		case O_SCP: over[nover].key = "scp"; over[nover++].val = optarg; break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
 		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
 		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;

@@ -44,6 +44,27 @@ cli_print_notification(struct cli *cli, const struct ncfx_notification *n)
 }
 
 void
+cli_print_path(struct cli *cli, int path, const char *why)
+{
+	const char *name = path == NCFX_WATCH_PATH_DIRECT ? "direct" :
+	    path == NCFX_WATCH_PATH_RELAY ? "relay" : "none";
+
+	if (cli->json) {
+		printf("{\"type\":\"path\",\"path\":\"%s\",\"reason\":", name);
+		json_print_str(stdout, why);
+		printf("}\n");
+		fflush(stdout);
+	} else if (path == NCFX_WATCH_PATH_DIRECT)
+		fprintf(stderr, "netcfax: notifications come direct to this machine (%s)\n", why);
+	else if (path == NCFX_WATCH_PATH_RELAY)
+		fprintf(stderr, "netcfax: notifications are relayed over the connection to the "
+		    "server (%s)\n", why);
+	else
+		fprintf(stderr, "netcfax: no way for notifications to reach this machine now (%s)\n",
+		    why);
+}
+
+void
 cli_print_status(struct cli *cli, int level, const char *what)
 {
 	if (cli->json) {
@@ -84,6 +105,8 @@ cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_
 	} else
 		o->scp_mode = NCFX_SCP_SET_DYNAMIC;
 	o->scp_listen = cli->cfg.scp_listen;
+	o->want_path = strcmp(cli->cfg.scp, "relay") == 0 ? NCFX_WATCH_WANT_RELAY :
+	    strcmp(cli->cfg.scp, "direct") == 0 ? NCFX_WATCH_WANT_DIRECT : NCFX_WATCH_WANT_AUTO;
 	o->heartbeat = (int)cli->cfg.heartbeat;
 	o->handle_signals = 1;
 	snprintf(prompt, sizeof(prompt), "Password for %s@%s: ", cli->cfg.user, cli->cfg.server);

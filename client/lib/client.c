@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "client_internal.h"
 #include "crypto.h"
 #include "known_servers.h"
@@ -19,6 +21,7 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define RBUF_SIZE (2 * NCFX_FRAME_MAX)
+#define CLIENT_STASH_MAX (4u << 20)
 
 struct ncfx_client {
 	struct tls_stream *tls;
@@ -35,6 +38,9 @@ struct ncfx_client {
 	char               server_name[NCFX_SERVER_NAME_MAX + 1];
 	int                has_resume_point;
 	uint64_t           resume_point;
+	/* Relayed notifications that arrived during blocking requests, kept for the watcher. */
+	uint8_t           *stash;
+	size_t             stash_len;
 	uint64_t           max_document;
 	struct ncfx_wbuf   w;
 };
@@ -76,6 +82,7 @@ ncfx_client_free(ncfx_client *c)
 	if (c == NULL)
 		return;
 	ncfx_close(c);
+	free(c->stash);
 	free(c);
 }
 
@@ -148,6 +155,22 @@ recv_frame(ncfx_client *c, struct ncfx_msg *m)
 	}
 }
 
+static void
+stash_frame(ncfx_client *c)
+{
+	uint8_t *p;
+
+	/* The server keeps at most a window of 64 unacknowledged notifications in flight. */
+	if (c->stash_len + c->rconsumed > CLIENT_STASH_MAX)
+		return;
+	p = realloc(c->stash, c->stash_len + c->rconsumed);
+	if (p == NULL)
+		return;
+	memcpy(p + c->stash_len, c->rbuf, c->rconsumed);
+	c->stash = p;
+	c->stash_len += c->rconsumed;
+}
+
 /* Waits for the reply to reqid: a frame with that reqid, or a connection-level ERROR. */
 static ncfx_status
 recv_reply(ncfx_client *c, uint32_t reqid, struct ncfx_msg *m)
@@ -163,7 +186,10 @@ recv_reply(ncfx_client *c, uint32_t reqid, struct ncfx_msg *m)
 		}
 		if (m->reqid == reqid)
 			return NCFX_OK;
-		/* Frames for nobody we wait on (future NOTIFY over PCP) are skipped here. */
+		/* Notifications relayed on this connection while we wait for a reply: kept whole
+		 * for the watcher, never dropped (the server only resends after a reconnect). */
+		if (m->reqid == 0 && (m->type == NCFX_MSG_NOTIFY || m->type == NCFX_MSG_NOTIFY_PATH))
+			stash_frame(c);
 	}
 }
 
@@ -249,6 +275,7 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 		    "use --server)");
 	ncfx_close(c);
 	c->rlen = c->rconsumed = 0;
+	c->stash_len = 0;
 	c->newly_pinned = 0;
 	c->pinned[0] = '\0';
 	snprintf(hostport, sizeof(hostport), strchr(o->host, ':') ? "[%s]:%d" : "%s:%d",
@@ -290,12 +317,12 @@ ncfx_status
 ncfx_login(ncfx_client *c, const char *user, const char *password, uint16_t scp_port,
     int scp_mode, struct ncfx_session_info *out)
 {
-	return ncfx_login_ex(c, user, password, scp_port, scp_mode, 0, 0, out, NULL);
+	return ncfx_login_ex(c, user, password, scp_port, scp_mode, -1, 0, 0, out, NULL);
 }
 
 ncfx_status
 ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t scp_port,
-    int scp_mode, int has_resume, uint64_t resume_seq, struct ncfx_session_info *out,
+    int scp_mode, int path, int has_resume, uint64_t resume_seq, struct ncfx_session_info *out,
     uint8_t scp_secret[32])
 {
 	const uint8_t *secret;
@@ -316,6 +343,8 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 	ncfx_put_u8(&c->w, NCFX_T_SCP_MODE, (uint8_t)scp_mode);
 	if (has_resume)
 		ncfx_put_u64(&c->w, NCFX_T_SEQ, resume_seq);
+	if (path >= 0)
+		ncfx_put_u8(&c->w, NCFX_T_PATH, (uint8_t)path);
 	st = send_frame(c);
 	/* The frame held the password: do not leave it in memory. */
 	explicit_bzero(c->w.data, sizeof(c->w.data));
@@ -341,20 +370,20 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 }
 
 struct bufferevent *
-ncfx_client_detach(ncfx_client *c, struct event_base *base, uint8_t *leftover, size_t cap,
-    size_t *nleftover)
+ncfx_client_detach(ncfx_client *c, struct event_base *base, struct evbuffer *pending)
 {
 	struct bufferevent *bev;
-	size_t n;
 
 	if (c->rconsumed) {
 		memmove(c->rbuf, c->rbuf + c->rconsumed, c->rlen - c->rconsumed);
 		c->rlen -= c->rconsumed;
 		c->rconsumed = 0;
 	}
-	n = c->rlen < cap ? c->rlen : cap;
-	memcpy(leftover, c->rbuf, n);
-	*nleftover = n;
+	/* What arrived while the client blocked, in order: stashed notifications, then bytes
+	 * read past the last reply. */
+	evbuffer_add(pending, c->stash, c->stash_len);
+	evbuffer_add(pending, c->rbuf, c->rlen);
+	c->stash_len = 0;
 	c->rlen = 0;
 	bev = tls_stream_to_bev(c->tls, base);
 	c->tls = NULL;

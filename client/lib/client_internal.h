@@ -9,20 +9,24 @@
 
 struct event_base;
 struct bufferevent;
+struct evbuffer;
 
-/* LOGIN with an optional resume point: the client already has every notification up to
- * resume_seq. scp_secret receives the session's 32-byte secret. */
+/* LOGIN with the notification path wanted (NCFX_PATH_*, or -1 for none) and an optional
+ * resume point: the client already has every notification up to resume_seq. scp_secret
+ * receives the session's 32-byte secret. */
 ncfx_status ncfx_login_ex(ncfx_client *c, const char *user, const char *password,
-                          uint16_t scp_port, int scp_mode, int has_resume, uint64_t resume_seq,
-                          struct ncfx_session_info *out, uint8_t scp_secret[32]);
+                          uint16_t scp_port, int scp_mode, int path, int has_resume,
+                          uint64_t resume_seq, struct ncfx_session_info *out,
+                          uint8_t scp_secret[32]);
 /* After a login with an SCP port: where the server starts the notification stream. 0 if the
  * server did not say. */
 int ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq);
 /* The server address the connection went to ("192.0.2.1" or "2001:db8::1"). */
 const char *ncfx_client_peer_addr(const ncfx_client *c);
-/* Moves the connection under libevent. Bytes already read past the last frame are copied to
- * leftover (up to cap; *nleftover set). The client is disconnected afterwards. */
+/* Moves the connection under libevent. Frames that arrived meanwhile (notifications relayed
+ * during blocking requests, bytes read past the last reply) are appended to pending, to be
+ * read before anything else. The client is disconnected afterwards. */
 struct bufferevent *ncfx_client_detach(ncfx_client *c, struct event_base *base,
-                                       uint8_t *leftover, size_t cap, size_t *nleftover);
+                                       struct evbuffer *pending);
 
 #endif

@@ -26,6 +26,7 @@
 #include "client_internal.h"
 #include "crypto.h"
 #include "frame_io.h"
+#include "netopt.h"
 #include "proto.h"
 #include "scp_listener.h"
 #include "scp_proof.h"
@@ -35,13 +36,18 @@
 #define WATCH_BACKOFF_MAX  60
 #define WATCH_DEAD_AFTER   3      /* heartbeats without a word from the server */
 
+/* What one connection carried: we acknowledge on a connection only what came on it. */
+struct ackstate {
+	uint64_t max_seq;
+	int      ack_due;
+};
+
 struct scpconn {
 	struct ncfx_watch  *w;
 	struct bufferevent *bev;
 	struct event       *deadline;
 	int                 bound;
-	uint64_t            max_seq;   /* highest seq received here: what we may acknowledge */
-	int                 ack_due;
+	struct ackstate     ack;
 	char                peer[ADDR_STR_MAX];
 	struct scpconn     *prev, *next;
 };
@@ -56,7 +62,9 @@ struct ncfx_watch {
 	ncfx_client           *client;
 	struct bufferevent    *pcp;
 	struct event          *timer;          /* reconnect backoff, then heartbeats */
-	struct event          *sigint, *sigterm;
+	struct event          *sigint, *sigterm, *sigusr1;
+	struct ackstate        pcp_ack;        /* relayed notifications */
+	int                    path;           /* as the server last said */
 	int                    attempts;
 	int                    logins;
 	char                   fingerprint[TLS_FP_LEN];
@@ -133,15 +141,28 @@ drop_all_conns(ncfx_watch *w)
 }
 
 static void
-show(ncfx_watch *w, struct scpconn *c, const struct ncfx_msg *m)
+send_ack(struct bufferevent *bev, struct ackstate *a)
+{
+	struct ncfx_wbuf wb;
+
+	if (!a->ack_due)
+		return;
+	ncfx_wbuf_begin(&wb, NCFX_MSG_NOTIFY_ACK, 0, 0);
+	ncfx_put_u64(&wb, NCFX_T_SEQ, a->max_seq);
+	frame_send(bev, &wb);
+	a->ack_due = 0;
+}
+
+static void
+show(ncfx_watch *w, struct ackstate *a, const struct ncfx_msg *m)
 {
 	char text[NCFX_STR_MAX + 1], dest[NCFX_DEST_MAX + 1], fname[NCFX_FILENAME_MAX + 1];
 	struct ncfx_notification n;
 	uint64_t seq = ncfx_msg_uint(m, NCFX_T_SEQ);
 
-	if (seq > c->max_seq)
-		c->max_seq = seq;
-	c->ack_due = 1;
+	if (seq > a->max_seq)
+		a->max_seq = seq;
+	a->ack_due = 1;
 	/* A notification seen before (re-sent after a reconnect) is acknowledged, not shown. */
 	if (w->has_seq && seq <= w->last_seq)
 		return;
@@ -229,7 +250,7 @@ conn_read(struct bufferevent *bev, void *arg)
 			if (check_bind(w, c, &m) < 0)
 				return;
 		} else if (m.type == NCFX_MSG_NOTIFY) {
-			show(w, c, &m);
+			show(w, &c->ack, &m);
 		} else if (m.type == NCFX_MSG_PING) {
 			ncfx_wbuf_begin(&wb, NCFX_MSG_PONG, 0, m.reqid);
 			if (ncfx_msg_has(&m, NCFX_T_SEQ))
@@ -244,12 +265,7 @@ conn_read(struct bufferevent *bev, void *arg)
 			break;
 	}
 	/* One cumulative ack per batch read, never beyond what this connection carried. */
-	if (c->ack_due) {
-		ncfx_wbuf_begin(&wb, NCFX_MSG_NOTIFY_ACK, 0, 0);
-		ncfx_put_u64(&wb, NCFX_T_SEQ, c->max_seq);
-		frame_send(bev, &wb);
-		c->ack_due = 0;
-	}
+	send_ack(bev, &c->ack);
 }
 
 static void
@@ -356,7 +372,7 @@ pcp_read(struct bufferevent *bev, void *arg)
 		int err = 0, rc = frame_next(in, &m, &len, &err, why, sizeof(why));
 
 		if (rc == 0)
-			return;
+			break;
 		if (rc < 0) {
 			schedule_reconnect(w, "the server sent %s", why);
 			return;
@@ -366,9 +382,21 @@ pcp_read(struct bufferevent *bev, void *arg)
 			schedule_reconnect(w, "the server closed the session: %s", reason);
 			return;
 		}
-		/* PONG and anything else keep the session alive; the relay will use more. */
+		if (m.type == NCFX_MSG_NOTIFY) {
+			show(w, &w->pcp_ack, &m);
+		} else if (m.type == NCFX_MSG_NOTIFY_PATH) {
+			w->path = (int)ncfx_msg_uint(&m, NCFX_T_PATH);
+			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
+			if (w->o.on_path)
+				w->o.on_path(w, w->path, reason, w->o.arg);
+		}
+		/* PONG and the replies to PATH_RETRY only keep the session alive. */
 		evbuffer_drain(in, len);
+		if (w->pcp != bev || w->stop_code >= 0)
+			break;
 	}
+	if (w->pcp == bev)
+		send_ack(bev, &w->pcp_ack);
 }
 
 static void
@@ -478,20 +506,20 @@ static int
 try_login(ncfx_watch *w)
 {
 	struct ncfx_session_info info;
-	uint8_t leftover[2 * NCFX_FRAME_MAX];
-	size_t nleft = 0;
+	struct evbuffer *pending;
 	ncfx_status st;
 	int code;
 
 	st = ncfx_connect(w->client, &w->o.conn);
-	if (st == NCFX_OK && w->listener == NULL) {
+	if (st == NCFX_OK && w->listener == NULL && w->o.want_path != NCFX_WATCH_WANT_RELAY) {
 		/* First contact: now we know which address family to listen in. */
 		if (bind_listener(w, ncfx_client_peer_addr(w->client)) < 0)
 			return -1;
 	}
 	if (st == NCFX_OK)
 		st = ncfx_login_ex(w->client, w->o.user, w->o.password, w->scp_port,
-		    w->scp_mode, w->has_seq, w->last_seq, &info, w->secret);
+		    w->scp_port ? w->scp_mode : NCFX_SCP_NONE, w->o.want_path, w->has_seq,
+		    w->last_seq, &info, w->secret);
 	if (st != NCFX_OK) {
 		code = ncfx_client_server_code(w->client);
 		/* Retrying cannot fix a wrong password, a changed identity or a refused port. */
@@ -526,18 +554,29 @@ try_login(ncfx_watch *w)
 		ncfx_watch_stop(w, w->stop_code >= 0 ? w->stop_code : 0);
 		return -1;
 	}
-	w->pcp = ncfx_client_detach(w->client, w->base, leftover, sizeof(leftover), &nleft);
+	pending = evbuffer_new();
+	w->pcp = pending ? ncfx_client_detach(w->client, w->base, pending) : NULL;
 	if (w->pcp == NULL) {
+		evbuffer_free(pending);
 		schedule_reconnect(w, "cannot set up the connection");
 		return -1;
 	}
-	if (nleft)
-		evbuffer_add(bufferevent_get_input(w->pcp), leftover, nleft);
+	memset(&w->pcp_ack, 0, sizeof(w->pcp_ack));
 	bufferevent_setcb(w->pcp, pcp_read, NULL, pcp_event, w);
 	bufferevent_setwatermark(w->pcp, EV_READ, 0, 4 * NCFX_FRAME_MAX);
 	bufferevent_enable(w->pcp, EV_READ | EV_WRITE);
 	w->last_rx = time(NULL);
 	w->attempts = 0;
+	if (w->logins == 1)
+		status(w, NCFX_WATCH_INFO, "heartbeat every %d s inside TLS; the server counts as "
+		    "gone after %d s of silence; TCP keepalive after %d s idle", heartbeat_secs(w),
+		    heartbeat_secs(w) * WATCH_DEAD_AFTER, NETOPT_KEEPIDLE);
+	/* What arrived during the blocking part (relayed notifications among it) comes first. */
+	if (evbuffer_get_length(pending)) {
+		evbuffer_prepend_buffer(bufferevent_get_input(w->pcp), pending);
+		pcp_read(w->pcp, w);
+	}
+	evbuffer_free(pending);
 	return 0;
 }
 
@@ -546,9 +585,24 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	ncfx_watch *w = arg;
 
-	(void)sig;
 	(void)what;
+	if (sig == SIGUSR1) {
+		ncfx_watch_retry_direct(w);
+		return;
+	}
 	event_base_loopbreak(w->base);   /* stop_code stays -1: stopped by a signal */
+}
+
+void
+ncfx_watch_retry_direct(ncfx_watch *w)
+{
+	struct ncfx_wbuf wb;
+
+	if (w->pcp == NULL)
+		return;
+	ncfx_wbuf_begin(&wb, NCFX_MSG_PATH_RETRY, 0, 0);
+	frame_send(w->pcp, &wb);
+	status(w, NCFX_WATCH_INFO, "asked the server to try the direct path again");
 }
 
 ncfx_watch *
@@ -583,8 +637,10 @@ ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen)
 	if (o->handle_signals) {
 		w->sigint = evsignal_new(w->base, SIGINT, on_signal, w);
 		w->sigterm = evsignal_new(w->base, SIGTERM, on_signal, w);
+		w->sigusr1 = evsignal_new(w->base, SIGUSR1, on_signal, w);
 		evsignal_add(w->sigint, NULL);
 		evsignal_add(w->sigterm, NULL);
+		evsignal_add(w->sigusr1, NULL);
 	}
 	return w;
 }
@@ -627,6 +683,8 @@ ncfx_watch_free(ncfx_watch *w)
 		event_free(w->sigint);
 	if (w->sigterm)
 		event_free(w->sigterm);
+	if (w->sigusr1)
+		event_free(w->sigusr1);
 	ncfx_client_free(w->client);
 	tls_ctx_free(w->scp_tls);
 	if (w->base)

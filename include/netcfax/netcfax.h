@@ -118,6 +118,12 @@ enum ncfx_watch_level { NCFX_WATCH_INFO, NCFX_WATCH_WARN };
 typedef void (*ncfx_notify_fn)(ncfx_watch *w, const struct ncfx_notification *n, void *arg);
 /* What the watcher is doing, in words ("logged in ...", "connection lost ..."). */
 typedef void (*ncfx_watch_status_fn)(ncfx_watch *w, int level, const char *what, void *arg);
+/* The path notifications take changed: NCFX_WATCH_PATH_DIRECT (the server connects to our
+ * SCP), _RELAY (over our own connection to the server) or _NONE, and why. */
+typedef void (*ncfx_path_fn)(ncfx_watch *w, int path, const char *why, void *arg);
+enum { NCFX_WATCH_PATH_NONE = 0, NCFX_WATCH_PATH_DIRECT = 1, NCFX_WATCH_PATH_RELAY = 2 };
+enum { NCFX_WATCH_WANT_AUTO = 0, NCFX_WATCH_WANT_DIRECT = 1, NCFX_WATCH_WANT_RELAY = 2 };
+
 /* After each login, on the still-blocking client: requests may be made here (first is 1 the
  * first time). Return non-zero to stop watching. */
 typedef int (*ncfx_login_fn)(ncfx_watch *w, ncfx_client *c, int first, void *arg);
@@ -131,11 +137,14 @@ struct ncfx_watch_options {
 	int         scp_port_min;     /* range mode */
 	int         scp_port_max;
 	const char *scp_listen;       /* address to listen on; NULL = all */
+	int         want_path;        /* NCFX_WATCH_WANT_*: auto tries direct, falls back to relay */
 	int         heartbeat;        /* seconds between PINGs on the PCP; 0 = 25 */
-	int         handle_signals;   /* stop cleanly on SIGINT and SIGTERM */
+	int         handle_signals;   /* stop on SIGINT and SIGTERM; SIGUSR1 asks the server to
+	                               * try the direct path again (e.g. after a mapping) */
 	ncfx_notify_fn       on_notify;
 	ncfx_watch_status_fn on_status;
 	ncfx_login_fn        on_login;
+	ncfx_path_fn         on_path;
 	void       *arg;
 };
 
@@ -146,6 +155,8 @@ ncfx_watch *ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t
  * ncfx_watch_errmsg() and ncfx_watch_server_code() saying why. */
 ncfx_status ncfx_watch_run(ncfx_watch *w);
 void        ncfx_watch_stop(ncfx_watch *w, int code);
+/* Asks the server to try the direct path again now (while relayed). */
+void        ncfx_watch_retry_direct(ncfx_watch *w);
 /* The code given to ncfx_watch_stop, or -1 when stopped by a signal (handle_signals). */
 int         ncfx_watch_stop_code(const ncfx_watch *w);
 uint16_t    ncfx_watch_scp_port(const ncfx_watch *w);

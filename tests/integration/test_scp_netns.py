@@ -136,7 +136,8 @@ class AcrossHosts(unittest.TestCase):
         p = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules,
                            text=True, capture_output=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
-        w2 = nt.Watcher(self.alice, owner=self, global_opts=("--scp-mode", "fixed",
+        w2 = nt.Watcher(self.alice, owner=self, global_opts=("--scp", "direct",
+                                                             "--scp-mode", "fixed",
                                                              "--scp-port", fixed))
         w2.wait_status("logged in", 30)
         self.notify("held back by the firewall")
