@@ -30,7 +30,7 @@ static const struct conf_opt options[] = {
 	  "The SCP port in fixed mode" },
 	STR(scp_range, "7500-7599", "The ports to choose from in range mode (lowest-highest)"),
 	STR(scp_listen, "", "Local address to listen on for the SCP; empty = all"),
-	{ "heartbeat", CONF_INT, "25", 5, 60, NULL, OFF(heartbeat), 0,
+	{ "heartbeat", CONF_INT, "25", 2, 60, NULL, OFF(heartbeat), 0,
 	  "Seconds between heartbeats to the server while watching (the server drops a "
 	  "session silent for 100 s)" },
 	{ "timeout", CONF_INT, "30", 1, 600, NULL, OFF(timeout), 0,

@@ -1,5 +1,6 @@
 /* main.c: netcfax, the command-line fax client: options, client.conf, then one command. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ main(int argc, char **argv)
 	int ch, nover = 0, explicit_conf = 0;
 
 	log_init("netcfax", LOG_LVL_WARN);
+	/* A server that vanishes mid-write must be an error we report, not a signal that kills. */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(default_conf, sizeof(default_conf), "%s/.config/netcfax/client.conf",
 	    home ? home : ".");
 	cli.config_path = default_conf;

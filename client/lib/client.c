@@ -289,6 +289,9 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 		if (why == TLS_FAIL_HANDSHAKE)
 			return fail(c, NCFX_ERR_TLS, "%s (is %s a netcfax server? a server at its "
 			    "connection limit also closes new connections)", err, hostport);
+		if (strstr(err, "unreachable"))
+			return fail(c, NCFX_ERR_CONNECT, "%s (no route to the server: is this "
+			    "machine's network up?)", err);
 		return fail(c, NCFX_ERR_CONNECT, "%s (is netcfaxd running there, and is TCP "
 		    "port %d open on the server's firewall?)", err, port);
 	}

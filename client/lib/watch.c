@@ -635,6 +635,7 @@ ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen)
 	}
 	w->timer = evtimer_new(w->base, on_timer, w);
 	if (o->handle_signals) {
+		signal(SIGPIPE, SIG_IGN);   /* a lost server is reported, not fatal */
 		w->sigint = evsignal_new(w->base, SIGINT, on_signal, w);
 		w->sigterm = evsignal_new(w->base, SIGTERM, on_signal, w);
 		w->sigusr1 = evsignal_new(w->base, SIGUSR1, on_signal, w);

@@ -866,3 +866,56 @@ class Watcher:
             if marker in err:
                 raise AssertionError("sanitizer report from netcfax:\n" + err[-6000:])
         return self.proc.returncode
+
+
+# --- network namespace labs (root only) ---
+
+class NetLab:
+    """Hosts and routers as network namespaces of their own. Every interface is created inside
+    the lab's namespaces (a veth's two ends straight into the two namespaces), never in the
+    root namespace; destroy() (registered as a cleanup) deletes every namespace."""
+
+    def __init__(self, owner, hosts):
+        self.tag = "ncfx%d-%d" % (os.getpid(), id(self) % 10000)
+        self.ns = {h: "%s-%s" % (self.tag, h) for h in hosts}
+        owner.addCleanup(self.destroy)
+        for name in self.ns.values():
+            self.sh("ip", "netns", "add", name)
+            self.sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    @staticmethod
+    def sh(*argv, stdin=None):
+        p = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("%s: %s" % (" ".join(argv), p.stderr))
+        return p.stdout
+
+    def link(self, a, a_if, b, b_if):
+        self.sh("ip", "-n", self.ns[a], "link", "add", a_if, "type", "veth", "peer", "name",
+                b_if, "netns", self.ns[b])
+        self.sh("ip", "-n", self.ns[a], "link", "set", a_if, "up")
+        self.sh("ip", "-n", self.ns[b], "link", "set", b_if, "up")
+
+    def addr(self, host, ifname, cidr):
+        self.sh("ip", "-n", self.ns[host], "addr", "add", cidr, "dev", ifname)
+
+    def route(self, host, dest, via):
+        self.sh("ip", "-n", self.ns[host], "route", "add", dest, "via", via)
+
+    def run(self, host, *argv, stdin=None):
+        return self.sh("ip", "netns", "exec", self.ns[host], *argv, stdin=stdin)
+
+    def nft(self, host, rules):
+        return self.run(host, "nft", "-f", "-", stdin=rules)
+
+    def set_link(self, host, ifname, up):
+        self.sh("ip", "-n", self.ns[host], "link", "set", ifname, "up" if up else "down")
+
+    def prefix(self, host):
+        return ["ip", "netns", "exec", self.ns[host]]
+
+    def destroy(self):
+        for name in self.ns.values():
+            subprocess.run(["ip", "netns", "del", name], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)

@@ -4,7 +4,6 @@ network namespace of their own, joined by a bridge in a fourth. Every interface 
 the lab's namespaces (never in the root namespace) and the lab is deleted afterwards."""
 import json
 import os
-import subprocess
 import sys
 import time
 import unittest
@@ -17,48 +16,22 @@ NET = "10.99.0"     # exists only inside the lab's namespaces
 HOSTS = {"srv": NET + ".1", "cli": NET + ".2", "evil": NET + ".3"}
 
 
-def sh(*argv):
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=30)
-    if p.returncode != 0:
-        raise AssertionError("%s: %s" % (" ".join(argv), p.stderr))
-    return p.stdout
-
-
-class Lab:
-    def __init__(self, owner):
-        self.tag = "ncfx%d" % os.getpid()
-        self.ns = {h: "%s-%s" % (self.tag, h) for h in list(HOSTS) + ["lan"]}
-        owner.addCleanup(self.destroy)
-        for name in self.ns.values():
-            sh("ip", "netns", "add", name)
-        lan = self.ns["lan"]
-        sh("ip", "-n", lan, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", lan, "link", "set", "br0", "up")
-        for host, addr in HOSTS.items():
-            ns = self.ns[host]
-            # Both ends are created inside the lab: one in the bridge's namespace, its peer
-            # directly in the host's.
-            sh("ip", "-n", lan, "link", "add", "to-" + host, "type", "veth", "peer", "name",
-               "eth0", "netns", ns)
-            sh("ip", "-n", lan, "link", "set", "to-" + host, "master", "br0", "up")
-            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-
-    def prefix(self, host):
-        return ["ip", "netns", "exec", self.ns[host]]
-
-    def destroy(self):
-        for name in self.ns.values():
-            subprocess.run(["ip", "netns", "del", name], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=30)
+def make_lab(owner):
+    """Three hosts on one bridged LAN: the server, the client and a stranger."""
+    lab = nt.NetLab(owner, list(HOSTS) + ["lan"])
+    lab.run("lan", "ip", "link", "add", "br0", "type", "bridge")
+    lab.run("lan", "ip", "link", "set", "br0", "up")
+    for host, addr in HOSTS.items():
+        lab.link("lan", "to-" + host, host, "eth0")
+        lab.run("lan", "ip", "link", "set", "to-" + host, "master", "br0")
+        lab.addr(host, "eth0", addr + "/24")
+    return lab
 
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
 class AcrossHosts(unittest.TestCase):
     def setUp(self):
-        self.lab = Lab(self)
+        self.lab = make_lab(self)
         self.srv = nt.Server(self, prefix=self.lab.prefix("srv"),
                              extra={"listen": HOSTS["srv"], "notify_poll": 100})
         self.srv.add_user("alice", "alice-pw-secret")
@@ -130,12 +103,9 @@ class AcrossHosts(unittest.TestCase):
         # The client's host drops inbound connections to its SCP port: the server must report
         # the failure and keep retrying; once the rule goes, notifications arrive.
         fixed = str(nt.free_port())
-        ns = self.lab.ns["cli"]
         rules = ("table inet ncfxlab {\n chain input {\n  type filter hook input priority 0;\n"
                  "  tcp dport %s drop\n }\n}\n" % fixed)
-        p = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules,
-                           text=True, capture_output=True, timeout=30)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.lab.nft("cli", rules)
         w2 = nt.Watcher(self.alice, owner=self, global_opts=("--scp", "direct",
                                                              "--scp-mode", "fixed",
                                                              "--scp-port", fixed))
@@ -156,8 +126,7 @@ class AcrossHosts(unittest.TestCase):
         self.assertTrue(deadline_ok, "session list never said the connect-back timed out: %r"
                         % scp_state())
         self.assertEqual(w2.notifications(), [])
-        subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "ncfxlab"],
-                       check=True, timeout=30)
+        self.lab.run("cli", "nft", "delete", "table", "inet", "ncfxlab")
         [n] = w2.wait_notifications(1, 90)
         self.assertEqual(n["text"], "held back by the firewall")
 
