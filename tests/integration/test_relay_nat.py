@@ -133,6 +133,28 @@ add rule inet filter forward ip daddr %s tcp dport %d accept
         with open(log) as f:
             self.assertEqual([int(x) for x in f.read().split()], list(range(1, total + 4)))
 
+    def test_client_asks_for_a_direct_retry(self):
+        # The server would wait a minute before trying direct again; the client, having just
+        # gained a forwarded port, asks at once (SIGUSR1 to netcfax watch).
+        self.srv.stop()
+        self.srv = nt.Server(self, prefix=self.lab.prefix("srv"), extra={
+            "listen": SERVER, "notify_poll": 100, "direct_retry_min": 60,
+            "direct_retry_max": 120})
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice.server = self.srv
+        w = nt.Watcher(self.alice, owner=self, global_opts=(
+            "--scp-mode", "fixed", "--scp-port", str(self.port)))
+        w.wait_for(lambda x: any(p["path"] == "relay" for p in self.paths(x)), 30,
+                   "the relay path")
+        self.lab.nft("rtr", """
+add rule inet nat prerouting iifname "wan0" tcp dport %d dnat ip to %s
+add rule inet filter forward ip daddr %s tcp dport %d accept
+""" % (self.port, CLIENT, CLIENT, self.port))
+        os.kill(w.proc.pid, 10)    # SIGUSR1
+        w.wait_status("asked the server to try the direct path again", 10)
+        w.wait_for(lambda x: self.paths(x)[-1]["path"] == "direct", 20,
+                   "the direct path well before the server's own retry")
+
     def test_relay_setting_skips_the_connect_back(self):
         w = nt.Watcher(self.alice, owner=self, global_opts=("--scp", "relay"))
         w.wait_for(lambda x: self.paths(x), 30, "a path")
