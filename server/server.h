@@ -11,6 +11,8 @@
 /* Interval the server suggests for client PINGs; a logged-in connection silent for
  * idle_timeout seconds is closed. */
 #define SERVER_HEARTBEAT 25
+/* A relayed session whose notifications wait this long for an ack is closed and starts over. */
+#define SERVER_RELAY_ACK_TIMEOUT 30
 /* A client that fails this many logins on one connection is disconnected. */
 #define SERVER_LOGIN_TRIES 3
 /* Password checks run on this many threads; more waiting than the cap are answered "busy". */

@@ -170,6 +170,13 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(why, sizeof(why), "no heartbeat for %lld s",
 			    s->srv->cfg.idle_timeout);
 			session_close(s, NCFX_E_TIMEOUT, why);
+		} else if (s->delivery && delivery_path(s->delivery) == NCFX_PATH_RELAY &&
+		    delivery_stalled(s->delivery, time(NULL)) >= SERVER_RELAY_ACK_TIMEOUT) {
+			/* Alive but not acknowledging: start over; a new login resends from the
+			 * last acknowledged notification. */
+			snprintf(why, sizeof(why), "relayed notifications unacknowledged for %d s",
+			    SERVER_RELAY_ACK_TIMEOUT);
+			session_close(s, NCFX_E_TIMEOUT, why);
 		} else
 			idle_timer(s);
 		break;

@@ -245,6 +245,50 @@ class Delivery(ScpCase):
                          ["job_queued", "job_cancelled"], w.describe())
 
 
+class RelayLoopback(ScpCase):
+    extra = {"idle_timeout": 10, "preauth_timeout": 30}
+
+    def relayed_raw_login(self):
+        r = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(r.request(nt.hello(), 10).type, nt.MSG_HELLO_OK)
+        f = r.request(nt.frame(nt.MSG_LOGIN, [nt.a_str(nt.T_USER, "alice"),
+                                              nt.attr(nt.T_PASSWORD, b"alice-pw-secret"),
+                                              nt.a_u8(nt.T_PATH, 2)], reqid=2), 30)
+        self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
+        f = r.recv_frame(10)
+        self.assertEqual((f.type, f.uint(nt.T_PATH)), (nt.MSG_NOTIFY_PATH, 2), f)
+        return r
+
+    def test_relayed_notifications_and_acks_on_the_pcp(self):
+        r = self.relayed_raw_login()
+        self.notify("alice", "one", "two")
+        seqs = []
+        while len(seqs) < 2:
+            f = r.recv_frame(10)
+            self.assertIsNotNone(f, "relayed NOTIFY missing")
+            self.assertEqual(f.type, nt.MSG_NOTIFY, f)
+            seqs.append(f.uint(nt.T_SEQ))
+        self.assertEqual(seqs, [1, 2])
+        r.send(nt.frame(nt.MSG_NOTIFY_ACK, [nt.a_u64(nt.T_SEQ, 2)], reqid=0))
+        # an ack of what was never sent is a protocol error
+        r.send(nt.frame(nt.MSG_NOTIFY_ACK, [nt.a_u64(nt.T_SEQ, 9)], reqid=0))
+        f = r.recv_frame(10)
+        self.assertEqual((f.type, f.error_code), (nt.MSG_ERROR, 1), f)
+        self.assertTrue(r.wait_closed(10))
+
+    def test_unacknowledged_relay_is_restarted(self):
+        r = self.relayed_raw_login()
+        self.notify("alice", "never acknowledged")
+        f = r.recv_frame(10)
+        self.assertEqual(f.type, nt.MSG_NOTIFY, f)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not r.closed:
+            r.send(nt.frame(nt.MSG_PING, reqid=5))   # alive, but never an ack
+            r.wait_closed(2)
+        self.assertTrue(r.closed, "a relay that is never acknowledged was never restarted")
+        self.assertIn("relayed notifications unacknowledged for 30 s", self.srv.log_text())
+
+
 class WaitInterrupted(ScpCase):
     def test_send_wait_interrupted_says_the_job_continues(self):
         doc = os.path.join(self.alice.home, "i.tif")
