@@ -27,8 +27,9 @@ static const struct conf_opt options[] = {
 	STR(server_name, "", "Name shown to clients; empty = this host's name"),
 	INT(preauth_timeout, "10", 1, 600,
 	    "Seconds a new connection has to finish TLS, HELLO and LOGIN"),
-	INT(idle_timeout, "100", 10, 3600,
-	    "Seconds a logged-in client may stay silent (clients send a heartbeat every 25 s)"),
+	INT(idle_timeout, "80", 10, 3600,
+	    "Seconds a logged-in client may stay silent: three missed 25-second heartbeats and "
+	    "a little grace"),
 	INT(max_connections, "4096", 1, 1000000, "Connections accepted at once"),
 	INT(max_connections_per_address, "64", 1, 100000,
 	    "Connections from one address at once (terminal servers share one address)"),

@@ -32,7 +32,7 @@ static const struct conf_opt options[] = {
 	STR(scp_listen, "", "Local address to listen on for the SCP; empty = all"),
 	{ "heartbeat", CONF_INT, "25", 2, 60, NULL, OFF(heartbeat), 0,
 	  "Seconds between heartbeats to the server while watching (the server drops a "
-	  "session silent for 100 s)" },
+	  "session silent for 80 s by default)" },
 	{ "timeout", CONF_INT, "30", 1, 600, NULL, OFF(timeout), 0,
 	  "Seconds to wait for the server" },
 	{ "log_level", CONF_CHOICE, "warn", 0, 0, "error|warn|info|debug", OFF(log_level),
