@@ -102,6 +102,11 @@ config_finish(struct server_config *c, char *err, size_t errlen)
 		    c->scp_ports);
 		return -1;
 	}
+	if (c->direct_retry_min > c->direct_retry_max) {
+		snprintf(err, errlen, "direct_retry_min (%lld) is more than direct_retry_max (%lld)",
+		    c->direct_retry_min, c->direct_retry_max);
+		return -1;
+	}
 	if (c->server_name[0] == '\0' &&
 	    gethostname(c->server_name, sizeof(c->server_name) - 1) != 0)
 		snprintf(c->server_name, sizeof(c->server_name), "netcfaxd");

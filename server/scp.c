@@ -412,6 +412,7 @@ scp_new(struct session *s)
 {
 	struct scp *p = calloc(1, sizeof(*p));
 	struct sockaddr_storage sa;
+	struct timeval now = { 0, 0 };
 	socklen_t salen;
 
 	if (p == NULL)
@@ -432,7 +433,11 @@ scp_new(struct session *s)
 	else
 		((struct sockaddr_in6 *)&sa)->sin6_port = htons(session_scp_port(s));
 	addr_format((struct sockaddr *)&sa, salen, NULL, 0, p->target, sizeof(p->target));
-	scp_connect(p);
+	/* Connect from the loop, not from here: the session must hold p before any outcome
+	 * (even an immediate failure) is reported to it. */
+	p->state = P_BACKOFF;
+	snprintf(p->desc, sizeof(p->desc), "connecting to %s", p->target);
+	evtimer_add(p->timer, &now);
 	return p;
 }
 

@@ -137,6 +137,10 @@ idle_timer(struct session *s)
 {
 	struct timeval tick = { s->srv->cfg.idle_timeout / 4, 0 };
 
+	/* Often enough for the relay's ack deadline too. */
+	if (tick.tv_sec > 5)
+		tick.tv_sec = 5;
+
 	evtimer_add(s->timer, &tick);
 }
 
@@ -171,7 +175,9 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			    s->srv->cfg.idle_timeout);
 			session_close(s, NCFX_E_TIMEOUT, why);
 		} else if (s->delivery && delivery_path(s->delivery) == NCFX_PATH_RELAY &&
+		    s->upload == NULL &&
 		    delivery_stalled(s->delivery, time(NULL)) >= SERVER_RELAY_ACK_TIMEOUT) {
+			/* (During an upload the client cannot acknowledge: it is busy sending.) */
 			/* Alive but not acknowledging: start over; a new login resends from the
 			 * last acknowledged notification. */
 			snprintf(why, sizeof(why), "relayed notifications unacknowledged for %d s",
@@ -447,9 +453,10 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
 	s->has_resume = ncfx_msg_has(m, NCFX_T_SEQ);
 	s->resume_seq = ncfx_msg_uint(m, NCFX_T_SEQ);
-	s->path_pref = (int)ncfx_msg_uint(m, NCFX_T_PATH);
-	/* A client that says how it wants notifications wants them, port or not. */
+	/* A client that says how it wants notifications wants them, port or not; one that does
+	 * not know about paths gets the direct path only, never frames it cannot expect. */
 	s->notify_wanted = ncfx_msg_has(m, NCFX_T_PATH);
+	s->path_pref = s->notify_wanted ? (int)ncfx_msg_uint(m, NCFX_T_PATH) : NCFX_PATH_DIRECT;
 	if (s->path_pref > NCFX_PATH_RELAY) {
 		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown notification PATH");
 		s->user[0] = '\0';
@@ -584,6 +591,15 @@ session_direct_failed(struct session *s, const char *target, const char *why)
 	report_path(s);
 }
 
+/* Whether this session will receive notifications at all: a port to connect back to, or a
+ * relay the client asked for (or accepts) and this server offers. */
+static int
+wants_notifications(const struct session *s)
+{
+	return s->scp_port != 0 || (s->srv->cfg.relay && s->notify_wanted &&
+	    (s->path_pref == NCFX_PATH_RELAY || s->path_pref == NCFX_PATH_AUTO));
+}
+
 /* At login: the path the client asked for, as far as this server allows. */
 static void
 start_notifications(struct session *s)
@@ -650,7 +666,7 @@ login_checked(int ok, void *arg)
 		ncfx_put_str(&w, NCFX_T_USER, s->user);
 		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
 		ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
-		if (s->scp_port || s->path_pref == NCFX_PATH_RELAY || s->notify_wanted) {
+		if (wants_notifications(s)) {
 			/* Where the notification stream starts, so the client's de-duplication
 			 * follows a store that was reset or a user that was re-created. */
 			s->resume_seq = resume_point(s);
@@ -662,8 +678,7 @@ login_checked(int ok, void *arg)
 		if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
 		    s->scp_port, s->scp_mode) < 0)
 			log_warnx("store: %s", store_errmsg(srv->store));
-		if (s->scp_port || s->path_pref == NCFX_PATH_RELAY ||
-		    (s->path_pref == NCFX_PATH_AUTO && srv->cfg.relay && s->notify_wanted))
+		if (wants_notifications(s))
 			start_notifications(s);
 	}
 	/* Frames that arrived while the password was being checked. */

@@ -187,7 +187,8 @@ recv_reply(ncfx_client *c, uint32_t reqid, struct ncfx_msg *m)
 		if (m->reqid == reqid)
 			return NCFX_OK;
 		/* Notifications relayed on this connection while we wait for a reply: kept whole
-		 * for the watcher, never dropped (the server only resends after a reconnect). */
+		 * for the watcher (the server only resends after a reconnect). The server sends at
+		 * most a window of 64 before an ack, far below the stash's cap. */
 		if (m->reqid == 0 && (m->type == NCFX_MSG_NOTIFY || m->type == NCFX_MSG_NOTIFY_PATH))
 			stash_frame(c);
 	}

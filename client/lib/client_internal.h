@@ -18,8 +18,8 @@ ncfx_status ncfx_login_ex(ncfx_client *c, const char *user, const char *password
                           uint16_t scp_port, int scp_mode, int path, int has_resume,
                           uint64_t resume_seq, struct ncfx_session_info *out,
                           uint8_t scp_secret[32]);
-/* After a login with an SCP port: where the server starts the notification stream. 0 if the
- * server did not say. */
+/* After a login that gets notifications: where the server starts the stream. 0 if the server
+ * did not say. */
 int ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq);
 /* The server address the connection went to ("192.0.2.1" or "2001:db8::1"). */
 const char *ncfx_client_peer_addr(const ncfx_client *c);

@@ -65,6 +65,7 @@ struct ncfx_watch {
 	struct event          *sigint, *sigterm, *sigusr1;
 	struct ackstate        pcp_ack;        /* relayed notifications */
 	int                    path;           /* as the server last said */
+	uint32_t               reqid;          /* for requests sent on the evented PCP */
 	int                    attempts;
 	int                    logins;
 	char                   fingerprint[TLS_FP_LEN];
@@ -600,7 +601,8 @@ ncfx_watch_retry_direct(ncfx_watch *w)
 
 	if (w->pcp == NULL)
 		return;
-	ncfx_wbuf_begin(&wb, NCFX_MSG_PATH_RETRY, 0, 0);
+	/* A request like any other: its own id (the OK that answers it only keeps us alive). */
+	ncfx_wbuf_begin(&wb, NCFX_MSG_PATH_RETRY, 0, ++w->reqid ? w->reqid : ++w->reqid);
 	frame_send(w->pcp, &wb);
 	status(w, NCFX_WATCH_INFO, "asked the server to try the direct path again");
 }
