@@ -50,6 +50,9 @@ struct cli {
 	const char *fingerprint;
 	const char *exec;         /* watch --exec */
 	int         wait;         /* send --wait */
+	const char *via;          /* portmap --via */
+	long        lease;        /* portmap --lease */
+	int         all;          /* portmap list --all */
 	int         trust;        /* replace the pin with what the server presents */
 	int         help;
 	/* filled by cli_open */
@@ -84,6 +87,7 @@ int cmd_jobs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_trust(struct cli *cli);
 int cmd_watch(struct cli *cli);
+int cmd_portmap(struct cli *cli);
 
 /* The watcher options from the configuration (SCP mode, port or range, heartbeat), with the
  * connection and credentials filled in. 0, or an exit code after printing why. */

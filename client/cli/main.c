@@ -25,6 +25,8 @@ static const struct command commands[] = {
 	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs" },
 	{ "watch", cmd_watch, 1, "[--exec CMD]",
 	  "stay logged in and print notifications as they arrive" },
+	{ "portmap", cmd_portmap, 0, "status|open PORT|list|remove PORT",
+	  "router port mappings by hand (UPnP IGD, NAT-PMP)" },
 	{ "trust", cmd_trust, 0, "[--fingerprint SHA256:...]",
 	  "pin the server's current certificate (after its operator confirmed a change)" },
 	{ NULL, NULL, 0, NULL, NULL }
@@ -80,7 +82,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
-	       O_SCPPORT, O_SCPRANGE, O_SCP };
+	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -95,6 +97,9 @@ main(int argc, char **argv)
 		{ "wait", no_argument, NULL, O_WAIT },
 		{ "exec", required_argument, NULL, O_EXEC },
 		{ "scp", required_argument, NULL, O_SCP },
+		{ "via", required_argument, NULL, O_VIA },
+		{ "lease", required_argument, NULL, O_LEASE },
+		{ "all", no_argument, NULL, O_ALL },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
 		{ "scp-port", required_argument, NULL, O_SCPPORT },
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
@@ -132,6 +137,9 @@ main(int argc, char **argv)
 		case O_WAIT: cli.wait = 1; break;
 		case O_EXEC: cli.exec = optarg; break;
 		case O_SCP: over[nover].key = "scp"; over[nover++].val = optarg; break;
+		case O_VIA: cli.via = optarg; break;
+		case O_LEASE: cli.lease = strtol(optarg, NULL, 10); break;
+		case O_ALL: cli.all = 1; break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
 		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
 		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;
@@ -179,5 +187,7 @@ main(int argc, char **argv)
 		return cli_error(&cli, CLI_USAGE, "--wait only goes with send");
 	if (cli.exec && strcmp(cmd->name, "watch") != 0)
 		return cli_error(&cli, CLI_USAGE, "--exec only goes with watch");
+	if ((cli.via || cli.lease || cli.all) && strcmp(cmd->name, "portmap") != 0)
+		return cli_error(&cli, CLI_USAGE, "--via, --lease and --all go with portmap");
 	return cmd->fn(&cli);
 }

@@ -922,3 +922,48 @@ class NetLab:
         for name in self.ns.values():
             subprocess.run(["ip", "netns", "del", name], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=30)
+
+
+def nat_router(lab, owner, router, lan_if, lan_cidr, wan_if, upnp=True, natpmp=True):
+    """Makes `router` a NAT router (nftables masquerade on wan_if) running Debian's miniupnpd
+    with UPnP and/or NAT-PMP, the chains laid out as nat.md describes. Returns the daemon's
+    Popen; it is killed at cleanup. With upnp and natpmp both False, no miniupnpd runs."""
+    lab.run(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    lab.nft(router, """
+table inet nat {
+  chain prerouting { type nat hook prerouting priority -100; jump prerouting_miniupnpd; }
+  chain postrouting { type nat hook postrouting priority 100; jump postrouting_miniupnpd;
+                      oifname "%s" masquerade; }
+  chain prerouting_miniupnpd { }
+  chain postrouting_miniupnpd { }
+}
+table inet filter {
+  chain forward { type filter hook forward priority 0; policy drop;
+                  ct state established,related accept; iifname "%s" accept; jump miniupnpd; }
+  chain miniupnpd { }
+}
+""" % (wan_if, lan_if))
+    if not (upnp or natpmp):
+        return None
+    d = make_temp_dir(owner, prefix="ncfx-upnpd-")
+    conf = os.path.join(d, "miniupnpd.conf")
+    with open(conf, "w") as f:
+        f.write("ext_ifname=%s\nlistening_ip=%s\nenable_upnp=%s\nenable_natpmp=%s\n"
+                "secure_mode=yes\nupnp_nat_table_name=nat\nupnp_table_name=filter\n"
+                "uuid=3b8f1d72-5c2e-4a4a-9c9c-%012d\n"
+                "allow 1024-65535 %s 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n"
+                % (wan_if, lan_if, "yes" if upnp else "no", "yes" if natpmp else "no",
+                   os.getpid() % 10**12, lan_cidr))
+    log = open(os.path.join(d, "miniupnpd.log"), "w")
+    p = subprocess.Popen(lab.prefix(router) + ["miniupnpd", "-f", conf, "-d"],
+                         stdout=log, stderr=log, start_new_session=True)
+    _live_procs.append(p)
+
+    def stop():
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+        log.close()
+    owner.addCleanup(stop)
+    time.sleep(0.5)     # its listening sockets; the clients retry discovery anyway
+    return p

@@ -1,0 +1,222 @@
+/* natpmp.c: the NAT-PMP backend, the only file that talks to libnatpmp (20150609). Two
+ * things the library does not do are done here: waits are bounded (its own schedule gives up
+ * only after about 128 s), and a reply must match its request (type and private port). */
+#include "portmap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/time.h>
+
+/* Debian builds libnatpmp with strnatpmperr(); the header hides it behind this switch. */
+#define ENABLE_STRNATPMPERR 1
+#include <natpmp.h>
+
+#define NATPMP_WAIT_MS 2000      /* per request */
+
+struct npmp {
+	natpmp_t n;
+	char     lan[PORTMAP_ADDR_MAX];
+};
+
+static long
+ms_since(const struct timeval *t0)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_usec - t0->tv_usec) / 1000L;
+}
+
+/* Waits for the reply to the pending request, at most wait_ms: 0, or a libnatpmp error. */
+static int
+wait_reply(struct npmp *p, natpmpresp_t *r, int wait_ms)
+{
+	struct timeval t0;
+	int rc;
+
+	gettimeofday(&t0, NULL);
+	for (;;) {
+		fd_set fds;
+		struct timeval tv;
+		long left = wait_ms - ms_since(&t0);
+
+		if (left <= 0)
+			return NATPMP_ERR_NOGATEWAYSUPPORT;
+		if (getnatpmprequesttimeout(&p->n, &tv) != 0)
+			return NATPMP_ERR_NOPENDINGREQ;
+		if (tv.tv_sec * 1000L + tv.tv_usec / 1000L > left) {
+			tv.tv_sec = left / 1000;
+			tv.tv_usec = (left % 1000) * 1000;
+		}
+		FD_ZERO(&fds);
+		FD_SET(p->n.s, &fds);
+		if (select(p->n.s + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR)
+			return NATPMP_ERR_RECVFROM;
+		rc = readnatpmpresponseorretry(&p->n, r);
+		if (rc != NATPMP_TRYAGAIN)
+			return rc;
+	}
+}
+
+static const char *
+result_text(int rc)
+{
+	switch (rc) {
+	case NATPMP_ERR_NOGATEWAYSUPPORT: return "no NAT-PMP answer from the router";
+	case NATPMP_ERR_UNSUPPORTEDVERSION: return "the router speaks another NAT-PMP version";
+	case NATPMP_ERR_UNSUPPORTEDOPCODE: return "the router does not support this request";
+	case NATPMP_ERR_NOTAUTHORIZED: return "the router refused (not authorised)";
+	case NATPMP_ERR_NETWORKFAILURE:
+		/* miniupnpd answers this when its own WAN address is private: double NAT. */
+		return "the router has no usable external address (another NAT upstream?)";
+	case NATPMP_ERR_OUTOFRESOURCES: return "the router is out of mappings";
+	default: return strnatpmperr(rc);
+	}
+}
+
+static void
+npmp_close(void *state)
+{
+	struct npmp *p = state;
+
+	if (p == NULL)
+		return;
+	closenatpmp(&p->n);
+	free(p);
+}
+
+/* Our address towards the gateway: what the router maps to. */
+static void
+local_addr(struct npmp *p)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(p->n.s, (struct sockaddr *)&sa, &len) == 0)
+		inet_ntop(AF_INET, &sa.sin_addr, p->lan, sizeof(p->lan));
+}
+
+static int
+npmp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *err,
+    size_t errlen)
+{
+	struct npmp *p = calloc(1, sizeof(*p));
+	natpmpresp_t r;
+	struct in_addr g;
+	int rc;
+
+	*state = NULL;
+	memset(gw, 0, sizeof(*gw));
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = initnatpmp(&p->n, 0, 0)) != 0) {
+		snprintf(err, errlen, "NAT-PMP: %s", rc == NATPMP_ERR_CANNOTGETGATEWAY ?
+		    "no default gateway" : strnatpmperr(rc));
+		free(p);
+		return -1;
+	}
+	g.s_addr = p->n.gateway;
+	inet_ntop(AF_INET, &g, gw->gateway, sizeof(gw->gateway));
+	sendpublicaddressrequest(&p->n);
+	rc = wait_reply(p, &r, timeout_ms);
+	if (rc == 0 && r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
+		rc = NATPMP_ERR_UNDEFINEDERROR;
+	local_addr(p);
+	snprintf(gw->lan_addr, sizeof(gw->lan_addr), "%s", p->lan);
+	if (rc == NATPMP_ERR_NETWORKFAILURE) {
+		/* The router is there but has no usable WAN address: keep it, report why. */
+		gw->ext_class = PORTMAP_ADDR_PRIVATE;
+		snprintf(gw->detail, sizeof(gw->detail), "NAT-PMP router %s: %s", gw->gateway,
+		    result_text(rc));
+		*state = p;
+		return 0;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "NAT-PMP at %s: %s", gw->gateway, result_text(rc));
+		npmp_close(p);
+		return -1;
+	}
+	inet_ntop(AF_INET, &r.pnu.publicaddress.addr, gw->ext_addr, sizeof(gw->ext_addr));
+	gw->ext_class = portmap_classify(gw->ext_addr);
+	gw->connected = gw->ext_class == PORTMAP_ADDR_PUBLIC;
+	snprintf(gw->detail, sizeof(gw->detail), "NAT-PMP router %s, external address %s (%s)",
+	    gw->gateway, gw->ext_addr, portmap_class_name(gw->ext_class));
+	*state = p;
+	return 0;
+}
+
+static int
+npmp_request(struct npmp *p, uint16_t int_port, uint16_t ext_port, long lease, natpmpresp_t *r)
+{
+	int rc;
+
+	if (sendnewportmappingrequest(&p->n, NATPMP_PROTOCOL_TCP, int_port, ext_port,
+	    (uint32_t)lease) < 0)
+		return NATPMP_ERR_SENDERR;
+	rc = wait_reply(p, r, NATPMP_WAIT_MS);
+	/* The library accepts any reply as the answer: check it is this one. */
+	if (rc == 0 && (r->type != NATPMP_RESPTYPE_TCPPORTMAPPING ||
+	    r->pnu.newportmapping.privateport != int_port))
+		rc = NATPMP_ERR_UNDEFINEDERROR;
+	return rc;
+}
+
+static int
+npmp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const char *desc,
+    uint16_t *granted, long *granted_lease, char *err, size_t errlen)
+{
+	struct npmp *p = state;
+	natpmpresp_t r;
+	int rc;
+
+	(void)desc;     /* NAT-PMP mappings carry no description */
+	rc = npmp_request(p, int_port, ext_port, lease, &r);
+	if (rc != 0) {
+		snprintf(err, errlen, "NAT-PMP mapping of port %u: %s", ext_port,
+		    rc == NATPMP_ERR_UNDEFINEDERROR ? "the reply did not match the request" :
+		    result_text(rc));
+		return -1;
+	}
+	/* NAT-PMP may grant another external port: always report the granted one. */
+	*granted = r.pnu.newportmapping.mappedpublicport;
+	*granted_lease = (long)r.pnu.newportmapping.lifetime;
+	return 0;
+}
+
+static int
+npmp_remove(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+{
+	struct npmp *p = state;
+	natpmpresp_t r;
+	int rc;
+
+	/* NAT-PMP deletes by private port, for the asking host only: never another's. */
+	rc = npmp_request(p, int_port, ext_port, 0, &r);
+	if (rc != 0) {
+		snprintf(err, errlen, "NAT-PMP removal of port %u: %s", ext_port, result_text(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+npmp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	(void)state;
+	(void)cb;
+	(void)arg;
+	snprintf(err, errlen, "NAT-PMP cannot list a router's mappings (use UPnP, or the "
+	    "router's own pages)");
+	return -1;
+}
+
+const struct portmap_ops portmap_natpmp_ops = {
+	"natpmp", npmp_discover, npmp_add, npmp_remove, npmp_list, npmp_close
+};

@@ -1,0 +1,74 @@
+/* portmap.h: router port mapping behind one small interface, with one backend per protocol:
+ * UPnP IGD (nat/upnp.c, miniupnpc) and NAT-PMP (nat/natpmp.c, libnatpmp). The calls block (a
+ * UPnP request can take seconds): callers run them off any event loop. */
+#ifndef NETCFAX_PORTMAP_H
+#define NETCFAX_PORTMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PORTMAP_ADDR_MAX 46
+#define PORTMAP_DESC_MAX 80
+/* Every mapping netcfax makes is described with this prefix, so we touch only our own. */
+#define PORTMAP_DESC_PREFIX "netcfax"
+
+/* Results of add() besides 0 and -1. */
+#define PORTMAP_CONFLICT (-2)     /* another LAN host holds that external port (UPnP 718) */
+
+enum portmap_addr_class {
+	PORTMAP_ADDR_EMPTY = 0,   /* the router has no external address (not connected) */
+	PORTMAP_ADDR_PUBLIC,
+	PORTMAP_ADDR_PRIVATE,     /* RFC 1918, link-local, loopback: another NAT upstream */
+	PORTMAP_ADDR_CGNAT,       /* 100.64.0.0/10: the provider's NAT upstream */
+};
+
+struct portmap_gateway {
+	char gateway[PORTMAP_ADDR_MAX];   /* the router we talk to */
+	char lan_addr[PORTMAP_ADDR_MAX];  /* our address towards it: what mappings point at */
+	char ext_addr[PORTMAP_ADDR_MAX];  /* the router's external address, "" if unknown */
+	int  ext_class;                   /* enum portmap_addr_class */
+	int  connected;                   /* the router says its WAN is up and usable */
+	char detail[200];                 /* in words, for people */
+};
+
+struct portmap_mapping {
+	uint16_t ext_port;
+	uint16_t int_port;
+	char     int_client[PORTMAP_ADDR_MAX];
+	char     desc[PORTMAP_DESC_MAX];
+	long     lease;                   /* seconds left; 0 = permanent */
+};
+
+struct portmap_ops {
+	const char *name;                 /* "upnp" or "natpmp" */
+	/* Finds the router within timeout_ms and opens a state for the other calls: 0, or -1
+	 * with a reason. */
+	int  (*discover)(void **state, int timeout_ms, struct portmap_gateway *gw, char *err,
+	                 size_t errlen);
+	/* Maps ext_port on the router to our LAN address, int_port, for lease seconds. The router
+	 * may grant another port or lease (NAT-PMP does): *granted and *granted_lease say. 0, -1,
+	 * or PORTMAP_CONFLICT. */
+	int  (*add)(void *state, uint16_t int_port, uint16_t ext_port, long lease,
+	            const char *desc, uint16_t *granted, long *granted_lease, char *err,
+	            size_t errlen);
+	/* Removes our mapping of ext_port (to int_port). 0 or -1. */
+	int  (*remove)(void *state, uint16_t ext_port, uint16_t int_port, char *err,
+	               size_t errlen);
+	/* Calls cb for each mapping on the router; -1 with a reason when the protocol cannot
+	 * list (NAT-PMP). */
+	int  (*list)(void *state, int (*cb)(const struct portmap_mapping *, void *), void *arg,
+	             char *err, size_t errlen);
+	void (*close)(void *state);
+};
+
+extern const struct portmap_ops portmap_upnp_ops;
+extern const struct portmap_ops portmap_natpmp_ops;
+
+/* The backend called name, or NULL. */
+const struct portmap_ops *portmap_backend(const char *name);
+
+/* Classifies an IPv4 address as the router's external address. */
+int portmap_classify(const char *addr);
+const char *portmap_class_name(int cls);
+
+#endif

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""`netcfax portmap` against Debian's real miniupnpd in a namespace router: discovery and the
+external address's class, mappings opened, listed and removed by UPnP and by NAT-PMP (checked
+in the router's nftables ruleset), only our own mappings touched, and double NAT recognised.
+
+    client 192.168.77.2 -- router 192.168.77.1 | 11.22.33.1 -- (WAN 11.22.33.0/24)
+
+The WAN range must be ordinary unicast (miniupnpd refuses private ones); it exists only inside
+the lab's namespaces, which have no route to anywhere else."""
+import json
+import os
+import sys
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+CLIENT, LAN_GW, WAN = "192.168.77.2", "192.168.77.1", "11.22.33.1"
+
+
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class PortmapLab(unittest.TestCase):
+    def site(self, upnp=True, natpmp=True, wan=WAN):
+        # client -- router -- a WAN host (whose only job is to be the router's other side)
+        lab = self.lab = nt.NetLab(self, ["cli", "rtr", "wan"])
+        lab.link("cli", "eth0", "rtr", "lan0")
+        lab.link("rtr", "wan0", "wan", "eth0")
+        lab.addr("cli", "eth0", CLIENT + "/24")
+        lab.addr("rtr", "lan0", LAN_GW + "/24")
+        lab.addr("rtr", "wan0", wan + "/24")
+        lab.route("cli", "default", LAN_GW)
+        self.upnpd = nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0",
+                                   upnp=upnp, natpmp=natpmp)
+
+    def portmap(self, *args):
+        rc, out, err = nt.run_cmd(self.lab.prefix("cli") + [nt.NETCFAX, "--json", "portmap"] +
+                                  list(args), timeout=60)
+        return rc, (json.loads(out) if out.strip() else None), err
+
+    def ruleset(self):
+        return self.lab.run("rtr", "nft", "list", "ruleset")
+
+    def test_upnp_and_natpmp_open_list_remove(self):
+        self.site()
+        rc, st, err = self.portmap("status")
+        self.assertEqual(rc, 0, err)
+        by = {g["protocol"]: g for g in st["gateways"]}
+        for proto in ("upnp", "natpmp"):
+            self.assertTrue(by[proto]["found"], st)
+            self.assertEqual(by[proto]["external_addr"], WAN, st)
+            self.assertEqual(by[proto]["external_class"], "public", st)
+            self.assertEqual(by[proto]["lan_addr"], CLIENT, st)
+            self.assertTrue(by[proto]["verdict"].startswith("single NAT"), st)
+
+        rc, m, err = self.portmap("open", "7485", "--via", "upnp", "--lease", "120")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual((m["external_port"], m["internal"]), (7485, CLIENT + ":7485"), m)
+        self.assertIn("dport 7485 dnat ip to %s:7485" % CLIENT, self.ruleset())
+        rc, m2, err = self.portmap("open", "7500", "--via", "natpmp", "--lease", "120")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(m2["external_port"], 7500, m2)
+        self.assertIn("dport 7500 dnat ip to %s:7500" % CLIENT, self.ruleset())
+
+        rc, lst, err = self.portmap("list")
+        self.assertEqual(rc, 0, err)
+        ours = {x["external_port"]: x for x in lst["mappings"]}
+        self.assertTrue(ours[7485]["desc"].startswith("netcfax"), lst)
+        self.assertEqual(ours[7485]["internal"], CLIENT + ":7485")
+
+        for port, via in ((7485, "upnp"), (7500, "natpmp")):
+            rc, r, err = self.portmap("remove", str(port), "--via", via)
+            self.assertEqual(rc, 0, err)
+        rules = self.ruleset()
+        self.assertNotIn("dport 7485", rules)
+        self.assertNotIn("dport 7500", rules)
+
+    def test_another_hosts_mapping_is_left_alone(self):
+        self.site()
+        rc, out, err = nt.run_cmd(self.lab.prefix("cli") + [
+            "upnpc", "-e", "someone else", "-a", CLIENT, "7600", "7600", "TCP", "120"], timeout=60)
+        self.assertEqual(rc, 0, out + err)
+        rc, r, err = self.portmap("remove", "7600", "--via", "upnp")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("left alone", r["error"]["message"])
+        self.assertIn("dport 7600", self.ruleset())
+        rc, lst, err = self.portmap("list")
+        self.assertEqual([x["external_port"] for x in lst["mappings"]], [], lst)
+        rc, lst, err = self.portmap("list", "--all")
+        self.assertEqual([x["external_port"] for x in lst["mappings"]], [7600], lst)
+
+    def test_double_nat_is_recognised(self):
+        # The router's own WAN address is private: another NAT sits upstream.
+        self.site(wan="10.200.0.1")
+        rc, st, err = self.portmap("status")
+        by = {g["protocol"]: g for g in st["gateways"]}
+        # miniupnpd's UPnP side reports no external address at all when its own is private;
+        # NAT-PMP names the condition (result 3), and that is what the verdict rests on.
+        self.assertTrue(by["upnp"]["found"], st)
+        self.assertFalse(by["upnp"]["usable"], st)
+        self.assertIn(by["upnp"]["external_class"], ("private", "empty"), st)
+        self.assertTrue(by["natpmp"]["found"], st)
+        self.assertEqual(by["natpmp"]["external_class"], "private", st)
+        self.assertTrue(by["natpmp"]["verdict"].startswith("double NAT"), st)
+        rc, r, err = self.portmap("open", "7485", "--via", "natpmp")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("another NAT upstream", r["error"]["message"])
+
+    def test_no_mapping_service(self):
+        self.site(upnp=False, natpmp=False)
+        rc, st, err = self.portmap("status")
+        self.assertEqual(rc, 2, err)
+        self.assertFalse(any(g["found"] for g in st["gateways"]), st)
+        rc, r, err = self.portmap("open", "7485")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("no router answered", r["error"]["message"])
+
+
+if __name__ == "__main__":
+    nt.main()
