@@ -392,6 +392,8 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 }
 
 static void login_checked(int ok, void *arg);
+static void handle_scp_register(struct session *s, const struct ncfx_msg *m);
+static void start_notifications(struct session *s);
 
 /* The server connects back only to ports its policy allows: never below 1024. */
 static int
@@ -410,9 +412,10 @@ scp_port_allowed(struct session *s, uint32_t reqid)
 		    c->scp_port_min, c->scp_port_max);
 	else
 		return 1;
-	log_warnx("login as '%s' from %s refused: %s", s->user, s->peer, why);
+	log_warnx("SCP port for '%s' from %s refused: %s", s->user, s->peer, why);
 	session_reply_error(s, reqid, NCFX_E_BAD_REQUEST, why);
-	s->user[0] = '\0';
+	if (s->state != S_AUTHED)
+		s->user[0] = '\0';     /* a refused LOGIN leaves no user behind */
 	return 0;
 }
 
@@ -600,6 +603,43 @@ wants_notifications(const struct session *s)
 	    (s->path_pref == NCFX_PATH_RELAY || s->path_pref == NCFX_PATH_AUTO));
 }
 
+/* SCP_REGISTER: the client listens elsewhere now (typically: its router granted it an
+ * external port). The direct path starts over there; a relay in use stays until it works. */
+static void
+handle_scp_register(struct session *s, const struct ncfx_msg *m)
+{
+	struct ncfx_wbuf w;
+	uint16_t port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
+	uint8_t mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
+	uint16_t old = s->scp_port;
+
+	if (mode > NCFX_SCP_RANGE) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown SCP_MODE");
+		return;
+	}
+	s->scp_port = port;
+	if (port != 0 && !scp_port_allowed(s, m->reqid)) {
+		s->scp_port = old;
+		return;
+	}
+	s->scp_mode = mode;
+	if (store_session_set_port(s->srv->store, s->session_id, port, mode) < 0)
+		log_warnx("store: %s", store_errmsg(s->srv->store));
+	log_info("session %016" PRIx64 " ('%s'): SCP now port %u (was %u)", s->session_id,
+	    s->user, port, old);
+	scp_free(s->scp);
+	s->scp = NULL;
+	if (s->delivery == NULL)
+		start_notifications(s);
+	else if (port != 0) {
+		s->scp = scp_new(s);
+		if (s->relay)
+			scp_set_retry(s->scp, 0, s->srv->cfg.direct_retry_max);
+	}
+	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
+	session_send(s, &w);
+}
+
 /* At login: the path the client asked for, as far as this server allows. */
 static void
 start_notifications(struct session *s)
@@ -779,6 +819,9 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		if (s->delivery == NULL ||
 		    delivery_ack(s->delivery, ncfx_msg_uint(m, NCFX_T_SEQ)) < 0)
 			session_close(s, NCFX_E_PROTOCOL, "acknowledged a notification never sent");
+		return;
+	case NCFX_MSG_SCP_REGISTER:
+		handle_scp_register(s, m);
 		return;
 	case NCFX_MSG_PATH_RETRY:
 		if (s->scp)

@@ -668,6 +668,19 @@ store_session_set_scp(struct store *st, uint64_t id, const char *state)
 }
 
 int
+store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE sessions SET scp_port = ?, scp_mode = ? WHERE id = ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int(q, 1, scp_port);
+	sqlite3_bind_int(q, 2, scp_mode);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
+	return exec_bound(q);
+}
+
+int
 store_session_del(struct store *st, uint64_t id)
 {
 	sqlite3_stmt *q = prep(st, "DELETE FROM sessions WHERE id = ?");

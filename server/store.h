@@ -111,6 +111,7 @@ int64_t store_data_version(struct store *st);
 int store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
                       int scp_port, int scp_mode);
 int store_session_set_scp(struct store *st, uint64_t id, const char *state);
+int store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode);
 int store_session_del(struct store *st, uint64_t id);
 int store_session_clear(struct store *st);
 int store_session_list(struct store *st, int (*cb)(const struct store_session *, void *),

@@ -35,6 +35,7 @@ struct client_config {
 	long long scp_port;
 	char      scp_range[32];
 	char      scp_listen[64];
+	char      portmap[16];
 	long long heartbeat;
 	long long timeout;
 	char      log_level[16];

@@ -30,6 +30,8 @@ static const struct conf_opt options[] = {
 	  "The SCP port in fixed mode" },
 	STR(scp_range, "7500-7599", "The ports to choose from in range mode (lowest-highest)"),
 	STR(scp_listen, "", "Local address to listen on for the SCP; empty = all"),
+	{ "portmap", CONF_CHOICE, "auto", 0, 0, "auto|upnp|natpmp|off", OFF(portmap),
+	  SZ(portmap), "Ask the local router to forward the SCP (UPnP IGD, NAT-PMP) while watching" },
 	{ "heartbeat", CONF_INT, "25", 2, 60, NULL, OFF(heartbeat), 0,
 	  "Seconds between heartbeats to the server while watching (the server drops a "
 	  "session silent for 80 s by default)" },

@@ -56,6 +56,7 @@ usage(FILE *out)
 	    "      --json               machine-readable output on stdout\n"
 	    "      --scp PATH           notifications: auto (default), direct or relay\n"
 	    "      --scp-mode MODE      notifications port: dynamic (default), fixed or range\n"
+	    "      --portmap HOW        map the SCP on the router: auto (default), upnp, natpmp, off\n"
 	    "      --scp-port PORT      the port in fixed mode (default 7485)\n"
 	    "      --scp-range LOW-HIGH the ports in range mode (default 7500-7599)\n"
 	    "  -v, --verbose            say more about what happens\n"
@@ -82,7 +83,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
-	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL };
+	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -98,6 +99,7 @@ main(int argc, char **argv)
 		{ "exec", required_argument, NULL, O_EXEC },
 		{ "scp", required_argument, NULL, O_SCP },
 		{ "via", required_argument, NULL, O_VIA },
+		{ "portmap", required_argument, NULL, O_PORTMAP },
 		{ "lease", required_argument, NULL, O_LEASE },
 		{ "all", no_argument, NULL, O_ALL },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
@@ -138,6 +140,7 @@ main(int argc, char **argv)
 		case O_EXEC: cli.exec = optarg; break;
 		case O_SCP: over[nover].key = "scp"; over[nover++].val = optarg; break;
 		case O_VIA: cli.via = optarg; break;
+		case O_PORTMAP: over[nover].key = "portmap"; over[nover++].val = optarg; break;
 		case O_LEASE: cli.lease = strtol(optarg, NULL, 10); break;
 		case O_ALL: cli.all = 1; break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;

@@ -105,6 +105,7 @@ cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_
 	} else
 		o->scp_mode = NCFX_SCP_SET_DYNAMIC;
 	o->scp_listen = cli->cfg.scp_listen;
+	o->portmap = cli->cfg.portmap;
 	o->want_path = strcmp(cli->cfg.scp, "relay") == 0 ? NCFX_WATCH_WANT_RELAY :
 	    strcmp(cli->cfg.scp, "direct") == 0 ? NCFX_WATCH_WANT_DIRECT : NCFX_WATCH_WANT_AUTO;
 	o->heartbeat = (int)cli->cfg.heartbeat;

@@ -29,6 +29,7 @@
 #include "netopt.h"
 #include "proto.h"
 #include "scp_listener.h"
+#include "service.h"
 #include "scp_proof.h"
 #include "tls.h"
 
@@ -57,7 +58,10 @@ struct ncfx_watch {
 	struct event_base     *base;
 	struct tls_ctx        *scp_tls;
 	struct evconnlistener *listener;
-	uint16_t               scp_port;
+	uint16_t               scp_port;       /* where we listen */
+	uint16_t               reg_port;       /* what the server connects to: scp_port, or the
+	                                        * external port the router granted */
+	struct portmap_service *portmap;
 	int                    scp_mode;      /* NCFX_SCP_* on the wire */
 	ncfx_client           *client;
 	struct bufferevent    *pcp;
@@ -413,6 +417,8 @@ pcp_event(struct bufferevent *bev, short what, void *arg)
 		schedule_reconnect(w, "the server closed the connection");
 }
 
+static void start_portmap(ncfx_watch *w);
+
 static int
 heartbeat_secs(const ncfx_watch *w)
 {
@@ -466,6 +472,58 @@ schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
 	status(w, NCFX_WATCH_WARN, "%s; reconnecting in %.1f s", why, (double)delay / 1000.0);
 }
 
+/* The router granted (or lost) a mapping: register the port the server should use. */
+static void
+on_portmap(const struct portmap_event *ev, void *arg)
+{
+	ncfx_watch *w = arg;
+	struct ncfx_wbuf wb;
+
+	if (ev->kind == PORTMAP_FAILED) {
+		status(w, NCFX_WATCH_WARN, "no router port mapping: %s; trying again later", ev->why);
+		return;
+	}
+	status(w, NCFX_WATCH_INFO, "router mapping by %s: %s:%u forwards to port %u (%s)",
+	    ev->proto, ev->ext_addr, ev->ext_port, w->scp_port, ev->lease ?
+	    "renewed at half its lease" : "permanent, removed at exit");
+	if (ev->ext_port == w->reg_port)
+		return;
+	w->reg_port = ev->ext_port;
+	if (w->pcp == NULL)
+		return;                  /* the next login registers it */
+	ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_REGISTER, 0, ++w->reqid ? w->reqid : ++w->reqid);
+	ncfx_put_u16(&wb, NCFX_T_SCP_PORT, w->reg_port);
+	ncfx_put_u8(&wb, NCFX_T_SCP_MODE, (uint8_t)w->scp_mode);
+	frame_send(w->pcp, &wb);
+	status(w, NCFX_WATCH_INFO, "registered port %u with the server", w->reg_port);
+}
+
+static void
+start_portmap(ncfx_watch *w)
+{
+	struct portmap_service_options po = { 0 };
+	char desc[PORTMAP_DESC_MAX], host[64] = "";
+
+	if (w->o.portmap == NULL || strcmp(w->o.portmap, "off") == 0)
+		return;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SCP %s@%s", w->o.user, host);
+	po.protocols = w->o.portmap;
+	po.int_port = w->scp_port;
+	if (w->scp_mode == NCFX_SCP_RANGE) {
+		po.range_lo = (uint16_t)w->o.scp_port_min;
+		po.range_hi = (uint16_t)w->o.scp_port_max;
+	}
+	po.lease = 3600;
+	po.desc = desc;
+	w->portmap = portmap_service_new(w->base, &po, on_portmap, w);
+	if (w->portmap == NULL)
+		status(w, NCFX_WATCH_WARN, "cannot start the router port mapping");
+	else
+		status(w, NCFX_WATCH_INFO, "asking the local router to forward the SCP (%s)",
+		    w->o.portmap);
+}
+
 static int
 bind_listener(ncfx_watch *w, const char *peer_addr)
 {
@@ -494,10 +552,11 @@ bind_listener(ncfx_watch *w, const char *peer_addr)
 		fatal_stop(w, NCFX_ERR_NOMEM, 0, "out of memory");
 		return -1;
 	}
-	w->scp_port = port;
+	w->scp_port = w->reg_port = port;
 	status(w, NCFX_WATCH_INFO, "listening for notifications on TCP port %u (%s)", port,
 	    w->scp_mode == NCFX_SCP_FIXED ? "fixed" : w->scp_mode == NCFX_SCP_RANGE ? "range" :
 	    "dynamic");
+	start_portmap(w);
 	return 0;
 }
 
@@ -518,7 +577,7 @@ try_login(ncfx_watch *w)
 			return -1;
 	}
 	if (st == NCFX_OK)
-		st = ncfx_login_ex(w->client, w->o.user, w->o.password, w->scp_port,
+		st = ncfx_login_ex(w->client, w->o.user, w->o.password, w->reg_port,
 		    w->scp_port ? w->scp_mode : NCFX_SCP_NONE, w->o.want_path, w->has_seq,
 		    w->last_seq, &info, w->secret);
 	if (st != NCFX_OK) {
@@ -678,6 +737,8 @@ ncfx_watch_free(ncfx_watch *w)
 	if (w == NULL)
 		return;
 	pcp_close(w);
+	/* Removes the mapping it made (clean exit only: a crash leaves it to expire). */
+	portmap_service_free(w->portmap);
 	if (w->listener)
 		evconnlistener_free(w->listener);
 	if (w->timer)

@@ -443,6 +443,9 @@ class Client:
         self.last = None
         self.prefix = list(prefix)      # e.g. ["ip", "netns", "exec", NS]
         self.host = host or HOST
+        # Port mapping talks to the default gateway and multicasts SSDP: only inside a lab
+        # (portmap="auto" there); in the root namespace that would reach a real network.
+        self.portmap = "off"
 
     @property
     def config_dir(self):
@@ -462,7 +465,7 @@ class Client:
 
     def argv(self, args, json=False, user=None, global_opts=()):
         argv = self.prefix + [NETCFAX, "-S", self.host, "-P", str(self.server.port),
-                "-u", user if user is not None else self.user]
+                "-u", user if user is not None else self.user, "--portmap", self.portmap]
         argv += list(global_opts)
         if json:
             argv.append("--json")

@@ -1,0 +1,282 @@
+/* service.c: the mapping's life on its own thread, because every router call can block for
+ * seconds. The thread never touches libevent: it queues events and writes a byte to a pipe
+ * the loop watches (the same pattern as the server's password pool). */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define DISCOVER_MS     2000
+#define RETRY_FAILED_S  30     /* after a failure, try again this much later */
+#define RENEW_MIN_S     5
+
+struct queued {
+	struct portmap_event ev;
+	struct queued       *next;
+};
+
+struct portmap_service {
+	struct portmap_service_options o;
+	char              protocols[16];
+	char              desc[PORTMAP_DESC_MAX];
+	pthread_t         thread;
+	int               started;
+	pthread_mutex_t   lock;
+	pthread_cond_t    wake;
+	int               stopping;
+	struct queued    *head, *tail;
+	int               pipe[2];
+	struct event     *ev;
+	portmap_event_fn  cb;
+	void             *arg;
+	/* worker state */
+	const struct portmap_ops *ops;
+	void             *st;
+	struct portmap_gateway gw;
+	uint16_t          mapped;       /* external port held, 0 = none */
+	long              lease;
+};
+
+static void
+post(struct portmap_service *s, const struct portmap_event *ev)
+{
+	struct queued *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return;
+	q->ev = *ev;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = q;
+	else
+		s->head = q;
+	s->tail = q;
+	pthread_mutex_unlock(&s->lock);
+	(void)!write(s->pipe[1], "x", 1);
+}
+
+static void
+deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct portmap_service *s = arg;
+	struct queued *q, *next;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&s->lock);
+	q = s->head;
+	s->head = s->tail = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; q; q = next) {
+		next = q->next;
+		s->cb(&q->ev, s->arg);
+		free(q);
+	}
+}
+
+/* Sleeps up to secs unless stopping; returns 1 if stopping. */
+static int
+nap(struct portmap_service *s, long secs)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += secs;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping &&
+	    pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+		;
+	stop = s->stopping;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+static void
+drop_state(struct portmap_service *s)
+{
+	if (s->st)
+		s->ops->close(s->st);
+	s->st = NULL;
+	s->ops = NULL;
+}
+
+/* Finds a router that offers a usable mapping: 0, or -1 with why. */
+static int
+find_router(struct portmap_service *s, char *why, size_t whylen)
+{
+	const char *order[2];
+	int n = 0;
+
+	if (strcmp(s->protocols, "natpmp") != 0)
+		order[n++] = "upnp";
+	if (strcmp(s->protocols, "upnp") != 0)
+		order[n++] = "natpmp";
+	snprintf(why, whylen, "no UPnP or NAT-PMP router found");
+	for (int i = 0; i < n; i++) {
+		const struct portmap_ops *ops = portmap_backend(order[i]);
+		char err[240];
+
+		if (ops->discover(&s->st, DISCOVER_MS, &s->gw, err, sizeof(err)) != 0) {
+			snprintf(why, whylen, "%s: %s", ops->name, err);
+			continue;
+		}
+		s->ops = ops;
+		if (s->gw.ext_class == PORTMAP_ADDR_PUBLIC)
+			return 0;
+		/* A mapping on a router behind another NAT would not make us reachable. */
+		snprintf(why, whylen, "%s", s->gw.detail);
+		drop_state(s);
+	}
+	return -1;
+}
+
+/* Maps int_port: the same external port first, then the range in order, so a restart lands
+ * on the same port again. 0, or -1 with why. */
+static int
+map(struct portmap_service *s, char *why, size_t whylen)
+{
+	uint16_t want[2 + 65536 / 64], granted = 0;
+	int n = 0, rc = -1;
+	long got = 0;
+
+	if (s->mapped)
+		want[n++] = s->mapped;                  /* renewing: keep what we hold */
+	want[n++] = s->o.int_port;
+	for (uint32_t p = s->o.range_lo; p && p <= s->o.range_hi && n < (int)(sizeof(want) /
+	    sizeof(want[0])); p++)
+		want[n++] = (uint16_t)p;
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && want[i] == want[0])
+			continue;
+		rc = s->ops->add(s->st, s->o.int_port, want[i], s->o.lease, s->desc, &granted, &got,
+		    why, whylen);
+		if (rc != PORTMAP_CONFLICT)
+			break;
+	}
+	if (rc != 0)
+		return -1;
+	s->mapped = granted;
+	s->lease = got;
+	return 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct portmap_service *s = arg;
+	struct portmap_event ev;
+	uint16_t last_port = 0;
+	char last_addr[PORTMAP_ADDR_MAX] = "";
+
+	for (;;) {
+		char why[240];
+		long wait;
+
+		memset(&ev, 0, sizeof(ev));
+		if ((s->st == NULL && find_router(s, why, sizeof(why)) < 0) ||
+		    map(s, why, sizeof(why)) < 0) {
+			/* Rediscover next time: a rebooted router may have moved its service. */
+			drop_state(s);
+			s->mapped = 0;
+			last_port = 0;
+			ev.kind = PORTMAP_FAILED;
+			snprintf(ev.why, sizeof(ev.why), "%s", why);
+			post(s, &ev);
+			wait = RETRY_FAILED_S;
+		} else {
+			if (s->mapped != last_port || strcmp(s->gw.ext_addr, last_addr) != 0) {
+				ev.kind = PORTMAP_MAPPED;
+				snprintf(ev.proto, sizeof(ev.proto), "%s", s->ops->name);
+				ev.ext_port = s->mapped;
+				snprintf(ev.ext_addr, sizeof(ev.ext_addr), "%s", s->gw.ext_addr);
+				ev.ext_class = s->gw.ext_class;
+				ev.lease = s->lease;
+				snprintf(ev.why, sizeof(ev.why), "%s", s->gw.detail);
+				post(s, &ev);
+				last_port = s->mapped;
+				snprintf(last_addr, sizeof(last_addr), "%s", s->gw.ext_addr);
+			}
+			/* Renew at half the lease (a permanent one is checked as often as an hour's
+			 * would be): a router that rebooted gets it back within that time. */
+			wait = (s->lease > 0 ? s->lease : 3600) / 2;
+			if (wait < RENEW_MIN_S)
+				wait = RENEW_MIN_S;
+		}
+		if (nap(s, wait))
+			break;
+	}
+	/* Clean exit: remove only what we made. */
+	if (s->st && s->mapped) {
+		char why[240];
+		s->ops->remove(s->st, s->mapped, s->o.int_port, why, sizeof(why));
+	}
+	drop_state(s);
+	return NULL;
+}
+
+struct portmap_service *
+portmap_service_new(struct event_base *base, const struct portmap_service_options *o,
+    portmap_event_fn cb, void *arg)
+{
+	struct portmap_service *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->o = *o;
+	snprintf(s->protocols, sizeof(s->protocols), "%s", o->protocols ? o->protocols : "auto");
+	snprintf(s->desc, sizeof(s->desc), "%s", o->desc);
+	s->o.protocols = s->protocols;
+	s->o.desc = s->desc;
+	s->cb = cb;
+	s->arg = arg;
+	s->pipe[0] = s->pipe[1] = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	if (pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
+	    (s->ev = event_new(base, s->pipe[0], EV_READ | EV_PERSIST, deliver, s)) == NULL ||
+	    event_add(s->ev, NULL) != 0 || pthread_create(&s->thread, NULL, worker, s) != 0) {
+		portmap_service_free(s);
+		return NULL;
+	}
+	s->started = 1;
+	return s;
+}
+
+void
+portmap_service_free(struct portmap_service *s)
+{
+	struct queued *q, *next;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	for (q = s->head; q; q = next) {
+		next = q->next;
+		free(q);
+	}
+	if (s->ev)
+		event_free(s->ev);
+	if (s->pipe[0] >= 0)
+		close(s->pipe[0]);
+	if (s->pipe[1] >= 0)
+		close(s->pipe[1]);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
