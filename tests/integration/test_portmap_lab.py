@@ -116,5 +116,58 @@ class PortmapLab(unittest.TestCase):
         self.assertIn("no router answered", r["error"]["message"])
 
 
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class MappedNotifications(unittest.TestCase):
+    """A client behind a router with miniupnpd maps its SCP itself and gets its notifications
+    direct from a server on the WAN; a clean exit removes the mapping from the router."""
+
+    SERVER = "11.22.33.2"
+
+    def lab_with(self, upnp, natpmp):
+        lab = self.lab = nt.NetLab(self, ["cli", "rtr", "srv"])
+        lab.link("cli", "eth0", "rtr", "lan0")
+        lab.link("rtr", "wan0", "srv", "eth0")
+        lab.addr("cli", "eth0", CLIENT + "/24")
+        lab.addr("rtr", "lan0", LAN_GW + "/24")
+        lab.addr("rtr", "wan0", WAN + "/24")
+        lab.addr("srv", "eth0", self.SERVER + "/24")
+        lab.route("cli", "default", LAN_GW)
+        nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0", upnp=upnp,
+                      natpmp=natpmp)
+        srv = nt.Server(self, prefix=lab.prefix("srv"), extra={"listen": self.SERVER,
+                                                                "notify_poll": 100})
+        srv.add_user("alice", "alice-pw-secret")
+        alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self,
+                          prefix=lab.prefix("cli"), host=self.SERVER)
+        return srv, alice
+
+    def check(self, via):
+        srv, alice = self.lab_with(upnp=via == "upnp", natpmp=via == "natpmp")
+        alice.portmap = via
+        w = nt.Watcher(alice, owner=self, global_opts=("--scp", "direct"))
+        w.wait_status("router mapping by %s" % via, 30)
+        w.wait_for(lambda x: any(p["path"] == "direct" for p in x.of_type("path")), 30,
+                   "the direct path through the mapping")
+        direct = [p for p in w.of_type("path") if p["path"] == "direct"][0]
+        self.assertIn("reached %s:" % WAN, direct["reason"])
+        port = w.scp_port()
+        rules = self.lab.run("rtr", "nft", "list", "ruleset")
+        self.assertIn("dnat ip to %s:%d" % (CLIENT, port), rules)
+        rc, out, err = srv.admin("notify", "alice", "through the router")
+        self.assertEqual(rc, 0, err)
+        [n] = w.wait_notifications(1)
+        self.assertEqual(n["text"], "through the router")
+        self.assertEqual(w.stop(), 0, w.describe())
+        rules = self.lab.run("rtr", "nft", "list", "ruleset")
+        self.assertNotIn("dnat ip to %s:%d" % (CLIENT, port), rules,
+                         "the mapping outlived a clean exit")
+
+    def test_upnp(self):
+        self.check("upnp")
+
+    def test_natpmp(self):
+        self.check("natpmp")
+
+
 if __name__ == "__main__":
     nt.main()
