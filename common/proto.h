@@ -51,7 +51,7 @@ enum ncfx_msg_type {
 	NCFX_MSG_LOGIN          = 0x0101, /* C->S user, password, SCP registration */
 	NCFX_MSG_LOGIN_OK       = 0x0102, /* S->C session id, SCP secret */
 	NCFX_MSG_LOGOUT         = 0x0103,
-	NCFX_MSG_SCP_REGISTER   = 0x0104, /* C->S change SCP port/mode after login (reserved) */
+	NCFX_MSG_SCP_REGISTER   = 0x0104, /* C->S change SCP port/mode after login; reply OK */
 	/* 0x02..: jobs and documents */
 	NCFX_MSG_JOB_SUBMIT     = 0x0201, /* C->S begin a document upload for a new job */
 	NCFX_MSG_UPLOAD_READY   = 0x0202, /* S->C upload id to send chunks with */

@@ -446,6 +446,9 @@ scp_free(struct scp *p)
 {
 	if (p == NULL)
 		return;
+	/* If notifications go through us, they must stop before we are gone. */
+	if (session_delivery(p->s))
+		delivery_detach(session_delivery(p->s), p);
 	drop_connection(p);
 	event_free(p->timer);
 	free(p);

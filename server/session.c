@@ -118,7 +118,7 @@ session_logout(struct session *s)
 {
 	if (s->state != S_AUTHED && s->session_id == 0)
 		return;
-	/* The paths first: they detach from the delivery they use. */
+	/* The paths first (each detaches from the delivery it carries), then the delivery. */
 	scp_free(s->scp);
 	s->scp = NULL;
 	relay_free(s->relay);
@@ -394,6 +394,9 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 static void login_checked(int ok, void *arg);
 static void handle_scp_register(struct session *s, const struct ncfx_msg *m);
 static void start_notifications(struct session *s);
+static uint64_t resume_point(struct session *s);
+static void start_relay(struct session *s, const char *why);
+static void report_path(struct session *s);
 
 /* The server connects back only to ports its policy allows: never below 1024. */
 static int
@@ -627,14 +630,23 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 		log_warnx("store: %s", store_errmsg(s->srv->store));
 	log_info("session %016" PRIx64 " ('%s'): SCP now port %u (was %u)", s->session_id,
 	    s->user, port, old);
-	scp_free(s->scp);
+	scp_free(s->scp);       /* detaches itself if it carried the notifications */
 	s->scp = NULL;
-	if (s->delivery == NULL)
+	if (s->delivery == NULL) {
+		/* A session that had no notifications: they start where a login would. */
+		s->resume_seq = resume_point(s);
 		start_notifications(s);
-	else if (port != 0) {
+	} else if (s->path_pref == NCFX_PATH_RELAY) {
+		/* The client asked for the relay: a port does not change that. */
+	} else if (port != 0) {
 		s->scp = scp_new(s);
 		if (s->relay)
 			scp_set_retry(s->scp, 0, s->srv->cfg.direct_retry_max);
+	} else if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay && s->relay == NULL) {
+		start_relay(s, "the client withdrew its SCP port");
+	} else {
+		snprintf(s->path_why, sizeof(s->path_why), "the client withdrew its SCP port");
+		report_path(s);
 	}
 	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
 	session_send(s, &w);

@@ -120,7 +120,7 @@ cmd_open_remove(struct cli *cli, int open)
 {
 	const char *list[2];
 	uint16_t port, granted = 0;
-	long lease = cli->lease > 0 ? cli->lease : 3600, got = 0;
+	long lease = cli->lease ? cli->lease : 3600, got = 0;
 	char err[300] = "", desc[PORTMAP_DESC_MAX], host[64] = "";
 	int n;
 
@@ -129,6 +129,8 @@ cmd_open_remove(struct cli *cli, int open)
 		    open ? "open" : "remove");
 	if (parse_port(cli, cli->argv[1], &port) < 0 || pick(cli, list, &n) != 0)
 		return CLI_USAGE;
+	if (lease < 60 || lease > 86400)
+		return cli_error(cli, CLI_USAGE, "--lease takes 60 to 86400 seconds");
 	gethostname(host, sizeof(host) - 1);
 	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SCP %s", host);
 	for (int i = 0; i < n; i++) {

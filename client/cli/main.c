@@ -26,7 +26,7 @@ static const struct command commands[] = {
 	{ "watch", cmd_watch, 1, "[--exec CMD]",
 	  "stay logged in and print notifications as they arrive" },
 	{ "portmap", cmd_portmap, 0, "status|open PORT|list|remove PORT",
-	  "router port mappings by hand (UPnP IGD, NAT-PMP)" },
+	  "router port mappings by hand (UPnP, NAT-PMP; --via, --lease S, --all)" },
 	{ "trust", cmd_trust, 0, "[--fingerprint SHA256:...]",
 	  "pin the server's current certificate (after its operator confirmed a change)" },
 	{ NULL, NULL, 0, NULL, NULL }

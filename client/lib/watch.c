@@ -486,8 +486,12 @@ on_portmap(const struct portmap_event *ev, void *arg)
 	status(w, NCFX_WATCH_INFO, "router mapping by %s: %s:%u forwards to port %u (%s)",
 	    ev->proto, ev->ext_addr, ev->ext_port, w->scp_port, ev->lease ?
 	    "renewed at half its lease" : "permanent, removed at exit");
-	if (ev->ext_port == w->reg_port)
+	if (ev->ext_port == w->reg_port) {
+		/* Same port, newly reachable: while relayed, ask the server to try it now. */
+		if (w->path == NCFX_WATCH_PATH_RELAY)
+			ncfx_watch_retry_direct(w);
 		return;
+	}
 	w->reg_port = ev->ext_port;
 	if (w->pcp == NULL)
 		return;                  /* the next login registers it */

@@ -929,7 +929,8 @@ class NetLab:
 
 def nat_router(lab, owner, router, lan_if, lan_cidr, wan_if, upnp=True, natpmp=True):
     """Makes `router` a NAT router (nftables masquerade on wan_if) running Debian's miniupnpd
-    with UPnP and/or NAT-PMP, the chains laid out as nat.md describes. Returns the daemon's
+    with UPnP and/or NAT-PMP, in the chains miniupnpd's nftables backend expects
+    (prerouting_miniupnpd, postrouting_miniupnpd; miniupnpd in inet filter). Returns the daemon's
     Popen; it is killed at cleanup. With upnp and natpmp both False, no miniupnpd runs."""
     lab.run(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
     lab.nft(router, """
