@@ -9,11 +9,14 @@
 #include "password.h"
 #include "proto.h"
 
+/* Errors on stdout with --json ("type":"error" too where output is a stream of JSON lines,
+ * as for watch), else one line on stderr. */
 static void
 print_error(struct cli *cli, int code, const char *name, const char *msg)
 {
 	if (cli->json) {
-		printf("{\"error\":{\"code\":%d,\"name\":", code);
+		printf("{%s\"error\":{\"code\":%d,\"name\":", cli->stream ? "\"type\":\"error\"," :
+		    "", code);
 		json_print_str(stdout, name);
 		printf(",\"message\":");
 		json_print_str(stdout, msg);
@@ -37,13 +40,12 @@ cli_error(struct cli *cli, int code, const char *fmt, ...)
 }
 
 int
-cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st)
+cli_report(struct cli *cli, ncfx_status st, int code, const char *detail, uint32_t retry_after)
 {
-	int code = ncfx_client_server_code(c);
 	char msg[1200];
 	int rc;
 
-	snprintf(msg, sizeof(msg), "%s", ncfx_client_errmsg(c));
+	snprintf(msg, sizeof(msg), "%s", detail);
 	switch (st) {
 	case NCFX_ERR_SERVER:
 		if (code == NCFX_E_AUTH) {
@@ -52,7 +54,7 @@ cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st)
 			rc = CLI_AUTH;
 		} else if (code == NCFX_E_THROTTLED) {
 			snprintf(msg, sizeof(msg), "login refused: too many failed attempts; try "
-			    "again in %u seconds", ncfx_client_retry_after(c));
+			    "again in %u seconds", retry_after);
 			rc = CLI_AUTH;
 		} else if (code == NCFX_E_LIMIT || code == NCFX_E_SHUTDOWN ||
 		    code == NCFX_E_TIMEOUT || code == NCFX_E_VERSION ||
@@ -81,6 +83,13 @@ cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st)
 	print_error(cli, st == NCFX_ERR_SERVER ? code : 0,
 	    st == NCFX_ERR_SERVER ? ncfx_client_server_code_name(code) : ncfx_status_str(st), msg);
 	return rc;
+}
+
+int
+cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st)
+{
+	return cli_report(cli, st, ncfx_client_server_code(c), ncfx_client_errmsg(c),
+	    ncfx_client_retry_after(c));
 }
 
 void

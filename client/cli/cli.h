@@ -45,6 +45,7 @@ struct cli {
 	struct client_config cfg;
 	const char *config_path;
 	int         json;
+	int         stream;       /* output is JSON lines (watch, send --wait): errors get a type */
 	int         verbose;
 	/* command options */
 	const char *to;
@@ -76,6 +77,9 @@ int  cli_open(struct cli *cli, int login, ncfx_client **out);
 /* Prints the client's last error (text on stderr, or JSON on stdout) and returns the exit
  * code for status st. */
 int  cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st);
+/* The same from parts: the exit code and message for status st with the server's code. */
+int  cli_report(struct cli *cli, ncfx_status st, int code, const char *detail,
+                uint32_t retry_after);
 /* A local error (usage, missing file): printed the same way. */
 int  cli_error(struct cli *cli, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -108,6 +108,7 @@ send_and_wait(struct cli *cli)
 
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;
+	cli->stream = 1;
 	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
 		return rc;
 	o.on_login = wait_login;

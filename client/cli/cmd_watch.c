@@ -84,6 +84,7 @@ cmd_watch(struct cli *cli)
 
 	if (cli->argc != 0)
 		return cli_error(cli, CLI_USAGE, "watch takes no arguments");
+	cli->stream = 1;
 	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
 		return rc;
 	o.on_notify = on_notify;

@@ -120,37 +120,5 @@ cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_
 int
 cli_watch_fail(struct cli *cli, ncfx_watch *w, ncfx_status st)
 {
-	int code = ncfx_watch_server_code(w), rc;
-	char msg[700];
-
-	snprintf(msg, sizeof(msg), "%s", ncfx_watch_errmsg(w));
-	switch (st) {
-	case NCFX_ERR_IDENTITY:
-	case NCFX_ERR_UNTRUSTED:
-		rc = CLI_IDENTITY;
-		break;
-	case NCFX_ERR_USAGE:
-		rc = CLI_USAGE;
-		break;
-	case NCFX_ERR_SERVER:
-		if (code == NCFX_E_AUTH) {
-			snprintf(msg, sizeof(msg), "login failed: wrong user name or password");
-			rc = CLI_AUTH;
-		} else
-			rc = CLI_REFUSED;
-		break;
-	default:
-		rc = CLI_UNREACHABLE;
-		break;
-	}
-	if (cli->json) {
-		printf("{\"type\":\"error\",\"error\":{\"code\":%d,\"name\":", code);
-		json_print_str(stdout, st == NCFX_ERR_SERVER ? ncfx_error_name(code) :
-		    ncfx_status_str(st));
-		printf(",\"message\":");
-		json_print_str(stdout, msg);
-		printf("}}\n");
-	} else
-		fprintf(stderr, "netcfax: %s\n", msg);
-	return rc;
+	return cli_report(cli, st, ncfx_watch_server_code(w), ncfx_watch_errmsg(w), 0);
 }
