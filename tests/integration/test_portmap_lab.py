@@ -169,5 +169,60 @@ class MappedNotifications(unittest.TestCase):
         self.check("natpmp")
 
 
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class TwoClientsOneLan(unittest.TestCase):
+    """Two clients on one LAN both want external port 7485: the second is told the port is
+    taken (UPnP 718), walks its range, and both get their notifications direct."""
+
+    SERVER = "11.22.33.2"
+
+    def test_both_get_a_port(self):
+        lab = nt.NetLab(self, ["a", "b", "rtr", "srv"])
+        lab.run("rtr", "ip", "link", "add", "brlan", "type", "bridge")
+        lab.run("rtr", "ip", "link", "set", "brlan", "up")
+        for host, addr in (("a", CLIENT), ("b", "192.168.77.3")):
+            lab.link(host, "eth0", "rtr", "to-" + host)
+            lab.run("rtr", "ip", "link", "set", "to-" + host, "master", "brlan")
+            lab.addr(host, "eth0", addr + "/24")
+            lab.route(host, "default", LAN_GW)
+        lab.addr("rtr", "brlan", LAN_GW + "/24")
+        lab.link("rtr", "wan0", "srv", "eth0")
+        lab.addr("rtr", "wan0", WAN + "/24")
+        lab.addr("srv", "eth0", self.SERVER + "/24")
+        nt.nat_router(lab, self, "rtr", "brlan", "192.168.77.0/24", "wan0", upnp=True,
+                      natpmp=False)
+        srv = nt.Server(self, prefix=lab.prefix("srv"), extra={"listen": self.SERVER,
+                                                                "notify_poll": 100})
+        watchers = {}
+        for host in ("a", "b"):
+            srv.add_user(host, host + "-pw-secret")
+            c = nt.Client(srv, host, host + "-pw-secret", owner=self, prefix=lab.prefix(host),
+                          host=self.SERVER)
+            c.portmap = "upnp"
+            watchers[host] = nt.Watcher(c, owner=self, global_opts=(
+                "--scp", "direct", "--scp-mode", "range", "--scp-range", "7485-7494"))
+            # one after the other, so that the second certainly meets the first's mapping
+            watchers[host].wait_status("router mapping by upnp", 30)
+        ext = {}
+        for host, w in watchers.items():
+            self.assertEqual(w.scp_port(), 7485, w.describe())
+            [line] = [m for m in w.statuses() if "router mapping by upnp" in m]
+            ext[host] = int(line.split(WAN + ":")[1].split()[0])
+        self.assertEqual(ext["a"], 7485)
+        self.assertNotEqual(ext["b"], 7485)
+        self.assertTrue(7486 <= ext["b"] <= 7494, ext)
+        for host, w in watchers.items():
+            w.wait_for(lambda x: any(p["path"] == "direct" for p in x.of_type("path")), 60,
+                       "the direct path for " + host)
+            rc, out, err = srv.admin("notify", host, "for " + host)
+            self.assertEqual(rc, 0, err)
+        for host, w in watchers.items():
+            [n] = w.wait_notifications(1)
+            self.assertEqual(n["text"], "for " + host)
+        rules = lab.run("rtr", "nft", "list", "ruleset")
+        self.assertIn("dport 7485 dnat ip to %s:7485" % CLIENT, rules)
+        self.assertIn("dport %d dnat ip to 192.168.77.3:7485" % ext["b"], rules)
+
+
 if __name__ == "__main__":
     nt.main()
