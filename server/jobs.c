@@ -110,11 +110,10 @@ static int
 check_quota(struct session *s, uint64_t size, char *why, size_t whylen)
 {
 	struct server *srv = session_server(s);
-	int64_t jobs = store_job_count_unfinished(srv->store, session_user_id(s));
-	int64_t bytes = store_job_bytes_unfinished(srv->store, session_user_id(s));
+	int64_t jobs = 0, bytes = 0;
 	long long avail = spool_free_bytes(srv->spool);
 
-	if (jobs < 0 || bytes < 0) {
+	if (store_job_unfinished(srv->store, session_user_id(s), &jobs, &bytes) < 0) {
 		log_warnx("quota for '%s': store: %s", session_user(s), store_errmsg(srv->store));
 		snprintf(why, whylen, "server store unavailable");
 		return NCFX_E_INTERNAL;

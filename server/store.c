@@ -204,6 +204,7 @@ store_user_del(struct store *st, const char *name, int force,
 {
 	struct store_user u;
 	sqlite3_stmt *q = NULL;
+	int64_t count = 0, bytes = 0;
 	int rc, result = -1;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -213,7 +214,7 @@ store_user_del(struct store *st, const char *name, int force,
 		result = rc;
 		goto rollback;
 	}
-	if (!force && store_job_count_unfinished(st, u.id) > 0) {
+	if (!force && (store_job_unfinished(st, u.id, &count, &bytes) < 0 || count > 0)) {
 		result = 2;
 		goto rollback;
 	}
@@ -424,36 +425,23 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 	return store_job_get(st, owner, id, j) == 1 ? 1 : -1;
 }
 
-int64_t
-store_job_bytes_unfinished(struct store *st, int64_t owner)
+int
+store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes)
 {
-	sqlite3_stmt *q = prep(st, "SELECT COALESCE(SUM(size), 0) FROM jobs WHERE owner = ? AND "
-	    "state IN " UNFINISHED);
-	int64_t n = -1;
+	sqlite3_stmt *q = prep(st, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM jobs WHERE "
+	    "owner = ? AND state IN " UNFINISHED);
+	int rc;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, owner);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(q, 0);
+		*bytes = sqlite3_column_int64(q, 1);
+	}
 	sqlite3_finalize(q);
-	return n;
-}
-
-int64_t
-store_job_count_unfinished(struct store *st, int64_t owner)
-{
-	sqlite3_stmt *q = prep(st, "SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN "
-	    UNFINISHED);
-	int64_t n = -1;
-
-	if (q == NULL)
-		return -1;
-	sqlite3_bind_int64(q, 1, owner);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return n;
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 int

@@ -86,8 +86,8 @@ int store_job_list(struct store *st, int64_t owner,
 int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask,
                          int state, const char *reason, struct store_job *j,
                          struct store_note *note);
-int64_t store_job_count_unfinished(struct store *st, int64_t owner);
-int64_t store_job_bytes_unfinished(struct store *st, int64_t owner);
+/* How many jobs of owner are unfinished, and how many document bytes they hold: 0 or -1. */
+int store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes);
 /* 1 when some job refers to this spool document. */
 int store_doc_in_use(struct store *st, const char *doc);
 

@@ -97,6 +97,10 @@ int cmd_portmap(struct cli *cli);
 /* The watcher options from the configuration (SCP mode, port or range, heartbeat), with the
  * connection and credentials filled in. 0, or an exit code after printing why. */
 int  cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_t pwcap);
+/* Runs a watcher configured from client.conf with cb's callbacks and argument; the exit code
+ * comes from done, or (done NULL) is 0 unless the watcher stopped on an error. */
+int  cli_watch_run(struct cli *cli, const struct ncfx_watch_options *cb,
+                   int (*done)(struct cli *, ncfx_watch *, ncfx_status, void *), void *arg);
 /* Exit code and message for a watcher that stopped on an error. */
 int  cli_watch_fail(struct cli *cli, ncfx_watch *w, ncfx_status st);
 void cli_print_notification(struct cli *cli, const struct ncfx_notification *n);

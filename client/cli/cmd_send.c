@@ -97,43 +97,36 @@ wait_status(ncfx_watch *w, int level, const char *what, void *arg)
 }
 
 static int
+wait_done(struct cli *cli, ncfx_watch *w, ncfx_status st, void *arg)
+{
+	struct wait_ctx *x = arg;
+
+	if (x->failed_rc)
+		return x->failed_rc;
+	if (st != NCFX_OK)
+		return cli_watch_fail(cli, w, st);
+	if (ncfx_watch_stop_code(w) < 0) {
+		/* Interrupted before the job ended: it goes on at the server. */
+		fprintf(stderr, "netcfax: stopped waiting; job %llu continues (netcfax jobs)\n",
+		    (unsigned long long)x->job.id);
+		return CLI_INTERRUPTED;
+	}
+	return ncfx_watch_stop_code(w);
+}
+
+static int
 send_and_wait(struct cli *cli)
 {
-	struct ncfx_watch_options o;
+	struct ncfx_watch_options cb = { 0 };
 	struct wait_ctx x;
-	char pw[NCFX_PASSWORD_MAX + 1], err[400];
-	ncfx_watch *w;
-	ncfx_status st;
-	int rc;
 
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;
-	cli->stream = 1;
-	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
-		return rc;
-	o.on_login = wait_login;
-	o.on_notify = wait_notify;
-	o.on_status = wait_status;
-	o.arg = &x;
-	if ((w = ncfx_watch_new(&o, err, sizeof(err))) == NULL) {
-		explicit_bzero(pw, sizeof(pw));
-		return cli_error(cli, CLI_USAGE, "%s", err);
-	}
-	st = ncfx_watch_run(w);
-	if (x.failed_rc)
-		rc = x.failed_rc;
-	else if (st != NCFX_OK)
-		rc = cli_watch_fail(cli, w, st);
-	else if (ncfx_watch_stop_code(w) < 0) {
-		/* Interrupted before the job ended: it goes on at the server. */
-		fprintf(stderr, "netcfax: stopped waiting; job %llu continues (netcfax jobs)\n",
-		    (unsigned long long)x.job.id);
-		rc = CLI_INTERRUPTED;
-	} else
-		rc = ncfx_watch_stop_code(w);
-	ncfx_watch_free(w);
-	explicit_bzero(pw, sizeof(pw));
-	return rc;
+	cb.on_login = wait_login;
+	cb.on_notify = wait_notify;
+	cb.on_status = wait_status;
+	cb.arg = &x;
+	return cli_watch_run(cli, &cb, wait_done, &x);
 }
 
 int

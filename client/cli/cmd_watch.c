@@ -76,28 +76,13 @@ on_path(ncfx_watch *w, int path, const char *why, void *arg)
 int
 cmd_watch(struct cli *cli)
 {
-	struct ncfx_watch_options o;
-	char pw[NCFX_PASSWORD_MAX + 1], err[400];
-	ncfx_watch *w;
-	ncfx_status st;
-	int rc;
+	struct ncfx_watch_options cb = { 0 };
 
 	if (cli->argc != 0)
 		return cli_error(cli, CLI_USAGE, "watch takes no arguments");
-	cli->stream = 1;
-	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
-		return rc;
-	o.on_notify = on_notify;
-	o.on_status = on_status;
-	o.on_path = on_path;
-	o.arg = cli;
-	if ((w = ncfx_watch_new(&o, err, sizeof(err))) == NULL) {
-		explicit_bzero(pw, sizeof(pw));
-		return cli_error(cli, CLI_USAGE, "%s", err);
-	}
-	st = ncfx_watch_run(w);
-	rc = st == NCFX_OK ? CLI_OK : cli_watch_fail(cli, w, st);
-	ncfx_watch_free(w);
-	explicit_bzero(pw, sizeof(pw));
-	return rc;
+	cb.on_notify = on_notify;
+	cb.on_status = on_status;
+	cb.on_path = on_path;
+	cb.arg = cli;
+	return cli_watch_run(cli, &cb, NULL, NULL);
 }

@@ -122,3 +122,33 @@ cli_watch_fail(struct cli *cli, ncfx_watch *w, ncfx_status st)
 {
 	return cli_report(cli, st, ncfx_watch_server_code(w), ncfx_watch_errmsg(w), 0);
 }
+
+int
+cli_watch_run(struct cli *cli, const struct ncfx_watch_options *cb,
+    int (*done)(struct cli *, ncfx_watch *, ncfx_status, void *), void *arg)
+{
+	struct ncfx_watch_options o;
+	char pw[NCFX_PASSWORD_MAX + 1], err[400];
+	ncfx_watch *w;
+	ncfx_status st;
+	int rc;
+
+	cli->stream = 1;
+	if ((rc = cli_watch_options(cli, &o, pw, sizeof(pw))) != CLI_OK)
+		return rc;
+	o.on_notify = cb->on_notify;
+	o.on_status = cb->on_status;
+	o.on_login = cb->on_login;
+	o.on_path = cb->on_path;
+	o.arg = cb->arg;
+	if ((w = ncfx_watch_new(&o, err, sizeof(err))) == NULL)
+		rc = cli_error(cli, CLI_USAGE, "%s", err);
+	else {
+		st = ncfx_watch_run(w);
+		rc = done ? done(cli, w, st, arg) :
+		    st == NCFX_OK ? CLI_OK : cli_watch_fail(cli, w, st);
+		ncfx_watch_free(w);
+	}
+	explicit_bzero(pw, sizeof(pw));
+	return rc;
+}

@@ -79,7 +79,12 @@ main(void)
 	CHECK_INT(n, 0);
 	CHECK_INT(store_job_list(st, alice.id, count_job, &n), 0);
 	CHECK_INT(n, 1);
-	CHECK_INT(store_job_count_unfinished(st, alice.id), 1);
+	{
+		int64_t count = -1, bytes = -1;
+		CHECK_INT(store_job_unfinished(st, alice.id, &count, &bytes), 0);
+		CHECK_INT(count, 1);
+		CHECK_INT(bytes, 10);
+	}
 	CHECK_INT(store_doc_in_use(st, "abc.tif"), 1);
 	CHECK_INT(store_doc_in_use(st, "zzz.tif"), 0);
 
