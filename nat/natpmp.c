@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/time.h>
+#include <time.h>
 
 /* Debian builds libnatpmp with strnatpmperr(); the header hides it behind this switch. */
 #define ENABLE_STRNATPMPERR 1
@@ -20,7 +21,40 @@
 struct npmp {
 	natpmp_t n;
 	char     lan[PORTMAP_ADDR_MAX];
+	uint32_t ext;            /* the external address last reported */
+	/* The router's epoch (seconds since its mapping table began) and when we heard it: a
+	 * router that restarted, and so lost our mappings, reports one that went down. */
+	uint32_t epoch;
+	time_t   epoch_at;
+	int      have_epoch;
 };
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* RFC 6886 3.6: the epoch must have advanced by at least 7/8 of the time that passed here
+ * (less 2 s of slack); less means the router lost its state. Returns 1 if it went down. */
+static int
+epoch_went_down(struct npmp *p, uint32_t epoch)
+{
+	time_t now = mono_now();
+	int down = 0;
+
+	if (p->have_epoch) {
+		uint64_t expect = (uint64_t)p->epoch + (uint64_t)(now - p->epoch_at) * 7 / 8;
+		down = (uint64_t)epoch + 2 < expect;
+	}
+	p->epoch = epoch;
+	p->epoch_at = now;
+	p->have_epoch = 1;
+	return down;
+}
 
 static long
 ms_since(const struct timeval *t0)
@@ -143,6 +177,8 @@ npmp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *er
 		return -1;
 	}
 	inet_ntop(AF_INET, &r.pnu.publicaddress.addr, gw->ext_addr, sizeof(gw->ext_addr));
+	p->ext = r.pnu.publicaddress.addr.s_addr;
+	epoch_went_down(p, r.epoch);
 	gw->ext_class = portmap_classify(gw->ext_addr);
 	gw->connected = gw->ext_class == PORTMAP_ADDR_PUBLIC;
 	snprintf(gw->detail, sizeof(gw->detail), "NAT-PMP router %s, external address %s (%s)",
@@ -183,6 +219,7 @@ npmp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 		    result_text(rc));
 		return -1;
 	}
+	epoch_went_down(p, r.epoch);
 	/* NAT-PMP may grant another external port: always report the granted one. */
 	*granted = r.pnu.newportmapping.mappedpublicport;
 	*granted_lease = (long)r.pnu.newportmapping.lifetime;
@@ -217,6 +254,35 @@ npmp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *
 	return -1;
 }
 
+/* NAT-PMP has no query for one mapping; what it has is the epoch (and the external address)
+ * in every reply, which is what RFC 6886 says to watch. */
+static int
+npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+{
+	struct npmp *p = state;
+	natpmpresp_t r;
+	int rc;
+
+	(void)ext_port;
+	(void)int_port;
+	if (sendpublicaddressrequest(&p->n) < 0) {
+		snprintf(err, errlen, "NAT-PMP: cannot send to the router");
+		return -1;
+	}
+	rc = wait_reply(p, &r, NATPMP_WAIT_MS);
+	if (rc == 0 && r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
+		rc = NATPMP_ERR_UNDEFINEDERROR;
+	if (rc != 0) {
+		snprintf(err, errlen, "NAT-PMP: %s", result_text(rc));
+		return -1;
+	}
+	if (epoch_went_down(p, r.epoch))
+		return 0;              /* restarted: our mapping went with its old table */
+	if (r.pnu.publicaddress.addr.s_addr != p->ext)
+		return 0;              /* a new external address: map again and report it */
+	return 1;
+}
+
 const struct portmap_ops portmap_natpmp_ops = {
-	"natpmp", npmp_discover, npmp_add, npmp_remove, npmp_list, npmp_close
+	"natpmp", npmp_discover, npmp_add, npmp_remove, npmp_list, npmp_check, npmp_close
 };

@@ -58,6 +58,11 @@ struct portmap_ops {
 	 * list (NAT-PMP). */
 	int  (*list)(void *state, int (*cb)(const struct portmap_mapping *, void *), void *arg,
 	             char *err, size_t errlen);
+	/* Is our mapping of ext_port (to int_port) still on the router? 1 yes, 0 gone (the
+	 * router lost it, rebooted, or gave the port to another host), -1 with a reason when
+	 * the router did not answer. */
+	int  (*check)(void *state, uint16_t ext_port, uint16_t int_port, char *err,
+	              size_t errlen);
 	void (*close)(void *state);
 };
 
@@ -66,6 +71,10 @@ extern const struct portmap_ops portmap_natpmp_ops;
 
 /* The backend called name, or NULL. */
 const struct portmap_ops *portmap_backend(const char *name);
+
+/* The IPv4 default gateway and our address towards it, from the kernel's routing table:
+ * 0, or -1 when there is no default route. A change of either means another network. */
+int portmap_route(char gateway[PORTMAP_ADDR_MAX], char lan_addr[PORTMAP_ADDR_MAX]);
 
 /* Classifies an IPv4 address as the router's external address. */
 int portmap_classify(const char *addr);

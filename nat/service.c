@@ -17,6 +17,8 @@
 #define DISCOVER_MS     2000
 #define RETRY_FAILED_S  30     /* after a failure, try again this much later */
 #define RENEW_MIN_S     5
+#define CHECK_MAX_S     120    /* verify a mapping at least this often between renewals */
+#define CHECK_FAILS_MAX 3      /* unanswered checks in a row before looking for the router again */
 
 struct queued {
 	struct portmap_event ev;
@@ -41,9 +43,27 @@ struct portmap_service {
 	const struct portmap_ops *ops;
 	void             *st;
 	struct portmap_gateway gw;
-	uint16_t          mapped;       /* external port held, 0 = none */
+	char              route_gw[PORTMAP_ADDR_MAX];   /* the network we found the router on */
+	char              route_lan[PORTMAP_ADDR_MAX];
+	uint16_t          mapped;       /* external port we hold on the router, 0 = none */
+	uint16_t          prefer;       /* the port to ask for first: what we held last */
 	long              lease;
+	time_t            renew_at;     /* monotonic */
+	int               fails;        /* checks in a row the router did not answer */
+	int               remapped;     /* a lost mapping was made again: report it */
+	uint16_t          told_port;    /* what the loop was last told */
+	char              told_addr[PORTMAP_ADDR_MAX];
+	char              told_failure[240];
 };
+
+static time_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static void
 post(struct portmap_service *s, const struct portmap_event *ev)
@@ -61,6 +81,19 @@ post(struct portmap_service *s, const struct portmap_event *ev)
 	s->tail = q;
 	pthread_mutex_unlock(&s->lock);
 	(void)!write(s->pipe[1], "x", 1);
+}
+
+static void
+post_simple(struct portmap_service *s, int kind, const char *why)
+{
+	struct portmap_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	if (s->ops)
+		snprintf(ev.proto, sizeof(ev.proto), "%s", s->ops->name);
+	snprintf(ev.why, sizeof(ev.why), "%s", why);
+	post(s, &ev);
 }
 
 static void
@@ -102,6 +135,7 @@ nap(struct portmap_service *s, long secs)
 	return stop;
 }
 
+/* Forgets the router (the next round discovers it again) and the mapping on it. */
 static void
 drop_state(struct portmap_service *s)
 {
@@ -109,6 +143,8 @@ drop_state(struct portmap_service *s)
 		s->ops->close(s->st);
 	s->st = NULL;
 	s->ops = NULL;
+	s->mapped = 0;
+	s->fails = 0;
 }
 
 /* Finds a router that offers a usable mapping: 0, or -1 with why. */
@@ -118,6 +154,8 @@ find_router(struct portmap_service *s, char *why, size_t whylen)
 	const char *order[2];
 	int n = 0;
 
+	/* Remember the network this router belongs to, to notice when we leave it. */
+	portmap_route(s->route_gw, s->route_lan);
 	if (strcmp(s->protocols, "natpmp") != 0)
 		order[n++] = "upnp";
 	if (strcmp(s->protocols, "upnp") != 0)
@@ -141,8 +179,8 @@ find_router(struct portmap_service *s, char *why, size_t whylen)
 	return -1;
 }
 
-/* Maps int_port: the same external port first, then the range in order, so a restart lands
- * on the same port again. 0, or -1 with why. */
+/* Maps int_port: what we held last first, then the same port, then the range in order, so a
+ * restart lands on the same port again. 0, or -1 with why. */
 static int
 map(struct portmap_service *s, char *why, size_t whylen)
 {
@@ -150,8 +188,8 @@ map(struct portmap_service *s, char *why, size_t whylen)
 	int n = 0, rc = -1;
 	long got = 0;
 
-	if (s->mapped)
-		want[n++] = s->mapped;                  /* renewing: keep what we hold */
+	if (s->prefer)
+		want[n++] = s->prefer;
 	want[n++] = s->o.int_port;
 	for (uint32_t p = s->o.range_lo; p && p <= s->o.range_hi && n < (int)(sizeof(want) /
 	    sizeof(want[0])); p++)
@@ -166,55 +204,144 @@ map(struct portmap_service *s, char *why, size_t whylen)
 	}
 	if (rc != 0)
 		return -1;
-	s->mapped = granted;
+	s->mapped = s->prefer = granted;
 	s->lease = got;
 	return 0;
+}
+
+static long
+renew_secs(const struct portmap_service *s)
+{
+	/* Half the lease; a permanent mapping is renewed as often as an hour's would be. */
+	long wait = (s->lease > 0 ? s->lease : 3600) / 2;
+
+	return wait < RENEW_MIN_S ? RENEW_MIN_S : wait;
+}
+
+static void
+report_failure(struct portmap_service *s, const char *why)
+{
+	/* Once per distinct reason: a router that stays away is not news every 30 s. */
+	if (strcmp(s->told_failure, why) == 0)
+		return;
+	snprintf(s->told_failure, sizeof(s->told_failure), "%s", why);
+	s->told_port = 0;
+	s->told_addr[0] = '\0';
+	post_simple(s, PORTMAP_FAILED, why);
+}
+
+static void
+report_mapped(struct portmap_service *s)
+{
+	struct portmap_event ev;
+
+	if (s->mapped == s->told_port && strcmp(s->gw.ext_addr, s->told_addr) == 0 &&
+	    !s->remapped)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PORTMAP_MAPPED;
+	snprintf(ev.proto, sizeof(ev.proto), "%s", s->ops->name);
+	ev.ext_port = s->mapped;
+	snprintf(ev.ext_addr, sizeof(ev.ext_addr), "%s", s->gw.ext_addr);
+	ev.ext_class = s->gw.ext_class;
+	ev.lease = s->lease;
+	snprintf(ev.why, sizeof(ev.why), "%s", s->gw.detail);
+	post(s, &ev);
+	s->told_port = s->mapped;
+	snprintf(s->told_addr, sizeof(s->told_addr), "%s", s->gw.ext_addr);
+	s->told_failure[0] = '\0';
+	s->remapped = 0;
+}
+
+/* Between renewals: are we on the same network, and does the router still hold our
+ * mapping? Anything else sends the next round back to discovery. */
+static void
+verify(struct portmap_service *s)
+{
+	char gw[PORTMAP_ADDR_MAX], lan[PORTMAP_ADDR_MAX], err[240] = "", why[480];
+	int moved, rc;
+
+	moved = portmap_route(gw, lan) == 0 ?
+	    strcmp(gw, s->route_gw) != 0 || strcmp(lan, s->route_lan) != 0 : s->route_gw[0] != 0;
+	if (moved) {
+		snprintf(why, sizeof(why), "the network changed (gateway %s, our address %s; was "
+		    "%s, %s): looking for the router again", gw[0] ? gw : "none", lan[0] ? lan :
+		    "none", s->route_gw[0] ? s->route_gw : "none", s->route_lan[0] ? s->route_lan :
+		    "none");
+		post_simple(s, PORTMAP_LOST, why);
+		drop_state(s);
+		s->remapped = 1;
+		return;
+	}
+	rc = s->ops->check(s->st, s->mapped, s->o.int_port, err, sizeof(err));
+	if (rc == 1) {
+		s->fails = 0;
+		return;
+	}
+	if (rc == 0) {
+		snprintf(why, sizeof(why), "the router no longer forwards external port %u to us "
+		    "(restarted?): mapping it again", s->mapped);
+		post_simple(s, PORTMAP_LOST, why);
+		drop_state(s);        /* a restarted router may have a new address or URL */
+		s->remapped = 1;
+		return;
+	}
+	if (++s->fails >= CHECK_FAILS_MAX) {
+		snprintf(why, sizeof(why), "the router stopped answering (%s): looking for it "
+		    "again", err);
+		post_simple(s, PORTMAP_LOST, why);
+		drop_state(s);
+		s->remapped = 1;
+	}
 }
 
 static void *
 worker(void *arg)
 {
 	struct portmap_service *s = arg;
-	struct portmap_event ev;
-	uint16_t last_port = 0;
-	char last_addr[PORTMAP_ADDR_MAX] = "";
 
 	for (;;) {
 		char why[240];
-		long wait;
+		long wait, check;
+		time_t now;
 
-		memset(&ev, 0, sizeof(ev));
 		if ((s->st == NULL && find_router(s, why, sizeof(why)) < 0) ||
-		    map(s, why, sizeof(why)) < 0) {
-			/* Rediscover next time: a rebooted router may have moved its service. */
+		    (s->mapped == 0 && map(s, why, sizeof(why)) < 0)) {
 			drop_state(s);
-			s->mapped = 0;
-			last_port = 0;
-			ev.kind = PORTMAP_FAILED;
-			snprintf(ev.why, sizeof(ev.why), "%s", why);
-			post(s, &ev);
-			wait = RETRY_FAILED_S;
-		} else {
-			if (s->mapped != last_port || strcmp(s->gw.ext_addr, last_addr) != 0) {
-				ev.kind = PORTMAP_MAPPED;
-				snprintf(ev.proto, sizeof(ev.proto), "%s", s->ops->name);
-				ev.ext_port = s->mapped;
-				snprintf(ev.ext_addr, sizeof(ev.ext_addr), "%s", s->gw.ext_addr);
-				ev.ext_class = s->gw.ext_class;
-				ev.lease = s->lease;
-				snprintf(ev.why, sizeof(ev.why), "%s", s->gw.detail);
-				post(s, &ev);
-				last_port = s->mapped;
-				snprintf(last_addr, sizeof(last_addr), "%s", s->gw.ext_addr);
-			}
-			/* Renew at half the lease (a permanent one is checked as often as an hour's
-			 * would be): a router that rebooted gets it back within that time. */
-			wait = (s->lease > 0 ? s->lease : 3600) / 2;
-			if (wait < RENEW_MIN_S)
-				wait = RENEW_MIN_S;
+			report_failure(s, why);
+			if (nap(s, RETRY_FAILED_S))
+				break;
+			continue;
 		}
-		if (nap(s, wait))
+		now = now_mono();
+		if (s->renew_at == 0 || now >= s->renew_at) {
+			/* Renewal is a new request for the port we hold. */
+			if (s->renew_at != 0 && map(s, why, sizeof(why)) < 0) {
+				drop_state(s);
+				report_failure(s, why);
+				s->renew_at = 0;
+				if (nap(s, RETRY_FAILED_S))
+					break;
+				continue;
+			}
+			s->renew_at = now + renew_secs(s);
+		}
+		report_mapped(s);
+		/* Verify about twice between renewals, and sooner while the router is silent. */
+		check = renew_secs(s) / 2;
+		if (check > CHECK_MAX_S)
+			check = CHECK_MAX_S;
+		if (s->fails > 0 || check < RENEW_MIN_S)
+			check = RENEW_MIN_S;
+		wait = s->renew_at - now;
+		if (wait > check)
+			wait = check;
+		if (nap(s, wait > 0 ? wait : 1))
 			break;
+		if (now_mono() < s->renew_at)
+			verify(s);
+		if (s->st == NULL)
+			s->renew_at = 0;
 	}
 	/* Clean exit: remove only what we made. */
 	if (s->st && s->mapped) {

@@ -1,5 +1,6 @@
 /* service.h: keeps one port mapped on the local router, on a worker thread: discovery,
- * mapping, renewal at half the lease, a deterministic walk of a port range on conflicts, and
+ * mapping, renewal at half the lease, checks between renewals (the router still holds it, we
+ * are still on the same network), a deterministic walk of a port range on conflicts, and
  * removal at the end. Results reach the event loop as events. */
 #ifndef NETCFAX_PORTMAP_SERVICE_H
 #define NETCFAX_PORTMAP_SERVICE_H
@@ -14,6 +15,8 @@ struct portmap_service;
 enum portmap_event_kind {
 	PORTMAP_MAPPED = 1,   /* ext_addr:ext_port forwards to our int_port (new or changed) */
 	PORTMAP_FAILED,       /* no mapping could be made now; why says why; retried later */
+	PORTMAP_LOST,         /* the mapping went away (router restarted, network changed): why;
+	                       * a MAPPED follows once it is made again, even on the same port */
 };
 
 struct portmap_event {

@@ -186,6 +186,27 @@ upnp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *
 	return 0;
 }
 
+static int
+upnp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+{
+	struct upnp *u = state;
+	char ext[8], client[PORTMAP_ADDR_MAX] = "", iport[8] = "", d[80] = "", en[8] = "";
+	char left[16] = "";
+	int rc;
+
+	snprintf(ext, sizeof(ext), "%u", ext_port);
+	rc = UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype, ext,
+	    "TCP", NULL, client, iport, d, en, left);
+	if (rc == 0)
+		return strcmp(client, u->lan) == 0 && atoi(iport) == int_port;
+	if (rc == 714)
+		return 0;               /* NoSuchEntryInArray: the router forgot it */
+	/* Negative codes are miniupnpc's own: no HTTP answer, or an unreadable one. */
+	snprintf(err, errlen, "the router did not answer a mapping query (UPnP %d: %s)", rc,
+	    strupnperror(rc) ? strupnperror(rc) : "unknown error");
+	return -1;
+}
+
 const struct portmap_ops portmap_upnp_ops = {
-	"upnp", upnp_discover, upnp_add, upnp_remove, upnp_list, upnp_close
+	"upnp", upnp_discover, upnp_add, upnp_remove, upnp_list, upnp_check, upnp_close
 };

@@ -62,6 +62,11 @@ static const struct conf_opt options[] = {
 	    "Notifications kept per user at most, read or not; older ones are deleted first"),
 	INT(notify_poll, "500", 50, 60000,
 	    "Milliseconds between checks for notifications written by netcfax-admin"),
+	CHOICE(portmap, "off", "off|auto|upnp|natpmp",
+	    "Ask the local router to forward the PCP to this host (UPnP IGD, NAT-PMP); off "
+	    "unless the operator wants it: a rule made by hand is easier to audit"),
+	INT(portmap_lease, "3600", 30, 86400,
+	    "Seconds of router mapping asked for; renewed at half, checked in between"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
 	CONF_END
 };

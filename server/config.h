@@ -35,6 +35,8 @@ struct server_config {
 	long long notify_retention;
 	long long notify_keep_max;
 	long long notify_poll;
+	char      portmap[16];
+	long long portmap_lease;
 	/* derived */
 	long long scp_port_min, scp_port_max;
 	char      log_level[16];

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "notifier.h"
+#include "pcpmap.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -247,10 +248,12 @@ main(int argc, char **argv)
 	poll_tv.tv_sec = srv->cfg.notify_poll / 1000;
 	poll_tv.tv_usec = (srv->cfg.notify_poll % 1000) * 1000;
 	evtimer_add(poll, &poll_tv);
+	srv->pcpmap = pcpmap_start(srv);
 	log_info("netcfaxd %s ready (state in %s)", NETCFAX_VERSION, srv->cfg.state_dir);
 
 	event_base_dispatch(srv->base);
 
+	pcpmap_stop(srv->pcpmap);
 	listener_free(srv->listener);
 	session_free_all(srv);
 	hashpool_free(srv->hashpool);

@@ -29,6 +29,7 @@ struct throttle;
 struct keytab;
 struct hashpool;
 struct listener;
+struct pcpmap;
 struct session;
 
 struct server {
@@ -43,6 +44,7 @@ struct server {
 	struct keytab        *scp_connecting;  /* connect-backs in progress per address */
 	int64_t               data_version;    /* store changes by other processes */
 	struct listener      *listener;
+	struct pcpmap        *pcpmap;          /* our own router mapping of the PCP, if on */
 	struct session       *sessions;        /* every live connection, for shutdown */
 	size_t                nconns;
 	int                   stopping;

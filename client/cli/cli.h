@@ -36,6 +36,7 @@ struct client_config {
 	char      scp_range[32];
 	char      scp_listen[64];
 	char      portmap[16];
+	long long portmap_lease;
 	long long heartbeat;
 	long long timeout;
 	char      log_level[16];

@@ -32,6 +32,8 @@ static const struct conf_opt options[] = {
 	STR(scp_listen, "", "Local address to listen on for the SCP; empty = all"),
 	{ "portmap", CONF_CHOICE, "auto", 0, 0, "auto|upnp|natpmp|off", OFF(portmap),
 	  SZ(portmap), "Ask the local router to forward the SCP (UPnP IGD, NAT-PMP) while watching" },
+	{ "portmap_lease", CONF_INT, "3600", 30, 86400, NULL, OFF(portmap_lease), 0,
+	  "Seconds of router mapping asked for; renewed at half, checked in between" },
 	{ "heartbeat", CONF_INT, "25", 2, 60, NULL, OFF(heartbeat), 0,
 	  "Seconds between heartbeats to the server while watching (the server drops a "
 	  "session silent for 80 s by default)" },

@@ -106,6 +106,7 @@ cli_watch_options(struct cli *cli, struct ncfx_watch_options *o, char *pw, size_
 		o->scp_mode = NCFX_SCP_SET_DYNAMIC;
 	o->scp_listen = cli->cfg.scp_listen;
 	o->portmap = cli->cfg.portmap;
+	o->portmap_lease = (int)cli->cfg.portmap_lease;
 	o->want_path = strcmp(cli->cfg.scp, "relay") == 0 ? NCFX_WATCH_WANT_RELAY :
 	    strcmp(cli->cfg.scp, "direct") == 0 ? NCFX_WATCH_WANT_DIRECT : NCFX_WATCH_WANT_AUTO;
 	o->heartbeat = (int)cli->cfg.heartbeat;

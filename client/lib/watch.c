@@ -483,6 +483,10 @@ on_portmap(const struct portmap_event *ev, void *arg)
 		status(w, NCFX_WATCH_WARN, "no router port mapping: %s; trying again later", ev->why);
 		return;
 	}
+	if (ev->kind == PORTMAP_LOST) {
+		status(w, NCFX_WATCH_WARN, "router mapping lost: %s", ev->why);
+		return;
+	}
 	status(w, NCFX_WATCH_INFO, "router mapping by %s: %s:%u forwards to port %u (%s)",
 	    ev->proto, ev->ext_addr, ev->ext_port, w->scp_port, ev->lease ?
 	    "renewed at half its lease" : "permanent, removed at exit");
@@ -518,7 +522,7 @@ start_portmap(ncfx_watch *w)
 		po.range_lo = (uint16_t)w->o.scp_port_min;
 		po.range_hi = (uint16_t)w->o.scp_port_max;
 	}
-	po.lease = 3600;
+	po.lease = w->o.portmap_lease > 0 ? w->o.portmap_lease : 3600;
 	po.desc = desc;
 	w->portmap = portmap_service_new(w->base, &po, on_portmap, w);
 	if (w->portmap == NULL)

@@ -139,6 +139,7 @@ struct ncfx_watch_options {
 	const char *scp_listen;       /* address to listen on; NULL = all */
 	const char *portmap;          /* "auto", "upnp", "natpmp", or NULL/"off": map the SCP on
 	                               * the local router and register the external port */
+	int         portmap_lease;    /* seconds asked of the router; 0 = 3600 */
 	int         want_path;        /* NCFX_WATCH_WANT_*: auto tries direct, falls back to relay */
 	int         heartbeat;        /* seconds between PINGs on the PCP; 0 = 25 */
 	int         handle_signals;   /* stop on SIGINT and SIGTERM; SIGUSR1 asks the server to
