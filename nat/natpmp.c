@@ -27,6 +27,7 @@ struct npmp {
 	uint32_t epoch;
 	time_t   epoch_at;
 	int      have_epoch;
+	long     lease;          /* what the router granted last, for refreshes */
 };
 
 static time_t
@@ -220,6 +221,7 @@ npmp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 		return -1;
 	}
 	epoch_went_down(p, r.epoch);
+	p->lease = (long)r.pnu.newportmapping.lifetime;
 	/* NAT-PMP may grant another external port: always report the granted one. */
 	*granted = r.pnu.newportmapping.mappedpublicport;
 	*granted_lease = (long)r.pnu.newportmapping.lifetime;
@@ -263,8 +265,6 @@ npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t 
 	natpmpresp_t r;
 	int rc;
 
-	(void)ext_port;
-	(void)int_port;
 	if (sendpublicaddressrequest(&p->n) < 0) {
 		snprintf(err, errlen, "NAT-PMP: cannot send to the router");
 		return -1;
@@ -280,6 +280,15 @@ npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t 
 		return 0;              /* restarted: our mapping went with its old table */
 	if (r.pnu.publicaddress.addr.s_addr != p->ext)
 		return 0;              /* a new external address: map again and report it */
+	/* A restart the epoch cannot prove (the router had been up only seconds) may still
+	 * have cost us the mapping: asking for it again is one packet, and harmless. */
+	rc = npmp_request(p, int_port, ext_port, p->lease > 0 ? p->lease : 3600, &r);
+	if (rc != 0) {
+		snprintf(err, errlen, "NAT-PMP: %s", result_text(rc));
+		return -1;
+	}
+	if (epoch_went_down(p, r.epoch) || r.pnu.newportmapping.mappedpublicport != ext_port)
+		return 0;
 	return 1;
 }
 

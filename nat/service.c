@@ -15,10 +15,10 @@
 #include <event2/event.h>
 
 #define DISCOVER_MS     2000
-#define RETRY_FAILED_S  30     /* after a failure, try again this much later */
+#define RETRY_FIRST_S   2      /* after a failure, try again this much later, doubling... */
+#define RETRY_FAILED_S  30     /* ...up to this */
 #define RENEW_MIN_S     5
 #define CHECK_MAX_S     120    /* verify a mapping at least this often between renewals */
-#define CHECK_FAILS_MAX 3      /* unanswered checks in a row before looking for the router again */
 
 struct queued {
 	struct portmap_event ev;
@@ -49,7 +49,7 @@ struct portmap_service {
 	uint16_t          prefer;       /* the port to ask for first: what we held last */
 	long              lease;
 	time_t            renew_at;     /* monotonic */
-	int               fails;        /* checks in a row the router did not answer */
+	long              retry;        /* seconds before the next try after a failure */
 	int               remapped;     /* a lost mapping was made again: report it */
 	uint16_t          told_port;    /* what the loop was last told */
 	char              told_addr[PORTMAP_ADDR_MAX];
@@ -144,7 +144,6 @@ drop_state(struct portmap_service *s)
 	s->st = NULL;
 	s->ops = NULL;
 	s->mapped = 0;
-	s->fails = 0;
 }
 
 /* Finds a router that offers a usable mapping: 0, or -1 with why. */
@@ -173,7 +172,14 @@ find_router(struct portmap_service *s, char *why, size_t whylen)
 		if (s->gw.ext_class == PORTMAP_ADDR_PUBLIC)
 			return 0;
 		/* A mapping on a router behind another NAT would not make us reachable. */
-		snprintf(why, whylen, "%s", s->gw.detail);
+		if (s->gw.ext_class == PORTMAP_ADDR_PRIVATE)
+			snprintf(why, whylen, "double NAT: %s; a mapping on this router alone would "
+			    "not make this host reachable from outside", s->gw.detail);
+		else if (s->gw.ext_class == PORTMAP_ADDR_CGNAT)
+			snprintf(why, whylen, "the provider's NAT (CGNAT): %s; no router mapping "
+			    "can make this host reachable from outside", s->gw.detail);
+		else
+			snprintf(why, whylen, "%s", s->gw.detail);
 		drop_state(s);
 	}
 	return -1;
@@ -274,10 +280,8 @@ verify(struct portmap_service *s)
 		return;
 	}
 	rc = s->ops->check(s->st, s->mapped, s->o.int_port, err, sizeof(err));
-	if (rc == 1) {
-		s->fails = 0;
+	if (rc == 1)
 		return;
-	}
 	if (rc == 0) {
 		snprintf(why, sizeof(why), "the router no longer forwards external port %u to us "
 		    "(restarted?): mapping it again", s->mapped);
@@ -286,13 +290,24 @@ verify(struct portmap_service *s)
 		s->remapped = 1;
 		return;
 	}
-	if (++s->fails >= CHECK_FAILS_MAX) {
-		snprintf(why, sizeof(why), "the router stopped answering (%s): looking for it "
-		    "again", err);
-		post_simple(s, PORTMAP_LOST, why);
-		drop_state(s);
-		s->remapped = 1;
-	}
+	/* Unanswered: a router that restarted often listens on a new port or URL, and
+	 * discovery finds it again in a moment while keeping the port we hold. */
+	snprintf(why, sizeof(why), "the router did not answer a check (%s): looking for it "
+	    "again", err);
+	post_simple(s, PORTMAP_LOST, why);
+	drop_state(s);
+	s->remapped = 1;
+}
+
+/* A router that is still starting answers soon; one that is absent need not be asked
+ * every two seconds for ever. */
+static long
+next_retry(struct portmap_service *s)
+{
+	s->retry = s->retry ? s->retry * 2 : RETRY_FIRST_S;
+	if (s->retry > RETRY_FAILED_S)
+		s->retry = RETRY_FAILED_S;
+	return s->retry;
 }
 
 static void *
@@ -309,29 +324,34 @@ worker(void *arg)
 		    (s->mapped == 0 && map(s, why, sizeof(why)) < 0)) {
 			drop_state(s);
 			report_failure(s, why);
-			if (nap(s, RETRY_FAILED_S))
+			if (nap(s, next_retry(s)))
 				break;
 			continue;
 		}
+		s->retry = 0;
 		now = now_mono();
 		if (s->renew_at == 0 || now >= s->renew_at) {
 			/* Renewal is a new request for the port we hold. */
 			if (s->renew_at != 0 && map(s, why, sizeof(why)) < 0) {
+				char lost[400];
+
+				/* Look for the router again at once; only that failing is a failure. */
+				snprintf(lost, sizeof(lost), "renewing the mapping failed (%s): looking "
+				    "for the router again", why);
+				post_simple(s, PORTMAP_LOST, lost);
 				drop_state(s);
-				report_failure(s, why);
+				s->remapped = 1;
 				s->renew_at = 0;
-				if (nap(s, RETRY_FAILED_S))
-					break;
 				continue;
 			}
 			s->renew_at = now + renew_secs(s);
 		}
 		report_mapped(s);
-		/* Verify about twice between renewals, and sooner while the router is silent. */
+		/* Verify about twice between renewals. */
 		check = renew_secs(s) / 2;
 		if (check > CHECK_MAX_S)
 			check = CHECK_MAX_S;
-		if (s->fails > 0 || check < RENEW_MIN_S)
+		if (check < RENEW_MIN_S)
 			check = RENEW_MIN_S;
 		wait = s->renew_at - now;
 		if (wait > check)

@@ -26,7 +26,7 @@ struct portmap_event {
 	char     ext_addr[PORTMAP_ADDR_MAX];
 	int      ext_class;
 	long     lease;                       /* granted, seconds; 0 = permanent */
-	char     why[240];
+	char     why[400];
 };
 
 typedef void (*portmap_event_fn)(const struct portmap_event *ev, void *arg);

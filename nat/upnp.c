@@ -105,6 +105,12 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 		    "(UPnP %d: %s)", ext_port, rc, strupnperror(rc));
 		return PORTMAP_CONFLICT;
 	}
+	if (rc < 0) {
+		/* miniupnpc's own codes: the request got no usable HTTP answer. */
+		snprintf(err, errlen, "the router did not answer the mapping request (UPnP %d: %s)",
+		    rc, strupnperror(rc) ? strupnperror(rc) : "unknown error");
+		return -1;
+	}
 	if (rc != 0) {
 		snprintf(err, errlen, "the router refused the mapping (UPnP %d: %s)", rc,
 		    strupnperror(rc) ? strupnperror(rc) : "unknown error");

@@ -37,15 +37,15 @@ on_event(const struct portmap_event *ev, void *arg)
 		    ev->ext_port, ev->lease ? "lease renewed at half" : "permanent mapping, removed "
 		    "at shutdown");
 		if (ev->ext_port != pcp)
-			log_warn("port mapping: the router gave external port %u, not %u: clients "
+			log_warnx("port mapping: the router gave external port %u, not %u: clients "
 			    "outside this network must be set to port %u", ev->ext_port, pcp,
 			    ev->ext_port);
 		break;
 	case PORTMAP_LOST:
-		log_warn("port mapping: %s", ev->why);
+		log_warnx("port mapping: %s", ev->why);
 		break;
 	default:
-		log_warn("port mapping: the router does not forward the PCP: %s; clients outside "
+		log_warnx("port mapping: the router does not forward the PCP: %s; clients outside "
 		    "this network cannot connect until it does, or until a rule forwards TCP port "
 		    "%u to this host (docs/firewall.md); trying again in a while", ev->why, pcp);
 		break;
@@ -76,7 +76,7 @@ pcpmap_start(struct server *srv)
 	if (strcmp(srv->cfg.portmap, "off") == 0)
 		return NULL;
 	if (loopback_only(srv->cfg.listen)) {
-		log_warn("port mapping: not asked of the router, because the server listens only "
+		log_warnx("port mapping: not asked of the router, because the server listens only "
 		    "on loopback (%s)", srv->cfg.listen);
 		return NULL;
 	}
@@ -92,7 +92,7 @@ pcpmap_start(struct server *srv)
 	/* No range: clients are configured with one PCP port, so another one helps nobody
 	 * unless the router insists (NAT-PMP may), which the log then says. */
 	if ((m->svc = portmap_service_new(srv->base, &o, on_event, m)) == NULL) {
-		log_warn("port mapping: cannot start (out of memory or threads)");
+		log_warnx("port mapping: cannot start (out of memory or threads)");
 		free(m);
 		return NULL;
 	}

@@ -927,11 +927,68 @@ class NetLab:
                            stderr=subprocess.DEVNULL, timeout=30)
 
 
+ROUTER_CHAINS = (("nat", "prerouting_miniupnpd"), ("nat", "postrouting_miniupnpd"),
+                 ("filter", "miniupnpd"))
+
+
+class Miniupnpd:
+    """Debian's miniupnpd in a router namespace, with UPnP and/or NAT-PMP, and a pid file of
+    its own (the default one would let only one lab router run at a time). reboot() does what a
+    router's reboot does to its mappings: the daemon dies, its chains are flushed, it starts
+    again with an empty table (and a NAT-PMP epoch back at zero)."""
+
+    def __init__(self, lab, owner, router, lan_if, lan_cidr, wan_if, upnp, natpmp):
+        self.lab, self.router = lab, router
+        self.dir = make_temp_dir(owner, prefix="ncfx-upnpd-")
+        self.conf = os.path.join(self.dir, "miniupnpd.conf")
+        self.log_path = os.path.join(self.dir, "miniupnpd.log")
+        with open(self.conf, "w") as f:
+            f.write("ext_ifname=%s\nlistening_ip=%s\nenable_upnp=%s\nenable_natpmp=%s\n"
+                    "secure_mode=yes\nupnp_nat_table_name=nat\nupnp_table_name=filter\n"
+                    "uuid=3b8f1d72-5c2e-4a4a-9c9c-%012d\n"
+                    "allow 1024-65535 %s 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n"
+                    % (wan_if, lan_if, "yes" if upnp else "no", "yes" if natpmp else "no",
+                       (os.getpid() * 1000 + id(self)) % 10**12, lan_cidr))
+        self.proc = None
+        owner.addCleanup(self.stop)
+        self.start()
+
+    def start(self):
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(self.lab.prefix(self.router) +
+                                         ["miniupnpd", "-f", self.conf, "-d", "-P",
+                                          os.path.join(self.dir, "miniupnpd.pid")],
+                                         stdout=log, stderr=log, start_new_session=True)
+        _live_procs.append(self.proc)
+        time.sleep(0.5)     # its listening sockets; the clients retry discovery anyway
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if self.proc in _live_procs:
+            _live_procs.remove(self.proc)
+
+    def flush(self):
+        for table, chain in ROUTER_CHAINS:
+            self.lab.run(self.router, "nft", "flush", "chain", "inet", table, chain)
+
+    def reboot(self):
+        self.stop()
+        self.flush()
+        self.start()
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
 def nat_router(lab, owner, router, lan_if, lan_cidr, wan_if, upnp=True, natpmp=True):
     """Makes `router` a NAT router (nftables masquerade on wan_if) running Debian's miniupnpd
     with UPnP and/or NAT-PMP, in the chains miniupnpd's nftables backend expects
-    (prerouting_miniupnpd, postrouting_miniupnpd; miniupnpd in inet filter). Returns the daemon's
-    Popen; it is killed at cleanup. With upnp and natpmp both False, no miniupnpd runs."""
+    (prerouting_miniupnpd, postrouting_miniupnpd; miniupnpd in inet filter). Returns the
+    Miniupnpd; it is killed at cleanup. With upnp and natpmp both False, no miniupnpd runs
+    (and None is returned)."""
     lab.run(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
     lab.nft(router, """
 table inet nat {
@@ -949,25 +1006,48 @@ table inet filter {
 """ % (wan_if, lan_if))
     if not (upnp or natpmp):
         return None
-    d = make_temp_dir(owner, prefix="ncfx-upnpd-")
-    conf = os.path.join(d, "miniupnpd.conf")
-    with open(conf, "w") as f:
-        f.write("ext_ifname=%s\nlistening_ip=%s\nenable_upnp=%s\nenable_natpmp=%s\n"
-                "secure_mode=yes\nupnp_nat_table_name=nat\nupnp_table_name=filter\n"
-                "uuid=3b8f1d72-5c2e-4a4a-9c9c-%012d\n"
-                "allow 1024-65535 %s 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n"
-                % (wan_if, lan_if, "yes" if upnp else "no", "yes" if natpmp else "no",
-                   os.getpid() % 10**12, lan_cidr))
-    log = open(os.path.join(d, "miniupnpd.log"), "w")
-    p = subprocess.Popen(lab.prefix(router) + ["miniupnpd", "-f", conf, "-d"],
-                         stdout=log, stderr=log, start_new_session=True)
-    _live_procs.append(p)
+    return Miniupnpd(lab, owner, router, lan_if, lan_cidr, wan_if, upnp, natpmp)
 
-    def stop():
-        if p.poll() is None:
-            p.kill()
-            p.wait(timeout=10)
-        log.close()
-    owner.addCleanup(stop)
-    time.sleep(0.5)     # its listening sockets; the clients retry discovery anyway
-    return p
+
+# The two-site lab: offices in the US and the UK, each a LAN behind its own NAT router, the
+# routers joined by a WAN. 11.22.33.0/24 is ordinary unicast (miniupnpd refuses to map on a
+# private WAN address) that exists only inside the lab's namespaces.
+US_LAN, US_GW, US_CLIENT, US_WAN = "192.168.10.0/24", "192.168.10.1", "192.168.10.2", "11.22.33.10"
+UK_LAN, UK_GW, UK_SERVER, UK_WAN = "192.168.20.0/24", "192.168.20.1", "192.168.20.2", "11.22.33.20"
+
+
+class TwoSites:
+    """    us-cli 192.168.10.2 -- us-rtr 192.168.10.1 | 11.22.33.10 ==WAN==
+           11.22.33.20 | 192.168.20.1 uk-rtr -- uk-srv 192.168.20.2
+
+    us / uk: what each router's miniupnpd offers: "upnp", "natpmp", "both" or "none".
+    us_clients: US hosts, us-cli, us-cli2, ... at .2, .3, ... on a bridge in the router."""
+
+    def __init__(self, owner, us="upnp", uk="natpmp", us_clients=1):
+        self.hosts = ["us-cli"] + ["us-cli%d" % i for i in range(2, us_clients + 1)]
+        lab = self.lab = NetLab(owner, self.hosts + ["us-rtr", "uk-rtr", "uk-srv"])
+        lab.run("us-rtr", "ip", "link", "add", "lan0", "type", "bridge")
+        lab.run("us-rtr", "ip", "link", "set", "lan0", "up")
+        self.client_addr = {}
+        for i, host in enumerate(self.hosts):
+            addr = "192.168.10.%d" % (2 + i)
+            lab.link(host, "eth0", "us-rtr", "to-%d" % i)
+            lab.run("us-rtr", "ip", "link", "set", "to-%d" % i, "master", "lan0")
+            lab.addr(host, "eth0", addr + "/24")
+            lab.route(host, "default", US_GW)
+            self.client_addr[host] = addr
+        lab.addr("us-rtr", "lan0", US_GW + "/24")
+        lab.link("us-rtr", "wan0", "uk-rtr", "wan0")
+        lab.addr("us-rtr", "wan0", US_WAN + "/24")
+        lab.addr("uk-rtr", "wan0", UK_WAN + "/24")
+        lab.link("uk-srv", "eth0", "uk-rtr", "lan0")
+        lab.addr("uk-srv", "eth0", UK_SERVER + "/24")
+        lab.addr("uk-rtr", "lan0", UK_GW + "/24")
+        lab.route("uk-srv", "default", UK_GW)
+        self.us_router = nat_router(lab, owner, "us-rtr", "lan0", US_LAN, "wan0",
+                                    upnp=us in ("upnp", "both"), natpmp=us in ("natpmp", "both"))
+        self.uk_router = nat_router(lab, owner, "uk-rtr", "lan0", UK_LAN, "wan0",
+                                    upnp=uk in ("upnp", "both"), natpmp=uk in ("natpmp", "both"))
+
+    def ruleset(self, router):
+        return self.lab.run(router, "nft", "list", "ruleset")
