@@ -208,7 +208,7 @@ upnp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t 
 	if (rc == 714)
 		return 0;               /* NoSuchEntryInArray: the router forgot it */
 	/* Negative codes are miniupnpc's own: no HTTP answer, or an unreadable one. */
-	snprintf(err, errlen, "the router did not answer a mapping query (UPnP %d: %s)", rc,
+	snprintf(err, errlen, "UPnP %d: %s", rc,
 	    strupnperror(rc) ? strupnperror(rc) : "unknown error");
 	return -1;
 }

@@ -632,6 +632,8 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 	    s->user, port, old);
 	scp_free(s->scp);       /* detaches itself if it carried the notifications */
 	s->scp = NULL;
+	/* The next path, even direct again, is news: it runs to another port. */
+	s->path_told = -1;
 	if (s->delivery == NULL) {
 		/* A session that had no notifications: they start where a login would. */
 		s->resume_seq = resume_point(s);

@@ -137,10 +137,12 @@ atexit.register(_atexit_cleanup)
 
 
 def _register_cleanup(owner, fn):
-    """owner: a TestCase instance (per test), a TestCase class (per class) or None (atexit)."""
+    """owner: a TestCase instance (per test), a TestCase class (per class), None (atexit), or
+    anything else with an addCleanup method (scripts/lab_demo.py's)."""
     if owner is None:
         return
-    if isinstance(owner, unittest.TestCase):
+    if isinstance(owner, unittest.TestCase) or (not isinstance(owner, type) and
+                                                hasattr(owner, "addCleanup")):
         owner.addCleanup(fn)
     elif isinstance(owner, type) and issubclass(owner, unittest.TestCase):
         owner.addClassCleanup(fn)

@@ -224,5 +224,54 @@ class TwoClientsOneLan(unittest.TestCase):
         self.assertIn("dport %d dnat ip to 192.168.77.3:7485" % ext["b"], rules)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class DoubleNat(unittest.TestCase):
+    """The client's router (with miniupnpd) sits behind another NAT router that maps nothing:
+
+        client 192.168.77.2 -- rtr 192.168.77.1 | 10.200.0.1 -- up 10.200.0.254 | 11.22.33.1
+                                                                    -- server 11.22.33.2
+
+    The client recognises double NAT, makes no useless mapping, and ends up relayed."""
+
+    SERVER = "11.22.33.2"
+
+    def test_double_nat_client_is_relayed(self):
+        lab = nt.NetLab(self, ["cli", "rtr", "up", "srv"])
+        lab.link("cli", "eth0", "rtr", "lan0")
+        lab.link("rtr", "wan0", "up", "lan0")
+        lab.link("up", "wan0", "srv", "eth0")
+        lab.addr("cli", "eth0", CLIENT + "/24")
+        lab.addr("rtr", "lan0", LAN_GW + "/24")
+        lab.addr("rtr", "wan0", "10.200.0.1/24")
+        lab.addr("up", "lan0", "10.200.0.254/24")
+        lab.addr("up", "wan0", WAN + "/24")
+        lab.addr("srv", "eth0", self.SERVER + "/24")
+        lab.route("cli", "default", LAN_GW)
+        lab.route("rtr", "default", "10.200.0.254")
+        nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0")
+        nt.nat_router(lab, self, "up", "lan0", "10.200.0.0/24", "wan0", upnp=False,
+                      natpmp=False)
+        srv = nt.Server(self, prefix=lab.prefix("srv"), extra={"listen": self.SERVER,
+                                                                "notify_poll": 100})
+        srv.add_user("alice", "alice-pw-secret")
+        alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self,
+                          prefix=lab.prefix("cli"), host=self.SERVER)
+        alice.portmap = "auto"
+        os.makedirs(alice.config_dir, exist_ok=True)
+        with open(os.path.join(alice.config_dir, "client.conf"), "w") as f:
+            f.write("heartbeat = 2\ntimeout = 5\n")
+        w = nt.Watcher(alice, owner=self, global_opts=("--scp", "auto"))
+        w.wait_status("no router port mapping: double NAT", 30)
+        w.wait_for(lambda x: any(p["path"] == "relay" for p in x.of_type("path")), 60,
+                   "the relay")
+        rc, out, err = srv.admin("notify", "alice", "over the relay")
+        self.assertEqual(rc, 0, err)
+        [n] = w.wait_notifications(1)
+        self.assertEqual(n["text"], "over the relay")
+        self.assertFalse([m for m in w.statuses() if "router mapping by" in m], w.describe())
+        self.assertNotIn("dnat", lab.run("rtr", "nft", "list", "ruleset"))
+        self.assertEqual(w.stop(), 0, w.describe())
+
+
 if __name__ == "__main__":
     nt.main()

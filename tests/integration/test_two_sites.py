@@ -7,6 +7,7 @@ US router; the server's connect-back through both routers is the proof. A router
 (miniupnpd killed, its chains flushed, restarted) loses the client's mapping: the client sees it
 at its next check, maps again, and the mapping carries notifications again; none is lost."""
 import os
+import signal
 import sys
 import time
 import unittest
@@ -20,8 +21,8 @@ PROTO_WORDS = {"upnp": "UPnP", "natpmp": "NAT-PMP"}
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
 class TwoSites(unittest.TestCase):
-    def build(self, us, uk, client_conf=""):
-        self.sites = nt.TwoSites(self, us=us, uk=uk)
+    def build(self, us, uk, client_conf="", us_clients=1, heartbeat=2):
+        self.sites = nt.TwoSites(self, us=us, uk=uk, us_clients=us_clients)
         lab = self.sites.lab
         self.srv = nt.Server(self, prefix=lab.prefix("uk-srv"), extra={
             "listen": "0.0.0.0", "notify_poll": 100, "portmap": uk,
@@ -40,7 +41,7 @@ class TwoSites(unittest.TestCase):
         self.alice.portmap = us
         os.makedirs(self.alice.config_dir, exist_ok=True)
         with open(os.path.join(self.alice.config_dir, "client.conf"), "w") as f:
-            f.write("heartbeat = 2\ntimeout = 5\n" + client_conf)
+            f.write("heartbeat = %d\ntimeout = 5\n" % heartbeat + client_conf)
 
     def notify(self, text):
         rc, out, err = self.srv.admin("notify", "alice", text)
@@ -50,8 +51,8 @@ class TwoSites(unittest.TestCase):
     def directs(w):
         return [p for p in w.of_type("path") if p["path"] == "direct"]
 
-    def watch_direct(self, via):
-        w = nt.Watcher(self.alice, owner=self, global_opts=("--scp", "direct"))
+    def watch_direct(self, via, opts=()):
+        w = nt.Watcher(self.alice, owner=self, global_opts=("--scp", "direct") + tuple(opts))
         w.wait_status("router mapping by %s" % via, 30)
         w.wait_for(lambda x: self.directs(x), 30, "the direct path through both routers")
         self.assertIn("reached %s:" % nt.US_WAN, self.directs(w)[0]["reason"])
@@ -134,6 +135,40 @@ class TwoSites(unittest.TestCase):
         # check's refresh of the mapping covers the seconds before that.
         lost = self.check_reboot("natpmp", settle=5)
         self.assertTrue(any("no longer forwards external port" in m for m in lost), lost)
+
+    def test_port_taken_while_direct(self):
+        # After a router reboot another host gets our external port first. The client walks
+        # its range to a new one and registers it while the old direct connection is still
+        # up; the server moves the direct path to the new port.
+        self.build("upnp", "natpmp", client_conf="portmap_lease = 30\n", us_clients=2,
+                   heartbeat=25)     # the pause below must not look like a dead server
+        w = self.watch_direct("upnp", ("--scp-mode", "range", "--scp-range", "7485-7494"))
+        self.assertEqual(w.scp_port(), 7485)
+        self.notify("first")
+        w.wait_notifications(1)
+
+        os.kill(w.proc.pid, signal.SIGSTOP)     # so that the other host is certainly first
+        try:
+            self.sites.us_router.reboot()
+            rc, out, err = nt.run_cmd(self.sites.lab.prefix("us-cli2") + [
+                "upnpc", "-e", "someone else", "-a", self.sites.client_addr["us-cli2"],
+                "7485", "7485", "TCP", "120"], timeout=60)
+            self.assertEqual(rc, 0, out + err)
+        finally:
+            os.kill(w.proc.pid, signal.SIGCONT)
+        w.wait_status("registered port 74", 40)
+        [reg] = [m for m in w.statuses() if "registered port" in m]
+        new = int(reg.split("registered port ")[1].split()[0])
+        self.assertTrue(7486 <= new <= 7494, reg)
+        w.wait_for(lambda x: any("reached %s:%d" % (nt.US_WAN, new) in p["reason"]
+                                 for p in self.directs(x)), 30, "the direct path on the new port")
+        self.notify("second")
+        self.assertEqual([n["text"] for n in w.wait_notifications(2)], ["first", "second"])
+        rules = self.sites.ruleset("us-rtr")
+        self.assertIn("dport %d dnat ip to %s:7485" % (new, nt.US_CLIENT), rules)
+        self.assertIn("dport 7485 dnat ip to %s:7485" % self.sites.client_addr["us-cli2"], rules)
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda x: "SCP now port %d (was 7485)" % new in x, timeout=5), self.srv.log_text())
 
 if __name__ == "__main__":
     nt.main()
