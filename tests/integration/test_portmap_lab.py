@@ -165,6 +165,37 @@ class MappedNotifications(unittest.TestCase):
     def test_upnp(self):
         self.check("upnp")
 
+    def test_lan_address_change(self):
+        # The client's LAN address changes (a new DHCP lease): its next check notices, it maps
+        # again for the new address (the old mapping still holds 7485 until its lease ends, so
+        # the range walk gives another port), registers that, and notifications come direct.
+        srv, alice = self.lab_with(upnp=True, natpmp=False)
+        alice.portmap = "upnp"
+        os.makedirs(alice.config_dir, exist_ok=True)
+        with open(os.path.join(alice.config_dir, "client.conf"), "w") as f:
+            f.write("heartbeat = 2\ntimeout = 5\nportmap_lease = 30\n")
+        w = nt.Watcher(alice, owner=self, global_opts=(
+            "--scp", "direct", "--scp-mode", "range", "--scp-range", "7485-7494"))
+        w.wait_for(lambda x: any(p["path"] == "direct" for p in x.of_type("path")), 30,
+                   "the direct path")
+        rc, out, err = srv.admin("notify", "alice", "at the old address")
+        w.wait_notifications(1)
+
+        new_addr = "192.168.77.9"
+        self.lab.run("cli", "ip", "addr", "del", CLIENT + "/24", "dev", "eth0")
+        self.lab.addr("cli", "eth0", new_addr + "/24")
+        self.lab.route("cli", "default", LAN_GW)     # went with the old address
+        w.wait_status("router mapping lost: the network changed", 30)
+        [lost] = [m for m in w.statuses() if "the network changed" in m]
+        self.assertIn("our address %s" % new_addr, lost)
+        w.wait_for(lambda x: len([p for p in x.of_type("path") if p["path"] == "direct"]) >= 2,
+                   60, "the direct path from the new address")
+        rules = self.lab.run("rtr", "nft", "list", "ruleset")
+        self.assertIn("dnat ip to %s:7485" % new_addr, rules, w.describe())
+        rc, out, err = srv.admin("notify", "alice", "at the new address")
+        self.assertEqual([n["text"] for n in w.wait_notifications(2)],
+                         ["at the old address", "at the new address"])
+
     def test_natpmp(self):
         self.check("natpmp")
 
