@@ -52,6 +52,8 @@ enum ncfx_msg_type {
 	NCFX_MSG_LOGIN_OK       = 0x0102, /* S->C session id, SCP secret */
 	NCFX_MSG_LOGOUT         = 0x0103,
 	NCFX_MSG_SCP_REGISTER   = 0x0104, /* C->S change SCP port/mode after login; reply OK */
+	NCFX_MSG_SCP_PROBE      = 0x0105, /* C->S connect back once to this port; reply RESULT */
+	NCFX_MSG_SCP_PROBE_RESULT = 0x0106, /* S->C what the probe met */
 	/* 0x02..: jobs and documents */
 	NCFX_MSG_JOB_SUBMIT     = 0x0201, /* C->S begin a document upload for a new job */
 	NCFX_MSG_UPLOAD_READY   = 0x0202, /* S->C upload id to send chunks with */
@@ -114,6 +116,9 @@ enum ncfx_tag {
 	NCFX_T_OWNER,            /* str */
 	NCFX_T_SCP_PROOF,        /* bytes, exactly 32: HMAC binding an SCP connection */
 	NCFX_T_PATH,             /* u8 enum ncfx_path */
+	NCFX_T_PROBE_RESULT,     /* u8 enum ncfx_probe_outcome */
+	NCFX_T_ELAPSED_MS,       /* u32 */
+	NCFX_T_RELAY,            /* u8: 1 when the server relays notifications it cannot send direct */
 	NCFX_T__COUNT
 };
 
@@ -149,6 +154,15 @@ enum ncfx_scp_mode { NCFX_SCP_NONE = 0, NCFX_SCP_FIXED = 1, NCFX_SCP_DYNAMIC = 2
  * can connect back, else relayed); in NOTIFY_PATH: the path in use (NONE: none works now). */
 enum ncfx_path { NCFX_PATH_AUTO = 0, NCFX_PATH_NONE = 0, NCFX_PATH_DIRECT = 1,
                  NCFX_PATH_RELAY = 2 };
+
+/* What an SCP_PROBE met at the client's observed address and port. */
+enum ncfx_probe_outcome {
+	NCFX_PROBE_OK          = 0,   /* connected, TLS, and both proofs of this session */
+	NCFX_PROBE_REFUSED     = 1,   /* TCP reset: nothing listens, or a firewall rejects */
+	NCFX_PROBE_TIMEOUT     = 2,   /* no answer to the TCP connect: a firewall drops it */
+	NCFX_PROBE_OTHER_PEER  = 3,   /* something answered, but not this session's client */
+	NCFX_PROBE_UNREACHABLE = 4,   /* no route, host unreachable, or another socket error */
+};
 
 /* SCP authentication: each side proves it holds the session's SCP_SECRET without sending it,
  * bound to this very TLS connection by an RFC 5705 exporter:

@@ -39,7 +39,7 @@
 #define SCP_TICK            5
 #define SCP_BACKOFF_MAX     60
 
-enum scp_state { P_CONNECTING, P_HANDSHAKE, P_BINDING, P_READY, P_BACKOFF };
+enum scp_state { P_CONNECTING, P_HANDSHAKE, P_BINDING, P_READY, P_BACKOFF, P_DONE };
 
 struct scp {
 	struct session     *s;
@@ -57,9 +57,17 @@ struct scp {
 	time_t              ping_sent;    /* 0: none outstanding */
 	char                target[ADDR_STR_MAX];
 	char                desc[200];
+	uint16_t            port;         /* where we connect: the session's SCP, or a probe's */
+	/* A probe (SCP_PROBE) connects once and reports instead of carrying notifications. */
+	scp_probe_fn        probe_done;
+	void               *probe_arg;
+	int                 cause;        /* enum ncfx_probe_outcome of a failure; -1: by state */
+	struct timespec     started;
+	char                why[160];
 };
 
 static void scp_connect(struct scp *p);
+static void drop_connection(struct scp *p);
 
 const char *
 scp_describe(const struct scp *p)
@@ -78,7 +86,31 @@ set_desc(struct scp *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->desc, sizeof(p->desc), fmt, ap);
 	va_end(ap);
-	session_scp_state(p->s, p->desc);
+	if (p->probe_done == NULL)
+		session_scp_state(p->s, p->desc);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* A probe's end: reported from the loop, so that no caller below us runs on freed memory
+ * (the report's receiver frees the probe). */
+static void
+probe_finish(struct scp *p, int cause, const char *why)
+{
+	struct timeval now = { 0, 0 };
+
+	drop_connection(p);
+	p->state = P_DONE;
+	p->cause = cause;
+	snprintf(p->why, sizeof(p->why), "%s", why);
+	evtimer_add(p->timer, &now);
 }
 
 static void
@@ -129,6 +161,12 @@ retry_later(struct scp *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	if (p->probe_done) {
+		/* Before TLS, a failure is the network's; after, whatever answered is not ours. */
+		probe_finish(p, p->cause >= 0 ? p->cause : p->state == P_CONNECTING ?
+		    NCFX_PROBE_UNREACHABLE : NCFX_PROBE_OTHER_PEER, why);
+		return;
+	}
 	drop_connection(p);
 	delay = p->retry_min * 1000 + backoff_delay_ms(p->attempts++, p->retry_max - p->retry_min);
 	p->state = P_BACKOFF;
@@ -169,6 +207,10 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		    NCFX_SCP_LABEL_CLIENT, want) < 0 || !crypto_equal(want, proof, sizeof(want))) {
 			/* Whatever listens there is not this session's client: send it nothing. */
 			retry_later(p, "the program on that port is not this session's client");
+			return;
+		}
+		if (p->probe_done) {
+			probe_finish(p, NCFX_PROBE_OK, "reached and proven both ways");
 			return;
 		}
 		p->state = P_READY;
@@ -274,6 +316,7 @@ connected_cb(evutil_socket_t fd, short what, void *arg)
 	p->conn_ev = NULL;
 	release_slot(p);
 	if (what & EV_TIMEOUT) {
+		p->cause = NCFX_PROBE_TIMEOUT;
 		retry_later(p, "connect timed out after %d s (a firewall dropping the SCP port?)",
 		    SCP_CONNECT_TIMEOUT);
 		return;
@@ -281,6 +324,7 @@ connected_cb(evutil_socket_t fd, short what, void *arg)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
 		soerr = errno;
 	if (soerr != 0) {
+		p->cause = soerr == ECONNREFUSED ? NCFX_PROBE_REFUSED : NCFX_PROBE_UNREACHABLE;
 		retry_later(p, "connect failed: %s", soerr == ECONNREFUSED ?
 		    "refused (nothing listens on that port, or a firewall rejects it)" :
 		    strerror(soerr));
@@ -311,6 +355,9 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (p->state) {
+	case P_DONE:
+		p->probe_done(p, p->cause, p->why, ms_since(&p->started), p->target, p->probe_arg);
+		return;
 	case P_BACKOFF:
 		scp_connect(p);
 		return;
@@ -361,10 +408,11 @@ scp_connect(struct scp *p)
 	/* The address is the session's observed source, never one the client named. */
 	session_peer_sockaddr(p->s, &sa, &salen);
 	if (sa.ss_family == AF_INET)
-		((struct sockaddr_in *)&sa)->sin_port = htons(session_scp_port(p->s));
+		((struct sockaddr_in *)&sa)->sin_port = htons(p->port);
 	else
-		((struct sockaddr_in6 *)&sa)->sin6_port = htons(session_scp_port(p->s));
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(p->port);
 	p->state = P_CONNECTING;
+	p->cause = -1;
 	p->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
 		retry_later(p, "socket: %s", strerror(errno));
@@ -407,8 +455,8 @@ scp_ready(const struct scp *p)
 	return p->state == P_READY;
 }
 
-struct scp *
-scp_new(struct session *s)
+static struct scp *
+scp_create(struct session *s, uint16_t port)
 {
 	struct scp *p = calloc(1, sizeof(*p));
 	struct sockaddr_storage sa;
@@ -420,8 +468,11 @@ scp_new(struct session *s)
 	p->s = s;
 	p->srv = session_server(s);
 	p->fd = -1;
+	p->port = port;
+	p->cause = -1;
 	p->retry_min = 0;
 	p->retry_max = SCP_BACKOFF_MAX;
+	clock_gettime(CLOCK_MONOTONIC, &p->started);
 	p->timer = evtimer_new(p->srv->base, timer_cb, p);
 	if (p->timer == NULL) {
 		free(p);
@@ -429,15 +480,33 @@ scp_new(struct session *s)
 	}
 	session_peer_sockaddr(s, &sa, &salen);
 	if (sa.ss_family == AF_INET)
-		((struct sockaddr_in *)&sa)->sin_port = htons(session_scp_port(s));
+		((struct sockaddr_in *)&sa)->sin_port = htons(port);
 	else
-		((struct sockaddr_in6 *)&sa)->sin6_port = htons(session_scp_port(s));
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
 	addr_format((struct sockaddr *)&sa, salen, NULL, 0, p->target, sizeof(p->target));
 	/* Connect from the loop, not from here: the session must hold p before any outcome
 	 * (even an immediate failure) is reported to it. */
 	p->state = P_BACKOFF;
 	snprintf(p->desc, sizeof(p->desc), "connecting to %s", p->target);
 	evtimer_add(p->timer, &now);
+	return p;
+}
+
+struct scp *
+scp_new(struct session *s)
+{
+	return scp_create(s, session_scp_port(s));
+}
+
+struct scp *
+scp_probe_new(struct session *s, uint16_t port, scp_probe_fn done, void *arg)
+{
+	struct scp *p = scp_create(s, port);
+
+	if (p != NULL) {
+		p->probe_done = done;
+		p->probe_arg = arg;
+	}
 	return p;
 }
 

@@ -20,6 +20,7 @@
 #define SERVER_HASH_QUEUE   512
 /* Connect-backs in progress to one address at a time (a terminal server has many sessions). */
 #define SERVER_SCP_CONNECTING_PER_ADDR 8
+#define SERVER_PROBES_PER_SESSION 32     /* SCP_PROBEs one connection may ask for */
 
 struct event_base;
 struct tls_ctx;

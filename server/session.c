@@ -70,6 +70,9 @@ struct session {
 	struct delivery    *delivery;   /* the notification stream, once logged in */
 	struct scp         *scp;        /* the direct path, when the client registered a port */
 	struct relay       *relay;      /* the relay path, while in use */
+	struct scp         *probe;      /* an SCP_PROBE in progress */
+	uint32_t            probe_reqid;
+	int                 probes;     /* SCP_PROBEs this session has asked for */
 	int                 path_told;  /* the path last reported to the client */
 	char                path_why[200];
 	char                scp_desc[200];
@@ -121,6 +124,8 @@ session_logout(struct session *s)
 	/* The paths first (each detaches from the delivery it carries), then the delivery. */
 	scp_free(s->scp);
 	s->scp = NULL;
+	scp_free(s->probe);
+	s->probe = NULL;
 	relay_free(s->relay);
 	s->relay = NULL;
 	delivery_free(s->delivery);
@@ -400,18 +405,18 @@ static void report_path(struct session *s);
 
 /* The server connects back only to ports its policy allows: never below 1024. */
 static int
-scp_port_allowed(struct session *s, uint32_t reqid)
+scp_port_allowed(struct session *s, uint16_t port, uint32_t reqid)
 {
 	const struct server_config *c = &s->srv->cfg;
 	char why[200];
 
-	if (s->scp_port < 1024)
+	if (port < 1024)
 		snprintf(why, sizeof(why), "SCP port %u refused: ports below 1024 are reserved for "
 		    "system services; use the default dynamic port, or one from %lld-%lld",
-		    s->scp_port, c->scp_port_min, c->scp_port_max);
-	else if (s->scp_port < c->scp_port_min || s->scp_port > c->scp_port_max)
+		    port, c->scp_port_min, c->scp_port_max);
+	else if (port < c->scp_port_min || port > c->scp_port_max)
 		snprintf(why, sizeof(why), "SCP port %u refused: this server only connects back to "
-		    "ports %lld-%lld (scp_ports); choose a port or range inside it", s->scp_port,
+		    "ports %lld-%lld (scp_ports); choose a port or range inside it", port,
 		    c->scp_port_min, c->scp_port_max);
 	else
 		return 1;
@@ -479,7 +484,7 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 		s->user[0] = '\0';
 		return;
 	}
-	if (s->scp_port != 0 && !scp_port_allowed(s, m->reqid))
+	if (s->scp_port != 0 && !scp_port_allowed(s, s->scp_port, m->reqid))
 		return;
 	/* Hash even for an unknown user, so the answer takes the same time either way. */
 	s->user_id = found ? u.id : 0;
@@ -606,6 +611,51 @@ wants_notifications(const struct session *s)
 	    (s->path_pref == NCFX_PATH_RELAY || s->path_pref == NCFX_PATH_AUTO));
 }
 
+static void
+probe_done(struct scp *p, int result, const char *why, long elapsed_ms, const char *target,
+    void *arg)
+{
+	struct session *s = arg;
+	struct ncfx_wbuf w;
+
+	log_info("session %016" PRIx64 " ('%s'): SCP probe of %s: %s (%ld ms)", s->session_id,
+	    s->user, target, why, elapsed_ms);
+	ncfx_wbuf_begin(&w, NCFX_MSG_SCP_PROBE_RESULT, 0, s->probe_reqid);
+	ncfx_put_u8(&w, NCFX_T_PROBE_RESULT, (uint8_t)result);
+	ncfx_put_str(&w, NCFX_T_REASON, why);
+	ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, target);
+	ncfx_put_u32(&w, NCFX_T_ELAPSED_MS, (uint32_t)elapsed_ms);
+	ncfx_put_u8(&w, NCFX_T_RELAY, (uint8_t)(s->srv->cfg.relay != 0));
+	session_send(s, &w);
+	scp_free(p);
+	s->probe = NULL;
+}
+
+/* SCP_PROBE: a diagnostic (netcfax-portcheck) asks for one connect-back, to its own observed
+ * address like every connect-back, under the same port policy, carrying nothing. */
+static void
+handle_scp_probe(struct session *s, const struct ncfx_msg *m)
+{
+	uint16_t port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
+
+	if (s->probe != NULL) {
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "a probe is already running on this "
+		    "connection");
+		return;
+	}
+	if (s->probes >= SERVER_PROBES_PER_SESSION) {
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "too many probes on this connection; "
+		    "log in again");
+		return;
+	}
+	if (!scp_port_allowed(s, port, m->reqid))
+		return;
+	s->probes++;
+	s->probe_reqid = m->reqid;
+	if ((s->probe = scp_probe_new(s, port, probe_done, s)) == NULL)
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
+}
+
 /* SCP_REGISTER: the client listens elsewhere now (typically: its router granted it an
  * external port). The direct path starts over there; a relay in use stays until it works. */
 static void
@@ -620,11 +670,9 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown SCP_MODE");
 		return;
 	}
-	s->scp_port = port;
-	if (port != 0 && !scp_port_allowed(s, m->reqid)) {
-		s->scp_port = old;
+	if (port != 0 && !scp_port_allowed(s, port, m->reqid))
 		return;
-	}
+	s->scp_port = port;
 	s->scp_mode = mode;
 	if (store_session_set_port(s->srv->store, s->session_id, port, mode) < 0)
 		log_warnx("store: %s", store_errmsg(s->srv->store));
@@ -746,6 +794,7 @@ client_may_send(uint16_t type)
 	switch (type) {
 	case NCFX_MSG_HELLO: case NCFX_MSG_PING: case NCFX_MSG_PONG: case NCFX_MSG_BYE:
 	case NCFX_MSG_LOGIN: case NCFX_MSG_LOGOUT: case NCFX_MSG_SCP_REGISTER:
+	case NCFX_MSG_SCP_PROBE:
 	case NCFX_MSG_JOB_SUBMIT: case NCFX_MSG_UPLOAD_CHUNK: case NCFX_MSG_UPLOAD_END:
 	case NCFX_MSG_JOB_LIST: case NCFX_MSG_JOB_CANCEL: case NCFX_MSG_NOTIFY_ACK:
 	case NCFX_MSG_FILE_GET: case NCFX_MSG_PATH_RETRY:
@@ -836,6 +885,9 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		return;
 	case NCFX_MSG_SCP_REGISTER:
 		handle_scp_register(s, m);
+		return;
+	case NCFX_MSG_SCP_PROBE:
+		handle_scp_probe(s, m);
 		return;
 	case NCFX_MSG_PATH_RETRY:
 		if (s->scp)

@@ -34,6 +34,8 @@ struct ncfx_client {
 	uint32_t           retry_after;
 	char               fingerprint[TLS_FP_LEN];
 	char               pinned[TLS_FP_LEN];
+	char               host[256];       /* as connected to, for the SCP's TLS checks */
+	char               ca_file[1024];   /* "" in pinning mode */
 	int                newly_pinned;
 	char               server_name[NCFX_SERVER_NAME_MAX + 1];
 	int                has_resume_point;
@@ -297,6 +299,8 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 		    "port %d open on the server's firewall?)", err, port);
 	}
 	snprintf(c->fingerprint, sizeof(c->fingerprint), "%s", tls_stream_fingerprint(c->tls));
+	snprintf(c->host, sizeof(c->host), "%s", o->host);
+	snprintf(c->ca_file, sizeof(c->ca_file), "%s", o->ca_file ? o->ca_file : "");
 	/* Nothing, not even HELLO, goes to a server whose identity is not confirmed. */
 	if ((st = check_identity(c, o, hostport)) != NCFX_OK) {
 		tls_stream_free(c->tls);
@@ -599,6 +603,8 @@ ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq)
 	return c->has_resume_point;
 }
 
+const char *ncfx_client_host(const ncfx_client *c) { return c->host; }
+const char *ncfx_client_ca_file(const ncfx_client *c) { return c->ca_file; }
 const char *ncfx_client_peer_addr(const ncfx_client *c) { return c->tls ? tls_stream_peer_addr(c->tls) : ""; }
 
 const char *

@@ -21,6 +21,9 @@ ncfx_status ncfx_login_ex(ncfx_client *c, const char *user, const char *password
 /* After a login that gets notifications: where the server starts the stream. 0 if the server
  * did not say. */
 int ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq);
+/* The server name as connected to, and the CA file ("" when pinning). */
+const char *ncfx_client_host(const ncfx_client *c);
+const char *ncfx_client_ca_file(const ncfx_client *c);
 /* The server address the connection went to ("192.0.2.1" or "2001:db8::1"). */
 const char *ncfx_client_peer_addr(const ncfx_client *c);
 /* Moves the connection under libevent. Frames that arrived meanwhile (notifications relayed

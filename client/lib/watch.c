@@ -28,6 +28,7 @@
 #include "frame_io.h"
 #include "netopt.h"
 #include "proto.h"
+#include "scp_bind.h"
 #include "scp_listener.h"
 #include "service.h"
 #include "scp_proof.h"
@@ -192,32 +193,12 @@ show(ncfx_watch *w, struct ackstate *a, const struct ncfx_msg *m)
 static int
 check_bind(ncfx_watch *w, struct scpconn *c, const struct ncfx_msg *m)
 {
-	uint8_t want[32], mine[32];
-	const uint8_t *proof;
-	size_t len;
-	struct ncfx_wbuf wb;
+	char why[160];
 
-	if (m->type != NCFX_MSG_SCP_BIND) {
-		conn_drop(c, "it did not start with SCP_BIND");
+	if (scp_bind_answer(c->bev, m, w->session_id, w->secret, why, sizeof(why)) < 0) {
+		conn_drop(c, why);
 		return -1;
 	}
-	if (w->session_id == 0 || ncfx_msg_uint(m, NCFX_T_SESSION_ID) != w->session_id) {
-		conn_drop(c, "SCP_BIND for another session");
-		return -1;
-	}
-	proof = ncfx_msg_bytes(m, NCFX_T_SCP_PROOF, &len);
-	if (scp_proof(c->bev, w->secret, w->session_id, NCFX_SCP_LABEL_SERVER, want) < 0 ||
-	    !crypto_equal(want, proof, sizeof(want))) {
-		conn_drop(c, "wrong proof of the session secret (an impostor, or a replay)");
-		return -1;
-	}
-	if (scp_proof(c->bev, w->secret, w->session_id, NCFX_SCP_LABEL_CLIENT, mine) < 0) {
-		conn_drop(c, "cannot derive our proof");
-		return -1;
-	}
-	ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_BIND_OK, 0, 0);
-	ncfx_put_bytes(&wb, NCFX_T_SCP_PROOF, mine, sizeof(mine));
-	frame_send(c->bev, &wb);
 	c->bound = 1;
 	event_del(c->deadline);
 	/* The server replaces a dead SCP with a new one: the newest bound connection wins. */
@@ -278,17 +259,13 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct scpconn *c = arg;
 	ncfx_watch *w = c->w;
-	char fp[TLS_FP_LEN], why[256];
+	char why[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
 		/* Pinning mode: the SCP peer must present exactly the PCP's certificate. */
-		if (!(w->o.conn.ca_file && *w->o.conn.ca_file)) {
-			tls_bev_peer_fingerprint(bev, fp);
-			if (strcmp(fp, w->fingerprint) != 0) {
-				conn_drop(c, "its certificate is not the server's");
-				return;
-			}
-		}
+		if (scp_bind_check_peer(bev, w->o.conn.ca_file && *w->o.conn.ca_file ? NULL :
+		    w->fingerprint, why, sizeof(why)) < 0)
+			conn_drop(c, why);
 		return;
 	}
 	if (c->bound) {

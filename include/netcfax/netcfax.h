@@ -77,6 +77,29 @@ ncfx_status ncfx_submit(ncfx_client *c, const char *path, const char *dest,
                         ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg);
 ncfx_status ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
+/* The end-to-end check of the SCP (netcfax-portcheck): logs in without notifications, asks
+ * the server to connect back once to port on the address it sees us at (SCP_PROBE), and
+ * answers that connection on listen_fd (a listening socket, or -1 when another program holds
+ * the port) with the session's proofs. Consumes the connection: the client is disconnected
+ * afterwards. Waits at most timeout_s for the server's verdict. */
+enum { NCFX_PROBE_RESULT_OK = 0, NCFX_PROBE_RESULT_REFUSED, NCFX_PROBE_RESULT_TIMEOUT,
+       NCFX_PROBE_RESULT_OTHER_PEER, NCFX_PROBE_RESULT_UNREACHABLE };
+struct ncfx_probe_result {
+	int      result;             /* NCFX_PROBE_RESULT_* as the server judged it */
+	char     reason[256];        /* in words */
+	char     target[80];         /* address:port the server connected to */
+	uint32_t elapsed_ms;         /* until the server's verdict */
+	int      relay;              /* the server relays what it cannot send direct */
+	int      answered;           /* our listener took the connection and both proofs held */
+	char     answered_from[80];  /* where that connection came from */
+	char     dropped[160];       /* why our listener refused a connection, if it did */
+	long     pcp_rtt_ms;         /* PING round trip on the PCP (the relay's path) */
+	struct ncfx_session_info session;
+};
+ncfx_status ncfx_probe_scp(ncfx_client *c, const char *user, const char *password,
+                           int listen_fd, uint16_t port, int timeout_s,
+                           struct ncfx_probe_result *r);
+
 /* Sends BYE and closes. ncfx_client_free does this too. */
 void        ncfx_close(ncfx_client *c);
 

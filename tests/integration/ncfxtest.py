@@ -31,6 +31,7 @@ BIN_DIR = os.path.abspath(BIN_DIR)
 NETCFAXD = os.path.join(BIN_DIR, "netcfaxd")
 NETCFAX = os.path.join(BIN_DIR, "netcfax")
 NETCFAX_ADMIN = os.path.join(BIN_DIR, "netcfax-admin")
+NETCFAX_PORTCHECK = os.path.join(BIN_DIR, "netcfax-portcheck")
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0      # seconds for netcfaxd to log "ready"

@@ -1,0 +1,21 @@
+/* scp_bind.h: the client's half of the SCP handshake, shared by the watcher and the probe. */
+#ifndef NETCFAX_SCP_BIND_H
+#define NETCFAX_SCP_BIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bufferevent;
+struct ncfx_msg;
+
+/* m is the first frame on an accepted SCP connection. It must be SCP_BIND for session_id with
+ * the server's proof over this connection; then our proof goes back in SCP_BIND_OK and 0 is
+ * returned. Otherwise -1 with why (nothing is sent: whoever it was learns nothing). */
+int scp_bind_answer(struct bufferevent *bev, const struct ncfx_msg *m, uint64_t session_id,
+                    const uint8_t secret[32], char *why, size_t whylen);
+
+/* Pinning mode: the SCP peer must present exactly the certificate pinned for the PCP.
+ * 0, or -1 with why. pinned NULL or "" (CA mode, verified by TLS itself): always 0. */
+int scp_bind_check_peer(struct bufferevent *bev, const char *pinned, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,103 @@
+/* portcheck.h: netcfax-portcheck's findings, filled by one file per group of checks and
+ * printed by report.c. Each check is pass, warn, fail or skip, with its evidence and, when it
+ * is not a pass, what to do. */
+#ifndef NETCFAX_PORTCHECK_H
+#define NETCFAX_PORTCHECK_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "portmap.h"
+
+#define PC_SCHEMA "netcfax-portcheck/1"
+
+enum pc_status { PC_PASS, PC_WARN, PC_FAIL, PC_SKIP };
+
+/* The sections, in the order the report shows them. */
+enum pc_section { PC_LOCAL = 1, PC_SERVER, PC_ROUTER, PC_TOPOLOGY, PC_DIRECT, PC_RELAY };
+
+/* Exit codes, documented in the README and stable for scripts. */
+enum pc_exit {
+	PC_EXIT_DIRECT = 0,        /* the server reached our SCP: notifications come direct */
+	PC_EXIT_RELAY_ONLY = 1,    /* it did not, but the relay carries them */
+	PC_EXIT_NOTHING = 2,       /* neither works */
+	PC_EXIT_NO_SERVER = 3,     /* the server cannot be reached, verified or logged in to */
+	PC_EXIT_USAGE = 64,
+	PC_EXIT_INTERNAL = 70,
+};
+
+enum pc_topology { PC_TOPO_UNKNOWN = 0, PC_TOPO_NONE, PC_TOPO_NAT, PC_TOPO_SINGLE,
+                   PC_TOPO_DOUBLE, PC_TOPO_CGNAT, PC_TOPO_DIFFERS };
+
+#define PC_MAX_CHECKS 24
+#define PC_MAX_RULES  6
+
+struct pc_check {
+	int  section;
+	char id[24];
+	int  status;
+	char evidence[700];
+	char todo[700];
+};
+
+struct pc_router {
+	int  found;                       /* the protocol answered */
+	struct portmap_gateway gw;
+	char err[300];
+	int  ours;                        /* netcfax mappings to this host */
+	int  ours_ext;                    /* the external port of ours for our SCP, 0 if none */
+	char other_owner[120];            /* "ADDR:PORT (desc)" holding our SCP's external port */
+};
+
+struct portcheck {
+	struct cli  cli;                  /* configuration, --json */
+	const char *password;
+	int         timeout_s;
+	/* local */
+	char     server_ip[64];           /* the server's address we route to */
+	char     local_addr[64];
+	char     local_if[32];
+	char     gateway[64];
+	int      scp_fd;                  /* bound SCP listener, -1 if none */
+	uint16_t scp_port;                /* the port the client would use */
+	int      scp_mode;                /* NCFX_SCP_FIXED/_DYNAMIC/_RANGE */
+	int      range_lo, range_hi;
+	char     scp_holder[200];         /* who holds the port when we could not bind it */
+	/* server */
+	int      reached, verified, logged_in;
+	long     connect_ms;
+	char     observed[66];
+	/* routers */
+	int                 routers_checked;
+	struct pc_router    upnp, natpmp;
+	/* verdicts */
+	int      topology;
+	int      probed, direct_ok, relay_ok;
+	uint16_t probe_port;
+	struct ncfx_probe_result probe;
+	/* the fix */
+	char     fix_words[1200];
+	char     nft[PC_MAX_RULES][300];
+	char     ipt[PC_MAX_RULES][300];
+	int      nrules;
+	struct pc_check checks[PC_MAX_CHECKS];
+	int             nchecks;
+};
+
+void pc_add(struct portcheck *pc, int section, const char *id, int status, const char *todo,
+            const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void pc_rule(struct portcheck *pc, const char *nft, const char *ipt);
+
+/* The checks, in the order they run. */
+void pc_check_local(struct portcheck *pc);
+void pc_check_server_connect(struct portcheck *pc, ncfx_client **c);
+void pc_check_routers(struct portcheck *pc);
+void pc_check_direct(struct portcheck *pc, ncfx_client *c);
+void pc_judge(struct portcheck *pc);        /* topology, relay, the fix */
+
+/* Prints the report (text or JSON) and returns the exit code. */
+int  pc_report(struct portcheck *pc);
+
+const char *pc_topology_name(int t);
+
+#endif

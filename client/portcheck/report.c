@@ -1,0 +1,162 @@
+/* report.c: the findings in words (default) or as one JSON document (--json, schema
+ * netcfax-portcheck/1), and the exit code they come to. */
+#include "portcheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+static const char *const status_names[] = { "pass", "warn", "fail", "skip" };
+static const char *const section_names[] = { "", "Local", "Server", "Router", "Topology",
+                                             "Direct path (SCP)", "Relay" };
+
+void
+pc_add(struct portcheck *pc, int section, const char *id, int status, const char *todo,
+    const char *fmt, ...)
+{
+	struct pc_check *c;
+	va_list ap;
+
+	if (pc->nchecks >= PC_MAX_CHECKS)
+		return;
+	c = &pc->checks[pc->nchecks++];
+	c->section = section;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->status = status;
+	snprintf(c->todo, sizeof(c->todo), "%s", todo ? todo : "");
+	va_start(ap, fmt);
+	vsnprintf(c->evidence, sizeof(c->evidence), fmt, ap);
+	va_end(ap);
+}
+
+void
+pc_rule(struct portcheck *pc, const char *nft, const char *ipt)
+{
+	if (pc->nrules >= PC_MAX_RULES)
+		return;
+	snprintf(pc->nft[pc->nrules], sizeof(pc->nft[0]), "%s", nft);
+	snprintf(pc->ipt[pc->nrules], sizeof(pc->ipt[0]), "%s", ipt);
+	pc->nrules++;
+}
+
+static int
+exit_code(const struct portcheck *pc, const char **verdict)
+{
+	if (!pc->reached || !pc->verified || !pc->logged_in) {
+		*verdict = !pc->reached ? "the server cannot be reached" : !pc->verified ?
+		    "the server's identity is not confirmed" : "the server refused the login";
+		return PC_EXIT_NO_SERVER;
+	}
+	if (pc->direct_ok) {
+		*verdict = "notifications come direct: the server reaches this client's SCP";
+		return PC_EXIT_DIRECT;
+	}
+	if (pc->relay_ok) {
+		*verdict = "only the relay works: notifications come over this client's own "
+		    "connection";
+		return PC_EXIT_RELAY_ONLY;
+	}
+	*verdict = "nothing works: the server can neither connect back nor relay";
+	return PC_EXIT_NOTHING;
+}
+
+static const char *
+verdict_key(int code)
+{
+	switch (code) {
+	case PC_EXIT_DIRECT: return "direct";
+	case PC_EXIT_RELAY_ONLY: return "relay";
+	case PC_EXIT_NOTHING: return "none";
+	default: return "no-server";
+	}
+}
+
+static void
+print_json(const struct portcheck *pc, int code, const char *verdict)
+{
+	printf("{\"schema\":\"" PC_SCHEMA "\",\"server\":");
+	json_print_str(stdout, pc->cli.cfg.server);
+	printf(",\"port\":%d,\"verdict\":\"%s\",\"summary\":", (int)pc->cli.cfg.port,
+	    verdict_key(code));
+	json_print_str(stdout, verdict);
+	printf(",\"exit\":%d,\"topology\":", code);
+	json_print_str(stdout, pc->topology ? pc_topology_name(pc->topology) : "unknown");
+	printf(",\"local_addr\":");
+	json_print_str(stdout, pc->local_addr);
+	printf(",\"observed_addr\":");
+	json_print_str(stdout, pc->observed);
+	printf(",\"scp_port\":%u,\"probe_port\":%u,\"checks\":[", pc->scp_port, pc->probe_port);
+	for (int i = 0; i < pc->nchecks; i++) {
+		const struct pc_check *c = &pc->checks[i];
+
+		printf("%s{\"section\":\"%s\",\"id\":\"%s\",\"status\":\"%s\",\"evidence\":",
+		    i ? "," : "", section_names[c->section], c->id, status_names[c->status]);
+		json_print_str(stdout, c->evidence);
+		printf(",\"todo\":");
+		json_print_str(stdout, c->todo);
+		printf("}");
+	}
+	printf("],\"fix\":{\"words\":");
+	json_print_str(stdout, pc->fix_words);
+	printf(",\"nftables\":[");
+	for (int i = 0; i < pc->nrules; i++) {
+		printf("%s", i ? "," : "");
+		json_print_str(stdout, pc->nft[i]);
+	}
+	printf("],\"iptables\":[");
+	for (int i = 0; i < pc->nrules; i++) {
+		printf("%s", i ? "," : "");
+		json_print_str(stdout, pc->ipt[i]);
+	}
+	printf("]}}\n");
+}
+
+static void
+print_text(const struct portcheck *pc, int code, const char *verdict)
+{
+	printf("netcfax-portcheck: from this client to %s port %d\n", pc->cli.cfg.server,
+	    (int)pc->cli.cfg.port);
+	for (int s = PC_LOCAL; s <= PC_RELAY; s++) {
+		int shown = 0;
+
+		for (int i = 0; i < pc->nchecks; i++) {
+			const struct pc_check *c = &pc->checks[i];
+
+			if (c->section != s)
+				continue;
+			if (!shown++)
+				printf("\n%s\n", section_names[s]);
+			printf("  %-4s  %-10s %s\n", status_names[c->status], c->id, c->evidence);
+			if (c->todo[0] && c->status != PC_PASS)
+				printf("  %-4s  %-10s -> %s\n", "", "", c->todo);
+		}
+	}
+	printf("\nVerdict: %s (exit %d)\n", verdict, code);
+	if (pc->fix_words[0]) {
+		printf("\nThe fix: %s\n", pc->fix_words);
+		if (pc->nrules) {
+			printf("\n  nftables (on a Linux router):\n");
+			for (int i = 0; i < pc->nrules; i++)
+				printf("    %s\n", pc->nft[i]);
+			printf("\n  iptables:\n");
+			for (int i = 0; i < pc->nrules; i++)
+				printf("    %s\n", pc->ipt[i]);
+		}
+		printf("\nMore in docs/firewall.md.\n");
+	}
+}
+
+int
+pc_report(struct portcheck *pc)
+{
+	const char *verdict;
+	int code = exit_code(pc, &verdict);
+
+	if (pc->cli.json)
+		print_json(pc, code, verdict);
+	else
+		print_text(pc, code, verdict);
+	return code;
+}
