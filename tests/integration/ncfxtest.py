@@ -69,6 +69,8 @@ MSG_NOTIFY_ACK = 0x0303
 MSG_SCP_BIND_OK = 0x0304
 MSG_NOTIFY_PATH = 0x0401
 MSG_PATH_RETRY = 0x0402
+MSG_SCP_PROBE = 0x0105
+MSG_SCP_PROBE_RESULT = 0x0106
 
 T_VERSION_MIN = 1
 T_VERSION_MAX = 2
@@ -91,6 +93,10 @@ T_MAX_FRAME = 31
 T_RETRY_AFTER = 35
 T_SCP_PROOF = 37
 T_PATH = 38
+T_OBSERVED_ADDR = 34
+T_PROBE_RESULT = 39
+T_ELAPSED_MS = 40
+T_RELAY = 41
 
 E_PROTOCOL = 1
 E_VERSION = 2
@@ -1024,9 +1030,10 @@ class TwoSites:
            11.22.33.20 | 192.168.20.1 uk-rtr -- uk-srv 192.168.20.2
 
     us / uk: what each router's miniupnpd offers: "upnp", "natpmp", "both" or "none".
+    firewall: "nft" (nftables rules and miniupnpd) or "iptables" (iptables rules only).
     us_clients: US hosts, us-cli, us-cli2, ... at .2, .3, ... on a bridge in the router."""
 
-    def __init__(self, owner, us="upnp", uk="natpmp", us_clients=1):
+    def __init__(self, owner, us="upnp", uk="natpmp", us_clients=1, firewall="nft"):
         self.hosts = ["us-cli"] + ["us-cli%d" % i for i in range(2, us_clients + 1)]
         lab = self.lab = NetLab(owner, self.hosts + ["us-rtr", "uk-rtr", "uk-srv"])
         lab.run("us-rtr", "ip", "link", "add", "lan0", "type", "bridge")
@@ -1047,6 +1054,17 @@ class TwoSites:
         lab.addr("uk-srv", "eth0", UK_SERVER + "/24")
         lab.addr("uk-rtr", "lan0", UK_GW + "/24")
         lab.route("uk-srv", "default", UK_GW)
+        if firewall == "iptables":
+            # The routers' base rules in iptables instead (no miniupnpd: its backend here is
+            # nftables): masquerade out of wan0, forward only what the LAN opened.
+            for router in ("us-rtr", "uk-rtr"):
+                lab.run(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+                for rule in ("-t nat -A POSTROUTING -o wan0 -j MASQUERADE", "-P FORWARD DROP",
+                             "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                             "-A FORWARD -i lan0 -j ACCEPT"):
+                    lab.run(router, "iptables", *rule.split())
+            self.us_router = self.uk_router = None
+            return
         self.us_router = nat_router(lab, owner, "us-rtr", "lan0", US_LAN, "wan0",
                                     upnp=us in ("upnp", "both"), natpmp=us in ("natpmp", "both"))
         self.uk_router = nat_router(lab, owner, "uk-rtr", "lan0", UK_LAN, "wan0",

@@ -160,6 +160,55 @@ class ServerPolicy(ScpCase):
         f = self.login_with_port(20050)
         self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
 
+    def probe(self, port, reqid=3):
+        r = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(r.request(nt.hello(), 10).type, nt.MSG_HELLO_OK)
+        f = r.request(nt.login_frame("alice", "alice-pw-secret"), 30)
+        self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
+        return r, r.request(nt.frame(nt.MSG_SCP_PROBE, [nt.a_u16(nt.T_SCP_PORT, port)],
+                                     reqid=reqid), 30)
+
+    def test_probe_follows_the_port_policy(self):
+        for port, words in ((80, "below 1024"), (7485, "20000-20100")):
+            r, f = self.probe(port)
+            self.assertEqual((f.type, f.error_code), (nt.MSG_ERROR, 7), f)
+            self.assertIn(words, f.str(nt.T_REASON))
+            # request-level: the connection goes on
+            self.assertEqual(r.request(nt.frame(nt.MSG_PING, reqid=9), 10).type, nt.MSG_PONG)
+
+    def test_probe_results(self):
+        # Nothing listens: refused, with where the server connected (our observed address).
+        port = 20000 + nt.free_port() % 100
+        r, f = self.probe(port)
+        self.assertEqual(f.type, nt.MSG_SCP_PROBE_RESULT, f)
+        self.assertEqual(f.reqid, 3)
+        self.assertEqual(f.uint(nt.T_PROBE_RESULT), 1, f.str(nt.T_REASON))
+        self.assertEqual(f.str(nt.T_OBSERVED_ADDR), "127.0.0.1:%d" % port)
+        self.assertEqual(f.uint(nt.T_RELAY), 1)
+        # Something that is not a netcfax client: it accepts and closes.
+        import socket
+        import threading
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", port))
+        ls.listen(4)
+        self.addCleanup(ls.close)
+
+        def answer():
+            c, _ = ls.accept()
+            c.close()
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        r2, f = self.probe(port)
+        self.assertEqual(f.uint(nt.T_PROBE_RESULT), 3, f.str(nt.T_REASON))
+        t.join(10)
+        # The sessions carry no notifications, and the probes left no port or state on them.
+        rows = self.sessions()
+        self.assertEqual(len(rows), 2, rows)
+        for row in rows:
+            self.assertEqual(row["scp_port"], 0, row)
+            self.assertNotIn("connect", row["scp"], row)
+
     def test_watch_outside_policy_exits_with_the_reason(self):
         w = nt.Watcher(self.alice, owner=self, global_opts=("--scp-mode", "fixed",
                                                             "--scp-port", "7485"))
