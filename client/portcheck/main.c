@@ -12,6 +12,7 @@
 #include "password.h"
 #include "portcheck.h"
 #include "proto.h"
+#include "config.h"
 
 static void
 usage(FILE *out)
@@ -28,7 +29,7 @@ usage(FILE *out)
 	    "its user; the password comes from NETCFAX_PASSWORD, password_file or a prompt.\n"
 	    "\n"
 	    "  -c, --config FILE        client configuration\n"
-	    "  -S, --server HOST        server host name or address\n"
+	    "  -S, --host HOST          the server's host name or address\n"
 	    "  -P, --port PORT          server's Primary Connection Port (default 7488)\n"
 	    "  -u, --user NAME          user to log in as\n"
 	    "      --password-file FILE read the password from FILE\n"
@@ -40,22 +41,26 @@ usage(FILE *out)
 	    "      --portmap HOW        auto (ask the router), upnp, natpmp, or off (do not)\n"
 	    "      --timeout SECONDS    longest wait for the server's verdict (default 30)\n"
 	    "      --json               one JSON document (schema " PC_SCHEMA ") on stdout\n"
+	    "      --server             run on the server host instead: the PCP listening on every\n"
+	    "                           address, the host firewall, the router, and the rules\n"
+	    "      --server-config FILE netcfaxd's configuration (default " CONFIG_DEFAULT_PATH ")\n"
 	    "  -V, --version            print the version and exit\n"
 	    "  -h, --help               this help\n"
 	    "\n"
 	    "Exit codes: 0 the direct path works; 1 only the relay works; 2 nothing works;\n"
-	    "3 the server cannot be reached, verified or logged in to; 64 usage; 70 internal.\n");
+	    "3 the server cannot be reached, verified or logged in to; 64 usage; 70 internal.\n"
+	    "With --server: 0 the PCP is open on this host; 2 it is not; 64 usage.\n");
 }
 
 enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_SCPMODE, O_SCPPORT, O_SCPRANGE, O_PORTMAP,
-       O_TIMEOUT };
+       O_TIMEOUT, O_SERVER, O_SERVERCONF };
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "server", required_argument, NULL, 'S' },
+		{ "host", required_argument, NULL, 'S' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "password-file", required_argument, NULL, O_PWFILE },
@@ -67,6 +72,8 @@ main(int argc, char **argv)
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
 		{ "portmap", required_argument, NULL, O_PORTMAP },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "server", no_argument, NULL, O_SERVER },
+		{ "server-config", required_argument, NULL, O_SERVERCONF },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -78,6 +85,7 @@ main(int argc, char **argv)
 	const char *home = getenv("HOME");
 	char err[1200], prompt[400];
 	int ch, nover = 0, explicit_conf = 0, rc;
+	const char *server_conf = CONFIG_DEFAULT_PATH;
 	ncfx_client *c = NULL;
 
 	log_init("netcfax-portcheck", LOG_LVL_WARN);
@@ -102,6 +110,8 @@ main(int argc, char **argv)
 		case O_SCPRANGE: key = "scp_range"; break;
 		case O_PORTMAP: key = "portmap"; break;
 		case O_JSON: pc->cli.json = 1; break;
+		case O_SERVER: pc->server_mode = 1; break;
+		case O_SERVERCONF: server_conf = optarg; pc->server_mode = 1; break;
 		case O_TIMEOUT:
 			pc->timeout_s = atoi(optarg);
 			if (pc->timeout_s < 1 || pc->timeout_s > 600) {
@@ -125,6 +135,13 @@ main(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		return PC_EXIT_USAGE;
+	}
+	if (pc->server_mode) {
+		if (nover > 0) {
+			fprintf(stderr, "netcfax-portcheck: --server takes no client options\n");
+			return PC_EXIT_USAGE;
+		}
+		return pc_server_mode(pc, server_conf);
 	}
 	if (client_config_load(&pc->cli.cfg, pc->cli.config_path, !explicit_conf, err,
 	    sizeof(err)) < 0)

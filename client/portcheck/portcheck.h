@@ -22,6 +22,7 @@ enum pc_exit {
 	PC_EXIT_RELAY_ONLY = 1,    /* it did not, but the relay carries them */
 	PC_EXIT_NOTHING = 2,       /* neither works */
 	PC_EXIT_NO_SERVER = 3,     /* the server cannot be reached, verified or logged in to */
+	/* --server: 0 the PCP is open on this host, 2 it is not (a failed check says why) */
 	PC_EXIT_USAGE = 64,
 	PC_EXIT_INTERNAL = 70,
 };
@@ -51,6 +52,7 @@ struct pc_router {
 
 struct portcheck {
 	struct cli  cli;                  /* configuration, --json */
+	int         server_mode;          /* --server: the checks of server_mode.c */
 	const char *password;
 	int         timeout_s;
 	/* local */
@@ -94,6 +96,9 @@ void pc_check_server_connect(struct portcheck *pc, ncfx_client **c);
 void pc_check_routers(struct portcheck *pc);
 void pc_check_direct(struct portcheck *pc, ncfx_client *c);
 void pc_judge(struct portcheck *pc);        /* topology, relay, the fix */
+
+/* --server: the server host's checks, reported; returns the exit code. */
+int  pc_server_mode(struct portcheck *pc, const char *conf_path);
 
 /* Prints the report (text or JSON) and returns the exit code. */
 int  pc_report(struct portcheck *pc);

@@ -11,6 +11,14 @@
 static const char *const status_names[] = { "pass", "warn", "fail", "skip" };
 static const char *const section_names[] = { "", "Local", "Server", "Router", "Topology",
                                              "Direct path (SCP)", "Relay" };
+static const char *const server_section_names[] = { "", "Configuration", "Listening",
+                                                    "Host firewall", "Router", "", "" };
+
+static const char *
+section_name(const struct portcheck *pc, int s)
+{
+	return pc->server_mode ? server_section_names[s] : section_names[s];
+}
 
 void
 pc_add(struct portcheck *pc, int section, const char *id, int status, const char *todo,
@@ -44,6 +52,16 @@ pc_rule(struct portcheck *pc, const char *nft, const char *ipt)
 static int
 exit_code(const struct portcheck *pc, const char **verdict)
 {
+	if (pc->server_mode) {
+		for (int i = 0; i < pc->nchecks; i++)
+			if (pc->checks[i].status == PC_FAIL && pc->checks[i].section != PC_TOPOLOGY) {
+				*verdict = "clients cannot reach the PCP on this host: see the failed "
+				    "checks";
+				return PC_EXIT_NOTHING;
+			}
+		*verdict = "the PCP is open on this host";
+		return PC_EXIT_DIRECT;
+	}
 	if (!pc->reached || !pc->verified || !pc->logged_in) {
 		*verdict = !pc->reached ? "the server cannot be reached" : !pc->verified ?
 		    "the server's identity is not confirmed" : "the server refused the login";
@@ -63,8 +81,10 @@ exit_code(const struct portcheck *pc, const char **verdict)
 }
 
 static const char *
-verdict_key(int code)
+verdict_key(const struct portcheck *pc, int code)
 {
+	if (pc->server_mode)
+		return code == PC_EXIT_DIRECT ? "open" : "closed";
 	switch (code) {
 	case PC_EXIT_DIRECT: return "direct";
 	case PC_EXIT_RELAY_ONLY: return "relay";
@@ -78,8 +98,8 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 {
 	printf("{\"schema\":\"" PC_SCHEMA "\",\"server\":");
 	json_print_str(stdout, pc->cli.cfg.server);
-	printf(",\"port\":%d,\"verdict\":\"%s\",\"summary\":", (int)pc->cli.cfg.port,
-	    verdict_key(code));
+	printf(",\"mode\":\"%s\",\"port\":%d,\"verdict\":\"%s\",\"summary\":",
+	    pc->server_mode ? "server" : "client", (int)pc->cli.cfg.port, verdict_key(pc, code));
 	json_print_str(stdout, verdict);
 	printf(",\"exit\":%d,\"topology\":", code);
 	json_print_str(stdout, pc->topology ? pc_topology_name(pc->topology) : "unknown");
@@ -92,7 +112,7 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 		const struct pc_check *c = &pc->checks[i];
 
 		printf("%s{\"section\":\"%s\",\"id\":\"%s\",\"status\":\"%s\",\"evidence\":",
-		    i ? "," : "", section_names[c->section], c->id, status_names[c->status]);
+		    i ? "," : "", section_name(pc, c->section), c->id, status_names[c->status]);
 		json_print_str(stdout, c->evidence);
 		printf(",\"todo\":");
 		json_print_str(stdout, c->todo);
@@ -116,8 +136,11 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 static void
 print_text(const struct portcheck *pc, int code, const char *verdict)
 {
-	printf("netcfax-portcheck: from this client to %s port %d\n", pc->cli.cfg.server,
-	    (int)pc->cli.cfg.port);
+	if (pc->server_mode)
+		printf("netcfax-portcheck: the server's side, on this host\n");
+	else
+		printf("netcfax-portcheck: from this client to %s port %d\n", pc->cli.cfg.server,
+		    (int)pc->cli.cfg.port);
 	for (int s = PC_LOCAL; s <= PC_RELAY; s++) {
 		int shown = 0;
 
@@ -127,7 +150,7 @@ print_text(const struct portcheck *pc, int code, const char *verdict)
 			if (c->section != s)
 				continue;
 			if (!shown++)
-				printf("\n%s\n", section_names[s]);
+				printf("\n%s\n", section_name(pc, s));
 			printf("  %-4s  %-10s %s\n", status_names[c->status], c->id, c->evidence);
 			if (c->todo[0] && c->status != PC_PASS)
 				printf("  %-4s  %-10s -> %s\n", "", "", c->todo);

@@ -184,5 +184,59 @@ class Portcheck(unittest.TestCase):
         self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class ServerSide(unittest.TestCase):
+    """netcfax-portcheck --server on the UK server host of the two-site lab, whose router runs
+    miniupnpd with UPnP and which maps its own PCP."""
+
+    def run_check(self):
+        rc, out, err = nt.run_cmd(self.sites.lab.prefix("uk-srv") + [
+            nt.NETCFAX_PORTCHECK, "--server", "--server-config", self.srv.conf, "--json"],
+            timeout=60)
+        d = json.loads(out)
+        self.assertEqual((d["schema"], d["mode"], d["exit"]), ("netcfax-portcheck/1", "server",
+                                                               rc), d)
+        return rc, d
+
+    def test_server_side(self):
+        self.sites = nt.TwoSites(self, us="none", uk="upnp")
+        self.srv = nt.Server(self, prefix=self.sites.lab.prefix("uk-srv"), extra={
+            "listen": "0.0.0.0", "portmap": "upnp"})
+        self.assertIsNotNone(self.srv.wait_log(lambda x: "port mapping: the router (" in x,
+                                               timeout=30), self.srv.log_text())
+        port = self.srv.port
+        rc, d = self.run_check()
+        self.assertEqual((rc, d["verdict"]), (0, "open"), d)
+        listen = [c for c in d["checks"] if c["id"] == "listen"]
+        self.assertEqual([c["status"] for c in listen], ["pass", "pass"], d)
+        self.assertIn("127.0.0.1 port %d: netcfaxd answers with its own certificate" % port,
+                      listen[0]["evidence"])
+        self.assertIn("%s port %d" % (nt.UK_SERVER, port), listen[1]["evidence"])
+        [upnp] = [c for c in d["checks"] if c["id"] == "upnp"]
+        self.assertEqual(upnp["status"], "pass", d)
+        self.assertIn("forwards to %s:%d" % (nt.UK_SERVER, port), upnp["evidence"])
+
+        # A host firewall that drops what it did not ask for: found, and its fix works.
+        self.sites.lab.nft("uk-srv", "table inet hostfw {\n chain input { type filter hook "
+                           "input priority 0; policy drop; ct state established,related "
+                           "accept; }\n}\n")
+        rc, d = self.run_check()
+        self.assertEqual((rc, d["verdict"]), (2, "closed"), d)
+        [fw] = [c for c in d["checks"] if c["id"] == "firewall"]
+        self.assertEqual(fw["status"], "fail", d)
+        fix = d["fix"]["nftables"][0]
+        self.assertTrue(fix.startswith("nft insert rule inet hostfw input tcp dport %d accept"
+                                       % port), fix)
+        self.sites.lab.run("uk-srv", *fix.split("#")[0].split())
+        rc, d = self.run_check()
+        self.assertEqual((rc, d["verdict"]), (0, "open"), d)
+
+        # The server down: nothing listens.
+        self.srv.stop()
+        rc, d = self.run_check()
+        self.assertEqual(rc, 2, d)
+        self.assertTrue(all(c["status"] == "fail" for c in d["checks"] if c["id"] == "listen"))
+
+
 if __name__ == "__main__":
     nt.main()

@@ -1,0 +1,254 @@
+/* server_mode.c: netcfax-portcheck --server, run on the server host: is the PCP listening on
+ * every address the configuration names (and is it netcfaxd that answers), does the host's
+ * own firewall let it in, does the router forward it, and which rules would. */
+#include "portcheck.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tls.h"
+
+#define DISCOVER_MS 2000
+
+/* The report's sections in this mode (report.c names them so). */
+#define SEC_CONFIG   PC_LOCAL
+#define SEC_LISTEN   PC_SERVER
+#define SEC_FIREWALL PC_ROUTER
+#define SEC_ROUTER   PC_TOPOLOGY
+
+/* Does the nft port expression after "dport" (a number, a range, or a { set }) cover port? */
+static int
+covers(const char *expr, long port)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", expr);
+	for (char *t = strtok_r(buf, "{}, ", &save); t; t = strtok_r(NULL, "{}, ", &save)) {
+		long lo, hi;
+
+		if (sscanf(t, "%ld-%ld", &lo, &hi) == 2) {
+			if (port >= lo && port <= hi)
+				return 1;
+		} else if (sscanf(t, "%ld", &lo) == 1 && lo == port)
+			return 1;
+		if (strchr(expr, '{') == NULL)
+			break;                    /* a lone number or range: only the first token */
+	}
+	return 0;
+}
+
+/* The host firewall from `nft list ruleset`: 1 lets port in, 0 blocks it (an input chain with
+ * policy drop and no accept for it: "FAMILY TABLE CHAIN" in where), -1 cannot tell (why). */
+static int
+nft_verdict(long port, char *where, size_t wherelen, char *why, size_t whylen)
+{
+	FILE *p = popen("nft list ruleset 2>/dev/null", "r");
+	char line[512], table[160] = "", chain[128] = "";
+	int in_input = 0, drop = 0, accepted = 0, lines = 0, rc;
+
+	where[0] = '\0';
+	if (p == NULL) {
+		snprintf(why, whylen, "cannot run nft");
+		return -1;
+	}
+	while (fgets(line, sizeof(line), p)) {
+		char fam[16], name[128], *d;
+
+		lines++;
+		if (sscanf(line, "table %15s %127s {", fam, name) == 2) {
+			snprintf(table, sizeof(table), "%s %s", fam, name);
+			continue;
+		}
+		if (sscanf(line, " chain %127s {", chain) == 1) {
+			in_input = drop = accepted = 0;
+			continue;
+		}
+		if (strstr(line, "hook input")) {
+			in_input = 1;
+			drop = strstr(line, "policy drop") != NULL;
+			continue;
+		}
+		if (!in_input)
+			continue;
+		if ((d = strstr(line, "dport ")) != NULL && strstr(line, "accept") &&
+		    !strstr(line, "saddr") && covers(d + 6, port))
+			accepted = 1;
+		if (line[strspn(line, " \t")] == '}') {          /* the chain ends */
+			if (drop && !accepted && !where[0])
+				snprintf(where, wherelen, "%s %s", table, chain);
+			in_input = 0;
+		}
+	}
+	rc = pclose(p);
+	if (lines == 0) {
+		snprintf(why, whylen, rc != 0 ? "cannot read the nftables ruleset (run as root, "
+		    "or nft is not installed)" : "no nftables rules: nothing filters input");
+		return rc != 0 ? -1 : 1;
+	}
+	if (where[0]) {
+		snprintf(why, whylen, "the input chain %s drops by default and accepts nothing for "
+		    "TCP port %ld", where, port);
+		return 0;
+	}
+	snprintf(why, whylen, "no input chain drops TCP port %ld", port);
+	return 1;
+}
+
+/* One listen address: does netcfaxd (with its own certificate) answer on it? */
+static void
+check_listen(struct portcheck *pc, const char *addr, long port, const char *fp_want)
+{
+	char err[300];
+	int fail = 0;
+	struct tls_stream *t = tls_stream_connect(addr, (int)port, NULL, 3000, &fail, err,
+	    sizeof(err));
+
+	if (t == NULL) {
+		pc_add(pc, SEC_LISTEN, "listen", PC_FAIL, fail == TLS_FAIL_HANDSHAKE ? "another "
+		    "program holds the port, or a proxy answers: check with ss -ltnp" : "start "
+		    "netcfaxd (netcfaxd -n -c FILE checks its configuration first)",
+		    "%s port %ld: %s", addr, port, err);
+		return;
+	}
+	if (fp_want[0] && strcmp(tls_stream_fingerprint(t), fp_want) != 0)
+		pc_add(pc, SEC_LISTEN, "listen", PC_WARN, "another TLS server answers there, not "
+		    "this netcfaxd", "%s port %ld: a TLS server with certificate %s", addr, port,
+		    tls_stream_fingerprint(t));
+	else
+		pc_add(pc, SEC_LISTEN, "listen", PC_PASS, "", "%s port %ld: netcfaxd answers%s",
+		    addr, port, fp_want[0] ? " with its own certificate" : "");
+	tls_stream_free(t);
+}
+
+struct pcp_scan {
+	long        port;
+	const char *lan;
+	char        owner[200];
+	int         ours;
+};
+
+static int
+pcp_mapping(const struct portmap_mapping *m, void *arg)
+{
+	struct pcp_scan *x = arg;
+
+	if (m->ext_port != x->port)
+		return 0;
+	x->ours = strcmp(m->int_client, x->lan) == 0 && m->int_port == x->port;
+	snprintf(x->owner, sizeof(x->owner), "%s:%u (\"%s\")", m->int_client, m->int_port,
+	    m->desc);
+	return 1;
+}
+
+/* What the router offers, and (UPnP) whether it forwards the PCP to this host. */
+static void
+check_router(struct portcheck *pc, long port, const char *portmap)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct portmap_ops *ops = i ? &portmap_natpmp_ops : &portmap_upnp_ops;
+		struct pc_router *r = i ? &pc->natpmp : &pc->upnp;
+		struct pcp_scan x = { port, r->gw.lan_addr, "", 0 };
+		char err[200];
+		void *st = NULL;
+
+		if (ops->discover(&st, DISCOVER_MS, &r->gw, r->err, sizeof(r->err)) != 0) {
+			pc_add(pc, SEC_ROUTER, ops->name, PC_SKIP, "", "no answer: %s", r->err);
+			continue;
+		}
+		r->found = 1;
+		x.lan = r->gw.lan_addr;
+		if (i == 0 && ops->list(st, pcp_mapping, &x, err, sizeof(err)) == 0 && x.owner[0])
+			pc_add(pc, SEC_ROUTER, ops->name, x.ours ? PC_PASS : PC_FAIL, x.ours ? "" :
+			    "the router sends the PCP to another machine: point it at this host",
+			    "%s; external port %ld forwards to %s", r->gw.detail, port, x.owner);
+		else
+			pc_add(pc, SEC_ROUTER, ops->name, i == 0 ? PC_WARN : PC_PASS, i == 0 ?
+			    "unless a rule made on the router's own pages forwards it (those do not "
+			    "always show here), add the forward below" : "", "%s%s%s%s", r->gw.detail,
+			    i == 0 ? "; no mapping of the PCP's port shows" : "",
+			    strcmp(portmap, "off") ? "; netcfaxd maps the PCP itself, portmap = " : "",
+			    strcmp(portmap, "off") ? portmap : "");
+		ops->close(st);
+	}
+}
+
+int
+pc_server_mode(struct portcheck *pc, const char *conf_path)
+{
+	struct server_config cfg;
+	char err[1200], buf[600], *save = NULL, cert[CONFIG_PATH_MAX + 32], fp[TLS_FP_LEN] = "";
+	char lan[PORTMAP_ADDR_MAX] = "", gw[PORTMAP_ADDR_MAX] = "", why[400], nft[300], ipt[300];
+	char where[300];
+	const char *ext;
+	long port;
+	int fw;
+
+	if (config_load(&cfg, conf_path, 0, err, sizeof(err)) < 0 ||
+	    config_finish(&cfg, err, sizeof(err)) < 0) {
+		pc_add(pc, SEC_CONFIG, "config", PC_FAIL, "fix the line named, then run netcfaxd -n",
+		    "%s", err);
+		return pc_report(pc);
+	}
+	port = cfg.pcp_port;
+	pc_add(pc, SEC_CONFIG, "config", PC_PASS, "", "%s: pcp_port %ld, listen %s, portmap %s",
+	    conf_path, port, cfg.listen, cfg.portmap);
+	snprintf(cert, sizeof(cert), "%s", cfg.tls_cert[0] ? cfg.tls_cert : "");
+	if (!cert[0])
+		snprintf(cert, sizeof(cert), "%s/tls/server.crt", cfg.state_dir);
+	if (tls_cert_file_fingerprint(cert, fp, err, sizeof(err)) < 0)
+		fp[0] = '\0';
+	portmap_route(gw, lan);
+
+	/* Every intended address; a wildcard is tried on loopback and on the LAN address. */
+	snprintf(buf, sizeof(buf), "%s", cfg.listen);
+	for (char *a = strtok_r(buf, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+		if (strcmp(a, "0.0.0.0") == 0) {
+			check_listen(pc, "127.0.0.1", port, fp);
+			if (lan[0])
+				check_listen(pc, lan, port, fp);
+		} else if (strcmp(a, "::") == 0)
+			check_listen(pc, "::1", port, fp);
+		else
+			check_listen(pc, a, port, fp);
+	}
+
+	fw = nft_verdict(port, where, sizeof(where), why, sizeof(why));
+	pc_add(pc, SEC_FIREWALL, "firewall", fw == 1 ? PC_PASS : fw == 0 ? PC_FAIL : PC_SKIP,
+	    fw == 0 ? "let the port in: the rule below" : "", "%s", why);
+
+	check_router(pc, port, cfg.portmap);
+
+	/* The server-side rules, with this host's addresses. */
+	ext = pc->upnp.found && pc->upnp.gw.ext_class == PORTMAP_ADDR_PUBLIC ?
+	    pc->upnp.gw.ext_addr : pc->natpmp.found && pc->natpmp.gw.ext_class ==
+	    PORTMAP_ADDR_PUBLIC ? pc->natpmp.gw.ext_addr : "ROUTER_PUBLIC_ADDRESS";
+	if (fw == 0) {
+		snprintf(nft, sizeof(nft), "nft insert rule %s tcp dport %ld accept   # on this "
+		    "host", where, port);
+		snprintf(ipt, sizeof(ipt), "iptables -I INPUT -p tcp --dport %ld -j ACCEPT   # on "
+		    "this host", port);
+		pc_rule(pc, nft, ipt);
+	}
+	if (lan[0]) {
+		snprintf(pc->fix_words, sizeof(pc->fix_words), "On the router in front of this "
+		    "server (%s, external address %s): forward TCP port %ld to %s (service \"netcfax "
+		    "PCP\", protocol TCP, port %ld, internal address %s).%s Every client's port must "
+		    "be %ld.", gw[0] ? gw : "the default gateway", ext, port, lan, port, lan,
+		    fw == 0 ? " On this host: let the port in through its firewall." : "", port);
+		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting ip daddr %s tcp dport "
+		    "%ld dnat ip to %s   # on the router", ext, port, lan);
+		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -d %s -p tcp --dport %ld "
+		    "-j DNAT --to-destination %s   # on the router", ext, port, lan);
+		pc_rule(pc, nft, ipt);
+		snprintf(nft, sizeof(nft), "nft add rule inet filter forward ip daddr %s tcp dport "
+		    "%ld ct state new accept   # on the router", lan, port);
+		snprintf(ipt, sizeof(ipt), "iptables -A FORWARD -p tcp -d %s --dport %ld -m "
+		    "conntrack --ctstate NEW -j ACCEPT   # on the router", lan, port);
+		pc_rule(pc, nft, ipt);
+	}
+	return pc_report(pc);
+}
