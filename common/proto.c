@@ -71,6 +71,7 @@ static const struct tag_spec {
 	[NCFX_T_PROBE_RESULT]  = { NCFX_AT_U8, 0, 0 },
 	[NCFX_T_ELAPSED_MS]    = { NCFX_AT_U32, 0, 0 },
 	[NCFX_T_RELAY]         = { NCFX_AT_U8, 0, 0 },
+	[NCFX_T_OBSERVED_PORT] = { NCFX_AT_U16, 0, 0 },
 };
 
 /* Which attributes each message must and may carry. Tags outside both masks are skipped,
@@ -95,7 +96,8 @@ static const struct msg_spec {
 	{ NCFX_MSG_LOGIN, "LOGIN", BIT(NCFX_T_USER) | BIT(NCFX_T_PASSWORD),
 	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) | BIT(NCFX_T_SEQ) | BIT(NCFX_T_PATH) },
 	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_USER) |
-	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR), BIT(NCFX_T_SEQ) },
+	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR),
+	  BIT(NCFX_T_SEQ) | BIT(NCFX_T_OBSERVED_PORT) },
 	{ NCFX_MSG_LOGOUT, "LOGOUT", 0, 0 },
 	{ NCFX_MSG_SCP_REGISTER, "SCP_REGISTER", BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE), 0 },
 	{ NCFX_MSG_SCP_PROBE, "SCP_PROBE", BIT(NCFX_T_SCP_PORT), 0 },

@@ -119,6 +119,7 @@ enum ncfx_tag {
 	NCFX_T_PROBE_RESULT,     /* u8 enum ncfx_probe_outcome */
 	NCFX_T_ELAPSED_MS,       /* u32 */
 	NCFX_T_RELAY,            /* u8: 1 when the server relays notifications it cannot send direct */
+	NCFX_T_OBSERVED_PORT,    /* u16: the client's source port as the server sees it */
 	NCFX_T__COUNT
 };
 

@@ -523,6 +523,18 @@ tls_stream_peer_addr(const struct tls_stream *s)
 }
 
 int
+tls_stream_local_port(const struct tls_stream *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int
 tls_stream_write(struct tls_stream *s, const void *buf, size_t len, char *err, size_t errlen)
 {
 	const unsigned char *p = buf;

@@ -57,6 +57,8 @@ struct tls_stream *tls_stream_connect(const char *host, int port, const char *ca
                                       int timeout_ms, int *fail, char *err, size_t errlen);
 const char *tls_stream_fingerprint(const struct tls_stream *s);
 const char *tls_stream_peer_addr(const struct tls_stream *s);
+/* Our end's port of the connection (what a NAT on the way may change). */
+int tls_stream_local_port(const struct tls_stream *s);
 /* 0 or -1 */
 int  tls_stream_write(struct tls_stream *s, const void *buf, size_t len, char *err,
                       size_t errlen);

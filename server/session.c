@@ -767,6 +767,9 @@ login_checked(int ok, void *arg)
 		ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
 		ncfx_put_str(&w, NCFX_T_USER, s->user);
 		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
+		ncfx_put_u16(&w, NCFX_T_OBSERVED_PORT, ntohs(s->sa.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&s->sa)->sin6_port :
+		    ((struct sockaddr_in *)&s->sa)->sin_port));
 		ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
 		if (wants_notifications(s)) {
 			/* Where the notification stream starts, so the client's de-duplication

@@ -367,6 +367,8 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 		ncfx_msg_str(&m, NCFX_T_USER, out->user, sizeof(out->user));
 		ncfx_msg_str(&m, NCFX_T_OBSERVED_ADDR, out->observed_addr,
 		    sizeof(out->observed_addr));
+		out->observed_port = (uint16_t)ncfx_msg_uint(&m, NCFX_T_OBSERVED_PORT);
+		out->local_port = (uint16_t)tls_stream_local_port(c->tls);
 	}
 	c->has_resume_point = ncfx_msg_has(&m, NCFX_T_SEQ);
 	c->resume_point = ncfx_msg_uint(&m, NCFX_T_SEQ);

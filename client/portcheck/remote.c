@@ -90,9 +90,11 @@ pc_check_direct(struct portcheck *pc, ncfx_client *c)
 	}
 	pc->logged_in = 1;
 	snprintf(pc->observed, sizeof(pc->observed), "%s", r->session.observed_addr);
-	pc_add(pc, PC_SERVER, "observed", PC_PASS, "", "the server sees this client as %s%s",
-	    pc->observed, strcmp(pc->observed, pc->local_addr) == 0 ? " (this machine's own "
-	    "address: no NAT between)" : "");
+	pc_add(pc, PC_SERVER, "observed", PC_PASS, "", "the server sees this client as %s port "
+	    "%u (this machine: %s port %u)%s", pc->observed, r->session.observed_port,
+	    pc->local_addr, r->session.local_port, strcmp(pc->observed, pc->local_addr) != 0 ?
+	    "; the address is translated on the way" : r->session.observed_port !=
+	    r->session.local_port ? "; the port is translated on the way" : "");
 	if (st != NCFX_OK) {
 		pc_add(pc, PC_DIRECT, "direct", PC_FAIL, "", "the check did not finish: %s",
 		    r->reason);

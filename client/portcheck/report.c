@@ -107,7 +107,8 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 	json_print_str(stdout, pc->local_addr);
 	printf(",\"observed_addr\":");
 	json_print_str(stdout, pc->observed);
-	printf(",\"scp_port\":%u,\"probe_port\":%u,\"checks\":[", pc->scp_port, pc->probe_port);
+	printf(",\"observed_port\":%u,\"scp_port\":%u,\"probe_port\":%u,\"checks\":[",
+	    pc->probe.session.observed_port, pc->scp_port, pc->probe_port);
 	for (int i = 0; i < pc->nchecks; i++) {
 		const struct pc_check *c = &pc->checks[i];
 

@@ -45,6 +45,8 @@ struct ncfx_session_info {
 	uint64_t session_id;
 	char     user[65];
 	char     observed_addr[65];     /* this client's address as the server sees it */
+	uint16_t observed_port;         /* and the source port of this connection, so seen */
+	uint16_t local_port;            /* that port on this machine */
 };
 
 struct ncfx_job {

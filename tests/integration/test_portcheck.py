@@ -77,6 +77,9 @@ class Portcheck(unittest.TestCase):
         self.assertEqual(self.check(d, "direct")["status"], "pass", d)
         self.assertEqual(self.check(d, "relay")["status"], "pass", d)
         self.assertEqual(d["observed_addr"], "11.22.33.3")
+        self.assertGreater(d["observed_port"], 0)
+        self.assertIn("port %d (this machine: 11.22.33.3 port %d)" % (
+            d["observed_port"], d["observed_port"]), self.check(d, "observed")["evidence"])
         self.assertEqual(d["fix"]["nftables"], [])
 
     def test_upnp_router_with_mapping(self):
