@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -95,6 +96,17 @@ wait_reply(struct npmp *p, natpmpresp_t *r, int wait_ms)
 		if (rc != NATPMP_TRYAGAIN)
 			return rc;
 	}
+}
+
+/* The library resends a request every 250 ms and so may get two answers; one left over would
+ * be read as the answer to the next request. Take what is queued before sending. */
+static void
+drain(struct npmp *p)
+{
+	char buf[64];
+
+	for (int i = 0; i < 16 && recv(p->n.s, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
 }
 
 static const char *
@@ -193,6 +205,7 @@ npmp_request(struct npmp *p, uint16_t int_port, uint16_t ext_port, long lease, n
 {
 	int rc;
 
+	drain(p);
 	if (sendnewportmappingrequest(&p->n, NATPMP_PROTOCOL_TCP, int_port, ext_port,
 	    (uint32_t)lease) < 0)
 		return NATPMP_ERR_SENDERR;
@@ -265,6 +278,7 @@ npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t 
 	natpmpresp_t r;
 	int rc;
 
+	drain(p);
 	if (sendpublicaddressrequest(&p->n) < 0) {
 		snprintf(err, errlen, "NAT-PMP: cannot send to the router");
 		return -1;

@@ -124,7 +124,9 @@ nap(struct portmap_service *s, long secs)
 	struct timespec until;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	/* Monotonic (the condition variable is set up so): a clock set back must not stall
+	 * renewals until a lease runs out. */
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += secs;
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping &&
@@ -389,7 +391,14 @@ portmap_service_new(struct event_base *base, const struct portmap_service_option
 	s->arg = arg;
 	s->pipe[0] = s->pipe[1] = -1;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if (pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
 	    (s->ev = event_new(base, s->pipe[0], EV_READ | EV_PERSIST, deliver, s)) == NULL ||
 	    event_add(s->ev, NULL) != 0 || pthread_create(&s->thread, NULL, worker, s) != 0) {

@@ -419,6 +419,7 @@ scp_connect(struct scp *p)
 		return;
 	}
 	if (connect(p->fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
+		p->cause = errno == ECONNREFUSED ? NCFX_PROBE_REFUSED : NCFX_PROBE_UNREACHABLE;
 		retry_later(p, "connect failed: %s", strerror(errno));
 		return;
 	}

@@ -690,7 +690,9 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 		/* The client asked for the relay: a port does not change that. */
 	} else if (port != 0) {
 		s->scp = scp_new(s);
-		if (s->relay)
+		if (s->scp == NULL)
+			log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
+		else if (s->relay)
 			scp_set_retry(s->scp, 0, s->srv->cfg.direct_retry_max);
 	} else if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay && s->relay == NULL) {
 		start_relay(s, "the client withdrew its SCP port");
@@ -767,6 +769,7 @@ login_checked(int ok, void *arg)
 		ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
 		ncfx_put_str(&w, NCFX_T_USER, s->user);
 		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
+		ncfx_put_u8(&w, NCFX_T_RELAY, (uint8_t)(srv->cfg.relay != 0));
 		ncfx_put_u16(&w, NCFX_T_OBSERVED_PORT, ntohs(s->sa.ss_family == AF_INET6 ?
 		    ((struct sockaddr_in6 *)&s->sa)->sin6_port :
 		    ((struct sockaddr_in *)&s->sa)->sin_port));

@@ -369,6 +369,7 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 		    sizeof(out->observed_addr));
 		out->observed_port = (uint16_t)ncfx_msg_uint(&m, NCFX_T_OBSERVED_PORT);
 		out->local_port = (uint16_t)tls_stream_local_port(c->tls);
+		out->relay_offered = ncfx_msg_uint(&m, NCFX_T_RELAY) != 0;
 	}
 	c->has_resume_point = ncfx_msg_has(&m, NCFX_T_SEQ);
 	c->resume_point = ncfx_msg_uint(&m, NCFX_T_SEQ);

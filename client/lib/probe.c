@@ -36,6 +36,7 @@ struct probe {
 	const char               *host, *pinned;
 	uint64_t                  session_id;
 	uint8_t                   secret[32];
+	uint16_t                  port;       /* probed; 0: the round trip only */
 	struct timespec           ping_at;
 	int                       done;
 	ncfx_status               st;
@@ -162,6 +163,10 @@ pcp_frames(struct probe *p, struct evbuffer *in)
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			p->r->pcp_rtt_ms = (now.tv_sec - p->ping_at.tv_sec) * 1000L +
 			    (now.tv_nsec - p->ping_at.tv_nsec) / 1000000L;
+			if (p->port == 0) {            /* nothing else was asked */
+				p->r->relay = p->r->session.relay_offered;
+				finish(p, NCFX_OK, NULL);
+			}
 		} else if (m.type == NCFX_MSG_SCP_PROBE_RESULT && m.reqid == PROBE_REQID) {
 			got_result(p, &m);
 		} else if (m.type == NCFX_MSG_ERROR && (m.reqid == PROBE_REQID || m.reqid == 0)) {
@@ -233,10 +238,15 @@ run(struct probe *p, ncfx_client *c, int listen_fd, uint16_t port, int timeout_s
 	p->r->pcp_rtt_ms = -1;
 	ncfx_wbuf_begin(&wb, NCFX_MSG_PING, 0, PING_REQID);
 	frame_send(p->pcp, &wb);
-	ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_PROBE, 0, PROBE_REQID);
-	ncfx_put_u16(&wb, NCFX_T_SCP_PORT, port);
-	frame_send(p->pcp, &wb);
-	pcp_frames(p, p->pending);
+	if (port != 0) {
+		ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_PROBE, 0, PROBE_REQID);
+		ncfx_put_u16(&wb, NCFX_T_SCP_PORT, port);
+		frame_send(p->pcp, &wb);
+	}
+	/* What came before the detach goes first, in the same buffer as what follows, so a
+	 * frame split between the two is read whole. */
+	evbuffer_prepend_buffer(bufferevent_get_input(p->pcp), p->pending);
+	pcp_frames(p, bufferevent_get_input(p->pcp));
 	if (!p->done)
 		event_base_dispatch(p->base);
 	if (l)
@@ -260,6 +270,7 @@ ncfx_probe_scp(ncfx_client *c, const char *user, const char *password, int liste
 	if (st != NCFX_OK)
 		return st;
 	p.session_id = r->session.session_id;
+	p.port = port;
 	p.host = ncfx_client_host(c);
 	p.pinned = *ncfx_client_ca_file(c) ? NULL : ncfx_client_fingerprint(c);
 	p.base = event_base_new();

@@ -71,6 +71,8 @@ struct ncfx_watch {
 	struct ackstate        pcp_ack;        /* relayed notifications */
 	int                    path;           /* as the server last said */
 	uint32_t               reqid;          /* for requests sent on the evented PCP */
+	uint32_t               reg_reqid;      /* an SCP_REGISTER awaiting its reply, 0 if none */
+	uint16_t               reg_prev;       /* the port it replaces, kept if it is refused */
 	int                    attempts;
 	int                    logins;
 	char                   fingerprint[TLS_FP_LEN];
@@ -312,7 +314,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 			close(fd);
 		if (c->deadline)
 			event_free(c->deadline);
-		bufferevent_free(c->bev);
+		if (c->bev)
+			bufferevent_free(c->bev);
 		free(c);
 		return;
 	}
@@ -371,8 +374,23 @@ pcp_read(struct bufferevent *bev, void *arg)
 			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
 			if (w->o.on_path)
 				w->o.on_path(w, w->path, reason, w->o.arg);
+		} else if (m.type == NCFX_MSG_ERROR) {
+			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
+			if (w->reg_reqid != 0 && m.reqid == w->reg_reqid) {
+				/* The session keeps the port it had; so must the next LOGIN, or
+				 * the server would refuse the whole login for it. */
+				status(w, NCFX_WATCH_WARN, "the server refused port %u (%s); keeping "
+				    "port %u", w->reg_port, reason, w->reg_prev);
+				w->reg_port = w->reg_prev;
+				w->reg_reqid = 0;
+			} else
+				status(w, NCFX_WATCH_WARN, "the server refused a request: %s",
+				    reason);
+		} else if (m.type == NCFX_MSG_OK && m.reqid != 0 && m.reqid == w->reg_reqid) {
+			w->reg_reqid = 0;
 		}
-		/* PONG and the replies to PATH_RETRY only keep the session alive. */
+		/* PONG and the OK replies to SCP_REGISTER and PATH_RETRY only keep the session
+		 * alive. */
 		evbuffer_drain(in, len);
 		if (w->pcp != bev || w->stop_code >= 0)
 			break;
@@ -473,10 +491,12 @@ on_portmap(const struct portmap_event *ev, void *arg)
 			ncfx_watch_retry_direct(w);
 		return;
 	}
+	w->reg_prev = w->reg_port;
 	w->reg_port = ev->ext_port;
 	if (w->pcp == NULL)
 		return;                  /* the next login registers it */
-	ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_REGISTER, 0, ++w->reqid ? w->reqid : ++w->reqid);
+	w->reg_reqid = ++w->reqid ? w->reqid : ++w->reqid;
+	ncfx_wbuf_begin(&wb, NCFX_MSG_SCP_REGISTER, 0, w->reg_reqid);
 	ncfx_put_u16(&wb, NCFX_T_SCP_PORT, w->reg_port);
 	ncfx_put_u8(&wb, NCFX_T_SCP_MODE, (uint8_t)w->scp_mode);
 	frame_send(w->pcp, &wb);
@@ -577,6 +597,7 @@ try_login(ncfx_watch *w)
 		schedule_reconnect(w, "%s", ncfx_client_errmsg(w->client));
 		return -1;
 	}
+	w->reg_reqid = 0;           /* a reply still due belonged to the old connection */
 	snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", ncfx_client_fingerprint(w->client));
 	w->session_id = info.session_id;
 	{

@@ -97,13 +97,9 @@ topology(struct portcheck *pc)
 static void
 relay(struct portcheck *pc)
 {
-	if (!pc->logged_in || (!pc->probed && strcmp(pc->cli.cfg.scp, "relay") != 0)) {
+	if (!pc->relay_known) {
 		pc_add(pc, PC_RELAY, "relay", PC_SKIP, "", "not checked: no session with the "
 		    "server");
-		return;
-	}
-	if (!pc->probed) {
-		pc_add(pc, PC_RELAY, "relay", PC_SKIP, "", "not checked");
 		return;
 	}
 	if (pc->relay_ok)

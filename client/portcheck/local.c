@@ -56,6 +56,7 @@ route_to_server(struct portcheck *pc, char *err, size_t errlen)
 		return -1;
 	getnameinfo((struct sockaddr *)&ss, len, pc->local_addr, sizeof(pc->local_addr), NULL, 0,
 	    NI_NUMERICHOST);
+	pc->v6 = ss.ss_family == AF_INET6;
 	if (getifaddrs(&ifs) == 0) {
 		for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
 			char a[64];

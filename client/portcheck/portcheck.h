@@ -58,6 +58,7 @@ struct portcheck {
 	/* local */
 	char     server_ip[64];           /* the server's address we route to */
 	char     local_addr[64];
+	int      v6;                      /* the server is reached over IPv6 */
 	char     local_if[32];
 	char     gateway[64];
 	int      scp_fd;                  /* bound SCP listener, -1 if none */
@@ -74,7 +75,7 @@ struct portcheck {
 	struct pc_router    upnp, natpmp;
 	/* verdicts */
 	int      topology;
-	int      probed, direct_ok, relay_ok;
+	int      probed, direct_ok, relay_ok, relay_known;
 	uint16_t probe_port;
 	struct ncfx_probe_result probe;
 	/* the fix */

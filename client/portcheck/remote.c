@@ -77,9 +77,12 @@ pc_check_direct(struct portcheck *pc, ncfx_client *c)
 	ncfx_status st;
 	const char *todo;
 
+	int relay_only = strcmp(pc->cli.cfg.scp, "relay") == 0;
+
 	/* The port the server would be told: our router mapping's external port if there is
-	 * one for our SCP, else the SCP port itself. */
-	pc->probe_port = pc->upnp.ours_ext ? (uint16_t)pc->upnp.ours_ext : pc->scp_port;
+	 * one for our SCP, else the SCP port itself; none for a client that uses the relay. */
+	pc->probe_port = relay_only ? 0 : pc->upnp.ours_ext ? (uint16_t)pc->upnp.ours_ext :
+	    pc->scp_port;
 	st = ncfx_probe_scp(c, pc->cli.cfg.user, pc->password, pc->scp_fd, pc->probe_port,
 	    pc->timeout_s, r);
 	if (st != NCFX_OK && r->session.session_id == 0) {
@@ -100,9 +103,26 @@ pc_check_direct(struct portcheck *pc, ncfx_client *c)
 		    r->reason);
 		return;
 	}
+	pc->relay_known = 1;
+	pc->relay_ok = r->relay;
+	if (relay_only) {
+		pc_add(pc, PC_DIRECT, "direct", PC_SKIP, "", "scp = relay: this client asks for the "
+		    "relay and listens on no port, so the server never connects back");
+		return;
+	}
 	pc->probed = 1;
 	pc->direct_ok = r->result == NCFX_PROBE_RESULT_OK;
-	pc->relay_ok = r->relay;
+	if (r->result == NCFX_PROBE_RESULT_OTHER_PEER && pc->scp_fd < 0 &&
+	    strncmp(pc->scp_holder, "netcfax ", 8) == 0) {
+		/* Our own running watcher holds the port and refused this check's session, as it
+		 * must: the connection got all the way to this machine's port. */
+		pc->direct_ok = 1;
+		pc_add(pc, PC_DIRECT, "direct", PC_WARN, "stop the running watcher to check the port "
+		    "with this check's own session", "the server's connect-back to %s reached port "
+		    "%u on this machine, where %s listens (it refused this check's session, as it "
+		    "must): the path to it works", r->target, pc->probe_port, pc->scp_holder);
+		return;
+	}
 	if (pc->direct_ok) {
 		pc_add(pc, PC_DIRECT, "direct", PC_PASS, "", "the server connected back to %s and "
 		    "both sides proved the session (%u ms)%s%s", r->target, r->elapsed_ms,

@@ -39,13 +39,44 @@ pc_add(struct portcheck *pc, int section, const char *id, int status, const char
 	va_end(ap);
 }
 
+/* Replaces every from in s (capacity cap) by to. */
+static void
+replace_all(char *s, size_t cap, const char *from, const char *to)
+{
+	char out[300], *p = s;
+	size_t n = 0, fl = strlen(from);
+
+	while (*p && n + 1 < sizeof(out)) {
+		if (strncmp(p, from, fl) == 0) {
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", to);
+			if (n >= sizeof(out))
+				n = sizeof(out) - 1;
+			p += fl;
+		} else
+			out[n++] = *p++;
+	}
+	out[n] = '\0';
+	snprintf(s, cap, "%s", out);
+}
+
 void
 pc_rule(struct portcheck *pc, const char *nft, const char *ipt)
 {
+	char *n, *i;
+
 	if (pc->nrules >= PC_MAX_RULES)
 		return;
-	snprintf(pc->nft[pc->nrules], sizeof(pc->nft[0]), "%s", nft);
-	snprintf(pc->ipt[pc->nrules], sizeof(pc->ipt[0]), "%s", ipt);
+	n = pc->nft[pc->nrules];
+	i = pc->ipt[pc->nrules];
+	snprintf(n, sizeof(pc->nft[0]), "%s", nft);
+	snprintf(i, sizeof(pc->ipt[0]), "%s", ipt);
+	if (pc->v6) {
+		/* The same rules, in IPv6's words. */
+		replace_all(n, sizeof(pc->nft[0]), " ip saddr ", " ip6 saddr ");
+		replace_all(n, sizeof(pc->nft[0]), " ip daddr ", " ip6 daddr ");
+		replace_all(n, sizeof(pc->nft[0]), "dnat ip to", "dnat ip6 to");
+		replace_all(i, sizeof(pc->ipt[0]), "iptables ", "ip6tables ");
+	}
 	pc->nrules++;
 }
 
@@ -134,6 +165,14 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 	printf("]}}\n");
 }
 
+/* Text from elsewhere (a router's mapping descriptions) must not steer the terminal. */
+static void
+put_clean(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 static void
 print_text(const struct portcheck *pc, int code, const char *verdict)
 {
@@ -152,7 +191,9 @@ print_text(const struct portcheck *pc, int code, const char *verdict)
 				continue;
 			if (!shown++)
 				printf("\n%s\n", section_name(pc, s));
-			printf("  %-4s  %-10s %s\n", status_names[c->status], c->id, c->evidence);
+			printf("  %-4s  %-10s ", status_names[c->status], c->id);
+			put_clean(c->evidence);
+			putchar('\n');
 			if (c->todo[0] && c->status != PC_PASS)
 				printf("  %-4s  %-10s -> %s\n", "", "", c->todo);
 		}

@@ -46,6 +46,12 @@ ask(struct portcheck *pc, const struct portmap_ops *ops, struct pc_router *r)
 	if (ops->list(st, one_mapping, &s, err, sizeof(err)) != 0)
 		err[0] = '\0';
 	ops->close(st);
+	if (ops == &portmap_natpmp_ops) {
+		pc_add(pc, PC_ROUTER, ops->name, PC_PASS, "", "%s; our address %s (NAT-PMP cannot "
+		    "list mappings: one made by NAT-PMP on another external port is not seen here)",
+		    r->gw.detail, r->gw.lan_addr);
+		return;
+	}
 	pc_add(pc, PC_ROUTER, ops->name, r->other_owner[0] ? PC_WARN : PC_PASS,
 	    r->other_owner[0] ? "another host holds the external port of our SCP: use "
 	    "scp_mode = range so the client can map another one" : "",

@@ -24,9 +24,12 @@
 static int
 covers(const char *expr, long port)
 {
-	char buf[256], *save = NULL;
+	char buf[256], *save = NULL, *end;
 
+	expr += strspn(expr, " ");
 	snprintf(buf, sizeof(buf), "%s", expr);
+	if (buf[0] == '{' && (end = strchr(buf, '}')) != NULL)
+		*end = '\0';                     /* the set, and nothing after it */
 	for (char *t = strtok_r(buf, "{}, ", &save); t; t = strtok_r(NULL, "{}, ", &save)) {
 		long lo, hi;
 
@@ -48,7 +51,7 @@ nft_verdict(long port, char *where, size_t wherelen, char *why, size_t whylen)
 {
 	FILE *p = popen("nft list ruleset 2>/dev/null", "r");
 	char line[512], table[160] = "", chain[128] = "";
-	int in_input = 0, drop = 0, accepted = 0, lines = 0, rc;
+	int in_input = 0, drop = 0, accepted = 0, jumps = 0, lines = 0, rc, unsure = 0;
 
 	where[0] = '\0';
 	if (p == NULL) {
@@ -64,7 +67,7 @@ nft_verdict(long port, char *where, size_t wherelen, char *why, size_t whylen)
 			continue;
 		}
 		if (sscanf(line, " chain %127s {", chain) == 1) {
-			in_input = drop = accepted = 0;
+			in_input = drop = accepted = jumps = 0;
 			continue;
 		}
 		if (strstr(line, "hook input")) {
@@ -74,11 +77,15 @@ nft_verdict(long port, char *where, size_t wherelen, char *why, size_t whylen)
 		}
 		if (!in_input)
 			continue;
-		if ((d = strstr(line, "dport ")) != NULL && strstr(line, "accept") &&
-		    !strstr(line, "saddr") && covers(d + 6, port))
+		if ((d = strstr(line, "tcp dport ")) != NULL && strstr(line, "accept") &&
+		    !strstr(line, "saddr") && covers(d + 10, port))
 			accepted = 1;
+		if (strstr(line, " jump ") || strstr(line, " goto "))
+			jumps = 1;                    /* an accept may hide in another chain */
 		if (line[strspn(line, " \t")] == '}') {          /* the chain ends */
-			if (drop && !accepted && !where[0])
+			if (drop && !accepted && jumps)
+				unsure = 1;
+			else if (drop && !accepted && !where[0])
 				snprintf(where, wherelen, "%s %s", table, chain);
 			in_input = 0;
 		}
@@ -93,6 +100,12 @@ nft_verdict(long port, char *where, size_t wherelen, char *why, size_t whylen)
 		snprintf(why, whylen, "the input chain %s drops by default and accepts nothing for "
 		    "TCP port %ld", where, port);
 		return 0;
+	}
+	if (unsure) {
+		snprintf(why, whylen, "an input chain drops by default and jumps to other chains: "
+		    "cannot tell whether TCP port %ld gets in (the listening checks above tried it "
+		    "locally)", port);
+		return -1;
 	}
 	snprintf(why, whylen, "no input chain drops TCP port %ld", port);
 	return 1;

@@ -47,6 +47,7 @@ struct ncfx_session_info {
 	char     observed_addr[65];     /* this client's address as the server sees it */
 	uint16_t observed_port;         /* and the source port of this connection, so seen */
 	uint16_t local_port;            /* that port on this machine */
+	int      relay_offered;         /* the server relays what it cannot send direct */
 };
 
 struct ncfx_job {
@@ -82,7 +83,8 @@ ncfx_status ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
 /* The end-to-end check of the SCP (netcfax-portcheck): logs in without notifications, asks
  * the server to connect back once to port on the address it sees us at (SCP_PROBE), and
  * answers that connection on listen_fd (a listening socket, or -1 when another program holds
- * the port) with the session's proofs. Consumes the connection: the client is disconnected
+ * the port) with the session's proofs. Port 0 only logs in and measures the PCP's round trip
+ * (for a client that uses the relay only). Consumes the connection: the client is disconnected
  * afterwards. Waits at most timeout_s for the server's verdict. */
 enum { NCFX_PROBE_RESULT_OK = 0, NCFX_PROBE_RESULT_REFUSED, NCFX_PROBE_RESULT_TIMEOUT,
        NCFX_PROBE_RESULT_OTHER_PEER, NCFX_PROBE_RESULT_UNREACHABLE };

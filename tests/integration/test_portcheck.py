@@ -137,6 +137,36 @@ class Portcheck(unittest.TestCase):
         self.assertIn("--dport 7500:7509", " ".join(d["fix"]["iptables"]))
         self.assertIn("tcp dport 7500-7509", " ".join(d["fix"]["nftables"]))
 
+    def test_relay_only_client(self):
+        self.build(nat=False)
+        os.makedirs(self.alice.config_dir, exist_ok=True)
+        with open(os.path.join(self.alice.config_dir, "client.conf"), "w") as f:
+            f.write("scp = relay\n")
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        self.assertEqual(self.check(d, "direct")["status"], "skip", d)
+        self.assertEqual(self.check(d, "relay")["status"], "pass", d)
+        self.assertEqual(d["fix"]["nftables"], [])
+
+    def test_port_held_by_the_running_watcher(self):
+        # The user's own watcher holds the fixed port: the check says so, and the server's
+        # connect-back reaching it counts as the path working.
+        self.build(nat=False)
+        w = nt.Watcher(self.alice, owner=self, global_opts=(
+            "--scp", "direct", "--scp-mode", "fixed", "--scp-port", "7485"))
+        w.wait_status("notifications connected", 30)
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
+        scp = self.check(d, "scp_port")
+        self.assertEqual(scp["status"], "warn", d)
+        self.assertIn("held by netcfax (pid %d)" % w.proc.pid, scp["evidence"])
+        direct = self.check(d, "direct")
+        self.assertEqual(direct["status"], "warn", d)
+        self.assertIn("the path to it works", direct["evidence"])
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        # and the watcher was not disturbed: its notifications still come
+        rc2, out, err = self.srv.admin("notify", "alice", "still here")
+        self.assertEqual(w.wait_notifications(1)[0]["text"], "still here")
+
     def test_double_nat(self):
         self.build(upnp=True, natpmp=True, double=True)
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
