@@ -41,6 +41,9 @@ usage(FILE *out)
 	    "      --portmap HOW        auto (ask the router), upnp, natpmp, or off (do not)\n"
 	    "      --timeout SECONDS    longest wait for the server's verdict (default 30)\n"
 	    "      --json               one JSON document (schema " PC_SCHEMA ") on stdout\n"
+	    "      --open               first ask the router (UPnP, NAT-PMP) to forward the SCP\n"
+	    "                           port here (it stays, lease 3600 s), then check\n"
+	    "      --close              first remove that mapping, then check\n"
 	    "      --server             run on the server host instead: the PCP listening on every\n"
 	    "                           address, the host firewall, the router, and the rules\n"
 	    "      --server-config FILE netcfaxd's configuration (default " CONFIG_DEFAULT_PATH ")\n"
@@ -53,7 +56,7 @@ usage(FILE *out)
 }
 
 enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_SCPMODE, O_SCPPORT, O_SCPRANGE, O_PORTMAP,
-       O_TIMEOUT, O_SERVER, O_SERVERCONF };
+       O_TIMEOUT, O_SERVER, O_SERVERCONF, O_OPEN, O_CLOSE };
 
 int
 main(int argc, char **argv)
@@ -73,6 +76,8 @@ main(int argc, char **argv)
 		{ "portmap", required_argument, NULL, O_PORTMAP },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "server", no_argument, NULL, O_SERVER },
+		{ "open", no_argument, NULL, O_OPEN },
+		{ "close", no_argument, NULL, O_CLOSE },
 		{ "server-config", required_argument, NULL, O_SERVERCONF },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -111,6 +116,8 @@ main(int argc, char **argv)
 		case O_PORTMAP: key = "portmap"; break;
 		case O_JSON: pc->cli.json = 1; break;
 		case O_SERVER: pc->server_mode = 1; break;
+		case O_OPEN: pc->open = 1; break;
+		case O_CLOSE: pc->close = 1; break;
 		case O_SERVERCONF: server_conf = optarg; pc->server_mode = 1; break;
 		case O_TIMEOUT:
 			pc->timeout_s = atoi(optarg);
@@ -134,6 +141,10 @@ main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return PC_EXIT_USAGE;
+	}
+	if (pc->open && pc->close) {
+		fprintf(stderr, "netcfax-portcheck: --open and --close exclude each other\n");
 		return PC_EXIT_USAGE;
 	}
 	if (pc->server_mode) {
@@ -164,6 +175,7 @@ main(int argc, char **argv)
 	if (pc->server_ip[0])
 		pc_check_server_connect(pc, &c);
 	pc_check_routers(pc);
+	pc_open_close(pc);
 	if (c != NULL)
 		pc_check_direct(pc, c);
 	pc_judge(pc);

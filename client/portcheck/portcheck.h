@@ -72,6 +72,8 @@ struct portcheck {
 	char     observed[66];
 	/* routers */
 	int                 routers_checked;
+	int                 open, close;    /* --open / --close: map or unmap our SCP first */
+	uint16_t            opened_ext;     /* the external port --open got */
 	struct pc_router    upnp, natpmp;
 	/* verdicts */
 	int      topology;
@@ -95,6 +97,7 @@ void pc_rule(struct portcheck *pc, const char *nft, const char *ipt);
 void pc_check_local(struct portcheck *pc);
 void pc_check_server_connect(struct portcheck *pc, ncfx_client **c);
 void pc_check_routers(struct portcheck *pc);
+void pc_open_close(struct portcheck *pc);   /* --open or --close, after the router checks */
 void pc_check_direct(struct portcheck *pc, ncfx_client *c);
 void pc_judge(struct portcheck *pc);        /* topology, relay, the fix */
 

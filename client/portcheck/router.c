@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
 
 #define DISCOVER_MS 2000
 
@@ -70,4 +73,64 @@ pc_check_routers(struct portcheck *pc)
 	pc->routers_checked = 1;
 	ask(pc, &portmap_upnp_ops, &pc->upnp);
 	ask(pc, &portmap_natpmp_ops, &pc->natpmp);
+}
+
+/* --open: the router rule by request, through the same backends the watcher uses; it stays
+ * (like `netcfax portmap open`) until its lease ends or --close. --close removes ours. */
+void
+pc_open_close(struct portcheck *pc)
+{
+	const char *order[2] = { "upnp", "natpmp" };
+	char desc[PORTMAP_DESC_MAX], host[64] = "", err[300] = "no router answered";
+	struct portmap_gateway gw;
+
+	if (!pc->open && !pc->close)
+		return;
+	if (pc->scp_port == 0 || (pc->open && pc->scp_mode == NCFX_SCP_DYNAMIC)) {
+		pc_add(pc, PC_ROUTER, pc->open ? "open" : "close", PC_FAIL, "set scp_mode = fixed "
+		    "(or range) first", "%s", pc->scp_port == 0 ? "no SCP port to map" :
+		    "scp_mode = dynamic: the port changes at every start, so a mapping made now "
+		    "would serve nobody");
+		return;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SCP %s@%s", pc->cli.cfg.user, host);
+	for (int i = 0; i < 2; i++) {
+		const struct portmap_ops *ops = portmap_backend(order[i]);
+		uint16_t ext = pc->upnp.ours_ext ? (uint16_t)pc->upnp.ours_ext : pc->scp_port;
+		uint16_t granted = 0;
+		long lease = 0;
+		void *st = NULL;
+		int rc;
+
+		if (strcmp(pc->cli.cfg.portmap, "auto") != 0 &&
+		    strcmp(pc->cli.cfg.portmap, order[i]) != 0)
+			continue;
+		if (ops->discover(&st, DISCOVER_MS, &gw, err, sizeof(err)) != 0)
+			continue;
+		if (gw.ext_class != PORTMAP_ADDR_PUBLIC) {
+			snprintf(err, sizeof(err), "%s", gw.detail);
+			ops->close(st);
+			continue;
+		}
+		rc = pc->open ? ops->add(st, pc->scp_port, ext, 3600, desc, &granted, &lease, err,
+		    sizeof(err)) : ops->remove(st, ext, pc->scp_port, err, sizeof(err));
+		ops->close(st);
+		if (rc != 0)
+			break;
+		if (pc->open) {
+			pc->opened_ext = granted;
+			pc->upnp.ours_ext = granted;    /* the port the server is to be told */
+			pc_add(pc, PC_ROUTER, "open", PC_PASS, "", "%s mapped %s:%u to %s:%u (%s; "
+			    "remove it with --close)", ops->name, gw.ext_addr, granted, gw.lan_addr,
+			    pc->scp_port, lease ? "lease 3600 s" : "permanent");
+		} else {
+			pc->upnp.ours_ext = 0;
+			pc_add(pc, PC_ROUTER, "close", PC_PASS, "", "%s removed the mapping of "
+			    "external port %u", ops->name, ext);
+		}
+		return;
+	}
+	pc_add(pc, PC_ROUTER, pc->open ? "open" : "close", PC_FAIL, pc->open ? "add the forward "
+	    "by hand (the fix below)" : "", "%s", err);
 }

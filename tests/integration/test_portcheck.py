@@ -167,6 +167,21 @@ class Portcheck(unittest.TestCase):
         rc2, out, err = self.srv.admin("notify", "alice", "still here")
         self.assertEqual(w.wait_notifications(1)[0]["text"], "still here")
 
+    def test_open_then_close(self):
+        self.build(upnp=True)
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", "--open")
+        self.assertEqual(self.check(d, "open")["status"], "pass", d)
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        self.assertIn("dport 7485 dnat ip to %s:7485" % CLIENT,
+                      self.lab.run("rtr", "nft", "list", "ruleset"))
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", "--close")
+        self.assertEqual(self.check(d, "close")["status"], "pass", d)
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        self.assertNotIn("dport 7485", self.lab.run("rtr", "nft", "list", "ruleset"))
+        rc, d = self.portcheck("--open", portmap="upnp")     # dynamic: refused, says why
+        self.assertEqual(self.check(d, "open")["status"], "fail", d)
+        self.assertIn("dynamic", self.check(d, "open")["evidence"])
+
     def test_double_nat(self):
         self.build(upnp=True, natpmp=True, double=True)
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
