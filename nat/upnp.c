@@ -20,6 +20,32 @@ struct upnp {
 	char            lan[PORTMAP_ADDR_MAX];
 };
 
+/* One TCP entry of the router's table, by external port. */
+struct entry {
+	char client[PORTMAP_ADDR_MAX];
+	char iport[8];
+	char desc[80];
+};
+
+/* The router's entry for ext_port: 0 with e filled, or the UPnP error code (714: none). */
+static int
+get_entry(struct upnp *u, uint16_t ext_port, struct entry *e)
+{
+	char ext[8], enabled[8] = "", left[16] = "";
+
+	memset(e, 0, sizeof(*e));
+	snprintf(ext, sizeof(ext), "%u", ext_port);
+	return UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype,
+	    ext, "TCP", NULL, e->client, e->iport, e->desc, enabled, left);
+}
+
+/* Does e forward to int_port on this host? */
+static int
+points_here(const struct upnp *u, const struct entry *e, uint16_t int_port)
+{
+	return strcmp(e->client, u->lan) == 0 && atoi(e->iport) == int_port;
+}
+
 static void
 upnp_close(void *state)
 {
@@ -85,8 +111,8 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
     uint16_t *granted, long *granted_lease, char *err, size_t errlen)
 {
 	struct upnp *u = state;
-	char ext[8], in[8], dur[16], client[PORTMAP_ADDR_MAX] = "", iport[8] = "", d[80] = "";
-	char enabled[8] = "", left[16] = "";
+	char ext[8], in[8], dur[16];
+	struct entry e;
 	int rc;
 
 	snprintf(ext, sizeof(ext), "%u", ext_port);
@@ -117,9 +143,7 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 		return -1;
 	}
 	/* Routers have claimed success and mapped nothing: read it back. */
-	rc = UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype, ext,
-	    "TCP", NULL, client, iport, d, enabled, left);
-	if (rc != 0 || strcmp(client, u->lan) != 0 || atoi(iport) != int_port) {
+	if (get_entry(u, ext_port, &e) != 0 || !points_here(u, &e, int_port)) {
 		snprintf(err, errlen, "the router said yes, but its table does not show the "
 		    "mapping of port %u to %s:%u", ext_port, u->lan, int_port);
 		return -1;
@@ -133,22 +157,20 @@ static int
 upnp_remove(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
 {
 	struct upnp *u = state;
-	char ext[8], client[PORTMAP_ADDR_MAX] = "", iport[8] = "", d[80] = "", en[8] = "";
-	char left[16] = "";
+	char ext[8];
+	struct entry e;
 	int rc;
 
 	snprintf(ext, sizeof(ext), "%u", ext_port);
 	/* Only ever ours: the mapping must point at this host and carry our description. */
-	rc = UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype, ext,
-	    "TCP", NULL, client, iport, d, en, left);
-	if (rc != 0) {
+	if (get_entry(u, ext_port, &e) != 0) {
 		snprintf(err, errlen, "no mapping of external port %u on the router", ext_port);
 		return -1;
 	}
-	if (strcmp(client, u->lan) != 0 || atoi(iport) != int_port ||
-	    strncmp(d, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)) != 0) {
+	if (!points_here(u, &e, int_port) ||
+	    strncmp(e.desc, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)) != 0) {
 		snprintf(err, errlen, "external port %u belongs to %s:%s (\"%s\"), not to netcfax on "
-		    "this host: left alone", ext_port, client, iport, d);
+		    "this host: left alone", ext_port, e.client, e.iport, e.desc);
 		return -1;
 	}
 	rc = UPNP_DeletePortMapping(u->urls.controlURL, u->data.first.servicetype, ext, "TCP",
@@ -196,15 +218,11 @@ static int
 upnp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
 {
 	struct upnp *u = state;
-	char ext[8], client[PORTMAP_ADDR_MAX] = "", iport[8] = "", d[80] = "", en[8] = "";
-	char left[16] = "";
-	int rc;
+	struct entry e;
+	int rc = get_entry(u, ext_port, &e);
 
-	snprintf(ext, sizeof(ext), "%u", ext_port);
-	rc = UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype, ext,
-	    "TCP", NULL, client, iport, d, en, left);
 	if (rc == 0)
-		return strcmp(client, u->lan) == 0 && atoi(iport) == int_port;
+		return points_here(u, &e, int_port);
 	if (rc == 714)
 		return 0;               /* NoSuchEntryInArray: the router forgot it */
 	/* Negative codes are miniupnpc's own: no HTTP answer, or an unreadable one. */
