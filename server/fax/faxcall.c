@@ -1,0 +1,263 @@
+/* faxcall.c: the only file that talks to spandsp (0.0.6). The pattern is that of spandsp's own
+ * fax tests: every 20 ms block (160 samples) each side's fax_tx output goes to the other's
+ * fax_rx, silence padded in, until both ends have reached phase E. */
+#include "faxcall.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <spandsp.h>
+
+#define BLOCK           160          /* samples: 20 ms at 8 kHz */
+#define DEFAULT_MAX_S   1800
+
+struct call {
+	const struct faxcall_opts *o;
+	struct faxcall_result     *r;
+	t30_state_t               *tx_t30, *rx_t30;
+	int                        tx_done, rx_done;
+	int                        cut;           /* the answering side hung up */
+	int                        rx_pages;
+};
+
+const char *
+faxcall_reason(int completion)
+{
+	return completion == T30_ERR_OK ? "sent" : t30_completion_code_to_str(completion);
+}
+
+int
+faxcall_class(int completion)
+{
+	switch (completion) {
+	case T30_ERR_OK:
+		return FAXCALL_SENT;
+	case T30_ERR_NORESSUPPORT:
+		return FAXCALL_NO_FINE;
+	case T30_ERR_RX_INCAPABLE:
+	case T30_ERR_NOSIZESUPPORT:
+	case T30_ERR_INCOMPATIBLE:
+		return FAXCALL_REFUSED;
+	case T30_ERR_FILEERROR:
+	case T30_ERR_NOPAGE:
+	case T30_ERR_BADTIFF:
+	case T30_ERR_BADPAGE:
+	case T30_ERR_BADTAG:
+	case T30_ERR_BADTIFFHDR:
+		return FAXCALL_DOCUMENT;
+	default:
+		return FAXCALL_RETRY;
+	}
+}
+
+static void
+report(struct call *c, int event)
+{
+	struct faxcall_progress p;
+	t30_stats_t st;
+
+	if (c->o->progress == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	t30_get_transfer_statistics(c->tx_t30, &st);
+	p.event = event;
+	p.page = st.pages_tx;
+	p.pages = st.pages_in_file;
+	p.bit_rate = st.bit_rate;
+	p.ecm = st.error_correcting_mode;
+	snprintf(p.remote_id, sizeof(p.remote_id), "%s",
+	    t30_get_rx_ident(c->tx_t30) ? t30_get_rx_ident(c->tx_t30) : "");
+	c->o->progress(&p, c->o->arg);
+}
+
+static int
+tx_phase_b(t30_state_t *s, void *user, int result)
+{
+	(void)s;
+	(void)result;
+	report(user, FAXCALL_CONNECTED);
+	return T30_ERR_OK;
+}
+
+static int
+tx_phase_d(t30_state_t *s, void *user, int result)
+{
+	(void)s;
+	(void)result;
+	report(user, FAXCALL_PAGE);
+	return T30_ERR_OK;
+}
+
+static void
+tx_phase_e(t30_state_t *s, void *user, int completion)
+{
+	struct call *c = user;
+
+	(void)s;
+	c->r->completion = completion;
+	c->tx_done = 1;
+}
+
+static int
+rx_phase_d(t30_state_t *s, void *user, int result)
+{
+	struct call *c = user;
+
+	(void)s;
+	(void)result;
+	/* A machine that hangs up after page N: it takes page N, then the line goes dead. */
+	if (++c->rx_pages >= c->o->hangup_after_page && c->o->hangup_after_page > 0)
+		c->cut = 1;
+	return T30_ERR_OK;
+}
+
+static void
+rx_phase_e(t30_state_t *s, void *user, int completion)
+{
+	struct call *c = user;
+
+	(void)s;
+	c->r->callee_completion = completion;
+	c->rx_done = 1;
+}
+
+static void
+setup(t30_state_t *t, const struct faxcall_opts *o, const char *ident)
+{
+	if (ident && *ident)
+		t30_set_tx_ident(t, ident);
+	t30_set_ecm_capability(t, o->ecm);
+	t30_set_supported_compressions(t, T30_SUPPORT_T4_1D_COMPRESSION |
+	    T30_SUPPORT_T4_2D_COMPRESSION | T30_SUPPORT_T6_COMPRESSION);
+}
+
+/* The line between the two: A-law both ways if asked, and noise. */
+static void
+line(int16_t *amp, int n, const struct faxcall_opts *o, awgn_state_t *noise)
+{
+	for (int i = 0; i < n; i++) {
+		int v = amp[i];
+
+		if (o->alaw)
+			v = alaw_to_linear(linear_to_alaw((int16_t)v));
+		if (noise)
+			v += awgn(noise);
+		amp[i] = (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+	}
+}
+
+static void
+pace(const struct timespec *t0, long samples)
+{
+	struct timespec now, want;
+	long ns = (long)(samples % 8000) * 125000L;
+
+	want.tv_sec = t0->tv_sec + samples / 8000 + (t0->tv_nsec + ns) / 1000000000L;
+	want.tv_nsec = (t0->tv_nsec + ns) % 1000000000L;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < want.tv_sec || (now.tv_sec == want.tv_sec && now.tv_nsec < want.tv_nsec))
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &want, NULL);
+}
+
+int
+faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
+{
+	struct call c = { o, r, NULL, NULL, 0, 0, 0, 0 };
+	fax_state_t *tx = fax_init(NULL, 1), *rx = fax_init(NULL, 0);
+	awgn_state_t *noise[2] = { NULL, NULL };
+	long samples = 0, max = (long)(o->max_seconds > 0 ? o->max_seconds : DEFAULT_MAX_S) * 8000;
+	struct timespec t0;
+	t30_stats_t st;
+
+	memset(r, 0, sizeof(*r));
+	r->completion = r->callee_completion = -1;
+	if (o->noise_dbm0 != 0.0f) {
+		noise[0] = awgn_init_dbm0(NULL, 1234567, o->noise_dbm0);
+		noise[1] = awgn_init_dbm0(NULL, 7654321, o->noise_dbm0);
+	}
+	if (tx == NULL || rx == NULL || (o->noise_dbm0 != 0.0f && (!noise[0] || !noise[1]))) {
+		snprintf(r->reason, sizeof(r->reason), "out of memory for the fax modems");
+		if (tx)
+			fax_free(tx);
+		if (rx)
+			fax_free(rx);
+		for (int i = 0; i < 2; i++)
+			if (noise[i])
+				awgn_free(noise[i]);
+		return -1;
+	}
+	c.tx_t30 = fax_get_t30_state(tx);
+	c.rx_t30 = fax_get_t30_state(rx);
+	setup(c.tx_t30, o, o->caller_id);
+	setup(c.rx_t30, o, o->callee_id);
+	t30_set_supported_resolutions(c.rx_t30, o->callee_no_fine ?
+	    T30_SUPPORT_STANDARD_RESOLUTION :
+	    T30_SUPPORT_STANDARD_RESOLUTION | T30_SUPPORT_FINE_RESOLUTION);
+	if (o->page_header && *o->page_header)
+		t30_set_tx_page_header_info(c.tx_t30, o->page_header);
+	t30_set_tx_file(c.tx_t30, o->tx_tiff, -1, -1);
+	t30_set_rx_file(c.rx_t30, o->rx_tiff ? o->rx_tiff : "/dev/null", -1);
+	t30_set_rx_encoding(c.rx_t30, T4_COMPRESSION_ITU_T6);
+	t30_set_phase_b_handler(c.tx_t30, tx_phase_b, &c);
+	t30_set_phase_d_handler(c.tx_t30, tx_phase_d, &c);
+	t30_set_phase_e_handler(c.tx_t30, tx_phase_e, &c);
+	t30_set_phase_d_handler(c.rx_t30, rx_phase_d, &c);
+	t30_set_phase_e_handler(c.rx_t30, rx_phase_e, &c);
+	fax_set_transmit_on_idle(tx, 1);
+	fax_set_transmit_on_idle(rx, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	while (!c.tx_done && samples < max) {
+		int16_t a[BLOCK], b[BLOCK];
+		int n;
+
+		/* caller -> line -> answering side */
+		n = fax_tx(tx, a, BLOCK);
+		memset(a + n, 0, sizeof(int16_t) * (size_t)(BLOCK - n));
+		line(a, BLOCK, o, noise[0]);
+		if (!c.cut && !c.rx_done) {
+			fax_rx(rx, a, BLOCK);
+			n = fax_tx(rx, b, BLOCK);
+			memset(b + n, 0, sizeof(int16_t) * (size_t)(BLOCK - n));
+			line(b, BLOCK, o, noise[1]);
+		} else
+			memset(b, 0, sizeof(b));    /* a line that went dead, or a machine that hung up */
+		fax_rx(tx, b, BLOCK);
+		samples += BLOCK;
+		if (o->paced)
+			pace(&t0, samples);
+	}
+	/* The answering side's view once the line is dead: let it finish on silence. */
+	for (long extra = 0; !c.rx_done && !c.cut && extra < 60L * 8000; extra += BLOCK) {
+		int16_t s[BLOCK];
+
+		memset(s, 0, sizeof(s));
+		fax_rx(rx, s, BLOCK);
+		fax_tx(rx, s, BLOCK);
+	}
+	if (!c.tx_done) {
+		t30_terminate(c.tx_t30);
+		if (!c.tx_done)
+			r->completion = T30_ERR_CALLDROPPED;
+	}
+	if (!c.rx_done)
+		t30_terminate(c.rx_t30);    /* closes its file: the pages it got stay in it */
+	t30_get_transfer_statistics(c.tx_t30, &st);
+	r->pages_sent = st.pages_tx;
+	r->bit_rate = st.bit_rate;
+	r->ecm = st.error_correcting_mode;
+	t30_get_transfer_statistics(c.rx_t30, &st);
+	r->pages_received = st.pages_rx;
+	snprintf(r->remote_id, sizeof(r->remote_id), "%s",
+	    t30_get_rx_ident(c.tx_t30) ? t30_get_rx_ident(c.tx_t30) : "");
+	r->line_seconds = (double)samples / 8000.0;
+	snprintf(r->reason, sizeof(r->reason), "%s", faxcall_reason(r->completion));
+	fax_free(tx);
+	fax_free(rx);
+	for (int i = 0; i < 2; i++)
+		if (noise[i])
+			awgn_free(noise[i]);
+	return 0;
+}

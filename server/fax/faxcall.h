@@ -1,0 +1,76 @@
+/* faxcall.h: one fax call, run to its end: two T.30 endpoints (spandsp) exchanging 8 kHz audio
+ * in memory, the caller sending a TIFF-F document and the answering side writing what it
+ * receives. The audio between them can pass through A-law and added noise, as on a telephone
+ * line, and the answering side can behave like a particular fax machine (no fine resolution,
+ * hanging up after page N). Time exists only as samples: a call runs as fast as the CPU allows
+ * unless it is paced to real time. Blocking; a call is independent of every other, so calls
+ * may run on several threads at once. */
+#ifndef NETCFAX_FAXCALL_H
+#define NETCFAX_FAXCALL_H
+
+#include <stdint.h>
+
+#define FAXCALL_ID_MAX 21            /* T.30 station identity: 20 characters */
+
+enum faxcall_event {
+	FAXCALL_CONNECTED = 1,           /* phase B done: the machines agreed how to send */
+	FAXCALL_PAGE,                    /* a page went through (page of pages) */
+};
+
+struct faxcall_progress {
+	int  event;                      /* enum faxcall_event */
+	int  page;                       /* pages sent so far */
+	int  pages;                      /* pages in the document */
+	int  bit_rate;                   /* bit/s */
+	int  ecm;                        /* error correction in use */
+	char remote_id[FAXCALL_ID_MAX];  /* the answering machine's CSI */
+};
+
+struct faxcall_opts {
+	const char *tx_tiff;             /* the caller's document (TIFF-F) */
+	const char *rx_tiff;             /* where the answering side writes; NULL: discard */
+	const char *caller_id;           /* TSI; may be NULL */
+	const char *callee_id;           /* CSI; may be NULL */
+	const char *page_header;         /* printed atop each sent page; NULL: none */
+	int         ecm;                 /* offer error correction (both sides) */
+	int         alaw;                /* the audio passes through G.711 A-law both ways */
+	float       noise_dbm0;          /* added white noise, e.g. -50; 0: none */
+	int         callee_no_fine;      /* the answering machine takes standard resolution only */
+	int         hangup_after_page;   /* the answering side drops the line after page N; 0 never */
+	int         paced;               /* run in real time (a demonstration), else flat out */
+	int         max_seconds;         /* of line time before the call is cut; 0: 30 minutes */
+	void      (*progress)(const struct faxcall_progress *p, void *arg);
+	void       *arg;
+};
+
+struct faxcall_result {
+	int    completion;               /* the caller's T.30 completion code (0: sent) */
+	int    callee_completion;        /* the answering side's */
+	char   reason[160];              /* the completion in words */
+	int    pages_sent;               /* confirmed by the answering side */
+	int    pages_received;           /* written by the answering side */
+	int    bit_rate;
+	int    ecm;
+	char   remote_id[FAXCALL_ID_MAX];
+	double line_seconds;             /* simulated time the call took */
+};
+
+/* Runs the call. 0 when it ran (the outcome is in r, sent or not), -1 when it could not start
+ * (out of memory) with r->reason saying so. */
+int faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r);
+
+/* The words for a T.30 completion code. */
+const char *faxcall_reason(int completion);
+
+/* What a completion code means for the job that made the call. */
+enum faxcall_class {
+	FAXCALL_SENT = 0,
+	FAXCALL_RETRY,            /* the call failed on the way (training, timeouts, a dropped
+	                           * line, a machine that hung up): try again later */
+	FAXCALL_NO_FINE,          /* the far machine takes standard resolution only */
+	FAXCALL_REFUSED,          /* the far end cannot receive, or not this page size */
+	FAXCALL_DOCUMENT,         /* our document is unusable: no retry will help */
+};
+int faxcall_class(int completion);
+
+#endif
