@@ -17,4 +17,15 @@
  * fit to show the user in err. */
 int tiffdoc_inspect(const char *path, char *err, size_t errlen);
 
+/* The width of every fax page (A4, letter and legal), and its horizontal resolution. */
+#define TIFFDOC_FAX_WIDTH 1728
+#define TIFFDOC_FAX_XRES  204
+
+/* Writes dst as a TIFF-F that a fax machine takes: every page of src (already inspected)
+ * 1 bit, TIFFDOC_FAX_WIDTH wide at 204 dpi, yres (98 or 196) lines per inch, G4. Pages of
+ * another resolution or width are scaled, keeping their proportions, and centred; a page of
+ * grey or colour pixels is refused (a fax is black and white: convert it first). Returns the
+ * page count, or -1 with a reason fit for the user in err. */
+int tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen);
+
 #endif

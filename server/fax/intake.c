@@ -1,0 +1,257 @@
+/* intake.c: documents to fax images. Ghostscript renders PDF and PostScript (and our own
+ * PostScript for plain text) into G4 TIFF at fax resolution; tiffdoc.c then checks and
+ * normalises every page, whatever it came from, so what reaches a call is always exactly a
+ * fax page. Ghostscript runs on what users upload: -dSAFER, a clean environment, and limits on
+ * time, memory and output size. */
+#include "intake.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tiffdoc.h"
+
+#define GS_DEFAULT       "/usr/bin/gs"
+#define GS_TIMEOUT_S     60
+#define GS_MEMORY        (1024L << 20)      /* address space */
+#define GS_OUTPUT_MAX    (512L << 20)       /* bytes of TIFF it may write */
+#define TEXT_MAX         (4L << 20)         /* bytes of plain text accepted */
+#define TEXT_COLUMNS     80
+#define TEXT_LINES       60                 /* per page: Courier 10 on 12 pt, 1 inch margins */
+
+/* The last non-empty line ghostscript wrote, for the user. */
+static void
+last_line(const char *buf, char *out, size_t outlen)
+{
+	const char *end = buf + strlen(buf), *start;
+
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	for (start = end; start > buf && start[-1] != '\n'; start--)
+		;
+	snprintf(out, outlen, "%.*s", (int)(end - start), start);
+}
+
+/* Runs ghostscript on src into the TIFF out: 0, or -1 with why. */
+static int
+run_gs(const char *src, const char *out, const struct intake_opts *o, char *err, size_t errlen)
+{
+	char res[32], paper[32], outfile[1100], msg[2048] = "", line[300];
+	const char *gs = o->gs_path ? o->gs_path : GS_DEFAULT;
+	int timeout = o->timeout_s > 0 ? o->timeout_s : GS_TIMEOUT_S;
+	char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	int pfd[2], status = 0, killed = 0;
+	size_t got = 0;
+	struct timespec t0, now;
+	pid_t pid;
+
+	snprintf(res, sizeof(res), "-r204x%d", o->fine ? 196 : 98);
+	snprintf(paper, sizeof(paper), "-sPAPERSIZE=%s", o->paper == INTAKE_LETTER ? "letter" :
+	    "a4");
+	snprintf(outfile, sizeof(outfile), "-sOutputFile=%s", out);
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "cannot start ghostscript: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		snprintf(err, errlen, "cannot start ghostscript: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		/* -dFIXEDMEDIA with -dPDFFitPage: every page comes out A4 (or letter), the
+		 * document scaled to fit, whatever size it asks for. */
+		char *const argv[] = { (char *)gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER",
+		    "-dFIXEDMEDIA", "-dPDFFitPage", "-sDEVICE=tiffg4", res, paper, outfile,
+		    "-sstdout=%stderr", "--", (char *)src, NULL };
+		struct rlimit cpu = { (rlim_t)timeout + 1, (rlim_t)timeout + 2 };
+		struct rlimit mem = { GS_MEMORY, GS_MEMORY };
+		struct rlimit fsz = { GS_OUTPUT_MAX, GS_OUTPUT_MAX };
+		int null = open("/dev/null", O_RDWR);
+
+		setrlimit(RLIMIT_CPU, &cpu);
+		setrlimit(RLIMIT_AS, &mem);
+		setrlimit(RLIMIT_FSIZE, &fsz);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(pfd[1], 2);
+		execve(gs, argv, envp);
+		dprintf(2, "cannot run %s: %s\n", gs, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec nap = { 0, 20 * 1000000L };
+		ssize_t n;
+		pid_t w;
+
+		/* Keep the end of what it says: the last line is the one that tells. */
+		while ((n = read(pfd[0], msg + got, sizeof(msg) - 1 - got)) > 0) {
+			got += (size_t)n;
+			if (got == sizeof(msg) - 1) {
+				memmove(msg, msg + got / 2, got - got / 2);
+				got -= got / 2;
+			}
+		}
+		msg[got] = '\0';
+		if ((w = waitpid(pid, &status, WNOHANG)) == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!killed && now.tv_sec - t0.tv_sec >= timeout) {
+			kill(pid, SIGKILL);
+			killed = 1;
+		}
+		nanosleep(&nap, NULL);
+	}
+	close(pfd[0]);
+	last_line(msg, line, sizeof(line));
+	if (killed || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
+		snprintf(err, errlen, "rendering it took longer than %d s", timeout);
+		return -1;
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(err, errlen, "ghostscript crashed on it (signal %d)%s%s",
+		    WTERMSIG(status), line[0] ? ": " : "", line);
+		return -1;
+	}
+	/* A PostScript error can end the job with status 0 and no page made. */
+	if (WEXITSTATUS(status) != 0 || access(out, F_OK) != 0) {
+		snprintf(err, errlen, "ghostscript cannot read it%s%s", line[0] ? ": " : "", line);
+		return -1;
+	}
+	return 0;
+}
+
+/* One text line (printable ASCII) as a PostScript string shown on the page. */
+static void
+ps_string(FILE *f, const char *s, size_t n)
+{
+	fputc('(', f);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '(' || s[i] == ')' || s[i] == '\\')
+			fputc('\\', f);
+		fputc(s[i], f);
+	}
+	fputs(") L\n", f);
+}
+
+/* Plain text to PostScript: 80 columns wrapped, tabs to 8, form feeds start a page. */
+static int
+text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
+{
+	FILE *in = fopen(src, "rb"), *out;
+	char line[TEXT_COLUMNS + 1];
+	size_t col = 0;
+	int c, lines = 0, pages = 0;
+	long total = 0;
+	int height = paper == INTAKE_LETTER ? 792 : 842;
+
+	if (in == NULL) {
+		snprintf(err, errlen, "cannot read the text");
+		return -1;
+	}
+	if ((out = fopen(ps, "w")) == NULL) {
+		fclose(in);
+		snprintf(err, errlen, "cannot write the rendering");
+		return -1;
+	}
+	fprintf(out, "%%!PS-Adobe-3.0\n/Courier findfont 10 scalefont setfont\n"
+	    "/top %d def /y top def\n/L { 72 y moveto show /y y 12 sub def } def\n"
+	    "/P { showpage /y top def } def\n", height - 72 - 10);
+#define FLUSH_LINE() do { ps_string(out, line, col); col = 0; \
+	if (++lines == TEXT_LINES) { fputs("P\n", out); lines = 0; pages++; } } while (0)
+	while ((c = fgetc(in)) != EOF) {
+		if (++total > TEXT_MAX) {
+			snprintf(err, errlen, "the text is over %ld MiB", TEXT_MAX >> 20);
+			fclose(in);
+			fclose(out);
+			return -1;
+		}
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			FLUSH_LINE();
+		} else if (c == '\f') {
+			if (col)
+				FLUSH_LINE();
+			if (lines) {
+				fputs("P\n", out);
+				lines = 0;
+				pages++;
+			}
+		} else if (c == '\t') {
+			do {
+				line[col++] = ' ';
+			} while (col % 8 && col < TEXT_COLUMNS);
+			if (col == TEXT_COLUMNS)
+				FLUSH_LINE();
+		} else {
+			if ((c & 0xc0) == 0x80)
+				continue;     /* the rest of a UTF-8 character, already a '?' */
+			if (col == TEXT_COLUMNS)
+				FLUSH_LINE();
+			/* Courier has ASCII only: anything else shows as '?'. */
+			line[col++] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
+		}
+	}
+#undef FLUSH_LINE
+	if (col)
+		ps_string(out, line, col), lines++;
+	if (lines || pages == 0)
+		fputs("P\n", out);
+	fclose(in);
+	if (fclose(out) != 0) {
+		snprintf(err, errlen, "cannot write the rendering");
+		return -1;
+	}
+	return 0;
+}
+
+int
+intake_convert(const char *src, int format, const struct intake_opts *o, const char *dst,
+    char *err, size_t errlen)
+{
+	char tmp[1100], ps[1100];
+	int pages = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.gs.tif", dst);
+	snprintf(ps, sizeof(ps), "%s.txt.ps", dst);
+	switch (format) {
+	case NCFX_FMT_TIFF:
+		if (tiffdoc_inspect(src, err, errlen) < 0)
+			return -1;
+		return tiffdoc_normalise(src, dst, o->fine ? 196 : 98, err, errlen);
+	case NCFX_FMT_TEXT:
+		if (text_to_ps(src, ps, o->paper, err, errlen) < 0)
+			break;
+		src = ps;
+		/* fall through */
+	case NCFX_FMT_PDF:
+	case NCFX_FMT_PS:
+		if (run_gs(src, tmp, o, err, errlen) < 0)
+			break;
+		/* What ghostscript made passes the same checks as an uploaded TIFF. */
+		if (tiffdoc_inspect(tmp, err, errlen) < 0)
+			break;
+		pages = tiffdoc_normalise(tmp, dst, o->fine ? 196 : 98, err, errlen);
+		break;
+	default:
+		snprintf(err, errlen, "not a document netcfax can fax (TIFF, PDF, PostScript or "
+		    "plain text)");
+		break;
+	}
+	unlink(tmp);
+	unlink(ps);
+	return pages;
+}

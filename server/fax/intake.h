@@ -1,0 +1,24 @@
+/* intake.h: an uploaded document made into a fax image, or refused with a reason, at submit
+ * time: TIFF (checked, normalised), PDF and PostScript (ghostscript, sandboxed and timed),
+ * plain text (set in Courier, then as PostScript). Blocking: ghostscript can take seconds, so
+ * the server calls this off its event loop. */
+#ifndef NETCFAX_INTAKE_H
+#define NETCFAX_INTAKE_H
+
+#include <stddef.h>
+
+enum intake_paper { INTAKE_A4 = 0, INTAKE_LETTER = 1 };
+
+struct intake_opts {
+	int         fine;          /* 204x196 lines per inch, else 204x98 */
+	int         paper;         /* enum intake_paper: PDF, PostScript and text pages */
+	int         timeout_s;     /* ghostscript's time limit; 0: 60 s */
+	const char *gs_path;       /* NULL: /usr/bin/gs */
+};
+
+/* Converts src, of format (NCFX_FMT_*), into the TIFF-F dst (temporary files beside dst).
+ * Returns the page count, or -1 with a reason fit for the user in err. */
+int intake_convert(const char *src, int format, const struct intake_opts *o, const char *dst,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,276 @@
+/* tiffdoc.c: the only libtiff file. Intake checks (refuse what is not a readable image at
+ * submit time, so a user never learns of it from a failed fax) and the normalisation of pages
+ * to what fax machines take: a page with another resolution goes out squashed without any
+ * error (spandsp falls back to 204x98), so every page is made exactly right here. */
+#include "tiffdoc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tiffio.h>
+
+/* libtiff reports through global handlers; keep the last message for the user instead of
+ * letting it print to stderr, per thread, since intake may run on several. */
+static _Thread_local char tiff_last_error[256];
+
+static void
+tiff_error_handler(const char *module, const char *fmt, va_list ap)
+{
+	char msg[200];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(tiff_last_error, sizeof(tiff_last_error), "%s%s%s", module ? module : "",
+	    module ? ": " : "", msg);
+}
+
+static void
+tiff_warning_handler(const char *module, const char *fmt, va_list ap)
+{
+	(void)module;
+	(void)fmt;
+	(void)ap;
+}
+
+/* Decodes every strip or tile of the current page into a scratch buffer, adding what it
+ * decodes to *total so the whole document stays under TIFFDOC_MAX_DECODED. */
+static int
+check_page(TIFF *t, int page, long long *total, char *err, size_t errlen)
+{
+	int tiled = TIFFIsTiled(t);
+	tmsize_t n = tiled ? TIFFTileSize(t) : TIFFStripSize(t);
+	uint32_t count = tiled ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);
+	unsigned char *buf;
+	int rc = 0;
+
+	if (n <= 0 || n > TIFFDOC_MAX_STRIP) {
+		snprintf(err, errlen, "page %d has %s of an unsupported size", page,
+		    tiled ? "tiles" : "strips");
+		return -1;
+	}
+	if ((long long)n * count > TIFFDOC_MAX_DECODED - *total) {
+		snprintf(err, errlen, "the document is too large once decoded (over %lld MiB); "
+		    "send fewer or smaller pages", TIFFDOC_MAX_DECODED >> 20);
+		return -1;
+	}
+	*total += (long long)n * count;
+	if ((buf = malloc((size_t)n)) == NULL) {
+		snprintf(err, errlen, "out of memory reading page %d", page);
+		return -1;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		tmsize_t got = tiled ? TIFFReadEncodedTile(t, i, buf, n) :
+		    TIFFReadEncodedStrip(t, i, buf, n);
+		if (got < 0) {
+			snprintf(err, errlen, "page %d cannot be decoded%s%s", page,
+			    tiff_last_error[0] ? ": " : "", tiff_last_error);
+			rc = -1;
+			break;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+int
+tiffdoc_inspect(const char *path, char *err, size_t errlen)
+{
+	TIFF *t;
+	int pages = 0;
+	long long decoded = 0;
+
+	TIFFSetErrorHandler(tiff_error_handler);
+	TIFFSetWarningHandler(tiff_warning_handler);
+	tiff_last_error[0] = '\0';
+	t = TIFFOpen(path, "r");
+	if (t == NULL) {
+		snprintf(err, errlen, "not a TIFF image%s%s", tiff_last_error[0] ? ": " : "",
+		    tiff_last_error);
+		return -1;
+	}
+	do {
+		uint32_t w = 0, h = 0;
+		uint16_t bps = 1, spp = 1;
+
+		if (++pages > TIFFDOC_MAX_PAGES) {
+			snprintf(err, errlen, "more than %d pages", TIFFDOC_MAX_PAGES);
+			goto fail;
+		}
+		if (!TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) ||
+		    !TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) || w == 0 || h == 0) {
+			snprintf(err, errlen, "page %d has no image size", pages);
+			goto fail;
+		}
+		if (w > TIFFDOC_MAX_WIDTH || h > TIFFDOC_MAX_HEIGHT) {
+			snprintf(err, errlen, "page %d is %ux%u pixels, over the %dx%d limit",
+			    pages, w, h, TIFFDOC_MAX_WIDTH, TIFFDOC_MAX_HEIGHT);
+			goto fail;
+		}
+		TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps);
+		TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
+		if (bps > 16 || spp > 4) {
+			snprintf(err, errlen, "page %d has an unsupported pixel format", pages);
+			goto fail;
+		}
+		/* Read the whole page once: a truncated or corrupt strip fails here, at submit. */
+		if (check_page(t, pages, &decoded, err, errlen) < 0)
+			goto fail;
+	} while (TIFFReadDirectory(t));
+	if (tiff_last_error[0]) {
+		snprintf(err, errlen, "damaged TIFF: %s", tiff_last_error);
+		goto fail;
+	}
+	TIFFClose(t);
+	return pages;
+fail:
+	TIFFClose(t);
+	return -1;
+}
+
+/* Resolution of the current page in dots per inch, with a guess where the file has none. */
+static float
+dpi(TIFF *t, int tag, uint32_t w)
+{
+	float r = 0;
+	uint16_t unit = RESUNIT_INCH;
+
+	TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
+	if (!TIFFGetField(t, tag, &r) || r <= 0 || unit == RESUNIT_NONE)
+		/* A fax-wide page without resolution is a fax page; anything else: 200 dpi. */
+		return w == TIFFDOC_FAX_WIDTH ? (tag == TIFFTAG_XRESOLUTION ? 204.0f : 196.0f) :
+		    200.0f;
+	return unit == RESUNIT_CENTIMETER ? r * 2.54f : r;
+}
+
+/* One page: read as bits (1 = black), scaled and centred into the fax page. */
+static int
+normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, size_t errlen)
+{
+	uint32_t w = 0, h = 0, ow, oh, pad;
+	uint16_t bps = 1, spp = 1, photo = PHOTOMETRIC_MINISWHITE;
+	float xr, yr, sx, sy;
+	tmsize_t line = TIFFScanlineSize(in);
+	unsigned char *src = NULL, *row = NULL;
+	int rc = -1;
+
+	TIFFGetField(in, TIFFTAG_IMAGEWIDTH, &w);
+	TIFFGetField(in, TIFFTAG_IMAGELENGTH, &h);
+	TIFFGetFieldDefaulted(in, TIFFTAG_BITSPERSAMPLE, &bps);
+	TIFFGetFieldDefaulted(in, TIFFTAG_SAMPLESPERPIXEL, &spp);
+	TIFFGetFieldDefaulted(in, TIFFTAG_PHOTOMETRIC, &photo);
+	if (bps != 1 || spp != 1) {
+		snprintf(err, errlen, "page %d has %s pixels (%u bits, %u samples each); a fax is "
+		    "black and white: save it as a 1-bit (bilevel) TIFF, or send a PDF", page,
+		    spp > 1 ? "colour" : "grey", bps, spp);
+		return -1;
+	}
+	xr = dpi(in, TIFFTAG_XRESOLUTION, w);
+	yr = dpi(in, TIFFTAG_YRESOLUTION, w);
+	/* Keep the page's physical size; shrink what is wider than a fax line. */
+	sx = (float)TIFFDOC_FAX_XRES / xr;
+	if ((float)w * sx > TIFFDOC_FAX_WIDTH)
+		sx = (float)TIFFDOC_FAX_WIDTH / (float)w;
+	sy = (float)yres / yr * (sx * xr / (float)TIFFDOC_FAX_XRES);
+	ow = (uint32_t)((float)w * sx + 0.5f);
+	oh = (uint32_t)((float)h * sy + 0.5f);
+	if (ow == 0 || ow > TIFFDOC_FAX_WIDTH)
+		ow = ow ? TIFFDOC_FAX_WIDTH : 1;
+	if (oh == 0 || oh > TIFFDOC_MAX_HEIGHT) {
+		snprintf(err, errlen, "page %d would be %u lines long at fax resolution", page, oh);
+		return -1;
+	}
+	pad = (TIFFDOC_FAX_WIDTH - ow) / 2;
+	if ((src = malloc((size_t)line * h)) == NULL || (row = calloc(1, TIFFDOC_FAX_WIDTH / 8)) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory for page %d", page);
+		goto out;
+	}
+	for (uint32_t y = 0; y < h; y++)
+		if (TIFFReadScanline(in, src + (size_t)line * y, y, 0) < 0) {
+			snprintf(err, errlen, "page %d cannot be decoded%s%s", page,
+			    tiff_last_error[0] ? ": " : "", tiff_last_error);
+			goto out;
+		}
+	TIFFSetField(out, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+	TIFFSetField(out, TIFFTAG_IMAGEWIDTH, TIFFDOC_FAX_WIDTH);
+	TIFFSetField(out, TIFFTAG_IMAGELENGTH, oh);
+	TIFFSetField(out, TIFFTAG_BITSPERSAMPLE, 1);
+	TIFFSetField(out, TIFFTAG_SAMPLESPERPIXEL, 1);
+	TIFFSetField(out, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX4);
+	TIFFSetField(out, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
+	TIFFSetField(out, TIFFTAG_FILLORDER, FILLORDER_LSB2MSB);
+	TIFFSetField(out, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+	TIFFSetField(out, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+	TIFFSetField(out, TIFFTAG_XRESOLUTION, (float)TIFFDOC_FAX_XRES);
+	TIFFSetField(out, TIFFTAG_YRESOLUTION, (float)yres);
+	TIFFSetField(out, TIFFTAG_ROWSPERSTRIP, oh);
+	TIFFSetField(out, TIFFTAG_PAGENUMBER, (uint16_t)(page - 1), (uint16_t)pages);
+	for (uint32_t oy = 0; oy < oh; oy++) {
+		uint32_t sy0 = (uint32_t)((float)oy / sy);
+		const unsigned char *s = src + (size_t)line * (sy0 < h ? sy0 : h - 1);
+
+		memset(row, 0, TIFFDOC_FAX_WIDTH / 8);
+		for (uint32_t ox = 0; ox < ow; ox++) {
+			uint32_t sx0 = (uint32_t)((float)ox / sx);
+			int bit = (s[sx0 / 8] >> (7 - sx0 % 8)) & 1;
+
+			if (sx0 >= w)
+				continue;
+			if (photo == PHOTOMETRIC_MINISBLACK)
+				bit = !bit;             /* 1 must mean black */
+			if (bit)
+				row[(pad + ox) / 8] |= (unsigned char)(0x80 >> ((pad + ox) % 8));
+		}
+		if (TIFFWriteScanline(out, row, oy, 0) < 0) {
+			snprintf(err, errlen, "cannot write the fax image (disk full?)");
+			goto out;
+		}
+	}
+	if (!TIFFWriteDirectory(out)) {
+		snprintf(err, errlen, "cannot write the fax image (disk full?)");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(src);
+	free(row);
+	return rc;
+}
+
+int
+tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen)
+{
+	TIFF *in, *out;
+	int pages = 0, n = 0;
+
+	TIFFSetErrorHandler(tiff_error_handler);
+	TIFFSetWarningHandler(tiff_warning_handler);
+	tiff_last_error[0] = '\0';
+	if ((in = TIFFOpen(src, "r")) == NULL) {
+		snprintf(err, errlen, "not a TIFF image%s%s", tiff_last_error[0] ? ": " : "",
+		    tiff_last_error);
+		return -1;
+	}
+	pages = TIFFNumberOfDirectories(in);
+	if ((out = TIFFOpen(dst, "w")) == NULL) {
+		snprintf(err, errlen, "cannot create the fax image");
+		TIFFClose(in);
+		return -1;
+	}
+	do {
+		if (++n > TIFFDOC_MAX_PAGES || normalise_page(in, out, n, pages, yres, err,
+		    errlen) < 0) {
+			if (n > TIFFDOC_MAX_PAGES)
+				snprintf(err, errlen, "more than %d pages", TIFFDOC_MAX_PAGES);
+			n = -1;
+			break;
+		}
+	} while (TIFFReadDirectory(in));
+	TIFFClose(in);
+	TIFFClose(out);
+	if (n < 0)
+		unlink(dst);
+	return n;
+}
