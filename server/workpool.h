@@ -1,0 +1,25 @@
+/* workpool.h: blocking work (password hashes, document rendering) on a fixed set of worker
+ * threads, with the results back on the event loop thread, so a slow job never stalls the
+ * loop that serves everyone else. */
+#ifndef NETCFAX_WORKPOOL_H
+#define NETCFAX_WORKPOOL_H
+
+struct event_base;
+struct workpool;
+struct workpool_job;
+
+typedef void (*workpool_fn)(void *arg);
+
+/* nthreads workers; at most max_queued jobs waiting, running or awaiting delivery. */
+struct workpool *workpool_new(struct event_base *base, int nthreads, int max_queued,
+                              const char *name);
+/* Stops the workers (a running job is finished first) and releases every job. */
+void workpool_free(struct workpool *wp);
+/* work(arg) runs on a worker; then done(arg) on the loop thread, unless the job was
+ * cancelled; then release(arg), always, to free arg. NULL when the queue is full. */
+struct workpool_job *workpool_submit(struct workpool *wp, workpool_fn work, workpool_fn done,
+                                     workpool_fn release, void *arg);
+/* From the loop thread: done will not be called (release still is). */
+void workpool_cancel(struct workpool_job *job);
+
+#endif
