@@ -72,6 +72,8 @@ static const struct tag_spec {
 	[NCFX_T_ELAPSED_MS]    = { NCFX_AT_U32, 0, 0 },
 	[NCFX_T_RELAY]         = { NCFX_AT_U8, 0, 0 },
 	[NCFX_T_OBSERVED_PORT] = { NCFX_AT_U16, 0, 0 },
+	[NCFX_T_RESOLUTION]    = { NCFX_AT_U8, 0, 0 },
+	[NCFX_T_PAPER]         = { NCFX_AT_U8, 0, 0 },
 };
 
 /* Which attributes each message must and may carry. Tags outside both masks are skipped,
@@ -105,7 +107,7 @@ static const struct msg_spec {
 	  BIT(NCFX_T_OBSERVED_ADDR) | BIT(NCFX_T_ELAPSED_MS) | BIT(NCFX_T_RELAY),
 	  BIT(NCFX_T_REASON) },
 	{ NCFX_MSG_JOB_SUBMIT, "JOB_SUBMIT", BIT(NCFX_T_SIZE) | BIT(NCFX_T_FORMAT) | BIT(NCFX_T_DEST) |
-	  BIT(NCFX_T_SHA256), BIT(NCFX_T_FILENAME) },
+	  BIT(NCFX_T_SHA256), BIT(NCFX_T_FILENAME) | BIT(NCFX_T_RESOLUTION) | BIT(NCFX_T_PAPER) },
 	{ NCFX_MSG_UPLOAD_READY, "UPLOAD_READY", BIT(NCFX_T_UPLOAD_ID), 0 },
 	{ NCFX_MSG_UPLOAD_CHUNK, "UPLOAD_CHUNK", BIT(NCFX_T_UPLOAD_ID) | BIT(NCFX_T_OFFSET) |
 	  BIT(NCFX_T_DATA), 0 },

@@ -120,6 +120,8 @@ enum ncfx_tag {
 	NCFX_T_ELAPSED_MS,       /* u32 */
 	NCFX_T_RELAY,            /* u8: 1 when the server relays notifications it cannot send direct */
 	NCFX_T_OBSERVED_PORT,    /* u16: the client's source port as the server sees it */
+	NCFX_T_RESOLUTION,       /* u8: 0 standard (204x98), 1 fine (204x196) */
+	NCFX_T_PAPER,            /* u8: 0 A4, 1 letter */
 	NCFX_T__COUNT
 };
 

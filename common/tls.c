@@ -522,6 +522,14 @@ tls_stream_peer_addr(const struct tls_stream *s)
 	return s->peer;
 }
 
+void
+tls_stream_set_read_timeout(struct tls_stream *s, int timeout_ms)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 int
 tls_stream_local_port(const struct tls_stream *s)
 {

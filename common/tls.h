@@ -57,6 +57,8 @@ struct tls_stream *tls_stream_connect(const char *host, int port, const char *ca
                                       int timeout_ms, int *fail, char *err, size_t errlen);
 const char *tls_stream_fingerprint(const struct tls_stream *s);
 const char *tls_stream_peer_addr(const struct tls_stream *s);
+/* How long a read may wait from now on (a reply that takes the server a while). */
+void tls_stream_set_read_timeout(struct tls_stream *s, int timeout_ms);
 /* Our end's port of the connection (what a NAT on the way may change). */
 int tls_stream_local_port(const struct tls_stream *s);
 /* 0 or -1 */

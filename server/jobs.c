@@ -1,5 +1,6 @@
 /* jobs.c: submit, list and cancel for a logged-in session. A document becomes a job only after
- * it arrived whole, matched its checksum, passed intake and sits fsynced in the spool. */
+ * it arrived whole, matched its checksum, was made into a fax image by intake (on a worker
+ * thread: ghostscript can take seconds) and sits fsynced in the spool. */
 #include "jobs.h"
 
 #include <inttypes.h>
@@ -8,14 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include "crypto.h"
+#include "intake.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
 #include "store.h"
-#include "tiffdoc.h"
+#include "workpool.h"
 
 struct upload {
 	uint32_t              id;
@@ -29,6 +32,19 @@ struct upload {
 	char                  dest[NCFX_DEST_MAX + 1];
 	char                  filename[NCFX_FILENAME_MAX + 1];
 	char                  failed[160];    /* set when a chunk was refused */
+	int                   fine;           /* 204x196, else 204x98 */
+	int                   paper;          /* enum intake_paper */
+};
+
+/* A finished upload being made into a fax image on a worker. */
+struct intake_req {
+	struct workpool_job *wj;
+	struct session      *s;
+	uint32_t             reqid;
+	struct upload       *u;
+	char                 out[PATH_MAX];   /* the fax image, a spool temporary file */
+	int                  pages;
+	char                 err[300];
 };
 
 static uint32_t next_upload_id = 1;
@@ -163,10 +179,13 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, why);
 		return;
 	}
-	if (format != NCFX_FMT_TIFF) {
-		snprintf(why, sizeof(why), "%s documents are not accepted yet: send a TIFF",
-		    ncfx_doc_format_name(format));
-		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, why);
+	if (format < NCFX_FMT_TIFF || format > NCFX_FMT_TEXT) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, "not a document netcfax can "
+		    "fax (TIFF, PDF, PostScript or plain text)");
+		return;
+	}
+	if (ncfx_msg_uint(m, NCFX_T_RESOLUTION) > 1 || ncfx_msg_uint(m, NCFX_T_PAPER) > 1) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown RESOLUTION or PAPER");
 		return;
 	}
 	if (size == 0) {
@@ -197,6 +216,9 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 	u->id = next_upload_id++;
 	u->size = size;
 	u->format = format;
+	/* Fine unless asked otherwise: it is what office documents need to stay legible. */
+	u->fine = ncfx_msg_has(m, NCFX_T_RESOLUTION) ? (int)ncfx_msg_uint(m, NCFX_T_RESOLUTION) : 1;
+	u->paper = (int)ncfx_msg_uint(m, NCFX_T_PAPER);
 	sha = ncfx_msg_bytes(m, NCFX_T_SHA256, &shalen);
 	memcpy(u->want_sha, sha, sizeof(u->want_sha));
 	snprintf(u->dest, sizeof(u->dest), "%s", dest);
@@ -257,15 +279,101 @@ handle_chunk(struct session *s, const struct ncfx_msg *m)
 }
 
 static void
+convert(void *arg)
+{
+	struct intake_req *r = arg;
+	struct intake_opts o = { 0 };
+
+	o.fine = r->u->fine;
+	o.paper = r->u->paper;
+	r->pages = intake_convert(r->u->path, r->u->format, &o, r->out, r->err, sizeof(r->err));
+}
+
+static void
+release_intake(void *arg)
+{
+	struct intake_req *r = arg;
+
+	if (r->out[0])
+		unlink(r->out);            /* not committed: a refusal, a cancel, a failure */
+	jobs_upload_free(r->u);
+	free(r);
+}
+
+/* Back on the loop with the fax image (or the reason there is none): the job is made. */
+static void
+finish_intake(void *arg)
+{
+	struct intake_req *r = arg;
+	struct session *s = r->s;
+	struct server *srv = session_server(s);
+	struct upload *u = r->u;
+	struct store_job j;
+	struct store_note note;
+	char why[400];
+	int code, fd;
+
+	*session_intake(s) = NULL;
+	if (r->pages < 0) {
+		snprintf(why, sizeof(why), "%s cannot be faxed: %s", u->filename, r->err);
+		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
+		    session_user(s), r->err);
+		session_reply_error(s, r->reqid, NCFX_E_BAD_DOCUMENT, why);
+		return;
+	}
+	if ((fd = open(r->out, O_RDWR | O_CLOEXEC)) < 0) {
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		return;
+	}
+	/* Checked again: another connection of the user may have queued jobs meanwhile. The
+	 * quota counts documents as the user sent them (the fax image is usually smaller). */
+	if ((code = check_quota(s, u->size, why, sizeof(why))) != 0) {
+		close(fd);
+		session_reply_error(s, r->reqid, code, why);
+		return;
+	}
+	memset(&j, 0, sizeof(j));
+	if (spool_commit(srv->spool, r->out, fd, "tif", j.doc, sizeof(j.doc)) < 0) {
+		r->out[0] = '\0';          /* spool_commit removed it */
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		return;
+	}
+	r->out[0] = '\0';
+	j.owner = session_user_id(s);
+	snprintf(j.dest, sizeof(j.dest), "%s", u->dest);
+	snprintf(j.filename, sizeof(j.filename), "%s", u->filename);
+	j.size = (int64_t)u->size;
+	j.pages = r->pages;
+	j.format = u->format;
+	j.state = NCFX_JOB_PENDING;
+	memset(&note, 0, sizeof(note));
+	note.user = j.owner;
+	note.event = NCFX_EV_JOB_QUEUED;
+	note.state = NCFX_JOB_PENDING;
+	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s", j.filename, j.dest,
+	    r->pages, r->pages == 1 ? "" : "s");
+	if (store_job_insert(srv->store, &j, &note) < 0) {
+		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		spool_remove(srv->spool, j.doc);
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		return;
+	}
+	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s (%s, %s)", j.id,
+	    session_user(s), j.filename, j.dest, r->pages, r->pages == 1 ? "" : "s",
+	    u->fine ? "fine" : "standard", u->paper == INTAKE_LETTER ? "letter" : "A4");
+	reply_job(s, r->reqid, 0, &j);
+	session_notify_user(srv, j.owner);
+}
+
+static void
 handle_end(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
 	struct upload **slot = session_upload(s), *u = *slot;
-	struct store_job j;
-	struct store_note note;
+	struct intake_req *r;
 	uint8_t got_sha[32];
-	char why[300], intake[240];
-	int pages, code;
+	char why[300];
+	int fd = -1;
 
 	if (u == NULL || u->id != ncfx_msg_uint(m, NCFX_T_UPLOAD_ID)) {
 		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, "no such upload in progress");
@@ -288,50 +396,40 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 		    "checksum mismatch: the document was damaged in transit");
 		goto out;
 	}
-	pages = tiffdoc_inspect(u->path, intake, sizeof(intake));
-	if (pages < 0) {
-		snprintf(why, sizeof(why), "%s cannot be faxed: %s", u->filename, intake);
-		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
-		    session_user(s), intake);
-		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, why);
+	if (*session_intake(s) != NULL) {
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "the previous document on this "
+		    "connection is still being converted");
 		goto out;
 	}
-	if ((code = check_quota(s, u->size, why, sizeof(why))) != 0) {
-		session_reply_error(s, m->reqid, code, why);
-		goto out;
-	}
-	memset(&j, 0, sizeof(j));
-	if (spool_commit(srv->spool, u->path, u->fd, "tif", j.doc, sizeof(j.doc)) < 0) {
-		u->fd = -1;    /* spool_commit closed and removed it */
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (fd = spool_tmp_create(srv->spool, r->out, sizeof(r->out))) < 0) {
+		free(r);
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		goto out;
 	}
-	u->fd = -1;
-	j.owner = session_user_id(s);
-	snprintf(j.dest, sizeof(j.dest), "%s", u->dest);
-	snprintf(j.filename, sizeof(j.filename), "%s", u->filename);
-	j.size = (int64_t)u->size;
-	j.pages = pages;
-	j.format = u->format;
-	j.state = NCFX_JOB_PENDING;
-	memset(&note, 0, sizeof(note));
-	note.user = j.owner;
-	note.event = NCFX_EV_JOB_QUEUED;
-	note.state = NCFX_JOB_PENDING;
-	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s", j.filename, j.dest,
-	    pages, pages == 1 ? "" : "s");
-	if (store_job_insert(srv->store, &j, &note) < 0) {
-		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
-		spool_remove(srv->spool, j.doc);
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
-		goto out;
+	close(fd);                         /* intake writes it by name */
+	r->s = s;
+	r->reqid = m->reqid;
+	r->u = u;
+	r->wj = workpool_submit(srv->intakepool, convert, finish_intake, release_intake, r);
+	if (r->wj == NULL) {
+		release_intake(r);         /* frees u too */
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "the server is busy converting "
+		    "other documents; try again in a minute");
+		return;
 	}
-	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s", j.id, session_user(s),
-	    j.filename, j.dest, pages, pages == 1 ? "" : "s");
-	reply_job(s, m->reqid, 0, &j);
-	session_notify_user(srv, j.owner);
+	*session_intake(s) = r;
+	return;
 out:
 	jobs_upload_free(u);
+}
+
+void
+jobs_intake_cancel(struct intake_req *r)
+{
+	/* The session is going: its document is dropped when the worker is done with it. */
+	if (r != NULL)
+		workpool_cancel(r->wj);
 }
 
 struct list_ctx {

@@ -26,6 +26,7 @@
 #include "store.h"
 #include "throttle.h"
 #include "tls.h"
+#include "workpool.h"
 
 #define MAINTENANCE_INTERVAL 60
 
@@ -232,9 +233,12 @@ main(int argc, char **argv)
 	srv->base = event_base_new();
 	if (srv->base)
 		srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
+	if (srv->base)
+		srv->intakepool = workpool_new(srv->base, SERVER_INTAKE_THREADS,
+		    SERVER_INTAKE_QUEUE, "intake");
 	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->scp_connecting == NULL ||
 	    srv->base == NULL ||
-	    srv->hashpool == NULL)
+	    srv->hashpool == NULL || srv->intakepool == NULL)
 		fatalx("out of memory at start-up");
 	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -257,6 +261,7 @@ main(int argc, char **argv)
 	listener_free(srv->listener);
 	session_free_all(srv);
 	hashpool_free(srv->hashpool);
+	workpool_free(srv->intakepool);       /* after the sessions: they cancelled theirs */
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(maint);

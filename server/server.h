@@ -18,6 +18,9 @@
 /* Password checks run on this many threads; more waiting than the cap are answered "busy". */
 #define SERVER_HASH_THREADS 2
 #define SERVER_HASH_QUEUE   512
+/* Documents converted at once (ghostscript is CPU-bound), and waiting at most. */
+#define SERVER_INTAKE_THREADS 2
+#define SERVER_INTAKE_QUEUE   64
 /* Connect-backs in progress to one address at a time (a terminal server has many sessions). */
 #define SERVER_SCP_CONNECTING_PER_ADDR 8
 #define SERVER_PROBES_PER_SESSION 32     /* SCP_PROBEs one connection may ask for */
@@ -29,6 +32,7 @@ struct spool;
 struct throttle;
 struct keytab;
 struct hashpool;
+struct workpool;
 struct listener;
 struct pcpmap;
 struct session;
@@ -41,6 +45,7 @@ struct server {
 	struct spool         *spool;
 	struct throttle      *throttle;
 	struct hashpool      *hashpool;        /* password checks off the loop thread */
+	struct workpool      *intakepool;      /* documents made into fax images, likewise */
 	struct keytab        *conns_per_addr;  /* open connections per address */
 	struct keytab        *scp_connecting;  /* connect-backs in progress per address */
 	int64_t               data_version;    /* store changes by other processes */

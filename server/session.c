@@ -79,6 +79,7 @@ struct session {
 	struct hash_job    *login_job;  /* password being checked on a worker thread */
 	uint32_t            login_reqid;
 	struct upload      *upload;
+	struct intake_req  *intake;     /* a document being converted on a worker */
 	struct session     *prev, *next;
 };
 
@@ -93,6 +94,7 @@ int64_t session_user_id(const struct session *s) { return s->user_id; }
 const char *session_user(const struct session *s) { return s->user; }
 const char *session_peer(const struct session *s) { return s->peer; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
+struct intake_req **session_intake(struct session *s) { return &s->intake; }
 uint64_t session_id(const struct session *s) { return s->session_id; }
 const char *session_addr(const struct session *s) { return s->addr; }
 const char *session_addr_key(const struct session *s) { return s->addr_key; }
@@ -279,6 +281,7 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 	}
 	jobs_upload_free(s->upload);
+	jobs_intake_cancel(s->intake);
 	if (s->login_job) {
 		/* The verdict will never come: end the attempt as a failure, as it would be
 		 * had the peer waited (hanging up must not be a free guess). */
@@ -872,6 +875,8 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		session_logout(s);
 		jobs_upload_free(s->upload);
 		s->upload = NULL;
+		jobs_intake_cancel(s->intake);
+		s->intake = NULL;
 		s->user[0] = '\0';
 		s->user_id = 0;
 		s->state = S_LOGIN;

@@ -42,6 +42,8 @@ const char *session_user(const struct session *s);
 const char *session_peer(const struct session *s);     /* "addr:port", for logs */
 /* The upload in progress on this connection; jobs.c owns what it points to. */
 struct upload **session_upload(struct session *s);
+/* The document this session's last upload is being converted from, if any (jobs.c). */
+struct intake_req **session_intake(struct session *s);
 struct delivery *session_delivery(struct session *s);
 
 /* The direct path reports to the session, which decides whether the relay takes over and

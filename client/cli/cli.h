@@ -56,6 +56,7 @@ struct cli {
 	const char *via;          /* portmap --via */
 	long        lease;        /* portmap --lease */
 	int         all;          /* portmap list --all */
+	struct ncfx_submit_options submit;   /* send --resolution, --paper */
 	int         trust;        /* replace the pin with what the server presents */
 	int         help;
 	/* filled by cli_open */

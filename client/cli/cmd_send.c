@@ -50,7 +50,8 @@ wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
 
 	if (!first)
 		return 0;
-	st = ncfx_submit(c, x->cli->argv[0], x->cli->to, progress, x->cli, &x->job);
+	st = ncfx_submit_ex(c, x->cli->argv[0], x->cli->to, &x->cli->submit, progress, x->cli,
+	    &x->job);
 	if (st != NCFX_OK) {
 		x->failed_rc = cli_fail(x->cli, c, st);
 		ncfx_watch_stop(w, x->failed_rc);
@@ -148,7 +149,7 @@ cmd_send(struct cli *cli)
 		return send_and_wait(cli);
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
 		return rc;
-	st = ncfx_submit(c, cli->argv[0], cli->to, progress, cli, &j);
+	st = ncfx_submit_ex(c, cli->argv[0], cli->to, &cli->submit, progress, cli, &j);
 	if (st != NCFX_OK) {
 		rc = cli_fail(cli, c, st);
 		ncfx_client_free(c);

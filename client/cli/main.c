@@ -19,7 +19,8 @@ struct command {
 static const struct command commands[] = {
 	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
 	{ "send", cmd_send, 1, "FILE --to NUMBER [--wait]",
-	  "fax a document (TIFF) to NUMBER; --wait: until it ends" },
+	  "fax a document (PDF, PostScript, TIFF or plain text) to NUMBER; --resolution "
+	  "fine|standard (default fine), --paper a4|letter (default a4); --wait: until it ends" },
 	{ "jobs", cmd_jobs, 1, "", "list your fax jobs and their states" },
 	{ "status", cmd_jobs, 1, "", "the same as jobs" },
 	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs" },
@@ -83,7 +84,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
-	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP };
+	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP, O_RES, O_PAPER };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -102,6 +103,8 @@ main(int argc, char **argv)
 		{ "portmap", required_argument, NULL, O_PORTMAP },
 		{ "lease", required_argument, NULL, O_LEASE },
 		{ "all", no_argument, NULL, O_ALL },
+		{ "resolution", required_argument, NULL, O_RES },
+		{ "paper", required_argument, NULL, O_PAPER },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
 		{ "scp-port", required_argument, NULL, O_SCPPORT },
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
@@ -143,6 +146,16 @@ main(int argc, char **argv)
 		case O_PORTMAP: over[nover].key = "portmap"; over[nover++].val = optarg; break;
 		case O_LEASE: cli.lease = strtol(optarg, NULL, 10); break;
 		case O_ALL: cli.all = 1; break;
+		case O_RES:
+			if (strcmp(optarg, "fine") != 0 && strcmp(optarg, "standard") != 0)
+				return cli_error(&cli, CLI_USAGE, "--resolution takes fine or standard");
+			cli.submit.resolution = optarg[0] == 'f' ? NCFX_RES_FINE : NCFX_RES_STANDARD;
+			break;
+		case O_PAPER:
+			if (strcmp(optarg, "a4") != 0 && strcmp(optarg, "letter") != 0)
+				return cli_error(&cli, CLI_USAGE, "--paper takes a4 or letter");
+			cli.submit.paper = optarg[0] == 'a' ? NCFX_PAPER_A4 : NCFX_PAPER_LETTER;
+			break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
 		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
 		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;
@@ -186,6 +199,8 @@ main(int argc, char **argv)
 		return cli_error(&cli, CLI_USAGE, "--to only goes with send");
 	if (cli.fingerprint && strcmp(cmd->name, "trust") != 0)
 		return cli_error(&cli, CLI_USAGE, "--fingerprint only goes with trust");
+	if ((cli.submit.resolution || cli.submit.paper) && strcmp(cmd->name, "send") != 0)
+		return cli_error(&cli, CLI_USAGE, "--resolution and --paper go with send");
 	if (cli.wait && strcmp(cmd->name, "send") != 0)
 		return cli_error(&cli, CLI_USAGE, "--wait only goes with send");
 	if (cli.exec && strcmp(cmd->name, "watch") != 0)

@@ -22,6 +22,7 @@
 #define DEFAULT_TIMEOUT_MS 30000
 #define RBUF_SIZE (2 * NCFX_FRAME_MAX)
 #define CLIENT_STASH_MAX (4u << 20)
+#define SUBMIT_WAIT_MS   150000   /* the server's document intake is bounded well inside */
 
 struct ncfx_client {
 	struct tls_stream *tls;
@@ -35,6 +36,7 @@ struct ncfx_client {
 	char               fingerprint[TLS_FP_LEN];
 	char               pinned[TLS_FP_LEN];
 	char               host[256];       /* as connected to, for the SCP's TLS checks */
+	int                timeout_ms;      /* of each read */
 	char               ca_file[1024];   /* "" in pinning mode */
 	int                newly_pinned;
 	char               server_name[NCFX_SERVER_NAME_MAX + 1];
@@ -300,6 +302,7 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 	}
 	snprintf(c->fingerprint, sizeof(c->fingerprint), "%s", tls_stream_fingerprint(c->tls));
 	snprintf(c->host, sizeof(c->host), "%s", o->host);
+	c->timeout_ms = timeout;
 	snprintf(c->ca_file, sizeof(c->ca_file), "%s", o->ca_file ? o->ca_file : "");
 	/* Nothing, not even HELLO, goes to a server whose identity is not confirmed. */
 	if ((st = check_identity(c, o, hostport)) != NCFX_OK) {
@@ -453,6 +456,14 @@ ncfx_status
 ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn progress,
     void *arg, struct ncfx_job *out)
 {
+	return ncfx_submit_ex(c, path, dest, NULL, progress, arg, out);
+}
+
+ncfx_status
+ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
+    const struct ncfx_submit_options *so, ncfx_progress_fn progress, void *arg,
+    struct ncfx_job *out)
+{
 	uint8_t *buf = NULL;
 	struct crypto_sha256 *h = NULL;
 	uint8_t sha[32], head[8];
@@ -512,6 +523,10 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 	ncfx_put_bytes(&c->w, NCFX_T_SHA256, sha, sizeof(sha));
 	if (strlen(base) <= NCFX_FILENAME_MAX)
 		ncfx_put_str(&c->w, NCFX_T_FILENAME, base);
+	if (so && so->resolution != NCFX_RES_DEFAULT)
+		ncfx_put_u8(&c->w, NCFX_T_RESOLUTION, so->resolution == NCFX_RES_FINE);
+	if (so && so->paper != NCFX_PAPER_DEFAULT)
+		ncfx_put_u8(&c->w, NCFX_T_PAPER, so->paper == NCFX_PAPER_LETTER);
 	if ((st = send_frame(c)) != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
 		goto out;
 	if (m.type != NCFX_MSG_UPLOAD_READY) {
@@ -544,7 +559,12 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 	ncfx_put_u32(&c->w, NCFX_T_UPLOAD_ID, (uint32_t)upload_id);
 	if ((st = send_frame(c)) != NCFX_OK)
 		goto out;
+	/* Rendering takes the server a while: wait for it longer than for other replies. */
+	tls_stream_set_read_timeout(c->tls, c->timeout_ms > SUBMIT_WAIT_MS ? c->timeout_ms :
+	    SUBMIT_WAIT_MS);
 	st = expect_job(c, id, out);
+	if (c->tls)
+		tls_stream_set_read_timeout(c->tls, c->timeout_ms);
 out:
 	crypto_sha256_free(h);
 	free(buf);

@@ -76,6 +76,18 @@ void         ncfx_client_free(ncfx_client *c);
 ncfx_status ncfx_connect(ncfx_client *c, const struct ncfx_client_options *opt);
 ncfx_status ncfx_login(ncfx_client *c, const char *user, const char *password,
                        uint16_t scp_port, int scp_mode, struct ncfx_session_info *out);
+/* How a document is to be faxed; zeroes are the defaults (fine resolution, A4). */
+enum { NCFX_RES_DEFAULT = 0, NCFX_RES_STANDARD, NCFX_RES_FINE };
+enum { NCFX_PAPER_DEFAULT = 0, NCFX_PAPER_A4, NCFX_PAPER_LETTER };
+struct ncfx_submit_options {
+	int resolution;                 /* NCFX_RES_* */
+	int paper;                      /* NCFX_PAPER_*: for PDF, PostScript and text */
+};
+/* The server makes the document (TIFF, PDF, PostScript or plain text) into a fax image before
+ * it answers, which can take it a while (up to about a minute for a large PDF). */
+ncfx_status ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
+                           const struct ncfx_submit_options *so, ncfx_progress_fn progress,
+                           void *arg, struct ncfx_job *out);
 ncfx_status ncfx_submit(ncfx_client *c, const char *path, const char *dest,
                         ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg);

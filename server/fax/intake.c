@@ -171,6 +171,27 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 	    "/P { showpage /y top def } def\n", height - 72 - 10);
 #define FLUSH_LINE() do { ps_string(out, line, col); col = 0; \
 	if (++lines == TEXT_LINES) { fputs("P\n", out); lines = 0; pages++; } } while (0)
+	/* Text, not a binary file that only failed to be anything else: no NUL bytes, and
+	 * hardly any control characters. */
+	{
+		long ctl = 0, n = 0;
+
+		while ((c = fgetc(in)) != EOF && n < TEXT_MAX) {
+			n++;
+			if (c == 0 || (c < 0x20 && !strchr("\t\n\r\f\b", c)) || c == 0x7f)
+				ctl++;
+			if (c == 0)
+				break;
+		}
+		if (c == 0 || ctl * 20 > n || n == 0) {
+			snprintf(err, errlen, n == 0 ? "the document is empty" : "it is neither TIFF, "
+			    "PDF, PostScript nor plain text");
+			fclose(in);
+			fclose(out);
+			return -1;
+		}
+		rewind(in);
+	}
 	while ((c = fgetc(in)) != EOF) {
 		if (++total > TEXT_MAX) {
 			snprintf(err, errlen, "the text is over %ld MiB", TEXT_MAX >> 20);

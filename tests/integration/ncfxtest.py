@@ -758,6 +758,20 @@ def make_tiff(path, pages=1, height=200, seed=0):
     return len(out)
 
 
+def tiff_pages(path):
+    """[(width, height, xres, yres, bits), ...] for each page, read by libtiff's tiffinfo."""
+    import re
+    out = subprocess.run(["tiffinfo", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, timeout=30).stdout
+    pages = []
+    for block in out.split("TIFF Directory")[1:]:
+        w, h = re.search(r"Image Width: (\d+) Image Length: (\d+)", block).groups()
+        xr, yr = re.search(r"Resolution: ([\d.]+), ([\d.]+)", block).groups()
+        bits = re.search(r"Bits/Sample: (\d+)", block).group(1)
+        pages.append((int(w), int(h), round(float(xr)), round(float(yr)), int(bits)))
+    return pages
+
+
 def sha256_file(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
