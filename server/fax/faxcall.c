@@ -5,8 +5,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <spandsp.h>
 
@@ -170,6 +172,7 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	long samples = 0, max = (long)(o->max_seconds > 0 ? o->max_seconds : DEFAULT_MAX_S) * 8000;
 	struct timespec t0;
 	t30_stats_t st;
+	char scratch[64] = "";
 
 	memset(r, 0, sizeof(*r));
 	r->completion = r->callee_completion = -1;
@@ -198,7 +201,19 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	if (o->page_header && *o->page_header)
 		t30_set_tx_page_header_info(c.tx_t30, o->page_header);
 	t30_set_tx_file(c.tx_t30, o->tx_tiff, -1, -1);
-	t30_set_rx_file(c.rx_t30, o->rx_tiff ? o->rx_tiff : "/dev/null", -1);
+	/* spandsp writes a TIFF with seeks: a machine whose pages we do not keep still needs a
+	 * real file, removed at the end. */
+	if (o->rx_tiff == NULL) {
+		int fd;
+
+		snprintf(scratch, sizeof(scratch), "/tmp/netcfax-rx-XXXXXX");
+		if ((fd = mkstemp(scratch)) >= 0)
+			close(fd);
+		else
+			scratch[0] = '\0';
+	}
+	t30_set_rx_file(c.rx_t30, o->rx_tiff ? o->rx_tiff : scratch[0] ? scratch : "/dev/null",
+	    -1);
 	t30_set_rx_encoding(c.rx_t30, T4_COMPRESSION_ITU_T6);
 	t30_set_phase_b_handler(c.tx_t30, tx_phase_b, &c);
 	t30_set_phase_d_handler(c.tx_t30, tx_phase_d, &c);
@@ -259,5 +274,7 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	for (int i = 0; i < 2; i++)
 		if (noise[i])
 			awgn_free(noise[i]);
+	if (scratch[0])
+		unlink(scratch);
 	return 0;
 }
