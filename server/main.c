@@ -17,6 +17,7 @@
 #include "hashpool.h"
 #include "keytab.h"
 #include "listener.h"
+#include "intake.h"
 #include "log.h"
 #include "notifier.h"
 #include "pcpmap.h"
@@ -261,6 +262,7 @@ main(int argc, char **argv)
 	listener_free(srv->listener);
 	session_free_all(srv);
 	hashpool_free(srv->hashpool);
+	intake_stop();                        /* a long rendering does not hold up the stop */
 	workpool_free(srv->intakepool);       /* after the sessions: they cancelled theirs */
 	event_free(sigterm);
 	event_free(sigint);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,14 @@
 #define TEXT_MAX         (4L << 20)         /* bytes of plain text accepted */
 #define TEXT_COLUMNS     80
 #define TEXT_LINES       60                 /* per page: Courier 10 on 12 pt, 1 inch margins */
+
+static atomic_int stopping;
+
+void
+intake_stop(void)
+{
+	atomic_store(&stopping, 1);
+}
 
 /* The last non-empty line ghostscript wrote, for the user. */
 static void
@@ -53,6 +62,10 @@ run_gs(const char *src, const char *out, const struct intake_opts *o, char *err,
 	struct timespec t0, now;
 	pid_t pid;
 
+	if (atomic_load(&stopping)) {
+		snprintf(err, errlen, "the server is stopping");
+		return -1;
+	}
 	snprintf(res, sizeof(res), "-r204x%d", o->fine ? 196 : 98);
 	snprintf(paper, sizeof(paper), "-sPAPERSIZE=%s", o->paper == INTAKE_LETTER ? "letter" :
 	    "a4");
@@ -108,7 +121,7 @@ run_gs(const char *src, const char *out, const struct intake_opts *o, char *err,
 		if ((w = waitpid(pid, &status, WNOHANG)) == pid)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!killed && now.tv_sec - t0.tv_sec >= timeout) {
+		if (!killed && (now.tv_sec - t0.tv_sec >= timeout || atomic_load(&stopping))) {
 			kill(pid, SIGKILL);
 			killed = 1;
 		}

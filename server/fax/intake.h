@@ -16,6 +16,10 @@ struct intake_opts {
 	const char *gs_path;       /* NULL: /usr/bin/gs */
 };
 
+/* The server is stopping: conversions under way end now (ghostscript is killed) with an
+ * error, and new ones fail at once. Safe from any thread. */
+void intake_stop(void);
+
 /* Converts src, of format (NCFX_FMT_*), into the TIFF-F dst (temporary files beside dst).
  * Returns the page count, or -1 with a reason fit for the user in err. */
 int intake_convert(const char *src, int format, const struct intake_opts *o, const char *dst,

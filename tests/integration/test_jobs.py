@@ -298,6 +298,29 @@ class Jobs(unittest.TestCase):
 
 
 class Durability(unittest.TestCase):
+    def test_stop_during_a_long_rendering(self):
+        # SIGTERM while ghostscript works on a document that would take it a minute: the
+        # server stops at once (ghostscript is killed), no job is made, nothing is left.
+        srv = nt.Server(self)
+        srv.add_user("alice", "alice-pw-secret")
+        c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+        slow = os.path.join(c.home, "slow.ps")
+        with open(slow, "w") as f:
+            f.write("%!PS\n0 1 2000000000 { pop } for showpage\n")
+        p = subprocess.Popen(c.argv(["send", slow, "--to", "5559010"]), env=c.env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(p.wait, 30)
+        self.addCleanup(p.kill)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(
+                [f for f in srv.spool_files() if f.startswith("tmp/")]) < 2:
+            time.sleep(0.01)
+        self.assertLess(time.monotonic(), deadline, "the conversion never started")
+        self.assertEqual(srv.stop(timeout=10), 0, srv.log_text())
+        self.assertEqual(srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], 0)
+        srv.start()                      # the start-up sweep empties tmp/
+        self.assertEqual(srv.spool_files(), [])
+
     def test_jobs_survive_kill9_and_restart(self):
         srv = nt.Server(self)
         srv.add_user("alice", "alice-pw-secret")
