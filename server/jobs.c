@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "crypto.h"
 #include "intake.h"
@@ -310,8 +311,9 @@ finish_intake(void *arg)
 	struct upload *u = r->u;
 	struct store_job j;
 	struct store_note note;
+	struct stat st;
 	char why[400];
-	int code, fd;
+	int code = 0, fd;
 
 	*session_intake(s) = NULL;
 	if (r->pages < 0) {
@@ -325,9 +327,15 @@ finish_intake(void *arg)
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		return;
 	}
-	/* Checked again: another connection of the user may have queued jobs meanwhile. The
-	 * quota counts documents as the user sent them (the fax image is usually smaller). */
-	if ((code = check_quota(s, u->size, why, sizeof(why))) != 0) {
+	/* Checked again: another connection of the user may have queued jobs meanwhile. It
+	 * counts the larger of the document as sent and its fax image: a small upload must not
+	 * get around the limits by becoming a large image. */
+	if (fstat(fd, &st) != 0 || (code = check_quota(s, (uint64_t)st.st_size > u->size ?
+	    (uint64_t)st.st_size : u->size, why, sizeof(why))) != 0) {
+		if (code == 0) {
+			code = NCFX_E_INTERNAL;
+			snprintf(why, sizeof(why), "server spool unavailable");
+		}
 		close(fd);
 		session_reply_error(s, r->reqid, code, why);
 		return;
@@ -342,7 +350,7 @@ finish_intake(void *arg)
 	j.owner = session_user_id(s);
 	snprintf(j.dest, sizeof(j.dest), "%s", u->dest);
 	snprintf(j.filename, sizeof(j.filename), "%s", u->filename);
-	j.size = (int64_t)u->size;
+	j.size = (int64_t)((uint64_t)st.st_size > u->size ? (uint64_t)st.st_size : u->size);
 	j.pages = r->pages;
 	j.format = u->format;
 	j.state = NCFX_JOB_PENDING;

@@ -129,7 +129,9 @@ bind_one(struct listener *l, const char *host, int port, char *err, size_t errle
 		return e == EADDRINUSE ? -1 : -2;
 	}
 	freeaddrinfo(res);
-	el = evconnlistener_new(l->srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	/* Accepted sockets close on exec: ghostscript, run for intake, must not hold them. */
+	el = evconnlistener_new(l->srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (el == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: out of memory", host);
 		close(fd);

@@ -357,6 +357,9 @@ session_close(struct session *s, int code, const char *reason)
 		log_info("%s%s%s disconnected: %s", s->peer, s->user[0] ? " user " : "", s->user,
 		    reason);
 	s->state = S_CLOSING;
+	/* A document still being converted is not made a job for a client that will not hear. */
+	jobs_intake_cancel(s->intake);
+	s->intake = NULL;
 	bufferevent_disable(s->bev, EV_READ);
 	/* Flush the ERROR, then free from write_cb; the timer bounds a peer that never reads. */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);

@@ -176,6 +176,11 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 
 	memset(r, 0, sizeof(*r));
 	r->completion = r->callee_completion = -1;
+	/* spandsp keeps file names in 256 bytes and would cut a longer one silently. */
+	if (strlen(o->tx_tiff) >= 256 || (o->rx_tiff && strlen(o->rx_tiff) >= 256)) {
+		snprintf(r->reason, sizeof(r->reason), "file name too long for the fax modem");
+		return -1;
+	}
 	if (o->noise_dbm0 != 0.0f) {
 		noise[0] = awgn_init_dbm0(NULL, 1234567, o->noise_dbm0);
 		noise[1] = awgn_init_dbm0(NULL, 7654321, o->noise_dbm0);

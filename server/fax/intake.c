@@ -5,6 +5,7 @@
  * time, memory and output size. */
 #include "intake.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,12 +53,14 @@ last_line(const char *buf, char *out, size_t outlen)
 
 /* Runs ghostscript on src into the TIFF out: 0, or -1 with why. */
 static int
-run_gs(const char *src, const char *out, const struct intake_opts *o, char *err, size_t errlen)
+run_gs(const char *src, const char *out, const char *tmpdir, const struct intake_opts *o,
+    char *err, size_t errlen)
 {
 	char res[32], paper[32], outfile[1100], msg[2048] = "", line[300];
 	const char *gs = o->gs_path ? o->gs_path : GS_DEFAULT;
 	int timeout = o->timeout_s > 0 ? o->timeout_s : GS_TIMEOUT_S;
-	char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	char tmpenv[1200];
+	char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", tmpenv, NULL };
 	int pfd[2], status = 0, killed = 0;
 	size_t got = 0;
 	struct timespec t0, now;
@@ -70,6 +74,8 @@ run_gs(const char *src, const char *out, const struct intake_opts *o, char *err,
 	snprintf(paper, sizeof(paper), "-sPAPERSIZE=%s", o->paper == INTAKE_LETTER ? "letter" :
 	    "a4");
 	snprintf(outfile, sizeof(outfile), "-sOutputFile=%s", out);
+	/* Its temporary files go where we remove them, even after a kill. */
+	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", tmpdir);
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "cannot start ghostscript: %s", strerror(errno));
 		return -1;
@@ -81,24 +87,32 @@ run_gs(const char *src, const char *out, const struct intake_opts *o, char *err,
 		return -1;
 	}
 	if (pid == 0) {
-		/* -dFIXEDMEDIA with -dPDFFitPage: every page comes out A4 (or letter), the
-		 * document scaled to fit, whatever size it asks for. */
+		/* -dFIXEDMEDIA with -dPDFFitPage (PDF) and -dFitPage (PostScript): every page
+		 * comes out A4 (or letter), the document scaled to fit, whatever size it asks
+		 * for. */
 		char *const argv[] = { (char *)gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER",
-		    "-dFIXEDMEDIA", "-dPDFFitPage", "-sDEVICE=tiffg4", res, paper, outfile,
+		    "-dFIXEDMEDIA", "-dPDFFitPage", "-dFitPage", "-sDEVICE=tiffg4", res, paper,
+		    outfile,
 		    "-sstdout=%stderr", "--", (char *)src, NULL };
 		struct rlimit cpu = { (rlim_t)timeout + 1, (rlim_t)timeout + 2 };
 		struct rlimit mem = { GS_MEMORY, GS_MEMORY };
 		struct rlimit fsz = { GS_OUTPUT_MAX, GS_OUTPUT_MAX };
+		struct rlimit core = { 0, 0 };
+		static const char fail[] = "cannot run ghostscript\n";
 		int null = open("/dev/null", O_RDWR);
 
+		/* Only async-signal-safe calls here: other threads may hold locks. */
 		setrlimit(RLIMIT_CPU, &cpu);
 		setrlimit(RLIMIT_AS, &mem);
 		setrlimit(RLIMIT_FSIZE, &fsz);
+		setrlimit(RLIMIT_CORE, &core);
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(pfd[1], 2);
+		/* Nothing of the server's (client connections, other users' files) goes along. */
+		close_range(3, ~0U, 0);
 		execve(gs, argv, envp);
-		dprintf(2, "cannot run %s: %s\n", gs, strerror(errno));
+		(void)!write(2, fail, sizeof(fail) - 1);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -120,17 +134,35 @@ run_gs(const char *src, const char *out, const struct intake_opts *o, char *err,
 		msg[got] = '\0';
 		if ((w = waitpid(pid, &status, WNOHANG)) == pid)
 			break;
+		if (w < 0 && errno != EINTR) {
+			status = 0;
+			killed = 2;               /* lost track of it: report, do not spin */
+			break;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (!killed && (now.tv_sec - t0.tv_sec >= timeout || atomic_load(&stopping))) {
 			kill(pid, SIGKILL);
-			killed = 1;
+			killed = atomic_load(&stopping) ? 3 : 1;
 		}
 		nanosleep(&nap, NULL);
 	}
 	close(pfd[0]);
 	last_line(msg, line, sizeof(line));
+	if (killed == 3) {
+		snprintf(err, errlen, "the server is stopping");
+		return -1;
+	}
+	if (killed == 2) {
+		snprintf(err, errlen, "lost track of ghostscript");
+		return -1;
+	}
 	if (killed || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
 		snprintf(err, errlen, "rendering it took longer than %d s", timeout);
+		return -1;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ) {
+		snprintf(err, errlen, "its rendering is too large (over %ld MiB)",
+		    GS_OUTPUT_MAX >> 20);
 		return -1;
 	}
 	if (WIFSIGNALED(status)) {
@@ -163,7 +195,7 @@ ps_string(FILE *f, const char *s, size_t n)
 static int
 text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 {
-	FILE *in = fopen(src, "rb"), *out;
+	FILE *in = fopen(src, "rbe"), *out;
 	char line[TEXT_COLUMNS + 1];
 	size_t col = 0;
 	int c, lines = 0, pages = 0;
@@ -174,7 +206,7 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read the text");
 		return -1;
 	}
-	if ((out = fopen(ps, "w")) == NULL) {
+	if ((out = fopen(ps, "we")) == NULL) {
 		fclose(in);
 		snprintf(err, errlen, "cannot write the rendering");
 		return -1;
@@ -225,15 +257,15 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 				pages++;
 			}
 		} else if (c == '\t') {
+			if (col >= TEXT_COLUMNS)
+				FLUSH_LINE();
 			do {
 				line[col++] = ' ';
 			} while (col % 8 && col < TEXT_COLUMNS);
-			if (col == TEXT_COLUMNS)
-				FLUSH_LINE();
 		} else {
 			if ((c & 0xc0) == 0x80)
 				continue;     /* the rest of a UTF-8 character, already a '?' */
-			if (col == TEXT_COLUMNS)
+			if (col >= TEXT_COLUMNS)
 				FLUSH_LINE();
 			/* Courier has ASCII only: anything else shows as '?'. */
 			line[col++] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
@@ -252,15 +284,36 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 	return 0;
 }
 
+/* Empties and removes ghostscript's temporary directory (flat: it makes no subdirectories). */
+static void
+remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[1400];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
 int
 intake_convert(const char *src, int format, const struct intake_opts *o, const char *dst,
     char *err, size_t errlen)
 {
-	char tmp[1100], ps[1100];
+	char tmp[1100], ps[1100], tmpdir[1100];
 	int pages = -1;
 
 	snprintf(tmp, sizeof(tmp), "%s.gs.tif", dst);
 	snprintf(ps, sizeof(ps), "%s.txt.ps", dst);
+	snprintf(tmpdir, sizeof(tmpdir), "%s.gs.d", dst);
 	switch (format) {
 	case NCFX_FMT_TIFF:
 		if (tiffdoc_inspect(src, err, errlen) < 0)
@@ -273,7 +326,11 @@ intake_convert(const char *src, int format, const struct intake_opts *o, const c
 		/* fall through */
 	case NCFX_FMT_PDF:
 	case NCFX_FMT_PS:
-		if (run_gs(src, tmp, o, err, errlen) < 0)
+		if (mkdir(tmpdir, 0700) != 0) {
+			snprintf(err, errlen, "cannot prepare the rendering: %s", strerror(errno));
+			break;
+		}
+		if (run_gs(src, tmp, tmpdir, o, err, errlen) < 0)
 			break;
 		/* What ghostscript made passes the same checks as an uploaded TIFF. */
 		if (tiffdoc_inspect(tmp, err, errlen) < 0)
@@ -287,5 +344,6 @@ intake_convert(const char *src, int format, const struct intake_opts *o, const c
 	}
 	unlink(tmp);
 	unlink(ps);
+	remove_dir(tmpdir);
 	return pages;
 }

@@ -31,15 +31,21 @@ struct softline {
 	int                  n;
 };
 
-static void
+/* The digits of a number: 0, or -1 when there are more than fit (never cut: a longer number
+ * whose start matched one of ours would reach that user). */
+static int
 digits_of(const char *in, char *out, size_t cap)
 {
 	size_t n = 0;
 
-	for (; *in && n + 1 < cap; in++)
-		if (isdigit((unsigned char)*in))
+	for (; *in; in++)
+		if (isdigit((unsigned char)*in)) {
+			if (n + 1 >= cap)
+				return -1;
 			out[n++] = *in;
+		}
 	out[n] = '\0';
+	return 0;
 }
 
 /* "NUMBER WORD, NUMBER WORD, ...": 0, or -1 with the entry at fault in err. */
@@ -81,8 +87,7 @@ parse(struct softline *l, const char *spec, int own, char *err, size_t errlen)
 		}
 		e = &l->e[l->n];
 		memset(e, 0, sizeof(*e));
-		digits_of(num, e->digits, sizeof(e->digits));
-		if (e->digits[0] == '\0') {
+		if (digits_of(num, e->digits, sizeof(e->digits)) < 0 || e->digits[0] == '\0') {
 			snprintf(err, errlen, "'%s' is not a phone number", num);
 			free(copy);
 			return -1;
@@ -106,7 +111,9 @@ parse(struct softline *l, const char *spec, int own, char *err, size_t errlen)
 			e->behaviour = B_NOISY;
 		else if (strcmp(word, "no-fine") == 0)
 			e->behaviour = B_NO_FINE;
-		else if (sscanf(word, "hangup-after-%d", &e->after) == 1 && e->after > 0)
+		else if (strncmp(word, "hangup-after-", 13) == 0 && strlen(word + 13) <= 3 &&
+		    strspn(word + 13, "0123456789") == strlen(word + 13) &&
+		    (e->after = atoi(word + 13)) > 0)
 			e->behaviour = B_HANGUP;
 		else {
 			snprintf(err, errlen, "'%s': behaviour '%s' is none of answer, busy, no-answer, "
@@ -157,7 +164,8 @@ lookup(const struct softline *l, const char *number)
 {
 	char d[NUMBER_MAX + 1];
 
-	digits_of(number, d, sizeof(d));
+	if (digits_of(number, d, sizeof(d)) < 0)
+		return NULL;
 	for (int i = 0; i < l->n; i++)
 		if (strcmp(l->e[i].digits, d) == 0)
 			return &l->e[i];

@@ -137,11 +137,14 @@ dpi(TIFF *t, int tag, uint32_t w)
 	uint16_t unit = RESUNIT_INCH;
 
 	TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
-	if (!TIFFGetField(t, tag, &r) || r <= 0 || unit == RESUNIT_NONE)
+	if (!TIFFGetField(t, tag, &r) || !(r > 0) || unit == RESUNIT_NONE)
 		/* A fax-wide page without resolution is a fax page; anything else: 200 dpi. */
 		return w == TIFFDOC_FAX_WIDTH ? (tag == TIFFTAG_XRESOLUTION ? 204.0f : 196.0f) :
 		    200.0f;
-	return unit == RESUNIT_CENTIMETER ? r * 2.54f : r;
+	if (unit == RESUNIT_CENTIMETER)
+		r *= 2.54f;
+	/* Anything outside what scanners and fax machines use is a damaged tag. */
+	return r < 10.0f ? 10.0f : r > 2400.0f ? 2400.0f : r;
 }
 
 /* One page: read as bits (1 = black), scaled and centred into the fax page. */
@@ -150,7 +153,7 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 {
 	uint32_t w = 0, h = 0, ow, oh, pad;
 	uint16_t bps = 1, spp = 1, photo = PHOTOMETRIC_MINISWHITE;
-	float xr, yr, sx, sy;
+	double xr, yr, sx, sy, fw, fh;
 	tmsize_t line = TIFFScanlineSize(in);
 	unsigned char *src = NULL, *row = NULL;
 	int rc = -1;
@@ -166,21 +169,29 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 		    spp > 1 ? "colour" : "grey", bps, spp);
 		return -1;
 	}
+	if (TIFFIsTiled(in)) {
+		snprintf(err, errlen, "page %d is stored in tiles; save it with strips (as scanners "
+		    "and fax software do), or send a PDF", page);
+		return -1;
+	}
 	xr = dpi(in, TIFFTAG_XRESOLUTION, w);
 	yr = dpi(in, TIFFTAG_YRESOLUTION, w);
 	/* Keep the page's physical size; shrink what is wider than a fax line. */
-	sx = (float)TIFFDOC_FAX_XRES / xr;
-	if ((float)w * sx > TIFFDOC_FAX_WIDTH)
-		sx = (float)TIFFDOC_FAX_WIDTH / (float)w;
-	sy = (float)yres / yr * (sx * xr / (float)TIFFDOC_FAX_XRES);
-	ow = (uint32_t)((float)w * sx + 0.5f);
-	oh = (uint32_t)((float)h * sy + 0.5f);
-	if (ow == 0 || ow > TIFFDOC_FAX_WIDTH)
-		ow = ow ? TIFFDOC_FAX_WIDTH : 1;
-	if (oh == 0 || oh > TIFFDOC_MAX_HEIGHT) {
-		snprintf(err, errlen, "page %d would be %u lines long at fax resolution", page, oh);
+	sx = TIFFDOC_FAX_XRES / xr;
+	if (w * sx > TIFFDOC_FAX_WIDTH)
+		sx = (double)TIFFDOC_FAX_WIDTH / w;
+	sy = yres / yr * (sx * xr / TIFFDOC_FAX_XRES);
+	fw = w * sx + 0.5;
+	fh = h * sy + 0.5;
+	/* Bounded before any conversion to an integer: a page longer than a fax page would be
+	 * a way to turn a small upload into a huge image. */
+	if (fh < 1.0 || fh > TIFFDOC_MAX_FAX_LINES * (yres / 196.0)) {
+		snprintf(err, errlen, "page %d would be %.0f inches long; a fax page is at most %d "
+		    "inches", page, fh / yres, TIFFDOC_MAX_FAX_LINES / 196);
 		return -1;
 	}
+	ow = fw < 1.0 ? 1 : fw > TIFFDOC_FAX_WIDTH ? TIFFDOC_FAX_WIDTH : (uint32_t)fw;
+	oh = (uint32_t)fh;
 	pad = (TIFFDOC_FAX_WIDTH - ow) / 2;
 	if ((src = malloc((size_t)line * h)) == NULL || (row = calloc(1, TIFFDOC_FAX_WIDTH / 8)) ==
 	    NULL) {
@@ -208,16 +219,17 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 	TIFFSetField(out, TIFFTAG_ROWSPERSTRIP, oh);
 	TIFFSetField(out, TIFFTAG_PAGENUMBER, (uint16_t)(page - 1), (uint16_t)pages);
 	for (uint32_t oy = 0; oy < oh; oy++) {
-		uint32_t sy0 = (uint32_t)((float)oy / sy);
+		uint32_t sy0 = (uint32_t)(oy / sy);
 		const unsigned char *s = src + (size_t)line * (sy0 < h ? sy0 : h - 1);
 
 		memset(row, 0, TIFFDOC_FAX_WIDTH / 8);
 		for (uint32_t ox = 0; ox < ow; ox++) {
-			uint32_t sx0 = (uint32_t)((float)ox / sx);
-			int bit = (s[sx0 / 8] >> (7 - sx0 % 8)) & 1;
+			uint32_t sx0 = (uint32_t)(ox / sx);
+			int bit;
 
 			if (sx0 >= w)
 				continue;
+			bit = (s[sx0 / 8] >> (7 - sx0 % 8)) & 1;
 			if (photo == PHOTOMETRIC_MINISBLACK)
 				bit = !bit;             /* 1 must mean black */
 			if (bit)

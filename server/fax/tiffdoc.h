@@ -20,6 +20,9 @@ int tiffdoc_inspect(const char *path, char *err, size_t errlen);
 /* The width of every fax page (A4, letter and legal), and its horizontal resolution. */
 #define TIFFDOC_FAX_WIDTH 1728
 #define TIFFDOC_FAX_XRES  204
+/* The longest page normalisation makes, in lines at 196 per inch: 20 inches, longer than legal
+ * paper; a document with longer pages is refused rather than made into a huge image. */
+#define TIFFDOC_MAX_FAX_LINES 3920
 
 /* Writes dst as a TIFF-F that a fax machine takes: every page of src (already inspected)
  * 1 bit, TIFFDOC_FAX_WIDTH wide at 204 dpi, yres (98 or 196) lines per inch, G4. Pages of

@@ -115,6 +115,18 @@ test_text(void)
 	snprintf(out, sizeof(out), "%s/text.tif", dir);
 	CHECK_INT(intake_convert(txt, NCFX_FMT_TEXT, &o, out, err, sizeof(err)), 3);
 	CHECK_INT(pages_are(out, 1146, 98.0f), 3);
+	/* a full line, then a tab, then a long run without a newline: wrapped, never overrun */
+	{
+		char *t = malloc(6000);
+
+		memset(t, 'a', 80);
+		t[80] = '\t';
+		memset(t + 81, 'b', 5000);
+		t[5081] = '\0';
+		put("tab.txt", t, txt, sizeof(txt));
+		free(t);
+		CHECK_INT(intake_convert(txt, NCFX_FMT_TEXT, &o, out, err, sizeof(err)), 2);
+	}
 	/* a form feed starts a page */
 	put("ff.txt", "first\n\fsecond\n", txt, sizeof(txt));
 	CHECK_INT(intake_convert(txt, NCFX_FMT_TEXT, &o, out, err, sizeof(err)), 2);
@@ -197,6 +209,13 @@ test_tiff(void)
 	make_tiff(in, 1728, 300, 204, 98, 1);
 	CHECK_INT(intake_convert(in, NCFX_FMT_TIFF, &o, out, err, sizeof(err)), 1);
 	CHECK_INT(pages_are(out, 600, 196.0f), 1);
+
+	/* A page that would be over 20 inches long at fax resolution (a tiny vertical
+	 * resolution): refused, not made into a huge image. */
+	snprintf(in, sizeof(in), "%s/long.tif", dir);
+	make_tiff(in, 1728, 200, 204, 0.5f, 1);
+	CHECK_INT(intake_convert(in, NCFX_FMT_TIFF, &o, out, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "inches long");
 
 	/* 8-bit grey: refused, saying why. */
 	snprintf(in, sizeof(in), "%s/grey.tif", dir);

@@ -76,6 +76,10 @@ test_config_errors(void)
 	CHECK_CONTAINS(err, "want a number");
 	o.remotes = "5550100 hangup-after-0";
 	CHECK(softline_new(&o, err, sizeof(err)) == NULL);
+	o.remotes = "5550100 hangup-after-2junk";
+	CHECK(softline_new(&o, err, sizeof(err)) == NULL);
+	o.remotes = "123456789012345678901234567890123 answer";      /* 33 digits */
+	CHECK(softline_new(&o, err, sizeof(err)) == NULL);
 }
 
 int
@@ -132,6 +136,10 @@ main(void)
 	CHECK_INT(softline_ops.call(line, &c, &r), 0);
 	CHECK_INT(r.outcome, LINE_NO_ANSWER);
 	c.number = "5559999";
+	CHECK_INT(softline_ops.call(line, &c, &r), 0);
+	CHECK_INT(r.outcome, LINE_NO_SUCH_NUMBER);
+	/* a longer number that starts like one of ours is not ours */
+	c.number = "5550102000000000000000000000000000000";
 	CHECK_INT(softline_ops.call(line, &c, &r), 0);
 	CHECK_INT(r.outcome, LINE_NO_SUCH_NUMBER);
 	CHECK_CONTAINS(r.words, "not in service");
