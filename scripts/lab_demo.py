@@ -137,8 +137,27 @@ def run(owner):
     f2.until(lambda x: len(x.notifications()) >= 3, 30, "three notifications over the relay")
     w2.stop()
     f2.show()
-    step("Done: direct through UPnP and NAT-PMP mappings, then relayed when no mapping "
-         "could be had")
+
+    step("US: netcfax-portcheck says what is wrong and which rule fixes it")
+    argv = sites.lab.prefix("us-cli") + [
+        nt.NETCFAX_PORTCHECK, "-S", nt.UK_WAN, "-P", str(srv.port), "-u", "alice",
+        "--portmap", "off", "--scp-mode", "fixed", "--scp-port", "7485"]
+    rc, out, err = nt.run_cmd(argv, env=alice.env(), timeout=90)
+    print("\n".join("   " + line for line in out.splitlines()))
+    rc, js, err = nt.run_cmd(argv + ["--json"], env=alice.env(), timeout=90)
+    import json
+    rules = json.loads(js)["fix"]["nftables"]
+
+    step("US: the operator adds the printed nftables rules to the US router, and checks again")
+    for rule in rules:
+        print("   [us-rtr] $ " + rule)
+        sites.lab.run("us-rtr", *rule.split())
+    rc, out, err = nt.run_cmd(argv, env=alice.env(), timeout=90)
+    print("\n".join("   " + line for line in out.splitlines()
+                    if "direct" in line or "Verdict" in line))
+
+    step("Done: direct through UPnP and NAT-PMP mappings, relayed when no mapping could be "
+         "had, and direct again through the rule netcfax-portcheck printed")
 
 
 if __name__ == "__main__":
