@@ -312,6 +312,7 @@ finish_intake(void *arg)
 	struct store_job j;
 	struct store_note note;
 	struct stat st;
+	uint64_t kept = 0;          /* what the quota counts: the larger of upload and image */
 	char why[400];
 	int code = 0, fd;
 
@@ -330,8 +331,9 @@ finish_intake(void *arg)
 	/* Checked again: another connection of the user may have queued jobs meanwhile. It
 	 * counts the larger of the document as sent and its fax image: a small upload must not
 	 * get around the limits by becoming a large image. */
-	if (fstat(fd, &st) != 0 || (code = check_quota(s, (uint64_t)st.st_size > u->size ?
-	    (uint64_t)st.st_size : u->size, why, sizeof(why))) != 0) {
+	if (fstat(fd, &st) == 0)
+		kept = (uint64_t)st.st_size > u->size ? (uint64_t)st.st_size : u->size;
+	if (kept == 0 || (code = check_quota(s, kept, why, sizeof(why))) != 0) {
 		if (code == 0) {
 			code = NCFX_E_INTERNAL;
 			snprintf(why, sizeof(why), "server spool unavailable");
@@ -350,7 +352,7 @@ finish_intake(void *arg)
 	j.owner = session_user_id(s);
 	snprintf(j.dest, sizeof(j.dest), "%s", u->dest);
 	snprintf(j.filename, sizeof(j.filename), "%s", u->filename);
-	j.size = (int64_t)((uint64_t)st.st_size > u->size ? (uint64_t)st.st_size : u->size);
+	j.size = (int64_t)kept;
 	j.pages = r->pages;
 	j.format = u->format;
 	j.state = NCFX_JOB_PENDING;

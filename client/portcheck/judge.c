@@ -116,7 +116,7 @@ static void
 fix(struct portcheck *pc)
 {
 	const struct pc_router *r = router_view(pc);
-	char port[32], iport[32], nft[300], ipt[300], dyn[300] = "";
+	char port[32], nft[300], ipt[300], ip[32], dyn[300] = "";
 	const char *lan = pc->local_addr, *ext;
 	size_t n;
 
@@ -132,10 +132,6 @@ fix(struct portcheck *pc)
 		    "= dynamic), which no rule can follow: set scp_mode = fixed (scp_port = 7485) "
 		    "or a range first. ");
 	}
-	/* iptables writes a port range with a colon. */
-	snprintf(iport, sizeof(iport), "%s", port);
-	if (strchr(iport, '-'))
-		*strchr(iport, '-') = ':';
 	ext = r && r->gw.ext_class == PORTMAP_ADDR_PUBLIC ? r->gw.ext_addr : pc->observed;
 	n = (size_t)snprintf(pc->fix_words, sizeof(pc->fix_words), "%s", dyn);
 	switch (pc->topology) {
@@ -151,8 +147,11 @@ fix(struct portcheck *pc)
 		    "the server %s.", port, pc->server_ip);
 		snprintf(nft, sizeof(nft), "nft add rule inet filter input ip saddr %s tcp dport "
 		    "%s accept", pc->server_ip, port);
+		snprintf(ip, sizeof(ip), "%s", port);
+		if (strchr(ip, '-'))
+			*strchr(ip, '-') = ':';           /* iptables' range */
 		snprintf(ipt, sizeof(ipt), "iptables -A INPUT -s %s -p tcp --dport %s -j ACCEPT",
-		    pc->server_ip, iport);
+		    pc->server_ip, ip);
 		pc_rule(pc, nft, ipt);
 		return;
 	case PC_TOPO_DOUBLE:
@@ -162,13 +161,9 @@ fix(struct portcheck *pc)
 		    "%s (service \"netcfax SCP\", protocol TCP, internal address %s). Or connect "
 		    "your router straight to the Internet (bridge mode upstream).", pc->observed,
 		    port, pc->gateway, port, lan, lan);
-		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting ip daddr %s tcp dport "
-		    "%s dnat ip to ROUTER_WAN_ADDRESS   # on the upstream device", pc->observed,
-		    port);
-		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -d %s -p tcp --dport %s "
-		    "-j DNAT --to-destination ROUTER_WAN_ADDRESS   # on the upstream device",
-		    pc->observed, iport);
-		pc_rule(pc, nft, ipt);
+		pc_rule_dnat(pc, pc->observed, port, "ROUTER_WAN_ADDRESS",
+		    "   # on the upstream device");
+		pc_rule_dnat(pc, NULL, port, lan, "   # on your router");
 		break;
 	default:
 		snprintf(pc->fix_words + n, sizeof(pc->fix_words) - n, "On your router (%s, "
@@ -182,26 +177,12 @@ fix(struct portcheck *pc)
 		    NCFX_SCP_DYNAMIC ? " This router takes requests by UPnP or NAT-PMP: 'netcfax "
 		    "watch' with portmap = auto asks for it by itself, and 'netcfax portmap open' "
 		    "does it by hand." : "");
-		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting ip daddr %s tcp dport "
-		    "%s dnat ip to %s", ext, port, lan);
-		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -d %s -p tcp --dport %s "
-		    "-j DNAT --to-destination %s", ext, iport, lan);
-		pc_rule(pc, nft, ipt);
+		pc_rule_dnat(pc, ext, port, lan, "");
 		break;
 	}
-	/* The router's own rules for this LAN (and for DOUBLE, the inner router's forward). */
-	if (pc->topology == PC_TOPO_DOUBLE) {
-		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting tcp dport %s dnat ip "
-		    "to %s   # on your router", port, lan);
-		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -p tcp --dport %s -j DNAT "
-		    "--to-destination %s   # on your router", iport, lan);
-		pc_rule(pc, nft, ipt);
-	}
-	snprintf(nft, sizeof(nft), "nft add rule inet filter forward ip daddr %s tcp dport %s "
-	    "ct state new accept", lan, port);
-	snprintf(ipt, sizeof(ipt), "iptables -A FORWARD -d %s -p tcp --dport %s -m conntrack "
-	    "--ctstate NEW -j ACCEPT", lan, iport);
-	pc_rule(pc, nft, ipt);
+	/* The router in front of this machine must also let the forwarded connection through. */
+	pc_rule_forward(pc, lan, port, pc->topology == PC_TOPO_DOUBLE ? "   # on your router" :
+	    "");
 }
 
 void

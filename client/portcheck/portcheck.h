@@ -73,7 +73,6 @@ struct portcheck {
 	/* routers */
 	int                 routers_checked;
 	int                 open, close;    /* --open / --close: map or unmap our SCP first */
-	uint16_t            opened_ext;     /* the external port --open got */
 	struct pc_router    upnp, natpmp;
 	/* verdicts */
 	int      topology;
@@ -91,7 +90,14 @@ struct portcheck {
 
 void pc_add(struct portcheck *pc, int section, const char *id, int status, const char *todo,
             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* rules.c: one suggested rule in both languages; a router's port forward (DNAT to `to`, for
+ * packets to daddr, or to any address when NULL) and its filter accept. port is "N" or
+ * "LOW-HIGH"; note is appended to each line ("" or a comment). */
 void pc_rule(struct portcheck *pc, const char *nft, const char *ipt);
+void pc_rule_dnat(struct portcheck *pc, const char *daddr, const char *port, const char *to,
+                  const char *note);
+void pc_rule_forward(struct portcheck *pc, const char *lan, const char *port,
+                     const char *note);
 
 /* The checks, in the order they run. */
 void pc_check_local(struct portcheck *pc);

@@ -39,47 +39,6 @@ pc_add(struct portcheck *pc, int section, const char *id, int status, const char
 	va_end(ap);
 }
 
-/* Replaces every from in s (capacity cap) by to. */
-static void
-replace_all(char *s, size_t cap, const char *from, const char *to)
-{
-	char out[300], *p = s;
-	size_t n = 0, fl = strlen(from);
-
-	while (*p && n + 1 < sizeof(out)) {
-		if (strncmp(p, from, fl) == 0) {
-			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", to);
-			if (n >= sizeof(out))
-				n = sizeof(out) - 1;
-			p += fl;
-		} else
-			out[n++] = *p++;
-	}
-	out[n] = '\0';
-	snprintf(s, cap, "%s", out);
-}
-
-void
-pc_rule(struct portcheck *pc, const char *nft, const char *ipt)
-{
-	char *n, *i;
-
-	if (pc->nrules >= PC_MAX_RULES)
-		return;
-	n = pc->nft[pc->nrules];
-	i = pc->ipt[pc->nrules];
-	snprintf(n, sizeof(pc->nft[0]), "%s", nft);
-	snprintf(i, sizeof(pc->ipt[0]), "%s", ipt);
-	if (pc->v6) {
-		/* The same rules, in IPv6's words. */
-		replace_all(n, sizeof(pc->nft[0]), " ip saddr ", " ip6 saddr ");
-		replace_all(n, sizeof(pc->nft[0]), " ip daddr ", " ip6 daddr ");
-		replace_all(n, sizeof(pc->nft[0]), "dnat ip to", "dnat ip6 to");
-		replace_all(i, sizeof(pc->ipt[0]), "iptables ", "ip6tables ");
-	}
-	pc->nrules++;
-}
-
 static int
 exit_code(const struct portcheck *pc, const char **verdict)
 {

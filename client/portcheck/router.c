@@ -119,7 +119,6 @@ pc_open_close(struct portcheck *pc)
 		if (rc != 0)
 			break;
 		if (pc->open) {
-			pc->opened_ext = granted;
 			pc->upnp.ours_ext = granted;    /* the port the server is to be told */
 			pc_add(pc, PC_ROUTER, "open", PC_PASS, "", "%s mapped %s:%u to %s:%u (%s; "
 			    "remove it with --close)", ops->name, gw.ext_addr, granted, gw.lan_addr,

@@ -195,7 +195,7 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 	struct server_config cfg;
 	char err[1200], buf[600], *save = NULL, cert[CONFIG_PATH_MAX + 32], fp[TLS_FP_LEN] = "";
 	char lan[PORTMAP_ADDR_MAX] = "", gw[PORTMAP_ADDR_MAX] = "", why[400], nft[300], ipt[300];
-	char where[300];
+	char where[300], portstr[16];
 	const char *ext;
 	long port;
 	int fw;
@@ -246,22 +246,15 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 		    "this host", port);
 		pc_rule(pc, nft, ipt);
 	}
+	snprintf(portstr, sizeof(portstr), "%ld", port);
 	if (lan[0]) {
 		snprintf(pc->fix_words, sizeof(pc->fix_words), "On the router in front of this "
 		    "server (%s, external address %s): forward TCP port %ld to %s (service \"netcfax "
 		    "PCP\", protocol TCP, port %ld, internal address %s).%s Every client's port must "
 		    "be %ld.", gw[0] ? gw : "the default gateway", ext, port, lan, port, lan,
 		    fw == 0 ? " On this host: let the port in through its firewall." : "", port);
-		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting ip daddr %s tcp dport "
-		    "%ld dnat ip to %s   # on the router", ext, port, lan);
-		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -d %s -p tcp --dport %ld "
-		    "-j DNAT --to-destination %s   # on the router", ext, port, lan);
-		pc_rule(pc, nft, ipt);
-		snprintf(nft, sizeof(nft), "nft add rule inet filter forward ip daddr %s tcp dport "
-		    "%ld ct state new accept   # on the router", lan, port);
-		snprintf(ipt, sizeof(ipt), "iptables -A FORWARD -p tcp -d %s --dport %ld -m "
-		    "conntrack --ctstate NEW -j ACCEPT   # on the router", lan, port);
-		pc_rule(pc, nft, ipt);
+		pc_rule_dnat(pc, ext, portstr, lan, "   # on the router");
+		pc_rule_forward(pc, lan, portstr, "   # on the router");
 	}
 	return pc_report(pc);
 }

@@ -13,8 +13,9 @@
  * file may point at the same compressed data). 256 MiB is ~500 fine A4 fax pages. */
 #define TIFFDOC_MAX_DECODED (256LL << 20)
 
-/* Opens path with libtiff and walks every page. Returns the page count, or -1 with a reason
- * fit to show the user in err. */
+/* Opens path with libtiff and checks every page's header against the caps above, without
+ * decoding: what the document would decode to is bounded before tiffdoc_normalise decodes it
+ * (once). Returns the page count, or -1 with a reason fit to show the user in err. */
 int tiffdoc_inspect(const char *path, char *err, size_t errlen);
 
 /* The width of every fax page (A4, letter and legal), and its horizontal resolution. */
