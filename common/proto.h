@@ -63,6 +63,8 @@ enum ncfx_msg_type {
 	NCFX_MSG_JOB_INFO       = 0x0206,
 	NCFX_MSG_JOB_LIST_END   = 0x0207,
 	NCFX_MSG_JOB_CANCEL     = 0x0208, /* C->S; reply JOB_INFO */
+	NCFX_MSG_JOB_SUSPEND    = 0x0209, /* C->S hold a waiting job; reply JOB_INFO */
+	NCFX_MSG_JOB_RESUME     = 0x020a, /* C->S release a held job; reply JOB_INFO */
 	/* 0x03..: notifications (SCP, and relayed over PCP) */
 	NCFX_MSG_SCP_BIND       = 0x0301, /* S->C first frame on an SCP connection: proof */
 	NCFX_MSG_NOTIFY         = 0x0302, /* S->C event with a per-user sequence number */
@@ -71,9 +73,15 @@ enum ncfx_msg_type {
 	/* 0x04..: notification paths */
 	NCFX_MSG_NOTIFY_PATH    = 0x0401, /* S->C which path notifications take now, and why */
 	NCFX_MSG_PATH_RETRY     = 0x0402, /* C->S try the direct path again now; reply OK */
-	/* 0x05..: file download (reserved) */
-	NCFX_MSG_FILE_GET       = 0x0501,
+	/* 0x05..: file download */
+	NCFX_MSG_FILE_GET       = 0x0501, /* C->S a received fax (or a job's image); FILE_CHUNKs */
 	NCFX_MSG_FILE_CHUNK     = 0x0502,
+	/* 0x06..: the inbox of received faxes */
+	NCFX_MSG_INBOX_LIST     = 0x0601, /* C->S; replies INBOX_INFO (F_MORE)... INBOX_LIST_END */
+	NCFX_MSG_INBOX_INFO     = 0x0602,
+	NCFX_MSG_INBOX_LIST_END = 0x0603,
+	NCFX_MSG_INBOX_MARK     = 0x0604, /* C->S mark read or unread; reply INBOX_INFO */
+	NCFX_MSG_INBOX_DELETE   = 0x0605, /* C->S; reply OK */
 };
 
 /* Attribute tags. The value type of each is fixed by ncfx_tag_type(). */
@@ -122,6 +130,20 @@ enum ncfx_tag {
 	NCFX_T_OBSERVED_PORT,    /* u16: the client's source port as the server sees it */
 	NCFX_T_RESOLUTION,       /* u8: 0 standard (204x98), 1 fine (204x196) */
 	NCFX_T_PAPER,            /* u8: 0 A4, 1 letter */
+	NCFX_T_PRIORITY,         /* u8: 0 most urgent .. 255; default 127 */
+	NCFX_T_SEND_AT,          /* u64 unix seconds: not before */
+	NCFX_T_KILL_AT,          /* u64 unix seconds: give up when not sent by then */
+	NCFX_T_MAX_TRIES,        /* u8: calls that reached a fax machine */
+	NCFX_T_MAX_DIALS,        /* u8: dials, busy and unanswered ones included */
+	NCFX_T_TRIES,            /* u8 */
+	NCFX_T_DIALS,            /* u8 */
+	NCFX_T_NEXT_TRY,         /* u64 unix seconds */
+	NCFX_T_PAGE,             /* u32: pages through so far */
+	NCFX_T_BIT_RATE,         /* u32 bit/s */
+	NCFX_T_REMOTE_ID,        /* str: the other fax machine's station id (CSI or TSI) */
+	NCFX_T_FAX_ID,           /* u64: a received fax in the user's inbox */
+	NCFX_T_READ,             /* u8: 1 read */
+	NCFX_T_ECM,              /* u8: 1 error correction was in use */
 	NCFX_T__COUNT
 };
 
@@ -184,7 +206,11 @@ enum ncfx_event {
 
 enum ncfx_doc_format { NCFX_FMT_TIFF = 1, NCFX_FMT_PDF = 2, NCFX_FMT_PS = 3, NCFX_FMT_TEXT = 4 };
 
-/* HylaFAX-like job states; only pending and cancelled are reached before the fax engine. */
+#define NCFX_PRIORITY_DEFAULT 127
+#define NCFX_REMOTE_ID_MAX 20u          /* T.30 station identity */
+
+/* Job states, as a fax server's: pending (ready to dial), sleeping (waiting for its send-at
+ * time or its next try), active (on a line), done, failed, cancelled, suspended (held). */
 enum ncfx_job_state {
 	NCFX_JOB_PENDING = 1, NCFX_JOB_SLEEPING, NCFX_JOB_ACTIVE, NCFX_JOB_DONE,
 	NCFX_JOB_FAILED, NCFX_JOB_CANCELLED, NCFX_JOB_SUSPENDED,

@@ -67,6 +67,37 @@ static const struct conf_opt options[] = {
 	    "unless the operator wants it: a rule made by hand is easier to audit"),
 	INT(portmap_lease, "3600", 30, 86400,
 	    "Seconds of router mapping asked for; renewed at half, checked in between"),
+	STR(fax_numbers, "",
+	    "This server's own fax numbers and the user each belongs to: \"+44 20 7946 0001 alice, "
+	    "5550102 bob\". A fax to one of them lands in that user's inbox. With no numbers and "
+	    "no remotes the software line is off and jobs wait"),
+	STR(fax_remotes, "",
+	    "Simulated fax machines on the software line and how each behaves: \"5550199 answer, "
+	    "5550188 busy, 5550177 no-answer, 5550166 hangup-after-2, 5550155 noisy, 5550144 "
+	    "no-fine\". Any other number is not in service"),
+	INT(fax_lines, "4", 1, 64, "Calls the software line carries at once"),
+	STR(fax_station_id, "",
+	    "Station id sent to the far machine (TSI), at most 20 characters; empty = the first "
+	    "of fax_numbers"),
+	{ "fax_alaw", CONF_BOOL, "yes", 0, 0, NULL, OFF(fax_alaw), 0,
+	  "Pass the software line's audio through G.711 A-law, as a telephone line does" },
+	{ "fax_ecm", CONF_BOOL, "yes", 0, 0, NULL, OFF(fax_ecm), 0,
+	  "Offer T.30 error correction (ECM): pages arrive exact or are resent" },
+	{ "fax_paced", CONF_BOOL, "no", 0, 0, NULL, OFF(fax_paced), 0,
+	  "Run software-line calls in real time (a demonstration); else as fast as the CPU allows" },
+	INT(retry_busy, "180", 1, 86400, "Seconds before dialling again after a busy signal"),
+	INT(retry_no_answer, "300", 1, 86400, "Seconds before dialling again after no answer"),
+	INT(retry_failed, "300", 1, 86400,
+	    "Seconds before calling again after a call that failed on the way (training, a "
+	    "dropped line)"),
+	INT(job_max_tries, "3", 1, 255,
+	    "Default for calls that reach a fax machine before a job fails; a client may ask for "
+	    "fewer or more"),
+	INT(job_max_dials, "12", 1, 255,
+	    "Default for dials of any outcome (busy and no answer included) before a job fails"),
+	INT(job_kill_time, "10800", 60, 2592000,
+	    "Default seconds after submission (or its send-at time) a job may take before it "
+	    "fails as not sent"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
 	CONF_END
 };
@@ -110,6 +141,11 @@ config_finish(struct server_config *c, char *err, size_t errlen)
 	if (c->direct_retry_min > c->direct_retry_max) {
 		snprintf(err, errlen, "direct_retry_min (%lld) is more than direct_retry_max (%lld)",
 		    c->direct_retry_min, c->direct_retry_max);
+		return -1;
+	}
+	if (strlen(c->fax_station_id) > 20) {
+		snprintf(err, errlen, "fax_station_id: '%s' is longer than the 20 characters T.30 "
+		    "allows", c->fax_station_id);
 		return -1;
 	}
 	if (c->server_name[0] == '\0' &&

@@ -37,6 +37,20 @@ struct server_config {
 	long long notify_poll;
 	char      portmap[16];
 	long long portmap_lease;
+	/* the fax engine */
+	char      fax_numbers[2048];
+	char      fax_remotes[2048];
+	long long fax_lines;
+	char      fax_station_id[32];
+	int       fax_alaw;
+	int       fax_ecm;
+	int       fax_paced;
+	long long retry_busy;
+	long long retry_no_answer;
+	long long retry_failed;
+	long long job_max_tries;
+	long long job_max_dials;
+	long long job_kill_time;
 	/* derived */
 	long long scp_port_min, scp_port_max;
 	char      log_level[16];

@@ -95,6 +95,22 @@ send_one(const struct store_note *n, void *arg)
 		ncfx_put_str(&w, NCFX_T_TEXT, text);
 	}
 	ncfx_put_u64(&w, NCFX_T_CREATED, (uint64_t)n->created);
+	if (n->page)
+		ncfx_put_u32(&w, NCFX_T_PAGE, (uint32_t)n->page);
+	if (n->pages)
+		ncfx_put_u32(&w, NCFX_T_PAGES, (uint32_t)n->pages);
+	if (n->bit_rate)
+		ncfx_put_u32(&w, NCFX_T_BIT_RATE, (uint32_t)n->bit_rate);
+	if (n->ecm)
+		ncfx_put_u8(&w, NCFX_T_ECM, 1);
+	if (n->remote_id[0]) {
+		char id[sizeof(n->remote_id)];
+		snprintf(id, sizeof(id), "%s", n->remote_id);
+		ncfx_text_sanitize(id);
+		ncfx_put_str(&w, NCFX_T_REMOTE_ID, id);
+	}
+	if (n->fax)
+		ncfx_put_u64(&w, NCFX_T_FAX_ID, (uint64_t)n->fax);
 	if (n->dest[0])
 		ncfx_put_str(&w, NCFX_T_DEST, n->dest);
 	if (n->filename[0])

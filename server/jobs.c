@@ -11,8 +11,10 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "crypto.h"
+#include "faxqueue.h"
 #include "intake.h"
 #include "log.h"
 #include "server.h"
@@ -35,6 +37,9 @@ struct upload {
 	char                  failed[160];    /* set when a chunk was refused */
 	int                   fine;           /* 204x196, else 204x98 */
 	int                   paper;          /* enum intake_paper */
+	int                   priority;
+	int64_t               send_at, kill_at;
+	int                   max_tries, max_dials;
 };
 
 /* A finished upload being made into a fax image on a worker. */
@@ -83,6 +88,28 @@ put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
 	ncfx_put_u64(w, NCFX_T_UPDATED, (uint64_t)j->updated);
 	if (j->reason[0])
 		ncfx_put_str(w, NCFX_T_TEXT, j->reason);
+	ncfx_put_u8(w, NCFX_T_RESOLUTION, (uint8_t)(j->fine != 0));
+	ncfx_put_u8(w, NCFX_T_PRIORITY, (uint8_t)j->priority);
+	if (j->send_at)
+		ncfx_put_u64(w, NCFX_T_SEND_AT, (uint64_t)j->send_at);
+	if (j->kill_at)
+		ncfx_put_u64(w, NCFX_T_KILL_AT, (uint64_t)j->kill_at);
+	ncfx_put_u8(w, NCFX_T_MAX_TRIES, (uint8_t)j->max_tries);
+	ncfx_put_u8(w, NCFX_T_MAX_DIALS, (uint8_t)j->max_dials);
+	ncfx_put_u8(w, NCFX_T_TRIES, (uint8_t)j->tries);
+	ncfx_put_u8(w, NCFX_T_DIALS, (uint8_t)j->dials);
+	if (j->next_try && (j->state == NCFX_JOB_SLEEPING || j->state == NCFX_JOB_SUSPENDED))
+		ncfx_put_u64(w, NCFX_T_NEXT_TRY, (uint64_t)j->next_try);
+	ncfx_put_u32(w, NCFX_T_PAGE, (uint32_t)j->pages_sent);
+	if (j->bit_rate)
+		ncfx_put_u32(w, NCFX_T_BIT_RATE, (uint32_t)j->bit_rate);
+	if (j->remote_id[0]) {
+		char id[NCFX_REMOTE_ID_MAX + 1];
+		snprintf(id, sizeof(id), "%s", j->remote_id);
+		ncfx_text_sanitize(id);       /* what a far machine sent is not trusted text */
+		ncfx_put_str(w, NCFX_T_REMOTE_ID, id);
+	}
+	ncfx_put_u8(w, NCFX_T_ECM, (uint8_t)(j->ecm != 0));
 }
 
 static void
@@ -189,6 +216,25 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown RESOLUTION or PAPER");
 		return;
 	}
+	if ((ncfx_msg_has(m, NCFX_T_MAX_TRIES) && ncfx_msg_uint(m, NCFX_T_MAX_TRIES) == 0) ||
+	    (ncfx_msg_has(m, NCFX_T_MAX_DIALS) && ncfx_msg_uint(m, NCFX_T_MAX_DIALS) == 0)) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "MAX_TRIES and MAX_DIALS must "
+		    "be at least 1");
+		return;
+	}
+	if (ncfx_msg_uint(m, NCFX_T_SEND_AT) > (uint64_t)INT64_MAX / 2 ||
+	    ncfx_msg_uint(m, NCFX_T_KILL_AT) > (uint64_t)INT64_MAX / 2) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "SEND_AT or KILL_AT out of "
+		    "range");
+		return;
+	}
+	if (ncfx_msg_has(m, NCFX_T_KILL_AT) && ncfx_msg_uint(m, NCFX_T_KILL_AT) <=
+	    (ncfx_msg_uint(m, NCFX_T_SEND_AT) > (uint64_t)time(NULL) ?
+	    ncfx_msg_uint(m, NCFX_T_SEND_AT) : (uint64_t)time(NULL))) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "the kill time is already past "
+		    "(or before the send-at time)");
+		return;
+	}
 	if (size == 0) {
 		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, "the document is empty");
 		return;
@@ -220,6 +266,16 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 	/* Fine unless asked otherwise: it is what office documents need to stay legible. */
 	u->fine = ncfx_msg_has(m, NCFX_T_RESOLUTION) ? (int)ncfx_msg_uint(m, NCFX_T_RESOLUTION) : 1;
 	u->paper = (int)ncfx_msg_uint(m, NCFX_T_PAPER);
+	u->priority = ncfx_msg_has(m, NCFX_T_PRIORITY) ? (int)ncfx_msg_uint(m, NCFX_T_PRIORITY) :
+	    NCFX_PRIORITY_DEFAULT;
+	u->send_at = (int64_t)ncfx_msg_uint(m, NCFX_T_SEND_AT);
+	u->kill_at = (int64_t)ncfx_msg_uint(m, NCFX_T_KILL_AT);
+	u->max_tries = ncfx_msg_has(m, NCFX_T_MAX_TRIES) ?
+	    (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES) : (int)srv->cfg.job_max_tries;
+	u->max_dials = ncfx_msg_has(m, NCFX_T_MAX_DIALS) ?
+	    (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS) : (int)srv->cfg.job_max_dials;
+	if (u->max_dials < u->max_tries)
+		u->max_dials = u->max_tries;     /* every try is a dial */
 	sha = ncfx_msg_bytes(m, NCFX_T_SHA256, &shalen);
 	memcpy(u->want_sha, sha, sizeof(u->want_sha));
 	snprintf(u->dest, sizeof(u->dest), "%s", dest);
@@ -315,6 +371,7 @@ finish_intake(void *arg)
 	uint64_t kept = 0;          /* what the quota counts: the larger of upload and image */
 	char why[400];
 	int code = 0, fd;
+	int64_t now;
 
 	*session_intake(s) = NULL;
 	if (r->pages < 0) {
@@ -355,13 +412,32 @@ finish_intake(void *arg)
 	j.size = (int64_t)kept;
 	j.pages = r->pages;
 	j.format = u->format;
-	j.state = NCFX_JOB_PENDING;
+	j.fine = u->fine;
+	j.priority = u->priority;
+	j.max_tries = u->max_tries;
+	j.max_dials = u->max_dials;
+	now = (int64_t)time(NULL);
+	j.send_at = u->send_at > now ? u->send_at : 0;
+	j.kill_at = u->kill_at ? u->kill_at : (j.send_at ? j.send_at : now) +
+	    srv->cfg.job_kill_time;
+	/* A job for later sleeps until then; pending ones are dialled as lines come free. */
+	j.state = j.send_at ? NCFX_JOB_SLEEPING : NCFX_JOB_PENDING;
+	j.next_try = j.send_at;
+	if (j.send_at) {
+		char at[64];
+		time_t t = (time_t)j.send_at;
+		struct tm tm;
+		strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		snprintf(j.reason, sizeof(j.reason), "to be sent at %s", at);
+	} else if (faxqueue_off_reason(srv->faxq))
+		snprintf(j.reason, sizeof(j.reason), "%s", faxqueue_off_reason(srv->faxq));
 	memset(&note, 0, sizeof(note));
 	note.user = j.owner;
 	note.event = NCFX_EV_JOB_QUEUED;
-	note.state = NCFX_JOB_PENDING;
-	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s", j.filename, j.dest,
-	    r->pages, r->pages == 1 ? "" : "s");
+	note.state = j.state;
+	note.pages = r->pages;
+	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s%s%s", j.filename, j.dest,
+	    r->pages, r->pages == 1 ? "" : "s", j.send_at ? ", " : "", j.send_at ? j.reason : "");
 	if (store_job_insert(srv->store, &j, &note) < 0) {
 		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
 		spool_remove(srv->spool, j.doc);
@@ -373,6 +449,7 @@ finish_intake(void *arg)
 	    u->fine ? "fine" : "standard", u->paper == INTAKE_LETTER ? "letter" : "A4");
 	reply_job(s, r->reqid, 0, &j);
 	session_notify_user(srv, j.owner);
+	faxqueue_kick(srv->faxq);
 }
 
 static void
@@ -499,6 +576,8 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	switch (rc) {
 	case 1:
 		log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
+		if (faxqueue_hangup(srv->faxq, id))
+			log_info("job %" PRId64 ": hanging up the call", id);
 		/* A cancelled job will never be sent: its document only costs disk now. */
 		if (spool_remove(srv->spool, j.doc) < 0)
 			log_warnx("spool: cannot remove %s of cancelled job %" PRId64, j.doc, id);
@@ -521,6 +600,65 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	}
 }
 
+/* Suspend holds a waiting job (it keeps its place and tries); resume lets it go again,
+ * sleeping on if its next try or send-at time is still ahead. */
+static void
+handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
+{
+	struct server *srv = session_server(s);
+	int64_t id = (int64_t)(ncfx_msg_uint(m, NCFX_T_JOB_ID) & INT64_MAX);
+	struct store_job j;
+	struct store_note note;
+	char why[200];
+	int rc;
+
+	memset(&note, 0, sizeof(note));
+	note.user = session_user_id(s);
+	note.event = NCFX_EV_MESSAGE;
+	snprintf(note.text, sizeof(note.text), "job %" PRId64 " %s", id, suspend ? "suspended" :
+	    "resumed");
+	if (suspend)
+		rc = store_job_transition(srv->store, session_user_id(s), id,
+		    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING), NCFX_JOB_SUSPENDED,
+		    "suspended by the user", &j, &note);
+	else
+		rc = store_job_transition(srv->store, session_user_id(s), id,
+		    STATE_BIT(NCFX_JOB_SUSPENDED), NCFX_JOB_PENDING, "", &j, &note);
+	if (rc == 1 && !suspend && j.next_try > (int64_t)time(NULL)) {
+		j.state = NCFX_JOB_SLEEPING;
+		snprintf(j.reason, sizeof(j.reason), "resumed; waiting for its next try");
+		if (store_job_save(srv->store, &j, NCFX_JOB_PENDING, NULL) < 0)
+			rc = -1;
+		else if (store_job_get(srv->store, j.owner, j.id, &j) != 1)
+			rc = -1;
+	}
+	switch (rc) {
+	case 1:
+		log_info("job %" PRId64 " %s by '%s'", id, suspend ? "suspended" : "resumed",
+		    session_user(s));
+		reply_job(s, m->reqid, 0, &j);
+		session_notify_user(srv, note.user);
+		if (!suspend)
+			faxqueue_kick(srv->faxq);
+		break;
+	case 0:
+		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);
+		session_reply_error(s, m->reqid, NCFX_E_NO_SUCH_JOB, why);
+		break;
+	case 2:
+		snprintf(why, sizeof(why), "job %" PRId64 " is %s: only a %s job can be %s", id,
+		    ncfx_job_state_name(j.state), suspend ? "pending or sleeping" : "suspended",
+		    suspend ? "suspended" : "resumed");
+		session_reply_error(s, m->reqid, NCFX_E_JOB_STATE, why);
+		break;
+	default:
+		log_warnx("%s by '%s': store: %s", suspend ? "suspend" : "resume", session_user(s),
+		    store_errmsg(srv->store));
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		break;
+	}
+}
+
 void
 jobs_handle(struct session *s, const struct ncfx_msg *m)
 {
@@ -530,6 +668,8 @@ jobs_handle(struct session *s, const struct ncfx_msg *m)
 	case NCFX_MSG_UPLOAD_END:   handle_end(s, m); break;
 	case NCFX_MSG_JOB_LIST:     handle_list(s, m); break;
 	case NCFX_MSG_JOB_CANCEL:   handle_cancel(s, m); break;
+	case NCFX_MSG_JOB_SUSPEND:  handle_hold(s, m, 1); break;
+	case NCFX_MSG_JOB_RESUME:   handle_hold(s, m, 0); break;
 	default: break;
 	}
 }

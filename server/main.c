@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "faxqueue.h"
 #include "crypto.h"
 #include "hashpool.h"
 #include "keytab.h"
@@ -253,6 +254,8 @@ main(int argc, char **argv)
 	poll_tv.tv_sec = srv->cfg.notify_poll / 1000;
 	poll_tv.tv_usec = (srv->cfg.notify_poll % 1000) * 1000;
 	evtimer_add(poll, &poll_tv);
+	if ((srv->faxq = faxqueue_new(srv, err, sizeof(err))) == NULL)
+		fatalx("fax line: %s", err);
 	srv->pcpmap = pcpmap_start(srv);
 	log_info("netcfaxd %s ready (state in %s)", NETCFAX_VERSION, srv->cfg.state_dir);
 
@@ -261,6 +264,7 @@ main(int argc, char **argv)
 	pcpmap_stop(srv->pcpmap);
 	listener_free(srv->listener);
 	session_free_all(srv);
+	faxqueue_free(srv->faxq);             /* calls under way hang up; their jobs wait */
 	hashpool_free(srv->hashpool);
 	intake_stop();                        /* a long rendering does not hold up the stop */
 	workpool_free(srv->intakepool);       /* after the sessions: they cancelled theirs */

@@ -36,6 +36,7 @@ struct workpool;
 struct listener;
 struct pcpmap;
 struct session;
+struct faxqueue;
 
 struct server {
 	struct event_base    *base;
@@ -51,6 +52,7 @@ struct server {
 	int64_t               data_version;    /* store changes by other processes */
 	struct listener      *listener;
 	struct pcpmap        *pcpmap;          /* our own router mapping of the PCP, if on */
+	struct faxqueue      *faxq;            /* jobs onto lines, received faxes to inboxes */
 	struct session       *sessions;        /* every live connection, for shutdown */
 	size_t                nconns;
 	int                   stopping;

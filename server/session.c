@@ -20,6 +20,7 @@
 #include "delivery.h"
 #include "frame_io.h"
 #include "hashpool.h"
+#include "inbox.h"
 #include "jobs.h"
 #include "keytab.h"
 #include "log.h"
@@ -80,6 +81,7 @@ struct session {
 	uint32_t            login_reqid;
 	struct upload      *upload;
 	struct intake_req  *intake;     /* a document being converted on a worker */
+	struct fetch_req   *fetch;      /* a received fax being made into a PDF */
 	struct session     *prev, *next;
 };
 
@@ -95,6 +97,7 @@ const char *session_user(const struct session *s) { return s->user; }
 const char *session_peer(const struct session *s) { return s->peer; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
 struct intake_req **session_intake(struct session *s) { return &s->intake; }
+struct fetch_req **session_fetch(struct session *s) { return &s->fetch; }
 uint64_t session_id(const struct session *s) { return s->session_id; }
 const char *session_addr(const struct session *s) { return s->addr; }
 const char *session_addr_key(const struct session *s) { return s->addr_key; }
@@ -282,6 +285,7 @@ session_free(struct session *s)
 	}
 	jobs_upload_free(s->upload);
 	jobs_intake_cancel(s->intake);
+	inbox_fetch_cancel(s->fetch);
 	if (s->login_job) {
 		/* The verdict will never come: end the attempt as a failure, as it would be
 		 * had the peer waited (hanging up must not be a free guess). */
@@ -360,6 +364,8 @@ session_close(struct session *s, int code, const char *reason)
 	/* A document still being converted is not made a job for a client that will not hear. */
 	jobs_intake_cancel(s->intake);
 	s->intake = NULL;
+	inbox_fetch_cancel(s->fetch);
+	s->fetch = NULL;
 	bufferevent_disable(s->bev, EV_READ);
 	/* Flush the ERROR, then free from write_cb; the timer bounds a peer that never reads. */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
@@ -809,7 +815,9 @@ client_may_send(uint16_t type)
 	case NCFX_MSG_SCP_PROBE:
 	case NCFX_MSG_JOB_SUBMIT: case NCFX_MSG_UPLOAD_CHUNK: case NCFX_MSG_UPLOAD_END:
 	case NCFX_MSG_JOB_LIST: case NCFX_MSG_JOB_CANCEL: case NCFX_MSG_NOTIFY_ACK:
+	case NCFX_MSG_JOB_SUSPEND: case NCFX_MSG_JOB_RESUME:
 	case NCFX_MSG_FILE_GET: case NCFX_MSG_PATH_RETRY:
+	case NCFX_MSG_INBOX_LIST: case NCFX_MSG_INBOX_MARK: case NCFX_MSG_INBOX_DELETE:
 		return 1;
 	default:
 		return 0;
@@ -880,6 +888,8 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		s->upload = NULL;
 		jobs_intake_cancel(s->intake);
 		s->intake = NULL;
+		inbox_fetch_cancel(s->fetch);
+		s->fetch = NULL;
 		s->user[0] = '\0';
 		s->user_id = 0;
 		s->state = S_LOGIN;
@@ -914,7 +924,15 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 	case NCFX_MSG_UPLOAD_END:
 	case NCFX_MSG_JOB_LIST:
 	case NCFX_MSG_JOB_CANCEL:
+	case NCFX_MSG_JOB_SUSPEND:
+	case NCFX_MSG_JOB_RESUME:
 		jobs_handle(s, m);
+		return;
+	case NCFX_MSG_INBOX_LIST:
+	case NCFX_MSG_INBOX_MARK:
+	case NCFX_MSG_INBOX_DELETE:
+	case NCFX_MSG_FILE_GET:
+		inbox_handle(s, m);
 		return;
 	default:
 		/* Reserved in this version: say so, keep the connection. */

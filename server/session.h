@@ -44,6 +44,8 @@ const char *session_peer(const struct session *s);     /* "addr:port", for logs 
 struct upload **session_upload(struct session *s);
 /* The document this session's last upload is being converted from, if any (jobs.c). */
 struct intake_req **session_intake(struct session *s);
+/* The received fax being made into a PDF for this session, if any (inbox.c). */
+struct fetch_req **session_fetch(struct session *s);
 struct delivery *session_delivery(struct session *s);
 
 /* The direct path reports to the session, which decides whether the relay takes over and

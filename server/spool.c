@@ -60,6 +60,12 @@ spool_free(struct spool *sp)
 	free(sp);
 }
 
+const char *
+spool_tmp_dir(const struct spool *sp)
+{
+	return sp->tmp;
+}
+
 int
 spool_tmp_create(struct spool *sp, char *path, size_t pathcap)
 {

@@ -13,6 +13,8 @@ struct spool;
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
 void spool_free(struct spool *sp);
 
+/* The directory of temporary files (same file system as the documents). */
+const char *spool_tmp_dir(const struct spool *sp);
 /* A new temporary file for an upload; returns its fd and fills path. -1 on error. */
 int  spool_tmp_create(struct spool *sp, char *path, size_t pathcap);
 /* fsyncs and closes fd, renames the file into docs/ under a fresh random name with extension

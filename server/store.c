@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 struct store {
 	sqlite3 *db;
@@ -58,6 +58,46 @@ static const char *const schema_v2 =
     "  created INTEGER NOT NULL,"
     "  scp_state TEXT NOT NULL DEFAULT '');";
 
+/* Version 3: the fax engine: how each job is to be sent and how its tries went, progress
+ * detail in notifications, and the inbox of received faxes. */
+static const char *const schema_v3 =
+    "ALTER TABLE jobs ADD COLUMN fine INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 127;"
+    "ALTER TABLE jobs ADD COLUMN send_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN kill_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN max_tries INTEGER NOT NULL DEFAULT 3;"
+    "ALTER TABLE jobs ADD COLUMN max_dials INTEGER NOT NULL DEFAULT 12;"
+    "ALTER TABLE jobs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN dials INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN next_try INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN pages_sent INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN bit_rate INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN ecm INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN remote_id TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX jobs_queue ON jobs(state, priority, id);"
+    "ALTER TABLE notifications ADD COLUMN page INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE notifications ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE notifications ADD COLUMN bit_rate INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE notifications ADD COLUMN ecm INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE notifications ADD COLUMN remote_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE notifications ADD COLUMN fax INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE inbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  owner INTEGER NOT NULL REFERENCES users(id),"
+    "  number TEXT NOT NULL,"
+    "  remote_id TEXT NOT NULL DEFAULT '',"
+    "  doc TEXT NOT NULL,"
+    "  pages INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  fine INTEGER NOT NULL DEFAULT 0,"
+    "  bit_rate INTEGER NOT NULL DEFAULT 0,"
+    "  ecm INTEGER NOT NULL DEFAULT 0,"
+    "  read INTEGER NOT NULL DEFAULT 0,"
+    "  received INTEGER NOT NULL,"
+    "  note TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX inbox_owner ON inbox(owner, id);"
+    "CREATE INDEX inbox_doc ON inbox(doc);";
+
 static void
 copy(char *dst, size_t cap, const unsigned char *src)
 {
@@ -101,7 +141,8 @@ store_open(const char *path, char *err, size_t errlen)
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
 	    (version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 2 && sqlite3_exec(st->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, "PRAGMA user_version=2", NULL, NULL, &msg) != SQLITE_OK ||
+	    (version < 3 && sqlite3_exec(st->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, "PRAGMA user_version=3", NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		goto sqlfail;
@@ -228,6 +269,24 @@ store_user_del(struct store *st, const char *name, int force,
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
+	if ((q = prep(st, "SELECT doc FROM inbox WHERE owner = ?")) == NULL)
+		goto rollback;
+	sqlite3_bind_int64(q, 1, u.id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if (doc_cb)
+			doc_cb((const char *)sqlite3_column_text(q, 0), arg);
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	if ((q = prep(st, "DELETE FROM inbox WHERE owner = ?")) == NULL)
+		goto rollback;
+	sqlite3_bind_int64(q, 1, u.id);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto rollback;
 	if ((q = prep(st, "DELETE FROM notifications WHERE user = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
@@ -280,7 +339,8 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
 }
 
 #define JOB_COLUMNS "id, owner, dest, filename, doc, size, pages, format, state, created, " \
-                    "updated, reason"
+                    "updated, reason, fine, priority, send_at, kill_at, max_tries, max_dials, " \
+                    "tries, dials, next_try, pages_sent, bit_rate, ecm, remote_id"
 
 static void
 job_row(sqlite3_stmt *q, struct store_job *j)
@@ -298,6 +358,19 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 	j->created = sqlite3_column_int64(q, 9);
 	j->updated = sqlite3_column_int64(q, 10);
 	copy(j->reason, sizeof(j->reason), sqlite3_column_text(q, 11));
+	j->fine = sqlite3_column_int(q, 12);
+	j->priority = sqlite3_column_int(q, 13);
+	j->send_at = sqlite3_column_int64(q, 14);
+	j->kill_at = sqlite3_column_int64(q, 15);
+	j->max_tries = sqlite3_column_int(q, 16);
+	j->max_dials = sqlite3_column_int(q, 17);
+	j->tries = sqlite3_column_int(q, 18);
+	j->dials = sqlite3_column_int(q, 19);
+	j->next_try = sqlite3_column_int64(q, 20);
+	j->pages_sent = sqlite3_column_int(q, 21);
+	j->bit_rate = sqlite3_column_int(q, 22);
+	j->ecm = sqlite3_column_int(q, 23);
+	copy(j->remote_id, sizeof(j->remote_id), sqlite3_column_text(q, 24));
 }
 
 static int note_insert(struct store *st, struct store_note *n);
@@ -306,7 +379,8 @@ int
 store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 {
 	sqlite3_stmt *q = prep(st, "INSERT INTO jobs(owner, dest, filename, doc, size, pages, "
-	    "format, state, created, updated, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "format, state, created, updated, reason, fine, priority, send_at, kill_at, max_tries, "
+	    "max_dials, next_try) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc;
 
 	if (q == NULL)
@@ -323,6 +397,13 @@ store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 	sqlite3_bind_int64(q, 9, j->created);
 	sqlite3_bind_int64(q, 10, j->updated);
 	sqlite3_bind_text(q, 11, j->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 12, j->fine);
+	sqlite3_bind_int(q, 13, j->priority);
+	sqlite3_bind_int64(q, 14, j->send_at);
+	sqlite3_bind_int64(q, 15, j->kill_at);
+	sqlite3_bind_int(q, 16, j->max_tries);
+	sqlite3_bind_int(q, 17, j->max_dials);
+	sqlite3_bind_int64(q, 18, j->next_try);
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_finalize(q);
 		return -1;
@@ -447,7 +528,8 @@ store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *b
 int
 store_doc_in_use(struct store *st, const char *doc)
 {
-	sqlite3_stmt *q = prep(st, "SELECT 1 FROM jobs WHERE doc = ? LIMIT 1");
+	sqlite3_stmt *q = prep(st, "SELECT 1 FROM jobs WHERE doc = ?1 UNION ALL "
+	    "SELECT 1 FROM inbox WHERE doc = ?1 LIMIT 1");
 	int rc;
 
 	if (q == NULL)
@@ -456,6 +538,273 @@ store_doc_in_use(struct store *st, const char *doc)
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_job_save(struct store *st, const struct store_job *j, int expect, struct store_note *note)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	q = prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ?, tries = ?, dials = ?, "
+	    "next_try = ?, pages_sent = ?, bit_rate = ?, ecm = ?, remote_id = ? "
+	    "WHERE id = ? AND owner = ? AND state = ?");
+	if (q == NULL) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	sqlite3_bind_int(q, 1, j->state);
+	sqlite3_bind_text(q, 2, j->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int(q, 4, j->tries);
+	sqlite3_bind_int(q, 5, j->dials);
+	sqlite3_bind_int64(q, 6, j->next_try);
+	sqlite3_bind_int(q, 7, j->pages_sent);
+	sqlite3_bind_int(q, 8, j->bit_rate);
+	sqlite3_bind_int(q, 9, j->ecm);
+	sqlite3_bind_text(q, 10, j->remote_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 11, j->id);
+	sqlite3_bind_int64(q, 12, j->owner);
+	sqlite3_bind_int(q, 13, expect);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return 2;
+	}
+	if (note) {
+		note->job = j->id;
+		note->state = j->state;
+		if (note_insert(st, note) < 0) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 1;
+}
+
+int
+store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *wake)
+{
+	/* Past its kill time counts as due: the dispatcher ends it with the reason. */
+	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
+	    "(next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1)) ORDER BY priority, id LIMIT 1");
+	int rc, found;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, now);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		job_row(q, j);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	found = rc == SQLITE_ROW;
+	*wake = 0;
+	q = prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try THEN kill_at "
+	    "ELSE next_try END) FROM jobs WHERE state IN (1, 2) AND next_try > ?");
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, now);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		*wake = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW)
+		return -1;
+	return found;
+}
+
+int
+store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), void *arg)
+{
+	struct store_job *list = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = 3 ORDER BY id");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	/* Collected first: the callback writes to the table being read. */
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct store_job *more = realloc(list, (cap = cap ? cap * 2 : 8) *
+			    sizeof(*list));
+			if (more == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			list = more;
+		}
+		job_row(q, &list[n++]);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cb(&list[i], arg) != 0)
+			break;
+	free(list);
+	return 0;
+}
+
+/* The inbox */
+
+#define FAX_COLUMNS "id, owner, number, remote_id, doc, pages, size, fine, bit_rate, ecm, " \
+                    "read, received, note"
+
+static void
+fax_row(sqlite3_stmt *q, struct store_fax *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(q, 0);
+	f->owner = sqlite3_column_int64(q, 1);
+	copy(f->number, sizeof(f->number), sqlite3_column_text(q, 2));
+	copy(f->remote_id, sizeof(f->remote_id), sqlite3_column_text(q, 3));
+	copy(f->doc, sizeof(f->doc), sqlite3_column_text(q, 4));
+	f->pages = sqlite3_column_int(q, 5);
+	f->size = sqlite3_column_int64(q, 6);
+	f->fine = sqlite3_column_int(q, 7);
+	f->bit_rate = sqlite3_column_int(q, 8);
+	f->ecm = sqlite3_column_int(q, 9);
+	f->read = sqlite3_column_int(q, 10);
+	f->received = sqlite3_column_int64(q, 11);
+	copy(f->note, sizeof(f->note), sqlite3_column_text(q, 12));
+}
+
+int
+store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO inbox(owner, number, remote_id, doc, pages, size, "
+	    "fine, bit_rate, ecm, read, received, note) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	if (f->received == 0)
+		f->received = (int64_t)time(NULL);
+	sqlite3_bind_int64(q, 1, f->owner);
+	sqlite3_bind_text(q, 2, f->number, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, f->remote_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, f->doc, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 5, f->pages);
+	sqlite3_bind_int64(q, 6, f->size);
+	sqlite3_bind_int(q, 7, f->fine);
+	sqlite3_bind_int(q, 8, f->bit_rate);
+	sqlite3_bind_int(q, 9, f->ecm);
+	sqlite3_bind_int64(q, 10, f->received);
+	sqlite3_bind_text(q, 11, f->note, -1, SQLITE_STATIC);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q);
+		return -1;
+	}
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	f->id = sqlite3_last_insert_rowid(st->db);
+	if (note) {
+		note->fax = f->id;
+		if (note_insert(st, note) < 0)
+			goto rollback;
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	f->id = 0;
+	return -1;
+}
+
+int
+store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE id = ? AND owner = ?");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, owner);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		fax_row(q, f);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_fax_list(struct store *st, int64_t owner, int unread_only,
+    int (*cb)(const struct store_fax *, void *), void *arg)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE owner = ? AND "
+	    "(? = 0 OR read = 0) ORDER BY id DESC");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, owner);
+	sqlite3_bind_int(q, 2, unread_only);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_fax f;
+		fax_row(q, &f);
+		if (cb(&f, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_fax_mark(struct store *st, int64_t owner, int64_t id, int read)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE inbox SET read = ? WHERE id = ? AND owner = ?");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int(q, 1, read ? 1 : 0);
+	sqlite3_bind_int64(q, 2, id);
+	sqlite3_bind_int64(q, 3, owner);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}
+
+int
+store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t doccap)
+{
+	struct store_fax f;
+	sqlite3_stmt *q;
+	int rc = store_fax_get(st, owner, id, &f);
+
+	if (rc <= 0)
+		return rc;
+	if ((q = prep(st, "DELETE FROM inbox WHERE id = ? AND owner = ?")) == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, owner);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -1;
+	snprintf(doc, doccap, "%s", f.doc);
+	return 1;
 }
 
 /* Notifications */
@@ -477,8 +826,9 @@ note_insert(struct store *st, struct store_note *n)
 	sqlite3_finalize(q);
 	if (rc != SQLITE_ROW)
 		return -1;
-	q = prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created) "
-	    "VALUES(?, ?, ?, ?, ?, ?, ?)");
+	q = prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created, "
+	    "page, pages, bit_rate, ecm, remote_id, fax) "
+	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (q == NULL)
 		return -1;
 	if (n->created == 0)
@@ -490,6 +840,12 @@ note_insert(struct store *st, struct store_note *n)
 	sqlite3_bind_int(q, 5, n->state);
 	sqlite3_bind_text(q, 6, n->text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 7, n->created);
+	sqlite3_bind_int(q, 8, n->page);
+	sqlite3_bind_int(q, 9, n->pages);
+	sqlite3_bind_int(q, 10, n->bit_rate);
+	sqlite3_bind_int(q, 11, n->ecm);
+	sqlite3_bind_text(q, 12, n->remote_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 13, n->fax);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -513,7 +869,8 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
     int (*cb)(const struct store_note *, void *), void *arg)
 {
 	sqlite3_stmt *q = prep(st, "SELECT n.seq, n.event, n.job, n.state, n.text, n.created, "
-	    "j.dest, j.filename FROM notifications n LEFT JOIN jobs j ON j.id = n.job "
+	    "j.dest, j.filename, n.page, n.pages, n.bit_rate, n.ecm, n.remote_id, n.fax "
+	    "FROM notifications n LEFT JOIN jobs j ON j.id = n.job "
 	    "WHERE n.user = ? AND n.seq > ? ORDER BY n.seq LIMIT ?");
 	int rc, count = 0;
 
@@ -534,6 +891,12 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 		n.created = sqlite3_column_int64(q, 5);
 		copy(n.dest, sizeof(n.dest), sqlite3_column_text(q, 6));
 		copy(n.filename, sizeof(n.filename), sqlite3_column_text(q, 7));
+		n.page = sqlite3_column_int(q, 8);
+		n.pages = sqlite3_column_int(q, 9);
+		n.bit_rate = sqlite3_column_int(q, 10);
+		n.ecm = sqlite3_column_int(q, 11);
+		copy(n.remote_id, sizeof(n.remote_id), sqlite3_column_text(q, 12));
+		n.fax = sqlite3_column_int64(q, 13);
 		count++;
 		if (cb(&n, arg) != 0)
 			break;

@@ -31,6 +31,36 @@ struct store_job {
 	int64_t created;
 	int64_t updated;
 	char    reason[256];
+	/* sending (schema 3) */
+	int     fine;          /* 204x196, else 204x98 */
+	int     priority;      /* 0 most urgent .. 255 */
+	int64_t send_at;       /* not before; 0 at once */
+	int64_t kill_at;       /* give up when not sent by then */
+	int     max_tries;     /* calls that reached a fax machine */
+	int     max_dials;     /* dials of any outcome */
+	int     tries, dials;
+	int64_t next_try;      /* a sleeping job's wake-up */
+	int     pages_sent;    /* confirmed by the far machine in the last call */
+	int     bit_rate;
+	int     ecm;
+	char    remote_id[NCFX_REMOTE_ID_MAX + 1];
+};
+
+/* A received fax in a user's inbox. */
+struct store_fax {
+	int64_t id;
+	int64_t owner;
+	char    number[NCFX_DEST_MAX + 1];        /* ours, as dialled */
+	char    remote_id[NCFX_REMOTE_ID_MAX + 1];/* the sender's station id (TSI) */
+	char    doc[64];                          /* spool name of the TIFF */
+	int     pages;
+	int64_t size;
+	int     fine;
+	int     bit_rate;
+	int     ecm;
+	int     read;
+	int64_t received;
+	char    note[256];                        /* e.g. "2 of 3 pages: the call dropped" */
 };
 
 /* One notification in a user's outbox. */
@@ -42,6 +72,10 @@ struct store_note {
 	int      state;        /* the job's state after the event, or 0 */
 	char     text[NCFX_STR_MAX + 1];
 	int64_t  created;
+	/* progress detail (schema 3), 0 or "" when not given */
+	int      page, pages, bit_rate, ecm;
+	char     remote_id[NCFX_REMOTE_ID_MAX + 1];
+	int64_t  fax;          /* a received fax, for fax_received */
 	/* filled when listing, from the job */
 	char     dest[NCFX_DEST_MAX + 1];
 	char     filename[NCFX_FILENAME_MAX + 1];
@@ -86,10 +120,34 @@ int store_job_list(struct store *st, int64_t owner,
 int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask,
                          int state, const char *reason, struct store_job *j,
                          struct store_note *note);
+/* Saves what the sender changed in a job it holds (state, reason, tries, dials, next_try,
+ * pages_sent, bit_rate, ecm, remote_id), only if the job is still in state expect, with an
+ * optional notification in the same transaction. 1 saved, 2 the job moved on meanwhile (a
+ * cancel), -1 error. */
+int store_job_save(struct store *st, const struct store_job *j, int expect,
+                   struct store_note *note);
+/* The next job to dial: pending or sleeping and due by now, not past its kill time first,
+ * most urgent first, then oldest. 1 found, 0 none, -1. *wake gets the earliest future
+ * next_try of a waiting job (0 if none), for the dispatcher's timer. */
+int store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *wake);
+/* Jobs found active at start (the server stopped during their calls): each is given to cb,
+ * which saves it as it sees fit. 0 or -1. */
+int store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), void *arg);
 /* How many jobs of owner are unfinished, and how many document bytes they hold: 0 or -1. */
 int store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes);
-/* 1 when some job refers to this spool document. */
+/* 1 when some job or received fax refers to this spool document. */
 int store_doc_in_use(struct store *st, const char *doc);
+
+/* The inbox. Inserts the fax and its fax_received notification (note may be NULL) in one
+ * transaction; 0 and f->id set, or -1. */
+int store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note);
+int store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f); /* 1, 0 */
+/* Newest first; unread_only lists those not read yet. */
+int store_fax_list(struct store *st, int64_t owner, int unread_only,
+                   int (*cb)(const struct store_fax *, void *), void *arg);
+int store_fax_mark(struct store *st, int64_t owner, int64_t id, int read);  /* 1, 0 */
+/* 1 deleted (doc filled so the caller removes the file), 0 no such fax. */
+int store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t doccap);
 
 /* Notifications. store_note_add appends one (assigning its seq) in a transaction of its own. */
 int store_note_add(struct store *st, struct store_note *n);

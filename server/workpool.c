@@ -18,13 +18,14 @@ struct workpool_job {
 	workpool_fn          work, done, release;
 	void                *arg;
 	int                  cancelled;   /* under wp->lock */
+	int                  posted;      /* a workpool_post: done(arg) only, not counted */
 };
 
 struct workpool {
 	pthread_mutex_t      lock;
 	pthread_cond_t       wake;
 	struct workpool_job *todo, *todo_tail;
-	struct workpool_job *finished;
+	struct workpool_job *finished, *finished_tail;  /* in order: posts before their job */
 	int                  queued;      /* waiting + running + finished-not-delivered */
 	int                  max_queued;
 	int                  stopping;
@@ -34,6 +35,18 @@ struct workpool {
 	struct event        *ev;
 	char                 name[32];
 };
+
+/* Under the lock. */
+static void
+append_finished(struct workpool *wp, struct workpool_job *j)
+{
+	j->next = NULL;
+	if (wp->finished_tail)
+		wp->finished_tail->next = j;
+	else
+		wp->finished = j;
+	wp->finished_tail = j;
+}
 
 static void *
 worker(void *arg)
@@ -57,8 +70,7 @@ worker(void *arg)
 			j->work(j->arg);
 			pthread_mutex_lock(&wp->lock);
 		}
-		j->next = wp->finished;
-		wp->finished = j;
+		append_finished(wp, j);
 		/* A full pipe already holds a wake-up; losing this byte loses nothing. */
 		(void)!write(wp->pipe[1], "x", 1);
 	}
@@ -78,13 +90,18 @@ deliver(evutil_socket_t fd, short what, void *arg)
 		;
 	pthread_mutex_lock(&wp->lock);
 	list = wp->finished;
-	wp->finished = NULL;
+	wp->finished = wp->finished_tail = NULL;
 	pthread_mutex_unlock(&wp->lock);
 	/* Callbacks run without the lock: they may submit new jobs or cancel others. */
 	for (; list; list = next) {
 		int cancelled;
 
 		next = list->next;
+		if (list->posted) {
+			list->done(list->arg);
+			free(list);
+			continue;
+		}
 		pthread_mutex_lock(&wp->lock);
 		cancelled = list->cancelled;
 		wp->queued--;
@@ -132,7 +149,9 @@ release_list(struct workpool_job *j)
 
 	for (; j; j = next) {
 		next = j->next;
-		if (j->release)
+		if (j->posted)
+			free(j->arg);
+		else if (j->release)
 			j->release(j->arg);
 		free(j);
 	}
@@ -191,6 +210,24 @@ workpool_submit(struct workpool *wp, workpool_fn work, workpool_fn done, workpoo
 	pthread_cond_signal(&wp->wake);
 	pthread_mutex_unlock(&wp->lock);
 	return j;
+}
+
+int
+workpool_post(struct workpool *wp, workpool_fn fn, void *arg)
+{
+	struct workpool_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return -1;
+	j->wp = wp;
+	j->done = fn;
+	j->arg = arg;
+	j->posted = 1;
+	pthread_mutex_lock(&wp->lock);
+	append_finished(wp, j);
+	(void)!write(wp->pipe[1], "x", 1);
+	pthread_mutex_unlock(&wp->lock);
+	return 0;
 }
 
 void

@@ -19,6 +19,10 @@ void workpool_free(struct workpool *wp);
  * cancelled; then release(arg), always, to free arg. NULL when the queue is full. */
 struct workpool_job *workpool_submit(struct workpool *wp, workpool_fn work, workpool_fn done,
                                      workpool_fn release, void *arg);
+/* From a worker, while it runs a job: fn(arg) runs on the loop thread soon after, in the
+ * order posted (progress reports). fn must free arg. 0, or -1 out of memory (arg not
+ * taken). Posts not yet delivered when the pool is freed are dropped with free(). */
+int  workpool_post(struct workpool *wp, workpool_fn fn, void *arg);
 /* From the loop thread: done will not be called (release still is). */
 void workpool_cancel(struct workpool_job *job);
 

@@ -184,5 +184,20 @@ cli_print_job_json(FILE *out, const struct ncfx_job *j)
 		fprintf(out, ",\"text\":");
 		json_print_str(out, j->text);
 	}
+	fprintf(out, ",\"resolution\":\"%s\",\"priority\":%d,\"tries\":%d,\"max_tries\":%d,"
+	    "\"dials\":%d,\"max_dials\":%d,\"pages_sent\":%u", j->fine ? "fine" : "standard",
+	    j->priority, j->tries, j->max_tries, j->dials, j->max_dials, j->pages_sent);
+	if (j->send_at)
+		fprintf(out, ",\"send_at\":%lld", (long long)j->send_at);
+	if (j->kill_at)
+		fprintf(out, ",\"kill_at\":%lld", (long long)j->kill_at);
+	if (j->next_try)
+		fprintf(out, ",\"next_try\":%lld", (long long)j->next_try);
+	if (j->bit_rate)
+		fprintf(out, ",\"bit_rate\":%u,\"ecm\":%s", j->bit_rate, j->ecm ? "true" : "false");
+	if (j->remote_id[0]) {
+		fprintf(out, ",\"remote_id\":");
+		json_print_str(out, j->remote_id);
+	}
 	fputc('}', out);
 }

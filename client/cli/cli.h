@@ -56,7 +56,10 @@ struct cli {
 	const char *via;          /* portmap --via */
 	long        lease;        /* portmap --lease */
 	int         all;          /* portmap list --all */
-	struct ncfx_submit_options submit;   /* send --resolution, --paper */
+	struct ncfx_submit_options submit;   /* send --resolution, --paper, --at, ... */
+	const char *output;       /* fetch -o */
+	const char *format;       /* fetch --format */
+	int         unread;       /* inbox --unread */
 	int         trust;        /* replace the pin with what the server presents */
 	int         help;
 	/* filled by cli_open */
@@ -92,6 +95,18 @@ int cmd_login(struct cli *cli);
 int cmd_send(struct cli *cli);
 int cmd_jobs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
+int cmd_suspend(struct cli *cli);
+int cmd_resume(struct cli *cli);
+int cmd_inbox(struct cli *cli);
+int cmd_fetch(struct cli *cli);
+
+/* A job or fax id as typed, or 0. */
+unsigned long long cli_parse_id(const char *s);
+/* "90", "90s", "30m", "2h", "1d": seconds, or -1. */
+long long cli_parse_duration(const char *s);
+/* "+30m", "14:30" (the next one), "2026-12-01 09:00", "@UNIX": unix seconds, or -1. */
+int64_t   cli_parse_time(const char *s, int64_t now);
+void cli_print_fax_json(FILE *out, const struct ncfx_fax *f);
 int cmd_trust(struct cli *cli);
 int cmd_watch(struct cli *cli);
 int cmd_portmap(struct cli *cli);

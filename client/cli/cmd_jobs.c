@@ -26,6 +26,9 @@ one_job(const struct ncfx_job *j, void *arg)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime(&t));
 		printf("%-6llu %-10s %-20s %5u  %-16s %s\n", (unsigned long long)j->id,
 		    j->state_name, j->dest, j->pages, when, j->filename);
+		/* What it is doing or waiting for, or how it ended. */
+		if (j->text[0])
+			printf("       %s\n", j->text);
 	}
 	x->n++;
 	return 0;

@@ -1,4 +1,5 @@
-/* cmd_send.c: netcfax send FILE --to NUMBER: upload a document as a new fax job. */
+/* cmd_send.c: netcfax send FILE --to NUMBER: upload a document as a new fax job; with --wait,
+ * follow it to its end (a live progress line on a terminal). */
 #include "cli.h"
 
 #include <string.h>
@@ -40,6 +41,7 @@ struct wait_ctx {
 	struct ncfx_job job;
 	int             submitted;
 	int             failed_rc;
+	int             line_shown;    /* a progress line is on the terminal */
 };
 
 static int
@@ -62,13 +64,43 @@ wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
 	return 0;
 }
 
+/* On a terminal, the job's call is one line that changes: dialling, connected, page 2 of 5
+ * at 14400 bit/s. Returns 1 when n was shown that way. */
+static int
+progress_line(struct wait_ctx *x, const struct ncfx_notification *n)
+{
+	char line[300];
+
+	if (x->cli->json || !isatty(STDERR_FILENO) || !x->submitted || n->job_id != x->job.id)
+		return 0;
+	if (n->event == NCFX_EV_JOB_ACTIVE)
+		snprintf(line, sizeof(line), "job %llu: %s", (unsigned long long)n->job_id, n->text);
+	else if (n->event == NCFX_EV_JOB_PAGE && n->page == 0)
+		snprintf(line, sizeof(line), "job %llu: %s", (unsigned long long)n->job_id, n->text);
+	else if (n->event == NCFX_EV_JOB_PAGE)
+		snprintf(line, sizeof(line), "job %llu: page %u/%u at %u bit/s%s%s%s",
+		    (unsigned long long)n->job_id, n->page, n->pages, n->bit_rate,
+		    n->ecm ? ", ECM" : "", n->remote_id[0] ? " to " : "", n->remote_id);
+	else {
+		if (x->line_shown)
+			fputs("\r\033[K", stderr);
+		x->line_shown = 0;
+		return 0;
+	}
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	x->line_shown = 1;
+	return 1;
+}
+
 static void
 wait_notify(ncfx_watch *w, const struct ncfx_notification *n, void *arg)
 {
 	struct wait_ctx *x = arg;
 
 	/* Everything that arrives is shown: it is acknowledged, so a later watch will not. */
-	cli_print_notification(x->cli, n);
+	if (!progress_line(x, n))
+		cli_print_notification(x->cli, n);
 	if (!x->submitted || n->job_id != x->job.id)
 		return;
 	switch (n->state) {
@@ -102,6 +134,8 @@ wait_done(struct cli *cli, ncfx_watch *w, ncfx_status st, void *arg)
 {
 	struct wait_ctx *x = arg;
 
+	if (x->line_shown)
+		fputc('\n', stderr);
 	if (x->failed_rc)
 		return x->failed_rc;
 	if (st != NCFX_OK)

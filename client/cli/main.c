@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "cli.h"
 #include "log.h"
 
@@ -20,10 +22,18 @@ static const struct command commands[] = {
 	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
 	{ "send", cmd_send, 1, "FILE --to NUMBER [--wait]",
 	  "fax a document (PDF, PostScript, TIFF or plain text) to NUMBER; --resolution "
-	  "fine|standard (default fine), --paper a4|letter (default a4); --wait: until it ends" },
+	  "fine|standard (default fine), --paper a4|letter (default a4), --at TIME, "
+	  "--retries N, --dials N, --kill-after DURATION, --priority 1-255; --wait: show its "
+	  "progress until it ends" },
 	{ "jobs", cmd_jobs, 1, "", "list your fax jobs and their states" },
 	{ "status", cmd_jobs, 1, "", "the same as jobs" },
-	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs" },
+	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs (hangs up if it is on a line)" },
+	{ "suspend", cmd_suspend, 1, "ID", "hold a waiting job until you resume it" },
+	{ "resume", cmd_resume, 1, "ID", "let a suspended job go again" },
+	{ "inbox", cmd_inbox, 1, "[--unread | read ID | unread ID | delete ID]",
+	  "the faxes received for you (* marks new ones)" },
+	{ "fetch", cmd_fetch, 1, "ID [-o FILE] [--format pdf|tiff]",
+	  "save a received fax (default fax-ID.pdf) and mark it read" },
 	{ "watch", cmd_watch, 1, "[--exec CMD]",
 	  "stay logged in and print notifications as they arrive" },
 	{ "portmap", cmd_portmap, 0, "status|open PORT|list|remove PORT",
@@ -66,7 +76,8 @@ usage(FILE *out)
 	    "The password comes from NETCFAX_PASSWORD, --password-file or a prompt.\n"
 	    "Exit codes: 0 ok, 1 refused by the server, 2 server unreachable, 3 server identity\n"
 	    "changed, 4 login failed, 5 fax failed (send --wait), 6 job cancelled (send --wait),\n"
-	    "64 usage, 66 document unreadable, 70 internal error.\n");
+	    "64 usage, 66 document unreadable, 70 internal error.\n"
+	    "Times for --at: +30m, 14:30 (the next one), \"2026-12-01 09:00\", @UNIXTIME.\n");
 }
 
 static void
@@ -84,7 +95,8 @@ int
 main(int argc, char **argv)
 {
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
-	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP, O_RES, O_PAPER };
+	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP, O_RES, O_PAPER,
+	       O_AT, O_RETRIES, O_DIALS, O_KILL, O_PRIO, O_FORMAT, O_UNREAD };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -105,6 +117,14 @@ main(int argc, char **argv)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "resolution", required_argument, NULL, O_RES },
 		{ "paper", required_argument, NULL, O_PAPER },
+		{ "at", required_argument, NULL, O_AT },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "dials", required_argument, NULL, O_DIALS },
+		{ "kill-after", required_argument, NULL, O_KILL },
+		{ "priority", required_argument, NULL, O_PRIO },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "unread", no_argument, NULL, O_UNREAD },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
 		{ "scp-port", required_argument, NULL, O_SCPPORT },
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
@@ -118,7 +138,9 @@ main(int argc, char **argv)
 	const struct command *cmd = NULL;
 	const char *home = getenv("HOME");
 	char err[1200];
-	int ch, nover = 0, explicit_conf = 0;
+	int ch, nover = 0, explicit_conf = 0, sending = 0;
+	long long kill_after = 0, n;
+	int64_t now = (int64_t)time(NULL);
 
 	log_init("netcfax", LOG_LVL_WARN);
 	/* A server that vanishes mid-write must be an error we report, not a signal that kills. */
@@ -127,7 +149,7 @@ main(int argc, char **argv)
 	    home ? home : ".");
 	cli.config_path = default_conf;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:S:P:u:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:S:P:u:o:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cli.config_path = optarg; explicit_conf = 1; break;
 		case 'S': over[nover].key = "server"; over[nover++].val = optarg; break;
@@ -156,6 +178,40 @@ main(int argc, char **argv)
 				return cli_error(&cli, CLI_USAGE, "--paper takes a4 or letter");
 			cli.submit.paper = optarg[0] == 'a' ? NCFX_PAPER_A4 : NCFX_PAPER_LETTER;
 			break;
+		case O_AT:
+			if ((cli.submit.send_at = cli_parse_time(optarg, now)) < 0)
+				return cli_error(&cli, CLI_USAGE, "--at: '%s' is not a time (+30m, "
+				    "14:30, \"2026-12-01 09:00\", @UNIXTIME)", optarg);
+			sending = 1;
+			break;
+		case O_RETRIES:
+		case O_DIALS:
+		case O_PRIO:
+			n = (long long)cli_parse_id(optarg);
+			if (n < 1 || n > 255)
+				return cli_error(&cli, CLI_USAGE, "--%s takes a number from 1 to 255",
+				    ch == O_RETRIES ? "retries" : ch == O_DIALS ? "dials" : "priority");
+			if (ch == O_RETRIES)
+				cli.submit.max_tries = (int)n;
+			else if (ch == O_DIALS)
+				cli.submit.max_dials = (int)n;
+			else
+				cli.submit.priority = (int)n;
+			sending = 1;
+			break;
+		case O_KILL:
+			if ((kill_after = cli_parse_duration(optarg)) <= 0)
+				return cli_error(&cli, CLI_USAGE, "--kill-after: '%s' is not a duration "
+				    "(90s, 30m, 2h, 1d)", optarg);
+			sending = 1;
+			break;
+		case 'o': cli.output = optarg; break;
+		case O_FORMAT:
+			if (strcmp(optarg, "pdf") != 0 && strcmp(optarg, "tiff") != 0)
+				return cli_error(&cli, CLI_USAGE, "--format takes pdf or tiff");
+			cli.format = optarg;
+			break;
+		case O_UNREAD: cli.unread = 1; break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
 		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
 		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;
@@ -199,8 +255,16 @@ main(int argc, char **argv)
 		return cli_error(&cli, CLI_USAGE, "--to only goes with send");
 	if (cli.fingerprint && strcmp(cmd->name, "trust") != 0)
 		return cli_error(&cli, CLI_USAGE, "--fingerprint only goes with trust");
-	if ((cli.submit.resolution || cli.submit.paper) && strcmp(cmd->name, "send") != 0)
-		return cli_error(&cli, CLI_USAGE, "--resolution and --paper go with send");
+	if ((cli.submit.resolution || cli.submit.paper || sending) && strcmp(cmd->name, "send") != 0)
+		return cli_error(&cli, CLI_USAGE, "--resolution, --paper, --at, --retries, --dials, "
+		    "--kill-after and --priority go with send");
+	/* The kill time counts from the send-at time, if there is one. */
+	if (kill_after)
+		cli.submit.kill_at = (cli.submit.send_at ? cli.submit.send_at : now) + kill_after;
+	if ((cli.output || cli.format) && strcmp(cmd->name, "fetch") != 0)
+		return cli_error(&cli, CLI_USAGE, "-o and --format go with fetch");
+	if (cli.unread && strcmp(cmd->name, "inbox") != 0)
+		return cli_error(&cli, CLI_USAGE, "--unread goes with inbox");
 	if (cli.wait && strcmp(cmd->name, "send") != 0)
 		return cli_error(&cli, CLI_USAGE, "--wait only goes with send");
 	if (cli.exec && strcmp(cmd->name, "watch") != 0)

@@ -34,6 +34,16 @@ cli_print_notification(struct cli *cli, const struct ncfx_notification *n)
 			printf(",\"filename\":");
 			json_print_str(stdout, n->filename);
 		}
+		if (n->pages)
+			printf(",\"page\":%u,\"pages\":%u", n->page, n->pages);
+		if (n->bit_rate)
+			printf(",\"bit_rate\":%u,\"ecm\":%s", n->bit_rate, n->ecm ? "true" : "false");
+		if (n->remote_id && n->remote_id[0]) {
+			printf(",\"remote_id\":");
+			json_print_str(stdout, n->remote_id);
+		}
+		if (n->fax_id)
+			printf(",\"fax\":%llu", (unsigned long long)n->fax_id);
 		printf(",\"created\":%lld}\n", (long long)n->created);
 	} else {
 		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,20 @@ job_from_msg(const struct ncfx_msg *m, struct ncfx_job *j)
 	j->created = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
 	j->updated = (int64_t)ncfx_msg_uint(m, NCFX_T_UPDATED);
 	ncfx_msg_str(m, NCFX_T_TEXT, j->text, sizeof(j->text));
+	j->fine = ncfx_msg_uint(m, NCFX_T_RESOLUTION) != 0;
+	j->priority = ncfx_msg_has(m, NCFX_T_PRIORITY) ? (int)ncfx_msg_uint(m, NCFX_T_PRIORITY) :
+	    NCFX_PRIORITY_DEFAULT;
+	j->send_at = (int64_t)ncfx_msg_uint(m, NCFX_T_SEND_AT);
+	j->kill_at = (int64_t)ncfx_msg_uint(m, NCFX_T_KILL_AT);
+	j->next_try = (int64_t)ncfx_msg_uint(m, NCFX_T_NEXT_TRY);
+	j->tries = (int)ncfx_msg_uint(m, NCFX_T_TRIES);
+	j->max_tries = (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES);
+	j->dials = (int)ncfx_msg_uint(m, NCFX_T_DIALS);
+	j->max_dials = (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS);
+	j->pages_sent = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGE);
+	j->bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
+	j->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
+	ncfx_msg_str(m, NCFX_T_REMOTE_ID, j->remote_id, sizeof(j->remote_id));
 }
 
 static ncfx_status
@@ -527,6 +542,19 @@ ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
 		ncfx_put_u8(&c->w, NCFX_T_RESOLUTION, so->resolution == NCFX_RES_FINE);
 	if (so && so->paper != NCFX_PAPER_DEFAULT)
 		ncfx_put_u8(&c->w, NCFX_T_PAPER, so->paper == NCFX_PAPER_LETTER);
+	if (so && so->priority > 0)
+		ncfx_put_u8(&c->w, NCFX_T_PRIORITY, (uint8_t)(so->priority > 255 ? 255 :
+		    so->priority));
+	if (so && so->send_at > 0)
+		ncfx_put_u64(&c->w, NCFX_T_SEND_AT, (uint64_t)so->send_at);
+	if (so && so->kill_at > 0)
+		ncfx_put_u64(&c->w, NCFX_T_KILL_AT, (uint64_t)so->kill_at);
+	if (so && so->max_tries > 0)
+		ncfx_put_u8(&c->w, NCFX_T_MAX_TRIES, (uint8_t)(so->max_tries > 255 ? 255 :
+		    so->max_tries));
+	if (so && so->max_dials > 0)
+		ncfx_put_u8(&c->w, NCFX_T_MAX_DIALS, (uint8_t)(so->max_dials > 255 ? 255 :
+		    so->max_dials));
 	if ((st = send_frame(c)) != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
 		goto out;
 	if (m.type != NCFX_MSG_UPLOAD_READY) {
@@ -610,6 +638,205 @@ ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out)
 	if ((st = send_frame(c)) != NCFX_OK)
 		return st;
 	return expect_job(c, id, out);
+}
+
+static ncfx_status
+job_request(ncfx_client *c, uint16_t type, uint64_t job_id, struct ncfx_job *out)
+{
+	uint32_t id = begin(c, type);
+	ncfx_status st;
+
+	ncfx_put_u64(&c->w, NCFX_T_JOB_ID, job_id);
+	if ((st = send_frame(c)) != NCFX_OK)
+		return st;
+	return expect_job(c, id, out);
+}
+
+ncfx_status
+ncfx_suspend(ncfx_client *c, uint64_t job_id, struct ncfx_job *out)
+{
+	return job_request(c, NCFX_MSG_JOB_SUSPEND, job_id, out);
+}
+
+ncfx_status
+ncfx_resume(ncfx_client *c, uint64_t job_id, struct ncfx_job *out)
+{
+	return job_request(c, NCFX_MSG_JOB_RESUME, job_id, out);
+}
+
+static void
+fax_from_msg(const struct ncfx_msg *m, struct ncfx_fax *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = ncfx_msg_uint(m, NCFX_T_FAX_ID);
+	ncfx_msg_str(m, NCFX_T_DEST, f->number, sizeof(f->number));
+	ncfx_msg_str(m, NCFX_T_REMOTE_ID, f->remote_id, sizeof(f->remote_id));
+	f->pages = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGES);
+	f->size = ncfx_msg_uint(m, NCFX_T_SIZE);
+	f->received = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
+	f->read = ncfx_msg_uint(m, NCFX_T_READ) != 0;
+	f->bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
+	f->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
+	f->fine = ncfx_msg_uint(m, NCFX_T_RESOLUTION) != 0;
+	ncfx_msg_str(m, NCFX_T_TEXT, f->note, sizeof(f->note));
+}
+
+ncfx_status
+ncfx_inbox(ncfx_client *c, int unread_only, ncfx_fax_fn cb, void *arg)
+{
+	struct ncfx_msg m;
+	struct ncfx_fax f;
+	uint32_t id = begin(c, NCFX_MSG_INBOX_LIST);
+	ncfx_status st;
+	int stop = 0;
+
+	if (unread_only)
+		ncfx_put_u8(&c->w, NCFX_T_READ, 0);
+	if ((st = send_frame(c)) != NCFX_OK)
+		return st;
+	for (;;) {
+		if ((st = recv_reply(c, id, &m)) != NCFX_OK)
+			return st;
+		if (m.type == NCFX_MSG_INBOX_LIST_END)
+			return NCFX_OK;
+		if (m.type != NCFX_MSG_INBOX_INFO)
+			return fail(c, NCFX_ERR_PROTOCOL, "unexpected %s in the inbox list",
+			    ncfx_msg_type_name(m.type));
+		if (!stop) {
+			fax_from_msg(&m, &f);
+			stop = cb(&f, arg);
+		}
+	}
+}
+
+ncfx_status
+ncfx_inbox_mark(ncfx_client *c, uint64_t fax_id, int read, struct ncfx_fax *out)
+{
+	struct ncfx_msg m;
+	uint32_t id = begin(c, NCFX_MSG_INBOX_MARK);
+	ncfx_status st;
+
+	ncfx_put_u64(&c->w, NCFX_T_FAX_ID, fax_id);
+	ncfx_put_u8(&c->w, NCFX_T_READ, read ? 1 : 0);
+	if ((st = send_frame(c)) != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
+		return st;
+	if (m.type != NCFX_MSG_INBOX_INFO)
+		return fail(c, NCFX_ERR_PROTOCOL, "server answered INBOX_MARK with %s",
+		    ncfx_msg_type_name(m.type));
+	if (out)
+		fax_from_msg(&m, out);
+	return NCFX_OK;
+}
+
+ncfx_status
+ncfx_inbox_delete(ncfx_client *c, uint64_t fax_id)
+{
+	struct ncfx_msg m;
+	uint32_t id = begin(c, NCFX_MSG_INBOX_DELETE);
+	ncfx_status st;
+
+	ncfx_put_u64(&c->w, NCFX_T_FAX_ID, fax_id);
+	if ((st = send_frame(c)) != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
+		return st;
+	if (m.type != NCFX_MSG_OK)
+		return fail(c, NCFX_ERR_PROTOCOL, "server answered INBOX_DELETE with %s",
+		    ncfx_msg_type_name(m.type));
+	return NCFX_OK;
+}
+
+ncfx_status
+ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
+    ncfx_progress_fn progress, void *arg)
+{
+	struct crypto_sha256 *h = NULL;
+	char tmp[PATH_MAX];
+	uint8_t sha[32];
+	struct ncfx_msg m;
+	uint64_t got = 0, size = 0;
+	ncfx_status st = NCFX_OK;
+	uint32_t id;
+	int fd = -1;
+
+	if (format != NCFX_FETCH_TIFF && format != NCFX_FETCH_PDF)
+		return fail(c, NCFX_ERR_USAGE, "fetch as TIFF or PDF");
+	if (snprintf(tmp, sizeof(tmp), "%s.partXXXXXX", path) >= (int)sizeof(tmp))
+		return fail(c, NCFX_ERR_USAGE, "%s: path too long", path);
+	if ((h = crypto_sha256_new()) == NULL)
+		return fail(c, NCFX_ERR_NOMEM, "out of memory");
+	id = begin(c, NCFX_MSG_FILE_GET);
+	ncfx_put_u64(&c->w, NCFX_T_FAX_ID, fax_id);
+	ncfx_put_u8(&c->w, NCFX_T_FORMAT, format == NCFX_FETCH_PDF ? NCFX_FMT_PDF : NCFX_FMT_TIFF);
+	if ((st = send_frame(c)) != NCFX_OK)
+		goto out;
+	/* Making a PDF takes the server a moment: wait as for a submission. */
+	tls_stream_set_read_timeout(c->tls, c->timeout_ms > SUBMIT_WAIT_MS ? c->timeout_ms :
+	    SUBMIT_WAIT_MS);
+	for (;;) {
+		const uint8_t *data;
+		size_t len;
+
+		if ((st = recv_reply(c, id, &m)) != NCFX_OK)
+			goto out;
+		if (m.type != NCFX_MSG_FILE_CHUNK) {
+			st = fail(c, NCFX_ERR_PROTOCOL, "server answered FILE_GET with %s",
+			    ncfx_msg_type_name(m.type));
+			goto out;
+		}
+		data = ncfx_msg_bytes(&m, NCFX_T_DATA, &len);
+		if (ncfx_msg_uint(&m, NCFX_T_OFFSET) != got) {
+			st = fail(c, NCFX_ERR_PROTOCOL, "the server sent the fax out of order");
+			goto out;
+		}
+		if (fd < 0) {
+			size = ncfx_msg_uint(&m, NCFX_T_SIZE);
+			if ((fd = mkstemp(tmp)) < 0) {
+				st = fail(c, NCFX_ERR_DOCUMENT, "cannot write beside %s: %s", path,
+				    strerror(errno));
+				goto out;
+			}
+		}
+		if (len > 0 && write(fd, data, len) != (ssize_t)len) {
+			st = fail(c, NCFX_ERR_DOCUMENT, "writing %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		crypto_sha256_update(h, data, len);
+		got += len;
+		if (progress)
+			progress(got, size, arg);
+		if (!(m.flags & NCFX_F_MORE))
+			break;
+	}
+	crypto_sha256_final(h, sha);
+	{
+		size_t shalen;
+		const uint8_t *want = ncfx_msg_bytes(&m, NCFX_T_SHA256, &shalen);
+		if (want == NULL || shalen != sizeof(sha) || memcmp(want, sha, sizeof(sha)) != 0 ||
+		    got != size) {
+			st = fail(c, NCFX_ERR_PROTOCOL, "the fax arrived damaged (size or checksum "
+			    "differs); try again");
+			goto out;
+		}
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		st = fail(c, NCFX_ERR_DOCUMENT, "writing %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+out:
+	if (c->tls)
+		tls_stream_set_read_timeout(c->tls, c->timeout_ms);
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0] && strstr(tmp, "XXXXXX") == NULL)   /* made, not renamed */
+		unlink(tmp);
+	crypto_sha256_free(h);
+	return st;
 }
 
 const char *ncfx_client_errmsg(const ncfx_client *c) { return c->err; }

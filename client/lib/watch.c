@@ -165,6 +165,7 @@ static void
 show(ncfx_watch *w, struct ackstate *a, const struct ncfx_msg *m)
 {
 	char text[NCFX_STR_MAX + 1], dest[NCFX_DEST_MAX + 1], fname[NCFX_FILENAME_MAX + 1];
+	char remote[NCFX_REMOTE_ID_MAX + 1];
 	struct ncfx_notification n;
 	uint64_t seq = ncfx_msg_uint(m, NCFX_T_SEQ);
 
@@ -185,6 +186,12 @@ show(ncfx_watch *w, struct ackstate *a, const struct ncfx_msg *m)
 	n.dest = ncfx_msg_str(m, NCFX_T_DEST, dest, sizeof(dest));
 	n.filename = ncfx_msg_str(m, NCFX_T_FILENAME, fname, sizeof(fname));
 	n.created = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
+	n.page = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGE);
+	n.pages = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGES);
+	n.bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
+	n.ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
+	n.remote_id = ncfx_msg_str(m, NCFX_T_REMOTE_ID, remote, sizeof(remote));
+	n.fax_id = ncfx_msg_uint(m, NCFX_T_FAX_ID);
 	w->has_seq = 1;
 	w->last_seq = seq;
 	if (w->o.on_notify)

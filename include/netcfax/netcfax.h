@@ -61,8 +61,36 @@ struct ncfx_job {
 	char     format[16];
 	int64_t  created;
 	int64_t  updated;
-	char     text[256];             /* why it ended, when it did */
+	char     text[256];             /* what it is doing or waiting for; why it ended */
+	/* sending */
+	int      fine;                  /* 204x196, else 204x98 */
+	int      priority;              /* 0 most urgent .. 255 */
+	int64_t  send_at;               /* not before (0: at once) */
+	int64_t  kill_at;               /* fails if not sent by then */
+	int64_t  next_try;              /* a sleeping job's next dial */
+	int      tries, max_tries;      /* calls that reached a fax machine */
+	int      dials, max_dials;      /* dials of any outcome */
+	uint32_t pages_sent;            /* in the last call */
+	uint32_t bit_rate;
+	int      ecm;
+	char     remote_id[21];         /* the far machine's station id (CSI) */
 };
+
+/* A received fax in the user's inbox. */
+struct ncfx_fax {
+	uint64_t id;
+	char     number[65];            /* ours, as the sender dialled it */
+	char     remote_id[21];         /* the sender's station id (TSI), if it gave one */
+	uint32_t pages;
+	uint64_t size;                  /* of the TIFF */
+	int64_t  received;              /* unix seconds */
+	int      read;
+	uint32_t bit_rate;
+	int      ecm;
+	int      fine;
+	char     note[256];             /* e.g. the call ended early */
+};
+typedef int (*ncfx_fax_fn)(const struct ncfx_fax *fax, void *arg);
 
 /* Progress of an upload: called after each chunk. */
 typedef void (*ncfx_progress_fn)(uint64_t sent, uint64_t total, void *arg);
@@ -80,8 +108,13 @@ ncfx_status ncfx_login(ncfx_client *c, const char *user, const char *password,
 enum { NCFX_RES_DEFAULT = 0, NCFX_RES_STANDARD, NCFX_RES_FINE };
 enum { NCFX_PAPER_DEFAULT = 0, NCFX_PAPER_A4, NCFX_PAPER_LETTER };
 struct ncfx_submit_options {
-	int resolution;                 /* NCFX_RES_* */
-	int paper;                      /* NCFX_PAPER_*: for PDF, PostScript and text */
+	int     resolution;             /* NCFX_RES_* */
+	int     paper;                  /* NCFX_PAPER_*: for PDF, PostScript and text */
+	int     priority;               /* 1 most urgent .. 255; 0: the server's default (127) */
+	int64_t send_at;                /* unix seconds, not before; 0: at once */
+	int64_t kill_at;                /* unix seconds, give up then; 0: the server's default */
+	int     max_tries;              /* 1..255 calls reaching a fax machine; 0: default */
+	int     max_dials;              /* 1..255 dials of any outcome; 0: default */
 };
 /* The server makes the document (TIFF, PDF, PostScript or plain text) into a fax image before
  * it answers, which can take it a while (up to about a minute for a large PDF). */
@@ -92,6 +125,19 @@ ncfx_status ncfx_submit(ncfx_client *c, const char *path, const char *dest,
                         ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg);
 ncfx_status ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
+/* Holds a pending or sleeping job; resume lets a suspended one go again. */
+ncfx_status ncfx_suspend(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
+ncfx_status ncfx_resume(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
+
+/* The inbox: newest first; unread_only lists what is not marked read. */
+ncfx_status ncfx_inbox(ncfx_client *c, int unread_only, ncfx_fax_fn cb, void *arg);
+ncfx_status ncfx_inbox_mark(ncfx_client *c, uint64_t fax_id, int read, struct ncfx_fax *out);
+ncfx_status ncfx_inbox_delete(ncfx_client *c, uint64_t fax_id);
+/* Writes a received fax to path (replacing it only once the whole file arrived and matched
+ * its checksum): the TIFF as received, or a PDF whose pages have the fax's true size. */
+enum { NCFX_FETCH_TIFF = 1, NCFX_FETCH_PDF = 2 };
+ncfx_status ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
+                       ncfx_progress_fn progress, void *arg);
 /* The end-to-end check of the SCP (netcfax-portcheck): logs in without notifications, asks
  * the server to connect back once to port on the address it sees us at (SCP_PROBE), and
  * answers that connection on listen_fd (a listening socket, or -1 when another program holds
@@ -149,6 +195,12 @@ struct ncfx_notification {
 	const char *dest;
 	const char *filename;
 	int64_t     created;      /* unix seconds */
+	/* progress of a fax call (job_page, job_done, ...), 0 or "" when not given */
+	uint32_t    page, pages;  /* pages through so far, of the document's */
+	uint32_t    bit_rate;
+	int         ecm;
+	const char *remote_id;    /* the other machine's station id */
+	uint64_t    fax_id;       /* fax_received: the fax in the inbox */
 };
 
 enum ncfx_watch_level { NCFX_WATCH_INFO, NCFX_WATCH_WARN };

@@ -229,7 +229,7 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	fax_set_transmit_on_idle(rx, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
-	while (!c.tx_done && samples < max) {
+	while (!c.tx_done && samples < max && !(o->abort && atomic_load(o->abort))) {
 		int16_t a[BLOCK], b[BLOCK];
 		int n;
 
@@ -272,6 +272,8 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	r->pages_received = st.pages_rx;
 	snprintf(r->remote_id, sizeof(r->remote_id), "%s",
 	    t30_get_rx_ident(c.tx_t30) ? t30_get_rx_ident(c.tx_t30) : "");
+	snprintf(r->caller_seen, sizeof(r->caller_seen), "%s",
+	    t30_get_rx_ident(c.rx_t30) ? t30_get_rx_ident(c.rx_t30) : "");
 	r->line_seconds = (double)samples / 8000.0;
 	snprintf(r->reason, sizeof(r->reason), "%s", faxcall_reason(r->completion));
 	fax_free(tx);

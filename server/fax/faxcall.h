@@ -8,6 +8,7 @@
 #ifndef NETCFAX_FAXCALL_H
 #define NETCFAX_FAXCALL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define FAXCALL_ID_MAX 21            /* T.30 station identity: 20 characters */
@@ -39,6 +40,7 @@ struct faxcall_opts {
 	int         hangup_after_page;   /* the answering side drops the line after page N; 0 never */
 	int         paced;               /* run in real time (a demonstration), else flat out */
 	int         max_seconds;         /* of line time before the call is cut; 0: 30 minutes */
+	const atomic_int *abort;         /* set from another thread: the line is cut at once */
 	void      (*progress)(const struct faxcall_progress *p, void *arg);
 	void       *arg;
 };
@@ -51,7 +53,8 @@ struct faxcall_result {
 	int    pages_received;           /* written by the answering side */
 	int    bit_rate;
 	int    ecm;
-	char   remote_id[FAXCALL_ID_MAX];
+	char   remote_id[FAXCALL_ID_MAX];    /* the answering machine's CSI, as the caller saw it */
+	char   caller_seen[FAXCALL_ID_MAX];  /* the caller's TSI, as the answering side saw it */
 	double line_seconds;             /* simulated time the call took */
 };
 

@@ -23,6 +23,7 @@
 #include "tiffdoc.h"
 
 #define GS_DEFAULT       "/usr/bin/gs"
+#define TIFF2PDF         "/usr/bin/tiff2pdf"
 #define GS_TIMEOUT_S     60
 #define GS_MEMORY        (1024L << 20)      /* address space */
 #define GS_OUTPUT_MAX    (512L << 20)       /* bytes of TIFF it may write */
@@ -51,14 +52,14 @@ last_line(const char *buf, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)(end - start), start);
 }
 
-/* Runs ghostscript on src into the TIFF out: 0, or -1 with why. */
+/* Runs a converter (ghostscript, tiff2pdf) on a user's document: argv[0] is its full path.
+ * It gets a clean environment, its own TMPDIR, no descriptor of ours, and limits on CPU time,
+ * memory and output size; out must exist afterwards. 0, or -1 with why in err. */
 static int
-run_gs(const char *src, const char *out, const char *tmpdir, const struct intake_opts *o,
-    char *err, size_t errlen)
+run_tool(char *const argv[], const char *what, const char *out, const char *tmpdir,
+    int timeout, char *err, size_t errlen)
 {
-	char res[32], paper[32], outfile[1100], msg[2048] = "", line[300];
-	const char *gs = o->gs_path ? o->gs_path : GS_DEFAULT;
-	int timeout = o->timeout_s > 0 ? o->timeout_s : GS_TIMEOUT_S;
+	char msg[2048] = "", line[300];
 	char tmpenv[1200];
 	char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", tmpenv, NULL };
 	int pfd[2], status = 0, killed = 0;
@@ -70,35 +71,24 @@ run_gs(const char *src, const char *out, const char *tmpdir, const struct intake
 		snprintf(err, errlen, "the server is stopping");
 		return -1;
 	}
-	snprintf(res, sizeof(res), "-r204x%d", o->fine ? 196 : 98);
-	snprintf(paper, sizeof(paper), "-sPAPERSIZE=%s", o->paper == INTAKE_LETTER ? "letter" :
-	    "a4");
-	snprintf(outfile, sizeof(outfile), "-sOutputFile=%s", out);
 	/* Its temporary files go where we remove them, even after a kill. */
 	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", tmpdir);
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		snprintf(err, errlen, "cannot start ghostscript: %s", strerror(errno));
+		snprintf(err, errlen, "cannot start %s: %s", what, strerror(errno));
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
-		snprintf(err, errlen, "cannot start ghostscript: %s", strerror(errno));
+		snprintf(err, errlen, "cannot start %s: %s", what, strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		/* -dFIXEDMEDIA with -dPDFFitPage (PDF) and -dFitPage (PostScript): every page
-		 * comes out A4 (or letter), the document scaled to fit, whatever size it asks
-		 * for. */
-		char *const argv[] = { (char *)gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER",
-		    "-dFIXEDMEDIA", "-dPDFFitPage", "-dFitPage", "-sDEVICE=tiffg4", res, paper,
-		    outfile,
-		    "-sstdout=%stderr", "--", (char *)src, NULL };
 		struct rlimit cpu = { (rlim_t)timeout + 1, (rlim_t)timeout + 2 };
 		struct rlimit mem = { GS_MEMORY, GS_MEMORY };
 		struct rlimit fsz = { GS_OUTPUT_MAX, GS_OUTPUT_MAX };
 		struct rlimit core = { 0, 0 };
-		static const char fail[] = "cannot run ghostscript\n";
+		static const char fail[] = "cannot run the converter\n";
 		int null = open("/dev/null", O_RDWR);
 
 		/* Only async-signal-safe calls here: other threads may hold locks. */
@@ -111,7 +101,7 @@ run_gs(const char *src, const char *out, const char *tmpdir, const struct intake
 		dup2(pfd[1], 2);
 		/* Nothing of the server's (client connections, other users' files) goes along. */
 		close_range(3, ~0U, 0);
-		execve(gs, argv, envp);
+		execve(argv[0], argv, envp);
 		(void)!write(2, fail, sizeof(fail) - 1);
 		_exit(127);
 	}
@@ -153,29 +143,50 @@ run_gs(const char *src, const char *out, const char *tmpdir, const struct intake
 		return -1;
 	}
 	if (killed == 2) {
-		snprintf(err, errlen, "lost track of ghostscript");
+		snprintf(err, errlen, "lost track of %s", what);
 		return -1;
 	}
 	if (killed || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
-		snprintf(err, errlen, "rendering it took longer than %d s", timeout);
+		snprintf(err, errlen, "converting it took longer than %d s", timeout);
 		return -1;
 	}
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ) {
-		snprintf(err, errlen, "its rendering is too large (over %ld MiB)",
+		snprintf(err, errlen, "its conversion is too large (over %ld MiB)",
 		    GS_OUTPUT_MAX >> 20);
 		return -1;
 	}
 	if (WIFSIGNALED(status)) {
-		snprintf(err, errlen, "ghostscript crashed on it (signal %d)%s%s",
+		snprintf(err, errlen, "%s crashed on it (signal %d)%s%s", what,
 		    WTERMSIG(status), line[0] ? ": " : "", line);
 		return -1;
 	}
 	/* A PostScript error can end the job with status 0 and no page made. */
 	if (WEXITSTATUS(status) != 0 || access(out, F_OK) != 0) {
-		snprintf(err, errlen, "ghostscript cannot read it%s%s", line[0] ? ": " : "", line);
+		snprintf(err, errlen, "%s cannot read it%s%s", what, line[0] ? ": " : "", line);
 		return -1;
 	}
 	return 0;
+}
+
+/* Runs ghostscript on src into the TIFF out: 0, or -1 with why. */
+static int
+run_gs(const char *src, const char *out, const char *tmpdir, const struct intake_opts *o,
+    char *err, size_t errlen)
+{
+	char res[32], paper[32], outfile[1100];
+	const char *gs = o->gs_path ? o->gs_path : GS_DEFAULT;
+	/* -dFIXEDMEDIA with -dPDFFitPage (PDF) and -dFitPage (PostScript): every page comes out
+	 * A4 (or letter), the document scaled to fit, whatever size it asks for. */
+	char *const argv[] = { (char *)gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER",
+	    "-dFIXEDMEDIA", "-dPDFFitPage", "-dFitPage", "-sDEVICE=tiffg4", res, paper, outfile,
+	    "-sstdout=%stderr", "--", (char *)src, NULL };
+
+	snprintf(res, sizeof(res), "-r204x%d", o->fine ? 196 : 98);
+	snprintf(paper, sizeof(paper), "-sPAPERSIZE=%s", o->paper == INTAKE_LETTER ? "letter" :
+	    "a4");
+	snprintf(outfile, sizeof(outfile), "-sOutputFile=%s", out);
+	return run_tool(argv, "ghostscript", out, tmpdir, o->timeout_s > 0 ? o->timeout_s :
+	    GS_TIMEOUT_S, err, errlen);
 }
 
 /* One text line (printable ASCII) as a PostScript string shown on the page. */
@@ -346,4 +357,29 @@ intake_convert(const char *src, int format, const struct intake_opts *o, const c
 	unlink(ps);
 	remove_dir(tmpdir);
 	return pages;
+}
+
+int
+intake_to_pdf(const char *tiff, const char *pdf, char *err, size_t errlen)
+{
+	char tmpdir[1100];
+	/* tiff2pdf keeps the G3/G4 data and sizes each page from its resolution tags, so a
+	 * standard-resolution fax is not shown at half height. */
+	char *const argv[] = { (char *)TIFF2PDF, "-o", (char *)pdf, (char *)tiff, NULL };
+	int rc;
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s.d", pdf);
+	if (mkdir(tmpdir, 0700) != 0) {
+		snprintf(err, errlen, "cannot prepare the conversion: %s", strerror(errno));
+		return -1;
+	}
+	if (access(TIFF2PDF, X_OK) != 0) {
+		snprintf(err, errlen, "the server cannot make PDF: %s is not installed (Debian "
+		    "package libtiff-tools)", TIFF2PDF);
+		rmdir(tmpdir);
+		return -1;
+	}
+	rc = run_tool(argv, "tiff2pdf", pdf, tmpdir, GS_TIMEOUT_S, err, errlen);
+	remove_dir(tmpdir);
+	return rc;
 }

@@ -25,4 +25,8 @@ void intake_stop(void);
 int intake_convert(const char *src, int format, const struct intake_opts *o, const char *dst,
                    char *err, size_t errlen);
 
+/* A received fax (TIFF) as a PDF whose pages have the fax's true size, by tiff2pdf under
+ * the same limits as ghostscript. 0, or -1 with why in err. */
+int intake_to_pdf(const char *tiff, const char *pdf, char *err, size_t errlen);
+
 #endif

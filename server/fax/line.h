@@ -23,6 +23,7 @@ struct line_call {
 	const char *rx_dir;              /* where a call to one of our own numbers is received */
 	void      (*progress)(const struct faxcall_progress *p, void *arg);
 	void       *arg;
+	const atomic_int *abort;         /* set from another thread: hang up now */
 };
 
 struct line_result {

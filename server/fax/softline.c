@@ -191,8 +191,13 @@ softline_call(void *line, const struct line_call *c, struct line_result *r)
 		return 0;
 	}
 	if (e->behaviour == B_NO_ANSWER) {
-		if (l->o.paced)
-			sleep(RING_S);
+		/* It rings out, unless the call is abandoned meanwhile. */
+		for (int i = 0; l->o.paced && i < RING_S * 10; i++) {
+			struct timespec tick = { 0, 100 * 1000000L };
+			if (c->abort && atomic_load(c->abort))
+				break;
+			nanosleep(&tick, NULL);
+		}
 		r->outcome = LINE_NO_ANSWER;
 		snprintf(r->words, sizeof(r->words), "no answer");
 		return 0;
@@ -209,6 +214,7 @@ softline_call(void *line, const struct line_call *c, struct line_result *r)
 	fo.paced = l->o.paced;
 	fo.progress = c->progress;
 	fo.arg = c->arg;
+	fo.abort = c->abort;
 	if (e->behaviour == B_OWN) {
 		/* Received by this server: into a new file the caller hands to the user's inbox. */
 		int fd;

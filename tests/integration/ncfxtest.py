@@ -772,6 +772,40 @@ def tiff_pages(path):
     return pages
 
 
+def tiff_bitmaps(path, scratch_dir):
+    """The pixels of every page: [(width, height, bytes of 1-bit rows, MSB first), ...].
+    libtiff's tiffcp decodes (G3, G4, any fill order) into an uncompressed copy, whose strips
+    are then read here; photometric is normalised so 0 bits are white."""
+    flat = os.path.join(scratch_dir, "flat-%d.tif" % os.getpid())
+    subprocess.run(["tiffcp", "-c", "none", "-f", "msb2lsb", "-r", "1000000", path, flat],
+                   check=True, timeout=60)
+    with open(flat, "rb") as f:
+        data = f.read()
+    os.unlink(flat)
+    endian = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(endian + "I", data[4:8])
+    sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8}
+    pages = []
+    while ifd:
+        (n,) = struct.unpack(endian + "H", data[ifd:ifd + 2])
+        tags = {}
+        for i in range(n):
+            e = ifd + 2 + 12 * i
+            tag, typ, count = struct.unpack(endian + "HHI", data[e:e + 8])
+            size = sizes.get(typ, 1) * count
+            where = e + 8 if size <= 4 else struct.unpack(endian + "I", data[e + 8:e + 12])[0]
+            if typ in (3, 4):
+                fmt = endian + ("H" if typ == 3 else "I") * count
+                tags[tag] = struct.unpack(fmt, data[where:where + size])
+        w, h = tags[256][0], tags[257][0]
+        pixels = b"".join(data[o:o + c] for o, c in zip(tags[273], tags[279]))
+        if tags.get(262, (0,))[0] == 1:            # min-is-black: make 0 white
+            pixels = bytes(255 - b for b in pixels)
+        pages.append((w, h, pixels))
+        (ifd,) = struct.unpack(endian + "I", data[ifd + 2 + 12 * n:ifd + 6 + 12 * n])
+    return pages
+
+
 def sha256_file(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

@@ -1,0 +1,695 @@
+/* faxqueue.c: the fax queue. The loop thread owns the queue and the store; each call runs on
+ * a worker of the line pool (one thread per line) and reports back through workpool posts. A
+ * job is marked active in the store before it is dialled, so a crash during a call leaves it
+ * active: at the next start it is put back to be dialled again, never counted as sent. */
+#include "faxqueue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "faxcall.h"
+#include "line.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "softline.h"
+#include "spool.h"
+#include "store.h"
+#include "tiffdoc.h"
+#include "workpool.h"
+
+#define STATE_BIT(st) (1u << (st))
+#define RECHECK_S 60          /* the queue is looked at least this often */
+
+/* One line's call: filled on the loop thread, run on a worker, finished on the loop. */
+struct call {
+	struct faxqueue     *q;
+	int                  busy;
+	struct workpool_job *wj;
+	struct store_job     job;            /* as it was when dialled (state active) */
+	atomic_int           abort;          /* hang up: a cancel, or the server stopping */
+	char                 tx_path[PATH_MAX];
+	/* results, written by the worker */
+	int                  rc;             /* the line's return: -1 could not even dial */
+	struct line_result   res;
+	int                  restandard;     /* resent at standard: the far end takes no fine */
+	char                 fax_doc[SPOOL_NAME_MAX];  /* a fax we received, in the spool */
+	int64_t              fax_size;
+	char                 err[200];
+};
+
+struct faxqueue {
+	struct server         *srv;
+	const struct line_ops *ops;
+	void                  *line;
+	struct workpool       *pool;
+	struct call           *calls;
+	int                    ncalls;
+	int                    active;
+	struct event          *timer;
+	char                   station_id[FAXCALL_ID_MAX];
+	char                   off[200];
+};
+
+/* A page report from a worker, on its way to the loop thread. */
+struct progress {
+	struct call            *c;
+	int64_t                 job;
+	struct faxcall_progress p;
+};
+
+static void pump(struct faxqueue *q);
+
+static const char *
+plural(int n)
+{
+	return n == 1 ? "" : "s";
+}
+
+static void
+clock_words(int64_t t, char *out, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL || strftime(out, cap, "%H:%M:%S", &tm) == 0)
+		snprintf(out, cap, "%" PRId64, t);
+}
+
+/* The station id: the configured one, else the first of our own numbers. */
+static void
+station_id(const struct server_config *cfg, char *out, size_t cap)
+{
+	const char *s = cfg->fax_numbers, *comma, *sp;
+	size_t n;
+
+	if (cfg->fax_station_id[0]) {
+		snprintf(out, cap, "%s", cfg->fax_station_id);
+		return;
+	}
+	out[0] = '\0';
+	while (*s == ' ')
+		s++;
+	comma = strchr(s, ',');
+	n = comma ? (size_t)(comma - s) : strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	/* "NUMBER USER": the number is all before the last word. */
+	for (sp = s + n; sp > s && sp[-1] != ' '; sp--)
+		;
+	n = sp > s ? (size_t)(sp - s - 1) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	snprintf(out, cap, "%.*s", (int)n, s);
+}
+
+/* Worker side */
+
+static void on_progress(void *arg);
+
+/* Called by faxcall on the worker: handed to the loop thread as it is. */
+static void
+post_progress(const struct faxcall_progress *p, void *arg)
+{
+	struct call *c = arg;
+	struct progress *pr = malloc(sizeof(*pr));
+
+	if (pr == NULL)
+		return;                  /* a progress report is not worth failing a call over */
+	pr->c = c;
+	pr->job = c->job.id;
+	pr->p = *p;
+	if (workpool_post(c->q->pool, on_progress, pr) != 0)
+		free(pr);
+}
+
+static int
+dial(struct call *c, const char *tx)
+{
+	struct line_call lc = { 0 };
+
+	lc.number = c->job.dest;
+	lc.tx_tiff = tx;
+	lc.caller_id = c->q->station_id[0] ? c->q->station_id : NULL;
+	lc.rx_dir = spool_tmp_dir(c->q->srv->spool);
+	lc.progress = post_progress;
+	lc.arg = c;
+	lc.abort = &c->abort;
+	return c->q->ops->call(c->q->line, &lc, &c->res);
+}
+
+/* A fax we received goes into the spool (fsynced) before the loop thread files it. */
+static void
+keep_received(struct call *c)
+{
+	struct spool *sp = c->q->srv->spool;
+	struct stat st;
+	int fd;
+
+	if (c->res.rx_tiff[0] == '\0')
+		return;
+	if (atomic_load(&c->abort) || (fd = open(c->res.rx_tiff, O_RDWR | O_CLOEXEC)) < 0) {
+		unlink(c->res.rx_tiff);
+		return;
+	}
+	c->fax_size = fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
+	if (spool_commit(sp, c->res.rx_tiff, fd, "tif", c->fax_doc, sizeof(c->fax_doc)) < 0)
+		c->fax_doc[0] = '\0';
+}
+
+static void
+run_call(void *arg)
+{
+	struct call *c = arg;
+	char std[PATH_MAX];
+	int fd;
+
+	c->rc = dial(c, c->tx_path);
+	if (c->rc == 0 && c->res.outcome == LINE_CONNECTED && c->job.fine &&
+	    faxcall_class(c->res.fax.completion) == FAXCALL_NO_FINE && !atomic_load(&c->abort)) {
+		/* The far machine takes standard resolution only: as a fax machine would, send
+		 * the same pages again at once at 204x98. (Our own numbers take fine, so nothing
+		 * was received on this call.) */
+		if (c->res.rx_tiff[0])
+			unlink(c->res.rx_tiff);
+		c->res.rx_tiff[0] = '\0';
+		if ((fd = spool_tmp_create(c->q->srv->spool, std, sizeof(std))) >= 0) {
+			close(fd);
+			if (tiffdoc_normalise(c->tx_path, std, 98, c->err, sizeof(c->err)) >= 0) {
+				c->restandard = 1;
+				c->rc = dial(c, std);
+			}
+			unlink(std);
+		}
+	}
+	keep_received(c);
+}
+
+/* Loop side */
+
+static void
+on_progress(void *arg)
+{
+	struct progress *pr = arg;
+	struct call *c = pr->c;
+	struct faxqueue *q = c->q;
+	struct store_note n;
+
+	/* The call may have ended, or been cancelled, since: report only a live one. */
+	if (!c->busy || c->job.id != pr->job || atomic_load(&c->abort)) {
+		free(pr);
+		return;
+	}
+	memset(&n, 0, sizeof(n));
+	n.user = c->job.owner;
+	n.job = c->job.id;
+	n.event = NCFX_EV_JOB_PAGE;
+	n.state = NCFX_JOB_ACTIVE;
+	n.page = pr->p.page;
+	n.pages = pr->p.pages;
+	n.bit_rate = pr->p.bit_rate;
+	n.ecm = pr->p.ecm;
+	snprintf(n.remote_id, sizeof(n.remote_id), "%s", pr->p.remote_id);
+	if (pr->p.event == FAXCALL_CONNECTED)
+		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s",
+		    pr->p.remote_id[0] ? "'" : "", pr->p.remote_id[0] ? pr->p.remote_id :
+		    c->job.dest, pr->p.remote_id[0] ? "'" : "", pr->p.bit_rate,
+		    pr->p.ecm ? ", ECM" : "");
+	else
+		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s", pr->p.page,
+		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "");
+	log_debug("job %" PRId64 ": %s", c->job.id, n.text);
+	if (store_note_add(q->srv->store, &n) < 0)
+		log_warnx("job %" PRId64 ": store: %s", c->job.id, store_errmsg(q->srv->store));
+	else
+		session_notify_user(q->srv, n.user);
+	free(pr);
+}
+
+/* Files a received fax in its user's inbox, with the fax_received notification. */
+static void
+file_received(struct faxqueue *q, struct call *c)
+{
+	struct server *srv = q->srv;
+	const struct line_result *r = &c->res;
+	struct store_user u;
+	struct store_fax f;
+	struct store_note n;
+	int pages = r->fax.pages_received;
+
+	if (c->fax_doc[0] == '\0')
+		return;
+	if (store_user_get(srv->store, r->received_by, &u) != 1) {
+		log_warnx("fax to %s for user '%s', who does not exist: not kept (fix fax_numbers)",
+		    c->job.dest, r->received_by);
+		spool_remove(srv->spool, c->fax_doc);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.owner = u.id;
+	snprintf(f.number, sizeof(f.number), "%s", c->job.dest);
+	snprintf(f.remote_id, sizeof(f.remote_id), "%s", r->fax.caller_seen);
+	snprintf(f.doc, sizeof(f.doc), "%s", c->fax_doc);
+	f.pages = pages;
+	f.size = c->fax_size;
+	f.fine = c->job.fine && !c->restandard;
+	f.bit_rate = r->fax.bit_rate;
+	f.ecm = r->fax.ecm;
+	if (r->fax.callee_completion != 0)
+		snprintf(f.note, sizeof(f.note), "%d page%s; the call ended early: %s", pages,
+		    plural(pages), faxcall_reason(r->fax.callee_completion));
+	memset(&n, 0, sizeof(n));
+	n.user = u.id;
+	n.event = NCFX_EV_FAX_RECEIVED;
+	n.pages = pages;
+	n.bit_rate = f.bit_rate;
+	n.ecm = f.ecm;
+	snprintf(n.remote_id, sizeof(n.remote_id), "%s", f.remote_id);
+	snprintf(n.text, sizeof(n.text), "fax received on %s from %s: %d page%s%s%s", f.number,
+	    f.remote_id[0] ? f.remote_id : "an unidentified sender", pages, plural(pages),
+	    f.note[0] ? " (the call ended early)" : "", "");
+	if (store_fax_insert(srv->store, &f, &n) < 0) {
+		log_warnx("inbox of '%s': store: %s", u.name, store_errmsg(srv->store));
+		spool_remove(srv->spool, c->fax_doc);
+		return;
+	}
+	log_info("fax %" PRId64 " received for '%s' on %s: %d page%s", f.id, u.name, f.number,
+	    pages, plural(pages));
+	session_notify_user(srv, u.id);
+}
+
+/* Saves a job that left the line, with its notification; the document of a finished job is
+ * removed (it will not be sent again). */
+static void
+save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *text)
+{
+	struct server *srv = q->srv;
+	struct store_note n;
+	int rc;
+
+	memset(&n, 0, sizeof(n));
+	n.user = j->owner;
+	n.event = event;
+	n.pages = j->pages;
+	n.page = j->pages_sent;
+	n.bit_rate = j->bit_rate;
+	n.ecm = j->ecm;
+	snprintf(n.remote_id, sizeof(n.remote_id), "%s", j->remote_id);
+	snprintf(n.text, sizeof(n.text), "%s", text);
+	rc = store_job_save(srv->store, j, NCFX_JOB_ACTIVE, &n);
+	if (rc == 2) {
+		log_info("job %" PRId64 ": left the line after it was cancelled", j->id);
+		return;
+	}
+	if (rc < 0) {
+		/* Still active in the store: the next start dials it again. Never lost. */
+		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(srv->store));
+		return;
+	}
+	log_info("job %" PRId64 " %s: %s", j->id, ncfx_job_state_name(j->state), text);
+	if ((j->state == NCFX_JOB_DONE || j->state == NCFX_JOB_FAILED) &&
+	    spool_remove(srv->spool, j->doc) < 0)
+		log_warnx("spool: cannot remove %s of job %" PRId64, j->doc, j->id);
+	session_notify_user(srv, j->owner);
+}
+
+static void
+fail_job(struct faxqueue *q, struct store_job *j, const char *why)
+{
+	char text[NCFX_STR_MAX];
+
+	j->state = NCFX_JOB_FAILED;
+	j->next_try = 0;
+	snprintf(j->reason, sizeof(j->reason), "%s", why);
+	snprintf(text, sizeof(text), "%s to %s failed: %s", j->filename, j->dest, why);
+	save_outcome(q, j, NCFX_EV_JOB_FAILED, text);
+}
+
+/* Another try after delay seconds, unless the job has used its tries or dials, or the try
+ * would come after its kill time. */
+static void
+retry_or_fail(struct faxqueue *q, struct store_job *j, const char *what, long long delay)
+{
+	int64_t next = (int64_t)time(NULL) + delay;
+	char why[256], at[32], text[NCFX_STR_MAX];
+
+	if (j->tries >= j->max_tries) {
+		snprintf(why, sizeof(why), "%s; gave up after %d call%s that reached the fax machine",
+		    what, j->tries, plural(j->tries));
+		fail_job(q, j, why);
+		return;
+	}
+	if (j->dials >= j->max_dials) {
+		snprintf(why, sizeof(why), "%s; gave up after %d dial%s", what, j->dials,
+		    plural(j->dials));
+		fail_job(q, j, why);
+		return;
+	}
+	if (j->kill_at > 0 && next >= j->kill_at) {
+		snprintf(why, sizeof(why), "%s; the next try would come after the job's kill time",
+		    what);
+		fail_job(q, j, why);
+		return;
+	}
+	clock_words(next, at, sizeof(at));
+	j->state = NCFX_JOB_SLEEPING;
+	j->next_try = next;
+	snprintf(j->reason, sizeof(j->reason), "%s; next try at %s (dial %d of %d)", what, at,
+	    j->dials + 1, j->max_dials);
+	snprintf(text, sizeof(text), "%s to %s: %s", j->filename, j->dest, j->reason);
+	save_outcome(q, j, NCFX_EV_JOB_RETRY, text);
+}
+
+static void
+call_done(void *arg)
+{
+	struct call *c = arg;
+	struct faxqueue *q = c->q;
+	struct store_job j = c->job;
+	const struct line_result *r = &c->res;
+	const struct server_config *cfg = &q->srv->cfg;
+	char what[400], text[NCFX_STR_MAX];
+
+	file_received(q, c);
+	j.dials++;
+	if (c->rc < 0) {
+		snprintf(what, sizeof(what), "the call could not be placed: %s", r->words);
+		retry_or_fail(q, &j, what, cfg->retry_failed);
+		return;
+	}
+	switch (r->outcome) {
+	case LINE_NO_SUCH_NUMBER:
+		fail_job(q, &j, r->words);
+		return;
+	case LINE_BUSY:
+		retry_or_fail(q, &j, "busy", cfg->retry_busy);
+		return;
+	case LINE_NO_ANSWER:
+		retry_or_fail(q, &j, "no answer", cfg->retry_no_answer);
+		return;
+	default:
+		break;
+	}
+	j.tries++;
+	j.pages_sent = r->fax.pages_sent;
+	j.bit_rate = r->fax.bit_rate;
+	j.ecm = r->fax.ecm;
+	snprintf(j.remote_id, sizeof(j.remote_id), "%s", r->fax.remote_id);
+	switch (faxcall_class(r->fax.completion)) {
+	case FAXCALL_SENT:
+		j.state = NCFX_JOB_DONE;
+		j.next_try = 0;
+		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s",
+		    j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
+		    j.remote_id[0] ? j.remote_id : j.dest, j.remote_id[0] ? "'" : "", j.bit_rate,
+		    j.ecm ? " with ECM" : "", c->restandard ? ", at standard resolution (the far "
+		    "machine takes no fine)" : "");
+		snprintf(text, sizeof(text), "%s to %s done: %s", j.filename, j.dest, j.reason);
+		save_outcome(q, &j, NCFX_EV_JOB_DONE, text);
+		return;
+	case FAXCALL_RETRY:
+		snprintf(what, sizeof(what), "call failed after %d of %d page%s: %s", j.pages_sent,
+		    j.pages, plural(j.pages), r->fax.reason);
+		retry_or_fail(q, &j, what, cfg->retry_failed);
+		return;
+	default:
+		snprintf(what, sizeof(what), "%s%s%s", r->fax.reason, c->err[0] ? "; " : "", c->err);
+		fail_job(q, &j, what);
+		return;
+	}
+}
+
+static void
+call_release(void *arg)
+{
+	struct call *c = arg;
+	struct faxqueue *q = c->q;
+
+	c->busy = 0;
+	c->wj = NULL;
+	q->active--;
+	/* A line came free: the next job may go (not from inside faxqueue_free). */
+	if (q->timer)
+		event_active(q->timer, EV_TIMEOUT, 0);
+}
+
+/* Puts a job on a free line: marked active (with its notification) before the dial. */
+static int
+start_call(struct faxqueue *q, struct store_job *j)
+{
+	struct call *c = NULL;
+	struct store_note n;
+	int from = j->state, rc;
+
+	for (int i = 0; i < q->ncalls; i++)
+		if (!q->calls[i].busy) {
+			c = &q->calls[i];
+			break;
+		}
+	if (c == NULL)
+		return -1;
+	j->state = NCFX_JOB_ACTIVE;
+	snprintf(j->reason, sizeof(j->reason), "dialling %s (call %d of at most %d)", j->dest,
+	    j->tries + 1, j->max_tries);
+	memset(&n, 0, sizeof(n));
+	n.user = j->owner;
+	n.event = NCFX_EV_JOB_ACTIVE;
+	n.pages = j->pages;
+	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
+	rc = store_job_save(q->srv->store, j, from, &n);
+	if (rc != 1)
+		return rc == 2 ? 0 : -1;
+	memset(c, 0, sizeof(*c));
+	c->q = q;
+	c->job = *j;
+	atomic_init(&c->abort, 0);
+	spool_doc_path(q->srv->spool, j->doc, c->tx_path, sizeof(c->tx_path));
+	c->busy = 1;
+	q->active++;
+	c->wj = workpool_submit(q->pool, run_call, call_done, call_release, c);
+	if (c->wj == NULL) {
+		/* Cannot happen (one worker per line); the job is dialled at the next start. */
+		log_warnx("job %" PRId64 ": no line worker free", j->id);
+		c->busy = 0;
+		q->active--;
+		return -1;
+	}
+	log_info("job %" PRId64 " of user %" PRId64 ": %s", j->id, j->owner, j->reason);
+	session_notify_user(q->srv, j->owner);
+	return 0;
+}
+
+static void
+pump(struct faxqueue *q)
+{
+	int64_t now = (int64_t)time(NULL), wake = 0;
+	struct timeval tv = { RECHECK_S, 0 };
+	struct store_job j;
+
+	if (q->line == NULL)
+		return;
+	while (q->active < q->ncalls) {
+		int rc = store_job_next(q->srv->store, now, &j, &wake);
+
+		if (rc <= 0) {
+			if (rc < 0)
+				log_warnx("fax queue: store: %s", store_errmsg(q->srv->store));
+			break;
+		}
+		if (j.kill_at > 0 && now >= j.kill_at) {
+			char why[200];
+			struct store_note n;
+
+			snprintf(why, sizeof(why), "not sent by its kill time%s%s", j.reason[0] ?
+			    "; last: " : "", j.reason);
+			memset(&n, 0, sizeof(n));
+			n.user = j.owner;
+			n.event = NCFX_EV_JOB_FAILED;
+			snprintf(n.text, sizeof(n.text), "%s to %s failed: %s", j.filename, j.dest, why);
+			if (store_job_transition(q->srv->store, j.owner, j.id,
+			    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING),
+			    NCFX_JOB_FAILED, why, &j, &n) == 1) {
+				spool_remove(q->srv->spool, j.doc);
+				session_notify_user(q->srv, j.owner);
+				continue;
+			}
+			break;
+		}
+		if (start_call(q, &j) < 0)
+			break;
+	}
+	if (wake > now && wake - now < RECHECK_S)
+		tv.tv_sec = (time_t)(wake - now);
+	evtimer_add(q->timer, &tv);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump(arg);
+}
+
+/* A job found active at start: its call died with the server that made it. */
+static int
+recover(struct store_job *j, void *arg)
+{
+	struct faxqueue *q = arg;
+	struct store_note n;
+	int rc;
+
+	memset(&n, 0, sizeof(n));
+	n.user = j->owner;
+	j->dials++;
+	j->tries++;
+	if (j->tries >= j->max_tries) {
+		j->state = NCFX_JOB_FAILED;
+		snprintf(j->reason, sizeof(j->reason), "the server stopped during the last call "
+		    "allowed (%d of %d)", j->tries, j->max_tries);
+		n.event = NCFX_EV_JOB_FAILED;
+	} else {
+		j->state = NCFX_JOB_PENDING;
+		j->next_try = 0;
+		snprintf(j->reason, sizeof(j->reason), "the server stopped during the call; "
+		    "dialling again");
+		n.event = NCFX_EV_JOB_RETRY;
+	}
+	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
+	rc = store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n);
+	if (rc < 0)
+		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+	else {
+		log_info("job %" PRId64 ": %s", j->id, j->reason);
+		if (j->state == NCFX_JOB_FAILED)
+			spool_remove(q->srv->spool, j->doc);
+	}
+	return 0;
+}
+
+struct faxqueue *
+faxqueue_new(struct server *srv, char *err, size_t errlen)
+{
+	const struct server_config *cfg = &srv->cfg;
+	struct faxqueue *q = calloc(1, sizeof(*q));
+	struct softline_opts so = { 0 };
+
+	if (q == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->srv = srv;
+	q->ops = &softline_ops;
+	q->ncalls = (int)cfg->fax_lines;
+	station_id(cfg, q->station_id, sizeof(q->station_id));
+	if (store_job_each_active(srv->store, recover, q) < 0) {
+		snprintf(err, errlen, "store: %s", store_errmsg(srv->store));
+		goto fail;
+	}
+	if (cfg->fax_numbers[0] == '\0' && cfg->fax_remotes[0] == '\0') {
+		snprintf(q->off, sizeof(q->off), "no fax line is configured (fax_numbers and "
+		    "fax_remotes are empty): jobs wait");
+		log_warnx("%s", q->off);
+		return q;
+	}
+	so.own_numbers = cfg->fax_numbers;
+	so.remotes = cfg->fax_remotes;
+	so.alaw = cfg->fax_alaw;
+	so.ecm = cfg->fax_ecm;
+	so.paced = cfg->fax_paced;
+	if ((q->line = softline_new(&so, err, errlen)) == NULL)
+		goto fail;
+	q->calls = calloc((size_t)q->ncalls, sizeof(*q->calls));
+	q->pool = workpool_new(srv->base, q->ncalls, q->ncalls, "line");
+	q->timer = evtimer_new(srv->base, on_timer, q);
+	if (q->calls == NULL || q->pool == NULL || q->timer == NULL) {
+		snprintf(err, errlen, "out of memory for %d lines", q->ncalls);
+		goto fail;
+	}
+	log_info("software line: %d line%s, station id '%s'%s%s", q->ncalls, plural(q->ncalls),
+	    q->station_id, cfg->fax_alaw ? ", A-law" : "", cfg->fax_paced ? ", paced" : "");
+	event_active(q->timer, EV_TIMEOUT, 0);
+	return q;
+fail:
+	faxqueue_free(q);
+	return NULL;
+}
+
+void
+faxqueue_free(struct faxqueue *q)
+{
+	struct store_job busy[64];
+	int nbusy = 0;
+
+	if (q == NULL)
+		return;
+	if (q->timer) {
+		event_free(q->timer);
+		q->timer = NULL;
+	}
+	for (int i = 0; i < q->ncalls && q->calls; i++)
+		if (q->calls[i].busy) {
+			atomic_store(&q->calls[i].abort, 1);
+			if (nbusy < (int)(sizeof(busy) / sizeof(busy[0])))
+				busy[nbusy++] = q->calls[i].job;
+		}
+	/* Joins the workers: each call ends at its next block of audio. */
+	workpool_free(q->pool);
+	/* Their jobs wait for the next start, not counted as a try: we hung up, not them. */
+	for (int i = 0; i < nbusy; i++) {
+		struct store_job *j = &busy[i];
+		struct store_note n;
+
+		memset(&n, 0, sizeof(n));
+		n.user = j->owner;
+		n.event = NCFX_EV_JOB_RETRY;
+		j->state = NCFX_JOB_PENDING;
+		j->next_try = 0;
+		snprintf(j->reason, sizeof(j->reason), "the server stopped during the call; it "
+		    "will be dialled again");
+		snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
+		if (store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n) < 0)
+			log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+	}
+	if (q->line)
+		q->ops->free(q->line);
+	free(q->calls);
+	free(q);
+}
+
+void
+faxqueue_kick(struct faxqueue *q)
+{
+	if (q != NULL && q->timer != NULL)
+		event_active(q->timer, EV_TIMEOUT, 0);
+}
+
+int
+faxqueue_hangup(struct faxqueue *q, int64_t job)
+{
+	if (q == NULL || q->calls == NULL)
+		return 0;
+	for (int i = 0; i < q->ncalls; i++)
+		if (q->calls[i].busy && q->calls[i].job.id == job) {
+			atomic_store(&q->calls[i].abort, 1);
+			return 1;
+		}
+	return 0;
+}
+
+const char *
+faxqueue_off_reason(const struct faxqueue *q)
+{
+	return q == NULL ? "the fax queue is not running" : q->off[0] ? q->off : NULL;
+}

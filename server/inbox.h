@@ -1,0 +1,15 @@
+/* inbox.h: the inbox requests of an authenticated session: list, mark, delete, fetch. */
+#ifndef NETCFAX_INBOX_H
+#define NETCFAX_INBOX_H
+
+#include "proto.h"
+
+struct session;
+struct fetch_req;
+
+/* Handles an INBOX_* or FILE_GET message from a logged-in session. */
+void inbox_handle(struct session *s, const struct ncfx_msg *m);
+/* The session is going: a PDF still being made for it is dropped. */
+void inbox_fetch_cancel(struct fetch_req *r);
+
+#endif
