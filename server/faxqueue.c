@@ -460,8 +460,8 @@ start_call(struct faxqueue *q, struct store_job *j)
 	if (c == NULL)
 		return -1;
 	j->state = NCFX_JOB_ACTIVE;
-	snprintf(j->reason, sizeof(j->reason), "dialling %s (call %d of at most %d)", j->dest,
-	    j->tries + 1, j->max_tries);
+	snprintf(j->reason, sizeof(j->reason), "dialling %s (dial %d of at most %d)", j->dest,
+	    j->dials + 1, j->max_dials);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	n.event = NCFX_EV_JOB_ACTIVE;

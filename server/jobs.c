@@ -274,8 +274,6 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 	    (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES) : (int)srv->cfg.job_max_tries;
 	u->max_dials = ncfx_msg_has(m, NCFX_T_MAX_DIALS) ?
 	    (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS) : (int)srv->cfg.job_max_dials;
-	if (u->max_dials < u->max_tries)
-		u->max_dials = u->max_tries;     /* every try is a dial */
 	sha = ncfx_msg_bytes(m, NCFX_T_SHA256, &shalen);
 	memcpy(u->want_sha, sha, sizeof(u->want_sha));
 	snprintf(u->dest, sizeof(u->dest), "%s", dest);

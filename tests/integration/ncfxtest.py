@@ -239,13 +239,19 @@ class Server:
         for k, v in (extra or {}).items():
             keys[k] = str(v)
         self.keys = keys
-        with open(self.conf, "w") as f:
-            f.write("# written by ncfxtest.Server\n")
-            for k, v in keys.items():
-                f.write("%s = %s\n" % (k, v))
+        self.write_conf()
         _register_cleanup(owner, self.cleanup)
         if start:
             self.start()
+
+    def write_conf(self, **changes):
+        """Writes the config file, with changes to self.keys (taken at the next start)."""
+        for k, v in changes.items():
+            self.keys[k] = str(v)
+        with open(self.conf, "w") as f:
+            f.write("# written by ncfxtest.Server\n")
+            for k, v in self.keys.items():
+                f.write("%s = %s\n" % (k, v))
 
     # paths
     @property
