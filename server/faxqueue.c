@@ -60,6 +60,7 @@ struct faxqueue {
 	struct event          *timer;
 	char                   station_id[FAXCALL_ID_MAX];
 	char                   off[200];
+	int                    stopping;      /* faxqueue_free: calls hung up for a stop */
 };
 
 /* A page report from a worker, on its way to the loop thread. */
@@ -157,9 +158,11 @@ keep_received(struct call *c)
 	struct stat st;
 	int fd;
 
+	/* What arrived is kept even from a call cut short (a cancel, a stop, a hang-up), as a
+	 * fax machine keeps the pages it printed; the inbox notes that the call ended early. */
 	if (c->res.rx_tiff[0] == '\0')
 		return;
-	if (atomic_load(&c->abort) || (fd = open(c->res.rx_tiff, O_RDWR | O_CLOEXEC)) < 0) {
+	if ((fd = open(c->res.rx_tiff, O_RDWR | O_CLOEXEC)) < 0) {
 		unlink(c->res.rx_tiff);
 		return;
 	}
@@ -308,6 +311,14 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", j->remote_id);
 	snprintf(n.text, sizeof(n.text), "%s", text);
 	rc = store_job_save(srv->store, j, NCFX_JOB_ACTIVE, &n);
+	if (rc == 2 && j->state == NCFX_JOB_DONE) {
+		/* Cancelled while its last page was already through: the truth is that it was
+		 * sent, and the user is told so. */
+		snprintf(n.text, sizeof(n.text), "%s (it went through before the cancel took "
+		    "effect)", text);
+		n.seq = 0;
+		rc = store_job_save(srv->store, j, NCFX_JOB_CANCELLED, &n);
+	}
 	if (rc == 2) {
 		log_info("job %" PRId64 ": left the line after it was cancelled", j->id);
 		return;
@@ -380,8 +391,30 @@ call_done(void *arg)
 	const struct line_result *r = &c->res;
 	const struct server_config *cfg = &q->srv->cfg;
 	char what[400], text[NCFX_STR_MAX];
+	int sent = c->rc == 0 && r->outcome == LINE_CONNECTED &&
+	    faxcall_class(r->fax.completion) == FAXCALL_SENT;
 
 	file_received(q, c);
+	if (atomic_load(&c->abort) && !sent) {
+		/* We hung up: for a cancel the store already says cancelled; for a stop the job
+		 * waits for the next start, no try counted (the far end did nothing wrong). */
+		if (q->stopping) {
+			struct store_note n;
+
+			memset(&n, 0, sizeof(n));
+			n.user = j.owner;
+			n.event = NCFX_EV_JOB_RETRY;
+			j.state = NCFX_JOB_PENDING;
+			j.next_try = 0;
+			snprintf(j.reason, sizeof(j.reason), "the server stopped during the call; it "
+			    "will be dialled again");
+			snprintf(n.text, sizeof(n.text), "%s to %s: %s", j.filename, j.dest, j.reason);
+			if (store_job_save(q->srv->store, &j, NCFX_JOB_ACTIVE, &n) < 0)
+				log_warnx("job %" PRId64 ": store: %s", j.id, store_errmsg(q->srv->store));
+		} else
+			log_info("job %" PRId64 ": left the line after it was cancelled", j.id);
+		return;
+	}
 	j.dials++;
 	if (c->rc < 0) {
 		snprintf(what, sizeof(what), "the call could not be placed: %s", r->words);
@@ -552,12 +585,15 @@ recover(struct store_job *j, void *arg)
 
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
+	/* Counted as a dial and a try, whatever stage the call was at: a job whose call kills
+	 * the server every time must still come to an end. */
 	j->dials++;
 	j->tries++;
-	if (j->tries >= j->max_tries) {
+	if (j->tries >= j->max_tries || j->dials >= j->max_dials) {
 		j->state = NCFX_JOB_FAILED;
 		snprintf(j->reason, sizeof(j->reason), "the server stopped during the last call "
-		    "allowed (%d of %d)", j->tries, j->max_tries);
+		    "allowed (call %d of %d, dial %d of %d)", j->tries, j->max_tries, j->dials,
+		    j->max_dials);
 		n.event = NCFX_EV_JOB_FAILED;
 	} else {
 		j->state = NCFX_JOB_PENDING;
@@ -629,39 +665,21 @@ fail:
 void
 faxqueue_free(struct faxqueue *q)
 {
-	struct store_job busy[64];
-	int nbusy = 0;
-
 	if (q == NULL)
 		return;
 	if (q->timer) {
 		event_free(q->timer);
 		q->timer = NULL;
 	}
+	q->stopping = 1;
 	for (int i = 0; i < q->ncalls && q->calls; i++)
-		if (q->calls[i].busy) {
+		if (q->calls[i].busy)
 			atomic_store(&q->calls[i].abort, 1);
-			if (nbusy < (int)(sizeof(busy) / sizeof(busy[0])))
-				busy[nbusy++] = q->calls[i].job;
-		}
-	/* Joins the workers: each call ends at its next block of audio. */
+	/* Each call ends at its next block of audio; what came of it is then recorded as the
+	 * loop would have: a fax that went through is done, the others wait for the next start
+	 * (call_done), and a received fax is filed. */
+	workpool_drain(q->pool);
 	workpool_free(q->pool);
-	/* Their jobs wait for the next start, not counted as a try: we hung up, not them. */
-	for (int i = 0; i < nbusy; i++) {
-		struct store_job *j = &busy[i];
-		struct store_note n;
-
-		memset(&n, 0, sizeof(n));
-		n.user = j->owner;
-		n.event = NCFX_EV_JOB_RETRY;
-		j->state = NCFX_JOB_PENDING;
-		j->next_try = 0;
-		snprintf(j->reason, sizeof(j->reason), "the server stopped during the call; it "
-		    "will be dialled again");
-		snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
-		if (store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n) < 0)
-			log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
-	}
 	if (q->line)
 		q->ops->free(q->line);
 	free(q->calls);

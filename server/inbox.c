@@ -21,7 +21,8 @@
 #include "store.h"
 #include "workpool.h"
 
-#define FETCH_MAX (256LL << 20)    /* bytes of one fetched file; a fax is far smaller */
+#define FETCH_MAX (32LL << 20)     /* bytes of one fetched file: a 30-minute call's fax is a
+                                    * few MiB, and the whole is queued at once */
 
 /* A PDF being made on a worker for one FILE_GET. */
 struct fetch_req {

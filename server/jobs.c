@@ -53,6 +53,8 @@ struct intake_req {
 	char                 err[300];
 };
 
+#define JOBS_AHEAD_MAX (366LL * 86400)
+
 static uint32_t next_upload_id = 1;
 
 static void
@@ -86,8 +88,13 @@ put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
 	ncfx_put_u32(w, NCFX_T_PAGES, (uint32_t)j->pages);
 	ncfx_put_u64(w, NCFX_T_CREATED, (uint64_t)j->created);
 	ncfx_put_u64(w, NCFX_T_UPDATED, (uint64_t)j->updated);
-	if (j->reason[0])
-		ncfx_put_str(w, NCFX_T_TEXT, j->reason);
+	if (j->reason[0]) {
+		/* It may quote what a far fax machine sent (its station id): make it text. */
+		char text[sizeof(j->reason)];
+		snprintf(text, sizeof(text), "%s", j->reason);
+		ncfx_text_sanitize(text);
+		ncfx_put_str(w, NCFX_T_TEXT, text);
+	}
 	ncfx_put_u8(w, NCFX_T_RESOLUTION, (uint8_t)(j->fine != 0));
 	ncfx_put_u8(w, NCFX_T_PRIORITY, (uint8_t)j->priority);
 	if (j->send_at)
@@ -222,10 +229,11 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		    "be at least 1");
 		return;
 	}
-	if (ncfx_msg_uint(m, NCFX_T_SEND_AT) > (uint64_t)INT64_MAX / 2 ||
-	    ncfx_msg_uint(m, NCFX_T_KILL_AT) > (uint64_t)INT64_MAX / 2) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "SEND_AT or KILL_AT out of "
-		    "range");
+	/* At most a year ahead: beyond that a fax is a mistake, and dates stay printable. */
+	if (ncfx_msg_uint(m, NCFX_T_SEND_AT) > (uint64_t)time(NULL) + JOBS_AHEAD_MAX ||
+	    ncfx_msg_uint(m, NCFX_T_KILL_AT) > (uint64_t)time(NULL) + 2 * JOBS_AHEAD_MAX) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "SEND_AT is more than a year "
+		    "ahead (or KILL_AT more than two)");
 		return;
 	}
 	if (ncfx_msg_has(m, NCFX_T_KILL_AT) && ncfx_msg_uint(m, NCFX_T_KILL_AT) <=
@@ -425,7 +433,9 @@ finish_intake(void *arg)
 		char at[64];
 		time_t t = (time_t)j.send_at;
 		struct tm tm;
-		strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+			snprintf(at, sizeof(at), "%" PRId64, j.send_at);
 		snprintf(j.reason, sizeof(j.reason), "to be sent at %s", at);
 	} else if (faxqueue_off_reason(srv->faxq))
 		snprintf(j.reason, sizeof(j.reason), "%s", faxqueue_off_reason(srv->faxq));
@@ -619,16 +629,15 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 		rc = store_job_transition(srv->store, session_user_id(s), id,
 		    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING), NCFX_JOB_SUSPENDED,
 		    "suspended by the user", &j, &note);
-	else
-		rc = store_job_transition(srv->store, session_user_id(s), id,
-		    STATE_BIT(NCFX_JOB_SUSPENDED), NCFX_JOB_PENDING, "", &j, &note);
-	if (rc == 1 && !suspend && j.next_try > (int64_t)time(NULL)) {
-		j.state = NCFX_JOB_SLEEPING;
-		snprintf(j.reason, sizeof(j.reason), "resumed; waiting for its next try");
-		if (store_job_save(srv->store, &j, NCFX_JOB_PENDING, NULL) < 0)
-			rc = -1;
-		else if (store_job_get(srv->store, j.owner, j.id, &j) != 1)
-			rc = -1;
+	else {
+		/* Back to sleep when its next try (or send-at time) is still ahead; one commit. */
+		rc = store_job_get(srv->store, session_user_id(s), id, &j);
+		if (rc == 1) {
+			int later = j.next_try > (int64_t)time(NULL);
+			rc = store_job_transition(srv->store, session_user_id(s), id,
+			    STATE_BIT(NCFX_JOB_SUSPENDED), later ? NCFX_JOB_SLEEPING : NCFX_JOB_PENDING,
+			    later ? "resumed; waiting for its next try" : "", &j, &note);
+		}
 	}
 	switch (rc) {
 	case 1:

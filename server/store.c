@@ -528,8 +528,10 @@ store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *b
 int
 store_doc_in_use(struct store *st, const char *doc)
 {
-	sqlite3_stmt *q = prep(st, "SELECT 1 FROM jobs WHERE doc = ?1 UNION ALL "
-	    "SELECT 1 FROM inbox WHERE doc = ?1 LIMIT 1");
+	/* A finished job's document is not needed (it will not be sent again): one the server
+	 * did not get to remove before a crash goes at the next start. */
+	sqlite3_stmt *q = prep(st, "SELECT 1 FROM jobs WHERE doc = ?1 AND state IN " UNFINISHED
+	    " UNION ALL SELECT 1 FROM inbox WHERE doc = ?1 LIMIT 1");
 	int rc;
 
 	if (q == NULL)

@@ -135,7 +135,7 @@ int store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *
 int store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), void *arg);
 /* How many jobs of owner are unfinished, and how many document bytes they hold: 0 or -1. */
 int store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes);
-/* 1 when some job or received fax refers to this spool document. */
+/* 1 when an unfinished job or a received fax refers to this spool document. */
 int store_doc_in_use(struct store *st, const char *doc);
 
 /* The inbox. Inserts the fax and its fax_received notification (note may be NULL) in one

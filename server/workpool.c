@@ -157,17 +157,37 @@ release_list(struct workpool_job *j)
 	}
 }
 
+static void
+stop_workers(struct workpool *wp)
+{
+	pthread_mutex_lock(&wp->lock);
+	wp->stopping = 1;
+	wp->max_queued = 0;               /* no new jobs from here on */
+	pthread_cond_broadcast(&wp->wake);
+	pthread_mutex_unlock(&wp->lock);
+	for (int i = 0; i < wp->nthreads; i++)
+		pthread_join(wp->threads[i], NULL);
+	wp->nthreads = 0;
+}
+
+void
+workpool_drain(struct workpool *wp)
+{
+	if (wp == NULL)
+		return;
+	stop_workers(wp);
+	release_list(wp->todo);
+	wp->todo = wp->todo_tail = NULL;
+	if (wp->pipe[0] >= 0)
+		deliver(wp->pipe[0], EV_READ, wp);
+}
+
 void
 workpool_free(struct workpool *wp)
 {
 	if (wp == NULL)
 		return;
-	pthread_mutex_lock(&wp->lock);
-	wp->stopping = 1;
-	pthread_cond_broadcast(&wp->wake);
-	pthread_mutex_unlock(&wp->lock);
-	for (int i = 0; i < wp->nthreads; i++)
-		pthread_join(wp->threads[i], NULL);
+	stop_workers(wp);
 	release_list(wp->todo);
 	release_list(wp->finished);
 	if (wp->ev)

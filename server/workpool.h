@@ -15,6 +15,10 @@ struct workpool *workpool_new(struct event_base *base, int nthreads, int max_que
                               const char *name);
 /* Stops the workers (a running job is finished first) and releases every job. */
 void workpool_free(struct workpool *wp);
+/* Stops the workers after the jobs they are running, then delivers what finished (posts,
+ * and done for each finished job) on the calling thread, as the loop would have; jobs not
+ * started are released without done. The pool takes no more jobs; free it afterwards. */
+void workpool_drain(struct workpool *wp);
 /* work(arg) runs on a worker; then done(arg) on the loop thread, unless the job was
  * cancelled; then release(arg), always, to free arg. NULL when the queue is full. */
 struct workpool_job *workpool_submit(struct workpool *wp, workpool_fn work, workpool_fn done,

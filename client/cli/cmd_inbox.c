@@ -35,6 +35,7 @@ one_fax(const struct ncfx_fax *f, void *arg)
 {
 	struct inbox_ctx *x = arg;
 	char when[32];
+	struct tm tmv;
 	time_t t = (time_t)f->received;
 
 	if (x->cli->json) {
@@ -45,7 +46,9 @@ one_fax(const struct ncfx_fax *f, void *arg)
 		if (x->n == 0)
 			printf("%-6s %-4s %-16s %-20s %-20s %5s  %s\n", "ID", "NEW", "RECEIVED", "ON",
 			    "FROM", "PAGES", "NOTE");
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime(&t));
+		if (localtime_r(&t, &tmv) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tmv) == 0)
+			snprintf(when, sizeof(when), "?");
 		printf("%-6llu %-4s %-16s %-20s %-20s %5u  %s\n", (unsigned long long)f->id,
 		    f->read ? "" : "*", when, f->number, f->remote_id[0] ? f->remote_id : "-",
 		    f->pages, f->note);

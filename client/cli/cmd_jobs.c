@@ -13,6 +13,7 @@ one_job(const struct ncfx_job *j, void *arg)
 {
 	struct jobs_ctx *x = arg;
 	char when[32];
+	struct tm tmv;
 	time_t t = (time_t)j->created;
 
 	if (x->cli->json) {
@@ -23,7 +24,9 @@ one_job(const struct ncfx_job *j, void *arg)
 		if (x->n == 0)
 			printf("%-6s %-10s %-20s %5s  %-16s %s\n", "ID", "STATE", "TO", "PAGES",
 			    "SUBMITTED", "FILE");
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime(&t));
+		if (localtime_r(&t, &tmv) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tmv) == 0)
+			snprintf(when, sizeof(when), "?");
 		printf("%-6llu %-10s %-20s %5u  %-16s %s\n", (unsigned long long)j->id,
 		    j->state_name, j->dest, j->pages, when, j->filename);
 		/* What it is doing or waiting for, or how it ended. */

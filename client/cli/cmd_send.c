@@ -71,8 +71,14 @@ progress_line(struct wait_ctx *x, const struct ncfx_notification *n)
 {
 	char line[300];
 
-	if (x->cli->json || !isatty(STDERR_FILENO) || !x->submitted || n->job_id != x->job.id)
+	if (x->cli->json || !isatty(STDERR_FILENO))
 		return 0;
+	if (!x->submitted || n->job_id != x->job.id) {
+		if (x->line_shown)
+			fputs("\r\033[K", stderr);    /* the other notification gets a clean line */
+		x->line_shown = 0;
+		return 0;
+	}
 	if (n->event == NCFX_EV_JOB_ACTIVE)
 		snprintf(line, sizeof(line), "job %llu: %s", (unsigned long long)n->job_id, n->text);
 	else if (n->event == NCFX_EV_JOB_PAGE && n->page == 0)

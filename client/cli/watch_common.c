@@ -46,7 +46,11 @@ cli_print_notification(struct cli *cli, const struct ncfx_notification *n)
 			printf(",\"fax\":%llu", (unsigned long long)n->fax_id);
 		printf(",\"created\":%lld}\n", (long long)n->created);
 	} else {
-		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+		struct tm tmv;
+
+		if (localtime_r(&t, &tmv) == NULL ||
+		    strftime(when, sizeof(when), "%H:%M:%S", &tmv) == 0)
+			snprintf(when, sizeof(when), "?");
 		printf("%s  #%-5llu %-14s %s\n", when, (unsigned long long)n->seq, n->event_name,
 		    n->text);
 	}

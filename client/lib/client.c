@@ -755,7 +755,7 @@ ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
 	uint64_t got = 0, size = 0;
 	ncfx_status st = NCFX_OK;
 	uint32_t id;
-	int fd = -1;
+	int fd = -1, made = 0;
 
 	if (format != NCFX_FETCH_TIFF && format != NCFX_FETCH_PDF)
 		return fail(c, NCFX_ERR_USAGE, "fetch as TIFF or PDF");
@@ -794,6 +794,7 @@ ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
 				    strerror(errno));
 				goto out;
 			}
+			made = 1;
 		}
 		if (len > 0 && write(fd, data, len) != (ssize_t)len) {
 			st = fail(c, NCFX_ERR_DOCUMENT, "writing %s: %s", tmp, strerror(errno));
@@ -827,13 +828,13 @@ ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
 		st = fail(c, NCFX_ERR_DOCUMENT, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
-	tmp[0] = '\0';
+	made = 0;
 out:
 	if (c->tls)
 		tls_stream_set_read_timeout(c->tls, c->timeout_ms);
 	if (fd >= 0)
 		close(fd);
-	if (tmp[0] && strstr(tmp, "XXXXXX") == NULL)   /* made, not renamed */
+	if (made)                  /* made, not renamed into place */
 		unlink(tmp);
 	crypto_sha256_free(h);
 	return st;

@@ -88,6 +88,7 @@ struct ncfx_watch {
 	char                   err[600];
 };
 
+static void flush_acks(ncfx_watch *w);
 static void schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -728,8 +729,33 @@ ncfx_watch_run(ncfx_watch *w)
 	w->result = NCFX_OK;
 	evtimer_add(w->timer, &now);
 	event_base_dispatch(w->base);
+	flush_acks(w);
 	pcp_close(w);
 	return w->result;
+}
+
+static int
+output_pending(ncfx_watch *w)
+{
+	if (w->pcp && evbuffer_get_length(bufferevent_get_output(w->pcp)) > 0)
+		return 1;
+	for (struct scpconn *c = w->conns; c; c = c->next)
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			return 1;
+	return 0;
+}
+
+/* The ack of the notification that made the caller stop was written just before: let it
+ * go out (briefly), so the next watcher of this user is not shown it again. */
+static void
+flush_acks(ncfx_watch *w)
+{
+	for (int i = 0; i < 20 && output_pending(w); i++) {
+		struct timeval tick = { 0, 10 * 1000 };
+
+		event_base_loopexit(w->base, &tick);
+		event_base_dispatch(w->base);
+	}
 }
 
 void

@@ -227,6 +227,12 @@ class Line(unittest.TestCase):
         self.assertEqual((rc, data["job"]["state"]), (0, "cancelled"), self.alice.describe())
         rc, out, err = self.alice.run("send", path, "--to", "1", "--at", "yesterday-ish")
         self.assertEqual(rc, 64, self.alice.describe())
+        # a date far beyond any use is refused at submit, and the server goes on
+        rc, out, err = self.alice.run("send", path, "--to", "5550199", "--at",
+                                      "@100000000000000000")
+        self.assertEqual(rc, 1, self.alice.describe())
+        self.assertIn("more than a year", err)
+        self.assertTrue(self.srv.running(), self.srv.log_text())
 
     def test_kill_time_ends_the_retries(self):
         path = self.tiff(self.alice, "kill.tif", pages=1, seed=12)

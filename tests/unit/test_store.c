@@ -158,6 +158,69 @@ main(void)
 		CHECK_INT(listed, 0);
 	}
 
+	/* the fax queue: the most urgent due job first; a save only from the state expected */
+	{
+		struct store_job a = j, b = j, next;
+		struct store_fax f = { 0 }, fg;
+		struct store_note fn = { 0 };
+		int64_t now = (int64_t)time(NULL), wake = -1;
+		char doc[64];
+
+		a.id = b.id = 0;
+		a.owner = b.owner = bob.id;
+		a.priority = 127;
+		b.priority = 10;
+		a.state = b.state = NCFX_JOB_PENDING;
+		a.max_tries = b.max_tries = 3;
+		a.max_dials = b.max_dials = 12;
+		snprintf(a.doc, sizeof(a.doc), "qa.tif");
+		snprintf(b.doc, sizeof(b.doc), "qb.tif");
+		CHECK_INT(store_job_insert(st, &a, NULL), 0);
+		CHECK_INT(store_job_insert(st, &b, NULL), 0);
+		CHECK_INT(store_job_next(st, now, &next, &wake), 1);
+		CHECK_INT((int)next.id, (int)b.id);                   /* priority 10 before 127 */
+		CHECK_INT((int)wake, 0);
+		next.state = NCFX_JOB_ACTIVE;
+		CHECK_INT(store_job_save(st, &next, NCFX_JOB_PENDING, NULL), 1);
+		CHECK_INT(store_job_save(st, &next, NCFX_JOB_PENDING, NULL), 2); /* moved on */
+		CHECK_INT(store_job_next(st, now, &next, &wake), 1);
+		CHECK_INT((int)next.id, (int)a.id);
+		next.state = NCFX_JOB_SLEEPING;
+		next.next_try = now + 300;
+		next.dials = 1;
+		CHECK_INT(store_job_save(st, &next, NCFX_JOB_PENDING, NULL), 1);
+		CHECK_INT(store_job_next(st, now, &next, &wake), 0);  /* b active, a asleep */
+		CHECK_INT((int)(wake - now), 300);
+		CHECK_INT(store_job_get(st, bob.id, a.id, &got), 1);
+		CHECK_INT(got.dials, 1);
+		CHECK_INT(got.state, NCFX_JOB_SLEEPING);
+
+		/* the inbox, scoped to its owner, with its notification in the same commit */
+		f.owner = bob.id;
+		snprintf(f.number, sizeof(f.number), "5550102");
+		snprintf(f.doc, sizeof(f.doc), "rx.tif");
+		f.pages = 2;
+		fn.user = bob.id;
+		fn.event = NCFX_EV_FAX_RECEIVED;
+		CHECK_INT(store_fax_insert(st, &f, &fn), 0);
+		CHECK_INT((int)fn.fax, (int)f.id);
+		CHECK_INT(store_doc_in_use(st, "rx.tif"), 1);
+		CHECK_INT(store_fax_get(st, alice.id, f.id, &fg), 0);
+		CHECK_INT(store_fax_mark(st, alice.id, f.id, 1), 0);
+		CHECK_INT(store_fax_mark(st, bob.id, f.id, 1), 1);
+		CHECK_INT(store_fax_get(st, bob.id, f.id, &fg), 1);
+		CHECK_INT(fg.read, 1);
+		CHECK_INT(fg.pages, 2);
+		CHECK_INT(store_fax_delete(st, alice.id, f.id, doc, sizeof(doc)), 0);
+		CHECK_INT(store_fax_delete(st, bob.id, f.id, doc, sizeof(doc)), 1);
+		CHECK_STR(doc, "rx.tif");
+		CHECK_INT(store_doc_in_use(st, "rx.tif"), 0);
+		CHECK_INT(store_job_transition(st, bob.id, a.id, 1u << NCFX_JOB_SLEEPING,
+		    NCFX_JOB_CANCELLED, "", &got, NULL), 1);
+		CHECK_INT(store_job_transition(st, bob.id, b.id, 1u << NCFX_JOB_ACTIVE,
+		    NCFX_JOB_CANCELLED, "", &got, NULL), 1);
+	}
+
 	/* a user with an unfinished job is kept unless forced; removal reports documents */
 	j.id = 0;
 	CHECK_INT(store_job_insert(st, &j, NULL), 0);
