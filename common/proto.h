@@ -144,6 +144,10 @@ enum ncfx_tag {
 	NCFX_T_FAX_ID,           /* u64: a received fax in the user's inbox */
 	NCFX_T_READ,             /* u8: 1 read */
 	NCFX_T_ECM,              /* u8: 1 error correction was in use */
+	NCFX_T_PART,             /* u8: this document's place in its job (1..COUNT) */
+	NCFX_T_COVER_FROM,       /* str: the sender, on the cover page */
+	NCFX_T_COVER_TO,         /* str: the recipient, on the cover page */
+	NCFX_T_SUBJECT,          /* str: the subject, on the cover page */
 	NCFX_T__COUNT
 };
 
@@ -208,6 +212,9 @@ enum ncfx_doc_format { NCFX_FMT_TIFF = 1, NCFX_FMT_PDF = 2, NCFX_FMT_PS = 3, NCF
 
 #define NCFX_PRIORITY_DEFAULT 127
 #define NCFX_REMOTE_ID_MAX 20u          /* T.30 station identity */
+#define NCFX_COVER_MAX     100u         /* COVER_FROM, COVER_TO */
+#define NCFX_SUBJECT_MAX   200u
+#define NCFX_PARTS_MAX     16u          /* documents in one job */
 
 /* Job states, as a fax server's: pending (ready to dial), sleeping (waiting for its send-at
  * time or its next try), active (on a line), done, failed, cancelled, suspended (held). */

@@ -21,7 +21,24 @@
 #include "session.h"
 #include "spool.h"
 #include "store.h"
+#include "tiffdoc.h"
 #include "workpool.h"
+
+#define JOBS_PARTS_MAX 16     /* documents in one job */
+
+/* How a job is to be made and sent: from the JOB_SUBMIT of its first document. */
+struct jobspec {
+	char    dest[NCFX_DEST_MAX + 1];
+	int     fine;                   /* 204x196, else 204x98 */
+	int     paper;                  /* enum intake_paper */
+	int     priority;
+	int64_t send_at, kill_at;
+	int     max_tries, max_dials;
+	int     cover;                  /* a cover page goes first */
+	char    cover_from[NCFX_COVER_MAX + 1];
+	char    cover_to[NCFX_COVER_MAX + 1];
+	char    subject[NCFX_SUBJECT_MAX + 1];
+};
 
 struct upload {
 	uint32_t              id;
@@ -32,14 +49,23 @@ struct upload {
 	struct crypto_sha256 *sha;
 	uint8_t               want_sha[32];
 	int                   format;
-	char                  dest[NCFX_DEST_MAX + 1];
 	char                  filename[NCFX_FILENAME_MAX + 1];
 	char                  failed[160];    /* set when a chunk was refused */
-	int                   fine;           /* 204x196, else 204x98 */
-	int                   paper;          /* enum intake_paper */
-	int                   priority;
-	int64_t               send_at, kill_at;
-	int                   max_tries, max_dials;
+	int                   part, parts;    /* this is document part of parts */
+};
+
+/* The documents of one job, sent one after another on one connection. Each is made into a
+ * fax image as it arrives; with the last, a cover page (if asked for) and all of them are
+ * joined into the job's one image. Dropped, with its files, if any part fails or the
+ * connection goes. */
+struct assembly {
+	struct jobspec spec;
+	int            parts, done;           /* announced, and converted so far */
+	int            pages;
+	uint64_t       sent_bytes;            /* of the documents as uploaded */
+	uint64_t       image_bytes;           /* of their fax images */
+	char          *images[JOBS_PARTS_MAX];
+	char           names[NCFX_FILENAME_MAX + 1];
 };
 
 /* A finished upload being made into a fax image on a worker. */
@@ -48,6 +74,12 @@ struct intake_req {
 	struct session      *s;
 	uint32_t             reqid;
 	struct upload       *u;
+	struct jobspec       spec;            /* a copy: the worker reads no session state */
+	int                  last;            /* the job's last document */
+	int                  join;            /* join cover and parts into out */
+	int                  prior_pages;     /* of the parts before this one */
+	int                  nprior;
+	char                *prior[JOBS_PARTS_MAX];   /* their images (copies of the paths) */
 	char                 out[PATH_MAX];   /* the fax image, a spool temporary file */
 	int                  pages;
 	char                 err[300];
@@ -64,6 +96,25 @@ upload_drop_file(struct upload *u)
 		spool_discard(u->path, u->fd);
 		u->fd = -1;
 	}
+}
+
+void
+jobs_assembly_free(struct assembly *a)
+{
+	if (a == NULL)
+		return;
+	for (int i = 0; i < a->done; i++) {
+		unlink(a->images[i]);
+		free(a->images[i]);
+	}
+	free(a);
+}
+
+static void
+drop_assembly(struct session *s)
+{
+	jobs_assembly_free(*session_assembly(s));
+	*session_assembly(s) = NULL;
 }
 
 void
@@ -189,13 +240,68 @@ check_quota(struct session *s, uint64_t size, char *why, size_t whylen)
 	return 0;
 }
 
+/* The job's options from a first JOB_SUBMIT: 0, or -1 after replying with the error. */
+static int
+parse_spec(struct session *s, const struct ncfx_msg *m, struct jobspec *js)
+{
+	struct server *srv = session_server(s);
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (ncfx_msg_uint(m, NCFX_T_RESOLUTION) > 1 || ncfx_msg_uint(m, NCFX_T_PAPER) > 1) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown RESOLUTION or PAPER");
+		return -1;
+	}
+	if ((ncfx_msg_has(m, NCFX_T_MAX_TRIES) && ncfx_msg_uint(m, NCFX_T_MAX_TRIES) == 0) ||
+	    (ncfx_msg_has(m, NCFX_T_MAX_DIALS) && ncfx_msg_uint(m, NCFX_T_MAX_DIALS) == 0)) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "MAX_TRIES and MAX_DIALS must "
+		    "be at least 1");
+		return -1;
+	}
+	/* At most a year ahead: beyond that a fax is a mistake, and dates stay printable. */
+	if (ncfx_msg_uint(m, NCFX_T_SEND_AT) > now + JOBS_AHEAD_MAX ||
+	    ncfx_msg_uint(m, NCFX_T_KILL_AT) > now + 2 * JOBS_AHEAD_MAX) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "SEND_AT is more than a year "
+		    "ahead (or KILL_AT more than two)");
+		return -1;
+	}
+	if (ncfx_msg_has(m, NCFX_T_KILL_AT) && ncfx_msg_uint(m, NCFX_T_KILL_AT) <=
+	    (ncfx_msg_uint(m, NCFX_T_SEND_AT) > now ? ncfx_msg_uint(m, NCFX_T_SEND_AT) : now)) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "the kill time is already past "
+		    "(or before the send-at time)");
+		return -1;
+	}
+	memset(js, 0, sizeof(*js));
+	ncfx_msg_str(m, NCFX_T_DEST, js->dest, sizeof(js->dest));
+	/* Fine unless asked otherwise: it is what office documents need to stay legible. */
+	js->fine = ncfx_msg_has(m, NCFX_T_RESOLUTION) ? (int)ncfx_msg_uint(m, NCFX_T_RESOLUTION) :
+	    1;
+	js->paper = (int)ncfx_msg_uint(m, NCFX_T_PAPER);
+	js->priority = ncfx_msg_has(m, NCFX_T_PRIORITY) ? (int)ncfx_msg_uint(m, NCFX_T_PRIORITY) :
+	    NCFX_PRIORITY_DEFAULT;
+	js->send_at = (int64_t)ncfx_msg_uint(m, NCFX_T_SEND_AT);
+	js->kill_at = (int64_t)ncfx_msg_uint(m, NCFX_T_KILL_AT);
+	js->max_tries = ncfx_msg_has(m, NCFX_T_MAX_TRIES) ?
+	    (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES) : (int)srv->cfg.job_max_tries;
+	js->max_dials = ncfx_msg_has(m, NCFX_T_MAX_DIALS) ?
+	    (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS) : (int)srv->cfg.job_max_dials;
+	js->cover = ncfx_msg_has(m, NCFX_T_COVER_FROM) || ncfx_msg_has(m, NCFX_T_COVER_TO) ||
+	    ncfx_msg_has(m, NCFX_T_SUBJECT);
+	ncfx_msg_str(m, NCFX_T_COVER_FROM, js->cover_from, sizeof(js->cover_from));
+	ncfx_msg_str(m, NCFX_T_COVER_TO, js->cover_to, sizeof(js->cover_to));
+	ncfx_msg_str(m, NCFX_T_SUBJECT, js->subject, sizeof(js->subject));
+	return 0;
+}
+
 static void
 handle_submit(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
 	struct upload **slot = session_upload(s), *u;
+	struct assembly **aslot = session_assembly(s), *a = *aslot;
 	uint64_t size = ncfx_msg_uint(m, NCFX_T_SIZE);
 	int format = (int)ncfx_msg_uint(m, NCFX_T_FORMAT);
+	int parts = ncfx_msg_has(m, NCFX_T_COUNT) ? (int)ncfx_msg_uint(m, NCFX_T_COUNT) : 1;
+	int part = ncfx_msg_has(m, NCFX_T_PART) ? (int)ncfx_msg_uint(m, NCFX_T_PART) : 1;
 	char dest[NCFX_DEST_MAX + 1], name[NCFX_FILENAME_MAX + 1], why[200];
 	struct ncfx_wbuf w;
 	const uint8_t *sha;
@@ -219,72 +325,70 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		    "fax (TIFF, PDF, PostScript or plain text)");
 		return;
 	}
-	if (ncfx_msg_uint(m, NCFX_T_RESOLUTION) > 1 || ncfx_msg_uint(m, NCFX_T_PAPER) > 1) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown RESOLUTION or PAPER");
+	if (parts < 1 || parts > JOBS_PARTS_MAX || part < 1 || part > parts) {
+		snprintf(why, sizeof(why), "document %d of %d: a job has 1 to %d documents", part,
+		    parts, JOBS_PARTS_MAX);
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, why);
 		return;
 	}
-	if ((ncfx_msg_has(m, NCFX_T_MAX_TRIES) && ncfx_msg_uint(m, NCFX_T_MAX_TRIES) == 0) ||
-	    (ncfx_msg_has(m, NCFX_T_MAX_DIALS) && ncfx_msg_uint(m, NCFX_T_MAX_DIALS) == 0)) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "MAX_TRIES and MAX_DIALS must "
-		    "be at least 1");
-		return;
-	}
-	/* At most a year ahead: beyond that a fax is a mistake, and dates stay printable. */
-	if (ncfx_msg_uint(m, NCFX_T_SEND_AT) > (uint64_t)time(NULL) + JOBS_AHEAD_MAX ||
-	    ncfx_msg_uint(m, NCFX_T_KILL_AT) > (uint64_t)time(NULL) + 2 * JOBS_AHEAD_MAX) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "SEND_AT is more than a year "
-		    "ahead (or KILL_AT more than two)");
-		return;
-	}
-	if (ncfx_msg_has(m, NCFX_T_KILL_AT) && ncfx_msg_uint(m, NCFX_T_KILL_AT) <=
-	    (ncfx_msg_uint(m, NCFX_T_SEND_AT) > (uint64_t)time(NULL) ?
-	    ncfx_msg_uint(m, NCFX_T_SEND_AT) : (uint64_t)time(NULL))) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "the kill time is already past "
-		    "(or before the send-at time)");
+	if (part == 1) {
+		/* A new job: whatever an unfinished one left on this connection goes. */
+		drop_assembly(s);
+		if ((a = calloc(1, sizeof(*a))) == NULL) {
+			session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
+			return;
+		}
+		if (parse_spec(s, m, &a->spec) < 0) {
+			free(a);
+			return;
+		}
+		a->parts = parts;
+		*aslot = a;
+	} else if (a == NULL || a->parts != parts || a->done != part - 1 ||
+	    *session_intake(s) != NULL || strcmp(a->spec.dest, dest) != 0) {
+		snprintf(why, sizeof(why), "document %d of %d does not follow the documents sent "
+		    "before it on this connection; send the job again from its first", part, parts);
+		drop_assembly(s);
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, why);
 		return;
 	}
 	if (size == 0) {
 		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, "the document is empty");
+		drop_assembly(s);
 		return;
 	}
 	if (size > (uint64_t)srv->cfg.max_document_size) {
 		snprintf(why, sizeof(why), "document is %" PRIu64 " bytes; this server accepts "
 		    "at most %lld", size, srv->cfg.max_document_size);
 		session_reply_error(s, m->reqid, NCFX_E_DOC_TOO_LARGE, why);
+		drop_assembly(s);
 		return;
 	}
-	if ((code = check_quota(s, size, why, sizeof(why))) != 0) {
+	if ((code = check_quota(s, size + a->sent_bytes, why, sizeof(why))) != 0) {
 		session_reply_error(s, m->reqid, code, why);
+		drop_assembly(s);
 		return;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL || (u->sha = crypto_sha256_new()) == NULL) {
 		jobs_upload_free(u);
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
+		drop_assembly(s);
 		return;
 	}
 	u->fd = spool_tmp_create(srv->spool, u->path, sizeof(u->path));
 	if (u->fd < 0) {
 		jobs_upload_free(u);
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		drop_assembly(s);
 		return;
 	}
 	u->id = next_upload_id++;
 	u->size = size;
 	u->format = format;
-	/* Fine unless asked otherwise: it is what office documents need to stay legible. */
-	u->fine = ncfx_msg_has(m, NCFX_T_RESOLUTION) ? (int)ncfx_msg_uint(m, NCFX_T_RESOLUTION) : 1;
-	u->paper = (int)ncfx_msg_uint(m, NCFX_T_PAPER);
-	u->priority = ncfx_msg_has(m, NCFX_T_PRIORITY) ? (int)ncfx_msg_uint(m, NCFX_T_PRIORITY) :
-	    NCFX_PRIORITY_DEFAULT;
-	u->send_at = (int64_t)ncfx_msg_uint(m, NCFX_T_SEND_AT);
-	u->kill_at = (int64_t)ncfx_msg_uint(m, NCFX_T_KILL_AT);
-	u->max_tries = ncfx_msg_has(m, NCFX_T_MAX_TRIES) ?
-	    (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES) : (int)srv->cfg.job_max_tries;
-	u->max_dials = ncfx_msg_has(m, NCFX_T_MAX_DIALS) ?
-	    (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS) : (int)srv->cfg.job_max_dials;
+	u->part = part;
+	u->parts = parts;
 	sha = ncfx_msg_bytes(m, NCFX_T_SHA256, &shalen);
 	memcpy(u->want_sha, sha, sizeof(u->want_sha));
-	snprintf(u->dest, sizeof(u->dest), "%s", dest);
 	base_name(ncfx_msg_str(m, NCFX_T_FILENAME, name, sizeof(name)), u->filename,
 	    sizeof(u->filename));
 	*slot = u;
@@ -346,10 +450,46 @@ convert(void *arg)
 {
 	struct intake_req *r = arg;
 	struct intake_opts o = { 0 };
+	char part[PATH_MAX + 16], cover[PATH_MAX + 16];
+	const char *srcs[JOBS_PARTS_MAX + 1];
+	int n = 0, pages;
 
-	o.fine = r->u->fine;
-	o.paper = r->u->paper;
-	r->pages = intake_convert(r->u->path, r->u->format, &o, r->out, r->err, sizeof(r->err));
+	o.fine = r->spec.fine;
+	o.paper = r->spec.paper;
+	if (!r->join) {
+		r->pages = intake_convert(r->u->path, r->u->format, &o, r->out, r->err,
+		    sizeof(r->err));
+		return;
+	}
+	/* The last document: made into its image, then the cover page (which counts every
+	 * page) and all the images are joined into out, the job's image. */
+	snprintf(part, sizeof(part), "%s.part.tif", r->out);
+	snprintf(cover, sizeof(cover), "%s.cover.tif", r->out);
+	r->pages = -1;
+	if ((pages = intake_convert(r->u->path, r->u->format, &o, part, r->err,
+	    sizeof(r->err))) < 0)
+		goto out;
+	if (r->spec.cover) {
+		struct intake_cover cv = { 0 };
+
+		cv.from = r->spec.cover_from;
+		cv.to = r->spec.cover_to;
+		cv.subject = r->spec.subject;
+		cv.dest = r->spec.dest;
+		cv.pages = r->prior_pages + pages + 1;
+		cv.when = time(NULL);
+		if (intake_cover(&cv, &o, cover, r->err, sizeof(r->err)) < 0)
+			goto out;
+		srcs[n++] = cover;
+	}
+	for (int i = 0; i < r->nprior; i++)
+		srcs[n++] = r->prior[i];
+	srcs[n++] = part;
+	r->pages = tiffdoc_join(srcs, n, r->out, r->spec.fine ? 196 : 98, r->err,
+	    sizeof(r->err));
+out:
+	unlink(part);
+	unlink(cover);
 }
 
 static void
@@ -359,8 +499,38 @@ release_intake(void *arg)
 
 	if (r->out[0])
 		unlink(r->out);            /* not committed: a refusal, a cancel, a failure */
+	for (int i = 0; i < r->nprior; i++)
+		free(r->prior[i]);
 	jobs_upload_free(r->u);
 	free(r);
+}
+
+/* A document of a job with more to come: its image joins the assembly. */
+static void
+keep_part(struct session *s, struct intake_req *r, uint64_t image_bytes)
+{
+	struct assembly *a = *session_assembly(s);
+	struct ncfx_wbuf w;
+
+	if (a == NULL || (a->images[a->done] = strdup(r->out)) == NULL) {
+		drop_assembly(s);
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "out of memory");
+		return;
+	}
+	r->out[0] = '\0';                 /* the assembly owns the file now */
+	a->done++;
+	a->pages += r->pages;
+	a->sent_bytes += r->u->size;
+	a->image_bytes += image_bytes;
+	if (a->names[0] == '\0')
+		snprintf(a->names, sizeof(a->names), "%s", r->u->filename);
+	else {
+		size_t len = strlen(a->names);
+		snprintf(a->names + len, sizeof(a->names) - len, " + %s", r->u->filename);
+	}
+	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, r->reqid);
+	ncfx_put_u32(&w, NCFX_T_PAGES, (uint32_t)r->pages);
+	session_send(s, &w);
 }
 
 /* Back on the loop with the fax image (or the reason there is none): the job is made. */
@@ -371,11 +541,13 @@ finish_intake(void *arg)
 	struct session *s = r->s;
 	struct server *srv = session_server(s);
 	struct upload *u = r->u;
+	struct assembly *a = *session_assembly(s);
+	struct jobspec *js = &r->spec;
 	struct store_job j;
 	struct store_note note;
 	struct stat st;
-	uint64_t kept = 0;          /* what the quota counts: the larger of upload and image */
-	char why[400];
+	uint64_t kept = 0, sent;  /* what the quota counts: the larger of upload and image */
+	char why[400], names[NCFX_FILENAME_MAX + 1];
 	int code = 0, fd;
 	int64_t now;
 
@@ -385,17 +557,26 @@ finish_intake(void *arg)
 		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
 		    session_user(s), r->err);
 		session_reply_error(s, r->reqid, NCFX_E_BAD_DOCUMENT, why);
+		drop_assembly(s);
 		return;
 	}
-	if ((fd = open(r->out, O_RDWR | O_CLOEXEC)) < 0) {
+	if ((fd = open(r->out, O_RDWR | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		drop_assembly(s);
+		return;
+	}
+	if (!r->last) {
+		close(fd);
+		keep_part(s, r, (uint64_t)st.st_size);
 		return;
 	}
 	/* Checked again: another connection of the user may have queued jobs meanwhile. It
-	 * counts the larger of the document as sent and its fax image: a small upload must not
-	 * get around the limits by becoming a large image. */
-	if (fstat(fd, &st) == 0)
-		kept = (uint64_t)st.st_size > u->size ? (uint64_t)st.st_size : u->size;
+	 * counts the larger of the documents as sent and the fax image: a small upload must
+	 * not get around the limits by becoming a large image. */
+	sent = u->size + (a ? a->sent_bytes : 0);
+	kept = (uint64_t)st.st_size > sent ? (uint64_t)st.st_size : sent;
 	if (kept == 0 || (code = check_quota(s, kept, why, sizeof(why))) != 0) {
 		if (code == 0) {
 			code = NCFX_E_INTERNAL;
@@ -403,8 +584,14 @@ finish_intake(void *arg)
 		}
 		close(fd);
 		session_reply_error(s, r->reqid, code, why);
+		drop_assembly(s);
 		return;
 	}
+	if (a && a->names[0])
+		snprintf(names, sizeof(names), "%s + %s", a->names, u->filename);
+	else
+		snprintf(names, sizeof(names), "%s", u->filename);
+	drop_assembly(s);                  /* its images are in this one now */
 	memset(&j, 0, sizeof(j));
 	if (spool_commit(srv->spool, r->out, fd, "tif", j.doc, sizeof(j.doc)) < 0) {
 		r->out[0] = '\0';          /* spool_commit removed it */
@@ -413,18 +600,18 @@ finish_intake(void *arg)
 	}
 	r->out[0] = '\0';
 	j.owner = session_user_id(s);
-	snprintf(j.dest, sizeof(j.dest), "%s", u->dest);
-	snprintf(j.filename, sizeof(j.filename), "%s", u->filename);
+	snprintf(j.dest, sizeof(j.dest), "%s", js->dest);
+	snprintf(j.filename, sizeof(j.filename), "%s", names);
 	j.size = (int64_t)kept;
 	j.pages = r->pages;
 	j.format = u->format;
-	j.fine = u->fine;
-	j.priority = u->priority;
-	j.max_tries = u->max_tries;
-	j.max_dials = u->max_dials;
+	j.fine = js->fine;
+	j.priority = js->priority;
+	j.max_tries = js->max_tries;
+	j.max_dials = js->max_dials;
 	now = (int64_t)time(NULL);
-	j.send_at = u->send_at > now ? u->send_at : 0;
-	j.kill_at = u->kill_at ? u->kill_at : (j.send_at ? j.send_at : now) +
+	j.send_at = js->send_at > now ? js->send_at : 0;
+	j.kill_at = js->kill_at ? js->kill_at : (j.send_at ? j.send_at : now) +
 	    srv->cfg.job_kill_time;
 	/* A job for later sleeps until then; pending ones are dialled as lines come free. */
 	j.state = j.send_at ? NCFX_JOB_SLEEPING : NCFX_JOB_PENDING;
@@ -444,17 +631,19 @@ finish_intake(void *arg)
 	note.event = NCFX_EV_JOB_QUEUED;
 	note.state = j.state;
 	note.pages = r->pages;
-	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s%s%s", j.filename, j.dest,
-	    r->pages, r->pages == 1 ? "" : "s", j.send_at ? ", " : "", j.send_at ? j.reason : "");
+	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s%s%s%s", j.filename,
+	    j.dest, r->pages, r->pages == 1 ? "" : "s", js->cover ? " with a cover page" : "",
+	    j.send_at ? ", " : "", j.send_at ? j.reason : "");
 	if (store_job_insert(srv->store, &j, &note) < 0) {
 		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
 		spool_remove(srv->spool, j.doc);
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server store unavailable");
 		return;
 	}
-	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s (%s, %s)", j.id,
+	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s (%s, %s%s)", j.id,
 	    session_user(s), j.filename, j.dest, r->pages, r->pages == 1 ? "" : "s",
-	    u->fine ? "fine" : "standard", u->paper == INTAKE_LETTER ? "letter" : "A4");
+	    js->fine ? "fine" : "standard", js->paper == INTAKE_LETTER ? "letter" : "A4",
+	    js->cover ? ", cover page" : "");
 	reply_job(s, r->reqid, 0, &j);
 	session_notify_user(srv, j.owner);
 	faxqueue_kick(srv->faxq);
@@ -465,6 +654,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
 	struct upload **slot = session_upload(s), *u = *slot;
+	struct assembly *a = *session_assembly(s);
 	struct intake_req *r;
 	uint8_t got_sha[32];
 	char why[300];
@@ -496,6 +686,11 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 		    "connection is still being converted");
 		goto out;
 	}
+	if (a == NULL || a->done != u->part - 1) {
+		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, "this document's job was dropped "
+		    "meanwhile; send the job again from its first document");
+		goto out;
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (fd = spool_tmp_create(srv->spool, r->out, sizeof(r->out))) < 0) {
 		free(r);
@@ -506,17 +701,32 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	r->s = s;
 	r->reqid = m->reqid;
 	r->u = u;
+	r->spec = a->spec;
+	r->last = u->part == u->parts;
+	r->join = r->last && (u->parts > 1 || a->spec.cover);
+	r->prior_pages = a->pages;
+	for (int i = 0; r->join && i < a->done; i++) {
+		if ((r->prior[i] = strdup(a->images[i])) == NULL) {
+			release_intake(r);         /* frees u too */
+			session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
+			drop_assembly(s);
+			return;
+		}
+		r->nprior++;
+	}
 	r->wj = workpool_submit(srv->intakepool, convert, finish_intake, release_intake, r);
 	if (r->wj == NULL) {
 		release_intake(r);         /* frees u too */
 		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "the server is busy converting "
 		    "other documents; try again in a minute");
+		drop_assembly(s);
 		return;
 	}
 	*session_intake(s) = r;
 	return;
 out:
 	jobs_upload_free(u);
+	drop_assembly(s);
 }
 
 void

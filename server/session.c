@@ -82,6 +82,7 @@ struct session {
 	struct upload      *upload;
 	struct intake_req  *intake;     /* a document being converted on a worker */
 	struct fetch_req   *fetch;      /* a received fax being made into a PDF */
+	struct assembly    *assembly;   /* the documents of a job being sent (jobs.c) */
 	struct session     *prev, *next;
 };
 
@@ -98,6 +99,7 @@ const char *session_peer(const struct session *s) { return s->peer; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
 struct intake_req **session_intake(struct session *s) { return &s->intake; }
 struct fetch_req **session_fetch(struct session *s) { return &s->fetch; }
+struct assembly **session_assembly(struct session *s) { return &s->assembly; }
 uint64_t session_id(const struct session *s) { return s->session_id; }
 const char *session_addr(const struct session *s) { return s->addr; }
 const char *session_addr_key(const struct session *s) { return s->addr_key; }
@@ -286,6 +288,7 @@ session_free(struct session *s)
 	jobs_upload_free(s->upload);
 	jobs_intake_cancel(s->intake);
 	inbox_fetch_cancel(s->fetch);
+	jobs_assembly_free(s->assembly);
 	if (s->login_job) {
 		/* The verdict will never come: end the attempt as a failure, as it would be
 		 * had the peer waited (hanging up must not be a free guess). */
@@ -890,6 +893,8 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		s->intake = NULL;
 		inbox_fetch_cancel(s->fetch);
 		s->fetch = NULL;
+		jobs_assembly_free(s->assembly);
+		s->assembly = NULL;
 		s->user[0] = '\0';
 		s->user_id = 0;
 		s->state = S_LOGIN;

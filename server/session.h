@@ -46,6 +46,8 @@ struct upload **session_upload(struct session *s);
 struct intake_req **session_intake(struct session *s);
 /* The received fax being made into a PDF for this session, if any (inbox.c). */
 struct fetch_req **session_fetch(struct session *s);
+/* The documents of a job being sent on this connection, one after another (jobs.c). */
+struct assembly **session_assembly(struct session *s);
 struct delivery *session_delivery(struct session *s);
 
 /* The direct path reports to the session, which decides whether the relay takes over and

@@ -1,4 +1,5 @@
-/* cmd_send.c: netcfax send FILE --to NUMBER: upload a document as a new fax job; with --wait,
+/* cmd_send.c: netcfax send FILE... --to NUMBER: upload documents as one new fax job (a cover
+ * page first with --cover-from, --cover-to or --subject); with --wait,
  * follow it to its end (a live progress line on a terminal). */
 #include "cli.h"
 
@@ -52,8 +53,8 @@ wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
 
 	if (!first)
 		return 0;
-	st = ncfx_submit_ex(c, x->cli->argv[0], x->cli->to, &x->cli->submit, progress, x->cli,
-	    &x->job);
+	st = ncfx_submit_files(c, (const char *const *)x->cli->argv, x->cli->argc, x->cli->to,
+	    &x->cli->submit, progress, x->cli, &x->job);
 	if (st != NCFX_OK) {
 		x->failed_rc = cli_fail(x->cli, c, st);
 		ncfx_watch_stop(w, x->failed_rc);
@@ -178,18 +179,20 @@ cmd_send(struct cli *cli)
 	ncfx_status st;
 	int rc;
 
-	if (cli->argc != 1)
-		return cli_error(cli, CLI_USAGE, "send needs exactly one document: netcfax send "
-		    "FILE --to NUMBER");
+	if (cli->argc < 1 || cli->argc > (int)NCFX_PARTS_MAX)
+		return cli_error(cli, CLI_USAGE, "send takes 1 to %u documents: netcfax send "
+		    "FILE... --to NUMBER", NCFX_PARTS_MAX);
 	if (cli->to == NULL)
 		return cli_error(cli, CLI_USAGE, "send needs a fax number: --to NUMBER");
-	if (access(cli->argv[0], R_OK) != 0)
-		return cli_error(cli, CLI_NOINPUT, "cannot read %s", cli->argv[0]);
+	for (int i = 0; i < cli->argc; i++)
+		if (access(cli->argv[i], R_OK) != 0)
+			return cli_error(cli, CLI_NOINPUT, "cannot read %s", cli->argv[i]);
 	if (cli->wait)
 		return send_and_wait(cli);
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
 		return rc;
-	st = ncfx_submit_ex(c, cli->argv[0], cli->to, &cli->submit, progress, cli, &j);
+	st = ncfx_submit_files(c, (const char *const *)cli->argv, cli->argc, cli->to,
+	    &cli->submit, progress, cli, &j);
 	if (st != NCFX_OK) {
 		rc = cli_fail(cli, c, st);
 		ncfx_client_free(c);

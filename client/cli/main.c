@@ -20,11 +20,12 @@ struct command {
 
 static const struct command commands[] = {
 	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
-	{ "send", cmd_send, 1, "FILE --to NUMBER [--wait]",
-	  "fax a document (PDF, PostScript, TIFF or plain text) to NUMBER; --resolution "
-	  "fine|standard (default fine), --paper a4|letter (default a4), --at TIME, "
-	  "--retries N, --dials N, --kill-after DURATION, --priority 1-255; --wait: show its "
-	  "progress until it ends" },
+	{ "send", cmd_send, 1, "FILE... --to NUMBER [--wait]",
+	  "fax documents (PDF, PostScript, TIFF or plain text; up to 16, as one fax) to NUMBER; "
+	  "--resolution fine|standard (default fine), --paper a4|letter (default a4), --at TIME, "
+	  "--retries N, --dials N, --kill-after DURATION, --priority 1-255, a cover page with "
+	  "--cover-from TEXT, --cover-to TEXT, --subject TEXT; --wait: show its progress until "
+	  "it ends" },
 	{ "jobs", cmd_jobs, 1, "", "list your fax jobs and their states" },
 	{ "status", cmd_jobs, 1, "", "the same as jobs" },
 	{ "cancel", cmd_cancel, 1, "ID", "cancel one of your jobs (hangs up if it is on a line)" },
@@ -96,7 +97,8 @@ main(int argc, char **argv)
 {
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
 	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP, O_RES, O_PAPER,
-	       O_AT, O_RETRIES, O_DIALS, O_KILL, O_PRIO, O_FORMAT, O_UNREAD };
+	       O_AT, O_RETRIES, O_DIALS, O_KILL, O_PRIO, O_FORMAT, O_UNREAD, O_CFROM, O_CTO,
+	       O_SUBJECT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -125,6 +127,9 @@ main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "unread", no_argument, NULL, O_UNREAD },
+		{ "cover-from", required_argument, NULL, O_CFROM },
+		{ "cover-to", required_argument, NULL, O_CTO },
+		{ "subject", required_argument, NULL, O_SUBJECT },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
 		{ "scp-port", required_argument, NULL, O_SCPPORT },
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
@@ -212,6 +217,9 @@ main(int argc, char **argv)
 			cli.format = optarg;
 			break;
 		case O_UNREAD: cli.unread = 1; break;
+		case O_CFROM: cli.submit.cover_from = optarg; sending = 1; break;
+		case O_CTO: cli.submit.cover_to = optarg; sending = 1; break;
+		case O_SUBJECT: cli.submit.subject = optarg; sending = 1; break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
 		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
 		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;
@@ -257,7 +265,7 @@ main(int argc, char **argv)
 		return cli_error(&cli, CLI_USAGE, "--fingerprint only goes with trust");
 	if ((cli.submit.resolution || cli.submit.paper || sending) && strcmp(cmd->name, "send") != 0)
 		return cli_error(&cli, CLI_USAGE, "--resolution, --paper, --at, --retries, --dials, "
-		    "--kill-after and --priority go with send");
+		    "--kill-after, --priority, --cover-from, --cover-to and --subject go with send");
 	/* The kill time counts from the send-at time, if there is one. */
 	if (kill_after)
 		cli.submit.kill_at = (cli.submit.send_at ? cli.submit.send_at : now) + kill_after;

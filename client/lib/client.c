@@ -474,10 +474,12 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 	return ncfx_submit_ex(c, path, dest, NULL, progress, arg, out);
 }
 
-ncfx_status
-ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
-    const struct ncfx_submit_options *so, ncfx_progress_fn progress, void *arg,
-    struct ncfx_job *out)
+/* One document of a job of parts documents: JOB_SUBMIT (the job's options with the first),
+ * the chunks, UPLOAD_END; the reply is OK for all but the last, then the job. */
+static ncfx_status
+submit_part(ncfx_client *c, const char *path, const char *dest,
+    const struct ncfx_submit_options *so, int part, int parts, ncfx_progress_fn progress,
+    void *arg, struct ncfx_job *out)
 {
 	uint8_t *buf = NULL;
 	struct crypto_sha256 *h = NULL;
@@ -538,6 +540,18 @@ ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
 	ncfx_put_bytes(&c->w, NCFX_T_SHA256, sha, sizeof(sha));
 	if (strlen(base) <= NCFX_FILENAME_MAX)
 		ncfx_put_str(&c->w, NCFX_T_FILENAME, base);
+	if (parts > 1) {
+		ncfx_put_u32(&c->w, NCFX_T_COUNT, (uint32_t)parts);
+		ncfx_put_u8(&c->w, NCFX_T_PART, (uint8_t)part);
+	}
+	if (part > 1)
+		so = NULL;                 /* the job's options go with its first document */
+	if (so && so->cover_from && *so->cover_from)
+		ncfx_put_str(&c->w, NCFX_T_COVER_FROM, so->cover_from);
+	if (so && so->cover_to && *so->cover_to)
+		ncfx_put_str(&c->w, NCFX_T_COVER_TO, so->cover_to);
+	if (so && so->subject && *so->subject)
+		ncfx_put_str(&c->w, NCFX_T_SUBJECT, so->subject);
 	if (so && so->resolution != NCFX_RES_DEFAULT)
 		ncfx_put_u8(&c->w, NCFX_T_RESOLUTION, so->resolution == NCFX_RES_FINE);
 	if (so && so->paper != NCFX_PAPER_DEFAULT)
@@ -590,7 +604,11 @@ ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
 	/* Rendering takes the server a while: wait for it longer than for other replies. */
 	tls_stream_set_read_timeout(c->tls, c->timeout_ms > SUBMIT_WAIT_MS ? c->timeout_ms :
 	    SUBMIT_WAIT_MS);
-	st = expect_job(c, id, out);
+	if (part == parts)
+		st = expect_job(c, id, out);
+	else if ((st = recv_reply(c, id, &m)) == NCFX_OK && m.type != NCFX_MSG_OK)
+		st = fail(c, NCFX_ERR_PROTOCOL, "server answered UPLOAD_END of document %d with %s",
+		    part, ncfx_msg_type_name(m.type));
 	if (c->tls)
 		tls_stream_set_read_timeout(c->tls, c->timeout_ms);
 out:
@@ -599,6 +617,34 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return st;
+}
+
+ncfx_status
+ncfx_submit_files(ncfx_client *c, const char *const *paths, int n, const char *dest,
+    const struct ncfx_submit_options *so, ncfx_progress_fn progress, void *arg,
+    struct ncfx_job *out)
+{
+	ncfx_status st = NCFX_OK;
+
+	if (n < 1 || n > (int)NCFX_PARTS_MAX)
+		return fail(c, NCFX_ERR_USAGE, "a fax takes 1 to %u documents, not %d",
+		    NCFX_PARTS_MAX, n);
+	if (so && ((so->cover_from && strlen(so->cover_from) > NCFX_COVER_MAX) ||
+	    (so->cover_to && strlen(so->cover_to) > NCFX_COVER_MAX) ||
+	    (so->subject && strlen(so->subject) > NCFX_SUBJECT_MAX)))
+		return fail(c, NCFX_ERR_USAGE, "cover page lines are at most %u characters (the "
+		    "subject %u)", NCFX_COVER_MAX, NCFX_SUBJECT_MAX);
+	for (int i = 0; i < n && st == NCFX_OK; i++)
+		st = submit_part(c, paths[i], dest, so, i + 1, n, progress, arg, out);
+	return st;
+}
+
+ncfx_status
+ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
+    const struct ncfx_submit_options *so, ncfx_progress_fn progress, void *arg,
+    struct ncfx_job *out)
+{
+	return ncfx_submit_files(c, &path, 1, dest, so, progress, arg, out);
 }
 
 ncfx_status

@@ -115,12 +115,21 @@ struct ncfx_submit_options {
 	int64_t kill_at;                /* unix seconds, give up then; 0: the server's default */
 	int     max_tries;              /* 1..255 calls reaching a fax machine; 0: default */
 	int     max_dials;              /* 1..255 dials of any outcome; 0: default */
+	/* a cover page goes first when any of these is set (at most 100, 100, 200 bytes) */
+	const char *cover_from;
+	const char *cover_to;
+	const char *subject;
 };
 /* The server makes the document (TIFF, PDF, PostScript or plain text) into a fax image before
  * it answers, which can take it a while (up to about a minute for a large PDF). */
 ncfx_status ncfx_submit_ex(ncfx_client *c, const char *path, const char *dest,
                            const struct ncfx_submit_options *so, ncfx_progress_fn progress,
                            void *arg, struct ncfx_job *out);
+/* Several documents (at most 16) as one fax, in order, each made into fax pages as it
+ * arrives: a document that cannot be faxed is refused and no job is made. */
+ncfx_status ncfx_submit_files(ncfx_client *c, const char *const *paths, int n,
+                              const char *dest, const struct ncfx_submit_options *so,
+                              ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_submit(ncfx_client *c, const char *path, const char *dest,
                         ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg);

@@ -295,6 +295,96 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 	return 0;
 }
 
+static void remove_dir(const char *dir);
+
+/* s as PostScript string text: printable ASCII, one '?' for each other character. */
+static void
+ps_text(FILE *f, const char *s, size_t max)
+{
+	size_t n = 0;
+
+	fputc('(', f);
+	for (; *s && n < max; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c & 0xc0) == 0x80)
+			continue;              /* the rest of a UTF-8 character */
+		if (c < 0x20 || c >= 0x7f)
+			c = '?';
+		if (c == '(' || c == ')' || c == '\\')
+			fputc('\\', f);
+		fputc(c, f);
+		n++;
+	}
+	fputc(')', f);
+}
+
+static void
+cover_row(FILE *f, const char *label, const char *value, int *y)
+{
+	if (value == NULL || *value == '\0')
+		return;
+	fprintf(f, "14 HB 72 %d moveto (%s) show 14 H 190 %d moveto ", *y, label, *y);
+	ps_text(f, value, 60);
+	fputs(" show\n", f);
+	*y -= 26;
+	if (strlen(value) > 60) {      /* a long subject gets a second line */
+		fprintf(f, "190 %d moveto ", *y + 4);
+		ps_text(f, value + 60, 60);
+		fputs(" show\n", f);
+		*y -= 22;
+	}
+}
+
+int
+intake_cover(const struct intake_cover *cv, const struct intake_opts *o, const char *dst,
+    char *err, size_t errlen)
+{
+	char ps[1100], tmpdir[1100], when[64], pages[32];
+	int top = (o->paper == INTAKE_LETTER ? 792 : 842) - 100, y;
+	time_t t = cv->when;
+	struct tm tm;
+	FILE *f;
+	int rc;
+
+	snprintf(ps, sizeof(ps), "%s.ps", dst);
+	snprintf(tmpdir, sizeof(tmpdir), "%s.d", dst);
+	if (localtime_r(&t, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%d %H:%M %Z",
+	    &tm) == 0)
+		snprintf(when, sizeof(when), "-");
+	snprintf(pages, sizeof(pages), "%d, this one included", cv->pages);
+	if ((f = fopen(ps, "we")) == NULL) {
+		snprintf(err, errlen, "cannot write the cover page");
+		return -1;
+	}
+	fprintf(f, "%%!PS-Adobe-3.0\n/H { /Helvetica findfont exch scalefont setfont } def\n"
+	    "/HB { /Helvetica-Bold findfont exch scalefont setfont } def\n"
+	    "48 HB 72 %d moveto (FAX) show\n3 setlinewidth 72 %d moveto 523 %d lineto stroke\n",
+	    top, top - 24, top - 24);
+	y = top - 70;
+	cover_row(f, "Date:", when, &y);
+	cover_row(f, "To:", cv->to, &y);
+	cover_row(f, "Fax number:", cv->dest, &y);
+	cover_row(f, "From:", cv->from, &y);
+	cover_row(f, "Subject:", cv->subject, &y);
+	cover_row(f, "Pages:", pages, &y);
+	fprintf(f, "1 setlinewidth 72 %d moveto 523 %d lineto stroke\nshowpage\n", y, y);
+	if (fclose(f) != 0) {
+		unlink(ps);
+		snprintf(err, errlen, "cannot write the cover page");
+		return -1;
+	}
+	if (mkdir(tmpdir, 0700) != 0) {
+		unlink(ps);
+		snprintf(err, errlen, "cannot prepare the cover page: %s", strerror(errno));
+		return -1;
+	}
+	rc = run_gs(ps, dst, tmpdir, o, err, errlen);
+	unlink(ps);
+	remove_dir(tmpdir);
+	return rc;
+}
+
 /* Empties and removes ghostscript's temporary directory (flat: it makes no subdirectories). */
 static void
 remove_dir(const char *dir)

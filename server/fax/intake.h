@@ -6,6 +6,7 @@
 #define NETCFAX_INTAKE_H
 
 #include <stddef.h>
+#include <time.h>
 
 enum intake_paper { INTAKE_A4 = 0, INTAKE_LETTER = 1 };
 
@@ -24,6 +25,17 @@ void intake_stop(void);
  * Returns the page count, or -1 with a reason fit for the user in err. */
 int intake_convert(const char *src, int format, const struct intake_opts *o, const char *dst,
                    char *err, size_t errlen);
+
+/* A cover page: what goes on it. Strings may be empty; non-ASCII shows as '?'. */
+struct intake_cover {
+	const char *from, *to, *subject;
+	const char *dest;          /* the number dialled */
+	int         pages;         /* of the whole fax, the cover included */
+	time_t      when;
+};
+/* Renders the cover page into the TIFF dst (ghostscript, as for documents). 0, or -1. */
+int intake_cover(const struct intake_cover *cv, const struct intake_opts *o, const char *dst,
+                 char *err, size_t errlen);
 
 /* A received fax (TIFF) as a PDF whose pages have the fax's true size, by tiff2pdf under
  * the same limits as ghostscript. 0, or -1 with why in err. */

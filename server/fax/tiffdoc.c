@@ -235,37 +235,63 @@ out:
 }
 
 int
-tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen)
+tiffdoc_join(const char *const *srcs, int nsrcs, const char *dst, int yres, char *err,
+    size_t errlen)
 {
-	TIFF *in, *out;
-	int pages = 0, n = 0;
+	TIFF *in[TIFFDOC_JOIN_MAX], *out = NULL;
+	int pages = 0, n = 0, opened = 0;
 
 	TIFFSetErrorHandler(tiff_error_handler);
 	TIFFSetWarningHandler(tiff_warning_handler);
 	tiff_last_error[0] = '\0';
-	if ((in = TIFFOpen(src, "r")) == NULL) {
-		snprintf(err, errlen, "not a TIFF image%s%s", tiff_last_error[0] ? ": " : "",
-		    tiff_last_error);
+	if (nsrcs < 1 || nsrcs > TIFFDOC_JOIN_MAX) {
+		snprintf(err, errlen, "%d documents in one fax; at most %d", nsrcs,
+		    TIFFDOC_JOIN_MAX);
 		return -1;
 	}
-	pages = TIFFNumberOfDirectories(in);
+	/* Every source is opened first: the page numbers count the whole fax. */
+	for (; opened < nsrcs; opened++) {
+		if ((in[opened] = TIFFOpen(srcs[opened], "r")) == NULL) {
+			snprintf(err, errlen, "not a TIFF image%s%s", tiff_last_error[0] ? ": " : "",
+			    tiff_last_error);
+			n = -1;
+			goto out;
+		}
+		pages += TIFFNumberOfDirectories(in[opened]);
+	}
+	if (pages > TIFFDOC_MAX_PAGES) {
+		snprintf(err, errlen, "more than %d pages", TIFFDOC_MAX_PAGES);
+		n = -1;
+		goto out;
+	}
 	if ((out = TIFFOpen(dst, "w")) == NULL) {
 		snprintf(err, errlen, "cannot create the fax image");
-		TIFFClose(in);
-		return -1;
+		n = -1;
+		goto out;
 	}
-	do {
-		if (++n > TIFFDOC_MAX_PAGES || normalise_page(in, out, n, pages, yres, err,
-		    errlen) < 0) {
-			if (n > TIFFDOC_MAX_PAGES)
-				snprintf(err, errlen, "more than %d pages", TIFFDOC_MAX_PAGES);
-			n = -1;
-			break;
-		}
-	} while (TIFFReadDirectory(in));
-	TIFFClose(in);
-	TIFFClose(out);
-	if (n < 0)
+	for (int i = 0; i < nsrcs && n >= 0; i++) {
+		do {
+			if (++n > TIFFDOC_MAX_PAGES || normalise_page(in[i], out, n, pages, yres, err,
+			    errlen) < 0) {
+				if (n > TIFFDOC_MAX_PAGES)
+					snprintf(err, errlen, "more than %d pages", TIFFDOC_MAX_PAGES);
+				n = -1;
+				break;
+			}
+		} while (TIFFReadDirectory(in[i]));
+	}
+out:
+	for (int i = 0; i < opened; i++)
+		TIFFClose(in[i]);
+	if (out)
+		TIFFClose(out);
+	if (n < 0 && out)
 		unlink(dst);
 	return n;
+}
+
+int
+tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen)
+{
+	return tiffdoc_join(&src, 1, dst, yres, err, errlen);
 }

@@ -32,4 +32,10 @@ int tiffdoc_inspect(const char *path, char *err, size_t errlen);
  * page count, or -1 with a reason fit for the user in err. */
 int tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen);
 
+/* tiffdoc_normalise over several sources, their pages one after the other in dst: a cover page
+ * and the documents of one job. At most TIFFDOC_JOIN_MAX sources. */
+#define TIFFDOC_JOIN_MAX 17
+int tiffdoc_join(const char *const *srcs, int nsrcs, const char *dst, int yres, char *err,
+                 size_t errlen);
+
 #endif

@@ -153,6 +153,44 @@ class Line(unittest.TestCase):
         self.assertEqual(self.srv.db_query("SELECT COUNT(*) FROM jobs WHERE id = ?",
                                            (job["id"],))[0][0], 1)
 
+    def test_several_documents_with_a_cover_page_are_one_fax(self):
+        pdf = make_pdf(self.alice.home, "two.pdf", ["alpha", "beta"])
+        tif = self.tiff(self.alice, "one.tif", pages=1, seed=21)
+        job, notes = self.send_wait(self.alice, pdf, BOB_NUMBER, tif, "--cover-from",
+                                    "Alice Smith", "--cover-to", "Bob Jones", "--subject",
+                                    "Figures for November")
+        self.assertEqual(job["filename"], "two.pdf + one.tif")
+        self.assertEqual(job["pages"], 4)                    # cover, two, one
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        rc, data, err = self.bob.run("inbox", json=True)
+        fax = [f for f in data["faxes"] if f["pages"] == 4][0]
+        got = os.path.join(self.bob.home, "four.tif")
+        rc, out, err = self.bob.run("fetch", str(fax["id"]), "-o", got)
+        self.assertEqual(rc, 0, self.bob.describe())
+        pages = nt.tiff_bitmaps(got, self.bob.home)
+        expect = os.path.join(self.bob.home, "two-expect.tif")
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        self.assertEqual(pages[1:3], nt.tiff_bitmaps(expect, self.bob.home))
+        self.assertEqual(pages[3], nt.tiff_bitmaps(tif, self.bob.home)[0])
+        ink = sum(bin(b).count("1") for b in pages[0][2])
+        self.assertGreater(ink, 2000, "the cover page is blank")
+
+    def test_a_bad_document_among_several_makes_no_job(self):
+        pdf = make_pdf(self.alice.home, "good.pdf", ["good"])
+        bad = os.path.join(self.alice.home, "bad.bin")
+        with open(bad, "wb") as f:
+            f.write(bytes(range(1, 32)) * 100)
+        before = self.srv.db_query("SELECT COUNT(*) FROM jobs")[0][0]
+        rc, out, err = self.alice.run("send", pdf, bad, "--to", BOB_NUMBER)
+        self.assertEqual(rc, 1, self.alice.describe())
+        self.assertIn("bad.bin cannot be faxed", err)
+        self.assertEqual(self.srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], before)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.listdir(os.path.join(self.srv.spool_dir,
+                                                                      "tmp")):
+            time.sleep(0.1)
+        self.assertEqual(os.listdir(os.path.join(self.srv.spool_dir, "tmp")), [])
+
     def test_alaw_and_noise_still_deliver(self):
         path = self.tiff(self.alice, "noisy.tif", pages=2, seed=5)
         job, notes = self.send_wait(self.alice, path, "5550155")
