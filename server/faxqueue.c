@@ -36,6 +36,7 @@
 struct call {
 	struct faxqueue     *q;
 	int                  busy;
+	int                  delivered;      /* call_done ran */
 	struct workpool_job *wj;
 	struct store_job     job;            /* as it was when dialled (state active) */
 	atomic_int           abort;          /* hang up: a cancel, or the server stopping */
@@ -382,6 +383,25 @@ retry_or_fail(struct faxqueue *q, struct store_job *j, const char *what, long lo
 	save_outcome(q, j, NCFX_EV_JOB_RETRY, text);
 }
 
+/* The server stops: a job we hung up on (or never got to dial) waits for the next start,
+ * no try counted; the far end did nothing wrong. */
+static void
+back_to_pending(struct faxqueue *q, struct store_job *j)
+{
+	struct store_note n;
+
+	memset(&n, 0, sizeof(n));
+	n.user = j->owner;
+	n.event = NCFX_EV_JOB_RETRY;
+	j->state = NCFX_JOB_PENDING;
+	j->next_try = 0;
+	snprintf(j->reason, sizeof(j->reason), "the server stopped during the call; it will be "
+	    "dialled again");
+	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
+	if (store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n) < 0)
+		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+}
+
 static void
 call_done(void *arg)
 {
@@ -394,24 +414,14 @@ call_done(void *arg)
 	int sent = c->rc == 0 && r->outcome == LINE_CONNECTED &&
 	    faxcall_class(r->fax.completion) == FAXCALL_SENT;
 
+	c->delivered = 1;
 	file_received(q, c);
 	if (atomic_load(&c->abort) && !sent) {
 		/* We hung up: for a cancel the store already says cancelled; for a stop the job
 		 * waits for the next start, no try counted (the far end did nothing wrong). */
-		if (q->stopping) {
-			struct store_note n;
-
-			memset(&n, 0, sizeof(n));
-			n.user = j.owner;
-			n.event = NCFX_EV_JOB_RETRY;
-			j.state = NCFX_JOB_PENDING;
-			j.next_try = 0;
-			snprintf(j.reason, sizeof(j.reason), "the server stopped during the call; it "
-			    "will be dialled again");
-			snprintf(n.text, sizeof(n.text), "%s to %s: %s", j.filename, j.dest, j.reason);
-			if (store_job_save(q->srv->store, &j, NCFX_JOB_ACTIVE, &n) < 0)
-				log_warnx("job %" PRId64 ": store: %s", j.id, store_errmsg(q->srv->store));
-		} else
+		if (q->stopping)
+			back_to_pending(q, &j);
+		else
 			log_info("job %" PRId64 ": left the line after it was cancelled", j.id);
 		return;
 	}
@@ -469,6 +479,11 @@ call_release(void *arg)
 	struct call *c = arg;
 	struct faxqueue *q = c->q;
 
+	/* A call the stop caught before a worker took it: as if hung up at once. */
+	if (q->stopping && !c->delivered) {
+		struct store_job j = c->job;
+		back_to_pending(q, &j);
+	}
 	c->busy = 0;
 	c->wj = NULL;
 	q->active--;
@@ -506,6 +521,7 @@ start_call(struct faxqueue *q, struct store_job *j)
 	memset(c, 0, sizeof(*c));
 	c->q = q;
 	c->job = *j;
+	c->delivered = 0;
 	atomic_init(&c->abort, 0);
 	spool_doc_path(q->srv->spool, j->doc, c->tx_path, sizeof(c->tx_path));
 	c->busy = 1;

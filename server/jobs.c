@@ -60,6 +60,8 @@ struct upload {
  * connection goes. */
 struct assembly {
 	struct jobspec spec;
+	uint64_t       gen;                   /* which job: a request for another is ignored */
+	int            format;                /* the first document's, for the job's FORMAT */
 	int            parts, done;           /* announced, and converted so far */
 	int            pages;
 	uint64_t       sent_bytes;            /* of the documents as uploaded */
@@ -75,6 +77,7 @@ struct intake_req {
 	uint32_t             reqid;
 	struct upload       *u;
 	struct jobspec       spec;            /* a copy: the worker reads no session state */
+	uint64_t             gen;             /* the assembly it belongs to */
 	int                  last;            /* the job's last document */
 	int                  join;            /* join cover and parts into out */
 	int                  prior_pages;     /* of the parts before this one */
@@ -88,6 +91,13 @@ struct intake_req {
 #define JOBS_AHEAD_MAX (366LL * 86400)
 
 static uint32_t next_upload_id = 1;
+static uint64_t next_assembly_gen = 1;
+
+static uint64_t
+larger(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
 
 static void
 upload_drop_file(struct upload *u)
@@ -133,7 +143,12 @@ put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
 	ncfx_put_u64(w, NCFX_T_JOB_ID, (uint64_t)j->id);
 	ncfx_put_u8(w, NCFX_T_STATE, (uint8_t)j->state);
 	ncfx_put_str(w, NCFX_T_DEST, j->dest);
-	ncfx_put_str(w, NCFX_T_FILENAME, j->filename);
+	{
+		char name[sizeof(j->filename)];
+		snprintf(name, sizeof(name), "%s", j->filename);
+		ncfx_text_sanitize(name);
+		ncfx_put_str(w, NCFX_T_FILENAME, name);
+	}
 	ncfx_put_u64(w, NCFX_T_SIZE, (uint64_t)j->size);
 	ncfx_put_u8(w, NCFX_T_FORMAT, (uint8_t)j->format);
 	ncfx_put_u32(w, NCFX_T_PAGES, (uint32_t)j->pages);
@@ -331,6 +346,12 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, why);
 		return;
 	}
+	if (*session_intake(s) != NULL) {
+		/* The documents of a job go one after another: the previous one first. */
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "the previous document on this "
+		    "connection is still being converted");
+		return;
+	}
 	if (part == 1) {
 		/* A new job: whatever an unfinished one left on this connection goes. */
 		drop_assembly(s);
@@ -343,9 +364,11 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 			return;
 		}
 		a->parts = parts;
+		a->gen = next_assembly_gen++;
+		a->format = format;
 		*aslot = a;
 	} else if (a == NULL || a->parts != parts || a->done != part - 1 ||
-	    *session_intake(s) != NULL || strcmp(a->spec.dest, dest) != 0) {
+	    strcmp(a->spec.dest, dest) != 0) {
 		snprintf(why, sizeof(why), "document %d of %d does not follow the documents sent "
 		    "before it on this connection; send the job again from its first", part, parts);
 		drop_assembly(s);
@@ -364,7 +387,9 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		drop_assembly(s);
 		return;
 	}
-	if ((code = check_quota(s, size + a->sent_bytes, why, sizeof(why))) != 0) {
+	/* The images of the documents before it already sit in the spool. */
+	if ((code = check_quota(s, larger(a->sent_bytes, a->image_bytes) + size, why,
+	    sizeof(why))) != 0) {
 		session_reply_error(s, m->reqid, code, why);
 		drop_assembly(s);
 		return;
@@ -511,8 +536,30 @@ keep_part(struct session *s, struct intake_req *r, uint64_t image_bytes)
 {
 	struct assembly *a = *session_assembly(s);
 	struct ncfx_wbuf w;
+	char why[300];
+	int code;
 
-	if (a == NULL || (a->images[a->done] = strdup(r->out)) == NULL) {
+	if (a == NULL || a->gen != r->gen) {
+		session_reply_error(s, r->reqid, NCFX_E_UPLOAD, "this document's job was dropped "
+		    "meanwhile; send the job again from its first document");
+		return;
+	}
+	if (a->pages + r->pages > TIFFDOC_MAX_PAGES) {
+		snprintf(why, sizeof(why), "the documents come to more than %d pages",
+		    TIFFDOC_MAX_PAGES);
+		drop_assembly(s);
+		session_reply_error(s, r->reqid, NCFX_E_BAD_DOCUMENT, why);
+		return;
+	}
+	/* What the job holds in the spool so far counts against the quota now, not only when
+	 * the last document arrives. */
+	if ((code = check_quota(s, larger(a->sent_bytes + r->u->size, a->image_bytes +
+	    image_bytes), why, sizeof(why))) != 0) {
+		drop_assembly(s);
+		session_reply_error(s, r->reqid, code, why);
+		return;
+	}
+	if ((a->images[a->done] = strdup(r->out)) == NULL) {
 		drop_assembly(s);
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "out of memory");
 		return;
@@ -528,6 +575,7 @@ keep_part(struct session *s, struct intake_req *r, uint64_t image_bytes)
 		size_t len = strlen(a->names);
 		snprintf(a->names + len, sizeof(a->names) - len, " + %s", r->u->filename);
 	}
+	ncfx_text_sanitize(a->names);      /* a name cut inside a character is made text */
 	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, r->reqid);
 	ncfx_put_u32(&w, NCFX_T_PAGES, (uint32_t)r->pages);
 	session_send(s, &w);
@@ -548,10 +596,17 @@ finish_intake(void *arg)
 	struct stat st;
 	uint64_t kept = 0, sent;  /* what the quota counts: the larger of upload and image */
 	char why[400], names[NCFX_FILENAME_MAX + 1];
-	int code = 0, fd;
+	int code = 0, fd, format;
 	int64_t now;
 
 	*session_intake(s) = NULL;
+	if (a == NULL || a->gen != r->gen) {
+		/* Cannot happen (no JOB_SUBMIT is taken while a document converts); never let
+		 * one job's document touch another's. */
+		session_reply_error(s, r->reqid, NCFX_E_UPLOAD, "this document's job was dropped "
+		    "meanwhile; send the job again from its first document");
+		return;
+	}
 	if (r->pages < 0) {
 		snprintf(why, sizeof(why), "%s cannot be faxed: %s", u->filename, r->err);
 		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
@@ -575,8 +630,8 @@ finish_intake(void *arg)
 	/* Checked again: another connection of the user may have queued jobs meanwhile. It
 	 * counts the larger of the documents as sent and the fax image: a small upload must
 	 * not get around the limits by becoming a large image. */
-	sent = u->size + (a ? a->sent_bytes : 0);
-	kept = (uint64_t)st.st_size > sent ? (uint64_t)st.st_size : sent;
+	sent = u->size + a->sent_bytes;
+	kept = larger((uint64_t)st.st_size, sent);
 	if (kept == 0 || (code = check_quota(s, kept, why, sizeof(why))) != 0) {
 		if (code == 0) {
 			code = NCFX_E_INTERNAL;
@@ -587,10 +642,12 @@ finish_intake(void *arg)
 		drop_assembly(s);
 		return;
 	}
-	if (a && a->names[0])
+	if (a->names[0])
 		snprintf(names, sizeof(names), "%s + %s", a->names, u->filename);
 	else
 		snprintf(names, sizeof(names), "%s", u->filename);
+	ncfx_text_sanitize(names);         /* a name cut inside a character is made text */
+	format = a->format;
 	drop_assembly(s);                  /* its images are in this one now */
 	memset(&j, 0, sizeof(j));
 	if (spool_commit(srv->spool, r->out, fd, "tif", j.doc, sizeof(j.doc)) < 0) {
@@ -604,7 +661,7 @@ finish_intake(void *arg)
 	snprintf(j.filename, sizeof(j.filename), "%s", names);
 	j.size = (int64_t)kept;
 	j.pages = r->pages;
-	j.format = u->format;
+	j.format = format;
 	j.fine = js->fine;
 	j.priority = js->priority;
 	j.max_tries = js->max_tries;
@@ -702,6 +759,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	r->reqid = m->reqid;
 	r->u = u;
 	r->spec = a->spec;
+	r->gen = a->gen;
 	r->last = u->part == u->parts;
 	r->join = r->last && (u->parts > 1 || a->spec.cover);
 	r->prior_pages = a->pages;

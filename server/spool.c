@@ -180,6 +180,26 @@ spool_remove(struct spool *sp, const char *name)
 	return 0;
 }
 
+/* A directory of files only (a converter's TMPDIR): emptied and removed. 0 or -1. */
+static int
+remove_flat_dir(const char *dir)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
 int
 spool_sweep(struct spool *sp, int (*in_use)(const char *, void *), void *arg)
 {
@@ -195,6 +215,8 @@ spool_sweep(struct spool *sp, int (*in_use)(const char *, void *), void *arg)
 			snprintf(path, sizeof(path), "%s/%s", sp->tmp, de->d_name);
 			if (unlink(path) == 0)
 				removed++;
+			else if (errno == EISDIR && remove_flat_dir(path) == 0)
+				removed++;         /* a converter's scratch directory */
 		}
 		closedir(d);
 	}

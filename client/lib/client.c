@@ -634,6 +634,11 @@ ncfx_submit_files(ncfx_client *c, const char *const *paths, int n, const char *d
 	    (so->subject && strlen(so->subject) > NCFX_SUBJECT_MAX)))
 		return fail(c, NCFX_ERR_USAGE, "cover page lines are at most %u characters (the "
 		    "subject %u)", NCFX_COVER_MAX, NCFX_SUBJECT_MAX);
+	if (so && ((so->cover_from && !ncfx_text_valid(so->cover_from, strlen(so->cover_from))) ||
+	    (so->cover_to && !ncfx_text_valid(so->cover_to, strlen(so->cover_to))) ||
+	    (so->subject && !ncfx_text_valid(so->subject, strlen(so->subject)))))
+		return fail(c, NCFX_ERR_USAGE, "cover page lines must be printable UTF-8 text (no "
+		    "tabs or control characters)");
 	for (int i = 0; i < n && st == NCFX_OK; i++)
 		st = submit_part(c, paths[i], dest, so, i + 1, n, progress, arg, out);
 	return st;

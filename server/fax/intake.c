@@ -297,8 +297,9 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 
 static void remove_dir(const char *dir);
 
-/* s as PostScript string text: printable ASCII, one '?' for each other character. */
-static void
+/* s as PostScript string text: printable ASCII, one '?' for each other character; at most
+ * max characters. Returns where it stopped. */
+static const char *
 ps_text(FILE *f, const char *s, size_t max)
 {
 	size_t n = 0;
@@ -316,7 +317,10 @@ ps_text(FILE *f, const char *s, size_t max)
 		fputc(c, f);
 		n++;
 	}
+	while ((*s & 0xc0) == 0x80)
+		s++;                           /* never stop inside a character */
 	fputc(')', f);
+	return s;
 }
 
 static void
@@ -324,16 +328,14 @@ cover_row(FILE *f, const char *label, const char *value, int *y)
 {
 	if (value == NULL || *value == '\0')
 		return;
-	fprintf(f, "14 HB 72 %d moveto (%s) show 14 H 190 %d moveto ", *y, label, *y);
-	ps_text(f, value, 60);
-	fputs(" show\n", f);
-	*y -= 26;
-	if (strlen(value) > 60) {      /* a long subject gets a second line */
-		fprintf(f, "190 %d moveto ", *y + 4);
-		ps_text(f, value + 60, 60);
+	fprintf(f, "14 HB 72 %d moveto (%s) show 14 H", *y, label);
+	/* 55 characters a line, as many lines as it takes (a subject is at most 200 bytes). */
+	for (const char *rest = value; *rest; *y -= 20) {
+		fprintf(f, " 190 %d moveto ", *y);
+		rest = ps_text(f, rest, 55);
 		fputs(" show\n", f);
-		*y -= 22;
 	}
+	*y -= 6;
 }
 
 int

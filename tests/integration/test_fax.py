@@ -191,6 +191,40 @@ class Line(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(os.listdir(os.path.join(self.srv.spool_dir, "tmp")), [])
 
+    def test_progress_line_on_a_terminal(self):
+        # With stderr on a terminal, send --wait shows the call as one line that changes.
+        import pty
+        import select
+        path = self.tiff(self.alice, "tty.tif", pages=2, seed=22)
+        master, slave = pty.openpty()
+        p = subprocess.Popen(self.alice.argv(["send", path, "--to", "5550199", "--wait"]),
+                             env=self.alice.env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        seen = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif p.poll() is not None:
+                break
+        out = p.communicate(timeout=30)[0].decode()
+        os.close(master)
+        self.assertEqual(p.returncode, 0, (out, seen))
+        text = seen.decode(errors="replace")
+        self.assertIn("\r\033[K", text)
+        self.assertRegex(text, r"job \d+: .*dialling 5550199")
+        self.assertRegex(text, r"job \d+: page 2/2 at \d+ bit/s")
+        self.assertIn("job_done", out)              # the end is a line of its own
+        self.assertNotIn("job_page", out)           # progress went to the terminal line
+
     def test_alaw_and_noise_still_deliver(self):
         path = self.tiff(self.alice, "noisy.tif", pages=2, seed=5)
         job, notes = self.send_wait(self.alice, path, "5550155")
