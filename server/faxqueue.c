@@ -539,6 +539,44 @@ start_call(struct faxqueue *q, struct store_job *j)
 	return 0;
 }
 
+/* A fax to one of our numbers whose user has no account would be received and then have
+ * nowhere to go: the job fails before dialling, saying why, rather than end "sent". 1 when
+ * the job was ended, -1 when it could not be (store error), 0 to dial. */
+static int
+no_owner(struct faxqueue *q, struct store_job *j)
+{
+	const char *user = q->ops->own_number_user ? q->ops->own_number_user(q->line, j->dest) :
+	    NULL;
+	struct store_user u;
+	struct store_note n;
+	char why[200];
+	int from = j->state;
+
+	if (user == NULL || store_user_get(q->srv->store, user, &u) != 0)
+		return 0;
+	snprintf(why, sizeof(why), "%s is this server's number for user '%s', who has no "
+	    "account (ask the operator: fax_numbers or netcfax-admin user add)", j->dest, user);
+	log_warnx("job %" PRId64 ": %s", j->id, why);
+	memset(&n, 0, sizeof(n));
+	n.user = j->owner;
+	n.event = NCFX_EV_JOB_FAILED;
+	j->state = NCFX_JOB_FAILED;
+	j->next_try = 0;
+	snprintf(j->reason, sizeof(j->reason), "%s", why);
+	snprintf(n.text, sizeof(n.text), "%s to %s failed: %s", j->filename, j->dest, why);
+	switch (store_job_save(q->srv->store, j, from, &n)) {
+	case 1:
+		spool_remove(q->srv->spool, j->doc);
+		session_notify_user(q->srv, j->owner);
+		return 1;
+	case 2:
+		return 1;                  /* moved on meanwhile: look again */
+	default:
+		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+		return -1;
+	}
+}
+
 static void
 pump(struct faxqueue *q)
 {
@@ -574,6 +612,11 @@ pump(struct faxqueue *q)
 				continue;
 			}
 			break;
+		}
+		if ((rc = no_owner(q, &j)) != 0) {
+			if (rc < 0)
+				break;
+			continue;
 		}
 		if (start_call(q, &j) < 0)
 			break;

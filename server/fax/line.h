@@ -40,6 +40,9 @@ struct line_ops {
 	 * when the call could not even be tried (words says why). */
 	int  (*call)(void *line, const struct line_call *c, struct line_result *r);
 	void (*free)(void *line);
+	/* The user a number of ours belongs to, or NULL when it is not one of ours. Cheap, no
+	 * blocking: asked on the loop thread before a call is placed. */
+	const char *(*own_number_user)(void *line, const char *number);
 };
 
 #endif

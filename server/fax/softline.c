@@ -246,4 +246,13 @@ softline_call(void *line, const struct line_call *c, struct line_result *r)
 	return 0;
 }
 
-const struct line_ops softline_ops = { "software", softline_call, softline_free };
+static const char *
+softline_own_user(void *line, const char *number)
+{
+	const struct entry *e = lookup(line, number);
+
+	return e != NULL && e->behaviour == B_OWN ? e->user : NULL;
+}
+
+const struct line_ops softline_ops = { "software", softline_call, softline_free,
+                                       softline_own_user };

@@ -16,7 +16,7 @@ import ncfxtest as nt  # noqa: E402
 ALICE_NUMBER = "+44 20 7946 0001"
 BOB_NUMBER = "5550102"
 LINE = {
-    "fax_numbers": "%s alice, %s bob" % (ALICE_NUMBER, BOB_NUMBER),
+    "fax_numbers": "%s alice, %s bob, 5550103 carol" % (ALICE_NUMBER, BOB_NUMBER),
     "fax_remotes": "5550199 answer, 5550188 busy, 5550177 no-answer, 5550166 hangup-after-2, "
                    "5550155 noisy, 5550144 no-fine",
     "retry_busy": 1,
@@ -274,6 +274,12 @@ class Line(unittest.TestCase):
         job, notes = self.send_wait(self.alice, path, "5550144")
         self.assertEqual(notes[-1]["event"], "job_done", notes)
         self.assertIn("standard resolution", notes[-1]["text"])
+
+    def test_our_number_of_a_user_without_account_fails_before_dialling(self):
+        path = self.tiff(self.alice, "carol.tif", pages=1, seed=13)
+        job, notes = self.send_wait(self.alice, path, "5550103", expect=5)
+        self.assertNotIn("job_active", [n["event"] for n in notes])
+        self.assertIn("user 'carol', who has no account", notes[-1]["text"])
 
     def test_number_not_in_service_fails_at_once(self):
         path = self.tiff(self.alice, "nowhere.tif", pages=1, seed=10)
