@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""netcfax benchmarks, each beside a named reference measured in the same run on the same
+machine. bench/run builds and calls this; see docs/benchmarks.md.
+
+Everything runs on loopback (127.0.0.1 and 127.0.1.x), with temporary state, and every load
+is bounded by its size. Prints a table and writes JSON (--json FILE)."""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+
+FULL = {"idle": [1000, 5000, 10000], "storm": 5000, "fax_calls": 10}
+SMOKE = {"idle": [50], "storm": 50, "fax_calls": 2}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 65536)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class Server:
+    """A netcfaxd on 127.0.0.1 with a throw-away state directory and one user, 'bench'.
+    Login limits are raised so that thousands of sessions of one user may log in at once;
+    password_hash_cost 10 (scrypt N=1024) keeps logins from being all a storm measures."""
+
+    def __init__(self, bindir, work, extra=None):
+        self.bindir = bindir
+        self.dir = tempfile.mkdtemp(prefix="srv-", dir=work)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "netcfaxd.conf")
+        self.log = os.path.join(self.dir, "netcfaxd.log")
+        keys = {
+            "listen": "127.0.0.1",
+            "pcp_port": self.port,
+            "state_dir": os.path.join(self.dir, "state"),
+            "password_hash_cost": 10,
+            "max_connections": 100000,
+            "max_connections_per_address": 100000,
+            "login_max_failures_user": 1000,
+            "login_max_failures_address": 100000,
+            "log_level": "warn",
+        }
+        keys.update(extra or {})
+        with open(self.conf, "w") as f:
+            for k, v in keys.items():
+                f.write("%s = %s\n" % (k, v))
+        self.pwfile = os.path.join(self.dir, "password")
+        with open(self.pwfile, "w") as f:
+            f.write("bench-password\n")
+        self.admin("user", "add", "bench")
+        self.proc = None
+
+    def admin(self, *args, stdin=None):
+        env = dict(os.environ, NETCFAX_PASSWORD="bench-password")
+        return subprocess.run([os.path.join(self.bindir, "netcfax-admin"), "-c", self.conf] +
+                              list(args), env=env, input=stdin, text=True, check=True,
+                              stdout=subprocess.PIPE, timeout=120).stdout
+
+    def start(self):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen([os.path.join(self.bindir, "netcfaxd"), "-c", self.conf,
+                                      "--log-level", "info"], stdout=logf, stderr=logf,
+                                     stdin=subprocess.DEVNULL)
+        logf.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(self.log) as f:
+                if " ready " in f.read():
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError("netcfaxd did not start:\n" + open(self.log).read()[-3000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def fingerprint(self):
+        return re.search(r"SHA256:[0-9A-F:]+", self.admin("fingerprint")).group(0)
+
+    def tls_files(self):
+        tls = os.path.join(self.dir, "state", "tls")
+        return os.path.join(tls, "server.crt"), os.path.join(tls, "server.key")
+
+
+def loadgen(bindir, srv, sessions, *extra, timeout=900):
+    argv = [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
+            srv.fingerprint(), "--user", "bench", "--password-file", srv.pwfile,
+            "--sessions", str(sessions), "--addresses", str(min(200, max(1, sessions // 50))),
+            "--server-pid", str(srv.proc.pid)] + list(extra)
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    check(p, "netcfax-loadgen")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def check(p, what):
+    """A tool that failed (a session that never came up, a sanitizer report) stops the run."""
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d\nstdout: %s\nstderr: %s"
+                           % (what, p.returncode, p.stdout[-2000:], p.stderr[-4000:]))
+
+
+def bench_idle(bindir, work, sizes):
+    rows = []
+    for n in sizes:
+        srv = Server(bindir, work)
+        srv.start()
+        try:
+            r = loadgen(bindir, srv, n, "--hold", "2")
+        finally:
+            srv.stop()
+        per = (r["server_rss_kb_up"] - r["server_rss_kb_before"]) / max(1, r["up"])
+        rows.append({"scenario": "1. idle sessions", "what": "%d sessions: server memory per "
+                     "session (KiB)" % n, "ours": round(per, 1), "reference": 16.0,
+                     "reference_name": "target 16 KiB", "ratio": round(per / 16.0, 2),
+                     "better": "lower", "detail": r})
+        rows.append({"scenario": "1. idle sessions", "what": "%d sessions: time to establish "
+                     "(s)" % n, "ours": r.get("establish_s"), "reference": None,
+                     "reference_name": "-", "ratio": None, "better": "lower", "detail": r})
+    return rows
+
+
+def tls_handshake_rate(srv, seconds):
+    """Full TLS handshakes per second with the server's own certificate and key (the same
+    key type): openssl s_time against openssl s_server, on loopback."""
+    cert, key = srv.tls_files()
+    port = free_port()
+    server = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept",
+                               "127.0.0.1:%d" % port, "-cert", cert, "-key", key, "-www",
+                               "-naccept", "1000000"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        out = subprocess.run(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-new",
+                              "-time", str(seconds)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=seconds + 60).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    m = re.search(r"(\d+) connections in ([\d.]+)s; ([\d.]+) connections/user sec", out)
+    conns, real = int(m.group(1)), float(m.group(2))
+    return conns / real
+
+
+def bench_storm(bindir, work, n, smoke):
+    srv = Server(bindir, work)
+    srv.start()
+    rate = tls_handshake_rate(srv, 2 if smoke else 10)
+    argv = [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
+            srv.fingerprint(), "--user", "bench", "--password-file", srv.pwfile,
+            "--sessions", str(n), "--addresses", str(min(200, max(1, n // 50))), "--storm",
+            "--timeout", "600"]
+    lg = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = lg.stderr.readline()
+        if "ready" not in line:
+            raise RuntimeError("loadgen: " + line + lg.stderr.read())
+        srv.stop()                       # SIGTERM: every session drops at once
+        lg.send_signal(signal.SIGUSR1)   # the clock starts as the new server does
+        srv.start()
+        out, err = lg.communicate(timeout=600)
+    finally:
+        if lg.poll() is None:
+            lg.kill()
+        srv.stop()
+    lg.stdout, lg.stderr = out, err
+    check(lg, "netcfax-loadgen --storm")
+    r = json.loads(out.strip().splitlines()[-1])
+    floor = n / rate
+    storm = r.get("storm_s", -1)
+    return [{"scenario": "3. reconnect storm", "what": "%d clients back after a restart "
+             "(s): TLS, login, SCP connect-back" % n, "ours": storm,
+             "reference": round(floor, 3), "reference_name": "%d raw TLS handshakes "
+             "(openssl s_time: %.0f/s)" % (n, rate), "ratio": round(storm / floor, 2)
+             if storm > 0 else None, "better": "lower", "detail": r}]
+
+
+def fax_document(work):
+    """Two A4 pages of text at fine resolution, as ghostscript makes them for a job."""
+    ps = os.path.join(work, "doc.ps")
+    with open(ps, "w") as f:
+        f.write("%!PS\n/Courier findfont 10 scalefont setfont\n")
+        for p in range(2):
+            for i in range(60):
+                f.write("72 %d moveto (Line %d of page %d: the quick brown fox jumps over the "
+                        "lazy dog 0123456789) show\n" % (760 - 12 * i, i + 1, p + 1))
+            f.write("showpage\n")
+    tif = os.path.join(work, "doc.tif")
+    subprocess.run(["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg4",
+                    "-r204x196", "-sPAPERSIZE=a4", "-sOutputFile=" + tif, ps], check=True,
+                   timeout=120)
+    return tif
+
+
+def bench_fax(bindir, work, calls):
+    tif = fax_document(work)
+    cores = os.cpu_count() or 1
+    rows = []
+    for threads, n in ((1, max(1, calls // 5)), (calls, calls)):
+        p = subprocess.run([os.path.join(bindir, "netcfax-faxbench"), "--tiff", tif,
+                            "--calls", str(n), "--threads", str(threads)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=900)
+        check(p, "netcfax-faxbench")
+        r = json.loads(p.stdout)
+        per_core = r["x_realtime"] / min(threads, cores)
+        rows.append({"scenario": "5. fax engine", "what": "2-page fine fax, %d call%s at once: "
+                     "x real time per core" % (threads, "" if threads == 1 else "s"),
+                     "ours": round(per_core, 1), "reference": 500.0,
+                     "reference_name": "target 500x (a real line: 1x)",
+                     "ratio": round(per_core / 500.0, 2), "better": "higher", "detail": r})
+        rows.append({"scenario": "5. fax engine", "what": "2-page fine fax, %d call%s at once: "
+                     "pages/s" % (threads, "" if threads == 1 else "s"),
+                     "ours": r["pages_per_s"], "reference": None, "reference_name": "-",
+                     "ratio": None, "better": "higher", "detail": r})
+    return rows
+
+
+def table(rows):
+    head = ("Scenario", "Measure", "netcfax", "Reference", "Ratio")
+    lines = [(r["scenario"], r["what"], "-" if r["ours"] is None else str(r["ours"]),
+              r["reference_name"] if r["reference"] is None else
+              "%s (%s)" % (r["reference"], r["reference_name"]),
+              "-" if r["ratio"] is None else "%sx (%s is better)" % (r["ratio"], r["better"]))
+             for r in rows]
+    widths = [max(len(x[i]) for x in lines + [head]) for i in range(5)]
+    out = []
+    for x in [head] + lines:
+        out.append("  ".join(x[i].ljust(widths[i]) for i in range(5)).rstrip())
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bin", required=True, help="directory with netcfaxd, netcfax-loadgen, ...")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that each runs")
+    ap.add_argument("--only", action="append", help="idle, storm, fax (default: all)")
+    ap.add_argument("--json", help="write the results here")
+    a = ap.parse_args()
+    sizes = SMOKE if a.smoke else FULL
+    only = set(a.only or ["idle", "storm", "fax"])
+    nofile = raise_nofile()
+    work = tempfile.mkdtemp(prefix="netcfax-bench-")
+    rows = []
+    try:
+        if "idle" in only:
+            rows += bench_idle(a.bin, work, [n for n in sizes["idle"] if n * 2 + 512 < nofile])
+        if "storm" in only:
+            rows += bench_storm(a.bin, work, sizes["storm"], a.smoke)
+        if "fax" in only:
+            rows += bench_fax(a.bin, work, sizes["fax_calls"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(table(rows))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"machine": machine(), "smoke": a.smoke, "results": rows}, f, indent=1)
+    bad = [r for r in rows if r["detail"].get("failures") or r["detail"].get("failed")]
+    return 1 if bad else 0
+
+
+def machine():
+    info = {"cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            info["cpu"] = m.group(1) if m else "?"
+        with open("/proc/meminfo") as f:
+            info["mem_kb"] = int(re.search(r"MemTotal:\s*(\d+)", f.read()).group(1))
+    except OSError:
+        pass
+    info["kernel"] = os.uname().release
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(main())
