@@ -265,10 +265,10 @@ mark_up(struct sess *s)
 		if (lg->t_all_up == 0) {
 			lg->t_all_up = now_s();
 			lg->rss_up = rss_kb(lg->server_pid);
-			if (lg->storm) {
-				fprintf(stderr, "ready\n");
+			/* Whoever drives the next step (a restart, notifications) waits for this. */
+			fprintf(stderr, "ready\n");
+			if (lg->storm)
 				lg->storm_armed = 1;
-			}
 		}
 	}
 	start_next(lg);
