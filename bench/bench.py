@@ -18,9 +18,9 @@ import time
 
 sys.dont_write_bytecode = True
 
-FULL = {"idle": [1000, 5000, 10000], "storm": 5000, "fax_calls": 10,
+FULL = {"idle": [1000, 5000, 10000], "storm": 5000, "fax_calls": 10, "jobs": 2000,
         "fanout": {"sessions": 1000, "messages": 200, "rate": 20}}
-SMOKE = {"idle": [50], "storm": 50, "fax_calls": 2,
+SMOKE = {"idle": [50], "storm": 50, "fax_calls": 2, "jobs": 20,
          "fanout": {"sessions": 20, "messages": 10, "rate": 10}}
 PAYLOAD = 64          # bytes of notification text, the same for both sides
 
@@ -266,6 +266,124 @@ def bench_fanout(bindir, work, f):
     return rows
 
 
+def small_tiff(work):
+    """One A4 page at fine resolution, G3, as a scanner or fax software writes it."""
+    tif = os.path.join(work, "page.tif")
+    if not os.path.exists(tif):
+        subprocess.run(["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg3",
+                        "-r204x196", "-sPAPERSIZE=a4", "-sOutputFile=" + tif, "-c",
+                        "/Helvetica findfont 24 scalefont setfont 72 700 moveto (netcfax bench) "
+                        "show showpage"], check=True, timeout=60)
+    return tif
+
+
+def submit_ours(bindir, work, jobs):
+    srv = Server(bindir, work, {"max_jobs_per_user": 1000000,
+                                "max_spool_per_user": "100G", "spool_reserve": 0})
+    srv.start()
+    try:
+        p = subprocess.run([os.path.join(bindir, "netcfax-submitbench"), "--port", str(srv.port),
+                            "--fingerprint", srv.fingerprint(), "--user", "bench",
+                            "--password-file", srv.pwfile, "--tiff", small_tiff(work),
+                            "--jobs", str(jobs), "--clients", "10"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=1800)
+    finally:
+        srv.stop()
+    check(p, "netcfax-submitbench")
+    return json.loads(p.stdout)
+
+
+def submit_hylafax(work, jobs):
+    """HylaFAX's hfaxd and faxq on 127.0.0.1 with a private copy of the spool, and 10
+    concurrent sendfax processes (no modem: the jobs queue, as ours do without a line).
+    None when HylaFAX is not installed (bench/run installs it)."""
+    if not (os.path.exists("/usr/sbin/hfaxd") and shutil.which("sendfax") and
+            os.path.isdir("/var/spool/hylafax") and os.getuid() == 0):
+        return None
+    # The daemons run as uucp: the spool must be reachable by it (the work directory is
+    # private to us).
+    top = tempfile.mkdtemp(prefix="netcfax-bench-hylafax-")
+    os.chmod(top, 0o755)
+    spool = os.path.join(top, "spool")
+    # cp -a: the daemons run as uucp and need the spool's owners and modes as packaged.
+    subprocess.run(["cp", "-a", "/var/spool/hylafax", spool], check=True)
+    for sub in ("sendq", "docq", "doneq"):
+        for name in os.listdir(os.path.join(spool, sub)):
+            os.unlink(os.path.join(spool, sub, name))
+    for name in os.listdir(spool):
+        if name.startswith("FIFO"):
+            os.unlink(os.path.join(spool, name))
+    # Debian keeps the configuration in /etc/hylafax and bind-mounts it under systemd.
+    shutil.rmtree(os.path.join(spool, "etc"), ignore_errors=True)
+    subprocess.run(["cp", "-a", "/etc/hylafax", os.path.join(spool, "etc")], check=True)
+    hosts = os.path.join(spool, "etc", "hosts.hfaxd")
+    with open(hosts, "a") as f:
+        f.write("127.0.0.1\n")          # any user from loopback, no password
+    subprocess.run(["chown", "uucp:uucp", spool, hosts], check=True)
+    os.chmod(hosts, 0o600)
+    port = free_port()
+    while True:                          # hfaxd opens its data connections from port - 1
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.1", port - 1))
+            s.close()
+            break
+        except OSError:
+            port = free_port()
+    faxq = subprocess.Popen(["/usr/sbin/faxq", "-D", "-q", spool], cwd=spool,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    hfaxd = None
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(os.path.join(spool, "FIFO")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hfaxd = subprocess.Popen(["/usr/sbin/hfaxd", "-d", "-q", spool, "-l", "127.0.0.1",
+                                  "-i", str(port)], cwd=spool, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        tif = small_tiff(work)
+        import concurrent.futures
+        argv = ["sendfax", "-n", "-N", "-h", "127.0.0.1:%d" % port, "-d", "5550199", tif]
+
+        def one(_):
+            return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  timeout=120).returncode == 0
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=10) as ex:
+            ok = sum(ex.map(one, range(jobs)))
+        secs = time.monotonic() - t0
+    finally:
+        for p in (hfaxd, faxq):
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(top, ignore_errors=True)
+    return {"jobs": ok, "failed": jobs - ok, "seconds": round(secs, 3),
+            "per_s": round(ok / secs, 1) if secs > 0 else 0.0}
+
+
+def bench_submit(bindir, work, jobs):
+    ours = submit_ours(bindir, work, jobs)
+    ref = submit_hylafax(work, jobs)
+    return [{"scenario": "4. job submission", "what": "%d one-page TIFF jobs from 10 clients "
+             "at once: jobs/s" % jobs, "ours": ours["per_s"],
+             "reference": ref["per_s"] if ref else None,
+             "reference_name": "HylaFAX 6.0 (hfaxd, faxq, sendfax x10)" if ref else
+             "HylaFAX not installed (bench/run installs it)",
+             "ratio": round(ours["per_s"] / ref["per_s"], 2) if ref and ref["per_s"] else None,
+             "better": "higher", "detail": {"ours": ours, "hylafax": ref,
+                                            "failed": ours.get("failed")}}]
+
+
 def tls_handshake_rate(srv, seconds):
     """Full TLS handshakes per second with the server's own certificate and key (the same
     key type): openssl s_time against openssl s_server, on loopback."""
@@ -381,11 +499,11 @@ def main():
     ap.add_argument("--bin", required=True, help="directory with netcfaxd, netcfax-loadgen, ...")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that each runs")
     ap.add_argument("--only", action="append",
-                    help="idle, fanout, storm, fax (default: all)")
+                    help="idle, fanout, storm, submit, fax (default: all)")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     sizes = SMOKE if a.smoke else FULL
-    only = set(a.only or ["idle", "fanout", "storm", "fax"])
+    only = set(a.only or ["idle", "fanout", "storm", "submit", "fax"])
     nofile = raise_nofile()
     work = tempfile.mkdtemp(prefix="netcfax-bench-")
     rows = []
@@ -401,6 +519,8 @@ def main():
             rows += bench_fanout(a.bin, work, sizes["fanout"])
         if "storm" in only:
             rows += bench_storm(a.bin, work, sizes["storm"], a.smoke)
+        if "submit" in only:
+            rows += bench_submit(a.bin, work, sizes["jobs"])
         if "fax" in only:
             rows += bench_fax(a.bin, work, sizes["fax_calls"])
     finally:
