@@ -47,7 +47,7 @@ class Server:
     Login limits are raised so that thousands of sessions of one user may log in at once;
     password_hash_cost 10 (scrypt N=1024) keeps logins from being all a storm measures."""
 
-    def __init__(self, bindir, work, extra=None):
+    def __init__(self, bindir, work, extra=None, users=0):
         self.bindir = bindir
         self.dir = tempfile.mkdtemp(prefix="srv-", dir=work)
         self.port = free_port()
@@ -72,6 +72,8 @@ class Server:
         with open(self.pwfile, "w") as f:
             f.write("bench-password\n")
         self.admin("user", "add", "bench")
+        for i in range(1, users + 1):      # bench1..benchN, for sessions of many people
+            self.admin("user", "add", "bench%d" % i)
         self.proc = None
 
     def admin(self, *args, stdin=None):
@@ -406,12 +408,16 @@ def tls_handshake_rate(srv, seconds):
     return conns / real
 
 
+STORM_USERS = 20      # a site's clients are many people's: 250 sessions each at full size
+
+
 def bench_storm(bindir, work, n, smoke):
-    srv = Server(bindir, work)
+    srv = Server(bindir, work, users=STORM_USERS)
     srv.start()
     rate = tls_handshake_rate(srv, 2 if smoke else 10)
     argv = [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
-            srv.fingerprint(), "--user", "bench", "--password-file", srv.pwfile,
+            srv.fingerprint(), "--user", "bench", "--users", str(STORM_USERS),
+            "--password-file", srv.pwfile,
             "--sessions", str(n), "--addresses", str(min(200, max(1, n // 50))), "--storm",
             "--timeout", "600"]
     lg = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -501,6 +507,8 @@ def main():
     ap.add_argument("--only", action="append",
                     help="idle, fanout, storm, submit, fax (default: all)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the servers' state and logs (the directory is printed)")
     a = ap.parse_args()
     sizes = SMOKE if a.smoke else FULL
     only = set(a.only or ["idle", "fanout", "storm", "submit", "fax"])
@@ -524,7 +532,10 @@ def main():
         if "fax" in only:
             rows += bench_fax(a.bin, work, sizes["fax_calls"])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if a.keep:
+            print("kept: " + work, file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print(table(rows))
     if a.json:
         with open(a.json, "w") as f:

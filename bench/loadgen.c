@@ -5,15 +5,17 @@
  * come from many loopback addresses (127.0.1.1, 127.0.1.2, ...) as from many client machines.
  * Evented (libevent, one thread), so thousands of sessions cost file descriptors, not threads.
  *
- *   netcfax-loadgen --port P --fingerprint SHA256:... --user U --password-file F
+ *   netcfax-loadgen --port P --fingerprint SHA256:... --user U [--users K] --password-file F
  *                   --sessions N [--addresses K] [--path direct|relay] [--parallel C]
  *                   [--hold S] [--expect M] [--storm] [--server-pid PID] [--timeout S]
  *
+ * --users K spreads the sessions over the users U1..UK (same password), as many people's
+ * clients would be; without it every session is user U.
  * It prints one JSON object with what it measured. --expect M waits until every session has
  * M notifications whose TEXT carries "t=<unix microseconds>" and reports their latency.
- * --storm: once all are up it prints "ready" on stderr; SIGUSR1 (sent when the restarted
- * server is ready) starts the clock, every session reconnects as soon as its connection drops,
- * and the time until all are up again is reported. */
+ * --storm: once all are up it prints "ready" on stderr; SIGUSR1 (sent as the server is
+ * started again) starts the clock; every session reconnects as the netcfax client does (after
+ * 0.5-1 s, then backing off), and the time until all are up again is reported. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "backoff.h"
 #include "frame_io.h"
 #include "proto.h"
 #include "scp_bind.h"
@@ -61,6 +64,7 @@ struct sess {
 	uint64_t            acked;         /* highest seq acknowledged */
 	uint64_t            seen;          /* highest seq seen */
 	uint64_t            got;           /* notifications received */
+	int                 attempts;      /* storm: failed reconnects since it was last up */
 };
 
 struct scpconn {
@@ -75,6 +79,7 @@ struct lg {
 	struct tls_ctx        *tls;
 	const char            *fingerprint;
 	const char            *user;
+	int                    users;          /* sessions spread over user1..userN */
 	char                   password[256];
 	int                    port;
 	int                    nsess, naddr, parallel, path, expect, storm, hold, timeout;
@@ -172,10 +177,12 @@ sess_fail(struct sess *s, const char *why)
 		lg->up--;
 	}
 	s->state = S_IDLE;
-	/* In a storm every session comes back as soon as the server takes connections again
-	 * (tried every 20 ms); otherwise a failure is counted and the next session starts. */
+	/* In a storm every session comes back as the netcfax client does: after 0.5-1 s, then
+	 * 1-2, 2-4 ... (backoff.c, the watcher's own policy); otherwise a failure is counted and
+	 * the next session starts. */
 	if (lg->storm_armed) {
-		struct timeval again = { 0, 20 * 1000 };
+		long ms = backoff_delay_ms(s->attempts++, 60);
+		struct timeval again = { ms / 1000, (ms % 1000) * 1000 };
 		evtimer_add(s->retry, &again);
 	} else
 		start_next(lg);
@@ -234,7 +241,12 @@ send_login(struct sess *s)
 	struct ncfx_wbuf w;
 
 	ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN, 0, 2);
-	ncfx_put_str(&w, NCFX_T_USER, lg->user);
+	if (lg->users > 1) {
+		char name[80];
+		snprintf(name, sizeof(name), "%s%d", lg->user, s->idx % lg->users + 1);
+		ncfx_put_str(&w, NCFX_T_USER, name);
+	} else
+		ncfx_put_str(&w, NCFX_T_USER, lg->user);
 	ncfx_put_bytes(&w, NCFX_T_PASSWORD, lg->password, strlen(lg->password));
 	ncfx_put_u8(&w, NCFX_T_PATH, (uint8_t)lg->path);
 	if (lg->path == NCFX_PATH_DIRECT) {
@@ -256,6 +268,7 @@ mark_up(struct sess *s)
 	if (s->up_once)
 		return;
 	s->up_once = 1;
+	s->attempts = 0;
 	s->state = S_UP;
 	lg->inflight--;
 	lg->up++;
@@ -645,7 +658,7 @@ report(struct lg *lg)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: netcfax-loadgen --port P --fingerprint SHA256:... --user U "
+	fprintf(stderr, "usage: netcfax-loadgen --port P --fingerprint SHA256:... --user U [--users K] "
 	    "--password-file F --sessions N [--addresses K] [--path direct|relay] "
 	    "[--parallel C] [--hold S] [--expect M] [--storm] [--server-pid PID] "
 	    "[--timeout S]\n");
@@ -658,6 +671,7 @@ main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "fingerprint", required_argument, NULL, 'f' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "users", required_argument, NULL, 'U' },
 		{ "password-file", required_argument, NULL, 'w' },
 		{ "sessions", required_argument, NULL, 'n' },
 		{ "addresses", required_argument, NULL, 'a' },
@@ -688,6 +702,7 @@ main(int argc, char **argv)
 		case 'p': lg.port = atoi(optarg); break;
 		case 'f': lg.fingerprint = optarg; break;
 		case 'u': lg.user = optarg; break;
+		case 'U': lg.users = atoi(optarg); break;
 		case 'w': pwfile = optarg; break;
 		case 'n': lg.nsess = atoi(optarg); break;
 		case 'a': lg.naddr = atoi(optarg); break;

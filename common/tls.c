@@ -221,6 +221,10 @@ tls_server_ctx_new(const char *cert_path, const char *key_path, int min_version,
 	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
+	/* netcfax clients never resume a TLS session (a connection lives as long as the login),
+	 * so neither a server-side cache nor tickets: each would cost memory per connection. */
+	SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(c->ssl, 0);
 	if (SSL_CTX_use_certificate_chain_file(c->ssl, cert_path) != 1) {
 		ssl_err(err, errlen, cert_path);
 		goto fail;

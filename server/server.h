@@ -15,9 +15,12 @@
 #define SERVER_RELAY_ACK_TIMEOUT 30
 /* A client that fails this many logins on one connection is disconnected. */
 #define SERVER_LOGIN_TRIES 3
-/* Password checks run on this many threads; more waiting than the cap are answered "busy". */
+/* Password checks run on this many threads; more waiting than the cap are answered "busy".
+ * The cap is high enough for every client of a site reconnecting at once after a restart: a
+ * login that waits past preauth_timeout is closed, and its queued check skipped, so the queue
+ * costs a password copy per waiting login and nothing more. */
 #define SERVER_HASH_THREADS 2
-#define SERVER_HASH_QUEUE   512
+#define SERVER_HASH_QUEUE   8192
 /* Documents converted at once (ghostscript is CPU-bound), and waiting at most. */
 #define SERVER_INTAKE_THREADS 2
 #define SERVER_INTAKE_QUEUE   64
