@@ -37,6 +37,7 @@
 #include <event2/listener.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "frame_io.h"
 #include "proto.h"
 #include "scp_bind.h"
@@ -108,23 +109,7 @@ struct lg {
 	int                    done;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static long
 rss_kb(long pid)

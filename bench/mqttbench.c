@@ -18,6 +18,8 @@
 #include <mosquitto.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
+
 #define TOPIC "netcfax/bench"
 
 struct client {
@@ -33,23 +35,7 @@ static uint32_t *lat;
 static size_t nlat, maxlat;
 static double t_first, t_last;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t
-wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* userdata is index + 1: libmosquitto replaces a NULL userdata with the client itself. */
 static void

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "netcfax/netcfax.h"
 
 struct run {
@@ -27,14 +28,6 @@ struct run {
 	pthread_mutex_t lock;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 failed(struct run *r, ncfx_client *c, const char *what)

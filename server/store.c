@@ -375,13 +375,43 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 
 static int note_insert(struct store *st, struct store_note *n);
 
+/* Runs the bound INSERT q (finalizing it) and, when note is given, writes the notification
+ * about the new row (its id put in *note_id first), all in one transaction: a job or a fax is
+ * never there without its notification. The new row's id, or -1. */
+static int64_t
+insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note, int64_t *note_id)
+{
+	int64_t id;
+	int rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_finalize(q);
+		return -1;
+	}
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	id = sqlite3_last_insert_rowid(st->db);
+	if (note) {
+		*note_id = id;
+		if (note_insert(st, note) < 0)
+			goto rollback;
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	return id;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 int
 store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 {
 	sqlite3_stmt *q = prep(st, "INSERT INTO jobs(owner, dest, filename, doc, size, pages, "
 	    "format, state, created, updated, reason, fine, priority, send_at, kill_at, max_tries, "
 	    "max_dials, next_try) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	int rc;
 
 	if (q == NULL)
 		return -1;
@@ -404,27 +434,10 @@ store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 	sqlite3_bind_int(q, 16, j->max_tries);
 	sqlite3_bind_int(q, 17, j->max_dials);
 	sqlite3_bind_int64(q, 18, j->next_try);
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_finalize(q);
-		return -1;
-	}
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		goto rollback;
-	j->id = sqlite3_last_insert_rowid(st->db);
-	if (note) {
-		note->job = j->id;
-		if (note_insert(st, note) < 0)
-			goto rollback;
-	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto rollback;
-	return 0;
-rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	j->id = 0;
-	return -1;
+	j->id = insert_with_note(st, q, note, note ? &note->job : NULL);
+	if (j->id < 0)
+		j->id = 0;
+	return j->id > 0 ? 0 : -1;
 }
 
 int
@@ -691,7 +704,6 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 {
 	sqlite3_stmt *q = prep(st, "INSERT INTO inbox(owner, number, remote_id, doc, pages, size, "
 	    "fine, bit_rate, ecm, read, received, note) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
-	int rc;
 
 	if (q == NULL)
 		return -1;
@@ -708,27 +720,10 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 	sqlite3_bind_int(q, 9, f->ecm);
 	sqlite3_bind_int64(q, 10, f->received);
 	sqlite3_bind_text(q, 11, f->note, -1, SQLITE_STATIC);
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_finalize(q);
-		return -1;
-	}
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		goto rollback;
-	f->id = sqlite3_last_insert_rowid(st->db);
-	if (note) {
-		note->fax = f->id;
-		if (note_insert(st, note) < 0)
-			goto rollback;
-	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto rollback;
-	return 0;
-rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	f->id = 0;
-	return -1;
+	f->id = insert_with_note(st, q, note, note ? &note->fax : NULL);
+	if (f->id < 0)
+		f->id = 0;
+	return f->id > 0 ? 0 : -1;
 }
 
 int
