@@ -10,8 +10,20 @@
 
 #define SCHEMA_VERSION 3
 
+#define STMT_CACHE 96           /* more than the distinct statements below */
+
+/* Each statement is prepared once and kept: preparing SQL again for every session's outbox
+ * read and acknowledgement was most of the server's time under load. Keyed by the address of
+ * its SQL, always a string literal here. */
+struct stmt_slot {
+	const char   *sql;
+	sqlite3_stmt *q;
+};
+
 struct store {
-	sqlite3 *db;
+	sqlite3         *db;
+	struct stmt_slot cache[STMT_CACHE];
+	int              ncache;
 };
 
 static const char *const schema =
@@ -161,6 +173,8 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	for (int i = 0; i < st->ncache; i++)
+		sqlite3_finalize(st->cache[i].q);
 	sqlite3_close_v2(st->db);
 	free(st);
 }
@@ -171,14 +185,34 @@ store_errmsg(struct store *st)
 	return sqlite3_errmsg(st->db);
 }
 
+/* The statement for sql, ready to bind: from the cache, reset, or prepared now and kept.
+ * Callers hand it back with release(), never finalize it. NULL on an SQL error. */
 static sqlite3_stmt *
 prep(struct store *st, const char *sql)
 {
 	sqlite3_stmt *q = NULL;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+	for (int i = 0; i < st->ncache; i++)
+		if (st->cache[i].sql == sql) {
+			sqlite3_reset(st->cache[i].q);
+			return st->cache[i].q;
+		}
+	if (st->ncache == STMT_CACHE)
+		return NULL;            /* cannot happen: STMT_CACHE exceeds the statements here */
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) != SQLITE_OK)
 		return NULL;
+	st->cache[st->ncache].sql = sql;
+	st->cache[st->ncache++].q = q;
 	return q;
+}
+
+/* Done with a statement from prep(): reset for its next use, and its bound strings (bound
+ * SQLITE_STATIC, so pointers into the caller's memory) dropped. */
+static void
+release(sqlite3_stmt *q)
+{
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
 }
 
 int
@@ -193,7 +227,7 @@ store_user_add(struct store *st, const char *name, const char *pwhash)
 	sqlite3_bind_text(q, 2, pwhash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc == SQLITE_CONSTRAINT)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -216,7 +250,7 @@ store_user_get(struct store *st, const char *name, struct store_user *u)
 		copy(u->pwhash, sizeof(u->pwhash), sqlite3_column_text(q, 2));
 		u->created = sqlite3_column_int64(q, 3);
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -231,7 +265,7 @@ store_user_set_password(struct store *st, const char *name, const char *pwhash)
 	sqlite3_bind_text(q, 1, pwhash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
@@ -265,7 +299,7 @@ store_user_del(struct store *st, const char *name, int force,
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if (doc_cb)
 			doc_cb((const char *)sqlite3_column_text(q, 0), arg);
-	sqlite3_finalize(q);
+	release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
@@ -275,7 +309,7 @@ store_user_del(struct store *st, const char *name, int force,
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if (doc_cb)
 			doc_cb((const char *)sqlite3_column_text(q, 0), arg);
-	sqlite3_finalize(q);
+	release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
@@ -283,7 +317,7 @@ store_user_del(struct store *st, const char *name, int force,
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
@@ -291,7 +325,7 @@ store_user_del(struct store *st, const char *name, int force,
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
@@ -299,13 +333,13 @@ store_user_del(struct store *st, const char *name, int force,
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE || (q = prep(st, "DELETE FROM users WHERE id = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE)
 		goto rollback;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -334,7 +368,7 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
 		if (cb(&u, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -385,11 +419,11 @@ insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note, int
 	int rc;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_finalize(q);
+		release(q);
 		return -1;
 	}
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE)
 		goto rollback;
 	id = sqlite3_last_insert_rowid(st->db);
@@ -453,7 +487,7 @@ store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j)
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		job_row(q, j);
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -473,7 +507,7 @@ store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job
 		if (cb(&j, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -505,7 +539,7 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int64(q, 4, id);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc == SQLITE_DONE && note) {
 		note->job = id;
 		note->state = state;
@@ -534,7 +568,7 @@ store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *b
 		*count = sqlite3_column_int64(q, 0);
 		*bytes = sqlite3_column_int64(q, 1);
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -551,7 +585,7 @@ store_doc_in_use(struct store *st, const char *doc)
 		return -1;
 	sqlite3_bind_text(q, 1, doc, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -584,7 +618,7 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	sqlite3_bind_int64(q, 12, j->owner);
 	sqlite3_bind_int(q, 13, expect);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -622,7 +656,7 @@ store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *wake
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		job_row(q, j);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	found = rc == SQLITE_ROW;
@@ -634,7 +668,7 @@ store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *wake
 	sqlite3_bind_int64(q, 1, now);
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		*wake = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_ROW)
 		return -1;
 	return found;
@@ -663,7 +697,7 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 		}
 		job_row(q, &list[n++]);
 	}
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE) {
 		free(list);
 		return -1;
@@ -739,7 +773,7 @@ store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f)
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		fax_row(q, f);
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -761,7 +795,7 @@ store_fax_list(struct store *st, int64_t owner, int unread_only,
 		if (cb(&f, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -777,7 +811,7 @@ store_fax_mark(struct store *st, int64_t owner, int64_t id, int read)
 	sqlite3_bind_int64(q, 2, id);
 	sqlite3_bind_int64(q, 3, owner);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
@@ -797,7 +831,7 @@ store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t 
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_DONE)
 		return -1;
 	snprintf(doc, doccap, "%s", f.doc);
@@ -820,7 +854,7 @@ note_insert(struct store *st, struct store_note *n)
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		n->seq = (uint64_t)sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
+	release(q);
 	if (rc != SQLITE_ROW)
 		return -1;
 	q = prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created, "
@@ -844,7 +878,7 @@ note_insert(struct store *st, struct store_note *n)
 	sqlite3_bind_text(q, 12, n->remote_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 13, n->fax);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -898,7 +932,7 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 		if (cb(&n, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
 }
 
@@ -916,7 +950,7 @@ store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked)
 		*last = (uint64_t)sqlite3_column_int64(q, 0);
 		*acked = (uint64_t)sqlite3_column_int64(q, 1);
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -935,7 +969,7 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)seq);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)seq);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -952,7 +986,7 @@ store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max)
 	sqlite3_bind_int64(q, 1, cutoff);
 	sqlite3_bind_int64(q, 2, keep_max);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
@@ -966,7 +1000,7 @@ store_data_version(struct store *st)
 		return -1;
 	if (sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
+	release(q);
 	return v;
 }
 
@@ -987,7 +1021,7 @@ exec_bound(sqlite3_stmt *q)
 	db = sqlite3_db_handle(q);
 	sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	release(q);
 	sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1076,6 +1110,6 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 		if (cb(&x, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
