@@ -39,6 +39,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "frame_io.h"
+#include "password.h"
 #include "proto.h"
 #include "scp_bind.h"
 #include "tls.h"
@@ -302,6 +303,16 @@ take_note(struct sess *s, const struct ncfx_msg *m, struct bufferevent *ackbev)
 	s->acked = seq;
 }
 
+/* The server's PING, on the PCP or an SCP connection. */
+static void
+pong(struct bufferevent *bev, const struct ncfx_msg *m)
+{
+	struct ncfx_wbuf w;
+
+	ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m->reqid);
+	frame_send(bev, &w);
+}
+
 static void
 pcp_read(struct bufferevent *bev, void *arg)
 {
@@ -344,13 +355,9 @@ pcp_read(struct bufferevent *bev, void *arg)
 		case NCFX_MSG_NOTIFY:
 			take_note(s, &m, bev);
 			break;
-		case NCFX_MSG_PING: {
-			struct ncfx_wbuf w;
-
-			ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m.reqid);
-			frame_send(bev, &w);
+		case NCFX_MSG_PING:
+			pong(bev, &m);
 			break;
-		}
 		case NCFX_MSG_ERROR:
 			snprintf(why, sizeof(why), "server error %u: %s",
 			    (unsigned)ncfx_msg_uint(&m, NCFX_T_ERROR_CODE),
@@ -487,10 +494,7 @@ scp_read(struct bufferevent *bev, void *arg)
 		} else if (m.type == NCFX_MSG_NOTIFY) {
 			take_note(c->s, &m, bev);
 		} else if (m.type == NCFX_MSG_PING) {
-			struct ncfx_wbuf w;
-
-			ncfx_wbuf_begin(&w, NCFX_MSG_PONG, 0, m.reqid);
-			frame_send(bev, &w);
+			pong(bev, &m);
 		}
 		evbuffer_drain(in, len);
 	}
@@ -675,7 +679,6 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	char err[256];
 	const char *pwfile = NULL;
-	FILE *f;
 	int ch, rc;
 
 	lg.naddr = 1;
@@ -708,13 +711,11 @@ main(int argc, char **argv)
 		usage();
 		return 64;
 	}
-	if ((f = fopen(pwfile, "r")) == NULL || fgets(lg.password, sizeof(lg.password), f) ==
-	    NULL) {
-		fprintf(stderr, "netcfax-loadgen: cannot read %s\n", pwfile);
+	if (password_obtain(pwfile, NULL, 0, lg.password, sizeof(lg.password), err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "netcfax-loadgen: %s\n", err);
 		return 66;
 	}
-	fclose(f);
-	lg.password[strcspn(lg.password, "\r\n")] = '\0';
 	/* Two descriptors a session (PCP and SCP) and some to spare. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)lg.nsess * 2 + 256) {
 		rl.rlim_cur = rl.rlim_max < (rlim_t)lg.nsess * 2 + 256 ? rl.rlim_max :

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "netcfax/netcfax.h"
+#include "password.h"
 
 struct run {
 	const char *fingerprint, *user, *tiff;
@@ -87,7 +88,7 @@ main(int argc, char **argv)
 	pthread_t th[64];
 	int clients = 10, jobs = 0, ch;
 	double t0, secs;
-	FILE *f;
+	char err[300];
 
 	memset(&r, 0, sizeof(r));
 	pthread_mutex_init(&r.lock, NULL);
@@ -109,12 +110,11 @@ main(int argc, char **argv)
 		    "--user U --password-file F --tiff FILE --jobs N [--clients 1..64]\n");
 		return 64;
 	}
-	if ((f = fopen(pwfile, "r")) == NULL || fgets(r.password, sizeof(r.password), f) == NULL) {
-		fprintf(stderr, "netcfax-submitbench: cannot read %s\n", pwfile);
+	if (password_obtain(pwfile, NULL, 0, r.password, sizeof(r.password), err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "netcfax-submitbench: %s\n", err);
 		return 66;
 	}
-	fclose(f);
-	r.password[strcspn(r.password, "\r\n")] = '\0';
 	atomic_init(&r.left, jobs);
 	t0 = now_s();
 	for (int i = 0; i < clients; i++)

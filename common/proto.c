@@ -618,6 +618,20 @@ ncfx_put_str(struct ncfx_wbuf *w, enum ncfx_tag t, const char *s)
 	ncfx_put_bytes(w, t, s, strlen(s));
 }
 
+void
+ncfx_put_text(struct ncfx_wbuf *w, enum ncfx_tag t, const char *s)
+{
+	char text[NCFX_STR_MAX + 1];
+	size_t n = strlen(s);
+
+	if (n > NCFX_STR_MAX)
+		n = NCFX_STR_MAX;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	ncfx_text_sanitize(text);
+	ncfx_put_str(w, t, text);
+}
+
 size_t
 ncfx_wbuf_end(struct ncfx_wbuf *w)
 {

@@ -284,6 +284,10 @@ void ncfx_put_u16(struct ncfx_wbuf *w, enum ncfx_tag t, uint16_t v);
 void ncfx_put_u32(struct ncfx_wbuf *w, enum ncfx_tag t, uint32_t v);
 void ncfx_put_u64(struct ncfx_wbuf *w, enum ncfx_tag t, uint64_t v);
 void ncfx_put_str(struct ncfx_wbuf *w, enum ncfx_tag t, const char *s);
+/* ncfx_put_str for text that may not be valid protocol text (stored rows, what a far fax
+ * machine sent, a name cut inside a character): a copy made valid by ncfx_text_sanitize
+ * goes out, so the peer never rejects the whole frame. Up to NCFX_STR_MAX bytes. */
+void ncfx_put_text(struct ncfx_wbuf *w, enum ncfx_tag t, const char *s);
 void ncfx_put_bytes(struct ncfx_wbuf *w, enum ncfx_tag t, const void *p, size_t n);
 /* Writes the length into the header; returns the frame length, or 0 if anything overflowed. */
 size_t ncfx_wbuf_end(struct ncfx_wbuf *w);

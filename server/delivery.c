@@ -86,14 +86,10 @@ send_one(const struct store_note *n, void *arg)
 		ncfx_put_u64(&w, NCFX_T_JOB_ID, (uint64_t)n->job);
 	if (n->state)
 		ncfx_put_u8(&w, NCFX_T_STATE, (uint8_t)n->state);
-	if (n->text[0]) {
-		/* A row that is not valid protocol text (written by an older tool, or damaged)
-		 * must not make the client reject the frame and stall this user's stream. */
-		char text[sizeof(n->text)];
-		snprintf(text, sizeof(text), "%s", n->text);
-		ncfx_text_sanitize(text);
-		ncfx_put_str(&w, NCFX_T_TEXT, text);
-	}
+	/* A row that is not valid protocol text (written by an older tool, or damaged) must
+	 * not make the client reject the frame and stall this user's stream. */
+	if (n->text[0])
+		ncfx_put_text(&w, NCFX_T_TEXT, n->text);
 	ncfx_put_u64(&w, NCFX_T_CREATED, (uint64_t)n->created);
 	if (n->page)
 		ncfx_put_u32(&w, NCFX_T_PAGE, (uint32_t)n->page);
@@ -103,18 +99,14 @@ send_one(const struct store_note *n, void *arg)
 		ncfx_put_u32(&w, NCFX_T_BIT_RATE, (uint32_t)n->bit_rate);
 	if (n->ecm)
 		ncfx_put_u8(&w, NCFX_T_ECM, 1);
-	if (n->remote_id[0]) {
-		char id[sizeof(n->remote_id)];
-		snprintf(id, sizeof(id), "%s", n->remote_id);
-		ncfx_text_sanitize(id);
-		ncfx_put_str(&w, NCFX_T_REMOTE_ID, id);
-	}
+	if (n->remote_id[0])
+		ncfx_put_text(&w, NCFX_T_REMOTE_ID, n->remote_id);
 	if (n->fax)
 		ncfx_put_u64(&w, NCFX_T_FAX_ID, (uint64_t)n->fax);
 	if (n->dest[0])
 		ncfx_put_str(&w, NCFX_T_DEST, n->dest);
 	if (n->filename[0])
-		ncfx_put_str(&w, NCFX_T_FILENAME, n->filename);
+		ncfx_put_text(&w, NCFX_T_FILENAME, n->filename);
 	if (d->ops->send(d->impl, &w) < 0) {
 		log_errorx("notification %" PRIu64 " could not be queued", n->seq);
 		return 1;

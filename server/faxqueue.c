@@ -587,7 +587,7 @@ pump(struct faxqueue *q)
 	if (q->line == NULL)
 		return;
 	while (q->active < q->ncalls) {
-		int rc = store_job_next(q->srv->store, now, &j, &wake);
+		int rc = store_job_next(q->srv->store, now, &j);
 
 		if (rc <= 0) {
 			if (rc < 0)
@@ -621,7 +621,8 @@ pump(struct faxqueue *q)
 		if (start_call(q, &j) < 0)
 			break;
 	}
-	if (wake > now && wake - now < RECHECK_S)
+	/* Asked once, after the lines are filled: when the next waiting job falls due. */
+	if (store_job_wake(q->srv->store, now, &wake) == 0 && wake > now && wake - now < RECHECK_S)
 		tv.tv_sec = (time_t)(wake - now);
 	evtimer_add(q->timer, &tv);
 }

@@ -41,12 +41,8 @@ put_fax(struct ncfx_wbuf *w, const struct store_fax *f)
 {
 	ncfx_put_u64(w, NCFX_T_FAX_ID, (uint64_t)f->id);
 	ncfx_put_str(w, NCFX_T_DEST, f->number);
-	if (f->remote_id[0]) {
-		char id[NCFX_REMOTE_ID_MAX + 1];
-		snprintf(id, sizeof(id), "%s", f->remote_id);
-		ncfx_text_sanitize(id);       /* what a far machine sent is not trusted text */
-		ncfx_put_str(w, NCFX_T_REMOTE_ID, id);
-	}
+	if (f->remote_id[0])          /* what a far machine sent is not trusted text */
+		ncfx_put_text(w, NCFX_T_REMOTE_ID, f->remote_id);
 	ncfx_put_u32(w, NCFX_T_PAGES, (uint32_t)f->pages);
 	ncfx_put_u64(w, NCFX_T_SIZE, (uint64_t)f->size);
 	ncfx_put_u64(w, NCFX_T_CREATED, (uint64_t)f->received);

@@ -143,24 +143,15 @@ put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
 	ncfx_put_u64(w, NCFX_T_JOB_ID, (uint64_t)j->id);
 	ncfx_put_u8(w, NCFX_T_STATE, (uint8_t)j->state);
 	ncfx_put_str(w, NCFX_T_DEST, j->dest);
-	{
-		char name[sizeof(j->filename)];
-		snprintf(name, sizeof(name), "%s", j->filename);
-		ncfx_text_sanitize(name);
-		ncfx_put_str(w, NCFX_T_FILENAME, name);
-	}
+	ncfx_put_text(w, NCFX_T_FILENAME, j->filename);
 	ncfx_put_u64(w, NCFX_T_SIZE, (uint64_t)j->size);
 	ncfx_put_u8(w, NCFX_T_FORMAT, (uint8_t)j->format);
 	ncfx_put_u32(w, NCFX_T_PAGES, (uint32_t)j->pages);
 	ncfx_put_u64(w, NCFX_T_CREATED, (uint64_t)j->created);
 	ncfx_put_u64(w, NCFX_T_UPDATED, (uint64_t)j->updated);
-	if (j->reason[0]) {
-		/* It may quote what a far fax machine sent (its station id): make it text. */
-		char text[sizeof(j->reason)];
-		snprintf(text, sizeof(text), "%s", j->reason);
-		ncfx_text_sanitize(text);
-		ncfx_put_str(w, NCFX_T_TEXT, text);
-	}
+	/* The reason may quote what a far fax machine sent (its station id). */
+	if (j->reason[0])
+		ncfx_put_text(w, NCFX_T_TEXT, j->reason);
 	ncfx_put_u8(w, NCFX_T_RESOLUTION, (uint8_t)(j->fine != 0));
 	ncfx_put_u8(w, NCFX_T_PRIORITY, (uint8_t)j->priority);
 	if (j->send_at)
@@ -176,12 +167,8 @@ put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
 	ncfx_put_u32(w, NCFX_T_PAGE, (uint32_t)j->pages_sent);
 	if (j->bit_rate)
 		ncfx_put_u32(w, NCFX_T_BIT_RATE, (uint32_t)j->bit_rate);
-	if (j->remote_id[0]) {
-		char id[NCFX_REMOTE_ID_MAX + 1];
-		snprintf(id, sizeof(id), "%s", j->remote_id);
-		ncfx_text_sanitize(id);       /* what a far machine sent is not trusted text */
-		ncfx_put_str(w, NCFX_T_REMOTE_ID, id);
-	}
+	if (j->remote_id[0])
+		ncfx_put_text(w, NCFX_T_REMOTE_ID, j->remote_id);
 	ncfx_put_u8(w, NCFX_T_ECM, (uint8_t)(j->ecm != 0));
 }
 
@@ -575,7 +562,6 @@ keep_part(struct session *s, struct intake_req *r, uint64_t image_bytes)
 		size_t len = strlen(a->names);
 		snprintf(a->names + len, sizeof(a->names) - len, " + %s", r->u->filename);
 	}
-	ncfx_text_sanitize(a->names);      /* a name cut inside a character is made text */
 	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, r->reqid);
 	ncfx_put_u32(&w, NCFX_T_PAGES, (uint32_t)r->pages);
 	session_send(s, &w);
@@ -646,7 +632,6 @@ finish_intake(void *arg)
 		snprintf(names, sizeof(names), "%s + %s", a->names, u->filename);
 	else
 		snprintf(names, sizeof(names), "%s", u->filename);
-	ncfx_text_sanitize(names);         /* a name cut inside a character is made text */
 	format = a->format;
 	drop_assembly(s);                  /* its images are in this one now */
 	memset(&j, 0, sizeof(j));
@@ -831,12 +816,39 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 
 #define STATE_BIT(st) (1u << (st))
 
+/* The answer to a job request whose store_job_transition gave rc, unless it succeeded (1):
+ * no such job, the job's state (in_state says why), or a store failure. 1 when it replied. */
+static int
+refused(struct session *s, uint32_t reqid, int rc, int64_t id, const char *action,
+    const char *in_state)
+{
+	struct server *srv = session_server(s);
+	char why[100];
+
+	switch (rc) {
+	case 1:
+		return 0;
+	case 0:
+		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);
+		session_reply_error(s, reqid, NCFX_E_NO_SUCH_JOB, why);
+		return 1;
+	case 2:
+		session_reply_error(s, reqid, NCFX_E_JOB_STATE, in_state);
+		return 1;
+	default:
+		log_warnx("%s by '%s': store: %s", action, session_user(s),
+		    store_errmsg(srv->store));
+		session_reply_error(s, reqid, NCFX_E_INTERNAL, "server store unavailable");
+		return 1;
+	}
+}
+
 static void
 handle_cancel(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
 	int64_t id = (int64_t)(ncfx_msg_uint(m, NCFX_T_JOB_ID) & INT64_MAX);
-	struct store_job j;
+	struct store_job j = { 0 };
 	struct store_note note;
 	char why[200];
 	int rc;
@@ -849,31 +861,18 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING) |
 	    STATE_BIT(NCFX_JOB_ACTIVE) | STATE_BIT(NCFX_JOB_SUSPENDED),
 	    NCFX_JOB_CANCELLED, "cancelled by the user", &j, &note);
-	switch (rc) {
-	case 1:
-		log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
-		if (faxqueue_hangup(srv->faxq, id))
-			log_info("job %" PRId64 ": hanging up the call", id);
-		/* A cancelled job will never be sent: its document only costs disk now. */
-		if (spool_remove(srv->spool, j.doc) < 0)
-			log_warnx("spool: cannot remove %s of cancelled job %" PRId64, j.doc, id);
-		reply_job(s, m->reqid, 0, &j);
-		session_notify_user(srv, note.user);
-		break;
-	case 0:
-		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);
-		session_reply_error(s, m->reqid, NCFX_E_NO_SUCH_JOB, why);
-		break;
-	case 2:
-		snprintf(why, sizeof(why), "job %" PRId64 " is already %s", id,
-		    ncfx_job_state_name(j.state));
-		session_reply_error(s, m->reqid, NCFX_E_JOB_STATE, why);
-		break;
-	default:
-		log_warnx("cancel by '%s': store: %s", session_user(s), store_errmsg(srv->store));
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
-		break;
-	}
+	snprintf(why, sizeof(why), "job %" PRId64 " is already %s", id,
+	    ncfx_job_state_name(j.state));
+	if (refused(s, m->reqid, rc, id, "cancel", why))
+		return;
+	log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
+	if (faxqueue_hangup(srv->faxq, id))
+		log_info("job %" PRId64 ": hanging up the call", id);
+	/* A cancelled job will never be sent: its document only costs disk now. */
+	if (spool_remove(srv->spool, j.doc) < 0)
+		log_warnx("spool: cannot remove %s of cancelled job %" PRId64, j.doc, id);
+	reply_job(s, m->reqid, 0, &j);
+	session_notify_user(srv, note.user);
 }
 
 /* Suspend holds a waiting job (it keeps its place and tries); resume lets it go again,
@@ -883,7 +882,7 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 {
 	struct server *srv = session_server(s);
 	int64_t id = (int64_t)(ncfx_msg_uint(m, NCFX_T_JOB_ID) & INT64_MAX);
-	struct store_job j;
+	struct store_job j = { 0 };
 	struct store_note note;
 	char why[200];
 	int rc;
@@ -907,31 +906,17 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 			    later ? "resumed; waiting for its next try" : "", &j, &note);
 		}
 	}
-	switch (rc) {
-	case 1:
-		log_info("job %" PRId64 " %s by '%s'", id, suspend ? "suspended" : "resumed",
-		    session_user(s));
-		reply_job(s, m->reqid, 0, &j);
-		session_notify_user(srv, note.user);
-		if (!suspend)
-			faxqueue_kick(srv->faxq);
-		break;
-	case 0:
-		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);
-		session_reply_error(s, m->reqid, NCFX_E_NO_SUCH_JOB, why);
-		break;
-	case 2:
-		snprintf(why, sizeof(why), "job %" PRId64 " is %s: only a %s job can be %s", id,
-		    ncfx_job_state_name(j.state), suspend ? "pending or sleeping" : "suspended",
-		    suspend ? "suspended" : "resumed");
-		session_reply_error(s, m->reqid, NCFX_E_JOB_STATE, why);
-		break;
-	default:
-		log_warnx("%s by '%s': store: %s", suspend ? "suspend" : "resume", session_user(s),
-		    store_errmsg(srv->store));
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
-		break;
-	}
+	snprintf(why, sizeof(why), "job %" PRId64 " is %s: only a %s job can be %s", id,
+	    ncfx_job_state_name(j.state), suspend ? "pending or sleeping" : "suspended",
+	    suspend ? "suspended" : "resumed");
+	if (refused(s, m->reqid, rc, id, suspend ? "suspend" : "resume", why))
+		return;
+	log_info("job %" PRId64 " %s by '%s'", id, suspend ? "suspended" : "resumed",
+	    session_user(s));
+	reply_job(s, m->reqid, 0, &j);
+	session_notify_user(srv, note.user);
+	if (!suspend)
+		faxqueue_kick(srv->faxq);
 }
 
 void

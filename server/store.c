@@ -407,6 +407,24 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 	copy(j->remote_id, sizeof(j->remote_id), sqlite3_column_text(q, 24));
 }
 
+static void
+job_decode(sqlite3_stmt *q, void *out)
+{
+	job_row(q, out);
+}
+
+/* Steps q for at most one row, decoded into out, and releases q: 1 a row, 0 none, -1. */
+static int
+step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_ROW)
+		decode(q, out);
+	release(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int note_insert(struct store *st, struct store_note *n);
 
 /* Runs the bound INSERT q (finalizing it) and, when note is given, writes the notification
@@ -478,17 +496,12 @@ int
 store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j)
 {
 	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND owner = ?");
-	int rc;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		job_row(q, j);
-	release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return step_one(q, job_decode, j);
 }
 
 int
@@ -643,35 +656,33 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 }
 
 int
-store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *wake)
+store_job_next(struct store *st, int64_t now, struct store_job *j)
 {
 	/* Past its kill time counts as due: the dispatcher ends it with the reason. */
 	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
 	    "(next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1)) ORDER BY priority, id LIMIT 1");
-	int rc, found;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, now);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		job_row(q, j);
-	release(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
-	found = rc == SQLITE_ROW;
+	return step_one(q, job_decode, j);
+}
+
+int
+store_job_wake(struct store *st, int64_t now, int64_t *wake)
+{
+	sqlite3_stmt *q = prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try "
+	    "THEN kill_at ELSE next_try END) FROM jobs WHERE state IN (1, 2) AND next_try > ?");
+	int rc;
+
 	*wake = 0;
-	q = prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try THEN kill_at "
-	    "ELSE next_try END) FROM jobs WHERE state IN (1, 2) AND next_try > ?");
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, now);
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		*wake = sqlite3_column_int64(q, 0);
 	release(q);
-	if (rc != SQLITE_ROW)
-		return -1;
-	return found;
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 int
@@ -713,6 +724,14 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 
 #define FAX_COLUMNS "id, owner, number, remote_id, doc, pages, size, fine, bit_rate, ecm, " \
                     "read, received, note"
+
+static void fax_row(sqlite3_stmt *q, struct store_fax *f);
+
+static void
+fax_decode(sqlite3_stmt *q, void *out)
+{
+	fax_row(q, out);
+}
 
 static void
 fax_row(sqlite3_stmt *q, struct store_fax *f)
@@ -764,17 +783,12 @@ int
 store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f)
 {
 	sqlite3_stmt *q = prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE id = ? AND owner = ?");
-	int rc;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		fax_row(q, f);
-	release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return step_one(q, fax_decode, f);
 }
 
 int

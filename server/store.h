@@ -126,10 +126,12 @@ int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned f
  * cancel), -1 error. */
 int store_job_save(struct store *st, const struct store_job *j, int expect,
                    struct store_note *note);
-/* The next job to dial: pending or sleeping and due by now, not past its kill time first,
- * most urgent first, then oldest. 1 found, 0 none, -1. *wake gets the earliest future
- * next_try of a waiting job (0 if none), for the dispatcher's timer. */
-int store_job_next(struct store *st, int64_t now, struct store_job *j, int64_t *wake);
+/* The next job to dial: pending or sleeping and due by now (or past its kill time), most
+ * urgent first, then oldest. 1 found, 0 none, -1. */
+int store_job_next(struct store *st, int64_t now, struct store_job *j);
+/* The earliest future next_try (or kill time before it) of a waiting job, 0 if none, for
+ * the dispatcher's timer. 0 or -1. */
+int store_job_wake(struct store *st, int64_t now, int64_t *wake);
 /* Jobs found active at start (the server stopped during their calls): each is given to cb,
  * which saves it as it sees fit. 0 or -1. */
 int store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), void *arg);

@@ -177,19 +177,21 @@ main(void)
 		snprintf(b.doc, sizeof(b.doc), "qb.tif");
 		CHECK_INT(store_job_insert(st, &a, NULL), 0);
 		CHECK_INT(store_job_insert(st, &b, NULL), 0);
-		CHECK_INT(store_job_next(st, now, &next, &wake), 1);
+		CHECK_INT(store_job_next(st, now, &next), 1);
 		CHECK_INT((int)next.id, (int)b.id);                   /* priority 10 before 127 */
+		CHECK_INT(store_job_wake(st, now, &wake), 0);
 		CHECK_INT((int)wake, 0);
 		next.state = NCFX_JOB_ACTIVE;
 		CHECK_INT(store_job_save(st, &next, NCFX_JOB_PENDING, NULL), 1);
 		CHECK_INT(store_job_save(st, &next, NCFX_JOB_PENDING, NULL), 2); /* moved on */
-		CHECK_INT(store_job_next(st, now, &next, &wake), 1);
+		CHECK_INT(store_job_next(st, now, &next), 1);
 		CHECK_INT((int)next.id, (int)a.id);
 		next.state = NCFX_JOB_SLEEPING;
 		next.next_try = now + 300;
 		next.dials = 1;
 		CHECK_INT(store_job_save(st, &next, NCFX_JOB_PENDING, NULL), 1);
-		CHECK_INT(store_job_next(st, now, &next, &wake), 0);  /* b active, a asleep */
+		CHECK_INT(store_job_next(st, now, &next), 0);  /* b active, a asleep */
+		CHECK_INT(store_job_wake(st, now, &wake), 0);
 		CHECK_INT((int)(wake - now), 300);
 		CHECK_INT(store_job_get(st, bob.id, a.id, &got), 1);
 		CHECK_INT(got.dials, 1);
