@@ -164,6 +164,10 @@ test_strings(void)
 			CHECK_INT(decode_err(), 0);
 		else
 			CHECK_INT(decode_err(), NCFX_E_PROTOCOL);
+		/* ncfx_put_text makes any of them a frame the peer takes */
+		ncfx_wbuf_begin(&w, NCFX_MSG_BYE, 0, 0);
+		ncfx_put_text(&w, NCFX_T_REASON, cases[i].s);
+		CHECK_INT(decode_err(), 0);
 	}
 }
 
