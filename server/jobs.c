@@ -3,6 +3,7 @@
  * thread: ghostscript can take seconds) and sits fsynced in the spool. */
 #include "jobs.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -457,6 +458,19 @@ handle_chunk(struct session *s, const struct ncfx_msg *m)
 	u->got += len;
 }
 
+/* The job's image is made durable here, on the worker, while the loop serves others: the
+ * commit on the loop then has only the rename and the store left. (The image of a document
+ * with more to come is joined into the job's later, and only that one needs to last.) */
+static void
+sync_image(struct intake_req *r)
+{
+	if (r->last && r->pages >= 0 && spool_sync(r->out) != 0) {
+		snprintf(r->err, sizeof(r->err), "the server could not store its fax image (%s)",
+		    strerror(errno));
+		r->pages = -1;
+	}
+}
+
 static void
 convert(void *arg)
 {
@@ -471,6 +485,7 @@ convert(void *arg)
 	if (!r->join) {
 		r->pages = intake_convert(r->u->path, r->u->format, &o, r->out, r->err,
 		    sizeof(r->err));
+		sync_image(r);
 		return;
 	}
 	/* The last document: made into its image, then the cover page (which counts every
@@ -502,6 +517,7 @@ convert(void *arg)
 out:
 	unlink(part);
 	unlink(cover);
+	sync_image(r);
 }
 
 static void
@@ -582,7 +598,7 @@ finish_intake(void *arg)
 	struct stat st;
 	uint64_t kept = 0, sent;  /* what the quota counts: the larger of upload and image */
 	char why[400], names[NCFX_FILENAME_MAX + 1];
-	int code = 0, fd, format;
+	int code = 0, format;
 	int64_t now;
 
 	*session_intake(s) = NULL;
@@ -601,15 +617,12 @@ finish_intake(void *arg)
 		drop_assembly(s);
 		return;
 	}
-	if ((fd = open(r->out, O_RDWR | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
+	if (stat(r->out, &st) != 0) {
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		drop_assembly(s);
 		return;
 	}
 	if (!r->last) {
-		close(fd);
 		keep_part(s, r, (uint64_t)st.st_size);
 		return;
 	}
@@ -623,7 +636,6 @@ finish_intake(void *arg)
 			code = NCFX_E_INTERNAL;
 			snprintf(why, sizeof(why), "server spool unavailable");
 		}
-		close(fd);
 		session_reply_error(s, r->reqid, code, why);
 		drop_assembly(s);
 		return;
@@ -635,7 +647,7 @@ finish_intake(void *arg)
 	format = a->format;
 	drop_assembly(s);                  /* its images are in this one now */
 	memset(&j, 0, sizeof(j));
-	if (spool_commit(srv->spool, r->out, fd, "tif", j.doc, sizeof(j.doc)) < 0) {
+	if (spool_commit(srv->spool, r->out, -1, "tif", j.doc, sizeof(j.doc)) < 0) {
 		r->out[0] = '\0';          /* spool_commit removed it */
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		return;

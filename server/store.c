@@ -8,7 +8,10 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
 
 #define STMT_CACHE 96           /* more than the distinct statements below */
 
@@ -110,6 +113,31 @@ static const char *const schema_v3 =
     "CREATE INDEX inbox_owner ON inbox(owner, id);"
     "CREATE INDEX inbox_doc ON inbox(doc);";
 
+/* Version 4: each user's unfinished jobs and the bytes they hold, which the quota reads at
+ * every submission. Counting them each time costs as many rows as the user has jobs queued;
+ * this tally is kept by the database itself, in the same transaction as every change of a
+ * job, so it cannot drift from the jobs table. */
+static const char *const schema_v4 =
+    "CREATE TABLE usage ("
+    "  owner INTEGER PRIMARY KEY,"
+    "  jobs INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL);"
+    "INSERT INTO usage SELECT owner, COUNT(*), SUM(size) FROM jobs WHERE state IN " UNFINISHED
+    "  GROUP BY owner;"
+    "CREATE TRIGGER usage_insert AFTER INSERT ON jobs WHEN NEW.state IN " UNFINISHED " BEGIN"
+    "  INSERT INTO usage VALUES (NEW.owner, 1, NEW.size) ON CONFLICT(owner) DO UPDATE SET"
+    "    jobs = jobs + 1, bytes = bytes + excluded.bytes;"
+    "  END;"
+    "CREATE TRIGGER usage_delete AFTER DELETE ON jobs WHEN OLD.state IN " UNFINISHED " BEGIN"
+    "  UPDATE usage SET jobs = jobs - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;"
+    "  END;"
+    "CREATE TRIGGER usage_update AFTER UPDATE OF owner, size, state ON jobs BEGIN"
+    "  UPDATE usage SET jobs = jobs - 1, bytes = bytes - OLD.size"
+    "    WHERE owner = OLD.owner AND OLD.state IN " UNFINISHED ";"
+    "  INSERT INTO usage SELECT NEW.owner, 1, NEW.size WHERE NEW.state IN " UNFINISHED
+    "    ON CONFLICT(owner) DO UPDATE SET jobs = jobs + 1, bytes = bytes + excluded.bytes;"
+    "  END;";
+
 static void
 copy(char *dst, size_t cap, const unsigned char *src)
 {
@@ -154,7 +182,9 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 2 && sqlite3_exec(st->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 3 && sqlite3_exec(st->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, "PRAGMA user_version=3", NULL, NULL, &msg) != SQLITE_OK ||
+	    (version < 4 && sqlite3_exec(st->db, schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, "PRAGMA user_version=" STR(SCHEMA_VERSION), NULL, NULL,
+	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		goto sqlfail;
@@ -270,8 +300,6 @@ store_user_set_password(struct store *st, const char *name, const char *pwhash)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
-
-#define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
 
 int
 store_user_del(struct store *st, const char *name, int force,
@@ -569,20 +597,20 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 int
 store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes)
 {
-	sqlite3_stmt *q = prep(st, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM jobs WHERE "
-	    "owner = ? AND state IN " UNFINISHED);
+	sqlite3_stmt *q = prep(st, "SELECT jobs, bytes FROM usage WHERE owner = ?");
 	int rc;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, owner);
+	*count = *bytes = 0;               /* no row: the user never had a job */
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		*count = sqlite3_column_int64(q, 0);
 		*bytes = sqlite3_column_int64(q, 1);
 	}
 	release(q);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 int

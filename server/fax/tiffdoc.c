@@ -138,7 +138,9 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 	uint16_t bps = 1, spp = 1, photo = PHOTOMETRIC_MINISWHITE;
 	double xr, yr, sx, sy, fw, fh;
 	tmsize_t line = TIFFScanlineSize(in);
+	int identity = 1;
 	unsigned char *src = NULL, *row = NULL;
+	uint32_t *col = NULL;       /* source column of each output column, or UINT32_MAX */
 	int rc = -1;
 
 	TIFFGetField(in, TIFFTAG_IMAGEWIDTH, &w);
@@ -177,7 +179,7 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 	oh = (uint32_t)fh;
 	pad = (TIFFDOC_FAX_WIDTH - ow) / 2;
 	if ((src = malloc((size_t)line * h)) == NULL || (row = calloc(1, TIFFDOC_FAX_WIDTH / 8)) ==
-	    NULL) {
+	    NULL || (col = malloc(sizeof(*col) * ow)) == NULL) {
 		snprintf(err, errlen, "out of memory for page %d", page);
 		goto out;
 	}
@@ -201,23 +203,42 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 	TIFFSetField(out, TIFFTAG_YRESOLUTION, (float)yres);
 	TIFFSetField(out, TIFFTAG_ROWSPERSTRIP, oh);
 	TIFFSetField(out, TIFFTAG_PAGENUMBER, (uint16_t)(page - 1), (uint16_t)pages);
-	for (uint32_t oy = 0; oy < oh; oy++) {
+	/* The scaling is worked out once per page, not per pixel: a column table, and each
+	 * output row made only when its source row changes. A page already at the fax width
+	 * and resolution (what scanners and fax software send) is copied row for row. */
+	for (uint32_t ox = 0; ox < ow; ox++) {
+		uint32_t sx0 = (uint32_t)(ox / sx);
+		col[ox] = sx0 < w ? sx0 : UINT32_MAX;
+		if (col[ox] != ox)
+			identity = 0;
+	}
+	identity = identity && ow == w && pad == 0 && (size_t)line == TIFFDOC_FAX_WIDTH / 8;
+	for (uint32_t oy = 0, made = UINT32_MAX; oy < oh; oy++) {
 		uint32_t sy0 = (uint32_t)(oy / sy);
-		const unsigned char *s = src + (size_t)line * (sy0 < h ? sy0 : h - 1);
+		const unsigned char *s;
 
-		memset(row, 0, TIFFDOC_FAX_WIDTH / 8);
-		for (uint32_t ox = 0; ox < ow; ox++) {
-			uint32_t sx0 = (uint32_t)(ox / sx);
-			int bit;
-
-			if (sx0 >= w)
-				continue;
-			bit = (s[sx0 / 8] >> (7 - sx0 % 8)) & 1;
+		sy0 = sy0 < h ? sy0 : h - 1;
+		s = src + (size_t)line * sy0;
+		if (sy0 != made && identity) {
+			memcpy(row, s, TIFFDOC_FAX_WIDTH / 8);
 			if (photo == PHOTOMETRIC_MINISBLACK)
-				bit = !bit;             /* 1 must mean black */
-			if (bit)
-				row[(pad + ox) / 8] |= (unsigned char)(0x80 >> ((pad + ox) % 8));
+				for (size_t i = 0; i < TIFFDOC_FAX_WIDTH / 8; i++)
+					row[i] = (unsigned char)~row[i];   /* 1 must mean black */
+		} else if (sy0 != made) {
+			memset(row, 0, TIFFDOC_FAX_WIDTH / 8);
+			for (uint32_t ox = 0; ox < ow; ox++) {
+				int bit;
+
+				if (col[ox] == UINT32_MAX)
+					continue;
+				bit = (s[col[ox] / 8] >> (7 - col[ox] % 8)) & 1;
+				if (photo == PHOTOMETRIC_MINISBLACK)
+					bit = !bit;     /* 1 must mean black */
+				if (bit)
+					row[(pad + ox) / 8] |= (unsigned char)(0x80 >> ((pad + ox) % 8));
+			}
 		}
+		made = sy0;
 		if (TIFFWriteScanline(out, row, oy, 0) < 0) {
 			snprintf(err, errlen, "cannot write the fax image (disk full?)");
 			goto out;
@@ -231,6 +252,7 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 out:
 	free(src);
 	free(row);
+	free(col);
 	return rc;
 }
 

@@ -132,9 +132,10 @@ test_text(void)
 	CHECK_INT(intake_convert(txt, NCFX_FMT_TEXT, &o, out, err, sizeof(err)), 2);
 }
 
-/* A 1-bit TIFF, w x h at xres x yres, with a diagonal line. */
+/* A TIFF, w x h at xres x yres, with a diagonal line (black where photo says 1 or 0 is). */
 static void
-make_tiff(const char *path, uint32_t w, uint32_t h, float xres, float yres, int bps)
+make_tiff_photo(const char *path, uint32_t w, uint32_t h, float xres, float yres, int bps,
+    int photo)
 {
 	TIFF *t = TIFFOpen(path, "w");
 	size_t rowlen = bps == 1 ? (w + 7) / 8 : w;
@@ -145,7 +146,7 @@ make_tiff(const char *path, uint32_t w, uint32_t h, float xres, float yres, int 
 	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bps);
 	TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
 	TIFFSetField(t, TIFFTAG_COMPRESSION, bps == 1 ? COMPRESSION_CCITTFAX4 : COMPRESSION_NONE);
-	TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
+	TIFFSetField(t, TIFFTAG_PHOTOMETRIC, photo);
 	TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
 	TIFFSetField(t, TIFFTAG_XRESOLUTION, xres);
 	TIFFSetField(t, TIFFTAG_YRESOLUTION, yres);
@@ -160,6 +161,38 @@ make_tiff(const char *path, uint32_t w, uint32_t h, float xres, float yres, int 
 	}
 	free(row);
 	TIFFClose(t);
+}
+
+static void
+make_tiff(const char *path, uint32_t w, uint32_t h, float xres, float yres, int bps)
+{
+	make_tiff_photo(path, w, h, xres, yres, bps, PHOTOMETRIC_MINISWHITE);
+}
+
+/* Each row of out (a fax-width image) is row y / repeat of in, every bit flipped if invert.
+ * (Rows are read in order: a compressed strip cannot be read backwards.) */
+static int
+rows_from(const char *in, const char *out, uint32_t repeat, int invert)
+{
+	TIFF *x = TIFFOpen(in, "r"), *y = TIFFOpen(out, "r");
+	uint32_t h = 0;
+	unsigned char ra[216], rb[216];
+	int same = x && y;
+
+	if (same)
+		TIFFGetField(y, TIFFTAG_IMAGELENGTH, &h);
+	for (uint32_t i = 0; same && i < h; i++) {
+		if (i % repeat == 0)
+			same = TIFFReadScanline(x, ra, i / repeat, 0) >= 0;
+		same = same && TIFFReadScanline(y, rb, i, 0) >= 0;
+		for (size_t k = 0; same && k < sizeof(ra); k++)
+			same = (unsigned char)(invert ? ~ra[k] : ra[k]) == rb[k];
+	}
+	if (x)
+		TIFFClose(x);
+	if (y)
+		TIFFClose(y);
+	return same;
 }
 
 static int
@@ -209,6 +242,15 @@ test_tiff(void)
 	make_tiff(in, 1728, 300, 204, 98, 1);
 	CHECK_INT(intake_convert(in, NCFX_FMT_TIFF, &o, out, err, sizeof(err)), 1);
 	CHECK_INT(pages_are(out, 600, 196.0f), 1);
+	CHECK(rows_from(in, out, 2, 0));      /* each line twice, as it was */
+
+	/* A page that says 1 is white (min-is-black) is turned into the fax's 1-is-black. */
+	snprintf(in, sizeof(in), "%s/minisblack.tif", dir);
+	make_tiff_photo(in, 1728, 100, 204, 196, 1, PHOTOMETRIC_MINISBLACK);
+	CHECK_INT(intake_convert(in, NCFX_FMT_TIFF, &o, out, err, sizeof(err)), 1);
+	CHECK_INT(pages_are(out, 100, 196.0f), 1);
+	CHECK(rows_from(in, out, 1, 1));
+	CHECK(!rows_from(in, out, 1, 0));
 
 	/* A page that would be over 20 inches long at fax resolution (a tiny vertical
 	 * resolution): refused, not made into a huge image. */

@@ -4,6 +4,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
 #include "store.h"
 
@@ -29,6 +31,38 @@ count_session(const struct store_session *x, void *arg)
 	CHECK_STR(x->scp_state, "connected");
 	(*(int *)arg)++;
 	return 0;
+}
+
+struct tally {
+	int64_t jobs, bytes;
+};
+
+static int
+sum_unfinished(const struct store_job *j, void *arg)
+{
+	struct tally *t = arg;
+
+	if (j->state == NCFX_JOB_PENDING || j->state == NCFX_JOB_SLEEPING ||
+	    j->state == NCFX_JOB_ACTIVE || j->state == NCFX_JOB_SUSPENDED) {
+		t->jobs++;
+		t->bytes += j->size;
+	}
+	return 0;
+}
+
+/* The quota's tally, kept by the database, agrees with the user's jobs counted one by one. */
+static void
+check_tally(struct store *st, int64_t owner, int64_t want_jobs, int64_t want_bytes)
+{
+	struct tally t = { 0, 0 };
+	int64_t jobs = -1, bytes = -1;
+
+	CHECK_INT(store_job_list(st, owner, sum_unfinished, &t), 0);
+	CHECK_INT(store_job_unfinished(st, owner, &jobs, &bytes), 0);
+	CHECK_INT(jobs, t.jobs);
+	CHECK_INT(bytes, t.bytes);
+	CHECK_INT(jobs, want_jobs);
+	CHECK_INT(bytes, want_bytes);
 }
 
 static void
@@ -79,12 +113,8 @@ main(void)
 	CHECK_INT(n, 0);
 	CHECK_INT(store_job_list(st, alice.id, count_job, &n), 0);
 	CHECK_INT(n, 1);
-	{
-		int64_t count = -1, bytes = -1;
-		CHECK_INT(store_job_unfinished(st, alice.id, &count, &bytes), 0);
-		CHECK_INT(count, 1);
-		CHECK_INT(bytes, 10);
-	}
+	check_tally(st, alice.id, 1, 10);
+	check_tally(st, bob.id, 0, 0);
 	CHECK_INT(store_doc_in_use(st, "abc.tif"), 1);
 	CHECK_INT(store_doc_in_use(st, "zzz.tif"), 0);
 
@@ -97,6 +127,32 @@ main(void)
 	CHECK_STR(got.reason, "by alice");
 	CHECK_INT(store_job_transition(st, alice.id, j.id, 1u << NCFX_JOB_PENDING,
 	    NCFX_JOB_CANCELLED, "again", &got, NULL), 2);
+	check_tally(st, alice.id, 0, 0);
+
+	/* the tally follows every way a job changes: queued, suspended, resumed, dialled, done */
+	{
+		struct store_job k = j, l = j;
+
+		k.id = l.id = 0;
+		k.size = 5;
+		l.size = 7;
+		l.state = NCFX_JOB_SLEEPING;
+		CHECK_INT(store_job_insert(st, &k, NULL), 0);
+		CHECK_INT(store_job_insert(st, &l, NULL), 0);
+		check_tally(st, alice.id, 2, 12);
+		CHECK_INT(store_job_transition(st, alice.id, k.id, 1u << NCFX_JOB_PENDING,
+		    NCFX_JOB_SUSPENDED, "", &got, NULL), 1);
+		check_tally(st, alice.id, 2, 12);
+		CHECK_INT(store_job_transition(st, alice.id, k.id, 1u << NCFX_JOB_SUSPENDED,
+		    NCFX_JOB_ACTIVE, "", &got, NULL), 1);
+		got.state = NCFX_JOB_DONE;
+		CHECK_INT(store_job_save(st, &got, NCFX_JOB_ACTIVE, NULL), 1);
+		check_tally(st, alice.id, 1, 7);
+		CHECK_INT(store_job_transition(st, alice.id, l.id, 1u << NCFX_JOB_SLEEPING,
+		    NCFX_JOB_FAILED, "", &got, NULL), 1);
+		check_tally(st, alice.id, 0, 0);
+		check_tally(st, bob.id, 0, 0);
+	}
 
 	/* the outbox: per-user sequence numbers, atomic with the job change, acks move forward */
 	{
@@ -226,18 +282,45 @@ main(void)
 	/* a user with an unfinished job is kept unless forced; removal reports documents */
 	j.id = 0;
 	CHECK_INT(store_job_insert(st, &j, NULL), 0);
+	check_tally(st, alice.id, 1, 10);
 	CHECK_INT(store_user_del(st, "alice", 0, doc_seen, &docs), 2);
 	CHECK_INT(docs, 0);
 	CHECK_INT(store_user_del(st, "alice", 1, doc_seen, &docs), 1);
-	CHECK_INT(docs, 3);
+	CHECK_INT(docs, 5);
 	CHECK_INT(store_user_get(st, "alice", &alice), 0);
+	check_tally(st, alice.id, 0, 0);
 	store_close(st);
 
 	/* reopening sees the same data: the file is the state */
 	st = store_open(path, err, sizeof(err));
 	CHECK(st != NULL);
 	CHECK_INT(store_user_get(st, "bob", &bob), 1);
+	/* bob has two unfinished jobs from here on */
+	j.id = 0;
+	j.owner = bob.id;
+	j.state = NCFX_JOB_PENDING;
+	CHECK_INT(store_job_insert(st, &j, NULL), 0);
+	j.id = 0;
+	j.state = NCFX_JOB_SUSPENDED;
+	j.size = 32;
+	CHECK_INT(store_job_insert(st, &j, NULL), 0);
+	check_tally(st, bob.id, 2, 42);
 	store_close(st);
+
+	/* a store of schema 3 (before the tally) gets it, counted from its jobs, at upgrade */
+	{
+		sqlite3 *db;
+
+		CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+		CHECK_INT(sqlite3_exec(db, "DROP TRIGGER usage_insert; DROP TRIGGER usage_delete;"
+		    "DROP TRIGGER usage_update; DROP TABLE usage; PRAGMA user_version=3;", NULL,
+		    NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		st = store_open(path, err, sizeof(err));
+		CHECK(st != NULL);
+		check_tally(st, bob.id, 2, 42);
+		store_close(st);
+	}
 
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	CHECK_INT(system(path), 0);
