@@ -7,7 +7,8 @@
  *
  *   netcfax-loadgen --port P --fingerprint SHA256:... --user U [--users K] --password-file F
  *                   --sessions N [--addresses K] [--path direct|relay] [--parallel C]
- *                   [--hold S] [--expect M] [--storm] [--server-pid PID] [--timeout S]
+ *                   [--hold S] [--expect M] [--storm] [--no-resume-token]
+ *                   [--server-pid PID] [--timeout S]
  *
  * --users K spreads the sessions over the users U1..UK (same password), as many people's
  * clients would be; without it every session is user U.
@@ -15,7 +16,9 @@
  * M notifications whose TEXT carries "t=<unix microseconds>" and reports their latency.
  * --storm: once all are up it prints "ready" on stderr; SIGUSR1 (sent as the server is
  * started again) starts the clock; every session reconnects as the netcfax client does (after
- * 0.5-1 s, then backing off), and the time until all are up again is reported. */
+ * 0.5-1 s, then backing off), and the time until all are up again is reported. Each login
+ * presents the resume token of the session's last one, as the watcher does; with
+ * --no-resume-token every login is checked by password. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +70,8 @@ struct sess {
 	uint64_t            seen;          /* highest seq seen */
 	uint64_t            got;           /* notifications received */
 	int                 attempts;      /* storm: failed reconnects since it was last up */
+	int                 has_token;
+	uint8_t             token[32];     /* resume token from the last LOGIN_OK */
 };
 
 struct scpconn {
@@ -85,6 +90,7 @@ struct lg {
 	char                   password[256];
 	int                    port;
 	int                    nsess, naddr, parallel, path, expect, storm, hold, timeout;
+	int                    no_token;       /* log in by password every time */
 	long                   server_pid;
 	struct sess           *s;
 	struct sess          **byid;
@@ -242,6 +248,11 @@ send_login(struct sess *s)
 	/* Resume where this session left off: after a reconnect nothing is shown twice. */
 	if (s->acked)
 		ncfx_put_u64(&w, NCFX_T_SEQ, s->acked);
+	/* As the netcfax watcher does: the last login's token, so a reconnect costs the server
+	 * no password check. */
+	if (!lg->no_token)
+		ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, s->token, s->has_token ? 32 : 0);
+	s->has_token = 0;
 	frame_send(s->pcp, &w);
 	s->state = S_LOGIN;
 }
@@ -338,12 +349,18 @@ pcp_read(struct bufferevent *bev, void *arg)
 				send_login(s);
 			break;
 		case NCFX_MSG_LOGIN_OK: {
-			size_t n;
+			size_t n, tn;
 			const uint8_t *sec = ncfx_msg_bytes(&m, NCFX_T_SCP_SECRET, &n);
+
+			const uint8_t *tok = ncfx_msg_bytes(&m, NCFX_T_RESUME_TOKEN, &tn);
 
 			s->session_id = ncfx_msg_uint(&m, NCFX_T_SESSION_ID);
 			if (sec && n == 32)
 				memcpy(s->secret, sec, 32);
+			if (tok && tn == 32) {
+				memcpy(s->token, tok, 32);
+				s->has_token = 1;
+			}
 			byid_put(s->lg, s);
 			break;
 		}
@@ -649,8 +666,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: netcfax-loadgen --port P --fingerprint SHA256:... --user U [--users K] "
 	    "--password-file F --sessions N [--addresses K] [--path direct|relay] "
-	    "[--parallel C] [--hold S] [--expect M] [--storm] [--server-pid PID] "
-	    "[--timeout S]\n");
+	    "[--parallel C] [--hold S] [--expect M] [--storm] [--no-resume-token] "
+	    "[--server-pid PID] [--timeout S]\n");
 }
 
 int
@@ -669,6 +686,7 @@ main(int argc, char **argv)
 		{ "hold", required_argument, NULL, 'H' },
 		{ "expect", required_argument, NULL, 'e' },
 		{ "storm", no_argument, NULL, 's' },
+		{ "no-resume-token", no_argument, NULL, 'R' },
 		{ "server-pid", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -700,6 +718,7 @@ main(int argc, char **argv)
 		case 'H': lg.hold = atoi(optarg); break;
 		case 'e': lg.expect = atoi(optarg); break;
 		case 's': lg.storm = 1; break;
+		case 'R': lg.no_token = 1; break;
 		case 'S': lg.server_pid = atol(optarg); break;
 		case 't': lg.timeout = atoi(optarg); break;
 		default: usage(); return ch == 'h' ? 0 : 64;

@@ -148,6 +148,7 @@ enum ncfx_tag {
 	NCFX_T_COVER_FROM,       /* str: the sender, on the cover page */
 	NCFX_T_COVER_TO,         /* str: the recipient, on the cover page */
 	NCFX_T_SUBJECT,          /* str: the subject, on the cover page */
+	NCFX_T_RESUME_TOKEN,     /* bytes, 0 or 32: a reconnect's proof instead of the scrypt */
 	NCFX_T__COUNT
 };
 

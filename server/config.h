@@ -28,6 +28,7 @@ struct server_config {
 	long long max_spool_per_user;
 	long long spool_reserve;
 	long long password_hash_cost;
+	long long resume_token_lifetime;
 	char      scp_ports[32];
 	int       relay;
 	long long direct_retry_min;

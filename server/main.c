@@ -73,6 +73,8 @@ on_maintenance(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	throttle_expire(srv->throttle, time(NULL));
 	notifier_prune(srv);
+	if (store_token_purge(srv->store, (int64_t)time(NULL)) < 0)
+		log_warnx("store: %s", store_errmsg(srv->store));
 }
 
 static void

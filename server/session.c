@@ -25,6 +25,7 @@
 #include "keytab.h"
 #include "log.h"
 #include "relay.h"
+#include "resume.h"
 #include "scp.h"
 #include "server.h"
 #include "store.h"
@@ -79,6 +80,7 @@ struct session {
 	char                scp_desc[200];
 	struct hash_job    *login_job;  /* password being checked on a worker thread */
 	uint32_t            login_reqid;
+	int                 want_token; /* LOGIN carried RESUME_TOKEN: LOGIN_OK gives a new one */
 	struct upload      *upload;
 	struct intake_req  *intake;     /* a document being converted on a worker */
 	struct fetch_req   *fetch;      /* a received fax being made into a PDF */
@@ -412,6 +414,7 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 }
 
 static void login_checked(int ok, void *arg);
+static void login_accept(struct session *s, const char *how);
 static void handle_scp_register(struct session *s, const struct ncfx_msg *m);
 static void start_notifications(struct session *s);
 static uint64_t resume_point(struct session *s);
@@ -450,13 +453,14 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	struct server *srv = s->srv;
 	struct store_user u;
 	struct ncfx_wbuf w;
-	const uint8_t *pw;
-	size_t pwlen;
+	const uint8_t *pw, *token;
+	size_t pwlen, tokenlen = 0;
 	long retry;
 	int found;
 
 	ncfx_msg_str(m, NCFX_T_USER, s->user, sizeof(s->user));
 	pw = ncfx_msg_bytes(m, NCFX_T_PASSWORD, &pwlen);
+	token = ncfx_msg_bytes(m, NCFX_T_RESUME_TOKEN, &tokenlen);
 	if (throttle_check(srv->throttle, s->user, s->addr_key, time(NULL), &retry)) {
 		log_warnx("login as '%s' from %s refused: locked out for %ld s after repeated "
 		    "failures", s->user, s->peer, retry);
@@ -499,11 +503,33 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 		s->user[0] = '\0';
 		return;
 	}
+	if (tokenlen != 0 && tokenlen != RESUME_TOKEN_LEN) {
+		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "RESUME_TOKEN must be empty "
+		    "(asking for one) or the 32 bytes of the last LOGIN_OK");
+		s->user[0] = '\0';
+		return;
+	}
 	if (s->scp_port != 0 && !scp_port_allowed(s, s->scp_port, m->reqid))
 		return;
-	/* Hash even for an unknown user, so the answer takes the same time either way. */
+	s->want_token = ncfx_msg_has(m, NCFX_T_RESUME_TOKEN) && srv->cfg.resume_token_lifetime > 0;
 	s->user_id = found ? u.id : 0;
 	s->login_reqid = m->reqid;
+	/* A valid resume token stands in for the password check; an invalid one is no failure
+	 * of its own (it may simply have expired): the password decides. */
+	if (found && tokenlen == RESUME_TOKEN_LEN && s->want_token) {
+		int valid = resume_redeem(srv->store, u.id, (int64_t)time(NULL), token);
+
+		if (valid < 0)
+			log_warnx("resume token for '%s': store: %s", s->user,
+			    store_errmsg(srv->store));
+		if (valid == 1) {
+			throttle_begin(srv->throttle, s->user, s->addr_key);
+			throttle_end(srv->throttle, s->user, s->addr_key, 1, time(NULL));
+			login_accept(s, "resume token");
+			return;
+		}
+	}
+	/* Hash even for an unknown user, so the answer takes the same time either way. */
 	s->login_job = hashpool_verify(srv->hashpool, (const char *)pw, pwlen,
 	    found ? u.pwhash : srv->dummy_hash, login_checked, s);
 	if (s->login_job != NULL)
@@ -761,7 +787,6 @@ login_checked(int ok, void *arg)
 {
 	struct session *s = arg;
 	struct server *srv = s->srv;
-	struct ncfx_wbuf w;
 
 	s->login_job = NULL;
 	throttle_end(srv->throttle, s->user, s->addr_key, s->user_id != 0 && ok == 1, time(NULL));
@@ -773,40 +798,59 @@ login_checked(int ok, void *arg)
 		    s->user_id && ok < 0 ? " (stored hash unreadable)" : "");
 		session_reply_error(s, s->login_reqid, NCFX_E_AUTH, "wrong user name or password");
 		login_failed(s);
-	} else {
-		crypto_random(&s->session_id, sizeof(s->session_id));
-		s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
-		crypto_random(s->scp_secret, sizeof(s->scp_secret));
-		s->state = S_AUTHED;
-		s->last_rx = time(NULL);
-		idle_timer(s);                   /* from now on the timer checks for silence */
-		ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, s->login_reqid);
-		ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
-		ncfx_put_str(&w, NCFX_T_USER, s->user);
-		ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
-		ncfx_put_u8(&w, NCFX_T_RELAY, (uint8_t)(srv->cfg.relay != 0));
-		ncfx_put_u16(&w, NCFX_T_OBSERVED_PORT, ntohs(s->sa.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&s->sa)->sin6_port :
-		    ((struct sockaddr_in *)&s->sa)->sin_port));
-		ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
-		if (wants_notifications(s)) {
-			/* Where the notification stream starts, so the client's de-duplication
-			 * follows a store that was reset or a user that was re-created. */
-			s->resume_seq = resume_point(s);
-			ncfx_put_u64(&w, NCFX_T_SEQ, s->resume_seq);
-		}
-		session_send(s, &w);
-		log_info("%s logged in as '%s' (session %016" PRIx64 ", SCP port %u)", s->peer,
-		    s->user, s->session_id, s->scp_port);
-		if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
-		    s->scp_port, s->scp_mode) < 0)
-			log_warnx("store: %s", store_errmsg(srv->store));
-		if (wants_notifications(s))
-			start_notifications(s);
-	}
+	} else
+		login_accept(s, "password");
 	/* Frames that arrived while the password was being checked. */
 	if (s->state != S_CLOSING)
 		read_cb(s->bev, s);
+}
+
+/* The user is who they say (how: by password or resume token): the session begins. */
+static void
+login_accept(struct session *s, const char *how)
+{
+	struct server *srv = s->srv;
+	struct ncfx_wbuf w;
+	uint8_t token[RESUME_TOKEN_LEN];
+
+	crypto_random(&s->session_id, sizeof(s->session_id));
+	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
+	crypto_random(s->scp_secret, sizeof(s->scp_secret));
+	s->state = S_AUTHED;
+	s->last_rx = time(NULL);
+	idle_timer(s);                   /* from now on the timer checks for silence */
+	ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, s->login_reqid);
+	ncfx_put_u64(&w, NCFX_T_SESSION_ID, s->session_id);
+	ncfx_put_str(&w, NCFX_T_USER, s->user);
+	ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, s->addr);
+	ncfx_put_u8(&w, NCFX_T_RELAY, (uint8_t)(srv->cfg.relay != 0));
+	ncfx_put_u16(&w, NCFX_T_OBSERVED_PORT, ntohs(s->sa.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&s->sa)->sin6_port :
+	    ((struct sockaddr_in *)&s->sa)->sin_port));
+	ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
+	if (wants_notifications(s)) {
+		/* Where the notification stream starts, so the client's de-duplication
+		 * follows a store that was reset or a user that was re-created. */
+		s->resume_seq = resume_point(s);
+		ncfx_put_u64(&w, NCFX_T_SEQ, s->resume_seq);
+	}
+	if (s->want_token) {
+		if (resume_issue(srv->store, s->user_id, (int64_t)time(NULL),
+		    srv->cfg.resume_token_lifetime, token) == 0)
+			ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, token, sizeof(token));
+		else
+			log_warnx("no resume token for '%s': store: %s", s->user,
+			    store_errmsg(srv->store));
+		explicit_bzero(token, sizeof(token));
+	}
+	session_send(s, &w);
+	log_info("%s logged in as '%s' by %s (session %016" PRIx64 ", SCP port %u)", s->peer,
+	    s->user, how, s->session_id, s->scp_port);
+	if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
+	    s->scp_port, s->scp_mode) < 0)
+		log_warnx("store: %s", store_errmsg(srv->store));
+	if (wants_notifications(s))
+		start_notifications(s);
 }
 
 static int

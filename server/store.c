@@ -136,6 +136,20 @@ static const char *const schema_v4 =
     "    WHERE owner = OLD.owner AND OLD.state IN " UNFINISHED ";"
     "  INSERT INTO usage SELECT NEW.owner, 1, NEW.size WHERE NEW.state IN " UNFINISHED
     "    ON CONFLICT(owner) DO UPDATE SET jobs = jobs + 1, bytes = bytes + excluded.bytes;"
+    "  END;"
+    /* Resume tokens: a reconnecting client's proof that it logged in a moment ago, by the
+     * SHA-256 of the token (the token itself is a bearer secret and is never stored). A new
+     * password or a removed user ends them all. */
+    "CREATE TABLE resume_tokens ("
+    "  hash BLOB PRIMARY KEY,"
+    "  user INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX resume_tokens_user ON resume_tokens(user);"
+    "CREATE TRIGGER resume_tokens_password AFTER UPDATE OF pwhash ON users BEGIN"
+    "  DELETE FROM resume_tokens WHERE user = NEW.id;"
+    "  END;"
+    "CREATE TRIGGER resume_tokens_user AFTER DELETE ON users BEGIN"
+    "  DELETE FROM resume_tokens WHERE user = OLD.id;"
     "  END;";
 
 static void
@@ -1154,4 +1168,52 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 	}
 	release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Resume tokens. Like the session rows, they are written without an fsync each: a token lost
+ * in a power cut costs its client one password check, and a storm of reconnects must not
+ * wait on the disk. */
+
+int
+store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t expires)
+{
+	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO resume_tokens(hash, user, expires) "
+	    "VALUES(?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, user);
+	sqlite3_bind_int64(q, 3, expires);
+	return exec_bound(q);
+}
+
+int
+store_token_take(struct store *st, const uint8_t hash[32], int64_t user, int64_t now)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM resume_tokens WHERE hash = ? AND user = ? AND "
+	    "expires > ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, user);
+	sqlite3_bind_int64(q, 3, now);
+	if (exec_bound(q) < 0)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}
+
+int
+store_token_purge(struct store *st, int64_t now)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM resume_tokens WHERE expires <= ?");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, now);
+	rc = sqlite3_step(q);
+	release(q);
+	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }

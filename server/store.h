@@ -177,4 +177,12 @@ int store_session_clear(struct store *st);
 int store_session_list(struct store *st, int (*cb)(const struct store_session *, void *),
                        void *arg);
 
+/* Resume tokens, by their SHA-256 (resume.c makes and checks them). */
+int store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t expires);
+/* Removes the user's unexpired token with this hash: 1 it was there (it is used up now), 0 not,
+ * -1 error. */
+int store_token_take(struct store *st, const uint8_t hash[32], int64_t user, int64_t now);
+/* Removes expired tokens: how many, or -1. */
+int store_token_purge(struct store *st, int64_t now);
+
 #endif

@@ -43,6 +43,9 @@ struct ncfx_client {
 	char               server_name[NCFX_SERVER_NAME_MAX + 1];
 	int                has_resume_point;
 	uint64_t           resume_point;
+	int                token_wanted;    /* LOGIN asks for a resume token (a watcher) */
+	int                has_token;
+	uint8_t            token[32];       /* from the last LOGIN_OK, for the next LOGIN */
 	/* Relayed notifications that arrived during blocking requests, kept for the watcher. */
 	uint8_t           *stash;
 	size_t             stash_len;
@@ -88,6 +91,7 @@ ncfx_client_free(ncfx_client *c)
 		return;
 	ncfx_close(c);
 	free(c->stash);
+	explicit_bzero(c->token, sizeof(c->token));
 	free(c);
 }
 
@@ -357,9 +361,13 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 		ncfx_put_u64(&c->w, NCFX_T_SEQ, resume_seq);
 	if (path >= 0)
 		ncfx_put_u8(&c->w, NCFX_T_PATH, (uint8_t)path);
+	if (c->token_wanted)
+		ncfx_put_bytes(&c->w, NCFX_T_RESUME_TOKEN, c->token, c->has_token ? 32 : 0);
+	c->has_token = 0;                  /* used up, whatever the answer */
 	st = send_frame(c);
 	/* The frame held the password: do not leave it in memory. */
 	explicit_bzero(c->w.data, sizeof(c->w.data));
+	explicit_bzero(c->token, sizeof(c->token));
 	if (st != NCFX_OK || (st = recv_reply(c, id, &m)) != NCFX_OK)
 		return st;
 	if (m.type != NCFX_MSG_LOGIN_OK)
@@ -377,6 +385,14 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 	}
 	c->has_resume_point = ncfx_msg_has(&m, NCFX_T_SEQ);
 	c->resume_point = ncfx_msg_uint(&m, NCFX_T_SEQ);
+	if (c->token_wanted) {
+		const uint8_t *t = ncfx_msg_bytes(&m, NCFX_T_RESUME_TOKEN, &secret_len);
+
+		if (t != NULL && secret_len == sizeof(c->token)) {
+			memcpy(c->token, t, sizeof(c->token));
+			c->has_token = 1;
+		}
+	}
 	if (scp_secret) {
 		secret = ncfx_msg_bytes(&m, NCFX_T_SCP_SECRET, &secret_len);
 		memcpy(scp_secret, secret, 32);   /* the decoder checked it is exactly 32 */
@@ -898,6 +914,12 @@ const char *ncfx_client_fingerprint(const ncfx_client *c) { return c->fingerprin
 const char *ncfx_client_pinned(const ncfx_client *c) { return c->pinned; }
 int ncfx_client_newly_pinned(const ncfx_client *c) { return c->newly_pinned; }
 const char *ncfx_client_server_name(const ncfx_client *c) { return c->server_name; }
+void
+ncfx_client_keep_resume_token(ncfx_client *c)
+{
+	c->token_wanted = 1;
+}
+
 int
 ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq)
 {

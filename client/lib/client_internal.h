@@ -18,6 +18,10 @@ ncfx_status ncfx_login_ex(ncfx_client *c, const char *user, const char *password
                           uint16_t scp_port, int scp_mode, int path, int has_resume,
                           uint64_t resume_seq, struct ncfx_session_info *out,
                           uint8_t scp_secret[32]);
+/* From now on each LOGIN asks for a resume token and presents the one from the last LOGIN_OK,
+ * so that a reconnect after a server restart costs the server no password check. For a
+ * client that logs in again and again (the watcher); the token lives in memory only. */
+void ncfx_client_keep_resume_token(ncfx_client *c);
 /* After a login that gets notifications: where the server starts the stream. 0 if the server
  * did not say. */
 int ncfx_client_resume_point(const ncfx_client *c, uint64_t *seq);

@@ -708,6 +708,9 @@ ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen)
 		ncfx_watch_free(w);
 		return NULL;
 	}
+	/* A watcher reconnects after every drop: its next login skips the server's password
+	 * check. */
+	ncfx_client_keep_resume_token(w->client);
 	w->timer = evtimer_new(w->base, on_timer, w);
 	if (o->handle_signals) {
 		signal(SIGPIPE, SIG_IGN);   /* a lost server is reported, not fatal */

@@ -321,5 +321,66 @@ class DeletedUser(unittest.TestCase):
         self.assertEqual(seen, [], "a deleted user's session saw another user's job")
 
 
+class ResumeToken(unittest.TestCase):
+    """A watcher's reconnect proves itself with the token of its last login, not scrypt."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = nt.Server(cls)
+
+    def raw_login(self, user, password, token=None):
+        """LOGIN on a fresh connection, with RESUME_TOKEN when token is not None; the reply."""
+        c = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(c.request(nt.hello()).type, nt.MSG_HELLO_OK)
+        attrs = [nt.a_str(nt.T_USER, user), nt.attr(nt.T_PASSWORD, password.encode())]
+        if token is not None:
+            attrs.append(nt.attr(nt.T_RESUME_TOKEN, token))
+        reply = c.request(nt.frame(nt.MSG_LOGIN, attrs, reqid=2))
+        self.assertIsNotNone(reply, "no answer to LOGIN")
+        c.close()
+        return reply
+
+    def test_resume_token(self):
+        self.srv.add_user("rita", "rita-pass-1")
+        self.srv.add_user("ross", "ross-pass-1")
+        # Asked for with an empty one: given, 32 bytes. Not asked for: not given.
+        r = self.raw_login("rita", "rita-pass-1", b"")
+        self.assertEqual(r.type, nt.MSG_LOGIN_OK, r)
+        t1 = r.bytes(nt.T_RESUME_TOKEN)
+        self.assertEqual(len(t1 or b""), 32, r)
+        r = self.raw_login("rita", "rita-pass-1")
+        self.assertEqual(r.type, nt.MSG_LOGIN_OK, r)
+        self.assertFalse(r.has(nt.T_RESUME_TOKEN), r)
+        # A valid token stands in for the password check (the wrong password shows it was
+        # not checked), and gives the next token.
+        r = self.raw_login("rita", "not-her-password", t1)
+        self.assertEqual(r.type, nt.MSG_LOGIN_OK, r)
+        t2 = r.bytes(nt.T_RESUME_TOKEN)
+        self.assertEqual(len(t2 or b""), 32, r)
+        self.assertNotEqual(t1, t2)
+        self.assertIn("logged in as 'rita' by resume token", self.srv.log_text())
+        # Used once: replayed, the password decides, and it is wrong.
+        r = self.raw_login("rita", "not-her-password", t1)
+        self.assertEqual(r.error_code, nt.E_AUTH, r)
+        # It is rita's: no use for ross.
+        r = self.raw_login("ross", "not-his-password", t2)
+        self.assertEqual(r.error_code, nt.E_AUTH, r)
+        # An unknown token is no failure of its own: the right password still logs in.
+        r = self.raw_login("rita", "rita-pass-1", os.urandom(32))
+        self.assertEqual(r.type, nt.MSG_LOGIN_OK, r)
+        t3 = r.bytes(nt.T_RESUME_TOKEN)
+        # A token of another length is a malformed request.
+        r = self.raw_login("rita", "rita-pass-1", b"short")
+        self.assertEqual(r.error_code, nt.E_BAD_REQUEST, r)
+        # A new password ends every token of the user, even one set by another process.
+        rc, out, err = self.srv.admin("user", "passwd", "rita", password="rita-pass-1")
+        self.assertEqual(rc, 0, err)
+        r = self.raw_login("rita", "not-her-password", t3)
+        self.assertEqual(r.error_code, nt.E_AUTH, r)
+        # t2 was never used, and is no more use than t3 after the new password.
+        r = self.raw_login("rita", "not-her-password", t2)
+        self.assertEqual(r.error_code, nt.E_AUTH, r)
+
+
 if __name__ == "__main__":
     nt.main()

@@ -410,6 +410,33 @@ class Restart(ScpCase):
         self.assertTrue(any("reconnecting" in m for m in w.statuses()), w.describe())
 
 
+class ResumeAfterRestart(ScpCase):
+    def test_watcher_comes_back_by_resume_token(self):
+        w = self.watch(self.alice)
+        self.assertIn("logged in as 'alice' by password", self.srv.log_text())
+        for round_ in (1, 2):         # each login's token is good for the next one only
+            self.srv.restart()
+            w.wait_for(lambda w: "logged in as 'alice' by resume token" in
+                       self.srv.log_text(since_start=True), 60, "a login by resume token")
+            self.assertNotIn("by password", self.srv.log_text(since_start=True))
+            self.notify("alice", "after restart %d" % round_)
+            w.wait_for(lambda w: ("after restart %d" % round_) in texts(w), 60,
+                       "the notification after restart %d" % round_)
+        self.assertEqual(w.stop(), 0)
+
+
+class NoResumeTokens(ScpCase):
+    extra = {"resume_token_lifetime": "0"}
+
+    def test_watcher_comes_back_by_password(self):
+        w = self.watch(self.alice)
+        self.srv.restart()
+        w.wait_for(lambda w: "logged in as 'alice' by password" in
+                   self.srv.log_text(since_start=True), 60, "a login by password")
+        self.assertNotIn("resume token", self.srv.log_text())
+        self.assertEqual(w.stop(), 0)
+
+
 class Spoofing(ScpCase):
     """Connections to the SCP that are not this session's server are dropped unread."""
 

@@ -279,6 +279,24 @@ main(void)
 		    NCFX_JOB_CANCELLED, "", &got, NULL), 1);
 	}
 
+	/* resume tokens: single use, per user, until they expire or the password changes */
+	{
+		uint8_t h1[32] = { 1 }, h2[32] = { 2 }, h3[32] = { 3 };
+
+		CHECK_INT(store_token_add(st, h1, alice.id, 1000), 0);
+		CHECK_INT(store_token_add(st, h2, alice.id, 1000), 0);
+		CHECK_INT(store_token_add(st, h3, bob.id, 500), 0);
+		CHECK_INT(store_token_take(st, h1, bob.id, 10), 0);        /* not bob's */
+		CHECK_INT(store_token_take(st, h1, alice.id, 1000), 0);    /* expired by then */
+		CHECK_INT(store_token_take(st, h1, alice.id, 999), 1);
+		CHECK_INT(store_token_take(st, h1, alice.id, 10), 0);      /* used up */
+		CHECK_INT(store_token_purge(st, 500), 1);                  /* bob's went */
+		CHECK_INT(store_token_take(st, h3, bob.id, 10), 0);
+		CHECK_INT(store_user_set_password(st, "alice", "$scrypt$newer"), 1);
+		CHECK_INT(store_token_take(st, h2, alice.id, 10), 0);      /* a new password ends it */
+		CHECK_INT(store_token_add(st, h2, alice.id, 1000), 0);     /* and her removal: below */
+	}
+
 	/* a user with an unfinished job is kept unless forced; removal reports documents */
 	j.id = 0;
 	CHECK_INT(store_job_insert(st, &j, NULL), 0);
@@ -289,6 +307,7 @@ main(void)
 	CHECK_INT(docs, 5);
 	CHECK_INT(store_user_get(st, "alice", &alice), 0);
 	check_tally(st, alice.id, 0, 0);
+	CHECK_INT(store_token_purge(st, INT64_MAX), 0);  /* her token went with her */
 	store_close(st);
 
 	/* reopening sees the same data: the file is the state */
@@ -313,11 +332,14 @@ main(void)
 
 		CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
 		CHECK_INT(sqlite3_exec(db, "DROP TRIGGER usage_insert; DROP TRIGGER usage_delete;"
-		    "DROP TRIGGER usage_update; DROP TABLE usage; PRAGMA user_version=3;", NULL,
-		    NULL, NULL), SQLITE_OK);
+		    "DROP TRIGGER usage_update; DROP TABLE usage; DROP TRIGGER resume_tokens_user;"
+		    "DROP TRIGGER resume_tokens_password; DROP TABLE resume_tokens;"
+		    "PRAGMA user_version=3;", NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
 		st = store_open(path, err, sizeof(err));
 		CHECK(st != NULL);
+		if (st == NULL)
+			return check_report("test_store");
 		check_tally(st, bob.id, 2, 42);
 		store_close(st);
 	}
