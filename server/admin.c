@@ -17,6 +17,7 @@
 #include "spool.h"
 #include "store.h"
 #include "tls.h"
+#include "wakeup.h"
 
 enum { EX_OK_ = 0, EX_REFUSED = 1, EX_USAGE_ = 64, EX_INTERNAL = 70 };
 
@@ -351,7 +352,7 @@ notify_user(const struct store_user *u, void *arg)
 
 /* Operator messages go into the users' outboxes; netcfaxd notices the commit and delivers. */
 static int
-cmd_notify(struct store *st, int argc, char **argv)
+cmd_notify(struct store *st, const char *state_dir, int argc, char **argv)
 {
 	const char *who = NULL, *text = NULL;
 	int all = 0, use_stdin = 0, count = 0;
@@ -417,6 +418,8 @@ cmd_notify(struct store *st, int argc, char **argv)
 			return EX_INTERNAL;
 		}
 		count++;
+		/* Committed: the running server delivers it now, not at its next poll. */
+		wakeup_send(state_dir);
 		if (!use_stdin)
 			break;
 	}
@@ -501,7 +504,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "sessions") == 0)
 		rc = cmd_sessions(st, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "notify") == 0)
-		rc = cmd_notify(st, argc - 1, argv + 1);
+		rc = cmd_notify(st, cfg.state_dir, argc - 1, argv + 1);
 	else
 		rc = cmd_user(&cfg, st, argc - 1, argv + 1);
 	store_close(st);

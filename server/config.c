@@ -48,8 +48,8 @@ static const struct conf_opt options[] = {
 	INT(password_hash_cost, "15", 10, 18,
 	    "scrypt cost for new password hashes, log2(N): 15 uses 32 MiB and ~0.1 s"),
 	INT(resume_token_lifetime, "86400", 0, 2592000,
-	    "Seconds a watching client's resume token stays valid: its next login within that "
-	    "time skips the password check (0 = always check the password)"),
+	    "Seconds after a watching client's password login during which its reconnects may "
+	    "log in by resume token instead of a password check (0 = always check the password)"),
 	STR(scp_ports, "1024-65535",
 	    "Ports a client may register for its SCP (lowest-highest); never below 1024"),
 	{ "relay", CONF_BOOL, "yes", 0, 0, NULL, OFF(relay), 0,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ackbatch.h"
 #include "frame_io.h"
 #include "log.h"
 #include "proto.h"
@@ -21,7 +22,26 @@ struct delivery {
 	void                  *impl;
 	uint64_t               sent, acked;
 	time_t                 progress;  /* last ack, or the first send into an empty window */
+	int                    at_end;    /* a read reached the end of the outbox ... */
+	uint64_t               end_gen;   /* ... at this outbox_gen */
+	int                    failed;    /* a NOTIFY could not be queued in this read */
 };
+
+/* The last read of an outbox. A notification to a user with many sessions pumps them one
+ * after another in one loop turn, each asking for the same rows after the same seq: one
+ * SELECT serves them all. It holds while outbox_gen stands still (nothing can have been
+ * added, and pruning moves it too). One server, one loop thread: one read is kept. */
+struct outbox_read {
+	int               valid;
+	uint64_t          gen;
+	int64_t           user;
+	uint64_t          after;
+	int               asked;          /* rows asked for; fewer got means the end */
+	int               n;
+	struct store_note rows[DELIVERY_WINDOW];
+};
+static struct outbox_read *last_read;
+static int reading;                   /* last_read's rows are being sent */
 
 struct delivery *
 delivery_new(struct session *s, uint64_t resume)
@@ -48,6 +68,7 @@ delivery_attach(struct delivery *d, const struct path_ops *ops, void *impl)
 	d->impl = impl;
 	/* What an earlier path sent and nobody acknowledged goes again on this one. */
 	d->sent = d->acked;
+	d->at_end = 0;
 	d->progress = time(NULL);
 	delivery_pump(d);
 }
@@ -109,29 +130,97 @@ send_one(const struct store_note *n, void *arg)
 		ncfx_put_text(&w, NCFX_T_FILENAME, n->filename);
 	if (d->ops->send(d->impl, &w) < 0) {
 		log_errorx("notification %" PRIu64 " could not be queued", n->seq);
+		d->failed = 1;
 		return 1;
 	}
 	d->sent = n->seq;
 	return 0;
 }
 
+static int
+collect(const struct store_note *n, void *arg)
+{
+	struct outbox_read *r = arg;
+
+	r->rows[r->n++] = *n;
+	return 0;
+}
+
+/* The rows after `after`, at least `limit` of them if there are: from the last read when it
+ * covers them, else from the store. NULL on error. */
+static const struct outbox_read *
+outbox_read(struct server *srv, int64_t user, uint64_t after, int limit)
+{
+	struct outbox_read *r = last_read;
+
+	if (r != NULL && r->valid && r->gen == srv->outbox_gen && r->user == user &&
+	    r->after == after && (r->asked >= limit || r->n < r->asked))
+		return r;
+	if (r == NULL && (r = last_read = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->valid = 0;
+	r->n = 0;
+	if (store_note_list(srv->store, user, after, limit, collect, r) < 0) {
+		log_warnx("store: %s", store_errmsg(srv->store));
+		return NULL;
+	}
+	r->valid = 1;
+	r->gen = srv->outbox_gen;
+	r->user = user;
+	r->after = after;
+	r->asked = limit;
+	return r;
+}
+
 void
 delivery_pump(struct delivery *d)
 {
+	const struct outbox_read *r;
 	struct server *srv;
 	uint64_t inflight;
+	int limit, i;
 
 	if (d == NULL || d->ops == NULL)
 		return;
 	inflight = d->sent - d->acked;
 	if (inflight >= DELIVERY_WINDOW)
 		return;
+	srv = session_server(d->s);
+	/* Read to the end already, and nothing added since: an ack that opens the window need
+	 * not look again. */
+	if (d->at_end && d->end_gen == srv->outbox_gen)
+		return;
 	if (inflight == 0)
 		d->progress = time(NULL);   /* the ack clock starts with the first unacked send */
-	srv = session_server(d->s);
-	if (store_note_list(srv->store, session_user_id(d->s), d->sent,
-	    (int)(DELIVERY_WINDOW - inflight), send_one, d) < 0)
-		log_warnx("store: %s", store_errmsg(srv->store));
+	limit = (int)(DELIVERY_WINDOW - inflight);
+	d->at_end = 0;
+	d->failed = 0;
+	if (reading) {
+		/* A send that tore down a path and pumped another delivery from inside this
+		 * loop: the shared read is in use, so this one reads for itself. */
+		if (store_note_list(srv->store, session_user_id(d->s), d->sent, limit, send_one,
+		    d) < 0)
+			log_warnx("store: %s", store_errmsg(srv->store));
+		return;
+	}
+	if ((r = outbox_read(srv, session_user_id(d->s), d->sent, limit)) == NULL)
+		return;
+	reading = 1;
+	for (i = 0; i < r->n && i < limit && d->ops != NULL; i++)
+		if (send_one(&r->rows[i], d) != 0)
+			break;
+	reading = 0;
+	if (i == r->n && r->n < r->asked && !d->failed && d->ops != NULL) {
+		d->at_end = 1;
+		d->end_gen = srv->outbox_gen;
+	}
+}
+
+void
+delivery_forget_reads(void)
+{
+	free(last_read);
+	last_read = NULL;
 }
 
 int
@@ -145,8 +234,7 @@ delivery_ack(struct delivery *d, uint64_t seq)
 		return 0;
 	d->acked = seq;
 	d->progress = time(NULL);
-	if (store_user_ack(srv->store, session_user_id(d->s), seq) < 0)
-		log_warnx("store: %s", store_errmsg(srv->store));
+	ackbatch_add(srv->acks, session_user_id(d->s), seq);
 	delivery_pump(d);
 	return 0;
 }

@@ -31,6 +31,8 @@ int  delivery_path(const struct delivery *d);
 int  delivery_uses(const struct delivery *d, const void *impl);
 /* Sends what the window allows of what is new. */
 void delivery_pump(struct delivery *d);
+/* Frees the outbox read kept for the next session's pump (at shutdown). */
+void delivery_forget_reads(void);
 /* A cumulative ack, from whichever path it came: 0, or -1 for an ack of what was never sent. */
 int  delivery_ack(struct delivery *d, uint64_t seq);
 /* Seconds for which sent notifications have waited for an ack; 0 when none are waiting. */

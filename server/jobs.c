@@ -86,6 +86,7 @@ struct intake_req {
 	char                *prior[JOBS_PARTS_MAX];   /* their images (copies of the paths) */
 	char                 out[PATH_MAX];   /* the fax image, a spool temporary file */
 	int                  pages;
+	int                  io_error;        /* pages < 0 because the spool failed us */
 	char                 err[300];
 };
 
@@ -468,6 +469,7 @@ sync_image(struct intake_req *r)
 		snprintf(r->err, sizeof(r->err), "the server could not store its fax image (%s)",
 		    strerror(errno));
 		r->pages = -1;
+		r->io_error = 1;             /* the server's trouble, not the document's */
 	}
 }
 
@@ -609,6 +611,12 @@ finish_intake(void *arg)
 		    "meanwhile; send the job again from its first document");
 		return;
 	}
+	if (r->pages < 0 && r->io_error) {
+		log_warnx("spool: job image for '%s': %s", session_user(s), r->err);
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		drop_assembly(s);
+		return;
+	}
 	if (r->pages < 0) {
 		snprintf(why, sizeof(why), "%s cannot be faxed: %s", u->filename, r->err);
 		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
@@ -647,7 +655,7 @@ finish_intake(void *arg)
 	format = a->format;
 	drop_assembly(s);                  /* its images are in this one now */
 	memset(&j, 0, sizeof(j));
-	if (spool_commit(srv->spool, r->out, -1, "tif", j.doc, sizeof(j.doc)) < 0) {
+	if (spool_commit_synced(srv->spool, r->out, "tif", j.doc, sizeof(j.doc)) < 0) {
 		r->out[0] = '\0';          /* spool_commit removed it */
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		return;

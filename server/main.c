@@ -12,13 +12,15 @@
 
 #include <event2/event.h>
 
+#include "ackbatch.h"
 #include "config.h"
-#include "faxqueue.h"
 #include "crypto.h"
+#include "delivery.h"
+#include "faxqueue.h"
 #include "hashpool.h"
+#include "intake.h"
 #include "keytab.h"
 #include "listener.h"
-#include "intake.h"
 #include "log.h"
 #include "notifier.h"
 #include "pcpmap.h"
@@ -28,6 +30,7 @@
 #include "store.h"
 #include "throttle.h"
 #include "tls.h"
+#include "wakeup.h"
 #include "workpool.h"
 
 #define MAINTENANCE_INTERVAL 60
@@ -73,7 +76,7 @@ on_maintenance(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	throttle_expire(srv->throttle, time(NULL));
 	notifier_prune(srv);
-	if (store_token_purge(srv->store, (int64_t)time(NULL)) < 0)
+	if (store_token_purge(srv->store, (int64_t)time(NULL) - srv->cfg.resume_token_lifetime) < 0)
 		log_warnx("store: %s", store_errmsg(srv->store));
 }
 
@@ -82,6 +85,12 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	notifier_poll(arg);
+}
+
+static void
+on_wakeup(void *arg)
+{
 	notifier_poll(arg);
 }
 
@@ -238,11 +247,13 @@ main(int argc, char **argv)
 	if (srv->base)
 		srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
 	if (srv->base)
+		srv->acks = ackbatch_new(srv->base, srv->store);
+	if (srv->base)
 		srv->intakepool = workpool_new(srv->base, SERVER_INTAKE_THREADS,
 		    SERVER_INTAKE_QUEUE, "intake");
 	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->scp_connecting == NULL ||
 	    srv->base == NULL ||
-	    srv->hashpool == NULL || srv->intakepool == NULL)
+	    srv->hashpool == NULL || srv->intakepool == NULL || srv->acks == NULL)
 		fatalx("out of memory at start-up");
 	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -256,6 +267,11 @@ main(int argc, char **argv)
 	poll_tv.tv_sec = srv->cfg.notify_poll / 1000;
 	poll_tv.tv_usec = (srv->cfg.notify_poll % 1000) * 1000;
 	evtimer_add(poll, &poll_tv);
+	/* netcfax-admin's notifications go out at once; the poll is for any other writer. */
+	if ((srv->wakeup = wakeup_open(srv->base, srv->cfg.state_dir, on_wakeup, srv, err,
+	    sizeof(err))) == NULL)
+		log_warnx("%s; notifications written by netcfax-admin wait for the next poll "
+		    "(notify_poll)", err);
 	if ((srv->faxq = faxqueue_new(srv, err, sizeof(err))) == NULL)
 		fatalx("fax line: %s", err);
 	srv->pcpmap = pcpmap_start(srv);
@@ -266,6 +282,8 @@ main(int argc, char **argv)
 	pcpmap_stop(srv->pcpmap);
 	listener_free(srv->listener);
 	session_free_all(srv);
+	ackbatch_free(srv->acks);             /* the last turn's acknowledgements */
+	delivery_forget_reads();
 	faxqueue_free(srv->faxq);             /* calls under way hang up; their jobs wait */
 	hashpool_free(srv->hashpool);
 	intake_stop();                        /* a long rendering does not hold up the stop */
@@ -274,6 +292,7 @@ main(int argc, char **argv)
 	event_free(sigint);
 	event_free(maint);
 	event_free(poll);
+	wakeup_free(srv->wakeup);
 	throttle_free(srv->throttle);
 	keytab_free(srv->conns_per_addr);
 	keytab_free(srv->scp_connecting);

@@ -26,6 +26,8 @@ notifier_prune(struct server *srv)
 	int n = store_note_prune(srv->store,
 	    (int64_t)time(NULL) - srv->cfg.notify_retention * 86400, srv->cfg.notify_keep_max);
 
+	if (n > 0)
+		srv->outbox_gen++;               /* a kept read of an outbox may name pruned rows */
 	if (n < 0)
 		log_warnx("pruning notifications: %s", store_errmsg(srv->store));
 	else if (n > 0)

@@ -22,26 +22,32 @@ token_hash(const uint8_t token[RESUME_TOKEN_LEN], uint8_t out[32])
 }
 
 int
-resume_issue(struct store *st, int64_t user, int64_t now, int64_t lifetime,
+resume_issue(struct store *st, int64_t user, int64_t cred_gen, int64_t now,
     uint8_t token[RESUME_TOKEN_LEN])
 {
 	uint8_t hash[32];
 
-	if (lifetime <= 0 || crypto_random(token, RESUME_TOKEN_LEN) < 0 ||
-	    token_hash(token, hash) < 0 || store_token_add(st, hash, user, now + lifetime) < 0) {
-		memset(token, 0, RESUME_TOKEN_LEN);
+	if (crypto_random(token, RESUME_TOKEN_LEN) < 0 || token_hash(token, hash) < 0 ||
+	    store_token_add(st, hash, user, cred_gen, now) != 0) {
+		explicit_bzero(token, RESUME_TOKEN_LEN);
 		return -1;
 	}
 	return 0;
 }
 
 int
-resume_redeem(struct store *st, int64_t user, int64_t now,
-    const uint8_t token[RESUME_TOKEN_LEN])
+resume_rotate(struct store *st, int64_t user, int64_t now, int64_t lifetime,
+    const uint8_t old[RESUME_TOKEN_LEN], uint8_t next[RESUME_TOKEN_LEN])
 {
-	uint8_t hash[32];
+	uint8_t old_hash[32], next_hash[32];
+	int rc;
 
-	if (token_hash(token, hash) < 0)
-		return -1;
-	return store_token_take(st, hash, user, now);
+	if (token_hash(old, old_hash) < 0 || crypto_random(next, RESUME_TOKEN_LEN) < 0 ||
+	    token_hash(next, next_hash) < 0)
+		rc = -1;
+	else
+		rc = store_token_rotate(st, old_hash, next_hash, user, now - lifetime);
+	if (rc != 1)
+		explicit_bzero(next, RESUME_TOKEN_LEN);
+	return rc;
 }

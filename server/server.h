@@ -37,6 +37,8 @@ struct keytab;
 struct hashpool;
 struct workpool;
 struct listener;
+struct wakeup;
+struct ackbatch;
 struct pcpmap;
 struct session;
 struct faxqueue;
@@ -53,6 +55,11 @@ struct server {
 	struct keytab        *conns_per_addr;  /* open connections per address */
 	struct keytab        *scp_connecting;  /* connect-backs in progress per address */
 	int64_t               data_version;    /* store changes by other processes */
+	struct wakeup        *wakeup;          /* their "look now" (netcfax-admin notify) */
+	struct ackbatch      *acks;            /* NOTIFY_ACKs, written once per loop turn */
+	/* Moves whenever a user's outbox may have grown: a delivery that read to the end of
+	 * its outbox at this generation has nothing more to read until it moves. */
+	uint64_t              outbox_gen;
 	struct listener      *listener;
 	struct pcpmap        *pcpmap;          /* our own router mapping of the PCP, if on */
 	struct faxqueue      *faxq;            /* jobs onto lines, received faxes to inboxes */

@@ -81,6 +81,7 @@ struct session {
 	struct hash_job    *login_job;  /* password being checked on a worker thread */
 	uint32_t            login_reqid;
 	int                 want_token; /* LOGIN carried RESUME_TOKEN: LOGIN_OK gives a new one */
+	int64_t             cred_gen;   /* the user's password generation when LOGIN came */
 	struct upload      *upload;
 	struct intake_req  *intake;     /* a document being converted on a worker */
 	struct fetch_req   *fetch;      /* a received fax being made into a PDF */
@@ -119,6 +120,7 @@ session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa, sock
 void
 session_notify_user(struct server *srv, int64_t user)
 {
+	srv->outbox_gen++;
 	for (struct session *s = srv->sessions; s; s = s->next)
 		if (s->state == S_AUTHED && (user == 0 || s->user_id == user))
 			delivery_pump(s->delivery);
@@ -414,7 +416,7 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 }
 
 static void login_checked(int ok, void *arg);
-static void login_accept(struct session *s, const char *how);
+static void login_accept(struct session *s, const char *how, const uint8_t *token);
 static void handle_scp_register(struct session *s, const struct ncfx_msg *m);
 static void start_notifications(struct session *s);
 static uint64_t resume_point(struct session *s);
@@ -515,17 +517,22 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	s->user_id = found ? u.id : 0;
 	s->login_reqid = m->reqid;
 	/* A valid resume token stands in for the password check; an invalid one is no failure
-	 * of its own (it may simply have expired): the password decides. */
-	if (found && tokenlen == RESUME_TOKEN_LEN && s->want_token) {
-		int valid = resume_redeem(srv->store, u.id, (int64_t)time(NULL), token);
+	 * of its own (it may simply have grown too old): the password decides. (An unknown user
+	 * is looked up too, as user 0, so both take the same path.) */
+	s->cred_gen = found ? u.cred_gen : 0;
+	if (tokenlen == RESUME_TOKEN_LEN && s->want_token) {
+		uint8_t next[RESUME_TOKEN_LEN];
+		int valid = resume_rotate(srv->store, s->user_id, (int64_t)time(NULL),
+		    srv->cfg.resume_token_lifetime, token, next);
 
 		if (valid < 0)
 			log_warnx("resume token for '%s': store: %s", s->user,
 			    store_errmsg(srv->store));
-		if (valid == 1) {
+		if (valid == 1 && found) {
 			throttle_begin(srv->throttle, s->user, s->addr_key);
 			throttle_end(srv->throttle, s->user, s->addr_key, 1, time(NULL));
-			login_accept(s, "resume token");
+			login_accept(s, "resume token", next);
+			explicit_bzero(next, sizeof(next));
 			return;
 		}
 	}
@@ -799,19 +806,20 @@ login_checked(int ok, void *arg)
 		session_reply_error(s, s->login_reqid, NCFX_E_AUTH, "wrong user name or password");
 		login_failed(s);
 	} else
-		login_accept(s, "password");
+		login_accept(s, "password", NULL);
 	/* Frames that arrived while the password was being checked. */
 	if (s->state != S_CLOSING)
 		read_cb(s->bev, s);
 }
 
-/* The user is who they say (how: by password or resume token): the session begins. */
+/* The user is who they say (how: by password or resume token): the session begins. token:
+ * the next of a resumed chain, or NULL to begin one if the client asked. */
 static void
-login_accept(struct session *s, const char *how)
+login_accept(struct session *s, const char *how, const uint8_t *token)
 {
 	struct server *srv = s->srv;
 	struct ncfx_wbuf w;
-	uint8_t token[RESUME_TOKEN_LEN];
+	uint8_t first[RESUME_TOKEN_LEN];
 
 	crypto_random(&s->session_id, sizeof(s->session_id));
 	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
@@ -834,14 +842,16 @@ login_accept(struct session *s, const char *how)
 		s->resume_seq = resume_point(s);
 		ncfx_put_u64(&w, NCFX_T_SEQ, s->resume_seq);
 	}
-	if (s->want_token) {
-		if (resume_issue(srv->store, s->user_id, (int64_t)time(NULL),
-		    srv->cfg.resume_token_lifetime, token) == 0)
-			ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, token, sizeof(token));
+	if (token != NULL)
+		ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, token, RESUME_TOKEN_LEN);
+	else if (s->want_token) {
+		if (resume_issue(srv->store, s->user_id, s->cred_gen, (int64_t)time(NULL),
+		    first) == 0)
+			ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, first, sizeof(first));
 		else
-			log_warnx("no resume token for '%s': store: %s", s->user,
-			    store_errmsg(srv->store));
-		explicit_bzero(token, sizeof(token));
+			log_warnx("no resume token for '%s' (its password changed meanwhile, or "
+			    "store: %s)", s->user, store_errmsg(srv->store));
+		explicit_bzero(first, sizeof(first));
 	}
 	session_send(s, &w);
 	log_info("%s logged in as '%s' by %s (session %016" PRIx64 ", SCP port %u)", s->peer,

@@ -94,7 +94,7 @@ fsync_dir(const char *dir)
 int
 spool_sync(const char *tmp_path)
 {
-	int fd = open(tmp_path, O_RDONLY | O_CLOEXEC), rc;
+	int fd = open(tmp_path, O_RDWR | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return -1;
@@ -107,16 +107,22 @@ int
 spool_commit(struct spool *sp, const char *tmp_path, int fd, const char *ext, char *name,
     size_t namecap)
 {
-	uint8_t rnd[12];
-	char hex[25], dst[PATH_MAX + SPOOL_NAME_MAX];
-
-	if (fd >= 0 && fsync(fd) != 0) {
+	if (fsync(fd) != 0) {
 		log_warn("spool: fsync %s", tmp_path);
 		spool_discard(tmp_path, fd);
 		return -1;
 	}
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	return spool_commit_synced(sp, tmp_path, ext, name, namecap);
+}
+
+int
+spool_commit_synced(struct spool *sp, const char *tmp_path, const char *ext, char *name,
+    size_t namecap)
+{
+	uint8_t rnd[12];
+	char hex[25], dst[PATH_MAX + SPOOL_NAME_MAX];
+
 	if (crypto_random(rnd, sizeof(rnd)) < 0) {
 		unlink(tmp_path);
 		return -1;

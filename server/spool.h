@@ -20,11 +20,13 @@ int  spool_tmp_create(struct spool *sp, char *path, size_t pathcap);
 /* fsyncs a finished temporary file by name: done on a worker thread, so that its commit on
  * the event loop has only the rename left. 0 or -1 (errno set). */
 int  spool_sync(const char *tmp_path);
-/* fsyncs and closes fd (fd -1: the file was given to spool_sync), renames the file into docs/
- * under a fresh random name with extension ext, and fsyncs the directory. Fills name. 0 or
- * -1 (the temporary file is removed). */
+/* fsyncs and closes fd, renames the file into docs/ under a fresh random name with extension
+ * ext, and fsyncs the directory. Fills name. 0 or -1 (the temporary file is removed). */
 int  spool_commit(struct spool *sp, const char *tmp_path, int fd, const char *ext, char *name,
                   size_t namecap);
+/* The same for a file already given to spool_sync (and closed). */
+int  spool_commit_synced(struct spool *sp, const char *tmp_path, const char *ext, char *name,
+                         size_t namecap);
 /* Closes fd and removes the temporary file. */
 void spool_discard(const char *tmp_path, int fd);
 void spool_doc_path(const struct spool *sp, const char *name, char *path, size_t cap);

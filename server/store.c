@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
@@ -116,7 +116,8 @@ static const char *const schema_v3 =
 /* Version 4: each user's unfinished jobs and the bytes they hold, which the quota reads at
  * every submission. Counting them each time costs as many rows as the user has jobs queued;
  * this tally is kept by the database itself, in the same transaction as every change of a
- * job, so it cannot drift from the jobs table. */
+ * job, so it cannot drift from the jobs table. (Jobs are never written with INSERT OR REPLACE:
+ * its implicit delete fires no trigger.) */
 static const char *const schema_v4 =
     "CREATE TABLE usage ("
     "  owner INTEGER PRIMARY KEY,"
@@ -136,20 +137,32 @@ static const char *const schema_v4 =
     "    WHERE owner = OLD.owner AND OLD.state IN " UNFINISHED ";"
     "  INSERT INTO usage SELECT NEW.owner, 1, NEW.size WHERE NEW.state IN " UNFINISHED
     "    ON CONFLICT(owner) DO UPDATE SET jobs = jobs + 1, bytes = bytes + excluded.bytes;"
-    "  END;"
-    /* Resume tokens: a reconnecting client's proof that it logged in a moment ago, by the
-     * SHA-256 of the token (the token itself is a bearer secret and is never stored). A new
-     * password or a removed user ends them all. */
+    "  END;";
+
+/* Version 5: resume tokens, a reconnecting client's proof that it logged in a moment ago, by
+ * the SHA-256 of the token (the token itself is a bearer secret and is never stored), with
+ * the time of the password login that began its chain of tokens. cred_gen counts password
+ * changes, so that a token is only issued for a password that is still the user's. A new
+ * password ends every token; a removed user's tokens and quota tally go with them. (A store
+ * made by a development build may have an older resume_tokens table: tokens are ephemeral, so
+ * it is replaced.) */
+static const char *const schema_v5 =
+    "DROP TRIGGER IF EXISTS resume_tokens_password;"
+    "DROP TRIGGER IF EXISTS resume_tokens_user;"
+    "DROP TABLE IF EXISTS resume_tokens;"
+    "ALTER TABLE users ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE resume_tokens ("
     "  hash BLOB PRIMARY KEY,"
     "  user INTEGER NOT NULL,"
-    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
+    "  born INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX resume_tokens_user ON resume_tokens(user);"
-    "CREATE TRIGGER resume_tokens_password AFTER UPDATE OF pwhash ON users BEGIN"
+    "CREATE TRIGGER users_password AFTER UPDATE OF pwhash ON users BEGIN"
+    "  UPDATE users SET cred_gen = cred_gen + 1 WHERE id = NEW.id;"
     "  DELETE FROM resume_tokens WHERE user = NEW.id;"
     "  END;"
-    "CREATE TRIGGER resume_tokens_user AFTER DELETE ON users BEGIN"
+    "CREATE TRIGGER users_removed AFTER DELETE ON users BEGIN"
     "  DELETE FROM resume_tokens WHERE user = OLD.id;"
+    "  DELETE FROM usage WHERE owner = OLD.id;"
     "  END;";
 
 static void
@@ -181,22 +194,29 @@ store_open(const char *path, char *err, size_t errlen)
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
 		goto sqlfail;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+	/* Each step of the schema's history runs once, in one transaction with the version, and
+	 * the version is read inside it: the server and netcfax-admin opening an old store at
+	 * the same moment upgrade it once. */
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
 		goto sqlfail;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		goto sqlfail;
+	}
 	if (sqlite3_step(q) == SQLITE_ROW)
 		version = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	if (version > SCHEMA_VERSION) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		snprintf(err, errlen, "%s: database schema %d is newer than this netcfaxd (%d)",
 		    path, version, SCHEMA_VERSION);
 		goto fail;
 	}
-	/* Each step of the schema's history runs once, in one transaction with the version. */
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-	    (version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
+	if ((version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 2 && sqlite3_exec(st->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 3 && sqlite3_exec(st->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 4 && sqlite3_exec(st->db, schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
+	    (version < 5 && sqlite3_exec(st->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
 	    sqlite3_exec(st->db, "PRAGMA user_version=" STR(SCHEMA_VERSION), NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
@@ -280,7 +300,8 @@ store_user_add(struct store *st, const char *name, const char *pwhash)
 int
 store_user_get(struct store *st, const char *name, struct store_user *u)
 {
-	sqlite3_stmt *q = prep(st, "SELECT id, name, pwhash, created FROM users WHERE name = ?");
+	sqlite3_stmt *q = prep(st, "SELECT id, name, pwhash, created, cred_gen FROM users WHERE "
+	    "name = ?");
 	int rc;
 
 	if (q == NULL)
@@ -293,6 +314,7 @@ store_user_get(struct store *st, const char *name, struct store_user *u)
 		copy(u->name, sizeof(u->name), sqlite3_column_text(q, 1));
 		copy(u->pwhash, sizeof(u->pwhash), sqlite3_column_text(q, 2));
 		u->created = sqlite3_column_int64(q, 3);
+		u->cred_gen = sqlite3_column_int64(q, 4);
 	}
 	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -1030,6 +1052,23 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 }
 
 int
+store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seqs, int n)
+{
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (store_user_ack(st, users[i], seqs[i]) < 0) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max)
 {
 	sqlite3_stmt *q = prep(st, "DELETE FROM notifications WHERE (created < ? AND seq <= "
@@ -1170,49 +1209,61 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Resume tokens. Like the session rows, they are written without an fsync each: a token lost
- * in a power cut costs its client one password check, and a storm of reconnects must not
- * wait on the disk. */
+/* Resume tokens. Like the session rows, they are written without an fsync each, so that a
+ * storm of reconnects does not wait on the disk. A power cut may lose the last changes: a
+ * token issued just before costs its client one password check, and a rotation undone makes
+ * the token before it valid again (for its holder, whom TLS kept it to) and the newer one
+ * not, which again costs a password check. */
 
 int
-store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t expires)
+store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t cred_gen,
+    int64_t born)
 {
-	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO resume_tokens(hash, user, expires) "
-	    "VALUES(?, ?, ?)");
+	/* Only while the password that was checked is still the user's: a change committed
+	 * during the check (it takes a while, on a worker thread) leaves no token behind. */
+	sqlite3_stmt *q = prep(st, "INSERT INTO resume_tokens(hash, user, born) SELECT ?, id, ? "
+	    "FROM users WHERE id = ? AND cred_gen = ?");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, user);
-	sqlite3_bind_int64(q, 3, expires);
-	return exec_bound(q);
+	sqlite3_bind_int64(q, 2, born);
+	sqlite3_bind_int64(q, 3, user);
+	sqlite3_bind_int64(q, 4, cred_gen);
+	if (exec_bound(q) < 0)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 0 : 1;
 }
 
 int
-store_token_take(struct store *st, const uint8_t hash[32], int64_t user, int64_t now)
+store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t new_hash[32],
+    int64_t user, int64_t born_after)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM resume_tokens WHERE hash = ? AND user = ? AND "
-	    "expires > ?");
+	/* One statement: a password change lands wholly before it (no token to rotate) or
+	 * after it (the new token is deleted with the rest). */
+	sqlite3_stmt *q = prep(st, "UPDATE resume_tokens SET hash = ? WHERE hash = ? AND user = ? "
+	    "AND born > ?");
 
 	if (q == NULL)
 		return -1;
-	sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, user);
-	sqlite3_bind_int64(q, 3, now);
+	sqlite3_bind_blob(q, 1, new_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, old_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, user);
+	sqlite3_bind_int64(q, 4, born_after);
 	if (exec_bound(q) < 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
 
 int
-store_token_purge(struct store *st, int64_t now)
+store_token_purge(struct store *st, int64_t born_before)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM resume_tokens WHERE expires <= ?");
+	sqlite3_stmt *q = prep(st, "DELETE FROM resume_tokens WHERE born < ?");
 	int rc;
 
 	if (q == NULL)
 		return -1;
-	sqlite3_bind_int64(q, 1, now);
+	sqlite3_bind_int64(q, 1, born_before);
 	rc = sqlite3_step(q);
 	release(q);
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;

@@ -16,6 +16,7 @@ struct store_user {
 	char    pwhash[CRYPTO_PWHASH_MAX];
 	int64_t created;
 	int64_t jobs;          /* all jobs, filled by store_user_list */
+	int64_t cred_gen;      /* moves with every password change (store_user_get) */
 };
 
 struct store_job {
@@ -161,6 +162,8 @@ int store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 int store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked);
 /* Records an acknowledgement (only ever moves forward). */
 int store_user_ack(struct store *st, int64_t user, uint64_t seq);
+/* Several users' acknowledgements in one transaction. */
+int store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seqs, int n);
 /* Deletes acknowledged notifications created before cutoff, and any beyond the newest
  * keep_max of a user (acknowledged or not). Returns how many, or -1. */
 int store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max);
@@ -177,12 +180,16 @@ int store_session_clear(struct store *st);
 int store_session_list(struct store *st, int (*cb)(const struct store_session *, void *),
                        void *arg);
 
-/* Resume tokens, by their SHA-256 (resume.c makes and checks them). */
-int store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t expires);
-/* Removes the user's unexpired token with this hash: 1 it was there (it is used up now), 0 not,
- * -1 error. */
-int store_token_take(struct store *st, const uint8_t hash[32], int64_t user, int64_t now);
-/* Removes expired tokens: how many, or -1. */
-int store_token_purge(struct store *st, int64_t now);
+/* Resume tokens, by their SHA-256 (resume.c makes and checks them). born is the time of the
+ * password login that began the token's chain. */
+/* 0 added; 1 not, because the user's password changed since cred_gen was read; -1 error. */
+int store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t cred_gen,
+                    int64_t born);
+/* Replaces the user's token old_hash, if born after born_after, by new_hash with the same
+ * born: 1 done (the old one is used up), 0 no such token, -1 error. */
+int store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t new_hash[32],
+                       int64_t user, int64_t born_after);
+/* Removes tokens born before born_before: how many, or -1. */
+int store_token_purge(struct store *st, int64_t born_before);
 
 #endif

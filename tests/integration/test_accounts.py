@@ -381,6 +381,48 @@ class ResumeToken(unittest.TestCase):
         r = self.raw_login("rita", "not-her-password", t2)
         self.assertEqual(r.error_code, nt.E_AUTH, r)
 
+    def test_lockout_applies_to_tokens(self):
+        self.srv.add_user("lena", "lena-pass-1")
+        r = self.raw_login("lena", "lena-pass-1", b"")
+        token = r.bytes(nt.T_RESUME_TOKEN)
+        self.assertEqual(len(token or b""), 32, r)
+        for _ in range(5):             # login_max_failures_user
+            r = self.raw_login("lena", "wrong")
+            self.assertIn(r.error_code, (nt.E_AUTH, nt.E_THROTTLED), r)
+        r = self.raw_login("lena", "wrong", token)
+        self.assertEqual(r.error_code, nt.E_THROTTLED, r)
+
+    def test_token_longer_than_32_bytes_is_a_malformed_frame(self):
+        self.srv.add_user("olga", "olga-pass-1")
+        c = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(c.request(nt.hello()).type, nt.MSG_HELLO_OK)
+        r = c.request(nt.frame(nt.MSG_LOGIN, [nt.a_str(nt.T_USER, "olga"),
+                                              nt.attr(nt.T_PASSWORD, b"olga-pass-1"),
+                                              nt.attr(nt.T_RESUME_TOKEN, b"x" * 33)]))
+        self.assertEqual(r.type, nt.MSG_ERROR, r)
+        self.assertTrue(c.wait_closed(10), "the connection stayed open")
+        # and the server goes on serving
+        self.assertEqual(self.raw_login("olga", "olga-pass-1").type, nt.MSG_LOGIN_OK)
+
+
+class ResumeTokenLifetime(unittest.TestCase):
+    """A chain of tokens ends resume_token_lifetime after the password login that began it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = nt.Server(cls, extra={"resume_token_lifetime": "1"})
+
+    raw_login = ResumeToken.raw_login
+
+    def test_token_of_an_old_chain_is_refused(self):
+        self.srv.add_user("tom", "tom-pass-1")
+        r = self.raw_login("tom", "tom-pass-1", b"")
+        token = r.bytes(nt.T_RESUME_TOKEN)
+        self.assertEqual(len(token or b""), 32, r)
+        time.sleep(2.5)
+        r = self.raw_login("tom", "not-his-password", token)
+        self.assertEqual(r.error_code, nt.E_AUTH, r)
+
 
 if __name__ == "__main__":
     nt.main()

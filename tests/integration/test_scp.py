@@ -410,6 +410,24 @@ class Restart(ScpCase):
         self.assertTrue(any("reconnecting" in m for m in w.statuses()), w.describe())
 
 
+class WakeUp(ScpCase):
+    """netcfax-admin notify tells the server to look at once: with a poll of a minute, its
+    notifications still arrive well within it."""
+    extra = {"notify_poll": "60000"}
+
+    def test_admin_notification_goes_out_without_the_poll(self):
+        sock = os.path.join(self.srv.state_dir, "netcfaxd.wake")
+        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+        w = self.watch(self.alice)
+        for i in range(1, 4):
+            self.notify("alice", "at once %d" % i)
+            self.assertTrue(w.wait_notifications(i, 20), w.describe())
+        self.assertEqual(texts(w), ["at once 1", "at once 2", "at once 3"])
+        self.assertEqual(w.stop(), 0)
+        self.srv.stop()
+        self.assertFalse(os.path.exists(sock), "the socket outlived the server")
+
+
 class ResumeAfterRestart(ScpCase):
     def test_watcher_comes_back_by_resume_token(self):
         w = self.watch(self.alice)

@@ -279,22 +279,31 @@ main(void)
 		    NCFX_JOB_CANCELLED, "", &got, NULL), 1);
 	}
 
-	/* resume tokens: single use, per user, until they expire or the password changes */
+	/* resume tokens: rotated one for one, per user, within their chain's lifetime, never
+	 * issued for a password that changed meanwhile, ended by a new password */
 	{
-		uint8_t h1[32] = { 1 }, h2[32] = { 2 }, h3[32] = { 3 };
+		uint8_t h1[32] = { 1 }, h2[32] = { 2 }, h3[32] = { 3 }, h4[32] = { 4 };
+		int64_t gen;
 
-		CHECK_INT(store_token_add(st, h1, alice.id, 1000), 0);
-		CHECK_INT(store_token_add(st, h2, alice.id, 1000), 0);
-		CHECK_INT(store_token_add(st, h3, bob.id, 500), 0);
-		CHECK_INT(store_token_take(st, h1, bob.id, 10), 0);        /* not bob's */
-		CHECK_INT(store_token_take(st, h1, alice.id, 1000), 0);    /* expired by then */
-		CHECK_INT(store_token_take(st, h1, alice.id, 999), 1);
-		CHECK_INT(store_token_take(st, h1, alice.id, 10), 0);      /* used up */
-		CHECK_INT(store_token_purge(st, 500), 1);                  /* bob's went */
-		CHECK_INT(store_token_take(st, h3, bob.id, 10), 0);
+		CHECK_INT(store_user_get(st, "alice", &alice), 1);
+		CHECK_INT(store_user_get(st, "bob", &bob), 1);
+		gen = alice.cred_gen;
+		CHECK_INT(store_token_add(st, h1, alice.id, gen, 1000), 0);
+		CHECK_INT(store_token_add(st, h3, bob.id, bob.cred_gen, 500), 0);
+		CHECK_INT(store_token_rotate(st, h1, h2, bob.id, 0), 0);     /* not bob's */
+		CHECK_INT(store_token_rotate(st, h1, h2, alice.id, 1000), 0); /* chain too old */
+		CHECK_INT(store_token_rotate(st, h1, h2, alice.id, 999), 1);
+		CHECK_INT(store_token_rotate(st, h1, h4, alice.id, 0), 0);   /* used up */
+		CHECK_INT(store_token_rotate(st, h2, h4, alice.id, 999), 1); /* same chain, born 1000 */
+		CHECK_INT(store_token_purge(st, 501), 1);                    /* bob's went */
+		CHECK_INT(store_token_rotate(st, h3, h2, bob.id, 0), 0);
+		/* a password change: alice's token goes, and one for the old password is refused */
 		CHECK_INT(store_user_set_password(st, "alice", "$scrypt$newer"), 1);
-		CHECK_INT(store_token_take(st, h2, alice.id, 10), 0);      /* a new password ends it */
-		CHECK_INT(store_token_add(st, h2, alice.id, 1000), 0);     /* and her removal: below */
+		CHECK_INT(store_token_rotate(st, h4, h1, alice.id, 0), 0);
+		CHECK_INT(store_token_add(st, h1, alice.id, gen, 2000), 1);
+		CHECK_INT(store_user_get(st, "alice", &alice), 1);
+		CHECK(alice.cred_gen > gen);
+		CHECK_INT(store_token_add(st, h1, alice.id, alice.cred_gen, 2000), 0);
 	}
 
 	/* a user with an unfinished job is kept unless forced; removal reports documents */
@@ -326,21 +335,34 @@ main(void)
 	check_tally(st, bob.id, 2, 42);
 	store_close(st);
 
-	/* a store of schema 3 (before the tally) gets it, counted from its jobs, at upgrade */
-	{
+	/* Older stores are brought up to date at open, counting the tally from their jobs: one
+	 * of schema 3 (before the tally) and one of schema 4 (before resume tokens). */
+	for (int from = 3; from <= 4; from++) {
+		static const char *const undo_v5 =
+		    "DROP TRIGGER users_password; DROP TRIGGER users_removed;"
+		    "DROP TABLE resume_tokens; ALTER TABLE users DROP COLUMN cred_gen;";
+		static const char *const undo_v4 =
+		    "DROP TRIGGER usage_insert; DROP TRIGGER usage_delete;"
+		    "DROP TRIGGER usage_update; DROP TABLE usage;";
+		uint8_t h[32] = { 9 };
+		char sql[64];
 		sqlite3 *db;
 
 		CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-		CHECK_INT(sqlite3_exec(db, "DROP TRIGGER usage_insert; DROP TRIGGER usage_delete;"
-		    "DROP TRIGGER usage_update; DROP TABLE usage; DROP TRIGGER resume_tokens_user;"
-		    "DROP TRIGGER resume_tokens_password; DROP TABLE resume_tokens;"
-		    "PRAGMA user_version=3;", NULL, NULL, NULL), SQLITE_OK);
+		CHECK_INT(sqlite3_exec(db, undo_v5, NULL, NULL, NULL), SQLITE_OK);
+		if (from == 3)
+			CHECK_INT(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", from);
+		CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
 		st = store_open(path, err, sizeof(err));
 		CHECK(st != NULL);
 		if (st == NULL)
 			return check_report("test_store");
 		check_tally(st, bob.id, 2, 42);
+		CHECK_INT(store_user_get(st, "bob", &bob), 1);
+		CHECK_INT(store_token_add(st, h, bob.id, bob.cred_gen, 10), 0);
+		CHECK_INT(store_token_rotate(st, h, h, bob.id, 0), 1);
 		store_close(st);
 	}
 

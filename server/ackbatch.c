@@ -1,0 +1,84 @@
+/* ackbatch.c: acknowledgements collected over a loop turn (see ackbatch.h). */
+#include "ackbatch.h"
+
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "store.h"
+
+/* Distinct users with an ack in one turn; one more flushes at once. */
+#define ACKBATCH_MAX 256
+
+struct ackbatch {
+	struct store *st;
+	struct event *ev;                  /* activated by the first ack of a turn */
+	int           n;
+	int64_t       user[ACKBATCH_MAX];
+	uint64_t      seq[ACKBATCH_MAX];
+};
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ackbatch_flush(arg);
+}
+
+struct ackbatch *
+ackbatch_new(struct event_base *base, struct store *st)
+{
+	struct ackbatch *ab = calloc(1, sizeof(*ab));
+
+	if (ab == NULL)
+		return NULL;
+	ab->st = st;
+	if ((ab->ev = event_new(base, -1, 0, on_flush, ab)) == NULL) {
+		free(ab);
+		return NULL;
+	}
+	return ab;
+}
+
+void
+ackbatch_free(struct ackbatch *ab)
+{
+	if (ab == NULL)
+		return;
+	ackbatch_flush(ab);
+	event_free(ab->ev);
+	free(ab);
+}
+
+void
+ackbatch_add(struct ackbatch *ab, int64_t user, uint64_t seq)
+{
+	int i;
+
+	for (i = 0; i < ab->n && ab->user[i] != user; i++)
+		;
+	if (i == ab->n) {
+		if (ab->n == ACKBATCH_MAX)
+			ackbatch_flush(ab);     /* i is 0 again */
+		i = ab->n++;
+		ab->user[i] = user;
+		ab->seq[i] = seq;
+	} else if (seq > ab->seq[i])
+		ab->seq[i] = seq;
+	/* Runs after the callbacks already due in this turn, the other sessions' acks among
+	 * them. (Activating an active event only merges the flags.) */
+	event_active(ab->ev, EV_TIMEOUT, 0);
+}
+
+void
+ackbatch_flush(struct ackbatch *ab)
+{
+	if (ab->n == 0)
+		return;
+	if (store_user_ack_batch(ab->st, ab->user, ab->seq, ab->n) < 0)
+		log_warnx("saving %d acknowledgement%s: store: %s", ab->n, ab->n == 1 ? "" : "s",
+		    store_errmsg(ab->st));
+	ab->n = 0;
+}
