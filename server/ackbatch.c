@@ -10,6 +10,7 @@
 
 /* Distinct users with an ack in one turn; one more flushes at once. */
 #define ACKBATCH_MAX 256
+#define ACKBATCH_RETRY 1         /* seconds, after the store refused a batch */
 
 struct ackbatch {
 	struct store *st;
@@ -60,8 +61,16 @@ ackbatch_add(struct ackbatch *ab, int64_t user, uint64_t seq)
 	for (i = 0; i < ab->n && ab->user[i] != user; i++)
 		;
 	if (i == ab->n) {
-		if (ab->n == ACKBATCH_MAX)
-			ackbatch_flush(ab);     /* i is 0 again */
+		if (ab->n == ACKBATCH_MAX) {
+			ackbatch_flush(ab);
+			if (ab->n == ACKBATCH_MAX) {
+				/* The store refuses and the batch is full: this one is not
+				 * kept. The user's stored ack stays behind until a later one. */
+				log_warnx("acknowledgement of seq %llu of user %lld not saved",
+				    (unsigned long long)seq, (long long)user);
+				return;
+			}
+		}
 		i = ab->n++;
 		ab->user[i] = user;
 		ab->seq[i] = seq;
@@ -75,10 +84,16 @@ ackbatch_add(struct ackbatch *ab, int64_t user, uint64_t seq)
 void
 ackbatch_flush(struct ackbatch *ab)
 {
+	struct timeval retry = { ACKBATCH_RETRY, 0 };
+
 	if (ab->n == 0)
 		return;
-	if (store_user_ack_batch(ab->st, ab->user, ab->seq, ab->n) < 0)
-		log_warnx("saving %d acknowledgement%s: store: %s", ab->n, ab->n == 1 ? "" : "s",
-		    store_errmsg(ab->st));
-	ab->n = 0;
+	if (store_user_ack_batch(ab->st, ab->user, ab->seq, ab->n) == 0) {
+		ab->n = 0;
+		return;
+	}
+	/* Kept and tried again (new acks merge in): the clients will not ack these seqs again. */
+	log_warnx("saving %d acknowledgement%s: store: %s; trying again in %d s", ab->n,
+	    ab->n == 1 ? "" : "s", store_errmsg(ab->st), ACKBATCH_RETRY);
+	event_add(ab->ev, &retry);
 }

@@ -411,6 +411,8 @@ cmd_notify(struct store *st, const char *state_dir, int argc, char **argv)
 			struct notify_all a = { st, text, 0, 0 };
 			if (store_user_list(st, notify_user, &a) < 0 || a.failed) {
 				fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
+				if (a.n > 0)
+					wakeup_send(state_dir);   /* for the users it reached */
 				return EX_INTERNAL;
 			}
 		} else if (add_message(st, u.id, text) < 0) {

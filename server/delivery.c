@@ -25,6 +25,7 @@ struct delivery {
 	int                    at_end;    /* a read reached the end of the outbox ... */
 	uint64_t               end_gen;   /* ... at this outbox_gen */
 	int                    failed;    /* a NOTIFY could not be queued in this read */
+	unsigned               attaches;  /* counts delivery_attach: a send that re-attached */
 };
 
 /* The last read of an outbox. A notification to a user with many sessions pumps them one
@@ -69,6 +70,7 @@ delivery_attach(struct delivery *d, const struct path_ops *ops, void *impl)
 	/* What an earlier path sent and nobody acknowledged goes again on this one. */
 	d->sent = d->acked;
 	d->at_end = 0;
+	d->attaches++;
 	d->progress = time(NULL);
 	delivery_pump(d);
 }
@@ -178,6 +180,7 @@ delivery_pump(struct delivery *d)
 	const struct outbox_read *r;
 	struct server *srv;
 	uint64_t inflight;
+	unsigned attaches;
 	int limit, i;
 
 	if (d == NULL || d->ops == NULL)
@@ -206,10 +209,13 @@ delivery_pump(struct delivery *d)
 	if ((r = outbox_read(srv, session_user_id(d->s), d->sent, limit)) == NULL)
 		return;
 	reading = 1;
-	for (i = 0; i < r->n && i < limit && d->ops != NULL; i++)
+	attaches = d->attaches;
+	for (i = 0; i < r->n && i < limit && d->ops != NULL && d->attaches == attaches; i++)
 		if (send_one(&r->rows[i], d) != 0)
 			break;
 	reading = 0;
+	if (d->attaches != attaches)
+		return;                     /* a new path started over from the last ack */
 	if (i == r->n && r->n < r->asked && !d->failed && d->ops != NULL) {
 		d->at_end = 1;
 		d->end_gen = srv->outbox_gen;

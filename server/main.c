@@ -1,11 +1,13 @@
 /* main.c: netcfaxd start-up: configuration, state directory, TLS identity, store, listeners,
  * then the libevent loop until SIGTERM. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +88,32 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	notifier_poll(arg);
+}
+
+/* One server per state directory: a second one would empty the first's session table and
+ * sweep its spool. The lock lasts as long as the process (the descriptor is never closed),
+ * and goes with it however it ends. */
+static void
+lock_state_dir(const char *dir)
+{
+	char path[CONFIG_PATH_MAX + 32], pid[32], other[32] = "";
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/netcfaxd.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		fatal("cannot open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK)
+			fatal("cannot lock %s", path);
+		if ((n = pread(fd, other, sizeof(other) - 1, 0)) > 0)
+			other[strcspn(other, "\n")] = '\0';
+		fatalx("another netcfaxd (pid %s) is running with state_dir %s; stop it first, or give "
+		    "this one its own state_dir", other[0] ? other : "unknown", dir);
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot write %s", path);
 }
 
 static void
@@ -217,6 +245,7 @@ main(int argc, char **argv)
 
 	if (ensure_dir(srv->cfg.state_dir) < 0)
 		return 1;
+	lock_state_dir(srv->cfg.state_dir);
 	snprintf(path, sizeof(path), "%s/netcfax.db", srv->cfg.state_dir);
 	if ((srv->store = store_open(path, err, sizeof(err))) == NULL)
 		fatalx("store: %s", err);
@@ -281,6 +310,7 @@ main(int argc, char **argv)
 
 	pcpmap_stop(srv->pcpmap);
 	listener_free(srv->listener);
+	wakeup_free(srv->wakeup);              /* with the port: a successor may start now */
 	session_free_all(srv);
 	ackbatch_free(srv->acks);             /* the last turn's acknowledgements */
 	delivery_forget_reads();
@@ -292,7 +322,6 @@ main(int argc, char **argv)
 	event_free(sigint);
 	event_free(maint);
 	event_free(poll);
-	wakeup_free(srv->wakeup);
 	throttle_free(srv->throttle);
 	keytab_free(srv->conns_per_addr);
 	keytab_free(srv->scp_connecting);

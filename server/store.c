@@ -217,8 +217,9 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 3 && sqlite3_exec(st->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 4 && sqlite3_exec(st->db, schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 5 && sqlite3_exec(st->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, "PRAGMA user_version=" STR(SCHEMA_VERSION), NULL, NULL,
-	    &msg) != SQLITE_OK ||
+	    /* Not rewritten when current: that would look like a change to the server's poll. */
+	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
+	    STR(SCHEMA_VERSION), NULL, NULL, &msg) != SQLITE_OK) ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		goto sqlfail;

@@ -16,6 +16,8 @@
 
 struct wakeup {
 	int                 fd;
+	dev_t               dev;          /* the socket file we made, so that we remove only it */
+	ino_t               ino;
 	struct event       *ev;
 	struct sockaddr_un  sun;
 	void              (*cb)(void *);
@@ -32,6 +34,19 @@ wakeup_addr(const char *state_dir, struct sockaddr_un *sun)
 	    WAKEUP_NAME) >= sizeof(sun->sun_path))
 		return -1;
 	return 0;
+}
+
+/* Is a live socket bound at this path? (A killed server's file refuses connections.) */
+static int
+in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), live;
+
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
 }
 
 static void
@@ -51,6 +66,7 @@ wakeup_open(struct event_base *base, const char *state_dir, void (*cb)(void *), 
     char *err, size_t errlen)
 {
 	struct wakeup *wk = calloc(1, sizeof(*wk));
+	struct stat st;
 
 	if (wk == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -68,12 +84,21 @@ wakeup_open(struct event_base *base, const char *state_dir, void (*cb)(void *), 
 		snprintf(err, errlen, "wake-up socket: %s", strerror(errno));
 		goto fail;
 	}
+	if (in_use(&wk->sun)) {
+		snprintf(err, errlen, "wake-up socket %s is another running netcfaxd's: two servers "
+		    "must not share a state directory", wk->sun.sun_path);
+		close(wk->fd);
+		wk->fd = -1;                        /* and its socket is left alone */
+		goto fail;
+	}
 	unlink(wk->sun.sun_path);                   /* from a server that was killed */
 	if (bind(wk->fd, (struct sockaddr *)&wk->sun, sizeof(wk->sun)) != 0 ||
-	    chmod(wk->sun.sun_path, 0600) != 0) {
+	    chmod(wk->sun.sun_path, 0600) != 0 || stat(wk->sun.sun_path, &st) != 0) {
 		snprintf(err, errlen, "wake-up socket %s: %s", wk->sun.sun_path, strerror(errno));
 		goto fail;
 	}
+	wk->dev = st.st_dev;
+	wk->ino = st.st_ino;
 	wk->ev = event_new(base, wk->fd, EV_READ | EV_PERSIST, on_readable, wk);
 	if (wk->ev == NULL || event_add(wk->ev, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -93,8 +118,13 @@ wakeup_free(struct wakeup *wk)
 	if (wk->ev)
 		event_free(wk->ev);
 	if (wk->fd >= 0) {
+		struct stat st;
+
 		close(wk->fd);
-		unlink(wk->sun.sun_path);
+		/* Only the file we bound: a server started since may have made its own. */
+		if (wk->ino != 0 && stat(wk->sun.sun_path, &st) == 0 && st.st_dev == wk->dev &&
+		    st.st_ino == wk->ino)
+			unlink(wk->sun.sun_path);
 	}
 	free(wk);
 }

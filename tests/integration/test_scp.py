@@ -427,6 +427,19 @@ class WakeUp(ScpCase):
         self.srv.stop()
         self.assertFalse(os.path.exists(sock), "the socket outlived the server")
 
+    def test_second_server_on_the_same_state_dir_is_refused(self):
+        w = self.watch(self.alice)
+        other = nt.Server(self, extra={"state_dir": self.srv.state_dir}, start=False)
+        with self.assertRaises(AssertionError) as cm:
+            other.start()
+        self.assertIn("another netcfaxd (pid %d) is running with state_dir" % self.srv.proc.pid,
+                      str(cm.exception))
+        # The first one lost nothing: its wake-up socket, its sessions, its delivery.
+        self.notify("alice", "still here")
+        self.assertTrue(w.wait_notifications(1, 20), w.describe())
+        self.assertEqual(len(self.sessions()), 1)
+        self.assertEqual(w.stop(), 0)
+
 
 class ResumeAfterRestart(ScpCase):
     def test_watcher_comes_back_by_resume_token(self):
