@@ -107,6 +107,7 @@ struct lg {
 	double                 t0, t_all_up, t_storm, t_storm_up;
 	int                    storm_armed;
 	long                   rss_before, rss_up;
+	long                   scp_open;       /* the server's connect-backs open now */
 	uint32_t              *lat;            /* microseconds */
 	size_t                 nlat;
 	uint64_t               notes;
@@ -480,6 +481,7 @@ scp_close(struct scpconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
+	c->lg->scp_open--;
 	free(c);
 }
 
@@ -544,6 +546,7 @@ scp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, in
 		return;
 	}
 	c->lg = lg;
+	lg->scp_open++;
 	c->next = lg->conns;
 	if (lg->conns)
 		lg->conns->prev = c;
@@ -635,6 +638,11 @@ report(struct lg *lg)
 	if (lg->rss_before >= 0 && lg->rss_up >= 0)
 		printf(",\"server_rss_kb_before\":%ld,\"server_rss_kb_up\":%ld", lg->rss_before,
 		    lg->rss_up);
+	/* After --hold: what the server holds once the sessions have been idle that long, and
+	 * how many of its connect-backs it still keeps open (scp_idle_close). */
+	if (lg->hold > 0 && lg->rss_before >= 0 && !lg->storm && lg->expect == 0)
+		printf(",\"server_rss_kb_held\":%ld,\"scp_open\":%ld", rss_kb(lg->server_pid),
+		    lg->scp_open);
 	if (lg->storm)
 		printf(",\"drops\":%ld", lg->drops);
 	if (lg->storm)

@@ -21,7 +21,7 @@ relay_send(void *impl, struct ncfx_wbuf *w)
 	return session_queue(r->s, w);
 }
 
-static const struct path_ops relay_ops = { NCFX_PATH_RELAY, relay_send };
+static const struct path_ops relay_ops = { NCFX_PATH_RELAY, relay_send, NULL };
 
 struct relay *
 relay_new(struct session *s)

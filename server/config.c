@@ -55,6 +55,10 @@ static const struct conf_opt options[] = {
 	{ "relay", CONF_BOOL, "yes", 0, 0, NULL, OFF(relay), 0,
 	  "Carry notifications over a client's own connection when the server cannot connect "
 	  "back to it" },
+	INT(scp_idle_close, "300", 0, 86400,
+	    "Seconds a connect-back may carry nothing before it is closed, to save the server's "
+	    "memory and descriptors; it connects again for the next notification (0 = keep it "
+	    "open)"),
 	INT(direct_retry_min, "30", 1, 86400,
 	    "While relayed: seconds before the first new try of the direct connect-back"),
 	INT(direct_retry_max, "600", 1, 86400,

@@ -26,6 +26,8 @@ struct delivery {
 	uint64_t               end_gen;   /* ... at this outbox_gen */
 	int                    failed;    /* a NOTIFY could not be queued in this read */
 	unsigned               attaches;  /* counts delivery_attach: a send that re-attached */
+	int                    asleep;    /* the path closed while idle: wake it to send */
+	int                    waking;    /* ... and it was asked to */
 };
 
 /* The last read of an outbox. A notification to a user with many sessions pumps them one
@@ -71,6 +73,7 @@ delivery_attach(struct delivery *d, const struct path_ops *ops, void *impl)
 	d->sent = d->acked;
 	d->at_end = 0;
 	d->attaches++;
+	d->asleep = d->waking = 0;
 	d->progress = time(NULL);
 	delivery_pump(d);
 }
@@ -82,6 +85,16 @@ delivery_detach(struct delivery *d, void *impl)
 		return;
 	d->ops = NULL;
 	d->impl = NULL;
+	d->asleep = d->waking = 0;
+}
+
+void
+delivery_sleep(struct delivery *d, void *impl)
+{
+	if (d->impl != impl || d->ops == NULL || d->ops->wake == NULL)
+		return;
+	d->asleep = 1;
+	d->waking = 0;
 }
 
 int
@@ -196,6 +209,20 @@ delivery_pump(struct delivery *d)
 	if (inflight == 0)
 		d->progress = time(NULL);   /* the ack clock starts with the first unacked send */
 	limit = (int)(DELIVERY_WINDOW - inflight);
+	if (d->asleep) {
+		/* Nothing is sent on a sleeping path: it is woken if there is something to send,
+		 * and sends it from the last ack once it has attached again. */
+		if (d->waking || (r = outbox_read(srv, session_user_id(d->s), d->sent, 1)) == NULL)
+			return;
+		if (r->n == 0) {
+			d->at_end = 1;
+			d->end_gen = srv->outbox_gen;
+			return;
+		}
+		d->waking = 1;
+		d->ops->wake(d->impl);
+		return;
+	}
 	d->at_end = 0;
 	d->failed = 0;
 	if (reading) {

@@ -18,6 +18,9 @@ struct path_ops {
 	int   kind;                                     /* NCFX_PATH_DIRECT or NCFX_PATH_RELAY */
 	/* Queues one frame; 0, or -1 when the frame could not be queued. */
 	int (*send)(void *impl, struct ncfx_wbuf *w);
+	/* For a path that can sleep (delivery_sleep): there is something to send, so connect
+	 * again; it attaches itself when ready, or detaches if it cannot. NULL: never sleeps. */
+	void (*wake)(void *impl);
 };
 
 struct delivery *delivery_new(struct session *s, uint64_t resume);
@@ -26,6 +29,9 @@ void delivery_free(struct delivery *d);
 void delivery_attach(struct delivery *d, const struct path_ops *ops, void *impl);
 /* impl can carry nothing more; if it was the path in use, none is until the next attach. */
 void delivery_detach(struct delivery *d, void *impl);
+/* impl, the path in use, closed its connection with nothing in flight to save resources while
+ * idle. It stays the path (delivery_path says so); the next notification calls its wake. */
+void delivery_sleep(struct delivery *d, void *impl);
 /* NCFX_PATH_DIRECT, NCFX_PATH_RELAY or NCFX_PATH_NONE. */
 int  delivery_path(const struct delivery *d);
 int  delivery_uses(const struct delivery *d, const void *impl);

@@ -24,6 +24,7 @@
 #include "keytab.h"
 #include "listener.h"
 #include "log.h"
+#include "memtrim.h"
 #include "notifier.h"
 #include "pcpmap.h"
 #include "server.h"
@@ -278,11 +279,14 @@ main(int argc, char **argv)
 	if (srv->base)
 		srv->acks = ackbatch_new(srv->base, srv->store);
 	if (srv->base)
+		srv->memtrim = memtrim_new(srv->base);
+	if (srv->base)
 		srv->intakepool = workpool_new(srv->base, SERVER_INTAKE_THREADS,
 		    SERVER_INTAKE_QUEUE, "intake");
 	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->scp_connecting == NULL ||
 	    srv->base == NULL ||
-	    srv->hashpool == NULL || srv->intakepool == NULL || srv->acks == NULL)
+	    srv->hashpool == NULL || srv->intakepool == NULL || srv->acks == NULL ||
+	    srv->memtrim == NULL)
 		fatalx("out of memory at start-up");
 	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -314,6 +318,7 @@ main(int argc, char **argv)
 	session_free_all(srv);
 	ackbatch_free(srv->acks);             /* the last turn's acknowledgements */
 	delivery_forget_reads();
+	memtrim_free(srv->memtrim);
 	faxqueue_free(srv->faxq);             /* calls under way hang up; their jobs wait */
 	hashpool_free(srv->hashpool);
 	intake_stop();                        /* a long rendering does not hold up the stop */

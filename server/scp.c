@@ -26,6 +26,7 @@
 #include "frame_io.h"
 #include "keytab.h"
 #include "log.h"
+#include "memtrim.h"
 #include "scp_proof.h"
 #include "server.h"
 #include "session.h"
@@ -39,7 +40,9 @@
 #define SCP_TICK            5
 #define SCP_BACKOFF_MAX     60
 
-enum scp_state { P_CONNECTING, P_HANDSHAKE, P_BINDING, P_READY, P_BACKOFF, P_DONE };
+/* P_IDLE: connected and proven once, then closed after scp_idle_close seconds with nothing to
+ * carry; still the session's path, it connects again for the next notification. */
+enum scp_state { P_CONNECTING, P_HANDSHAKE, P_BINDING, P_READY, P_BACKOFF, P_DONE, P_IDLE };
 
 struct scp {
 	struct session     *s;
@@ -54,6 +57,7 @@ struct scp {
 	long                retry_min;    /* backoff bounds in seconds: short while nothing else */
 	long                retry_max;    /* carries notifications, long while the relay does */
 	time_t              last_rx;      /* last frame from the client */
+	time_t              last_tx;      /* last notification to it */
 	time_t              ping_sent;    /* 0: none outstanding */
 	char                target[ADDR_STR_MAX];
 	char                desc[200];
@@ -186,10 +190,42 @@ direct_send(void *impl, struct ncfx_wbuf *w)
 {
 	struct scp *p = impl;
 
+	p->last_tx = time(NULL);
 	return p->bev ? frame_send(p->bev, w) : -1;
 }
 
-static const struct path_ops direct_ops = { NCFX_PATH_DIRECT, direct_send };
+/* A notification for an idle SCP: connect back again (the client takes it as it did the
+ * first time); the delivery attaches once the client has proved itself. */
+static void
+direct_wake(void *impl)
+{
+	struct scp *p = impl;
+
+	if (p->state != P_IDLE)
+		return;
+	log_debug("session %016" PRIx64 " ('%s'): SCP connecting to %s again for a notification",
+	    session_id(p->s), session_user(p->s), p->target);
+	p->attempts = 0;
+	scp_connect(p);
+}
+
+static const struct path_ops direct_ops = { NCFX_PATH_DIRECT, direct_send, direct_wake };
+
+/* Nothing to carry for scp_idle_close seconds: the connection goes (a TLS connection is most
+ * of an idle session's memory, and half its descriptors); the path stays. */
+static void
+go_idle(struct scp *p)
+{
+	drop_connection(p);
+	memtrim_note(p->srv->memtrim);
+	p->state = P_IDLE;
+	p->ping_sent = 0;
+	set_desc(p, "idle: connects to %s again for the next notification", p->target);
+	log_debug("session %016" PRIx64 " ('%s'): SCP to %s closed after %lld s with nothing to "
+	    "carry", session_id(p->s), session_user(p->s), p->target,
+	    p->srv->cfg.scp_idle_close);
+	delivery_sleep(session_delivery(p->s), p);
+}
 
 static void
 handle_frame(struct scp *p, const struct ncfx_msg *m)
@@ -215,7 +251,7 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		}
 		p->state = P_READY;
 		p->attempts = 0;
-		p->last_rx = time(NULL);
+		p->last_rx = p->last_tx = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);
 		log_info("session %016" PRIx64 " ('%s'): SCP connected to %s", session_id(p->s),
@@ -366,6 +402,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		retry_later(p, "no SCP_BIND_OK within %d s", SCP_BIND_TIMEOUT);
 		return;
 	case P_CONNECTING:
+	case P_IDLE:
 		return;
 	case P_READY:
 		break;
@@ -377,6 +414,14 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (p->ping_sent && now - p->ping_sent >= SCP_ACK_TIMEOUT) {
 		retry_later(p, "no answer to PING for %d s", SCP_ACK_TIMEOUT);
+		return;
+	}
+	if (p->srv->cfg.scp_idle_close > 0 && p->probe_done == NULL && !p->ping_sent &&
+	    delivery_uses(session_delivery(p->s), p) &&
+	    delivery_stalled(session_delivery(p->s), now) == 0 &&
+	    now - (p->last_rx > p->last_tx ? p->last_rx : p->last_tx) >=
+	    p->srv->cfg.scp_idle_close) {
+		go_idle(p);
 		return;
 	}
 	if (!p->ping_sent && now - p->last_rx >= SCP_IDLE_PING) {

@@ -39,6 +39,7 @@ struct workpool;
 struct listener;
 struct wakeup;
 struct ackbatch;
+struct memtrim;
 struct pcpmap;
 struct session;
 struct faxqueue;
@@ -57,6 +58,7 @@ struct server {
 	int64_t               data_version;    /* store changes by other processes */
 	struct wakeup        *wakeup;          /* their "look now" (netcfax-admin notify) */
 	struct ackbatch      *acks;            /* NOTIFY_ACKs, written once per loop turn */
+	struct memtrim       *memtrim;         /* freed heap back to the system after a wave */
 	/* Moves whenever a user's outbox may have grown: a delivery that read to the end of
 	 * its outbox at this generation has nothing more to read until it moves. */
 	uint64_t              outbox_gen;

@@ -24,6 +24,7 @@
 #include "jobs.h"
 #include "keytab.h"
 #include "log.h"
+#include "memtrim.h"
 #include "relay.h"
 #include "resume.h"
 #include "scp.h"
@@ -288,6 +289,7 @@ session_free(struct session *s)
 		if (s->next)
 			s->next->prev = s->prev;
 		bufferevent_free(s->bev);
+		memtrim_note(srv->memtrim);
 	}
 	jobs_upload_free(s->upload);
 	jobs_intake_cancel(s->intake);

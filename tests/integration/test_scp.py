@@ -441,6 +441,34 @@ class WakeUp(ScpCase):
         self.assertEqual(w.stop(), 0)
 
 
+class IdleClose(ScpCase):
+    """An SCP with nothing to carry for scp_idle_close seconds is closed, and connected again
+    for the next notification: the client sees its notifications, and no trouble."""
+    extra = {"scp_idle_close": "1"}
+
+    def wait_scp(self, prefix, what):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [x["scp"] for x in self.sessions()]
+            if states and all(st.startswith("direct: " + prefix) for st in states):
+                return
+            time.sleep(0.2)
+        self.fail("the SCP did not become %s: %r" % (what, self.sessions()))
+
+    def test_idle_scp_closes_and_connects_again_to_deliver(self):
+        w = self.watch(self.alice)
+        for round_ in (1, 2):
+            self.wait_scp("idle", "idle")
+            self.notify("alice", "after a quiet spell %d" % round_)
+            w.wait_for(lambda w: ("after a quiet spell %d" % round_) in texts(w), 20,
+                       "the notification after idle %d" % round_)
+            self.wait_scp("connected", "connected again")
+        self.assertEqual(texts(w), ["after a quiet spell 1", "after a quiet spell 2"])
+        bad = [m for m in w.statuses() if "dropped" in m or "relay" in m or "lost" in m]
+        self.assertEqual(bad, [], w.describe())
+        self.assertEqual(w.stop(), 0)
+
+
 class ResumeAfterRestart(ScpCase):
     def test_watcher_comes_back_by_resume_token(self):
         w = self.watch(self.alice)
