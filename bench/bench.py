@@ -138,7 +138,9 @@ def bench_idle(bindir, work, sizes, nofile, smoke):
     """Memory per session twice: as soon as all are up, with both TLS connections of each
     (PCP and SCP) open; and once the SCPs have been idle past scp_idle_close, which the server
     then closes (connecting back again for the next notification)."""
-    idle_close = 1 if smoke else 5     # scp_idle_close here, seconds (the default is 300)
+    # scp_idle_close here, seconds (the default is 300): longer than establishing the largest
+    # size takes, so that "SCP open" is measured before any has closed.
+    idle_close = 1 if smoke else 30
     rows = []
     for n in sizes:
         capped = " (the most %d descriptors allow)" % nofile if n == (nofile - 600) // 2 else ""
@@ -386,15 +388,19 @@ def submit_hylafax(work, jobs):
 
 
 def bench_submit(bindir, work, jobs):
+    """Ours once; HylaFAX twice, and its better run counts: a sendfax that stalls (it opens
+    an FTP data connection per job, which can hang after the other scenarios' thousands of
+    connections) must not make the reference look slower than it is."""
     ours = submit_ours(bindir, work, jobs)
-    ref = submit_hylafax(work, jobs)
+    runs = [r for r in (submit_hylafax(work, jobs) for _ in range(2)) if r]
+    ref = max(runs, key=lambda r: r["per_s"]) if runs else None
     return [{"scenario": "4. job submission", "what": "%d one-page TIFF jobs from 10 clients "
              "at once: jobs/s" % jobs, "ours": ours["per_s"],
              "reference": ref["per_s"] if ref else None,
-             "reference_name": "HylaFAX 6.0 (hfaxd, faxq, sendfax x10)" if ref else
-             "HylaFAX not installed (bench/run installs it)",
+             "reference_name": "HylaFAX 6.0 (hfaxd, faxq, sendfax x10), better of 2 runs" if ref
+             else "HylaFAX not installed (bench/run installs it)",
              "ratio": round(ours["per_s"] / ref["per_s"], 2) if ref and ref["per_s"] else None,
-             "better": "higher", "detail": {"ours": ours, "hylafax": ref,
+             "better": "higher", "detail": {"ours": ours, "hylafax": ref, "hylafax_runs": runs,
                                             "failed": ours.get("failed")}}]
 
 

@@ -336,6 +336,18 @@ tls_bev_connect(struct event_base *base, int fd, struct tls_ctx *ctx, const char
 }
 
 void
+tls_bev_close_notify(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	/* Written straight to the non-blocking socket: a few bytes, after what the
+	 * bufferevent already flushed. The descriptor is closed right after, unread. */
+	if (ssl != NULL && SSL_is_init_finished(ssl))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
+void
 tls_bev_peer_fingerprint(struct bufferevent *bev, char out[TLS_FP_LEN])
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);

@@ -47,6 +47,9 @@ int  tls_bev_exporter(struct bufferevent *bev, const char *label, unsigned char 
                       size_t len);
 /* Fills buf with the TLS errors queued on bev (or "connection reset" style text). */
 void tls_bev_error(struct bufferevent *bev, char *buf, size_t len);
+/* Sends TLS close_notify on a connection that is being closed on purpose, so that the peer
+ * sees a clean end rather than a truncated stream. Best effort, never blocks. */
+void tls_bev_close_notify(struct bufferevent *bev);
 
 /* Client side. With ca_file the chain and host name are verified during the handshake; without
  * it the handshake accepts any certificate and the caller must compare tls_stream_fingerprint()

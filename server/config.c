@@ -55,6 +55,9 @@ static const struct conf_opt options[] = {
 	{ "relay", CONF_BOOL, "yes", 0, 0, NULL, OFF(relay), 0,
 	  "Carry notifications over a client's own connection when the server cannot connect "
 	  "back to it" },
+	INT(scp_keepalive, "60", 1, 3600,
+	    "Seconds an open connect-back may be silent before the server PINGs it: the PONG "
+	    "proves the path, and keeps NAT and firewall state along it from expiring"),
 	INT(scp_idle_close, "300", 0, 86400,
 	    "Seconds a connect-back may carry nothing before it is closed, to save the server's "
 	    "memory and descriptors; it connects again for the next notification (0 = keep it "

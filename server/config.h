@@ -30,6 +30,7 @@ struct server_config {
 	long long password_hash_cost;
 	long long resume_token_lifetime;
 	long long scp_idle_close;
+	long long scp_keepalive;
 	char      scp_ports[32];
 	int       relay;
 	long long direct_retry_min;

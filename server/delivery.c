@@ -153,6 +153,14 @@ send_one(const struct store_note *n, void *arg)
 }
 
 static int
+count_one(const struct store_note *n, void *arg)
+{
+	(void)n;
+	(void)arg;
+	return 0;
+}
+
+static int
 collect(const struct store_note *n, void *arg)
 {
 	struct outbox_read *r = arg;
@@ -212,7 +220,20 @@ delivery_pump(struct delivery *d)
 	if (d->asleep) {
 		/* Nothing is sent on a sleeping path: it is woken if there is something to send,
 		 * and sends it from the last ack once it has attached again. */
-		if (d->waking || (r = outbox_read(srv, session_user_id(d->s), d->sent, 1)) == NULL)
+		if (d->waking)
+			return;
+		if (reading) {
+			/* Inside another delivery's send loop the shared read is in use. */
+			int n = store_note_list(srv->store, session_user_id(d->s), d->sent, 1,
+			    count_one, NULL);
+
+			if (n > 0) {
+				d->waking = 1;
+				d->ops->wake(d->impl);
+			}
+			return;
+		}
+		if ((r = outbox_read(srv, session_user_id(d->s), d->sent, 1)) == NULL)
 			return;
 		if (r->n == 0) {
 			d->at_end = 1;

@@ -319,6 +319,7 @@ main(int argc, char **argv)
 	ackbatch_free(srv->acks);             /* the last turn's acknowledgements */
 	delivery_forget_reads();
 	memtrim_free(srv->memtrim);
+	srv->memtrim = NULL;
 	faxqueue_free(srv->faxq);             /* calls under way hang up; their jobs wait */
 	hashpool_free(srv->hashpool);
 	intake_stop();                        /* a long rendering does not hold up the stop */

@@ -36,7 +36,6 @@
 #define SCP_CONNECT_TIMEOUT 3    /* seconds for TCP connect */
 #define SCP_BIND_TIMEOUT    10   /* TLS handshake and SCP_BIND_OK */
 #define SCP_ACK_TIMEOUT     30   /* no ack (or PONG) progress this long: the SCP is dead */
-#define SCP_IDLE_PING       60   /* an idle SCP is pinged this often */
 #define SCP_TICK            5
 #define SCP_BACKOFF_MAX     60
 
@@ -57,7 +56,7 @@ struct scp {
 	long                retry_min;    /* backoff bounds in seconds: short while nothing else */
 	long                retry_max;    /* carries notifications, long while the relay does */
 	time_t              last_rx;      /* last frame from the client */
-	time_t              last_tx;      /* last notification to it */
+	time_t              last_use;     /* bind, last notification sent or ack received */
 	time_t              ping_sent;    /* 0: none outstanding */
 	char                target[ADDR_STR_MAX];
 	char                desc[200];
@@ -190,7 +189,7 @@ direct_send(void *impl, struct ncfx_wbuf *w)
 {
 	struct scp *p = impl;
 
-	p->last_tx = time(NULL);
+	p->last_use = time(NULL);
 	return p->bev ? frame_send(p->bev, w) : -1;
 }
 
@@ -216,6 +215,7 @@ static const struct path_ops direct_ops = { NCFX_PATH_DIRECT, direct_send, direc
 static void
 go_idle(struct scp *p)
 {
+	tls_bev_close_notify(p->bev);           /* the client sees a clean end, not an error */
 	drop_connection(p);
 	memtrim_note(p->srv->memtrim);
 	p->state = P_IDLE;
@@ -251,7 +251,7 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		}
 		p->state = P_READY;
 		p->attempts = 0;
-		p->last_rx = p->last_tx = time(NULL);
+		p->last_rx = p->last_use = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);
 		log_info("session %016" PRIx64 " ('%s'): SCP connected to %s", session_id(p->s),
@@ -263,6 +263,7 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 	}
 	switch (m->type) {
 	case NCFX_MSG_NOTIFY_ACK:
+		p->last_use = time(NULL);
 		seq = ncfx_msg_uint(m, NCFX_T_SEQ);
 		if (delivery_ack(session_delivery(p->s), seq) < 0)
 			retry_later(p, "client acknowledged %" PRIu64 ", which was never sent", seq);
@@ -416,15 +417,16 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		retry_later(p, "no answer to PING for %d s", SCP_ACK_TIMEOUT);
 		return;
 	}
+	/* Idle is measured from the last use, not the last frame: the keepalive's PONGs keep the
+	 * path proven, they are not a reason to keep it open. */
 	if (p->srv->cfg.scp_idle_close > 0 && p->probe_done == NULL && !p->ping_sent &&
 	    delivery_uses(session_delivery(p->s), p) &&
 	    delivery_stalled(session_delivery(p->s), now) == 0 &&
-	    now - (p->last_rx > p->last_tx ? p->last_rx : p->last_tx) >=
-	    p->srv->cfg.scp_idle_close) {
+	    now - p->last_use >= p->srv->cfg.scp_idle_close) {
 		go_idle(p);
 		return;
 	}
-	if (!p->ping_sent && now - p->last_rx >= SCP_IDLE_PING) {
+	if (!p->ping_sent && now - p->last_rx >= p->srv->cfg.scp_keepalive) {
 		ncfx_wbuf_begin(&w, NCFX_MSG_PING, 0, 0);
 		frame_send(p->bev, &w);
 		p->ping_sent = now;
@@ -444,6 +446,9 @@ scp_connect(struct scp *p)
 	 * connect-backs at a time, not a hundred. */
 	e = keytab_get(p->srv->scp_connecting, session_addr_key(p->s), 1);
 	if (e == NULL || e->count >= SERVER_SCP_CONNECTING_PER_ADDR) {
+		if (p->state == P_IDLE)
+			set_desc(p, "waiting to connect to %s (other sessions of that address are "
+			    "connecting)", p->target);
 		p->state = P_BACKOFF;
 		evtimer_add(p->timer, &later);
 		return;

@@ -443,11 +443,12 @@ class WakeUp(ScpCase):
 
 class IdleClose(ScpCase):
     """An SCP with nothing to carry for scp_idle_close seconds is closed, and connected again
-    for the next notification: the client sees its notifications, and no trouble."""
-    extra = {"scp_idle_close": "1"}
+    for the next notification: the client sees its notifications, and no trouble. The
+    keepalive PINGs it meanwhile (every tick here): their PONGs are not use."""
+    extra = {"scp_idle_close": "12", "scp_keepalive": "1"}
 
     def wait_scp(self, prefix, what):
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             states = [x["scp"] for x in self.sessions()]
             if states and all(st.startswith("direct: " + prefix) for st in states):
@@ -464,7 +465,8 @@ class IdleClose(ScpCase):
                        "the notification after idle %d" % round_)
             self.wait_scp("connected", "connected again")
         self.assertEqual(texts(w), ["after a quiet spell 1", "after a quiet spell 2"])
-        bad = [m for m in w.statuses() if "dropped" in m or "relay" in m or "lost" in m]
+        bad = [m for m in w.statuses() if any(x in m for x in ("dropped", "relay", "lost",
+                                                              "closed", "error"))]
         self.assertEqual(bad, [], w.describe())
         self.assertEqual(w.stop(), 0)
 
