@@ -195,26 +195,6 @@ rows_from(const char *in, const char *out, uint32_t repeat, int invert)
 	return same;
 }
 
-static int
-same_pixels(const char *a, const char *b)
-{
-	TIFF *x = TIFFOpen(a, "r"), *y = TIFFOpen(b, "r");
-	uint32_t h = 0;
-	unsigned char ra[216], rb[216];
-	int same = x && y;
-
-	if (same)
-		TIFFGetField(x, TIFFTAG_IMAGELENGTH, &h);
-	for (uint32_t i = 0; same && i < h; i++)
-		same = TIFFReadScanline(x, ra, i, 0) >= 0 && TIFFReadScanline(y, rb, i, 0) >= 0 &&
-		    memcmp(ra, rb, sizeof(ra)) == 0;
-	if (x)
-		TIFFClose(x);
-	if (y)
-		TIFFClose(y);
-	return same;
-}
-
 static void
 test_tiff(void)
 {
@@ -235,7 +215,7 @@ test_tiff(void)
 	make_tiff(in, 1728, 500, 204, 196, 1);
 	CHECK_INT(intake_convert(in, NCFX_FMT_TIFF, &o, out, err, sizeof(err)), 1);
 	CHECK_INT(pages_are(out, 500, 196.0f), 1);
-	CHECK(same_pixels(in, out));
+	CHECK(rows_from(in, out, 1, 0));
 
 	/* Fine lines asked of a standard page: twice as many lines, same proportions. */
 	snprintf(in, sizeof(in), "%s/std.tif", dir);
