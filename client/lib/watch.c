@@ -89,6 +89,7 @@ struct ncfx_watch {
 };
 
 static void flush_acks(ncfx_watch *w);
+static void say_goodbye(ncfx_watch *w);
 static void schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -733,6 +734,7 @@ ncfx_watch_run(ncfx_watch *w)
 	evtimer_add(w->timer, &now);
 	event_base_dispatch(w->base);
 	flush_acks(w);
+	say_goodbye(w);
 	pcp_close(w);
 	return w->result;
 }
@@ -759,6 +761,16 @@ flush_acks(ncfx_watch *w)
 		event_base_loopexit(w->base, &tick);
 		event_base_dispatch(w->base);
 	}
+}
+
+/* A watcher that ends on purpose closes its TLS connection properly (close_notify), so the
+ * server logs a disconnect rather than a connection cut short. (Not BYE: the server's answer,
+ * closing, would reach the event handlers as a lost connection while output is flushed.) */
+static void
+say_goodbye(ncfx_watch *w)
+{
+	if (w->pcp != NULL)
+		tls_bev_close_notify(w->pcp);
 }
 
 void
