@@ -171,18 +171,28 @@ int
 conf_load(const struct conf_opt *opts, void *target, const char *path, int missing_ok,
     char *err, size_t errlen)
 {
-	char line[CONF_LINE_MAX + 2], why[512];
-	int seen_line[CONF_MAX_OPTS] = { 0 };
-	int lineno = 0, rc = -1;
-	FILE *f;
+	FILE *f = fopen(path, "r");
+	int rc;
 
-	f = fopen(path, "r");
 	if (f == NULL) {
 		if (errno == ENOENT && missing_ok)
 			return 0;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	rc = conf_load_stream(opts, target, f, path, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int
+conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char *path,
+    char *err, size_t errlen)
+{
+	char line[CONF_LINE_MAX + 2], why[512];
+	int seen_line[CONF_MAX_OPTS] = { 0 };
+	int lineno = 0, rc = -1;
+
 	while (fgets(line, sizeof(line), f)) {
 		char *key, *val, *eq;
 		const struct conf_opt *o;
@@ -254,7 +264,6 @@ conf_load(const struct conf_opt *opts, void *target, const char *path, int missi
 	}
 	rc = 0;
 out:
-	fclose(f);
 	return rc;
 }
 

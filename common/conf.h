@@ -3,6 +3,7 @@
 #define NETCFAX_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum conf_type {
 	CONF_INT,     /* long long within [min, max] */
@@ -32,6 +33,9 @@ int  conf_defaults(const struct conf_opt *opts, void *target, char *err, size_t 
  * The file is rejected whole: on error target may be partly set, and err says "path:line: why". */
 int  conf_load(const struct conf_opt *opts, void *target, const char *path, int missing_ok,
                char *err, size_t errlen);
+/* The same from an open stream; name stands for the path in messages. f is not closed. */
+int  conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char *name,
+                      char *err, size_t errlen);
 /* Sets one option from text (command-line overrides). */
 int  conf_set(const struct conf_opt *opts, void *target, const char *name, const char *value,
               char *err, size_t errlen);

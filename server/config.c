@@ -124,6 +124,16 @@ config_load(struct server_config *c, const char *path, int missing_ok, char *err
 }
 
 int
+config_load_stream(struct server_config *c, FILE *f, const char *name, char *err,
+    size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	if (conf_defaults(options, c, err, errlen) < 0)
+		return -1;
+	return conf_load_stream(options, c, f, name, err, errlen);
+}
+
+int
 config_set(struct server_config *c, const char *name, const char *value, char *err,
     size_t errlen)
 {

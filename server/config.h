@@ -3,6 +3,7 @@
 #define NETCFAX_SERVER_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_DEFAULT_PATH "/etc/netcfax/netcfaxd.conf"
@@ -63,6 +64,9 @@ struct server_config {
  * overrides go through config_set(). 0 or -1 with "file:line: why" in err. */
 int  config_load(struct server_config *c, const char *path, int missing_ok, char *err,
                  size_t errlen);
+/* The same from an open stream (the configuration fuzzer reads from memory). */
+int  config_load_stream(struct server_config *c, FILE *f, const char *name, char *err,
+                        size_t errlen);
 int  config_set(struct server_config *c, const char *name, const char *value, char *err,
                 size_t errlen);
 /* Fills derived values (server_name) and checks what spans options. */
