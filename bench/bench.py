@@ -116,15 +116,39 @@ class Server:
         return os.path.join(tls, "server.crt"), os.path.join(tls, "server.key")
 
 
-def loadgen(bindir, srv, sessions, *extra, timeout=900):
-    argv = [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
+def loadgen_argv(bindir, srv, sessions, *extra):
+    """netcfax-loadgen against srv: sessions of user bench from up to 200 loopback addresses."""
+    return [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
             srv.fingerprint(), "--user", "bench", "--password-file", srv.pwfile,
-            "--sessions", str(sessions), "--addresses", str(min(200, max(1, sessions // 50))),
-            "--server-pid", str(srv.proc.pid)] + list(extra)
+            "--sessions", str(sessions), "--addresses", str(min(200, max(1, sessions // 50)))
+            ] + list(extra)
+
+
+def loadgen(bindir, srv, sessions, *extra, timeout=900):
+    argv = loadgen_argv(bindir, srv, sessions, "--server-pid", str(srv.proc.pid), *extra)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=timeout)
     check(p, "netcfax-loadgen")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def loadgen_around(argv, srv, what, action):
+    """Starts the load generator, runs action(its process) once it says every session is up,
+    waits for its report, and stops srv whatever happens."""
+    lg = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = lg.stderr.readline()
+        if "ready" not in line:
+            raise RuntimeError("loadgen: " + line + lg.stderr.read())
+        action(lg)
+        out, err = lg.communicate(timeout=600)
+    finally:
+        if lg.poll() is None:
+            lg.kill()
+        srv.stop()
+    lg.stdout, lg.stderr = out, err
+    check(lg, what)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def check(p, what):
@@ -147,8 +171,9 @@ def bench_idle(bindir, work, sizes, nofile, smoke):
         srv = Server(bindir, work, {"scp_idle_close": idle_close})
         srv.start()
         try:
-            # The server looks every 5 s: all are closed within two looks after the period.
-            r = loadgen(bindir, srv, n, "--hold", str(idle_close + (6 if smoke else 12)))
+            # The server first looks 10 s after a connect-back began, then every 5 s: all
+            # are closed within two looks after the period.
+            r = loadgen(bindir, srv, n, "--hold", str(max(idle_close, 10) + 12))
         finally:
             srv.stop()
         up = max(1, r["up"])
@@ -174,16 +199,10 @@ def fanout_ours(bindir, work, f, path):
     netcfax-admin notify --stdin (as an operator would), each timed from its writing."""
     srv = Server(bindir, work, {"notify_poll": 50})
     srv.start()
-    argv = [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
-            srv.fingerprint(), "--user", "bench", "--password-file", srv.pwfile,
-            "--sessions", str(f["sessions"]), "--addresses",
-            str(min(200, max(1, f["sessions"] // 50))), "--path", path,
-            "--expect", str(f["messages"]), "--timeout", "600"]
-    lg = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = lg.stderr.readline()
-        if "ready" not in line:
-            raise RuntimeError("loadgen: " + line + lg.stderr.read())
+    argv = loadgen_argv(bindir, srv, f["sessions"], "--path", path,
+                        "--expect", str(f["messages"]), "--timeout", "600")
+
+    def inject(lg):
         env = dict(os.environ, NETCFAX_PASSWORD="bench-password")
         inj = subprocess.Popen([os.path.join(bindir, "netcfax-admin"), "-c", srv.conf, "notify",
                                 "bench", "--stdin"], stdin=subprocess.PIPE,
@@ -198,14 +217,7 @@ def fanout_ours(bindir, work, f, path):
             inj.stdin.flush()
         inj.stdin.close()
         inj.wait(timeout=120)
-        out, err = lg.communicate(timeout=600)
-    finally:
-        if lg.poll() is None:
-            lg.kill()
-        srv.stop()
-    lg.stdout, lg.stderr = out, err
-    check(lg, "netcfax-loadgen --expect")
-    return json.loads(out.strip().splitlines()[-1])
+    return loadgen_around(argv, srv, "netcfax-loadgen --expect", inject)
 
 
 def fanout_mosquitto(bindir, work, f):
@@ -433,27 +445,14 @@ def storm_once(bindir, work, n, tokens):
     """The time until n sessions are back after a restart, and loadgen's report."""
     srv = Server(bindir, work, users=STORM_USERS)
     srv.start()
-    argv = [os.path.join(bindir, "netcfax-loadgen"), "--port", str(srv.port), "--fingerprint",
-            srv.fingerprint(), "--user", "bench", "--users", str(STORM_USERS),
-            "--password-file", srv.pwfile,
-            "--sessions", str(n), "--addresses", str(min(200, max(1, n // 50))), "--storm",
-            "--timeout", "600"] + ([] if tokens else ["--no-resume-token"])
-    lg = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = lg.stderr.readline()
-        if "ready" not in line:
-            raise RuntimeError("loadgen: " + line + lg.stderr.read())
+    argv = loadgen_argv(bindir, srv, n, "--users", str(STORM_USERS), "--storm",
+                        "--timeout", "600", *([] if tokens else ["--no-resume-token"]))
+
+    def restart(lg):
         srv.stop()                       # SIGTERM: every session drops at once
         lg.send_signal(signal.SIGUSR1)   # the clock starts as the new server does
         srv.start()
-        out, err = lg.communicate(timeout=600)
-    finally:
-        if lg.poll() is None:
-            lg.kill()
-        srv.stop()
-    lg.stdout, lg.stderr = out, err
-    check(lg, "netcfax-loadgen --storm")
-    return json.loads(out.strip().splitlines()[-1])
+    return loadgen_around(argv, srv, "netcfax-loadgen --storm", restart)
 
 
 def bench_storm(bindir, work, n, smoke):
