@@ -30,7 +30,9 @@ static const struct conf_opt options[] = {
 	INT(idle_timeout, "80", 10, 3600,
 	    "Seconds a logged-in client may stay silent: three missed 25-second heartbeats and "
 	    "a little grace"),
-	INT(max_connections, "4096", 1, 1000000, "Connections accepted at once"),
+	INT(max_connections, "4096", 1, 1000000,
+	    "Connections accepted at once; at the limit a new one takes the place of the oldest "
+	    "that has not logged in"),
 	INT(max_connections_per_address, "64", 1, 100000,
 	    "Connections from one address at once (terminal servers share one address)"),
 	INT(login_max_failures_user, "5", 1, 1000,

@@ -310,6 +310,29 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* At max_connections a new connection takes the place of the oldest one that has not logged
+ * in (and is not having its password checked): a flood of connections that never finish
+ * their handshake then costs each of them its place within moments, while a real client's
+ * handshake and login take a few round trips. Logged-in sessions are never displaced. */
+int
+session_evict_preauth(struct server *srv, const char *for_peer)
+{
+	struct session *oldest = NULL;
+
+	/* The list is newest first, so the last match is the oldest. */
+	for (struct session *s = srv->sessions; s; s = s->next)
+		if ((s->state < S_AUTHED && s->login_job == NULL) || s->state == S_CLOSING)
+			oldest = s;
+	if (oldest == NULL)
+		return 0;
+	log_warnx("closing %s (%s, not logged in) to make room for %s: server at "
+	    "max_connections (%lld)", oldest->peer, oldest->state == S_HANDSHAKE ?
+	    "in its TLS handshake" : oldest->state == S_CLOSING ? "closing" : "no login yet",
+	    for_peer, srv->cfg.max_connections);
+	session_free(oldest);
+	return 1;
+}
+
 void
 session_free_all(struct server *srv)
 {

@@ -391,6 +391,67 @@ class ConnectionLimit(ServerCase):
         self.assertEqual(self.srv.db_dump(), self.dump_before)
 
 
+def client_hello_bytes():
+    """The first flight of a real TLS client: its ClientHello record(s)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+class Flood(unittest.TestCase):
+    """A thousand connections from a thousand addresses (loopback has all of 127/8) that never
+    finish: half send nothing after TCP's handshake, half stop in the middle of their TLS
+    ClientHello. With max_connections far below that, a real user still logs in, and a
+    session that was logged in before keeps working."""
+    FLOOD = 1000
+    CAP = 300
+
+    def test_stalled_connections_do_not_lock_out_a_real_login(self):
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < self.FLOOD + 200:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, self.FLOOD + 500), hard))
+        srv = nt.Server(self, extra={"max_connections": self.CAP, "preauth_timeout": 60})
+        srv.add_user("alice", "alice-pw-secret")
+        alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+        early = nt.raw_connect(srv, owner=self)
+        self.assertEqual(early.request(nt.hello(), CLOSE_BOUND).type, nt.MSG_HELLO_OK)
+        self.assertEqual(early.request(nt.login_frame("alice", "alice-pw-secret"), 30).type,
+                         nt.MSG_LOGIN_OK)
+        hello = client_hello_bytes()
+        self.assertGreater(len(hello), 100)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for i in range(self.FLOOD):
+            s = socket.socket()
+            s.bind(("127.77.%d.%d" % (i // 250, i % 250 + 1), 0))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", srv.port))
+            if i % 2:
+                s.sendall(hello[:len(hello) // 2])
+            socks.append(s)
+        # The flood is all there, and the server is full: now a real client.
+        rc, out, err = alice.run("login")
+        self.assertEqual(rc, 0, alice.describe() + "\nlog:\n" + srv.log_text()[-3000:])
+        f = early.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, 1)], reqid=9), CLOSE_BOUND)
+        self.assertIsNotNone(f, "the session logged in before the flood was closed")
+        self.assertEqual(f.type, nt.MSG_PONG, f)
+        log = srv.log_text()
+        made_room = log.count("to make room for")
+        self.assertGreaterEqual(made_room, self.FLOOD - self.CAP,
+                                "the flood did not fill the server: nothing was tested")
+        self.assertNotIn("all logged in", log)
+        print("%d stalled connections against max_connections %d: %d displaced, login ok"
+              % (self.FLOOD, self.CAP, made_room), file=sys.stderr)
+
+
 class IdleSession(unittest.TestCase):
     def test_silent_logged_in_client_is_dropped(self):
         srv = nt.Server(self, extra={"idle_timeout": 10, "preauth_timeout": 30})
