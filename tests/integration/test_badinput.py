@@ -4,6 +4,7 @@ connections. After each the server keeps serving, logs a warn line with the peer
 reason, and its store (users and jobs tables) is unchanged."""
 import os
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -450,6 +451,96 @@ class Flood(unittest.TestCase):
         self.assertNotIn("all logged in", log)
         print("%d stalled connections against max_connections %d: %d displaced, login ok"
               % (self.FLOOD, self.CAP, made_room), file=sys.stderr)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+class NonReader(unittest.TestCase):
+    """Clients that never read what the server sends them cannot make its memory grow: replies
+    are held up to a cap and then the server stops reading that client's requests; at most a
+    window of notifications is in flight, and the store holds the rest."""
+    GROWTH_KIB = 24 * 1024     # far below what either flood would cost unbounded
+
+    def setUp(self):
+        self.srv = nt.Server(self, extra={"idle_timeout": 3600, "notify_poll": 100})
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
+
+    def test_requests_whose_replies_are_never_read(self):
+        doc = os.path.join(self.alice.home, "d.tif")
+        nt.make_tiff(doc, seed=5)
+        for i in range(20):   # every JOB_LIST is answered with 20 JOB_INFOs: 100 times its size
+            rc, out, err = self.alice.run("send", doc, "--to", "5550199")
+            self.assertEqual(rc, 0, self.alice.describe())
+        r = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(r.request(nt.hello(), CLOSE_BOUND).type, nt.MSG_HELLO_OK)
+        self.assertEqual(r.request(nt.login_frame("alice", "alice-pw-secret"), 30).type,
+                         nt.MSG_LOGIN_OK)
+        before = rss_kib(self.srv.proc.pid)
+        batch = b"".join(nt.frame(nt.MSG_JOB_LIST, reqid=3 + i) for i in range(1000))
+        r.sock.settimeout(5.0)
+        sent = 0
+        blocked = False
+        for _ in range(2000):           # at most 2,000,000 requests
+            try:
+                r.sock.sendall(batch)
+            except (socket.timeout, ssl.SSLWantWriteError):
+                blocked = True
+                break
+            sent += 1000
+        grown = rss_kib(self.srv.proc.pid) - before
+        self.assertTrue(blocked, "the server read %d requests whose replies piled up" % sent)
+        self.assertLess(grown, self.GROWTH_KIB, "the server grew %d KiB for %d unread "
+                        "replies" % (grown, sent * 20))
+        rc, out, err = self.alice.run("jobs")
+        self.assertEqual(rc, 0, self.alice.describe())
+        print("requests sent before the server stopped reading: %d; server grew %d KiB"
+              % (sent, grown), file=sys.stderr)
+
+    def notify_flood(self, *watch_args):
+        w = nt.Watcher(self.alice, *watch_args, owner=self)
+        if "relay" in watch_args:
+            w.wait_for(lambda wt: wt.of_type("path"), 30, "the relay path")
+        else:
+            w.wait_status("notifications connected", 30)
+        os.killpg(w.proc.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: w.proc.poll() is None and os.killpg(w.proc.pid, signal.SIGCONT))
+        before = rss_kib(self.srv.proc.pid)
+        total, size = 40000, 900      # 36 MB of notifications
+        text = "x" * (size - 8)
+        for start in range(0, total, 10000):
+            rc, out, err = self.srv.admin(
+                "notify", "alice", "--stdin",
+                stdin_data="".join("%07d %s\n" % (i, text) for i in range(start, start + 10000)))
+            self.assertEqual(rc, 0, err)
+        stored = self.srv.db_query("SELECT COUNT(*) FROM notifications")[0][0]
+        self.assertEqual(stored, total)
+        # Give the server every chance to read the outbox into memory.
+        time.sleep(3.0)
+        grown = rss_kib(self.srv.proc.pid) - before
+        self.assertLess(grown, self.GROWTH_KIB, "the server grew %d KiB for a client that "
+                        "reads nothing" % grown)
+        os.killpg(w.proc.pid, signal.SIGCONT)
+        ns = w.wait_notifications(total, 300)
+        time.sleep(1.0)
+        ns = w.notifications()
+        self.assertEqual([n["seq"] for n in ns], list(range(1, total + 1)))
+        self.assertEqual(ns[-1]["text"], "%07d %s" % (total - 1, text))
+        print("%d notifications of %d bytes to a stopped watcher (%s): server grew %d KiB; "
+              "all delivered once when it went on" % (total, size, " ".join(watch_args) or
+                                                       "direct", grown), file=sys.stderr)
+
+    def test_stopped_watcher_direct(self):
+        self.notify_flood("--scp", "direct")
+
+    def test_stopped_watcher_relayed(self):
+        self.notify_flood("--scp", "relay")
 
 
 class IdleSession(unittest.TestCase):
