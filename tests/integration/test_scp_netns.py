@@ -131,5 +131,77 @@ class AcrossHosts(unittest.TestCase):
         self.assertEqual(n["text"], "held back by the firewall")
 
 
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class NetworkCut(unittest.TestCase):
+    """The client's network goes away (its cable pulled: the bridge port goes down, packets
+    vanish without an error) while notifications are being sent. Whether TCP rides out the
+    cut or both ends give up and the client logs in again, each notification reaches it once.
+    Heartbeats every 3 s and a 10 s idle timeout make the long cut take seconds, not minutes."""
+
+    def setUp(self):
+        self.lab = make_lab(self)
+        self.srv = nt.Server(self, prefix=self.lab.prefix("srv"),
+                             extra={"listen": HOSTS["srv"], "notify_poll": 100,
+                                    "idle_timeout": 10})
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self,
+                               prefix=self.lab.prefix("cli"), host=HOSTS["srv"])
+        os.makedirs(self.alice.config_dir, exist_ok=True)
+        with open(os.path.join(self.alice.config_dir, "client.conf"), "w") as f:
+            f.write("heartbeat = 3\n")
+        self.w = nt.Watcher(self.alice, owner=self)
+        self.w.wait_status("notifications connected", 30)
+
+    def cable(self, plugged):
+        self.lab.set_link("lan", "to-cli", plugged)
+
+    def notify_batch(self, first, n):
+        texts = ["n%04d" % i for i in range(first, first + n)]
+        rc, out, err = self.srv.admin("notify", "alice", "--stdin",
+                                      stdin_data="".join(t + "\n" for t in texts))
+        self.assertEqual(rc, 0, err)
+        return texts
+
+    def check_all_once(self, texts):
+        self.w.wait_notifications(len(texts), 90)
+        time.sleep(1.0)       # a duplicate would arrive now
+        ns = self.w.notifications()
+        self.assertEqual([n["seq"] for n in ns], list(range(1, len(texts) + 1)))
+        self.assertEqual([n["text"] for n in ns], texts)
+
+    def test_short_cut_is_ridden_out(self):
+        sent = self.notify_batch(0, 100)
+        self.w.wait_notifications(100, 30)
+        self.cable(False)
+        sent += self.notify_batch(100, 200)
+        time.sleep(4)                   # shorter than both ends' timeouts
+        self.cable(True)
+        self.check_all_once(sent)
+        self.assertFalse(any("no answer from the server" in m for m in self.w.statuses()),
+                         self.w.describe())
+
+    def test_long_cut_logs_in_again_and_loses_nothing(self):
+        sent = self.notify_batch(0, 100)
+        self.w.wait_notifications(100, 30)
+        self.cable(False)
+        sent += self.notify_batch(100, 200)
+        # A submission while cut off fails and says why; the server never saw it.
+        doc = os.path.join(self.alice.home, "d.tif")
+        nt.make_tiff(doc, seed=3)
+        rc, out, err = self.alice.run("send", doc, "--to", "5550199", timeout=120)
+        self.assertNotEqual(rc, 0, self.alice.describe())
+        self.assertRegex(err, r"(?i)cannot|timed out|unreachable", self.alice.describe())
+        # Both ends notice: the server drops the session, the client starts over.
+        self.assertIsNotNone(self.srv.wait_log(lambda line: "no heartbeat for 10 s" in line,
+                                               0, 60), self.srv.log_text())
+        self.w.wait_status("no answer from the server", 60)
+        sent += self.notify_batch(300, 50)     # while the user has no session at all
+        self.cable(True)
+        self.check_all_once(sent)
+        self.assertEqual(self.srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], 0)
+        rc, out, err = self.alice.run("send", doc, "--to", "5550199")
+        self.assertEqual(rc, 0, self.alice.describe())
+
+
 if __name__ == "__main__":
     nt.main()
