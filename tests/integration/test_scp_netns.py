@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The SCP between hosts on different addresses: server, client and a stranger each in a
 network namespace of their own, joined by a bridge in a fourth. Every interface is made inside
-the lab's namespaces (never in the root namespace) and the lab is deleted afterwards."""
+the lab's namespaces (never in the root namespace) and the lab is deleted afterwards. Also:
+the client's network cut, briefly and for longer than the timeouts."""
 import json
 import os
 import sys
