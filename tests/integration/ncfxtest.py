@@ -203,7 +203,21 @@ def run_cmd(argv, env=None, timeout=CMD_TIMEOUT, stdin_data=None):
     p = subprocess.run(argv, env=env, input=stdin_data if stdin_data is not None else "",
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=timeout, start_new_session=True)
+    check_sanitizer_report(argv, p.stderr)
     return p.returncode, p.stdout, p.stderr
+
+
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def check_sanitizer_report(what, text):
+    """In the sanitizer build every netcfax program reports memory errors and leaks on stderr:
+    any report fails the test, whatever the program's exit status (a refusal must not leak
+    either)."""
+    for marker in SANITIZER_MARKERS:
+        if marker in text:
+            raise AssertionError("sanitizer report from %s:\n%s" % (
+                " ".join(what) if isinstance(what, (list, tuple)) else what, text[-6000:]))
 
 
 def cert_fingerprint_der(der):
@@ -344,9 +358,7 @@ class Server:
         elif self.proc is not None:
             self._reap()
         text = self.log_text()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in text:
-                raise AssertionError("sanitizer report in the netcfaxd log:\n" + text[-6000:])
+        check_sanitizer_report("the netcfaxd log", text)
         if rc != 0:
             raise AssertionError("netcfaxd exited %r on SIGTERM; log:\n%s" % (rc, text[-3000:]))
 
@@ -933,9 +945,7 @@ class Watcher:
             _live_procs.remove(self.proc)
         with open(self.stderr_path) as f:
             err = f.read()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in err:
-                raise AssertionError("sanitizer report from netcfax:\n" + err[-6000:])
+        check_sanitizer_report("netcfax " + " ".join(self.proc.args[-3:]), err)
         return self.proc.returncode
 
 
