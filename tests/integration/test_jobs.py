@@ -454,5 +454,67 @@ class Limits(unittest.TestCase):
         self.assertEqual(self.spool_files(), [])
 
 
+class UploadCaps(unittest.TestCase):
+    """max_document_size, and a client that lies about what it uploads."""
+    T_SIZE, T_FORMAT, T_DEST, T_UPLOAD_ID, T_OFFSET, T_DATA, T_SHA256 = 15, 16, 17, 18, 19, 20, 21
+    E_DOC_TOO_LARGE, E_UPLOAD = 22, 24
+
+    def setUp(self):
+        self.srv = nt.Server(self, extra={"max_document_size": "64K"})
+        self.srv.add_user("alice", "alice-pw-secret")
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
+
+    def spool_names(self):
+        return sorted(os.listdir(os.path.join(self.srv.spool_dir, "docs")))
+
+    def logged_in(self):
+        r = nt.raw_connect(self.srv, owner=self)
+        self.assertEqual(r.request(nt.hello(), 10).type, nt.MSG_HELLO_OK)
+        self.assertEqual(r.request(nt.login_frame("alice", "alice-pw-secret"), 30).type,
+                         nt.MSG_LOGIN_OK)
+        return r
+
+    def submit(self, r, size, reqid=3):
+        return r.request(nt.frame(nt.MSG_JOB_SUBMIT, [
+            nt.a_u64(self.T_SIZE, size), nt.a_u8(self.T_FORMAT, 1),
+            nt.a_str(self.T_DEST, "5550199"), nt.attr(self.T_SHA256, b"\0" * 32)],
+            reqid=reqid), 10)
+
+    def test_document_over_the_cap_is_refused_before_upload(self):
+        doc = os.path.join(self.alice.home, "big.tif")
+        nt.make_tiff(doc, pages=6, seed=11)
+        size = os.path.getsize(doc)
+        self.assertGreater(size, 64 * 1024)
+        # The client knows the server's cap from LOGIN_OK and says so without uploading.
+        rc, data, err = self.alice.run("send", doc, "--to", "5550199", json=True)
+        self.assertEqual(rc, 66, self.alice.describe())
+        self.assertEqual(data["error"]["name"], "document", data)
+        self.assertIn("the server accepts at most 65536", data["error"]["message"])
+        self.assertEqual(self.spool_names(), [])
+        # On the wire, a SIZE of 10 GB is refused at once, before a byte is sent.
+        r = self.logged_in()
+        f = self.submit(r, 10 << 30)
+        self.assertEqual((f.type, f.error_code), (nt.MSG_ERROR, self.E_DOC_TOO_LARGE), f)
+
+    def test_more_data_than_announced_fails_the_upload(self):
+        r = self.logged_in()
+        f = self.submit(r, 1000)
+        self.assertEqual(f.type, nt.MSG_UPLOAD_READY, f)
+        uid = f.uint(self.T_UPLOAD_ID)
+        for i in range(4):    # 4 x 40000 bytes against 1000 announced
+            r.send(nt.frame(nt.MSG_UPLOAD_CHUNK, [
+                nt.a_u32(self.T_UPLOAD_ID, uid), nt.a_u64(self.T_OFFSET, 40000 * i),
+                nt.attr(self.T_DATA, b"\xff" * 40000)], reqid=0))
+        f = r.request(nt.frame(nt.MSG_UPLOAD_END, [nt.a_u32(self.T_UPLOAD_ID, uid)], reqid=4),
+                      30)
+        self.assertEqual((f.type, f.error_code), (nt.MSG_ERROR, self.E_UPLOAD), f)
+        self.assertEqual(self.spool_names(), [])
+        self.assertEqual(os.listdir(os.path.join(self.srv.spool_dir, "tmp"))
+                         if os.path.isdir(os.path.join(self.srv.spool_dir, "tmp")) else [], [])
+        f = r.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, 1)], reqid=5), 10)
+        self.assertEqual(f.type, nt.MSG_PONG, f)
+        self.assertEqual(self.srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], 0)
+
+
 if __name__ == "__main__":
     nt.main()
