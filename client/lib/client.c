@@ -492,6 +492,18 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 
 /* One document of a job of parts documents: JOB_SUBMIT (the job's options with the first),
  * the chunks, UPLOAD_END; the reply is OK for all but the last, then the job. */
+/* The connection went after the last UPLOAD_END left: the server may have committed the
+ * job and lost only its reply (a crash, a cut network). Sending again could fax it twice, so
+ * say how to find out first. */
+static void
+upload_in_doubt(ncfx_client *c)
+{
+	size_t n = strlen(c->err);
+
+	snprintf(c->err + n, sizeof(c->err) - n, "; the whole document had been sent, so the "
+	    "server may have queued the job: check 'netcfax jobs' before sending it again");
+}
+
 static ncfx_status
 submit_part(ncfx_client *c, const char *path, const char *dest,
     const struct ncfx_submit_options *so, int part, int parts, ncfx_progress_fn progress,
@@ -620,9 +632,11 @@ submit_part(ncfx_client *c, const char *path, const char *dest,
 	/* Rendering takes the server a while: wait for it longer than for other replies. */
 	tls_stream_set_read_timeout(c->tls, c->timeout_ms > SUBMIT_WAIT_MS ? c->timeout_ms :
 	    SUBMIT_WAIT_MS);
-	if (part == parts)
+	if (part == parts) {
 		st = expect_job(c, id, out);
-	else if ((st = recv_reply(c, id, &m)) == NCFX_OK && m.type != NCFX_MSG_OK)
+		if (st == NCFX_ERR_CLOSED)
+			upload_in_doubt(c);
+	} else if ((st = recv_reply(c, id, &m)) == NCFX_OK && m.type != NCFX_MSG_OK)
 		st = fail(c, NCFX_ERR_PROTOCOL, "server answered UPLOAD_END of document %d with %s",
 		    part, ncfx_msg_type_name(m.type));
 	if (c->tls)

@@ -34,7 +34,7 @@ class Load:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.accepted = {}          # filename -> job id the server gave
-        self.refused = []           # filenames whose submission failed (the server was down)
+        self.refused = {}           # filename -> what netcfax said when its submission failed
         self.notes = []             # operator texts accepted
         self.notes_refused = 0
         self.seq = 0
@@ -63,7 +63,7 @@ class Load:
                 if rc == 0:
                     self.accepted[os.path.basename(path)] = data["job"]["id"]
                 else:
-                    self.refused.append(os.path.basename(path))
+                    self.refused[os.path.basename(path)] = data.get("error", {}).get("message", "")
             if rc != 0:
                 time.sleep(0.05)     # as a user's script would wait before trying again
 
@@ -146,6 +146,8 @@ class KillNine(unittest.TestCase):
         # A submission cut off by the kill may have been committed just before it: the
         # client was told nothing, and the job is there (not lost, not doubled).
         in_doubt = [n for n in load.refused if n in by_name]
+        for n in in_doubt:    # and the user was told to look before sending again
+            self.assertIn("check 'netcfax jobs' before sending it again", load.refused[n])
 
         # Every notification the server committed (its store is the record) and every
         # operator message accepted reaches the user exactly once, in order.
