@@ -154,9 +154,11 @@ tls_ensure_selfsigned(const char *cert_path, const char *key_path, const char *c
 		goto out;
 	}
 	/* Key first: a certificate without its key would be useless after a crash. Then the
-	 * directory, or a power cut could lose both and change the server's identity. */
+	 * directory, or a power cut could lose both and change the server's identity. Both are
+	 * the server's alone, whatever the umask: the certificate is no secret, but nobody else
+	 * has a use for the file, and the state directory is closed as a whole. */
 	if (write_pem_atomic(key_path, 0600, write_key, key, err, errlen) < 0 ||
-	    write_pem_atomic(cert_path, 0644, write_cert, x, err, errlen) < 0)
+	    write_pem_atomic(cert_path, 0600, write_cert, x, err, errlen) < 0)
 		goto out;
 	{
 		char dir[4200], *slash;

@@ -16,7 +16,8 @@ struct tls_stream;
 enum tls_min { TLS_MIN_12 = 12, TLS_MIN_13 = 13 };
 
 /* Creates a self-signed certificate and key (ECDSA P-256, 10 years) when either file is missing.
- * The key is written mode 0600 through a temporary file and rename. 1 created, 0 existed, -1 error. */
+ * Both are written mode 0600 through a temporary file and rename. 1 created, 0 existed,
+ * -1 error. */
 int  tls_ensure_selfsigned(const char *cert_path, const char *key_path, const char *common_name,
                            char *err, size_t errlen);
 /* SHA-256 of the DER certificate in a PEM file, as "SHA256:AB:CD:...". */

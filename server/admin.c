@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
 #include "json.h"
 #include "log.h"
 #include "password.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "spool.h"
 #include "store.h"
@@ -350,6 +352,39 @@ notify_user(const struct store_user *u, void *arg)
 	return 0;
 }
 
+/* Run as root, the tool works on the state as the account that owns it: a file it made as
+ * root (a new store, the store's -wal and -shm, the spool's directories) would lock netcfaxd,
+ * running as that account, out of its own state. The account is the configured user, or else
+ * the owner of an existing state directory; a state directory of root's stays root's. */
+static int
+become_state_owner(const struct server_config *cfg)
+{
+	struct privdrop_account acct;
+	struct stat st;
+	char err[2 * CONFIG_PATH_MAX + 512], warn[2 * CONFIG_PATH_MAX + 128];
+
+	if (geteuid() != 0)
+		return 0;
+	if (cfg->user[0]) {
+		if (privdrop_lookup(cfg->user, &acct, err, sizeof(err)) < 0)
+			goto fail;
+	} else if (stat(cfg->state_dir, &st) != 0 || st.st_uid == 0) {
+		return 0;
+	} else if (privdrop_lookup_uid(st.st_uid, &acct, err, sizeof(err)) < 0) {
+		fprintf(stderr, "netcfax-admin: %s belongs to an account that no longer exists (%s); "
+		    "give it to the account netcfaxd runs as, as root: chown -R ACCOUNT: %s\n",
+		    cfg->state_dir, err, cfg->state_dir);
+		return -1;
+	}
+	if (privdrop_state_dir(cfg->state_dir, &acct, warn, sizeof(warn), err, sizeof(err)) < 0 ||
+	    privdrop_become(&acct, err, sizeof(err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "netcfax-admin: %s\n", err);
+	return -1;
+}
+
 /* Operator messages go into the users' outboxes; netcfaxd notices the commit and delivers. */
 static int
 cmd_notify(struct store *st, const char *state_dir, int argc, char **argv)
@@ -492,6 +527,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE_;
 	}
+	/* Nothing of the state is for other accounts to read, as in netcfaxd. */
+	umask(077);
+	if (become_state_owner(&cfg) < 0)
+		return EX_REFUSED;
 	/* Accounts may be made before netcfaxd first ran. */
 	if (mkdir(cfg.state_dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "netcfax-admin: cannot create %s: %s\n", cfg.state_dir,
@@ -500,7 +539,15 @@ main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/netcfax.db", cfg.state_dir);
 	if ((st = store_open(path, err, sizeof(err))) == NULL) {
+		struct stat sd;
+		struct privdrop_account owner;
+		char ignored[256];
+
 		fprintf(stderr, "netcfax-admin: %s\n", err);
+		if (stat(cfg.state_dir, &sd) == 0 && sd.st_uid != geteuid() &&
+		    privdrop_lookup_uid(sd.st_uid, &owner, ignored, sizeof(ignored)) == 0)
+			fprintf(stderr, "netcfax-admin: %s belongs to %s: run netcfax-admin as root "
+			    "or as %s\n", cfg.state_dir, owner.name, owner.name);
 		return EX_INTERNAL;
 	}
 	if (strcmp(argv[0], "sessions") == 0)

@@ -21,6 +21,10 @@ static const struct conf_opt options[] = {
 	    "Primary Connection Port: every client must use this same TCP port"),
 	STR(state_dir, "/var/lib/netcfax",
 	    "Directory for the database, spool and generated TLS files"),
+	STR(user, "",
+	    "Account to run as, e.g. netcfax: started as root, netcfaxd binds its ports, then "
+	    "becomes this user (with its groups) before it opens any state, and state_dir must "
+	    "belong to it; empty = keep running as started (as root: a warning)"),
 	STR(tls_cert, "", "PEM certificate chain; empty = self-signed one in state_dir/tls"),
 	STR(tls_key, "", "PEM private key for tls_cert"),
 	CHOICE(tls_min_version, "1.2", "1.2|1.3", "Lowest TLS version accepted"),

@@ -12,6 +12,7 @@ struct server_config {
 	char      listen[512];
 	long long pcp_port;
 	char      state_dir[CONFIG_PATH_MAX];
+	char      user[64];                  /* PRIVDROP_NAME_MAX */
 	char      tls_cert[CONFIG_PATH_MAX];
 	char      tls_key[CONFIG_PATH_MAX];
 	char      tls_min_version[8];

@@ -1,8 +1,11 @@
-/* main.c: netcfaxd start-up: configuration, state directory, TLS identity, store, listeners,
- * then the libevent loop until SIGTERM. */
+/* main.c: netcfaxd start-up: configuration; as root, the state directory and the listeners,
+ * then the switch to the configured account; the store, TLS identity and the rest; then the
+ * libevent loop until SIGTERM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #include "memtrim.h"
 #include "notifier.h"
 #include "pcpmap.h"
+#include "privdrop.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -91,13 +95,43 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 	notifier_poll(arg);
 }
 
+/* The pid in a held lock file, or "unknown", and the stop that names it. */
+static void
+lock_held(int fd, const char *dir)
+{
+	char other[32] = "";
+	ssize_t n;
+
+	if ((n = pread(fd, other, sizeof(other) - 1, 0)) > 0)
+		other[strcspn(other, "\n")] = '\0';
+	fatalx("another netcfaxd (pid %s) is running with state_dir %s; stop it first, or give "
+	    "this one its own state_dir", other[0] ? other : "unknown", dir);
+}
+
+/* Before the ports are bound: a second server on this state directory hears that, rather
+ * than that its port is taken. Only a look (nothing is created): the lock itself is taken
+ * once the process runs as the account that is to own the lock file. */
+static void
+probe_state_lock(const char *dir)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/netcfaxd.lock", dir);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+		lock_held(fd, dir);
+	close(fd);
+}
+
 /* One server per state directory: a second one would empty the first's session table and
  * sweep its spool. The lock lasts as long as the process (the descriptor is never closed),
  * and goes with it however it ends. */
 static void
 lock_state_dir(const char *dir)
 {
-	char path[CONFIG_PATH_MAX + 32], pid[32], other[32] = "";
+	char path[CONFIG_PATH_MAX + 32], pid[32];
 	int fd;
 	ssize_t n;
 
@@ -107,14 +141,48 @@ lock_state_dir(const char *dir)
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK)
 			fatal("cannot lock %s", path);
-		if ((n = pread(fd, other, sizeof(other) - 1, 0)) > 0)
-			other[strcspn(other, "\n")] = '\0';
-		fatalx("another netcfaxd (pid %s) is running with state_dir %s; stop it first, or give "
-		    "this one its own state_dir", other[0] ? other : "unknown", dir);
+		lock_held(fd, dir);
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
 		log_warn("cannot write %s", path);
+}
+
+/* What needs root comes first: the account, the state directory (made and handed over, or
+ * checked to belong to the account), the ports. Then the switch, before any file of the
+ * state is opened, so that everything the server writes belongs to the account. */
+static void
+start_privileged(struct server *srv, const char *conf_path)
+{
+	struct privdrop_account acct;
+	char err[2 * CONFIG_PATH_MAX + 512], warn[CONFIG_PATH_MAX * 2 + 128];
+	int plan;
+
+	if ((plan = privdrop_plan(srv->cfg.user, &acct, err, sizeof(err))) < 0)
+		fatalx("%s: %s", conf_path, err);
+	if (plan == PRIVDROP_STAY && acct.uid == 0)
+		log_warnx("running as root: set user in %s to an unprivileged account (e.g. user = "
+		    "netcfax, made with: useradd --system --no-create-home --shell /usr/sbin/nologin "
+		    "netcfax) and netcfaxd gives up root once its ports are bound", conf_path);
+	if (privdrop_state_dir(srv->cfg.state_dir, &acct, warn, sizeof(warn), err,
+	    sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (warn[0])
+		log_warnx("%s", warn);
+	probe_state_lock(srv->cfg.state_dir);
+	if ((srv->base = event_base_new()) == NULL)
+		fatalx("out of memory at start-up");
+	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (plan != PRIVDROP_SWITCH)
+		return;
+	if (privdrop_become(&acct, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (access(srv->cfg.state_dir, R_OK | W_OK | X_OK) != 0)
+		fatalx("%s cannot use state_dir %s: %s; is a directory above it closed to it? "
+		    "(each parent must let it through, e.g. chmod o+x PARENT)", acct.name,
+		    srv->cfg.state_dir, strerror(errno));
+	log_info("running as %s (uid %ld, gid %ld)", acct.name, (long)acct.uid, (long)acct.gid);
 }
 
 static void
@@ -138,6 +206,22 @@ ensure_dir(const char *path)
 	return -1;
 }
 
+/* A key of the operator's that only root may read is the usual case after a switch: say so. */
+static void
+check_readable(const char *what, const char *path)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (access(path, R_OK) == 0 || errno != EACCES || geteuid() == 0)
+		return;                     /* other failures: the TLS setup names them */
+	pw = getpwuid(geteuid());
+	gr = getgrgid(getegid());
+	fatalx("%s %s cannot be read by %s, the account netcfaxd runs as; let it read the file, "
+	    "e.g. as root: chgrp %s %s && chmod g+r %s", what, path, pw ? pw->pw_name : "us",
+	    gr ? gr->gr_name : "GROUP", path, path);
+}
+
 /* The certificate the operator configured, or ours from state_dir/tls, made on first start. */
 static struct tls_ctx *
 setup_tls(struct server *srv)
@@ -150,6 +234,8 @@ setup_tls(struct server *srv)
 	if (srv->cfg.tls_cert[0]) {
 		snprintf(cert, sizeof(cert), "%s", srv->cfg.tls_cert);
 		snprintf(key, sizeof(key), "%s", srv->cfg.tls_key);
+		check_readable("tls_cert", cert);
+		check_readable("tls_key", key);
 	} else {
 		snprintf(dir, sizeof(dir), "%s/tls", srv->cfg.state_dir);
 		if (ensure_dir(dir) < 0)
@@ -237,6 +323,13 @@ main(int argc, char **argv)
 			}
 			tls_ctx_free(t);
 		}
+		if (srv->cfg.user[0]) {
+			struct privdrop_account acct;
+			if (privdrop_lookup(srv->cfg.user, &acct, err, sizeof(err)) < 0) {
+				fprintf(stderr, "%s: %s\n", conf_path, err);
+				return 1;
+			}
+		}
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -244,8 +337,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 
-	if (ensure_dir(srv->cfg.state_dir) < 0)
-		return 1;
+	start_privileged(srv, conf_path);
 	lock_state_dir(srv->cfg.state_dir);
 	snprintf(path, sizeof(path), "%s/netcfax.db", srv->cfg.state_dir);
 	if ((srv->store = store_open(path, err, sizeof(err))) == NULL)
@@ -273,23 +365,15 @@ main(int argc, char **argv)
 	if (store_session_clear(srv->store) < 0)
 		fatalx("store: %s", store_errmsg(srv->store));
 	srv->data_version = store_data_version(srv->store);
-	srv->base = event_base_new();
-	if (srv->base)
-		srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
-	if (srv->base)
-		srv->acks = ackbatch_new(srv->base, srv->store);
-	if (srv->base)
-		srv->memtrim = memtrim_new(srv->base);
-	if (srv->base)
-		srv->intakepool = workpool_new(srv->base, SERVER_INTAKE_THREADS,
-		    SERVER_INTAKE_QUEUE, "intake");
+	srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
+	srv->acks = ackbatch_new(srv->base, srv->store);
+	srv->memtrim = memtrim_new(srv->base);
+	srv->intakepool = workpool_new(srv->base, SERVER_INTAKE_THREADS, SERVER_INTAKE_QUEUE,
+	    "intake");
 	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->scp_connecting == NULL ||
-	    srv->base == NULL ||
 	    srv->hashpool == NULL || srv->intakepool == NULL || srv->acks == NULL ||
 	    srv->memtrim == NULL)
 		fatalx("out of memory at start-up");
-	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
 	sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
 	maint = event_new(srv->base, -1, EV_PERSIST, on_maintenance, srv);
