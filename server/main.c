@@ -172,6 +172,7 @@ start_privileged(struct server *srv, const char *conf_path)
 	probe_state_lock(srv->cfg.state_dir);
 	if ((srv->base = event_base_new()) == NULL)
 		fatalx("out of memory at start-up");
+	session_queues_init(srv);
 	if ((srv->listener = listener_new(srv, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (plan != PRIVDROP_SWITCH)

@@ -3,6 +3,7 @@
 #define NETCFAX_SERVER_H
 
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -67,6 +68,9 @@ struct server {
 	struct faxqueue      *faxq;            /* jobs onto lines, received faxes to inboxes */
 	struct session       *sessions;        /* every live connection, for shutdown */
 	size_t                nconns;
+	/* Connections not logged in, oldest first, one queue per step they are stuck at
+	 * (session.c): what a full server closes to make room, queue by queue. */
+	TAILQ_HEAD(session_queue, session) waiting[4];
 	int                   stopping;
 	/* Verified against when a user does not exist, so both cases cost the same time. */
 	char                  dummy_hash[CRYPTO_PWHASH_MAX];

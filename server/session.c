@@ -88,10 +88,55 @@ struct session {
 	struct fetch_req   *fetch;      /* a received fax being made into a PDF */
 	struct assembly    *assembly;   /* the documents of a job being sent (jobs.c) */
 	struct session     *prev, *next;
+	TAILQ_ENTRY(session) wq;        /* in srv->waiting[queued] until logged in */
+	int                 queued;     /* enum wait_queue, or -1 */
 };
+
+/* The queues of connections not logged in, in the order a full server closes them: those
+ * already closing, then those that have not finished TLS (cheap for a flood to make), then
+ * those that finished TLS but sent no HELLO, then those between HELLO and a password check.
+ * A real client is past the first two within a couple of round trips. */
+enum wait_queue { Q_CLOSING, Q_HANDSHAKE, Q_HELLO, Q_LOGIN, Q__COUNT };
 
 static void session_free(struct session *s);
 static void login_failed(struct session *s);
+
+static int
+queue_of(enum session_state st)
+{
+	switch (st) {
+	case S_CLOSING:   return Q_CLOSING;
+	case S_HANDSHAKE: return Q_HANDSHAKE;
+	case S_HELLO:     return Q_HELLO;
+	case S_LOGIN:     return Q_LOGIN;
+	default:          return -1;
+	}
+}
+
+static void
+unqueue(struct session *s)
+{
+	if (s->queued >= 0)
+		TAILQ_REMOVE(&s->srv->waiting[s->queued], s, wq);
+	s->queued = -1;
+}
+
+/* Every change of state goes through here, so the waiting queues stay right. */
+static void
+set_state(struct session *s, enum session_state st)
+{
+	unqueue(s);
+	s->state = st;
+	if ((s->queued = queue_of(st)) >= 0)
+		TAILQ_INSERT_TAIL(&s->srv->waiting[s->queued], s, wq);
+}
+
+void
+session_queues_init(struct server *srv)
+{
+	for (int q = 0; q < Q__COUNT; q++)
+		TAILQ_INIT(&srv->waiting[q]);
+}
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -227,6 +272,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	}
 	s->srv = srv;
 	s->state = S_HANDSHAKE;
+	s->queued = -1;         /* queued once the connection is set up, below */
 	addr_format(sa, salen, s->addr, sizeof(s->addr), s->peer, sizeof(s->peer));
 	addr_limit_key(sa, salen, s->addr_key, sizeof(s->addr_key));
 	if (salen <= sizeof(s->sa)) {
@@ -260,6 +306,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	if ((e = keytab_get(srv->conns_per_addr, s->addr_key, 1)) != NULL)
 		e->count++;
 	srv->nconns++;
+	set_state(s, S_HANDSHAKE);
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
@@ -291,6 +338,7 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 		memtrim_note(srv->memtrim);
 	}
+	unqueue(s);
 	jobs_upload_free(s->upload);
 	jobs_intake_cancel(s->intake);
 	inbox_fetch_cancel(s->fetch);
@@ -310,27 +358,33 @@ session_free(struct session *s)
 	free(s);
 }
 
-/* At max_connections a new connection takes the place of the oldest one that has not logged
- * in (and is not having its password checked): a flood of connections that never finish
- * their handshake then costs each of them its place within moments, while a real client's
- * handshake and login take a few round trips. Logged-in sessions are never displaced. */
+/* At max_connections a new connection takes the place of one that has not logged in: from the
+ * first non-empty waiting queue (see enum wait_queue), its oldest, leaving alone those whose
+ * password is being checked. A flood of connections that never finish TLS then only displaces
+ * itself, oldest first, and a real client is exposed only during its own TLS handshake, behind
+ * every older stalled one. Logged-in sessions are never displaced. Called from the listener,
+ * never from inside a session's own callbacks: the victim is freed at once. */
 int
 session_evict_preauth(struct server *srv, const char *for_peer)
 {
-	struct session *oldest = NULL;
+	static const char *const step[Q__COUNT] = {
+		"already closing", "in its TLS handshake", "no HELLO yet", "not logged in"
+	};
 
-	/* The list is newest first, so the last match is the oldest. */
-	for (struct session *s = srv->sessions; s; s = s->next)
-		if ((s->state < S_AUTHED && s->login_job == NULL) || s->state == S_CLOSING)
-			oldest = s;
-	if (oldest == NULL)
-		return 0;
-	log_warnx("closing %s (%s, not logged in) to make room for %s: server at "
-	    "max_connections (%lld)", oldest->peer, oldest->state == S_HANDSHAKE ?
-	    "in its TLS handshake" : oldest->state == S_CLOSING ? "closing" : "no login yet",
-	    for_peer, srv->cfg.max_connections);
-	session_free(oldest);
-	return 1;
+	for (int q = 0; q < Q__COUNT; q++) {
+		struct session *s;
+
+		TAILQ_FOREACH(s, &srv->waiting[q], wq) {
+			if (s->login_job != NULL)
+				continue;
+			log_warnx("closing %s%s%s (%s) to make room for %s: server at "
+			    "max_connections (%lld)", s->peer, s->user[0] ? " user " : "", s->user,
+			    step[q], for_peer, srv->cfg.max_connections);
+			session_free(s);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 void
@@ -392,7 +446,7 @@ session_close(struct session *s, int code, const char *reason)
 	} else
 		log_info("%s%s%s disconnected: %s", s->peer, s->user[0] ? " user " : "", s->user,
 		    reason);
-	s->state = S_CLOSING;
+	set_state(s, S_CLOSING);
 	/* A document still being converted is not made a job for a client that will not hear. */
 	jobs_intake_cancel(s->intake);
 	s->intake = NULL;
@@ -437,7 +491,7 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 	ncfx_put_u32(&w, NCFX_T_HEARTBEAT, SERVER_HEARTBEAT);
 	ncfx_put_u64(&w, NCFX_T_MAX_DOCUMENT, (uint64_t)s->srv->cfg.max_document_size);
 	session_send(s, &w);
-	s->state = S_LOGIN;
+	set_state(s, S_LOGIN);
 }
 
 static void login_checked(int ok, void *arg);
@@ -849,7 +903,7 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	crypto_random(&s->session_id, sizeof(s->session_id));
 	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
 	crypto_random(s->scp_secret, sizeof(s->scp_secret));
-	s->state = S_AUTHED;
+	set_state(s, S_AUTHED);
 	s->last_rx = time(NULL);
 	idle_timer(s);                   /* from now on the timer checks for silence */
 	ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, s->login_reqid);
@@ -976,7 +1030,7 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		s->assembly = NULL;
 		s->user[0] = '\0';
 		s->user_id = 0;
-		s->state = S_LOGIN;
+		set_state(s, S_LOGIN);
 		ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
 		session_send(s, &w);
 		/* Back under the pre-login rules, including the deadline. */
@@ -1091,7 +1145,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == S_HANDSHAKE)
-			s->state = S_HELLO;
+			set_state(s, S_HELLO);
 		log_debug("%s: TLS established", s->peer);
 		return;
 	}

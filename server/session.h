@@ -18,8 +18,11 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
  * and frees the session once the error is flushed. Safe to call from any callback: the free
  * is deferred, so the caller may still touch s until it returns. */
 void session_close(struct session *s, int code, const char *reason);
-/* Closes the oldest connection not yet logged in, to make room at max_connections for
- * for_peer (an address, for the log): 1 if one was closed, 0 if every one is logged in. */
+/* Sets up srv->waiting, before the first connection. */
+void session_queues_init(struct server *srv);
+/* Closes a connection not yet logged in, to make room at max_connections for for_peer (an
+ * address, for the log): 1 if one was closed, 0 if every one is logged in or having its
+ * password checked. Not for use inside a session's callbacks. */
 int session_evict_preauth(struct server *srv, const char *for_peer);
 /* Frees every session at once (shutdown). */
 void session_free_all(struct server *srv);
