@@ -416,6 +416,9 @@ main(int argc, char **argv)
 	throttle_free(srv->throttle);
 	keytab_free(srv->conns_per_addr);
 	keytab_free(srv->scp_connecting);
+	/* Connections closed in the loop's last turn are finished off by deferred callbacks
+	 * (libevent frees a TLS bufferevent that way): run them, or they leak at exit. */
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	tls_ctx_free(srv->tls);
 	spool_free(srv->spool);
 	store_close(srv->store);
