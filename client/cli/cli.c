@@ -76,6 +76,9 @@ cli_report(struct cli *cli, ncfx_status st, int code, const char *detail, uint32
 	case NCFX_ERR_NOMEM:
 		rc = CLI_INTERNAL;
 		break;
+	case NCFX_ERR_IN_DOUBT:
+		rc = CLI_IN_DOUBT;
+		break;
 	default:
 		rc = CLI_UNREACHABLE;
 		break;

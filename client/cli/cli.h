@@ -16,6 +16,7 @@ enum cli_exit {
 	CLI_USAGE = 64,
 	CLI_JOB_FAILED = 5,   /* send --wait: the fax failed */
 	CLI_JOB_CANCELLED = 6,/* send --wait: the job was cancelled */
+	CLI_IN_DOUBT = 7,     /* send: connection lost after the document went; the job may exist */
 	CLI_NOINPUT = 66,     /* a local document cannot be read */
 	CLI_INTERNAL = 70,
 	CLI_INTERRUPTED = 130,/* send --wait stopped by a signal before the job ended */

@@ -495,13 +495,14 @@ ncfx_submit(ncfx_client *c, const char *path, const char *dest, ncfx_progress_fn
 /* The connection went after the last UPLOAD_END left: the server may have committed the
  * job and lost only its reply (a crash, a cut network). Sending again could fax it twice, so
  * say how to find out first. */
-static void
+static ncfx_status
 upload_in_doubt(ncfx_client *c)
 {
 	size_t n = strlen(c->err);
 
 	snprintf(c->err + n, sizeof(c->err) - n, "; the whole document had been sent, so the "
 	    "server may have queued the job: check 'netcfax jobs' before sending it again");
+	return NCFX_ERR_IN_DOUBT;
 }
 
 static ncfx_status
@@ -635,7 +636,7 @@ submit_part(ncfx_client *c, const char *path, const char *dest,
 	if (part == parts) {
 		st = expect_job(c, id, out);
 		if (st == NCFX_ERR_CLOSED)
-			upload_in_doubt(c);
+			st = upload_in_doubt(c);
 	} else if ((st = recv_reply(c, id, &m)) == NCFX_OK && m.type != NCFX_MSG_OK)
 		st = fail(c, NCFX_ERR_PROTOCOL, "server answered UPLOAD_END of document %d with %s",
 		    part, ncfx_msg_type_name(m.type));
@@ -966,6 +967,7 @@ ncfx_status_str(ncfx_status s)
 	case NCFX_ERR_SERVER: return "server";
 	case NCFX_ERR_DOCUMENT: return "document";
 	case NCFX_ERR_NOMEM: return "nomem";
+	case NCFX_ERR_IN_DOUBT: return "in_doubt";
 	}
 	return "unknown";
 }

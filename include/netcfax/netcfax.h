@@ -27,6 +27,9 @@ typedef enum {
 	NCFX_ERR_SERVER,      /* the server refused the request: see ncfx_client_server_code() */
 	NCFX_ERR_DOCUMENT,    /* the local document cannot be read */
 	NCFX_ERR_NOMEM,
+	/* the connection was lost after the whole document was sent: the server may have queued
+	 * the job (look at the job list before sending it again) */
+	NCFX_ERR_IN_DOUBT,
 } ncfx_status;
 
 struct ncfx_client_options {

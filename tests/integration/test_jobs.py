@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Jobs: send, list, cancel, bad documents, isolation between users, crash survival."""
+import json
 import os
 import re
 import subprocess
@@ -325,6 +326,40 @@ class Durability(unittest.TestCase):
         self.assertEqual(srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], 0)
         srv.start()                      # the start-up sweep empties tmp/
         self.assertEqual(srv.spool_files(), [])
+
+    def test_reply_lost_after_the_upload_says_the_job_may_exist(self):
+        # kill -9 while the document is being converted: the whole document was sent, the
+        # reply never comes. The client cannot know whether the job was queued and says so
+        # (exit 7), rather than inviting a second send that could fax it twice.
+        srv = nt.Server(self)
+        srv.add_user("alice", "alice-pw-secret")
+        c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+        slow = os.path.join(c.home, "slow.ps")
+        with open(slow, "w") as f:
+            f.write("%!PS\n0 1 2000000000 { pop } for showpage\n")
+        p = subprocess.Popen(c.argv(["send", slow, "--to", "5559010"], json=True),
+                             env=c.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(
+                [f for f in srv.spool_files() if f.startswith("tmp/")]) < 2:
+            time.sleep(0.01)
+        self.assertLess(time.monotonic(), deadline, "the conversion never started")
+        srv.kill9()
+        out, err = p.communicate(timeout=60)
+        nt.check_sanitizer_report("netcfax send", err)
+        self.assertEqual(p.returncode, 7, out + err)
+        e = json.loads(out)["error"]
+        self.assertEqual(e["name"], "in_doubt", e)
+        self.assertIn("check 'netcfax jobs' before sending it again", e["message"])
+        # Here it was not queued; and with the server down, a send is plainly unreachable.
+        rc, data, err = c.run("send", slow, "--to", "5559010", json=True)
+        self.assertEqual(rc, nt.EXIT_UNREACHABLE, c.describe())
+        self.assertNotIn("may have queued", data["error"]["message"])
+        srv.start()
+        rc, data, err = c.run("jobs", json=True)
+        self.assertEqual((rc, data["jobs"]), (0, []), c.describe())
 
     def test_jobs_survive_kill9_and_restart(self):
         srv = nt.Server(self)
