@@ -211,9 +211,10 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
 def check_sanitizer_report(what, text):
-    """In the sanitizer build every netcfax program reports memory errors and leaks on stderr:
-    any report fails the test, whatever the program's exit status (a refusal must not leak
-    either)."""
+    """In the sanitizer build every netcfax program reports memory errors and leaks on stderr.
+    Called on the output of everything run through run_cmd, of Watchers and of the server's
+    log: any report fails the test, whatever the program's exit status (a refusal must not
+    leak either). Tests that start a program another way call it themselves."""
     for marker in SANITIZER_MARKERS:
         if marker in text:
             raise AssertionError("sanitizer report from %s:\n%s" % (

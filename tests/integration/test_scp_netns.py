@@ -137,19 +137,19 @@ class NetworkCut(unittest.TestCase):
     """The client's network goes away (its cable pulled: the bridge port goes down, packets
     vanish without an error) while notifications are being sent. Whether TCP rides out the
     cut or both ends give up and the client logs in again, each notification reaches it once.
-    Heartbeats every 3 s and a 10 s idle timeout make the long cut take seconds, not minutes."""
+    Short heartbeats and idle timeouts make the long cut take seconds, not minutes."""
 
-    def setUp(self):
+    def start(self, heartbeat, idle_timeout):
         self.lab = make_lab(self)
         self.srv = nt.Server(self, prefix=self.lab.prefix("srv"),
                              extra={"listen": HOSTS["srv"], "notify_poll": 100,
-                                    "idle_timeout": 10})
+                                    "idle_timeout": idle_timeout})
         self.srv.add_user("alice", "alice-pw-secret")
         self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self,
                                prefix=self.lab.prefix("cli"), host=HOSTS["srv"])
         os.makedirs(self.alice.config_dir, exist_ok=True)
         with open(os.path.join(self.alice.config_dir, "client.conf"), "w") as f:
-            f.write("heartbeat = 3\n")
+            f.write("heartbeat = %d\n" % heartbeat)
         self.w = nt.Watcher(self.alice, owner=self)
         self.w.wait_status("notifications connected", 30)
 
@@ -171,17 +171,24 @@ class NetworkCut(unittest.TestCase):
         self.assertEqual([n["text"] for n in ns], texts)
 
     def test_short_cut_is_ridden_out(self):
+        # Heartbeats every 5 s (the client gives up after 15 s) and a 30 s idle timeout: a
+        # cut of about 5 s is well inside both, however slow the machine.
+        self.start(heartbeat=5, idle_timeout=30)
         sent = self.notify_batch(0, 100)
         self.w.wait_notifications(100, 30)
+        cut = time.monotonic()
         self.cable(False)
         sent += self.notify_batch(100, 200)
-        time.sleep(4)                   # shorter than both ends' timeouts
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - cut)))
         self.cable(True)
         self.check_all_once(sent)
         self.assertFalse(any("no answer from the server" in m for m in self.w.statuses()),
                          self.w.describe())
+        self.assertEqual(sum("logged in" in m for m in self.w.statuses()), 1, self.w.describe())
+        self.assertNotIn("no heartbeat", self.srv.log_text())
 
     def test_long_cut_logs_in_again_and_loses_nothing(self):
+        self.start(heartbeat=3, idle_timeout=10)
         sent = self.notify_batch(0, 100)
         self.w.wait_notifications(100, 30)
         self.cable(False)
