@@ -304,24 +304,30 @@ class Jobs(unittest.TestCase):
 
 
 class Durability(unittest.TestCase):
-    def test_stop_during_a_long_rendering(self):
-        # SIGTERM while ghostscript works on a document that would take it a minute: the
-        # server stops at once (ghostscript is killed), no job is made, nothing is left.
+    def slow_conversion(self, **popen):
+        """A server, alice, and her `send` of a document ghostscript would take a minute over,
+        returned once the server is converting it: (server, client, process, document)."""
         srv = nt.Server(self)
         srv.add_user("alice", "alice-pw-secret")
         c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
         slow = os.path.join(c.home, "slow.ps")
         with open(slow, "w") as f:
             f.write("%!PS\n0 1 2000000000 { pop } for showpage\n")
-        p = subprocess.Popen(c.argv(["send", slow, "--to", "5559010"]), env=c.env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(p.wait, 30)
-        self.addCleanup(p.kill)
+        p = subprocess.Popen(c.argv(["send", slow, "--to", "5559010"], json=True),
+                             env=c.env(), **popen)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(30)))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(
                 [f for f in srv.spool_files() if f.startswith("tmp/")]) < 2:
             time.sleep(0.01)
         self.assertLess(time.monotonic(), deadline, "the conversion never started")
+        return srv, c, p, slow
+
+    def test_stop_during_a_long_rendering(self):
+        # SIGTERM while ghostscript works on a document that would take it a minute: the
+        # server stops at once (ghostscript is killed), no job is made, nothing is left.
+        srv, c, p, slow = self.slow_conversion(stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL)
         self.assertEqual(srv.stop(timeout=10), 0, srv.log_text())
         self.assertEqual(srv.db_query("SELECT COUNT(*) FROM jobs")[0][0], 0)
         srv.start()                      # the start-up sweep empties tmp/
@@ -331,21 +337,8 @@ class Durability(unittest.TestCase):
         # kill -9 while the document is being converted: the whole document was sent, the
         # reply never comes. The client cannot know whether the job was queued and says so
         # (exit 7), rather than inviting a second send that could fax it twice.
-        srv = nt.Server(self)
-        srv.add_user("alice", "alice-pw-secret")
-        c = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
-        slow = os.path.join(c.home, "slow.ps")
-        with open(slow, "w") as f:
-            f.write("%!PS\n0 1 2000000000 { pop } for showpage\n")
-        p = subprocess.Popen(c.argv(["send", slow, "--to", "5559010"], json=True),
-                             env=c.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-        self.addCleanup(lambda: p.poll() is None and p.kill())
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(
-                [f for f in srv.spool_files() if f.startswith("tmp/")]) < 2:
-            time.sleep(0.01)
-        self.assertLess(time.monotonic(), deadline, "the conversion never started")
+        srv, c, p, slow = self.slow_conversion(stdout=subprocess.PIPE,
+                                               stderr=subprocess.PIPE, text=True)
         srv.kill9()
         out, err = p.communicate(timeout=60)
         nt.check_sanitizer_report("netcfax send", err)

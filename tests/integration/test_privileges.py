@@ -93,6 +93,19 @@ def send_text(case, client, dest):
     case.assertIn("job_done", events, client.describe())
 
 
+def fax_bob(case, srv):
+    """alice faxes bob's number while bob watches; returns (alice, bob, bob's watcher) once
+    bob has heard of the fax."""
+    alice = nt.Client(srv, "alice", "alice-pw-secret", owner=case)
+    bob = nt.Client(srv, "bob", "bob-pw-secret", owner=case)
+    watch = nt.Watcher(bob, owner=case)
+    watch.wait_status("logged in")
+    send_text(case, alice, BOB_NUMBER)
+    watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
+                   what="fax_received")
+    return alice, bob, watch
+
+
 @unittest.skipUnless(os.geteuid() == 0, "starting netcfaxd as root needs root")
 class Switch(unittest.TestCase):
     """netcfaxd started as root with `user` set, against a throwaway system account."""
@@ -165,13 +178,7 @@ class Switch(unittest.TestCase):
         self.assertEqual(self.not_the_accounts(srv), [])
 
         # A real client logs in on the low port and faxes bob, who hears of it.
-        alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
-        bob = nt.Client(srv, "bob", "bob-pw-secret", owner=self)
-        watch = nt.Watcher(bob, owner=self)
-        watch.wait_status("logged in")
-        send_text(self, alice, BOB_NUMBER)
-        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
-                       what="fax_received")
+        alice, bob, watch = fax_bob(self, srv)
         self.assertEqual(watch.stop(), 0)
         queue_for_tomorrow(self, alice, BOB_NUMBER)
         self.assert_state_is_the_accounts(srv)
@@ -255,13 +262,7 @@ class Modes(unittest.TestCase):
         srv.add_user("alice", "alice-pw-secret")      # the store is netcfax-admin's first
         srv.add_user("bob", "bob-pw-secret")
         srv.start()
-        alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
-        bob = nt.Client(srv, "bob", "bob-pw-secret", owner=self)
-        watch = nt.Watcher(bob, owner=self)
-        watch.wait_status("logged in")
-        send_text(self, alice, BOB_NUMBER)
-        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
-                       what="fax_received")
+        alice, bob, watch = fax_bob(self, srv)
         fax = [n for n in watch.notifications() if n["event"] == "fax_received"][0]["fax"]
         rc, out, err = srv.admin("notify", "bob", "hello")
         self.assertEqual(rc, 0, err)
