@@ -77,6 +77,7 @@ usage(FILE *out)
 	    "The password comes from NETCFAX_PASSWORD, --password-file or a prompt.\n"
 	    "Exit codes: 0 ok, 1 refused by the server, 2 server unreachable, 3 server identity\n"
 	    "changed, 4 login failed, 5 fax failed (send --wait), 6 job cancelled (send --wait),\n"
+	    "7 connection lost after the document was sent (the job may exist: see 'jobs'),\n"
 	    "64 usage, 66 document unreadable, 70 internal error.\n"
 	    "Times for --at: +30m, 14:30 (the next one), \"2026-12-01 09:00\", @UNIXTIME.\n");
 }
