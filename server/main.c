@@ -91,6 +91,18 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 	notifier_poll(arg);
 }
 
+/* Everything netcfaxd keeps is written there. Checked first: a read-only directory would
+ * otherwise show up as a failure to open the lock file, which does not say what to do. */
+static void
+check_state_dir(const char *dir)
+{
+	if (access(dir, R_OK | W_OK | X_OK) != 0)
+		fatalx("state_dir %s is not writable (%s): netcfaxd keeps its database, spool and "
+		    "lock there; make it writable by the user netcfaxd runs as (uid %ld) on a file "
+		    "system mounted read-write, or set another state_dir", dir, strerror(errno),
+		    (long)getuid());
+}
+
 /* One server per state directory: a second one would empty the first's session table and
  * sweep its spool. The lock lasts as long as the process (the descriptor is never closed),
  * and goes with it however it ends. */
@@ -246,6 +258,7 @@ main(int argc, char **argv)
 
 	if (ensure_dir(srv->cfg.state_dir) < 0)
 		return 1;
+	check_state_dir(srv->cfg.state_dir);
 	lock_state_dir(srv->cfg.state_dir);
 	snprintf(path, sizeof(path), "%s/netcfax.db", srv->cfg.state_dir);
 	if ((srv->store = store_open(path, err, sizeof(err))) == NULL)

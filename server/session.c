@@ -479,7 +479,7 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	found = store_user_get(srv->store, s->user, &u);
 	if (found < 0) {
 		log_warnx("login as '%s': store: %s", s->user, store_errmsg(srv->store));
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		s->user[0] = '\0';
 		return;
 	}
