@@ -16,7 +16,12 @@
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
 
 #define STMT_CACHE 96
-#define STORE_BUSY_MS 5000      /* how long a statement waits for another writer's lock */           /* more than the distinct statements below */
+#define STORE_BUSY_MS 5000      /* how long a statement waits for another writer's lock */
+/* The same for writes that can do without: acknowledgements, tried again every second, and the
+ * sessions table, only a list for the operator. The server's loop waits with them, and while
+ * another program holds the store for long, waiting the whole STORE_BUSY_MS at every one would
+ * leave no time to serve anyone. */
+#define STORE_QUICK_BUSY_MS 200           /* more than the distinct statements below */
 
 /* Each statement is prepared once and kept: preparing SQL again for every session's outbox
  * read and acknowledgement was most of the server's time under load. Keyed by the address of
@@ -1172,7 +1177,13 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 int
 store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seqs, int n)
 {
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	int rc;
+
+	/* The write lock is taken here, so only here is there anything to wait for. */
+	sqlite3_busy_timeout(st->db, STORE_QUICK_BUSY_MS);
+	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if (rc != SQLITE_OK)
 		return -1;
 	for (int i = 0; i < n; i++)
 		if (store_user_ack(st, users[i], seqs[i]) < 0) {
@@ -1222,7 +1233,8 @@ store_data_version(struct store *st)
 /* The sessions table only mirrors live connections for the operator (it is emptied at every
  * start), so its writes are not worth an fsync each: they commit without one, in WAL order
  * behind everything durable. Thousands of clients logging in at once after a restart would
- * otherwise wait on two fsyncs apiece. */
+ * otherwise wait on two fsyncs apiece. Nor are they worth a long wait for another program's
+ * lock (STORE_QUICK_BUSY_MS). */
 static int
 exec_bound(struct store *st, sqlite3_stmt *q)
 {
@@ -1231,10 +1243,12 @@ exec_bound(struct store *st, sqlite3_stmt *q)
 	if (q == NULL)
 		return -1;
 	sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	sqlite3_busy_timeout(st->db, STORE_QUICK_BUSY_MS);
 	rc = sqlite3_step(q);
 	release(q);
 	if (rc != SQLITE_DONE)
-		keep_error(st);               /* the PRAGMA's success would clear it */
+		keep_error(st);               /* the statements below would clear it */
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
