@@ -96,8 +96,9 @@ ackbatch_flush(struct ackbatch *ab)
 		return;
 	}
 	/* Kept and tried again (new acks merge in): the clients will not ack these seqs again. */
-	log_warnx("saving %d acknowledgement%s: store: %s; trying again in %d s", ab->n,
-	    ab->n == 1 ? "" : "s", store_errmsg(ab->st), ACKBATCH_RETRY);
+	log_warnx("saving acknowledgements (user %lld up to seq %llu%s): store: %s; trying again "
+	    "in %d s", (long long)ab->user[0], (unsigned long long)ab->seq[0], ab->n > 1 ?
+	    ", and more users" : "", store_errmsg(ab->st), ACKBATCH_RETRY);
 	/* From now: the loop's cached time is from before the store kept us waiting. */
 	event_base_update_cache_time(event_get_base(ab->ev));
 	event_add(ab->ev, &retry);
