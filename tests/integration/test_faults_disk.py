@@ -57,14 +57,16 @@ print(json.dumps(con.execute(query, json.loads(params)).fetchall()))
 
 
 def wait_until(pred, timeout, what):
-    """Polls pred (bounded); fails with `what` if it never holds."""
+    """Polls pred (bounded); fails with `what` (a string, or a function that makes one) if it
+    never holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
             return
         time.sleep(0.1)
     if not pred():
-        raise AssertionError("not reached within %.0f s: %s" % (timeout, what))
+        raise AssertionError("not reached within %.0f s: %s"
+                             % (timeout, what() if callable(what) else what))
 
 
 def noise_doc(home, name, seed, pages=1, height=400):
@@ -222,7 +224,7 @@ class SpoolFull(unittest.TestCase):
 
     def assert_no_partial_files(self, srv, expect_docs):
         wait_until(lambda: srv.tmp_files() == [], 30,
-                   "spool/tmp empty (it holds %s)" % srv.tmp_files())
+                   lambda: "spool/tmp empty (it holds %s)" % srv.tmp_files())
         self.assertEqual(srv.docs(), sorted(expect_docs))
 
     def job_docs(self, srv):
@@ -277,7 +279,8 @@ class SpoolFull(unittest.TestCase):
         srv.write_conf(**LINE)
         srv.start()
         wait_until(lambda: all(r[0] == JOB_DONE for r in srv.sql("SELECT state FROM jobs")),
-                   600, "every job done: %s" % srv.sql("SELECT id, state, reason FROM jobs"))
+                   600, lambda: "every job done: %s" % srv.sql("SELECT id, state, reason FROM "
+                                                              "jobs"))
         self.assertEqual(len(srv.sql("SELECT id FROM jobs")), len(accepted))
         rc, data, err = bob.run("inbox", json=True)
         self.assertEqual(rc, 0, bob.describe())
@@ -399,12 +402,18 @@ class SpoolFull(unittest.TestCase):
         self.assertIsNotNone(srv.wait_log(lambda l: "could not store the fax it was receiving "
                                           "on this number (is its disk full?)" in l,
                                           offset=mark, timeout=60), srv.log_text()[-3000:])
-        # Room for a part of it: pages arrive, the file is cut short.
-        mark = srv.log_size()
+        self.assertEqual(received(), 0)
+        # Room for a part of it: pages arrive, the file is cut short. The next call that ends
+        # must not end the job, nor file anything.
         srv.fill(16 * srv.page())
-        self.assertIsNotNone(srv.wait_log(lambda l: "received the fax on this number but could "
-                                          "not keep it" in l, offset=mark, timeout=60),
-                             srv.log_text()[-3000:])
+        mark = srv.log_size()
+        no_file = "could not store the fax it was receiving"      # a call begun before
+        ended = srv.wait_log(lambda l: no_file not in l and any(
+            "job %d %s:" % (job, state) in l for state in ("sleeping", "done", "failed")),
+            offset=mark, timeout=60)
+        self.assertIsNotNone(ended, srv.log_text()[-3000:])
+        self.assertIn("this server received the fax on this number but could not keep it (is "
+                      "its disk full?)", ended)
         rc, out, err = bob.run("inbox", json=True)
         self.assertEqual((rc, out["faxes"]), (0, []), bob.describe())
         self.assertEqual(received(), 0)
@@ -597,7 +606,8 @@ class StoreLockedWhileRunning(unittest.TestCase):
 
         # Released: the acknowledgements kept meanwhile are written, with nothing else to
         # prompt it (no new notification, no new acknowledgement).
-        wait_until(lambda: acked() == total, 30, "acked_seq %d (it is %d)" % (total, acked()))
+        wait_until(lambda: acked() == total, 30,
+                   lambda: "acked_seq %d (it is %d)" % (total, acked()))
         self.assertEqual([n["seq"] for n in w.notifications()], list(range(1, total + 1)))
         with open(shown) as f:
             self.assertEqual([int(x) for x in f.read().split()], list(range(1, total + 1)))
