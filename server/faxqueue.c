@@ -168,7 +168,8 @@ keep_received(struct call *c)
 	 * fax machine keeps the pages it printed; the inbox notes that the call ended early. */
 	if (c->res.rx_tiff[0] == '\0')
 		return;
-	if ((pages = tiffdoc_inspect(c->res.rx_tiff, why, sizeof(why))) < c->res.fax.pages_received) {
+	pages = tiffdoc_inspect(c->res.rx_tiff, why, sizeof(why));
+	if (pages < c->res.fax.pages_received) {
 		snprintf(c->rx_lost, sizeof(c->rx_lost), "%d page%s arrived but the file holds %s "
 		    "(%s; the spool's disk full?)", c->res.fax.pages_received,
 		    plural(c->res.fax.pages_received), pages < 0 ? "none readable" : "fewer",
@@ -486,8 +487,8 @@ call_done(void *arg)
 		if (!kept) {
 			/* Our own number took every page but could not keep them: nobody has
 			 * this fax, so it has not been sent. (The log has the details.) */
-			retry_or_fail(q, &j, "this server received the fax on this number but could "
-			    "not keep it (is its disk full?)", cfg->retry_failed);
+			retry_or_fail(q, &j, "this server received the fax on this number but "
+			    "could not keep it (is its disk full?)", cfg->retry_failed);
 			return;
 		}
 		j.state = NCFX_JOB_DONE;

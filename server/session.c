@@ -581,8 +581,8 @@ update_row(struct session *s)
 	else
 		snprintf(row, sizeof(row), "none");
 	if (store_session_set_scp(s->srv->store, s->session_id, row) < 0)
-		log_warnx("session %016" PRIx64 ": path not updated in the sessions list: store: %s",
-		    s->session_id, store_errmsg(s->srv->store));
+		log_warnx("session %016" PRIx64 ": path not updated in the sessions list: "
+		    "store: %s", s->session_id, store_errmsg(s->srv->store));
 }
 
 /* Tells the client which path its notifications take now, and why, when that changes. */
@@ -727,8 +727,8 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 	s->scp_port = port;
 	s->scp_mode = mode;
 	if (store_session_set_port(s->srv->store, s->session_id, port, mode) < 0)
-		log_warnx("session %016" PRIx64 ": port not updated in the sessions list: store: %s",
-		    s->session_id, store_errmsg(s->srv->store));
+		log_warnx("session %016" PRIx64 ": port not updated in the sessions list: "
+		    "store: %s", s->session_id, store_errmsg(s->srv->store));
 	log_info("session %016" PRIx64 " ('%s'): SCP now port %u (was %u)", s->session_id,
 	    s->user, port, old);
 	scp_free(s->scp);       /* detaches itself if it carried the notifications */
@@ -863,8 +863,9 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	    s->user, how, s->session_id, s->scp_port);
 	if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
 	    s->scp_port, s->scp_mode) < 0)
-		log_warnx("session %016" PRIx64 " not in the sessions list (netcfax-admin sessions); "
-		    "it works all the same: store: %s", s->session_id, store_errmsg(srv->store));
+		log_warnx("session %016" PRIx64 " not in the sessions list (netcfax-admin "
+		    "sessions); it works all the same: store: %s", s->session_id,
+		    store_errmsg(srv->store));
 	if (wants_notifications(s))
 		start_notifications(s);
 }

@@ -242,8 +242,8 @@ open_error(struct store *st, const char *path, const char *detail, char *err, si
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		snprintf(err, errlen, "%s: another program holds the database locked (waited %d s "
-		    "for it): stop that program (an sqlite3 shell, a backup, a stuck netcfax-admin) "
-		    "and try again", path, STORE_BUSY_MS / 1000);
+		    "for it): stop that program (an sqlite3 shell, a backup, a stuck "
+		    "netcfax-admin) and try again", path, STORE_BUSY_MS / 1000);
 		break;
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
