@@ -16,7 +16,6 @@ import os
 import pwd
 import socket
 import sqlite3
-import subprocess
 import sys
 import time
 import unittest
@@ -235,7 +234,7 @@ class SpoolFull(unittest.TestCase):
         alice, bob = self.users(srv)
         srv.fill(1400 * 1024)
         # Documents of 87 kB that become 182 kB fax images, each kept until the end. The
-        # loop ends at the first refusal; 40 jobs would need 7 MB more than the disk has.
+        # loop ends at the first refusal; 40 jobs would need 7 MB, five times what is free.
         accepted, image_hash, refusal = [], {}, None
         for i in range(40):
             doc = noise_doc(alice.home, "noise-%02d.tif" % i, seed=100 + i)
@@ -294,9 +293,9 @@ class SpoolFull(unittest.TestCase):
             got.append(nt.tiff_bitmaps(path, bob.home))
         self.assertEqual(sorted(got), sent, "a received fax differs from what was sent")
         self.assertEqual(srv.integrity(), [("ok",)])
-        print("\n  %d jobs accepted until the disk was full, then refused with %r; "
-              "%d faxed in the end, none lost" % (len(accepted) - 1, refusal[1]["error"]["message"],
-                                                 len(accepted)), file=sys.stderr)
+        print("\n  %d jobs accepted until the disk was full, the next refused with %r; all %d "
+              "faxed in the end" % (len(accepted) - 1, refusal[1]["error"]["message"],
+                                    len(accepted)), file=sys.stderr)
 
     def test_each_place_an_upload_meets_the_full_disk(self):
         srv = TmpfsServer(self, extra={"spool_reserve": 0})
