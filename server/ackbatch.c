@@ -77,8 +77,11 @@ ackbatch_add(struct ackbatch *ab, int64_t user, uint64_t seq)
 	} else if (seq > ab->seq[i])
 		ab->seq[i] = seq;
 	/* Runs after the callbacks already due in this turn, the other sessions' acks among
-	 * them. (Activating an active event only merges the flags.) */
-	event_active(ab->ev, EV_TIMEOUT, 0);
+	 * them. (Activating an active event only merges the flags.) While the store refuses,
+	 * the ack waits for the next try instead, so that a long lock costs the loop one short
+	 * wait a second, not one per arriving ack. */
+	if (!event_pending(ab->ev, EV_TIMEOUT, NULL))
+		event_active(ab->ev, EV_TIMEOUT, 0);
 }
 
 void
@@ -93,7 +96,10 @@ ackbatch_flush(struct ackbatch *ab)
 		return;
 	}
 	/* Kept and tried again (new acks merge in): the clients will not ack these seqs again. */
-	log_warnx("saving %d acknowledgement%s: store: %s; trying again in %d s", ab->n,
-	    ab->n == 1 ? "" : "s", store_errmsg(ab->st), ACKBATCH_RETRY);
+	log_warnx("saving acknowledgements (user %lld up to seq %llu%s): store: %s; trying again "
+	    "in %d s", (long long)ab->user[0], (unsigned long long)ab->seq[0], ab->n > 1 ?
+	    ", and more users" : "", store_errmsg(ab->st), ACKBATCH_RETRY);
+	/* From now: the loop's cached time is from before the store kept us waiting. */
+	event_base_update_cache_time(event_get_base(ab->ev));
 	event_add(ab->ev, &retry);
 }

@@ -47,6 +47,7 @@ struct call {
 	int                  restandard;     /* resent at standard: the far end takes no fine */
 	char                 fax_doc[SPOOL_NAME_MAX];  /* a fax we received, in the spool */
 	int64_t              fax_size;
+	char                 rx_lost[200];   /* why pages we received could not be kept */
 	char                 err[200];
 };
 
@@ -151,25 +152,42 @@ dial(struct call *c, const char *tx)
 	return c->q->ops->call(c->q->line, &lc, &c->res);
 }
 
-/* A fax we received goes into the spool (fsynced) before the loop thread files it. */
+/* A fax we received goes into the spool (fsynced) before the loop thread files it. It must
+ * read back with every page the call counted: on a full disk the modem's writes fail on the
+ * way, and a damaged file would be filed as a fax that can never be shown. Pages that cannot
+ * be kept are reported in rx_lost, so that the call does not count as a fax delivered. */
 static void
 keep_received(struct call *c)
 {
 	struct spool *sp = c->q->srv->spool;
 	struct stat st;
-	int fd;
+	char why[160];
+	int fd, pages;
 
 	/* What arrived is kept even from a call cut short (a cancel, a stop, a hang-up), as a
 	 * fax machine keeps the pages it printed; the inbox notes that the call ended early. */
 	if (c->res.rx_tiff[0] == '\0')
 		return;
+	pages = tiffdoc_inspect(c->res.rx_tiff, why, sizeof(why));
+	if (pages < c->res.fax.pages_received) {
+		snprintf(c->rx_lost, sizeof(c->rx_lost), "%d page%s arrived but the file holds %s "
+		    "(%s; the spool's disk full?)", c->res.fax.pages_received,
+		    plural(c->res.fax.pages_received), pages < 0 ? "none readable" : "fewer",
+		    pages < 0 ? why : "written short");
+		unlink(c->res.rx_tiff);
+		return;
+	}
 	if ((fd = open(c->res.rx_tiff, O_RDWR | O_CLOEXEC)) < 0) {
+		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot open it: %s", strerror(errno));
 		unlink(c->res.rx_tiff);
 		return;
 	}
 	c->fax_size = fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
-	if (spool_commit(sp, c->res.rx_tiff, fd, "tif", c->fax_doc, sizeof(c->fax_doc)) < 0)
+	if (spool_commit(sp, c->res.rx_tiff, fd, "tif", c->fax_doc, sizeof(c->fax_doc)) < 0) {
+		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot keep it in the spool: %s",
+		    strerror(errno));
 		c->fax_doc[0] = '\0';
+	}
 }
 
 static void
@@ -241,8 +259,10 @@ on_progress(void *arg)
 	free(pr);
 }
 
-/* Files a received fax in its user's inbox, with the fax_received notification. */
-static void
+/* Files a received fax in its user's inbox, with the fax_received notification. 0 when it
+ * was filed or there was nothing to file; -1 when pages arrived that could not be kept
+ * (c->rx_lost says why). */
+static int
 file_received(struct faxqueue *q, struct call *c)
 {
 	struct server *srv = q->srv;
@@ -252,13 +272,18 @@ file_received(struct faxqueue *q, struct call *c)
 	struct store_note n;
 	int pages = r->fax.pages_received;
 
+	if (c->rx_lost[0]) {
+		log_warnx("fax to %s for '%s' not kept: %s", c->job.dest, r->received_by,
+		    c->rx_lost);
+		return -1;
+	}
 	if (c->fax_doc[0] == '\0')
-		return;
+		return 0;
 	if (store_user_get(srv->store, r->received_by, &u) != 1) {
 		log_warnx("fax to %s for user '%s', who does not exist: not kept (fix fax_numbers)",
 		    c->job.dest, r->received_by);
 		spool_remove(srv->spool, c->fax_doc);
-		return;
+		return 0;
 	}
 	memset(&f, 0, sizeof(f));
 	f.owner = u.id;
@@ -284,13 +309,16 @@ file_received(struct faxqueue *q, struct call *c)
 	    f.remote_id[0] ? f.remote_id : "an unidentified sender", pages, plural(pages),
 	    f.note[0] ? " (the call ended early)" : "", "");
 	if (store_fax_insert(srv->store, &f, &n) < 0) {
-		log_warnx("inbox of '%s': store: %s", u.name, store_errmsg(srv->store));
+		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot file it in the inbox: store: %s",
+		    store_errmsg(srv->store));
+		log_warnx("fax to %s for '%s' not kept: %s", c->job.dest, u.name, c->rx_lost);
 		spool_remove(srv->spool, c->fax_doc);
-		return;
+		return -1;
 	}
 	log_info("fax %" PRId64 " received for '%s' on %s: %d page%s", f.id, u.name, f.number,
 	    pages, plural(pages));
 	session_notify_user(srv, u.id);
+	return 0;
 }
 
 /* Saves a job that left the line, with its notification; the document of a finished job is
@@ -413,9 +441,14 @@ call_done(void *arg)
 	char what[400], text[NCFX_STR_MAX];
 	int sent = c->rc == 0 && r->outcome == LINE_CONNECTED &&
 	    faxcall_class(r->fax.completion) == FAXCALL_SENT;
+	int kept, own_failed;
 
 	c->delivered = 1;
-	file_received(q, c);
+	kept = file_received(q, c) == 0;
+	/* A call to one of our own numbers where our answering side could not write its file
+	 * (the caller only sees a far machine that stopped answering). */
+	own_failed = r->received_by[0] && faxcall_class(r->fax.callee_completion) ==
+	    FAXCALL_DOCUMENT;
 	if (atomic_load(&c->abort) && !sent) {
 		/* We hung up: for a cancel the store already says cancelled; for a stop the job
 		 * waits for the next start, no try counted (the far end did nothing wrong). */
@@ -451,6 +484,13 @@ call_done(void *arg)
 	snprintf(j.remote_id, sizeof(j.remote_id), "%s", r->fax.remote_id);
 	switch (faxcall_class(r->fax.completion)) {
 	case FAXCALL_SENT:
+		if (!kept) {
+			/* Our own number took every page but could not keep them: nobody has
+			 * this fax, so it has not been sent. (The log has the details.) */
+			retry_or_fail(q, &j, "this server received the fax on this number but "
+			    "could not keep it (is its disk full?)", cfg->retry_failed);
+			return;
+		}
 		j.state = NCFX_JOB_DONE;
 		j.next_try = 0;
 		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s",
@@ -463,7 +503,8 @@ call_done(void *arg)
 		return;
 	case FAXCALL_RETRY:
 		snprintf(what, sizeof(what), "call failed after %d of %d page%s: %s", j.pages_sent,
-		    j.pages, plural(j.pages), r->fax.reason);
+		    j.pages, plural(j.pages), own_failed ? "this server could not store the fax it "
+		    "was receiving on this number (is its disk full?)" : r->fax.reason);
 		retry_or_fail(q, &j, what, cfg->retry_failed);
 		return;
 	default:

@@ -70,7 +70,7 @@ store_failed(struct session *s, uint32_t reqid, const char *what)
 	struct server *srv = session_server(s);
 
 	log_warnx("%s for '%s': store: %s", what, session_user(s), store_errmsg(srv->store));
-	session_reply_error(s, reqid, NCFX_E_INTERNAL, "server store unavailable");
+	session_reply_error(s, reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 }
 
 static void

@@ -52,6 +52,7 @@ struct upload {
 	int                   format;
 	char                  filename[NCFX_FILENAME_MAX + 1];
 	char                  failed[160];    /* set when a chunk was refused */
+	int                   failed_code;    /* and the error code to answer UPLOAD_END with */
 	int                   part, parts;    /* this is document part of parts */
 };
 
@@ -86,7 +87,7 @@ struct intake_req {
 	char                *prior[JOBS_PARTS_MAX];   /* their images (copies of the paths) */
 	char                 out[PATH_MAX];   /* the fax image, a spool temporary file */
 	int                  pages;
-	int                  io_error;        /* pages < 0 because the spool failed us */
+	int                  io_error;        /* pages < 0 because the spool failed us: errno */
 	char                 err[300];
 };
 
@@ -99,6 +100,15 @@ static uint64_t
 larger(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
+}
+
+/* What a client is told when the spool failed us with errno e: a full disk is the one cause
+ * the user can do something about (wait), so it is named. */
+static const char *
+spool_trouble(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? "the server's disk is full; try again later" :
+	    "the server could not store the document; try again later";
 }
 
 static void
@@ -211,9 +221,11 @@ base_name(const char *in, char *out, size_t cap)
 }
 
 /* The per-user limits, checked when an upload starts and again when it ends (another
- * connection of the same user may have queued jobs meanwhile). 0 ok, or an error code. */
+ * connection of the same user may have queued jobs meanwhile), for a job that would hold size
+ * bytes; and the free-space reserve, for the bytes still to be written (at the end, the image
+ * is on the disk already). 0 ok, or an error code. */
 static int
-check_quota(struct session *s, uint64_t size, char *why, size_t whylen)
+check_quota(struct session *s, uint64_t size, uint64_t to_write, char *why, size_t whylen)
 {
 	struct server *srv = session_server(s);
 	int64_t jobs = 0, bytes = 0;
@@ -221,7 +233,7 @@ check_quota(struct session *s, uint64_t size, char *why, size_t whylen)
 
 	if (store_job_unfinished(srv->store, session_user_id(s), &jobs, &bytes) < 0) {
 		log_warnx("quota for '%s': store: %s", session_user(s), store_errmsg(srv->store));
-		snprintf(why, whylen, "server store unavailable");
+		snprintf(why, whylen, "%s", store_trouble(srv->store));
 		return NCFX_E_INTERNAL;
 	}
 	if (jobs >= srv->cfg.max_jobs_per_user) {
@@ -235,9 +247,10 @@ check_quota(struct session *s, uint64_t size, char *why, size_t whylen)
 		    srv->cfg.max_spool_per_user);
 		return NCFX_E_QUOTA;
 	}
-	if (avail >= 0 && (unsigned long long)avail < size + (unsigned long long)srv->cfg.spool_reserve) {
-		log_warnx("spool nearly full: %lld bytes free, refusing a %" PRIu64 "-byte upload",
-		    avail, size);
+	if (avail >= 0 && (unsigned long long)avail < to_write +
+	    (unsigned long long)srv->cfg.spool_reserve) {
+		log_warnx("spool nearly full: %lld bytes free (spool_reserve %lld), refusing a "
+		    "%" PRIu64 "-byte document", avail, srv->cfg.spool_reserve, size);
 		snprintf(why, whylen, "the server is short of disk space; try again later");
 		return NCFX_E_INTERNAL;
 	}
@@ -377,7 +390,7 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		return;
 	}
 	/* The images of the documents before it already sit in the spool. */
-	if ((code = check_quota(s, larger(a->sent_bytes, a->image_bytes) + size, why,
+	if ((code = check_quota(s, larger(a->sent_bytes, a->image_bytes) + size, size, why,
 	    sizeof(why))) != 0) {
 		session_reply_error(s, m->reqid, code, why);
 		drop_assembly(s);
@@ -391,8 +404,8 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 	}
 	u->fd = spool_tmp_create(srv->spool, u->path, sizeof(u->path));
 	if (u->fd < 0) {
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, spool_trouble(errno));
 		jobs_upload_free(u);
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		drop_assembly(s);
 		return;
 	}
@@ -412,10 +425,12 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 }
 
 static void
-upload_fail(struct upload *u, const char *why)
+upload_fail(struct upload *u, int code, const char *why)
 {
-	if (u->failed[0] == '\0')
+	if (u->failed[0] == '\0') {
 		snprintf(u->failed, sizeof(u->failed), "%s", why);
+		u->failed_code = code;
+	}
 	upload_drop_file(u);    /* free the disk now; the error is reported at UPLOAD_END */
 }
 
@@ -438,11 +453,11 @@ handle_chunk(struct session *s, const struct ncfx_msg *m)
 	if (off != u->got) {
 		snprintf(why, sizeof(why), "chunk at offset %" PRIu64 ", expected %" PRIu64, off,
 		    u->got);
-		upload_fail(u, why);
+		upload_fail(u, NCFX_E_UPLOAD, why);
 		return;
 	}
 	if (len > u->size - u->got) {
-		upload_fail(u, "more data than the announced size");
+		upload_fail(u, NCFX_E_UPLOAD, "more data than the announced size");
 		return;
 	}
 	/* Disk writes on the loop thread: spool files are local and small next to a TLS read. */
@@ -450,7 +465,7 @@ handle_chunk(struct session *s, const struct ncfx_msg *m)
 		ssize_t n = write(u->fd, data + done, len - done);
 		if (n < 0) {
 			log_warn("spool: writing %s", u->path);
-			upload_fail(u, "the server could not store the document");
+			upload_fail(u, NCFX_E_INTERNAL, spool_trouble(errno));
 			return;
 		}
 		done += (size_t)n;
@@ -459,17 +474,24 @@ handle_chunk(struct session *s, const struct ncfx_msg *m)
 	u->got += len;
 }
 
-/* The job's image is made durable here, on the worker, while the loop serves others: the
- * commit on the loop then has only the rename and the store left. (The image of a document
- * with more to come is joined into the job's later, and only that one needs to last.) */
+/* The end of the worker's part. A failure that was the server's (intake could not write, or
+ * the disk is full) is set apart from the document's, so the user is not told to fix a good
+ * document. The job's image is made durable here, on the worker, while the loop serves
+ * others: the commit on the loop then has only the rename and the store left. (The image of a
+ * document with more to come is joined into the job's later, and only that one needs to
+ * last.) */
 static void
-sync_image(struct intake_req *r)
+image_done(struct intake_req *r)
 {
-	if (r->last && r->pages >= 0 && spool_sync(r->out) != 0) {
-		snprintf(r->err, sizeof(r->err), "the server could not store its fax image (%s)",
-		    strerror(errno));
+	if (r->pages == INTAKE_ENOSPC || r->pages == INTAKE_EIO) {
+		r->io_error = r->pages == INTAKE_ENOSPC ? ENOSPC : EIO;
 		r->pages = -1;
-		r->io_error = 1;             /* the server's trouble, not the document's */
+		return;
+	}
+	if (r->last && r->pages >= 0 && spool_sync(r->out) != 0) {
+		r->io_error = errno;         /* the server's trouble, not the document's */
+		snprintf(r->err, sizeof(r->err), "cannot sync the fax image: %s", strerror(errno));
+		r->pages = -1;
 	}
 }
 
@@ -487,15 +509,14 @@ convert(void *arg)
 	if (!r->join) {
 		r->pages = intake_convert(r->u->path, r->u->format, &o, r->out, r->err,
 		    sizeof(r->err));
-		sync_image(r);
+		image_done(r);
 		return;
 	}
 	/* The last document: made into its image, then the cover page (which counts every
 	 * page) and all the images are joined into out, the job's image. */
 	snprintf(part, sizeof(part), "%s.part.tif", r->out);
 	snprintf(cover, sizeof(cover), "%s.cover.tif", r->out);
-	r->pages = -1;
-	if ((pages = intake_convert(r->u->path, r->u->format, &o, part, r->err,
+	if ((r->pages = pages = intake_convert(r->u->path, r->u->format, &o, part, r->err,
 	    sizeof(r->err))) < 0)
 		goto out;
 	if (r->spec.cover) {
@@ -507,7 +528,7 @@ convert(void *arg)
 		cv.dest = r->spec.dest;
 		cv.pages = r->prior_pages + pages + 1;
 		cv.when = time(NULL);
-		if (intake_cover(&cv, &o, cover, r->err, sizeof(r->err)) < 0)
+		if ((r->pages = intake_cover(&cv, &o, cover, r->err, sizeof(r->err))) < 0)
 			goto out;
 		srcs[n++] = cover;
 	}
@@ -519,7 +540,7 @@ convert(void *arg)
 out:
 	unlink(part);
 	unlink(cover);
-	sync_image(r);
+	image_done(r);
 }
 
 static void
@@ -559,7 +580,7 @@ keep_part(struct session *s, struct intake_req *r, uint64_t image_bytes)
 	/* What the job holds in the spool so far counts against the quota now, not only when
 	 * the last document arrives. */
 	if ((code = check_quota(s, larger(a->sent_bytes + r->u->size, a->image_bytes +
-	    image_bytes), why, sizeof(why))) != 0) {
+	    image_bytes), 0, why, sizeof(why))) != 0) {
 		drop_assembly(s);
 		session_reply_error(s, r->reqid, code, why);
 		return;
@@ -613,7 +634,7 @@ finish_intake(void *arg)
 	}
 	if (r->pages < 0 && r->io_error) {
 		log_warnx("spool: job image for '%s': %s", session_user(s), r->err);
-		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, spool_trouble(r->io_error));
 		drop_assembly(s);
 		return;
 	}
@@ -626,7 +647,8 @@ finish_intake(void *arg)
 		return;
 	}
 	if (stat(r->out, &st) != 0) {
-		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		log_warn("spool: job image %s", r->out);
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, spool_trouble(errno));
 		drop_assembly(s);
 		return;
 	}
@@ -639,10 +661,10 @@ finish_intake(void *arg)
 	 * not get around the limits by becoming a large image. */
 	sent = u->size + a->sent_bytes;
 	kept = larger((uint64_t)st.st_size, sent);
-	if (kept == 0 || (code = check_quota(s, kept, why, sizeof(why))) != 0) {
+	if (kept == 0 || (code = check_quota(s, kept, 0, why, sizeof(why))) != 0) {
 		if (code == 0) {
 			code = NCFX_E_INTERNAL;
-			snprintf(why, sizeof(why), "server spool unavailable");
+			snprintf(why, sizeof(why), "%s", spool_trouble(EIO));
 		}
 		session_reply_error(s, r->reqid, code, why);
 		drop_assembly(s);
@@ -657,7 +679,7 @@ finish_intake(void *arg)
 	memset(&j, 0, sizeof(j));
 	if (spool_commit_synced(srv->spool, r->out, "tif", j.doc, sizeof(j.doc)) < 0) {
 		r->out[0] = '\0';          /* spool_commit removed it */
-		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server spool unavailable");
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, spool_trouble(EIO));
 		return;
 	}
 	r->out[0] = '\0';
@@ -699,7 +721,7 @@ finish_intake(void *arg)
 	if (store_job_insert(srv->store, &j, &note) < 0) {
 		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
 		spool_remove(srv->spool, j.doc);
-		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return;
 	}
 	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s (%s, %s%s)", j.id,
@@ -728,7 +750,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	}
 	*slot = NULL;
 	if (u->failed[0]) {
-		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, u->failed);
+		session_reply_error(s, m->reqid, u->failed_code, u->failed);
 		goto out;
 	}
 	if (u->got != u->size) {
@@ -755,8 +777,9 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (fd = spool_tmp_create(srv->spool, r->out, sizeof(r->out))) < 0) {
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, r ? spool_trouble(errno) :
+		    "out of memory");
 		free(r);
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server spool unavailable");
 		goto out;
 	}
 	close(fd);                         /* intake writes it by name */
@@ -826,7 +849,7 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 	if (store_job_list(srv->store, session_user_id(s), list_one, &c) < 0) {
 		log_warnx("job list for '%s': store: %s", session_user(s),
 		    store_errmsg(srv->store));
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return;
 	}
 	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_LIST_END, 0, m->reqid);
@@ -858,7 +881,7 @@ refused(struct session *s, uint32_t reqid, int rc, int64_t id, const char *actio
 	default:
 		log_warnx("%s by '%s': store: %s", action, session_user(s),
 		    store_errmsg(srv->store));
-		session_reply_error(s, reqid, NCFX_E_INTERNAL, "server store unavailable");
+		session_reply_error(s, reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return 1;
 	}
 }

@@ -125,6 +125,18 @@ probe_state_lock(const char *dir)
 	close(fd);
 }
 
+/* Everything netcfaxd keeps is written there. Checked first: a read-only directory would
+ * otherwise show up as a failure to open the lock file, which does not say what to do. */
+static void
+check_state_dir(const char *dir)
+{
+	if (access(dir, R_OK | W_OK | X_OK) != 0)
+		fatalx("state_dir %s is not writable (%s): netcfaxd keeps its database, spool and "
+		    "lock there; make it writable by the user netcfaxd runs as (uid %ld) on a file "
+		    "system mounted read-write, or set another state_dir", dir, strerror(errno),
+		    (long)getuid());
+}
+
 /* One server per state directory: a second one would empty the first's session table and
  * sweep its spool. The lock lasts as long as the process (the descriptor is never closed),
  * and goes with it however it ends. */
@@ -169,6 +181,8 @@ start_privileged(struct server *srv, const char *conf_path)
 		fatalx("%s", err);
 	if (warn[0])
 		log_warnx("%s", warn);
+	if (plan != PRIVDROP_SWITCH)
+		check_state_dir(srv->cfg.state_dir);   /* (a switch checks as the account, below) */
 	probe_state_lock(srv->cfg.state_dir);
 	if ((srv->base = event_base_new()) == NULL)
 		fatalx("out of memory at start-up");

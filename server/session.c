@@ -188,7 +188,8 @@ session_logout(struct session *s)
 	delivery_free(s->delivery);
 	s->delivery = NULL;
 	if (s->session_id && store_session_del(s->srv->store, s->session_id) < 0)
-		log_warnx("store: %s", store_errmsg(s->srv->store));
+		log_warnx("session %016" PRIx64 ": its row stays in the sessions list until the "
+		    "next start: store: %s", s->session_id, store_errmsg(s->srv->store));
 	s->session_id = 0;
 }
 
@@ -556,7 +557,7 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	found = store_user_get(srv->store, s->user, &u);
 	if (found < 0) {
 		log_warnx("login as '%s': store: %s", s->user, store_errmsg(srv->store));
-		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		s->user[0] = '\0';
 		return;
 	}
@@ -657,7 +658,8 @@ update_row(struct session *s)
 	else
 		snprintf(row, sizeof(row), "none");
 	if (store_session_set_scp(s->srv->store, s->session_id, row) < 0)
-		log_warnx("store: %s", store_errmsg(s->srv->store));
+		log_warnx("session %016" PRIx64 ": path not updated in the sessions list: "
+		    "store: %s", s->session_id, store_errmsg(s->srv->store));
 }
 
 /* Tells the client which path its notifications take now, and why, when that changes. */
@@ -802,7 +804,8 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 	s->scp_port = port;
 	s->scp_mode = mode;
 	if (store_session_set_port(s->srv->store, s->session_id, port, mode) < 0)
-		log_warnx("store: %s", store_errmsg(s->srv->store));
+		log_warnx("session %016" PRIx64 ": port not updated in the sessions list: "
+		    "store: %s", s->session_id, store_errmsg(s->srv->store));
 	log_info("session %016" PRIx64 " ('%s'): SCP now port %u (was %u)", s->session_id,
 	    s->user, port, old);
 	scp_free(s->scp);       /* detaches itself if it carried the notifications */
@@ -937,7 +940,9 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	    s->user, how, s->session_id, s->scp_port);
 	if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
 	    s->scp_port, s->scp_mode) < 0)
-		log_warnx("store: %s", store_errmsg(srv->store));
+		log_warnx("session %016" PRIx64 " not in the sessions list (netcfax-admin "
+		    "sessions); it works all the same: store: %s", s->session_id,
+		    store_errmsg(srv->store));
 	if (wants_notifications(s))
 		start_notifications(s);
 }

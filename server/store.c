@@ -1,10 +1,12 @@
 /* store.c: SQLite behind netcfaxd. The only file that includes sqlite3.h. */
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -13,7 +15,13 @@
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
 
-#define STMT_CACHE 96           /* more than the distinct statements below */
+#define STMT_CACHE 96
+#define STORE_BUSY_MS 5000      /* how long a statement waits for another writer's lock */
+/* The same for writes that can do without: acknowledgements, tried again every second, and the
+ * sessions table, only a list for the operator. The server's loop waits with them, and while
+ * another program holds the store for long, waiting the whole STORE_BUSY_MS at every one would
+ * leave no time to serve anyone. */
+#define STORE_QUICK_BUSY_MS 200           /* more than the distinct statements below */
 
 /* Each statement is prepared once and kept: preparing SQL again for every session's outbox
  * read and acknowledgement was most of the server's time under load. Keyed by the address of
@@ -27,6 +35,10 @@ struct store {
 	sqlite3         *db;
 	struct stmt_slot cache[STMT_CACHE];
 	int              ncache;
+	/* Why the last transaction that was rolled back failed: the ROLLBACK's own success
+	 * leaves the connection saying "not an error". */
+	int              errcode;
+	char             errmsg[200];
 };
 
 static const char *const schema =
@@ -171,6 +183,89 @@ copy(char *dst, size_t cap, const unsigned char *src)
 	snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
+/* Keeps why the statement just run failed, before another statement clears it (see struct
+ * store). */
+static void
+keep_error(struct store *st)
+{
+	st->errcode = sqlite3_extended_errcode(st->db);
+	snprintf(st->errmsg, sizeof(st->errmsg), "%s", sqlite3_errmsg(st->db));
+}
+
+/* Ends a failed transaction, keeping why it failed. After some errors (a full disk, an I/O
+ * error) SQLite has rolled it back already, and a ROLLBACK would only fail and leave
+ * "no transaction is active" as the reason. */
+static void
+rollback(struct store *st)
+{
+	keep_error(st);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The primary result code of the last failure: the connection's own, unless a rollback has
+ * since cleared it. */
+static int
+last_error(struct store *st)
+{
+	int rc = sqlite3_errcode(st->db);
+
+	return (rc == SQLITE_OK ? st->errcode : rc) & 0xff;
+}
+
+static void
+say_unwritable(const char *path, const char *why, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: cannot write the database (%s): it, its -wal and -shm files "
+	    "and its directory must be writable by this user (uid %ld) on a file system mounted "
+	    "read-write", path, why, (long)getuid());
+}
+
+/* Why the store cannot be opened, with what the operator can do about it. detail is
+ * SQLite's message. */
+static void
+open_error(struct store *st, const char *path, const char *detail, char *err, size_t errlen)
+{
+	int rc = st->db ? last_error(st) : SQLITE_CANTOPEN;
+	int sys = st->db ? sqlite3_system_errno(st->db) : 0;
+	char why[300];
+
+	if (sys != 0)
+		snprintf(why, sizeof(why), "%s: %s", detail, strerror(sys));
+	else
+		snprintf(why, sizeof(why), "%s", detail);
+	if (rc == SQLITE_IOERR && (sys == EROFS || sys == EACCES || sys == EPERM))
+		rc = SQLITE_READONLY;
+	if (rc == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+		rc = SQLITE_FULL;
+	switch (rc) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		snprintf(err, errlen, "%s: another program holds the database locked (waited %d s "
+		    "for it): stop that program (an sqlite3 shell, a backup, a stuck "
+		    "netcfax-admin) and try again", path, STORE_BUSY_MS / 1000);
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		say_unwritable(path, why, err, errlen);
+		break;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		snprintf(err, errlen, "%s is not a netcfax database, or it is damaged (%s); it was "
+		    "left as it is: restore it from a backup, or move it away to start with an "
+		    "empty one", path, why);
+		break;
+	case SQLITE_FULL:
+		snprintf(err, errlen, "%s: the disk is full (%s): free some space and try again",
+		    path, why);
+		break;
+	default:
+		snprintf(err, errlen, "%s: %s", path, why);
+		break;
+	}
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -185,12 +280,17 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) :
-		    "cannot open");
+		open_error(st, path, st->db ? sqlite3_errmsg(st->db) : "cannot open", err, errlen);
+		goto fail;
+	}
+	/* SQLite quietly opens a file it may not write read-only; the first write would fail. */
+	if (sqlite3_db_readonly(st->db, "main") == 1) {
+		say_unwritable(path, access(path, W_OK) != 0 ? strerror(errno) : "opened "
+		    "read-only", err, errlen);
 		goto fail;
 	}
 	/* The admin tool writes while the server runs: wait for the other writer. */
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
 		goto sqlfail;
@@ -200,7 +300,7 @@ store_open(const char *path, char *err, size_t errlen)
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
 		goto sqlfail;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		goto sqlfail;
 	}
 	if (sqlite3_step(q) == SQLITE_ROW)
@@ -221,12 +321,13 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
 	    STR(SCHEMA_VERSION), NULL, NULL, &msg) != SQLITE_OK) ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		goto sqlfail;
 	}
 	return st;
 sqlfail:
-	snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));
+	open_error(st, path, msg ? msg : st->errmsg[0] ? st->errmsg : sqlite3_errmsg(st->db), err,
+	    errlen);
 	sqlite3_free(msg);
 fail:
 	store_close(st);
@@ -247,7 +348,28 @@ store_close(struct store *st)
 const char *
 store_errmsg(struct store *st)
 {
+	if (sqlite3_errcode(st->db) == SQLITE_OK && st->errmsg[0])
+		return st->errmsg;
 	return sqlite3_errmsg(st->db);
+}
+
+const char *
+store_trouble(struct store *st)
+{
+	switch (last_error(st)) {
+	case SQLITE_FULL:
+		return "the server's disk is full; try again later";
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "the server's database is locked by another program; try again in a minute";
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+		return "the server cannot write its database; try again later (its operator must "
+		    "fix it)";
+	default:
+		return "server store unavailable; try again later";
+	}
 }
 
 /* The statement for sql, ready to bind: from the cache, reset, or prepared now and kept.
@@ -411,7 +533,7 @@ store_user_del(struct store *st, const char *name, int force,
 		goto rollback;
 	return 1;
 rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	rollback(st);
 	return result;
 }
 
@@ -519,7 +641,7 @@ insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note, int
 		goto rollback;
 	return id;
 rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	rollback(st);
 	return -1;
 }
 
@@ -600,16 +722,16 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 		return -1;
 	found = store_job_get(st, owner, id, j);
 	if (found <= 0) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return found;
 	}
 	if (!(from_mask & (1u << j->state))) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return 2;
 	}
 	q = prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ? WHERE id = ?");
 	if (q == NULL) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	sqlite3_bind_int(q, 1, state);
@@ -625,7 +747,7 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 			rc = SQLITE_ERROR;
 	}
 	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	return store_job_get(st, owner, id, j) == 1 ? 1 : -1;
@@ -679,7 +801,7 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	    "next_try = ?, pages_sent = ?, bit_rate = ?, ecm = ?, remote_id = ? "
 	    "WHERE id = ? AND owner = ? AND state = ?");
 	if (q == NULL) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	sqlite3_bind_int(q, 1, j->state);
@@ -698,23 +820,23 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	rc = sqlite3_step(q);
 	release(q);
 	if (rc != SQLITE_DONE) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	if (sqlite3_changes(st->db) == 0) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return 2;
 	}
 	if (note) {
 		note->job = j->id;
 		note->state = j->state;
 		if (note_insert(st, note) < 0) {
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			rollback(st);
 			return -1;
 		}
 	}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	return 1;
@@ -968,7 +1090,7 @@ store_note_add(struct store *st, struct store_note *n)
 		return -1;
 	if (note_insert(st, n) < 0 ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	return 0;
@@ -1055,15 +1177,21 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 int
 store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seqs, int n)
 {
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	int rc;
+
+	/* The write lock is taken here, so only here is there anything to wait for. */
+	sqlite3_busy_timeout(st->db, STORE_QUICK_BUSY_MS);
+	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if (rc != SQLITE_OK)
 		return -1;
 	for (int i = 0; i < n; i++)
 		if (store_user_ack(st, users[i], seqs[i]) < 0) {
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			rollback(st);
 			return -1;
 		}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		rollback(st);
 		return -1;
 	}
 	return 0;
@@ -1105,20 +1233,23 @@ store_data_version(struct store *st)
 /* The sessions table only mirrors live connections for the operator (it is emptied at every
  * start), so its writes are not worth an fsync each: they commit without one, in WAL order
  * behind everything durable. Thousands of clients logging in at once after a restart would
- * otherwise wait on two fsyncs apiece. */
+ * otherwise wait on two fsyncs apiece. Nor are they worth a long wait for another program's
+ * lock (STORE_QUICK_BUSY_MS). */
 static int
-exec_bound(sqlite3_stmt *q)
+exec_bound(struct store *st, sqlite3_stmt *q)
 {
-	sqlite3 *db;
 	int rc;
 
 	if (q == NULL)
 		return -1;
-	db = sqlite3_db_handle(q);
-	sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	sqlite3_busy_timeout(st->db, STORE_QUICK_BUSY_MS);
 	rc = sqlite3_step(q);
 	release(q);
-	sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (rc != SQLITE_DONE)
+		keep_error(st);               /* the statements below would clear it */
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1138,7 +1269,7 @@ store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
 	sqlite3_bind_int(q, 5, scp_mode);
 	sqlite3_bind_int64(q, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(q, 7, scp_port ? "registered" : "none", -1, SQLITE_STATIC);
-	return exec_bound(q);
+	return exec_bound(st, q);
 }
 
 int
@@ -1150,7 +1281,7 @@ store_session_set_scp(struct store *st, uint64_t id, const char *state)
 		return -1;
 	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)id);
-	return exec_bound(q);
+	return exec_bound(st, q);
 }
 
 int
@@ -1163,7 +1294,7 @@ store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode
 	sqlite3_bind_int(q, 1, scp_port);
 	sqlite3_bind_int(q, 2, scp_mode);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
-	return exec_bound(q);
+	return exec_bound(st, q);
 }
 
 int
@@ -1174,7 +1305,7 @@ store_session_del(struct store *st, uint64_t id)
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-	return exec_bound(q);
+	return exec_bound(st, q);
 }
 
 int
@@ -1231,7 +1362,7 @@ store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t 
 	sqlite3_bind_int64(q, 2, born);
 	sqlite3_bind_int64(q, 3, user);
 	sqlite3_bind_int64(q, 4, cred_gen);
-	if (exec_bound(q) < 0)
+	if (exec_bound(st, q) < 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 0 : 1;
 }
@@ -1251,7 +1382,7 @@ store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t n
 	sqlite3_bind_blob(q, 2, old_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, user);
 	sqlite3_bind_int64(q, 4, born_after);
-	if (exec_bound(q) < 0)
+	if (exec_bound(st, q) < 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }

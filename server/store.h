@@ -97,7 +97,12 @@ struct store_session {
  * row survives a crash of the process or the machine. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
+/* Why the last call failed, for the log. */
 const char *store_errmsg(struct store *st);
+/* The same for a client whose request failed with it: the disk is full, another program
+ * holds the database locked, it cannot be written, or else; each says whether trying again
+ * helps. */
+const char *store_trouble(struct store *st);
 
 /* Users. Functions return -1 on a database error (store_errmsg says why). */
 int store_user_add(struct store *st, const char *name, const char *pwhash); /* 0, 1 exists */

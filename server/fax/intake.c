@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +31,32 @@
 #define TEXT_MAX         (4L << 20)         /* bytes of plain text accepted */
 #define TEXT_COLUMNS     80
 #define TEXT_LINES       60                 /* per page: Courier 10 on 12 pt, 1 inch margins */
+/* A converter that failed with less than this free beside its output ran out of disk: it
+ * does not say so itself (ghostscript reports an ioerror, or nothing). */
+#define FULL_MARGIN      (1L << 20)
+
+_Static_assert(INTAKE_EIO == TIFFDOC_EIO && INTAKE_ENOSPC == TIFFDOC_ENOSPC,
+    "intake passes tiffdoc's server faults on as they are");
 
 static atomic_int stopping;
+
+/* The server's own failure, not the document's (errno e): err is for the log. */
+static int
+fault(int e, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(e));
+	return e == ENOSPC || e == EDQUOT ? INTAKE_ENOSPC : INTAKE_EIO;
+}
+
+/* Less than FULL_MARGIN free for us in dir. */
+static int
+nearly_full(const char *dir)
+{
+	struct statvfs v;
+
+	return statvfs(dir, &v) == 0 && (unsigned long long)v.f_bavail * v.f_frsize <
+	    (unsigned long long)FULL_MARGIN;
+}
 
 void
 intake_stop(void)
@@ -54,7 +79,8 @@ last_line(const char *buf, char *out, size_t outlen)
 
 /* Runs a converter (ghostscript, tiff2pdf) on a user's document: argv[0] is its full path.
  * It gets a clean environment, its own TMPDIR, no descriptor of ours, and limits on CPU time,
- * memory and output size; out must exist afterwards. 0, or -1 with why in err. */
+ * memory and output size; out must exist afterwards. 0, or -1 with why in err, or
+ * INTAKE_EIO or INTAKE_ENOSPC when the fault is the server's. */
 static int
 run_tool(char *const argv[], const char *what, const char *out, const char *tmpdir,
     int timeout, char *err, size_t errlen)
@@ -69,19 +95,19 @@ run_tool(char *const argv[], const char *what, const char *out, const char *tmpd
 
 	if (atomic_load(&stopping)) {
 		snprintf(err, errlen, "the server is stopping");
-		return -1;
+		return INTAKE_EIO;
 	}
 	/* Its temporary files go where we remove them, even after a kill. */
 	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", tmpdir);
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		snprintf(err, errlen, "cannot start %s: %s", what, strerror(errno));
-		return -1;
-	}
+	snprintf(line, sizeof(line), "cannot start %s", what);
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return fault(errno, line, err, errlen);
 	if ((pid = fork()) < 0) {
+		int e = errno;
+
 		close(pfd[0]);
 		close(pfd[1]);
-		snprintf(err, errlen, "cannot start %s: %s", what, strerror(errno));
-		return -1;
+		return fault(e, line, err, errlen);
 	}
 	if (pid == 0) {
 		struct rlimit cpu = { (rlim_t)timeout + 1, (rlim_t)timeout + 2 };
@@ -140,11 +166,11 @@ run_tool(char *const argv[], const char *what, const char *out, const char *tmpd
 	last_line(msg, line, sizeof(line));
 	if (killed == 3) {
 		snprintf(err, errlen, "the server is stopping");
-		return -1;
+		return INTAKE_EIO;
 	}
 	if (killed == 2) {
 		snprintf(err, errlen, "lost track of %s", what);
-		return -1;
+		return INTAKE_EIO;
 	}
 	if (killed || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
 		snprintf(err, errlen, "converting it took longer than %d s", timeout);
@@ -162,6 +188,11 @@ run_tool(char *const argv[], const char *what, const char *out, const char *tmpd
 	}
 	/* A PostScript error can end the job with status 0 and no page made. */
 	if (WEXITSTATUS(status) != 0 || access(out, F_OK) != 0) {
+		if (nearly_full(tmpdir)) {
+			snprintf(err, errlen, "%s failed with the disk full%s%s", what,
+			    line[0] ? ": " : "", line);
+			return INTAKE_ENOSPC;
+		}
 		snprintf(err, errlen, "%s cannot read it%s%s", what, line[0] ? ": " : "", line);
 		return -1;
 	}
@@ -209,7 +240,7 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 	FILE *in = fopen(src, "rbe"), *out;
 	char line[TEXT_COLUMNS + 1];
 	size_t col = 0;
-	int c, lines = 0, pages = 0;
+	int c, lines = 0, pages = 0, werr;
 	long total = 0;
 	int height = paper == INTAKE_LETTER ? 792 : 842;
 
@@ -218,9 +249,10 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 		return -1;
 	}
 	if ((out = fopen(ps, "we")) == NULL) {
+		int e = errno;
+
 		fclose(in);
-		snprintf(err, errlen, "cannot write the rendering");
-		return -1;
+		return fault(e, "cannot write the rendering", err, errlen);
 	}
 	fprintf(out, "%%!PS-Adobe-3.0\n/Courier findfont 10 scalefont setfont\n"
 	    "/top %d def /y top def\n/L { 72 y moveto show /y y 12 sub def } def\n"
@@ -288,10 +320,12 @@ text_to_ps(const char *src, const char *ps, int paper, char *err, size_t errlen)
 	if (lines || pages == 0)
 		fputs("P\n", out);
 	fclose(in);
-	if (fclose(out) != 0) {
-		snprintf(err, errlen, "cannot write the rendering");
-		return -1;
-	}
+	/* A write that failed on the way fails every later one too, with the same errno. */
+	werr = ferror(out) ? (errno ? errno : EIO) : 0;
+	if (fclose(out) != 0 && werr == 0)
+		werr = errno ? errno : EIO;
+	if (werr)
+		return fault(werr, "cannot write the rendering", err, errlen);
 	return 0;
 }
 
@@ -347,7 +381,7 @@ intake_cover(const struct intake_cover *cv, const struct intake_opts *o, const c
 	time_t t = cv->when;
 	struct tm tm;
 	FILE *f;
-	int rc;
+	int rc, werr;
 
 	snprintf(ps, sizeof(ps), "%s.ps", dst);
 	snprintf(tmpdir, sizeof(tmpdir), "%s.d", dst);
@@ -355,10 +389,8 @@ intake_cover(const struct intake_cover *cv, const struct intake_opts *o, const c
 	    &tm) == 0)
 		snprintf(when, sizeof(when), "-");
 	snprintf(pages, sizeof(pages), "%d, this one included", cv->pages);
-	if ((f = fopen(ps, "we")) == NULL) {
-		snprintf(err, errlen, "cannot write the cover page");
-		return -1;
-	}
+	if ((f = fopen(ps, "we")) == NULL)
+		return fault(errno, "cannot write the cover page", err, errlen);
 	fprintf(f, "%%!PS-Adobe-3.0\n/H { /Helvetica findfont exch scalefont setfont } def\n"
 	    "/HB { /Helvetica-Bold findfont exch scalefont setfont } def\n"
 	    "48 HB 72 %d moveto (FAX) show\n3 setlinewidth 72 %d moveto 523 %d lineto stroke\n",
@@ -371,15 +403,17 @@ intake_cover(const struct intake_cover *cv, const struct intake_opts *o, const c
 	cover_row(f, "Subject:", cv->subject, &y);
 	cover_row(f, "Pages:", pages, &y);
 	fprintf(f, "1 setlinewidth 72 %d moveto 523 %d lineto stroke\nshowpage\n", y, y);
-	if (fclose(f) != 0) {
+	werr = ferror(f) ? (errno ? errno : EIO) : 0;
+	if (fclose(f) != 0 && werr == 0)
+		werr = errno ? errno : EIO;
+	if (werr) {
 		unlink(ps);
-		snprintf(err, errlen, "cannot write the cover page");
-		return -1;
+		return fault(werr, "cannot write the cover page", err, errlen);
 	}
 	if (mkdir(tmpdir, 0700) != 0) {
+		werr = errno;
 		unlink(ps);
-		snprintf(err, errlen, "cannot prepare the cover page: %s", strerror(errno));
-		return -1;
+		return fault(werr, "cannot prepare the cover page", err, errlen);
 	}
 	rc = run_gs(ps, dst, tmpdir, o, err, errlen);
 	unlink(ps);
@@ -423,21 +457,25 @@ intake_convert(const char *src, int format, const struct intake_opts *o, const c
 			return -1;
 		return tiffdoc_normalise(src, dst, o->fine ? 196 : 98, err, errlen);
 	case NCFX_FMT_TEXT:
-		if (text_to_ps(src, ps, o->paper, err, errlen) < 0)
+		if ((pages = text_to_ps(src, ps, o->paper, err, errlen)) < 0)
 			break;
 		src = ps;
 		/* fall through */
 	case NCFX_FMT_PDF:
 	case NCFX_FMT_PS:
 		if (mkdir(tmpdir, 0700) != 0) {
-			snprintf(err, errlen, "cannot prepare the rendering: %s", strerror(errno));
+			pages = fault(errno, "cannot prepare the rendering", err, errlen);
 			break;
 		}
-		if (run_gs(src, tmp, tmpdir, o, err, errlen) < 0)
+		if ((pages = run_gs(src, tmp, tmpdir, o, err, errlen)) < 0)
 			break;
-		/* What ghostscript made passes the same checks as an uploaded TIFF. */
-		if (tiffdoc_inspect(tmp, err, errlen) < 0)
+		/* What ghostscript made passes the same checks as an uploaded TIFF. (Made cut
+		 * short by a full disk, it is not the document's fault.) */
+		if ((pages = tiffdoc_inspect(tmp, err, errlen)) < 0) {
+			if (nearly_full(tmpdir))
+				pages = fault(ENOSPC, "ghostscript's image", err, errlen);
 			break;
+		}
 		pages = tiffdoc_normalise(tmp, dst, o->fine ? 196 : 98, err, errlen);
 		break;
 	default:
@@ -461,10 +499,8 @@ intake_to_pdf(const char *tiff, const char *pdf, char *err, size_t errlen)
 	int rc;
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s.d", pdf);
-	if (mkdir(tmpdir, 0700) != 0) {
-		snprintf(err, errlen, "cannot prepare the conversion: %s", strerror(errno));
-		return -1;
-	}
+	if (mkdir(tmpdir, 0700) != 0)
+		return fault(errno, "cannot prepare the conversion", err, errlen);
 	if (access(TIFF2PDF, X_OK) != 0) {
 		snprintf(err, errlen, "the server cannot make PDF: %s is not installed (Debian "
 		    "package libtiff-tools)", TIFF2PDF);

@@ -4,6 +4,7 @@
  * error (spandsp falls back to 204x98), so every page is made exactly right here. */
 #include "tiffdoc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,16 @@ tiffdoc_inspect(const char *path, char *err, size_t errlen)
 fail:
 	TIFFClose(t);
 	return -1;
+}
+
+/* Writing the image failed (errno e, 0 when libtiff lost it): the server's fault. A full disk
+ * is told apart, since the user can do something about that: try again later. */
+static int
+write_failed(int e, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cannot write the fax image: %s", e ? strerror(e) :
+	    tiff_last_error[0] ? tiff_last_error : "write error");
+	return e == ENOSPC || e == EDQUOT ? TIFFDOC_ENOSPC : TIFFDOC_EIO;
 }
 
 /* Resolution of the current page in dots per inch, with a guess where the file has none. */
@@ -239,13 +250,16 @@ normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, si
 			}
 		}
 		made = sy0;
+		errno = 0;
 		if (TIFFWriteScanline(out, row, oy, 0) < 0) {
-			snprintf(err, errlen, "cannot write the fax image (disk full?)");
+			rc = write_failed(errno, err, errlen);
 			goto out;
 		}
 	}
+	/* The page's one strip is written here: where a full disk shows. */
+	errno = 0;
 	if (!TIFFWriteDirectory(out)) {
-		snprintf(err, errlen, "cannot write the fax image (disk full?)");
+		rc = write_failed(errno, err, errlen);
 		goto out;
 	}
 	rc = 0;
@@ -286,18 +300,20 @@ tiffdoc_join(const char *const *srcs, int nsrcs, const char *dst, int yres, char
 		n = -1;
 		goto out;
 	}
+	errno = 0;
 	if ((out = TIFFOpen(dst, "w")) == NULL) {
-		snprintf(err, errlen, "cannot create the fax image");
-		n = -1;
+		n = write_failed(errno, err, errlen);
 		goto out;
 	}
 	for (int i = 0; i < nsrcs && n >= 0; i++) {
 		do {
-			if (++n > TIFFDOC_MAX_PAGES || normalise_page(in[i], out, n, pages, yres, err,
-			    errlen) < 0) {
+			int rc = 0;
+
+			if (++n > TIFFDOC_MAX_PAGES || (rc = normalise_page(in[i], out, n, pages,
+			    yres, err, errlen)) < 0) {
 				if (n > TIFFDOC_MAX_PAGES)
 					snprintf(err, errlen, "more than %d pages", TIFFDOC_MAX_PAGES);
-				n = -1;
+				n = rc < 0 ? rc : -1;
 				break;
 			}
 		} while (TIFFReadDirectory(in[i]));

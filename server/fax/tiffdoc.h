@@ -25,11 +25,17 @@ int tiffdoc_inspect(const char *path, char *err, size_t errlen);
  * paper; a document with longer pages is refused rather than made into a huge image. */
 #define TIFFDOC_MAX_FAX_LINES 3920
 
+/* What tiffdoc_normalise and tiffdoc_join return instead of a page count when the fault is
+ * the server's, not the document's: the image could not be written (err says why, for the
+ * log). TIFFDOC_ENOSPC when for lack of disk space. Any other failure is -1: the document's. */
+#define TIFFDOC_EIO    (-2)
+#define TIFFDOC_ENOSPC (-3)
+
 /* Writes dst as a TIFF-F that a fax machine takes: every page of src (already inspected)
  * 1 bit, TIFFDOC_FAX_WIDTH wide at 204 dpi, yres (98 or 196) lines per inch, G4. Pages of
  * another resolution or width are scaled, keeping their proportions, and centred; a page of
  * grey or colour pixels is refused (a fax is black and white: convert it first). Returns the
- * page count, or -1 with a reason fit for the user in err. */
+ * page count, or -1 with a reason fit for the user in err, or TIFFDOC_EIO or TIFFDOC_ENOSPC. */
 int tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen);
 
 /* tiffdoc_normalise over several sources, their pages one after the other in dst: a cover page

@@ -718,23 +718,30 @@ def raw_connect(server, use_tls=True, timeout=10.0, owner=None):
 
 # --- documents ---
 
-def make_tiff(path, pages=1, height=200, seed=0):
+def make_tiff(path, pages=1, height=200, seed=0, noise=False):
     """Writes a valid little-endian, uncompressed, 1-bit min-is-white TIFF, 1728 pixels wide,
     204x196 dpi, one strip per page, one IFD per page. seed varies the pixels so that two
-    documents made with different seeds differ. Returns the file size."""
+    documents made with different seeds differ. noise makes every pixel random (from seed): a
+    page that compresses badly, so its fax image is about twice the upload. Returns the file
+    size."""
+    import random
     width = 1728
     rowbytes = width // 8
     entries_per_ifd = 15
+    rnd = random.Random(seed)
     out = bytearray(b"II*\x00" + struct.pack("<I", 0))   # first IFD offset patched below
     prev_next_ptr = 4
     for page in range(pages):
-        # image: white, with a few black bars whose position depends on page and seed
-        strip = bytearray(rowbytes * height)
-        for row in range(height):
-            if (row + page * 7 + seed * 13) % 23 < 3:
-                start = row * rowbytes + ((page * 5 + seed * 11 + row) % (rowbytes - 40))
-                for i in range(start, start + 32):
-                    strip[i] = 0xFF
+        if noise:
+            strip = bytearray(rnd.randbytes(rowbytes * height))
+        else:
+            # white, with a few black bars whose position depends on page and seed
+            strip = bytearray(rowbytes * height)
+            for row in range(height):
+                if (row + page * 7 + seed * 13) % 23 < 3:
+                    start = row * rowbytes + ((page * 5 + seed * 11 + row) % (rowbytes - 40))
+                    for i in range(start, start + 32):
+                        strip[i] = 0xFF
         strip_off = len(out)
         out += strip
         if len(out) % 2:
@@ -948,6 +955,58 @@ class Watcher:
             err = f.read()
         check_sanitizer_report("netcfax " + " ".join(self.proc.args[-3:]), err)
         return self.proc.returncode
+
+
+# --- private mounts (root only) ---
+
+class MountNamespace:
+    """A private mount namespace for a test's mounts (tmpfs, read-only binds). A small shell
+    holds it: it runs `setup` (shell commands) inside, then waits on its stdin, which only this
+    test process holds, and exits when that closes (at cleanup, or when this process dies).
+    Mounts made in it exist nowhere else, so however the test ends nothing stays mounted: the
+    namespace and its mounts go with the last process inside. prefix() runs a command inside;
+    path() reaches a file inside from here, through /proc/PID/root (SQLite resolves that
+    symbolic link back to our own namespace: open a database with run() instead)."""
+
+    def __init__(self, owner, setup):
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-ec",
+             setup + "\necho ready\nexec cat >/dev/null"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+        _live_procs.append(self.proc)
+        _register_cleanup(owner, self.close)
+        line = self.proc.stdout.readline()     # bounded: the shell prints or exits
+        if line.strip() != b"ready":
+            self.proc.wait(timeout=10)
+            raise AssertionError("mount namespace setup failed: %s"
+                                 % self.proc.stderr.read().decode(errors="replace"))
+
+    def prefix(self):
+        return ["nsenter", "--mount=/proc/%d/ns/mnt" % self.proc.pid, "--"]
+
+    def path(self, p):
+        return "/proc/%d/root%s" % (self.proc.pid, os.path.abspath(p))
+
+    def run(self, *argv, stdin=None, timeout=CMD_TIMEOUT):
+        """(exit code, stdout, stderr) of argv run inside."""
+        p = subprocess.run(self.prefix() + list(argv), input=stdin, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f and not f.closed:
+                f.close()
+        if self.proc in _live_procs:
+            _live_procs.remove(self.proc)
 
 
 # --- network namespace labs (root only) ---
