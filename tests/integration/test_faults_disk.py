@@ -505,8 +505,9 @@ class StoreAtStart(unittest.TestCase):
         self.assert_starts_with_everything()
 
     def test_store_not_writable_by_the_servers_user(self):
-        # Root writes any file, so the server runs as nobody: its state directory is nobody's,
-        # the store file is not.
+        # Root writes any file, so the server runs as nobody: its state directory and store
+        # are nobody's, but the store is read-only. (A store left owned by another account
+        # is refused earlier, with the chown that fixes it: test_privileges.)
         try:
             nobody = pwd.getpwnam("nobody")
         except KeyError:
@@ -521,8 +522,7 @@ class StoreAtStart(unittest.TestCase):
         os.chmod(self.srv.dir, 0o711)
         os.chmod(self.srv.conf, 0o644)
         chown_all(nobody.pw_uid, nobody.pw_gid)
-        os.chown(self.srv.db_path, 0, 0)
-        os.chmod(self.srv.db_path, 0o644)
+        os.chmod(self.srv.db_path, 0o400)
         self.addCleanup(chown_all, 0, 0)
         self.srv.prefix = ["setpriv", "--reuid=%d" % nobody.pw_uid,
                            "--regid=%d" % nobody.pw_gid, "--clear-groups", "--"]
