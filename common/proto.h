@@ -33,6 +33,7 @@
 #define NCFX_PASSWORD_MAX 1024u
 #define NCFX_DEST_MAX    64u             /* fax number as dialled */
 #define NCFX_FILENAME_MAX 255u
+#define NCFX_FILE_MAX    (32u << 20)     /* bytes of one file sent for FILE_GET */
 
 #define NCFX_F_MORE      0x0001u         /* more replies to this reqid follow */
 #define NCFX_F_ALL       (NCFX_F_MORE)

@@ -1,6 +1,7 @@
-/* natpmp.c: the NAT-PMP backend, the only file that talks to libnatpmp (20150609). Two
+/* natpmp.c: the NAT-PMP backend, the only file that talks to libnatpmp (20150609). Three
  * things the library does not do are done here: waits are bounded (its own schedule gives up
- * only after about 128 s), and a reply must match its request (type and private port). */
+ * only after about 128 s), a reply must be as long as its kind, and it must match its request
+ * (type and private port). */
 #include "portmap.h"
 
 #include <arpa/inet.h>
@@ -17,17 +18,16 @@
 #define ENABLE_STRNATPMPERR 1
 #include <natpmp.h>
 
+#include "natpmp_reply.h"
+
 #define NATPMP_WAIT_MS 2000      /* per request */
 
 struct npmp {
 	natpmp_t n;
 	char     lan[PORTMAP_ADDR_MAX];
 	uint32_t ext;            /* the external address last reported */
-	/* The router's epoch (seconds since its mapping table began) and when we heard it: a
-	 * router that restarted, and so lost our mappings, reports one that went down. */
-	uint32_t epoch;
-	time_t   epoch_at;
-	int      have_epoch;
+	/* A router that restarted, and so lost our mappings, reports an epoch that went down. */
+	struct natpmp_epoch epoch;
 	long     lease;          /* what the router granted last, for refreshes */
 };
 
@@ -41,21 +41,28 @@ mono_now(void)
 }
 
 /* RFC 6886 3.6: the epoch must have advanced by at least 7/8 of the time that passed here
- * (less 2 s of slack); less means the router lost its state. Returns 1 if it went down. */
+ * (less 2 s of slack); less means the router lost its state. */
+int
+natpmp_epoch_went_down(struct natpmp_epoch *e, uint32_t epoch, time_t now)
+{
+	int down = 0;
+
+	if (e->have) {
+		/* A clock that went back counts as no time passed. */
+		uint64_t passed = now > e->at ? (uint64_t)(now - e->at) : 0;
+		uint64_t expect = (uint64_t)e->epoch + passed * 7 / 8;
+		down = (uint64_t)epoch + 2 < expect;
+	}
+	e->epoch = epoch;
+	e->at = now;
+	e->have = 1;
+	return down;
+}
+
 static int
 epoch_went_down(struct npmp *p, uint32_t epoch)
 {
-	time_t now = mono_now();
-	int down = 0;
-
-	if (p->have_epoch) {
-		uint64_t expect = (uint64_t)p->epoch + (uint64_t)(now - p->epoch_at) * 7 / 8;
-		down = (uint64_t)epoch + 2 < expect;
-	}
-	p->epoch = epoch;
-	p->epoch_at = now;
-	p->have_epoch = 1;
-	return down;
+	return natpmp_epoch_went_down(&p->epoch, epoch, mono_now());
 }
 
 static long
@@ -67,9 +74,50 @@ ms_since(const struct timeval *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_usec - t0->tv_usec) / 1000L;
 }
 
-/* Waits for the reply to the pending request, at most wait_ms: 0, or a libnatpmp error. */
+/* libnatpmp reads a reply into 16 bytes without looking at how many came, so the rest of a
+ * short datagram would be whatever an earlier reply left there. The length is measured
+ * first (peeked: the datagram stays for the library) and a short one is taken off the socket
+ * here: 0, or NATPMP_REPLY_SHORT or the error the library would have reported. */
 static int
-wait_reply(struct npmp *p, natpmpresp_t *r, int wait_ms)
+reply_short(int s)
+{
+	uint8_t b[16];
+	ssize_t n = recv(s, b, sizeof(b), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	size_t need = 8;         /* version, opcode, result, epoch: what every reply has */
+
+	if (n < 0) {
+		/* Reading takes a pending error (an ICMP port unreachable) off the socket: say
+		 * what the library would have said about it. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		return errno == ECONNREFUSED ? NATPMP_ERR_NOGATEWAYSUPPORT : NATPMP_ERR_RECVFROM;
+	}
+	if (n >= 4 && b[2] == 0 && b[3] == 0)          /* success: the answer follows */
+		need = b[1] == 128 ? 12 : b[1] == 129 || b[1] == 130 ? 16 : 8;
+	if ((size_t)n >= need)
+		return 0;
+	(void)recv(s, b, sizeof(b), MSG_DONTWAIT);
+	return NATPMP_REPLY_SHORT;
+}
+
+/* The library accepts any reply as the answer: it must be of the type asked for, for our
+ * private port, and a mapping made must have a port and a lease (port 0 would be registered
+ * with the server as "no SCP", and lifetime 0 is NAT-PMP's word for "deleted"). */
+static int
+reply_answers(const natpmpresp_t *r, const struct natpmp_want *want)
+{
+	if (r->type != want->type)
+		return 0;
+	if (want->type == NATPMP_RESPTYPE_PUBLICADDRESS)
+		return 1;
+	if (r->pnu.newportmapping.privateport != want->int_port)
+		return 0;
+	return want->lifetime == 0 ||
+	    (r->pnu.newportmapping.mappedpublicport != 0 && r->pnu.newportmapping.lifetime != 0);
+}
+
+int
+natpmp_reply_read(natpmp_t *n, const struct natpmp_want *want, int wait_ms, natpmpresp_t *r)
 {
 	struct timeval t0;
 	int rc;
@@ -82,17 +130,21 @@ wait_reply(struct npmp *p, natpmpresp_t *r, int wait_ms)
 
 		if (left <= 0)
 			return NATPMP_ERR_NOGATEWAYSUPPORT;
-		if (getnatpmprequesttimeout(&p->n, &tv) != 0)
+		if (getnatpmprequesttimeout(n, &tv) != 0)
 			return NATPMP_ERR_NOPENDINGREQ;
 		if (tv.tv_sec * 1000L + tv.tv_usec / 1000L > left) {
 			tv.tv_sec = left / 1000;
 			tv.tv_usec = (left % 1000) * 1000;
 		}
 		FD_ZERO(&fds);
-		FD_SET(p->n.s, &fds);
-		if (select(p->n.s + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR)
+		FD_SET(n->s, &fds);
+		if (select(n->s + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR)
 			return NATPMP_ERR_RECVFROM;
-		rc = readnatpmpresponseorretry(&p->n, r);
+		if ((rc = reply_short(n->s)) != 0)
+			return rc;
+		rc = readnatpmpresponseorretry(n, r);
+		if (rc == 0 && !reply_answers(r, want))
+			return NATPMP_REPLY_MISMATCH;
 		if (rc != NATPMP_TRYAGAIN)
 			return rc;
 	}
@@ -121,6 +173,8 @@ result_text(int rc)
 		/* miniupnpd answers this when its own WAN address is private: double NAT. */
 		return "the router has no usable external address (another NAT upstream?)";
 	case NATPMP_ERR_OUTOFRESOURCES: return "the router is out of mappings";
+	case NATPMP_REPLY_MISMATCH: return "the router's reply did not answer the request";
+	case NATPMP_REPLY_SHORT: return "the router's reply was cut short";
 	default: return strnatpmperr(rc);
 	}
 }
@@ -152,6 +206,7 @@ npmp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *er
     size_t errlen)
 {
 	struct npmp *p = calloc(1, sizeof(*p));
+	struct natpmp_want want = { NATPMP_RESPTYPE_PUBLICADDRESS, 0, 0 };
 	natpmpresp_t r;
 	struct in_addr g;
 	int rc;
@@ -171,9 +226,7 @@ npmp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *er
 	g.s_addr = p->n.gateway;
 	inet_ntop(AF_INET, &g, gw->gateway, sizeof(gw->gateway));
 	sendpublicaddressrequest(&p->n);
-	rc = wait_reply(p, &r, timeout_ms);
-	if (rc == 0 && r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
-		rc = NATPMP_ERR_UNDEFINEDERROR;
+	rc = natpmp_reply_read(&p->n, &want, timeout_ms, &r);
 	local_addr(p);
 	snprintf(gw->lan_addr, sizeof(gw->lan_addr), "%s", p->lan);
 	if (rc == NATPMP_ERR_NETWORKFAILURE) {
@@ -203,18 +256,13 @@ npmp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *er
 static int
 npmp_request(struct npmp *p, uint16_t int_port, uint16_t ext_port, long lease, natpmpresp_t *r)
 {
-	int rc;
+	struct natpmp_want want = { NATPMP_RESPTYPE_TCPPORTMAPPING, int_port, (uint32_t)lease };
 
 	drain(p);
 	if (sendnewportmappingrequest(&p->n, NATPMP_PROTOCOL_TCP, int_port, ext_port,
 	    (uint32_t)lease) < 0)
 		return NATPMP_ERR_SENDERR;
-	rc = wait_reply(p, r, NATPMP_WAIT_MS);
-	/* The library accepts any reply as the answer: check it is this one. */
-	if (rc == 0 && (r->type != NATPMP_RESPTYPE_TCPPORTMAPPING ||
-	    r->pnu.newportmapping.privateport != int_port))
-		rc = NATPMP_ERR_UNDEFINEDERROR;
-	return rc;
+	return natpmp_reply_read(&p->n, &want, NATPMP_WAIT_MS, r);
 }
 
 static int
@@ -228,9 +276,7 @@ npmp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 	(void)desc;     /* NAT-PMP mappings carry no description */
 	rc = npmp_request(p, int_port, ext_port, lease, &r);
 	if (rc != 0) {
-		snprintf(err, errlen, "NAT-PMP mapping of port %u: %s", ext_port,
-		    rc == NATPMP_ERR_UNDEFINEDERROR ? "the reply did not match the request" :
-		    result_text(rc));
+		snprintf(err, errlen, "NAT-PMP mapping of port %u: %s", ext_port, result_text(rc));
 		return -1;
 	}
 	epoch_went_down(p, r.epoch);
@@ -275,6 +321,7 @@ static int
 npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
 {
 	struct npmp *p = state;
+	struct natpmp_want want = { NATPMP_RESPTYPE_PUBLICADDRESS, 0, 0 };
 	natpmpresp_t r;
 	int rc;
 
@@ -283,9 +330,7 @@ npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t 
 		snprintf(err, errlen, "NAT-PMP: cannot send to the router");
 		return -1;
 	}
-	rc = wait_reply(p, &r, NATPMP_WAIT_MS);
-	if (rc == 0 && r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
-		rc = NATPMP_ERR_UNDEFINEDERROR;
+	rc = natpmp_reply_read(&p->n, &want, NATPMP_WAIT_MS, &r);
 	if (rc != 0) {
 		snprintf(err, errlen, "NAT-PMP: %s", result_text(rc));
 		return -1;

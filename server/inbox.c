@@ -21,8 +21,8 @@
 #include "store.h"
 #include "workpool.h"
 
-#define FETCH_MAX (32LL << 20)     /* bytes of one fetched file: a 30-minute call's fax is a
-                                    * few MiB, and the whole is queued at once */
+/* NCFX_FILE_MAX bounds one fetched file: a 30-minute call's fax is a few MiB, and the whole
+ * is queued at once. */
 
 /* A PDF being made on a worker for one FILE_GET. */
 struct fetch_req {
@@ -166,7 +166,7 @@ handle_delete(struct session *s, const struct ncfx_msg *m)
 }
 
 /* Sends path as FILE_CHUNKs, the last without MORE and with the SHA-256 of the whole. The
- * output buffer takes it all: FETCH_MAX bounds what one request can queue. */
+ * output buffer takes it all: NCFX_FILE_MAX bounds what one request can queue. */
 static void
 send_file(struct session *s, uint32_t reqid, int64_t id, int format, const char *path)
 {
@@ -178,7 +178,7 @@ send_file(struct session *s, uint32_t reqid, int64_t id, int format, const char 
 	uint8_t digest[32];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || sha == NULL || fstat(fd, &st) != 0 || st.st_size > FETCH_MAX) {
+	if (fd < 0 || sha == NULL || fstat(fd, &st) != 0 || st.st_size > (off_t)NCFX_FILE_MAX) {
 		if (fd >= 0)
 			close(fd);
 		crypto_sha256_free(sha);

@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "faxqueue.h"
 #include "intake.h"
+#include "jobspec.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -25,21 +26,7 @@
 #include "tiffdoc.h"
 #include "workpool.h"
 
-#define JOBS_PARTS_MAX 16     /* documents in one job */
-
-/* How a job is to be made and sent: from the JOB_SUBMIT of its first document. */
-struct jobspec {
-	char    dest[NCFX_DEST_MAX + 1];
-	int     fine;                   /* 204x196, else 204x98 */
-	int     paper;                  /* enum intake_paper */
-	int     priority;
-	int64_t send_at, kill_at;
-	int     max_tries, max_dials;
-	int     cover;                  /* a cover page goes first */
-	char    cover_from[NCFX_COVER_MAX + 1];
-	char    cover_to[NCFX_COVER_MAX + 1];
-	char    subject[NCFX_SUBJECT_MAX + 1];
-};
+#define JOBS_PARTS_MAX NCFX_PARTS_MAX     /* documents in one job */
 
 struct upload {
 	uint32_t              id;
@@ -90,8 +77,6 @@ struct intake_req {
 	int                  io_error;        /* pages < 0 because the spool failed us: errno */
 	char                 err[300];
 };
-
-#define JOBS_AHEAD_MAX (366LL * 86400)
 
 static uint32_t next_upload_id = 1;
 static uint64_t next_assembly_gen = 1;
@@ -194,32 +179,6 @@ reply_job(struct session *s, uint32_t reqid, uint16_t flags, const struct store_
 	session_send(s, &w);
 }
 
-/* Digits and the characters people write phone numbers with; at least one digit. */
-static int
-valid_dest(const char *d)
-{
-	int digits = 0;
-
-	for (; *d; d++) {
-		if (*d >= '0' && *d <= '9')
-			digits++;
-		else if (!strchr("+-() .*#", *d))
-			return 0;
-	}
-	return digits > 0;
-}
-
-/* Only the last path component of what the client called its file, for display. */
-static void
-base_name(const char *in, char *out, size_t cap)
-{
-	const char *slash = strrchr(in, '/');
-
-	snprintf(out, cap, "%s", slash ? slash + 1 : in);
-	if (out[0] == '\0')
-		snprintf(out, cap, "document");
-}
-
 /* The per-user limits, checked when an upload starts and again when it ends (another
  * connection of the same user may have queued jobs meanwhile), for a job that would hold size
  * bytes; and the free-space reserve, for the bytes still to be written (at the end, the image
@@ -257,72 +216,15 @@ check_quota(struct session *s, uint64_t size, uint64_t to_write, char *why, size
 	return 0;
 }
 
-/* The job's options from a first JOB_SUBMIT: 0, or -1 after replying with the error. */
-static int
-parse_spec(struct session *s, const struct ncfx_msg *m, struct jobspec *js)
-{
-	struct server *srv = session_server(s);
-	uint64_t now = (uint64_t)time(NULL);
-
-	if (ncfx_msg_uint(m, NCFX_T_RESOLUTION) > 1 || ncfx_msg_uint(m, NCFX_T_PAPER) > 1) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "unknown RESOLUTION or PAPER");
-		return -1;
-	}
-	if ((ncfx_msg_has(m, NCFX_T_MAX_TRIES) && ncfx_msg_uint(m, NCFX_T_MAX_TRIES) == 0) ||
-	    (ncfx_msg_has(m, NCFX_T_MAX_DIALS) && ncfx_msg_uint(m, NCFX_T_MAX_DIALS) == 0)) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "MAX_TRIES and MAX_DIALS must "
-		    "be at least 1");
-		return -1;
-	}
-	/* At most a year ahead: beyond that a fax is a mistake, and dates stay printable. */
-	if (ncfx_msg_uint(m, NCFX_T_SEND_AT) > now + JOBS_AHEAD_MAX ||
-	    ncfx_msg_uint(m, NCFX_T_KILL_AT) > now + 2 * JOBS_AHEAD_MAX) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "SEND_AT is more than a year "
-		    "ahead (or KILL_AT more than two)");
-		return -1;
-	}
-	if (ncfx_msg_has(m, NCFX_T_KILL_AT) && ncfx_msg_uint(m, NCFX_T_KILL_AT) <=
-	    (ncfx_msg_uint(m, NCFX_T_SEND_AT) > now ? ncfx_msg_uint(m, NCFX_T_SEND_AT) : now)) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, "the kill time is already past "
-		    "(or before the send-at time)");
-		return -1;
-	}
-	memset(js, 0, sizeof(*js));
-	ncfx_msg_str(m, NCFX_T_DEST, js->dest, sizeof(js->dest));
-	/* Fine unless asked otherwise: it is what office documents need to stay legible. */
-	js->fine = ncfx_msg_has(m, NCFX_T_RESOLUTION) ? (int)ncfx_msg_uint(m, NCFX_T_RESOLUTION) :
-	    1;
-	js->paper = (int)ncfx_msg_uint(m, NCFX_T_PAPER);
-	js->priority = ncfx_msg_has(m, NCFX_T_PRIORITY) ? (int)ncfx_msg_uint(m, NCFX_T_PRIORITY) :
-	    NCFX_PRIORITY_DEFAULT;
-	js->send_at = (int64_t)ncfx_msg_uint(m, NCFX_T_SEND_AT);
-	js->kill_at = (int64_t)ncfx_msg_uint(m, NCFX_T_KILL_AT);
-	js->max_tries = ncfx_msg_has(m, NCFX_T_MAX_TRIES) ?
-	    (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES) : (int)srv->cfg.job_max_tries;
-	js->max_dials = ncfx_msg_has(m, NCFX_T_MAX_DIALS) ?
-	    (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS) : (int)srv->cfg.job_max_dials;
-	js->cover = ncfx_msg_has(m, NCFX_T_COVER_FROM) || ncfx_msg_has(m, NCFX_T_COVER_TO) ||
-	    ncfx_msg_has(m, NCFX_T_SUBJECT);
-	ncfx_msg_str(m, NCFX_T_COVER_FROM, js->cover_from, sizeof(js->cover_from));
-	ncfx_msg_str(m, NCFX_T_COVER_TO, js->cover_to, sizeof(js->cover_to));
-	ncfx_msg_str(m, NCFX_T_SUBJECT, js->subject, sizeof(js->subject));
-	return 0;
-}
-
 static void
 handle_submit(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
 	struct upload **slot = session_upload(s), *u;
 	struct assembly **aslot = session_assembly(s), *a = *aslot;
-	uint64_t size = ncfx_msg_uint(m, NCFX_T_SIZE);
-	int format = (int)ncfx_msg_uint(m, NCFX_T_FORMAT);
-	int parts = ncfx_msg_has(m, NCFX_T_COUNT) ? (int)ncfx_msg_uint(m, NCFX_T_COUNT) : 1;
-	int part = ncfx_msg_has(m, NCFX_T_PART) ? (int)ncfx_msg_uint(m, NCFX_T_PART) : 1;
-	char dest[NCFX_DEST_MAX + 1], name[NCFX_FILENAME_MAX + 1], why[200];
+	struct jobspec_doc d;
+	char why[200];
 	struct ncfx_wbuf w;
-	const uint8_t *sha;
-	size_t shalen;
 	int code;
 
 	if (*slot) {
@@ -330,22 +232,8 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		    "an upload is already in progress on this connection");
 		return;
 	}
-	ncfx_msg_str(m, NCFX_T_DEST, dest, sizeof(dest));
-	if (!valid_dest(dest)) {
-		snprintf(why, sizeof(why), "'%s' is not a fax number (digits, +, -, spaces, "
-		    "parentheses)", dest);
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, why);
-		return;
-	}
-	if (format < NCFX_FMT_TIFF || format > NCFX_FMT_TEXT) {
-		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, "not a document netcfax can "
-		    "fax (TIFF, PDF, PostScript or plain text)");
-		return;
-	}
-	if (parts < 1 || parts > JOBS_PARTS_MAX || part < 1 || part > parts) {
-		snprintf(why, sizeof(why), "document %d of %d: a job has 1 to %d documents", part,
-		    parts, JOBS_PARTS_MAX);
-		session_reply_error(s, m->reqid, NCFX_E_BAD_REQUEST, why);
+	if ((code = jobspec_doc(m, &d, why, sizeof(why))) != 0) {
+		session_reply_error(s, m->reqid, code, why);
 		return;
 	}
 	if (*session_intake(s) != NULL) {
@@ -354,43 +242,47 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		    "connection is still being converted");
 		return;
 	}
-	if (part == 1) {
+	if (d.part == 1) {
 		/* A new job: whatever an unfinished one left on this connection goes. */
 		drop_assembly(s);
 		if ((a = calloc(1, sizeof(*a))) == NULL) {
 			session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
 			return;
 		}
-		if (parse_spec(s, m, &a->spec) < 0) {
+		if ((code = jobspec_parse(m, (int)srv->cfg.job_max_tries,
+		    (int)srv->cfg.job_max_dials, (uint64_t)time(NULL), &a->spec, why,
+		    sizeof(why))) != 0) {
+			session_reply_error(s, m->reqid, code, why);
 			free(a);
 			return;
 		}
-		a->parts = parts;
+		a->parts = d.parts;
 		a->gen = next_assembly_gen++;
-		a->format = format;
+		a->format = d.format;
 		*aslot = a;
-	} else if (a == NULL || a->parts != parts || a->done != part - 1 ||
-	    strcmp(a->spec.dest, dest) != 0) {
+	} else if (a == NULL || a->parts != d.parts || a->done != d.part - 1 ||
+	    strcmp(a->spec.dest, d.dest) != 0) {
 		snprintf(why, sizeof(why), "document %d of %d does not follow the documents sent "
-		    "before it on this connection; send the job again from its first", part, parts);
+		    "before it on this connection; send the job again from its first", d.part,
+		    d.parts);
 		drop_assembly(s);
 		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, why);
 		return;
 	}
-	if (size == 0) {
+	if (d.size == 0) {
 		session_reply_error(s, m->reqid, NCFX_E_BAD_DOCUMENT, "the document is empty");
 		drop_assembly(s);
 		return;
 	}
-	if (size > (uint64_t)srv->cfg.max_document_size) {
+	if (d.size > (uint64_t)srv->cfg.max_document_size) {
 		snprintf(why, sizeof(why), "document is %" PRIu64 " bytes; this server accepts "
-		    "at most %lld", size, srv->cfg.max_document_size);
+		    "at most %lld", d.size, srv->cfg.max_document_size);
 		session_reply_error(s, m->reqid, NCFX_E_DOC_TOO_LARGE, why);
 		drop_assembly(s);
 		return;
 	}
 	/* The images of the documents before it already sit in the spool. */
-	if ((code = check_quota(s, larger(a->sent_bytes, a->image_bytes) + size, size, why,
+	if ((code = check_quota(s, larger(a->sent_bytes, a->image_bytes) + d.size, d.size, why,
 	    sizeof(why))) != 0) {
 		session_reply_error(s, m->reqid, code, why);
 		drop_assembly(s);
@@ -410,14 +302,12 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		return;
 	}
 	u->id = next_upload_id++;
-	u->size = size;
-	u->format = format;
-	u->part = part;
-	u->parts = parts;
-	sha = ncfx_msg_bytes(m, NCFX_T_SHA256, &shalen);
-	memcpy(u->want_sha, sha, sizeof(u->want_sha));
-	base_name(ncfx_msg_str(m, NCFX_T_FILENAME, name, sizeof(name)), u->filename,
-	    sizeof(u->filename));
+	u->size = d.size;
+	u->format = d.format;
+	u->part = d.part;
+	u->parts = d.parts;
+	memcpy(u->want_sha, d.sha256, sizeof(u->want_sha));
+	snprintf(u->filename, sizeof(u->filename), "%s", d.filename);
 	*slot = u;
 	ncfx_wbuf_begin(&w, NCFX_MSG_UPLOAD_READY, 0, m->reqid);
 	ncfx_put_u32(&w, NCFX_T_UPLOAD_ID, u->id);

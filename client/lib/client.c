@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "known_servers.h"
 #include "proto.h"
+#include "reply.h"
 #include "tls.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -113,12 +114,7 @@ send_frame(ncfx_client *c)
 static void
 server_error(ncfx_client *c, const struct ncfx_msg *m)
 {
-	char reason[NCFX_STR_MAX + 1];
-
-	c->server_code = (int)ncfx_msg_uint(m, NCFX_T_ERROR_CODE);
-	c->retry_after = (uint32_t)ncfx_msg_uint(m, NCFX_T_RETRY_AFTER);
-	ncfx_msg_str(m, NCFX_T_REASON, reason, sizeof(reason));
-	snprintf(c->err, sizeof(c->err), "%s", reason[0] ? reason : ncfx_strerror(c->server_code));
+	reply_error(m, &c->server_code, &c->retry_after, c->err, sizeof(c->err));
 }
 
 /* Reads the next frame into m (valid until the next call). Answers server PINGs itself. */
@@ -324,8 +320,7 @@ ncfx_connect(ncfx_client *c, const struct ncfx_client_options *o)
 	if (m.type != NCFX_MSG_HELLO_OK)
 		return fail(c, NCFX_ERR_PROTOCOL, "server answered HELLO with %s",
 		    ncfx_msg_type_name(m.type));
-	ncfx_msg_str(&m, NCFX_T_SERVER_NAME, c->server_name, sizeof(c->server_name));
-	c->max_document = ncfx_msg_uint(&m, NCFX_T_MAX_DOCUMENT);
+	reply_hello(&m, c->server_name, sizeof(c->server_name), &c->max_document);
 	return NCFX_OK;
 }
 
@@ -341,9 +336,9 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
     int scp_mode, int path, int has_resume, uint64_t resume_seq, struct ncfx_session_info *out,
     uint8_t scp_secret[32])
 {
-	const uint8_t *secret;
-	size_t secret_len;
+	struct reply_login r;
 	struct ncfx_msg m;
+	char why[100];
 	uint32_t id;
 	ncfx_status st;
 
@@ -373,30 +368,21 @@ ncfx_login_ex(ncfx_client *c, const char *user, const char *password, uint16_t s
 	if (m.type != NCFX_MSG_LOGIN_OK)
 		return fail(c, NCFX_ERR_PROTOCOL, "server answered LOGIN with %s",
 		    ncfx_msg_type_name(m.type));
+	if (reply_login(&m, &r, why, sizeof(why)) < 0)
+		return fail(c, NCFX_ERR_PROTOCOL, "server sent %s", why);
 	if (out) {
-		memset(out, 0, sizeof(*out));
-		out->session_id = ncfx_msg_uint(&m, NCFX_T_SESSION_ID);
-		ncfx_msg_str(&m, NCFX_T_USER, out->user, sizeof(out->user));
-		ncfx_msg_str(&m, NCFX_T_OBSERVED_ADDR, out->observed_addr,
-		    sizeof(out->observed_addr));
-		out->observed_port = (uint16_t)ncfx_msg_uint(&m, NCFX_T_OBSERVED_PORT);
+		*out = r.info;
 		out->local_port = (uint16_t)tls_stream_local_port(c->tls);
-		out->relay_offered = ncfx_msg_uint(&m, NCFX_T_RELAY) != 0;
 	}
-	c->has_resume_point = ncfx_msg_has(&m, NCFX_T_SEQ);
-	c->resume_point = ncfx_msg_uint(&m, NCFX_T_SEQ);
-	if (c->token_wanted) {
-		const uint8_t *t = ncfx_msg_bytes(&m, NCFX_T_RESUME_TOKEN, &secret_len);
-
-		if (t != NULL && secret_len == sizeof(c->token)) {
-			memcpy(c->token, t, sizeof(c->token));
-			c->has_token = 1;
-		}
+	c->has_resume_point = r.has_seq;
+	c->resume_point = r.seq;
+	if (c->token_wanted && r.has_token) {
+		memcpy(c->token, r.token, sizeof(c->token));
+		c->has_token = 1;
 	}
-	if (scp_secret) {
-		secret = ncfx_msg_bytes(&m, NCFX_T_SCP_SECRET, &secret_len);
-		memcpy(scp_secret, secret, 32);   /* the decoder checked it is exactly 32 */
-	}
+	if (scp_secret)
+		memcpy(scp_secret, r.secret, sizeof(r.secret));
+	explicit_bzero(&r, sizeof(r));
 	return NCFX_OK;
 }
 
@@ -421,38 +407,6 @@ ncfx_client_detach(ncfx_client *c, struct event_base *base, struct evbuffer *pen
 	return bev;
 }
 
-static void
-job_from_msg(const struct ncfx_msg *m, struct ncfx_job *j)
-{
-	memset(j, 0, sizeof(*j));
-	j->id = ncfx_msg_uint(m, NCFX_T_JOB_ID);
-	j->state = (int)ncfx_msg_uint(m, NCFX_T_STATE);
-	snprintf(j->state_name, sizeof(j->state_name), "%s", ncfx_job_state_name(j->state));
-	ncfx_msg_str(m, NCFX_T_DEST, j->dest, sizeof(j->dest));
-	ncfx_msg_str(m, NCFX_T_FILENAME, j->filename, sizeof(j->filename));
-	j->size = ncfx_msg_uint(m, NCFX_T_SIZE);
-	j->pages = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGES);
-	snprintf(j->format, sizeof(j->format), "%s",
-	    ncfx_doc_format_name((int)ncfx_msg_uint(m, NCFX_T_FORMAT)));
-	j->created = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
-	j->updated = (int64_t)ncfx_msg_uint(m, NCFX_T_UPDATED);
-	ncfx_msg_str(m, NCFX_T_TEXT, j->text, sizeof(j->text));
-	j->fine = ncfx_msg_uint(m, NCFX_T_RESOLUTION) != 0;
-	j->priority = ncfx_msg_has(m, NCFX_T_PRIORITY) ? (int)ncfx_msg_uint(m, NCFX_T_PRIORITY) :
-	    NCFX_PRIORITY_DEFAULT;
-	j->send_at = (int64_t)ncfx_msg_uint(m, NCFX_T_SEND_AT);
-	j->kill_at = (int64_t)ncfx_msg_uint(m, NCFX_T_KILL_AT);
-	j->next_try = (int64_t)ncfx_msg_uint(m, NCFX_T_NEXT_TRY);
-	j->tries = (int)ncfx_msg_uint(m, NCFX_T_TRIES);
-	j->max_tries = (int)ncfx_msg_uint(m, NCFX_T_MAX_TRIES);
-	j->dials = (int)ncfx_msg_uint(m, NCFX_T_DIALS);
-	j->max_dials = (int)ncfx_msg_uint(m, NCFX_T_MAX_DIALS);
-	j->pages_sent = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGE);
-	j->bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
-	j->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
-	ncfx_msg_str(m, NCFX_T_REMOTE_ID, j->remote_id, sizeof(j->remote_id));
-}
-
 static ncfx_status
 expect_job(ncfx_client *c, uint32_t id, struct ncfx_job *out)
 {
@@ -465,7 +419,7 @@ expect_job(ncfx_client *c, uint32_t id, struct ncfx_job *out)
 		return fail(c, NCFX_ERR_PROTOCOL, "expected JOB_INFO, got %s",
 		    ncfx_msg_type_name(m.type));
 	if (out)
-		job_from_msg(&m, out);
+		reply_job(&m, out);
 	return NCFX_OK;
 }
 
@@ -704,7 +658,7 @@ ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg)
 			    ncfx_msg_type_name(m.type));
 		/* Read to the end even after the caller stops, so the stream stays in step. */
 		if (!stop) {
-			job_from_msg(&m, &j);
+			reply_job(&m, &j);
 			stop = cb(&j, arg);
 		}
 	}
@@ -746,23 +700,6 @@ ncfx_resume(ncfx_client *c, uint64_t job_id, struct ncfx_job *out)
 	return job_request(c, NCFX_MSG_JOB_RESUME, job_id, out);
 }
 
-static void
-fax_from_msg(const struct ncfx_msg *m, struct ncfx_fax *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->id = ncfx_msg_uint(m, NCFX_T_FAX_ID);
-	ncfx_msg_str(m, NCFX_T_DEST, f->number, sizeof(f->number));
-	ncfx_msg_str(m, NCFX_T_REMOTE_ID, f->remote_id, sizeof(f->remote_id));
-	f->pages = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGES);
-	f->size = ncfx_msg_uint(m, NCFX_T_SIZE);
-	f->received = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
-	f->read = ncfx_msg_uint(m, NCFX_T_READ) != 0;
-	f->bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
-	f->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
-	f->fine = ncfx_msg_uint(m, NCFX_T_RESOLUTION) != 0;
-	ncfx_msg_str(m, NCFX_T_TEXT, f->note, sizeof(f->note));
-}
-
 ncfx_status
 ncfx_inbox(ncfx_client *c, int unread_only, ncfx_fax_fn cb, void *arg)
 {
@@ -785,7 +722,7 @@ ncfx_inbox(ncfx_client *c, int unread_only, ncfx_fax_fn cb, void *arg)
 			return fail(c, NCFX_ERR_PROTOCOL, "unexpected %s in the inbox list",
 			    ncfx_msg_type_name(m.type));
 		if (!stop) {
-			fax_from_msg(&m, &f);
+			reply_fax(&m, &f);
 			stop = cb(&f, arg);
 		}
 	}
@@ -806,7 +743,7 @@ ncfx_inbox_mark(ncfx_client *c, uint64_t fax_id, int read, struct ncfx_fax *out)
 		return fail(c, NCFX_ERR_PROTOCOL, "server answered INBOX_MARK with %s",
 		    ncfx_msg_type_name(m.type));
 	if (out)
-		fax_from_msg(&m, out);
+		reply_fax(&m, out);
 	return NCFX_OK;
 }
 
@@ -831,13 +768,13 @@ ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
     ncfx_progress_fn progress, void *arg)
 {
 	struct crypto_sha256 *h = NULL;
-	char tmp[PATH_MAX];
+	struct reply_fetch rf = { 0 };
+	char tmp[PATH_MAX], why[160];
 	uint8_t sha[32];
 	struct ncfx_msg m;
-	uint64_t got = 0, size = 0;
 	ncfx_status st = NCFX_OK;
 	uint32_t id;
-	int fd = -1, made = 0;
+	int fd = -1, made = 0, more;
 
 	if (format != NCFX_FETCH_TIFF && format != NCFX_FETCH_PDF)
 		return fail(c, NCFX_ERR_USAGE, "fetch as TIFF or PDF");
@@ -853,24 +790,17 @@ ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
 	/* Making a PDF takes the server a moment: wait as for a submission. */
 	tls_stream_set_read_timeout(c->tls, c->timeout_ms > SUBMIT_WAIT_MS ? c->timeout_ms :
 	    SUBMIT_WAIT_MS);
-	for (;;) {
+	do {
 		const uint8_t *data;
 		size_t len;
 
 		if ((st = recv_reply(c, id, &m)) != NCFX_OK)
 			goto out;
-		if (m.type != NCFX_MSG_FILE_CHUNK) {
-			st = fail(c, NCFX_ERR_PROTOCOL, "server answered FILE_GET with %s",
-			    ncfx_msg_type_name(m.type));
-			goto out;
-		}
-		data = ncfx_msg_bytes(&m, NCFX_T_DATA, &len);
-		if (ncfx_msg_uint(&m, NCFX_T_OFFSET) != got) {
-			st = fail(c, NCFX_ERR_PROTOCOL, "the server sent the fax out of order");
+		if ((more = reply_chunk(&rf, &m, &data, &len, why, sizeof(why))) < 0) {
+			st = fail(c, NCFX_ERR_PROTOCOL, "%s", why);
 			goto out;
 		}
 		if (fd < 0) {
-			size = ncfx_msg_uint(&m, NCFX_T_SIZE);
 			if ((fd = mkstemp(tmp)) < 0) {
 				st = fail(c, NCFX_ERR_DOCUMENT, "cannot write beside %s: %s", path,
 				    strerror(errno));
@@ -883,22 +813,14 @@ ncfx_fetch(ncfx_client *c, uint64_t fax_id, int format, const char *path,
 			goto out;
 		}
 		crypto_sha256_update(h, data, len);
-		got += len;
 		if (progress)
-			progress(got, size, arg);
-		if (!(m.flags & NCFX_F_MORE))
-			break;
-	}
+			progress(rf.got, rf.size, arg);
+	} while (more);
 	crypto_sha256_final(h, sha);
-	{
-		size_t shalen;
-		const uint8_t *want = ncfx_msg_bytes(&m, NCFX_T_SHA256, &shalen);
-		if (want == NULL || shalen != sizeof(sha) || memcmp(want, sha, sizeof(sha)) != 0 ||
-		    got != size) {
-			st = fail(c, NCFX_ERR_PROTOCOL, "the fax arrived damaged (size or checksum "
-			    "differs); try again");
-			goto out;
-		}
+	if (reply_fetch_whole(&rf, &m, sha) < 0) {
+		st = fail(c, NCFX_ERR_PROTOCOL, "the fax arrived damaged (size or checksum "
+		    "differs); try again");
+		goto out;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;

@@ -19,6 +19,7 @@
 #include "client_internal.h"
 #include "frame_io.h"
 #include "proto.h"
+#include "reply.h"
 #include "scp_bind.h"
 #include "tls.h"
 
@@ -132,13 +133,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 static void
 got_result(struct probe *p, const struct ncfx_msg *m)
 {
-	struct ncfx_probe_result *r = p->r;
-
-	r->result = (int)ncfx_msg_uint(m, NCFX_T_PROBE_RESULT);
-	ncfx_msg_str(m, NCFX_T_REASON, r->reason, sizeof(r->reason));
-	ncfx_msg_str(m, NCFX_T_OBSERVED_ADDR, r->target, sizeof(r->target));
-	r->elapsed_ms = (uint32_t)ncfx_msg_uint(m, NCFX_T_ELAPSED_MS);
-	r->relay = ncfx_msg_uint(m, NCFX_T_RELAY) != 0;
+	reply_probe(m, p->r);
 	finish(p, NCFX_OK, NULL);
 }
 

@@ -12,13 +12,11 @@
 #include "tls.h"
 
 int
-scp_bind_answer(struct bufferevent *bev, const struct ncfx_msg *m, uint64_t session_id,
-    const uint8_t secret[32], char *why, size_t whylen)
+scp_bind_verify(const struct ncfx_msg *m, uint64_t session_id, const uint8_t want[32],
+    char *why, size_t whylen)
 {
-	uint8_t want[32], mine[32];
 	const uint8_t *proof;
 	size_t len;
-	struct ncfx_wbuf wb;
 
 	if (m->type != NCFX_MSG_SCP_BIND) {
 		snprintf(why, whylen, "it did not start with SCP_BIND");
@@ -28,12 +26,30 @@ scp_bind_answer(struct bufferevent *bev, const struct ncfx_msg *m, uint64_t sess
 		snprintf(why, whylen, "SCP_BIND for another session");
 		return -1;
 	}
+	/* The decoder holds SCP_PROOF to 32 bytes; the length is checked again here so that
+	 * this function stays safe whoever built m. */
 	proof = ncfx_msg_bytes(m, NCFX_T_SCP_PROOF, &len);
-	if (scp_proof(bev, secret, session_id, NCFX_SCP_LABEL_SERVER, want) < 0 ||
-	    !crypto_equal(want, proof, sizeof(want))) {
-		snprintf(why, whylen, "wrong proof of the session secret (an impostor, or a replay)");
+	if (proof == NULL || len != 32 || !crypto_equal(want, proof, 32)) {
+		snprintf(why, whylen, "wrong proof of the session secret (an impostor, or a "
+		    "replay)");
 		return -1;
 	}
+	return 0;
+}
+
+int
+scp_bind_answer(struct bufferevent *bev, const struct ncfx_msg *m, uint64_t session_id,
+    const uint8_t secret[32], char *why, size_t whylen)
+{
+	uint8_t want[32], mine[32];
+	struct ncfx_wbuf wb;
+
+	if (scp_proof(bev, secret, session_id, NCFX_SCP_LABEL_SERVER, want) < 0) {
+		snprintf(why, whylen, "cannot derive the server's proof over this connection");
+		return -1;
+	}
+	if (scp_bind_verify(m, session_id, want, why, whylen) < 0)
+		return -1;
 	if (scp_proof(bev, secret, session_id, NCFX_SCP_LABEL_CLIENT, mine) < 0) {
 		snprintf(why, whylen, "cannot derive our proof");
 		return -1;

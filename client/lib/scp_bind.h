@@ -8,9 +8,15 @@
 struct bufferevent;
 struct ncfx_msg;
 
+/* The check of an SCP connection's first frame, without I/O: m must be SCP_BIND for
+ * session_id carrying want, the proof the server must have made over this connection.
+ * 0, or -1 with why. */
+int scp_bind_verify(const struct ncfx_msg *m, uint64_t session_id, const uint8_t want[32],
+                    char *why, size_t whylen);
 /* m is the first frame on an accepted SCP connection. It must be SCP_BIND for session_id with
- * the server's proof over this connection; then our proof goes back in SCP_BIND_OK and 0 is
- * returned. Otherwise -1 with why (nothing is sent: whoever it was learns nothing). */
+ * the server's proof over this connection (scp_bind_verify); then our proof goes back in
+ * SCP_BIND_OK and 0 is returned. Otherwise -1 with why (nothing is sent: whoever it was
+ * learns nothing). */
 int scp_bind_answer(struct bufferevent *bev, const struct ncfx_msg *m, uint64_t session_id,
                     const uint8_t secret[32], char *why, size_t whylen);
 

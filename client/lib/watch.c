@@ -27,6 +27,7 @@
 #include "crypto.h"
 #include "frame_io.h"
 #include "netopt.h"
+#include "notice.h"
 #include "proto.h"
 #include "scp_bind.h"
 #include "scp_listener.h"
@@ -38,18 +39,12 @@
 #define WATCH_BACKOFF_MAX  60
 #define WATCH_DEAD_AFTER   3      /* heartbeats without a word from the server */
 
-/* What one connection carried: we acknowledge on a connection only what came on it. */
-struct ackstate {
-	uint64_t max_seq;
-	int      ack_due;
-};
-
 struct scpconn {
 	struct ncfx_watch  *w;
 	struct bufferevent *bev;
 	struct event       *deadline;
 	int                 bound;
-	struct ackstate     ack;
+	struct notice_acks  ack;       /* we acknowledge on a connection only what came on it */
 	char                peer[ADDR_STR_MAX];
 	struct scpconn     *prev, *next;
 };
@@ -68,7 +63,7 @@ struct ncfx_watch {
 	struct bufferevent    *pcp;
 	struct event          *timer;          /* reconnect backoff, then heartbeats */
 	struct event          *sigint, *sigterm, *sigusr1;
-	struct ackstate        pcp_ack;        /* relayed notifications */
+	struct notice_acks     pcp_ack;        /* relayed notifications */
 	int                    path;           /* as the server last said */
 	uint32_t               reqid;          /* for requests sent on the evented PCP */
 	uint32_t               reg_reqid;      /* an SCP_REGISTER awaiting its reply, 0 if none */
@@ -78,8 +73,7 @@ struct ncfx_watch {
 	char                   fingerprint[TLS_FP_LEN];
 	uint64_t               session_id;
 	uint8_t                secret[32];
-	int                    has_seq;
-	uint64_t               last_seq;       /* highest notification shown */
+	struct notice_seen     seen;           /* highest notification shown */
 	time_t                 last_rx;
 	struct scpconn        *conns;
 	int                    stop_code;
@@ -151,53 +145,16 @@ drop_all_conns(ncfx_watch *w)
 }
 
 static void
-send_ack(struct bufferevent *bev, struct ackstate *a)
+send_ack(struct bufferevent *bev, struct notice_acks *a)
 {
 	struct ncfx_wbuf wb;
 
-	if (!a->ack_due)
+	if (!a->due)
 		return;
 	ncfx_wbuf_begin(&wb, NCFX_MSG_NOTIFY_ACK, 0, 0);
 	ncfx_put_u64(&wb, NCFX_T_SEQ, a->max_seq);
 	frame_send(bev, &wb);
-	a->ack_due = 0;
-}
-
-static void
-show(ncfx_watch *w, struct ackstate *a, const struct ncfx_msg *m)
-{
-	char text[NCFX_STR_MAX + 1], dest[NCFX_DEST_MAX + 1], fname[NCFX_FILENAME_MAX + 1];
-	char remote[NCFX_REMOTE_ID_MAX + 1];
-	struct ncfx_notification n;
-	uint64_t seq = ncfx_msg_uint(m, NCFX_T_SEQ);
-
-	if (seq > a->max_seq)
-		a->max_seq = seq;
-	a->ack_due = 1;
-	/* A notification seen before (re-sent after a reconnect) is acknowledged, not shown. */
-	if (w->has_seq && seq <= w->last_seq)
-		return;
-	memset(&n, 0, sizeof(n));
-	n.seq = seq;
-	n.event = (int)ncfx_msg_uint(m, NCFX_T_EVENT);
-	n.event_name = ncfx_event_name(n.event);
-	n.job_id = ncfx_msg_uint(m, NCFX_T_JOB_ID);
-	n.state = (int)ncfx_msg_uint(m, NCFX_T_STATE);
-	n.state_name = n.state ? ncfx_job_state_name(n.state) : "";
-	n.text = ncfx_msg_str(m, NCFX_T_TEXT, text, sizeof(text));
-	n.dest = ncfx_msg_str(m, NCFX_T_DEST, dest, sizeof(dest));
-	n.filename = ncfx_msg_str(m, NCFX_T_FILENAME, fname, sizeof(fname));
-	n.created = (int64_t)ncfx_msg_uint(m, NCFX_T_CREATED);
-	n.page = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGE);
-	n.pages = (uint32_t)ncfx_msg_uint(m, NCFX_T_PAGES);
-	n.bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
-	n.ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
-	n.remote_id = ncfx_msg_str(m, NCFX_T_REMOTE_ID, remote, sizeof(remote));
-	n.fax_id = ncfx_msg_uint(m, NCFX_T_FAX_ID);
-	w->has_seq = 1;
-	w->last_seq = seq;
-	if (w->o.on_notify)
-		w->o.on_notify(w, &n, w->o.arg);
+	a->due = 0;
 }
 
 /* The first frame must be SCP_BIND for our current session with the server's proof. */
@@ -233,6 +190,7 @@ conn_read(struct bufferevent *bev, void *arg)
 
 	for (;;) {
 		struct ncfx_msg m;
+		struct notice nt;
 		char why[160];
 		size_t len = 0;
 		int err = 0, rc = frame_next(in, &m, &len, &err, why, sizeof(why));
@@ -246,16 +204,24 @@ conn_read(struct bufferevent *bev, void *arg)
 		if (!c->bound) {
 			if (check_bind(w, c, &m) < 0)
 				return;
-		} else if (m.type == NCFX_MSG_NOTIFY) {
-			show(w, &c->ack, &m);
-		} else if (m.type == NCFX_MSG_PING) {
-			ncfx_wbuf_begin(&wb, NCFX_MSG_PONG, 0, m.reqid);
-			if (ncfx_msg_has(&m, NCFX_T_SEQ))
-				ncfx_put_u64(&wb, NCFX_T_SEQ, ncfx_msg_uint(&m, NCFX_T_SEQ));
-			frame_send(bev, &wb);
 		} else {
-			conn_drop(c, "unexpected message on the SCP");
-			return;
+			switch (notice_scp(&c->ack, &w->seen, &m, &nt, why, sizeof(why))) {
+			case NOTICE_DROP:
+				conn_drop(c, why);
+				return;
+			case NOTICE_SHOW:
+				if (w->o.on_notify)
+					w->o.on_notify(w, &nt.n, w->o.arg);
+				break;
+			case NOTICE_PING:
+				ncfx_wbuf_begin(&wb, NCFX_MSG_PONG, 0, nt.reqid);
+				if (nt.has_seq)
+					ncfx_put_u64(&wb, NCFX_T_SEQ, nt.seq);
+				frame_send(bev, &wb);
+				break;
+			default:
+				break;
+			}
 		}
 		evbuffer_drain(in, len);
 		if (w->stop_code >= 0)
@@ -361,7 +327,8 @@ pcp_read(struct bufferevent *bev, void *arg)
 	w->last_rx = time(NULL);
 	for (;;) {
 		struct ncfx_msg m;
-		char why[160], reason[NCFX_STR_MAX + 1];
+		struct notice nt;
+		char why[160];
 		size_t len = 0;
 		int err = 0, rc = frame_next(in, &m, &len, &err, why, sizeof(why));
 
@@ -371,35 +338,39 @@ pcp_read(struct bufferevent *bev, void *arg)
 			schedule_reconnect(w, "the server sent %s", why);
 			return;
 		}
-		if (m.type == NCFX_MSG_ERROR && m.reqid == 0) {
-			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
-			schedule_reconnect(w, "the server closed the session: %s", reason);
+		switch (notice_pcp(&w->pcp_ack, &w->seen, &m, &nt)) {
+		case NOTICE_CLOSED:
+			schedule_reconnect(w, "the server closed the session: %s", nt.text);
 			return;
-		}
-		if (m.type == NCFX_MSG_NOTIFY) {
-			show(w, &w->pcp_ack, &m);
-		} else if (m.type == NCFX_MSG_NOTIFY_PATH) {
-			w->path = (int)ncfx_msg_uint(&m, NCFX_T_PATH);
-			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
+		case NOTICE_SHOW:
+			if (w->o.on_notify)
+				w->o.on_notify(w, &nt.n, w->o.arg);
+			break;
+		case NOTICE_PATH:
+			w->path = nt.path;
 			if (w->o.on_path)
-				w->o.on_path(w, w->path, reason, w->o.arg);
-		} else if (m.type == NCFX_MSG_ERROR) {
-			ncfx_msg_str(&m, NCFX_T_REASON, reason, sizeof(reason));
-			if (w->reg_reqid != 0 && m.reqid == w->reg_reqid) {
+				w->o.on_path(w, w->path, nt.text, w->o.arg);
+			break;
+		case NOTICE_REFUSED:
+			if (w->reg_reqid != 0 && nt.reqid == w->reg_reqid) {
 				/* The session keeps the port it had; so must the next LOGIN, or
 				 * the server would refuse the whole login for it. */
 				status(w, NCFX_WATCH_WARN, "the server refused port %u (%s); keeping "
-				    "port %u", w->reg_port, reason, w->reg_prev);
+				    "port %u", w->reg_port, nt.text, w->reg_prev);
 				w->reg_port = w->reg_prev;
 				w->reg_reqid = 0;
 			} else
 				status(w, NCFX_WATCH_WARN, "the server refused a request: %s",
-				    reason);
-		} else if (m.type == NCFX_MSG_OK && m.reqid != 0 && m.reqid == w->reg_reqid) {
-			w->reg_reqid = 0;
+				    nt.text);
+			break;
+		case NOTICE_DONE:
+			if (nt.reqid == w->reg_reqid)
+				w->reg_reqid = 0;
+			break;
+		default:
+			/* PONG and the OK replies to PATH_RETRY only keep the session alive. */
+			break;
 		}
-		/* PONG and the OK replies to SCP_REGISTER and PATH_RETRY only keep the session
-		 * alive. */
 		evbuffer_drain(in, len);
 		if (w->pcp != bev || w->stop_code >= 0)
 			break;
@@ -592,8 +563,8 @@ try_login(ncfx_watch *w)
 	}
 	if (st == NCFX_OK)
 		st = ncfx_login_ex(w->client, w->o.user, w->o.password, w->reg_port,
-		    w->scp_port ? w->scp_mode : NCFX_SCP_NONE, w->o.want_path, w->has_seq,
-		    w->last_seq, &info, w->secret);
+		    w->scp_port ? w->scp_mode : NCFX_SCP_NONE, w->o.want_path, w->seen.has,
+		    w->seen.last, &info, w->secret);
 	if (st != NCFX_OK) {
 		code = ncfx_client_server_code(w->client);
 		/* Retrying cannot fix a wrong password, a changed identity or a refused port. */
@@ -614,12 +585,12 @@ try_login(ncfx_watch *w)
 		 * store was reset, and then its numbers are the ones that count. */
 		uint64_t from;
 		if (ncfx_client_resume_point(w->client, &from)) {
-			if (w->has_seq && from < w->last_seq)
+			if (w->seen.has && from < w->seen.last)
 				status(w, NCFX_WATCH_WARN, "the server's notifications restart at %"
 				    PRIu64 " (was %" PRIu64 "): its store was reset", from + 1,
-				    w->last_seq + 1);
-			w->has_seq = 1;
-			w->last_seq = from;
+				    w->seen.last + 1);
+			w->seen.has = 1;
+			w->seen.last = from;
 		}
 	}
 	w->logins++;

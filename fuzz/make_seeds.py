@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of fuzz_scp, fuzz_reply and fuzz_natpmp, and the JOB_SUBMIT seeds of
+fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h,
+so the seeds follow the protocol header. Run from anywhere: python3 fuzz/make_seeds.py"""
+import hashlib
+import os
+import re
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO = open(os.path.join(HERE, "..", "common", "proto.h")).read()
+
+MSG = {m: int(v, 16) for m, v in re.findall(r"NCFX_MSG_(\w+)\s*=\s*(0x[0-9a-fA-F]+)", PROTO)}
+_tags = re.search(r"enum ncfx_tag \{(.*?)\};", PROTO, re.S).group(1)
+TAG = {}
+for i, name in enumerate(re.findall(r"NCFX_T_(\w+)", _tags)):
+    TAG[name] = i + 1  # the enum starts at 1 and counts up
+U8 = {"SCP_MODE", "FORMAT", "STATE", "PATH", "PROBE_RESULT", "RELAY", "RESOLUTION", "PAPER",
+      "PRIORITY", "MAX_TRIES", "MAX_DIALS", "TRIES", "DIALS", "READ", "ECM", "PART"}
+U16 = {"VERSION_MIN", "VERSION_MAX", "VERSION", "SCP_PORT", "EVENT", "OBSERVED_PORT"}
+U32 = {"ERROR_CODE", "UPLOAD_ID", "PAGES", "COUNT", "HEARTBEAT", "MAX_FRAME", "RETRY_AFTER",
+       "ELAPSED_MS", "PAGE", "BIT_RATE"}
+U64 = {"SESSION_ID", "JOB_ID", "SIZE", "OFFSET", "CREATED", "UPDATED", "SEQ", "MAX_DOCUMENT",
+       "SEND_AT", "KILL_AT", "NEXT_TRY", "FAX_ID"}
+MORE = 0x0001
+
+# fuzz_scp.c's session and the proof it expects.
+SESSION_ID = 0x5EED5EED00000001
+PROOF = b"PROOF-of-the-server-for-fuzzing!"
+assert len(PROOF) == 32
+NOW = 1700000000  # fuzz_frame.c's clock
+
+
+def attr(name, value):
+    if name in U8:
+        v = struct.pack(">B", value)
+    elif name in U16:
+        v = struct.pack(">H", value)
+    elif name in U32:
+        v = struct.pack(">I", value)
+    elif name in U64:
+        v = struct.pack(">Q", value)
+    elif isinstance(value, str):
+        v = value.encode()
+    else:
+        v = bytes(value)
+    return struct.pack(">HH", TAG[name], len(v)) + v
+
+
+def frame(msg, *attrs, reqid=0, flags=0, raw_tail=b""):
+    body = b"".join(attr(n, v) for n, v in attrs) + raw_tail
+    return struct.pack(">IHHI", 12 + len(body), MSG[msg], flags, reqid) + body
+
+
+def write(corpus, name, data):
+    d = os.path.join(HERE, "corpus", corpus)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def notify(seq, event, **kw):
+    attrs = [("SEQ", seq), ("EVENT", event)] + [(k.upper(), v) for k, v in kw.items()]
+    return frame("NOTIFY", *attrs)
+
+
+def scp_seeds():
+    bind = frame("SCP_BIND", ("SESSION_ID", SESSION_ID), ("SCP_PROOF", PROOF))
+    job = notify(4, 1, job_id=17, state=1, text="queued", dest="+44 20 7946 0001",
+                 filename="letter.pdf", created=NOW)
+    page = notify(5, 4, job_id=17, state=3, page=1, pages=3, bit_rate=14400, ecm=1,
+                  remote_id="+44 20 7946 0001")
+    done = notify(6, 5, job_id=17, state=4, pages=3, text="sent")
+    fax = notify(7, 8, fax_id=9, pages=2, dest="5550102", remote_id="ACME")
+    msg = notify(8, 9, text="server maintenance at 22:00 \u00e9t\u00e9")
+    write("scp", "bind_only", bind)
+    write("scp", "bind_notifies", bind + job + page + done + fax + msg)
+    write("scp", "bind_ping", bind + frame("PING", ("SEQ", 42)) + frame("PING") + job)
+    write("scp", "resent_and_old", bind + job + job + notify(2, 1) + page)
+    write("scp", "unknown_event", bind + notify(10, 999, text="from a newer server"))
+    write("scp", "wrong_session", frame("SCP_BIND", ("SESSION_ID", SESSION_ID + 1),
+                                        ("SCP_PROOF", PROOF)) + job)
+    write("scp", "wrong_proof", frame("SCP_BIND", ("SESSION_ID", SESSION_ID),
+                                      ("SCP_PROOF", bytes(32))) + job)
+    write("scp", "notify_first", job + bind)
+    write("scp", "unexpected_after_bind", bind + frame("JOB_LIST_END", ("COUNT", 0)) + job)
+    write("scp", "truncated", (bind + job)[:-5])
+    # The PCP's own frames, relayed: what notice_pcp reads (notice_scp stops at the first).
+    path = frame("NOTIFY_PATH", ("PATH", 2),
+                 ("REASON", "connect-back to 192.0.2.7:7485 failed: timed out"))
+    write("scp", "pcp_relayed", path + notify(4, 1, job_id=3) + frame("PONG") +
+          frame("OK", reqid=5) + frame("ERROR", ("ERROR_CODE", 7),
+                                       ("REASON", "SCP port 80 refused"), reqid=6) +
+          frame("NOTIFY_PATH", ("PATH", 1)) + notify(5, 5, job_id=3))
+    write("scp", "pcp_closed", notify(4, 9, text="hello") +
+          frame("ERROR", ("ERROR_CODE", 6), ("REASON", "idle"), reqid=0) + notify(5, 9))
+
+
+def reply_seeds():
+    write("reply", "hello_ok", frame("HELLO_OK", ("VERSION", 1), ("MAX_FRAME", 65536),
+                                     ("SOFTWARE", "netcfaxd 0.1.0"), ("SERVER_NAME", "fax.example"),
+                                     ("HEARTBEAT", 25), ("MAX_DOCUMENT", 64 << 20), reqid=1))
+    write("reply", "login_ok", frame("LOGIN_OK", ("SESSION_ID", 0x1122334455667788),
+                                     ("USER", "alice"), ("SCP_SECRET", bytes(range(32))),
+                                     ("OBSERVED_ADDR", "2001:db8::7"), ("SEQ", 41),
+                                     ("OBSERVED_PORT", 50123), ("RELAY", 1),
+                                     ("RESUME_TOKEN", bytes(range(32, 64))), reqid=2))
+    write("reply", "login_ok_no_token", frame("LOGIN_OK", ("SESSION_ID", 1), ("USER", "bob"),
+                                              ("SCP_SECRET", b"s" * 32),
+                                              ("OBSERVED_ADDR", "192.0.2.7"),
+                                              ("RESUME_TOKEN", b""), reqid=2))
+    jobs = b"".join(frame("JOB_INFO", ("JOB_ID", i), ("STATE", i % 7 + 1),
+                          ("DEST", "+1 (555) 010-%04d" % i), ("FILENAME", "doc%d.pdf" % i),
+                          ("SIZE", 1000 * i), ("FORMAT", 2), ("PAGES", i), ("CREATED", NOW),
+                          ("UPDATED", NOW + i), ("OWNER", "alice"), ("TEXT", "waiting for line"),
+                          ("PRIORITY", 127), ("SEND_AT", NOW + 60), ("KILL_AT", NOW + 3600),
+                          ("MAX_TRIES", 3), ("MAX_DIALS", 12), ("TRIES", 1), ("DIALS", 2),
+                          ("NEXT_TRY", NOW + 300), ("PAGE", 1), ("BIT_RATE", 9600),
+                          ("REMOTE_ID", "+44 20 7946 0001"), ("ECM", 1), ("RESOLUTION", 1),
+                          reqid=3, flags=MORE) for i in range(1, 4))
+    write("reply", "job_list", jobs + frame("JOB_LIST_END", ("COUNT", 3), reqid=3))
+    write("reply", "job_info_minimal", frame("JOB_INFO", ("JOB_ID", 5), ("STATE", 99), reqid=4))
+    write("reply", "inbox", frame("INBOX_INFO", ("FAX_ID", 9), ("DEST", "5550102"),
+                                  ("REMOTE_ID", "ACME"), ("PAGES", 2), ("SIZE", 40000),
+                                  ("CREATED", NOW), ("READ", 0), ("BIT_RATE", 14400), ("ECM", 1),
+                                  ("RESOLUTION", 0), ("TEXT", "the call ended after page 2"),
+                                  reqid=5, flags=MORE) +
+          frame("INBOX_LIST_END", ("COUNT", 1), reqid=5))
+    write("reply", "probe_result", frame("SCP_PROBE_RESULT", ("PROBE_RESULT", 2),
+                                         ("OBSERVED_ADDR", "198.51.100.4:7485"),
+                                         ("ELAPSED_MS", 3000), ("RELAY", 1),
+                                         ("REASON", "no answer to the TCP connect"), reqid=1))
+    write("reply", "errors", frame("ERROR", ("ERROR_CODE", 11),
+                                   ("REASON", "too many failed logins"), ("RETRY_AFTER", 300),
+                                   reqid=2) +
+          frame("ERROR", ("ERROR_CODE", 20), reqid=3) + frame("ERROR", ("ERROR_CODE", 12345)))
+    data = bytes((i * 7) & 0xFF for i in range(3000))
+    sha = hashlib.sha256(data).digest()
+
+    def chunk(off, part, last, **extra):
+        attrs = [("FAX_ID", 9), ("FORMAT", 1), ("OFFSET", off), ("SIZE", len(data)),
+                 ("DATA", part)]
+        if last:
+            attrs.append(("SHA256", extra.get("sha", sha)))
+        return frame("FILE_CHUNK", *attrs, reqid=6, flags=0 if last else MORE)
+
+    write("reply", "fetch", chunk(0, data[:1000], False) + chunk(1000, data[1000:2500], False) +
+          chunk(2500, data[2500:], True))
+    write("reply", "fetch_bad_sha", chunk(0, data, True, sha=bytes(32)))
+    write("reply", "fetch_out_of_order", chunk(0, data[:1000], False) +
+          chunk(2000, data[2000:], True))
+    # More than the first chunk announced: the client takes no byte beyond it.
+    write("reply", "fetch_overrun", chunk(0, data, False) + chunk(len(data), data[:100], True))
+    write("reply", "fetch_empty", frame("FILE_CHUNK", ("OFFSET", 0), ("SIZE", 0), ("DATA", b""),
+                                        ("SHA256", hashlib.sha256(b"").digest()), reqid=6))
+
+
+def natpmp_seeds():
+    def rec(kind, dt, payload):
+        return bytes([kind | (dt << 2), len(payload)]) + payload
+
+    def addr(epoch, ip=(203, 0, 113, 9), result=0):
+        return struct.pack(">BBHI", 0, 128, result, epoch) + bytes(ip)
+
+    def mapping(epoch, priv=7485, pub=7485, life=3600, result=0, op=130):
+        return struct.pack(">BBHIHHI", 0, op, result, epoch, priv, pub, life)
+
+    write("natpmp", "address", rec(0, 0, addr(5000)))
+    write("natpmp", "map_then_check", rec(0, 0, addr(5000)) + rec(1, 1, mapping(5001)) +
+          rec(0, 30, addr(5031)) + rec(1, 0, mapping(5031)))
+    write("natpmp", "map_other_port", rec(1, 0, mapping(100, pub=40000, life=1800)))
+    write("natpmp", "remove", rec(2, 0, mapping(100, pub=0, life=0)))
+    write("natpmp", "restarted", rec(0, 0, addr(90000)) + rec(0, 60, addr(12)))
+    write("natpmp", "double_nat", rec(0, 0, addr(7, result=3)))
+    write("natpmp", "refused", rec(1, 0, mapping(7, result=2)) + rec(1, 0, mapping(7, result=4)))
+    write("natpmp", "wrong_type", rec(1, 0, addr(7)) + rec(0, 0, mapping(7)))
+    write("natpmp", "wrong_port", rec(1, 0, mapping(7, priv=7486)))
+    write("natpmp", "granted_nothing", rec(1, 0, mapping(7, pub=0)) + rec(1, 0, mapping(7, life=0)))
+    write("natpmp", "udp_answer", rec(1, 0, mapping(7, op=129)))
+    write("natpmp", "bad_version", rec(0, 0, b"\x01\x80\x00\x00\x00\x00\x00\x07"))
+    # A whole answer, then the same cut short: judged on what came, not on the bytes before.
+    full = mapping(9)
+    write("natpmp", "short_after_full",
+          rec(1, 0, full) + rec(1, 0, full[:12]) + rec(1, 0, full[:8]))
+    write("natpmp", "empty", rec(0, 0, b"") + rec(1, 0, b"\x00"))
+    write("natpmp", "long", rec(1, 0, full + bytes(200)))
+
+
+def frame_seeds():
+    sha = hashlib.sha256(b"hello").digest()
+    write("frame", "submit_options", frame(
+        "JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 4), ("DEST", "+44 (20) 7946-0001"), ("SHA256", sha),
+        ("FILENAME", "/home/alice/notes.txt"), ("RESOLUTION", 0), ("PAPER", 1), ("PRIORITY", 10),
+        ("SEND_AT", NOW + 3600), ("KILL_AT", NOW + 7200), ("MAX_TRIES", 2), ("MAX_DIALS", 5),
+        ("COVER_FROM", "Alice"), ("COVER_TO", "Bob"), ("SUBJECT", "Minutes"), reqid=7))
+    write("frame", "submit_parts", b"".join(frame(
+        "JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 1 + p % 4), ("DEST", "5550102"), ("SHA256", sha),
+        ("COUNT", 3), ("PART", p), ("FILENAME", "part%d/" % p), reqid=8 + p) for p in (1, 2, 3)))
+    write("frame", "submit_refused", frame(
+        "JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 9), ("DEST", "call me"), ("SHA256", sha), reqid=1) +
+          frame("JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 1), ("DEST", "555"), ("SHA256", sha),
+                ("COUNT", 17), ("PART", 1), reqid=2) +
+          frame("JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 1), ("DEST", "555"), ("SHA256", sha),
+                ("KILL_AT", NOW - 1), reqid=3) +
+          frame("JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 1), ("DEST", "555"), ("SHA256", sha),
+                ("SEND_AT", NOW + 400 * 86400), reqid=4) +
+          frame("JOB_SUBMIT", ("SIZE", 5), ("FORMAT", 1), ("DEST", "555"), ("SHA256", sha),
+                ("MAX_TRIES", 0), reqid=5))
+
+
+if __name__ == "__main__":
+    scp_seeds()
+    reply_seeds()
+    natpmp_seeds()
+    frame_seeds()
