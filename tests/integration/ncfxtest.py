@@ -227,6 +227,16 @@ def cert_fingerprint_der(der):
     return "SHA256:" + ":".join(h[i:i + 2] for i in range(0, len(h), 2))
 
 
+# --- the server's log lines ---
+
+def logins(text, user, how=None):
+    """The lines of a netcfaxd log that say user logged in (how: "password" or "resume
+    token", or either)."""
+    pat = re.compile(r"session=[0-9a-f]{16} user=%s addr=\S+: logged in by %s( |$)"
+                     % (re.escape(user), re.escape(how) if how else r"(password|resume token)"))
+    return [line for line in text.splitlines() if pat.search(line)]
+
+
 # --- the server ---
 
 class Server:
