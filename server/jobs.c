@@ -701,7 +701,8 @@ finish_intake(void *arg)
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, "server store unavailable");
 		return;
 	}
-	log_info("%s job=%" PRId64 ": %s: %s to %s, %d page%s (%s, %s%s)", session_tag(s), j.id,
+	log_info("%s job=%" PRId64 ": queued (%s): %s to %s, %d page%s (%s, %s%s)", session_tag(s),
+	    j.id,
 	    ncfx_job_state_name(j.state), j.filename, j.dest, r->pages, r->pages == 1 ? "" : "s",
 	    js->fine ? "fine" : "standard", js->paper == INTAKE_LETTER ? "letter" : "A4",
 	    js->cover ? ", cover page" : "");
