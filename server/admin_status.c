@@ -49,7 +49,7 @@ text_width(const char *s)
 	return n;
 }
 
-/* One row: t->ncols cells, copied. */
+/* One row: t->ncols cells, copied; an empty one shows as "-", so no column is blank. */
 static void
 table_row(struct table *t, const char *const *cells)
 {
@@ -67,11 +67,12 @@ table_row(struct table *t, const char *const *cells)
 	}
 	for (int c = 0; c < t->ncols; c++) {
 		char **slot = &t->cells[t->nrows * (size_t)t->ncols + (size_t)c];
+		const char *cell = cells[c][0] ? cells[c] : "-";
 
-		if ((*slot = strdup(cells[c])) == NULL)
+		if ((*slot = strdup(cell)) == NULL)
 			t->failed = 1;
-		else if (text_width(cells[c]) > t->width[c])
-			t->width[c] = text_width(cells[c]);
+		else if (text_width(cell) > t->width[c])
+			t->width[c] = text_width(cell);
 	}
 	t->nrows++;
 }

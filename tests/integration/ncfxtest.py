@@ -738,10 +738,11 @@ def raw_connect(server, use_tls=True, timeout=10.0, owner=None):
 
 # --- documents ---
 
-def make_tiff(path, pages=1, height=200, seed=0):
+def make_tiff(path, pages=1, height=200, seed=0, noise=False):
     """Writes a valid little-endian, uncompressed, 1-bit min-is-white TIFF, 1728 pixels wide,
     204x196 dpi, one strip per page, one IFD per page. seed varies the pixels so that two
-    documents made with different seeds differ. Returns the file size."""
+    documents made with different seeds differ. noise: random pixels, which no fax coding
+    compresses, so that a paced call takes long. Returns the file size."""
     width = 1728
     rowbytes = width // 8
     entries_per_ifd = 15
@@ -750,7 +751,10 @@ def make_tiff(path, pages=1, height=200, seed=0):
     for page in range(pages):
         # image: white, with a few black bars whose position depends on page and seed
         strip = bytearray(rowbytes * height)
-        for row in range(height):
+        if noise:
+            import random
+            strip = bytearray(random.Random(seed * 1000 + page).randbytes(rowbytes * height))
+        for row in range(height if not noise else 0):
             if (row + page * 7 + seed * 13) % 23 < 3:
                 start = row * rowbytes + ((page * 5 + seed * 11 + row) % (rowbytes - 40))
                 for i in range(start, start + 32):
