@@ -824,8 +824,7 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 	struct ncfx_wbuf w;
 
 	if (store_job_list(srv->store, session_user_id(s), list_one, &c) < 0) {
-		log_warnx("job list for '%s': store: %s", session_user(s),
-		    store_errmsg(srv->store));
+		log_warnx("%s: job list: store: %s", session_tag(s), store_errmsg(srv->store));
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "server store unavailable");
 		return;
 	}

@@ -147,7 +147,6 @@ static void event_cb(struct bufferevent *bev, short what, void *arg);
 struct server *session_server(const struct session *s) { return s->srv; }
 int64_t session_user_id(const struct session *s) { return s->user_id; }
 const char *session_user(const struct session *s) { return s->user; }
-const char *session_peer(const struct session *s) { return s->peer; }
 const char *session_tag(const struct session *s) { return s->tag; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
 struct intake_req **session_intake(struct session *s) { return &s->intake; }
