@@ -221,31 +221,36 @@ admin_sessions(struct store *st, int argc, char **argv)
 	return 0;
 }
 
-/* Whether netcfaxd runs: the pid holding the state directory's lock, read from /proc/locks.
- * Taking the lock to find out would be a race: a server starting at that instant would find
- * it held and stop. 0 when no process holds it, -1 when that cannot be told. */
-static long
-server_pid(const char *state_dir)
+/* Whether netcfaxd runs: whether a process holds the state directory's lock, read from
+ * /proc/locks. Taking the lock to find out would be a race: a server starting at that instant
+ * would find it held and stop. 1 and its pid (0 when it is outside our pid namespace), 0 when
+ * none holds it, -1 when that cannot be told. */
+static int
+server_running(const char *state_dir, long *pid)
 {
 	char path[CONFIG_PATH_MAX + 32], line[256], type[16];
 	struct stat st;
 	unsigned maj, min;
 	uintmax_t ino;
-	long pid, found = 0;
+	long holder;
+	int found = 0;
 	FILE *f;
 
+	*pid = 0;
 	snprintf(path, sizeof(path), "%s/netcfaxd.lock", state_dir);
 	if (stat(path, &st) != 0)
 		return 0;                   /* never started here */
 	if ((f = fopen("/proc/locks", "re")) == NULL)
 		return -1;
-	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
 		/* "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; waiters ("1: -> FLOCK")
 		 * hold nothing and do not match. */
-		if (sscanf(line, "%*d: FLOCK %*s %15s %ld %x:%x:%ju", type, &pid, &maj, &min,
+		if (sscanf(line, "%*d: FLOCK %*s %15s %ld %x:%x:%ju", type, &holder, &maj, &min,
 		    &ino) == 5 && strcmp(type, "WRITE") == 0 && maj == major(st.st_dev) &&
-		    min == minor(st.st_dev) && ino == (uintmax_t)st.st_ino)
-			found = pid > 0 ? pid : -1;     /* 0: a pid outside our namespace */
+		    min == minor(st.st_dev) && ino == (uintmax_t)st.st_ino) {
+			found = 1;
+			*pid = holder > 0 ? holder : 0;
+		}
 	}
 	fclose(f);
 	return found;
@@ -467,6 +472,7 @@ admin_status(const struct server_config *cfg, struct store *st, int argc, char *
 	int json = 0, rc = 0;
 	int64_t now = (int64_t)time(NULL);
 	long pid;
+	int running;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -476,22 +482,25 @@ admin_status(const struct server_config *cfg, struct store *st, int argc, char *
 			return EX_USAGE_;
 		}
 	}
-	pid = server_pid(cfg->state_dir);
+	running = server_running(cfg->state_dir, &pid);
 	if (json) {
 		printf("{\"schema\":\"" STATUS_SCHEMA "\",\"time\":%" PRId64 ",\"server\":"
 		    "{\"running\":%s,\"pid\":%ld,\"state_dir\":", now,
-		    pid > 0 ? "true" : pid == 0 ? "false" : "null", pid > 0 ? pid : 0);
+		    running > 0 ? "true" : running == 0 ? "false" : "null", pid);
 		json_print_str(stdout, cfg->state_dir);
 		printf("},\"sessions\":");
-	} else if (pid > 0)
+	} else if (running > 0 && pid > 0)
 		printf("netcfaxd: running, pid %ld (state_dir %s)\n\n", pid, cfg->state_dir);
-	else if (pid == 0)
+	else if (running > 0)
+		printf("netcfaxd: running, in another pid namespace (state_dir %s)\n\n",
+		    cfg->state_dir);
+	else if (running == 0)
 		printf("netcfaxd: not running (state_dir %s); jobs wait for it\n\n", cfg->state_dir);
 	else
 		printf("netcfaxd: cannot tell whether it runs (/proc/locks is not readable); what "
 		    "follows is what its rows in the store say\n\n");
 	/* A killed server's sessions are not live: shown only while one runs. */
-	if (pid != 0)
+	if (running != 0)
 		rc = print_sessions(st, json, "Sessions");
 	else if (json)
 		printf("[]");
@@ -501,7 +510,7 @@ admin_status(const struct server_config *cfg, struct store *st, int argc, char *
 		return EX_INTERNAL;
 	if (json)
 		printf(",\"lines\":");
-	rc = print_lines(cfg, st, json, pid != 0);
+	rc = print_lines(cfg, st, json, running != 0);
 	if (rc == 0 && json)
 		printf(",\"queue\":");
 	if (rc == 0)
