@@ -66,8 +66,8 @@ ackbatch_add(struct ackbatch *ab, int64_t user, uint64_t seq)
 			if (ab->n == ACKBATCH_MAX) {
 				/* The store refuses and the batch is full: this one is not
 				 * kept. The user's stored ack stays behind until a later one. */
-				log_warnx("acknowledgement of seq %llu of user %lld not saved",
-				    (unsigned long long)seq, (long long)user);
+				log_warnx("user_id=%lld: acknowledgement of seq %llu not saved",
+				    (long long)user, (unsigned long long)seq);
 				return;
 			}
 		}

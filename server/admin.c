@@ -1,5 +1,5 @@
-/* admin.c: netcfax-admin, the operator's tool for accounts; works on the store directly,
- * while netcfaxd runs or not (SQLite WAL lets both write). */
+/* admin.c: netcfax-admin, the operator's tool for accounts, messages and the server's state;
+ * works on the store directly, while netcfaxd runs or not (SQLite WAL lets both write). */
 #include <errno.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "config.h"
 #include "crypto.h"
 #include "json.h"
@@ -20,8 +21,6 @@
 #include "store.h"
 #include "tls.h"
 #include "wakeup.h"
-
-enum { EX_OK_ = 0, EX_REFUSED = 1, EX_USAGE_ = 64, EX_INTERNAL = 70 };
 
 static void
 usage(FILE *out)
@@ -35,6 +34,7 @@ usage(FILE *out)
 	    "  user del NAME [--force]             remove an account (--force: and its jobs)\n"
 	    "  user list [--json]                  list accounts\n"
 	    "  sessions [--json]                   list live sessions and where notifications go\n"
+	    "  status [--json]                     sessions, fax lines, the queue, recent failures\n"
 	    "  notify USER|--all [--stdin] [TEXT]  send an operator message (--stdin: one per line)\n"
 	    "  fingerprint                         print the server certificate fingerprint\n"
 	    "\n"
@@ -245,82 +245,6 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 	return EX_USAGE_;
 }
 
-struct sess_ctx {
-	int json;
-	int n;
-};
-
-static const char *
-scp_mode_name(int mode)
-{
-	switch (mode) {
-	case NCFX_SCP_FIXED: return "fixed";
-	case NCFX_SCP_DYNAMIC: return "dynamic";
-	case NCFX_SCP_RANGE: return "range";
-	default: return "none";
-	}
-}
-
-static int
-list_session(const struct store_session *x, void *arg)
-{
-	struct sess_ctx *c = arg;
-	char when[32];
-	time_t t = (time_t)x->created;
-
-	if (c->json) {
-		printf("%s{\"session\":\"%016llx\",\"user\":", c->n ? "," : "",
-		    (unsigned long long)x->id);
-		json_print_str(stdout, x->user);
-		printf(",\"addr\":");
-		json_print_str(stdout, x->addr);
-		printf(",\"scp_port\":%d,\"scp_mode\":\"%s\",\"since\":%lld,\"scp\":",
-		    x->scp_port, scp_mode_name(x->scp_mode), (long long)x->created);
-		json_print_str(stdout, x->scp_state);
-		putchar('}');
-	} else {
-		if (c->n == 0)
-			printf("%-16s %-12s %-24s %-13s %-20s %s\n", "SESSION", "USER", "ADDRESS",
-			    "SCP", "SINCE", "NOTIFICATIONS");
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		char scp[32];
-		if (x->scp_port)
-			snprintf(scp, sizeof(scp), "%d/%s", x->scp_port, scp_mode_name(x->scp_mode));
-		else
-			snprintf(scp, sizeof(scp), "-");
-		printf("%016llx %-12s %-24s %-13s %-20s %s\n", (unsigned long long)x->id, x->user,
-		    x->addr, scp, when, x->scp_state);
-	}
-	c->n++;
-	return 0;
-}
-
-static int
-cmd_sessions(struct store *st, int argc, char **argv)
-{
-	struct sess_ctx c = { 0, 0 };
-
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			c.json = 1;
-		else {
-			fprintf(stderr, "netcfax-admin: unexpected argument '%s'\n", argv[i]);
-			return EX_USAGE_;
-		}
-	}
-	if (c.json)
-		printf("{\"sessions\":[");
-	if (store_session_list(st, list_session, &c) < 0) {
-		fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
-		return EX_INTERNAL;
-	}
-	if (c.json)
-		printf("]}\n");
-	else if (c.n == 0)
-		printf("no live sessions\n");
-	return 0;
-}
-
 struct notify_all {
 	struct store *st;
 	const char   *text;
@@ -522,7 +446,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "fingerprint") == 0)
 		return cmd_fingerprint(&cfg);
 	if (strcmp(argv[0], "user") != 0 && strcmp(argv[0], "sessions") != 0 &&
-	    strcmp(argv[0], "notify") != 0) {
+	    strcmp(argv[0], "status") != 0 && strcmp(argv[0], "notify") != 0) {
 		fprintf(stderr, "netcfax-admin: unknown command '%s'\n", argv[0]);
 		usage(stderr);
 		return EX_USAGE_;
@@ -551,7 +475,9 @@ main(int argc, char **argv)
 		return EX_INTERNAL;
 	}
 	if (strcmp(argv[0], "sessions") == 0)
-		rc = cmd_sessions(st, argc - 1, argv + 1);
+		rc = admin_sessions(st, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "status") == 0)
+		rc = admin_status(&cfg, st, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "notify") == 0)
 		rc = cmd_notify(st, cfg.state_dir, argc - 1, argv + 1);
 	else

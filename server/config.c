@@ -115,6 +115,16 @@ static const struct conf_opt options[] = {
 	    "Default seconds after submission (or its send-at time) a job may take before it "
 	    "fails as not sent"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
+	{ "log", CONF_CHOICE, "auto", 0, 0, "auto|stderr|journal|syslog", OFF(log_to),
+	  SZ(log_to),
+	  "Where log lines go: stderr (each line with a UTC timestamp, netcfaxd[PID] and the "
+	  "level); journal (stderr read by systemd's journal: each line starts with its "
+	  "priority as <N>, and the journal adds time and pid); syslog (the local syslog daemon "
+	  "through /dev/log, ident netcfaxd with the pid, facility log_facility); auto = journal "
+	  "when stderr is the journal's stream (JOURNAL_STREAM), else stderr" },
+	CHOICE(log_facility, "daemon",
+	    "daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
+	    "Syslog facility of the log lines when log = syslog"),
 	CONF_END
 };
 

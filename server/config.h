@@ -56,9 +56,12 @@ struct server_config {
 	long long job_max_tries;
 	long long job_max_dials;
 	long long job_kill_time;
+	/* logging */
+	char      log_level[16];
+	char      log_to[16];                /* the option "log" */
+	char      log_facility[16];
 	/* derived */
 	long long scp_port_min, scp_port_max;
-	char      log_level[16];
 };
 
 /* Defaults, then the file (missing_ok for the default path), then nothing else: command-line

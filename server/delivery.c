@@ -144,7 +144,8 @@ send_one(const struct store_note *n, void *arg)
 	if (n->filename[0])
 		ncfx_put_text(&w, NCFX_T_FILENAME, n->filename);
 	if (d->ops->send(d->impl, &w) < 0) {
-		log_errorx("notification %" PRIu64 " could not be queued", n->seq);
+		log_errorx("%s: notification %" PRIu64 " could not be queued", session_tag(d->s),
+		    n->seq);
 		d->failed = 1;
 		return 1;
 	}
@@ -251,7 +252,7 @@ delivery_pump(struct delivery *d)
 		 * loop: the shared read is in use, so this one reads for itself. */
 		if (store_note_list(srv->store, session_user_id(d->s), d->sent, limit, send_one,
 		    d) < 0)
-			log_warnx("store: %s", store_errmsg(srv->store));
+			log_warnx("%s: store: %s", session_tag(d->s), store_errmsg(srv->store));
 		return;
 	}
 	if ((r = outbox_read(srv, session_user_id(d->s), d->sent, limit)) == NULL)

@@ -31,6 +31,7 @@
 
 #define STATE_BIT(st) (1u << (st))
 #define RECHECK_S 60          /* the queue is looked at least this often */
+#define JOB_TAG_MAX (48 + NCFX_USER_MAX)
 
 /* One line's call: filled on the loop thread, run on a worker, finished on the loop. */
 struct call {
@@ -39,6 +40,8 @@ struct call {
 	int                  delivered;      /* call_done ran */
 	struct workpool_job *wj;
 	struct store_job     job;            /* as it was when dialled (state active) */
+	char                 tag[JOB_TAG_MAX];  /* job_tag() of the job */
+	struct store_line    shown;          /* the line as the store shows it to the operator */
 	atomic_int           abort;          /* hang up: a cancel, or the server stopping */
 	char                 tx_path[PATH_MAX];
 	/* results, written by the worker */
@@ -88,6 +91,28 @@ clock_words(int64_t t, char *out, size_t cap)
 
 	if (localtime_r(&tt, &tm) == NULL || strftime(out, cap, "%H:%M:%S", &tm) == 0)
 		snprintf(out, cap, "%" PRId64, t);
+}
+
+/* What every log line about a job starts with: "user=NAME job=ID", the order of a session's
+ * lines; the owner's id stands in when the name cannot be read. */
+static void
+job_tag(struct faxqueue *q, const struct store_job *j, char *out, size_t cap)
+{
+	char name[NCFX_USER_MAX + 1];
+
+	if (store_user_name(q->srv->store, j->owner, name, sizeof(name)) == 1)
+		snprintf(out, cap, "user=%s job=%" PRId64, name, j->id);
+	else
+		snprintf(out, cap, "user_id=%" PRId64 " job=%" PRId64, j->owner, j->id);
+}
+
+/* The operator's view of a line (netcfax-admin status), written when a call starts, is
+ * answered, confirms a page and ends: never per block of audio. */
+static void
+show_line(struct faxqueue *q, const struct store_line *l, const char *tag)
+{
+	if (store_line_set(q->srv->store, l) < 0)
+		log_warnx("%s: line %d: store: %s", tag, l->line, store_errmsg(q->srv->store));
 }
 
 /* The station id: the configured one, else the first of our own numbers. */
@@ -251,9 +276,16 @@ on_progress(void *arg)
 	else
 		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s", pr->p.page,
 		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "");
-	log_debug("job %" PRId64 ": %s", c->job.id, n.text);
+	log_debug("%s: %s", c->tag, n.text);
+	if (pr->p.event == FAXCALL_CONNECTED) {
+		c->shown.connected = 1;
+		snprintf(c->shown.remote_id, sizeof(c->shown.remote_id), "%s", pr->p.remote_id);
+	}
+	c->shown.pages_sent = pr->p.page;
+	c->shown.bit_rate = pr->p.bit_rate;
+	show_line(q, &c->shown, c->tag);
 	if (store_note_add(q->srv->store, &n) < 0)
-		log_warnx("job %" PRId64 ": store: %s", c->job.id, store_errmsg(q->srv->store));
+		log_warnx("%s: store: %s", c->tag, store_errmsg(q->srv->store));
 	else
 		session_notify_user(q->srv, n.user);
 	free(pr);
@@ -280,8 +312,9 @@ file_received(struct faxqueue *q, struct call *c)
 	if (c->fax_doc[0] == '\0')
 		return 0;
 	if (store_user_get(srv->store, r->received_by, &u) != 1) {
-		log_warnx("fax to %s for user '%s', who does not exist: not kept (fix fax_numbers)",
-		    c->job.dest, r->received_by);
+		log_warnx("user=%s: a fax to %s for this user, who does not exist, was not kept "
+		    "(fix fax_numbers, or netcfax-admin user add %s)", r->received_by, c->job.dest,
+		    r->received_by);
 		spool_remove(srv->spool, c->fax_doc);
 		return 0;
 	}
@@ -311,12 +344,13 @@ file_received(struct faxqueue *q, struct call *c)
 	if (store_fax_insert(srv->store, &f, &n) < 0) {
 		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot file it in the inbox: store: %s",
 		    store_errmsg(srv->store));
-		log_warnx("fax to %s for '%s' not kept: %s", c->job.dest, u.name, c->rx_lost);
+		log_warnx("user=%s: a fax to %s was not kept: %s", u.name, c->job.dest, c->rx_lost);
 		spool_remove(srv->spool, c->fax_doc);
 		return -1;
 	}
-	log_info("fax %" PRId64 " received for '%s' on %s: %d page%s", f.id, u.name, f.number,
-	    pages, plural(pages));
+	log_info("user=%s fax=%" PRId64 ": received on %s from %s: %d page%s%s", u.name, f.id,
+	    f.number, f.remote_id[0] ? f.remote_id : "an unidentified sender", pages,
+	    plural(pages), f.note[0] ? " (the call ended early)" : "");
 	session_notify_user(srv, u.id);
 	return 0;
 }
@@ -328,8 +362,10 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 {
 	struct server *srv = q->srv;
 	struct store_note n;
-	int rc;
+	char tag[JOB_TAG_MAX];
+	int rc, late = 0;
 
+	job_tag(q, j, tag, sizeof(tag));
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	n.event = event;
@@ -347,20 +383,22 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 		    "effect)", text);
 		n.seq = 0;
 		rc = store_job_save(srv->store, j, NCFX_JOB_CANCELLED, &n);
+		late = 1;
 	}
 	if (rc == 2) {
-		log_info("job %" PRId64 ": left the line after it was cancelled", j->id);
+		log_info("%s: left the line after it was cancelled", tag);
 		return;
 	}
 	if (rc < 0) {
 		/* Still active in the store: the next start dials it again. Never lost. */
-		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(srv->store));
+		log_warnx("%s: store: %s", tag, store_errmsg(srv->store));
 		return;
 	}
-	log_info("job %" PRId64 " %s: %s", j->id, ncfx_job_state_name(j->state), text);
+	log_info("%s: %s: %s to %s: %s%s", tag, ncfx_job_state_name(j->state), j->filename,
+	    j->dest, j->reason, late ? " (it went through before the cancel took effect)" : "");
 	if ((j->state == NCFX_JOB_DONE || j->state == NCFX_JOB_FAILED) &&
 	    spool_remove(srv->spool, j->doc) < 0)
-		log_warnx("spool: cannot remove %s of job %" PRId64, j->doc, j->id);
+		log_warnx("%s: spool: cannot remove %s", tag, j->doc);
 	session_notify_user(srv, j->owner);
 }
 
@@ -417,7 +455,9 @@ static void
 back_to_pending(struct faxqueue *q, struct store_job *j)
 {
 	struct store_note n;
+	char tag[JOB_TAG_MAX];
 
+	job_tag(q, j, tag, sizeof(tag));
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	n.event = NCFX_EV_JOB_RETRY;
@@ -427,7 +467,9 @@ back_to_pending(struct faxqueue *q, struct store_job *j)
 	    "dialled again");
 	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
 	if (store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n) < 0)
-		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
+	else
+		log_info("%s: pending: %s", tag, j->reason);
 }
 
 static void
@@ -455,7 +497,7 @@ call_done(void *arg)
 		if (q->stopping)
 			back_to_pending(q, &j);
 		else
-			log_info("job %" PRId64 ": left the line after it was cancelled", j.id);
+			log_info("%s: left the line after it was cancelled", c->tag);
 		return;
 	}
 	j.dials++;
@@ -528,6 +570,10 @@ call_release(void *arg)
 	c->busy = 0;
 	c->wj = NULL;
 	q->active--;
+	memset(&c->shown, 0, sizeof(c->shown));
+	c->shown.line = (int)(c - q->calls) + 1;
+	c->shown.since = (int64_t)time(NULL);
+	show_line(q, &c->shown, c->tag);
 	/* A line came free: the next job may go (not from inside faxqueue_free). */
 	if (q->timer)
 		event_active(q->timer, EV_TIMEOUT, 0);
@@ -562,6 +608,7 @@ start_call(struct faxqueue *q, struct store_job *j)
 	memset(c, 0, sizeof(*c));
 	c->q = q;
 	c->job = *j;
+	job_tag(q, j, c->tag, sizeof(c->tag));
 	c->delivered = 0;
 	atomic_init(&c->abort, 0);
 	spool_doc_path(q->srv->spool, j->doc, c->tx_path, sizeof(c->tx_path));
@@ -570,12 +617,20 @@ start_call(struct faxqueue *q, struct store_job *j)
 	c->wj = workpool_submit(q->pool, run_call, call_done, call_release, c);
 	if (c->wj == NULL) {
 		/* Cannot happen (one worker per line); the job is dialled at the next start. */
-		log_warnx("job %" PRId64 ": no line worker free", j->id);
+		log_warnx("%s: no line worker free", c->tag);
 		c->busy = 0;
 		q->active--;
 		return -1;
 	}
-	log_info("job %" PRId64 " of user %" PRId64 ": %s", j->id, j->owner, j->reason);
+	log_info("%s: %s", c->tag, j->reason);
+	memset(&c->shown, 0, sizeof(c->shown));
+	c->shown.line = (int)(c - q->calls) + 1;
+	c->shown.job = j->id;
+	c->shown.owner = j->owner;
+	snprintf(c->shown.dest, sizeof(c->shown.dest), "%s", j->dest);
+	c->shown.pages = j->pages;
+	c->shown.since = (int64_t)time(NULL);
+	show_line(q, &c->shown, c->tag);
 	session_notify_user(q->srv, j->owner);
 	return 0;
 }
@@ -590,14 +645,15 @@ no_owner(struct faxqueue *q, struct store_job *j)
 	    NULL;
 	struct store_user u;
 	struct store_note n;
-	char why[200];
+	char why[200], tag[JOB_TAG_MAX];
 	int from = j->state;
 
 	if (user == NULL || store_user_get(q->srv->store, user, &u) != 0)
 		return 0;
+	job_tag(q, j, tag, sizeof(tag));
 	snprintf(why, sizeof(why), "%s is this server's number for user '%s', who has no "
 	    "account (ask the operator: fax_numbers or netcfax-admin user add)", j->dest, user);
-	log_warnx("job %" PRId64 ": %s", j->id, why);
+	log_warnx("%s: failed: %s", tag, why);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	n.event = NCFX_EV_JOB_FAILED;
@@ -613,7 +669,7 @@ no_owner(struct faxqueue *q, struct store_job *j)
 	case 2:
 		return 1;                  /* moved on meanwhile: look again */
 	default:
-		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
 		return -1;
 	}
 }
@@ -648,6 +704,10 @@ pump(struct faxqueue *q)
 			if (store_job_transition(q->srv->store, j.owner, j.id,
 			    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING),
 			    NCFX_JOB_FAILED, why, &j, &n) == 1) {
+				char tag[JOB_TAG_MAX];
+
+				job_tag(q, &j, tag, sizeof(tag));
+				log_info("%s: failed: %s to %s: %s", tag, j.filename, j.dest, why);
 				spool_remove(q->srv->spool, j.doc);
 				session_notify_user(q->srv, j.owner);
 				continue;
@@ -682,8 +742,10 @@ recover(struct store_job *j, void *arg)
 {
 	struct faxqueue *q = arg;
 	struct store_note n;
+	char tag[JOB_TAG_MAX];
 	int rc;
 
+	job_tag(q, j, tag, sizeof(tag));
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	/* Counted as a dial and a try, whatever stage the call was at: a job whose call kills
@@ -706,9 +768,9 @@ recover(struct store_job *j, void *arg)
 	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
 	rc = store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n);
 	if (rc < 0)
-		log_warnx("job %" PRId64 ": store: %s", j->id, store_errmsg(q->srv->store));
+		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
 	else {
-		log_info("job %" PRId64 ": %s", j->id, j->reason);
+		log_info("%s: %s: %s", tag, ncfx_job_state_name(j->state), j->reason);
 		if (j->state == NCFX_JOB_FAILED)
 			spool_remove(q->srv->spool, j->doc);
 	}
@@ -738,6 +800,8 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 		snprintf(q->off, sizeof(q->off), "no fax line is configured (fax_numbers and "
 		    "fax_remotes are empty): jobs wait");
 		log_warnx("%s", q->off);
+		if (store_line_reset(srv->store, 0) < 0)
+			log_warnx("fax lines: store: %s", store_errmsg(srv->store));
 		return q;
 	}
 	so.own_numbers = cfg->fax_numbers;
@@ -754,6 +818,8 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for %d lines", q->ncalls);
 		goto fail;
 	}
+	if (store_line_reset(srv->store, q->ncalls) < 0)
+		log_warnx("fax lines: store: %s", store_errmsg(srv->store));
 	log_info("software line: %d line%s, station id '%s'%s%s", q->ncalls, plural(q->ncalls),
 	    q->station_id, cfg->fax_alaw ? ", A-law" : "", cfg->fax_paced ? ", paced" : "");
 	event_active(q->timer, EV_TIMEOUT, 0);
@@ -781,6 +847,9 @@ faxqueue_free(struct faxqueue *q)
 	 * (call_done), and a received fax is filed. */
 	workpool_drain(q->pool);
 	workpool_free(q->pool);
+	/* No server, no lines: the operator's status must not show calls from the past. */
+	if (q->line && store_line_reset(q->srv->store, 0) < 0)
+		log_warnx("fax lines: store: %s", store_errmsg(q->srv->store));
 	if (q->line)
 		q->ops->free(q->line);
 	free(q->calls);

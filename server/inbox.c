@@ -69,7 +69,7 @@ store_failed(struct session *s, uint32_t reqid, const char *what)
 {
 	struct server *srv = session_server(s);
 
-	log_warnx("%s for '%s': store: %s", what, session_user(s), store_errmsg(srv->store));
+	log_warnx("%s: %s: store: %s", session_tag(s), what, store_errmsg(srv->store));
 	session_reply_error(s, reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 }
 
@@ -159,8 +159,8 @@ handle_delete(struct session *s, const struct ncfx_msg *m)
 		return;
 	}
 	if (spool_remove(srv->spool, doc) < 0)
-		log_warnx("spool: cannot remove %s of deleted fax %" PRId64, doc, id);
-	log_info("fax %" PRId64 " deleted by '%s'", id, session_user(s));
+		log_warnx("%s fax=%" PRId64 ": spool: cannot remove %s", session_tag(s), id, doc);
+	log_info("%s fax=%" PRId64 ": deleted", session_tag(s), id);
 	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
 	session_send(s, &w);
 }
@@ -182,7 +182,7 @@ send_file(struct session *s, uint32_t reqid, int64_t id, int format, const char 
 		if (fd >= 0)
 			close(fd);
 		crypto_sha256_free(sha);
-		log_warnx("fetch of fax %" PRId64 ": cannot read %s", id, path);
+		log_warnx("%s fax=%" PRId64 ": fetch: cannot read %s", session_tag(s), id, path);
 		session_reply_error(s, reqid, NCFX_E_INTERNAL, "the server cannot read that fax");
 		return;
 	}
@@ -234,7 +234,7 @@ pdf_ready(void *arg)
 	*session_fetch(r->s) = NULL;
 	if (r->rc < 0) {
 		char why[400];
-		log_warnx("fax %" PRId64 " as PDF: %s", r->fax, r->err);
+		log_warnx("%s fax=%" PRId64 ": as PDF: %s", session_tag(r->s), r->fax, r->err);
 		snprintf(why, sizeof(why), "cannot make a PDF of fax %" PRId64 ": %s", r->fax,
 		    r->err);
 		session_reply_error(r->s, r->reqid, NCFX_E_INTERNAL, why);

@@ -191,7 +191,7 @@ check_quota(struct session *s, uint64_t size, uint64_t to_write, char *why, size
 	long long avail = spool_free_bytes(srv->spool);
 
 	if (store_job_unfinished(srv->store, session_user_id(s), &jobs, &bytes) < 0) {
-		log_warnx("quota for '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		log_warnx("%s: quota: store: %s", session_tag(s), store_errmsg(srv->store));
 		snprintf(why, whylen, "%s", store_trouble(srv->store));
 		return NCFX_E_INTERNAL;
 	}
@@ -208,8 +208,8 @@ check_quota(struct session *s, uint64_t size, uint64_t to_write, char *why, size
 	}
 	if (avail >= 0 && (unsigned long long)avail < to_write +
 	    (unsigned long long)srv->cfg.spool_reserve) {
-		log_warnx("spool nearly full: %lld bytes free (spool_reserve %lld), refusing a "
-		    "%" PRIu64 "-byte document", avail, srv->cfg.spool_reserve, size);
+		log_warnx("%s: spool nearly full: %lld bytes free (spool_reserve %lld), refusing a "
+		    "%" PRIu64 "-byte document", session_tag(s), avail, srv->cfg.spool_reserve, size);
 		snprintf(why, whylen, "the server is short of disk space; try again later");
 		return NCFX_E_INTERNAL;
 	}
@@ -354,7 +354,7 @@ handle_chunk(struct session *s, const struct ncfx_msg *m)
 	while (done < len) {
 		ssize_t n = write(u->fd, data + done, len - done);
 		if (n < 0) {
-			log_warn("spool: writing %s", u->path);
+			log_warn("%s: spool: writing %s", session_tag(s), u->path);
 			upload_fail(u, NCFX_E_INTERNAL, spool_trouble(errno));
 			return;
 		}
@@ -523,15 +523,14 @@ finish_intake(void *arg)
 		return;
 	}
 	if (r->pages < 0 && r->io_error) {
-		log_warnx("spool: job image for '%s': %s", session_user(s), r->err);
+		log_warnx("%s: spool: job image: %s", session_tag(s), r->err);
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, spool_trouble(r->io_error));
 		drop_assembly(s);
 		return;
 	}
 	if (r->pages < 0) {
 		snprintf(why, sizeof(why), "%s cannot be faxed: %s", u->filename, r->err);
-		log_info("%s: '%s' submitted an unusable document: %s", session_peer(s),
-		    session_user(s), r->err);
+		log_info("%s: submitted an unusable document: %s", session_tag(s), r->err);
 		session_reply_error(s, r->reqid, NCFX_E_BAD_DOCUMENT, why);
 		drop_assembly(s);
 		return;
@@ -609,13 +608,14 @@ finish_intake(void *arg)
 	    j.dest, r->pages, r->pages == 1 ? "" : "s", js->cover ? " with a cover page" : "",
 	    j.send_at ? ", " : "", j.send_at ? j.reason : "");
 	if (store_job_insert(srv->store, &j, &note) < 0) {
-		log_warnx("submit by '%s': store: %s", session_user(s), store_errmsg(srv->store));
+		log_warnx("%s: submit: store: %s", session_tag(s), store_errmsg(srv->store));
 		spool_remove(srv->spool, j.doc);
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return;
 	}
-	log_info("job %" PRId64 " queued for '%s': %s to %s, %d page%s (%s, %s%s)", j.id,
-	    session_user(s), j.filename, j.dest, r->pages, r->pages == 1 ? "" : "s",
+	log_info("%s job=%" PRId64 ": queued (%s): %s to %s, %d page%s (%s, %s%s)", session_tag(s),
+	    j.id,
+	    ncfx_job_state_name(j.state), j.filename, j.dest, r->pages, r->pages == 1 ? "" : "s",
 	    js->fine ? "fine" : "standard", js->paper == INTAKE_LETTER ? "letter" : "A4",
 	    js->cover ? ", cover page" : "");
 	reply_job(s, r->reqid, 0, &j);
@@ -737,8 +737,7 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 	struct ncfx_wbuf w;
 
 	if (store_job_list(srv->store, session_user_id(s), list_one, &c) < 0) {
-		log_warnx("job list for '%s': store: %s", session_user(s),
-		    store_errmsg(srv->store));
+		log_warnx("%s: job list: store: %s", session_tag(s), store_errmsg(srv->store));
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return;
 	}
@@ -769,7 +768,7 @@ refused(struct session *s, uint32_t reqid, int rc, int64_t id, const char *actio
 		session_reply_error(s, reqid, NCFX_E_JOB_STATE, in_state);
 		return 1;
 	default:
-		log_warnx("%s by '%s': store: %s", action, session_user(s),
+		log_warnx("%s job=%" PRId64 ": %s: store: %s", session_tag(s), id, action,
 		    store_errmsg(srv->store));
 		session_reply_error(s, reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return 1;
@@ -798,12 +797,13 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	    ncfx_job_state_name(j.state));
 	if (refused(s, m->reqid, rc, id, "cancel", why))
 		return;
-	log_info("job %" PRId64 " cancelled by '%s'", id, session_user(s));
+	log_info("%s job=%" PRId64 ": cancelled", session_tag(s), id);
 	if (faxqueue_hangup(srv->faxq, id))
-		log_info("job %" PRId64 ": hanging up the call", id);
+		log_info("%s job=%" PRId64 ": hanging up the call", session_tag(s), id);
 	/* A cancelled job will never be sent: its document only costs disk now. */
 	if (spool_remove(srv->spool, j.doc) < 0)
-		log_warnx("spool: cannot remove %s of cancelled job %" PRId64, j.doc, id);
+		log_warnx("%s job=%" PRId64 ": spool: cannot remove %s", session_tag(s), id,
+		    j.doc);
 	reply_job(s, m->reqid, 0, &j);
 	session_notify_user(srv, note.user);
 }
@@ -844,8 +844,8 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 	    suspend ? "suspended" : "resumed");
 	if (refused(s, m->reqid, rc, id, suspend ? "suspend" : "resume", why))
 		return;
-	log_info("job %" PRId64 " %s by '%s'", id, suspend ? "suspended" : "resumed",
-	    session_user(s));
+	log_info("%s job=%" PRId64 ": %s", session_tag(s), id, suspend ? "suspended" :
+	    "resumed");
 	reply_job(s, m->reqid, 0, &j);
 	session_notify_user(srv, note.user);
 	if (!suspend)

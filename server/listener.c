@@ -50,7 +50,7 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 	addr_limit_key(sa, (socklen_t)salen, key, sizeof(key));
 	e = keytab_get(srv->conns_per_addr, key, 0);
 	if (e && e->count >= srv->cfg.max_connections_per_address) {
-		log_warnx("closing %s: %ld connections already open from %s "
+		log_warnx("addr=%s: closing: %ld connections already open from %s "
 		    "(max_connections_per_address)", peer, e->count, key);
 		close(fd);
 		return;
@@ -58,8 +58,8 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 	/* Checked second, so one address at its own limit cannot displace others. */
 	if (srv->nconns >= (size_t)srv->cfg.max_connections &&
 	    !session_evict_preauth(srv, peer)) {
-		log_warnx("closing %s: server at max_connections (%lld), all logged in", peer,
-		    srv->cfg.max_connections);
+		log_warnx("addr=%s: closing: server at max_connections (%lld), all logged in",
+		    peer, srv->cfg.max_connections);
 		close(fd);
 		return;
 	}

@@ -46,7 +46,8 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: netcfaxd [-n] [-c FILE] [-s STATE_DIR] [-l ADDRS] [-p PORT] [--log-level LEVEL]\n"
+	    "usage: netcfaxd [-n] [-c FILE] [-s STATE_DIR] [-l ADDRS] [-p PORT] [--log DEST]\n"
+	    "                [--log-level LEVEL]\n"
 	    "\n"
 	    "The netcfax fax server: accepts clients on the Primary Connection Port over TLS.\n"
 	    "\n"
@@ -55,6 +56,7 @@ usage(FILE *out)
 	    "  -l, --listen ADDRS     comma-separated listen addresses (overrides listen)\n"
 	    "  -p, --port PORT        Primary Connection Port (overrides pcp_port)\n"
 	    "  -n, --check            check the configuration and exit\n"
+	    "      --log DEST         auto, stderr, journal or syslog (overrides log)\n"
 	    "      --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
 	    "      --sample-config    print every option with its default and exit\n"
 	    "  -V, --version          print the version and exit\n"
@@ -285,6 +287,7 @@ main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "log", required_argument, NULL, 'D' },
 		{ "sample-config", no_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -295,6 +298,7 @@ main(int argc, char **argv)
 	struct server *srv = &server_storage;
 	const char *conf_path = CONFIG_DEFAULT_PATH;
 	const char *over_state = NULL, *over_listen = NULL, *over_port = NULL, *over_log = NULL;
+	const char *over_dest = NULL;
 	char err[1024], path[CONFIG_PATH_MAX + 32];
 	int ch, check = 0, explicit_conf = 0, swept;
 	struct event *sigterm, *sigint, *maint, *poll;
@@ -309,6 +313,7 @@ main(int argc, char **argv)
 		case 'p': over_port = optarg; break;
 		case 'n': check = 1; break;
 		case 'L': over_log = optarg; break;
+		case 'D': over_dest = optarg; break;
 		case 'S': config_print_sample(); return 0;
 		case 'V': printf("netcfaxd %s\n", NETCFAX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -324,6 +329,7 @@ main(int argc, char **argv)
 	    (over_listen && config_set(&srv->cfg, "listen", over_listen, err, sizeof(err)) < 0) ||
 	    (over_port && config_set(&srv->cfg, "pcp_port", over_port, err, sizeof(err)) < 0) ||
 	    (over_log && config_set(&srv->cfg, "log_level", over_log, err, sizeof(err)) < 0) ||
+	    (over_dest && config_set(&srv->cfg, "log", over_dest, err, sizeof(err)) < 0) ||
 	    config_finish(&srv->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -349,6 +355,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(log_level_parse(srv->cfg.log_level));
+	if (log_set_dest(log_dest_parse(srv->cfg.log_to),
+	    log_facility_parse(srv->cfg.log_facility)) < 0)
+		fprintf(stderr, "netcfaxd: log = syslog, but nothing listens on /dev/log: log lines "
+		    "are lost until a syslog daemon runs (or set log = stderr in %s)\n", conf_path);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 

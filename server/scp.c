@@ -178,8 +178,8 @@ retry_later(struct scp *p, const char *fmt, ...)
 	evtimer_add(p->timer, &tv);
 	set_desc(p, "no connection to %s: %s; retry in %ld s", p->target, why,
 	    (delay + 999) / 1000);
-	log_warnx("session %016" PRIx64 " ('%s'): SCP %s: %s; retrying in %ld s", session_id(p->s),
-	    session_user(p->s), p->target, why, (delay + 999) / 1000);
+	log_warnx("%s: SCP %s: %s; retrying in %ld s", session_tag(p->s), p->target, why,
+	    (delay + 999) / 1000);
 	delivery_detach(session_delivery(p->s), p);
 	session_direct_failed(p->s, p->target, why);
 }
@@ -202,8 +202,8 @@ direct_wake(void *impl)
 
 	if (p->state != P_IDLE)
 		return;
-	log_debug("session %016" PRIx64 " ('%s'): SCP connecting to %s again for a notification",
-	    session_id(p->s), session_user(p->s), p->target);
+	log_debug("%s: SCP connecting to %s again for a notification", session_tag(p->s),
+	    p->target);
 	p->attempts = 0;
 	scp_connect(p);
 }
@@ -221,9 +221,8 @@ go_idle(struct scp *p)
 	p->state = P_IDLE;
 	p->ping_sent = 0;
 	set_desc(p, "idle: connects to %s again for the next notification", p->target);
-	log_debug("session %016" PRIx64 " ('%s'): SCP to %s closed after %lld s with nothing to "
-	    "carry", session_id(p->s), session_user(p->s), p->target,
-	    p->srv->cfg.scp_idle_close);
+	log_debug("%s: SCP to %s closed after %lld s with nothing to carry", session_tag(p->s),
+	    p->target, p->srv->cfg.scp_idle_close);
 	delivery_sleep(session_delivery(p->s), p);
 }
 
@@ -254,8 +253,7 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		p->last_rx = p->last_use = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);
-		log_info("session %016" PRIx64 " ('%s'): SCP connected to %s", session_id(p->s),
-		    session_user(p->s), p->target);
+		log_info("%s: SCP connected to %s", session_tag(p->s), p->target);
 		/* Notifications take this path now, from the last acknowledged one on. */
 		delivery_attach(session_delivery(p->s), &direct_ops, p);
 		session_direct_up(p->s, p->target);

@@ -41,6 +41,8 @@
 #define SESSION_IN_HIGH  (4 * NCFX_FRAME_MAX)
 /* How long a closing session may take to flush its last ERROR. */
 #define SESSION_LINGER   5
+/* "session=%016x user=NAME addr=ADDR:PORT" */
+#define SESSION_TAG_MAX  (32 + NCFX_USER_MAX + ADDR_STR_MAX)
 
 enum session_state { S_HANDSHAKE, S_HELLO, S_LOGIN, S_AUTHED, S_CLOSING };
 
@@ -55,6 +57,7 @@ struct session {
 	char                peer[ADDR_STR_MAX];     /* "addr:port" */
 	char                addr[ADDR_STR_MAX];     /* "addr" */
 	char                addr_key[ADDR_STR_MAX]; /* per-address limits: IPv4, or IPv6 /64 */
+	char                tag[SESSION_TAG_MAX];   /* what its log lines start with */
 	struct sockaddr_storage sa;                 /* the peer: where connect-backs go */
 	socklen_t           salen;
 	uint16_t            version;
@@ -144,7 +147,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg);
 struct server *session_server(const struct session *s) { return s->srv; }
 int64_t session_user_id(const struct session *s) { return s->user_id; }
 const char *session_user(const struct session *s) { return s->user; }
-const char *session_peer(const struct session *s) { return s->peer; }
+const char *session_tag(const struct session *s) { return s->tag; }
 struct upload **session_upload(struct session *s) { return &s->upload; }
 struct intake_req **session_intake(struct session *s) { return &s->intake; }
 struct fetch_req **session_fetch(struct session *s) { return &s->fetch; }
@@ -172,6 +175,18 @@ session_notify_user(struct server *srv, int64_t user)
 			delivery_pump(s->delivery);
 }
 
+/* The ids its log lines start with: the session's, its user's and the peer's once logged in,
+ * else the peer's alone (a name that is only claimed is no id). */
+static void
+set_tag(struct session *s)
+{
+	if (s->state == S_AUTHED && s->session_id != 0)
+		snprintf(s->tag, sizeof(s->tag), "session=%016" PRIx64 " user=%s addr=%s",
+		    s->session_id, s->user, s->peer);
+	else
+		snprintf(s->tag, sizeof(s->tag), "addr=%s", s->peer);
+}
+
 /* Ends the logged-in part of a session: its notification path and its row in the store. */
 static void
 session_logout(struct session *s)
@@ -188,8 +203,8 @@ session_logout(struct session *s)
 	delivery_free(s->delivery);
 	s->delivery = NULL;
 	if (s->session_id && store_session_del(s->srv->store, s->session_id) < 0)
-		log_warnx("session %016" PRIx64 ": its row stays in the sessions list until the "
-		    "next start: store: %s", s->session_id, store_errmsg(s->srv->store));
+		log_warnx("%s: its row stays in the sessions list until the next start: store: %s",
+		    s->tag, store_errmsg(s->srv->store));
 	s->session_id = 0;
 }
 
@@ -217,7 +232,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->state) {
 	case S_HANDSHAKE:
-		log_warnx("closing %s: TLS handshake not finished within %lld s", s->peer,
+		log_warnx("%s: closing: TLS handshake not finished within %lld s", s->tag,
 		    s->srv->cfg.preauth_timeout);
 		session_free(s);
 		break;
@@ -227,7 +242,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, NCFX_E_TIMEOUT, why);
 		break;
 	case S_CLOSING:
-		log_debug("%s: gave up flushing before close", s->peer);
+		log_debug("%s: gave up flushing before close", s->tag);
 		session_free(s);
 		break;
 	case S_AUTHED:
@@ -276,6 +291,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	s->queued = -1;         /* queued once the connection is set up, below */
 	addr_format(sa, salen, s->addr, sizeof(s->addr), s->peer, sizeof(s->peer));
 	addr_limit_key(sa, salen, s->addr_key, sizeof(s->addr_key));
+	set_tag(s);
 	if (salen <= sizeof(s->sa)) {
 		memcpy(&s->sa, sa, salen);
 		s->salen = salen;
@@ -285,7 +301,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	s->free_ev = event_new(srv->base, -1, 0, free_cb, s);
 	if (s->bev == NULL || s->timer == NULL || s->free_ev == NULL) {
 		/* Not yet counted or listed: undo by hand, not through session_free. */
-		log_warnx("closing %s: out of memory for a new connection", s->peer);
+		log_warnx("%s: closing: out of memory for a new connection", s->tag);
 		if (s->bev)
 			bufferevent_free(s->bev);
 		else
@@ -312,7 +328,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	if (srv->sessions)
 		srv->sessions->prev = s;
 	srv->sessions = s;
-	log_debug("connection from %s", s->peer);
+	log_debug("%s: new connection", s->tag);
 	return s;
 }
 
@@ -378,9 +394,9 @@ session_evict_preauth(struct server *srv, const char *for_peer)
 		TAILQ_FOREACH(s, &srv->waiting[q], wq) {
 			if (s->login_job != NULL)
 				continue;
-			log_warnx("closing %s%s%s (%s) to make room for %s: server at "
-			    "max_connections (%lld)", s->peer, s->user[0] ? " user " : "", s->user,
-			    step[q], for_peer, srv->cfg.max_connections);
+			log_warnx("%s: closing (%s) to make room for %s: server at "
+			    "max_connections (%lld)", s->tag, step[q], for_peer,
+			    srv->cfg.max_connections);
 			session_free(s);
 			return 1;
 		}
@@ -414,7 +430,7 @@ session_send(struct session *s, struct ncfx_wbuf *w)
 		return;
 	if (n == 0) {
 		/* An encoder overflow is our bug, not the peer's: say so and drop the peer. */
-		log_errorx("%s: reply of type %s does not fit in a frame", s->peer,
+		log_errorx("%s: reply of type %s does not fit in a frame", s->tag,
 		    ncfx_msg_type_name((uint16_t)((w->data[4] << 8) | w->data[5])));
 		session_close(s, NCFX_E_INTERNAL, "internal error encoding a reply");
 		return;
@@ -441,12 +457,10 @@ session_close(struct session *s, int code, const char *reason)
 	if (s->state == S_CLOSING)
 		return;
 	if (code != 0) {
-		log_warnx("closing %s%s%s: %s", s->peer, s->user[0] ? " user " : "", s->user,
-		    reason);
+		log_warnx("%s: closing: %s", s->tag, reason);
 		session_reply_error(s, 0, code, reason);
 	} else
-		log_info("%s%s%s disconnected: %s", s->peer, s->user[0] ? " user " : "", s->user,
-		    reason);
+		log_info("%s: disconnected: %s", s->tag, reason);
 	set_state(s, S_CLOSING);
 	/* A document still being converted is not made a job for a client that will not hear. */
 	jobs_intake_cancel(s->intake);
@@ -482,7 +496,7 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 		return;
 	}
 	s->version = (uint16_t)hi;
-	log_debug("%s: HELLO from %s, protocol %u", s->peer,
+	log_debug("%s: HELLO from %s, protocol %u", s->tag,
 	    ncfx_msg_str(m, NCFX_T_SOFTWARE, sw, sizeof(sw)), s->version);
 	ncfx_wbuf_begin(&w, NCFX_MSG_HELLO_OK, 0, m->reqid);
 	ncfx_put_u16(&w, NCFX_T_VERSION, s->version);
@@ -520,7 +534,10 @@ scp_port_allowed(struct session *s, uint16_t port, uint32_t reqid)
 		    c->scp_port_min, c->scp_port_max);
 	else
 		return 1;
-	log_warnx("SCP port for '%s' from %s refused: %s", s->user, s->peer, why);
+	if (s->state == S_AUTHED)
+		log_warnx("%s: %s", s->tag, why);
+	else
+		log_warnx("%s: login as '%s': %s", s->tag, s->user, why);
 	session_reply_error(s, reqid, NCFX_E_BAD_REQUEST, why);
 	if (s->state != S_AUTHED)
 		s->user[0] = '\0';     /* a refused LOGIN leaves no user behind */
@@ -544,8 +561,8 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	pw = ncfx_msg_bytes(m, NCFX_T_PASSWORD, &pwlen);
 	token = ncfx_msg_bytes(m, NCFX_T_RESUME_TOKEN, &tokenlen);
 	if (throttle_check(srv->throttle, s->user, s->addr_key, time(NULL), &retry)) {
-		log_warnx("login as '%s' from %s refused: locked out for %ld s after repeated "
-		    "failures", s->user, s->peer, retry);
+		log_warnx("%s: login as '%s' refused: locked out for %ld s after repeated "
+		    "failures", s->tag, s->user, retry);
 		ncfx_wbuf_begin(&w, NCFX_MSG_ERROR, 0, m->reqid);
 		ncfx_put_u32(&w, NCFX_T_ERROR_CODE, NCFX_E_THROTTLED);
 		ncfx_put_str(&w, NCFX_T_REASON, "too many failed logins; try again later");
@@ -556,7 +573,8 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	}
 	found = store_user_get(srv->store, s->user, &u);
 	if (found < 0) {
-		log_warnx("login as '%s': store: %s", s->user, store_errmsg(srv->store));
+		log_warnx("%s: login as '%s': store: %s", s->tag, s->user,
+		    store_errmsg(srv->store));
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		s->user[0] = '\0';
 		return;
@@ -606,8 +624,8 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 		    srv->cfg.resume_token_lifetime, token, next);
 
 		if (valid < 0)
-			log_warnx("resume token for '%s': store: %s", s->user,
-			    store_errmsg(srv->store));
+			log_warnx("%s: login as '%s': resume token: store: %s", s->tag,
+			    s->user, store_errmsg(srv->store));
 		if (valid == 1 && found) {
 			throttle_begin(srv->throttle, s->user, s->addr_key);
 			throttle_end(srv->throttle, s->user, s->addr_key, 1, time(NULL));
@@ -622,8 +640,8 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	if (s->login_job != NULL)
 		throttle_begin(srv->throttle, s->user, s->addr_key);
 	else {
-		log_warnx("login as '%s' from %s refused: too many logins in progress", s->user,
-		    s->peer);
+		log_warnx("%s: login as '%s' refused: too many logins in progress", s->tag,
+		    s->user);
 		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "server busy with other logins; "
 		    "try again in a few seconds");
 		s->user[0] = '\0';
@@ -657,9 +675,9 @@ update_row(struct session *s)
 		snprintf(row, sizeof(row), "none yet: %s", s->scp_desc);
 	else
 		snprintf(row, sizeof(row), "none");
-	if (store_session_set_scp(s->srv->store, s->session_id, row) < 0)
-		log_warnx("session %016" PRIx64 ": path not updated in the sessions list: "
-		    "store: %s", s->session_id, store_errmsg(s->srv->store));
+	if (store_session_set_scp(s->srv->store, s->session_id, path, row) < 0)
+		log_warnx("%s: path not updated in the sessions list: store: %s", s->tag,
+		    store_errmsg(s->srv->store));
 }
 
 /* Tells the client which path its notifications take now, and why, when that changes. */
@@ -673,7 +691,7 @@ report_path(struct session *s)
 	if (path == s->path_told)
 		return;
 	s->path_told = path;
-	log_info("session %016" PRIx64 " ('%s'): notifications %s: %s", s->session_id, s->user,
+	log_info("%s: notifications %s: %s", s->tag,
 	    path == NCFX_PATH_DIRECT ? "direct" : path == NCFX_PATH_RELAY ? "relayed" : "stopped",
 	    s->path_why);
 	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY_PATH, 0, 0);
@@ -689,7 +707,7 @@ start_relay(struct session *s, const char *why)
 	if (s->relay == NULL)
 		s->relay = relay_new(s);
 	if (s->relay == NULL)
-		log_warnx("session %016" PRIx64 ": out of memory for the relay", s->session_id);
+		log_warnx("%s: out of memory for the relay", s->tag);
 	/* The direct path keeps being tried, but patiently: the relay works meanwhile. */
 	if (s->scp)
 		scp_set_retry(s->scp, s->srv->cfg.direct_retry_min, s->srv->cfg.direct_retry_max);
@@ -747,8 +765,7 @@ probe_done(struct scp *p, int result, const char *why, long elapsed_ms, const ch
 	struct session *s = arg;
 	struct ncfx_wbuf w;
 
-	log_info("session %016" PRIx64 " ('%s'): SCP probe of %s: %s (%ld ms)", s->session_id,
-	    s->user, target, why, elapsed_ms);
+	log_info("%s: SCP probe of %s: %s (%ld ms)", s->tag, target, why, elapsed_ms);
 	ncfx_wbuf_begin(&w, NCFX_MSG_SCP_PROBE_RESULT, 0, s->probe_reqid);
 	ncfx_put_u8(&w, NCFX_T_PROBE_RESULT, (uint8_t)result);
 	ncfx_put_str(&w, NCFX_T_REASON, why);
@@ -804,10 +821,9 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 	s->scp_port = port;
 	s->scp_mode = mode;
 	if (store_session_set_port(s->srv->store, s->session_id, port, mode) < 0)
-		log_warnx("session %016" PRIx64 ": port not updated in the sessions list: "
-		    "store: %s", s->session_id, store_errmsg(s->srv->store));
-	log_info("session %016" PRIx64 " ('%s'): SCP now port %u (was %u)", s->session_id,
-	    s->user, port, old);
+		log_warnx("%s: port not updated in the sessions list: store: %s", s->tag,
+		    store_errmsg(s->srv->store));
+	log_info("%s: SCP now port %u (was %u)", s->tag, port, old);
 	scp_free(s->scp);       /* detaches itself if it carried the notifications */
 	s->scp = NULL;
 	/* The next path, even direct again, is news: it runs to another port. */
@@ -821,7 +837,7 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 	} else if (port != 0) {
 		s->scp = scp_new(s);
 		if (s->scp == NULL)
-			log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
+			log_warnx("%s: out of memory for its SCP", s->tag);
 		else if (s->relay)
 			scp_set_retry(s->scp, 0, s->srv->cfg.direct_retry_max);
 	} else if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay && s->relay == NULL) {
@@ -841,7 +857,7 @@ start_notifications(struct session *s)
 	s->path_told = -1;
 	s->delivery = delivery_new(s, s->resume_seq);
 	if (s->delivery == NULL) {
-		log_warnx("session %016" PRIx64 ": out of memory for notifications", s->session_id);
+		log_warnx("%s: out of memory for notifications", s->tag);
 		return;
 	}
 	if (s->path_pref == NCFX_PATH_RELAY) {
@@ -855,7 +871,7 @@ start_notifications(struct session *s)
 	}
 	s->scp = scp_new(s);
 	if (s->scp == NULL)
-		log_warnx("session %016" PRIx64 ": out of memory for its SCP", s->session_id);
+		log_warnx("%s: out of memory for its SCP", s->tag);
 }
 
 /* Notifications start after what the client says it has, or else after what the user last
@@ -866,7 +882,7 @@ resume_point(struct session *s)
 	uint64_t last = 0, acked = 0, resume;
 
 	if (store_user_seqs(s->srv->store, s->user_id, &last, &acked) < 0)
-		log_warnx("store: %s", store_errmsg(s->srv->store));
+		log_warnx("%s: store: %s", s->tag, store_errmsg(s->srv->store));
 	resume = s->has_resume ? s->resume_seq : acked;
 	return resume > last ? last : resume;   /* a client from before a store reset */
 }
@@ -883,7 +899,7 @@ login_checked(int ok, void *arg)
 		return;                     /* closing: the answer no longer matters */
 	bufferevent_enable(s->bev, EV_READ);
 	if (s->user_id == 0 || ok != 1) {
-		log_warnx("failed login as '%s' from %s%s", s->user, s->peer,
+		log_warnx("%s: failed login as '%s'%s", s->tag, s->user,
 		    s->user_id && ok < 0 ? " (stored hash unreadable)" : "");
 		session_reply_error(s, s->login_reqid, NCFX_E_AUTH, "wrong user name or password");
 		login_failed(s);
@@ -907,6 +923,7 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
 	crypto_random(s->scp_secret, sizeof(s->scp_secret));
 	set_state(s, S_AUTHED);
+	set_tag(s);
 	s->last_rx = time(NULL);
 	idle_timer(s);                   /* from now on the timer checks for silence */
 	ncfx_wbuf_begin(&w, NCFX_MSG_LOGIN_OK, 0, s->login_reqid);
@@ -931,18 +948,16 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 		    first) == 0)
 			ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, first, sizeof(first));
 		else
-			log_warnx("no resume token for '%s' (its password changed meanwhile, or "
-			    "store: %s)", s->user, store_errmsg(srv->store));
+			log_warnx("%s: no resume token (the password changed meanwhile, or "
+			    "store: %s)", s->tag, store_errmsg(srv->store));
 		explicit_bzero(first, sizeof(first));
 	}
 	session_send(s, &w);
-	log_info("%s logged in as '%s' by %s (session %016" PRIx64 ", SCP port %u)", s->peer,
-	    s->user, how, s->session_id, s->scp_port);
+	log_info("%s: logged in by %s (SCP port %u)", s->tag, how, s->scp_port);
 	if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
 	    s->scp_port, s->scp_mode) < 0)
-		log_warnx("session %016" PRIx64 " not in the sessions list (netcfax-admin "
-		    "sessions); it works all the same: store: %s", s->session_id,
-		    store_errmsg(srv->store));
+		log_warnx("%s: not in the sessions list (netcfax-admin sessions); it works all the "
+		    "same: store: %s", s->tag, store_errmsg(srv->store));
 	if (wants_notifications(s))
 		start_notifications(s);
 }
@@ -1023,7 +1038,7 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		session_close(s, NCFX_E_UNEXPECTED, why);
 		return;
 	case NCFX_MSG_LOGOUT:
-		log_info("%s: '%s' logged out", s->peer, s->user);
+		log_info("%s: logged out", s->tag);
 		session_logout(s);
 		jobs_upload_free(s->upload);
 		s->upload = NULL;
@@ -1036,6 +1051,7 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		s->user[0] = '\0';
 		s->user_id = 0;
 		set_state(s, S_LOGIN);
+		set_tag(s);
 		ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
 		session_send(s, &w);
 		/* Back under the pre-login rules, including the deadline. */
@@ -1151,7 +1167,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == S_HANDSHAKE)
 			set_state(s, S_HELLO);
-		log_debug("%s: TLS established", s->peer);
+		log_debug("%s: TLS established", s->tag);
 		return;
 	}
 	if (s->state == S_CLOSING) {
@@ -1160,15 +1176,14 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_ERROR) {
 		tls_bev_error(bev, why, sizeof(why));
-		log_warnx("closing %s%s%s: %s%s", s->peer, s->user[0] ? " user " : "", s->user,
+		log_warnx("%s: closing: %s%s", s->tag,
 		    s->state == S_HANDSHAKE ? "TLS handshake failed: " : "", why);
 	} else if (what & BEV_EVENT_EOF) {
 		if (s->state == S_HANDSHAKE)
-			log_warnx("closing %s: connection closed during the TLS handshake",
-			    s->peer);
+			log_warnx("%s: closing: connection closed during the TLS handshake",
+			    s->tag);
 		else
-			log_info("%s%s%s disconnected", s->peer, s->user[0] ? " user " : "",
-			    s->user);
+			log_info("%s: disconnected", s->tag);
 	}
 	session_free(s);
 }

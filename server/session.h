@@ -45,7 +45,9 @@ uint16_t    session_scp_port(const struct session *s);
 const uint8_t *session_scp_secret(const struct session *s);
 int64_t     session_user_id(const struct session *s);
 const char *session_user(const struct session *s);
-const char *session_peer(const struct session *s);     /* "addr:port", for logs */
+/* What every log line about this session starts with: "session=ID user=NAME addr=ADDR:PORT"
+ * once logged in (the id as netcfax-admin shows it), else "addr=ADDR:PORT". */
+const char *session_tag(const struct session *s);
 /* The upload in progress on this connection; jobs.c owns what it points to. */
 struct upload **session_upload(struct session *s);
 /* The document this session's last upload is being converted from, if any (jobs.c). */

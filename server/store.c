@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
@@ -177,6 +177,23 @@ static const char *const schema_v5 =
     "  DELETE FROM usage WHERE owner = OLD.id;"
     "  END;";
 
+/* Version 6: what the operator's status shows of the running server besides its sessions:
+ * the notification path of each session as a number, and each fax line's call. Like the
+ * sessions, the lines mirror the live process (rewritten at every start, emptied at a stop). */
+static const char *const schema_v6 =
+    "ALTER TABLE sessions ADD COLUMN path INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE lines ("
+    "  line INTEGER PRIMARY KEY,"
+    "  job INTEGER NOT NULL DEFAULT 0,"
+    "  owner INTEGER NOT NULL DEFAULT 0,"
+    "  dest TEXT NOT NULL DEFAULT '',"
+    "  remote_id TEXT NOT NULL DEFAULT '',"
+    "  connected INTEGER NOT NULL DEFAULT 0,"
+    "  pages_sent INTEGER NOT NULL DEFAULT 0,"
+    "  pages INTEGER NOT NULL DEFAULT 0,"
+    "  bit_rate INTEGER NOT NULL DEFAULT 0,"
+    "  since INTEGER NOT NULL);";
+
 static void
 copy(char *dst, size_t cap, const unsigned char *src)
 {
@@ -317,6 +334,7 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 3 && sqlite3_exec(st->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 4 && sqlite3_exec(st->db, schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 5 && sqlite3_exec(st->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
+	    (version < 6 && sqlite3_exec(st->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK) ||
 	    /* Not rewritten when current: that would look like a change to the server's poll. */
 	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
 	    STR(SCHEMA_VERSION), NULL, NULL, &msg) != SQLITE_OK) ||
@@ -439,6 +457,22 @@ store_user_get(struct store *st, const char *name, struct store_user *u)
 		u->created = sqlite3_column_int64(q, 3);
 		u->cred_gen = sqlite3_column_int64(q, 4);
 	}
+	release(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_user_name(struct store *st, int64_t id, char *name, size_t cap)
+{
+	sqlite3_stmt *q = prep(st, "SELECT name FROM users WHERE id = ?");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		copy(name, cap, sqlite3_column_text(q, 0));
 	release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -907,6 +941,80 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 	return 0;
 }
 
+/* The operator's view of the queue */
+
+int
+store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1])
+{
+	sqlite3_stmt *q = prep(st, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	for (int i = 0; i <= NCFX_JOB_SUSPENDED; i++)
+		counts[i] = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(q, 0);
+		if (state >= 0 && state <= NCFX_JOB_SUSPENDED)
+			counts[state] = sqlite3_column_int64(q, 1);
+	}
+	release(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs q, bound, over jobs joined with their owner's name (the column after the job's). */
+static int
+each_job_named(sqlite3_stmt *q, int (*cb)(const struct store_job *, const char *, void *),
+    void *arg)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_job j;
+		char user[NCFX_USER_MAX + 1];
+
+		job_row(q, &j);
+		copy(user, sizeof(user), sqlite3_column_text(q, 25));
+		if (cb(&j, user, arg) != 0)
+			break;
+	}
+	release(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_job_upcoming(struct store *st, int64_t now, int limit,
+    int (*cb)(const struct store_job *, const char *, void *), void *arg)
+{
+	/* store_job_next's order, looked further ahead: a job due by now (or past its kill
+	 * time, which the queue ends at once) goes by priority, the others when they fall due. */
+	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS ", COALESCE((SELECT name FROM users u "
+	    "WHERE u.id = jobs.owner), '') FROM jobs WHERE state IN (1, 2) ORDER BY "
+	    "CASE WHEN next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1) THEN 0 ELSE "
+	    "next_try END, priority, id LIMIT ?2");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, now);
+	sqlite3_bind_int(q, 2, limit);
+	return each_job_named(q, cb, arg);
+}
+
+int
+store_job_failed_since(struct store *st, int64_t since, int limit,
+    int (*cb)(const struct store_job *, const char *, void *), void *arg)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS ", COALESCE((SELECT name FROM users u "
+	    "WHERE u.id = jobs.owner), '') FROM jobs WHERE state = 5 AND updated >= ? "
+	    "ORDER BY updated DESC, id DESC LIMIT ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, since);
+	sqlite3_bind_int(q, 2, limit);
+	return each_job_named(q, cb, arg);
+}
+
 /* The inbox */
 
 #define FAX_COLUMNS "id, owner, number, remote_id, doc, pages, size, fine, bit_rate, ecm, " \
@@ -1273,14 +1381,15 @@ store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
 }
 
 int
-store_session_set_scp(struct store *st, uint64_t id, const char *state)
+store_session_set_scp(struct store *st, uint64_t id, int path, const char *state)
 {
-	sqlite3_stmt *q = prep(st, "UPDATE sessions SET scp_state = ? WHERE id = ?");
+	sqlite3_stmt *q = prep(st, "UPDATE sessions SET path = ?, scp_state = ? WHERE id = ?");
 
 	if (q == NULL)
 		return -1;
-	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)id);
+	sqlite3_bind_int(q, 1, path);
+	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
 	return exec_bound(st, q);
 }
 
@@ -1318,7 +1427,7 @@ int
 store_session_list(struct store *st, int (*cb)(const struct store_session *, void *), void *arg)
 {
 	sqlite3_stmt *q = prep(st, "SELECT s.id, u.name, s.addr, s.scp_port, s.scp_mode, "
-	    "s.created, s.scp_state FROM sessions s JOIN users u ON u.id = s.user "
+	    "s.created, s.scp_state, s.path FROM sessions s JOIN users u ON u.id = s.user "
 	    "ORDER BY u.name, s.created");
 	int rc;
 
@@ -1334,7 +1443,89 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 		x.scp_mode = sqlite3_column_int(q, 4);
 		x.created = sqlite3_column_int64(q, 5);
 		copy(x.scp_state, sizeof(x.scp_state), sqlite3_column_text(q, 6));
+		x.path = sqlite3_column_int(q, 7);
 		if (cb(&x, arg) != 0)
+			break;
+	}
+	release(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Fax lines: written like the session rows, without an fsync each (they are rewritten at
+ * every start), and only when a call starts, is answered, confirms a page or ends. */
+
+int
+store_line_reset(struct store *st, int n)
+{
+	sqlite3_stmt *q;
+	int rc = SQLITE_DONE;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(st->db, "DELETE FROM lines", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	for (int i = 1; i <= n && rc == SQLITE_DONE; i++) {
+		if ((q = prep(st, "INSERT INTO lines(line, since) VALUES(?, ?)")) == NULL)
+			goto rollback;
+		sqlite3_bind_int(q, 1, i);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)time(NULL));
+		rc = sqlite3_step(q);
+		release(q);
+	}
+	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_line_set(struct store *st, const struct store_line *l)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE lines SET job = ?, owner = ?, dest = ?, remote_id = ?, "
+	    "connected = ?, pages_sent = ?, pages = ?, bit_rate = ?, since = ? WHERE line = ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, l->job);
+	sqlite3_bind_int64(q, 2, l->owner);
+	sqlite3_bind_text(q, 3, l->dest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, l->remote_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 5, l->connected);
+	sqlite3_bind_int(q, 6, l->pages_sent);
+	sqlite3_bind_int(q, 7, l->pages);
+	sqlite3_bind_int(q, 8, l->bit_rate);
+	sqlite3_bind_int64(q, 9, l->since);
+	sqlite3_bind_int(q, 10, l->line);
+	return exec_bound(st, q);
+}
+
+int
+store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg)
+{
+	sqlite3_stmt *q = prep(st, "SELECT l.line, l.job, l.owner, COALESCE(u.name, ''), l.dest, "
+	    "l.remote_id, l.connected, l.pages_sent, l.pages, l.bit_rate, l.since FROM lines l "
+	    "LEFT JOIN users u ON u.id = l.owner ORDER BY l.line");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_line l;
+		memset(&l, 0, sizeof(l));
+		l.line = sqlite3_column_int(q, 0);
+		l.job = sqlite3_column_int64(q, 1);
+		l.owner = sqlite3_column_int64(q, 2);
+		copy(l.user, sizeof(l.user), sqlite3_column_text(q, 3));
+		copy(l.dest, sizeof(l.dest), sqlite3_column_text(q, 4));
+		copy(l.remote_id, sizeof(l.remote_id), sqlite3_column_text(q, 5));
+		l.connected = sqlite3_column_int(q, 6);
+		l.pages_sent = sqlite3_column_int(q, 7);
+		l.pages = sqlite3_column_int(q, 8);
+		l.bit_rate = sqlite3_column_int(q, 9);
+		l.since = sqlite3_column_int64(q, 10);
+		if (cb(&l, arg) != 0)
 			break;
 	}
 	release(q);

@@ -90,7 +90,22 @@ struct store_session {
 	int      scp_port;
 	int      scp_mode;
 	int64_t  created;
+	int      path;          /* enum ncfx_path in use: none, direct or relay */
 	char     scp_state[256];
+};
+
+/* A fax line of the running server, for the operator's status. */
+struct store_line {
+	int      line;          /* 1 .. fax_lines */
+	int64_t  job;           /* the call's job; 0 when the line is idle */
+	int64_t  owner;
+	char     user[NCFX_USER_MAX + 1];          /* the owner's name (store_line_list) */
+	char     dest[NCFX_DEST_MAX + 1];
+	char     remote_id[NCFX_REMOTE_ID_MAX + 1];
+	int      connected;     /* the far machine answered (T.30 phase B done) */
+	int      pages_sent, pages;
+	int      bit_rate;
+	int64_t  since;         /* the call began, or the line went idle */
 };
 
 /* Opens (creating and migrating) the database; WAL with synchronous=FULL so a committed
@@ -107,6 +122,8 @@ const char *store_trouble(struct store *st);
 /* Users. Functions return -1 on a database error (store_errmsg says why). */
 int store_user_add(struct store *st, const char *name, const char *pwhash); /* 0, 1 exists */
 int store_user_get(struct store *st, const char *name, struct store_user *u); /* 1, 0 absent */
+/* The name of user id, for log lines: 1, 0 absent, -1. */
+int store_user_name(struct store *st, int64_t id, char *name, size_t cap);
 int store_user_set_password(struct store *st, const char *name, const char *pwhash); /* 1, 0 */
 /* 1 removed, 0 absent, 2 refused because of unfinished jobs (unless force). The documents of
  * removed jobs are reported through doc_cb before the rows go. */
@@ -178,12 +195,31 @@ int64_t store_data_version(struct store *st);
 /* Live sessions: rows exist while the PCP connection does; the table is cleared at start. */
 int store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
                       int scp_port, int scp_mode);
-int store_session_set_scp(struct store *st, uint64_t id, const char *state);
+/* The notification path in use (enum ncfx_path) and in words. */
+int store_session_set_scp(struct store *st, uint64_t id, int path, const char *state);
 int store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode);
 int store_session_del(struct store *st, uint64_t id);
 int store_session_clear(struct store *st);
 int store_session_list(struct store *st, int (*cb)(const struct store_session *, void *),
                        void *arg);
+
+/* Fax lines: like the sessions, rows exist while the server runs. store_line_reset replaces
+ * them with n idle lines (0: none, at a stop); store_line_set writes one line's state. */
+int store_line_reset(struct store *st, int n);
+int store_line_set(struct store *st, const struct store_line *l);
+int store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg);
+
+/* The operator's view of the queue, across users. */
+/* How many jobs are in each state: counts[state] for states up to NCFX_JOB_SUSPENDED. */
+int store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1]);
+/* The next limit jobs to be dialled, in the queue's order (those due by now by priority,
+ * then the rest by their next try), with their owners' names. 0 or -1. */
+int store_job_upcoming(struct store *st, int64_t now, int limit,
+                       int (*cb)(const struct store_job *, const char *user, void *), void *arg);
+/* Jobs that failed at or after since, newest first, at most limit. 0 or -1. */
+int store_job_failed_since(struct store *st, int64_t since, int limit,
+                           int (*cb)(const struct store_job *, const char *user, void *),
+                           void *arg);
 
 /* Resume tokens, by their SHA-256 (resume.c makes and checks them). born is the time of the
  * password login that began the token's chain. */

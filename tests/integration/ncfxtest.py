@@ -227,6 +227,16 @@ def cert_fingerprint_der(der):
     return "SHA256:" + ":".join(h[i:i + 2] for i in range(0, len(h), 2))
 
 
+# --- the server's log lines ---
+
+def logins(text, user, how=None):
+    """The lines of a netcfaxd log that say user logged in (how: "password" or "resume
+    token", or either)."""
+    pat = re.compile(r"session=[0-9a-f]{16} user=%s addr=\S+: logged in by %s( |$)"
+                     % (re.escape(user), re.escape(how) if how else r"(password|resume token)"))
+    return [line for line in text.splitlines() if pat.search(line)]
+
+
 # --- the server ---
 
 class Server:
@@ -234,12 +244,18 @@ class Server:
 
     owner: TestCase instance or class whose cleanup stops the server and removes the files.
     extra: additional config keys (dict, written in order) that override the defaults below.
+    env: environment variables to add for netcfaxd.
+    ready: a function of the server that says it is ready, for a server that does not log
+    to its stderr (default: a line with "ready" in the log file).
     """
 
-    def __init__(self, owner=None, extra=None, start=True, args=(), prefix=()):
+    def __init__(self, owner=None, extra=None, start=True, args=(), prefix=(), env=None,
+                 ready=None):
         check_binaries(NETCFAXD, NETCFAX_ADMIN)
         self.args = list(args)          # extra netcfaxd command-line arguments
         self.prefix = list(prefix)      # e.g. ["ip", "netns", "exec", NS]
+        self.env = dict(env or {})
+        self.ready = ready
         self.dir = make_temp_dir(owner, prefix="ncfx-srv-")
         self.state_dir = os.path.join(self.dir, "state")
         self.conf = os.path.join(self.dir, "netcfaxd.conf")
@@ -292,17 +308,21 @@ class Server:
             raise RuntimeError("server already running")
         logf = open(self.log_path, "ab")
         self._log_offset = logf.tell()
+        env = dict(os.environ)
+        env.update(self.env)
         try:
             self.proc = subprocess.Popen(self.prefix + [NETCFAXD, "-c", self.conf] + self.args,
-                                         stdin=subprocess.DEVNULL,
+                                         stdin=subprocess.DEVNULL, env=env,
                                          stdout=logf, stderr=logf, start_new_session=True)
         finally:
             logf.close()
         _live_procs.append(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self.log_text(since_start=True)
-            if any("ready" in line for line in text.splitlines()):
+            if self.ready is not None:
+                if self.ready(self):
+                    return
+            elif any("ready" in line for line in self.log_text(since_start=True).splitlines()):
                 return
             if self.proc.poll() is not None:
                 raise AssertionError("netcfaxd exited with %d before ready; log:\n%s"

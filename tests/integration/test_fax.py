@@ -351,11 +351,11 @@ class Concurrency(unittest.TestCase):
             time.sleep(0.5)
         self.assertEqual(states, ["done"] * 11, data)
         log = srv.log_text(since_start=True).splitlines()
-        dial = [i for i, l in enumerate(log) if re.search(r"job \d+ of user \d+: dialling", l)]
-        done = [i for i, l in enumerate(log) if re.search(r"job \d+ done: ", l)]
+        dial = [i for i, l in enumerate(log) if re.search(r"user=alice job=\d+: dialling", l)]
+        done = [i for i, l in enumerate(log) if re.search(r"user=alice job=\d+: done: ", l)]
         self.assertEqual(len(dial), 11, "\n".join(log))
         self.assertLess(dial[9], done[0], "ten calls did not run at once:\n" + "\n".join(log))
-        first = re.search(r"job (\d+) of user", log[dial[0]]).group(1)
+        first = re.search(r"job=(\d+): dialling", log[dial[0]]).group(1)
         self.assertEqual(int(first), ids[10], "priority 1 was not dialled first")
         rc, data, err = bob.run("inbox", json=True)
         self.assertEqual(len(data["faxes"]), 11, data)

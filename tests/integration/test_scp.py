@@ -477,11 +477,12 @@ class IdleClose(ScpCase):
 class ResumeAfterRestart(ScpCase):
     def test_watcher_comes_back_by_resume_token(self):
         w = self.watch(self.alice)
-        self.assertIn("logged in as 'alice' by password", self.srv.log_text())
+        self.assertTrue(nt.logins(self.srv.log_text(), "alice", "password"),
+                        self.srv.log_text())
         for round_ in (1, 2):         # each login's token is good for the next one only
             self.srv.restart()
-            w.wait_for(lambda w: "logged in as 'alice' by resume token" in
-                       self.srv.log_text(since_start=True), 60, "a login by resume token")
+            w.wait_for(lambda w: nt.logins(self.srv.log_text(since_start=True), "alice",
+                                           "resume token"), 60, "a login by resume token")
             self.assertNotIn("by password", self.srv.log_text(since_start=True))
             self.notify("alice", "after restart %d" % round_)
             w.wait_for(lambda w: ("after restart %d" % round_) in texts(w), 60,
@@ -495,8 +496,8 @@ class NoResumeTokens(ScpCase):
     def test_watcher_comes_back_by_password(self):
         w = self.watch(self.alice)
         self.srv.restart()
-        w.wait_for(lambda w: "logged in as 'alice' by password" in
-                   self.srv.log_text(since_start=True), 60, "a login by password")
+        w.wait_for(lambda w: nt.logins(self.srv.log_text(since_start=True), "alice",
+                                       "password"), 60, "a login by password")
         self.assertNotIn("resume token", self.srv.log_text())
         self.assertEqual(w.stop(), 0)
 

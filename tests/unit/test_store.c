@@ -33,6 +33,39 @@ count_session(const struct store_session *x, void *arg)
 	return 0;
 }
 
+/* Jobs as the operator's lists give them, in order, with their owners' names. */
+struct seen {
+	int     n;
+	int64_t ids[8];
+	char    users[8][NCFX_USER_MAX + 1];
+};
+
+static int
+seen_job(const struct store_job *j, const char *user, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		s->ids[s->n] = j->id;
+		snprintf(s->users[s->n], sizeof(s->users[0]), "%s", user);
+	}
+	s->n++;
+	return 0;
+}
+
+static int
+seen_line(const struct store_line *l, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		s->ids[s->n] = l->job;
+		snprintf(s->users[s->n], sizeof(s->users[0]), "%s", l->user);
+	}
+	s->n++;
+	return 0;
+}
+
 struct tally {
 	int64_t jobs, bytes;
 };
@@ -204,7 +237,7 @@ main(void)
 
 		/* sessions */
 		CHECK_INT(store_session_add(st, 77, bob.id, "192.0.2.1", 7485, NCFX_SCP_FIXED), 0);
-		CHECK_INT(store_session_set_scp(st, 77, "connected"), 0);
+		CHECK_INT(store_session_set_scp(st, 77, NCFX_PATH_DIRECT, "connected"), 0);
 		listed = 0;
 		CHECK_INT(store_session_list(st, count_session, &listed), 0);
 		CHECK_INT(listed, 1);
@@ -252,6 +285,65 @@ main(void)
 		CHECK_INT(store_job_get(st, bob.id, a.id, &got), 1);
 		CHECK_INT(got.dials, 1);
 		CHECK_INT(got.state, NCFX_JOB_SLEEPING);
+
+		/* the operator's view: counts by state, the next to go in the queue's order (due
+		 * ones by priority, then by next try), recent failures, the lines */
+		{
+			struct store_job c = a, d = a;
+			struct store_line l = { 0 };
+			struct seen sn = { 0 };
+			int64_t counts[NCFX_JOB_SUSPENDED + 1], before[NCFX_JOB_SUSPENDED + 1];
+
+			c.id = d.id = 0;
+			c.state = NCFX_JOB_PENDING;
+			c.next_try = 0;
+			c.priority = 200;
+			CHECK_INT(store_job_insert(st, &c, NULL), 0);
+			d.state = NCFX_JOB_PENDING;
+			d.next_try = 0;
+			CHECK_INT(store_job_insert(st, &d, NULL), 0);
+			CHECK_INT(store_job_upcoming(st, now, 8, seen_job, &sn), 0);
+			CHECK_INT(sn.n, 3);                     /* not b: it is on a line */
+			CHECK_INT((int)sn.ids[0], (int)d.id);   /* due, priority 127 */
+			CHECK_INT((int)sn.ids[1], (int)c.id);   /* due, priority 200 */
+			CHECK_INT((int)sn.ids[2], (int)a.id);   /* asleep for 300 s */
+			CHECK_STR(sn.users[0], "bob");
+			CHECK_INT(store_job_counts(st, before), 0);
+			d.state = NCFX_JOB_FAILED;
+			snprintf(d.reason, sizeof(d.reason), "busy");
+			CHECK_INT(store_job_save(st, &d, NCFX_JOB_PENDING, NULL), 1);
+			CHECK_INT(store_job_counts(st, counts), 0);
+			CHECK_INT((int)counts[NCFX_JOB_PENDING], (int)before[NCFX_JOB_PENDING] - 1);
+			CHECK_INT((int)counts[NCFX_JOB_SLEEPING], 1);
+			CHECK_INT((int)counts[NCFX_JOB_ACTIVE], 1);
+			CHECK_INT((int)counts[NCFX_JOB_FAILED], (int)before[NCFX_JOB_FAILED] + 1);
+			memset(&sn, 0, sizeof(sn));
+			CHECK_INT(store_job_failed_since(st, now - 10, 8, seen_job, &sn), 0);
+			CHECK(sn.n >= 1);
+			CHECK_INT((int)sn.ids[0], (int)d.id);   /* the newest first */
+			memset(&sn, 0, sizeof(sn));
+			CHECK_INT(store_job_failed_since(st, now + 3600, 8, seen_job, &sn), 0);
+			CHECK_INT(sn.n, 0);
+			CHECK_INT(store_job_transition(st, bob.id, c.id, 1u << NCFX_JOB_PENDING,
+			    NCFX_JOB_CANCELLED, "", &got, NULL), 1);
+
+			CHECK_INT(store_line_reset(st, 2), 0);
+			l.line = 2;
+			l.job = b.id;
+			l.owner = bob.id;
+			l.since = now;
+			CHECK_INT(store_line_set(st, &l), 0);
+			memset(&sn, 0, sizeof(sn));
+			CHECK_INT(store_line_list(st, seen_line, &sn), 0);
+			CHECK_INT(sn.n, 2);
+			CHECK_INT((int)sn.ids[0], 0);           /* line 1 idle */
+			CHECK_INT((int)sn.ids[1], (int)b.id);
+			CHECK_STR(sn.users[1], "bob");
+			CHECK_INT(store_line_reset(st, 0), 0);
+			memset(&sn, 0, sizeof(sn));
+			CHECK_INT(store_line_list(st, seen_line, &sn), 0);
+			CHECK_INT(sn.n, 0);
+		}
 
 		/* the inbox, scoped to its owner, with its notification in the same commit */
 		f.owner = bob.id;
@@ -336,8 +428,11 @@ main(void)
 	store_close(st);
 
 	/* Older stores are brought up to date at open, counting the tally from their jobs: one
-	 * of schema 3 (before the tally) and one of schema 4 (before resume tokens). */
-	for (int from = 3; from <= 4; from++) {
+	 * of schema 3 (before the tally), one of schema 4 (before resume tokens) and one of
+	 * schema 5 (before the lines and the sessions' path). */
+	for (int from = 3; from <= 5; from++) {
+		static const char *const undo_v6 =
+		    "DROP TABLE lines; ALTER TABLE sessions DROP COLUMN path;";
 		static const char *const undo_v5 =
 		    "DROP TRIGGER users_password; DROP TRIGGER users_removed;"
 		    "DROP TABLE resume_tokens; ALTER TABLE users DROP COLUMN cred_gen;";
@@ -349,7 +444,12 @@ main(void)
 		sqlite3 *db;
 
 		CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-		CHECK_INT(sqlite3_exec(db, undo_v5, NULL, NULL, NULL), SQLITE_OK);
+		CHECK_INT(sqlite3_exec(db, undo_v6, NULL, NULL, NULL), SQLITE_OK);
+		if (from < 5)
+			CHECK_INT(sqlite3_exec(db, undo_v5, NULL, NULL, NULL), SQLITE_OK);
+		else
+			CHECK_INT(sqlite3_exec(db, "DELETE FROM resume_tokens", NULL, NULL, NULL),
+			    SQLITE_OK);
 		if (from == 3)
 			CHECK_INT(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
 		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", from);
@@ -363,6 +463,10 @@ main(void)
 		CHECK_INT(store_user_get(st, "bob", &bob), 1);
 		CHECK_INT(store_token_add(st, h, bob.id, bob.cred_gen, 10), 0);
 		CHECK_INT(store_token_rotate(st, h, h, bob.id, 0), 1);
+		CHECK_INT(store_line_reset(st, 1), 0);
+		CHECK_INT(store_session_add(st, 78, bob.id, "192.0.2.1", 0, 0), 0);
+		CHECK_INT(store_session_set_scp(st, 78, NCFX_PATH_RELAY, "relay"), 0);
+		CHECK_INT(store_session_del(st, 78), 0);
 		store_close(st);
 	}
 
