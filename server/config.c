@@ -195,3 +195,9 @@ config_print_sample(void)
 {
 	conf_print_sample(options, "netcfaxd.conf: netcfax server configuration");
 }
+
+const struct conf_opt *
+config_options(void)
+{
+	return options;
+}

@@ -76,5 +76,8 @@ int  config_set(struct server_config *c, const char *name, const char *value, ch
 /* Fills derived values (server_name) and checks what spans options. */
 int  config_finish(struct server_config *c, char *err, size_t errlen);
 void config_print_sample(void);
+/* The option table itself, for generated documentation (man/confdoc.c). */
+struct conf_opt;
+const struct conf_opt *config_options(void);
 
 #endif

@@ -74,6 +74,9 @@ int  client_config_load(struct client_config *c, const char *path, int missing_o
                         size_t errlen);
 int  client_config_set(struct client_config *c, const char *name, const char *value,
                        char *err, size_t errlen);
+/* The option table itself, for the sample client.conf and its manual page (man/confdoc.c). */
+struct conf_opt;
+const struct conf_opt *client_config_options(void);
 
 /* The connection settings of client.conf and the command line, as the library wants them. */
 void cli_conn_options(struct cli *cli, struct ncfx_client_options *o);

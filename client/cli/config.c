@@ -60,3 +60,9 @@ client_config_set(struct client_config *c, const char *name, const char *value, 
 {
 	return conf_set(options, c, name, value, err, errlen);
 }
+
+const struct conf_opt *
+client_config_options(void)
+{
+	return options;
+}
