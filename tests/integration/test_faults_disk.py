@@ -341,8 +341,8 @@ class SpoolFull(unittest.TestCase):
         self.assertEqual(os.path.getsize(srv.path("netcfax.db-wal")), 0)
         srv.fill(pages(len(data)) + image + page)
         self.assert_disk_error(raw.submit(data))
-        self.assertIsNotNone(srv.wait_log(lambda l: "submit by 'alice': store: database or disk "
-                                          "is full" in l, offset=mark), srv.log_text()[-2000:])
+        self.assertIsNotNone(srv.wait_log(lambda l: "user=alice" in l and "submit: store: database "
+                                          "or disk is full" in l, offset=mark), srv.log_text()[-2000:])
         self.assert_no_partial_files(srv, [kept])
         # 5. A change to a job the store cannot commit: refused, the job as it was.
         self.assertEqual(srv.sql("PRAGMA wal_checkpoint(TRUNCATE)", write=True), [(0, 0, 0)])
@@ -408,7 +408,7 @@ class SpoolFull(unittest.TestCase):
         mark = srv.log_size()
         no_file = "could not store the fax it was receiving"      # a call begun before
         ended = srv.wait_log(lambda l: no_file not in l and any(
-            "job %d %s:" % (job, state) in l for state in ("sleeping", "done", "failed")),
+            "job=%d: %s:" % (job, state) in l for state in ("sleeping", "done", "failed")),
             offset=mark, timeout=60)
         self.assertIsNotNone(ended, srv.log_text()[-3000:])
         self.assertIn("this server received the fax on this number but could not keep it (is "
@@ -611,7 +611,7 @@ class StoreLockedWhileRunning(unittest.TestCase):
         with open(shown) as f:
             self.assertEqual([int(x) for x in f.read().split()], list(range(1, total + 1)))
         log = srv.log_since(mark)
-        self.assertIn("submit by 'alice': store: database is locked", log)
+        self.assertRegex(log, r"user=alice [^\n]*submit: store: database is locked")
         # A new watcher starts after what was acknowledged: nothing is shown a second time.
         w.stop()
         w2 = nt.Watcher(alice, owner=self)
