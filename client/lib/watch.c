@@ -734,12 +734,17 @@ flush_acks(ncfx_watch *w)
 	}
 }
 
-/* A watcher that ends on purpose closes its TLS connection properly (close_notify), so the
+/* A watcher that ends on purpose closes its TLS connections properly (close_notify), so the
  * server logs a disconnect rather than a connection cut short. (Not BYE: the server's answer,
- * closing, would reach the event handlers as a lost connection while output is flushed.) */
+ * closing, would reach the event handlers as a lost connection while output is flushed.) The
+ * connect-backs first: the server, told on the PCP, would close them itself, but a busy one
+ * may read the SCP's end before the PCP's. */
 static void
 say_goodbye(ncfx_watch *w)
 {
+	for (struct scpconn *c = w->conns; c; c = c->next)
+		if (c->bev != NULL)
+			tls_bev_close_notify(c->bev);
 	if (w->pcp != NULL)
 		tls_bev_close_notify(w->pcp);
 }

@@ -426,7 +426,7 @@ class WakeUp(ScpCase):
         self.assertEqual(w.stop(), 0)
         # A watcher that stops closes its TLS connection properly: no "cut short" in the log.
         time.sleep(0.5)
-        self.assertNotIn("TLS error", self.srv.log_text())
+        self.assertNotIn("TLS error", self.srv.log_text(), w.describe())
         self.srv.stop()
         self.assertFalse(os.path.exists(sock), "the socket outlived the server")
 
