@@ -41,7 +41,15 @@ struct client_config {
 	long long heartbeat;
 	long long timeout;
 	char      log_level[16];
+	char      address_book[1024];
+	/* where each option was set, for messages: the file, and per row of the option table
+	 * its line there, or 0 (default), CLIENT_FROM_ENV, CLIENT_FROM_COMMAND_LINE */
+	char      conf_path[1024];
+	int       conf_line[32];
 };
+
+#define CLIENT_FROM_ENV          (-2)
+#define CLIENT_FROM_COMMAND_LINE (-1)
 
 struct cli {
 	struct client_config cfg;
@@ -70,10 +78,17 @@ struct cli {
 	char      **argv;
 };
 
+/* Defaults, then path (missing_ok: the default path may be absent). */
 int  client_config_load(struct client_config *c, const char *path, int missing_ok, char *err,
                         size_t errlen);
+/* NETCFAX_SERVER, NETCFAX_USER and NETCFAX_PORT over the file's values (an empty variable
+ * counts as unset); command-line options go on top with client_config_set. */
+int  client_config_env(struct client_config *c, char *err, size_t errlen);
+/* One option from the command line. */
 int  client_config_set(struct client_config *c, const char *name, const char *value,
                        char *err, size_t errlen);
+/* What one value alone cannot show (scp_range, scp_listen), said with where it was set. */
+int  client_config_check(const struct client_config *c, char *err, size_t errlen);
 
 /* The connection settings of client.conf and the command line, as the library wants them. */
 void cli_conn_options(struct cli *cli, struct ncfx_client_options *o);

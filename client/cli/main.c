@@ -74,6 +74,8 @@ usage(FILE *out)
 	    "  -v, --verbose            say more about what happens\n"
 	    "  -h, --help               this help; 'netcfax COMMAND --help' for one command\n"
 	    "\n"
+	    "Each setting comes from the command line, else the environment (NETCFAX_SERVER,\n"
+	    "NETCFAX_PORT, NETCFAX_USER), else client.conf, else its default.\n"
 	    "The password comes from NETCFAX_PASSWORD, --password-file or a prompt.\n"
 	    "Exit codes: 0 ok, 1 refused by the server, 2 server unreachable, 3 server identity\n"
 	    "changed, 4 login failed, 5 fax failed (send --wait), 6 job cancelled (send --wait),\n"
@@ -254,11 +256,15 @@ main(int argc, char **argv)
 		command_usage(cmd);
 		return CLI_OK;
 	}
-	if (client_config_load(&cli.cfg, cli.config_path, !explicit_conf, err, sizeof(err)) < 0)
+	/* The command line over the environment over client.conf over the defaults. */
+	if (client_config_load(&cli.cfg, cli.config_path, !explicit_conf, err, sizeof(err)) < 0 ||
+	    client_config_env(&cli.cfg, err, sizeof(err)) < 0)
 		return cli_error(&cli, CLI_USAGE, "%s", err);
 	for (int i = 0; i < nover; i++)
 		if (client_config_set(&cli.cfg, over[i].key, over[i].val, err, sizeof(err)) < 0)
 			return cli_error(&cli, CLI_USAGE, "%s", err);
+	if (client_config_check(&cli.cfg, err, sizeof(err)) < 0)
+		return cli_error(&cli, CLI_USAGE, "%s", err);
 	log_set_level(cli.verbose ? LOG_LVL_DEBUG : log_level_parse(cli.cfg.log_level));
 	if (cli.to && strcmp(cmd->name, "send") != 0)
 		return cli_error(&cli, CLI_USAGE, "--to only goes with send");
