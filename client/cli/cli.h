@@ -58,7 +58,10 @@ struct cli {
 	int         stream;       /* output is JSON lines (watch, send --wait): errors get a type */
 	int         verbose;
 	/* command options */
-	const char *to;
+	const char *to;           /* send --to: a number, or a name of the address book */
+	char        to_name[33];  /* the name, when --to was one (BOOK_NAME_MAX + 1) */
+	char        to_number[65];/* its number (NCFX_DEST_MAX + 1) */
+	const char *note;         /* book add --note */
 	const char *fingerprint;
 	const char *exec;         /* watch --exec */
 	int         wait;         /* send --wait */
@@ -115,6 +118,11 @@ int cmd_suspend(struct cli *cli);
 int cmd_resume(struct cli *cli);
 int cmd_inbox(struct cli *cli);
 int cmd_fetch(struct cli *cli);
+int cmd_book(struct cli *cli);
+/* send --to NAME: a name of the address book becomes its number (cli->to then points at
+ * cli->to_number, and cli->to_name keeps the name); a number stays as it is. CLI_OK, or the
+ * exit code after saying why. */
+int cli_resolve_to(struct cli *cli);
 
 /* A job or fax id as typed, or 0. */
 unsigned long long cli_parse_id(const char *s);
