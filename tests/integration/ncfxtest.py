@@ -28,6 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN_DIR = os.environ.get("NETCFAX_BIN_DIR") or os.path.join(HERE, "..", "..", "build", "bin")
 BIN_DIR = os.path.abspath(BIN_DIR)
+SRC_DIR = os.path.abspath(os.environ.get("NETCFAX_SRC_DIR") or os.path.join(HERE, "..", ".."))
 NETCFAXD = os.path.join(BIN_DIR, "netcfaxd")
 NETCFAX = os.path.join(BIN_DIR, "netcfax")
 NETCFAX_ADMIN = os.path.join(BIN_DIR, "netcfax-admin")
