@@ -21,8 +21,8 @@ struct command {
 static const struct command commands[] = {
 	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
 	{ "send", cmd_send, 1, "FILE... --to NUMBER|NAME [--wait]",
-	  "fax documents (PDF, PostScript, TIFF or plain text; up to 16, as one fax) to NUMBER, "
-	  "or to the number of NAME in your address book; "
+	  "fax documents (PDF, PostScript, TIFF or plain text; up to 16, as one fax; - reads one "
+	  "from standard input) to NUMBER, or to the number of NAME in your address book; "
 	  "--resolution fine|standard (default fine), --paper a4|letter (default a4), --at TIME, "
 	  "--retries N, --dials N, --kill-after DURATION, --priority 1-255, a cover page with "
 	  "--cover-from TEXT, --cover-to TEXT, --subject TEXT; --wait: show its progress until "
@@ -93,6 +93,15 @@ command_usage(const struct command *c)
 	printf("usage: netcfax [OPTIONS] %s %s\n\n%s.\n", c->name, c->args, c->help);
 	if (c->needs_login)
 		printf("\nLogs in as the configured user; see 'netcfax --help' for options.\n");
+	if (strcmp(c->name, "book") == 0)
+		printf("\nA name starts with a letter (then letters, digits, '.', '_', '-'); a number "
+		    "has\ndigits and + - ( ) . * # or spaces. So 'send --to' knows which it got. The "
+		    "book is\n~/.config/netcfax/addressbook (address_book in client.conf), at most "
+		    "1000 names.\n");
+	if (strcmp(c->name, "send") == 0)
+		printf("\nWith - the document comes from standard input (a pipe): e.g.\n"
+		    "  pdftops report.pdf - | netcfax send - --to 5550100\n"
+		    "It is read whole first, up to the server's max_document_size.\n");
 	if (strcmp(c->name, "trust") == 0)
 		printf("\nWithout --fingerprint, pins whatever the server presents: compare it with\n"
 		    "'netcfax-admin fingerprint' on the server first.\n");
