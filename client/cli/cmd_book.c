@@ -71,6 +71,7 @@ change(struct cli *cli, const char *path, int add)
 	char err[PATH_MAX + 400];
 	struct book *b = NULL;
 	const struct book_entry *e;
+	struct book_entry gone;
 	int lock, rc = CLI_OK;
 
 	if ((lock = book_lock(path, err, sizeof(err))) < 0)
@@ -90,14 +91,15 @@ change(struct cli *cli, const char *path, int add)
 			    "book list')", cli->argv[1]);
 			goto out;
 		}
-		if (!cli->json)
-			printf("removed %s (%s)\n", e->name, e->number);
+		gone = *e;
 		book_remove(b, cli->argv[1]);
 	}
 	if (book_save(b, err, sizeof(err)) < 0) {
 		rc = cli_error(cli, CLI_INTERNAL, "%s", err);
 		goto out;
 	}
+	if (!add && !cli->json)
+		printf("removed %s (%s)\n", gone.name, gone.number);
 	if (add && (e = book_find(b, cli->argv[1])) != NULL) {
 		if (cli->json) {
 			printf("{\"added\":{\"name\":");
