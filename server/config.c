@@ -1,6 +1,8 @@
 /* config.c: every netcfaxd option in one table: name, type, default, bounds, help. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -196,13 +198,54 @@ config_where(const struct server_config *c, const char *name, char *buf, size_t 
 	return buf;
 }
 
-/* Each listen entry must be an address of this host, or a name that resolves to one: found
- * now, the mistake is named with its line before anything starts. */
+#define LISTEN_ALLOWED "allowed: IPv4 or IPv6 addresses or host names, comma-separated, e.g. " \
+    "0.0.0.0, :: or 127.0.0.1"
+
+/* An IP address, or what could be a host name; a text with only digits and dots (or with a
+ * colon) that is no address is a mistyped one. Pure, so the configuration fuzzer can run it. */
+static int
+listen_entry_ok(const char *tok)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t len = strlen(tok);
+
+	if (inet_pton(AF_INET, tok, addr) == 1 || inet_pton(AF_INET6, tok, addr) == 1)
+		return 1;
+	if (len == 0 || len > 253 || strchr(tok, ':') || strspn(tok, "0123456789.") == len)
+		return 0;
+	for (const char *p = tok; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return 0;
+	return 1;
+}
+
 static int
 check_listen(const struct server_config *c, char *err, size_t errlen)
 {
 	char list[sizeof(c->listen)], *save = NULL, where[CONFIG_PATH_MAX + 64];
 	int n = 0;
+
+	snprintf(list, sizeof(list), "%s", c->listen);
+	for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (!listen_entry_ok(tok)) {
+			snprintf(err, errlen, "%s: '%s' is not an address; " LISTEN_ALLOWED,
+			    config_where(c, "listen", where, sizeof(where)), tok);
+			return -1;
+		}
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "%s: no address; " LISTEN_ALLOWED, config_where(c, "listen",
+		    where, sizeof(where)));
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_resolve_listen(const struct server_config *c, char *err, size_t errlen)
+{
+	char list[sizeof(c->listen)], *save = NULL, where[CONFIG_PATH_MAX + 64];
 
 	snprintf(list, sizeof(list), "%s", c->listen);
 	for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
@@ -214,19 +257,11 @@ check_listen(const struct server_config *c, char *err, size_t errlen)
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_flags = AI_PASSIVE;
 		if ((gai = getaddrinfo(tok, NULL, &hints, &res)) != 0) {
-			snprintf(err, errlen, "%s: '%s' is not an address (%s); allowed: IPv4 or IPv6 "
-			    "addresses or host names, comma-separated, e.g. 0.0.0.0, :: or 127.0.0.1",
+			snprintf(err, errlen, "%s: '%s' cannot be resolved (%s); " LISTEN_ALLOWED,
 			    config_where(c, "listen", where, sizeof(where)), tok, gai_strerror(gai));
 			return -1;
 		}
 		freeaddrinfo(res);
-		n++;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "%s: no address; allowed: IPv4 or IPv6 addresses or host "
-		    "names, comma-separated, e.g. 0.0.0.0, ::", config_where(c, "listen", where,
-		    sizeof(where)));
-		return -1;
 	}
 	return 0;
 }

@@ -77,8 +77,12 @@ int  config_load_stream(struct server_config *c, FILE *f, const char *name, char
 int  config_set(struct server_config *c, const char *name, const char *value, char *err,
                 size_t errlen);
 /* Fills derived values (server_name) and checks what spans options and what one value
- * alone cannot show (a range, the listen addresses), naming the file and line. */
+ * alone cannot show (a range, the form of the listen addresses), naming the file and line.
+ * Touches nothing outside the structure. */
 int  config_finish(struct server_config *c, char *err, size_t errlen);
+/* Resolves each listen entry (host names too), as the listener will: netcfaxd calls it at
+ * -n and before a start, so a name that does not resolve is named with its line. */
+int  config_resolve_listen(const struct server_config *c, char *err, size_t errlen);
 /* "FILE:LINE: name", "FILE: name (default)" or "command line: name": where an option's value
  * came from, to begin a message about it. Returns buf. */
 const char *config_where(const struct server_config *c, const char *name, char *buf,

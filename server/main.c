@@ -354,7 +354,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (check_fax_line(&srv->cfg, err, sizeof(err)) < 0) {
+	if (config_resolve_listen(&srv->cfg, err, sizeof(err)) < 0 ||
+	    check_fax_line(&srv->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

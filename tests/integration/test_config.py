@@ -186,6 +186,14 @@ class ServerConfigCheck(unittest.TestCase):
         self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
         self.assertIn("listen.conf:3: listen: '999.1.2.3' is not an address", err)
         self.assertIn("allowed: IPv4 or IPv6 addresses or host names", err)
+        # a host name that does not resolve, found before the start
+        path = self.write("listen3.conf", ["state_dir = %s" % self.state,
+                                           "listen = no-such-host.invalid"])
+        for args in (("-n", "-c", path), ("-c", path)):
+            rc, out, err = self.check(*args)
+            self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
+            self.assertIn("listen3.conf:2: listen: 'no-such-host.invalid' cannot be resolved", err)
+        self.assertFalse(os.path.exists(self.state))
         # the same value from the command line is named as such
         path = self.write("listen2.conf", ["state_dir = %s" % self.state])
         rc, out, err = self.check("-n", "-c", path, "-l", "999.1.2.3")

@@ -83,6 +83,12 @@ main(void)
 	CHECK_INT(load(&c, "\n\nlisten = 127.0.0.1, 999.1.2.3\n", err, sizeof(err)), 0);
 	CHECK_INT(config_finish(&c, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, ":3: listen: '999.1.2.3' is not an address");
+	/* a host name passes the pure check; netcfaxd resolves it before it starts */
+	CHECK_INT(load(&c, "listen = localhost, fax.example.invalid\n", err, sizeof(err)), 0);
+	CHECK_INT(config_finish(&c, err, sizeof(err)), 0);
+	CHECK_INT(load(&c, "listen = 10.0.0.1:7488\n", err, sizeof(err)), 0);
+	CHECK_INT(config_finish(&c, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, ":1: listen: '10.0.0.1:7488' is not an address");
 	CHECK_INT(load(&c, "listen = 127.0.0.1\ntls_key = /etc/k.pem\n", err, sizeof(err)), 0);
 	CHECK_INT(config_finish(&c, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, ":2: tls_key: set without tls_cert");
