@@ -10,7 +10,6 @@
 #include <strings.h>
 
 #define CONF_LINE_MAX 4096
-#define CONF_MAX_OPTS 128
 
 static const struct conf_opt *
 find_opt(const struct conf_opt *opts, const char *name)
@@ -68,10 +67,101 @@ choice_ok(const char *choices, const char *v)
 	return 0;
 }
 
+/* "1 to 65535", or for sizes "1K to 4G": an option's bounds as a person writes them. */
+static const char *
+range(const struct conf_opt *o, char *buf, size_t cap)
+{
+	static const char unit[] = "KMG";
+	char lo[24], hi[24];
+	long long v[2] = { o->min, o->max };
+	char *out[2] = { lo, hi };
+
+	for (int i = 0; i < 2; i++) {
+		int u = -1;
+		long long x = v[i];
+		while (o->type == CONF_SIZE && u < 2 && x >= 1024 && x % 1024 == 0) {
+			x /= 1024;
+			u++;
+		}
+		if (u >= 0)
+			snprintf(out[i], sizeof(lo), "%lld%c", x, unit[u]);
+		else
+			snprintf(out[i], sizeof(lo), "%lld", x);
+	}
+	snprintf(buf, cap, "%s to %s", lo, hi);
+	return buf;
+}
+
+/* Edits from a to b (insert, delete, substitute, case ignored), or a large number when
+ * either is longer than any option name. */
+static int
+distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 64 };
+	int prev[MAXLEN + 1], cur[MAXLEN + 1];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > MAXLEN || lb > MAXLEN)
+		return 1000;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]));
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(prev));
+	}
+	return prev[lb];
+}
+
+/* "unknown option 'x'", the nearest option when one is close, and where the options are
+ * listed: the help of the table's last row, else every name. */
+static void
+unknown_option(const struct conf_opt *opts, const char *name, char *err, size_t errlen)
+{
+	const struct conf_opt *o, *best = NULL;
+	int best_d = 3;
+	size_t n;
+
+	for (o = opts; o->name; o++) {
+		int d = distance(name, o->name);
+		if (d < best_d) {
+			best_d = d;
+			best = o;
+		}
+	}
+	n = (size_t)snprintf(err, errlen, "unknown option '%s'", name);
+	if (best && n < errlen)
+		n += (size_t)snprintf(err + n, errlen - n, " (did you mean '%s'?)", best->name);
+	if (o->help) {
+		if (n < errlen)
+			snprintf(err + n, errlen - n, "; %s", o->help);
+		return;
+	}
+	if (n < errlen)
+		n += (size_t)snprintf(err + n, errlen - n, "; the options are:");
+	for (o = opts; o->name && n < errlen; o++)
+		n += (size_t)snprintf(err + n, errlen - n, "%s %s", o == opts ? "" : ",", o->name);
+}
+
+int
+conf_index(const struct conf_opt *opts, const char *name)
+{
+	for (int i = 0; opts[i].name; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
 static int
 apply(const struct conf_opt *o, void *target, const char *v, char *err, size_t errlen)
 {
 	char *dst = (char *)target + o->offset;
+	char buf[64];
 	long long n;
 	char *end;
 
@@ -80,20 +170,23 @@ apply(const struct conf_opt *o, void *target, const char *v, char *err, size_t e
 	case CONF_SIZE:
 		if (o->type == CONF_SIZE) {
 			if (conf_parse_size(v, &n) < 0) {
-				snprintf(err, errlen, "%s: '%s' is not a size (e.g. 64M)", o->name, v);
+				snprintf(err, errlen, "%s: '%s' is not a size; allowed: %s, in bytes "
+				    "or with K, M or G (e.g. 64M)", o->name, v, range(o, buf,
+				    sizeof(buf)));
 				return -1;
 			}
 		} else {
 			errno = 0;
 			n = strtoll(v, &end, 10);
 			if (end == v || *end != '\0' || errno != 0) {
-				snprintf(err, errlen, "%s: '%s' is not a number", o->name, v);
+				snprintf(err, errlen, "%s: '%s' is not a whole number; allowed: %s",
+				    o->name, v, range(o, buf, sizeof(buf)));
 				return -1;
 			}
 		}
 		if (n < o->min || n > o->max) {
-			snprintf(err, errlen, "%s: %lld is out of range %lld..%lld", o->name, n,
-			    o->min, o->max);
+			snprintf(err, errlen, "%s: %s is out of range; allowed: %s", o->name, v,
+			    range(o, buf, sizeof(buf)));
 			return -1;
 		}
 		memcpy(dst, &n, sizeof(n));
@@ -121,7 +214,8 @@ apply(const struct conf_opt *o, void *target, const char *v, char *err, size_t e
 		    !strcasecmp(v, "off") || !strcmp(v, "0"))
 			b = 0;
 		else {
-			snprintf(err, errlen, "%s: '%s' is not yes or no", o->name, v);
+			snprintf(err, errlen, "%s: '%s' is not yes or no (true/false, on/off and "
+			    "1/0 also do)", o->name, v);
 			return -1;
 		}
 		memcpy(dst, &b, sizeof(b));
@@ -148,7 +242,7 @@ conf_set(const struct conf_opt *opts, void *target, const char *name, const char
 	const struct conf_opt *o = find_opt(opts, name);
 
 	if (o == NULL) {
-		snprintf(err, errlen, "unknown option '%s'", name);
+		unknown_option(opts, name, err, errlen);
 		return -1;
 	}
 	return apply(o, target, value, err, errlen);
@@ -169,7 +263,7 @@ trim(char *s)
 
 int
 conf_load(const struct conf_opt *opts, void *target, const char *path, int missing_ok,
-    char *err, size_t errlen)
+    int *lines, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	int rc;
@@ -180,16 +274,16 @@ conf_load(const struct conf_opt *opts, void *target, const char *path, int missi
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	rc = conf_load_stream(opts, target, f, path, err, errlen);
+	rc = conf_load_stream(opts, target, f, path, lines, err, errlen);
 	fclose(f);
 	return rc;
 }
 
 int
 conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char *path,
-    char *err, size_t errlen)
+    int *lines, char *err, size_t errlen)
 {
-	char line[CONF_LINE_MAX + 2], why[512];
+	char line[CONF_LINE_MAX + 2], why[1024];
 	int seen_line[CONF_MAX_OPTS] = { 0 };
 	int lineno = 0, rc = -1;
 
@@ -209,12 +303,18 @@ conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char 
 			continue;
 		eq = strchr(key, '=');
 		if (eq == NULL) {
-			snprintf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+			snprintf(err, errlen, "%s:%d: expected 'name = value', found '%.60s%s'", path,
+			    lineno, key, strlen(key) > 60 ? "..." : "");
 			goto out;
 		}
 		*eq = '\0';
 		val = trim(eq + 1);
 		key = trim(key);
+		if (*key == '\0') {
+			snprintf(err, errlen, "%s:%d: expected 'name = value', found no name before "
+			    "'='", path, lineno);
+			goto out;
+		}
 		if (val[0] == '"') {
 			/* A quoted value keeps '#' and spaces; only a comment may follow it. */
 			char *close = strchr(val + 1, '"'), *rest;
@@ -242,7 +342,8 @@ conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char 
 		}
 		o = find_opt(opts, key);
 		if (o == NULL) {
-			snprintf(err, errlen, "%s:%d: unknown option '%s'", path, lineno, key);
+			unknown_option(opts, key, why, sizeof(why));
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto out;
 		}
 		size_t idx = (size_t)(o - opts);
@@ -253,6 +354,8 @@ conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char 
 		}
 		if (idx < CONF_MAX_OPTS)
 			seen_line[idx] = lineno;
+		if (lines)
+			lines[idx] = lineno;
 		if (apply(o, target, val, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto out;

@@ -26,16 +26,25 @@ struct conf_opt {
 };
 
 #define CONF_END { NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL }
+/* The last row may say where a reader finds every option, for "unknown option" errors
+ * (without it, the error lists the option names). */
+#define CONF_END_HINT(h) { NULL, 0, NULL, 0, 0, NULL, 0, 0, h }
+#define CONF_MAX_OPTS 128          /* rows in one table at most */
 
 /* Sets every option to its default. Returns 0, or -1 if a default is invalid (a bug). */
 int  conf_defaults(const struct conf_opt *opts, void *target, char *err, size_t errlen);
 /* Parses path over the current values. A missing file is an error unless missing_ok.
- * The file is rejected whole: on error target may be partly set, and err says "path:line: why". */
+ * The file is rejected whole: on error target may be partly set, and err says "path:line:
+ * option: what is wrong; what is allowed". When lines is given (one int per row of opts),
+ * lines[i] is set to the line that set option i, so that a check across options can name
+ * it too; options the file does not set are left as they were. */
 int  conf_load(const struct conf_opt *opts, void *target, const char *path, int missing_ok,
-               char *err, size_t errlen);
+               int *lines, char *err, size_t errlen);
 /* The same from an open stream; name stands for the path in messages. f is not closed. */
 int  conf_load_stream(const struct conf_opt *opts, void *target, FILE *f, const char *name,
-                      char *err, size_t errlen);
+                      int *lines, char *err, size_t errlen);
+/* The row of name in opts, or -1. */
+int  conf_index(const struct conf_opt *opts, const char *name);
 /* Sets one option from text (command-line overrides). */
 int  conf_set(const struct conf_opt *opts, void *target, const char *name, const char *value,
               char *err, size_t errlen);

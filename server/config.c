@@ -1,8 +1,12 @@
 /* config.c: every netcfaxd option in one table: name, type, default, bounds, help. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -125,18 +129,33 @@ static const struct conf_opt options[] = {
 	CHOICE(log_facility, "daemon",
 	    "daemon|user|local0|local1|local2|local3|local4|local5|local6|local7",
 	    "Syslog facility of the log lines when log = syslog"),
-	CONF_END
+	CONF_END_HINT("every option is listed, with its default and what it does, by "
+	    "netcfaxd --sample-config")
 };
+_Static_assert(sizeof(options) / sizeof(options[0]) <=
+    sizeof(((struct server_config *)0)->conf_line) / sizeof(int), "conf_line too short");
+
+_Static_assert(sizeof(options) / sizeof(options[0]) <= CONFIG_OPTIONS_MAX,
+    "server_config.conf_line has a slot per row of the option table");
+
+static void
+origin_reset(struct server_config *c, const char *path)
+{
+	snprintf(c->conf_path, sizeof(c->conf_path), "%s", path ? path : "");
+	for (size_t i = 0; i < sizeof(c->conf_line) / sizeof(c->conf_line[0]); i++)
+		c->conf_line[i] = 0;
+}
 
 int
 config_load(struct server_config *c, const char *path, int missing_ok, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
+	origin_reset(c, path);
 	if (conf_defaults(options, c, err, errlen) < 0)
 		return -1;
 	if (path == NULL)
 		return 0;
-	return conf_load(options, c, path, missing_ok, err, errlen);
+	return conf_load(options, c, path, missing_ok, c->conf_line, err, errlen);
 }
 
 int
@@ -144,46 +163,166 @@ config_load_stream(struct server_config *c, FILE *f, const char *name, char *err
     size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
+	origin_reset(c, name);
 	if (conf_defaults(options, c, err, errlen) < 0)
 		return -1;
-	return conf_load_stream(options, c, f, name, err, errlen);
+	return conf_load_stream(options, c, f, name, c->conf_line, err, errlen);
 }
 
 int
 config_set(struct server_config *c, const char *name, const char *value, char *err,
     size_t errlen)
 {
-	return conf_set(options, c, name, value, err, errlen);
+	int i = conf_index(options, name);
+	char why[512];
+
+	if (conf_set(options, c, name, value, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "command line: %s", why);
+		return -1;
+	}
+	c->conf_line[i] = CONFIG_FROM_COMMAND_LINE;
+	return 0;
+}
+
+const char *
+config_where_line(const struct server_config *c, const char *name, char *buf, size_t len)
+{
+	int i = conf_index(options, name), line = i >= 0 ? c->conf_line[i] : 0;
+
+	if (line == CONFIG_FROM_COMMAND_LINE)
+		snprintf(buf, len, "command line");
+	else if (line > 0)
+		snprintf(buf, len, "%s:%d", c->conf_path, line);
+	else
+		snprintf(buf, len, "%s", c->conf_path[0] ? c->conf_path : "defaults");
+	return buf;
+}
+
+const char *
+config_where(const struct server_config *c, const char *name, char *buf, size_t len)
+{
+	int i = conf_index(options, name);
+	size_t n;
+
+	config_where_line(c, name, buf, len);
+	n = strlen(buf);
+	snprintf(buf + n, len - n, ": %s%s", name, i >= 0 && c->conf_line[i] == 0 ?
+	    " (default)" : "");
+	return buf;
+}
+
+#define LISTEN_ALLOWED "allowed: IPv4 or IPv6 addresses or host names, comma-separated, e.g. " \
+    "0.0.0.0, :: or 127.0.0.1"
+
+/* An IP address, or what could be a host name; a text with only digits and dots (or with a
+ * colon) that is no address is a mistyped one. Pure, so the configuration fuzzer can run it. */
+static int
+listen_entry_ok(const char *tok)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t len = strlen(tok);
+
+	if (inet_pton(AF_INET, tok, addr) == 1 || inet_pton(AF_INET6, tok, addr) == 1)
+		return 1;
+	if (len == 0 || len > 253 || strchr(tok, ':') || strspn(tok, "0123456789.") == len)
+		return 0;
+	for (const char *p = tok; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return 0;
+	return 1;
+}
+
+static int
+check_listen(const struct server_config *c, char *err, size_t errlen)
+{
+	char list[sizeof(c->listen)], *save = NULL, where[CONFIG_PATH_MAX + 64];
+	int n = 0;
+
+	snprintf(list, sizeof(list), "%s", c->listen);
+	for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (!listen_entry_ok(tok)) {
+			snprintf(err, errlen, "%s: '%s' is not an address; " LISTEN_ALLOWED,
+			    config_where(c, "listen", where, sizeof(where)), tok);
+			return -1;
+		}
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "%s: no address; " LISTEN_ALLOWED, config_where(c, "listen",
+		    where, sizeof(where)));
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_resolve_listen(const struct server_config *c, char *err, size_t errlen)
+{
+	char list[sizeof(c->listen)], *save = NULL, where[CONFIG_PATH_MAX + 64];
+
+	snprintf(list, sizeof(list), "%s", c->listen);
+	for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		struct addrinfo hints, *res = NULL;
+		int gai;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		if ((gai = getaddrinfo(tok, NULL, &hints, &res)) != 0) {
+			snprintf(err, errlen, "%s: '%s' cannot be resolved (%s); " LISTEN_ALLOWED,
+			    config_where(c, "listen", where, sizeof(where)), tok, gai_strerror(gai));
+			return -1;
+		}
+		freeaddrinfo(res);
+	}
+	return 0;
 }
 
 int
 config_finish(struct server_config *c, char *err, size_t errlen)
 {
+	char w1[CONFIG_PATH_MAX + 64], w2[CONFIG_PATH_MAX + 64];
+
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
-		snprintf(err, errlen, "tls_cert and tls_key must be set together");
+		snprintf(err, errlen, "%s: set without %s; set both (a PEM certificate chain and its "
+		    "key), or neither for a self-signed certificate in state_dir/tls",
+		    config_where(c, c->tls_cert[0] ? "tls_cert" : "tls_key", w1, sizeof(w1)),
+		    c->tls_cert[0] ? "tls_key" : "tls_cert");
 		return -1;
 	}
 	if (c->state_dir[0] == '\0') {
-		snprintf(err, errlen, "state_dir must not be empty");
+		snprintf(err, errlen, "%s: must not be empty; allowed: a directory, e.g. "
+		    "/var/lib/netcfax", config_where(c, "state_dir", w1, sizeof(w1)));
 		return -1;
 	}
 	if (sscanf(c->scp_ports, "%lld-%lld", &c->scp_port_min, &c->scp_port_max) != 2 ||
 	    c->scp_port_min < 1024 || c->scp_port_max > 65535 ||
 	    c->scp_port_min > c->scp_port_max) {
-		snprintf(err, errlen, "scp_ports: '%s' is not a range LOW-HIGH within 1024-65535",
-		    c->scp_ports);
+		snprintf(err, errlen, "%s: '%s' is not a range; allowed: LOW-HIGH within "
+		    "1024-65535, e.g. 1024-65535 or 7485-7599",
+		    config_where(c, "scp_ports", w1, sizeof(w1)), c->scp_ports);
 		return -1;
 	}
 	if (c->direct_retry_min > c->direct_retry_max) {
-		snprintf(err, errlen, "direct_retry_min (%lld) is more than direct_retry_max (%lld)",
-		    c->direct_retry_min, c->direct_retry_max);
+		int maxline = c->conf_line[conf_index(options, "direct_retry_max")];
+		if (maxline > 0)
+			snprintf(w2, sizeof(w2), "set on line %d", maxline);
+		else
+			snprintf(w2, sizeof(w2), "%s", maxline == 0 ? "the default" :
+			    "from the command line");
+		snprintf(err, errlen, "%s: %lld is more than direct_retry_max (%lld, %s); allowed: "
+		    "at most direct_retry_max", config_where(c, "direct_retry_min", w1, sizeof(w1)),
+		    c->direct_retry_min, c->direct_retry_max, w2);
 		return -1;
 	}
 	if (strlen(c->fax_station_id) > 20) {
-		snprintf(err, errlen, "fax_station_id: '%s' is longer than the 20 characters T.30 "
-		    "allows", c->fax_station_id);
+		snprintf(err, errlen, "%s: '%s' is longer than the 20 characters T.30 allows",
+		    config_where(c, "fax_station_id", w1, sizeof(w1)), c->fax_station_id);
 		return -1;
 	}
+	if (check_listen(c, err, errlen) < 0)
+		return -1;
 	if (c->server_name[0] == '\0' &&
 	    gethostname(c->server_name, sizeof(c->server_name) - 1) != 0)
 		snprintf(c->server_name, sizeof(c->server_name), "netcfaxd");

@@ -8,6 +8,8 @@
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_DEFAULT_PATH "/etc/netcfax/netcfaxd.conf"
 
+#define CONFIG_OPTIONS_MAX 96      /* rows of the option table, at most */
+
 struct server_config {
 	char      listen[512];
 	long long pcp_port;
@@ -62,7 +64,13 @@ struct server_config {
 	char      log_facility[16];
 	/* derived */
 	long long scp_port_min, scp_port_max;
+	/* where each option was set, for messages (config_where): the file, and per row of the
+	 * option table its line there, 0 for a default, CONFIG_FROM_COMMAND_LINE for -s, -l, -p */
+	char      conf_path[CONFIG_PATH_MAX];
+	int       conf_line[CONFIG_OPTIONS_MAX];
 };
+
+#define CONFIG_FROM_COMMAND_LINE (-1)
 
 /* Defaults, then the file (missing_ok for the default path), then nothing else: command-line
  * overrides go through config_set(). 0 or -1 with "file:line: why" in err. */
@@ -73,8 +81,20 @@ int  config_load_stream(struct server_config *c, FILE *f, const char *name, char
                         size_t errlen);
 int  config_set(struct server_config *c, const char *name, const char *value, char *err,
                 size_t errlen);
-/* Fills derived values (server_name) and checks what spans options. */
+/* Fills derived values (server_name) and checks what spans options and what one value
+ * alone cannot show (a range, the form of the listen addresses), naming the file and line.
+ * Touches nothing outside the structure. */
 int  config_finish(struct server_config *c, char *err, size_t errlen);
+/* Resolves each listen entry (host names too), as the listener will: netcfaxd calls it at
+ * -n and before a start, so a name that does not resolve is named with its line. */
+int  config_resolve_listen(const struct server_config *c, char *err, size_t errlen);
+/* "FILE:LINE: name", "FILE: name (default)" or "command line: name": where an option's value
+ * came from, to begin a message about it. Returns buf. */
+const char *config_where(const struct server_config *c, const char *name, char *buf,
+                         size_t len);
+/* The same without the name: "FILE:LINE", "FILE" or "command line". */
+const char *config_where_line(const struct server_config *c, const char *name, char *buf,
+                              size_t len);
 void config_print_sample(void);
 /* The option table itself, for generated documentation (man/confdoc.c). */
 struct conf_opt;

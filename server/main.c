@@ -33,6 +33,7 @@
 #include "privdrop.h"
 #include "server.h"
 #include "session.h"
+#include "softline.h"
 #include "spool.h"
 #include "store.h"
 #include "throttle.h"
@@ -173,7 +174,7 @@ start_privileged(struct server *srv, const char *conf_path)
 	int plan;
 
 	if ((plan = privdrop_plan(srv->cfg.user, &acct, err, sizeof(err))) < 0)
-		fatalx("%s: %s", conf_path, err);
+		fatalx("%s: %s", config_where_line(&srv->cfg, "user", warn, sizeof(warn)), err);
 	if (plan == PRIVDROP_STAY && acct.uid == 0)
 		log_warnx("running as root: set user in %s to an unprivileged account (e.g. user = "
 		    "netcfax, made with: useradd --system --no-create-home --shell /usr/sbin/nologin "
@@ -200,6 +201,45 @@ start_privileged(struct server *srv, const char *conf_path)
 		    "(each parent must let it through, e.g. chmod o+x PARENT)", acct.name,
 		    srv->cfg.state_dir, strerror(errno));
 	log_info("running as %s (uid %ld, gid %ld)", acct.name, (long)acct.uid, (long)acct.gid);
+}
+
+/* fax_numbers and fax_remotes as the software line reads them, each on its own so that the
+ * message names the option and its line, before anything starts. */
+static int
+check_fax_line(const struct server_config *cfg, char *err, size_t errlen)
+{
+	struct softline_opts so = { 0 };
+	char why[512], where[CONFIG_PATH_MAX + 64];
+	const char *name = NULL, *allowed = "";
+	void *line;
+
+	so.own_numbers = cfg->fax_numbers;
+	if ((line = softline_new(&so, why, sizeof(why))) == NULL) {
+		name = "fax_numbers";
+		allowed = "NUMBER USER, ... e.g. \"+44 20 7946 0001 alice, 5550102 bob\"";
+	} else {
+		softline_ops.free(line);
+		so.own_numbers = NULL;
+		so.remotes = cfg->fax_remotes;
+		if ((line = softline_new(&so, why, sizeof(why))) == NULL)
+			name = "fax_remotes";
+		else {
+			softline_ops.free(line);
+			so.own_numbers = cfg->fax_numbers;
+			if ((line = softline_new(&so, why, sizeof(why))) == NULL)
+				name = "fax_remotes";     /* a number in both lists */
+			else
+				softline_ops.free(line);
+		}
+		if (name)
+			allowed = "NUMBER BEHAVIOUR, ... with answer, busy, no-answer, "
+			    "hangup-after-N, noisy or no-fine, e.g. \"5550199 answer, 5550188 busy\"";
+	}
+	if (name == NULL)
+		return 0;
+	snprintf(err, errlen, "%s: %s; allowed: %s", config_where(cfg, name, where,
+	    sizeof(where)), why, allowed);
+	return -1;
 }
 
 static void
@@ -334,12 +374,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (config_resolve_listen(&srv->cfg, err, sizeof(err)) < 0 ||
+	    check_fax_line(&srv->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	if (check) {
 		if (srv->cfg.tls_cert[0]) {
 			struct tls_ctx *t = tls_server_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key,
 			    TLS_MIN_12, err, sizeof(err));
 			if (t == NULL) {
-				fprintf(stderr, "%s: %s\n", conf_path, err);
+				fprintf(stderr, "%s: %s\n", config_where(&srv->cfg, "tls_cert", path,
+				    sizeof(path)), err);
 				return 1;
 			}
 			tls_ctx_free(t);
@@ -347,7 +393,8 @@ main(int argc, char **argv)
 		if (srv->cfg.user[0]) {
 			struct privdrop_account acct;
 			if (privdrop_lookup(srv->cfg.user, &acct, err, sizeof(err)) < 0) {
-				fprintf(stderr, "%s: %s\n", conf_path, err);
+				fprintf(stderr, "%s: %s\n", config_where_line(&srv->cfg, "user",
+				    path, sizeof(path)), err);
 				return 1;
 			}
 		}

@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
@@ -151,6 +151,18 @@ static const char *const schema_v4 =
     "    ON CONFLICT(owner) DO UPDATE SET jobs = jobs + 1, bytes = bytes + excluded.bytes;"
     "  END;";
 
+/* A user's triggers: a new password moves cred_gen and ends the user's resume tokens; a
+ * removed user's tokens and quota tally go with the user. */
+#define USERS_TRIGGERS \
+    "CREATE TRIGGER users_password AFTER UPDATE OF pwhash ON users BEGIN" \
+    "  UPDATE users SET cred_gen = cred_gen + 1 WHERE id = NEW.id;" \
+    "  DELETE FROM resume_tokens WHERE user = NEW.id;" \
+    "  END;" \
+    "CREATE TRIGGER users_removed AFTER DELETE ON users BEGIN" \
+    "  DELETE FROM resume_tokens WHERE user = OLD.id;" \
+    "  DELETE FROM usage WHERE owner = OLD.id;" \
+    "  END;"
+
 /* Version 5: resume tokens, a reconnecting client's proof that it logged in a moment ago, by
  * the SHA-256 of the token (the token itself is a bearer secret and is never stored), with
  * the time of the password login that began its chain of tokens. cred_gen counts password
@@ -168,14 +180,34 @@ static const char *const schema_v5 =
     "  user INTEGER NOT NULL,"
     "  born INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX resume_tokens_user ON resume_tokens(user);"
-    "CREATE TRIGGER users_password AFTER UPDATE OF pwhash ON users BEGIN"
-    "  UPDATE users SET cred_gen = cred_gen + 1 WHERE id = NEW.id;"
-    "  DELETE FROM resume_tokens WHERE user = NEW.id;"
-    "  END;"
-    "CREATE TRIGGER users_removed AFTER DELETE ON users BEGIN"
-    "  DELETE FROM resume_tokens WHERE user = OLD.id;"
-    "  DELETE FROM usage WHERE owner = OLD.id;"
-    "  END;";
+    USERS_TRIGGERS;
+
+/* Version 7: user ids that are never given out again. Stores created with schema 1 (and the
+ * first stores of schema 2) have a users table without AUTOINCREMENT, where SQLite hands the
+ * id of a deleted newest user to the next one, who would then inherit whatever still names
+ * that id. Such a table is rebuilt with AUTOINCREMENT, its rows as they were, and its
+ * counter starts past every user id the store still mentions. A table that has it already
+ * is left alone (rebuild_users decides). */
+static const char *const schema_v7_users =
+    "CREATE TABLE users_v7 ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  pwhash TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  next_seq INTEGER NOT NULL DEFAULT 1,"
+    "  acked_seq INTEGER NOT NULL DEFAULT 0,"
+    "  cred_gen INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO users_v7(id, name, pwhash, created, next_seq, acked_seq, cred_gen)"
+    "  SELECT id, name, pwhash, created, next_seq, acked_seq, cred_gen FROM users;"
+    "DROP TABLE users;"
+    "ALTER TABLE users_v7 RENAME TO users;"
+    USERS_TRIGGERS
+    "DELETE FROM sqlite_sequence WHERE name = 'users';"
+    "INSERT INTO sqlite_sequence(name, seq) SELECT 'users', COALESCE(MAX(id), 0) FROM ("
+    "  SELECT MAX(id) AS id FROM users UNION ALL SELECT MAX(owner) FROM jobs"
+    "  UNION ALL SELECT MAX(owner) FROM inbox UNION ALL SELECT MAX(user) FROM notifications"
+    "  UNION ALL SELECT MAX(owner) FROM usage UNION ALL SELECT MAX(user) FROM resume_tokens"
+    "  UNION ALL SELECT MAX(user) FROM sessions);";
 
 /* Version 6: what the operator's status shows of the running server besides its sessions:
  * the notification path of each session as a number, and each fax line's call. Like the
@@ -283,13 +315,72 @@ open_error(struct store *st, const char *path, const char *detail, char *err, si
 	}
 }
 
+/* PRAGMA user_version: the schema the store was last written with, or -1. */
+static int
+read_version(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return version;
+}
+
+static void
+newer_schema(const char *path, int version, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: the store has schema %d, written by a newer netcfax; this one "
+	    "knows schemas up to %d, so it was not changed: run the newer netcfaxd and "
+	    "netcfax-admin, or restore the state directory from before that upgrade", path,
+	    version, SCHEMA_VERSION);
+}
+
+/* An upgrade that would leave a row pointing at nothing is not committed. */
+static int
+check_foreign_keys(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*msg = sqlite3_mprintf("a row of table %s refers to a missing row of %s",
+		    (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 2));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Schema 7's step: 1 if the users table was rebuilt, 0 if it needed no rebuild, -1. */
+static int
+rebuild_users(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+	    "name = 'users' AND instr(upper(sql), 'AUTOINCREMENT') = 0", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return -1;
+	return sqlite3_exec(db, schema_v7_users, NULL, NULL, msg) == SQLITE_OK ? 1 : -1;
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	char *msg = NULL;
-	int version = 0;
-	sqlite3_stmt *q;
+	int version;
 
 	if (st == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -308,25 +399,30 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 	/* The admin tool writes while the server runs: wait for the other writer. */
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK)
+	/* A store from a newer netcfax is left exactly as it is, down to its journal mode. */
+	if ((version = read_version(st->db)) < 0)
+		goto sqlfail;
+	if (version > SCHEMA_VERSION) {
+		newer_schema(path, version, err, errlen);
+		goto fail;
+	}
+	/* Foreign keys are switched on after the upgrade: schema 7 rebuilds a table that
+	 * others refer to, which SQLite allows only with them off (and checks below). */
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
+	    NULL, &msg) != SQLITE_OK)
 		goto sqlfail;
 	/* Each step of the schema's history runs once, in one transaction with the version, and
 	 * the version is read inside it: the server and netcfax-admin opening an old store at
 	 * the same moment upgrade it once. */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
 		goto sqlfail;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
+	if ((version = read_version(st->db)) < 0) {
 		rollback(st);
 		goto sqlfail;
 	}
-	if (sqlite3_step(q) == SQLITE_ROW)
-		version = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
 	if (version > SCHEMA_VERSION) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		snprintf(err, errlen, "%s: database schema %d is newer than this netcfaxd (%d)",
-		    path, version, SCHEMA_VERSION);
+		newer_schema(path, version, err, errlen);
 		goto fail;
 	}
 	if ((version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
@@ -335,17 +431,27 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 4 && sqlite3_exec(st->db, schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 5 && sqlite3_exec(st->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 6 && sqlite3_exec(st->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK) ||
+	    (version < 7 && rebuild_users(st->db, &msg) < 0) ||
 	    /* Not rewritten when current: that would look like a change to the server's poll. */
+	    (version < SCHEMA_VERSION && check_foreign_keys(st->db, &msg) < 0) ||
 	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
 	    STR(SCHEMA_VERSION), NULL, NULL, &msg) != SQLITE_OK) ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		rollback(st);
 		goto sqlfail;
 	}
+	if (sqlite3_exec(st->db, "PRAGMA foreign_keys=ON", NULL, NULL, &msg) != SQLITE_OK)
+		goto sqlfail;
 	return st;
 sqlfail:
 	open_error(st, path, msg ? msg : st->errmsg[0] ? st->errmsg : sqlite3_errmsg(st->db), err,
 	    errlen);
+	if (version >= 0 && version < SCHEMA_VERSION) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (while bringing the store up to date; it was "
+		    "left as it was)");
+	}
 	sqlite3_free(msg);
 fail:
 	store_close(st);

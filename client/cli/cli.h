@@ -41,7 +41,15 @@ struct client_config {
 	long long heartbeat;
 	long long timeout;
 	char      log_level[16];
+	char      address_book[1024];
+	/* where each option was set, for messages: the file, and per row of the option table
+	 * its line there, or 0 (default), CLIENT_FROM_ENV, CLIENT_FROM_COMMAND_LINE */
+	char      conf_path[1024];
+	int       conf_line[32];
 };
+
+#define CLIENT_FROM_ENV          (-2)
+#define CLIENT_FROM_COMMAND_LINE (-1)
 
 struct cli {
 	struct client_config cfg;
@@ -50,7 +58,10 @@ struct cli {
 	int         stream;       /* output is JSON lines (watch, send --wait): errors get a type */
 	int         verbose;
 	/* command options */
-	const char *to;
+	const char *to;           /* send --to: a number, or a name of the address book */
+	char        to_name[33];  /* the name, when --to was one (BOOK_NAME_MAX + 1) */
+	char        to_number[65];/* its number (NCFX_DEST_MAX + 1) */
+	const char *note;         /* book add --note */
 	const char *fingerprint;
 	const char *exec;         /* watch --exec */
 	int         wait;         /* send --wait */
@@ -70,13 +81,20 @@ struct cli {
 	char      **argv;
 };
 
+/* Defaults, then path (missing_ok: the default path may be absent). */
 int  client_config_load(struct client_config *c, const char *path, int missing_ok, char *err,
                         size_t errlen);
+/* NETCFAX_SERVER, NETCFAX_USER and NETCFAX_PORT over the file's values (an empty variable
+ * counts as unset); command-line options go on top with client_config_set. */
+int  client_config_env(struct client_config *c, char *err, size_t errlen);
+/* One option from the command line. */
 int  client_config_set(struct client_config *c, const char *name, const char *value,
                        char *err, size_t errlen);
 /* The option table itself, for the sample client.conf and its manual page (man/confdoc.c). */
 struct conf_opt;
 const struct conf_opt *client_config_options(void);
+/* What one value alone cannot show (scp_range, scp_listen), said with where it was set. */
+int  client_config_check(const struct client_config *c, char *err, size_t errlen);
 
 /* The connection settings of client.conf and the command line, as the library wants them. */
 void cli_conn_options(struct cli *cli, struct ncfx_client_options *o);
@@ -103,6 +121,11 @@ int cmd_suspend(struct cli *cli);
 int cmd_resume(struct cli *cli);
 int cmd_inbox(struct cli *cli);
 int cmd_fetch(struct cli *cli);
+int cmd_book(struct cli *cli);
+/* send --to NAME: a name of the address book becomes its number (cli->to then points at
+ * cli->to_number, and cli->to_name keeps the name); a number stays as it is. CLI_OK, or the
+ * exit code after saying why. */
+int cli_resolve_to(struct cli *cli);
 
 /* A job or fax id as typed, or 0. */
 unsigned long long cli_parse_id(const char *s);

@@ -1,11 +1,17 @@
 /* cmd_send.c: netcfax send FILE... --to NUMBER: upload documents as one new fax job (a cover
- * page first with --cover-from, --cover-to or --subject); with --wait,
- * follow it to its end (a live progress line on a terminal). */
+ * page first with --cover-from, --cover-to or --subject); "-" is standard input, so that
+ * programs can print to a fax; with --wait, follow it to its end (a live progress line on a
+ * terminal). */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "proto.h"
 
 static void
@@ -28,17 +34,28 @@ print_job(struct cli *cli, const struct ncfx_job *j)
 	if (cli->json) {
 		printf("{\"job\":");
 		cli_print_job_json(stdout, j);
+		if (cli->to_name[0]) {
+			printf(",\"to_name\":");
+			json_print_str(stdout, cli->to_name);
+		}
 		printf("}\n");
 	} else
-		printf("job %llu queued: %s to %s (%llu bytes, %u page%s)\n",
-		    (unsigned long long)j->id, j->filename, j->dest, (unsigned long long)j->size,
-		    j->pages, j->pages == 1 ? "" : "s");
+		printf("job %llu queued: %s to %s%s%s (%llu bytes, %u page%s)\n",
+		    (unsigned long long)j->id, j->filename, cli->to_name, cli->to_name[0] ? " at " :
+		    "", j->dest, (unsigned long long)j->size, j->pages, j->pages == 1 ? "" : "s");
 	fflush(stdout);
 }
+
+/* Standard input is kept whole before anything is sent: the upload needs its size and
+ * checksum first. When the server does not say its limit, this one (its own highest). */
+#define STDIN_MAX_FALLBACK (4ULL << 30)
+#define STDIN_NAME "stdin"
 
 /* send --wait: submit right after the watcher's first login, then wait for the job's end. */
 struct wait_ctx {
 	struct cli     *cli;
+	const struct ncfx_document *docs;
+	int             ndocs;
 	struct ncfx_job job;
 	int             submitted;
 	int             failed_rc;
@@ -53,8 +70,8 @@ wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
 
 	if (!first)
 		return 0;
-	st = ncfx_submit_files(c, (const char *const *)x->cli->argv, x->cli->argc, x->cli->to,
-	    &x->cli->submit, progress, x->cli, &x->job);
+	st = ncfx_submit_docs(c, x->docs, x->ndocs, x->cli->to, &x->cli->submit, progress,
+	    x->cli, &x->job);
 	if (st != NCFX_OK) {
 		x->failed_rc = cli_fail(x->cli, c, st);
 		ncfx_watch_stop(w, x->failed_rc);
@@ -157,13 +174,15 @@ wait_done(struct cli *cli, ncfx_watch *w, ncfx_status st, void *arg)
 }
 
 static int
-send_and_wait(struct cli *cli)
+send_and_wait(struct cli *cli, const struct ncfx_document *docs, int ndocs)
 {
 	struct ncfx_watch_options cb = { 0 };
 	struct wait_ctx x;
 
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;
+	x.docs = docs;
+	x.ndocs = ndocs;
 	cb.on_login = wait_login;
 	cb.on_notify = wait_notify;
 	cb.on_status = wait_status;
@@ -171,34 +190,155 @@ send_and_wait(struct cli *cli)
 	return cli_watch_run(cli, &cb, wait_done, &x);
 }
 
+/* An unnamed file in TMPDIR (or /tmp), gone when closed, even after a crash. */
+static int
+open_spool(char *dir, size_t cap)
+{
+	const char *t = getenv("TMPDIR");
+	char path[4200];
+	int fd;
+
+	snprintf(dir, cap, "%s", t && t[0] == '/' ? t : "/tmp");
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600)) >= 0)
+		return fd;
+	/* a file system without O_TMPFILE: a private name, unlinked at once */
+	snprintf(path, sizeof(path), "%s/netcfax-stdin-XXXXXX", dir);
+	if ((fd = mkstemp(path)) >= 0)
+		unlink(path);
+	return fd;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads standard input whole into *out (an unnamed temporary file), at most the server's
+ * max_document_size, asked for on a connection of its own before anything is read, so that
+ * a document over the limit is refused as soon as it goes past it. */
+static int
+read_stdin(struct cli *cli, int *out)
+{
+	char dir[4100], *buf;
+	uint64_t cap, total = 0;
+	ncfx_client *c;
+	ssize_t n;
+	int fd, rc;
+
+	*out = -1;
+	if (isatty(STDIN_FILENO))
+		return cli_error(cli, CLI_USAGE, "standard input is a terminal: pipe a document into "
+		    "'netcfax send -', e.g. pdftops report.pdf - | netcfax send - --to 5550100");
+	if ((rc = cli_open(cli, 0, &c)) != CLI_OK)
+		return rc;
+	cap = ncfx_client_max_document(c);
+	ncfx_client_free(c);
+	if (cap == 0 || cap > STDIN_MAX_FALLBACK)
+		cap = STDIN_MAX_FALLBACK;
+	if ((buf = malloc(NCFX_CHUNK_MAX)) == NULL)
+		return cli_error(cli, CLI_INTERNAL, "out of memory");
+	if ((fd = open_spool(dir, sizeof(dir))) < 0) {
+		rc = cli_error(cli, CLI_NOINPUT, "cannot keep standard input in %s: %s (set TMPDIR "
+		    "to a directory you can write)", dir, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		n = read(STDIN_FILENO, buf, NCFX_CHUNK_MAX);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = cli_error(cli, CLI_NOINPUT, "reading standard input: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((total += (uint64_t)n) > cap) {
+			rc = cli_error(cli, CLI_NOINPUT, "standard input holds more than %llu bytes, "
+			    "the most the server takes (its max_document_size): send a smaller "
+			    "document", (unsigned long long)cap);
+			goto out;
+		}
+		if (write_all(fd, buf, (size_t)n) < 0) {
+			rc = cli_error(cli, CLI_NOINPUT, "cannot keep standard input in %s: %s (set "
+			    "TMPDIR to a directory with room)", dir, strerror(errno));
+			goto out;
+		}
+	}
+	if (total == 0) {
+		rc = cli_error(cli, CLI_NOINPUT, "standard input is empty: pipe a document (PDF, "
+		    "PostScript, TIFF or text) into 'netcfax send -'");
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+	rc = CLI_OK;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int
 cmd_send(struct cli *cli)
 {
+	struct ncfx_document docs[NCFX_PARTS_MAX];
 	struct ncfx_job j;
 	ncfx_client *c;
 	ncfx_status st;
-	int rc;
+	int rc, from_stdin = -1, spool = -1;
 
 	if (cli->argc < 1 || cli->argc > (int)NCFX_PARTS_MAX)
 		return cli_error(cli, CLI_USAGE, "send takes 1 to %u documents: netcfax send "
-		    "FILE... --to NUMBER", NCFX_PARTS_MAX);
+		    "FILE... --to NUMBER ('-' for standard input)", NCFX_PARTS_MAX);
 	if (cli->to == NULL)
-		return cli_error(cli, CLI_USAGE, "send needs a fax number: --to NUMBER");
-	for (int i = 0; i < cli->argc; i++)
-		if (access(cli->argv[i], R_OK) != 0)
-			return cli_error(cli, CLI_NOINPUT, "cannot read %s", cli->argv[i]);
-	if (cli->wait)
-		return send_and_wait(cli);
-	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
+		return cli_error(cli, CLI_USAGE, "send needs a fax number: --to NUMBER, or --to "
+		    "NAME from your address book");
+	if ((rc = cli_resolve_to(cli)) != CLI_OK)
 		return rc;
-	st = ncfx_submit_files(c, (const char *const *)cli->argv, cli->argc, cli->to,
-	    &cli->submit, progress, cli, &j);
+	for (int i = 0; i < cli->argc; i++) {
+		if (strcmp(cli->argv[i], "-") == 0) {
+			if (from_stdin >= 0)
+				return cli_error(cli, CLI_USAGE, "standard input ('-') can be only one "
+				    "of the documents");
+			from_stdin = i;
+		} else if (access(cli->argv[i], R_OK) != 0)
+			return cli_error(cli, CLI_NOINPUT, "cannot read %s", cli->argv[i]);
+	}
+	if (from_stdin >= 0 && (rc = read_stdin(cli, &spool)) != CLI_OK)
+		return rc;
+	for (int i = 0; i < cli->argc; i++) {
+		docs[i].path = i == from_stdin ? NULL : cli->argv[i];
+		docs[i].fd = i == from_stdin ? spool : -1;
+		docs[i].name = i == from_stdin ? STDIN_NAME : NULL;
+	}
+	if (cli->wait) {
+		rc = send_and_wait(cli, docs, cli->argc);
+		goto out;
+	}
+	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
+		goto out;
+	st = ncfx_submit_docs(c, docs, cli->argc, cli->to, &cli->submit, progress, cli, &j);
 	if (st != NCFX_OK) {
 		rc = cli_fail(cli, c, st);
 		ncfx_client_free(c);
-		return rc;
+		goto out;
 	}
 	print_job(cli, &j);
 	ncfx_client_free(c);
-	return CLI_OK;
+	rc = CLI_OK;
+out:
+	if (spool >= 0)
+		close(spool);
+	return rc;
 }

@@ -1,5 +1,8 @@
 /* config.c: client.conf options, in the same table form as the server's. */
+#include <arpa/inet.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -41,7 +44,19 @@ static const struct conf_opt options[] = {
 	  "Seconds to wait for the server" },
 	{ "log_level", CONF_CHOICE, "warn", 0, 0, "error|warn|info|debug", OFF(log_level),
 	  SZ(log_level), "How much the client prints about what it does" },
+	STR(address_book, "", "The address book of named recipients; empty = "
+	    "~/.config/netcfax/addressbook"),
 	CONF_END
+};
+_Static_assert(sizeof(options) / sizeof(options[0]) <=
+    sizeof(((struct client_config *)0)->conf_line) / sizeof(int), "conf_line too short");
+
+/* The environment variables that stand for options, between client.conf and the command
+ * line. */
+static const struct { const char *var, *name; } env_options[] = {
+	{ "NETCFAX_SERVER", "server" },
+	{ "NETCFAX_PORT", "port" },
+	{ "NETCFAX_USER", "user" },
 };
 
 int
@@ -49,16 +64,88 @@ client_config_load(struct client_config *c, const char *path, int missing_ok, ch
     size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
+	snprintf(c->conf_path, sizeof(c->conf_path), "%s", path);
 	if (conf_defaults(options, c, err, errlen) < 0)
 		return -1;
-	return conf_load(options, c, path, missing_ok, err, errlen);
+	return conf_load(options, c, path, missing_ok, c->conf_line, err, errlen);
+}
+
+int
+client_config_env(struct client_config *c, char *err, size_t errlen)
+{
+	char why[512];
+
+	for (size_t i = 0; i < sizeof(env_options) / sizeof(env_options[0]); i++) {
+		const char *v = getenv(env_options[i].var);
+
+		if (v == NULL || *v == '\0')
+			continue;
+		if (conf_set(options, c, env_options[i].name, v, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "environment variable %s: %s (unset it, or fix it)",
+			    env_options[i].var, why);
+			return -1;
+		}
+		c->conf_line[conf_index(options, env_options[i].name)] = CLIENT_FROM_ENV;
+	}
+	return 0;
 }
 
 int
 client_config_set(struct client_config *c, const char *name, const char *value, char *err,
     size_t errlen)
 {
-	return conf_set(options, c, name, value, err, errlen);
+	char why[512];
+
+	if (conf_set(options, c, name, value, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "command line: %s", why);
+		return -1;
+	}
+	c->conf_line[conf_index(options, name)] = CLIENT_FROM_COMMAND_LINE;
+	return 0;
+}
+
+/* "FILE:LINE: name", "environment variable NETCFAX_X", "command line: name" or
+ * "FILE: name (default)". */
+static const char *
+where(const struct client_config *c, const char *name, char *buf, size_t len)
+{
+	int line = c->conf_line[conf_index(options, name)];
+
+	if (line > 0)
+		snprintf(buf, len, "%s:%d: %s", c->conf_path, line, name);
+	else if (line == CLIENT_FROM_COMMAND_LINE)
+		snprintf(buf, len, "command line: %s", name);
+	else if (line == CLIENT_FROM_ENV) {
+		snprintf(buf, len, "environment: %s", name);
+		for (size_t i = 0; i < sizeof(env_options) / sizeof(env_options[0]); i++)
+			if (strcmp(env_options[i].name, name) == 0)
+				snprintf(buf, len, "environment variable %s", env_options[i].var);
+	} else
+		snprintf(buf, len, "%s: %s (default)", c->conf_path, name);
+	return buf;
+}
+
+int
+client_config_check(const struct client_config *c, char *err, size_t errlen)
+{
+	char w[1100], tail;
+	unsigned char addr[sizeof(struct in6_addr)];
+	int lo, hi;
+
+	if (sscanf(c->scp_range, "%d-%d%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 ||
+	    lo > hi) {
+		snprintf(err, errlen, "%s: '%s' is not a range; allowed: LOW-HIGH within "
+		    "1024-65535, e.g. 7500-7599", where(c, "scp_range", w, sizeof(w)), c->scp_range);
+		return -1;
+	}
+	if (c->scp_listen[0] && inet_pton(AF_INET, c->scp_listen, addr) != 1 &&
+	    inet_pton(AF_INET6, c->scp_listen, addr) != 1) {
+		snprintf(err, errlen, "%s: '%s' is not an IP address; allowed: an address of this "
+		    "machine, e.g. 192.168.1.20 or ::, or empty for all", where(c, "scp_listen", w,
+		    sizeof(w)), c->scp_listen);
+		return -1;
+	}
+	return 0;
 }
 
 const struct conf_opt *

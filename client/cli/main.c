@@ -20,8 +20,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "login", cmd_login, 1, "", "check that you can log in to the server" },
-	{ "send", cmd_send, 1, "FILE... --to NUMBER [--wait]",
-	  "fax documents (PDF, PostScript, TIFF or plain text; up to 16, as one fax) to NUMBER; "
+	{ "send", cmd_send, 1, "FILE... --to NUMBER|NAME [--wait]",
+	  "fax documents (PDF, PostScript, TIFF or plain text; up to 16, as one fax; - reads one "
+	  "from standard input) to NUMBER, or to the number of NAME in your address book; "
 	  "--resolution fine|standard (default fine), --paper a4|letter (default a4), --at TIME, "
 	  "--retries N, --dials N, --kill-after DURATION, --priority 1-255, a cover page with "
 	  "--cover-from TEXT, --cover-to TEXT, --subject TEXT; --wait: show its progress until "
@@ -37,6 +38,8 @@ static const struct command commands[] = {
 	  "save a received fax (default fax-ID.pdf) and mark it read" },
 	{ "watch", cmd_watch, 1, "[--exec CMD]",
 	  "stay logged in and print notifications as they arrive" },
+	{ "book", cmd_book, 0, "[list | add NAME NUMBER [--note TEXT] | remove NAME]",
+	  "your address book of named recipients, for send --to NAME" },
 	{ "portmap", cmd_portmap, 0, "status|open PORT|list|remove PORT",
 	  "router port mappings by hand (UPnP, NAT-PMP; --via, --lease S, --all)" },
 	{ "trust", cmd_trust, 0, "[--fingerprint SHA256:...]",
@@ -74,6 +77,8 @@ usage(FILE *out)
 	    "  -v, --verbose            say more about what happens\n"
 	    "  -h, --help               this help; 'netcfax COMMAND --help' for one command\n"
 	    "\n"
+	    "Each setting comes from the command line, else the environment (NETCFAX_SERVER,\n"
+	    "NETCFAX_PORT, NETCFAX_USER), else client.conf, else its default.\n"
 	    "The password comes from NETCFAX_PASSWORD, --password-file or a prompt.\n"
 	    "Exit codes: 0 ok, 1 refused by the server, 2 server unreachable, 3 server identity\n"
 	    "changed, 4 login failed, 5 fax failed (send --wait), 6 job cancelled (send --wait),\n"
@@ -88,6 +93,15 @@ command_usage(const struct command *c)
 	printf("usage: netcfax [OPTIONS] %s %s\n\n%s.\n", c->name, c->args, c->help);
 	if (c->needs_login)
 		printf("\nLogs in as the configured user; see 'netcfax --help' for options.\n");
+	if (strcmp(c->name, "book") == 0)
+		printf("\nA name starts with a letter (then letters, digits, '.', '_', '-'); a number "
+		    "has\ndigits and + - ( ) . * # or spaces. So 'send --to' knows which it got. The "
+		    "book is\n~/.config/netcfax/addressbook (address_book in client.conf), at most "
+		    "1000 names.\n");
+	if (strcmp(c->name, "send") == 0)
+		printf("\nWith - the document comes from standard input (a pipe): e.g.\n"
+		    "  pdftops report.pdf - | netcfax send - --to 5550100\n"
+		    "It is read whole first, up to the server's max_document_size.\n");
 	if (strcmp(c->name, "trust") == 0)
 		printf("\nWithout --fingerprint, pins whatever the server presents: compare it with\n"
 		    "'netcfax-admin fingerprint' on the server first.\n");
@@ -99,7 +113,7 @@ main(int argc, char **argv)
 	enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_TO, O_FP, O_WAIT, O_EXEC, O_SCPMODE,
 	       O_SCPPORT, O_SCPRANGE, O_SCP, O_VIA, O_LEASE, O_ALL, O_PORTMAP, O_RES, O_PAPER,
 	       O_AT, O_RETRIES, O_DIALS, O_KILL, O_PRIO, O_FORMAT, O_UNREAD, O_CFROM, O_CTO,
-	       O_SUBJECT };
+	       O_SUBJECT, O_NOTE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "server", required_argument, NULL, 'S' },
@@ -131,6 +145,7 @@ main(int argc, char **argv)
 		{ "cover-from", required_argument, NULL, O_CFROM },
 		{ "cover-to", required_argument, NULL, O_CTO },
 		{ "subject", required_argument, NULL, O_SUBJECT },
+		{ "note", required_argument, NULL, O_NOTE },
 		{ "scp-mode", required_argument, NULL, O_SCPMODE },
 		{ "scp-port", required_argument, NULL, O_SCPPORT },
 		{ "scp-range", required_argument, NULL, O_SCPRANGE },
@@ -221,6 +236,7 @@ main(int argc, char **argv)
 		case O_CFROM: cli.submit.cover_from = optarg; sending = 1; break;
 		case O_CTO: cli.submit.cover_to = optarg; sending = 1; break;
 		case O_SUBJECT: cli.submit.subject = optarg; sending = 1; break;
+		case O_NOTE: cli.note = optarg; break;
 		case O_SCPMODE: over[nover].key = "scp_mode"; over[nover++].val = optarg; break;
 		case O_SCPPORT: over[nover].key = "scp_port"; over[nover++].val = optarg; break;
 		case O_SCPRANGE: over[nover].key = "scp_range"; over[nover++].val = optarg; break;
@@ -254,11 +270,15 @@ main(int argc, char **argv)
 		command_usage(cmd);
 		return CLI_OK;
 	}
-	if (client_config_load(&cli.cfg, cli.config_path, !explicit_conf, err, sizeof(err)) < 0)
+	/* The command line over the environment over client.conf over the defaults. */
+	if (client_config_load(&cli.cfg, cli.config_path, !explicit_conf, err, sizeof(err)) < 0 ||
+	    client_config_env(&cli.cfg, err, sizeof(err)) < 0)
 		return cli_error(&cli, CLI_USAGE, "%s", err);
 	for (int i = 0; i < nover; i++)
 		if (client_config_set(&cli.cfg, over[i].key, over[i].val, err, sizeof(err)) < 0)
 			return cli_error(&cli, CLI_USAGE, "%s", err);
+	if (client_config_check(&cli.cfg, err, sizeof(err)) < 0)
+		return cli_error(&cli, CLI_USAGE, "%s", err);
 	log_set_level(cli.verbose ? LOG_LVL_DEBUG : log_level_parse(cli.cfg.log_level));
 	if (cli.to && strcmp(cmd->name, "send") != 0)
 		return cli_error(&cli, CLI_USAGE, "--to only goes with send");
@@ -276,6 +296,8 @@ main(int argc, char **argv)
 		return cli_error(&cli, CLI_USAGE, "--unread goes with inbox");
 	if (cli.wait && strcmp(cmd->name, "send") != 0)
 		return cli_error(&cli, CLI_USAGE, "--wait only goes with send");
+	if (cli.note && strcmp(cmd->name, "book") != 0)
+		return cli_error(&cli, CLI_USAGE, "--note only goes with book add");
 	if (cli.exec && strcmp(cmd->name, "watch") != 0)
 		return cli_error(&cli, CLI_USAGE, "--exec only goes with watch");
 	if ((cli.via || cli.lease || cli.all) && strcmp(cmd->name, "portmap") != 0)

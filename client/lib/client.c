@@ -460,10 +460,11 @@ upload_in_doubt(ncfx_client *c)
 }
 
 static ncfx_status
-submit_part(ncfx_client *c, const char *path, const char *dest,
+submit_part(ncfx_client *c, const struct ncfx_document *doc, const char *dest,
     const struct ncfx_submit_options *so, int part, int parts, ncfx_progress_fn progress,
     void *arg, struct ncfx_job *out)
 {
+	const char *path = doc->path ? doc->path : doc->name ? doc->name : "document";
 	uint8_t *buf = NULL;
 	struct crypto_sha256 *h = NULL;
 	uint8_t sha[32], head[8];
@@ -481,10 +482,15 @@ submit_part(ncfx_client *c, const char *path, const char *dest,
 	/* One buffer per call, so clients in different threads do not share it. */
 	if ((buf = malloc(NCFX_CHUNK_MAX)) == NULL)
 		return fail(c, NCFX_ERR_NOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A descriptor is the caller's, read from its start and left open. */
+	fd = doc->path ? open(path, O_RDONLY | O_CLOEXEC) : doc->fd;
 	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		st = fail(c, NCFX_ERR_DOCUMENT, "cannot read %s: %s", path,
 		    fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	if (!doc->path && lseek(fd, 0, SEEK_SET) != 0) {
+		st = fail(c, NCFX_ERR_DOCUMENT, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	size = (uint64_t)sb.st_size;
@@ -514,7 +520,7 @@ submit_part(ncfx_client *c, const char *path, const char *dest,
 	}
 	crypto_sha256_final(h, sha);
 	fmt = sniff_format(head, sizeof(head));
-	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	base = doc->name ? doc->name : strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 
 	id = begin(c, NCFX_MSG_JOB_SUBMIT);
 	ncfx_put_u64(&c->w, NCFX_T_SIZE, size);
@@ -599,13 +605,31 @@ submit_part(ncfx_client *c, const char *path, const char *dest,
 out:
 	crypto_sha256_free(h);
 	free(buf);
-	if (fd >= 0)
+	if (fd >= 0 && doc->path)
 		close(fd);
 	return st;
 }
 
 ncfx_status
 ncfx_submit_files(ncfx_client *c, const char *const *paths, int n, const char *dest,
+    const struct ncfx_submit_options *so, ncfx_progress_fn progress, void *arg,
+    struct ncfx_job *out)
+{
+	struct ncfx_document docs[NCFX_PARTS_MAX];
+
+	if (n < 1 || n > (int)NCFX_PARTS_MAX)
+		return fail(c, NCFX_ERR_USAGE, "a fax takes 1 to %u documents, not %d",
+		    NCFX_PARTS_MAX, n);
+	for (int i = 0; i < n; i++) {
+		docs[i].path = paths[i];
+		docs[i].fd = -1;
+		docs[i].name = NULL;
+	}
+	return ncfx_submit_docs(c, docs, n, dest, so, progress, arg, out);
+}
+
+ncfx_status
+ncfx_submit_docs(ncfx_client *c, const struct ncfx_document *docs, int n, const char *dest,
     const struct ncfx_submit_options *so, ncfx_progress_fn progress, void *arg,
     struct ncfx_job *out)
 {
@@ -624,8 +648,13 @@ ncfx_submit_files(ncfx_client *c, const char *const *paths, int n, const char *d
 	    (so->subject && !ncfx_text_valid(so->subject, strlen(so->subject)))))
 		return fail(c, NCFX_ERR_USAGE, "cover page lines must be printable UTF-8 text (no "
 		    "tabs or control characters)");
+	for (int i = 0; i < n; i++)
+		if (docs[i].path == NULL && (docs[i].fd < 0 || docs[i].name == NULL ||
+		    strlen(docs[i].name) > NCFX_FILENAME_MAX))
+			return fail(c, NCFX_ERR_USAGE, "document %d: a descriptor needs a name of at "
+			    "most %u bytes", i + 1, NCFX_FILENAME_MAX);
 	for (int i = 0; i < n && st == NCFX_OK; i++)
-		st = submit_part(c, paths[i], dest, so, i + 1, n, progress, arg, out);
+		st = submit_part(c, &docs[i], dest, so, i + 1, n, progress, arg, out);
 	return st;
 }
 
@@ -851,6 +880,7 @@ const char *ncfx_client_fingerprint(const ncfx_client *c) { return c->fingerprin
 const char *ncfx_client_pinned(const ncfx_client *c) { return c->pinned; }
 int ncfx_client_newly_pinned(const ncfx_client *c) { return c->newly_pinned; }
 const char *ncfx_client_server_name(const ncfx_client *c) { return c->server_name; }
+uint64_t ncfx_client_max_document(const ncfx_client *c) { return c->max_document; }
 void
 ncfx_client_keep_resume_token(ncfx_client *c)
 {

@@ -27,6 +27,8 @@ usage(FILE *out)
 	    "\n"
 	    "It uses the client's configuration (~/.config/netcfax/client.conf) and logs in as\n"
 	    "its user; the password comes from NETCFAX_PASSWORD, password_file or a prompt.\n"
+	    "NETCFAX_SERVER, NETCFAX_PORT and NETCFAX_USER override client.conf, as for netcfax;\n"
+	    "the options below override both.\n"
 	    "\n"
 	    "  -c, --config FILE        client configuration\n"
 	    "  -S, --host HOST          the server's host name or address\n"
@@ -155,11 +157,13 @@ main(int argc, char **argv)
 		return pc_server_mode(pc, server_conf);
 	}
 	if (client_config_load(&pc->cli.cfg, pc->cli.config_path, !explicit_conf, err,
-	    sizeof(err)) < 0)
+	    sizeof(err)) < 0 || client_config_env(&pc->cli.cfg, err, sizeof(err)) < 0)
 		return cli_error(&pc->cli, PC_EXIT_USAGE, "%s", err);
 	for (int i = 0; i < nover; i++)
 		if (client_config_set(&pc->cli.cfg, over[i].key, over[i].val, err, sizeof(err)) < 0)
 			return cli_error(&pc->cli, PC_EXIT_USAGE, "%s", err);
+	if (client_config_check(&pc->cli.cfg, err, sizeof(err)) < 0)
+		return cli_error(&pc->cli, PC_EXIT_USAGE, "%s", err);
 	if (pc->cli.cfg.server[0] == '\0' || pc->cli.cfg.user[0] == '\0')
 		return cli_error(&pc->cli, PC_EXIT_USAGE, "no %s: set it in %s or use %s",
 		    pc->cli.cfg.server[0] ? "user" : "server", pc->cli.config_path,

@@ -135,6 +135,17 @@ ncfx_status ncfx_submit_files(ncfx_client *c, const char *const *paths, int n,
                               ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_submit(ncfx_client *c, const char *path, const char *dest,
                         ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
+/* A document to submit: a file by path, or (path NULL) an open descriptor of a regular file,
+ * read from its start and left open, which the job shows as name (a pipe spooled to a
+ * temporary file, say). With a path, name may replace its last component in the job. */
+struct ncfx_document {
+	const char *path;
+	int         fd;
+	const char *name;
+};
+ncfx_status ncfx_submit_docs(ncfx_client *c, const struct ncfx_document *docs, int n,
+                             const char *dest, const struct ncfx_submit_options *so,
+                             ncfx_progress_fn progress, void *arg, struct ncfx_job *out);
 ncfx_status ncfx_jobs(ncfx_client *c, ncfx_job_fn cb, void *arg);
 ncfx_status ncfx_cancel(ncfx_client *c, uint64_t job_id, struct ncfx_job *out);
 /* Holds a pending or sleeping job; resume lets a suspended one go again. */
@@ -185,6 +196,8 @@ const char *ncfx_client_fingerprint(const ncfx_client *c);  /* what the server p
 const char *ncfx_client_pinned(const ncfx_client *c);       /* what we expected, if any */
 int         ncfx_client_newly_pinned(const ncfx_client *c); /* 1 if connect pinned it */
 const char *ncfx_client_server_name(const ncfx_client *c);
+/* The largest document the server takes (its HELLO_OK), 0 if it did not say. */
+uint64_t    ncfx_client_max_document(const ncfx_client *c);
 const char *ncfx_status_str(ncfx_status s);
 
 /*

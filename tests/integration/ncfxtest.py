@@ -28,6 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN_DIR = os.environ.get("NETCFAX_BIN_DIR") or os.path.join(HERE, "..", "..", "build", "bin")
 BIN_DIR = os.path.abspath(BIN_DIR)
+SRC_DIR = os.path.abspath(os.environ.get("NETCFAX_SRC_DIR") or os.path.join(HERE, "..", ".."))
 NETCFAXD = os.path.join(BIN_DIR, "netcfaxd")
 NETCFAX = os.path.join(BIN_DIR, "netcfax")
 NETCFAX_ADMIN = os.path.join(BIN_DIR, "netcfax-admin")
@@ -192,19 +193,27 @@ def check_binaries(*paths):
 
 def _base_env():
     env = dict(os.environ)
-    for k in ("NETCFAX_PASSWORD", "XDG_CONFIG_HOME"):
+    for k in ("NETCFAX_PASSWORD", "NETCFAX_SERVER", "NETCFAX_PORT", "NETCFAX_USER",
+              "XDG_CONFIG_HOME"):
         env.pop(k, None)
     return env
 
 
 def run_cmd(argv, env=None, timeout=CMD_TIMEOUT, stdin_data=None):
     """Runs argv detached from any terminal (so no password prompt can block);
-    returns (exit code, stdout, stderr) as text."""
-    p = subprocess.run(argv, env=env, input=stdin_data if stdin_data is not None else "",
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=timeout, start_new_session=True)
-    check_sanitizer_report(argv, p.stderr)
-    return p.returncode, p.stdout, p.stderr
+    returns (exit code, stdout, stderr) as text. stdin_data may be text or bytes."""
+    if isinstance(stdin_data, bytes):
+        p = subprocess.run(argv, env=env, input=stdin_data, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, start_new_session=True)
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+    else:
+        p = subprocess.run(argv, env=env, input=stdin_data if stdin_data is not None else "",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=timeout, start_new_session=True)
+        out, err = p.stdout, p.stderr
+    check_sanitizer_report(argv, err)
+    return p.returncode, out, err
 
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
@@ -522,11 +531,14 @@ class Client:
         return argv + list(args)
 
     def run(self, *args, json=False, password=None, user=None, global_opts=(),
-            timeout=CMD_TIMEOUT, raw_argv=None):
+            timeout=CMD_TIMEOUT, raw_argv=None, stdin_data=None, env=None):
         """Returns (exit code, stdout, stderr); with json=True, (exit code, parsed stdout, stderr).
-        password=False runs without NETCFAX_PASSWORD."""
+        password=False runs without NETCFAX_PASSWORD. stdin_data (text or bytes) is the
+        command's standard input; env adds variables to its environment."""
         argv = raw_argv if raw_argv is not None else self.argv(args, json, user, global_opts)
-        rc, out, err = run_cmd(argv, env=self.env(password), timeout=timeout)
+        full_env = self.env(password)
+        full_env.update(env or {})
+        rc, out, err = run_cmd(argv, env=full_env, timeout=timeout, stdin_data=stdin_data)
         self.last = (argv, rc, out, err)
         if not json:
             return rc, out, err
