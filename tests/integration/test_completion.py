@@ -156,11 +156,20 @@ class Completion(unittest.TestCase):
         self.assertNotIn("alice", self.srv.log_since(before))
 
     def test_install_rule(self):
-        with open(os.path.join(nt.SRC_DIR, "client", "cli", "CMakeLists.txt")) as f:
-            cmake = f.read()
-        self.assertIn("install(FILES netcfax.bash-completion DESTINATION "
-                      "share/bash-completion/completions\n        RENAME netcfax)", cmake)
-        self.assertTrue(stat.S_ISREG(os.stat(SCRIPT).st_mode))
+        # cmake --install of this very build under a scratch DESTDIR (so that nothing of it,
+        # /etc included, lands on this machine) puts the script where bash-completion looks
+        # for it, under the command's name.
+        build = os.path.dirname(nt.BIN_DIR)
+        dest = nt.make_temp_dir(self, prefix="ncfx-install-")
+        env = dict(os.environ, DESTDIR=dest)
+        p = subprocess.run(["cmake", "--install", build], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:])
+        found = [os.path.join(d, f) for d, _, files in os.walk(dest) for f in files
+                 if d.endswith("/share/bash-completion/completions")]
+        self.assertEqual([os.path.basename(f) for f in found], ["netcfax"], p.stdout[-2000:])
+        with open(found[0]) as a, open(SCRIPT) as b:
+            self.assertEqual(a.read(), b.read())
 
 
 if __name__ == "__main__":

@@ -410,6 +410,7 @@ class Package(unittest.TestCase):
         for path in ("/usr/sbin/netcfaxd", "/usr/sbin/netcfax-admin", "/usr/bin/netcfax",
                      "/usr/bin/netcfax-portcheck", CONF,
                      "/usr/share/doc/netcfax/examples/client.conf",
+                     "/usr/share/bash-completion/completions/netcfax",
                      "/usr/share/man/man8/netcfaxd.8", "/usr/share/man/man8/netcfax-admin.8",
                      "/usr/share/man/man1/netcfax.1", "/usr/share/man/man1/netcfax-portcheck.1",
                      "/usr/share/man/man5/netcfaxd.conf.5", "/usr/share/man/man5/client.conf.5"):
