@@ -1,6 +1,7 @@
 /* log.c: levelled log lines, one per event, to stderr (timestamped, or with the journal's
  * priority prefixes) or to syslog. */
 #include "log.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -161,6 +162,9 @@ log_vemit(int level, int with_errno, int saved_errno, int fatal_line, const char
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved_errno));
 	}
 	flatten(msg);
+	/* Valid UTF-8 only: the journal shows any other line as a blob, and a line cut at
+	 * its buffer's end may end inside a character. */
+	ncfx_text_sanitize(msg);
 	switch (log_dest) {
 	case LOG_DEST_JOURNAL:
 		/* The journal stamps the time, the program and its pid itself. */

@@ -3,6 +3,7 @@
  * queue, with aligned columns for people and one JSON document for scripts. */
 #include "admin.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "proto.h"
@@ -228,26 +230,37 @@ admin_sessions(struct store *st, int argc, char **argv)
 static int
 server_running(const char *state_dir, long *pid)
 {
-	char path[CONFIG_PATH_MAX + 32], line[256], type[16];
+	char path[CONFIG_PATH_MAX + 32], line[256], type[16], written[32] = "";
 	struct stat st;
 	unsigned maj, min;
 	uintmax_t ino;
-	long holder;
-	int found = 0;
+	long holder, owner = 0;
+	int found = 0, fd;
 	FILE *f;
 
 	*pid = 0;
 	snprintf(path, sizeof(path), "%s/netcfaxd.lock", state_dir);
-	if (stat(path, &st) != 0)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return 0;                   /* never started here */
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	/* The pid netcfaxd wrote there: with the inode it names the holder even where the kernel
+	 * prints another device number than stat() gives (btrfs subvolumes, overlays). */
+	if (read(fd, written, sizeof(written) - 1) > 0)
+		owner = strtol(written, NULL, 10);
+	close(fd);
 	if ((f = fopen("/proc/locks", "re")) == NULL)
 		return -1;
 	while (!found && fgets(line, sizeof(line), f) != NULL) {
 		/* "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; waiters ("1: -> FLOCK")
 		 * hold nothing and do not match. */
 		if (sscanf(line, "%*d: FLOCK %*s %15s %ld %x:%x:%ju", type, &holder, &maj, &min,
-		    &ino) == 5 && strcmp(type, "WRITE") == 0 && maj == major(st.st_dev) &&
-		    min == minor(st.st_dev) && ino == (uintmax_t)st.st_ino) {
+		    &ino) != 5 || strcmp(type, "WRITE") != 0 || ino != (uintmax_t)st.st_ino)
+			continue;
+		if ((maj == major(st.st_dev) && min == minor(st.st_dev)) ||
+		    (owner > 0 && holder == owner)) {
 			found = 1;
 			*pid = holder > 0 ? holder : 0;
 		}

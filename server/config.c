@@ -222,8 +222,22 @@ listen_entry_ok(const char *tok)
 	unsigned char addr[sizeof(struct in6_addr)];
 	size_t len = strlen(tok);
 
+	const char *pct = strchr(tok, '%');
+
 	if (inet_pton(AF_INET, tok, addr) == 1 || inet_pton(AF_INET6, tok, addr) == 1)
 		return 1;
+	/* A link-local IPv6 address with its zone, fe80::1%eth0: the address before the '%',
+	 * an interface name after it (which the listener's getaddrinfo resolves). */
+	if (pct != NULL && pct > tok && pct[1] != '\0' && strlen(pct + 1) < 16 &&
+	    (size_t)(pct - tok) < 64) {
+		char a[64];
+
+		memcpy(a, tok, (size_t)(pct - tok));
+		a[pct - tok] = '\0';
+		if (inet_pton(AF_INET6, a, addr) == 1 && strspn(pct + 1, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(pct + 1))
+			return 1;
+	}
 	if (len == 0 || len > 253 || strchr(tok, ':') || strspn(tok, "0123456789.") == len)
 		return 0;
 	for (const char *p = tok; *p; p++)

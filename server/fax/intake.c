@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -125,8 +126,11 @@ run_tool(char *const argv[], const char *what, const char *out, const char *tmpd
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(pfd[1], 2);
-		/* Nothing of the server's (client connections, other users' files) goes along. */
+		/* Nothing of the server's (client connections, other users' files) goes along,
+		 * nor a capability it may hold (systemd's ambient CAP_NET_BIND_SERVICE): the
+		 * converters read untrusted documents. */
 		close_range(3, ~0U, 0);
+		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 		execve(argv[0], argv, envp);
 		(void)!write(2, fail, sizeof(fail) - 1);
 		_exit(127);

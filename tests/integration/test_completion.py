@@ -137,14 +137,24 @@ class Completion(unittest.TestCase):
         for cmd, job in (("suspend", held), ("cancel", gone)):
             rc, out, err = self.alice.run(cmd, job)
             self.assertEqual(rc, 0, self.alice.describe())
-        self.assertEqual(self.complete("cancel", ""), sorted([pending, held]))
-        self.assertEqual(self.complete("suspend", ""), [pending])
-        self.assertEqual(self.complete("resume", ""), [held])
-        self.assertEqual(self.complete("cancel", pending, ""), [])
+        # Asking the server is a login: only when the user turned it on.
+        before = self.srv.log_size()
+        self.assertEqual(self.complete("cancel", ""), [])
+        self.assertNotIn("alice", self.srv.log_since(before))
+        on = {"NETCFAX_COMPLETE_JOBS": "1"}
+        self.assertEqual(self.complete("cancel", "", env=on), sorted([pending, held]))
+        self.assertEqual(self.complete("suspend", "", env=on), [pending])
+        self.assertEqual(self.complete("resume", "", env=on), [held])
+        self.assertEqual(self.complete("cancel", pending, "", env=on), [])
+        # Nor when the line names another server or account than the configuration's.
+        before = self.srv.log_size()
+        self.assertEqual(self.complete("-u", "bob", "cancel", "", env=on), [])
+        self.assertEqual(self.complete("-S", "127.0.0.1", "resume", "", env=on), [])
+        self.assertNotIn("logged in", self.srv.log_since(before))
         # with the password in the environment instead of a file
         self.configure(password_file=False)
-        self.assertEqual(self.complete("resume", "", env={"NETCFAX_PASSWORD": "alice-pw-secret"}),
-                         [held])
+        self.assertEqual(self.complete("resume", "", env=dict(on, NETCFAX_PASSWORD="alice-pw-"
+                                                              "secret")), [held])
 
     def test_no_server_asked_without_a_config_or_a_password(self):
         # no client.conf: nothing is asked, nothing offered

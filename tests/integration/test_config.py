@@ -186,6 +186,11 @@ class ServerConfigCheck(unittest.TestCase):
         self.assertEqual(rc, 1, "stdout: %s\nstderr: %s" % (out, err))
         self.assertIn("listen.conf:3: listen: '999.1.2.3' is not an address", err)
         self.assertIn("allowed: IPv4 or IPv6 addresses or host names", err)
+        # a link-local IPv6 address with its zone is an address
+        path = self.write("listen4.conf", ["state_dir = %s" % self.state,
+                                           "listen = 127.0.0.1, fe80::1%lo"])
+        rc, out, err = self.check("-n", "-c", path)
+        self.assertEqual(rc, 0, "stdout: %s\nstderr: %s" % (out, err))
         # a host name that does not resolve, found before the start
         path = self.write("listen3.conf", ["state_dir = %s" % self.state,
                                            "listen = no-such-host.invalid"])

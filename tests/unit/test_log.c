@@ -102,6 +102,24 @@ main(void)
 	CHECK_INT(lines(out), 1);
 	CHECK_CONTAINS(out, "closing: bad netcfaxd[1] info: forged  end?\n");
 
+	/* Only valid UTF-8 goes out (the journal hides any other line): a stray byte, and a
+	 * character cut by the line's cap, each become '?'; whole characters stay. */
+	{
+		char longtext[1100];
+
+		begin_capture();
+		log_warnx("fax from %s", "M\xc3\xbcller \xff end");
+		memset(longtext, 'a', sizeof(longtext));
+		for (size_t i = 0; i + 2 < sizeof(longtext); i += 2)
+			memcpy(longtext + i, "\xc3\xa9", 2);    /* e-acute, on and on */
+		longtext[sizeof(longtext) - 1] = '\0';
+		log_warnx("%s", longtext);
+		out = end_capture();
+		CHECK_CONTAINS(out, "fax from M\xc3\xbcller ? end\n");
+		CHECK_INT(lines(out), 2);
+		CHECK(strstr(out, "\xc3\n") == NULL);
+	}
+
 	/* the journal: "<N>" per level, nothing the journal stamps itself */
 	log_set_dest(LOG_DEST_JOURNAL, 0);
 	log_set_level(LOG_LVL_DEBUG);
