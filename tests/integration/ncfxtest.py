@@ -182,6 +182,21 @@ def free_port():
         s.close()
 
 
+def free_low_port(ports):
+    """The first port of ports (below 1024, for a server that binds as root or with
+    CAP_NET_BIND_SERVICE) that was free on 127.0.0.1 a moment ago."""
+    for port in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((HOST, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port in %d-%d on %s" % (min(ports), max(ports), HOST))
+
+
 def check_binaries(*paths):
     """Fails (not skips: a wrong NETCFAX_BIN_DIR must not pass) unless the binaries exist."""
     missing = [p for p in (paths or (NETCFAXD, NETCFAX, NETCFAX_ADMIN))

@@ -21,20 +21,6 @@ BOB_NUMBER = "5550102"
 LINE = {"fax_numbers": "5550101 alice, %s bob" % BOB_NUMBER}
 
 
-def low_port():
-    """A port below 1024 that was free on 127.0.0.1 a moment ago."""
-    for port in range(600, 1000):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((nt.HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in 600-999 on %s" % nt.HOST)
-
-
 def listening(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(5)
@@ -128,7 +114,7 @@ class Switch(unittest.TestCase):
         # Started in root's group, as a supplementary group, which the switch must not keep.
         srv = nt.Server(self, extra=keys, start=False, prefix=["setpriv", "--groups=0"])
         os.chmod(srv.dir, 0o711)          # the account must get through to its state
-        srv.port = low_port()
+        srv.port = nt.free_low_port(range(600, 1000))
         srv.write_conf(pcp_port=srv.port)
         if start:
             srv.start()

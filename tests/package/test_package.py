@@ -258,21 +258,6 @@ class Unit:
         return sorted(allow)
 
 
-def low_port():
-    """A port below 1024 free on 127.0.0.1 a moment ago (from the top down:
-    test_privileges.py takes its own from 600 up)."""
-    for port in range(1023, 899, -1):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((nt.HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port between 900 and 1023 on 127.0.0.1")
-
-
 def proc_status(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -450,8 +435,11 @@ class Package(unittest.TestCase):
         return unit
 
     def fax_through_installed(self, unit):
-        port = low_port() if "CAP_NET_BIND_SERVICE" in unit.words("AmbientCapabilities") \
-            else nt.free_port()
+        # From the top down: test_privileges takes its low ports from 600 up.
+        if "CAP_NET_BIND_SERVICE" in unit.words("AmbientCapabilities"):
+            port = nt.free_low_port(range(1023, 899, -1))
+        else:
+            port = nt.free_port()
         self.set_test_conf("listen = %s\npcp_port = %d\n" % (nt.HOST, port))
         proc = self.start_daemon(unit)
         pw = pwd.getpwnam(ACCOUNT)
