@@ -24,6 +24,12 @@ void session_queues_init(struct server *srv);
  * address, for the log): 1 if one was closed, 0 if every one is logged in or having its
  * password checked. Not for use inside a session's callbacks. */
 int session_evict_preauth(struct server *srv, const char *for_peer);
+/* The same at max_connections_per_address, among the connections from one address (key, as
+ * addr_limit_key makes it), oldest first in the same order: 1 if one was closed, with its log
+ * tag and the step it was stuck at (for the caller's log), 0 if every one is logged in or
+ * having its password checked. Not for use inside a session's callbacks. */
+int session_evict_preauth_addr(struct server *srv, const char *key, char *tag, size_t len,
+                               const char **step);
 /* Frees every session at once (shutdown). */
 void session_free_all(struct server *srv);
 
