@@ -32,8 +32,9 @@
 /* Addresses summed one by one; a flood from more shares one line per kind. */
 #define LISTENER_SUMMARY_KEYS 4096
 
-/* What the limits did to a connection, one count each per address. */
-enum limit_kind { REFUSED_ADDR, REFUSED_TOTAL, DISPLACED_ADDR };
+/* What the limits did to a connection, counted per address; DISPLACED_TOTAL, whose victims
+ * come from every address, per step they were stuck at instead. */
+enum limit_kind { REFUSED_ADDR, REFUSED_TOTAL, DISPLACED_ADDR, DISPLACED_TOTAL };
 
 struct listener {
 	struct server         *srv;
@@ -68,6 +69,11 @@ say_summary(int kind, const char *key, long n, long secs, void *arg)
 		log_warnx("%s: displaced %ld more connection%s not logged in, oldest first, in the "
 		    "last %ld s: max_connections_per_address (%lld) reached", who, n,
 		    n == 1 ? "" : "s", secs, c->max_connections_per_address);
+		break;
+	case DISPLACED_TOTAL:
+		log_warnx("displaced %ld more connection%s (%s), oldest first, in the last %ld s "
+		    "to make room: server at max_connections (%lld)", n, n == 1 ? "" : "s",
+		    key ? key : "of other kinds", secs, c->max_connections);
 		break;
 	}
 }
@@ -123,7 +129,7 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 		/* The address makes room among its own connections, as the server does at
 		 * max_connections: stalled machines behind an office's NAT cannot lock out the
 		 * office. */
-		if (!session_evict_preauth_addr(srv, key, victim, sizeof(victim), &step)) {
+		if (!session_evict_preauth(srv, key, victim, sizeof(victim), &step)) {
 			refuse(l, REFUSED_ADDR, key, peer);
 			close(fd);
 			return;
@@ -134,11 +140,16 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 			    victim, step, peer, srv->cfg.max_connections_per_address, key);
 	}
 	/* Checked second, so one address at its own limit cannot displace others. */
-	if (srv->nconns >= (size_t)srv->cfg.max_connections &&
-	    !session_evict_preauth(srv, peer)) {
-		refuse(l, REFUSED_TOTAL, key, peer);
-		close(fd);
-		return;
+	if (srv->nconns >= (size_t)srv->cfg.max_connections) {
+		if (!session_evict_preauth(srv, NULL, victim, sizeof(victim), &step)) {
+			refuse(l, REFUSED_TOTAL, key, peer);
+			close(fd);
+			return;
+		}
+		if (tally_note(l->tally, DISPLACED_TOTAL, step, time(NULL)))
+			log_warnx("%s: closing (%s) to make room for %s: server at max_connections "
+			    "(%lld) (more like it are counted, one line a minute)", victim, step, peer,
+			    srv->cfg.max_connections);
 	}
 	netopt_keepalive(fd);
 	session_new(srv, fd, sa, (socklen_t)salen);

@@ -433,52 +433,36 @@ session_free(struct session *s)
  * first non-empty waiting queue (see enum wait_queue), its oldest, leaving alone those whose
  * password is being checked. A flood of connections that never finish TLS then only displaces
  * itself, oldest first, and a real client is exposed only during its own TLS handshake, behind
- * every older stalled one. Logged-in sessions are never displaced. Called from the listener,
- * never from inside a session's own callbacks: the victim is freed at once. */
+ * every older stalled one. Logged-in sessions are never displaced. At
+ * max_connections_per_address (key set) the same choice is made among one address's
+ * connections, in its own queues (addr_waiting): an office behind one NAT address is not
+ * locked out by its own stalled machines. Either costs O(1), plus one step past each candidate
+ * whose password is being checked (in practice the few the hash threads have in hand; for one
+ * address at most max_connections_per_address). Called from the listener, never from inside a
+ * session's own callbacks: the victim is freed at once. */
 int
-session_evict_preauth(struct server *srv, const char *for_peer)
-{
-	for (int q = 0; q < Q__COUNT; q++) {
-		struct session *s;
-
-		TAILQ_FOREACH(s, &srv->waiting[q], wq) {
-			if (s->login_job != NULL)
-				continue;
-			log_warnx("%s: closing (%s) to make room for %s: server at "
-			    "max_connections (%lld)", s->tag, wait_step[q], for_peer,
-			    srv->cfg.max_connections);
-			session_free(s);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* The same choice among the connections of one address, in its own queues (addr_waiting):
- * an office behind one NAT address is not locked out by its own stalled machines. The cost
- * is that of the global choice: O(1), plus one step past each connection of this address
- * whose password is being checked (at most max_connections_per_address, in practice the few
- * the hash threads have in hand). */
-int
-session_evict_preauth_addr(struct server *srv, const char *key, char *tag, size_t len,
+session_evict_preauth(struct server *srv, const char *key, char *tag, size_t len,
     const char **step)
 {
-	struct keytab_entry *e = keytab_get(srv->conns_per_addr, key, 0);
-	struct addr_waiting *aw;
+	struct addr_waiting *aw = NULL;
 
-	if (e == NULL || (aw = e->data) == NULL)
-		return 0;
+	if (key != NULL) {
+		struct keytab_entry *e = keytab_get(srv->conns_per_addr, key, 0);
+
+		if (e == NULL || (aw = e->data) == NULL)
+			return 0;
+	}
 	for (int q = 0; q < Q__COUNT; q++) {
-		struct session *s;
+		struct session *s = aw ? TAILQ_FIRST(&aw->q[q]) : TAILQ_FIRST(&srv->waiting[q]);
 
-		TAILQ_FOREACH(s, &aw->q[q], aq) {
-			if (s->login_job != NULL)
-				continue;
-			snprintf(tag, len, "%s", s->tag);
-			*step = wait_step[q];
-			session_free(s);
-			return 1;
-		}
+		while (s != NULL && s->login_job != NULL)
+			s = aw ? TAILQ_NEXT(s, aq) : TAILQ_NEXT(s, wq);
+		if (s == NULL)
+			continue;
+		snprintf(tag, len, "%s", s->tag);
+		*step = wait_step[q];
+		session_free(s);
+		return 1;
 	}
 	return 0;
 }
