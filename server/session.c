@@ -437,9 +437,9 @@ session_free(struct session *s)
  * max_connections_per_address (key set) the same choice is made among one address's
  * connections, in its own queues (addr_waiting): an office behind one NAT address is not
  * locked out by its own stalled machines. Either costs O(1), plus one step past each candidate
- * whose password is being checked (in practice the few the hash threads have in hand; for one
- * address at most max_connections_per_address). Called from the listener, never from inside a
- * session's own callbacks: the victim is freed at once. */
+ * whose password is being checked (at most the logins waiting for the hash threads; for one
+ * address also at most max_connections_per_address). Called from the listener, never from
+ * inside a session's own callbacks: the victim is freed at once. */
 int
 session_evict_preauth(struct server *srv, const char *key, char *tag, size_t len,
     const char **step)
