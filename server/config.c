@@ -42,7 +42,9 @@ static const struct conf_opt options[] = {
 	    "Connections accepted at once; at the limit a new one takes the place of the oldest "
 	    "that has not logged in"),
 	INT(max_connections_per_address, "64", 1, 100000,
-	    "Connections from one address at once (terminal servers share one address)"),
+	    "Connections from one address at once (an office behind NAT and a terminal server are "
+	    "one address each); at the limit a new one takes the place of that address's oldest "
+	    "that has not logged in"),
 	INT(login_max_failures_user, "5", 1, 1000,
 	    "Failed logins for one user name within the window before it is locked out"),
 	INT(login_max_failures_address, "20", 1, 100000,

@@ -127,6 +127,23 @@ keytab_sweep(struct keytab *kt, int (*idle)(const struct keytab_entry *, void *)
 	}
 }
 
+void
+keytab_walk(struct keytab *kt, int (*fn)(struct keytab_entry *, void *), void *arg)
+{
+	for (size_t i = 0; i < kt->nbuckets; i++) {
+		struct node **pp = &kt->buckets[i];
+		while (*pp) {
+			if (fn(&(*pp)->e, arg)) {
+				struct node *dead = *pp;
+				*pp = dead->next;
+				free(dead);
+				kt->count--;
+			} else
+				pp = &(*pp)->next;
+		}
+	}
+}
+
 size_t
 keytab_count(const struct keytab *kt)
 {

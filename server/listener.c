@@ -1,5 +1,6 @@
 /* listener.c: accepts PCP connections on IPv4 and IPv6, applies the connection limits before
- * any TLS work is spent, and backs off instead of dying when file descriptors run out. */
+ * any TLS work is spent (logging what they refuse as a count per address, not a line per
+ * connection), and backs off instead of dying when file descriptors run out. */
 #include "listener.h"
 
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -21,16 +23,89 @@
 #include "netopt.h"
 #include "server.h"
 #include "session.h"
+#include "tally.h"
 
 #define LISTENER_MAX 8
 #define LISTENER_BACKLOG 1024
+/* Refusals and displacements are summed per address and said once this often. */
+#define LISTENER_SUMMARY_INTERVAL 60
+/* Addresses summed one by one; a flood from more shares one line per kind. */
+#define LISTENER_SUMMARY_KEYS 4096
+
+/* What the limits did to a connection, counted per address; DISPLACED_TOTAL, whose victims
+ * come from every address, per step they were stuck at instead. */
+enum limit_kind { REFUSED_ADDR, REFUSED_TOTAL, DISPLACED_ADDR, DISPLACED_TOTAL };
 
 struct listener {
 	struct server         *srv;
 	struct evconnlistener *l[LISTENER_MAX];
 	int                    n;
 	struct event          *resume;    /* re-enables accepting after EMFILE */
+	struct tally          *tally;     /* enum limit_kind, per address, since the last summary */
+	struct event          *summary;   /* says the tally every LISTENER_SUMMARY_INTERVAL */
 };
+
+/* One line per address and kind for what was counted, not logged, in the interval. */
+static void
+say_summary(int kind, const char *key, long n, long secs, void *arg)
+{
+	struct listener *l = arg;
+	const struct server_config *c = &l->srv->cfg;
+	char who[ADDR_STR_MAX + 8];
+
+	snprintf(who, sizeof(who), key ? "addr=%s" : "other addresses", key);
+	switch (kind) {
+	case REFUSED_ADDR:
+		log_warnx("%s: refused %ld more connection%s in the last %ld s: "
+		    "max_connections_per_address (%lld) reached, all of them logged in or checking "
+		    "a password", who, n, n == 1 ? "" : "s", secs, c->max_connections_per_address);
+		break;
+	case REFUSED_TOTAL:
+		log_warnx("%s: refused %ld more connection%s in the last %ld s: server at "
+		    "max_connections (%lld), all logged in or checking a password", who, n,
+		    n == 1 ? "" : "s", secs, c->max_connections);
+		break;
+	case DISPLACED_ADDR:
+		log_warnx("%s: displaced %ld more connection%s not logged in, oldest first, in the "
+		    "last %ld s: max_connections_per_address (%lld) reached", who, n,
+		    n == 1 ? "" : "s", secs, c->max_connections_per_address);
+		break;
+	case DISPLACED_TOTAL:
+		log_warnx("displaced %ld more connection%s (%s), oldest first, in the last %ld s "
+		    "to make room: server at max_connections (%lld)", n, n == 1 ? "" : "s",
+		    key ? key : "of other kinds", secs, c->max_connections);
+		break;
+	}
+}
+
+static void
+summary_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	tally_summary(l->tally, time(NULL), say_summary, l);
+}
+
+/* The first of a kind from an address is logged in full at once, so an operator sees it
+ * start; the rest are counted for the summary. */
+static void
+refuse(struct listener *l, int kind, const char *key, const char *peer)
+{
+	const struct server_config *c = &l->srv->cfg;
+
+	if (!tally_note(l->tally, kind, key, time(NULL)))
+		return;
+	if (kind == REFUSED_ADDR)
+		log_warnx("addr=%s: closing: max_connections_per_address (%lld) reached, all of "
+		    "them logged in or checking a password (more from %s are counted, one line a "
+		    "minute)", peer, c->max_connections_per_address, key);
+	else
+		log_warnx("addr=%s: closing: server at max_connections (%lld), all logged in or "
+		    "checking a password (more from %s are counted, one line a minute)", peer,
+		    c->max_connections, key);
+}
 
 static void
 accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -39,7 +114,8 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 	struct listener *l = arg;
 	struct server *srv = l->srv;
 	struct keytab_entry *e;
-	char peer[ADDR_STR_MAX], key[ADDR_STR_MAX];
+	char peer[ADDR_STR_MAX], key[ADDR_STR_MAX], victim[ADDR_STR_MAX + 64];
+	const char *step;
 
 	(void)el;
 	addr_format(sa, (socklen_t)salen, NULL, 0, peer, sizeof(peer));
@@ -50,18 +126,30 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, in
 	addr_limit_key(sa, (socklen_t)salen, key, sizeof(key));
 	e = keytab_get(srv->conns_per_addr, key, 0);
 	if (e && e->count >= srv->cfg.max_connections_per_address) {
-		log_warnx("addr=%s: closing: %ld connections already open from %s "
-		    "(max_connections_per_address)", peer, e->count, key);
-		close(fd);
-		return;
+		/* The address makes room among its own connections, as the server does at
+		 * max_connections: stalled machines behind an office's NAT cannot lock out the
+		 * office. */
+		if (!session_evict_preauth(srv, key, victim, sizeof(victim), &step)) {
+			refuse(l, REFUSED_ADDR, key, peer);
+			close(fd);
+			return;
+		}
+		if (tally_note(l->tally, DISPLACED_ADDR, key, time(NULL)))
+			log_warnx("%s: closing (%s) to make room for %s: max_connections_per_address "
+			    "(%lld) reached (more displaced from %s are counted, one line a minute)",
+			    victim, step, peer, srv->cfg.max_connections_per_address, key);
 	}
 	/* Checked second, so one address at its own limit cannot displace others. */
-	if (srv->nconns >= (size_t)srv->cfg.max_connections &&
-	    !session_evict_preauth(srv, peer)) {
-		log_warnx("addr=%s: closing: server at max_connections (%lld), all logged in",
-		    peer, srv->cfg.max_connections);
-		close(fd);
-		return;
+	if (srv->nconns >= (size_t)srv->cfg.max_connections) {
+		if (!session_evict_preauth(srv, NULL, victim, sizeof(victim), &step)) {
+			refuse(l, REFUSED_TOTAL, key, peer);
+			close(fd);
+			return;
+		}
+		if (tally_note(l->tally, DISPLACED_TOTAL, step, time(NULL)))
+			log_warnx("%s: closing (%s) to make room for %s: server at max_connections "
+			    "(%lld) (more like it are counted, one line a minute)", victim, step, peer,
+			    srv->cfg.max_connections);
 	}
 	netopt_keepalive(fd);
 	session_new(srv, fd, sa, (socklen_t)salen);
@@ -158,6 +246,16 @@ listener_new(struct server *srv, char *err, size_t errlen)
 	}
 	l->srv = srv;
 	l->resume = evtimer_new(srv->base, resume_cb, l);
+	l->tally = tally_new(LISTENER_SUMMARY_KEYS);
+	l->summary = event_new(srv->base, -1, EV_PERSIST, summary_cb, l);
+	if (l->resume == NULL || l->tally == NULL || l->summary == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	{
+		struct timeval tv = { LISTENER_SUMMARY_INTERVAL, 0 };
+		evtimer_add(l->summary, &tv);
+	}
 	snprintf(list, sizeof(list), "%s", srv->cfg.listen);
 	for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 		int rc;
@@ -194,5 +292,10 @@ listener_free(struct listener *l)
 		evconnlistener_free(l->l[i]);
 	if (l->resume)
 		event_free(l->resume);
+	if (l->summary)
+		event_free(l->summary);
+	/* At shutdown: the counts of the last interval are said, not lost. */
+	tally_summary(l->tally, time(NULL), say_summary, l);
+	tally_free(l->tally);
 	free(l);
 }

@@ -92,7 +92,9 @@ struct session {
 	struct assembly    *assembly;   /* the documents of a job being sent (jobs.c) */
 	struct session     *prev, *next;
 	TAILQ_ENTRY(session) wq;        /* in srv->waiting[queued] until logged in */
+	TAILQ_ENTRY(session) aq;        /* and in its address's waiting[queued] (addr_waiting) */
 	int                 queued;     /* enum wait_queue, or -1 */
+	struct keytab_entry *conns;     /* its address's count in conns_per_addr; NULL: uncounted */
 };
 
 /* The queues of connections not logged in, in the order a full server closes them: those
@@ -100,6 +102,17 @@ struct session {
  * those that finished TLS but sent no HELLO, then those between HELLO and a password check.
  * A real client is past the first two within a couple of round trips. */
 enum wait_queue { Q_CLOSING, Q_HANDSHAKE, Q_HELLO, Q_LOGIN, Q__COUNT };
+
+/* The same queues for the connections of one address (its conns_per_addr entry's data, made
+ * with the entry): what its next connection displaces at max_connections_per_address, so that
+ * choice costs what it costs at max_connections, not a walk through every connection. */
+struct addr_waiting {
+	struct session_queue q[Q__COUNT];
+};
+
+static const char *const wait_step[Q__COUNT] = {
+	"already closing", "in its TLS handshake", "no HELLO yet", "not logged in"
+};
 
 static void session_free(struct session *s);
 static void login_failed(struct session *s);
@@ -119,8 +132,11 @@ queue_of(enum session_state st)
 static void
 unqueue(struct session *s)
 {
-	if (s->queued >= 0)
+	if (s->queued >= 0) {
 		TAILQ_REMOVE(&s->srv->waiting[s->queued], s, wq);
+		if (s->conns != NULL)
+			TAILQ_REMOVE(&((struct addr_waiting *)s->conns->data)->q[s->queued], s, aq);
+	}
 	s->queued = -1;
 }
 
@@ -130,8 +146,51 @@ set_state(struct session *s, enum session_state st)
 {
 	unqueue(s);
 	s->state = st;
-	if ((s->queued = queue_of(st)) >= 0)
+	if ((s->queued = queue_of(st)) >= 0) {
 		TAILQ_INSERT_TAIL(&s->srv->waiting[s->queued], s, wq);
+		if (s->conns != NULL)
+			TAILQ_INSERT_TAIL(&((struct addr_waiting *)s->conns->data)->q[s->queued], s,
+			    aq);
+	}
+}
+
+/* Counts s against its address, with that address's queues made on its first connection.
+ * Uncounted (conns NULL) only when memory or the table runs out, as without a limit. */
+static void
+count_conn(struct session *s)
+{
+	struct keytab *kt = s->srv->conns_per_addr;
+	struct keytab_entry *e = keytab_get(kt, s->addr_key, 1);
+	struct addr_waiting *aw;
+
+	if (e == NULL)
+		return;
+	if (e->data == NULL) {
+		if ((aw = calloc(1, sizeof(*aw))) == NULL) {
+			keytab_del(kt, s->addr_key);
+			return;
+		}
+		for (int q = 0; q < Q__COUNT; q++)
+			TAILQ_INIT(&aw->q[q]);
+		e->data = aw;
+	}
+	e->count++;
+	s->conns = e;
+}
+
+/* After unqueue: the address's last connection takes its entry and queues with it. */
+static void
+uncount_conn(struct session *s)
+{
+	struct keytab_entry *e = s->conns;
+
+	if (e == NULL)
+		return;
+	s->conns = NULL;
+	if (--e->count <= 0) {
+		free(e->data);
+		keytab_del(s->srv->conns_per_addr, s->addr_key);
+	}
 }
 
 void
@@ -279,7 +338,6 @@ struct session *
 session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	struct keytab_entry *e;
 	struct timeval tv = { srv->cfg.preauth_timeout, 0 };
 
 	if (s == NULL) {
@@ -320,8 +378,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	evtimer_add(s->timer, &tv);
 	/* The listener checked the limit; this entry counts the connection until it is freed. */
-	if ((e = keytab_get(srv->conns_per_addr, s->addr_key, 1)) != NULL)
-		e->count++;
+	count_conn(s);
 	srv->nconns++;
 	set_state(s, S_HANDSHAKE);
 	s->next = srv->sessions;
@@ -336,15 +393,13 @@ static void
 session_free(struct session *s)
 {
 	struct server *srv;
-	struct keytab_entry *e;
 
 	if (s == NULL)
 		return;
 	srv = s->srv;
+	unqueue(s);
 	if (s->bev) {
-		if ((e = keytab_get(srv->conns_per_addr, s->addr_key, 0)) != NULL &&
-		    --e->count <= 0)
-			keytab_del(srv->conns_per_addr, s->addr_key);
+		uncount_conn(s);
 		srv->nconns--;
 		if (s->prev)
 			s->prev->next = s->next;
@@ -355,7 +410,6 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 		memtrim_note(srv->memtrim);
 	}
-	unqueue(s);
 	jobs_upload_free(s->upload);
 	jobs_intake_cancel(s->intake);
 	inbox_fetch_cancel(s->fetch);
@@ -379,27 +433,36 @@ session_free(struct session *s)
  * first non-empty waiting queue (see enum wait_queue), its oldest, leaving alone those whose
  * password is being checked. A flood of connections that never finish TLS then only displaces
  * itself, oldest first, and a real client is exposed only during its own TLS handshake, behind
- * every older stalled one. Logged-in sessions are never displaced. Called from the listener,
- * never from inside a session's own callbacks: the victim is freed at once. */
+ * every older stalled one. Logged-in sessions are never displaced. At
+ * max_connections_per_address (key set) the same choice is made among one address's
+ * connections, in its own queues (addr_waiting): an office behind one NAT address is not
+ * locked out by its own stalled machines. Either costs O(1), plus one step past each candidate
+ * whose password is being checked (at most the logins waiting for the hash threads; for one
+ * address also at most max_connections_per_address). Called from the listener, never from
+ * inside a session's own callbacks: the victim is freed at once. */
 int
-session_evict_preauth(struct server *srv, const char *for_peer)
+session_evict_preauth(struct server *srv, const char *key, char *tag, size_t len,
+    const char **step)
 {
-	static const char *const step[Q__COUNT] = {
-		"already closing", "in its TLS handshake", "no HELLO yet", "not logged in"
-	};
+	struct addr_waiting *aw = NULL;
 
+	if (key != NULL) {
+		struct keytab_entry *e = keytab_get(srv->conns_per_addr, key, 0);
+
+		if (e == NULL || (aw = e->data) == NULL)
+			return 0;
+	}
 	for (int q = 0; q < Q__COUNT; q++) {
-		struct session *s;
+		struct session *s = aw ? TAILQ_FIRST(&aw->q[q]) : TAILQ_FIRST(&srv->waiting[q]);
 
-		TAILQ_FOREACH(s, &srv->waiting[q], wq) {
-			if (s->login_job != NULL)
-				continue;
-			log_warnx("%s: closing (%s) to make room for %s: server at "
-			    "max_connections (%lld)", s->tag, step[q], for_peer,
-			    srv->cfg.max_connections);
-			session_free(s);
-			return 1;
-		}
+		while (s != NULL && s->login_job != NULL)
+			s = aw ? TAILQ_NEXT(s, aq) : TAILQ_NEXT(s, wq);
+		if (s == NULL)
+			continue;
+		snprintf(tag, len, "%s", s->tag);
+		*step = wait_step[q];
+		session_free(s);
+		return 1;
 	}
 	return 0;
 }

@@ -20,10 +20,13 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
 void session_close(struct session *s, int code, const char *reason);
 /* Sets up srv->waiting, before the first connection. */
 void session_queues_init(struct server *srv);
-/* Closes a connection not yet logged in, to make room at max_connections for for_peer (an
- * address, for the log): 1 if one was closed, 0 if every one is logged in or having its
- * password checked. Not for use inside a session's callbacks. */
-int session_evict_preauth(struct server *srv, const char *for_peer);
+/* Closes the oldest connection not yet logged in, to make room for a new one: at
+ * max_connections from any address (key NULL), at max_connections_per_address from that
+ * address (key, as addr_limit_key makes it). 1 if one was closed, with its log tag and the
+ * step it was stuck at ("in its TLS handshake", ...) for the caller's log; 0 if every one is
+ * logged in or having its password checked. Not for use inside a session's callbacks. */
+int session_evict_preauth(struct server *srv, const char *key, char *tag, size_t len,
+                          const char **step);
 /* Frees every session at once (shutdown). */
 void session_free_all(struct server *srv);
 

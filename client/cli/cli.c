@@ -1,6 +1,7 @@
 /* cli.c: connecting, logging in and reporting errors the same way in every command. */
 #include "cli.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,8 @@ cli_open(struct cli *cli, int login, ncfx_client **out)
 	if (st == NCFX_OK && login) {
 		st = ncfx_login(c, cli->cfg.user, pw, 0, 0, &cli->session);
 		if (st == NCFX_OK && cli->verbose)
-			fprintf(stderr, "netcfax: logged in as %s (session %llu, seen from %s)\n",
-			    cli->session.user, (unsigned long long)cli->session.session_id,
+			fprintf(stderr, "netcfax: logged in as %s (session %016" PRIx64
+			    ", seen from %s)\n", cli->session.user, cli->session.session_id,
 			    cli->session.observed_addr);
 	}
 	if (login)

@@ -1,6 +1,8 @@
 /* cmd_login.c: netcfax login: check that the server is reachable and the credentials work. */
 #include "cli.h"
 
+#include <inttypes.h>
+
 #include "json.h"
 
 int
@@ -18,8 +20,9 @@ cmd_login(struct cli *cli)
 		json_print_str(stdout, cli->cfg.server);
 		printf(",\"port\":%lld,\"user\":", cli->cfg.port);
 		json_print_str(stdout, cli->session.user);
-		printf(",\"session_id\":%llu,\"observed_addr\":",
-		    (unsigned long long)cli->session.session_id);
+		/* A string of 16 hex digits, as the server's log and netcfax-admin show it. */
+		printf(",\"session_id\":\"%016" PRIx64 "\",\"observed_addr\":",
+		    cli->session.session_id);
 		json_print_str(stdout, cli->session.observed_addr);
 		printf(",\"server_name\":");
 		json_print_str(stdout, ncfx_client_server_name(c));
@@ -27,9 +30,8 @@ cmd_login(struct cli *cli)
 		json_print_str(stdout, ncfx_client_fingerprint(c));
 		printf("}\n");
 	} else
-		printf("logged in to %s:%lld as %s (session %llu)\n", cli->cfg.server,
-		    cli->cfg.port, cli->session.user,
-		    (unsigned long long)cli->session.session_id);
+		printf("logged in to %s:%lld as %s (session %016" PRIx64 ")\n", cli->cfg.server,
+		    cli->cfg.port, cli->session.user, cli->session.session_id);
 	ncfx_client_free(c);
 	return CLI_OK;
 }

@@ -45,7 +45,8 @@ struct ncfx_client_options {
 };
 
 struct ncfx_session_info {
-	uint64_t session_id;
+	uint64_t session_id;            /* shown to people as 16 hex digits ("%016" PRIx64), as the
+	                                 * server's log and netcfax-admin show it */
 	char     user[65];
 	char     observed_addr[65];     /* this client's address as the server sees it */
 	uint16_t observed_port;         /* and the source port of this connection, so seen */

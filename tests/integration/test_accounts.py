@@ -174,10 +174,17 @@ class Accounts(unittest.TestCase):
         c = self.client("hal", "hal-pw-secret")
         rc, out, err = c.run("login")
         self.assertEqual(rc, 0, c.describe())
-        m = re.search(r"logged in to 127\.0\.0\.1:(\d+) as hal \(session (\d+)\)", out)
+        m = re.search(r"logged in to 127\.0\.0\.1:(\d+) as hal \(session ([0-9a-f]{16})\)",
+                      out)
         self.assertIsNotNone(m, c.describe())
         self.assertEqual(int(m.group(1)), self.srv.port)
-        self.assertGreater(int(m.group(2)), 0)
+        sid = m.group(2)
+        self.assertGreater(int(sid, 16), 0)
+        # the same string the server logs for that session
+        line = self.srv.wait_log(lambda l: re.search(r"session=(\S+) user=hal addr=\S+: logged "
+                                                     r"in by password", l), timeout=10.0)
+        self.assertIsNotNone(line, self.srv.log_text()[-3000:])
+        self.assertEqual(re.search(r"session=(\S+) ", line).group(1), sid, line)
 
     def test_login_json(self):
         self.srv.add_user("ida", "ida-pw-secret")
@@ -188,8 +195,11 @@ class Accounts(unittest.TestCase):
         self.assertEqual(data.get("server"), "127.0.0.1")
         self.assertEqual(data.get("port"), self.srv.port)
         self.assertEqual(data.get("user"), "ida")
-        self.assertIsInstance(data.get("session_id"), int)
-        self.assertGreater(data["session_id"], 0)
+        self.assertRegex(data.get("session_id"), r"^[0-9a-f]{16}$", data)
+        self.assertGreater(int(data["session_id"], 16), 0)
+        line = self.srv.wait_log(lambda l: "session=%s user=ida " % data["session_id"] in l and
+                                 "logged in by password" in l, timeout=10.0)
+        self.assertIsNotNone(line, self.srv.log_text()[-3000:])
         self.assertEqual(data.get("fingerprint"), self.srv.fingerprint)
         # a second login is another session
         rc, data2, err = c.run("login", json=True)

@@ -337,59 +337,178 @@ class SlowClients(ServerCase):
             self.assertIn(f.type, (nt.MSG_JOB_INFO, nt.MSG_JOB_LIST_END), f)
 
 
-class ConnectionLimit(ServerCase):
-    extra = {"max_connections_per_address": 3, "preauth_timeout": 30}
+def tcp_closed(sock, timeout):
+    """True if the server closed this plain TCP connection within timeout (it sends nothing
+    to a peer that has not begun TLS, so any read that returns is the close)."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
 
-    def test_fourth_connection_refused(self):
+
+def counted(log, pattern):
+    """The lines of log that match pattern (a regex whose group 1, if any, is a count), and
+    the sum of those counts (1 for a line without one)."""
+    lines = [l for l in log.splitlines() if re.search(pattern, l)]
+    total = 0
+    for l in lines:
+        m = re.search(pattern, l)
+        total += int(m.group(1)) if m.groups() and m.group(1) else 1
+    return lines, total
+
+
+class AddressLimit(unittest.TestCase):
+    """max_connections_per_address (8 here, 64 by default): an office behind one NAT address
+    is one address. At the limit a new connection from it takes the place of that address's
+    oldest connection not logged in, in the order max_connections uses (closing, in TLS, no
+    HELLO, not logged in); only when every one is logged in is it refused. Refusals and
+    displacements are one line at once and then a count per address an interval (said at
+    shutdown too), not a line each."""
+    CAP = 8
+
+    def server(self, **extra):
+        keys = {"max_connections_per_address": self.CAP, "preauth_timeout": 60}
+        keys.update(extra)
+        srv = nt.Server(self, extra=keys)
+        srv.add_user("alice", "alice-pw-secret")
+        return srv, nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+
+    def stalled(self, srv, n):
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection((nt.HOST, srv.port), timeout=10)
+            self.addCleanup(s.close)
+            socks.append(s)
+        return socks
+
+    def logged_in(self, srv, n):
         conns = []
-        try:
-            for i in range(3):
-                r = nt.raw_connect(self.srv)
-                conns.append(r)
-                f = r.request(nt.hello(reqid=i + 1), CLOSE_BOUND)
-                self.assertIsNotNone(f, "connection %d got no HELLO_OK" % (i + 1))
-                self.assertEqual(f.type, nt.MSG_HELLO_OK, f)
+        for i in range(n):
+            r = nt.raw_connect(srv, owner=self)
+            self.assertEqual(r.request(nt.hello(), CLOSE_BOUND).type, nt.MSG_HELLO_OK)
+            f = r.request(nt.login_frame("alice", "alice-pw-secret"), 30)
+            self.assertIsNotNone(f, "login %d: no answer" % (i + 1))
+            self.assertEqual(f.type, nt.MSG_LOGIN_OK, f)
+            conns.append(r)
+        return conns
 
-            refused_port = None
+    def assert_alive(self, conns):
+        for i, r in enumerate(conns):
+            f = r.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, i)], reqid=100 + i),
+                          CLOSE_BOUND)
+            self.assertIsNotNone(f, "connection %d was closed" % (i + 1))
+            self.assertEqual(f.type, nt.MSG_PONG, f)
+
+    def test_stalled_connections_make_room_for_a_real_client_oldest_first(self):
+        srv, alice = self.server()
+        # The oldest two got as far as HELLO; the six after them are stuck before TLS.
+        helloed = []
+        for i in range(2):
+            r = nt.raw_connect(srv, owner=self)
+            self.assertEqual(r.request(nt.hello(), CLOSE_BOUND).type, nt.MSG_HELLO_OK)
+            helloed.append(r)
+        stalled = self.stalled(srv, self.CAP - 2)
+
+        def closed():
+            return [i for i, s in enumerate(stalled) if tcp_closed(s, 0.2)]
+        # The address is at its limit: a real client still logs in, sends and lists.
+        rc, out, err = alice.run("login")
+        self.assertEqual(rc, 0, alice.describe() + "\nlog:\n" + srv.log_text()[-3000:])
+        doc = os.path.join(alice.home, "d.tif")
+        nt.make_tiff(doc, seed=7)
+        rc, out, err = alice.run("send", doc, "--to", "5550199")
+        self.assertEqual(rc, 0, alice.describe() + "\nlog:\n" + srv.log_text()[-3000:])
+        rc, jobs, err = alice.run("jobs", json=True)
+        self.assertEqual(rc, 0, alice.describe())
+        self.assertEqual(len(jobs.get("jobs", [])), 1, jobs)
+        # Its first connection took the oldest stalled one's place (the others found the
+        # place it left); the two past HELLO, older still, stay.
+        self.assertTrue(tcp_closed(stalled[0], CLOSE_BOUND), "the oldest stalled connection "
+                        "was not displaced:\n" + srv.log_text()[-3000:])
+        self.assertEqual(closed(), [0], srv.log_text()[-3000:])
+        self.assert_alive(helloed)
+        # Sessions that stay: the first fills the place, each next one displaces the oldest
+        # stalled connection left, and only then the oldest past HELLO.
+        sessions = self.logged_in(srv, 1)
+        self.assertEqual(closed(), [0])
+        for k in range(1, self.CAP - 2):
+            sessions += self.logged_in(srv, 1)
+            self.assertEqual(closed(), list(range(k + 1)), srv.log_text()[-3000:])
+            self.assert_alive(helloed)
+        sessions += self.logged_in(srv, 1)
+        self.assertTrue(helloed[0].wait_closed(CLOSE_BOUND), "the oldest past HELLO stayed")
+        self.assert_alive(helloed[1:])
+        sessions += self.logged_in(srv, 1)
+        self.assertTrue(helloed[1].wait_closed(CLOSE_BOUND), "the second past HELLO stayed")
+        # Every place is a logged-in session now: the next connection is refused.
+        self.assertEqual(len(sessions), self.CAP)
+        s = socket.create_connection((nt.HOST, srv.port), timeout=10)
+        self.addCleanup(s.close)
+        self.assertTrue(tcp_closed(s, CLOSE_BOUND), "a logged-in session was displaced")
+        self.assert_alive(sessions)
+        self.assertEqual(srv.stop(), 0)
+        log = srv.log_text()
+        first, n_first = counted(log, r"addr=127\.0\.0\.1:%d: closing \(in its TLS handshake\) "
+                                 r"to make room for 127\.0\.0\.1:\d+: max_connections_per_address"
+                                 r" \(8\) reached" % stalled[0].getsockname()[1])
+        self.assertEqual(len(first), 1, log[-3000:])
+        summary, n_more = counted(log, r"addr=127\.0\.0\.1: displaced (\d+) more connections? not "
+                                  r"logged in, oldest first, in the last \d+ s: "
+                                  r"max_connections_per_address \(8\) reached")
+        self.assertGreaterEqual(len(summary), 1, log[-3000:])
+        # Six stalled and two past HELLO, each displaced once, in a line and a summary.
+        self.assertEqual(n_first + n_more, 8, log[-3000:])
+        self.assertEqual(log.count("to make room for"), 1, "a displacement line each")
+        refused, n_refused = counted(log, r"addr=127\.0\.0\.1:\d+: closing: "
+                                     r"max_connections_per_address \(8\) reached, all of them "
+                                     r"logged in or checking a password")
+        self.assertEqual(n_refused, 1, log[-3000:])
+
+    def flood_refused(self, srv, alice, conns, n, line):
+        """Every connection of the address (or server) is logged in: a real client is
+        refused, then n more; the sessions go on. Returns the log after a stop, and checks the
+        refusals came as a bounded number of lines whose counts add up to n + 1."""
+        rc, out, err = alice.run("login")
+        self.assertNotEqual(rc, 0, alice.describe())
+        for i in range(n):
+            s = socket.create_connection((nt.HOST, srv.port), timeout=10)
             try:
-                r4 = nt.raw_connect(self.srv, timeout=CLOSE_BOUND)
-            except (ssl.SSLError, ConnectionError) as e:
-                r4 = None   # closed during the TLS handshake: refused
-                print("4th connection closed during TLS handshake: %r" % e, file=sys.stderr)
-            except socket.timeout:
-                self.fail("4th connection neither accepted nor refused within %.0f s" % CLOSE_BOUND)
-            if r4 is not None:
-                refused_port = r4.local_port
-                try:
-                    r4.send(nt.hello(reqid=4))
-                except (OSError, ssl.SSLError):
-                    pass
-                self.assertTrue(r4.wait_closed(CLOSE_BOUND), "4th connection not closed")
-                for f in r4.frames:
-                    self.assertEqual(f.type, nt.MSG_ERROR, f)
-                    self.assertEqual(f.error_code, nt.E_LIMIT, f)
-                r4.close()
+                self.assertTrue(tcp_closed(s, CLOSE_BOUND), "connection %d not refused" % i)
+            finally:
+                s.close()
+        self.assert_alive(conns)
+        self.assertEqual(srv.stop(), 0)
+        log = srv.log_text()
+        first, n_first = counted(log, r"addr=127\.0\.0\.1:\d+: closing: " + line)
+        more, n_more = counted(log, r"addr=127\.0\.0\.1: refused (\d+) more connections? in the "
+                               r"last \d+ s: " + line)
+        # One line at once, one summary an interval (a minute's timer may split the flood).
+        self.assertEqual(len(first), 1, log[-3000:])
+        self.assertGreaterEqual(len(more), 1, log[-3000:])
+        self.assertLessEqual(len(first) + len(more), 4, log[-3000:])
+        self.assertEqual(n_first + n_more, n + 1, log[-3000:])
+        print("%d refused connections: %d log lines" % (n + 1, len(first) + len(more)),
+              file=sys.stderr)
+        return log
 
-            # the first three still work
-            for i, r in enumerate(conns):
-                f = r.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, i)], reqid=10 + i),
-                              CLOSE_BOUND)
-                self.assertIsNotNone(f, "connection %d died" % (i + 1))
-                self.assertEqual(f.type, nt.MSG_PONG, f)
-            self.assert_warn_logged(refused_port)
-        finally:
-            for r in conns:
-                r.close()
+    def test_logged_in_address_refuses_in_one_counted_line(self):
+        srv, alice = self.server()
+        conns = self.logged_in(srv, self.CAP)
+        log = self.flood_refused(srv, alice, conns, 400,
+                                 r"max_connections_per_address \(8\) reached, all of them "
+                                 r"logged in or checking a password")
+        self.assertEqual(log.count("to make room for"), 0, "a logged-in session displaced")
 
-        # once they are gone, new connections are accepted again
-        deadline = time.monotonic() + 10
-        while True:
-            rc, out, err = self.cli.run("login")
-            if rc == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        self.assertEqual(rc, 0, self.cli.describe())
-        self.assertEqual(self.srv.db_dump(), self.dump_before)
+    def test_full_server_refuses_in_one_counted_line(self):
+        srv, alice = self.server(max_connections=4, max_connections_per_address=64)
+        conns = self.logged_in(srv, 4)
+        log = self.flood_refused(srv, alice, conns, 300,
+                                 r"server at max_connections \(4\), all logged in or checking a "
+                                 r"password")
+        self.assertEqual(log.count("to make room for"), 0, "a logged-in session displaced")
 
 
 def client_hello_bytes():
@@ -411,7 +530,8 @@ class Flood(unittest.TestCase):
     finish: half send nothing after TCP's handshake, half stop in the middle of their TLS
     ClientHello. With max_connections far below that, a real user still logs in, a session that
     was logged in before keeps working, connections that got further (TLS and HELLO done) are
-    kept, and the stalled ones displace each other oldest first."""
+    kept, and the stalled ones displace each other oldest first, logged as a count, not a line
+    each."""
     FLOOD = 1000
     CAP = 300
     HELLOED = 50
@@ -456,14 +576,6 @@ class Flood(unittest.TestCase):
         f = early.request(nt.frame(nt.MSG_PING, [nt.a_u64(nt.T_SEQ, 1)], reqid=9), CLOSE_BOUND)
         self.assertIsNotNone(f, "the session logged in before the flood was closed")
         self.assertEqual(f.type, nt.MSG_PONG, f)
-        log = srv.log_text()
-        made_room = log.count("to make room for")
-        self.assertGreaterEqual(made_room, self.FLOOD + self.HELLOED + 2 - self.CAP,
-                                "the flood did not fill the server: nothing was tested")
-        # (counts, not assertNotIn: the log is long)
-        self.assertEqual(log.count("all logged in"), 0)
-        self.assertEqual(log.count("(no HELLO yet)"), 0)
-        self.assertEqual(log.count("(not logged in)"), 0, "connections past HELLO displaced")
         for r in helloed:
             self.assertFalse(r.wait_closed(0.01), "a connection past HELLO was displaced "
                              "while stalled handshakes were there to take")
@@ -480,6 +592,24 @@ class Flood(unittest.TestCase):
         self.assertEqual([i for i in range(100) if is_open(socks[i])], [])
         self.assertEqual([i for i in range(self.FLOOD - 100, self.FLOOD)
                           if not is_open(socks[i])], [])
+        # The displacements: the first of each step on a line of its own, the rest counted
+        # (said at the latest at the stop).
+        self.assertEqual(srv.stop(), 0)
+        log = srv.log_text()
+        first, n_first = counted(log, r"closing \(in its TLS handshake\) to make room for "
+                                 r"\S+: server at max_connections \(%d\)" % self.CAP)
+        more, n_more = counted(log, r"displaced (\d+) more connections? \(in its TLS "
+                               r"handshake\), oldest first, in the last \d+ s to make room: "
+                               r"server at max_connections \(%d\)" % self.CAP)
+        made_room = n_first + n_more
+        self.assertGreaterEqual(made_room, self.FLOOD + self.HELLOED + 2 - self.CAP,
+                                "the flood did not fill the server: nothing was tested")
+        self.assertEqual(log.count("to make room"), len(first) + len(more), log[-3000:])
+        self.assertLessEqual(len(first) + len(more), 4, "a line per displacement")
+        # (counts, not assertNotIn: the log is long)
+        self.assertEqual(log.count("all logged in"), 0)
+        self.assertEqual(log.count("no HELLO yet"), 0)
+        self.assertEqual(log.count("(not logged in)"), 0, "connections past HELLO displaced")
         print("%d stalled connections against max_connections %d: %d displaced, oldest "
               "first; %d past HELLO kept; login ok" % (self.FLOOD, self.CAP, made_room,
                                                        self.HELLOED), file=sys.stderr)

@@ -270,7 +270,8 @@ class Syslog(unittest.TestCase):
         alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
         rc, data, err = alice.run("login", json=True)
         self.assertEqual(rc, 0, alice.describe())
-        sid = "%016x" % data["session_id"]
+        sid = data["session_id"]
+        self.assertRegex(sid, r"^[0-9a-f]{16}$", data)
         sink.wait(lambda m: re.match(r"session=%s user=alice addr=127\.0\.0\.1:\d+: logged in "
                                      r"by password" % sid, m.text), what="the login")
         path = os.path.join(alice.home, "one.tif")
