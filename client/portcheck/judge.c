@@ -250,8 +250,11 @@ fix_no_nat(struct portcheck *pc, const char *port)
 	label(pc, PC_DEV_ROUTER, "the router %s (its forward filter)", front);
 	say(pc, "The router %s must let the connection through: on a router that is a rule in "
 	    "its forward chain (an input chain sees only what is addressed to the router "
-	    "itself). " TABLES_ASSUMED "A router that filters nothing needs no rule: then the "
-	    "filter is on a device further on.", front);
+	    "itself). The rule below assumes the router's filter is nftables' table inet filter "
+	    "with a chain forward, as on Debian; `nft list ruleset` on the router shows its "
+	    "own: use the chain there with \"hook forward\" if it is named otherwise. A router "
+	    "that filters nothing needs no rule: then the filter is on a device further on.",
+	    front);
 	pc_rule_forward(pc, PC_DEV_ROUTER, pc->local_addr, port);
 }
 
