@@ -107,13 +107,12 @@ topology(struct portcheck *pc)
 		t = strcmp(r->gw.ext_addr, pc->observed) == 0 ? PC_TOPO_SINGLE : PC_TOPO_DIFFERS;
 	else if (h2 && !h2->is_server && h2->cls == PORTMAP_ADDR_PRIVATE)
 		t = PC_TOPO_DOUBLE, by_hops = 1;
-	else if (h2 && !h2->is_server && h2->cls == PORTMAP_ADDR_CGNAT)
-		t = PC_TOPO_CGNAT, by_hops = 1;
 	else
 		t = PC_TOPO_NAT;
 	pc->topology = t;
-	if (r)
-		snprintf(said, sizeof(said), "%s", r->gw.detail);
+	/* What the router said about its external address, in words. */
+	snprintf(said, sizeof(said), "%s", r ? r->gw.detail : pc->routers_checked ? "no UPnP or "
+	    "NAT-PMP answer" : "not asked: portmap = off");
 	switch (t) {
 	case PC_TOPO_NONE:
 		snprintf(ev, sizeof(ev), "this machine's address %s is what the server sees%s%s%s",
@@ -127,18 +126,16 @@ topology(struct portcheck *pc)
 	case PC_TOPO_DOUBLE:
 		if (by_hops)
 			snprintf(ev, sizeof(ev), "the server sees %s; your router %s does not say its "
-			    "external address (no UPnP or NAT-PMP answer%s%s); the next hop %s is "
-			    "private: probably a second NAT router", pc->observed, front, said[0] ?
-			    ": " : "", said, h2->addr);
+			    "external address (%s); the next hop %s is private: probably a second "
+			    "NAT router", pc->observed, front, said, h2->addr);
 		else
 			snprintf(ev, sizeof(ev), "the router's own external address is private (%s): "
 			    "another NAT sits upstream; the server sees %s%s%s", said, pc->observed,
 			    h2 ? "; the next hop is " : "", h2 ? h2->addr : "");
 		break;
 	case PC_TOPO_CGNAT:
-		snprintf(ev, sizeof(ev), "the provider's NAT (100.64.0.0/10) sits upstream%s%s; "
-		    "the server sees %s", by_hops ? ": the next hop after your router is " : "",
-		    by_hops ? h2->addr : "", pc->observed);
+		snprintf(ev, sizeof(ev), "the provider's NAT (100.64.0.0/10) sits upstream; the "
+		    "server sees %s", pc->observed);
 		break;
 	case PC_TOPO_DIFFERS:
 		snprintf(ev, sizeof(ev), "the router says its external address is %s, but the "
@@ -148,10 +145,12 @@ topology(struct portcheck *pc)
 	default:
 		snprintf(ev, sizeof(ev), "the server sees %s, not this machine's %s: the router %s "
 		    "translates, and does not say its external address (%s); %s", pc->observed,
-		    pc->local_addr, front[0] ? front : "in front", r ? said : "no UPnP or NAT-PMP "
-		    "answer", h2 && h2->is_server ? "the server is the next hop: no other router "
-		    "between" : h2 ? "the next hop is public: most likely the only NAT" : "the "
-		    "hops past it did not answer: whether another NAT sits upstream is not known");
+		    pc->local_addr, front[0] ? front : "in front", said, h2 && h2->is_server ? "the server is the next hop: no other router "
+		    "between" : h2 && h2->cls == PORTMAP_ADDR_CGNAT ? "the next hop is in the range "
+		    "carrier-grade NAT uses (100.64.0.0/10): if your router's WAN address is in it "
+		    "too, the provider's NAT sits upstream" : h2 ? "the next hop is public: most "
+		    "likely the only NAT" : "the hops past it did not answer: whether another NAT "
+		    "sits upstream is not known");
 		break;
 	}
 	pc_add(pc, PC_TOPOLOGY, "topology", t == PC_TOPO_DOUBLE || t == PC_TOPO_CGNAT ||
@@ -328,11 +327,13 @@ fix_single(struct portcheck *pc, const struct pc_router *r, const char *port)
 	    front[0] ? front : "the default gateway", ext ? ext : "not known", port, lan, port,
 	    port, lan, port);
 	if (!ext)
-		say(pc, "Your router does not say its external address, and the hops past it did "
-		    "not answer: the rule below matches what is addressed to the router itself "
+		say(pc, "Your router does not say its external address, and the hops past it do "
+		    "not show it: the rule below matches what is addressed to the router itself "
 		    "and does not come from your LAN. If the router's status page shows a WAN "
 		    "address other than %s, the device that has %s must forward the port to "
-		    "that WAN address too. ", pc->observed, pc->observed);
+		    "that WAN address too%s. ", pc->observed, pc->observed, h2 && h2->cls ==
+		    PORTMAP_ADDR_CGNAT ? "; if that WAN address is in 100.64.0.0/10, it is the "
+		    "provider's NAT, which forwards nothing: the relay is the answer" : "");
 	pc_rule_dnat(pc, PC_DEV_ROUTER, ext, pc->local_net, port, lan);
 	pc_rule_forward(pc, PC_DEV_ROUTER, lan, port);
 	host_rule(pc, port);

@@ -11,7 +11,7 @@ the lab's address, as the user would after looking it up.
 import json
 import os
 import shlex
-import socket
+import shutil
 import sys
 import unittest
 
@@ -42,7 +42,17 @@ table inet hostfw {
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
 class Topology(unittest.TestCase):
-    def build(self, nat=True, double=False, upnp=False, natpmp=False, router_filter=False):
+    def iptables_router(self, router):
+        """A NAT router in iptables' words instead (no miniupnpd): masquerade out of wan0,
+        forward only what the LAN opened."""
+        self.lab.run(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for rule in ("-t nat -A POSTROUTING -o wan0 -j MASQUERADE", "-P FORWARD DROP",
+                     "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                     "-A FORWARD -i lan0 -j ACCEPT"):
+            self.lab.run(router, "iptables", *rule.split())
+
+    def build(self, nat=True, double=False, upnp=False, natpmp=False, router_filter=False,
+              iptables=False):
         hosts = ["cli", "rtr", "srv"] + (["up"] if double else [])
         lab = self.lab = nt.NetLab(self, hosts)
         lab.link("cli", "eth0", "rtr", "lan0")
@@ -56,13 +66,18 @@ class Topology(unittest.TestCase):
             lab.route("rtr", "default", UPSTREAM_LAN)
             lab.link("up", "wan0", "srv", "eth0")
             lab.addr("up", "wan0", WAN + "/24")
-            nt.nat_router(lab, self, "up", "lan0", "10.200.0.0/24", "wan0", upnp=False,
-                          natpmp=False)
+            if iptables:
+                self.iptables_router("up")
+            else:
+                nt.nat_router(lab, self, "up", "lan0", "10.200.0.0/24", "wan0", upnp=False,
+                              natpmp=False)
         else:
             lab.link("rtr", "wan0", "srv", "eth0")
             lab.addr("rtr", "wan0", WAN + "/24")
         lab.addr("srv", "eth0", SERVER + "/24")
-        if nat:
+        if nat and iptables:
+            self.iptables_router("rtr")
+        elif nat:
             nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0", upnp=upnp,
                           natpmp=natpmp)
         else:
@@ -96,19 +111,19 @@ class Topology(unittest.TestCase):
         [c] = [c for c in data["checks"] if c["id"] == cid]
         return c
 
-    def apply(self, data, fill=None):
-        """Every nftables rule on the device it names, as printed (a shell's word splitting),
-        with the placeholders the tool asked the user to look up filled in."""
+    def apply(self, data, fill=None, kind="nftables"):
+        """Every rule (nftables or iptables) on the device it names, as printed (a shell's
+        word splitting), with the placeholders the tool asked the user to look up filled in."""
         fill = fill or {}
         self.assertEqual(sorted(data["fix"]["fill"]), sorted(fill), data["fix"])
         for rule in data["fix"]["rules"]:
-            cmd = rule["nftables"]
+            cmd = rule[kind]
             for name, value in fill.items():
                 cmd = cmd.replace(name, value)
             self.lab.run(DEVICE_HOST[rule["device"]], *shlex.split(cmd))
 
-    def direct_after(self, data, fill=None):
-        self.apply(data, fill)
+    def direct_after(self, data, fill=None, kind="nftables"):
+        self.apply(data, fill, kind)
         rc, d = self.portcheck()
         self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
         self.assertEqual(d["fix"]["rules"], [], d)
@@ -215,6 +230,26 @@ class Topology(unittest.TestCase):
         self.assertNotIn("external address %s" % WAN, d["fix"]["words"])
         self.check_double_nat_rules(d)
         self.direct_after(d, fill={"ROUTER_WAN_ADDRESS": INNER_WAN})
+        self.check_router_rule_spares_the_lan()
+
+    @unittest.skipUnless(shutil.which("iptables"), "iptables is not installed "
+                         "(scripts/install-deps --test installs it)")
+    def test_double_nat_iptables_rules(self):
+        # The same topology with both routers in iptables, and the iptables rules applied.
+        self.build(double=True, iptables=True)
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"], d["topology"]), (1, "relay", "double NAT"), d)
+        self.assertEqual([(r["device"], r["iptables"]) for r in d["fix"]["rules"]], [
+            ("upstream", "iptables -t nat -A PREROUTING -d %s -p tcp --dport 7485 -j DNAT "
+                         "--to-destination ROUTER_WAN_ADDRESS" % WAN),
+            ("upstream", "iptables -I FORWARD -d ROUTER_WAN_ADDRESS -p tcp --dport 7485 -m "
+                         "conntrack --ctstate NEW -j ACCEPT"),
+            ("router", "iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL ! -s "
+                       "192.168.77.0/24 -p tcp --dport 7485 -j DNAT --to-destination %s"
+                       % CLIENT),
+            ("router", "iptables -I FORWARD -d %s -p tcp --dport 7485 -m conntrack --ctstate "
+                       "NEW -j ACCEPT" % CLIENT)], d)
+        self.direct_after(d, fill={"ROUTER_WAN_ADDRESS": INNER_WAN}, kind="iptables")
         self.check_router_rule_spares_the_lan()
 
     def test_single_nat_without_mapping_service_names_the_routers_address(self):
