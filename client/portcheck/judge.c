@@ -76,6 +76,14 @@ inner_wan(const struct pc_router *r)
 	    r->gw.ext_addr : NULL;
 }
 
+/* What the router said about its external address, in words. */
+static const char *
+router_said(const struct portcheck *pc, const struct pc_router *r)
+{
+	return r ? r->gw.detail : pc->routers_checked ? "no UPnP or NAT-PMP answer" :
+	    "not asked: portmap = off";
+}
+
 static void
 topology(struct portcheck *pc)
 {
@@ -110,9 +118,7 @@ topology(struct portcheck *pc)
 	else
 		t = PC_TOPO_NAT;
 	pc->topology = t;
-	/* What the router said about its external address, in words. */
-	snprintf(said, sizeof(said), "%s", r ? r->gw.detail : pc->routers_checked ? "no UPnP or "
-	    "NAT-PMP answer" : "not asked: portmap = off");
+	snprintf(said, sizeof(said), "%s", router_said(pc, r));
 	switch (t) {
 	case PC_TOPO_NONE:
 		snprintf(ev, sizeof(ev), "this machine's address %s is what the server sees%s%s%s",
@@ -267,16 +273,17 @@ fix_double(struct portcheck *pc, const struct pc_router *r, const char *port)
 	label(pc, PC_DEV_UPSTREAM, "the upstream device (the one the server sees as %s)",
 	    pc->observed);
 	label(pc, PC_DEV_ROUTER, "your router (%s)", front[0] ? front : "the default gateway");
-	say(pc, "Two NAT routers are in the way, so both must forward TCP port %s. On the "
+	say(pc, "Two NAT routers are %sin the way, so both must forward TCP port %s. On the "
 	    "upstream device (the one with the address the server sees, %s): forward it to your "
-	    "router's WAN address", port, pc->observed);
+	    "router's WAN address", r && r->gw.ext_class == PORTMAP_ADDR_PRIVATE ? "" :
+	    "probably ", port, pc->observed);
 	if (wan)
 		say(pc, ", %s, and let it through its forward filter. ", wan);
 	else {
 		say(pc, ", and let it through its forward filter. Your router does not say its WAN "
 		    "address (%s): its status page shows it (WAN or Internet address%s%s); put it "
-		    "in place of " PC_ROUTER_WAN " in the upstream device's rules. ", r ?
-		    r->gw.detail : "it offers no UPnP or NAT-PMP", h2 ? ", probably in the same "
+		    "in place of " PC_ROUTER_WAN " in the upstream device's rules. ",
+		    router_said(pc, r), h2 ? ", probably in the same "
 		    "network as " : "", h2 ? h2->addr : "");
 		snprintf(pc->fill_how, sizeof(pc->fill_how), "your router's WAN address, which it "
 		    "does not say: its status page shows it, as WAN or Internet address%s%s%s", h2 ?
