@@ -24,6 +24,29 @@ static const char *const virtual_ifs[] = {
 	"lxc", "lxd", "cni", "flannel", "vxlan", "podman",
 };
 
+/* "NETWORK/PREFIX" of addr with netmask mask, both of family af. */
+static void
+network_of(int af, const struct sockaddr *addr, const struct sockaddr *mask, char *out,
+    size_t outlen)
+{
+	unsigned char a[16], m[16];
+	size_t len = af == AF_INET ? 4 : 16;
+	char text[INET6_ADDRSTRLEN];
+	int bits = 0;
+
+	memcpy(a, af == AF_INET ? (const void *)&((const struct sockaddr_in *)addr)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)addr)->sin6_addr, len);
+	memcpy(m, af == AF_INET ? (const void *)&((const struct sockaddr_in *)mask)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)mask)->sin6_addr, len);
+	for (size_t i = 0; i < len; i++) {
+		a[i] &= m[i];
+		for (int b = 7; b >= 0 && (m[i] >> b & 1); b--)
+			bits++;
+	}
+	if (inet_ntop(af, a, text, sizeof(text)) != NULL)
+		snprintf(out, outlen, "%s/%d", text, bits);
+}
+
 /* The address we use towards the server and the interface that has it. */
 static int
 route_to_server(struct portcheck *pc, char *err, size_t errlen)
@@ -68,11 +91,17 @@ route_to_server(struct portcheck *pc, char *err, size_t errlen)
 			    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), a, sizeof(a),
 			    NULL, 0, NI_NUMERICHOST) == 0 && strcmp(a, pc->local_addr) == 0) {
 				snprintf(pc->local_if, sizeof(pc->local_if), "%s", i->ifa_name);
+				if (i->ifa_netmask)
+					network_of(i->ifa_addr->sa_family, i->ifa_addr, i->ifa_netmask,
+					    pc->local_net, sizeof(pc->local_net));
 				break;
 			}
 		}
 		freeifaddrs(ifs);
 	}
+	if (!pc->local_net[0])              /* no netmask known: at least this machine */
+		snprintf(pc->local_net, sizeof(pc->local_net), "%s/%d", pc->local_addr,
+		    pc->v6 ? 128 : 32);
 	return 0;
 }
 
@@ -208,6 +237,23 @@ check_scp_port(struct portcheck *pc)
 	    PC_FAIL, todo, "%s%s%s", err, pc->scp_holder[0] ? "; held by " : "", pc->scp_holder);
 }
 
+/* This machine's own input filter: a router's forward rule does not help a port that the
+ * host drops itself. */
+static void
+check_firewall(struct portcheck *pc)
+{
+	char why[400];
+
+	pc->hostfw = -1;
+	if (pc->scp_port == 0 || strcmp(pc->cli.cfg.scp, "relay") == 0)
+		return;
+	pc->hostfw = pc_host_firewall(pc->scp_port, pc->hostfw_chain, sizeof(pc->hostfw_chain),
+	    why, sizeof(why));
+	pc_add(pc, PC_LOCAL, "firewall", pc->hostfw == 1 ? PC_PASS : pc->hostfw == 0 ? PC_FAIL :
+	    PC_SKIP, pc->hostfw == 0 ? "let the port in: the rule for this host below" : "",
+	    "%s", why);
+}
+
 static void
 check_interfaces(struct portcheck *pc)
 {
@@ -266,5 +312,6 @@ pc_check_local(struct portcheck *pc)
 		pc_add(pc, PC_LOCAL, "gateway", PC_PASS, "", "default gateway %s (our address "
 		    "towards it %s)", pc->gateway, lan);
 	check_scp_port(pc);
+	check_firewall(pc);
 	check_interfaces(pc);
 }

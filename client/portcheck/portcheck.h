@@ -4,6 +4,7 @@
 #ifndef NETCFAX_PORTCHECK_H
 #define NETCFAX_PORTCHECK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -31,7 +32,15 @@ enum pc_topology { PC_TOPO_UNKNOWN = 0, PC_TOPO_NONE, PC_TOPO_NAT, PC_TOPO_SINGL
                    PC_TOPO_DOUBLE, PC_TOPO_CGNAT, PC_TOPO_DIFFERS };
 
 #define PC_MAX_CHECKS 24
-#define PC_MAX_RULES  6
+#define PC_MAX_RULES  8
+#define PC_MAX_HOPS   4
+
+/* The device a printed rule goes on: this machine, the router in front of it, or the device
+ * upstream of that router (double NAT). */
+enum pc_device { PC_DEV_HOST = 0, PC_DEV_ROUTER, PC_DEV_UPSTREAM, PC_DEV_COUNT };
+
+/* A placeholder the tool cannot fill: the rules carry it, the words say how to find it. */
+#define PC_ROUTER_WAN "ROUTER_WAN_ADDRESS"
 
 struct pc_check {
 	int  section;
@@ -39,6 +48,19 @@ struct pc_check {
 	int  status;
 	char evidence[700];
 	char todo[700];
+};
+
+struct pc_rule {
+	int  device;                      /* enum pc_device */
+	char nft[300];
+	char ipt[300];
+};
+
+/* One router on the way to the server, as a datagram with that TTL found it. */
+struct pc_hop {
+	char addr[64];                    /* who sent the time-exceeded, "" if nobody answered */
+	int  cls;                         /* portmap_classify(addr) */
+	int  is_server;                   /* the server itself answered: the path ends here */
 };
 
 struct pc_router {
@@ -60,11 +82,15 @@ struct portcheck {
 	char     local_addr[64];
 	int      v6;                      /* the server is reached over IPv6 */
 	char     local_if[32];
+	char     local_net[68];           /* this machine's network, "192.168.1.0/24" */
 	char     gateway[64];
 	int      scp_fd;                  /* bound SCP listener, -1 if none */
 	uint16_t scp_port;                /* the port the client would use */
 	int      scp_mode;                /* NCFX_SCP_FIXED/_DYNAMIC/_RANGE */
 	int      range_lo, range_hi;
+	int      hostfw;                  /* this host's input filter: 1 lets the SCP in, 0 drops
+	                                   * it (in hostfw_chain), -1 unknown */
+	char     hostfw_chain[300];       /* "inet filter input" */
 	char     scp_holder[200];         /* who holds the port when we could not bind it */
 	/* server */
 	int      reached, verified, logged_in;
@@ -74,30 +100,45 @@ struct portcheck {
 	int                 routers_checked;
 	int                 open, close;    /* --open / --close: map or unmap our SCP first */
 	struct pc_router    upnp, natpmp;
+	/* the hops towards the server (hops.c) */
+	int           hops_probed;
+	int           nhops;              /* TTLs tried, up to the server */
+	struct pc_hop hops[PC_MAX_HOPS];
 	/* verdicts */
 	int      topology;
 	int      probed, direct_ok, relay_ok, relay_known;
 	uint16_t probe_port;
 	struct ncfx_probe_result probe;
-	/* the fix */
-	char     fix_words[1200];
-	char     nft[PC_MAX_RULES][300];
-	char     ipt[PC_MAX_RULES][300];
+	/* the fix: words, then rules grouped by device, each device named for people */
+	char     fix_words[2000];
+	char     device_label[PC_DEV_COUNT][200];
+	struct pc_rule rules[PC_MAX_RULES];
 	int      nrules;
+	char     fill_how[400];           /* how to find PC_ROUTER_WAN when a rule carries it */
 	struct pc_check checks[PC_MAX_CHECKS];
 	int             nchecks;
 };
 
 void pc_add(struct portcheck *pc, int section, const char *id, int status, const char *todo,
             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* rules.c: one suggested rule in both languages; a router's port forward (DNAT to `to`, for
- * packets to daddr, or to any address when NULL) and its filter accept. port is "N" or
- * "LOW-HIGH"; note is appended to each line ("" or a comment). */
-void pc_rule(struct portcheck *pc, const char *nft, const char *ipt);
-void pc_rule_dnat(struct portcheck *pc, const char *daddr, const char *port, const char *to,
-                  const char *note);
-void pc_rule_forward(struct portcheck *pc, const char *lan, const char *port,
-                     const char *note);
+/* rules.c: one suggested rule in both languages, for one device. A router's port forward
+ * (DNAT to `to` for packets to daddr or, when daddr is NULL, for packets addressed to the
+ * router itself that do not come from its LAN `lan_net`) and its forward filter's accept; a
+ * host's input accept in its own table and chain ("FAMILY TABLE CHAIN"). port is "N" or
+ * "LOW-HIGH". */
+void pc_rule(struct portcheck *pc, int device, const char *nft, const char *ipt);
+void pc_rule_dnat(struct portcheck *pc, int device, const char *daddr, const char *lan_net,
+                  const char *port, const char *to);
+void pc_rule_forward(struct portcheck *pc, int device, const char *to, const char *port);
+void pc_rule_input(struct portcheck *pc, const char *chain, const char *port);
+const char *pc_device_key(int device);      /* "this-host", "router", "upstream" */
+
+/* hostfw.c: this host's nftables input filter for TCP port: 1 lets it in, 0 drops it (the
+ * chain that does, "FAMILY TABLE CHAIN", in where), -1 cannot tell (why says why). */
+int  pc_host_firewall(long port, char *where, size_t wherelen, char *why, size_t whylen);
+
+/* hops.c: the routers between here and the server, by TTL (a few datagrams, bounded). */
+void pc_check_hops(struct portcheck *pc);
 
 /* The checks, in the order they run. */
 void pc_check_local(struct portcheck *pc);

@@ -1,5 +1,6 @@
 /* report.c: the findings in words (default) or as one JSON document (--json, schema
- * netcfax-portcheck/1), and the exit code they come to. */
+ * netcfax-portcheck/1), and the exit code they come to. The fix's rules are grouped by the
+ * device they go on. */
 #include "portcheck.h"
 
 #include <stdarg.h>
@@ -109,17 +110,42 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 		json_print_str(stdout, c->todo);
 		printf("}");
 	}
+	printf("],\"hops\":[");
+	for (int i = 0; i < pc->nhops; i++) {
+		printf("%s{\"ttl\":%d,\"addr\":", i ? "," : "", i + 1);
+		json_print_str(stdout, pc->hops[i].addr);
+		printf(",\"class\":\"%s\",\"server\":%s}", !pc->hops[i].addr[0] ? "" :
+		    portmap_class_name(pc->hops[i].cls), pc->hops[i].is_server ? "true" : "false");
+	}
 	printf("],\"fix\":{\"words\":");
 	json_print_str(stdout, pc->fix_words);
-	printf(",\"nftables\":[");
+	/* Each rule with the device it goes on; the flat lists are the same commands, in order. */
+	printf(",\"rules\":[");
+	for (int i = 0; i < pc->nrules; i++) {
+		const struct pc_rule *r = &pc->rules[i];
+
+		printf("%s{\"device\":\"%s\",\"on\":", i ? "," : "", pc_device_key(r->device));
+		json_print_str(stdout, pc->device_label[r->device]);
+		printf(",\"nftables\":");
+		json_print_str(stdout, r->nft);
+		printf(",\"iptables\":");
+		json_print_str(stdout, r->ipt);
+		printf("}");
+	}
+	printf("],\"fill\":{");
+	if (pc->fill_how[0]) {
+		printf("\"" PC_ROUTER_WAN "\":");
+		json_print_str(stdout, pc->fill_how);
+	}
+	printf("},\"nftables\":[");
 	for (int i = 0; i < pc->nrules; i++) {
 		printf("%s", i ? "," : "");
-		json_print_str(stdout, pc->nft[i]);
+		json_print_str(stdout, pc->rules[i].nft);
 	}
 	printf("],\"iptables\":[");
 	for (int i = 0; i < pc->nrules; i++) {
 		printf("%s", i ? "," : "");
-		json_print_str(stdout, pc->ipt[i]);
+		json_print_str(stdout, pc->rules[i].ipt);
 	}
 	printf("]}}\n");
 }
@@ -160,14 +186,20 @@ print_text(const struct portcheck *pc, int code, const char *verdict)
 	printf("\nVerdict: %s (exit %d)\n", verdict, code);
 	if (pc->fix_words[0]) {
 		printf("\nThe fix: %s\n", pc->fix_words);
-		if (pc->nrules) {
-			printf("\n  nftables (on a Linux router):\n");
-			for (int i = 0; i < pc->nrules; i++)
-				printf("    %s\n", pc->nft[i]);
-			printf("\n  iptables:\n");
-			for (int i = 0; i < pc->nrules; i++)
-				printf("    %s\n", pc->ipt[i]);
+		/* The rules by device, in the order given: each group says where it goes. */
+		for (int i = 0; i < pc->nrules; ) {
+			int dev = pc->rules[i].device, j;
+
+			printf("\n  On %s, with nftables:\n", pc->device_label[dev]);
+			for (j = i; j < pc->nrules && pc->rules[j].device == dev; j++)
+				printf("    %s\n", pc->rules[j].nft);
+			printf("  or with iptables:\n");
+			for (j = i; j < pc->nrules && pc->rules[j].device == dev; j++)
+				printf("    %s\n", pc->rules[j].ipt);
+			i = j;
 		}
+		if (pc->fill_how[0])
+			printf("\n  " PC_ROUTER_WAN ": %s.\n", pc->fill_how);
 		printf("\nMore in docs/firewall.md.\n");
 	}
 }

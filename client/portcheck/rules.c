@@ -1,5 +1,7 @@
-/* rules.c: the firewall rules portcheck prints, in nftables and in iptables words, written
- * once here for every check that suggests one (IPv6 sessions get the ip6 forms). */
+/* rules.c: the firewall rules portcheck prints, in nftables and in iptables words, each for
+ * the device it goes on, written once here for every check that suggests one (IPv6 sessions
+ * get the ip6 forms). They go into the tables and chains of a Debian router (inet nat
+ * prerouting, inet filter forward), or, on this host, the input chain its ruleset has. */
 #include "portcheck.h"
 
 #include <stdio.h>
@@ -25,25 +27,35 @@ replace_all(char *s, size_t cap, const char *from, const char *to)
 	snprintf(s, cap, "%s", out);
 }
 
-void
-pc_rule(struct portcheck *pc, const char *nft, const char *ipt)
+const char *
+pc_device_key(int device)
 {
-	char *n, *i;
+	switch (device) {
+	case PC_DEV_HOST:     return "this-host";
+	case PC_DEV_ROUTER:   return "router";
+	case PC_DEV_UPSTREAM: return "upstream";
+	default:              return "unknown";
+	}
+}
+
+void
+pc_rule(struct portcheck *pc, int device, const char *nft, const char *ipt)
+{
+	struct pc_rule *r;
 
 	if (pc->nrules >= PC_MAX_RULES)
 		return;
-	n = pc->nft[pc->nrules];
-	i = pc->ipt[pc->nrules];
-	snprintf(n, sizeof(pc->nft[0]), "%s", nft);
-	snprintf(i, sizeof(pc->ipt[0]), "%s", ipt);
+	r = &pc->rules[pc->nrules++];
+	r->device = device;
+	snprintf(r->nft, sizeof(r->nft), "%s", nft);
+	snprintf(r->ipt, sizeof(r->ipt), "%s", ipt);
 	if (pc->v6) {
 		/* The same rules, in IPv6's words. */
-		replace_all(n, sizeof(pc->nft[0]), " ip saddr ", " ip6 saddr ");
-		replace_all(n, sizeof(pc->nft[0]), " ip daddr ", " ip6 daddr ");
-		replace_all(n, sizeof(pc->nft[0]), "dnat ip to", "dnat ip6 to");
-		replace_all(i, sizeof(pc->ipt[0]), "iptables ", "ip6tables ");
+		replace_all(r->nft, sizeof(r->nft), " ip saddr ", " ip6 saddr ");
+		replace_all(r->nft, sizeof(r->nft), " ip daddr ", " ip6 daddr ");
+		replace_all(r->nft, sizeof(r->nft), "dnat ip to", "dnat ip6 to");
+		replace_all(r->ipt, sizeof(r->ipt), "iptables ", "ip6tables ");
 	}
-	pc->nrules++;
 }
 
 /* iptables writes a port range with a colon where nftables has a dash. */
@@ -55,36 +67,53 @@ ipt_port(const char *port, char *out, size_t cap)
 		*strchr(out, '-') = ':';
 }
 
+/* Appended, after whatever the router's nat chain already does (miniupnpd's jump, say). The
+ * match without an address is for a router whose WAN address is not known: packets addressed
+ * to one of its own addresses, except those from its LAN, which are the LAN's own business
+ * (a LAN host reaching the router's web page on that port, say). */
 void
-pc_rule_dnat(struct portcheck *pc, const char *daddr, const char *port, const char *to,
-    const char *note)
+pc_rule_dnat(struct portcheck *pc, int device, const char *daddr, const char *lan_net,
+    const char *port, const char *to)
 {
 	char nft[300], ipt[300], ip[32];
 
 	ipt_port(port, ip, sizeof(ip));
 	if (daddr) {
 		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting ip daddr %s tcp dport "
-		    "%s dnat ip to %s%s", daddr, port, to, note);
+		    "%s dnat ip to %s", daddr, port, to);
 		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -d %s -p tcp --dport %s "
-		    "-j DNAT --to-destination %s%s", daddr, ip, to, note);
+		    "-j DNAT --to-destination %s", daddr, ip, to);
 	} else {
-		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting tcp dport %s dnat ip "
-		    "to %s%s", port, to, note);
-		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -p tcp --dport %s -j DNAT "
-		    "--to-destination %s%s", ip, to, note);
+		snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting fib daddr type local "
+		    "ip saddr != %s tcp dport %s dnat ip to %s", lan_net, port, to);
+		snprintf(ipt, sizeof(ipt), "iptables -t nat -A PREROUTING -m addrtype --dst-type "
+		    "LOCAL ! -s %s -p tcp --dport %s -j DNAT --to-destination %s", lan_net, ip, to);
 	}
-	pc_rule(pc, nft, ipt);
+	pc_rule(pc, device, nft, ipt);
 }
 
+/* Inserted, not appended: a forward chain may end in an explicit drop that an appended
+ * accept would never get past. */
 void
-pc_rule_forward(struct portcheck *pc, const char *lan, const char *port, const char *note)
+pc_rule_forward(struct portcheck *pc, int device, const char *to, const char *port)
 {
 	char nft[300], ipt[300], ip[32];
 
 	ipt_port(port, ip, sizeof(ip));
-	snprintf(nft, sizeof(nft), "nft add rule inet filter forward ip daddr %s tcp dport %s "
-	    "ct state new accept%s", lan, port, note);
-	snprintf(ipt, sizeof(ipt), "iptables -A FORWARD -d %s -p tcp --dport %s -m conntrack "
-	    "--ctstate NEW -j ACCEPT%s", lan, ip, note);
-	pc_rule(pc, nft, ipt);
+	snprintf(nft, sizeof(nft), "nft insert rule inet filter forward ip daddr %s tcp dport %s "
+	    "ct state new accept", to, port);
+	snprintf(ipt, sizeof(ipt), "iptables -I FORWARD -d %s -p tcp --dport %s -m conntrack "
+	    "--ctstate NEW -j ACCEPT", to, ip);
+	pc_rule(pc, device, nft, ipt);
+}
+
+void
+pc_rule_input(struct portcheck *pc, const char *chain, const char *port)
+{
+	char nft[300], ipt[300], ip[32];
+
+	ipt_port(port, ip, sizeof(ip));
+	snprintf(nft, sizeof(nft), "nft insert rule %s tcp dport %s accept", chain, port);
+	snprintf(ipt, sizeof(ipt), "iptables -I INPUT -p tcp --dport %s -j ACCEPT", ip);
+	pc_rule(pc, PC_DEV_HOST, nft, ipt);
 }

@@ -20,97 +20,6 @@
 #define SEC_FIREWALL PC_ROUTER
 #define SEC_ROUTER   PC_TOPOLOGY
 
-/* Does the nft port expression after "dport" (a number, a range, or a { set }) cover port? */
-static int
-covers(const char *expr, long port)
-{
-	char buf[256], *save = NULL, *end;
-
-	expr += strspn(expr, " ");
-	snprintf(buf, sizeof(buf), "%s", expr);
-	if (buf[0] == '{' && (end = strchr(buf, '}')) != NULL)
-		*end = '\0';                     /* the set, and nothing after it */
-	for (char *t = strtok_r(buf, "{}, ", &save); t; t = strtok_r(NULL, "{}, ", &save)) {
-		long lo, hi;
-
-		if (sscanf(t, "%ld-%ld", &lo, &hi) == 2) {
-			if (port >= lo && port <= hi)
-				return 1;
-		} else if (sscanf(t, "%ld", &lo) == 1 && lo == port)
-			return 1;
-		if (strchr(expr, '{') == NULL)
-			break;                    /* a lone number or range: only the first token */
-	}
-	return 0;
-}
-
-/* The host firewall from `nft list ruleset`: 1 lets port in, 0 blocks it (an input chain with
- * policy drop and no accept for it: "FAMILY TABLE CHAIN" in where), -1 cannot tell (why). */
-static int
-nft_verdict(long port, char *where, size_t wherelen, char *why, size_t whylen)
-{
-	FILE *p = popen("nft list ruleset 2>/dev/null", "r");
-	char line[512], table[160] = "", chain[128] = "";
-	int in_input = 0, drop = 0, accepted = 0, jumps = 0, lines = 0, rc, unsure = 0;
-
-	where[0] = '\0';
-	if (p == NULL) {
-		snprintf(why, whylen, "cannot run nft");
-		return -1;
-	}
-	while (fgets(line, sizeof(line), p)) {
-		char fam[16], name[128], *d;
-
-		lines++;
-		if (sscanf(line, "table %15s %127s {", fam, name) == 2) {
-			snprintf(table, sizeof(table), "%s %s", fam, name);
-			continue;
-		}
-		if (sscanf(line, " chain %127s {", chain) == 1) {
-			in_input = drop = accepted = jumps = 0;
-			continue;
-		}
-		if (strstr(line, "hook input")) {
-			in_input = 1;
-			drop = strstr(line, "policy drop") != NULL;
-			continue;
-		}
-		if (!in_input)
-			continue;
-		if ((d = strstr(line, "tcp dport ")) != NULL && strstr(line, "accept") &&
-		    !strstr(line, "saddr") && covers(d + 10, port))
-			accepted = 1;
-		if (strstr(line, " jump ") || strstr(line, " goto "))
-			jumps = 1;                    /* an accept may hide in another chain */
-		if (line[strspn(line, " \t")] == '}') {          /* the chain ends */
-			if (drop && !accepted && jumps)
-				unsure = 1;
-			else if (drop && !accepted && !where[0])
-				snprintf(where, wherelen, "%s %s", table, chain);
-			in_input = 0;
-		}
-	}
-	rc = pclose(p);
-	if (lines == 0) {
-		snprintf(why, whylen, rc != 0 ? "cannot read the nftables ruleset (run as root, "
-		    "or nft is not installed)" : "no nftables rules: nothing filters input");
-		return rc != 0 ? -1 : 1;
-	}
-	if (where[0]) {
-		snprintf(why, whylen, "the input chain %s drops by default and accepts nothing for "
-		    "TCP port %ld", where, port);
-		return 0;
-	}
-	if (unsure) {
-		snprintf(why, whylen, "an input chain drops by default and jumps to other chains: "
-		    "cannot tell whether TCP port %ld gets in (the listening checks above tried it "
-		    "locally)", port);
-		return -1;
-	}
-	snprintf(why, whylen, "no input chain drops TCP port %ld", port);
-	return 1;
-}
-
 /* One listen address: does netcfaxd (with its own certificate) answer on it? */
 static void
 check_listen(struct portcheck *pc, const char *addr, long port, const char *fp_want)
@@ -194,7 +103,7 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 {
 	struct server_config cfg;
 	char err[1200], buf[600], *save = NULL, cert[CONFIG_PATH_MAX + 32], fp[TLS_FP_LEN] = "";
-	char lan[PORTMAP_ADDR_MAX] = "", gw[PORTMAP_ADDR_MAX] = "", why[400], nft[300], ipt[300];
+	char lan[PORTMAP_ADDR_MAX] = "", gw[PORTMAP_ADDR_MAX] = "", why[400];
 	char where[300], portstr[16];
 	const char *ext;
 	long port;
@@ -229,7 +138,7 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 			check_listen(pc, a, port, fp);
 	}
 
-	fw = nft_verdict(port, where, sizeof(where), why, sizeof(why));
+	fw = pc_host_firewall(port, where, sizeof(where), why, sizeof(why));
 	pc_add(pc, SEC_FIREWALL, "firewall", fw == 1 ? PC_PASS : fw == 0 ? PC_FAIL : PC_SKIP,
 	    fw == 0 ? "let the port in: the rule below" : "", "%s", why);
 
@@ -239,22 +148,20 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 	ext = pc->upnp.found && pc->upnp.gw.ext_class == PORTMAP_ADDR_PUBLIC ?
 	    pc->upnp.gw.ext_addr : pc->natpmp.found && pc->natpmp.gw.ext_class ==
 	    PORTMAP_ADDR_PUBLIC ? pc->natpmp.gw.ext_addr : "ROUTER_PUBLIC_ADDRESS";
-	if (fw == 0) {
-		snprintf(nft, sizeof(nft), "nft insert rule %s tcp dport %ld accept   # on this "
-		    "host", where, port);
-		snprintf(ipt, sizeof(ipt), "iptables -I INPUT -p tcp --dport %ld -j ACCEPT   # on "
-		    "this host", port);
-		pc_rule(pc, nft, ipt);
-	}
 	snprintf(portstr, sizeof(portstr), "%ld", port);
+	snprintf(pc->device_label[PC_DEV_HOST], sizeof(pc->device_label[0]), "this host");
+	snprintf(pc->device_label[PC_DEV_ROUTER], sizeof(pc->device_label[0]), "the router in "
+	    "front of this server (%s)", gw[0] ? gw : "the default gateway");
+	if (fw == 0)
+		pc_rule_input(pc, where, portstr);
 	if (lan[0]) {
 		snprintf(pc->fix_words, sizeof(pc->fix_words), "On the router in front of this "
 		    "server (%s, external address %s): forward TCP port %ld to %s (service \"netcfax "
 		    "PCP\", protocol TCP, port %ld, internal address %s).%s Every client's port must "
 		    "be %ld.", gw[0] ? gw : "the default gateway", ext, port, lan, port, lan,
 		    fw == 0 ? " On this host: let the port in through its firewall." : "", port);
-		pc_rule_dnat(pc, ext, portstr, lan, "   # on the router");
-		pc_rule_forward(pc, lan, portstr, "   # on the router");
+		pc_rule_dnat(pc, PC_DEV_ROUTER, ext, NULL, portstr, lan);
+		pc_rule_forward(pc, PC_DEV_ROUTER, lan, portstr);
 	}
 	return pc_report(pc);
 }

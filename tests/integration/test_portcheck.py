@@ -120,7 +120,7 @@ class Portcheck(unittest.TestCase):
         self.assertEqual(d["fix"]["nftables"], [
             "nft add rule inet nat prerouting ip daddr %s tcp dport 7485 dnat ip to %s"
             % (WAN, CLIENT),
-            "nft add rule inet filter forward ip daddr %s tcp dport 7485 ct state new accept"
+            "nft insert rule inet filter forward ip daddr %s tcp dport 7485 ct state new accept"
             % CLIENT])
         for rule in d["fix"]["nftables"]:
             self.lab.run("rtr", *rule.split())
