@@ -211,6 +211,8 @@ check_scp_port(struct portcheck *pc)
 		    ")", pc->watcher.session_id);
 		snprintf(todo, sizeof(todo), "right while it runs: the direct path below is judged "
 		    "by that watcher's own, and this check sends no connect-back to its port");
+		/* Not the bind error's guess: we know who it is. */
+		snprintf(err, sizeof(err), "TCP port %u is in use", pc->scp_port);
 	} else if (pid > 0 && watch_state_by_pid(pid, &other)) {
 		snprintf(whose, sizeof(whose), ": the watcher of %s at %s port %d", other.user,
 		    other.host, other.port);
@@ -244,6 +246,8 @@ check_watcher(struct portcheck *pc)
 		    w->mapping[0] ? " (mapped by " : "", w->mapping, w->mapping[0] ? ")" : "");
 	else if (w->mapping[0])
 		snprintf(reg, sizeof(reg), ", mapped by %s", w->mapping);
+	if (w->scp_port == 0)
+		snprintf(reg, sizeof(reg), " (none: it asked for the relay)");
 	pc_add(pc, PC_LOCAL, "watcher", PC_PASS, "", "a watcher is running: pid %ld, session "
 	    "%016" PRIx64 ", port %u%s; its path: %s%s%s%s%s", w->pid, w->session_id,
 	    w->scp_port, reg, watch_state_path_name(w->path), w->reason[0] ? " (" : "",

@@ -92,7 +92,10 @@ static void
 judge_watcher(struct portcheck *pc)
 {
 	const struct watch_state_info *w = &pc->watcher;
+	char todo[300];
 
+	snprintf(todo, sizeof(todo), "make the direct path work (the fix below), then ask the "
+	    "server to try it again: kill -USR1 %ld (or restart the watcher)", w->pid);
 	switch (w->path) {
 	case NCFX_WATCH_PATH_DIRECT:
 		pc->direct_ok = pc->probed = 1;
@@ -105,8 +108,7 @@ judge_watcher(struct portcheck *pc)
 		/* A watcher that listens on no port (scp = relay) asked for the relay. */
 		pc->probed = w->scp_port != 0;
 		pc_add(pc, PC_DIRECT, "direct", w->scp_port ? PC_FAIL : PC_SKIP, w->scp_port ?
-		    "make the direct path work (the fix below), then send the watcher SIGUSR1 "
-		    "(kill -USR1 PID) so that the server tries again" : "", "the server relays the "
+		    todo : "", "the server relays the "
 		    "running watcher's (pid %ld) notifications over its own connection: %s", w->pid,
 		    w->reason[0] ? w->reason : "so the server said");
 		return;

@@ -341,7 +341,7 @@ class Portcheck(unittest.TestCase):
         self.assertEqual(direct["status"], "fail", d)
         self.assertIn("the server relays the running watcher's (pid %d) notifications"
                       % w.proc.pid, direct["evidence"])
-        self.assertIn("SIGUSR1", direct["todo"])
+        self.assertIn("kill -USR1 %d" % w.proc.pid, direct["todo"])
         self.assertIn("forward TCP port 7485 to %s" % CLIENT, d["fix"]["words"])
         self.assert_clean_ends(offset)
         self.assertNotIn("SCP probe of", self.srv.log_since(offset))
