@@ -267,10 +267,9 @@ number(const char *s, long long lo, long long hi, long long *out)
 	return errno == 0 && *end == '\0' && *out >= lo && *out <= hi ? 0 : -1;
 }
 
-/* One file's text into *i: 0, or -1 if any line is missing, unknown or out of bounds. */
-static int
-parse(char *text, struct watch_state_info *i, unsigned long long *start, char *netns,
-    size_t netnslen)
+int
+watch_state_parse(char *text, struct watch_state_info *i, unsigned long long *start,
+    char *netns, size_t netnslen)
 {
 	enum { F_PID = 1, F_START = 2, F_HOST = 4, F_PORT = 8, F_USER = 16, F_SESSION = 32,
 	       F_SCP = 64, F_REG = 128, F_PATH = 256, F_WRITTEN = 512, F_ALL = 1023 };
@@ -409,7 +408,8 @@ scan(match_fn match, const void *arg, struct watch_state_info *out)
 		    strcmp(tail, ".state") != 0 || pid <= 0 || pid > STATE_PID_MAX)
 			continue;
 		if (read_file(dir, d->d_name, text, sizeof(text)) < 0 ||
-		    parse(text, &i, &start, file_ns, sizeof(file_ns)) < 0 || i.pid != pid)
+		    watch_state_parse(text, &i, &start, file_ns, sizeof(file_ns)) < 0 ||
+		    i.pid != pid)
 			continue;
 		if ((live = alive(pid, start)) == 0) {
 			char path[PATH_MAX + 300];

@@ -46,6 +46,11 @@ int watch_state_find(const char *host, int port, const char *user,
                      struct watch_state_info *out);
 /* The live watcher with that pid: 1 with *out, or 0. */
 int watch_state_by_pid(long pid, struct watch_state_info *out);
+/* One file's text (NUL-terminated; cut into lines in place) into *i, the writer's start
+ * time and network namespace: 0, or -1 if any line is missing, unknown or out of bounds.
+ * Pure: fuzz/fuzz_watch_state.c runs it. */
+int watch_state_parse(char *text, struct watch_state_info *i, unsigned long long *start,
+                      char *netns, size_t netnslen);
 /* The path's name for people: "direct", "relay" or "none". */
 const char *watch_state_path_name(int path);
 
