@@ -4,6 +4,7 @@
 #ifndef NETCFAX_PORTCHECK_H
 #define NETCFAX_PORTCHECK_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -91,6 +92,8 @@ struct portcheck {
 	uint16_t automap_port;            /* the external port granted */
 	long     automap_lease;
 	char     automap_why[400];
+	int      automap_masked;          /* SIGINT, SIGTERM, SIGHUP held while it exists */
+	sigset_t automap_oldmask;
 	/* verdicts */
 	int      topology;
 	int      probed, direct_ok, relay_ok, relay_known;

@@ -4,6 +4,8 @@
  * watcher would get from the router. */
 #include "portcheck.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,6 +169,18 @@ pc_automap_begin(struct portcheck *pc)
 	char desc[PORTMAP_DESC_MAX], host[64] = "";
 
 	pc->automap_state = 0;
+	/* A check stopped half-way must not leave the mapping behind for its lease: signals
+	 * that would end it wait until the mapping is removed (pc_automap_end), a wait bounded
+	 * by the router's answers and --timeout. The mapping's thread inherits the mask. */
+	if (!pc->automap_masked) {
+		sigset_t hold;
+
+		sigemptyset(&hold);
+		sigaddset(&hold, SIGINT);
+		sigaddset(&hold, SIGTERM);
+		sigaddset(&hold, SIGHUP);
+		pc->automap_masked = pthread_sigmask(SIG_BLOCK, &hold, &pc->automap_oldmask) == 0;
+	}
 	if ((pc->automap_base = event_base_new()) == NULL) {
 		snprintf(pc->automap_why, sizeof(pc->automap_why), "out of memory");
 		pc->automap_state = -1;
@@ -218,4 +232,9 @@ pc_automap_end(struct portcheck *pc)
 	if (pc->automap_base)
 		event_base_free(pc->automap_base);
 	pc->automap_base = NULL;
+	if (pc->automap_masked) {
+		/* A signal that came meanwhile is delivered now, with nothing left behind. */
+		pc->automap_masked = 0;
+		pthread_sigmask(SIG_SETMASK, &pc->automap_oldmask, NULL);
+	}
 }

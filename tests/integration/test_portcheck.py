@@ -197,6 +197,34 @@ class Portcheck(unittest.TestCase):
     def test_default_client_behind_natpmp(self):
         self.default_client_behind("natpmp")
 
+    def test_stopped_check_removes_its_mapping(self):
+        # SIGTERM while the temporary mapping exists (the server's connect-back is dropped on
+        # its way, so the check waits for the verdict): the check still removes the mapping,
+        # then ends by that signal.
+        self.build(upnp=True)
+        self.lab.nft("srv", "table inet hold {\n chain out { type filter hook output priority "
+                     "0; ip daddr %s tcp flags syn tcp dport != %d drop; }\n}\n"
+                     % (WAN, self.srv.port))
+        argv = self.alice.prefix + [
+            nt.NETCFAX_PORTCHECK, "-S", SERVER, "-P", str(self.srv.port), "-u", "alice",
+            "--portmap", "upnp", "--timeout", "60", "--json"]
+        proc = nt.subprocess.Popen(argv, env=self.alice.env(), stdin=nt.subprocess.DEVNULL,
+                                   stdout=nt.subprocess.DEVNULL, stderr=nt.subprocess.DEVNULL,
+                                   start_new_session=True)
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        self.addCleanup(stop)
+        deadline = nt.time.monotonic() + 60
+        while "dnat ip to %s" % CLIENT not in self.lab.run("rtr", "nft", "list", "ruleset"):
+            self.assertLess(nt.time.monotonic(), deadline, "no mapping appeared")
+            self.assertIsNone(proc.poll(), "the check ended before it mapped")
+            nt.time.sleep(0.1)
+        proc.send_signal(nt.signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=90), -nt.signal.SIGTERM)
+        self.assert_no_mapping_left()
+
     def test_fixed_port_behind_upnp_is_mapped_as_the_watcher_would(self):
         # A fixed port with no forward: tried as it is (refused), then through the mapping.
         self.build(upnp=True)
