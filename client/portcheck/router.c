@@ -189,6 +189,10 @@ pc_automap_begin(struct portcheck *pc)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SCP %s@%s", pc->cli.cfg.user, host);
 	po.protocols = pc->cli.cfg.portmap;
+	/* The watcher's first round would ask both; one that did not answer a moment ago
+	 * need not be waited for again (UPnP discovery that finds nothing takes seconds). */
+	if (strcmp(po.protocols, "auto") == 0 && pc->upnp.found != pc->natpmp.found)
+		po.protocols = pc->upnp.found ? "upnp" : "natpmp";
 	po.int_port = pc->scp_port;
 	if (pc->scp_mode == NCFX_SCP_RANGE) {
 		po.range_lo = (uint16_t)pc->range_lo;
