@@ -116,6 +116,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	struct probe *p = arg;
 
 	(void)l;
+	p->r->accepted++;
 	if (p->scp != NULL) {            /* one probe, one connection */
 		close(fd);
 		return;
@@ -274,10 +275,17 @@ ncfx_probe_scp(ncfx_client *c, const char *user, const char *password, int liste
 		st = NCFX_ERR_NOMEM;
 	else
 		st = run(&p, c, listen_fd, port, timeout_s);
-	if (p.scp)
+	/* Both ends close properly (close_notify), so the server logs a disconnect, not a
+	 * connection cut short; the watcher does the same at its end (watch.c). */
+	if (p.scp) {
+		if (p.scp_bound)
+			tls_bev_close_notify(p.scp);
 		bufferevent_free(p.scp);
-	if (p.pcp)
+	}
+	if (p.pcp) {
+		tls_bev_close_notify(p.pcp);
 		bufferevent_free(p.pcp);
+	}
 	if (p.pending)
 		evbuffer_free(p.pending);
 	tls_ctx_free(p.tls);

@@ -34,6 +34,7 @@
 #include "service.h"
 #include "scp_proof.h"
 #include "tls.h"
+#include "watch_state.h"
 
 #define WATCH_BIND_TIMEOUT 10     /* seconds from SCP accept to a valid SCP_BIND */
 #define WATCH_BACKOFF_MAX  60
@@ -80,6 +81,7 @@ struct ncfx_watch {
 	ncfx_status            result;
 	int                    server_code;
 	char                   err[600];
+	struct watch_state    *state;          /* what netcfax-portcheck reads about us */
 };
 
 static void flush_acks(ncfx_watch *w);
@@ -316,6 +318,7 @@ pcp_close(ncfx_watch *w)
 	w->session_id = 0;
 	explicit_bzero(w->secret, sizeof(w->secret));
 	drop_all_conns(w);
+	watch_state_session(w->state, 0);
 }
 
 static void
@@ -348,6 +351,7 @@ pcp_read(struct bufferevent *bev, void *arg)
 			break;
 		case NOTICE_PATH:
 			w->path = nt.path;
+			watch_state_path(w->state, nt.path, nt.text);
 			if (w->o.on_path)
 				w->o.on_path(w, w->path, nt.text, w->o.arg);
 			break;
@@ -359,6 +363,7 @@ pcp_read(struct bufferevent *bev, void *arg)
 				    "port %u", w->reg_port, nt.text, w->reg_prev);
 				w->reg_port = w->reg_prev;
 				w->reg_reqid = 0;
+				watch_state_ports(w->state, w->scp_port, w->reg_port);
 			} else
 				status(w, NCFX_WATCH_WARN, "the server refused a request: %s",
 				    nt.text);
@@ -454,6 +459,7 @@ on_portmap(const struct portmap_event *ev, void *arg)
 	ncfx_watch *w = arg;
 	struct ncfx_wbuf wb;
 
+	watch_state_mapping(w->state, ev->kind == PORTMAP_MAPPED ? ev->proto : NULL);
 	if (ev->kind == PORTMAP_FAILED) {
 		status(w, NCFX_WATCH_WARN, "no router port mapping: %s; trying again later", ev->why);
 		return;
@@ -473,6 +479,7 @@ on_portmap(const struct portmap_event *ev, void *arg)
 	}
 	w->reg_prev = w->reg_port;
 	w->reg_port = ev->ext_port;
+	watch_state_ports(w->state, w->scp_port, w->reg_port);
 	if (w->pcp == NULL)
 		return;                  /* the next login registers it */
 	w->reg_reqid = ++w->reqid ? w->reqid : ++w->reqid;
@@ -538,6 +545,7 @@ bind_listener(ncfx_watch *w, const char *peer_addr)
 		return -1;
 	}
 	w->scp_port = w->reg_port = port;
+	watch_state_ports(w->state, w->scp_port, w->reg_port);
 	status(w, NCFX_WATCH_INFO, "listening for notifications on TCP port %u (%s)", port,
 	    w->scp_mode == NCFX_SCP_FIXED ? "fixed" : w->scp_mode == NCFX_SCP_RANGE ? "range" :
 	    "dynamic");
@@ -580,6 +588,7 @@ try_login(ncfx_watch *w)
 	w->reg_reqid = 0;           /* a reply still due belonged to the old connection */
 	snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", ncfx_client_fingerprint(w->client));
 	w->session_id = info.session_id;
+	watch_state_session(w->state, w->session_id);
 	{
 		/* The server says where the stream starts: below our last seq only when its
 		 * store was reset, and then its numbers are the ones that count. */
@@ -680,6 +689,10 @@ ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen)
 		ncfx_watch_free(w);
 		return NULL;
 	}
+	/* netcfax-portcheck judges a running watcher by this file rather than disturb it. */
+	if ((w->state = watch_state_new(o->conn.host, o->conn.port, o->user, err, errlen)) ==
+	    NULL && o->on_status)
+		o->on_status(w, NCFX_WATCH_WARN, err, o->arg);
 	/* A watcher reconnects after every drop: its next login skips the server's password
 	 * check. */
 	ncfx_client_keep_resume_token(w->client);
@@ -781,6 +794,7 @@ ncfx_watch_free(ncfx_watch *w)
 		event_free(w->sigusr1);
 	ncfx_client_free(w->client);
 	tls_ctx_free(w->scp_tls);
+	watch_state_free(w->state);
 	if (w->base)
 		event_base_free(w->base);
 	explicit_bzero(w->secret, sizeof(w->secret));

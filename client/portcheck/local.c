@@ -1,11 +1,13 @@
 /* local.c: the checks that need nothing but this machine: which address and interface reach
- * the server, the default gateway, whether the SCP port (or range) can be bound and by whom it
- * is held if not, and interfaces (VPN, containers) that may confuse port mapping. */
+ * the server, the default gateway, a watcher of this user already running, whether the SCP
+ * port (or range) can be bound and by whom it is held if not, and interfaces (VPN,
+ * containers) that may confuse port mapping. */
 #include "portcheck.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -138,15 +140,17 @@ listener_inode(uint16_t port)
 	return 0;
 }
 
-/* "PROGRAM (pid N)" for the process holding socket inode, or "". Bounded: the first match. */
+/* "PROGRAM (pid N)" for the process holding socket inode, or "", and its pid (0 if none).
+ * Bounded: the first match. */
 static void
-inode_owner(unsigned long inode, char *out, size_t outlen)
+inode_owner(unsigned long inode, char *out, size_t outlen, long *pid)
 {
 	DIR *proc = opendir("/proc"), *fds;
 	struct dirent *p, *f;
 	char want[64], path[300], link[64];
 
 	out[0] = '\0';
+	*pid = 0;
 	if (proc == NULL || inode == 0) {
 		if (proc)
 			closedir(proc);
@@ -177,6 +181,7 @@ inode_owner(unsigned long inode, char *out, size_t outlen)
 					fclose(c);
 				}
 				snprintf(out, outlen, "%s (pid %s)", comm, p->d_name);
+				*pid = strtol(p->d_name, NULL, 10);
 				break;
 			}
 		}
@@ -190,8 +195,10 @@ check_scp_port(struct portcheck *pc)
 {
 	struct scp_listen_opts lo = { 0 };
 	struct client_config *cfg = &pc->cli.cfg;
-	char err[400], warn[200], todo[500];
-	int lo_port = 0, hi_port = 0;
+	struct watch_state_info other;
+	char err[400], warn[200], todo[500], whose[400] = "";
+	int lo_port = 0, hi_port = 0, status;
+	long pid;
 
 	lo.mode = strcmp(cfg->scp_mode, "fixed") == 0 ? NCFX_SCP_FIXED :
 	    strcmp(cfg->scp_mode, "range") == 0 ? NCFX_SCP_RANGE : NCFX_SCP_DYNAMIC;
@@ -222,19 +229,59 @@ check_scp_port(struct portcheck *pc)
 		    lo.mode == NCFX_SCP_RANGE ? cfg->scp_range : "", warn[0] ? "; " : "", warn);
 		return;
 	}
-	/* Fixed mode, or a full range: who has it? */
+	/* Fixed mode, or a full range: who has it? A watcher says who it is in its state file;
+	 * a process name alone proves nothing. */
 	pc->scp_port = lo.mode == NCFX_SCP_FIXED ? (uint16_t)lo.port : (uint16_t)lo_port;
-	inode_owner(listener_inode(pc->scp_port), pc->scp_holder, sizeof(pc->scp_holder));
-	if (strncmp(pc->scp_holder, "netcfax ", 8) == 0)
-		snprintf(todo, sizeof(todo), "a netcfax watcher on this machine holds it, which is "
-		    "right while it runs; the end-to-end check below then reaches that watcher, not "
-		    "this check (stop it to check the port itself)");
-	else
+	inode_owner(listener_inode(pc->scp_port), pc->scp_holder, sizeof(pc->scp_holder), &pid);
+	status = PC_FAIL;
+	if (pid > 0 && pc->watchers > 0 && pid == pc->watcher.pid) {
+		status = PC_WARN;
+		snprintf(whose, sizeof(whose), ": this user's running watcher (session %016" PRIx64
+		    ")", pc->watcher.session_id);
+		snprintf(todo, sizeof(todo), "right while it runs: the direct path below is judged "
+		    "by that watcher's own, and this check sends no connect-back to its port");
+		/* Not the bind error's guess: we know who it is. */
+		snprintf(err, sizeof(err), "TCP port %u is in use", pc->scp_port);
+	} else if (pid > 0 && watch_state_by_pid(pid, &other)) {
+		snprintf(whose, sizeof(whose), ": the watcher of %s at %s port %d", other.user,
+		    other.host, other.port);
+		snprintf(todo, sizeof(todo), "two watchers cannot share a port: give this client "
+		    "another one (scp_mode = dynamic, or a range: scp_mode = range, scp_range = "
+		    "7500-7599)");
+	} else
 		snprintf(todo, sizeof(todo), "stop %s, or give this client another port (scp_mode = "
 		    "dynamic, or a range: scp_mode = range, scp_range = 7500-7599)",
 		    pc->scp_holder[0] ? pc->scp_holder : "the program that holds it");
-	pc_add(pc, PC_LOCAL, "scp_port", strncmp(pc->scp_holder, "netcfax ", 8) == 0 ? PC_WARN :
-	    PC_FAIL, todo, "%s%s%s", err, pc->scp_holder[0] ? "; held by " : "", pc->scp_holder);
+	pc_add(pc, PC_LOCAL, "scp_port", status, todo, "%s%s%s%s", err, pc->scp_holder[0] ?
+	    "; held by " : "", pc->scp_holder, whose);
+}
+
+/* A `netcfax watch` of this user for this server on this machine: its own path is the
+ * truth, and a connect-back to its port would only disturb it. */
+static void
+check_watcher(struct portcheck *pc)
+{
+	struct client_config *cfg = &pc->cli.cfg;
+	const struct watch_state_info *w = &pc->watcher;
+	char reg[120] = "";
+
+	if (strcmp(cfg->scp, "relay") == 0)
+		return;
+	pc->watchers = watch_state_find(cfg->server, (int)cfg->port, cfg->user, &pc->watcher);
+	if (pc->watchers == 0)
+		return;
+	if (w->reg_port != w->scp_port)
+		snprintf(reg, sizeof(reg), ", registered as external port %u%s%s%s", w->reg_port,
+		    w->mapping[0] ? " (mapped by " : "", w->mapping, w->mapping[0] ? ")" : "");
+	else if (w->mapping[0])
+		snprintf(reg, sizeof(reg), ", mapped by %s", w->mapping);
+	if (w->scp_port == 0)
+		snprintf(reg, sizeof(reg), " (none: it asked for the relay)");
+	pc_add(pc, PC_LOCAL, "watcher", PC_PASS, "", "a watcher is running: pid %ld, session "
+	    "%016" PRIx64 ", port %u%s; its path: %s%s%s%s%s", w->pid, w->session_id,
+	    w->scp_port, reg, watch_state_path_name(w->path), w->reason[0] ? " (" : "",
+	    w->reason, w->reason[0] ? ")" : "", pc->watchers > 1 ? "; the newest of several" :
+	    "");
 }
 
 /* This machine's own input filter: a router's forward rule does not help a port that the
@@ -311,6 +358,7 @@ pc_check_local(struct portcheck *pc)
 	else
 		pc_add(pc, PC_LOCAL, "gateway", PC_PASS, "", "default gateway %s (our address "
 		    "towards it %s)", pc->gateway, lan);
+	check_watcher(pc);
 	check_scp_port(pc);
 	check_firewall(pc);
 	check_interfaces(pc);

@@ -175,13 +175,16 @@ main(int argc, char **argv)
 		return cli_error(&pc->cli, PC_EXIT_USAGE, "%s", err);
 	pc->password = pw;
 
+	/* The router first: the server's connection waits for its login only so long. */
 	pc_check_local(pc);
-	if (pc->server_ip[0])
-		pc_check_server_connect(pc, &c);
 	pc_check_routers(pc);
 	pc_open_close(pc);
+	pc_map_first(pc);
+	if (pc->server_ip[0])
+		pc_check_server_connect(pc, &c);
 	if (c != NULL)
 		pc_check_direct(pc, c);
+	pc_automap_end(pc);                 /* the temporary mapping goes in every case */
 	pc_judge(pc);
 	rc = pc_report(pc);
 	ncfx_client_free(c);

@@ -4,11 +4,16 @@
 #ifndef NETCFAX_PORTCHECK_H
 #define NETCFAX_PORTCHECK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cli.h"
 #include "portmap.h"
+#include "watch_state.h"
+
+struct event_base;
+struct portmap_service;
 
 #define PC_SCHEMA "netcfax-portcheck/1"
 
@@ -92,6 +97,10 @@ struct portcheck {
 	                                   * it (in hostfw_chain), -1 unknown */
 	char     hostfw_chain[300];       /* "inet filter input" */
 	char     scp_holder[200];         /* who holds the port when we could not bind it */
+	/* a running watcher of this user for this server (watch_state.c): its path is judged
+	 * instead of a fresh port's */
+	int                     watchers; /* how many run; 0: none */
+	struct watch_state_info watcher;  /* the newest of them */
 	/* server */
 	int      reached, verified, logged_in;
 	long     connect_ms;
@@ -104,6 +113,17 @@ struct portcheck {
 	int           hops_probed;
 	int           nhops;              /* TTLs tried, up to the server */
 	struct pc_hop hops[PC_MAX_HOPS];
+	/* the temporary mapping a watcher would make (router.c pc_automap_begin) */
+	struct event_base      *automap_base;
+	struct portmap_service *automap;
+	int      automap_state;           /* 0 not tried, 1 mapped, -1 refused or no answer */
+	char     automap_proto[8];
+	char     automap_addr[PORTMAP_ADDR_MAX];
+	uint16_t automap_port;            /* the external port granted */
+	long     automap_lease;
+	char     automap_why[400];
+	int      automap_masked;          /* SIGINT, SIGTERM, SIGHUP held while it exists */
+	sigset_t automap_oldmask;
 	/* verdicts */
 	int      topology;
 	int      probed, direct_ok, relay_ok, relay_known;
@@ -145,6 +165,11 @@ void pc_check_local(struct portcheck *pc);
 void pc_check_server_connect(struct portcheck *pc, ncfx_client **c);
 void pc_check_routers(struct portcheck *pc);
 void pc_open_close(struct portcheck *pc);   /* --open or --close, after the router checks */
+/* A temporary mapping of the bound SCP port, as the watcher makes one: 0 mapped
+ * (automap_proto, automap_port), -1 not (automap_why); a check says which. */
+int  pc_automap_begin(struct portcheck *pc);
+void pc_automap_end(struct portcheck *pc);  /* removes it */
+void pc_map_first(struct portcheck *pc);    /* the mapping, when it comes before any probe */
 void pc_check_direct(struct portcheck *pc, ncfx_client *c);
 void pc_judge(struct portcheck *pc);        /* topology, relay, the fix */
 

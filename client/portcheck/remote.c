@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto.h"
+
 void
 pc_check_server_connect(struct portcheck *pc, ncfx_client **out)
 {
@@ -70,25 +72,104 @@ result_words(int r)
 	}
 }
 
+/* Connects and logs in again (a probe consumes its connection): 0, or -1 (a check says
+ * why). */
+static int
+reconnect(struct portcheck *pc, ncfx_client *c)
+{
+	struct ncfx_client_options o;
+
+	cli_conn_options(&pc->cli, &o);
+	if (ncfx_connect(c, &o) == NCFX_OK)
+		return 0;
+	pc_add(pc, PC_DIRECT, "direct", PC_FAIL, "", "cannot connect again for the check through "
+	    "the mapping: %s", ncfx_client_errmsg(c));
+	return -1;
+}
+
+/* A running watcher of this user: its path, as the server last told it, is the verdict. */
+static void
+judge_watcher(struct portcheck *pc)
+{
+	const struct watch_state_info *w = &pc->watcher;
+	char todo[300];
+
+	snprintf(todo, sizeof(todo), "make the direct path work (the fix below), then ask the "
+	    "server to try it again: kill -USR1 %ld (or restart the watcher)", w->pid);
+	switch (w->path) {
+	case NCFX_WATCH_PATH_DIRECT:
+		pc->direct_ok = pc->probed = 1;
+		pc_add(pc, PC_DIRECT, "direct", PC_PASS, "", "the running watcher (pid %ld) gets its "
+		    "notifications direct%s%s%s: %s", w->pid, w->mapping[0] ? " through an automatic "
+		    "router mapping (" : "", w->mapping, w->mapping[0] ? ")" : "", w->reason[0] ?
+		    w->reason : "so the server said");
+		return;
+	case NCFX_WATCH_PATH_RELAY:
+		/* A watcher that listens on no port (scp = relay) asked for the relay. */
+		pc->probed = w->scp_port != 0;
+		pc_add(pc, PC_DIRECT, "direct", w->scp_port ? PC_FAIL : PC_SKIP, w->scp_port ?
+		    todo : "", "the server relays the "
+		    "running watcher's (pid %ld) notifications over its own connection: %s", w->pid,
+		    w->reason[0] ? w->reason : "so the server said");
+		return;
+	default:
+		pc_add(pc, PC_DIRECT, "direct", PC_WARN, "check again in a minute", "the running "
+		    "watcher (pid %ld) %s", w->pid, w->session_id == 0 ? "is not logged in now "
+		    "(it reconnects by itself)" : "has not been told its path by the server yet");
+		return;
+	}
+}
+
+/* The mapping a watcher would make, when nothing of ours forwards the port yet and the
+ * router may be asked. */
+static int
+may_automap(const struct portcheck *pc)
+{
+	return strcmp(pc->cli.cfg.portmap, "off") != 0 && !pc->open && !pc->close &&
+	    pc->scp_fd >= 0 && pc->upnp.ours_ext == 0 && (pc->upnp.found || pc->natpmp.found);
+}
+
+/* What a watcher would do: map the port through the router (portmap = auto) and register
+ * what the router granted. In dynamic mode the port was picked just now, so nothing else can
+ * lead to it: map it first. A fixed port or range is tried as it is first (a manual forward,
+ * or a NAT-PMP mapping the router does not list and a removal would take away), unless the
+ * router says another host holds it. Before the server is reached: a connection kept
+ * waiting through the router's answers would be closed for want of a login. */
+void
+pc_map_first(struct portcheck *pc)
+{
+	if (strcmp(pc->cli.cfg.scp, "relay") == 0 || pc->watchers > 0 || !may_automap(pc))
+		return;
+	if (pc->scp_mode == NCFX_SCP_DYNAMIC || pc->upnp.other_owner[0])
+		if (pc_automap_begin(pc) < 0)
+			pc_automap_end(pc);
+}
+
 void
 pc_check_direct(struct portcheck *pc, ncfx_client *c)
 {
-	struct ncfx_probe_result *r = &pc->probe;
+	struct ncfx_probe_result *r = &pc->probe, first;
 	ncfx_status st;
 	const char *todo;
+	char before[400] = "";
+	int relay_only = strcmp(pc->cli.cfg.scp, "relay") == 0, automap_after;
 
-	int relay_only = strcmp(pc->cli.cfg.scp, "relay") == 0;
-
-	/* The port the server would be told: our router mapping's external port if there is
-	 * one for our SCP, else the SCP port itself; none for a client that uses the relay. */
-	pc->probe_port = relay_only ? 0 : pc->upnp.ours_ext ? (uint16_t)pc->upnp.ours_ext :
-	    pc->scp_port;
+	/* Not mapped first (pc_map_first): the port as it is, then through a mapping. */
+	automap_after = !relay_only && pc->watchers == 0 && pc->automap_state == 0 &&
+	    may_automap(pc);
+	/* The port the server would be told: the router's mapping's external port if there is
+	 * one for our SCP, else the SCP port itself; none for a client that uses the relay, or
+	 * when a running watcher is judged instead (a connect-back to its port would disturb
+	 * it, and it refuses this check's session anyway). */
+	pc->probe_port = relay_only || pc->watchers > 0 ? 0 : pc->automap_state > 0 ?
+	    pc->automap_port : pc->upnp.ours_ext ? (uint16_t)pc->upnp.ours_ext : pc->scp_port;
 	st = ncfx_probe_scp(c, pc->cli.cfg.user, pc->password, pc->scp_fd, pc->probe_port,
 	    pc->timeout_s, r);
 	if (st != NCFX_OK && r->session.session_id == 0) {
 		/* The login itself failed. */
 		pc_add(pc, PC_SERVER, "login", PC_FAIL, st == NCFX_ERR_SERVER ? "check 'user' in "
 		    "client.conf and the password" : "", "%s", ncfx_client_errmsg(c));
+		pc_automap_end(pc);
 		return;
 	}
 	pc->logged_in = 1;
@@ -101,6 +182,7 @@ pc_check_direct(struct portcheck *pc, ncfx_client *c)
 	if (st != NCFX_OK) {
 		pc_add(pc, PC_DIRECT, "direct", PC_FAIL, "", "the check did not finish: %s",
 		    r->reason);
+		pc_automap_end(pc);
 		return;
 	}
 	pc->relay_known = 1;
@@ -110,24 +192,53 @@ pc_check_direct(struct portcheck *pc, ncfx_client *c)
 		    "relay and listens on no port, so the server never connects back");
 		return;
 	}
-	pc->probed = 1;
-	pc->direct_ok = r->result == NCFX_PROBE_RESULT_OK;
-	if (r->result == NCFX_PROBE_RESULT_OTHER_PEER && pc->scp_fd < 0 &&
-	    strncmp(pc->scp_holder, "netcfax ", 8) == 0) {
-		/* Our own running watcher holds the port and refused this check's session, as it
-		 * must: the connection got all the way to this machine's port. */
-		pc->direct_ok = 1;
-		pc_add(pc, PC_DIRECT, "direct", PC_WARN, "stop the running watcher to check the port "
-		    "with this check's own session", "the server's connect-back to %s reached port "
-		    "%u on this machine, where %s listens (it refused this check's session, as it "
-		    "must): the path to it works", r->target, pc->probe_port, pc->scp_holder);
+	if (pc->watchers > 0) {
+		judge_watcher(pc);
 		return;
 	}
+	if (automap_after && r->result != NCFX_PROBE_RESULT_OK) {
+		/* The port as it is did not work: now as the watcher would have it. */
+		first = *r;
+		snprintf(before, sizeof(before), "port %u as it is: %s; ", pc->probe_port,
+		    first.reason);
+		if (pc_automap_begin(pc) == 0 && reconnect(pc, c) == 0) {
+			pc->probe_port = pc->automap_port;
+			st = ncfx_probe_scp(c, pc->cli.cfg.user, pc->password, pc->scp_fd,
+			    pc->probe_port, pc->timeout_s, r);
+			if (st != NCFX_OK) {
+				pc_add(pc, PC_DIRECT, "direct", PC_FAIL, "", "the check through the "
+				    "mapping did not finish: %s", r->reason);
+				pc_automap_end(pc);
+				return;
+			}
+		} else if (pc->automap_state > 0) {
+			pc_automap_end(pc);
+			return;                     /* reconnect() said why */
+		} else {
+			*r = first;                 /* the automap check says why */
+			before[0] = '\0';
+		}
+	}
+	/* The mapping has served its purpose: away with it before the verdict is printed. */
+	pc_automap_end(pc);
+	pc->probed = 1;
+	/* Only this check's own session, answered on this check's own listener, proves the
+	 * path: another netcfax client answering (another machine behind the same router, or
+	 * another watcher) proves nothing about this one. */
+	pc->direct_ok = r->result == NCFX_PROBE_RESULT_OK && r->answered;
 	if (pc->direct_ok) {
-		pc_add(pc, PC_DIRECT, "direct", PC_PASS, "", "the server connected back to %s and "
-		    "both sides proved the session (%u ms)%s%s", r->target, r->elapsed_ms,
-		    r->answered ? "; this check answered it from " : "",
-		    r->answered ? r->answered_from : "");
+		if (pc->automap_state > 0)
+			pc_add(pc, PC_DIRECT, "direct", PC_PASS, "", "direct through an automatic "
+			    "router mapping: %s external port %u (%s%s); %sthe server connected back "
+			    "to %s and both sides proved the session (%u ms)", pc->automap_proto,
+			    pc->automap_port, pc->automap_addr, pc->automap_lease ? ", a lease the "
+			    "watcher renews" : ", permanent while the watcher runs", before, r->target,
+			    r->elapsed_ms);
+		else
+			pc_add(pc, PC_DIRECT, "direct", PC_PASS, "", "the server connected back to %s "
+			    "and both sides proved the session (%u ms)%s%s", r->target, r->elapsed_ms,
+			    r->answered ? "; this check answered it from " : "",
+			    r->answered ? r->answered_from : "");
 		return;
 	}
 	switch (r->result) {
@@ -139,15 +250,27 @@ pc_check_direct(struct portcheck *pc, ncfx_client *c)
 		todo = "a firewall drops the connection without answering: allow it (rules below)";
 		break;
 	case NCFX_PROBE_RESULT_OTHER_PEER:
-		todo = pc->scp_holder[0] ? "the port is held by another program on this machine: "
-		    "see the SCP port check" : "the port leads to a program that is not this "
-		    "client: a forward to another machine or port? Point it at this machine";
+	case NCFX_PROBE_RESULT_OK:
+		if (strstr(r->reason, "another netcfax client") != NULL)
+			todo = "the port leads to another netcfax client (another machine behind the "
+			    "same router, or another watcher), not this one: give this client a port "
+			    "of its own (scp_mode = range lets the watcher map a free one)";
+		else if (pc->scp_fd >= 0 && r->accepted == 0)
+			todo = "the connection went to another machine or program, not to this one: "
+			    "the router forwards this port elsewhere (see the router checks); give "
+			    "this client a port of its own, or point the forward at this machine";
+		else
+			todo = pc->scp_holder[0] ? "the port is held by another program on this "
+			    "machine: see the SCP port check" : "the port leads to a program that is "
+			    "not this client: a forward to another machine or port? Point it at this "
+			    "machine";
 		break;
 	default:
 		todo = "the server has no route back to that address";
 		break;
 	}
-	pc_add(pc, PC_DIRECT, "direct", PC_FAIL, todo, "the server's connect-back to %s: %s (%s)"
-	    "%s%s", r->target, result_words(r->result), r->reason, r->dropped[0] ?
+	pc_add(pc, PC_DIRECT, "direct", PC_FAIL, todo, "%sthe server's connect-back to %s: %s "
+	    "(%s)%s%s", before, r->target, r->result == NCFX_PROBE_RESULT_OK ? "answered, but "
+	    "not by this check" : result_words(r->result), r->reason, r->dropped[0] ?
 	    "; this check dropped a connection: " : "", r->dropped);
 }

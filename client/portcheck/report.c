@@ -3,6 +3,7 @@
  * device they go on. */
 #include "portcheck.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,12 +60,25 @@ exit_code(const struct portcheck *pc, const char **verdict)
 		return PC_EXIT_NO_SERVER;
 	}
 	if (pc->direct_ok) {
-		*verdict = "notifications come direct: the server reaches this client's SCP";
+		static char words[200];
+
+		if (pc->watchers > 0)
+			snprintf(words, sizeof(words), "notifications come direct: the server reaches "
+			    "the running watcher (pid %ld)", pc->watcher.pid);
+		else if (pc->automap_state > 0)
+			snprintf(words, sizeof(words), "notifications come direct through an automatic "
+			    "router mapping (%s, external port %u)", pc->automap_proto,
+			    pc->automap_port);
+		else
+			snprintf(words, sizeof(words), "notifications come direct: the server reaches "
+			    "this client's SCP");
+		*verdict = words;
 		return PC_EXIT_DIRECT;
 	}
 	if (pc->relay_ok) {
-		*verdict = "only the relay works: notifications come over this client's own "
-		    "connection";
+		*verdict = pc->watchers > 0 ? "only the relay works: the running watcher's "
+		    "notifications come over its own connection" : "only the relay works: "
+		    "notifications come over this client's own connection";
 		return PC_EXIT_RELAY_ONLY;
 	}
 	*verdict = "nothing works: the server can neither connect back nor relay";
@@ -84,6 +98,26 @@ verdict_key(const struct portcheck *pc, int code)
 	}
 }
 
+/* "watcher": the running watcher that was judged, or null. */
+static void
+print_json_watcher(const struct portcheck *pc)
+{
+	const struct watch_state_info *w = &pc->watcher;
+
+	printf("\"watcher\":");
+	if (pc->watchers == 0) {
+		printf("null");
+		return;
+	}
+	printf("{\"pid\":%ld,\"session\":\"%016" PRIx64 "\",\"scp_port\":%u,"
+	    "\"registered_port\":%u,\"mapping\":", w->pid, w->session_id, w->scp_port,
+	    w->reg_port);
+	json_print_str(stdout, w->mapping);
+	printf(",\"path\":\"%s\",\"reason\":", watch_state_path_name(w->path));
+	json_print_str(stdout, w->reason);
+	printf(",\"written\":%lld,\"running\":%d}", w->written, pc->watchers);
+}
+
 static void
 print_json(const struct portcheck *pc, int code, const char *verdict)
 {
@@ -98,8 +132,22 @@ print_json(const struct portcheck *pc, int code, const char *verdict)
 	json_print_str(stdout, pc->local_addr);
 	printf(",\"observed_addr\":");
 	json_print_str(stdout, pc->observed);
-	printf(",\"observed_port\":%u,\"scp_port\":%u,\"probe_port\":%u,\"checks\":[",
+	printf(",\"observed_port\":%u,\"scp_port\":%u,\"probe_port\":%u,",
 	    pc->probe.session.observed_port, pc->scp_port, pc->probe_port);
+	print_json_watcher(pc);
+	printf(",\"automap\":");
+	if (pc->automap_state == 0)
+		printf("null");
+	else {
+		printf("{\"mapped\":%s,\"protocol\":", pc->automap_state > 0 ? "true" : "false");
+		json_print_str(stdout, pc->automap_proto);
+		printf(",\"ext_addr\":");
+		json_print_str(stdout, pc->automap_addr);
+		printf(",\"ext_port\":%u,\"why\":", pc->automap_port);
+		json_print_str(stdout, pc->automap_state > 0 ? "" : pc->automap_why);
+		printf("}");
+	}
+	printf(",\"checks\":[");
 	for (int i = 0; i < pc->nchecks; i++) {
 		const struct pc_check *c = &pc->checks[i];
 

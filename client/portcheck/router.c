@@ -1,15 +1,22 @@
 /* router.c: what the local router offers: UPnP IGD and NAT-PMP each asked (2 s each), the
  * external address and its class, netcfax's own mappings to this machine, and whether our
- * SCP's external port is held by another host. */
+ * SCP's external port is held by another host; and the temporary mapping that tests what a
+ * watcher would get from the router. */
 #include "portcheck.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "proto.h"
+#include "service.h"
 
 #define DISCOVER_MS 2000
+#define AUTOMAP_WAIT_S 15     /* both protocols' discovery and a mapping request, with room */
 
 struct scan {
 	struct portcheck *pc;
@@ -132,4 +139,106 @@ pc_open_close(struct portcheck *pc)
 	}
 	pc_add(pc, PC_ROUTER, pc->open ? "open" : "close", PC_FAIL, pc->open ? "add the forward "
 	    "by hand (the fix below)" : "", "%s", err);
+}
+
+static void
+on_automap(const struct portmap_event *ev, void *arg)
+{
+	struct portcheck *pc = arg;
+
+	/* The first word decides; a LOST (it cannot come before a MAPPED) changes nothing. */
+	if (pc->automap_state != 0 || (ev->kind != PORTMAP_MAPPED && ev->kind != PORTMAP_FAILED))
+		return;
+	pc->automap_state = ev->kind == PORTMAP_MAPPED ? 1 : -1;
+	snprintf(pc->automap_proto, sizeof(pc->automap_proto), "%s", ev->proto);
+	snprintf(pc->automap_addr, sizeof(pc->automap_addr), "%s", ev->ext_addr);
+	pc->automap_port = ev->ext_port;
+	pc->automap_lease = ev->lease;
+	snprintf(pc->automap_why, sizeof(pc->automap_why), "%s", ev->why);
+	event_base_loopbreak(pc->automap_base);
+}
+
+/* The mapping a watcher would make (client/lib/watch.c start_portmap): the same service,
+ * the same options, for the port this check has bound. It stays while the direct path is
+ * probed through it, and pc_automap_end removes it. */
+int
+pc_automap_begin(struct portcheck *pc)
+{
+	struct portmap_service_options po = { 0 };
+	struct timeval bound = { AUTOMAP_WAIT_S, 0 };
+	char desc[PORTMAP_DESC_MAX], host[64] = "";
+
+	pc->automap_state = 0;
+	/* A check stopped half-way must not leave the mapping behind for its lease: signals
+	 * that would end it wait until the mapping is removed (pc_automap_end), a wait bounded
+	 * by the router's answers and --timeout. The mapping's thread inherits the mask. */
+	if (!pc->automap_masked) {
+		sigset_t hold;
+
+		sigemptyset(&hold);
+		sigaddset(&hold, SIGINT);
+		sigaddset(&hold, SIGTERM);
+		sigaddset(&hold, SIGHUP);
+		pc->automap_masked = pthread_sigmask(SIG_BLOCK, &hold, &pc->automap_oldmask) == 0;
+	}
+	if ((pc->automap_base = event_base_new()) == NULL) {
+		snprintf(pc->automap_why, sizeof(pc->automap_why), "out of memory");
+		pc->automap_state = -1;
+		return -1;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SCP %s@%s", pc->cli.cfg.user, host);
+	po.protocols = pc->cli.cfg.portmap;
+	/* The watcher's first round would ask both; one that did not answer a moment ago
+	 * need not be waited for again (UPnP discovery that finds nothing takes seconds). */
+	if (strcmp(po.protocols, "auto") == 0 && pc->upnp.found != pc->natpmp.found)
+		po.protocols = pc->upnp.found ? "upnp" : "natpmp";
+	po.int_port = pc->scp_port;
+	if (pc->scp_mode == NCFX_SCP_RANGE) {
+		po.range_lo = (uint16_t)pc->range_lo;
+		po.range_hi = (uint16_t)pc->range_hi;
+	}
+	po.lease = pc->cli.cfg.portmap_lease > 0 ? (long)pc->cli.cfg.portmap_lease : 3600;
+	po.desc = desc;
+	pc->automap = portmap_service_new(pc->automap_base, &po, on_automap, pc);
+	if (pc->automap == NULL) {
+		snprintf(pc->automap_why, sizeof(pc->automap_why), "cannot start the port "
+		    "mapping");
+		pc->automap_state = -1;
+		return -1;
+	}
+	event_base_loopexit(pc->automap_base, &bound);
+	event_base_dispatch(pc->automap_base);
+	if (pc->automap_state == 0) {
+		snprintf(pc->automap_why, sizeof(pc->automap_why), "no answer from the router in "
+		    "%d s", AUTOMAP_WAIT_S);
+		pc->automap_state = -1;
+	}
+	if (pc->automap_state > 0)
+		pc_add(pc, PC_ROUTER, "automap", PC_PASS, "", "%s mapped %s:%u to this machine's "
+		    "port %u for this check, as 'netcfax watch' (portmap = %s) would; removed "
+		    "after", pc->automap_proto, pc->automap_addr, pc->automap_port, pc->scp_port,
+		    pc->cli.cfg.portmap);
+	else
+		pc_add(pc, PC_ROUTER, "automap", PC_FAIL, "the router will not forward the port by "
+		    "itself: add the forward by hand (the fix below)", "asked the router for a "
+		    "mapping of port %u, as 'netcfax watch' (portmap = %s) would: %s",
+		    pc->scp_port, pc->cli.cfg.portmap, pc->automap_why);
+	return pc->automap_state > 0 ? 0 : -1;
+}
+
+void
+pc_automap_end(struct portcheck *pc)
+{
+	/* Removes the mapping it made (bounded in time by the router calls' own timeouts). */
+	portmap_service_free(pc->automap);
+	pc->automap = NULL;
+	if (pc->automap_base)
+		event_base_free(pc->automap_base);
+	pc->automap_base = NULL;
+	if (pc->automap_masked) {
+		/* A signal that came meanwhile is delivered now, with nothing left behind. */
+		pc->automap_masked = 0;
+		pthread_sigmask(SIG_SETMASK, &pc->automap_oldmask, NULL);
+	}
 }

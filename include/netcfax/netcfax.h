@@ -179,6 +179,7 @@ struct ncfx_probe_result {
 	int      answered;           /* our listener took the connection and both proofs held */
 	char     answered_from[80];  /* where that connection came from */
 	char     dropped[160];       /* why our listener refused a connection, if it did */
+	int      accepted;           /* connections our listener took (0: none reached it) */
 	long     pcp_rtt_ms;         /* PING round trip on the PCP (the relay's path) */
 	struct ncfx_session_info session;
 };

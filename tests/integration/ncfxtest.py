@@ -209,7 +209,7 @@ def check_binaries(*paths):
 def _base_env():
     env = dict(os.environ)
     for k in ("NETCFAX_PASSWORD", "NETCFAX_SERVER", "NETCFAX_PORT", "NETCFAX_USER",
-              "XDG_CONFIG_HOME"):
+              "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"):
         env.pop(k, None)
     return env
 

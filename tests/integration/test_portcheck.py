@@ -4,10 +4,13 @@ verdict, topology and exit code in each situation, and the rule it prints, appli
 router, turning the next run into a direct pass.
 
     client 192.168.77.2 -- router 192.168.77.1 | 11.22.33.1 -- server 11.22.33.2
-    (no NAT: client 11.22.33.3 on the server's own network)"""
+    (no NAT: client 11.22.33.3 on the server's own network; two hosts: a second client
+    192.168.77.3 on the router's LAN bridge)"""
 import json
 import os
+import re
 import socket
+import stat
 import sys
 import unittest
 
@@ -16,22 +19,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
 
 CLIENT, LAN_GW, WAN, SERVER = "192.168.77.2", "192.168.77.1", "11.22.33.1", "11.22.33.2"
+CLIENT2 = "192.168.77.3"
 
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
 class Portcheck(unittest.TestCase):
-    def build(self, nat=True, upnp=False, natpmp=False, double=False):
-        hosts = ["cli", "srv"] + (["rtr"] if nat else []) + (["up"] if double else [])
+    def build(self, nat=True, upnp=False, natpmp=False, double=False, two_hosts=False):
+        hosts = (["cli", "srv"] + (["rtr"] if nat else []) + (["up"] if double else []) +
+                 (["cli2"] if two_hosts else []))
         lab = self.lab = nt.NetLab(self, hosts)
         if not nat:
             lab.link("cli", "eth0", "srv", "eth0")
             lab.addr("cli", "eth0", "11.22.33.3/24")
             lab.addr("srv", "eth0", SERVER + "/24")
         else:
-            lab.link("cli", "eth0", "rtr", "lan0")
-            lab.addr("cli", "eth0", CLIENT + "/24")
+            if two_hosts:
+                # Two hosts on one LAN: the router's LAN side is a bridge.
+                lab.run("rtr", "ip", "link", "add", "lan0", "type", "bridge")
+                lab.run("rtr", "ip", "link", "set", "lan0", "up")
+                for i, (host, addr) in enumerate((("cli", CLIENT), ("cli2", CLIENT2))):
+                    lab.link(host, "eth0", "rtr", "to-%d" % i)
+                    lab.run("rtr", "ip", "link", "set", "to-%d" % i, "master", "lan0")
+                    lab.addr(host, "eth0", addr + "/24")
+                    lab.route(host, "default", LAN_GW)
+            else:
+                lab.link("cli", "eth0", "rtr", "lan0")
+                lab.addr("cli", "eth0", CLIENT + "/24")
+                lab.route("cli", "default", LAN_GW)
             lab.addr("rtr", "lan0", LAN_GW + "/24")
-            lab.route("cli", "default", LAN_GW)
             if double:
                 lab.link("rtr", "wan0", "up", "lan0")
                 lab.addr("rtr", "wan0", "10.200.0.1/24")
@@ -45,18 +60,23 @@ class Portcheck(unittest.TestCase):
                 lab.link("rtr", "wan0", "srv", "eth0")
                 lab.addr("rtr", "wan0", WAN + "/24")
             lab.addr("srv", "eth0", SERVER + "/24")
-            nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0", upnp=upnp,
-                          natpmp=natpmp)
+            self.router = nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0",
+                                        upnp=upnp, natpmp=natpmp)
         self.srv = nt.Server(self, prefix=lab.prefix("srv"), extra={"listen": SERVER})
         self.srv.add_user("alice", "alice-pw-secret")
         self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self,
                                prefix=lab.prefix("cli"), host=SERVER)
+        if two_hosts:
+            # The same user on the other machine: a home (and state files) of its own.
+            self.alice2 = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self,
+                                    prefix=lab.prefix("cli2"), host=SERVER)
 
-    def portcheck(self, *args, portmap="auto", expect_json=True):
-        argv = self.lab.prefix("cli") + [
+    def portcheck(self, *args, portmap="auto", expect_json=True, client=None):
+        client = client or self.alice
+        argv = client.prefix + [
             nt.NETCFAX_PORTCHECK, "-S", SERVER, "-P", str(self.srv.port), "-u", "alice",
             "--portmap", portmap, "--timeout", "20", "--json"] + list(args)
-        rc, out, err = nt.run_cmd(argv, env=self.alice.env(), timeout=90)
+        rc, out, err = nt.run_cmd(argv, env=client.env(), timeout=90)
         try:
             data = json.loads(out)
         except ValueError:
@@ -69,6 +89,42 @@ class Portcheck(unittest.TestCase):
     def check(data, cid):
         [c] = [c for c in data["checks"] if c["id"] == cid]
         return c
+
+    def assert_clean_ends(self, offset):
+        """Every session portcheck opened since offset (its logins ask for no SCP port) ended
+        with a proper TLS close: the server logged the disconnect, and no warning about it."""
+        pat = re.compile(r"session=([0-9a-f]+) user=alice \S+: logged in by password "
+                         r"\(SCP port 0\)")
+        sessions = pat.findall(self.srv.log_since(offset))
+        self.assertTrue(sessions, self.srv.log_since(offset))
+        for sid in sessions:
+            line = self.srv.wait_log(lambda x: "session=%s " % sid in x and (
+                "disconnected" in x or "closing" in x), offset, timeout=30)
+            self.assertIsNotNone(line, self.srv.log_since(offset))
+        warns = [x for x in self.srv.log_since(offset).splitlines() if " warn: " in x and
+                 any("session=%s " % sid in x for sid in sessions)]
+        self.assertEqual(warns, [], self.srv.log_since(offset))
+
+    def assert_no_mapping_left(self):
+        rules = self.lab.run("rtr", "nft", "list", "ruleset")
+        self.assertNotIn("dnat ip to %s" % CLIENT, rules, "the temporary mapping stayed")
+
+    @staticmethod
+    def wait_path(w, path):
+        w.wait_for(lambda x: any(p["path"] == path for p in x.of_type("path")), 60,
+                   "the %s path" % path)
+
+    @staticmethod
+    def session_of(w):
+        for m in w.statuses():
+            g = re.search(r"\(session ([0-9a-f]{16}),", m)
+            if g:
+                return g.group(1)
+        raise AssertionError("no session in the watcher's output\n" + w.describe())
+
+    @staticmethod
+    def warnings_of(w):
+        return [o for o in w.of_type("status") if o.get("level") == "warn"]
 
     def test_no_nat(self):
         self.build(nat=False)
@@ -96,18 +152,107 @@ class Portcheck(unittest.TestCase):
         self.assertEqual(d["probe_port"], 7485)
 
     def test_natpmp_router(self):
-        # NAT-PMP only: found, external address public; the mapping made by hand with it.
+        # NAT-PMP only: found, external address public. Asked not to map (portmap = off), a
+        # fixed port with no forward is relayed; a mapping made by hand with NAT-PMP (which
+        # the router cannot list) is found by trying the port as it is, and left in place.
         self.build(natpmp=True)
-        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
-        self.assertEqual((rc, d["verdict"], d["topology"]), (1, "relay", "single NAT"), d)
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="off")
+        self.assertEqual((rc, d["verdict"], d["topology"]), (1, "relay", "NAT"), d)
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="natpmp")
         self.assertIn("NAT-PMP router 192.168.77.1, external address 11.22.33.1",
                       self.check(d, "natpmp")["evidence"])
-        self.assertEqual(self.check(d, "upnp")["status"], "skip", d)
+        self.assertEqual(d["topology"], "single NAT", d)
         rc, out, err = self.alice.run("portmap", "open", "7485", "--via", "natpmp",
                                       global_opts=("--portmap", "natpmp"))
         self.assertEqual(rc, 0, out + err)
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
         self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        self.assertIsNone(d["automap"], d)
+        self.assertIn("dnat ip to %s:7485" % CLIENT, self.lab.run("rtr", "nft", "list",
+                                                                    "ruleset"))
+
+    def default_client_behind(self, via):
+        # The default client.conf (dynamic SCP, portmap = auto): the check maps its port as
+        # the watcher would, goes direct through it, and leaves nothing on the router.
+        self.build(upnp=via == "upnp", natpmp=via == "natpmp")
+        offset = self.srv.log_size()
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"], d["topology"]), (0, "direct", "single NAT"), d)
+        direct = self.check(d, "direct")
+        self.assertEqual(direct["status"], "pass", d)
+        self.assertIn("direct through an automatic router mapping: %s" % via,
+                      direct["evidence"])
+        self.assertIn("automatic router mapping (%s, external port %d)" % (
+            via, d["automap"]["ext_port"]), d["summary"])
+        self.assertEqual((d["automap"]["mapped"], d["automap"]["protocol"]), (True, via), d)
+        self.assertEqual(d["probe_port"], d["automap"]["ext_port"], d)
+        self.assertEqual(self.check(d, "automap")["status"], "pass", d)
+        self.assertEqual((d["fix"]["words"], d["fix"]["nftables"]), ("", []), d)
+        self.assert_no_mapping_left()
+        self.assert_clean_ends(offset)
+
+    def test_default_client_behind_upnp(self):
+        self.default_client_behind("upnp")
+
+    def test_default_client_behind_natpmp(self):
+        self.default_client_behind("natpmp")
+
+    def test_stopped_check_removes_its_mapping(self):
+        # SIGTERM while the temporary mapping exists (the server's connect-back is dropped on
+        # its way, so the check waits for the verdict): the check still removes the mapping,
+        # then ends by that signal.
+        self.build(upnp=True)
+        self.lab.nft("srv", "table inet hold {\n chain out { type filter hook output priority "
+                     "0; ip daddr %s tcp flags syn tcp dport != %d drop; }\n}\n"
+                     % (WAN, self.srv.port))
+        argv = self.alice.prefix + [
+            nt.NETCFAX_PORTCHECK, "-S", SERVER, "-P", str(self.srv.port), "-u", "alice",
+            "--portmap", "upnp", "--timeout", "60", "--json"]
+        proc = nt.subprocess.Popen(argv, env=self.alice.env(), stdin=nt.subprocess.DEVNULL,
+                                   stdout=nt.subprocess.DEVNULL, stderr=nt.subprocess.DEVNULL,
+                                   start_new_session=True)
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        self.addCleanup(stop)
+        deadline = nt.time.monotonic() + 60
+        while "dnat ip to %s" % CLIENT not in self.lab.run("rtr", "nft", "list", "ruleset"):
+            self.assertLess(nt.time.monotonic(), deadline, "no mapping appeared")
+            self.assertIsNone(proc.poll(), "the check ended before it mapped")
+            nt.time.sleep(0.1)
+        proc.send_signal(nt.signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=90), -nt.signal.SIGTERM)
+        self.assert_no_mapping_left()
+
+    def test_fixed_port_behind_upnp_is_mapped_as_the_watcher_would(self):
+        # A fixed port with no forward: tried as it is (refused), then through the mapping.
+        self.build(upnp=True)
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        self.assertIn("port 7485 as it is: ", self.check(d, "direct")["evidence"])
+        self.assertEqual(d["automap"]["ext_port"], 7485, d)
+        self.assert_no_mapping_left()
+
+    def test_router_refuses_the_mapping(self):
+        # A router that maps only low ports for this LAN refuses the default client's:
+        # the check says why, and goes on to the forward to add by hand.
+        self.build(upnp=True)
+        with open(self.router.conf) as f:
+            conf = f.read()
+        self.router.stop()
+        with open(self.router.conf, "w") as f:
+            f.write(conf.replace("allow 1024-65535 192.168.77.0/24 1024-65535",
+                                 "allow 1024-2000 192.168.77.0/24 1024-2000"))
+        self.router.start()
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        automap = self.check(d, "automap")
+        self.assertEqual((automap["status"], d["automap"]["mapped"]), ("fail", False), d)
+        self.assertIn("the router refused the mapping (UPnP 606", automap["evidence"])
+        self.assertIn("by hand", automap["todo"])
+        self.assertIn("forward TCP port", d["fix"]["words"])
+        self.assert_no_mapping_left()
 
     def test_no_mapping_service_then_the_printed_rule(self):
         self.build()
@@ -149,23 +294,162 @@ class Portcheck(unittest.TestCase):
         self.assertEqual(d["fix"]["nftables"], [])
 
     def test_port_held_by_the_running_watcher(self):
-        # The user's own watcher holds the fixed port: the check says so, and the server's
-        # connect-back reaching it counts as the path working.
+        # The user's own watcher holds the fixed port: the check names it (pid, session,
+        # port), judges the path the server gave it, and sends no connect-back to its port,
+        # so the watcher sees nothing and the server logs no warning.
         self.build(nat=False)
         w = nt.Watcher(self.alice, owner=self, global_opts=(
             "--scp", "direct", "--scp-mode", "fixed", "--scp-port", "7485"))
-        w.wait_status("notifications connected", 30)
+        self.wait_path(w, "direct")
+        sid = self.session_of(w)
+        offset = self.srv.log_size()
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
         scp = self.check(d, "scp_port")
         self.assertEqual(scp["status"], "warn", d)
-        self.assertIn("held by netcfax (pid %d)" % w.proc.pid, scp["evidence"])
+        self.assertIn("held by netcfax (pid %d): this user's running watcher (session %s)"
+                      % (w.proc.pid, sid), scp["evidence"])
+        self.assertIn("a watcher is running: pid %d, session %s, port 7485" % (w.proc.pid, sid),
+                      self.check(d, "watcher")["evidence"])
+        self.assertEqual((d["watcher"]["pid"], d["watcher"]["session"], d["watcher"]["path"]),
+                         (w.proc.pid, sid, "direct"), d)
         direct = self.check(d, "direct")
-        self.assertEqual(direct["status"], "warn", d)
-        self.assertIn("the path to it works", direct["evidence"])
-        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
-        # and the watcher was not disturbed: its notifications still come
+        self.assertEqual(direct["status"], "pass", d)
+        self.assertIn("the running watcher (pid %d) gets its notifications direct"
+                      % w.proc.pid, direct["evidence"])
+        self.assertEqual((rc, d["verdict"], d["probe_port"]), (0, "direct", 0), d)
+        self.assert_clean_ends(offset)
+        self.assertNotIn("SCP probe of", self.srv.log_since(offset))
+        # and the watcher was not disturbed: its notifications still come, and it warned
+        # of nothing
         rc2, out, err = self.srv.admin("notify", "alice", "still here")
         self.assertEqual(w.wait_notifications(1)[0]["text"], "still here")
+        self.assertEqual(self.warnings_of(w), [], w.describe())
+
+    def test_running_watcher_through_an_automatic_mapping(self):
+        # The default client's watcher behind a UPnP router: direct through its own mapping,
+        # which the check reports and leaves alone. Its state file is private, and goes with
+        # a clean exit.
+        self.build(upnp=True)
+        self.alice.portmap = "auto"
+        w = nt.Watcher(self.alice, owner=self)
+        self.wait_path(w, "direct")
+        state_dir = os.path.join(self.alice.home, ".cache", "netcfax")
+        state = os.path.join(state_dir, "watch-%d.state" % w.proc.pid)
+        self.assertEqual(stat.S_IMODE(os.stat(state_dir).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o600)
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        self.assertEqual((d["watcher"]["pid"], d["watcher"]["mapping"],
+                          d["watcher"]["scp_port"]), (w.proc.pid, "upnp", w.scp_port()), d)
+        self.assertIsNone(d["automap"], d)
+        self.assertIn("through an automatic router mapping (upnp)",
+                      self.check(d, "direct")["evidence"])
+        self.assertIn("dnat ip to %s:%d" % (CLIENT, w.scp_port()),
+                      self.lab.run("rtr", "nft", "list", "ruleset"))
+        self.assertEqual(self.warnings_of(w), [], w.describe())
+        self.assertEqual(w.stop(), 0, w.describe())
+        self.assertFalse(os.path.exists(state), "the state file outlived a clean exit")
+        # With the watcher gone, the check maps a port of its own again.
+        rc, d = self.portcheck()
+        self.assertIsNone(d["watcher"], d)
+        self.assertEqual((rc, d["automap"]["mapped"]), (0, True), d)
+
+    def test_running_watcher_relayed(self):
+        # A watcher with no mapping and no forward is relayed: the check says so (exit 1),
+        # with the server's reason and the fix.
+        self.build()
+        w = nt.Watcher(self.alice, owner=self, global_opts=(
+            "--scp-mode", "fixed", "--scp-port", "7485"))
+        self.wait_path(w, "relay")
+        offset = self.srv.log_size()
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="off")
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        self.assertEqual((d["watcher"]["pid"], d["watcher"]["path"]), (w.proc.pid, "relay"), d)
+        direct = self.check(d, "direct")
+        self.assertEqual(direct["status"], "fail", d)
+        self.assertIn("the server relays the running watcher's (pid %d) notifications"
+                      % w.proc.pid, direct["evidence"])
+        self.assertIn("kill -USR1 %d" % w.proc.pid, direct["todo"])
+        self.assertIn("forward TCP port 7485 to %s" % CLIENT, d["fix"]["words"])
+        self.assert_clean_ends(offset)
+        self.assertNotIn("SCP probe of", self.srv.log_since(offset))
+        # The printed fix, applied, and the watcher told to try again: direct, and the next
+        # check says so.
+        for rule in d["fix"]["nftables"]:
+            self.lab.run("rtr", *rule.split("#")[0].split())
+        os.kill(w.proc.pid, nt.signal.SIGUSR1)
+        self.wait_path(w, "direct")
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="off")
+        self.assertEqual((rc, d["verdict"], d["watcher"]["path"]), (0, "direct", "direct"), d)
+
+    def test_forged_watcher_state_is_ignored(self):
+        # State files are checked: one naming a live process that did not write it (another
+        # start time), and one that is garbage, are not taken for a watcher.
+        self.build(nat=False)
+        sleeper = nt.subprocess.Popen(["sleep", "300"])
+        def stop():
+            sleeper.kill()
+            sleeper.wait(timeout=10)
+        self.addCleanup(stop)
+        state_dir = os.path.join(self.alice.home, ".cache", "netcfax")
+        os.makedirs(state_dir, mode=0o700)
+        os.chmod(os.path.join(self.alice.home, ".cache"), 0o700)
+        with open(os.path.join(state_dir, "watch-%d.state" % sleeper.pid), "w") as f:
+            f.write("netcfax-watch-state 1\npid %d\nstart 1\nnetns \nhost %s\nport %d\n"
+                    "user alice\nsession 00000000000000aa\nscp_port 7485\nreg_port 7485\n"
+                    "mapping \npath direct\nreason forged\nwritten 1\n"
+                    % (sleeper.pid, SERVER, self.srv.port))
+        with open(os.path.join(state_dir, "watch-%d.state" % os.getpid()), "w") as f:
+            f.write("netcfax-watch-state 1\npid %d\n" % os.getpid() + "x" * 5000 + "\n")
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
+        self.assertIsNone(d["watcher"], d)
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        self.assertEqual(self.check(d, "direct")["status"], "pass", d)
+
+    def test_two_hosts_one_fixed_port(self):
+        # Two machines behind one UPnP router, both on fixed 7485. The first one's watcher
+        # holds the router's 7485. The check on the second one (no watcher there, no mapping
+        # of its own) reaches the first machine's watcher: that is no direct path for this
+        # one, and the check says where the port leads.
+        self.build(upnp=True, two_hosts=True)
+        self.alice.portmap = "upnp"
+        w = nt.Watcher(self.alice, owner=self, global_opts=(
+            "--scp", "direct", "--scp-mode", "fixed", "--scp-port", "7485"))
+        self.wait_path(w, "direct")
+        self.assertIn("dnat ip to %s:7485" % CLIENT, self.lab.run("rtr", "nft", "list",
+                                                                    "ruleset"))
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="off",
+                               client=self.alice2)
+        self.assertIsNone(d["watcher"], d)
+        self.assertNotEqual(d["verdict"], "direct", d)
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        direct = self.check(d, "direct")
+        self.assertEqual(direct["status"], "fail", d)
+        self.assertTrue("another machine" in direct["todo"] or
+                        "another netcfax client" in direct["todo"], d)
+        # Allowed to ask the router, it sees the port held by the other host: whatever the
+        # check then reports as direct goes through a port of its own.
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="upnp",
+                               client=self.alice2)
+        self.assertIn("192.168.77.2:7485", self.check(d, "upnp")["evidence"], d)
+        if rc == 0:
+            self.assertNotEqual(d["automap"]["ext_port"], 7485, d)
+        else:
+            self.assertEqual(self.check(d, "automap")["status"], "fail", d)
+        self.assertNotIn("dnat ip to %s" % CLIENT2, self.lab.run("rtr", "nft", "list",
+                                                                   "ruleset"))
+        # The second host's own watcher on 7485, with no mapping: the server's connect-backs
+        # for it land on the first host's watcher, so it is relayed, and the check says that
+        # (the watcher's path), not "direct" because some netcfax answered on the port.
+        self.alice2.portmap = "off"
+        w2 = nt.Watcher(self.alice2, owner=self, global_opts=(
+            "--scp-mode", "fixed", "--scp-port", "7485"))
+        self.wait_path(w2, "relay")
+        rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="off",
+                               client=self.alice2)
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        self.assertEqual((d["watcher"]["pid"], d["watcher"]["path"]), (w2.proc.pid, "relay"), d)
+        self.assertEqual(self.check(d, "direct")["status"], "fail", d)
 
     def test_open_then_close(self):
         self.build(upnp=True)
