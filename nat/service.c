@@ -45,6 +45,7 @@ struct portmap_service {
 	pthread_cond_t    wake;
 	int               stopping;
 	int               woken;        /* a check was asked for (portmap_service_check_now) */
+	int               restart_heard; /* the router announced a restart since the last check */
 	time_t            last_woken;   /* monotonic: when the worker last acted on one */
 	struct announce  *announce;     /* the router's restart announcements (loop thread) */
 	struct queued    *head, *tail;
@@ -460,6 +461,14 @@ worker(void *arg)
 			break;
 		if (now_mono() < s->renew_at)
 			verify(s);
+		/* A NAT-PMP check asks for the mapping again, so a restarted router may already
+		 * hold it anew: still report it, so that the caller can ask the server to try
+		 * the (perhaps broken) direct path again at once. */
+		pthread_mutex_lock(&s->lock);
+		if (s->restart_heard && s->st != NULL)
+			s->remapped = 1;
+		s->restart_heard = 0;
+		pthread_mutex_unlock(&s->lock);
 		if (s->st == NULL)
 			s->renew_at = 0;
 	}
@@ -495,6 +504,9 @@ on_announce(const char *proto, int restarted, const char *why, void *arg)
 		portmap_service_check_now(s);
 		return;
 	}
+	pthread_mutex_lock(&s->lock);
+	s->restart_heard = 1;
+	pthread_mutex_unlock(&s->lock);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PORTMAP_RESTARTED;
 	snprintf(ev.proto, sizeof(ev.proto), "%s", proto);

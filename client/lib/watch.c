@@ -587,8 +587,8 @@ on_portmap(const struct portmap_event *ev, void *arg)
 	    ev->proto, ev->ext_addr, ev->ext_port, w->scp_port, ev->lease ?
 	    "renewed at half its lease" : "permanent, removed at exit");
 	if (ev->ext_port == w->reg_port) {
-		/* Same port, newly reachable: while relayed, ask the server to try it now. */
-		if (w->path == NCFX_WATCH_PATH_RELAY)
+		/* Same port, newly reachable: while not direct, ask the server to try it now. */
+		if (w->path != NCFX_WATCH_PATH_DIRECT)
 			ncfx_watch_retry_direct(w);
 		return;
 	}
