@@ -40,15 +40,29 @@ struct announce {
 	time_t        gw_at;
 };
 
+static uint32_t
+be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 int
 announce_natpmp_parse(const uint8_t *b, size_t n, uint32_t *epoch, uint32_t *addr)
 {
-	/* version 0, opcode 128 (public address reply), result 0, epoch, address */
-	if (n < 12 || b[0] != 0 || b[1] != 128 || b[2] != 0 || b[3] != 0)
-		return -1;
-	*epoch = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-	memcpy(addr, b + 8, 4);
-	return 0;
+	/* NAT-PMP: version 0, opcode 128 (public address reply), result 0, epoch, address. */
+	if (n >= 12 && b[0] == 0 && b[1] == 128 && b[2] == 0 && b[3] == 0) {
+		*epoch = be32(b + 4);
+		memcpy(addr, b + 8, 4);
+		return 0;
+	}
+	/* PCP (RFC 6887 14.1.3), which miniupnpd sends instead when it speaks PCP too: version
+	 * 2, a response (R bit) to ANNOUNCE (opcode 0), result 0, lifetime, epoch. */
+	if (n >= 24 && b[0] == 2 && b[1] == 0x80 && b[3] == 0) {
+		*epoch = be32(b + 8);
+		*addr = 0;
+		return 0;
+	}
+	return -1;
 }
 
 /* The value of header name in the n bytes at b (case-insensitive name), copied to out. */
@@ -135,9 +149,10 @@ heard(struct announce *a, int which, const uint8_t *b, size_t n, const struct so
 			char ext[INET_ADDRSTRLEN];
 
 			inet_ntop(AF_INET, &addr, ext, sizeof(ext));
-			snprintf(why, sizeof(why), "the router %s announced over NAT-PMP that it "
-			    "started (epoch %u s%s, external address %s)", src, epoch, down ?
-			    ", down from the last" : "", ext);
+			snprintf(why, sizeof(why), "the router %s announced over %s that it "
+			    "started (epoch %u s%s%s%s)", src, b[0] == 2 ? "PCP" : "NAT-PMP", epoch,
+			    down ? ", down from the last" : "", addr ? ", external address " : "",
+			    addr ? ext : "");
 			a->cb("natpmp", 1, why, a->arg);
 		}
 		a->have_epoch = 1;

@@ -1,6 +1,7 @@
 /* announce.h: hears the local router say that it (re)started, so that a reboot is noticed at
  * once rather than at the next check: NAT-PMP gateways multicast their public address to
- * 224.0.0.1:5350 when they start (RFC 6886 3.2.1), UPnP devices send SSDP NOTIFY ssdp:alive to
+ * 224.0.0.1:5350 when they start (RFC 6886 3.2.1; PCP gateways an ANNOUNCE, RFC 6887
+ * 14.1.3), UPnP devices send SSDP NOTIFY ssdp:alive to
  * 239.255.255.250:1900, with a LOCATION (miniupnpd's HTTP port changes at each start) and a
  * BOOTID.UPNP.ORG. Only datagrams from our default gateway count. Runs on the event loop: it
  * only reads datagrams. */
@@ -24,7 +25,8 @@ struct announce *announce_new(struct event_base *base, announce_fn cb, void *arg
 void announce_free(struct announce *a);
 
 /* The parsers, pure functions of the datagram's bytes. A NAT-PMP public-address
- * announcement: 0 with its epoch and address (network order), -1 if it is not one. */
+ * announcement, or a PCP ANNOUNCE (which routers that speak PCP send instead): 0 with its
+ * epoch and address (network order; 0 for PCP, which carries none), -1 if it is neither. */
 int announce_natpmp_parse(const uint8_t *b, size_t n, uint32_t *epoch, uint32_t *addr);
 /* An SSDP NOTIFY ssdp:alive: 0 with key set to what identifies the device's current boot
  * (LOCATION, BOOTID.UPNP.ORG and 01-NLS, joined), -1 if it is not one. */
