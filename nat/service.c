@@ -237,12 +237,15 @@ static int
 ports_to_try(const struct portmap_service *s, uint16_t *want, int cap)
 {
 	uint32_t h = 2166136261u;       /* FNV-1a of the description and int_port */
-	int n = 0, alts = 0;
+	int n = 0, alts = 0, want_alts = s->o.alternatives < PORTMAP_ALT_TRIES ?
+	    s->o.alternatives : PORTMAP_ALT_TRIES;
 
 	for (const char *c = s->desc; *c; c++)
 		h = (h ^ (uint8_t)*c) * 16777619u;
 	h = (h ^ (s->o.int_port & 0xff)) * 16777619u;
 	h = (h ^ (s->o.int_port >> 8)) * 16777619u;
+	if (h == 0)
+		h = 1;                       /* xorshift stays at 0 */
 	if (s->prefer)
 		want[n++] = s->prefer;
 	if (s->o.int_port != s->prefer)
@@ -252,8 +255,8 @@ ports_to_try(const struct portmap_service *s, uint16_t *want, int cap)
 		if (p != s->prefer && p != s->o.int_port)
 			want[n++] = (uint16_t)p;
 	/* A bounded number of draws: a duplicate is simply skipped. */
-	for (int draw = 0; draw < 4 * PORTMAP_ALT_TRIES && alts < PORTMAP_ALT_TRIES &&
-	    n < cap; draw++) {
+	for (int draw = 0; draw < 4 * PORTMAP_ALT_TRIES && alts < want_alts && n < cap;
+	    draw++) {
 		uint16_t p;
 		int dup = 0;
 
@@ -297,8 +300,10 @@ map(struct portmap_service *s, char *why, size_t whylen)
 		char last[240];
 
 		snprintf(last, sizeof(last), "%s", why);
-		snprintf(why, whylen, "%s; and the %d other external ports tried were taken too "
-		    "(last: %s)", taken[0] ? taken : "the external port is taken", n - 1, last);
+		if (n > 1)
+			snprintf(why, whylen, "%s; and the %d other external ports tried were taken "
+			    "too (last: %s)", taken[0] ? taken : "the external port is taken", n - 1,
+			    last);
 	}
 	if (rc != 0)
 		return -1;

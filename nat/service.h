@@ -37,7 +37,7 @@ struct portmap_event {
 
 /* Conflicts: after int_port (and the range), this many other external ports at most, chosen
  * pseudo-randomly from 1024-65535 with a seed of the description and int_port, so that a
- * restart asks for the same ones in the same order. */
+ * restart asks for the same ones in the same order (options.alternatives). */
 #define PORTMAP_ALT_TRIES  10
 #define PORTMAP_RANGE_TRIES 32     /* ports of the range tried at most, in order */
 #define PORTMAP_WAKE_MIN_S 2
@@ -48,7 +48,9 @@ struct portmap_service_options {
 	const char *protocols;    /* "auto" (UPnP, then NAT-PMP), "upnp" or "natpmp" */
 	uint16_t    int_port;     /* the local port to forward to */
 	uint16_t    range_lo;     /* external ports to try first on conflicts (0: none) */
-	uint16_t    range_hi;     /* then up to PORTMAP_ALT_TRIES seeded pseudo-random ones */
+	uint16_t    range_hi;
+	int         alternatives; /* then up to this many seeded pseudo-random ports (at most
+	                           * PORTMAP_ALT_TRIES; 0: none, for a port others are told) */
 	long        lease;        /* asked for, seconds */
 	const char *desc;         /* starts with PORTMAP_DESC_PREFIX */
 };

@@ -620,6 +620,8 @@ start_portmap(ncfx_watch *w)
 		po.range_lo = (uint16_t)w->o.scp_port_min;
 		po.range_hi = (uint16_t)w->o.scp_port_max;
 	}
+	/* Another external port is fine: the server is told whichever we get. */
+	po.alternatives = PORTMAP_ALT_TRIES;
 	po.lease = w->o.portmap_lease > 0 ? w->o.portmap_lease : 3600;
 	po.desc = desc;
 	w->portmap = portmap_service_new(w->base, &po, on_portmap, w);
