@@ -538,7 +538,8 @@ pcp_check_due(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (w->pcp != NULL && w->pcp_rx == w->pcp_check_rx)
 		schedule_reconnect(w, "no answer from the server within %d s after the router "
-		    "restarted (it may have lost the connection's NAT state)", WATCH_QUICK_CHECK);
+		    "restarted or lost our mapping (it may have lost this connection's NAT state "
+		    "too)", WATCH_QUICK_CHECK);
 }
 
 /* The router restarted or lost our mapping: its connection tracking, and with it the PCP's
