@@ -27,6 +27,7 @@
 #define DGRAM_MAX      2048          /* a NOTIFY is a few hundred bytes; the rest is cut */
 #define READS_PER_WAKE 16            /* a flood on the LAN must not hold the loop */
 #define KEY_MAX        320
+#define KEYS_KEPT      4             /* a gateway may announce several root devices in turn */
 
 struct announce {
 	announce_fn   cb;
@@ -35,7 +36,8 @@ struct announce {
 	struct event *ev[2];
 	int           have_epoch;
 	uint32_t      epoch, addr;        /* the last NAT-PMP announcement's */
-	char          key[KEY_MAX];       /* the last SSDP boot key heard from the gateway */
+	char          keys[KEYS_KEPT][KEY_MAX]; /* SSDP boot keys heard from the gateway, newest
+	                                       * first: a restart brings one never heard */
 	char          gw[PORTMAP_ADDR_MAX];
 	time_t        gw_at;
 };
@@ -160,15 +162,18 @@ heard(struct announce *a, int which, const uint8_t *b, size_t n, const struct so
 		a->addr = addr;
 		return;
 	}
-	if (announce_ssdp_parse((const char *)b, n, key, sizeof(key)) != 0 ||
-	    strcmp(key, a->key) == 0)
+	if (announce_ssdp_parse((const char *)b, n, key, sizeof(key)) != 0)
 		return;
+	for (int i = 0; i < KEYS_KEPT; i++)
+		if (strcmp(key, a->keys[i]) == 0)
+			return;
 	/* The first one heard may be a router that has just started, or one we only now hear
 	 * repeat itself: check either way, but speak of a restart only on a new boot. */
 	snprintf(why, sizeof(why), "the router %s announced over SSDP that it %s (%s)", src,
-	    a->key[0] ? "started again" : "is up", key);
-	a->cb("upnp", a->key[0] != '\0', why, a->arg);
-	snprintf(a->key, sizeof(a->key), "%s", key);
+	    a->keys[0][0] ? "started again" : "is up", key);
+	a->cb("upnp", a->keys[0][0] != '\0', why, a->arg);
+	memmove(a->keys[1], a->keys[0], sizeof(a->keys) - sizeof(a->keys[0]));
+	snprintf(a->keys[0], sizeof(a->keys[0]), "%s", key);
 }
 
 static void

@@ -3,7 +3,8 @@
  * 224.0.0.1:5350 when they start (RFC 6886 3.2.1; PCP gateways an ANNOUNCE, RFC 6887
  * 14.1.3), UPnP devices send SSDP NOTIFY ssdp:alive to
  * 239.255.255.250:1900, with a LOCATION (miniupnpd's HTTP port changes at each start) and a
- * BOOTID.UPNP.ORG. Only datagrams from our default gateway count. Runs on the event loop: it
+ * BOOTID.UPNP.ORG, so a boot key never heard before means a restart. Only datagrams from our
+ * default gateway count. Runs on the event loop: it
  * only reads datagrams. */
 #ifndef NETCFAX_ANNOUNCE_H
 #define NETCFAX_ANNOUNCE_H
