@@ -436,6 +436,7 @@ ncfx_strerror(int code)
 	case NCFX_E_LIMIT:         return "too many connections";
 	case NCFX_E_INTERNAL:      return "internal server error";
 	case NCFX_E_SHUTDOWN:      return "server is shutting down";
+	case NCFX_E_NOT_THIS_SESSION: return "another netcfax client answers on this port";
 	default:                   return "unknown error";
 	}
 }
@@ -514,6 +515,7 @@ ncfx_error_name(int code)
 	case NCFX_E_LIMIT: return "LIMIT";
 	case NCFX_E_INTERNAL: return "INTERNAL";
 	case NCFX_E_SHUTDOWN: return "SHUTDOWN";
+	case NCFX_E_NOT_THIS_SESSION: return "NOT_THIS_SESSION";
 	default: return "UNKNOWN";
 	}
 }

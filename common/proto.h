@@ -177,6 +177,9 @@ enum ncfx_error {
 	NCFX_E_LIMIT         = 30,  /* too many connections */
 	NCFX_E_INTERNAL      = 31,  /* server-side failure; retry later */
 	NCFX_E_SHUTDOWN      = 32,  /* server is stopping */
+	NCFX_E_NOT_THIS_SESSION = 40, /* SCP only, client to server: an SCP_BIND for another
+	                             * session reached this client (another netcfax client
+	                             * answers on the port the server connects to) */
 };
 
 enum ncfx_scp_mode { NCFX_SCP_NONE = 0, NCFX_SCP_FIXED = 1, NCFX_SCP_DYNAMIC = 2, NCFX_SCP_RANGE = 3 };

@@ -94,6 +94,11 @@ def scp_seeds():
           frame("NOTIFY_PATH", ("PATH", 1)) + notify(5, 5, job_id=3))
     write("scp", "pcp_closed", notify(4, 9, text="hello") +
           frame("ERROR", ("ERROR_CODE", 6), ("REASON", "idle"), reqid=0) + notify(5, 9))
+    # The frame a watcher sends back when an SCP_BIND for another session reached it
+    # (ERROR NOT_THIS_SESSION), as the first frame of a stream and relayed on the PCP.
+    other = frame("ERROR", ("ERROR_CODE", 40),
+                  ("REASON", "another netcfax client answers on this port"), reqid=0)
+    write("scp", "not_this_session", other + bind + job)
 
 
 def reply_seeds():

@@ -1,6 +1,12 @@
 /* service.c: the mapping's life on its own thread, because every router call can block for
  * seconds. The thread never touches libevent: it queues events and writes a byte to a pipe
- * the loop watches (the same pattern as the server's password pool). */
+ * the loop watches (the same pattern as the server's password pool).
+ *
+ * What it asks of the router, at most: in steady state one check every CHECK_MAX_S seconds
+ * (UPnP: one GetSpecificPortMappingEntry; NAT-PMP: a public-address request and a refresh of
+ * the mapping) and a renewal at half the lease; checks asked for (a router's restart
+ * announcement, the caller) at most every PORTMAP_WAKE_MIN_S seconds; after failures,
+ * discovery again at 2, 4, 8, 16 s, then every RETRY_FAILED_S. */
 #include "service.h"
 
 #include <errno.h>
@@ -14,11 +20,15 @@
 
 #include <event2/event.h>
 
+#include "announce.h"
+
 #define DISCOVER_MS     2000
 #define RETRY_FIRST_S   2      /* after a failure, try again this much later, doubling... */
 #define RETRY_FAILED_S  30     /* ...up to this */
 #define RENEW_MIN_S     5
-#define CHECK_MAX_S     120    /* verify a mapping at least this often between renewals */
+/* Verify a mapping at least this often between renewals: a router that rebooted without
+ * announcing it is found within this, at the cost of one small request. */
+#define CHECK_MAX_S     30
 
 struct queued {
 	struct portmap_event ev;
@@ -34,6 +44,10 @@ struct portmap_service {
 	pthread_mutex_t   lock;
 	pthread_cond_t    wake;
 	int               stopping;
+	int               woken;        /* a check was asked for (portmap_service_check_now) */
+	int               restart_heard; /* the router announced a restart since the last check */
+	time_t            last_woken;   /* monotonic: when the worker last acted on one */
+	struct announce  *announce;     /* the router's restart announcements (loop thread) */
 	struct queued    *head, *tail;
 	int               pipe[2];
 	struct event     *ev;
@@ -51,6 +65,7 @@ struct portmap_service {
 	time_t            renew_at;     /* monotonic */
 	long              retry;        /* seconds before the next try after a failure */
 	int               remapped;     /* a lost mapping was made again: report it */
+	char              instead[240]; /* why we hold another external port than int_port */
 	uint16_t          told_port;    /* what the loop was last told */
 	char              told_addr[PORTMAP_ADDR_MAX];
 	char              told_failure[240];
@@ -117,21 +132,47 @@ deliver(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Sleeps up to secs unless stopping; returns 1 if stopping. */
+/* Takes a pending wake-up if the last was at least PORTMAP_WAKE_MIN_S ago (lock held): 1
+ * taken, 0 none or too soon (then *until is brought forward to when it may be taken). */
+static int
+take_wake(struct portmap_service *s, struct timespec *until)
+{
+	time_t now = now_mono(), allowed = s->last_woken + PORTMAP_WAKE_MIN_S;
+
+	if (!s->woken)
+		return 0;
+	if (s->last_woken == 0 || now >= allowed) {
+		s->woken = 0;
+		s->last_woken = now;
+		return 1;
+	}
+	if (allowed < until->tv_sec) {
+		until->tv_sec = allowed;
+		until->tv_nsec = 0;
+	}
+	return 0;
+}
+
+/* Sleeps up to secs unless stopping or a check is asked for; returns 1 if stopping. */
 static int
 nap(struct portmap_service *s, long secs)
 {
 	struct timespec until;
-	int stop;
+	int stop, woke = 0;
 
 	/* Monotonic (the condition variable is set up so): a clock set back must not stall
 	 * renewals until a lease runs out. */
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += secs;
 	pthread_mutex_lock(&s->lock);
-	while (!s->stopping &&
+	while (!s->stopping && !(woke = take_wake(s, &until)) &&
 	    pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
 		;
+	/* A timeout may have been brought forward for a wake-up that was too soon. */
+	if (!woke && !s->stopping)
+		woke = take_wake(s, &until);
+	if (woke)
+		s->retry = 0;       /* asked for: a router that failed is asked again soon */
 	stop = s->stopping;
 	pthread_mutex_unlock(&s->lock);
 	return stop;
@@ -187,31 +228,93 @@ find_router(struct portmap_service *s, char *why, size_t whylen)
 	return -1;
 }
 
-/* Maps int_port: what we held last first, then the same port, then the range in order, so a
- * restart lands on the same port again. 0, or -1 with why. */
+/* The external ports to ask for, in order: what we held last, int_port, the range (at most
+ * PORTMAP_RANGE_TRIES of it), then PORTMAP_ALT_TRIES pseudo-random ports seeded by the
+ * description and int_port. Nothing random is left to chance: a restart asks for the same
+ * ports in the same order and so lands on the same one, and two hosts (their descriptions
+ * name them) walk different sequences. Returns how many. */
+static int
+ports_to_try(const struct portmap_service *s, uint16_t *want, int cap)
+{
+	uint32_t h = 2166136261u;       /* FNV-1a of the description and int_port */
+	int n = 0, alts = 0, want_alts = s->o.alternatives < PORTMAP_ALT_TRIES ?
+	    s->o.alternatives : PORTMAP_ALT_TRIES;
+
+	for (const char *c = s->desc; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	h = (h ^ (s->o.int_port & 0xff)) * 16777619u;
+	h = (h ^ (s->o.int_port >> 8)) * 16777619u;
+	if (h == 0)
+		h = 1;                       /* xorshift stays at 0 */
+	if (s->prefer)
+		want[n++] = s->prefer;
+	if (s->o.int_port != s->prefer)
+		want[n++] = s->o.int_port;
+	for (uint32_t p = s->o.range_lo, k = 0; p && p <= s->o.range_hi &&
+	    k < PORTMAP_RANGE_TRIES && n < cap; p++, k++)
+		if (p != s->prefer && p != s->o.int_port)
+			want[n++] = (uint16_t)p;
+	/* A bounded number of draws: a duplicate is simply skipped. */
+	for (int draw = 0; draw < 4 * PORTMAP_ALT_TRIES && alts < want_alts && n < cap;
+	    draw++) {
+		uint16_t p;
+		int dup = 0;
+
+		h ^= h << 13;                /* xorshift32: the same sequence everywhere */
+		h ^= h >> 17;
+		h ^= h << 5;
+		p = (uint16_t)(1024 + h % (65536 - 1024));
+		for (int i = 0; i < n && !dup; i++)
+			dup = want[i] == p;
+		if (!dup) {
+			want[n++] = p;
+			alts++;
+		}
+	}
+	return n;
+}
+
+/* Maps int_port on the first external port of ports_to_try() the router grants. On another
+ * port than int_port, instead says why in words. 0, or -1 with why. */
 static int
 map(struct portmap_service *s, char *why, size_t whylen)
 {
-	uint16_t want[2 + 65536 / 64], granted = 0;
-	int n = 0, rc = -1;
+	uint16_t want[2 + PORTMAP_RANGE_TRIES + PORTMAP_ALT_TRIES], granted = 0;
+	char taken[240] = "";
+	int n, rc = -1, tried_int = 0;
 	long got = 0;
 
-	if (s->prefer)
-		want[n++] = s->prefer;
-	want[n++] = s->o.int_port;
-	for (uint32_t p = s->o.range_lo; p && p <= s->o.range_hi && n < (int)(sizeof(want) /
-	    sizeof(want[0])); p++)
-		want[n++] = (uint16_t)p;
+	n = ports_to_try(s, want, (int)(sizeof(want) / sizeof(want[0])));
 	for (int i = 0; i < n; i++) {
-		if (i > 0 && want[i] == want[0])
-			continue;
 		rc = s->ops->add(s->st, s->o.int_port, want[i], s->o.lease, s->desc, &granted, &got,
 		    why, whylen);
+		if (want[i] == s->o.int_port) {
+			tried_int = 1;
+			if (rc == PORTMAP_CONFLICT)
+				snprintf(taken, sizeof(taken), "%s", why);
+		}
 		if (rc != PORTMAP_CONFLICT)
 			break;
 	}
+	if (rc == PORTMAP_CONFLICT) {
+		char last[240];
+
+		snprintf(last, sizeof(last), "%s", why);
+		if (n > 1)
+			snprintf(why, whylen, "%s; and the %d other external ports tried were taken "
+			    "too (last: %s)", taken[0] ? taken : "the external port is taken", n - 1,
+			    last);
+	}
 	if (rc != 0)
 		return -1;
+	if (granted == s->o.int_port)
+		s->instead[0] = '\0';
+	else if (tried_int)
+		/* NAT-PMP grants another port itself, without saying why. */
+		snprintf(s->instead, sizeof(s->instead), "%s", taken[0] ? taken : "");
+	if (granted != s->o.int_port && s->instead[0] == '\0')
+		snprintf(s->instead, sizeof(s->instead), "the router did not grant external port %u "
+		    "(another host on this network may hold it)", s->o.int_port);
 	s->mapped = s->prefer = granted;
 	s->lease = got;
 	return 0;
@@ -254,6 +357,7 @@ report_mapped(struct portmap_service *s)
 	ev.ext_class = s->gw.ext_class;
 	ev.lease = s->lease;
 	snprintf(ev.why, sizeof(ev.why), "%s", s->gw.detail);
+	snprintf(ev.instead, sizeof(ev.instead), "%s", s->instead);
 	post(s, &ev);
 	s->told_port = s->mapped;
 	snprintf(s->told_addr, sizeof(s->told_addr), "%s", s->gw.ext_addr);
@@ -362,6 +466,14 @@ worker(void *arg)
 			break;
 		if (now_mono() < s->renew_at)
 			verify(s);
+		/* A NAT-PMP check asks for the mapping again, so a restarted router may already
+		 * hold it anew: still report it, so that the caller can ask the server to try
+		 * the (perhaps broken) direct path again at once. */
+		pthread_mutex_lock(&s->lock);
+		if (s->restart_heard && s->st != NULL)
+			s->remapped = 1;
+		s->restart_heard = 0;
+		pthread_mutex_unlock(&s->lock);
 		if (s->st == NULL)
 			s->renew_at = 0;
 	}
@@ -372,6 +484,40 @@ worker(void *arg)
 	}
 	drop_state(s);
 	return NULL;
+}
+
+void
+portmap_service_check_now(struct portmap_service *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->woken = 1;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* On the loop thread: the router said it (re)started. Its table, and perhaps its connection
+ * tracking, went with it: tell the caller (who may check its own connections) and check. */
+static void
+on_announce(const char *proto, int restarted, const char *why, void *arg)
+{
+	struct portmap_service *s = arg;
+	struct portmap_event ev;
+
+	if (!restarted) {
+		portmap_service_check_now(s);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->restart_heard = 1;
+	pthread_mutex_unlock(&s->lock);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PORTMAP_RESTARTED;
+	snprintf(ev.proto, sizeof(ev.proto), "%s", proto);
+	snprintf(ev.why, sizeof(ev.why), "%s", why);
+	s->cb(&ev, s->arg);
+	portmap_service_check_now(s);
 }
 
 struct portmap_service *
@@ -406,6 +552,8 @@ portmap_service_new(struct event_base *base, const struct portmap_service_option
 		return NULL;
 	}
 	s->started = 1;
+	/* Best effort: without it a restart is still found by the next check. */
+	s->announce = announce_new(base, on_announce, s);
 	return s;
 }
 
@@ -416,6 +564,7 @@ portmap_service_free(struct portmap_service *s)
 
 	if (s == NULL)
 		return;
+	announce_free(s->announce);
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->wake);

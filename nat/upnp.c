@@ -127,8 +127,16 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 		lease = 0;
 	}
 	if (rc == 718 || rc == 501) {
-		snprintf(err, errlen, "external port %u is held by another host on this network "
-		    "(UPnP %d: %s)", ext_port, rc, strupnperror(rc));
+		/* Say who holds it, when the router tells. */
+		if (get_entry(u, ext_port, &e) == 0 && e.client[0] && strcmp(e.client, u->lan) != 0)
+			snprintf(err, errlen, "external port %u is taken by another host on this "
+			    "network (%s)", ext_port, e.client);
+		else if (e.client[0])
+			snprintf(err, errlen, "external port %u is taken by another program on this "
+			    "host (internal port %s, \"%s\")", ext_port, e.iport, e.desc);
+		else
+			snprintf(err, errlen, "external port %u is taken by another host on this "
+			    "network (UPnP %d: %s)", ext_port, rc, strupnperror(rc));
 		return PORTMAP_CONFLICT;
 	}
 	if (rc < 0) {

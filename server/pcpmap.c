@@ -44,6 +44,9 @@ on_event(const struct portmap_event *ev, void *arg)
 	case PORTMAP_LOST:
 		log_warnx("port mapping: %s", ev->why);
 		break;
+	case PORTMAP_RESTARTED:
+		log_info("port mapping: %s; checking the mapping", ev->why);
+		break;
 	default:
 		log_warnx("port mapping: the router does not forward the PCP: %s; clients outside "
 		    "this network cannot connect until it does, or until a rule forwards TCP port "
@@ -89,8 +92,8 @@ pcpmap_start(struct server *srv)
 	o.int_port = (uint16_t)srv->cfg.pcp_port;
 	o.lease = srv->cfg.portmap_lease;
 	o.desc = desc;
-	/* No range: clients are configured with one PCP port, so another one helps nobody
-	 * unless the router insists (NAT-PMP may), which the log then says. */
+	/* No range and no other ports: clients are configured with one PCP port, so another
+	 * one helps nobody unless the router insists (NAT-PMP may), which the log then says. */
 	if ((m->svc = portmap_service_new(srv->base, &o, on_event, m)) == NULL) {
 		log_warnx("port mapping: cannot start (out of memory or threads)");
 		free(m);

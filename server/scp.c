@@ -236,6 +236,15 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 	uint64_t seq;
 
 	if (p->state == P_BINDING) {
+		if (m->type == NCFX_MSG_ERROR &&
+		    ncfx_msg_uint(m, NCFX_T_ERROR_CODE) == NCFX_E_NOT_THIS_SESSION) {
+			/* A netcfax client with its own session answered (its reason text is not
+			 * repeated: ours says the same, and no peer's words reach the log). */
+			p->cause = NCFX_PROBE_OTHER_PEER;
+			retry_later(p, "%s (two clients behind one router on the same external "
+			    "port?)", ncfx_strerror(NCFX_E_NOT_THIS_SESSION));
+			return;
+		}
 		proof = ncfx_msg_bytes(m, NCFX_T_SCP_PROOF, &len);
 		if (m->type != NCFX_MSG_SCP_BIND_OK ||
 		    scp_proof(p->bev, session_scp_secret(p->s), session_id(p->s),

@@ -24,7 +24,7 @@ scp_bind_verify(const struct ncfx_msg *m, uint64_t session_id, const uint8_t wan
 	}
 	if (session_id == 0 || ncfx_msg_uint(m, NCFX_T_SESSION_ID) != session_id) {
 		snprintf(why, whylen, "SCP_BIND for another session");
-		return -1;
+		return session_id == 0 ? -1 : SCP_BIND_OTHER_SESSION;
 	}
 	/* The decoder holds SCP_PROOF to 32 bytes; the length is checked again here so that
 	 * this function stays safe whoever built m. */
@@ -43,13 +43,14 @@ scp_bind_answer(struct bufferevent *bev, const struct ncfx_msg *m, uint64_t sess
 {
 	uint8_t want[32], mine[32];
 	struct ncfx_wbuf wb;
+	int rc;
 
 	if (scp_proof(bev, secret, session_id, NCFX_SCP_LABEL_SERVER, want) < 0) {
 		snprintf(why, whylen, "cannot derive the server's proof over this connection");
 		return -1;
 	}
-	if (scp_bind_verify(m, session_id, want, why, whylen) < 0)
-		return -1;
+	if ((rc = scp_bind_verify(m, session_id, want, why, whylen)) < 0)
+		return rc;
 	if (scp_proof(bev, secret, session_id, NCFX_SCP_LABEL_CLIENT, mine) < 0) {
 		snprintf(why, whylen, "cannot derive our proof");
 		return -1;

@@ -39,12 +39,16 @@
 #define WATCH_BIND_TIMEOUT 10     /* seconds from SCP accept to a valid SCP_BIND */
 #define WATCH_BACKOFF_MAX  60
 #define WATCH_DEAD_AFTER   3      /* heartbeats without a word from the server */
+#define WATCH_QUICK_CHECK  5      /* seconds for the server to answer a PING sent because the
+                                   * router restarted (and may have lost the PCP's NAT state) */
+#define WATCH_OLD_SESSIONS 4      /* our previous session ids, told apart from other clients' */
 
 struct scpconn {
 	struct ncfx_watch  *w;
 	struct bufferevent *bev;
 	struct event       *deadline;
 	int                 bound;
+	int                 closing;   /* told the server it reached another client; going */
 	struct notice_acks  ack;       /* we acknowledge on a connection only what came on it */
 	char                peer[ADDR_STR_MAX];
 	struct scpconn     *prev, *next;
@@ -77,6 +81,11 @@ struct ncfx_watch {
 	struct notice_seen     seen;           /* highest notification shown */
 	time_t                 last_rx;
 	struct scpconn        *conns;
+	uint64_t               old_sessions[WATCH_OLD_SESSIONS];
+	unsigned               misdirected;    /* connect-backs for other clients that reached us */
+	struct event          *pcp_check;      /* a quick PING's deadline */
+	unsigned               pcp_rx;         /* reads on the PCP, to see if one came since */
+	unsigned               pcp_check_rx;
 	int                    stop_code;
 	ncfx_status            result;
 	int                    server_code;
@@ -85,6 +94,7 @@ struct ncfx_watch {
 };
 
 static void flush_acks(ncfx_watch *w);
+static void conn_event(struct bufferevent *bev, short what, void *arg);
 static void say_goodbye(ncfx_watch *w);
 static void schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -159,13 +169,65 @@ send_ack(struct bufferevent *bev, struct notice_acks *a)
 	a->due = 0;
 }
 
+/* Misdirected connect-backs: two clients behind one router registered the same external
+ * port (one of them without a mapping of its own), and the router forwards it to this host.
+ * The server, which checked its certificate already, is told in one ERROR frame, so that
+ * it can say why the other client's direct path fails instead of reporting a closed TLS
+ * connection; then the connection ends cleanly. */
+
+static int
+our_old_session(const ncfx_watch *w, uint64_t id)
+{
+	for (int i = 0; i < WATCH_OLD_SESSIONS; i++)
+		if (id != 0 && w->old_sessions[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+conn_told(struct bufferevent *bev, void *arg)
+{
+	/* The ERROR is written: now the close_notify, after it. */
+	tls_bev_close_notify(bev);
+	conn_free(arg);
+}
+
+static void
+conn_not_ours(struct scpconn *c)
+{
+	ncfx_watch *w = c->w;
+	struct ncfx_wbuf wb;
+
+	/* Said once as a warning; then at doubling counts, since the server keeps trying. */
+	if (++w->misdirected == 1)
+		status(w, NCFX_WATCH_WARN, "the server's connect-back for another netcfax client "
+		    "reached port %u from %s: that client is registered on an external port that "
+		    "forwards to this host; told the server so", w->scp_port, c->peer);
+	else if ((w->misdirected & (w->misdirected - 1)) == 0)
+		status(w, NCFX_WATCH_INFO, "connect-backs for another netcfax client reached port "
+		    "%u %u times so far; each was told so", w->scp_port, w->misdirected);
+	ncfx_wbuf_begin(&wb, NCFX_MSG_ERROR, 0, 0);
+	ncfx_put_u32(&wb, NCFX_T_ERROR_CODE, NCFX_E_NOT_THIS_SESSION);
+	ncfx_put_str(&wb, NCFX_T_REASON, ncfx_strerror(NCFX_E_NOT_THIS_SESSION));
+	frame_send(c->bev, &wb);
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setcb(c->bev, NULL, conn_told, conn_event, c);
+}
+
 /* The first frame must be SCP_BIND for our current session with the server's proof. */
 static int
 check_bind(ncfx_watch *w, struct scpconn *c, const struct ncfx_msg *m)
 {
 	char why[160];
+	int rc = scp_bind_answer(c->bev, m, w->session_id, w->secret, why, sizeof(why));
 
-	if (scp_bind_answer(c->bev, m, w->session_id, w->secret, why, sizeof(why)) < 0) {
+	if (rc == SCP_BIND_OTHER_SESSION && !our_old_session(w, ncfx_msg_uint(m,
+	    NCFX_T_SESSION_ID))) {
+		conn_not_ours(c);
+		return -1;
+	}
+	if (rc < 0) {
 		conn_drop(c, why);
 		return -1;
 	}
@@ -240,6 +302,10 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	ncfx_watch *w = c->w;
 	char why[256];
 
+	if (c->closing) {
+		conn_free(c);            /* the server closed first: it read what we said */
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		/* Pinning mode: the SCP peer must present exactly the PCP's certificate. */
 		if (scp_bind_check_peer(bev, w->o.conn.ca_file && *w->o.conn.ca_file ? NULL :
@@ -264,9 +330,14 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 static void
 conn_deadline(evutil_socket_t fd, short what, void *arg)
 {
+	struct scpconn *c = arg;
+
 	(void)fd;
 	(void)what;
-	conn_drop(arg, "no valid SCP_BIND in time");
+	if (c->closing)
+		conn_free(c);
+	else
+		conn_drop(c, "no valid SCP_BIND in time");
 }
 
 static void
@@ -311,6 +382,13 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 static void
 pcp_close(ncfx_watch *w)
 {
+	if (w->session_id != 0) {
+		memmove(w->old_sessions + 1, w->old_sessions, sizeof(w->old_sessions) -
+		    sizeof(w->old_sessions[0]));
+		w->old_sessions[0] = w->session_id;
+	}
+	if (w->pcp_check)
+		evtimer_del(w->pcp_check);
 	if (w->pcp) {
 		bufferevent_free(w->pcp);
 		w->pcp = NULL;
@@ -328,6 +406,7 @@ pcp_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	w->last_rx = time(NULL);
+	w->pcp_rx++;
 	for (;;) {
 		struct ncfx_msg m;
 		struct notice nt;
@@ -354,6 +433,9 @@ pcp_read(struct bufferevent *bev, void *arg)
 			watch_state_path(w->state, nt.path, nt.text);
 			if (w->o.on_path)
 				w->o.on_path(w, w->path, nt.text, w->o.arg);
+			/* The server could not connect back: is our mapping still there? */
+			if (w->path != NCFX_WATCH_PATH_DIRECT)
+				portmap_service_check_now(w->portmap);
 			break;
 		case NOTICE_REFUSED:
 			if (w->reg_reqid != 0 && nt.reqid == w->reg_reqid) {
@@ -452,6 +534,36 @@ schedule_reconnect(ncfx_watch *w, const char *fmt, ...)
 	status(w, NCFX_WATCH_WARN, "%s; reconnecting in %.1f s", why, (double)delay / 1000.0);
 }
 
+static void
+pcp_check_due(evutil_socket_t fd, short what, void *arg)
+{
+	ncfx_watch *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->pcp != NULL && w->pcp_rx == w->pcp_check_rx)
+		schedule_reconnect(w, "no answer from the server within %d s after the router "
+		    "restarted or lost our mapping (it may have lost this connection's NAT state "
+		    "too)", WATCH_QUICK_CHECK);
+}
+
+/* The router restarted or lost our mapping: its connection tracking, and with it the PCP's
+ * NAT state, may be gone, and the server may already have closed its end. A PING now, with
+ * a short deadline, finds that in seconds rather than at the next heartbeat's timeout. */
+static void
+pcp_check_soon(ncfx_watch *w)
+{
+	struct timeval tv = { WATCH_QUICK_CHECK, 0 };
+	struct ncfx_wbuf wb;
+
+	if (w->pcp == NULL || w->pcp_check == NULL || evtimer_pending(w->pcp_check, NULL))
+		return;
+	w->pcp_check_rx = w->pcp_rx;
+	ncfx_wbuf_begin(&wb, NCFX_MSG_PING, 0, 0);
+	frame_send(w->pcp, &wb);
+	evtimer_add(w->pcp_check, &tv);
+}
+
 /* The router granted (or lost) a mapping: register the port the server should use. */
 static void
 on_portmap(const struct portmap_event *ev, void *arg)
@@ -464,16 +576,26 @@ on_portmap(const struct portmap_event *ev, void *arg)
 		status(w, NCFX_WATCH_WARN, "no router port mapping: %s; trying again later", ev->why);
 		return;
 	}
-	if (ev->kind == PORTMAP_LOST) {
-		status(w, NCFX_WATCH_WARN, "router mapping lost: %s", ev->why);
+	if (ev->kind == PORTMAP_RESTARTED) {
+		status(w, NCFX_WATCH_INFO, "%s: checking the mapping, and the connection to the "
+		    "server", ev->why);
+		pcp_check_soon(w);
 		return;
 	}
+	if (ev->kind == PORTMAP_LOST) {
+		status(w, NCFX_WATCH_WARN, "router mapping lost: %s", ev->why);
+		pcp_check_soon(w);      /* what lost the mapping may have cut the PCP too */
+		return;
+	}
+	if (ev->instead[0])
+		status(w, NCFX_WATCH_INFO, "%s; mapped %s:%u instead", ev->instead, ev->ext_addr,
+		    ev->ext_port);
 	status(w, NCFX_WATCH_INFO, "router mapping by %s: %s:%u forwards to port %u (%s)",
 	    ev->proto, ev->ext_addr, ev->ext_port, w->scp_port, ev->lease ?
 	    "renewed at half its lease" : "permanent, removed at exit");
 	if (ev->ext_port == w->reg_port) {
-		/* Same port, newly reachable: while relayed, ask the server to try it now. */
-		if (w->path == NCFX_WATCH_PATH_RELAY)
+		/* Same port, newly reachable: while not direct, ask the server to try it now. */
+		if (w->path != NCFX_WATCH_PATH_DIRECT)
 			ncfx_watch_retry_direct(w);
 		return;
 	}
@@ -506,6 +628,8 @@ start_portmap(ncfx_watch *w)
 		po.range_lo = (uint16_t)w->o.scp_port_min;
 		po.range_hi = (uint16_t)w->o.scp_port_max;
 	}
+	/* Another external port is fine: the server is told whichever we get. */
+	po.alternatives = PORTMAP_ALT_TRIES;
 	po.lease = w->o.portmap_lease > 0 ? w->o.portmap_lease : 3600;
 	po.desc = desc;
 	w->portmap = portmap_service_new(w->base, &po, on_portmap, w);
@@ -605,6 +729,9 @@ try_login(ncfx_watch *w)
 	w->logins++;
 	status(w, NCFX_WATCH_INFO, "logged in to %s as %s (session %016" PRIx64 ", seen from %s)",
 	    w->o.conn.host, info.user, info.session_id, info.observed_addr);
+	/* Back after a lost connection: whatever cut it may have taken the mapping too. */
+	if (w->logins > 1)
+		portmap_service_check_now(w->portmap);
 	if (w->o.on_login && w->o.on_login(w, w->client, w->logins == 1, w->o.arg) != 0) {
 		ncfx_watch_stop(w, w->stop_code >= 0 ? w->stop_code : 0);
 		return -1;
@@ -697,6 +824,7 @@ ncfx_watch_new(const struct ncfx_watch_options *o, char *err, size_t errlen)
 	 * check. */
 	ncfx_client_keep_resume_token(w->client);
 	w->timer = evtimer_new(w->base, on_timer, w);
+	w->pcp_check = evtimer_new(w->base, pcp_check_due, w);
 	if (o->handle_signals) {
 		signal(SIGPIPE, SIG_IGN);   /* a lost server is reported, not fatal */
 		w->sigint = evsignal_new(w->base, SIGINT, on_signal, w);
@@ -786,6 +914,8 @@ ncfx_watch_free(ncfx_watch *w)
 		evconnlistener_free(w->listener);
 	if (w->timer)
 		event_free(w->timer);
+	if (w->pcp_check)
+		event_free(w->pcp_check);
 	if (w->sigint)
 		event_free(w->sigint);
 	if (w->sigterm)

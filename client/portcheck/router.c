@@ -154,7 +154,8 @@ on_automap(const struct portmap_event *ev, void *arg)
 	snprintf(pc->automap_addr, sizeof(pc->automap_addr), "%s", ev->ext_addr);
 	pc->automap_port = ev->ext_port;
 	pc->automap_lease = ev->lease;
-	snprintf(pc->automap_why, sizeof(pc->automap_why), "%s", ev->why);
+	snprintf(pc->automap_why, sizeof(pc->automap_why), "%s", ev->kind == PORTMAP_MAPPED &&
+	    ev->instead[0] ? ev->instead : ev->why);
 	event_base_loopbreak(pc->automap_base);
 }
 
@@ -200,6 +201,9 @@ pc_automap_begin(struct portcheck *pc)
 	}
 	po.lease = pc->cli.cfg.portmap_lease > 0 ? (long)pc->cli.cfg.portmap_lease : 3600;
 	po.desc = desc;
+	/* With the watcher's description and alternatives, a port another host holds gives way
+	 * to the same external port the watcher would get. */
+	po.alternatives = PORTMAP_ALT_TRIES;
 	pc->automap = portmap_service_new(pc->automap_base, &po, on_automap, pc);
 	if (pc->automap == NULL) {
 		snprintf(pc->automap_why, sizeof(pc->automap_why), "cannot start the port "
@@ -214,12 +218,17 @@ pc_automap_begin(struct portcheck *pc)
 		    "%d s", AUTOMAP_WAIT_S);
 		pc->automap_state = -1;
 	}
-	if (pc->automap_state > 0)
+	if (pc->automap_state > 0) {
+		char note[sizeof(pc->automap_why) + 4] = "";
+
+		/* Another external port than ours: the service says why (who holds ours). */
+		if (pc->automap_port != pc->scp_port && pc->automap_why[0])
+			snprintf(note, sizeof(note), " (%s)", pc->automap_why);
 		pc_add(pc, PC_ROUTER, "automap", PC_PASS, "", "%s mapped %s:%u to this machine's "
 		    "port %u for this check, as 'netcfax watch' (portmap = %s) would; removed "
-		    "after", pc->automap_proto, pc->automap_addr, pc->automap_port, pc->scp_port,
-		    pc->cli.cfg.portmap);
-	else
+		    "after%s", pc->automap_proto, pc->automap_addr, pc->automap_port, pc->scp_port,
+		    pc->cli.cfg.portmap, note);
+	} else
 		pc_add(pc, PC_ROUTER, "automap", PC_FAIL, "the router will not forward the port by "
 		    "itself: add the forward by hand (the fix below)", "asked the router for a "
 		    "mapping of port %u, as 'netcfax watch' (portmap = %s) would: %s",

@@ -1117,7 +1117,8 @@ class Miniupnpd:
     """Debian's miniupnpd in a router namespace, with UPnP and/or NAT-PMP, and a pid file of
     its own (the default one would let only one lab router run at a time). reboot() does what a
     router's reboot does to its mappings: the daemon dies, its chains are flushed, it starts
-    again with an empty table (and a NAT-PMP epoch back at zero)."""
+    again with an empty table (and a NAT-PMP epoch back at zero); with conntrack=True the
+    router's connection tracking is flushed too (`conntrack -F`), as a real reboot loses it."""
 
     def __init__(self, lab, owner, router, lan_if, lan_cidr, wan_if, upnp, natpmp):
         self.lab, self.router = lab, router
@@ -1155,9 +1156,14 @@ class Miniupnpd:
         for table, chain in ROUTER_CHAINS:
             self.lab.run(self.router, "nft", "flush", "chain", "inet", table, chain)
 
-    def reboot(self):
+    def flush_conntrack(self):
+        self.lab.run(self.router, "conntrack", "-F")
+
+    def reboot(self, conntrack=False):
         self.stop()
         self.flush()
+        if conntrack:
+            self.flush_conntrack()
         self.start()
 
     def log_text(self):

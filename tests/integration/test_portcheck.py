@@ -425,17 +425,22 @@ class Portcheck(unittest.TestCase):
         self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
         direct = self.check(d, "direct")
         self.assertEqual(direct["status"], "fail", d)
-        self.assertTrue("another machine" in direct["todo"] or
-                        "another netcfax client" in direct["todo"], d)
-        # Allowed to ask the router, it sees the port held by the other host: whatever the
-        # check then reports as direct goes through a port of its own.
+        # The first machine's watcher told the server it is another client (ERROR 40).
+        self.assertIn("another netcfax client", direct["todo"], d)
+        self.assertIn("another netcfax client answers on this port", direct["evidence"], d)
+        # Allowed to ask the router, it sees the port held by the other host and, as the
+        # watcher would, maps another external port, which the server reaches direct.
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="upnp",
                                client=self.alice2)
         self.assertIn("192.168.77.2:7485", self.check(d, "upnp")["evidence"], d)
-        if rc == 0:
-            self.assertNotEqual(d["automap"]["ext_port"], 7485, d)
-        else:
-            self.assertEqual(self.check(d, "automap")["status"], "fail", d)
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        automap = self.check(d, "automap")
+        self.assertEqual(automap["status"], "pass", d)
+        self.assertNotEqual(d["automap"]["ext_port"], 7485, d)
+        self.assertIn("taken by another host on this network (192.168.77.2)",
+                      automap["evidence"], d)
+        self.assertEqual(d["probe_port"], d["automap"]["ext_port"], d)
+        # ...and removed it after: only the first machine's mapping is left.
         self.assertNotIn("dnat ip to %s" % CLIENT2, self.lab.run("rtr", "nft", "list",
                                                                    "ruleset"))
         # The second host's own watcher on 7485, with no mapping: the server's connect-backs
@@ -449,6 +454,7 @@ class Portcheck(unittest.TestCase):
                                client=self.alice2)
         self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
         self.assertEqual((d["watcher"]["pid"], d["watcher"]["path"]), (w2.proc.pid, "relay"), d)
+        self.assertIn("another netcfax client answers on this port", d["watcher"]["reason"], d)
         self.assertEqual(self.check(d, "direct")["status"], "fail", d)
 
     def test_open_then_close(self):

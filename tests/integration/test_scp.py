@@ -580,8 +580,23 @@ class Spoofing(ScpCase):
                                  os.path.join(self.srv.tls_dir, "server.key"))
         s.sendall(nt.frame(nt.MSG_SCP_BIND, [nt.a_u64(nt.T_SESSION_ID, 12345),
                                              nt.attr(nt.T_SCP_PROOF, b"\0" * 32)]))
+        # The peer has the server's certificate: it is told, in one ERROR frame, that it
+        # reached another client (NOT_THIS_SESSION), and the connection ends cleanly.
+        s.settimeout(20)
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
         s.close()
-        self.assert_dropped_and_nothing_shown("another session")
+        frames, rest = nt.decode_frames(data)
+        self.assertEqual([(f.type, f.reqid, f.uint(nt.T_ERROR_CODE)) for f in frames],
+                         [(nt.MSG_ERROR, 0, 40)], frames)
+        self.assertEqual(rest, b"")
+        self.assertEqual(frames[0].str(nt.T_REASON),
+                         "another netcfax client answers on this port")
+        self.assert_dropped_and_nothing_shown("connect-back for another netcfax client")
 
     def test_silent_connection_times_out(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=30)

@@ -4,8 +4,9 @@ router running Debian's miniupnpd, joined by a WAN.
 
 The server maps its own PCP on the UK router (setting portmap); the client maps its SCP on the
 US router; the server's connect-back through both routers is the proof. A router reboot
-(miniupnpd killed, its chains flushed, restarted) loses the client's mapping: the client sees it
-at its next check, maps again, and the mapping carries notifications again; none is lost."""
+(miniupnpd killed, its chains and connection tracking flushed, restarted) loses the client's
+mapping: the client hears the router announce its start (or finds out at its next check), maps
+again, and the mapping carries notifications again; none is lost."""
 import os
 import signal
 import sys
@@ -86,55 +87,73 @@ class TwoSites(unittest.TestCase):
         self.check_direct("natpmp", "upnp")
 
     def check_reboot(self, via, settle=0):
-        # A 30 s lease: renewed every 15 s and checked in between, so a lost mapping is found
-        # and made again within one renewal period.
-        self.build(via, "natpmp", client_conf="portmap_lease = 30\n")
+        # What a user has: the default lease (3600 s) and heartbeat (25 s). The router loses
+        # its mappings and its connection tracking; a notification is sent while it is down
+        # and one as soon as it answers again. Recovery is measured and printed (see
+        # docs/reliability.md), not asserted.
+        self.build(via, "natpmp", heartbeat=25)
         w = self.watch_direct(via)
         rule = self.client_rule(w)
         self.notify("before the reboot")
         w.wait_notifications(1)
 
         time.sleep(settle)
-        self.sites.us_router.reboot()
+        router = self.sites.us_router
+        router.stop()
+        router.flush()
+        router.flush_conntrack()
         self.assertNotIn(rule, self.sites.ruleset("us-rtr"))
-        # While the router is down the established SCP connection still carries this one
-        # (its connection-tracking entry outlives the mapping).
         self.notify("during the reboot")
-        w.wait_notifications(2)
-
-        mapped = "router mapping by %s" % via
-        w.wait_status("router mapping lost", 30)
-        w.wait_for(lambda x: sum(mapped in m for m in x.statuses()) >= 2, 30,
-                   "the mapping made again")
-        self.assertIn(rule, self.sites.ruleset("us-rtr"))
+        seen = len(w.statuses())
+        t0 = time.monotonic()    # miniupnpd answers within milliseconds of its start
+        router.start()
+        self.notify("after the reboot")
+        mapped_at = direct_at = pcp_at = None
+        deadline = t0 + 200      # generous: the figure, not the bound, is what matters
+        while time.monotonic() < deadline and (mapped_at is None or direct_at is None):
+            if mapped_at is None and rule in self.sites.ruleset("us-rtr"):
+                mapped_at = time.monotonic() - t0
+            if direct_at is None and len(w.notifications()) >= 3:
+                direct_at = time.monotonic() - t0
+            if pcp_at is None and any("reconnecting in" in m for m in w.statuses()[seen:]):
+                pcp_at = time.monotonic() - t0
+            time.sleep(0.1)
+        self.assertIsNotNone(mapped_at, "the mapping was not made again\n" + w.describe())
+        self.assertIsNotNone(direct_at, "no notification after the reboot\n" + w.describe())
+        after = w.statuses()[seen:]
+        reconnects = [m for m in after if "reconnecting in" in m]
+        print("\nrouter reboot (%s, connection tracking flushed): mapping back after %.1f s, "
+              "direct again (notifications delivered) after %.1f s from the router's start; "
+              "PCP %s" % (via, mapped_at, direct_at, "found dead after %.1f s: %s" %
+                          (pcp_at, reconnects[0]) if reconnects and pcp_at is not None
+                          else "kept"), file=sys.stderr)
 
         # Used again: a restarted server must connect back through the new mapping.
+        before = len(self.directs(w))
         self.srv.stop()
         self.notify("while the server was down")
         self.srv.start()
-        w.wait_for(lambda x: len(self.directs(x)) >= 2, 60, "the direct path after restart")
+        w.wait_for(lambda x: len(self.directs(x)) > before, 60, "the direct path after restart")
         self.assertIn("reached %s:" % nt.US_WAN, self.directs(w)[-1]["reason"])
-        self.notify("after the reboot")
-        got = [n["text"] for n in w.wait_notifications(4)]
-        self.assertEqual(got, ["before the reboot", "during the reboot",
-                               "while the server was down", "after the reboot"])
+        self.notify("after the server restart")
+        got = [n["text"] for n in w.wait_notifications(5)]
+        self.assertEqual(got, ["before the reboot", "during the reboot", "after the reboot",
+                               "while the server was down", "after the server restart"])
         self.assertEqual([p["path"] for p in w.of_type("path")].count("relay"), 0,
                          w.describe())
-        return [m for m in w.statuses() if "router mapping lost" in m]
+        return after
 
     def test_router_reboot_upnp(self):
         # miniupnpd comes back on another HTTP port: the check goes unanswered, discovery
         # finds the router again.
-        lost = self.check_reboot("upnp")
-        self.assertTrue(any("did not answer" in m for m in lost), lost)
+        after = self.check_reboot("upnp")
+        self.assertTrue(any("did not answer" in m for m in after), after)
 
     def test_router_reboot_natpmp(self):
-        # NAT-PMP has no query for one mapping: the router's epoch going back says it. By RFC
-        # 6886's rule (the epoch must advance 7/8 as fast as our clock, less 2 s) a restart can
-        # only be proven once the router had been up some seconds when we last heard it; the
-        # check's refresh of the mapping covers the seconds before that.
-        lost = self.check_reboot("natpmp", settle=5)
-        self.assertTrue(any("no longer forwards external port" in m for m in lost), lost)
+        # NAT-PMP has no query for one mapping: the router's epoch going back says it, and the
+        # check's refresh of the mapping makes it again even before that can be proven (by
+        # RFC 6886's rule a restart is proven only once the router had been up some seconds).
+        self.check_reboot("natpmp", settle=5)
 
     def test_port_taken_while_direct(self):
         # After a router reboot another host gets our external port first. The client walks
