@@ -1,10 +1,13 @@
-/* hostfw.c: this host's own firewall, read from `nft list ruleset`: does an input chain drop
- * a TCP port, and which table and chain it is, so that the printed rule names them. Both the
- * client's check and --server read it. */
+/* hostfw.c: this host's own firewall, read from `nft list ruleset`: which input chains drop a
+ * TCP port, and which tables and chains they are, so that the printed rules name them. Both
+ * the client's check and --server read it. */
 #include "portcheck.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Does the nft port expression after "dport" (a number, a range, or a { set }) cover port? */
 static int
@@ -30,12 +33,53 @@ covers(const char *expr, long port)
 	return 0;
 }
 
+/* Does "saddr X" in a rule admit peer: the address itself, or an IPv4 prefix holding it? */
+static int
+saddr_admits(const char *line, const char *peer)
+{
+	const char *s = strstr(line, "saddr ");
+	char word[64], *slash;
+	struct in_addr a, p;
+	int bits;
+
+	if (s == NULL)
+		return 1;                         /* no source condition: everyone */
+	if (peer == NULL || sscanf(s + 6, "%63s", word) != 1)
+		return 0;
+	if (strcmp(word, peer) == 0)
+		return 1;
+	if ((slash = strchr(word, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	bits = atoi(slash + 1);
+	if (bits < 0 || bits > 32 || inet_pton(AF_INET, word, &a) != 1 ||
+	    inet_pton(AF_INET, peer, &p) != 1)
+		return 0;
+	return bits == 0 || ((ntohl(a.s_addr) ^ ntohl(p.s_addr)) >> (32 - bits)) == 0;
+}
+
+/* Does a table of this nftables family see the traffic of this address family? */
+static int
+family_applies(const char *fam, int family)
+{
+	if (strcmp(fam, "inet") == 0)
+		return 1;
+	if (strcmp(fam, "ip") == 0)
+		return family != AF_INET6;
+	if (strcmp(fam, "ip6") == 0)
+		return family != AF_INET;
+	return 0;                                 /* arp, bridge, netdev: not input for us */
+}
+
 int
-pc_host_firewall(long port, char *where, size_t wherelen, char *why, size_t whylen)
+pc_host_firewall(long port, int family, const char *peer, char *where, size_t wherelen,
+    char *why, size_t whylen)
 {
 	FILE *p = popen("nft list ruleset 2>/dev/null", "r");
 	char line[512], table[160] = "", chain[128] = "";
-	int in_input = 0, drop = 0, accepted = 0, jumps = 0, lines = 0, rc, unsure = 0;
+	int in_input = 0, drop = 0, ended = 0, accepted = 0, jumps = 0, lines = 0, rc;
+	int unsure = 0, table_ok = 0;
+	size_t n = 0;
 
 	where[0] = '\0';
 	if (p == NULL) {
@@ -44,35 +88,51 @@ pc_host_firewall(long port, char *where, size_t wherelen, char *why, size_t whyl
 	}
 	while (fgets(line, sizeof(line), p)) {
 		char fam[16], name[128], *d;
+		const char *t = line + strspn(line, " \t");
 
 		lines++;
 		if (sscanf(line, "table %15s %127s {", fam, name) == 2) {
 			snprintf(table, sizeof(table), "%s %s", fam, name);
+			table_ok = family_applies(fam, family);
 			continue;
 		}
 		if (sscanf(line, " chain %127s {", chain) == 1) {
-			in_input = drop = accepted = jumps = 0;
+			in_input = drop = ended = accepted = jumps = 0;
 			continue;
 		}
 		if (strstr(line, "hook input")) {
-			in_input = 1;
+			in_input = table_ok;
 			drop = strstr(line, "policy drop") != NULL;
 			continue;
 		}
 		if (!in_input)
 			continue;
+		if (*t == '}') {                              /* the chain ends */
+			if (drop && !accepted && jumps)
+				unsure = 1;
+			else if (drop && !accepted && n + 1 < wherelen) {
+				/* Every chain that drops it: a packet must pass them all. */
+				n += (size_t)snprintf(where + n, wherelen - n, "%s%s %s", n ? ", " : "",
+				    table, chain);
+				if (n >= wherelen)
+					n = wherelen - 1;
+			}
+			in_input = 0;
+			continue;
+		}
+		if (ended)
+			continue;                         /* after a final drop nothing matches */
+		/* A chain with policy accept that ends in a bare drop or reject (firewalld's
+		 * layout) drops what nothing before accepted. */
+		if (strncmp(t, "drop", 4) == 0 || strncmp(t, "reject", 6) == 0) {
+			drop = ended = 1;
+			continue;
+		}
 		if ((d = strstr(line, "tcp dport ")) != NULL && strstr(line, "accept") &&
-		    !strstr(line, "saddr") && covers(d + 10, port))
+		    covers(d + 10, port) && saddr_admits(line, peer))
 			accepted = 1;
 		if (strstr(line, " jump ") || strstr(line, " goto "))
 			jumps = 1;                    /* an accept may hide in another chain */
-		if (line[strspn(line, " \t")] == '}') {          /* the chain ends */
-			if (drop && !accepted && jumps)
-				unsure = 1;
-			else if (drop && !accepted && !where[0])
-				snprintf(where, wherelen, "%s %s", table, chain);
-			in_input = 0;
-		}
 	}
 	rc = pclose(p);
 	if (lines == 0) {
@@ -81,8 +141,10 @@ pc_host_firewall(long port, char *where, size_t wherelen, char *why, size_t whyl
 		return rc != 0 ? -1 : 1;
 	}
 	if (where[0]) {
-		snprintf(why, whylen, "the input chain %s drops by default and accepts nothing for "
-		    "TCP port %ld", where, port);
+		snprintf(why, whylen, "the input chain%s %s drop%s what is not let in, and let%s "
+		    "nothing in for TCP port %ld%s%s", strchr(where, ',') ? "s" : "", where,
+		    strchr(where, ',') ? "" : "s", strchr(where, ',') ? "" : "s", port,
+		    peer ? " from " : "", peer ? peer : "");
 		return 0;
 	}
 	if (unsure) {

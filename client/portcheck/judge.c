@@ -299,6 +299,11 @@ fix_double(struct portcheck *pc, const struct pc_router *r, const char *port)
 	pc_rule_dnat(pc, PC_DEV_ROUTER, wan, pc->local_net, port, lan);
 	pc_rule_forward(pc, PC_DEV_ROUTER, lan, port);
 	host_rule(pc, port);
+	if (!(r && r->gw.ext_class == PORTMAP_ADDR_PRIVATE))
+		/* Only the hops say so: a provider may number its own routers privately without
+		 * translating. The router's status page settles it. */
+		say(pc, "If your router's status page shows %s as its WAN address, it is the only "
+		    "NAT after all: its rules alone are enough. ", pc->observed);
 	say(pc, TABLES_ASSUMED "Or put the upstream device in bridge mode, so that your router "
 	    "is the only NAT.");
 }

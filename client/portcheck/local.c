@@ -294,7 +294,8 @@ check_firewall(struct portcheck *pc)
 	pc->hostfw = -1;
 	if (pc->scp_port == 0 || strcmp(pc->cli.cfg.scp, "relay") == 0)
 		return;
-	pc->hostfw = pc_host_firewall(pc->scp_port, pc->hostfw_chain, sizeof(pc->hostfw_chain),
+	pc->hostfw = pc_host_firewall(pc->scp_port, pc->v6 ? AF_INET6 : AF_INET,
+	    pc->server_ip[0] ? pc->server_ip : NULL, pc->hostfw_chain, sizeof(pc->hostfw_chain),
 	    why, sizeof(why));
 	pc_add(pc, PC_LOCAL, "firewall", pc->hostfw == 1 ? PC_PASS : pc->hostfw == 0 ? PC_FAIL :
 	    PC_SKIP, pc->hostfw == 0 ? "let the port in: the rule for this host below" : "",

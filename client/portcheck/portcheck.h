@@ -150,12 +150,15 @@ void pc_rule(struct portcheck *pc, int device, const char *nft, const char *ipt)
 void pc_rule_dnat(struct portcheck *pc, int device, const char *daddr, const char *lan_net,
                   const char *port, const char *to);
 void pc_rule_forward(struct portcheck *pc, int device, const char *to, const char *port);
-void pc_rule_input(struct portcheck *pc, const char *chain, const char *port);
+void pc_rule_input(struct portcheck *pc, const char *chains, const char *port);
 const char *pc_device_key(int device);      /* "this-host", "router", "upstream" */
 
-/* hostfw.c: this host's nftables input filter for TCP port: 1 lets it in, 0 drops it (the
- * chain that does, "FAMILY TABLE CHAIN", in where), -1 cannot tell (why says why). */
-int  pc_host_firewall(long port, char *where, size_t wherelen, char *why, size_t whylen);
+/* hostfw.c: this host's nftables input filter for TCP port, in the tables that see family
+ * (AF_INET, AF_INET6, or 0 for both), from peer (the server's address; NULL: from anyone):
+ * 1 lets it in, 0 drops it (every chain that does, "FAMILY TABLE CHAIN" joined by ", ", in
+ * where), -1 cannot tell (why says why). */
+int  pc_host_firewall(long port, int family, const char *peer, char *where, size_t wherelen,
+                      char *why, size_t whylen);
 
 /* hops.c: the routers between here and the server, by TTL (a few datagrams, bounded). */
 void pc_check_hops(struct portcheck *pc);

@@ -108,12 +108,17 @@ pc_rule_forward(struct portcheck *pc, int device, const char *to, const char *po
 }
 
 void
-pc_rule_input(struct portcheck *pc, const char *chain, const char *port)
+pc_rule_input(struct portcheck *pc, const char *chains, const char *port)
 {
-	char nft[300], ipt[300], ip[32];
+	char nft[300], ipt[300], ip[32], list[300], *save = NULL;
 
 	ipt_port(port, ip, sizeof(ip));
-	snprintf(nft, sizeof(nft), "nft insert rule %s tcp dport %s accept", chain, port);
-	snprintf(ipt, sizeof(ipt), "iptables -I INPUT -p tcp --dport %s -j ACCEPT", ip);
-	pc_rule(pc, PC_DEV_HOST, nft, ipt);
+	/* One rule per chain that drops the port: a packet must pass every one. */
+	snprintf(list, sizeof(list), "%s", chains);
+	for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		c += strspn(c, " ");
+		snprintf(nft, sizeof(nft), "nft insert rule %s tcp dport %s accept", c, port);
+		snprintf(ipt, sizeof(ipt), "iptables -I INPUT -p tcp --dport %s -j ACCEPT", ip);
+		pc_rule(pc, PC_DEV_HOST, nft, ipt);
+	}
 }

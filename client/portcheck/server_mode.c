@@ -138,7 +138,7 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 			check_listen(pc, a, port, fp);
 	}
 
-	fw = pc_host_firewall(port, where, sizeof(where), why, sizeof(why));
+	fw = pc_host_firewall(port, 0, NULL, where, sizeof(where), why, sizeof(why));
 	pc_add(pc, SEC_FIREWALL, "firewall", fw == 1 ? PC_PASS : fw == 0 ? PC_FAIL : PC_SKIP,
 	    fw == 0 ? "let the port in: the rule below" : "", "%s", why);
 

@@ -162,6 +162,48 @@ class Topology(unittest.TestCase):
         d = self.direct_after(d)
         self.assertEqual(self.check(d, "firewall")["status"], "pass", d)
 
+    def test_host_firewall_layouts(self):
+        # A chain with policy accept that ends in reject (firewalld's layout), a second chain
+        # that drops by policy, and an ip6 table that drops everything (not IPv4's business):
+        # both IPv4 chains are named, one rule each, and the two applied make the path work.
+        self.build(nat=False)
+        self.lab.nft("cli", """
+table inet fwd_like {
+  chain filter_INPUT { type filter hook input priority 10; policy accept;
+                       ct state established,related accept; iifname "lo" accept;
+                       reject with icmpx admin-prohibited; }
+}
+table ip extra {
+  chain INPUT { type filter hook input priority 20; policy drop;
+                ct state established,related accept; }
+}
+table ip6 v6only {
+  chain input { type filter hook input priority 0; policy drop; }
+}
+""")
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"]), (1, "relay"), d)
+        fw = self.check(d, "firewall")
+        self.assertEqual(fw["status"], "fail", d)
+        self.assertIn("inet fwd_like filter_INPUT, ip extra INPUT", fw["evidence"], d)
+        self.assertNotIn("v6only", fw["evidence"], d)
+        self.assertEqual([(r["device"], r["nftables"]) for r in d["fix"]["rules"]], [
+            ("this-host", "nft insert rule inet fwd_like filter_INPUT tcp dport 7485 accept"),
+            ("this-host", "nft insert rule ip extra INPUT tcp dport 7485 accept")], d)
+        self.direct_after(d)
+        # An accept for the server's address alone is enough: no failure, no rule.
+        self.lab.run("cli", "nft", "flush", "ruleset")
+        self.lab.nft("cli", """
+table inet hostfw {
+  chain input { type filter hook input priority 0; policy drop;
+                ct state established,related accept; iifname "lo" accept;
+                ip saddr %s tcp dport 7485 accept; }
+}
+""" % SERVER)
+        rc, d = self.portcheck()
+        self.assertEqual((rc, d["verdict"]), (0, "direct"), d)
+        self.assertEqual(self.check(d, "firewall")["status"], "pass", d)
+
     def check_router_rule_spares_the_lan(self):
         """The inner router's forward catches only what is addressed to the router itself: a
         connection from the LAN to port 7485 elsewhere (here the server) still goes there."""
