@@ -1,7 +1,7 @@
 /* announce.c: a router's own word that it (re)started, heard on the LAN's multicast groups.
  * A datagram costs nothing but a read: anyone on the LAN can send one, so it is believed
- * only from our default gateway, and all it can cause is a check (which the mapping service
- * runs at most every few seconds). */
+ * only from our default gateway, and all it can cause is a check and a restart event, each
+ * of which the mapping service passes on at most every PORTMAP_WAKE_MIN_S seconds. */
 #include "announce.h"
 
 #include <arpa/inet.h>
@@ -35,7 +35,8 @@ struct announce {
 	int           fd[2];              /* NAT-PMP, SSDP */
 	struct event *ev[2];
 	int           have_epoch;
-	uint32_t      epoch, addr;        /* the last NAT-PMP announcement's */
+	uint32_t      epoch;              /* the last NAT-PMP or PCP announcement's */
+	uint32_t      addr;               /* the last external address announced (not 0) */
 	char          keys[KEYS_KEPT][KEY_MAX]; /* SSDP boot keys heard from the gateway, newest
 	                                       * first: a restart brings one never heard */
 	char          gw[PORTMAP_ADDR_MAX];
@@ -65,6 +66,18 @@ announce_natpmp_parse(const uint8_t *b, size_t n, uint32_t *epoch, uint32_t *add
 		return 0;
 	}
 	return -1;
+}
+
+int
+announce_natpmp_news(int have, uint32_t last_epoch, uint32_t last_addr, uint32_t epoch,
+    uint32_t addr)
+{
+	/* RFC 6886 repeats an announcement up to 10 times: only the first of a start (or of a
+	 * new address) counts. A router that speaks both sends NAT-PMP (with its address) and
+	 * PCP (with none) in turn: an address is compared only with one that was given. */
+	if (!have || epoch < last_epoch)
+		return 1;
+	return addr != 0 && last_addr != 0 && addr != last_addr;
 }
 
 /* The value of header name in the n bytes at b (case-insensitive name), copied to out. */
@@ -138,16 +151,13 @@ heard(struct announce *a, int which, const uint8_t *b, size_t n, const struct so
 	if (strcmp(src, gateway(a)) != 0)
 		return;
 	if (which == 0) {
-		int first, down;
+		int down;
 
 		if (ntohs(from->sin_port) != NATPMP_SERVER ||
 		    announce_natpmp_parse(b, n, &epoch, &addr) != 0)
 			return;
 		down = a->have_epoch && epoch < a->epoch;
-		first = !a->have_epoch;
-		/* RFC 6886 repeats an announcement up to 10 times: only the first of a start (or
-		 * of a new address) counts. */
-		if (first || down || addr != a->addr) {
+		if (announce_natpmp_news(a->have_epoch, a->epoch, a->addr, epoch, addr)) {
 			char ext[INET_ADDRSTRLEN];
 
 			inet_ntop(AF_INET, &addr, ext, sizeof(ext));
@@ -159,7 +169,8 @@ heard(struct announce *a, int which, const uint8_t *b, size_t n, const struct so
 		}
 		a->have_epoch = 1;
 		a->epoch = epoch;
-		a->addr = addr;
+		if (addr != 0)
+			a->addr = addr;
 		return;
 	}
 	if (announce_ssdp_parse((const char *)b, n, key, sizeof(key)) != 0)

@@ -29,6 +29,10 @@ void announce_free(struct announce *a);
  * announcement, or a PCP ANNOUNCE (which routers that speak PCP send instead): 0 with its
  * epoch and address (network order; 0 for PCP, which carries none), -1 if it is neither. */
 int announce_natpmp_parse(const uint8_t *b, size_t n, uint32_t *epoch, uint32_t *addr);
+/* Does a NAT-PMP/PCP announcement (epoch, addr) after the last one (have: there was one;
+ * last_addr: the last non-zero address) say the router (re)started? 1 yes, 0 a repeat. */
+int announce_natpmp_news(int have, uint32_t last_epoch, uint32_t last_addr, uint32_t epoch,
+    uint32_t addr);
 /* An SSDP NOTIFY ssdp:alive: 0 with key set to what identifies the device's current boot
  * (LOCATION, BOOTID.UPNP.ORG and 01-NLS, joined), -1 if it is not one. */
 int announce_ssdp_parse(const char *b, size_t n, char *key, size_t keylen);

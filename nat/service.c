@@ -47,6 +47,8 @@ struct portmap_service {
 	int               woken;        /* a check was asked for (portmap_service_check_now) */
 	int               restart_heard; /* the router announced a restart since the last check */
 	time_t            last_woken;   /* monotonic: when the worker last acted on one */
+	time_t            last_restart; /* monotonic: when a PORTMAP_RESTARTED was last passed
+	                                 * on (loop thread) */
 	struct announce  *announce;     /* the router's restart announcements (loop thread) */
 	struct queued    *head, *tail;
 	int               pipe[2];
@@ -498,12 +500,17 @@ portmap_service_check_now(struct portmap_service *s)
 }
 
 /* On the loop thread: the router said it (re)started. Its table, and perhaps its connection
- * tracking, went with it: tell the caller (who may check its own connections) and check. */
+ * tracking, went with it: tell the caller (who may check its own connections) and check.
+ * Anyone on the LAN can forge the gateway's address, and a router may announce one start
+ * over NAT-PMP, PCP and SSDP at once: the caller hears of a restart at most once every
+ * PORTMAP_WAKE_MIN_S seconds (a log line, a state file written); one more within that time
+ * still asks for the check, which finds a lost mapping and reports it as LOST. */
 static void
 on_announce(const char *proto, int restarted, const char *why, void *arg)
 {
 	struct portmap_service *s = arg;
 	struct portmap_event ev;
+	time_t now = now_mono();
 
 	if (!restarted) {
 		portmap_service_check_now(s);
@@ -512,6 +519,11 @@ on_announce(const char *proto, int restarted, const char *why, void *arg)
 	pthread_mutex_lock(&s->lock);
 	s->restart_heard = 1;
 	pthread_mutex_unlock(&s->lock);
+	if (s->last_restart != 0 && now - s->last_restart < PORTMAP_WAKE_MIN_S) {
+		portmap_service_check_now(s);
+		return;
+	}
+	s->last_restart = now;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PORTMAP_RESTARTED;
 	snprintf(ev.proto, sizeof(ev.proto), "%s", proto);

@@ -27,16 +27,32 @@ struct entry {
 	char desc[80];
 };
 
+/* The router's table is written by any program on the LAN: what we quote from it (in
+ * errors that reach a terminal and the status output, not only the log) keeps printable
+ * ASCII and shows anything else as '?'. */
+static void
+printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 /* The router's entry for ext_port: 0 with e filled, or the UPnP error code (714: none). */
 static int
 get_entry(struct upnp *u, uint16_t ext_port, struct entry *e)
 {
 	char ext[8], enabled[8] = "", left[16] = "";
+	int rc;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(ext, sizeof(ext), "%u", ext_port);
-	return UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype,
+	rc = UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype,
 	    ext, "TCP", NULL, e->client, e->iport, e->desc, enabled, left);
+	printable(e->client);
+	printable(e->iport);
+	printable(e->desc);
+	return rc;
 }
 
 /* Does e forward to int_port on this host? */
@@ -213,6 +229,8 @@ upnp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *
 		memset(&m, 0, sizeof(m));
 		m.ext_port = (uint16_t)atoi(ext);
 		m.int_port = (uint16_t)atoi(in);
+		printable(client);
+		printable(desc);
 		snprintf(m.int_client, sizeof(m.int_client), "%s", client);
 		snprintf(m.desc, sizeof(m.desc), "%s", desc);
 		m.lease = atol(dur);

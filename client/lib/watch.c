@@ -571,7 +571,11 @@ on_portmap(const struct portmap_event *ev, void *arg)
 	ncfx_watch *w = arg;
 	struct ncfx_wbuf wb;
 
-	watch_state_mapping(w->state, ev->kind == PORTMAP_MAPPED ? ev->proto : NULL);
+	/* A restart announcement is news of the router, not of our mapping: the check it
+	 * brings says MAPPED or LOST. LOST and FAILED mean the service holds no mapping it
+	 * knows of, even if the router may still have one. */
+	if (ev->kind != PORTMAP_RESTARTED)
+		watch_state_mapping(w->state, ev->kind == PORTMAP_MAPPED ? ev->proto : NULL);
 	if (ev->kind == PORTMAP_FAILED) {
 		status(w, NCFX_WATCH_WARN, "no router port mapping: %s; trying again later", ev->why);
 		return;

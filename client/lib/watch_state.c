@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,14 +123,19 @@ state_dir(char *out, size_t outlen, int create, char *err, size_t errlen)
 	return 0;
 }
 
-/* A value as it goes into the file: one line, no control characters, capped. */
+/* A value as it goes into the file: one line, no control characters, capped. In free text
+ * (the reason) a control character becomes a space; in the one-word fields (host, user,
+ * netns), which the reader takes only without spaces, it and a space become '?'. */
 static void
-clean(char *dst, size_t cap, const char *src)
+clean(char *dst, size_t cap, const char *src, int word)
 {
 	size_t n = 0;
 
-	for (; src != NULL && *src && n + 1 < cap; src++)
-		dst[n++] = (unsigned char)*src < 0x20 || *src == 0x7f ? ' ' : *src;
+	for (; src != NULL && *src && n + 1 < cap; src++) {
+		int ctl = (unsigned char)*src < 0x20 || *src == 0x7f;
+
+		dst[n++] = word && (ctl || *src == ' ') ? '?' : ctl ? ' ' : *src;
+	}
 	dst[n] = '\0';
 }
 
@@ -181,11 +187,11 @@ watch_state_new(const char *host, int port, const char *user, char *err, size_t 
 	if (proc_start(pid, &st->start) < 0)
 		st->start = 0;
 	own_netns(st->netns, sizeof(st->netns));
-	clean(st->netns, sizeof(st->netns), st->netns);
+	clean(st->netns, sizeof(st->netns), st->netns, 1);
 	st->i.pid = pid;
-	clean(st->i.host, sizeof(st->i.host), host);
+	clean(st->i.host, sizeof(st->i.host), host, 1);
 	st->i.port = port > 0 ? port : NCFX_DEFAULT_PCP_PORT;
-	clean(st->i.user, sizeof(st->i.user), user);
+	clean(st->i.user, sizeof(st->i.user), user, 1);
 	return st;
 }
 
@@ -204,7 +210,7 @@ watch_state_mapping(struct watch_state *st, const char *proto)
 {
 	if (st == NULL)
 		return;
-	clean(st->i.mapping, sizeof(st->i.mapping), proto ? proto : "");
+	clean(st->i.mapping, sizeof(st->i.mapping), proto ? proto : "", 1);
 	write_file(st);
 }
 
@@ -226,7 +232,7 @@ watch_state_path(struct watch_state *st, int path, const char *reason)
 	if (st == NULL)
 		return;
 	st->i.path = path;
-	clean(st->i.reason, sizeof(st->i.reason), reason);
+	clean(st->i.reason, sizeof(st->i.reason), reason, 0);
 	write_file(st);
 }
 
@@ -343,20 +349,19 @@ watch_state_parse(char *text, struct watch_state_info *i, unsigned long long *st
 	return seen == F_ALL ? 0 : -1;
 }
 
-/* Reads dir/name if it is a regular file of ours of sane size: 0, or -1. */
+/* Reads name in the directory dfd if it is a private (as the writer makes it) regular file
+ * of owner's of sane size: 0, or -1. */
 static int
-read_file(const char *dir, const char *name, char *buf, size_t cap)
+read_file(int dfd, const char *name, uid_t owner, char *buf, size_t cap)
 {
-	char path[PATH_MAX + 300];
 	struct stat sb;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return -1;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
-	    sb.st_size <= 0 || (size_t)sb.st_size >= cap) {
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != owner ||
+	    (sb.st_mode & 077) != 0 || sb.st_size <= 0 || (size_t)sb.st_size >= cap) {
 		close(fd);
 		return -1;
 	}
@@ -366,6 +371,23 @@ read_file(const char *dir, const char *name, char *buf, size_t cap)
 		return -1;
 	buf[n] = '\0';
 	return strlen(buf) == (size_t)n ? 0 : -1;    /* no NUL inside */
+}
+
+/* dir opened, if it is (not through a symbolic link at its end) a directory of owner's
+ * that nobody else may enter: the descriptor, or -1. */
+static int
+open_private_dir(const char *dir, uid_t owner, struct stat *sb)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, sb) != 0 || !S_ISDIR(sb->st_mode) || sb->st_uid != owner ||
+	    (sb->st_mode & 077) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* 1 alive and the same process that wrote the file, 0 gone, -1 cannot tell. */
@@ -383,20 +405,59 @@ alive(long pid, unsigned long long start)
 
 typedef int (*match_fn)(const struct watch_state_info *i, const void *arg);
 
-/* Calls match on each live watcher's state in this network namespace; keeps the newest
- * match in *out and returns how many matched. Files of processes that are gone are removed:
- * they were ours, and nobody else cleans them up after a crash. */
+/* The directories to read and whose files they must be: our own, and, for root acting for
+ * a user through sudo (netcfax-portcheck is run so to read nftables), that user's
+ * ($SUDO_UID: /run/user/UID/netcfax and ~/.cache/netcfax from the password database),
+ * where the user's watcher writes. How many (at most 3). */
 static int
-scan(match_fn match, const void *arg, struct watch_state_info *out)
+state_dirs(char dirs[3][PATH_MAX], uid_t owner[3])
 {
-	char dir[PATH_MAX], err[300], ns[64], text[STATE_FILE_MAX];
-	struct dirent *d;
-	DIR *dp;
-	int found = 0;
+	const char *sudo = getenv("SUDO_UID");
+	char err[300], pwbuf[4096];
+	struct passwd pwd, *pw = NULL;
+	long long uid;
+	int n = 0;
 
-	if (state_dir(dir, sizeof(dir), 0, err, sizeof(err)) < 0 || (dp = opendir(dir)) == NULL)
-		return 0;
-	own_netns(ns, sizeof(ns));
+	if (state_dir(dirs[n], PATH_MAX, 0, err, sizeof(err)) == 0)
+		owner[n++] = geteuid();
+	if (geteuid() != 0 || sudo == NULL || number(sudo, 1, (uid_t)-2, &uid) != 0)
+		return n;
+	snprintf(dirs[n], PATH_MAX, "/run/user/%lld/netcfax", uid);
+	owner[n++] = (uid_t)uid;
+	if (getpwuid_r((uid_t)uid, &pwd, pwbuf, sizeof(pwbuf), &pw) == 0 && pw != NULL &&
+	    pw->pw_dir != NULL && pw->pw_dir[0] == '/' &&
+	    snprintf(dirs[n], PATH_MAX, "%s/.cache/netcfax", pw->pw_dir) < PATH_MAX)
+		owner[n++] = (uid_t)uid;
+	return n;
+}
+
+/* Is pid's process owner's? Another user's file may name any process it likes. */
+static int
+runs_as(long pid, uid_t owner)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	return stat(path, &sb) == 0 && sb.st_uid == owner;
+}
+
+/* Calls match on each live watcher's state in dfd (closed) whose files are owner's; keeps
+ * the newest match in *out and counts the matches in *found. Files of our own processes
+ * that are gone are removed: nobody else cleans them up after a crash. */
+static void
+scan_dir(int dfd, uid_t owner, const char *ns, match_fn match, const void *arg,
+    struct watch_state_info *out, int *found)
+{
+	char text[STATE_FILE_MAX];
+	struct dirent *d;
+	DIR *dp = fdopendir(dfd);
+	int own = owner == geteuid();
+
+	if (dp == NULL) {
+		close(dfd);
+		return;
+	}
 	while ((d = readdir(dp)) != NULL) {
 		struct watch_state_info i;
 		unsigned long long start = 0;
@@ -407,28 +468,55 @@ scan(match_fn match, const void *arg, struct watch_state_info *out)
 		if (sscanf(d->d_name, "watch-%ld%15s", &pid, tail) != 2 ||
 		    strcmp(tail, ".state") != 0 || pid <= 0 || pid > STATE_PID_MAX)
 			continue;
-		if (read_file(dir, d->d_name, text, sizeof(text)) < 0 ||
+		if (read_file(dirfd(dp), d->d_name, owner, text, sizeof(text)) < 0 ||
 		    watch_state_parse(text, &i, &start, file_ns, sizeof(file_ns)) < 0 ||
 		    i.pid != pid)
 			continue;
 		if ((live = alive(pid, start)) == 0) {
-			char path[PATH_MAX + 300];
-
-			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-			unlink(path);
+			if (own)
+				unlinkat(dirfd(dp), d->d_name, 0);
 			continue;
 		}
 		/* A watcher in another network namespace (a container) is another host as far
 		 * as the network goes. */
-		if (live < 0 || (ns[0] && file_ns[0] && strcmp(ns, file_ns) != 0))
+		if (live < 0 || (ns[0] && file_ns[0] && strcmp(ns, file_ns) != 0) ||
+		    (!own && !runs_as(pid, owner)))
 			continue;
 		if (!match(&i, arg))
 			continue;
-		if (found++ == 0 || i.written > out->written || (i.written == out->written &&
+		if ((*found)++ == 0 || i.written > out->written || (i.written == out->written &&
 		    i.pid > out->pid))
 			*out = i;
 	}
 	closedir(dp);
+}
+
+/* Calls match on each live watcher's state in this network namespace, in every directory
+ * of state_dirs (each once); keeps the newest match in *out and returns how many matched. */
+static int
+scan(match_fn match, const void *arg, struct watch_state_info *out)
+{
+	char dirs[3][PATH_MAX], ns[64];
+	uid_t owner[3];
+	struct stat seen[3];
+	int n = state_dirs(dirs, owner), kept = 0, found = 0;
+
+	own_netns(ns, sizeof(ns));
+	for (int k = 0; k < n; k++) {
+		struct stat sb;
+		int dfd = open_private_dir(dirs[k], owner[k], &sb), dup = 0;
+
+		if (dfd < 0)
+			continue;
+		for (int j = 0; j < kept; j++)
+			dup |= seen[j].st_dev == sb.st_dev && seen[j].st_ino == sb.st_ino;
+		if (dup) {
+			close(dfd);
+			continue;
+		}
+		seen[kept++] = sb;
+		scan_dir(dfd, owner[k], ns, match, arg, out, &found);
+	}
 	return found;
 }
 
@@ -457,8 +545,12 @@ match_pid(const struct watch_state_info *i, const void *arg)
 int
 watch_state_find(const char *host, int port, const char *user, struct watch_state_info *out)
 {
-	struct want w = { host, port > 0 ? port : NCFX_DEFAULT_PCP_PORT, user, 0 };
+	char h[WATCH_STATE_HOST_MAX + 1], u[WATCH_STATE_USER_MAX + 1];
+	struct want w = { h, port > 0 ? port : NCFX_DEFAULT_PCP_PORT, u, 0 };
 
+	/* As the writer put them in the file. */
+	clean(h, sizeof(h), host, 1);
+	clean(u, sizeof(u), user, 1);
 	memset(out, 0, sizeof(*out));
 	return scan(match_server, &w, out);
 }

@@ -39,8 +39,10 @@ void watch_state_path(struct watch_state *st, int path, const char *reason);
 /* Removes the file (a clean exit) and frees. */
 void watch_state_free(struct watch_state *st);
 
-/* The reader. Files of processes that are gone (or whose pid now belongs to another
- * process) and of other network namespaces are skipped. Returns how many live watchers of
+/* The reader: our own directory, and as root with SUDO_UID set that user's too (the
+ * files must be that user's, and name a process of that user's). Files of processes that
+ * are gone (or whose pid now belongs to another process) and of other network namespaces
+ * are skipped. Returns how many live watchers of
  * user at host:port (port 0: 7488) there are, with the newest one in *out; 0 if none. */
 int watch_state_find(const char *host, int port, const char *user,
                      struct watch_state_info *out);

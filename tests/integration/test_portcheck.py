@@ -401,6 +401,8 @@ class Portcheck(unittest.TestCase):
                     % (sleeper.pid, SERVER, self.srv.port))
         with open(os.path.join(state_dir, "watch-%d.state" % os.getpid()), "w") as f:
             f.write("netcfax-watch-state 1\npid %d\n" % os.getpid() + "x" * 5000 + "\n")
+        for pid in (sleeper.pid, os.getpid()):     # private, as a watcher writes them
+            os.chmod(os.path.join(state_dir, "watch-%d.state" % pid), 0o600)
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485")
         self.assertIsNone(d["watcher"], d)
         self.assertEqual((rc, d["verdict"]), (0, "direct"), d)

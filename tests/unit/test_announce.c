@@ -46,6 +46,18 @@ main(void)
 	bad[1] = 0x81;                                 /* PCP MAP, not ANNOUNCE */
 	CHECK_INT(announce_natpmp_parse(bad, 24, &epoch, &addr), -1);
 
+	/* What counts as a restart: the first heard, an epoch gone down, a new address; not a
+	 * repeat, nor a PCP ANNOUNCE (no address) between NAT-PMP ones as miniupnpd sends. */
+	memcpy(&addr, natpmp + 8, 4);
+	CHECK_INT(announce_natpmp_news(0, 0, 0, 0, addr), 1);
+	CHECK_INT(announce_natpmp_news(1, 0, addr, 0, addr), 0);
+	CHECK_INT(announce_natpmp_news(1, 0, addr, 2, 0), 0);     /* PCP after NAT-PMP */
+	CHECK_INT(announce_natpmp_news(1, 2, addr, 4, addr), 0);  /* NAT-PMP after PCP */
+	CHECK_INT(announce_natpmp_news(1, 0, 0, 1, 0), 0);        /* PCP only */
+	CHECK_INT(announce_natpmp_news(1, 0, 0, 1, addr), 0);     /* the first address heard */
+	CHECK_INT(announce_natpmp_news(1, 9, addr, 3, 0), 1);     /* epoch went down */
+	CHECK_INT(announce_natpmp_news(1, 9, addr, 12, addr ^ 0x01000000u), 1); /* new address */
+
 	CHECK_INT(announce_ssdp_parse(alive, strlen(alive), key, sizeof(key)), 0);
 	CHECK_STR(key, "http://192.168.10.1:36619/rootDesc.xml|1796592596|1796592596");
 	CHECK_INT(announce_ssdp_parse(again, strlen(again), key, sizeof(key)), 0);
