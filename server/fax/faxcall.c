@@ -388,7 +388,7 @@ faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
 	t30_set_phase_e_handler(s.t30, side_phase_e, &s);
 	fax_set_transmit_on_idle(fs, 1);   /* keep sending: the far end's NAT and SBC latch on it */
 
-	while (!s.done && samples < max) {
+	while (!s.done && samples < max && !(o->hangup && atomic_load(o->hangup))) {
 		uint8_t g[MEDIA_FRAME_BYTES];
 		int16_t amp[BLOCK];
 		int n;

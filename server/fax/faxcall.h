@@ -80,6 +80,8 @@ struct faxcall_media_opts {
 	int         ecm;                 /* offer error correction */
 	int         max_seconds;         /* of line time before the call is cut; 0: 30 minutes */
 	const atomic_int *abort;         /* set from another thread: the call ends at the next step */
+	const atomic_int *hangup;        /* the same, set by the signalling when the far end hangs
+	                                  * up (a BYE): two flags, so neither owner shares the other's */
 	void      (*progress)(const struct faxcall_progress *p, void *arg);
 	void       *arg;
 };
@@ -88,8 +90,8 @@ struct faxcall_media_opts {
  * end's, callee_completion, is unknown here: -1); pages_sent are those the far end
  * confirmed, pages_received those written to rx_tiff; remote_id is the far end's station id
  * (its CSI when calling, its TSI when answering), caller_seen the same when answering. A
- * media that fails or an abort ends the call as dropped (T30_ERR_CALLDROPPED) with the pages
- * done so far. 0 when it ran, -1 when it could not start (r->reason says why). */
+ * media that fails, an abort or a hangup ends the call as dropped (T30_ERR_CALLDROPPED) with
+ * the pages done so far. 0 when it ran, -1 when it could not start (r->reason says why). */
 int faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r);
 
 /* The words for a T.30 completion code. */

@@ -390,7 +390,7 @@ test_refusals_and_abort(void)
 	struct faxcall_result r;
 	struct sockaddr_in peer;
 	struct media_peer p;
-	char err[160] = "", rx[200];
+	char err[160] = "", rx[200], tx[200];
 	atomic_int abort_flag = 0;
 	pthread_t th;
 	void *m;
@@ -438,6 +438,20 @@ test_refusals_and_abort(void)
 	CHECK_INT(faxcall_class(r.completion), FAXCALL_RETRY);
 	CHECK(strcmp(r.reason, "sent") != 0);
 	CHECK_INT(r.pages_received, 0);
+	CHECK(r.line_seconds < 60);
+	/* The far end hangs up (the signalling's flag): the same, on a sending side. */
+	abort_flag = 0;
+	o.abort = NULL;
+	o.hangup = &abort_flag;
+	o.calling = 1;
+	snprintf(tx, sizeof(tx), "%s/hangup-tx.tif", dir);
+	write_doc(tx, 1, YRES);
+	o.tx_tiff = tx;
+	pthread_create(&th, NULL, set_later, &abort_flag);
+	CHECK_INT(faxcall_media_run(&o, &r), 0);
+	pthread_join(th, NULL);
+	CHECK_INT(faxcall_class(r.completion), FAXCALL_RETRY);
+	CHECK_INT(r.pages_sent, 0);
 	CHECK(r.line_seconds < 60);
 	rtpaudio_ops.free(m);
 	rtpaudio_ops.free(NULL);
