@@ -4,7 +4,8 @@
  * runs, a stranger sends RTP to the receiver from other addresses: dropped and counted, the
  * fax still goes through. Another call passes through a relay that reorders and repeats
  * packets and drops some of silence: the jitter buffer puts them back in order, drops the
- * copies and fills the gaps. The three calls run at once. Then the media's refusals, and an abort that ends a call. */
+ * copies and fills the gaps. The three calls run at once. First the media's refusals, what
+ * it drops from the peer itself, and an abort and a hangup that end a call. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -373,6 +374,56 @@ test_three_calls(void)
 	close(rl.fd[1]);
 }
 
+/* What the peer itself sends that is not our audio: another payload type (comfort noise),
+ * a datagram that is no RTP, one over the cap. Then one good frame, played after the
+ * jitter buffer's fixed delay of 80 ms (4 steps). */
+static void
+test_peer_filters(void)
+{
+	struct sockaddr_in me, peer;
+	struct media_stats st;
+	uint8_t buf[2000], frame[160], out[160];
+	int fd = udp_on("127.0.0.1", &peer), played = -1;
+	void *m = new_media();
+
+	if (fd < 0 || m == NULL || start(m, &peer, MEDIA_PCMA) != 0) {
+		CHECK(!"media");
+		return;
+	}
+	addr_of(m, &me);
+	memset(frame, 0x2a, sizeof(frame));
+	{
+		struct rtp_packet cn = { 0, 13, 1, 0, 7, frame, 1 }, good = { 1, 8, 2, 160, 7, frame,
+		    160 };
+		static const char junk[] = "\x40 version 1, no RTP";
+		int n = rtp_build(buf, sizeof(buf), &cn);
+
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+		sendto(fd, junk, sizeof(junk) - 1, 0, (struct sockaddr *)&me, sizeof(me));
+		memset(buf, 0, sizeof(buf));
+		buf[0] = 0x80;
+		buf[1] = 8;
+		sendto(fd, buf, sizeof(buf), 0, (struct sockaddr *)&me, sizeof(me));
+		n = rtp_build(buf, sizeof(buf), &good);
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	/* Loopback delivers at once; the steps are bounded whatever happens. */
+	for (int i = 0; i < 10 && played < 0; i++) {
+		CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+		CHECK_INT(rtpaudio_ops.recv(m, out, sizeof(out)), 160);
+		if (memcmp(out, frame, sizeof(out)) == 0)
+			played = i;
+	}
+	rtpaudio_ops.stats(m, &st);
+	CHECK_INT(st.other_payload, 1);
+	CHECK_INT(st.malformed, 2);
+	CHECK_INT(st.received, 1);
+	CHECK_INT(st.strangers, 0);
+	CHECK_INT(played, 4);
+	rtpaudio_ops.free(m);
+	close(fd);
+}
+
 /* What the media refuses, and a receiver abandoned from another thread. */
 static void *
 set_later(void *arg)
@@ -468,6 +519,7 @@ main(void)
 		return 1;
 	}
 	test_refusals_and_abort();
+	test_peer_filters();
 	test_three_calls();
 	rc = check_report("rtpfax");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
