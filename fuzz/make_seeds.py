@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of fuzz_scp, fuzz_reply and fuzz_natpmp, and the JOB_SUBMIT seeds of
-fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h,
+"""Writes the seed corpora of fuzz_scp, fuzz_reply, fuzz_natpmp and fuzz_rtp, and the JOB_SUBMIT
+seeds of fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h,
 so the seeds follow the protocol header. Run from anywhere: python3 fuzz/make_seeds.py"""
 import hashlib
 import os
@@ -213,8 +213,49 @@ def frame_seeds():
                 ("MAX_TRIES", 0), reqid=5))
 
 
+def rtp(pt=8, seq=1, ts=160, ssrc=0x11223344, payload=b"\xd5" * 160, marker=0, csrc=(),
+        ext=None, pad=0):
+    b0 = 0x80 | len(csrc) | (0x10 if ext is not None else 0) | (0x20 if pad else 0)
+    h = struct.pack(">BBHII", b0, (0x80 if marker else 0) | pt, seq, ts, ssrc)
+    h += b"".join(struct.pack(">I", c) for c in csrc)
+    if ext is not None:
+        h += struct.pack(">HH", 0xBEDE, len(ext) // 4) + ext
+    body = h + payload
+    if pad:
+        body += b"\0" * (pad - 1) + bytes([pad])
+    return body
+
+
+def rtp_seeds():
+    """fuzz_rtp.c: one datagram; the same bytes then drive a jitter buffer (depth from the
+    first byte, then records of sequence number and a play/length byte)."""
+    write("rtp", "pcma", rtp())
+    write("rtp", "pcmu_marker", rtp(pt=0, marker=1, payload=b"\xff" * 160))
+    write("rtp", "csrc_ext_pad", rtp(csrc=(1, 2, 3), ext=b"\x01\x02\x03\x04" * 2, pad=4,
+                                     payload=b"abc"))
+    p = bytearray(rtp(payload=b"\x00\x00\x00\x40"))
+    p[0] |= 0x20                      # padding claims 64 bytes of a 4-byte payload
+    write("rtp", "padding_too_big", bytes(p))
+    e = bytearray(rtp(ext=b"", payload=b""))
+    e[14] = e[15] = 0xFF              # an extension of 65535 words
+    write("rtp", "ext_too_long", bytes(e))
+    write("rtp", "csrc_too_many", bytes([0x8F]) + rtp()[1:20])
+    write("rtp", "short", b"\x80\x08\x00")
+    write("rtp", "version1", bytes([0x40]) + rtp()[1:])
+    write("rtp", "comfort_noise", rtp(pt=13, payload=b"\x40"))
+    write("rtp", "dtmf_event", rtp(pt=101, payload=b"\x05\x0a\x00\xa0"))
+    write("rtp", "stun_binding", bytes.fromhex("000100002112a442") + b"\x01" * 12)
+    write("rtp", "empty", b"")
+    run = b"\x03"
+    for seq, flag in [(1, 0), (2, 0x80), (4, 0), (3, 0x80), (3, 0), (5, 0x80), (0, 0x80),
+                      (40000, 0x80), (40001, 0x8F)]:
+        run += struct.pack(">HB", seq, flag)
+    write("rtp", "jitter_run", run)
+
+
 if __name__ == "__main__":
     scp_seeds()
     reply_seeds()
     natpmp_seeds()
     frame_seeds()
+    rtp_seeds()

@@ -285,3 +285,145 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 		unlink(scratch);
 	return 0;
 }
+
+/* One side over a call's media: the T.30 endpoint's 8 kHz audio passes through G.711 here,
+ * with spandsp's coder, and the media carries the G.711 frames. */
+struct side {
+	const struct faxcall_media_opts *o;
+	t30_state_t *t30;
+	int          done;
+	int          completion;
+	int          connected;   /* reported: a retrain runs phase B again, the call is one */
+};
+
+static void
+side_report(struct side *s, int event)
+{
+	struct faxcall_progress p;
+	t30_stats_t st;
+	const char *id = t30_get_rx_ident(s->t30);
+
+	if (s->o->progress == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	t30_get_transfer_statistics(s->t30, &st);
+	p.event = event;
+	p.page = s->o->calling ? st.pages_tx : st.pages_rx;
+	p.pages = s->o->calling ? st.pages_in_file : 0;
+	p.bit_rate = st.bit_rate;
+	p.ecm = st.error_correcting_mode;
+	snprintf(p.remote_id, sizeof(p.remote_id), "%s", id ? id : "");
+	s->o->progress(&p, s->o->arg);
+}
+
+static int
+side_phase_b(t30_state_t *t, void *user, int result)
+{
+	struct side *s = user;
+
+	(void)t;
+	(void)result;
+	if (!s->connected++)
+		side_report(s, FAXCALL_CONNECTED);
+	return T30_ERR_OK;
+}
+
+static int
+side_phase_d(t30_state_t *t, void *user, int result)
+{
+	(void)t;
+	(void)result;
+	side_report(user, FAXCALL_PAGE);
+	return T30_ERR_OK;
+}
+
+static void
+side_phase_e(t30_state_t *t, void *user, int completion)
+{
+	struct side *s = user;
+
+	(void)t;
+	s->completion = completion;
+	s->done = 1;
+}
+
+int
+faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
+{
+	struct side s = { o, NULL, 0, -1, 0 };
+	const char *file = o->calling ? o->tx_tiff : o->rx_tiff, *id;
+	long samples = 0, max = (long)(o->max_seconds > 0 ? o->max_seconds : DEFAULT_MAX_S) * 8000;
+	int codec = o->ops && o->media ? o->ops->codec(o->media) : 0;
+	fax_state_t *fs;
+	t30_stats_t st;
+
+	memset(r, 0, sizeof(*r));
+	r->completion = r->callee_completion = -1;
+	if (codec != MEDIA_PCMA && codec != MEDIA_PCMU) {
+		snprintf(r->reason, sizeof(r->reason), "the call's media is not started G.711 audio");
+		return -1;
+	}
+	if (file == NULL || strlen(file) >= 256) {
+		snprintf(r->reason, sizeof(r->reason), "no file, or its name too long for the modem");
+		return -1;
+	}
+	if ((fs = fax_init(NULL, o->calling)) == NULL) {
+		snprintf(r->reason, sizeof(r->reason), "out of memory for the fax modem");
+		return -1;
+	}
+	s.t30 = fax_get_t30_state(fs);
+	setup(s.t30, &(struct faxcall_opts){ .ecm = o->ecm }, o->ident);
+	if (o->calling) {
+		if (o->page_header && *o->page_header)
+			t30_set_tx_page_header_info(s.t30, o->page_header);
+		t30_set_tx_file(s.t30, file, -1, -1);
+	} else {
+		t30_set_supported_resolutions(s.t30, T30_SUPPORT_STANDARD_RESOLUTION |
+		    T30_SUPPORT_FINE_RESOLUTION);
+		t30_set_rx_file(s.t30, file, -1);
+		t30_set_rx_encoding(s.t30, T4_COMPRESSION_ITU_T6);
+	}
+	t30_set_phase_b_handler(s.t30, side_phase_b, &s);
+	t30_set_phase_d_handler(s.t30, side_phase_d, &s);
+	t30_set_phase_e_handler(s.t30, side_phase_e, &s);
+	fax_set_transmit_on_idle(fs, 1);   /* keep sending: the far end's NAT and SBC latch on it */
+
+	while (!s.done && samples < max && !(o->hangup && atomic_load(o->hangup))) {
+		uint8_t g[MEDIA_FRAME_BYTES];
+		int16_t amp[BLOCK];
+		int n;
+
+		if (o->ops->step(o->media, o->abort) != 0)
+			break;
+		n = o->ops->recv(o->media, g, sizeof(g));
+		for (int i = 0; i < BLOCK; i++)
+			amp[i] = i >= n ? 0 : codec == MEDIA_PCMA ? alaw_to_linear(g[i]) :
+			    ulaw_to_linear(g[i]);
+		fax_rx(fs, amp, BLOCK);
+		n = fax_tx(fs, amp, BLOCK);
+		memset(amp + n, 0, sizeof(int16_t) * (size_t)(BLOCK - n));
+		for (int i = 0; i < BLOCK; i++)
+			g[i] = codec == MEDIA_PCMA ? linear_to_alaw(amp[i]) : linear_to_ulaw(amp[i]);
+		(void)o->ops->send(o->media, g, sizeof(g));   /* a lost packet is the line's noise */
+		samples += BLOCK;
+	}
+	if (!s.done) {
+		t30_terminate(s.t30);    /* closes the rx file: the pages received stay in it */
+		if (!s.done || s.completion == T30_ERR_OK)
+			s.completion = T30_ERR_CALLDROPPED;
+	}
+	t30_get_transfer_statistics(s.t30, &st);
+	r->completion = s.completion;
+	r->pages_sent = st.pages_tx;
+	r->pages_received = st.pages_rx;
+	r->bit_rate = st.bit_rate;
+	r->ecm = st.error_correcting_mode;
+	id = t30_get_rx_ident(s.t30);
+	snprintf(r->remote_id, sizeof(r->remote_id), "%s", id ? id : "");
+	if (!o->calling)
+		snprintf(r->caller_seen, sizeof(r->caller_seen), "%s", id ? id : "");
+	r->line_seconds = (double)samples / 8000.0;
+	snprintf(r->reason, sizeof(r->reason), "%s", faxcall_reason(r->completion));
+	fax_free(fs);
+	return 0;
+}

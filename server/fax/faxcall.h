@@ -3,13 +3,16 @@
  * receives. The audio between them can pass through A-law and added noise, as on a telephone
  * line, and the answering side can behave like a particular fax machine (no fine resolution,
  * hanging up after page N). Time exists only as samples: a call runs as fast as the CPU allows
- * unless it is paced to real time. Blocking; a call is independent of every other, so calls
- * may run on several threads at once. */
+ * unless it is paced to real time. One side of a call can also run over the network, on a
+ * call's media (faxcall_media_run), in real time. Blocking; a call is independent of every
+ * other, so calls may run on several threads at once. */
 #ifndef NETCFAX_FAXCALL_H
 #define NETCFAX_FAXCALL_H
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "media.h"
 
 #define FAXCALL_ID_MAX 21            /* T.30 station identity: 20 characters */
 
@@ -61,6 +64,35 @@ struct faxcall_result {
 /* Runs the call. 0 when it ran (the outcome is in r, sent or not), -1 when it could not start
  * (out of memory) with r->reason saying so. */
 int faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r);
+
+/* One side of a fax call over the network: a spandsp T.30 endpoint on a call's media
+ * (media.h), sending a document (calling) or receiving one. The media must be started; the
+ * engine steps it every 20 ms, in real time, until this side's phase E, max_seconds or
+ * abort. Ownership of the media stays with the caller (who hangs up and frees it). */
+struct faxcall_media_opts {
+	const struct media_ops *ops;
+	void       *media;
+	int         calling;             /* 1: we placed the call and send tx_tiff; 0: we receive */
+	const char *tx_tiff;             /* when calling */
+	const char *rx_tiff;             /* when receiving: where the pages are written */
+	const char *ident;               /* our station id (TSI calling, CSI answering); may be NULL */
+	const char *page_header;         /* atop each sent page; NULL: none */
+	int         ecm;                 /* offer error correction */
+	int         max_seconds;         /* of line time before the call is cut; 0: 30 minutes */
+	const atomic_int *abort;         /* set from another thread: the call ends at the next step */
+	const atomic_int *hangup;        /* the same, set by the signalling when the far end hangs
+	                                  * up (a BYE): two flags, so neither owner shares the other's */
+	void      (*progress)(const struct faxcall_progress *p, void *arg);
+	void       *arg;
+};
+
+/* Runs this side of the call. r->completion is this side's T.30 completion code (the far
+ * end's, callee_completion, is unknown here: -1); pages_sent are those the far end
+ * confirmed, pages_received those written to rx_tiff; remote_id is the far end's station id
+ * (its CSI when calling, its TSI when answering), caller_seen the same when answering. A
+ * media that fails, an abort or a hangup ends the call as dropped (T30_ERR_CALLDROPPED) with
+ * the pages done so far. 0 when it ran, -1 when it could not start (r->reason says why). */
+int faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r);
 
 /* The words for a T.30 completion code. */
 const char *faxcall_reason(int completion);
