@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -517,6 +519,40 @@ check_token(const char *what, const char *s, size_t max, char *err, size_t errle
 	return 0;
 }
 
+/* Binds the configured address and port once and lets go: sofia-sip only says that its
+ * start failed (and leaves some memory behind when it does), so say why ourselves first. */
+static int
+probe_bind(const char *addr, uint16_t port, int tcp, char *err, size_t errlen)
+{
+	struct addrinfo hints, *ai = NULL;
+	char service[8];
+	int fd, rc, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	snprintf(service, sizeof(service), "%u", port);
+	if ((rc = getaddrinfo(addr, service, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	rc = -1;
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0)) >= 0) {
+		/* as sofia-sip's own TCP socket does, so a port in TIME_WAIT is not "in use" */
+		if (tcp)
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
+	}
+	if (rc != 0)
+		snprintf(err, errlen, "cannot listen on %s port %u (%s): %s", addr, port,
+		         tcp ? "tcp" : "udp", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
 struct sipua *
 sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn cb, void *arg,
           char *err, size_t errlen)
@@ -536,6 +572,8 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	    check_token("user", o->user, 128, err, errlen) != 0 ||
 	    (o->domain && check_token("domain", o->domain, 128, err, errlen) != 0) ||
 	    check_token("bind address", bind, 64, err, errlen) != 0)
+		return NULL;
+	if (probe_bind(bind, o->bind_port, strcmp(tp, "tcp") == 0, err, errlen) != 0)
 		return NULL;
 	if ((ua = calloc(1, sizeof(*ua))) == NULL) {
 		snprintf(err, errlen, "out of memory");
