@@ -6,7 +6,9 @@
  * What it does so far: REGISTER to one registrar with refresh (sofia-sip refreshes before the
  * granted expiry), digest authentication on 401 and 407, keepalives that hold a NAT binding,
  * rport (RFC 3581) on UDP and TCP, and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
- * seconds. Calls are not placed or taken yet. */
+ * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
+ * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
+ * the loop and answered with the status (and SDP) it says, BYE either way. */
 #include "sipua.h"
 
 #include <errno.h>
@@ -29,7 +31,7 @@
 #define SU_WAKEUP_ARG_T   struct sipua
 #define SU_TIMER_ARG_T    struct sipua
 #define NUA_MAGIC_T       struct sipua
-#define NUA_HMAGIC_T      struct sipua
+#define NUA_HMAGIC_T      struct sipcall
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nta_tag.h>
@@ -55,6 +57,29 @@ struct queued {
 	struct queued     *next;
 };
 
+/* What the loop asks of the SIP thread. */
+enum { CMD_CALL = 1, CMD_HANGUP, CMD_ANSWER };
+
+struct command {
+	int             kind;
+	unsigned        call;
+	int             status;
+	char            number[SIPUA_NUMBER_MAX];
+	char           *sdp;        /* owned; NULL when none */
+	struct command *next;
+};
+
+/* A call (SIP thread only); its nua handle's magic points back here. */
+struct sipcall {
+	unsigned        id;
+	nua_handle_t   *nh;
+	int             incoming;
+	int             answered;   /* 2xx sent or received */
+	int             ended;      /* CALL_FAILED or CALL_ENDED posted */
+	int             auth_tries;
+	struct sipcall *next;
+};
+
 struct sipua {
 	/* fixed at creation */
 	char              registrar_url[URL_MAX];
@@ -76,6 +101,8 @@ struct sipua {
 	char              start_err[SIPUA_ERR_MAX];
 	int               stopping;
 	struct queued    *head, *tail;
+	struct command   *cmd_head, *cmd_tail;
+	unsigned          next_call;
 
 	int               evpipe[2];    /* SIP thread -> loop */
 	int               cmdpipe[2];   /* loop -> SIP thread */
@@ -95,6 +122,8 @@ struct sipua {
 	int               registered;   /* the registrar holds our contact */
 	int               phase;        /* 0 running, 1 un-registering, 2 shutting down */
 	int               shutdown_done;
+	struct sipcall   *calls;
+	char              domain[128];
 };
 
 const char *
@@ -103,7 +132,11 @@ sipua_event_name(int kind)
 	switch (kind) {
 	case SIPUA_REGISTERED:   return "registered";
 	case SIPUA_REG_FAILED:   return "failed";
-	case SIPUA_UNREGISTERED: return "unregistered";
+	case SIPUA_CALL_PROGRESS: return "call-progress";
+	case SIPUA_CALL_ANSWERED: return "call-answered";
+	case SIPUA_CALL_FAILED:  return "call-failed";
+	case SIPUA_CALL_ENDED:   return "call-ended";
+	case SIPUA_CALL_INCOMING: return "call-incoming";
 	}
 	return "?";
 }
@@ -215,7 +248,7 @@ start_register(struct sipua *ua)
 	/* a fresh handle for each first REGISTER: one left waiting for an answer to a challenge
 	 * would hold any new request behind it */
 	if (ua->nh == NULL &&
-	    (ua->nh = nua_handle(ua->nua, ua, SIPTAG_TO_STR(ua->aor), SIPTAG_FROM_STR(ua->aor),
+	    (ua->nh = nua_handle(ua->nua, NULL, SIPTAG_TO_STR(ua->aor), SIPTAG_FROM_STR(ua->aor),
 	                         TAG_END())) == NULL)
 		return;
 	nua_register(ua->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(ua->registrar_url)),
@@ -259,7 +292,7 @@ register_failed(struct sipua *ua, int status, const char *phrase, const char *me
 
 /* Answers a 401 or 407 with our credentials for the realm the challenge names. */
 static int
-authenticate(struct sipua *ua, sip_t const *sip, int status)
+authenticate(struct sipua *ua, nua_handle_t *nh, sip_t const *sip, int status)
 {
 	msg_auth_t const *ch = NULL;
 	char const *realm;
@@ -272,7 +305,7 @@ authenticate(struct sipua *ua, sip_t const *sip, int status)
 		return -1;
 	/* sofia-sip's credential string: scheme:"realm":user:password (realm keeps its quotes) */
 	snprintf(cred, sizeof(cred), "%s:%s:%s:%s", ch->au_scheme, realm, ua->user, ua->password);
-	nua_authenticate(ua->nh, NUTAG_AUTH(cred), TAG_END());
+	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
 	explicit_bzero(cred, sizeof(cred));
 	return 0;
 }
@@ -342,14 +375,264 @@ on_stop_timer(struct sipua *ua, su_timer_t *t, struct sipua *arg)
 	}
 }
 
+/* ---- calls (SIP thread) ---- */
+
+static unsigned
+new_call_id(struct sipua *ua)
+{
+	unsigned id;
+
+	pthread_mutex_lock(&ua->lock);
+	id = ++ua->next_call;
+	pthread_mutex_unlock(&ua->lock);
+	return id;
+}
+
+static struct sipcall *
+find_call(struct sipua *ua, unsigned id)
+{
+	struct sipcall *c;
+
+	for (c = ua->calls; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+free_call(struct sipua *ua, struct sipcall *call)
+{
+	struct sipcall **pp;
+
+	for (pp = &ua->calls; *pp; pp = &(*pp)->next)
+		if (*pp == call) {
+			*pp = call->next;
+			break;
+		}
+	if (call->nh)
+		nua_handle_destroy(call->nh);
+	free(call);
+}
+
+/* Copies a user part we pass on to the loop: printable, capped, else "?". */
+static void
+copy_user(char *out, size_t outlen, url_t const *u)
+{
+	const char *p;
+
+	snprintf(out, outlen, "?");
+	if (u == NULL || u->url_user == NULL || strlen(u->url_user) >= outlen)
+		return;
+	for (p = u->url_user; *p; p++)
+		if (*p <= ' ' || *p >= 127)
+			return;
+	snprintf(out, outlen, "%s", u->url_user);
+}
+
+/* The message's SDP into out: 0 (out "" when there is none), -1 when it is too long. */
+static int
+copy_sdp(char *out, size_t outlen, sip_t const *sip)
+{
+	out[0] = '\0';
+	if (sip == NULL || sip->sip_payload == NULL || sip->sip_payload->pl_len == 0)
+		return 0;
+	if (sip->sip_content_type == NULL || sip->sip_content_type->c_type == NULL ||
+	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)
+		return 0;
+	if (sip->sip_payload->pl_len >= outlen)
+		return -1;
+	memcpy(out, sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+	out[sip->sip_payload->pl_len] = '\0';
+	return 0;
+}
+
+static void
+post_call(struct sipua *ua, struct sipcall *call, int kind, int status, const char *phrase,
+          const char *meaning, sip_t const *sip)
+{
+	struct sipua_event *ev = calloc(1, sizeof(*ev));
+
+	if (ev == NULL)
+		return;
+	ev->kind = kind;
+	ev->call = call->id;
+	ev->status = status;
+	if (status)
+		snprintf(ev->reason, sizeof(ev->reason), "%d %s%s%s", status, phrase ? phrase : "",
+		         meaning ? ": " : "", meaning ? meaning : "");
+	else
+		snprintf(ev->reason, sizeof(ev->reason), "%s", meaning ? meaning : "");
+	if (copy_sdp(ev->sdp, sizeof(ev->sdp), sip) != 0)
+		ev->sdp[0] = '\0';
+	if (kind == SIPUA_CALL_FAILED || kind == SIPUA_CALL_ENDED)
+		call->ended = 1;
+	post(ua, ev);
+	free(ev);
+}
+
+static void
+place_call(struct sipua *ua, struct command *cmd)
+{
+	struct sipcall *call = calloc(1, sizeof(*call));
+	char to[URL_MAX];
+
+	if (call == NULL)
+		return;
+	call->id = cmd->call;
+	snprintf(to, sizeof(to), "sip:%s@%s", cmd->number, ua->domain);
+	call->nh = nua_handle(ua->nua, call, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ua->aor),
+	                      TAG_END());
+	if (call->nh == NULL) {
+		post_call(ua, call, SIPUA_CALL_FAILED, 500, "Internal Error", "out of memory", NULL);
+		free(call);
+		return;
+	}
+	call->next = ua->calls;
+	ua->calls = call;
+	nua_invite(call->nh, NUTAG_M_USERNAME(ua->user),
+	           SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(cmd->sdp),
+	           TAG_END());
+}
+
+static void
+take_incoming(struct sipua *ua, nua_handle_t *nh, sip_t const *sip)
+{
+	struct sipcall *call = calloc(1, sizeof(*call));
+	struct sipua_event *ev = calloc(1, sizeof(*ev));
+
+	if (call == NULL || ev == NULL) {
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		nua_handle_destroy(nh);
+		free(call);
+		free(ev);
+		return;
+	}
+	if (copy_sdp(ev->sdp, sizeof(ev->sdp), sip) != 0) {
+		/* an offer longer than we take: refused whole, never cut */
+		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		nua_handle_destroy(nh);
+		free(call);
+		free(ev);
+		return;
+	}
+	call->id = new_call_id(ua);
+	call->nh = nh;
+	call->incoming = 1;
+	nua_handle_bind(nh, call);
+	call->next = ua->calls;
+	ua->calls = call;
+	ev->kind = SIPUA_CALL_INCOMING;
+	ev->call = call->id;
+	copy_user(ev->from, sizeof(ev->from), sip && sip->sip_from ? sip->sip_from->a_url : NULL);
+	/* the number called is in To: a provider's proxy rewrites the request URI to our
+	 * contact */
+	copy_user(ev->to, sizeof(ev->to), sip && sip->sip_to ? sip->sip_to->a_url : NULL);
+	snprintf(ev->reason, sizeof(ev->reason), "incoming call");
+	post(ua, ev);
+	free(ev);
+}
+
+static void
+run_command(struct sipua *ua, struct command *cmd)
+{
+	struct sipcall *call;
+
+	if (cmd->kind == CMD_CALL) {
+		place_call(ua, cmd);
+		return;
+	}
+	if ((call = find_call(ua, cmd->call)) == NULL || call->ended)
+		return;
+	if (cmd->kind == CMD_ANSWER) {
+		if (!call->incoming || call->answered)
+			return;
+		if (cmd->status >= 200 && cmd->status < 300)
+			call->answered = 1;
+		nua_respond(call->nh, cmd->status, sip_status_phrase(cmd->status),
+		            TAG_IF(cmd->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		            TAG_IF(cmd->sdp, SIPTAG_PAYLOAD_STR(cmd->sdp)), TAG_END());
+	} else if (call->answered) {
+		nua_bye(call->nh, TAG_END());
+	} else if (call->incoming) {
+		nua_respond(call->nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+	} else {
+		nua_cancel(call->nh, TAG_END());
+	}
+}
+
+static void
+on_call_event(struct sipua *ua, nua_event_t event, int status, char const *phrase,
+              nua_handle_t *nh, struct sipcall *call, sip_t const *sip, tagi_t tags[])
+{
+	int state = nua_callstate_init;
+
+	switch (event) {
+	case nua_r_invite:
+		if (status == 401 || status == 407) {
+			if (call->auth_tries++ < 1 && authenticate(ua, nh, sip, status) == 0)
+				return;
+			post_call(ua, call, SIPUA_CALL_FAILED, status, phrase,
+			          "the credentials were refused", NULL);
+		} else if (status >= 180 && status < 200) {
+			post_call(ua, call, SIPUA_CALL_PROGRESS, status, phrase, NULL, sip);
+		} else if (status >= 200 && status < 300) {
+			call->answered = 1;
+			post_call(ua, call, SIPUA_CALL_ANSWERED, status, phrase, NULL, sip);
+		} else if (status >= 300 && !call->ended) {
+			post_call(ua, call, SIPUA_CALL_FAILED, status, phrase, NULL, NULL);
+		}
+		break;
+	case nua_i_ack:
+		if (call->incoming && call->answered)
+			post_call(ua, call, SIPUA_CALL_ANSWERED, 200, "OK", "ACK received", NULL);
+		break;
+	case nua_i_cancel:
+		if (!call->ended)
+			post_call(ua, call, SIPUA_CALL_ENDED, 0, NULL, "cancelled by the caller",
+			          NULL);
+		break;
+	case nua_i_bye:
+		if (!call->ended)
+			post_call(ua, call, SIPUA_CALL_ENDED, 0, NULL, "the far end hung up (BYE)",
+			          NULL);
+		break;
+	case nua_r_bye:
+		if (status >= 200 && !call->ended)
+			post_call(ua, call, SIPUA_CALL_ENDED, status, phrase, "we hung up (BYE)",
+			          NULL);
+		break;
+	case nua_i_state:
+		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+		if (state == nua_callstate_terminated) {
+			if (!call->ended && call->answered)
+				post_call(ua, call, SIPUA_CALL_ENDED, status, phrase, "call ended",
+				          NULL);
+			free_call(ua, call);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sipua *ua,
-       nua_handle_t *nh, struct sipua *hmagic, sip_t const *sip, tagi_t tags[])
+       nua_handle_t *nh, struct sipcall *call, sip_t const *sip, tagi_t tags[])
 {
 	(void)nua;
-	(void)nh;
-	(void)hmagic;
-	(void)tags;
+	if (event == nua_i_invite && call == NULL) {
+		if (ua->phase != 0) {
+			nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+			nua_handle_destroy(nh);
+		} else {
+			take_incoming(ua, nh, sip);
+		}
+		return;
+	}
+	if (call) {
+		on_call_event(ua, event, status, phrase, nh, call, sip, tags);
+		return;
+	}
 	switch (event) {
 	case nua_r_register:
 		if (status < 200 || ua->phase != 0)
@@ -361,7 +644,7 @@ on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip
 			    (ua->auth_tries > 0 && !stale(sip, status)))
 				register_failed(ua, status, phrase, "the credentials were refused "
 				                "(wrong user or password)");
-			else if (ua->auth_tries++, authenticate(ua, sip, status) != 0)
+			else if (ua->auth_tries++, authenticate(ua, ua->nh, sip, status) != 0)
 				register_failed(ua, status, phrase, "a challenge without a realm");
 		} else if (status == 904) {
 			/* sofia-sip's own: asked to answer a challenge it already answered */
@@ -402,11 +685,22 @@ on_command(struct sipua *ua, su_wait_t *w, struct sipua *arg)
 
 	(void)w;
 	(void)arg;
+	struct command *cmd, *next;
+
 	while (read(ua->cmdpipe[0], buf, sizeof(buf)) > 0)
 		;
 	pthread_mutex_lock(&ua->lock);
 	stop = ua->stopping;
+	cmd = ua->cmd_head;
+	ua->cmd_head = ua->cmd_tail = NULL;
 	pthread_mutex_unlock(&ua->lock);
+	for (; cmd; cmd = next) {
+		next = cmd->next;
+		if (ua->phase == 0)
+			run_command(ua, cmd);
+		free(cmd->sdp);
+		free(cmd);
+	}
 	if (!stop || ua->phase != 0)
 		return 0;
 	su_timer_reset(ua->retry_timer);
@@ -463,6 +757,9 @@ sip_thread(void *arg)
 	                      * register that one; keepalives hold the binding open */
 	                     NUTAG_OUTBOUND("natify use-rport options-keepalive no-validate"),
 	                     TAG_IF(ua->keepalive_ms, NUTAG_KEEPALIVE(ua->keepalive_ms)),
+	                     /* the SDP is the media side's to write and read: sofia-sip only
+	                      * carries it */
+	                     NUTAG_MEDIA_ENABLE(0),
 	                     TAG_END());
 	if (ua->nua == NULL) {
 		char why[SIPUA_ERR_MAX];
@@ -481,6 +778,8 @@ sip_thread(void *arg)
 	start_register(ua);
 	su_root_run(ua->root);
 out:
+	while (ua->calls)
+		free_call(ua, ua->calls);
 	if (ua->nh)
 		nua_handle_destroy(ua->nh);
 	/* nua_destroy must follow a finished shutdown; after a timed-out one, leaving sofia-sip's
@@ -594,6 +893,7 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	snprintf(ua->user, sizeof(ua->user), "%s", o->user);
 	snprintf(ua->transport, sizeof(ua->transport), "%s", tp);
 	snprintf(ua->aor, sizeof(ua->aor), "sip:%s@%s", o->user, host);
+	snprintf(ua->domain, sizeof(ua->domain), "%s", host);
 	snprintf(ua->registrar_url, sizeof(ua->registrar_url), "sip:%s;transport=%s",
 	         o->registrar, tp);
 	if (o->bind_port)
@@ -629,6 +929,87 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	return ua;
 }
 
+static int
+queue_command(struct sipua *ua, int kind, unsigned call, int status, const char *number,
+              const char *sdp, char *err, size_t errlen)
+{
+	struct command *cmd = calloc(1, sizeof(*cmd));
+
+	if (cmd == NULL || (sdp && (cmd->sdp = strdup(sdp)) == NULL)) {
+		free(cmd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cmd->kind = kind;
+	cmd->call = call;
+	cmd->status = status;
+	if (number)
+		snprintf(cmd->number, sizeof(cmd->number), "%s", number);
+	pthread_mutex_lock(&ua->lock);
+	if (ua->cmd_tail)
+		ua->cmd_tail->next = cmd;
+	else
+		ua->cmd_head = cmd;
+	ua->cmd_tail = cmd;
+	pthread_mutex_unlock(&ua->lock);
+	(void)!write(ua->cmdpipe[1], "c", 1);
+	return 0;
+}
+
+static int
+check_sdp(const char *sdp, char *err, size_t errlen)
+{
+	if (sdp == NULL || *sdp == '\0' || strlen(sdp) >= SIPUA_SDP_MAX) {
+		snprintf(err, errlen, "SDP missing or longer than %d bytes", SIPUA_SDP_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sipua_call(struct sipua *ua, const char *number, const char *sdp, unsigned *call, char *err,
+           size_t errlen)
+{
+	const char *p;
+
+	if (number == NULL || *number == '\0' || strlen(number) >= SIPUA_NUMBER_MAX) {
+		snprintf(err, errlen, "number missing or longer than %d characters",
+		         SIPUA_NUMBER_MAX - 1);
+		return -1;
+	}
+	for (p = number; *p; p++)
+		if (!strchr("0123456789+*#", *p)) {
+			snprintf(err, errlen, "number '%s': digits, +, * and # only", number);
+			return -1;
+		}
+	if (check_sdp(sdp, err, errlen) != 0)
+		return -1;
+	*call = new_call_id(ua);
+	return queue_command(ua, CMD_CALL, *call, 0, number, sdp, err, errlen);
+}
+
+void
+sipua_hangup(struct sipua *ua, unsigned call)
+{
+	char err[64];
+
+	(void)queue_command(ua, CMD_HANGUP, call, 0, NULL, NULL, err, sizeof(err));
+}
+
+int
+sipua_answer(struct sipua *ua, unsigned call, int status, const char *sdp, char *err,
+             size_t errlen)
+{
+	if (status < 180 || status > 699) {
+		snprintf(err, errlen, "status %d: 180 to 699", status);
+		return -1;
+	}
+	if (status >= 200 && status < 300 && check_sdp(sdp, err, errlen) != 0)
+		return -1;
+	return queue_command(ua, CMD_ANSWER, call, status, NULL,
+	                     status >= 200 && status < 300 ? sdp : NULL, err, errlen);
+}
+
 void
 sipua_free(struct sipua *ua)
 {
@@ -646,6 +1027,13 @@ sipua_free(struct sipua *ua)
 	for (q = ua->head; q; q = next) {
 		next = q->next;
 		free(q);
+	}
+	while (ua->cmd_head) {
+		struct command *c = ua->cmd_head;
+
+		ua->cmd_head = c->next;
+		free(c->sdp);
+		free(c);
 	}
 	if (ua->ev)
 		event_free(ua->ev);

@@ -29,10 +29,20 @@ struct sipua_options {
 	                            * unanswered after 64 * T1 */
 };
 
+#define SIPUA_NUMBER_MAX  64
+#define SIPUA_SDP_MAX     2048       /* a longer SDP is refused (488), never cut */
+
 enum sipua_event_kind {
 	SIPUA_REGISTERED = 1,      /* the registrar took (or refreshed) our contact */
 	SIPUA_REG_FAILED,          /* REGISTER failed; another try in retry_in seconds */
-	SIPUA_UNREGISTERED,        /* the contact was removed (sipua_free) */
+	SIPUA_CALL_PROGRESS,       /* our INVITE rings: 180, or 183 with early media (sdp) */
+	SIPUA_CALL_ANSWERED,       /* 200 to our INVITE (ACK sent), sdp the answer; or our 2xx to
+	                            * an incoming call was ACKed */
+	SIPUA_CALL_FAILED,         /* our INVITE ended with a final failure (status), 487 when we
+	                            * cancelled it */
+	SIPUA_CALL_ENDED,          /* an established call ended: BYE either way, or the caller
+	                            * cancelled an incoming call (reason says which) */
+	SIPUA_CALL_INCOMING,       /* an INVITE for number `to`; answer with sipua_answer */
 };
 
 struct sipua_event {
@@ -42,6 +52,10 @@ struct sipua_event {
 	unsigned expires;                    /* REGISTERED: seconds granted */
 	unsigned retry_in;                   /* REG_FAILED: seconds to the next try */
 	char     contact[SIPUA_CONTACT_MAX]; /* REGISTERED: the contact the registrar holds */
+	unsigned call;                       /* CALL_*: the call's id */
+	char     from[SIPUA_NUMBER_MAX];     /* CALL_INCOMING: the caller's user part */
+	char     to[SIPUA_NUMBER_MAX];       /* CALL_INCOMING: the number called */
+	char     sdp[SIPUA_SDP_MAX];         /* the far end's SDP, "" when none */
 };
 
 /* Called on the loop's thread, never on the SIP thread. */
@@ -59,6 +73,19 @@ struct sipua *sipua_new(struct event_base *base, const struct sipua_options *o,
 /* Un-REGISTERs (waiting at most a few seconds for the answer), stops the thread and frees.
  * No callback runs after it returns. Accepts NULL. */
 void sipua_free(struct sipua *ua);
+
+/* Places a call to number (digits, '+', '*', '#') through the registrar with sdp as the
+ * offer; *call gets its id, which later events carry. 0, or -1 with the reason. */
+int sipua_call(struct sipua *ua, const char *number, const char *sdp, unsigned *call,
+               char *err, size_t errlen);
+
+/* Ends a call: CANCEL while ours rings, BYE once answered, a 480 to an incoming call not yet
+ * answered. Unknown or ended calls are ignored. */
+void sipua_hangup(struct sipua *ua, unsigned call);
+
+/* Answers an incoming call with status (e.g. 404, 486; 200 needs sdp, the answer). */
+int sipua_answer(struct sipua *ua, unsigned call, int status, const char *sdp, char *err,
+                 size_t errlen);
 
 const char *sipua_event_name(int kind);
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The SIP user agent (server/sip/sipua) against Debian's kamailio as the provider's registrar,
-on loopback: REGISTER with digest authentication (401 and 407), refresh, keepalives, rport,
-UDP and TCP, un-REGISTER on stop; and the failures: a wrong password, a registrar that
-answers 403, one that never answers (each retried with a growing back-off)."""
+"""The SIP user agent (server/sip/sipua) against Debian's kamailio as the provider's registrar
+and proxy, on loopback: REGISTER with digest authentication (401 and 407), refresh, keepalives,
+rport, UDP and TCP, un-REGISTER on stop; the failures: a wrong password, a registrar that
+answers 403, one that never answers (each retried with a growing back-off). Calls through
+kamailio to and from SIPp (Debian's sip-tester) as the far end: answered and hung up (BYE),
+busy (486), cancelled while ringing (CANCEL), an incoming call refused (404) or answered."""
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ import ncfxtest as nt  # noqa: E402
 PROBE = os.path.join(nt.BIN_DIR, "sipua_probe")
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 DOMAIN = "netcfax.test"
 PASSWORD = "s3cret-Pw.42"
@@ -28,8 +31,10 @@ WAIT = float(os.environ.get("SIP_TEST_WAIT", "60"))
 
 # The provider: a registrar that challenges alice, dave and erin with 401 (WWW-Authenticate),
 # bob with 407 (Proxy-Authenticate, as a provider's proxy does), forbids carol outright, and
-# answers every OPTIONS (the user agent's keepalives) with 200. Every request is logged on one
-# line so the tests can read what arrived. The password is checked by pv_www_authenticate
+# answers every OPTIONS (the user agent's keepalives) with 200. It proxies calls: a request
+# URI of digits goes to the far end (SIPp on FAR port), an INVITE from the far end to the user
+# registered under its user part, in-dialog requests to their request URI. Every request is
+# logged on one line so the tests can read what arrived. The password is checked by pv_www_authenticate
 # against a fixed string: no database needed.
 KAMAILIO_CFG = r'''#!KAMAILIO
 debug=2
@@ -56,6 +61,31 @@ request_route {
 	xlog("L_NOTICE", "REQ $rm user=$fU src=$si:$sp proto=$pr callid=$ci cseq=$cs expires=$hdr(Expires) auth=$au via=$hdr(Via)\n");
 	if ($rm == "OPTIONS") {
 		sl_send_reply("200", "OK");
+		exit;
+	}
+	if ($rm == "CANCEL" || $rm == "ACK") {
+		if (t_check_trans())
+			t_relay();
+		else if ($rm == "ACK")
+			t_relay();
+		exit;
+	}
+	if ($rm == "INVITE" && $rU == "4420794699") {
+		# a number that rings until cancelled: the proxy answers 487 to the CANCEL itself
+		t_newtran();
+		t_reply("180", "Ringing");
+		exit;
+	}
+	if ($rm == "INVITE" || $rm == "BYE") {
+		if ($rU =~ "^[0-9]+$") {
+			$du = "sip:127.0.0.1:%(far)d";
+		} else if ($rm == "INVITE" && $sp == %(far)d) {
+			if (!lookup("location")) {
+				sl_send_reply("404", "Not Found");
+				exit;
+			}
+		}
+		t_relay();
 		exit;
 	}
 	if ($rm != "REGISTER") {
@@ -107,12 +137,13 @@ class Kamailio:
     def __init__(self, owner):
         self.dir = nt.make_temp_dir(owner, prefix="ncfx-kam-")
         self.port = free_udp_tcp_port()
+        self.far_port = free_udp_tcp_port()     # where SIPp plays the far end
         self.ctl = os.path.join(self.dir, "ctl.sock")
         self.cfg = os.path.join(self.dir, "kamailio.cfg")
         self.log_path = os.path.join(self.dir, "kamailio.log")
         with open(self.cfg, "w") as f:
             f.write(KAMAILIO_CFG % {"port": self.port, "modules": MODULES, "ctl": self.ctl,
-                                    "password": PASSWORD})
+                                    "password": PASSWORD, "far": self.far_port})
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [KAMAILIO, "-f", self.cfg, "-DD", "-E", "-m", "16", "-M", "4", "-Y", self.dir],
@@ -248,22 +279,168 @@ def ok_for(request):
     return ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode()
 
 
+OFFER = """v=0\r
+o=- 1 1 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=audio 41000 RTP/AVP 8 0\r
+a=rtpmap:8 PCMA/8000\r
+a=rtpmap:0 PCMU/8000\r
+a=ptime:20\r
+"""
+
+# SIPp's far ends. A reply copies the request's headers ([last_...]); the To tag is SIPp's.
+REPLY = """SIP/2.0 %s\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+%s\r
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
+Content-Length: 0\r
+\r
+"""
+UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+<recv request="INVITE"/>
+<send><![CDATA[
+%s]]></send>
+<recv request="ACK"/>
+</scenario>
+""" % (REPLY % ("486 Busy Here", "[last_CSeq:]"))
+UAC_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call [service]">
+<send retrans="500"><![CDATA[
+INVITE sip:[service]@netcfax.test SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+From: <sip:4420794600@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\r
+To: <sip:[service]@netcfax.test>\r
+Call-ID: [call_id]\r
+CSeq: 1 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+%s
+</scenario>
+"""
+UAC_REFUSED = UAC_CALL % (OFFER, """<recv response="404"/>
+<send><![CDATA[
+ACK sip:[service]@netcfax.test SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>""")
+UAC_ANSWERED = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<pause milliseconds="500"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""")
+
+
+class Sipp:
+    """SIPp playing one call on the far end's port, bounded by its own -timeout."""
+
+    def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None):
+        d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
+        args = [SIPP, "-i", nt.HOST, "-p", str(kam.far_port), "-m", "1", "-nostdin",
+                "-timeout", "60s", "-timeout_error", "-trace_err",
+                "-error_file", os.path.join(d, "errors.log")]
+        if scenario:
+            path = os.path.join(d, "scenario.xml")
+            with open(path, "w") as f:
+                f.write(scenario)
+            args += ["-sf", path]
+        else:
+            args += ["-sn", builtin]
+        if service:
+            args += ["-s", service]
+        if dest:
+            args.append(dest)
+        self.dir = d
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, cwd=d, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        owner.addCleanup(self.kill)
+        # wait until SIPp holds its port
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind((nt.HOST, kam.far_port))
+            except OSError:
+                break
+            finally:
+                u.close()
+            time.sleep(0.1)
+
+    def wait(self):
+        """SIPp's exit status: 0 when its scenario ran to the end."""
+        try:
+            rc = self.proc.wait(timeout=WAIT + 30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("SIPp did not end")
+        return rc
+
+    def errors(self):
+        path = os.path.join(self.dir, "errors.log")
+        return open(path, errors="replace").read() if os.path.exists(path) else ""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+
+
 def parse_event(line):
     m = re.match(r"event (\S+) status=(\d+) expires=(\d+) retry_in=(\d+) contact=(\S+) "
-                 r"reason=(.*)$", line)
+                 r"call=(\d+) from=(\S+) to=(\S+) sdp=(\d+) reason=(.*)$", line)
     assert m, "unparsable event line: " + line
     return {"kind": m.group(1), "status": int(m.group(2)), "expires": int(m.group(3)),
-            "retry_in": int(m.group(4)), "contact": m.group(5), "reason": m.group(6)}
+            "retry_in": int(m.group(4)), "contact": m.group(5), "call": int(m.group(6)),
+            "from": m.group(7), "to": m.group(8), "sdp": int(m.group(9)),
+            "reason": m.group(10)}
 
 
 class SipRegisterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         nt.check_binaries(PROBE)
-        for tool in (KAMAILIO, KAMCMD):
+        for tool in (KAMAILIO, KAMCMD, SIPP):
             if not os.access(tool, os.X_OK):
                 raise AssertionError("%s not found: scripts/install-deps --test installs "
-                                     "kamailio" % tool)
+                                     "kamailio and sip-tester" % tool)
         cls.kam = Kamailio(cls)
         cls.dir = nt.make_temp_dir(cls, prefix="ncfx-sip-")
         cls.pwfile = os.path.join(cls.dir, "trunk.password")
@@ -402,6 +579,74 @@ class SipRegisterTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("error cannot listen on 127.0.0.1 port %d (udp): Address already in use"
                       % busy.getsockname()[1], out)
+
+    def sdp_file(self):
+        path = os.path.join(self.dir, "offer.sdp")
+        with open(path, "w", newline="") as f:
+            f.write(OFFER)
+        return path
+
+    def test_call_answered_then_bye(self):
+        far = Sipp(self, self.kam, builtin="uas")
+        p = self.probe("henry", "--call", "4420794601", "--sdp-file", self.sdp_file(),
+                       "--hangup-on", "answered")
+        ans = p.wait_events("call-answered", 1)[0]
+        self.assertEqual(ans["status"], 200)
+        self.assertGreater(ans["sdp"], 0)           # SIPp's answer came through
+        self.assertIn("call-progress", [e["kind"] for e in p.events()])
+        self.assertEqual(p.events("call-progress")[0]["status"], 180)
+        ended = p.wait_events("call-ended", 1)[0]
+        self.assertEqual(ended["call"], ans["call"])
+        self.assertIn("we hung up (BYE)", ended["reason"])
+        self.assertEqual(far.wait(), 0, far.errors())   # SIPp got ACK and BYE
+        self.assertEqual(len(self.kam.wait_requests("INVITE", "henry", 1)), 1)
+        self.assertEqual(p.stop(), 0)
+
+    def test_call_busy(self):
+        far = Sipp(self, self.kam, scenario=UAS_BUSY)
+        p = self.probe("ivan", "--call", "4420794602", "--sdp-file", self.sdp_file())
+        failed = p.wait_events("call-failed", 1)[0]
+        self.assertEqual(failed["status"], 486)
+        self.assertIn("486 Busy Here", failed["reason"])
+        self.assertEqual(p.events("call-answered"), [])
+        self.assertEqual(far.wait(), 0, far.errors())
+        self.assertEqual(p.stop(), 0)
+
+    def test_call_cancelled_while_ringing(self):
+        # kamailio plays this far end itself: 180, then 487 once cancelled
+        p = self.probe("judy", "--call", "4420794699", "--sdp-file", self.sdp_file(),
+                       "--hangup-on", "progress")
+        failed = p.wait_events("call-failed", 1)[0]
+        self.assertEqual(failed["status"], 487)
+        self.assertEqual(len(self.kam.wait_requests("CANCEL", "judy", 1)), 1)
+        self.assertEqual(p.stop(), 0)
+
+    def test_incoming_call_refused_404(self):
+        p = self.probe("kate", "--answer", "404")
+        p.wait_events("registered", 1)
+        far = Sipp(self, self.kam, scenario=UAC_REFUSED, service="kate",
+                   dest=self.kam.registrar)
+        inc = p.wait_events("call-incoming", 1)[0]
+        self.assertEqual(inc["to"], "kate")
+        self.assertEqual(inc["from"], "4420794600")
+        self.assertGreater(inc["sdp"], 0)
+        self.assertEqual(far.wait(), 0, far.errors())   # SIPp got the 404
+        self.assertEqual(p.events("call-answered"), [])
+        self.assertEqual(p.stop(), 0)
+
+    def test_incoming_call_answered_then_bye_from_far_end(self):
+        p = self.probe("liam", "--answer", "200", "--sdp-file", self.sdp_file())
+        p.wait_events("registered", 1)
+        far = Sipp(self, self.kam, scenario=UAC_ANSWERED, service="liam",
+                   dest=self.kam.registrar)
+        inc = p.wait_events("call-incoming", 1)[0]
+        self.assertEqual(inc["to"], "liam")
+        ans = p.wait_events("call-answered", 1)[0]
+        self.assertEqual(ans["call"], inc["call"])
+        ended = p.wait_events("call-ended", 1)[0]
+        self.assertIn("the far end hung up (BYE)", ended["reason"])
+        self.assertEqual(far.wait(), 0, far.errors())
+        self.assertEqual(p.stop(), 0)
 
     def test_password_file_open_to_others_refused(self):
         loose = os.path.join(self.dir, "loose.password")

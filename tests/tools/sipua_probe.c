@@ -1,5 +1,6 @@
-/* sipua_probe.c: registers with a SIP registrar through server/sip/sipua and prints each
- * event as one line, so integration tests can drive the user agent without netcfaxd. */
+/* sipua_probe.c: registers with a SIP registrar through server/sip/sipua, places or answers
+ * a call when asked, and prints each event as one line, so integration tests can drive the
+ * user agent without netcfaxd. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,12 @@ struct probe {
 	int  registered, failed;    /* counts so far */
 	int  until_registered;      /* stop after this many REGISTERED events (0 = never) */
 	int  until_failed;          /* stop after this many REG_FAILED events (0 = never) */
+	struct sipua *ua;
+	const char *call_to;        /* --call: the number to call once registered */
+	char *sdp;                  /* --sdp-file: the offer, or the answer to an incoming call */
+	const char *hangup_on;      /* --hangup-on progress|answered */
+	int   answer;               /* --answer: the status for incoming calls */
+	int   placed;
 };
 
 static void
@@ -21,12 +28,36 @@ on_event(const struct sipua_event *ev, void *arg)
 {
 	struct probe *p = arg;
 
-	printf("event %s status=%d expires=%u retry_in=%u contact=%s reason=%s\n",
+	char err[SIPUA_ERR_MAX];
+	unsigned id;
+
+	printf("event %s status=%d expires=%u retry_in=%u contact=%s call=%u from=%s to=%s "
+	       "sdp=%zu reason=%s\n",
 	       sipua_event_name(ev->kind), ev->status, ev->expires, ev->retry_in,
-	       ev->contact[0] ? ev->contact : "-", ev->reason);
+	       ev->contact[0] ? ev->contact : "-", ev->call, ev->from[0] ? ev->from : "-",
+	       ev->to[0] ? ev->to : "-", strlen(ev->sdp), ev->reason);
+	if (ev->sdp[0])
+		printf("sdp %u %s\n", ev->call, strstr(ev->sdp, "m=") ? strstr(ev->sdp, "m=") : "");
 	fflush(stdout);
 	if (ev->kind == SIPUA_REGISTERED && ++p->registered == p->until_registered)
 		event_base_loopbreak(p->base);
+	if (ev->kind == SIPUA_REGISTERED && p->call_to && !p->placed) {
+		p->placed = 1;
+		if (sipua_call(p->ua, p->call_to, p->sdp, &id, err, sizeof(err)) != 0)
+			printf("call-error %s\n", err);
+		else
+			printf("calling %u\n", id);
+		fflush(stdout);
+	}
+	if (p->hangup_on && ((ev->kind == SIPUA_CALL_PROGRESS &&
+	    strcmp(p->hangup_on, "progress") == 0) || (ev->kind == SIPUA_CALL_ANSWERED &&
+	    strcmp(p->hangup_on, "answered") == 0)))
+		sipua_hangup(p->ua, ev->call);
+	if (ev->kind == SIPUA_CALL_INCOMING && p->answer &&
+	    sipua_answer(p->ua, ev->call, p->answer, p->sdp, err, sizeof(err)) != 0) {
+		printf("answer-error %s\n", err);
+		fflush(stdout);
+	}
 	if (ev->kind == SIPUA_REG_FAILED && ++p->failed == p->until_failed)
 		event_base_loopbreak(p->base);
 }
@@ -39,13 +70,31 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+static char *
+read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, SIPUA_SDP_MAX);
+	size_t n;
+
+	if (f == NULL || buf == NULL) {
+		fprintf(stderr, "sipua_probe: %s: cannot read\n", path);
+		exit(2);
+	}
+	n = fread(buf, 1, SIPUA_SDP_MAX - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: sipua_probe --registrar HOST:PORT --user U --password-file F\n"
 	        "  [--domain D] [--transport udp|tcp] [--bind ADDR] [--port N] [--expires S]\n"
 	        "  [--keepalive S] [--t1-ms MS] [--until-registered N] [--until-failed N]\n"
-	        "  [--run-for S]\n");
+	        "  [--run-for S] [--call NUMBER --sdp-file F [--hangup-on progress|answered]]\n"
+	        "  [--answer STATUS [--sdp-file F]]\n");
 	exit(2);
 }
 
@@ -81,6 +130,10 @@ main(int argc, char **argv)
 		else if (strcmp(a, "--until-registered") == 0) p.until_registered = atoi(v);
 		else if (strcmp(a, "--until-failed") == 0) p.until_failed = atoi(v);
 		else if (strcmp(a, "--run-for") == 0) tv.tv_sec = atoi(v);
+		else if (strcmp(a, "--call") == 0) p.call_to = v;
+		else if (strcmp(a, "--sdp-file") == 0) p.sdp = read_file(v);
+		else if (strcmp(a, "--hangup-on") == 0) p.hangup_on = v;
+		else if (strcmp(a, "--answer") == 0) p.answer = atoi(v);
 		else usage();
 		i++;
 	}
@@ -94,7 +147,7 @@ main(int argc, char **argv)
 		timer = evtimer_new(p.base, on_signal, p.base);
 		evtimer_add(timer, &tv);
 	}
-	if ((ua = sipua_new(p.base, &o, on_event, &p, err, sizeof(err))) == NULL) {
+	if ((ua = p.ua = sipua_new(p.base, &o, on_event, &p, err, sizeof(err))) == NULL) {
 		printf("error %s\n", err);
 		return 1;
 	}
@@ -108,5 +161,6 @@ main(int argc, char **argv)
 	event_free(sigint);
 	event_free(sigterm);
 	event_base_free(p.base);
+	free(p.sdp);
 	return 0;
 }
