@@ -567,6 +567,10 @@ on_call_event(struct sipua *ua, nua_event_t event, int status, char const *phras
 	int state = nua_callstate_init;
 
 	switch (event) {
+	case nua_i_invite:
+		/* a re-INVITE (T.38 later): "stay as we are", which a fax call survives */
+		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		break;
 	case nua_r_invite:
 		if (status == 401 || status == 407) {
 			if (call->auth_tries++ < 1 && authenticate(ua, nh, sip, status) == 0)

@@ -366,6 +366,67 @@ Content-Length: 0\r
 ]]></send>
 <recv response="200"/>""")
 
+T38_OFFER = """v=0\r
+o=- 1 2 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=image 41002 udptl t38\r
+a=T38FaxVersion:0\r
+a=T38FaxUdpEC:t38UDPRedundancy\r
+"""
+# answered, then a re-INVITE to T.38 (refused with 488 for now), then BYE
+UAC_REINVITE = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+<recv response="488"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 3 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""" % T38_OFFER)
+
 
 class Sipp:
     """SIPp playing one call on the far end's port, bounded by its own -timeout."""
@@ -472,10 +533,10 @@ class SipRegisterTest(unittest.TestCase):
         # transport asked for
         reqs = self.kam.wait_requests("REGISTER", user, 3)
         self.assertEqual(reqs[0]["auth"], "<null>")
-        authed = [r for r in reqs if r["auth"] == user]
+        # (a slow machine may see retransmissions: the same CSeq again, counted once)
+        authed = sorted({int(r["cseq"]) for r in reqs if r["auth"] == user})
         self.assertGreaterEqual(len(authed), 2, reqs)
         self.assertEqual(len({r["callid"] for r in reqs}), 1, reqs)
-        self.assertLess(int(authed[0]["cseq"]), int(authed[1]["cseq"]))
         for r in reqs:
             self.assertEqual(r["proto"], transport)
             self.assertIn(";rport", r["via"])
@@ -561,13 +622,18 @@ class SipRegisterTest(unittest.TestCase):
         self.assertEqual(ev["contact"].split("@")[0], "sip:grace")
         self.assertEqual(p.stop(), 0)
         self.assertIn("stopped", p.lines)
-        # the un-REGISTER was sent (after any keepalive OPTIONS), never answered
-        for _ in range(20):
-            unreg, _ = s.recvfrom(4096)
-            if unreg.startswith(b"REGISTER "):
+        # the un-REGISTER was sent, never answered (among keepalive OPTIONS and, on a slow
+        # machine, retransmissions of the first REGISTER)
+        unreg = None
+        for _ in range(50):
+            data, _ = s.recvfrom(4096)
+            text = data.decode(errors="replace")
+            if (data.startswith(b"REGISTER ") and
+                    re.search(r"(?im)^(expires|contact|m):.*\bexpires=0\b|^expires: *0\s*$",
+                              text)):
+                unreg = text
                 break
-        self.assertTrue(unreg.startswith(b"REGISTER "), unreg[:80])
-        self.assertRegex(unreg.decode(errors="replace"), r"(?im)^(expires|contact|m):.*\b0\b")
+        self.assertIsNotNone(unreg, "no un-REGISTER arrived")
 
     def test_port_in_use_is_a_clear_error(self):
         busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -599,7 +665,9 @@ class SipRegisterTest(unittest.TestCase):
         self.assertEqual(ended["call"], ans["call"])
         self.assertIn("we hung up (BYE)", ended["reason"])
         self.assertEqual(far.wait(), 0, far.errors())   # SIPp got ACK and BYE
-        self.assertEqual(len(self.kam.wait_requests("INVITE", "henry", 1)), 1)
+        # one call (a slow machine may see the INVITE retransmitted: the same Call-ID)
+        invites = self.kam.wait_requests("INVITE", "henry", 1)
+        self.assertEqual(len({r["callid"] for r in invites}), 1)
         self.assertEqual(p.stop(), 0)
 
     def test_call_busy(self):
@@ -618,7 +686,7 @@ class SipRegisterTest(unittest.TestCase):
                        "--hangup-on", "progress")
         failed = p.wait_events("call-failed", 1)[0]
         self.assertEqual(failed["status"], 487)
-        self.assertEqual(len(self.kam.wait_requests("CANCEL", "judy", 1)), 1)
+        self.assertGreaterEqual(len(self.kam.wait_requests("CANCEL", "judy", 1)), 1)
         self.assertEqual(p.stop(), 0)
 
     def test_incoming_call_refused_404(self):
@@ -646,6 +714,17 @@ class SipRegisterTest(unittest.TestCase):
         ended = p.wait_events("call-ended", 1)[0]
         self.assertIn("the far end hung up (BYE)", ended["reason"])
         self.assertEqual(far.wait(), 0, far.errors())
+        self.assertEqual(p.stop(), 0)
+
+    def test_reinvite_refused_488_call_goes_on(self):
+        p = self.probe("mona", "--answer", "200", "--sdp-file", self.sdp_file())
+        p.wait_events("registered", 1)
+        far = Sipp(self, self.kam, scenario=UAC_REINVITE, service="mona",
+                   dest=self.kam.registrar)
+        ended = p.wait_events("call-ended", 1)[0]
+        # the call survived the refused re-INVITE: it ended by the far end's BYE
+        self.assertIn("the far end hung up (BYE)", ended["reason"])
+        self.assertEqual(far.wait(), 0, far.errors())   # SIPp got its 488, then 200 to BYE
         self.assertEqual(p.stop(), 0)
 
     def test_password_file_open_to_others_refused(self):
