@@ -608,9 +608,10 @@ on_call_event(struct sipua *ua, nua_event_t event, int status, char const *phras
 	case nua_i_state:
 		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
 		if (state == nua_callstate_terminated) {
-			if (!call->ended && call->answered)
-				post_call(ua, call, SIPUA_CALL_ENDED, status, phrase, "call ended",
-				          NULL);
+			/* every call ends with one CALL_FAILED or CALL_ENDED, so the loop can
+			 * let go of it (an incoming call we refused ends here) */
+			if (!call->ended)
+				post_call(ua, call, SIPUA_CALL_ENDED, 0, NULL, "call ended", NULL);
 			free_call(ua, call);
 		}
 		break;

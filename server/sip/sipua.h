@@ -40,8 +40,9 @@ enum sipua_event_kind {
 	                            * an incoming call was ACKed */
 	SIPUA_CALL_FAILED,         /* our INVITE ended with a final failure (status), 487 when we
 	                            * cancelled it */
-	SIPUA_CALL_ENDED,          /* an established call ended: BYE either way, or the caller
-	                            * cancelled an incoming call (reason says which) */
+	SIPUA_CALL_ENDED,          /* a call ended: BYE either way, the caller cancelled, or an
+	                            * incoming call we refused is over (reason says which); every
+	                            * call gets exactly one CALL_FAILED or CALL_ENDED */
 	SIPUA_CALL_INCOMING,       /* an INVITE for number `to`; answer with sipua_answer */
 };
 

@@ -699,6 +699,7 @@ class SipRegisterTest(unittest.TestCase):
         self.assertEqual(inc["from"], "4420794600")
         self.assertGreater(inc["sdp"], 0)
         self.assertEqual(far.wait(), 0, far.errors())   # SIPp got the 404
+        self.assertEqual(p.wait_events("call-ended", 1)[0]["call"], inc["call"])
         self.assertEqual(p.events("call-answered"), [])
         self.assertEqual(p.stop(), 0)
 
