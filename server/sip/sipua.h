@@ -1,0 +1,93 @@
+/* sipua.h: the SIP user agent (sofia-sip on a thread of its own) as the libevent loop sees it. */
+#ifndef NETCFAX_SIPUA_H
+#define NETCFAX_SIPUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct sipua;
+
+#define SIPUA_ERR_MAX     240
+#define SIPUA_REASON_MAX  160
+#define SIPUA_CONTACT_MAX 256
+#define SIPUA_PASSWORD_MAX 128
+
+/* What the trunk is and how to reach it. Strings are copied by sipua_new. */
+struct sipua_options {
+	const char *registrar;     /* host[:port] of the provider's registrar */
+	const char *user;          /* the account: From/To user and digest user name */
+	const char *domain;        /* the account's domain (From/To host); NULL = registrar's host */
+	const char *password_file; /* the digest password, first line; must not be readable by
+	                            * group or others */
+	const char *transport;     /* "udp" or "tcp" */
+	const char *bind_addr;     /* local address to listen and send from */
+	uint16_t    bind_port;     /* 0 = any */
+	unsigned    expires;       /* seconds asked for in REGISTER; 0 = 3600 */
+	unsigned    keepalive;     /* seconds between keepalives; 0 = sofia-sip's default */
+	unsigned    t1_ms;         /* SIP timer T1; 0 = 500 (RFC 3261); a request goes
+	                            * unanswered after 64 * T1 */
+};
+
+#define SIPUA_NUMBER_MAX  64
+#define SIPUA_SDP_MAX     2048       /* a longer SDP is refused (488), never cut */
+
+enum sipua_event_kind {
+	SIPUA_REGISTERED = 1,      /* the registrar took (or refreshed) our contact */
+	SIPUA_REG_FAILED,          /* REGISTER failed; another try in retry_in seconds */
+	SIPUA_CALL_PROGRESS,       /* our INVITE rings: 180, or 183 with early media (sdp) */
+	SIPUA_CALL_ANSWERED,       /* 200 to our INVITE (ACK sent), sdp the answer; or our 2xx to
+	                            * an incoming call was ACKed */
+	SIPUA_CALL_FAILED,         /* our INVITE ended with a final failure (status), 487 when we
+	                            * cancelled it */
+	SIPUA_CALL_ENDED,          /* a call ended: BYE either way, the caller cancelled, or an
+	                            * incoming call we refused is over (reason says which); every
+	                            * call gets exactly one CALL_FAILED or CALL_ENDED */
+	SIPUA_CALL_INCOMING,       /* an INVITE for number `to`; answer with sipua_answer */
+};
+
+struct sipua_event {
+	int      kind;
+	int      status;                     /* the SIP status, 0 when none */
+	char     reason[SIPUA_REASON_MAX];   /* the status and what it means, in words */
+	unsigned expires;                    /* REGISTERED: seconds granted */
+	unsigned retry_in;                   /* REG_FAILED: seconds to the next try */
+	char     contact[SIPUA_CONTACT_MAX]; /* REGISTERED: the contact the registrar holds */
+	unsigned call;                       /* CALL_*: the call's id */
+	char     from[SIPUA_NUMBER_MAX];     /* CALL_INCOMING: the caller's user part */
+	char     to[SIPUA_NUMBER_MAX];       /* CALL_INCOMING: the number called */
+	char     sdp[SIPUA_SDP_MAX];         /* the far end's SDP, "" when none */
+};
+
+/* Called on the loop's thread, never on the SIP thread. */
+typedef void (*sipua_event_fn)(const struct sipua_event *ev, void *arg);
+
+/* Reads the password file (the first line, at most SIPUA_PASSWORD_MAX - 1 bytes): 0, or -1
+ * with the reason when it is missing, empty, too long or open to group or others. */
+int sipua_read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Starts the SIP thread, which binds the transport and sends the first REGISTER. NULL with the
+ * reason in err on bad options, an unreadable password or a transport that cannot bind. */
+struct sipua *sipua_new(struct event_base *base, const struct sipua_options *o,
+                        sipua_event_fn cb, void *arg, char *err, size_t errlen);
+
+/* Un-REGISTERs (waiting at most a few seconds for the answer), stops the thread and frees.
+ * No callback runs after it returns. Accepts NULL. */
+void sipua_free(struct sipua *ua);
+
+/* Places a call to number (digits, '+', '*', '#') through the registrar with sdp as the
+ * offer; *call gets its id, which later events carry. 0, or -1 with the reason. */
+int sipua_call(struct sipua *ua, const char *number, const char *sdp, unsigned *call,
+               char *err, size_t errlen);
+
+/* Ends a call: CANCEL while ours rings, BYE once answered, a 480 to an incoming call not yet
+ * answered. Unknown or ended calls are ignored. */
+void sipua_hangup(struct sipua *ua, unsigned call);
+
+/* Answers an incoming call with status (e.g. 404, 486; 200 needs sdp, the answer). */
+int sipua_answer(struct sipua *ua, unsigned call, int status, const char *sdp, char *err,
+                 size_t errlen);
+
+const char *sipua_event_name(int kind);
+
+#endif

@@ -1,0 +1,755 @@
+#!/usr/bin/env python3
+"""The SIP user agent (server/sip/sipua) against Debian's kamailio as the provider's registrar
+and proxy, on loopback: REGISTER with digest authentication (401 and 407), refresh, keepalives,
+rport, UDP and TCP, un-REGISTER on stop; the failures: a wrong password, a registrar that
+answers 403, one that never answers (each retried with a growing back-off). Calls through
+kamailio to and from SIPp (Debian's sip-tester) as the far end: answered and hung up (BYE),
+busy (486), cancelled while ringing (CANCEL), an incoming call refused (404) or answered."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+
+PROBE = os.path.join(nt.BIN_DIR, "sipua_probe")
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+DOMAIN = "netcfax.test"
+PASSWORD = "s3cret-Pw.42"
+WAIT = float(os.environ.get("SIP_TEST_WAIT", "60"))
+
+# The provider: a registrar that challenges alice, dave and erin with 401 (WWW-Authenticate),
+# bob with 407 (Proxy-Authenticate, as a provider's proxy does), forbids carol outright, and
+# answers every OPTIONS (the user agent's keepalives) with 200. It proxies calls: a request
+# URI of digits goes to the far end (SIPp on FAR port), an INVITE from the far end to the user
+# registered under its user part, in-dialog requests to their request URI. Every request is
+# logged on one line so the tests can read what arrived. The password is checked by pv_www_authenticate
+# against a fixed string: no database needed.
+KAMAILIO_CFG = r'''#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+tcp_children=2
+auto_aliases=no
+listen=udp:127.0.0.1:%(port)d
+listen=tcp:127.0.0.1:%(port)d
+mpath="%(modules)s/"
+loadmodule "kex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "ctl.so"
+modparam("ctl", "binrpc", "unix:%(ctl)s")
+# short registrations are allowed, so a refresh happens within a test
+modparam("registrar", "min_expires", 10)
+request_route {
+	xlog("L_NOTICE", "REQ $rm user=$fU src=$si:$sp proto=$pr callid=$ci cseq=$cs expires=$hdr(Expires) auth=$au via=$hdr(Via)\n");
+	if ($rm == "OPTIONS") {
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	if ($rm == "CANCEL" || $rm == "ACK") {
+		if (t_check_trans())
+			t_relay();
+		else if ($rm == "ACK")
+			t_relay();
+		exit;
+	}
+	if ($rm == "INVITE" && $rU == "4420794699") {
+		# a number that rings until cancelled: the proxy answers 487 to the CANCEL itself
+		t_newtran();
+		t_reply("180", "Ringing");
+		exit;
+	}
+	if ($rm == "INVITE" || $rm == "BYE") {
+		if ($rU =~ "^[0-9]+$") {
+			$du = "sip:127.0.0.1:%(far)d";
+		} else if ($rm == "INVITE" && $sp == %(far)d) {
+			if (!lookup("location")) {
+				sl_send_reply("404", "Not Found");
+				exit;
+			}
+		}
+		t_relay();
+		exit;
+	}
+	if ($rm != "REGISTER") {
+		sl_send_reply("405", "Method Not Allowed");
+		exit;
+	}
+	if ($fU == "carol") {
+		sl_send_reply("403", "Forbidden");
+		exit;
+	}
+	if ($fU == "bob") {
+		if (!pv_proxy_authenticate("$td", "%(password)s", "0") || $au != $fU) {
+			proxy_challenge("$td", "0");
+			exit;
+		}
+	} else if (!pv_www_authenticate("$td", "%(password)s", "0") || $au != $fU) {
+		www_challenge("$td", "0");
+		exit;
+	}
+	if (!save("location"))
+		sl_reply_error();
+	exit;
+}
+'''
+
+
+def free_udp_tcp_port():
+    """A port free on 127.0.0.1 for both UDP and TCP a moment ago."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            t.bind((nt.HOST, 0))
+            port = t.getsockname()[1]
+            u.bind((nt.HOST, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise AssertionError("no port free for both UDP and TCP")
+
+
+class Kamailio:
+    """kamailio in the foreground (-DD) with its own config, control socket and log in a
+    temporary directory, on a loopback port; stopped by its process id."""
+
+    def __init__(self, owner):
+        self.dir = nt.make_temp_dir(owner, prefix="ncfx-kam-")
+        self.port = free_udp_tcp_port()
+        self.far_port = free_udp_tcp_port()     # where SIPp plays the far end
+        self.ctl = os.path.join(self.dir, "ctl.sock")
+        self.cfg = os.path.join(self.dir, "kamailio.cfg")
+        self.log_path = os.path.join(self.dir, "kamailio.log")
+        with open(self.cfg, "w") as f:
+            f.write(KAMAILIO_CFG % {"port": self.port, "modules": MODULES, "ctl": self.ctl,
+                                    "password": PASSWORD, "far": self.far_port})
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [KAMAILIO, "-f", self.cfg, "-DD", "-E", "-m", "16", "-M", "4", "-Y", self.dir],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        nt._register_cleanup(owner, self.stop)
+        deadline = time.monotonic() + WAIT
+        while not os.path.exists(self.ctl):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("kamailio did not start:\n" + self.text())
+            time.sleep(0.1)
+        self.registrar = "%s:%d" % (nt.HOST, self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+    def text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def requests(self, method, user):
+        """The logged requests of one method from one user, as dicts of their fields."""
+        out = []
+        for line in self.text().splitlines():
+            m = re.search(r"REQ (\S+) user=(\S+) (.*)$", line)
+            if not m or m.group(1) != method or m.group(2) != user:
+                continue
+            fields = dict(re.findall(r"(\w+)=(\S+)", m.group(3).split(" via=")[0]))
+            fields["via"] = m.group(3).split(" via=", 1)[1] if " via=" in m.group(3) else ""
+            out.append(fields)
+        return out
+
+    def wait_requests(self, method, user, n):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            got = self.requests(method, user)
+            if len(got) >= n:
+                return got
+            time.sleep(0.2)
+        raise AssertionError("kamailio saw fewer than %d %s from %s:\n%s" %
+                             (n, method, user, self.text()[-4000:]))
+
+    def contacts(self, user):
+        """The contact addresses kamailio's location table holds for user (kamcmd ul.dump)."""
+        rc, out, err = nt.run_cmd([KAMCMD, "-s", "unix:" + self.ctl, "ul.dump"])
+        if rc != 0:
+            raise AssertionError("kamcmd ul.dump failed: " + err)
+        found, aor = [], None
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("AoR:"):
+                aor = line.split(":", 1)[1].strip()
+            elif line.startswith("Address:") and aor == user:
+                found.append(line.split(":", 1)[1].strip())
+        return found
+
+
+class Probe:
+    """sipua_probe running in the background; its event lines read as they come."""
+
+    def __init__(self, owner, args):
+        self.lines = []
+        self.err = None
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen([PROBE] + args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        owner.addCleanup(self.kill)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def events(self, kind=None):
+        with self.cond:
+            evs = [parse_event(line) for line in self.lines if line.startswith("event ")]
+        return [e for e in evs if kind is None or e["kind"] == kind]
+
+    def wait_events(self, kind, n):
+        deadline = time.monotonic() + WAIT
+        with self.cond:
+            while time.monotonic() < deadline:
+                if len([1 for line in self.lines if line.startswith("event %s " % kind)]) >= n:
+                    return self.events(kind)
+                if self.proc.poll() is not None and not self.reader.is_alive():
+                    break
+                self.cond.wait(0.5)
+        raise AssertionError("fewer than %d '%s' events:\n%s\n%s" %
+                             (n, kind, "\n".join(self.lines), self.stderr_text()[-3000:]))
+
+    def stop(self):
+        """SIGTERM: the probe frees the user agent (un-REGISTER first) and exits 0."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=WAIT)
+        self.reader.join(timeout=10)
+        self.stderr_text()      # a sanitizer report fails the test
+        return rc
+
+    def stderr_text(self):
+        if self.proc.poll() is None:
+            return ""
+        if self.err is None:
+            self.err = self.proc.stderr.read()
+            nt.check_sanitizer_report(PROBE, self.err)
+        return self.err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def ok_for(request):
+    """A 200 to a REGISTER that grants its contact for an hour (a registrar in four lines)."""
+    head = request.decode(errors="replace").split("\r\n\r\n")[0].split("\r\n")
+    keep = [h for h in head[1:] if re.match(r"(?i)(via|from|to|call-id|cseq|contact|v|f|t|i|m):",
+                                            h)]
+    keep = [h + (";tag=reg1" if re.match(r"(?i)(to|t):", h) else "") for h in keep]
+    keep = [re.sub(r"(?i)^(contact|m):(.*)$", r"\1:\2;expires=3600", h) for h in keep]
+    return ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+OFFER = """v=0\r
+o=- 1 1 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=audio 41000 RTP/AVP 8 0\r
+a=rtpmap:8 PCMA/8000\r
+a=rtpmap:0 PCMU/8000\r
+a=ptime:20\r
+"""
+
+# SIPp's far ends. A reply copies the request's headers ([last_...]); the To tag is SIPp's.
+REPLY = """SIP/2.0 %s\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+%s\r
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
+Content-Length: 0\r
+\r
+"""
+UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+<recv request="INVITE"/>
+<send><![CDATA[
+%s]]></send>
+<recv request="ACK"/>
+</scenario>
+""" % (REPLY % ("486 Busy Here", "[last_CSeq:]"))
+UAC_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call [service]">
+<send retrans="500"><![CDATA[
+INVITE sip:[service]@netcfax.test SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+From: <sip:4420794600@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\r
+To: <sip:[service]@netcfax.test>\r
+Call-ID: [call_id]\r
+CSeq: 1 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+%s
+</scenario>
+"""
+UAC_REFUSED = UAC_CALL % (OFFER, """<recv response="404"/>
+<send><![CDATA[
+ACK sip:[service]@netcfax.test SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>""")
+UAC_ANSWERED = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<pause milliseconds="500"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""")
+
+T38_OFFER = """v=0\r
+o=- 1 2 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=image 41002 udptl t38\r
+a=T38FaxVersion:0\r
+a=T38FaxUdpEC:t38UDPRedundancy\r
+"""
+# answered, then a re-INVITE to T.38 (refused with 488 for now), then BYE
+UAC_REINVITE = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+<recv response="488"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 3 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""" % T38_OFFER)
+
+
+class Sipp:
+    """SIPp playing one call on the far end's port, bounded by its own -timeout."""
+
+    def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None):
+        d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
+        args = [SIPP, "-i", nt.HOST, "-p", str(kam.far_port), "-m", "1", "-nostdin",
+                "-timeout", "60s", "-timeout_error", "-trace_err",
+                "-error_file", os.path.join(d, "errors.log")]
+        if scenario:
+            path = os.path.join(d, "scenario.xml")
+            with open(path, "w") as f:
+                f.write(scenario)
+            args += ["-sf", path]
+        else:
+            args += ["-sn", builtin]
+        if service:
+            args += ["-s", service]
+        if dest:
+            args.append(dest)
+        self.dir = d
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, cwd=d, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        owner.addCleanup(self.kill)
+        # wait until SIPp holds its port
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind((nt.HOST, kam.far_port))
+            except OSError:
+                break
+            finally:
+                u.close()
+            time.sleep(0.1)
+
+    def wait(self):
+        """SIPp's exit status: 0 when its scenario ran to the end."""
+        try:
+            rc = self.proc.wait(timeout=WAIT + 30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("SIPp did not end")
+        return rc
+
+    def errors(self):
+        path = os.path.join(self.dir, "errors.log")
+        return open(path, errors="replace").read() if os.path.exists(path) else ""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+
+
+def parse_event(line):
+    m = re.match(r"event (\S+) status=(\d+) expires=(\d+) retry_in=(\d+) contact=(\S+) "
+                 r"call=(\d+) from=(\S+) to=(\S+) sdp=(\d+) reason=(.*)$", line)
+    assert m, "unparsable event line: " + line
+    return {"kind": m.group(1), "status": int(m.group(2)), "expires": int(m.group(3)),
+            "retry_in": int(m.group(4)), "contact": m.group(5), "call": int(m.group(6)),
+            "from": m.group(7), "to": m.group(8), "sdp": int(m.group(9)),
+            "reason": m.group(10)}
+
+
+class SipRegisterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        nt.check_binaries(PROBE)
+        for tool in (KAMAILIO, KAMCMD, SIPP):
+            if not os.access(tool, os.X_OK):
+                raise AssertionError("%s not found: scripts/install-deps --test installs "
+                                     "kamailio and sip-tester" % tool)
+        cls.kam = Kamailio(cls)
+        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-sip-")
+        cls.pwfile = os.path.join(cls.dir, "trunk.password")
+        with open(cls.pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(cls.pwfile, 0o600)
+
+    def probe(self, user, *extra, password_file=None):
+        return Probe(self, ["--registrar", self.kam.registrar, "--user", user,
+                            "--domain", DOMAIN,
+                            "--password-file", password_file or self.pwfile] + list(extra))
+
+    def registered_cycle(self, user, transport):
+        """Registers with a short expiry and keepalives; checks the contact in kamailio's
+        table, a refresh before expiry, the keepalives and the un-REGISTER on stop."""
+        p = self.probe(user, "--transport", transport, "--expires", "10", "--keepalive", "1")
+        regs = p.wait_events("registered", 2)      # the first and a refresh
+        for ev in regs[:2]:
+            self.assertEqual(ev["status"], 200)
+            self.assertEqual(ev["expires"], 10)
+            self.assertTrue(ev["contact"].startswith("sip:%s@127.0.0.1:" % user), ev)
+        contacts = self.kam.contacts(user)
+        self.assertEqual(len(contacts), 1, contacts)
+        self.assertTrue(contacts[0].startswith(regs[0]["contact"]), (contacts, regs[0]))
+        if transport == "tcp":
+            self.assertIn("transport=tcp", contacts[0])
+        # what kamailio saw: a challenge answered, then the refresh in the same dialog (the
+        # same Call-ID, a higher CSeq), each REGISTER with rport in its Via, over the
+        # transport asked for
+        reqs = self.kam.wait_requests("REGISTER", user, 3)
+        self.assertEqual(reqs[0]["auth"], "<null>")
+        # (a slow machine may see retransmissions: the same CSeq again, counted once)
+        authed = sorted({int(r["cseq"]) for r in reqs if r["auth"] == user})
+        self.assertGreaterEqual(len(authed), 2, reqs)
+        self.assertEqual(len({r["callid"] for r in reqs}), 1, reqs)
+        for r in reqs:
+            self.assertEqual(r["proto"], transport)
+            self.assertIn(";rport", r["via"])
+        # keepalives: OPTIONS from the same address as the REGISTERs, holding that binding
+        opts = self.kam.wait_requests("OPTIONS", user, 2)
+        self.assertEqual({o["src"] for o in opts}, {reqs[-1]["src"]})
+        self.assertEqual(p.stop(), 0)
+        self.assertIn("stopped", p.lines)
+        last = self.kam.wait_requests("REGISTER", user, len(reqs) + 1)[-1]
+        self.assertEqual(last["expires"], "0")
+        self.assertEqual(self.kam.contacts(user), [])
+
+    def test_udp_register_refresh_keepalive_unregister(self):
+        self.registered_cycle("alice", "udp")
+
+    def test_tcp_register_refresh_keepalive_unregister(self):
+        self.registered_cycle("dave", "tcp")
+
+    def test_proxy_challenge_407(self):
+        p = self.probe("bob", "--expires", "60")
+        ev = p.wait_events("registered", 1)[0]
+        self.assertEqual(ev["status"], 200)
+        self.assertEqual(len(self.kam.contacts("bob")), 1)
+        self.assertEqual(p.stop(), 0)
+        self.assertEqual(self.kam.contacts("bob"), [])
+
+    def test_wrong_password_fails_clearly_and_retries(self):
+        bad = os.path.join(self.dir, "wrong.password")
+        with open(bad, "w") as f:
+            f.write("not-the-password\n")
+        os.chmod(bad, 0o600)
+        p = self.probe("erin", "--t1-ms", "100", password_file=bad)
+        fails = p.wait_events("failed", 2)
+        self.assertEqual(fails[0]["status"], 401)
+        self.assertIn("wrong user or password", fails[0]["reason"])
+        self.assertEqual([f["retry_in"] for f in fails[:2]], [2, 4])
+        self.assertEqual(p.events("registered"), [])
+        self.assertEqual(self.kam.contacts("erin"), [])
+        self.assertEqual(p.stop(), 0)
+
+    def test_forbidden_403_reported_and_retried_with_backoff(self):
+        p = self.probe("carol")
+        fails = p.wait_events("failed", 2)
+        for f in fails[:2]:
+            self.assertEqual(f["status"], 403)
+            self.assertIn("403 Forbidden", f["reason"])
+        self.assertEqual([f["retry_in"] for f in fails[:2]], [2, 4])
+        # a second REGISTER did reach the registrar: the retry is real
+        self.assertGreaterEqual(len(self.kam.wait_requests("REGISTER", "carol", 2)), 2)
+        self.assertEqual(p.stop(), 0)
+
+    def test_silent_registrar_reported_and_retried(self):
+        # a UDP socket that takes every REGISTER and answers none; T1 of 50 ms makes the
+        # transaction give up after 64 * T1 = 3.2 s instead of 32 s
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        s.bind((nt.HOST, 0))
+        s.settimeout(WAIT)
+        p = Probe(self, ["--registrar", "%s:%d" % s.getsockname(), "--user", "frank",
+                         "--domain", DOMAIN, "--password-file", self.pwfile, "--t1-ms", "50"])
+        data, _ = s.recvfrom(4096)
+        self.assertTrue(data.startswith(b"REGISTER "), data[:80])
+        fails = p.wait_events("failed", 2)
+        for f in fails[:2]:
+            self.assertEqual(f["status"], 408)
+            self.assertIn("no answer from the registrar", f["reason"])
+        self.assertEqual([f["retry_in"] for f in fails[:2]], [2, 4])
+        self.assertEqual(p.stop(), 0)
+
+    def test_stop_bounded_when_registrar_went_silent(self):
+        # registered with a registrar that then stops answering: stop still ends (the
+        # un-REGISTER and sofia's shutdown are each waited for a bounded time)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        s.bind((nt.HOST, 0))
+        s.settimeout(WAIT)
+        p = Probe(self, ["--registrar", "%s:%d" % s.getsockname(), "--user", "grace",
+                         "--domain", DOMAIN, "--password-file", self.pwfile])
+        data, peer = s.recvfrom(4096)
+        self.assertTrue(data.startswith(b"REGISTER "), data[:80])
+        s.sendto(ok_for(data), peer)
+        ev = p.wait_events("registered", 1)[0]
+        self.assertEqual(ev["contact"].split("@")[0], "sip:grace")
+        self.assertEqual(p.stop(), 0)
+        self.assertIn("stopped", p.lines)
+        # the un-REGISTER was sent, never answered (among keepalive OPTIONS and, on a slow
+        # machine, retransmissions of the first REGISTER)
+        unreg = None
+        for _ in range(50):
+            data, _ = s.recvfrom(4096)
+            text = data.decode(errors="replace")
+            if (data.startswith(b"REGISTER ") and
+                    re.search(r"(?im)^(expires|contact|m):.*\bexpires=0\b|^expires: *0\s*$",
+                              text)):
+                unreg = text
+                break
+        self.assertIsNotNone(unreg, "no un-REGISTER arrived")
+
+    def test_port_in_use_is_a_clear_error(self):
+        busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(busy.close)
+        busy.bind((nt.HOST, 0))
+        rc, out, err = nt.run_cmd([PROBE, "--registrar", self.kam.registrar, "--user", "alice",
+                                   "--password-file", self.pwfile,
+                                   "--port", str(busy.getsockname()[1])])
+        self.assertEqual(rc, 1)
+        self.assertIn("error cannot listen on 127.0.0.1 port %d (udp): Address already in use"
+                      % busy.getsockname()[1], out)
+
+    def sdp_file(self):
+        path = os.path.join(self.dir, "offer.sdp")
+        with open(path, "w", newline="") as f:
+            f.write(OFFER)
+        return path
+
+    def test_call_answered_then_bye(self):
+        far = Sipp(self, self.kam, builtin="uas")
+        p = self.probe("henry", "--call", "4420794601", "--sdp-file", self.sdp_file(),
+                       "--hangup-on", "answered")
+        ans = p.wait_events("call-answered", 1)[0]
+        self.assertEqual(ans["status"], 200)
+        self.assertGreater(ans["sdp"], 0)           # SIPp's answer came through
+        self.assertIn("call-progress", [e["kind"] for e in p.events()])
+        self.assertEqual(p.events("call-progress")[0]["status"], 180)
+        ended = p.wait_events("call-ended", 1)[0]
+        self.assertEqual(ended["call"], ans["call"])
+        self.assertIn("we hung up (BYE)", ended["reason"])
+        self.assertEqual(far.wait(), 0, far.errors())   # SIPp got ACK and BYE
+        # one call (a slow machine may see the INVITE retransmitted: the same Call-ID)
+        invites = self.kam.wait_requests("INVITE", "henry", 1)
+        self.assertEqual(len({r["callid"] for r in invites}), 1)
+        self.assertEqual(p.stop(), 0)
+
+    def test_call_busy(self):
+        far = Sipp(self, self.kam, scenario=UAS_BUSY)
+        p = self.probe("ivan", "--call", "4420794602", "--sdp-file", self.sdp_file())
+        failed = p.wait_events("call-failed", 1)[0]
+        self.assertEqual(failed["status"], 486)
+        self.assertIn("486 Busy Here", failed["reason"])
+        self.assertEqual(p.events("call-answered"), [])
+        self.assertEqual(far.wait(), 0, far.errors())
+        self.assertEqual(p.stop(), 0)
+
+    def test_call_cancelled_while_ringing(self):
+        # kamailio plays this far end itself: 180, then 487 once cancelled
+        p = self.probe("judy", "--call", "4420794699", "--sdp-file", self.sdp_file(),
+                       "--hangup-on", "progress")
+        failed = p.wait_events("call-failed", 1)[0]
+        self.assertEqual(failed["status"], 487)
+        self.assertGreaterEqual(len(self.kam.wait_requests("CANCEL", "judy", 1)), 1)
+        self.assertEqual(p.stop(), 0)
+
+    def test_incoming_call_refused_404(self):
+        p = self.probe("kate", "--answer", "404")
+        p.wait_events("registered", 1)
+        far = Sipp(self, self.kam, scenario=UAC_REFUSED, service="kate",
+                   dest=self.kam.registrar)
+        inc = p.wait_events("call-incoming", 1)[0]
+        self.assertEqual(inc["to"], "kate")
+        self.assertEqual(inc["from"], "4420794600")
+        self.assertGreater(inc["sdp"], 0)
+        self.assertEqual(far.wait(), 0, far.errors())   # SIPp got the 404
+        self.assertEqual(p.wait_events("call-ended", 1)[0]["call"], inc["call"])
+        self.assertEqual(p.events("call-answered"), [])
+        self.assertEqual(p.stop(), 0)
+
+    def test_incoming_call_answered_then_bye_from_far_end(self):
+        p = self.probe("liam", "--answer", "200", "--sdp-file", self.sdp_file())
+        p.wait_events("registered", 1)
+        far = Sipp(self, self.kam, scenario=UAC_ANSWERED, service="liam",
+                   dest=self.kam.registrar)
+        inc = p.wait_events("call-incoming", 1)[0]
+        self.assertEqual(inc["to"], "liam")
+        ans = p.wait_events("call-answered", 1)[0]
+        self.assertEqual(ans["call"], inc["call"])
+        ended = p.wait_events("call-ended", 1)[0]
+        self.assertIn("the far end hung up (BYE)", ended["reason"])
+        self.assertEqual(far.wait(), 0, far.errors())
+        self.assertEqual(p.stop(), 0)
+
+    def test_reinvite_refused_488_call_goes_on(self):
+        p = self.probe("mona", "--answer", "200", "--sdp-file", self.sdp_file())
+        p.wait_events("registered", 1)
+        far = Sipp(self, self.kam, scenario=UAC_REINVITE, service="mona",
+                   dest=self.kam.registrar)
+        ended = p.wait_events("call-ended", 1)[0]
+        # the call survived the refused re-INVITE: it ended by the far end's BYE
+        self.assertIn("the far end hung up (BYE)", ended["reason"])
+        self.assertEqual(far.wait(), 0, far.errors())   # SIPp got its 488, then 200 to BYE
+        self.assertEqual(p.stop(), 0)
+
+    def test_password_file_open_to_others_refused(self):
+        loose = os.path.join(self.dir, "loose.password")
+        with open(loose, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(loose, 0o644)
+        rc, out, err = nt.run_cmd([PROBE, "--registrar", self.kam.registrar, "--user", "alice",
+                                   "--password-file", loose])
+        self.assertEqual(rc, 1)
+        self.assertIn("readable by its owner only", out)
+        self.assertNotIn("started", out)
+
+    def test_password_with_colon_refused(self):
+        # sofia-sip's credential string would cut it at the colon: refused with the reason
+        colon = os.path.join(self.dir, "colon.password")
+        with open(colon, "w") as f:
+            f.write("s3cret:more\n")
+        os.chmod(colon, 0o600)
+        rc, out, err = nt.run_cmd([PROBE, "--registrar", self.kam.registrar, "--user", "alice",
+                                   "--password-file", colon])
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot hold ':'", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
