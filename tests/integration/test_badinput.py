@@ -704,8 +704,10 @@ class NonReader(unittest.TestCase):
         total, size = 40000, 900      # 36 MB of notifications
         text = "x" * (size - 8)
         for start in range(0, total, 10000):
+            # 10,000 rows a command: a sanitizer build on a loaded machine needs more than the
+            # usual 30 s (a bound on a hang, not a measure of speed).
             rc, out, err = self.srv.admin(
-                "notify", "alice", "--stdin",
+                "notify", "alice", "--stdin", timeout=300,
                 stdin_data="".join("%07d %s\n" % (i, text) for i in range(start, start + 10000)))
             self.assertEqual(rc, 0, err)
         stored = self.srv.db_query("SELECT COUNT(*) FROM notifications")[0][0]
