@@ -309,6 +309,50 @@ UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <recv request="ACK"/>
 </scenario>
 """ % (REPLY % ("486 Busy Here", "[last_CSeq:]"))
+# answers with SDP, takes the ACK (and any repeat of it: our side ACKs every retransmitted
+# 200, which a loaded machine provokes), then the BYE; no pause, so a late ACK cannot abort it
+UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answer">
+<recv request="INVITE"/>
+<send><![CDATA[
+%s]]></send>
+<send retrans="500"><![CDATA[
+SIP/2.0 200 OK\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+[last_Record-Route:]\r
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+v=0\r
+o=- 2 2 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=audio 41004 RTP/AVP 8\r
+a=rtpmap:8 PCMA/8000\r
+a=ptime:20\r
+]]></send>
+<recv request="ACK"/>
+<label id="1"/>
+<recv request="ACK" optional="true" next="1"/>
+<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+Content-Length: 0\r
+\r
+]]></send>
+</scenario>
+""" % (REPLY % ("180 Ringing", "[last_CSeq:]\r\n[last_Record-Route:]"))
 UAC_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="call [service]">
 <send retrans="500"><![CDATA[
@@ -475,7 +519,10 @@ class Sipp:
 
     def errors(self):
         path = os.path.join(self.dir, "errors.log")
-        return open(path, errors="replace").read() if os.path.exists(path) else ""
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as f:
+            return f.read()
 
     def kill(self):
         if self.proc.poll() is None:
@@ -653,7 +700,7 @@ class SipRegisterTest(unittest.TestCase):
         return path
 
     def test_call_answered_then_bye(self):
-        far = Sipp(self, self.kam, builtin="uas")
+        far = Sipp(self, self.kam, scenario=UAS_ANSWER)
         p = self.probe("henry", "--call", "4420794601", "--sdp-file", self.sdp_file(),
                        "--hangup-on", "answered")
         ans = p.wait_events("call-answered", 1)[0]
