@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,6 +34,7 @@
 #define NUA_MAGIC_T       struct sipua
 #define NUA_HMAGIC_T      struct sipcall
 
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nta_tag.h>
 #include <sofia-sip/nua.h>
@@ -51,6 +53,9 @@
 #define UNREGISTER_WAIT_MS 3000  /* sipua_free waits this long for the un-REGISTER's answer... */
 #define SHUTDOWN_WAIT_MS  3000   /* ...and this long for sofia-sip to close its transactions */
 #define URL_MAX           320
+#define PEERS_MAX         16     /* addresses INVITEs are taken from */
+
+static int same_host(const struct sockaddr *a, const struct sockaddr *b);
 
 struct queued {
 	struct sipua_event ev;
@@ -124,6 +129,11 @@ struct sipua {
 	int               shutdown_done;
 	struct sipcall   *calls;
 	char              domain[128];
+	/* where INVITEs may come from: the trunk's own peers, so that no one else can have the
+	 * server answer (or, later, place) calls; fixed at creation */
+	struct sockaddr_storage peers[PEERS_MAX];
+	int               npeers;
+	unsigned long     strangers;    /* INVITEs refused for their source (SIP thread) */
 };
 
 const char *
@@ -137,6 +147,7 @@ sipua_event_name(int kind)
 	case SIPUA_CALL_FAILED:  return "call-failed";
 	case SIPUA_CALL_ENDED:   return "call-ended";
 	case SIPUA_CALL_INCOMING: return "call-incoming";
+	case SIPUA_STRANGER:     return "stranger";
 	}
 	return "?";
 }
@@ -620,13 +631,57 @@ on_call_event(struct sipua *ua, nua_event_t event, int status, char const *phras
 	}
 }
 
+/* 1 when the request being handled came from one of the trunk's peers (its address; any
+ * port, as a provider's proxies send from several). */
+static int
+from_peer(struct sipua *ua, nua_t *nua)
+{
+	msg_t *m = nua_current_request(nua);
+	su_addrinfo_t *ai = m ? msg_addrinfo(m) : NULL;
+
+	if (ai == NULL || ai->ai_addr == NULL)
+		return 0;
+	for (int i = 0; i < ua->npeers; i++)
+		if (same_host((const struct sockaddr *)&ua->peers[i], ai->ai_addr))
+			return 1;
+	return 0;
+}
+
+/* Tells the loop of an INVITE refused for its source: the first, then every 100th, so a
+ * flood costs the loop almost nothing. */
+static void
+stranger(struct sipua *ua, nua_t *nua)
+{
+	msg_t *m = nua_current_request(nua);
+	su_addrinfo_t *ai = m ? msg_addrinfo(m) : NULL;
+	struct sipua_event ev;
+	char host[64] = "?";
+
+	if (ua->strangers++ % 100 != 0)
+		return;
+	if (ai && ai->ai_addr)
+		(void)getnameinfo(ai->ai_addr, (socklen_t)ai->ai_addrlen, host, sizeof(host), NULL,
+		                  0, NI_NUMERICHOST);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = SIPUA_STRANGER;
+	ev.status = 403;
+	snprintf(ev.from, sizeof(ev.from), "%s", host);
+	snprintf(ev.reason, sizeof(ev.reason), "INVITE from %s refused (403): not one of the "
+	         "trunk's peers (%lu so far)", host, ua->strangers);
+	post(ua, &ev);
+}
+
 static void
 on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sipua *ua,
        nua_handle_t *nh, struct sipcall *call, sip_t const *sip, tagi_t tags[])
 {
 	(void)nua;
 	if (event == nua_i_invite && call == NULL) {
-		if (ua->phase != 0) {
+		if (!from_peer(ua, nua)) {
+			nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
+			nua_handle_destroy(nh);
+			stranger(ua, nua);
+		} else if (ua->phase != 0) {
 			nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
 			nua_handle_destroy(nh);
 		} else {
@@ -823,6 +878,88 @@ check_token(const char *what, const char *s, size_t max, char *err, size_t errle
 	return 0;
 }
 
+/* 1 when a and b are the same IP address (an IPv4-mapped IPv6 address matches its IPv4). */
+static int
+same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+	struct in_addr a4 = { 0 }, b4 = { 0 };
+	int ha, hb;
+
+	ha = a->sa_family == AF_INET ? (a4 = ((const struct sockaddr_in *)a)->sin_addr, 1) : 0;
+	hb = b->sa_family == AF_INET ? (b4 = ((const struct sockaddr_in *)b)->sin_addr, 1) : 0;
+	if (a->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr)) {
+		memcpy(&a4, &((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr[12], 4);
+		ha = 1;
+	}
+	if (b->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)b)->sin6_addr)) {
+		memcpy(&b4, &((const struct sockaddr_in6 *)b)->sin6_addr.s6_addr[12], 4);
+		hb = 1;
+	}
+	if (ha || hb)
+		return ha && hb && a4.s_addr == b4.s_addr;
+	return a->sa_family == AF_INET6 && b->sa_family == AF_INET6 &&
+	    memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	           &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+/* Adds the addresses of host (a name is resolved now, at start, never from the wire) to the
+ * peers INVITEs are taken from. 0, or -1 with the reason. */
+static int
+add_peer(struct sipua *ua, const char *host, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		snprintf(err, errlen, "trunk peer '%s': %s", host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ua->npeers == PEERS_MAX) {
+			freeaddrinfo(res);
+			snprintf(err, errlen, "more than %d trunk peer addresses", PEERS_MAX);
+			return -1;
+		}
+		memcpy(&ua->peers[ua->npeers++], ai->ai_addr, ai->ai_addrlen);
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* The peers: the list given, else the registrar's host. */
+static int
+set_peers(struct sipua *ua, const char *peers, const char *registrar, char *err, size_t errlen)
+{
+	char buf[512], *save = NULL, *tok;
+
+	if (peers == NULL || *peers == '\0') {
+		/* "host:port", "[v6]:port", "host" */
+		if (registrar[0] == '[') {
+			snprintf(buf, sizeof(buf), "%s", registrar + 1);
+			buf[strcspn(buf, "]")] = '\0';
+		} else {
+			snprintf(buf, sizeof(buf), "%s", registrar);
+			if (strchr(buf, ':') == strrchr(buf, ':'))
+				buf[strcspn(buf, ":")] = '\0';
+		}
+		return add_peer(ua, buf, err, errlen);
+	}
+	if (strlen(peers) >= sizeof(buf)) {
+		snprintf(err, errlen, "trunk peers: longer than %zu bytes", sizeof(buf) - 1);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", peers);
+	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+		if (add_peer(ua, tok, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
 /* Binds the configured address and port once and lets go: sofia-sip only says that its
  * start failed (and leaves some memory behind when it does), so say why ourselves first. */
 static int
@@ -887,6 +1024,7 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	pthread_mutex_init(&ua->lock, NULL);
 	pthread_cond_init(&ua->ready_cond, NULL);
 	if (sipua_read_password(o->password_file, ua->password, sizeof(ua->password), err,
+	                        errlen) != 0 || set_peers(ua, o->peers, o->registrar, err,
 	                        errlen) != 0) {
 		sipua_free(ua);
 		return NULL;

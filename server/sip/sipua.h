@@ -27,6 +27,9 @@ struct sipua_options {
 	unsigned    keepalive;     /* seconds between keepalives; 0 = sofia-sip's default */
 	unsigned    t1_ms;         /* SIP timer T1; 0 = 500 (RFC 3261); a request goes
 	                            * unanswered after 64 * T1 */
+	const char *peers;         /* the addresses INVITEs are taken from, comma-separated
+	                            * (names resolved at start); NULL or "" = the registrar's
+	                            * host. Any other source gets 403. */
 };
 
 #define SIPUA_NUMBER_MAX  64
@@ -44,6 +47,9 @@ enum sipua_event_kind {
 	                            * incoming call we refused is over (reason says which); every
 	                            * call gets exactly one CALL_FAILED or CALL_ENDED */
 	SIPUA_CALL_INCOMING,       /* an INVITE for number `to`; answer with sipua_answer */
+	SIPUA_STRANGER,            /* an INVITE from outside the trunk's peers was refused with
+	                            * 403 (from: its address); told for the first and every
+	                            * 100th */
 };
 
 struct sipua_event {
