@@ -1,4 +1,4 @@
-/* confdoc.c: the OPTIONS sections of netcfaxd.conf(5) and client.conf(5), and the sample
+/* confdoc.c: the OPTIONS sections of netcfaxd.conf(5), netcfax-trunk.conf(5) and client.conf(5), and the sample
  * client.conf, written from the programs' own option tables, so the pages cannot drift from
  * what the programs accept. A build tool; it is not installed. */
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "config.h"
+#include "trunk.h"
 
 /* Text as scdoc reads it: its markup characters escaped. */
 static void
@@ -99,7 +100,7 @@ print_scdoc(const struct conf_opt *opts)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: confdoc scdoc server|client\n"
+	fprintf(stderr, "usage: confdoc scdoc server|client|trunk\n"
 	    "       confdoc sample client\n");
 	return 64;
 }
@@ -115,6 +116,8 @@ main(int argc, char **argv)
 		opts = config_options();
 	else if (strcmp(argv[2], "client") == 0)
 		opts = client_config_options();
+	else if (strcmp(argv[2], "trunk") == 0)
+		opts = trunk_options();
 	else
 		return usage();
 	if (strcmp(argv[1], "scdoc") == 0)

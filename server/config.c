@@ -120,6 +120,11 @@ static const struct conf_opt options[] = {
 	INT(job_kill_time, "10800", 60, 2592000,
 	    "Default seconds after submission (or its send-at time) a job may take before it "
 	    "fails as not sent"),
+	STR(sip_trunks, "",
+	    "SIP trunks, comma-separated paths of trunk files (see netcfaxd --sample-trunk-config): "
+	    "faxes to numbers that are not this server's own go out on the first trunk whose "
+	    "route takes them, and calls to fax_numbers come in on any of them; empty = the "
+	    "software line only"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
 	{ "log", CONF_CHOICE, "auto", 0, 0, "auto|stderr|journal|syslog", OFF(log_to),
 	  SZ(log_to),

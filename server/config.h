@@ -58,6 +58,7 @@ struct server_config {
 	long long job_max_tries;
 	long long job_max_dials;
 	long long job_kill_time;
+	char      sip_trunks[2048];
 	/* logging */
 	char      log_level[16];
 	char      log_to[16];                /* the option "log" */

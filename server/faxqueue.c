@@ -1,7 +1,14 @@
-/* faxqueue.c: the fax queue. The loop thread owns the queue and the store; each call runs on
- * a worker of the line pool (one thread per line) and reports back through workpool posts. A
- * job is marked active in the store before it is dialled, so a crash during a call leaves it
- * active: at the next start it is put back to be dialled again, never counted as sent. */
+/* faxqueue.c: the fax queue and its lines. The loop thread owns the queue and the store; each
+ * call runs on a worker of the line pool (one thread per channel) and reports back through
+ * workpool posts. A job is marked active in the store before it is dialled, so a crash during
+ * a call leaves it active: at the next start it is put back to be dialled again, never
+ * counted as sent.
+ *
+ * Lines: the software line (our own numbers, simulated remotes) and each SIP trunk, with
+ * channels of their own. A number of ours stays on the software line; any other goes to the
+ * first trunk whose route takes it, else to the software line. A trunk also offers calls
+ * from outside to our numbers: they take a channel of that trunk and are filed as faxes
+ * received, as a fax to one of our numbers from inside is. */
 #include "faxqueue.h"
 
 #include <errno.h>
@@ -23,6 +30,7 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "sipline.h"
 #include "softline.h"
 #include "spool.h"
 #include "store.h"
@@ -32,11 +40,28 @@
 #define STATE_BIT(st) (1u << (st))
 #define RECHECK_S 60          /* the queue is looked at least this often */
 #define JOB_TAG_MAX (48 + NCFX_USER_MAX)
+#define LINES_MAX   (1 + TRUNKS_MAX)
+#define DUE_MAX     256       /* due jobs looked at per round: past those whose line is full */
+
+/* A line of the queue: the software line or a trunk, with its channels (a run of slots in
+ * the queue's calls). */
+struct qline {
+	const struct line_ops *ops;
+	void                  *line;
+	char                   name[48];
+	int                    first, channels, busy;
+	struct trunk_config   *trunk;        /* a trunk's routes; NULL for the software line */
+};
 
 /* One line's call: filled on the loop thread, run on a worker, finished on the loop. */
 struct call {
 	struct faxqueue     *q;
+	struct qline        *ql;             /* the line this slot belongs to */
 	int                  busy;
+	int                  incoming;       /* a call from outside: no job */
+	void                *token;          /* incoming: the line's handle of it */
+	char                 number[NCFX_DEST_MAX + 1];  /* dialled, or called (incoming) */
+	char                 from[64];       /* incoming: the caller's number */
 	int                  delivered;      /* call_done ran */
 	struct workpool_job *wj;
 	struct store_job     job;            /* as it was when dialled (state active) */
@@ -56,8 +81,10 @@ struct call {
 
 struct faxqueue {
 	struct server         *srv;
-	const struct line_ops *ops;
-	void                  *line;
+	struct qline           lines[LINES_MAX];
+	int                    nlines;
+	struct qline          *soft;          /* the software line, NULL when off */
+	struct line_host       host;
 	struct workpool       *pool;
 	struct call           *calls;
 	int                    ncalls;
@@ -174,7 +201,7 @@ dial(struct call *c, const char *tx)
 	lc.progress = post_progress;
 	lc.arg = c;
 	lc.abort = &c->abort;
-	return c->q->ops->call(c->q->line, &lc, &c->res);
+	return c->ql->ops->call(c->ql->line, &lc, &c->res);
 }
 
 /* A fax we received goes into the spool (fsynced) before the loop thread files it. It must
@@ -305,7 +332,7 @@ file_received(struct faxqueue *q, struct call *c)
 	int pages = r->fax.pages_received;
 
 	if (c->rx_lost[0]) {
-		log_warnx("fax to %s for '%s' not kept: %s", c->job.dest, r->received_by,
+		log_warnx("fax to %s for '%s' not kept: %s", c->number, r->received_by,
 		    c->rx_lost);
 		return -1;
 	}
@@ -313,14 +340,14 @@ file_received(struct faxqueue *q, struct call *c)
 		return 0;
 	if (store_user_get(srv->store, r->received_by, &u) != 1) {
 		log_warnx("user=%s: a fax to %s for this user, who does not exist, was not kept "
-		    "(fix fax_numbers, or netcfax-admin user add %s)", r->received_by, c->job.dest,
+		    "(fix fax_numbers, or netcfax-admin user add %s)", r->received_by, c->number,
 		    r->received_by);
 		spool_remove(srv->spool, c->fax_doc);
 		return 0;
 	}
 	memset(&f, 0, sizeof(f));
 	f.owner = u.id;
-	snprintf(f.number, sizeof(f.number), "%s", c->job.dest);
+	snprintf(f.number, sizeof(f.number), "%s", c->number);
 	snprintf(f.remote_id, sizeof(f.remote_id), "%s", r->fax.caller_seen);
 	snprintf(f.doc, sizeof(f.doc), "%s", c->fax_doc);
 	f.pages = pages;
@@ -344,7 +371,7 @@ file_received(struct faxqueue *q, struct call *c)
 	if (store_fax_insert(srv->store, &f, &n) < 0) {
 		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot file it in the inbox: store: %s",
 		    store_errmsg(srv->store));
-		log_warnx("user=%s: a fax to %s was not kept: %s", u.name, c->job.dest, c->rx_lost);
+		log_warnx("user=%s: a fax to %s was not kept: %s", u.name, c->number, c->rx_lost);
 		spool_remove(srv->spool, c->fax_doc);
 		return -1;
 	}
@@ -564,12 +591,17 @@ call_release(void *arg)
 
 	/* A call the stop caught before a worker took it: as if hung up at once. */
 	if (q->stopping && !c->delivered) {
-		struct store_job j = c->job;
-		back_to_pending(q, &j);
+		if (c->incoming) {
+			c->ql->ops->drop(c->ql->line, c->token);
+		} else {
+			struct store_job j = c->job;
+			back_to_pending(q, &j);
+		}
 	}
 	c->busy = 0;
 	c->wj = NULL;
 	q->active--;
+	c->ql->busy--;
 	memset(&c->shown, 0, sizeof(c->shown));
 	c->shown.line = (int)(c - q->calls) + 1;
 	c->shown.since = (int64_t)time(NULL);
@@ -579,23 +611,48 @@ call_release(void *arg)
 		event_active(q->timer, EV_TIMEOUT, 0);
 }
 
-/* Puts a job on a free line: marked active (with its notification) before the dial. */
+/* A free slot of line ql, cleared and marked busy; NULL when its channels are all in use. */
+static struct call *
+take_slot(struct faxqueue *q, struct qline *ql)
+{
+	for (int i = ql->first; i < ql->first + ql->channels; i++)
+		if (!q->calls[i].busy) {
+			struct call *c = &q->calls[i];
+
+			memset(c, 0, sizeof(*c));
+			c->q = q;
+			c->ql = ql;
+			atomic_init(&c->abort, 0);
+			c->busy = 1;
+			q->active++;
+			ql->busy++;
+			return c;
+		}
+	return NULL;
+}
+
+static void
+give_slot(struct faxqueue *q, struct call *c)
+{
+	c->busy = 0;
+	q->active--;
+	c->ql->busy--;
+}
+
+/* Puts a job on a free channel of line ql: marked active (with its notification) before
+ * the dial. 1 started, 0 not (moved on meanwhile, or no channel), -1 store error. */
 static int
-start_call(struct faxqueue *q, struct store_job *j)
+start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 {
 	struct call *c = NULL;
 	struct store_note n;
 	int from = j->state, rc;
 
-	for (int i = 0; i < q->ncalls; i++)
-		if (!q->calls[i].busy) {
-			c = &q->calls[i];
-			break;
-		}
-	if (c == NULL)
-		return -1;
+	if (ql->busy >= ql->channels)
+		return 0;
 	j->state = NCFX_JOB_ACTIVE;
-	snprintf(j->reason, sizeof(j->reason), "dialling %s (dial %d of at most %d)", j->dest,
+	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)",
+	    j->dest, ql->trunk ? " on trunk " : "", ql->trunk ? ql->trunk->name : "",
 	    j->dials + 1, j->max_dials);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
@@ -605,21 +662,16 @@ start_call(struct faxqueue *q, struct store_job *j)
 	rc = store_job_save(q->srv->store, j, from, &n);
 	if (rc != 1)
 		return rc == 2 ? 0 : -1;
-	memset(c, 0, sizeof(*c));
-	c->q = q;
+	c = take_slot(q, ql);
 	c->job = *j;
+	snprintf(c->number, sizeof(c->number), "%s", j->dest);
 	job_tag(q, j, c->tag, sizeof(c->tag));
-	c->delivered = 0;
-	atomic_init(&c->abort, 0);
 	spool_doc_path(q->srv->spool, j->doc, c->tx_path, sizeof(c->tx_path));
-	c->busy = 1;
-	q->active++;
 	c->wj = workpool_submit(q->pool, run_call, call_done, call_release, c);
 	if (c->wj == NULL) {
-		/* Cannot happen (one worker per line); the job is dialled at the next start. */
+		/* Cannot happen (one worker per channel); the job is dialled at the next start. */
 		log_warnx("%s: no line worker free", c->tag);
-		c->busy = 0;
-		q->active--;
+		give_slot(q, c);
 		return -1;
 	}
 	log_info("%s: %s", c->tag, j->reason);
@@ -632,27 +684,40 @@ start_call(struct faxqueue *q, struct store_job *j)
 	c->shown.since = (int64_t)time(NULL);
 	show_line(q, &c->shown, c->tag);
 	session_notify_user(q->srv, j->owner);
-	return 0;
+	return 1;
 }
 
-/* A fax to one of our numbers whose user has no account would be received and then have
- * nowhere to go: the job fails before dialling, saying why, rather than end "sent". 1 when
- * the job was ended, -1 when it could not be (store error), 0 to dial. */
-static int
-no_owner(struct faxqueue *q, struct store_job *j)
+/* The user one of our numbers belongs to, or NULL. */
+static const char *
+own_user(struct faxqueue *q, const char *number)
 {
-	const char *user = q->ops->own_number_user ? q->ops->own_number_user(q->line, j->dest) :
-	    NULL;
-	struct store_user u;
+	return q->soft ? q->soft->ops->own_number_user(q->soft->line, number) : NULL;
+}
+
+/* The line that carries a number: ours stay on the software line; any other goes to the
+ * first trunk whose route takes it, else to the software line (a simulated remote, or "not
+ * in service"). NULL when no line would. */
+static struct qline *
+route(struct faxqueue *q, const char *number)
+{
+	if (own_user(q, number) != NULL)
+		return q->soft;
+	for (int i = 0; i < q->nlines; i++)
+		if (q->lines[i].trunk && trunk_routes(q->lines[i].trunk, number))
+			return &q->lines[i];
+	return q->soft;
+}
+
+/* Ends a job before dialling, saying why (no owner for our number, no line for it). 1 when
+ * ended (or moved on meanwhile), -1 store error. */
+static int
+end_undialled(struct faxqueue *q, struct store_job *j, const char *why)
+{
 	struct store_note n;
-	char why[200], tag[JOB_TAG_MAX];
+	char tag[JOB_TAG_MAX];
 	int from = j->state;
 
-	if (user == NULL || store_user_get(q->srv->store, user, &u) != 0)
-		return 0;
 	job_tag(q, j, tag, sizeof(tag));
-	snprintf(why, sizeof(why), "%s is this server's number for user '%s', who has no "
-	    "account (ask the operator: fax_numbers or netcfax-admin user add)", j->dest, user);
 	log_warnx("%s: failed: %s", tag, why);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
@@ -674,58 +739,184 @@ no_owner(struct faxqueue *q, struct store_job *j)
 	}
 }
 
+/* A fax to one of our numbers whose user has no account would be received and then have
+ * nowhere to go: the job fails before dialling, saying why, rather than end "sent". 1 when
+ * the job was ended, -1 when it could not be (store error), 0 to dial. */
+static int
+no_owner(struct faxqueue *q, struct store_job *j)
+{
+	const char *user = own_user(q, j->dest);
+	struct store_user u;
+	char why[200];
+
+	if (user == NULL || store_user_get(q->srv->store, user, &u) != 0)
+		return 0;
+	snprintf(why, sizeof(why), "%s is this server's number for user '%s', who has no "
+	    "account (ask the operator: fax_numbers or netcfax-admin user add)", j->dest, user);
+	return end_undialled(q, j, why);
+}
+
+/* A job past its kill time ends, saying so. 1 ended, 0 not (moved on meanwhile). */
+static int
+killed(struct faxqueue *q, struct store_job *j)
+{
+	char why[200];
+	struct store_note n;
+	char tag[JOB_TAG_MAX];
+
+	snprintf(why, sizeof(why), "not sent by its kill time%s%s", j->reason[0] ?
+	    "; last: " : "", j->reason);
+	memset(&n, 0, sizeof(n));
+	n.user = j->owner;
+	n.event = NCFX_EV_JOB_FAILED;
+	snprintf(n.text, sizeof(n.text), "%s to %s failed: %s", j->filename, j->dest, why);
+	if (store_job_transition(q->srv->store, j->owner, j->id,
+	    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING),
+	    NCFX_JOB_FAILED, why, j, &n) != 1)
+		return 0;
+	job_tag(q, j, tag, sizeof(tag));
+	log_info("%s: failed: %s to %s: %s", tag, j->filename, j->dest, why);
+	spool_remove(q->srv->spool, j->doc);
+	session_notify_user(q->srv, j->owner);
+	return 1;
+}
+
+/* Fills free channels with due jobs, in the queue's order, each on its own line; a job whose
+ * line is full waits without holding up jobs for other lines. */
 static void
 pump(struct faxqueue *q)
 {
 	int64_t now = (int64_t)time(NULL), wake = 0;
 	struct timeval tv = { RECHECK_S, 0 };
-	struct store_job j;
+	struct store_job *due;
+	int n, moved = 1;
 
-	if (q->line == NULL)
+	if (q->nlines == 0)
 		return;
-	while (q->active < q->ncalls) {
-		int rc = store_job_next(q->srv->store, now, &j);
-
-		if (rc <= 0) {
-			if (rc < 0)
+	if ((due = calloc(DUE_MAX, sizeof(*due))) == NULL) {
+		log_warnx("fax queue: out of memory");
+		evtimer_add(q->timer, &tv);
+		return;
+	}
+	/* Each round starts or ends at least one job, or stops: bounded by the jobs due. */
+	while (moved && q->active < q->ncalls) {
+		moved = 0;
+		if ((n = store_job_due(q->srv->store, now, due, DUE_MAX)) <= 0) {
+			if (n < 0)
 				log_warnx("fax queue: store: %s", store_errmsg(q->srv->store));
 			break;
 		}
-		if (j.kill_at > 0 && now >= j.kill_at) {
-			char why[200];
-			struct store_note n;
+		for (int i = 0; i < n && q->active < q->ncalls; i++) {
+			struct store_job *j = &due[i];
+			struct qline *ql;
+			int rc;
 
-			snprintf(why, sizeof(why), "not sent by its kill time%s%s", j.reason[0] ?
-			    "; last: " : "", j.reason);
-			memset(&n, 0, sizeof(n));
-			n.user = j.owner;
-			n.event = NCFX_EV_JOB_FAILED;
-			snprintf(n.text, sizeof(n.text), "%s to %s failed: %s", j.filename, j.dest, why);
-			if (store_job_transition(q->srv->store, j.owner, j.id,
-			    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING),
-			    NCFX_JOB_FAILED, why, &j, &n) == 1) {
-				char tag[JOB_TAG_MAX];
-
-				job_tag(q, &j, tag, sizeof(tag));
-				log_info("%s: failed: %s to %s: %s", tag, j.filename, j.dest, why);
-				spool_remove(q->srv->spool, j.doc);
-				session_notify_user(q->srv, j.owner);
+			if (j->kill_at > 0 && now >= j->kill_at) {
+				moved += killed(q, j);
 				continue;
 			}
-			break;
+			if ((rc = no_owner(q, j)) != 0) {
+				if (rc < 0)
+					goto out;
+				moved++;
+				continue;
+			}
+			if ((ql = route(q, j->dest)) == NULL) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "no line carries %s (the software line is "
+				    "off and no trunk's route takes it)", j->dest);
+				if (end_undialled(q, j, why) < 0)
+					goto out;
+				moved++;
+				continue;
+			}
+			if ((rc = start_call(q, ql, j)) < 0)
+				goto out;
+			moved += rc;
 		}
-		if ((rc = no_owner(q, &j)) != 0) {
-			if (rc < 0)
-				break;
-			continue;
-		}
-		if (start_call(q, &j) < 0)
-			break;
+		if (n < DUE_MAX && q->active < q->ncalls)
+			break;             /* every due job was looked at */
 	}
+out:
+	free(due);
 	/* Asked once, after the lines are filled: when the next waiting job falls due. */
 	if (store_job_wake(q->srv->store, now, &wake) == 0 && wake > now && wake - now < RECHECK_S)
 		tv.tv_sec = (time_t)(wake - now);
 	evtimer_add(q->timer, &tv);
+}
+
+/* Incoming calls */
+
+static void
+run_incoming(void *arg)
+{
+	struct call *c = arg;
+	struct line_call lc = { 0 };
+
+	lc.number = c->number;
+	lc.caller_id = c->q->station_id[0] ? c->q->station_id : NULL;
+	lc.rx_dir = spool_tmp_dir(c->q->srv->spool);
+	lc.abort = &c->abort;
+	c->rc = c->ql->ops->answer(c->ql->line, c->token, &lc, &c->res);
+	keep_received(c);
+}
+
+static void
+incoming_done(void *arg)
+{
+	struct call *c = arg;
+	const struct line_result *r = &c->res;
+
+	c->delivered = 1;
+	if (c->rc < 0) {
+		log_warnx("%s: not received: %s", c->tag, r->words);
+		return;
+	}
+	if (file_received(c->q, c) < 0)
+		return;
+	if (r->fax.pages_received == 0)
+		log_warnx("%s: no page came: %s", c->tag, r->fax.reason);
+}
+
+/* A line offers a call from outside to one of our numbers (line.h's line_host). */
+static int
+host_incoming(void *arg, void *line, const struct line_incoming *in)
+{
+	struct faxqueue *q = arg;
+	struct qline *ql = NULL;
+	struct call *c;
+
+	for (int i = 0; i < q->nlines; i++)
+		if (q->lines[i].line == line)
+			ql = &q->lines[i];
+	if (ql == NULL || q->stopping || q->timer == NULL || (c = take_slot(q, ql)) == NULL)
+		return -1;
+	c->incoming = 1;
+	c->token = in->token;
+	snprintf(c->number, sizeof(c->number), "%s", in->number);
+	snprintf(c->from, sizeof(c->from), "%s", in->from);
+	snprintf(c->res.received_by, sizeof(c->res.received_by), "%s", in->user);
+	snprintf(c->tag, sizeof(c->tag), "user=%s call from %s to %s", in->user,
+	    in->from[0] ? in->from : "?", in->number);
+	c->wj = workpool_submit(q->pool, run_incoming, incoming_done, call_release, c);
+	if (c->wj == NULL) {
+		give_slot(q, c);
+		return -1;
+	}
+	memset(&c->shown, 0, sizeof(c->shown));
+	c->shown.line = (int)(c - q->calls) + 1;
+	snprintf(c->shown.dest, sizeof(c->shown.dest), "%s", in->number);
+	snprintf(c->shown.remote_id, sizeof(c->shown.remote_id), "%s", in->from);
+	c->shown.since = (int64_t)time(NULL);
+	show_line(q, &c->shown, c->tag);
+	return 0;
+}
+
+static const char *
+host_number_user(void *arg, const char *number)
+{
+	return own_user(arg, number);
 }
 
 static void
@@ -777,6 +968,66 @@ recover(struct store_job *j, void *arg)
 	return 0;
 }
 
+/* Adds a line with its channels; 0, or -1 when there are more lines than fit. */
+static struct qline *
+add_line(struct faxqueue *q, const struct line_ops *ops, void *line, int channels,
+    const char *name)
+{
+	struct qline *ql;
+
+	if (q->nlines == LINES_MAX)
+		return NULL;
+	ql = &q->lines[q->nlines++];
+	ql->ops = ops;
+	ql->line = line;
+	ql->channels = channels;
+	ql->first = q->ncalls;
+	q->ncalls += channels;
+	snprintf(ql->name, sizeof(ql->name), "%s", name);
+	return ql;
+}
+
+/* Every trunk file of sip_trunks: loaded, its line started (it registers at once). */
+static int
+add_trunks(struct faxqueue *q, char *err, size_t errlen)
+{
+	const struct server_config *cfg = &q->srv->cfg;
+	char list[sizeof(cfg->sip_trunks)], *save = NULL, *path;
+	struct sipline_opts so = { 0 };
+
+	snprintf(list, sizeof(list), "%s", cfg->sip_trunks);
+	for (path = strtok_r(list, ", ", &save); path; path = strtok_r(NULL, ", ", &save)) {
+		struct trunk_config *t = calloc(1, sizeof(*t));
+		struct qline *ql;
+		char name[48];
+		void *line;
+
+		if (t == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (trunk_config_load(t, path, err, errlen) < 0) {
+			free(t);
+			return -1;
+		}
+		so.trunk = t;
+		so.ecm = cfg->fax_ecm;
+		if ((line = sipline_new(q->srv->base, &so, err, errlen)) == NULL) {
+			free(t);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "trunk %s", t->name);
+		if ((ql = add_line(q, &sipline_ops, line, (int)t->channels, name)) == NULL) {
+			sipline_ops.free(line);
+			free(t);
+			snprintf(err, errlen, "sip_trunks: more than %d trunks", TRUNKS_MAX);
+			return -1;
+		}
+		ql->trunk = t;
+	}
+	return 0;
+}
+
 struct faxqueue *
 faxqueue_new(struct server *srv, char *err, size_t errlen)
 {
@@ -789,28 +1040,36 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 		return NULL;
 	}
 	q->srv = srv;
-	q->ops = &softline_ops;
-	q->ncalls = (int)cfg->fax_lines;
+	q->host.number_user = host_number_user;
+	q->host.incoming = host_incoming;
+	q->host.arg = q;
 	station_id(cfg, q->station_id, sizeof(q->station_id));
 	if (store_job_each_active(srv->store, recover, q) < 0) {
 		snprintf(err, errlen, "store: %s", store_errmsg(srv->store));
 		goto fail;
 	}
-	if (cfg->fax_numbers[0] == '\0' && cfg->fax_remotes[0] == '\0') {
-		snprintf(q->off, sizeof(q->off), "no fax line is configured (fax_numbers and "
-		    "fax_remotes are empty): jobs wait");
+	if (cfg->fax_numbers[0] || cfg->fax_remotes[0]) {
+		void *line;
+
+		so.own_numbers = cfg->fax_numbers;
+		so.remotes = cfg->fax_remotes;
+		so.alaw = cfg->fax_alaw;
+		so.ecm = cfg->fax_ecm;
+		so.paced = cfg->fax_paced;
+		if ((line = softline_new(&so, err, errlen)) == NULL)
+			goto fail;
+		q->soft = add_line(q, &softline_ops, line, (int)cfg->fax_lines, "software");
+	}
+	if (add_trunks(q, err, errlen) < 0)
+		goto fail;
+	if (q->nlines == 0) {
+		snprintf(q->off, sizeof(q->off), "no fax line is configured (fax_numbers, "
+		    "fax_remotes and sip_trunks are empty): jobs wait");
 		log_warnx("%s", q->off);
 		if (store_line_reset(srv->store, 0) < 0)
 			log_warnx("fax lines: store: %s", store_errmsg(srv->store));
 		return q;
 	}
-	so.own_numbers = cfg->fax_numbers;
-	so.remotes = cfg->fax_remotes;
-	so.alaw = cfg->fax_alaw;
-	so.ecm = cfg->fax_ecm;
-	so.paced = cfg->fax_paced;
-	if ((q->line = softline_new(&so, err, errlen)) == NULL)
-		goto fail;
 	q->calls = calloc((size_t)q->ncalls, sizeof(*q->calls));
 	q->pool = workpool_new(srv->base, q->ncalls, q->ncalls, "line");
 	q->timer = evtimer_new(srv->base, on_timer, q);
@@ -818,10 +1077,22 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for %d lines", q->ncalls);
 		goto fail;
 	}
+	for (int i = 0; i < q->nlines; i++)
+		for (int k = q->lines[i].first; k < q->lines[i].first + q->lines[i].channels; k++) {
+			q->calls[k].q = q;
+			q->calls[k].ql = &q->lines[i];
+		}
 	if (store_line_reset(srv->store, q->ncalls) < 0)
 		log_warnx("fax lines: store: %s", store_errmsg(srv->store));
-	log_info("software line: %d line%s, station id '%s'%s%s", q->ncalls, plural(q->ncalls),
-	    q->station_id, cfg->fax_alaw ? ", A-law" : "", cfg->fax_paced ? ", paced" : "");
+	if (q->soft)
+		log_info("software line: %d line%s, station id '%s'%s%s", q->soft->channels,
+		    plural(q->soft->channels), q->station_id, cfg->fax_alaw ? ", A-law" : "",
+		    cfg->fax_paced ? ", paced" : "");
+	/* Calls from outside may come from now on. */
+	for (int i = 0; i < q->nlines; i++)
+		if (q->lines[i].ops->attach &&
+		    q->lines[i].ops->attach(q->lines[i].line, &q->host, err, errlen) < 0)
+			goto fail;
 	event_active(q->timer, EV_TIMEOUT, 0);
 	return q;
 fail:
@@ -848,10 +1119,13 @@ faxqueue_free(struct faxqueue *q)
 	workpool_drain(q->pool);
 	workpool_free(q->pool);
 	/* No server, no lines: the operator's status must not show calls from the past. */
-	if (q->line && store_line_reset(q->srv->store, 0) < 0)
+	if (q->nlines && store_line_reset(q->srv->store, 0) < 0)
 		log_warnx("fax lines: store: %s", store_errmsg(q->srv->store));
-	if (q->line)
-		q->ops->free(q->line);
+	/* A trunk's user agent stops (un-REGISTERs) here, after its calls ended. */
+	for (int i = 0; i < q->nlines; i++) {
+		q->lines[i].ops->free(q->lines[i].line);
+		free(q->lines[i].trunk);
+	}
 	free(q->calls);
 	free(q);
 }

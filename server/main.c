@@ -33,7 +33,9 @@
 #include "privdrop.h"
 #include "server.h"
 #include "session.h"
+#include "sipua.h"
 #include "softline.h"
+#include "trunk.h"
 #include "spool.h"
 #include "store.h"
 #include "throttle.h"
@@ -60,6 +62,7 @@ usage(FILE *out)
 	    "      --log DEST         auto, stderr, journal or syslog (overrides log)\n"
 	    "      --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
 	    "      --sample-config    print every option with its default and exit\n"
+	    "      --sample-trunk-config  print every option of a SIP trunk file and exit\n"
 	    "  -V, --version          print the version and exit\n"
 	    "  -h, --help             show this help\n"
 	    "\n"
@@ -263,6 +266,46 @@ ensure_dir(const char *path)
 	return -1;
 }
 
+/* Each trunk file of sip_trunks as the trunk will read it, its password file readable, and
+ * no two trunks on one SIP port: before anything starts, naming the file. */
+static int
+check_trunks(const struct server_config *cfg, char *err, size_t errlen)
+{
+	char list[sizeof(cfg->sip_trunks)], *save = NULL, *path, why[512], pw[SIPUA_PASSWORD_MAX];
+	char where[CONFIG_PATH_MAX + 64];
+	long long ports[TRUNKS_MAX];
+	int n = 0;
+
+	snprintf(list, sizeof(list), "%s", cfg->sip_trunks);
+	for (path = strtok_r(list, ", ", &save); path; path = strtok_r(NULL, ", ", &save)) {
+		struct trunk_config t;
+
+		if (n == TRUNKS_MAX) {
+			snprintf(err, errlen, "%s: more than %d trunks", config_where(cfg,
+			    "sip_trunks", where, sizeof(where)), TRUNKS_MAX);
+			return -1;
+		}
+		if (trunk_config_load(&t, path, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", config_where(cfg, "sip_trunks", where,
+			    sizeof(where)), why);
+			return -1;
+		}
+		if (sipua_read_password(t.password_file, pw, sizeof(pw), why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: password_file: %s", t.path, why);
+			return -1;
+		}
+		explicit_bzero(pw, sizeof(pw));
+		for (int i = 0; i < n; i++)
+			if (ports[i] == t.port) {
+				snprintf(err, errlen, "%s: port %lld is another trunk's too; each trunk "
+				    "needs its own SIP port", t.path, t.port);
+				return -1;
+			}
+		ports[n++] = t.port;
+	}
+	return 0;
+}
+
 /* A key of the operator's that only root may read is the usual case after a switch: say so. */
 static void
 check_readable(const char *what, const char *path)
@@ -329,6 +372,7 @@ main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "log", required_argument, NULL, 'D' },
 		{ "sample-config", no_argument, NULL, 'S' },
+		{ "sample-trunk-config", no_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -355,6 +399,7 @@ main(int argc, char **argv)
 		case 'L': over_log = optarg; break;
 		case 'D': over_dest = optarg; break;
 		case 'S': config_print_sample(); return 0;
+		case 'T': trunk_print_sample(); return 0;
 		case 'V': printf("netcfaxd %s\n", NETCFAX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 64;
@@ -375,7 +420,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (config_resolve_listen(&srv->cfg, err, sizeof(err)) < 0 ||
-	    check_fax_line(&srv->cfg, err, sizeof(err)) < 0) {
+	    check_fax_line(&srv->cfg, err, sizeof(err)) < 0 ||
+	    check_trunks(&srv->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -998,6 +998,23 @@ store_job_next(struct store *st, int64_t now, struct store_job *j)
 }
 
 int
+store_job_due(struct store *st, int64_t now, struct store_job *out, int limit)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
+	    "(next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1)) ORDER BY priority, id LIMIT ?2");
+	int rc = SQLITE_DONE, n = 0;
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, now);
+	sqlite3_bind_int(q, 2, limit);
+	while (n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+		job_row(q, &out[n++]);
+	release(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+}
+
+int
 store_job_wake(struct store *st, int64_t now, int64_t *wake)
 {
 	sqlite3_stmt *q = prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try "

@@ -152,6 +152,9 @@ int store_job_save(struct store *st, const struct store_job *j, int expect,
 /* The next job to dial: pending or sleeping and due by now (or past its kill time), most
  * urgent first, then oldest. 1 found, 0 none, -1. */
 int store_job_next(struct store *st, int64_t now, struct store_job *j);
+/* Up to limit jobs due by now (or past their kill time), in store_job_next's order, into
+ * out: how many, or -1. (The queue looks past a job whose line is full to the next.) */
+int store_job_due(struct store *st, int64_t now, struct store_job *out, int limit);
 /* The earliest future next_try (or kill time before it) of a waiting job, 0 if none, for
  * the dispatcher's timer. 0 or -1. */
 int store_job_wake(struct store *st, int64_t now, int64_t *wake);

@@ -1,10 +1,12 @@
-/* line.h: a telephone line that places fax calls, behind one small interface. The built-in
- * software line (softline.c) is the first implementation; a modem or a SIP trunk would each be
- * another file behind the same operations. */
+/* line.h: a telephone line that places fax calls, and may take them, behind one small
+ * interface. The built-in software line (softline.c) is the first implementation, a SIP trunk
+ * (server/sip/sipline.c) the second; a modem would be another file behind the same
+ * operations. */
 #ifndef NETCFAX_LINE_H
 #define NETCFAX_LINE_H
 
 #include <limits.h>
+#include <stddef.h>
 
 #include "faxcall.h"
 
@@ -13,6 +15,7 @@ enum line_outcome {
 	LINE_BUSY,               /* retry later */
 	LINE_NO_ANSWER,          /* rang out: retry later */
 	LINE_NO_SUCH_NUMBER,     /* nobody has that number: retrying will not help */
+	LINE_REFUSED,            /* the network refused the call for good (words says why) */
 };
 
 struct line_call {
@@ -34,6 +37,25 @@ struct line_result {
 	char   rx_tiff[PATH_MAX];        /* and the file it was received into ("" if none) */
 };
 
+/* An incoming call a line offers to the fax queue, on the loop thread. */
+struct line_incoming {
+	const char *number;              /* the number called: one of ours */
+	const char *user;                /* the user it belongs to */
+	const char *from;                /* the caller's number as the network gave it, or "" */
+	void       *token;               /* the line's handle of the call, given back to answer() */
+};
+
+/* What a line that takes calls may ask of the fax queue; called on the loop thread only. */
+struct line_host {
+	/* The user one of our numbers belongs to, or NULL when it is not ours. */
+	const char *(*number_user)(void *arg, const char *number);
+	/* Takes an offered call: a channel of this line is held for it and the line's answer()
+	 * will run on a worker. 0, or -1 when every channel of the line is busy or the queue is
+	 * stopping (the line then refuses the call itself). */
+	int  (*incoming)(void *arg, void *line, const struct line_incoming *in);
+	void *arg;
+};
+
 struct line_ops {
 	const char *name;
 	/* Places one call and runs it to its end. Blocking: called on a worker thread. 0, or -1
@@ -43,6 +65,17 @@ struct line_ops {
 	/* The user a number of ours belongs to, or NULL when it is not one of ours. Cheap, no
 	 * blocking: asked on the loop thread before a call is placed. */
 	const char *(*own_number_user)(void *line, const char *number);
+	/* The rest is for lines that take calls from outside; NULL on the others. */
+	/* Called once on the loop thread after the line is made: from then on the line may
+	 * offer calls through host (which outlives the line). 0, or -1 with the reason. */
+	int  (*attach)(void *line, const struct line_host *host, char *err, size_t errlen);
+	/* Answers a call the queue took and runs it to its end. Blocking: on a worker. c has
+	 * rx_dir (where the pages go), caller_id (our CSI), progress and abort; the result is as
+	 * call()'s: received_by, rx_tiff, the fax's outcome. 0, or -1 when the call was lost
+	 * before it could be answered (words says why). */
+	int  (*answer)(void *line, void *token, const struct line_call *c, struct line_result *r);
+	/* Lets go of a taken call whose answer() will never run (the queue stopped first). */
+	void (*drop)(void *line, void *token);
 };
 
 #endif

@@ -90,6 +90,7 @@ struct sipua {
 	char              registrar_url[URL_MAX];
 	char              bind_url[URL_MAX];
 	char              aor[URL_MAX];
+	char              from_call[URL_MAX];   /* From of calls we place */
 	char              user[128];
 	char              password[SIPUA_PASSWORD_MAX];
 	char              transport[8];
@@ -491,7 +492,7 @@ place_call(struct sipua *ua, struct command *cmd)
 		return;
 	call->id = cmd->call;
 	snprintf(to, sizeof(to), "sip:%s@%s", cmd->number, ua->domain);
-	call->nh = nua_handle(ua->nua, call, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ua->aor),
+	call->nh = nua_handle(ua->nua, call, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ua->from_call),
 	                      TAG_END());
 	if (call->nh == NULL) {
 		post_call(ua, call, SIPUA_CALL_FAILED, 500, "Internal Error", "out of memory", NULL);
@@ -1012,7 +1013,9 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	if (check_token("registrar", o->registrar, 128, err, errlen) != 0 ||
 	    check_token("user", o->user, 128, err, errlen) != 0 ||
 	    (o->domain && check_token("domain", o->domain, 128, err, errlen) != 0) ||
-	    check_token("bind address", bind, 64, err, errlen) != 0)
+	    check_token("bind address", bind, 64, err, errlen) != 0 ||
+	    (o->caller_id && *o->caller_id &&
+	     check_token("caller id", o->caller_id, 64, err, errlen) != 0))
 		return NULL;
 	if (probe_bind(bind, o->bind_port, strcmp(tp, "tcp") == 0, err, errlen) != 0)
 		return NULL;
@@ -1036,6 +1039,8 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	snprintf(ua->user, sizeof(ua->user), "%s", o->user);
 	snprintf(ua->transport, sizeof(ua->transport), "%s", tp);
 	snprintf(ua->aor, sizeof(ua->aor), "sip:%s@%s", o->user, host);
+	snprintf(ua->from_call, sizeof(ua->from_call), "sip:%s@%s",
+	         o->caller_id && *o->caller_id ? o->caller_id : o->user, host);
 	snprintf(ua->domain, sizeof(ua->domain), "%s", host);
 	snprintf(ua->registrar_url, sizeof(ua->registrar_url), "sip:%s;transport=%s",
 	         o->registrar, tp);

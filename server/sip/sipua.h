@@ -27,6 +27,8 @@ struct sipua_options {
 	unsigned    keepalive;     /* seconds between keepalives; 0 = sofia-sip's default */
 	unsigned    t1_ms;         /* SIP timer T1; 0 = 500 (RFC 3261); a request goes
 	                            * unanswered after 64 * T1 */
+	const char *caller_id;     /* the user part of From on calls we place (the number the
+	                            * called party sees); NULL or "" = user */
 	const char *peers;         /* the addresses INVITEs are taken from, comma-separated
 	                            * (names resolved at start); NULL or "" = the registrar's
 	                            * host. Any other source gets 403. */

@@ -1,0 +1,717 @@
+/* sipline.c: a SIP trunk as a fax line (line.h). The trunk's user agent (sipua.c) signals on
+ * its own thread and reports to the loop; a call itself runs on one of the fax queue's
+ * workers, which offers or answers the media (sdp.c), carries it over RTP (rtpaudio.c) and
+ * runs the fax engine on it (faxcall.c). The two sides meet in a table of call slots under
+ * one lock: the loop writes what the network said into a slot, the worker waits on it.
+ *
+ * Outcomes follow the telephone network's: 486/600 busy, 408/480 and a ring that outlasts
+ * ring_timeout no answer, 404/484/604 no such number, 5xx a failure worth another try, the
+ * rest a refusal in the provider's words. */
+#include "sipline.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faxcall.h"
+#include "log.h"
+#include "media.h"
+#include "rtpaudio.h"
+#include "sdp.h"
+#include "sipua.h"
+
+#define ACK_WAIT_S    40          /* our 200 is retransmitted for 32 s (64 * T1) */
+#define END_WAIT_S    10          /* a BYE or CANCEL is answered within this, or let go */
+#define TICK_MS       100         /* a waiting worker looks at its abort flag this often */
+
+/* One call, as the loop and the worker both see it (under the line's lock). */
+struct slot {
+	int         used;
+	unsigned    id;                      /* the user agent's call id */
+	int         incoming;
+	int         taken;                   /* incoming: the queue took it (answer or drop
+	                                      * comes) */
+	int         progress;                /* the last 18x status */
+	int         answered;                /* 200 received (out), ACK received (in) */
+	int         final;                   /* CALL_FAILED: its status; CALL_ENDED: -1 */
+	char        reason[SIPUA_REASON_MAX];
+	char        sdp[SIPUA_SDP_MAX];      /* the far end's offer (in) or answer (out) */
+	atomic_int  hangup;                  /* the far end hung up: the fax engine stops */
+	char        number[SIPUA_NUMBER_MAX];
+	char        user[65];
+	char        from[SIPUA_NUMBER_MAX];
+};
+
+struct sipline {
+	struct trunk_config     t;
+	int                     ecm;
+	struct sipua           *ua;
+	struct line_host        host;
+	int                     attached;
+	struct sockaddr_storage advert;      /* the address our SDP gives (port set per call) */
+	socklen_t               advert_len;
+	unsigned long long      sdp_version;
+
+	pthread_mutex_t         lock;
+	pthread_cond_t          cond;        /* a slot changed */
+	struct slot            *slots;
+	int                     nslots;
+	int                     registered;
+};
+
+/* ---- the slot table ---- */
+
+static struct slot *
+slot_find(struct sipline *l, unsigned id)
+{
+	for (int i = 0; i < l->nslots; i++)
+		if (l->slots[i].used && l->slots[i].id == id)
+			return &l->slots[i];
+	return NULL;
+}
+
+/* A free slot, cleared and marked used; NULL when all are taken. Under the lock. */
+static struct slot *
+slot_take(struct sipline *l, unsigned id)
+{
+	for (int i = 0; i < l->nslots; i++)
+		if (!l->slots[i].used) {
+			struct slot *s = &l->slots[i];
+
+			memset(s, 0, sizeof(*s));
+			atomic_init(&s->hangup, 0);
+			s->used = 1;
+			s->id = id;
+			return s;
+		}
+	return NULL;
+}
+
+static void
+slot_free(struct sipline *l, struct slot *s)
+{
+	pthread_mutex_lock(&l->lock);
+	s->used = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Waits (the lock held) until done(s) or ms have passed; 1 when done, 0 on time. Wakes
+ * every TICK_MS so that an abort set from another thread is seen. */
+static int
+wait_for(struct sipline *l, struct slot *s, int (*done)(const struct slot *, void *),
+         void *arg, long ms, const atomic_int *abort)
+{
+	struct timespec now, end, tick;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	while (!done(s, arg)) {
+		if (abort && atomic_load(abort))
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec &&
+		    now.tv_nsec >= end.tv_nsec))
+			return 0;
+		tick = now;
+		tick.tv_nsec += TICK_MS * 1000000L;
+		if (tick.tv_nsec >= 1000000000L) {
+			tick.tv_sec++;
+			tick.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&l->cond, &l->lock, &tick);
+	}
+	return 1;
+}
+
+static int
+is_final(const struct slot *s, void *arg)
+{
+	(void)arg;
+	return s->final != 0;
+}
+
+static int
+is_answered_or_final(const struct slot *s, void *arg)
+{
+	(void)arg;
+	return s->answered || s->final != 0;
+}
+
+/* Hangs up (CANCEL, BYE or a refusal, as the call stands) unless the call already ended,
+ * and waits a bounded time for its end, so that the slot is not reused under it. */
+static void
+end_call(struct sipline *l, struct slot *s)
+{
+	pthread_mutex_lock(&l->lock);
+	if (s->final == 0) {
+		pthread_mutex_unlock(&l->lock);
+		sipua_hangup(l->ua, s->id);
+		pthread_mutex_lock(&l->lock);
+		(void)wait_for(l, s, is_final, NULL, END_WAIT_S * 1000L, NULL);
+	}
+	s->used = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* ---- the loop's side: what the user agent reports ---- */
+
+static void
+on_incoming(struct sipline *l, const struct sipua_event *ev)
+{
+	const char *user = l->attached ? l->host.number_user(l->host.arg, ev->to) : NULL;
+	struct line_incoming in;
+	struct slot *s;
+	char err[64];
+
+	if (user == NULL) {
+		/* not one of ours: refused, nothing filed */
+		log_info("trunk %s: call from %s to %s refused (404): not one of this server's "
+		    "numbers", l->t.name, ev->from, ev->to);
+		(void)sipua_answer(l->ua, ev->call, 404, NULL, err, sizeof(err));
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	s = slot_take(l, ev->call);
+	if (s != NULL) {
+		s->incoming = 1;
+		snprintf(s->number, sizeof(s->number), "%s", ev->to);
+		snprintf(s->user, sizeof(s->user), "%s", user);
+		snprintf(s->from, sizeof(s->from), "%s", ev->from);
+		snprintf(s->sdp, sizeof(s->sdp), "%s", ev->sdp);
+	}
+	pthread_mutex_unlock(&l->lock);
+	memset(&in, 0, sizeof(in));
+	in.number = ev->to;
+	in.user = user;
+	in.from = ev->from;
+	in.token = s;
+	if (s == NULL || l->host.incoming(l->host.arg, l, &in) != 0) {
+		log_info("trunk %s: call from %s to %s refused (486): every channel is busy",
+		    l->t.name, ev->from, ev->to);
+		(void)sipua_answer(l->ua, ev->call, 486, NULL, err, sizeof(err));
+		if (s != NULL)
+			slot_free(l, s);
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	s->taken = 1;
+	pthread_mutex_unlock(&l->lock);
+	log_info("trunk %s: call from %s to %s for user=%s", l->t.name, ev->from[0] ?
+	    ev->from : "an unknown caller", ev->to, user);
+}
+
+static void
+on_event(const struct sipua_event *ev, void *arg)
+{
+	struct sipline *l = arg;
+	struct slot *s;
+
+	switch (ev->kind) {
+	case SIPUA_REGISTERED:
+		if (!l->registered)
+			log_info("trunk %s: registered with %s as %s for %u s", l->t.name,
+			    l->t.registrar, ev->contact, ev->expires);
+		l->registered = 1;
+		return;
+	case SIPUA_REG_FAILED:
+		log_warnx("trunk %s: registration with %s failed: %s; next try in %u s",
+		    l->t.name, l->t.registrar, ev->reason, ev->retry_in);
+		l->registered = 0;
+		return;
+	case SIPUA_STRANGER:
+		log_warnx("trunk %s: %s", l->t.name, ev->reason);
+		return;
+	case SIPUA_CALL_INCOMING:
+		on_incoming(l, ev);
+		return;
+	default:
+		break;
+	}
+	pthread_mutex_lock(&l->lock);
+	if ((s = slot_find(l, ev->call)) != NULL) {
+		switch (ev->kind) {
+		case SIPUA_CALL_PROGRESS:
+			s->progress = ev->status;
+			if (ev->sdp[0] && !s->incoming)
+				snprintf(s->sdp, sizeof(s->sdp), "%s", ev->sdp);
+			break;
+		case SIPUA_CALL_ANSWERED:
+			s->answered = 1;
+			if (ev->sdp[0] && !s->incoming)
+				snprintf(s->sdp, sizeof(s->sdp), "%s", ev->sdp);
+			break;
+		case SIPUA_CALL_FAILED:
+			s->final = ev->status > 0 ? ev->status : 500;
+			snprintf(s->reason, sizeof(s->reason), "%s", ev->reason);
+			atomic_store(&s->hangup, 1);
+			break;
+		case SIPUA_CALL_ENDED:
+			s->final = -1;
+			snprintf(s->reason, sizeof(s->reason), "%s", ev->reason);
+			atomic_store(&s->hangup, 1);
+			break;
+		}
+		pthread_cond_broadcast(&l->cond);
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* ---- the worker's side ---- */
+
+/* A failed INVITE's status as a line outcome. */
+static void
+outcome_of(int status, const char *reason, const char *number, struct line_result *r,
+           int *rc)
+{
+	*rc = 0;
+	switch (status) {
+	case 486: case 600:
+		r->outcome = LINE_BUSY;
+		snprintf(r->words, sizeof(r->words), "busy (%s)", reason);
+		return;
+	case 408: case 480:
+		r->outcome = LINE_NO_ANSWER;
+		snprintf(r->words, sizeof(r->words), "no answer (%s)", reason);
+		return;
+	case 404: case 484: case 604:
+		r->outcome = LINE_NO_SUCH_NUMBER;
+		snprintf(r->words, sizeof(r->words), "number %s is not in service (%s)", number,
+		    reason);
+		return;
+	default:
+		break;
+	}
+	if (status >= 500 && status < 600) {
+		/* the provider's trouble, or the far end's: worth another try later */
+		*rc = -1;
+		snprintf(r->words, sizeof(r->words), "the provider could not place it (%s)", reason);
+		return;
+	}
+	r->outcome = LINE_REFUSED;
+	snprintf(r->words, sizeof(r->words), "refused by the network (%s)", reason);
+}
+
+/* The call's media: a socket in the trunk's RTP range, and our side of the SDP. */
+static void *
+media_new(struct sipline *l, struct sdp_local *sl, struct sockaddr_storage *adv, char *err,
+          size_t errlen)
+{
+	struct rtpaudio_opts ro = { 0 };
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	void *m;
+
+	ro.bind_addr = l->t.listen;
+	ro.port_min = (int)l->t.rtp_min;
+	ro.port_max = (int)l->t.rtp_max;
+	ro.depth_ms = (int)l->t.jitter_buffer;
+	if ((m = rtpaudio_new(&ro, err, errlen)) == NULL)
+		return NULL;
+	if (rtpaudio_ops.local(m, &local, &len) != 0) {
+		snprintf(err, errlen, "cannot read the media socket's address");
+		rtpaudio_ops.free(m);
+		return NULL;
+	}
+	*adv = l->advert;
+	if (adv->ss_family == AF_INET)
+		((struct sockaddr_in *)adv)->sin_port = ((struct sockaddr_in *)&local)->sin_port;
+	else
+		((struct sockaddr_in6 *)adv)->sin6_port =
+		    ((struct sockaddr_in6 *)&local)->sin6_port;
+	memset(sl, 0, sizeof(*sl));
+	sl->addr = (const struct sockaddr *)adv;
+	sl->addrlen = l->advert_len;
+	sl->codecs = l->t.codec_list;
+	sl->ncodecs = l->t.ncodecs;
+	sl->session_id = (unsigned long long)time(NULL);
+	sl->version = __atomic_add_fetch(&l->sdp_version, 1, __ATOMIC_RELAXED);
+	return m;
+}
+
+static const char *
+codec_name(int codec)
+{
+	return codec == MEDIA_PCMA ? "PCMA" : codec == MEDIA_PCMU ? "PCMU" : "?";
+}
+
+/* Runs the fax on started media; the far end's hangup flag stops it. 0, or -1 when the fax
+ * engine could not start (r->words says why). */
+static int
+run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, int calling,
+        const char *rx, struct line_result *r)
+{
+	struct faxcall_media_opts fo = { 0 };
+
+	fo.ops = &rtpaudio_ops;
+	fo.media = m;
+	fo.calling = calling;
+	fo.tx_tiff = c->tx_tiff;
+	fo.rx_tiff = rx;
+	fo.ident = c->caller_id;
+	fo.page_header = c->page_header;
+	fo.ecm = l->ecm;
+	fo.abort = c->abort;
+	fo.hangup = &s->hangup;
+	fo.progress = c->progress;
+	fo.arg = c->arg;
+	if (faxcall_media_run(&fo, &r->fax) < 0) {
+		snprintf(r->words, sizeof(r->words), "the fax engine: %s", r->fax.reason);
+		return -1;
+	}
+	r->outcome = LINE_CONNECTED;
+	snprintf(r->words, sizeof(r->words), "%s", r->fax.reason);
+	return 0;
+}
+
+static int
+sipline_call(void *line, const struct line_call *c, struct line_result *r)
+{
+	struct sipline *l = line;
+	struct sockaddr_storage adv;
+	struct sdp_local sl;
+	struct media_peer peer;
+	char dial[SIPUA_NUMBER_MAX], offer[SDP_TEXT_MAX], err[200], reason[SIPUA_REASON_MAX];
+	struct slot *s;
+	unsigned id = 0;
+	void *m;
+	int rc, status, answered;
+
+	memset(r, 0, sizeof(*r));
+	if (trunk_dial_string(&l->t, c->number, dial, sizeof(dial), err, sizeof(err)) != 0) {
+		r->outcome = LINE_NO_SUCH_NUMBER;
+		snprintf(r->words, sizeof(r->words), "%s", err);
+		return 0;
+	}
+	if ((m = media_new(l, &sl, &adv, err, sizeof(err))) == NULL) {
+		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
+		return -1;
+	}
+	if (sdp_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
+		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
+		rtpaudio_ops.free(m);
+		return -1;
+	}
+	/* The slot is taken under the lock the events are delivered under: none is missed
+	 * between the INVITE's queueing and the slot. */
+	pthread_mutex_lock(&l->lock);
+	if ((s = slot_take(l, 0)) == NULL)
+		snprintf(err, sizeof(err), "no call slot free");
+	else if (sipua_call(l->ua, dial, offer, &id, err, sizeof(err)) != 0) {
+		s->used = 0;
+		s = NULL;
+	}
+	if (s == NULL) {
+		pthread_mutex_unlock(&l->lock);
+		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
+		rtpaudio_ops.free(m);
+		return -1;
+	}
+	s->id = id;
+	snprintf(s->number, sizeof(s->number), "%s", dial);
+	log_debug("trunk %s: calling %s (call %u)", l->t.name, dial, id);
+	answered = wait_for(l, s, is_answered_or_final, NULL, l->t.ring_timeout * 1000L,
+	    c->abort) && s->answered;
+	status = s->final;
+	snprintf(reason, sizeof(reason), "%s", s->reason);
+	pthread_mutex_unlock(&l->lock);
+	if (!answered) {
+		int aborted = c->abort && atomic_load(c->abort);
+
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		if (status > 0 && !aborted) {
+			outcome_of(status, reason, c->number, r, &rc);
+			return rc;
+		}
+		r->outcome = LINE_NO_ANSWER;
+		snprintf(r->words, sizeof(r->words), aborted ? "hung up while it rang" :
+		    "no answer within %lld s", l->t.ring_timeout);
+		return 0;
+	}
+	if (sdp_read_answer(s->sdp, &sl, &peer, err, sizeof(err)) != 0 ||
+	    rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
+		log_warnx("trunk %s: call to %s: the far end's media answer: %s", l->t.name, dial,
+		    err);
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		r->outcome = LINE_REFUSED;
+		snprintf(r->words, sizeof(r->words), "the far end answered with media we cannot "
+		    "use (%s)", err);
+		return 0;
+	}
+	log_info("trunk %s: call to %s answered, G.711 %s", l->t.name, dial,
+	    codec_name(peer.codec));
+	rc = run_fax(l, s, m, c, 1, NULL, r);
+	end_call(l, s);
+	rtpaudio_ops.free(m);
+	return rc;
+}
+
+static int
+sipline_answer(void *line, void *token, const struct line_call *c, struct line_result *r)
+{
+	struct sipline *l = line;
+	struct slot *s = token;
+	struct sockaddr_storage adv;
+	struct sdp_local sl;
+	struct media_peer peer;
+	char answer[SDP_TEXT_MAX], err[200], rx[PATH_MAX];
+	void *m;
+	int fd, acked;
+
+	memset(r, 0, sizeof(*r));
+	if ((m = media_new(l, &sl, &adv, err, sizeof(err))) == NULL) {
+		(void)sipua_answer(l->ua, s->id, 503, NULL, err, sizeof(err));
+		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
+		end_call(l, s);
+		return -1;
+	}
+	if (sdp_answer(s->sdp, &sl, &peer, answer, sizeof(answer), err, sizeof(err)) != 0) {
+		char e2[64];
+
+		log_warnx("trunk %s: call from %s to %s refused (488): %s", l->t.name, s->from,
+		    s->number, err);
+		(void)sipua_answer(l->ua, s->id, 488, NULL, e2, sizeof(e2));
+		snprintf(r->words, sizeof(r->words), "the caller's media offer: %s", err);
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		return -1;
+	}
+	if (sipua_answer(l->ua, s->id, 200, answer, err, sizeof(err)) != 0) {
+		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		return -1;
+	}
+	pthread_mutex_lock(&l->lock);
+	acked = wait_for(l, s, is_answered_or_final, NULL, ACK_WAIT_S * 1000L, c->abort) &&
+	    s->answered && s->final == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (!acked || rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
+		snprintf(r->words, sizeof(r->words), "%s", !acked ? "the caller went before the "
+		    "call was set up" : err);
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		return -1;
+	}
+	snprintf(rx, sizeof(rx), "%s/recv-XXXXXX", c->rx_dir ? c->rx_dir : "/tmp");
+	if ((fd = mkstemp(rx)) < 0) {
+		snprintf(r->words, sizeof(r->words), "cannot create the file to receive into: %s",
+		    strerror(errno));
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		return -1;
+	}
+	close(fd);
+	log_info("trunk %s: answered the call from %s to %s, G.711 %s", l->t.name,
+	    s->from[0] ? s->from : "an unknown caller", s->number, codec_name(peer.codec));
+	snprintf(r->received_by, sizeof(r->received_by), "%s", s->user);
+	snprintf(r->rx_tiff, sizeof(r->rx_tiff), "%s", rx);
+	if (run_fax(l, s, m, c, 0, rx, r) != 0) {
+		end_call(l, s);
+		rtpaudio_ops.free(m);
+		unlink(rx);
+		r->rx_tiff[0] = '\0';
+		return -1;
+	}
+	/* the answering side's outcome is ours here */
+	r->fax.callee_completion = r->fax.completion;
+	end_call(l, s);
+	rtpaudio_ops.free(m);
+	if (r->fax.pages_received == 0) {
+		unlink(rx);                    /* nothing came: nothing for the inbox */
+		r->rx_tiff[0] = '\0';
+	}
+	return 0;
+}
+
+static void
+sipline_drop(void *line, void *token)
+{
+	struct sipline *l = line;
+	struct slot *s = token;
+	char err[64];
+
+	(void)sipua_answer(l->ua, s->id, 503, NULL, err, sizeof(err));
+	slot_free(l, s);
+}
+
+static int
+sipline_attach(void *line, const struct line_host *host, char *err, size_t errlen)
+{
+	struct sipline *l = line;
+
+	(void)err;
+	(void)errlen;
+	l->host = *host;
+	l->attached = 1;
+	return 0;
+}
+
+static const char *
+sipline_own_user(void *line, const char *number)
+{
+	(void)line;
+	(void)number;
+	return NULL;            /* our own numbers are the software line's to answer */
+}
+
+static void
+sipline_free(void *line)
+{
+	struct sipline *l = line;
+
+	if (l == NULL)
+		return;
+	sipua_free(l->ua);
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->cond);
+	free(l->slots);
+	free(l);
+}
+
+int
+sipline_registered(void *line)
+{
+	return ((struct sipline *)line)->registered;
+}
+
+/* The address our SDP advertises: the listen address, or when that is a wildcard, the one
+ * this host sends from towards the registrar (what a connected UDP socket is given). */
+static int
+find_advert(struct sipline *l, char *err, size_t errlen)
+{
+	struct addrinfo hints, *ai = NULL;
+	char host[256], *colon;
+	const char *port = "5060";
+	int fd, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST;
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(l->t.listen, NULL, &hints, &ai) != 0) {
+		snprintf(err, errlen, "%s: listen: '%s' is not a numeric address", l->t.path,
+		    l->t.listen);
+		return -1;
+	}
+	memcpy(&l->advert, ai->ai_addr, ai->ai_addrlen);
+	l->advert_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	if (!((l->advert.ss_family == AF_INET &&
+	    ((struct sockaddr_in *)&l->advert)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (l->advert.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&l->advert)->sin6_addr))))
+		return 0;
+	/* "host", "host:port", "[v6]:port" */
+	if (l->t.registrar[0] == '[') {
+		snprintf(host, sizeof(host), "%s", l->t.registrar + 1);
+		if ((colon = strchr(host, ']')) != NULL) {
+			*colon = '\0';
+			if (colon[1] == ':')
+				port = l->t.registrar + (colon - host) + 3;
+		}
+	} else {
+		snprintf(host, sizeof(host), "%s", l->t.registrar);
+		if ((colon = strchr(host, ':')) != NULL && colon == strrchr(host, ':')) {
+			*colon = '\0';
+			port = strchr(l->t.registrar, ':') + 1;
+		}
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_family = l->advert.ss_family;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "%s: registrar '%s': %s", l->t.path, l->t.registrar,
+		    gai_strerror(rc));
+		return -1;
+	}
+	rc = -1;
+	if ((fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0) {
+		l->advert_len = sizeof(l->advert);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&l->advert, &l->advert_len) == 0)
+			rc = 0;
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: no route to the registrar %s: %s", l->t.path,
+		    l->t.registrar, strerror(errno));
+	return rc;
+}
+
+void *
+sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, size_t errlen)
+{
+	struct sipline *l = calloc(1, sizeof(*l));
+	struct sipua_options so = { 0 };
+	pthread_condattr_t ca;
+
+	if (l == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->t = *o->trunk;
+	l->ecm = o->ecm;
+	/* a call that ends can hold its slot while its successor starts: twice the channels */
+	l->nslots = (int)l->t.channels * 2;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((l->slots = calloc((size_t)l->nslots, sizeof(*l->slots))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (find_advert(l, err, errlen) != 0)
+		goto fail;
+	so.registrar = l->t.registrar;
+	so.user = l->t.user;
+	so.domain = l->t.domain[0] ? l->t.domain : NULL;
+	so.password_file = l->t.password_file;
+	so.transport = l->t.transport;
+	so.bind_addr = l->t.listen;
+	so.bind_port = (uint16_t)l->t.port;
+	so.expires = (unsigned)l->t.expires;
+	so.keepalive = (unsigned)l->t.keepalive;
+	so.caller_id = l->t.caller_id;
+	so.peers = l->t.peers;
+	if ((l->ua = sipua_new(base, &so, on_event, l, err, errlen)) == NULL) {
+		char why[SIPUA_ERR_MAX];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "trunk %s (%s): %s", l->t.name, l->t.path, why);
+		goto fail;
+	}
+	log_info("trunk %s: %s to %s as %s, %lld channel%s, %s%s%s", l->t.name, l->t.transport,
+	    l->t.registrar, l->t.user, l->t.channels, l->t.channels == 1 ? "" : "s",
+	    l->t.ncodecs == 2 ? "PCMA and PCMU" : codec_name(l->t.codec_list[0]),
+	    l->t.route[0] ? ", route " : "", l->t.route);
+	return l;
+fail:
+	sipline_free(l);
+	return NULL;
+}
+
+const struct line_ops sipline_ops = {
+	.name = "sip",
+	.call = sipline_call,
+	.free = sipline_free,
+	.own_number_user = sipline_own_user,
+	.attach = sipline_attach,
+	.answer = sipline_answer,
+	.drop = sipline_drop,
+};

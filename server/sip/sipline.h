@@ -1,0 +1,27 @@
+/* sipline.h: a SIP trunk as a fax line (line.h): G.711 calls out and in. */
+#ifndef NETCFAX_SIPLINE_H
+#define NETCFAX_SIPLINE_H
+
+#include <stddef.h>
+
+#include "line.h"
+#include "trunk.h"
+
+struct event_base;
+
+extern const struct line_ops sipline_ops;
+
+struct sipline_opts {
+	const struct trunk_config *trunk;   /* copied */
+	int ecm;                            /* offer T.30 error correction */
+};
+
+/* Starts the trunk's user agent (it registers at once) on base's loop. NULL with the reason
+ * (options, password file, a port that cannot be bound). Free with sipline_ops.free. */
+void *sipline_new(struct event_base *base, const struct sipline_opts *o, char *err,
+                  size_t errlen);
+
+/* Whether the provider holds our registration now: 1, 0; for status and logs. */
+int sipline_registered(void *line);
+
+#endif

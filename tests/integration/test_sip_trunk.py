@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""The SIP trunk line end to end on loopback: two netcfaxd servers, "US" and "UK", each
+registered with Debian's kamailio playing the provider (siplab.Kamailio, carrier mode:
+accounts, DIDs routed to the account that registered), fax each other's users by their
+numbers; each fax arrives pixel-exact in the recipient's inbox. Then what the network can say
+to a call: a number the carrier does not know, a number the server does not own, a stranger's
+INVITE, more calls than channels, a far end that hangs up mid-fax, and SIPp playing a far end
+that is busy or never answers."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+import siplab  # noqa: E402
+from test_fax import GS_TIFF, make_pdf, stream  # noqa: E402
+
+US_ALICE = "+1 212 555 0101"
+UK_BOB = "+44 20 7946 0001"
+UK_CAROL = "+44 20 7946 0002"
+UK_NOBODY = "+44 20 7946 0099"       # routed to the UK office by the carrier, not its number
+NOWHERE = "+33 1 99 00 00 00"        # a DID the carrier does not have
+ACCOUNTS = {"us-office": "us-Trunk-pw1", "uk-office": "uk-Trunk-pw2"}
+DIDS = {"12125550101": "us-office", "442079460001": "uk-office",
+        "442079460002": "uk-office", "442079460099": "uk-office"}
+RETRIES = {"retry_busy": 2, "retry_no_answer": 2, "retry_failed": 2}
+
+
+def digits(number):
+    return re.sub(r"\D", "", number)
+
+
+def free_rtp_range(n=20):
+    """An even-started range of n UDP ports on loopback free a moment ago."""
+    for _ in range(50):
+        base = siplab.free_udp_tcp_port() & ~1
+        if base + n > 65535:
+            continue
+        return "%d-%d" % (base, base + n - 1)
+    raise AssertionError("no free port range")
+
+
+def trunk_file(owner, account, registrar, codecs, channels=2, **more):
+    d = nt.make_temp_dir(owner, prefix="ncfx-trunk-")
+    pw = os.path.join(d, "trunk.secret")
+    with open(pw, "w") as f:
+        f.write(ACCOUNTS.get(account, siplab.PASSWORD) + "\n")
+    os.chmod(pw, 0o600)
+    path = os.path.join(d, account + ".conf")
+    keys = {"registrar": registrar, "user": account, "domain": siplab.DOMAIN,
+            "password_file": pw, "listen": nt.HOST, "port": siplab.free_udp_tcp_port(),
+            "rtp_ports": free_rtp_range(), "channels": channels, "codecs": codecs,
+            "international": "digits", "expires": 60, "ring_timeout": 15}
+    keys.update(more)
+    with open(path, "w") as f:
+        for k, v in keys.items():
+            f.write("%s = %s\n" % (k, v))
+    return path, keys
+
+
+def wait_registered(owner, srv, name):
+    srv.wait_log(lambda t: "trunk %s: registered" % name in t, timeout=siplab.WAIT)
+
+
+def fax_received(watcher):
+    return [n for n in watcher.notifications() if n["event"] == "fax_received"]
+
+
+class Trunk(unittest.TestCase):
+    """The US and UK servers on one carrier. US offers PCMU first, UK takes PCMA first: a call
+    goes in the caller's preferred law, so both laws are carried."""
+
+    @classmethod
+    def setUpClass(cls):
+        siplab.check_tools()
+        cls.kam = siplab.Kamailio(cls, mode="carrier", accounts=ACCOUNTS, dids=DIDS)
+        us_conf, cls.us_trunk = trunk_file(cls, "us-office", cls.kam.registrar, "PCMU, PCMA")
+        uk_conf, cls.uk_trunk = trunk_file(cls, "uk-office", cls.kam.registrar, "PCMA, PCMU",
+                                           channels=2)
+        cls.us = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s alice" % US_ALICE,
+                                           fax_station_id="US office",
+                                           sip_trunks=us_conf))
+        cls.uk = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s bob, %s carol"
+                                           % (UK_BOB, UK_CAROL), fax_station_id="UK office",
+                                           sip_trunks=uk_conf))
+        for srv, name in ((cls.us, "us-office"), (cls.uk, "uk-office")):
+            wait_registered(cls, srv, name)
+        cls.us.add_user("alice", "alice-pw-secret")
+        cls.uk.add_user("bob", "bob-pw-secret")
+        cls.uk.add_user("carol", "carol-pw-secret")
+
+    def setUp(self):
+        self.alice = nt.Client(self.us, "alice", "alice-pw-secret", owner=self)
+        self.bob = nt.Client(self.uk, "bob", "bob-pw-secret", owner=self)
+        self.carol = nt.Client(self.uk, "carol", "carol-pw-secret", owner=self)
+
+    def send(self, client, path, dest, wait=True, expect=0):
+        args = ["send", path, "--to", dest] + (["--wait"] if wait else [])
+        rc, out, err = client.run(*args, global_opts=("--json",), timeout=300)
+        self.assertEqual(rc, expect, client.describe())
+        lines = stream(out)
+        job = [o for o in lines if "job" in o and isinstance(o["job"], dict)][0]["job"]
+        return job, [o for o in lines if o.get("type") == "notification" and
+                     o.get("job") == job["id"]]
+
+    def job(self, client, jid):
+        rc, data, err = client.run("jobs", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        return [j for j in data["jobs"] if j["id"] == jid][0]
+
+    def wait_job(self, client, jid, pred, what):
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            j = self.job(client, jid)
+            if pred(j):
+                return j
+            time.sleep(0.5)
+        self.fail("job %d never %s: %s" % (jid, what, self.job(client, jid)))
+
+    def check_pixels(self, client, fax_id, pdf):
+        tif = os.path.join(client.home, "got-%d.tif" % fax_id)
+        rc, out, err = client.run("fetch", str(fax_id), "-o", tif)
+        self.assertEqual(rc, 0, client.describe())
+        expect = os.path.join(client.home, "expect-%d.tif" % fax_id)
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        sent = nt.tiff_bitmaps(expect, client.home)
+        got = nt.tiff_bitmaps(tif, client.home)
+        self.assertEqual(len(got), len(sent))
+        for i, (a, b) in enumerate(zip(sent, got)):
+            self.assertEqual(a, b, "page %d differs from what was sent" % (i + 1))
+
+    def test_us_to_uk_and_back_pixel_exact_in_both_laws(self):
+        bobw = nt.Watcher(self.bob, owner=self)
+        bobw.wait_status("logged in")
+        us_log, uk_log = self.us.log_size(), self.uk.log_size()
+        pdf = make_pdf(self.alice.home, "three.pdf", ["first page", "second page", "third"])
+        job, notes = self.send(self.alice, pdf, UK_BOB)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        self.assertEqual([n["page"] for n in notes if n["event"] == "job_page" and
+                          n.get("page")], [1, 2, 3], notes)
+        done = self.job(self.alice, job["id"])
+        self.assertEqual((done["state"], done["pages_sent"]), ("done", 3))
+        self.assertIn("UK office", done["reason"])           # the far end's CSI
+        bobw.wait_for(lambda w: fax_received(w), what="fax_received")
+        got = fax_received(bobw)[0]
+        rc, data, err = self.bob.run("inbox", json=True)
+        [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
+        self.assertEqual((fax["pages"], fax["from"]), (3, "US office"))
+        self.assertEqual(digits(fax["number"]), digits(UK_BOB))
+        self.check_pixels(self.bob, fax["id"], pdf)
+        # the US offered PCMU first, the UK took it
+        self.assertIn("answered, G.711 PCMU", self.us.log_since(us_log))
+        self.assertIn("G.711 PCMU", self.uk.log_since(uk_log))
+        # the carrier saw the INVITE from the US account to the UK's DID
+        invites = [r for r in self.kam.requests("INVITE", "us-office")
+                   if r.get("did") == digits(UK_BOB)]
+        self.assertGreaterEqual(len(invites), 1, self.kam.text()[-3000:])
+
+        # and back: bob faxes alice, in A-law (the UK's first choice)
+        alicew = nt.Watcher(self.alice, owner=self)
+        alicew.wait_status("logged in")
+        us_log, uk_log = self.us.log_size(), self.uk.log_size()
+        pdf2 = make_pdf(self.bob.home, "two.pdf", ["reply one", "reply two"])
+        job, notes = self.send(self.bob, pdf2, US_ALICE)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        alicew.wait_for(lambda w: fax_received(w), what="fax_received")
+        rc, data, err = self.alice.run("inbox", json=True)
+        [fax] = [f for f in data["faxes"] if f["id"] == fax_received(alicew)[0]["fax"]]
+        self.assertEqual((fax["pages"], fax["from"]), (2, "UK office"))
+        self.check_pixels(self.alice, fax["id"], pdf2)
+        self.assertIn("answered, G.711 PCMA", self.uk.log_since(uk_log))
+
+    def test_two_calls_at_once(self):
+        bobw = nt.Watcher(self.bob, owner=self)
+        carolw = nt.Watcher(self.carol, owner=self)
+        bobw.wait_status("logged in")
+        carolw.wait_status("logged in")
+        jobs = []
+        for dest, name in ((UK_BOB, "b"), (UK_CAROL, "c")):
+            tif = os.path.join(self.alice.home, name + ".tif")
+            nt.make_tiff(tif, pages=2, seed=len(jobs) + 7)
+            jobs.append(self.send(self.alice, tif, dest, wait=False)[0])
+        for j in jobs:
+            self.wait_job(self.alice, j["id"], lambda x: x["state"] in ("done", "failed"),
+                          "ended")
+            self.assertEqual(self.job(self.alice, j["id"])["state"], "done")
+        bobw.wait_for(lambda w: fax_received(w), what="bob's fax")
+        carolw.wait_for(lambda w: fax_received(w), what="carol's fax")
+        # both calls were up at the same time: the UK server answered the second while the
+        # first was still on (two "answered" lines before two ends)
+        text = self.uk.log_text()
+        answered = [m.start() for m in re.finditer(r"answered the call from", text)]
+        filed = [m.start() for m in re.finditer(r"received on \+44 20 7946 000[12]", text)]
+        self.assertGreaterEqual(len(answered), 2)
+        self.assertLess(sorted(answered)[-1], sorted(filed)[-1])
+
+    def test_number_the_carrier_does_not_know_fails_at_once(self):
+        tif = os.path.join(self.alice.home, "x.tif")
+        nt.make_tiff(tif, pages=1)
+        job, notes = self.send(self.alice, tif, NOWHERE, expect=1)
+        j = self.job(self.alice, job["id"])
+        self.assertEqual(j["state"], "failed")
+        self.assertIn("not in service", j["reason"])
+        self.assertIn("404", j["reason"])
+        self.assertEqual(j["dials"], 1)
+
+    def test_number_not_ours_is_refused_and_nothing_filed(self):
+        before = self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0]
+        uk_log = self.uk.log_size()
+        tif = os.path.join(self.alice.home, "y.tif")
+        nt.make_tiff(tif, pages=1)
+        job, notes = self.send(self.alice, tif, UK_NOBODY, expect=1)
+        j = self.job(self.alice, job["id"])
+        self.assertEqual(j["state"], "failed")
+        self.assertIn("not in service", j["reason"])
+        self.assertIn("refused (404): not one of this server's numbers",
+                      self.uk.log_since(uk_log))
+        self.assertEqual(self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0], before)
+
+    def test_invite_from_a_stranger_is_refused(self):
+        # SIPp sends from 127.0.0.2, an address that is not the carrier's, straight to the UK
+        # server's SIP port: 403, no call, and the server says so
+        uk_log = self.uk.log_size()
+        before = self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0]
+        far = siplab.Sipp(self, None, scenario=siplab.UAC_FORBIDDEN, service="442079460001",
+                          dest="%s:%s" % (nt.HOST, self.uk_trunk["port"]), host="127.0.0.2")
+        self.assertEqual(far.wait(), 0, far.errors())
+        self.uk.wait_log(lambda t: "INVITE from 127.0.0.2 refused (403)" in t, uk_log,
+                         timeout=siplab.WAIT)
+        self.assertEqual(self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0], before)
+
+
+if __name__ == "__main__":
+    nt.main()
