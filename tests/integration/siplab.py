@@ -180,6 +180,7 @@ loadmodule "sanity.so"
 loadmodule "siputils.so"
 loadmodule "htable.so"
 loadmodule "nathelper.so"
+loadmodule "textops.so"
 modparam("registrar", "min_expires", 10)
 modparam("usrloc", "nat_bflag", 6)
 modparam("registrar", "received_avp", "$avp(RECEIVED)")
@@ -194,6 +195,11 @@ event_route[htable:mod-init] {
 request_route {
 	force_rport();
 	xlog("L_NOTICE", "REQ $rm user=$fU did=$tU ruri=$ru src=$si:$sp proto=$pr callid=$ci cseq=$cs expires=$hdr(Expires) auth=$au via=$hdr(Via)\n");
+	if ($rm == "OPTIONS" && !has_totag()) {
+		# an office's keepalive (sofia-sip's has Max-Forwards 0: it is for the first hop)
+		sl_send_reply("200", "OK");
+		exit;
+	}
 	if (!mf_process_maxfwd_header("10")) {
 		$var(code) = 483; $var(why) = "Too Many Hops";
 		route(REFUSE);
@@ -203,10 +209,6 @@ request_route {
 		exit;
 	}
 	route(NATDETECT);
-	if ($rm == "OPTIONS" && $rU == $null) {
-		sl_send_reply("200", "OK");   # an office's keepalive
-		exit;
-	}
 	if ($rm == "CANCEL") {
 		if (t_check_trans())
 			t_relay();
@@ -277,11 +279,11 @@ route[AUTH] {
 }
 
 route[DID] {
-	$var(account) = $sht(did=>$rU);
-	if ($var(account) == $null) {
+	if ($sht(did=>$rU) == $null) {
 		$var(code) = 404; $var(why) = "Not Found";
 		route(REFUSE);
 	}
+	$var(account) = $sht(did=>$rU);
 	$var(did) = $rU;
 	$ru = "sip:" + $var(account) + "@%(domain)s";
 	if (!lookup("location")) {
@@ -372,16 +374,23 @@ class Kamailio:
                 self.proc.wait(timeout=5)
         self.log.close()
 
-    def text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+    def text(self, since=0):
+        """The log from byte offset since (a mark())."""
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
 
-    def lines(self, word):
+    def mark(self):
+        """Where the log ends now: lines(), requests() and wait_requests() take it as since,
+        to see only what came after."""
+        return os.path.getsize(self.log_path)
+
+    def lines(self, word, since=0):
         """The fields of each logged line that begins with word (REQ, REFUSE, ROUTE), as
         dicts; a REQ's method is "method", its Via (which holds spaces, so it is logged last)
-        "via"."""
+        "via", a REFUSE's status "status" and method "method"."""
         out = []
-        for line in self.text().splitlines():
+        for line in self.text(since).splitlines():
             m = re.search(r"\b%s (.*)$" % word, line)
             if not m:
                 continue
@@ -389,29 +398,29 @@ class Kamailio:
             if " via=" in rest:
                 rest, via = rest.split(" via=", 1)
             fields = dict(re.findall(r"(\w+)=(\S+)", rest))
-            first = rest.split(" ", 1)[0]
-            if "=" not in first:
-                fields["method" if word == "REQ" else "status"] = first
-            if word == "REFUSE":
-                fields["method"] = rest.split(" ")[1]
+            words = rest.split(" ")
+            if word == "REQ":
+                fields["method"] = words[0]
+            elif word == "REFUSE":
+                fields["status"], fields["method"] = words[0], words[1]
             fields["via"] = via
             out.append(fields)
         return out
 
-    def requests(self, method, user=None):
+    def requests(self, method, user=None, since=0):
         """The logged requests of one method (from one user, or from any)."""
-        return [r for r in self.lines("REQ")
+        return [r for r in self.lines("REQ", since)
                 if r["method"] == method and (user is None or r.get("user") == user)]
 
-    def wait_requests(self, method, user, n):
+    def wait_requests(self, method, user, n, since=0):
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
-            got = self.requests(method, user)
+            got = self.requests(method, user, since)
             if len(got) >= n:
                 return got
             time.sleep(0.2)
         raise AssertionError("kamailio saw fewer than %d %s from %s:\n%s" %
-                             (n, method, user, self.text()[-4000:]))
+                             (n, method, user, self.text(since)[-4000:]))
 
     def bindings(self, user):
         """The location table's entries for user (kamcmd ul.dump), each a dict of its fields
@@ -582,3 +591,109 @@ class Probe:
             self.proc.wait(timeout=10)
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+# --- the carrier lab (root only) ---
+
+# The carrier's WAN address, and each office: its router's WAN address, the LAN, the router's
+# LAN address and the office host's.
+CARRIER_ADDR = "11.22.33.50"
+OFFICES = {
+    "us": {"wan": nt.US_WAN, "lan": nt.US_LAN, "gw": nt.US_GW, "host": "192.168.10.2"},
+    "uk": {"wan": nt.UK_WAN, "lan": nt.UK_LAN, "gw": nt.UK_GW, "host": "192.168.20.2"},
+}
+
+
+class CarrierLab:
+    """       us-host 192.168.10.2 -- us-rtr 192.168.10.1 | 11.22.33.10 --+
+                                                                      carrier 11.22.33.50
+           uk-host 192.168.20.2 -- uk-rtr 192.168.20.1 | 11.22.33.20 --+   (kamailio :5060)
+
+    The WAN is a bridge in the carrier's namespace, where kamailio runs as a SIP trunk
+    provider (Kamailio mode "carrier", with the accounts and DIDs given). Each office router
+    is an ncfxtest.nat_router (nftables masquerade, a forward policy that lets in only what the
+    LAN opened, miniupnpd with UPnP and NAT-PMP, so a program with portmap on may map ports)
+    with no port forward; its masquerade of UDP picks a random source port (`masquerade
+    random`, as a carrier-grade or busy NAT does), so an address the carrier learnt from the
+    network is never the office's own port by chance. Nothing is made in the root namespace;
+    the namespaces (and the processes in them) go at cleanup."""
+
+    def __init__(self, owner, accounts, dids):
+        self.owner = owner
+        self.offices = OFFICES
+        lab = self.lab = nt.NetLab(owner, ["carrier", "us-rtr", "us-host", "uk-rtr",
+                                           "uk-host"])
+        lab.run("carrier", "ip", "link", "add", "wan0", "type", "bridge")
+        lab.run("carrier", "ip", "link", "set", "wan0", "up")
+        lab.addr("carrier", "wan0", CARRIER_ADDR + "/24")
+        self.routers = {}
+        for office, o in OFFICES.items():
+            rtr, host = self.router(office), office + "-host"
+            lab.link(rtr, "wan0", "carrier", "to-" + office)
+            lab.run("carrier", "ip", "link", "set", "to-" + office, "master", "wan0")
+            lab.addr(rtr, "wan0", o["wan"] + "/24")
+            lab.link(host, "eth0", rtr, "lan0")
+            lab.addr(host, "eth0", o["host"] + "/24")
+            lab.addr(rtr, "lan0", o["gw"] + "/24")
+            lab.route(host, "default", o["gw"])
+            self.routers[office] = nt.nat_router(lab, owner, rtr, "lan0", o["lan"], "wan0")
+            # UDP masqueraded to a random port, ahead of the plain masquerade
+            handle = re.search(r'oifname "wan0" masquerade # handle (\d+)',
+                               lab.run(rtr, "nft", "-a", "list", "chain", "inet", "nat",
+                                       "postrouting")).group(1)
+            lab.run(rtr, "nft", "insert", "rule", "inet", "nat", "postrouting", "position",
+                    handle, "oifname", "wan0", "meta", "l4proto", "udp", "masquerade",
+                    "random")
+        self.kam = Kamailio(owner, mode="carrier", host=CARRIER_ADDR, port=5060,
+                            prefix=lab.prefix("carrier"), accounts=accounts, dids=dids)
+        self.registrar = self.kam.registrar
+
+    @staticmethod
+    def router(office):
+        return office + "-rtr"
+
+    def prefix(self, office):
+        """The command prefix that runs a program on the office's host."""
+        return self.lab.prefix(office + "-host")
+
+    def run_in(self, office, *argv):
+        """Runs argv on the office's host; its stdout (a failure raises)."""
+        return self.lab.run(office + "-host", *argv)
+
+    def host_addr(self, office):
+        return OFFICES[office]["host"]
+
+    def public_addr(self, office):
+        """The office router's WAN address: the office as the carrier sees it."""
+        return OFFICES[office]["wan"]
+
+    def probe(self, owner, office, user, password_file, *extra):
+        """sipua_probe on the office's host, registering as user with the carrier."""
+        return Probe(owner, ["--registrar", self.registrar, "--user", user, "--domain", DOMAIN,
+                             "--password-file", password_file, "--bind",
+                             self.host_addr(office)] + list(extra),
+                     prefix=self.prefix(office))
+
+    def nat_binding(self, office, port, proto="udp"):
+        """The router's translation of the office host's port to the carrier's SIP port:
+        (public port, seconds left) from its connection tracking, or None when it has none."""
+        out = self.lab.run(self.router(office), "conntrack", "-L", "-p", proto,
+                           "--orig-src", self.host_addr(office), "--orig-dst", CARRIER_ADDR)
+        for line in out.splitlines():
+            m = re.search(r"^\S+\s+\d+\s+(\d+) .*sport=%d dport=%d .*src=%s dst=%s sport=%d "
+                          r"dport=(\d+)" % (port, self.kam.port, CARRIER_ADDR,
+                                            self.public_addr(office), self.kam.port), line)
+            if m:
+                return int(m.group(2)), int(m.group(1))
+        return None
+
+    def set_udp_timeout(self, owner, office, seconds):
+        """The office router forgets an idle UDP binding after seconds, until owner's cleanup
+        puts its timeouts back. The router's namespace has connection tracking timeouts of its
+        own: the machine's are not touched."""
+        rtr = self.router(office)
+        keys = ("net.netfilter.nf_conntrack_udp_timeout",
+                "net.netfilter.nf_conntrack_udp_timeout_stream")
+        before = ["%s=%s" % (k, self.lab.run(rtr, "sysctl", "-n", k).strip()) for k in keys]
+        owner.addCleanup(self.lab.run, rtr, "sysctl", "-qw", *before)
+        self.lab.run(rtr, "sysctl", "-qw", *["%s=%d" % (k, seconds) for k in keys])
