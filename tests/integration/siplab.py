@@ -619,14 +619,12 @@ class CarrierLab:
     the namespaces (and the processes in them) go at cleanup."""
 
     def __init__(self, owner, accounts, dids):
-        self.owner = owner
-        self.offices = OFFICES
         lab = self.lab = nt.NetLab(owner, ["carrier", "us-rtr", "us-host", "uk-rtr",
                                            "uk-host"])
         lab.run("carrier", "ip", "link", "add", "wan0", "type", "bridge")
         lab.run("carrier", "ip", "link", "set", "wan0", "up")
         lab.addr("carrier", "wan0", CARRIER_ADDR + "/24")
-        self.routers = {}
+        self.upnpd = {}     # each office router's Miniupnpd
         for office, o in OFFICES.items():
             rtr, host = self.router(office), office + "-host"
             lab.link(rtr, "wan0", "carrier", "to-" + office)
@@ -636,7 +634,7 @@ class CarrierLab:
             lab.addr(host, "eth0", o["host"] + "/24")
             lab.addr(rtr, "lan0", o["gw"] + "/24")
             lab.route(host, "default", o["gw"])
-            self.routers[office] = nt.nat_router(lab, owner, rtr, "lan0", o["lan"], "wan0")
+            self.upnpd[office] = nt.nat_router(lab, owner, rtr, "lan0", o["lan"], "wan0")
             # UDP masqueraded to a random port, ahead of the plain masquerade
             handle = re.search(r'oifname "wan0" masquerade # handle (\d+)',
                                lab.run(rtr, "nft", "-a", "list", "chain", "inet", "nat",

@@ -144,16 +144,16 @@ class SipCarrier(unittest.TestCase):
             self.assertEqual(r["did"], did)
             self.assertEqual(r["src"], "%s:%d" % (self.lab.public_addr(caller), caller_nat[0]))
         self.assertEqual(invites[0]["auth"], "<null>")
-        self.assertEqual(invites[-1]["auth"], caller + "-office")
-        routes = [r for r in self.kam.lines("ROUTE", since)
-                  if r["callid"] == invites[-1]["callid"]]
+        authed = [r for r in invites if r["auth"] == caller + "-office"]
+        self.assertTrue(authed, invites)
+        routes = [r for r in self.kam.lines("ROUTE", since) if r["callid"] == authed[0]["callid"]]
         self.assertEqual(len(routes), 1, routes)
         self.assertEqual(routes[0]["did"], did)
         self.assertEqual(routes[0]["account"], callee + "-office")
         self.assertEqual(routes[0]["dst"], "sip:%s:%d" % (self.lab.public_addr(callee),
                                                           answering_nat[0]))
         byes = [r for r in self.kam.wait_requests("BYE", caller + "-office", 1, since)
-                if r["callid"] == invites[-1]["callid"]]
+                if r["callid"] == authed[0]["callid"]]
         self.assertTrue(byes)
         self.stop(calling, answering)
 
@@ -170,7 +170,8 @@ class SipCarrier(unittest.TestCase):
         self.assertEqual(failed["status"], status)
         self.assertEqual(calling.events("call-answered"), [])
         refusals = [r for r in self.kam.lines("REFUSE", since) if r["method"] == "INVITE"]
-        self.assertEqual([r["status"] for r in refusals], [str(status)], refusals)
+        # (a slow machine may see the INVITE retransmitted: refused again, the same way)
+        self.assertEqual({r["status"] for r in refusals}, {str(status)}, refusals)
         self.assertEqual(refusals[0]["user"], "us-office")
         self.assertEqual(refusals[0]["did"], did)
         self.stop(calling)
