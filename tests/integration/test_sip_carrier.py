@@ -6,7 +6,8 @@ agent (server/sip/sipua, driven by tests/tools/sipua_probe) in each office.
 Each office registers through its router with digest authentication, and the carrier holds
 the router's public address and the port the router chose; a call from one office to the
 other's DID goes through the carrier (challenged with 407, routed by the DID to the contact the
-called account registered, the DID kept in To), is answered with an SDP and hung up, both ways;
+called account registered, the DID kept in To), is answered with an SDP and hung up, both ways
+(and by either end);
 an unknown DID gets 404 and an account with no contact 480; and a binding held only by the
 user agent's keepalives still takes a call after the router's UDP timeout has passed."""
 import os
@@ -116,14 +117,17 @@ class SipCarrier(unittest.TestCase):
         self.assertEqual(self.kam.contacts("us-office"), [])
         self.assertEqual(self.kam.contacts("uk-office"), [])
 
-    def call(self, caller, callee, did):
+    def call(self, caller, callee, did, hangup):
         """caller's office calls the DID of callee's account; callee answers 200 with an SDP;
-        caller hangs up once answered."""
+        hangup (caller or callee) hangs up once the call is answered (the callee once it has
+        the ACK)."""
         since = self.kam.mark()
+        bye = ["--hangup-on", "answered"]
         answering, answering_nat = self.registered(callee, "--answer", "200",
-                                                   "--sdp-file", self.sdp[callee])
+                                                   "--sdp-file", self.sdp[callee],
+                                                   *(bye if hangup == callee else []))
         calling = self.office_probe(caller, "--call", did, "--sdp-file", self.sdp[caller],
-                                    "--hangup-on", "answered")
+                                    *(bye if hangup == caller else []))
         inc = answering.wait_events("call-incoming", 1)[0]
         self.assertEqual(inc["to"], did)
         self.assertEqual(inc["from"], caller + "-office")
@@ -131,13 +135,16 @@ class SipCarrier(unittest.TestCase):
         ans = calling.wait_events("call-answered", 1)[0]
         self.assertEqual(ans["status"], 200)
         self.assertGreater(ans["sdp"], 0)           # the answer's SDP came through
-        self.assertIn("we hung up (BYE)", calling.wait_events("call-ended", 1)[0]["reason"])
-        ended = answering.wait_events("call-ended", 1)[0]
-        self.assertEqual(ended["call"], inc["call"])
-        self.assertIn("the far end hung up (BYE)", ended["reason"])
+        ended = {caller: calling.wait_events("call-ended", 1)[0],
+                 callee: answering.wait_events("call-ended", 1)[0]}
+        self.assertEqual(ended[callee]["call"], inc["call"])
+        self.assertEqual(ended[caller]["call"], ans["call"])
+        self.assertIn("we hung up (BYE)", ended[hangup]["reason"])
+        other = callee if hangup == caller else caller
+        self.assertIn("the far end hung up (BYE)", ended[other]["reason"])
         # what the carrier saw: the INVITE challenged (407) and answered by the caller's
         # account from its router, routed by the DID to the binding the callee's REGISTER
-        # made; the BYE passed the carrier too (record_route)
+        # made; the BYE passed the carrier too (record_route), from whichever end hung up
         invites = self.kam.wait_requests("INVITE", caller + "-office", 2, since)
         caller_nat = self.lab.nat_binding(caller, SIP_PORT)
         for r in invites:
@@ -152,16 +159,19 @@ class SipCarrier(unittest.TestCase):
         self.assertEqual(routes[0]["account"], callee + "-office")
         self.assertEqual(routes[0]["dst"], "sip:%s:%d" % (self.lab.public_addr(callee),
                                                           answering_nat[0]))
-        byes = [r for r in self.kam.wait_requests("BYE", caller + "-office", 1, since)
+        byes = [r for r in self.kam.wait_requests("BYE", None, 1, since)
                 if r["callid"] == authed[0]["callid"]]
         self.assertTrue(byes)
+        self.assertEqual(byes[0]["src"].split(":")[0], self.lab.public_addr(hangup))
         self.stop(calling, answering)
 
     def test_call_us_to_uk(self):
-        self.call("us", "uk", UK_DID)
+        self.call("us", "uk", UK_DID, hangup="us")
 
-    def test_call_uk_to_us(self):
-        self.call("uk", "us", US_DID)
+    def test_call_uk_to_us_hung_up_by_us(self):
+        # the BYE goes the other way: from the called office to the caller's, through the
+        # carrier, into the caller's NAT binding
+        self.call("uk", "us", US_DID, hangup="us")
 
     def refused(self, did, status):
         since = self.kam.mark()
