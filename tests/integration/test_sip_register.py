@@ -7,266 +7,14 @@ kamailio to and from SIPp (Debian's sip-tester) as the far end: answered and hun
 busy (486), cancelled while ringing (CANCEL), an incoming call refused (404) or answered."""
 import os
 import re
-import shutil
-import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
-
-PROBE = os.path.join(nt.BIN_DIR, "sipua_probe")
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-DOMAIN = "netcfax.test"
-PASSWORD = "s3cret-Pw.42"
-WAIT = float(os.environ.get("SIP_TEST_WAIT", "60"))
-
-# The provider: a registrar that challenges alice, dave and erin with 401 (WWW-Authenticate),
-# bob with 407 (Proxy-Authenticate, as a provider's proxy does), forbids carol outright, and
-# answers every OPTIONS (the user agent's keepalives) with 200. It proxies calls: a request
-# URI of digits goes to the far end (SIPp on FAR port), an INVITE from the far end to the user
-# registered under its user part, in-dialog requests to their request URI. Every request is
-# logged on one line so the tests can read what arrived. The password is checked by pv_www_authenticate
-# against a fixed string: no database needed.
-KAMAILIO_CFG = r'''#!KAMAILIO
-debug=2
-log_stderror=yes
-children=2
-tcp_children=2
-auto_aliases=no
-listen=udp:127.0.0.1:%(port)d
-listen=tcp:127.0.0.1:%(port)d
-mpath="%(modules)s/"
-loadmodule "kex.so"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "xlog.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-loadmodule "ctl.so"
-modparam("ctl", "binrpc", "unix:%(ctl)s")
-# short registrations are allowed, so a refresh happens within a test
-modparam("registrar", "min_expires", 10)
-request_route {
-	xlog("L_NOTICE", "REQ $rm user=$fU src=$si:$sp proto=$pr callid=$ci cseq=$cs expires=$hdr(Expires) auth=$au via=$hdr(Via)\n");
-	if ($rm == "OPTIONS") {
-		sl_send_reply("200", "OK");
-		exit;
-	}
-	if ($rm == "CANCEL" || $rm == "ACK") {
-		if (t_check_trans())
-			t_relay();
-		else if ($rm == "ACK")
-			t_relay();
-		exit;
-	}
-	if ($rm == "INVITE" && $rU == "4420794699") {
-		# a number that rings until cancelled: the proxy answers 487 to the CANCEL itself
-		t_newtran();
-		t_reply("180", "Ringing");
-		exit;
-	}
-	if ($rm == "INVITE" || $rm == "BYE") {
-		if ($rU =~ "^[0-9]+$") {
-			$du = "sip:127.0.0.1:%(far)d";
-		} else if ($rm == "INVITE" && $sp == %(far)d) {
-			if (!lookup("location")) {
-				sl_send_reply("404", "Not Found");
-				exit;
-			}
-		}
-		t_relay();
-		exit;
-	}
-	if ($rm != "REGISTER") {
-		sl_send_reply("405", "Method Not Allowed");
-		exit;
-	}
-	if ($fU == "carol") {
-		sl_send_reply("403", "Forbidden");
-		exit;
-	}
-	if ($fU == "bob") {
-		if (!pv_proxy_authenticate("$td", "%(password)s", "0") || $au != $fU) {
-			proxy_challenge("$td", "0");
-			exit;
-		}
-	} else if (!pv_www_authenticate("$td", "%(password)s", "0") || $au != $fU) {
-		www_challenge("$td", "0");
-		exit;
-	}
-	if (!save("location"))
-		sl_reply_error();
-	exit;
-}
-'''
-
-
-def free_udp_tcp_port():
-    """A port free on 127.0.0.1 for both UDP and TCP a moment ago."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind((nt.HOST, 0))
-            port = t.getsockname()[1]
-            u.bind((nt.HOST, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise AssertionError("no port free for both UDP and TCP")
-
-
-class Kamailio:
-    """kamailio in the foreground (-DD) with its own config, control socket and log in a
-    temporary directory, on a loopback port; stopped by its process id."""
-
-    def __init__(self, owner):
-        self.dir = nt.make_temp_dir(owner, prefix="ncfx-kam-")
-        self.port = free_udp_tcp_port()
-        self.far_port = free_udp_tcp_port()     # where SIPp plays the far end
-        self.ctl = os.path.join(self.dir, "ctl.sock")
-        self.cfg = os.path.join(self.dir, "kamailio.cfg")
-        self.log_path = os.path.join(self.dir, "kamailio.log")
-        with open(self.cfg, "w") as f:
-            f.write(KAMAILIO_CFG % {"port": self.port, "modules": MODULES, "ctl": self.ctl,
-                                    "password": PASSWORD, "far": self.far_port})
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [KAMAILIO, "-f", self.cfg, "-DD", "-E", "-m", "16", "-M", "4", "-Y", self.dir],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        nt._live_procs.append(self.proc)
-        nt._register_cleanup(owner, self.stop)
-        deadline = time.monotonic() + WAIT
-        while not os.path.exists(self.ctl):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("kamailio did not start:\n" + self.text())
-            time.sleep(0.1)
-        self.registrar = "%s:%d" % (nt.HOST, self.port)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self.log.close()
-
-    def text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def requests(self, method, user):
-        """The logged requests of one method from one user, as dicts of their fields."""
-        out = []
-        for line in self.text().splitlines():
-            m = re.search(r"REQ (\S+) user=(\S+) (.*)$", line)
-            if not m or m.group(1) != method or m.group(2) != user:
-                continue
-            fields = dict(re.findall(r"(\w+)=(\S+)", m.group(3).split(" via=")[0]))
-            fields["via"] = m.group(3).split(" via=", 1)[1] if " via=" in m.group(3) else ""
-            out.append(fields)
-        return out
-
-    def wait_requests(self, method, user, n):
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            got = self.requests(method, user)
-            if len(got) >= n:
-                return got
-            time.sleep(0.2)
-        raise AssertionError("kamailio saw fewer than %d %s from %s:\n%s" %
-                             (n, method, user, self.text()[-4000:]))
-
-    def contacts(self, user):
-        """The contact addresses kamailio's location table holds for user (kamcmd ul.dump)."""
-        rc, out, err = nt.run_cmd([KAMCMD, "-s", "unix:" + self.ctl, "ul.dump"])
-        if rc != 0:
-            raise AssertionError("kamcmd ul.dump failed: " + err)
-        found, aor = [], None
-        for line in out.splitlines():
-            line = line.strip()
-            if line.startswith("AoR:"):
-                aor = line.split(":", 1)[1].strip()
-            elif line.startswith("Address:") and aor == user:
-                found.append(line.split(":", 1)[1].strip())
-        return found
-
-
-class Probe:
-    """sipua_probe running in the background; its event lines read as they come."""
-
-    def __init__(self, owner, args):
-        self.lines = []
-        self.err = None
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen([PROBE] + args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
-        nt._live_procs.append(self.proc)
-        owner.addCleanup(self.kill)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    def events(self, kind=None):
-        with self.cond:
-            evs = [parse_event(line) for line in self.lines if line.startswith("event ")]
-        return [e for e in evs if kind is None or e["kind"] == kind]
-
-    def wait_events(self, kind, n):
-        deadline = time.monotonic() + WAIT
-        with self.cond:
-            while time.monotonic() < deadline:
-                if len([1 for line in self.lines if line.startswith("event %s " % kind)]) >= n:
-                    return self.events(kind)
-                if self.proc.poll() is not None and not self.reader.is_alive():
-                    break
-                self.cond.wait(0.5)
-        raise AssertionError("fewer than %d '%s' events:\n%s\n%s" %
-                             (n, kind, "\n".join(self.lines), self.stderr_text()[-3000:]))
-
-    def stop(self):
-        """SIGTERM: the probe frees the user agent (un-REGISTER first) and exits 0."""
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=WAIT)
-        self.reader.join(timeout=10)
-        self.stderr_text()      # a sanitizer report fails the test
-        return rc
-
-    def stderr_text(self):
-        if self.proc.poll() is None:
-            return ""
-        if self.err is None:
-            self.err = self.proc.stderr.read()
-            nt.check_sanitizer_report(PROBE, self.err)
-        return self.err
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+import siplab as sl  # noqa: E402
 
 
 def ok_for(request):
@@ -472,93 +220,20 @@ Content-Length: 0\r
 <recv response="200"/>""" % T38_OFFER)
 
 
-class Sipp:
-    """SIPp playing one call on the far end's port, bounded by its own -timeout."""
-
-    def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None):
-        d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
-        args = [SIPP, "-i", nt.HOST, "-p", str(kam.far_port), "-m", "1", "-nostdin",
-                "-timeout", "60s", "-timeout_error", "-trace_err",
-                "-error_file", os.path.join(d, "errors.log")]
-        if scenario:
-            path = os.path.join(d, "scenario.xml")
-            with open(path, "w") as f:
-                f.write(scenario)
-            args += ["-sf", path]
-        else:
-            args += ["-sn", builtin]
-        if service:
-            args += ["-s", service]
-        if dest:
-            args.append(dest)
-        self.dir = d
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, cwd=d, start_new_session=True)
-        nt._live_procs.append(self.proc)
-        owner.addCleanup(self.kill)
-        # wait until SIPp holds its port
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                u.bind((nt.HOST, kam.far_port))
-            except OSError:
-                break
-            finally:
-                u.close()
-            time.sleep(0.1)
-
-    def wait(self):
-        """SIPp's exit status: 0 when its scenario ran to the end."""
-        try:
-            rc = self.proc.wait(timeout=WAIT + 30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("SIPp did not end")
-        return rc
-
-    def errors(self):
-        path = os.path.join(self.dir, "errors.log")
-        if not os.path.exists(path):
-            return ""
-        with open(path, errors="replace") as f:
-            return f.read()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc.stderr.close()
-
-
-def parse_event(line):
-    m = re.match(r"event (\S+) status=(\d+) expires=(\d+) retry_in=(\d+) contact=(\S+) "
-                 r"call=(\d+) from=(\S+) to=(\S+) sdp=(\d+) reason=(.*)$", line)
-    assert m, "unparsable event line: " + line
-    return {"kind": m.group(1), "status": int(m.group(2)), "expires": int(m.group(3)),
-            "retry_in": int(m.group(4)), "contact": m.group(5), "call": int(m.group(6)),
-            "from": m.group(7), "to": m.group(8), "sdp": int(m.group(9)),
-            "reason": m.group(10)}
-
-
 class SipRegisterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        nt.check_binaries(PROBE)
-        for tool in (KAMAILIO, KAMCMD, SIPP):
-            if not os.access(tool, os.X_OK):
-                raise AssertionError("%s not found: scripts/install-deps --test installs "
-                                     "kamailio and sip-tester" % tool)
-        cls.kam = Kamailio(cls)
+        sl.check_tools()
+        cls.kam = sl.Kamailio(cls)
         cls.dir = nt.make_temp_dir(cls, prefix="ncfx-sip-")
         cls.pwfile = os.path.join(cls.dir, "trunk.password")
         with open(cls.pwfile, "w") as f:
-            f.write(PASSWORD + "\n")
+            f.write(sl.PASSWORD + "\n")
         os.chmod(cls.pwfile, 0o600)
 
     def probe(self, user, *extra, password_file=None):
-        return Probe(self, ["--registrar", self.kam.registrar, "--user", user,
-                            "--domain", DOMAIN,
+        return sl.Probe(self, ["--registrar", self.kam.registrar, "--user", user,
+                               "--domain", sl.DOMAIN,
                             "--password-file", password_file or self.pwfile] + list(extra))
 
     def registered_cycle(self, user, transport):
@@ -641,9 +316,10 @@ class SipRegisterTest(unittest.TestCase):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(s.close)
         s.bind((nt.HOST, 0))
-        s.settimeout(WAIT)
-        p = Probe(self, ["--registrar", "%s:%d" % s.getsockname(), "--user", "frank",
-                         "--domain", DOMAIN, "--password-file", self.pwfile, "--t1-ms", "50"])
+        s.settimeout(sl.WAIT)
+        p = sl.Probe(self, ["--registrar", "%s:%d" % s.getsockname(), "--user", "frank",
+                            "--domain", sl.DOMAIN, "--password-file", self.pwfile,
+                            "--t1-ms", "50"])
         data, _ = s.recvfrom(4096)
         self.assertTrue(data.startswith(b"REGISTER "), data[:80])
         fails = p.wait_events("failed", 2)
@@ -659,9 +335,9 @@ class SipRegisterTest(unittest.TestCase):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(s.close)
         s.bind((nt.HOST, 0))
-        s.settimeout(WAIT)
-        p = Probe(self, ["--registrar", "%s:%d" % s.getsockname(), "--user", "grace",
-                         "--domain", DOMAIN, "--password-file", self.pwfile])
+        s.settimeout(sl.WAIT)
+        p = sl.Probe(self, ["--registrar", "%s:%d" % s.getsockname(), "--user", "grace",
+                            "--domain", sl.DOMAIN, "--password-file", self.pwfile])
         data, peer = s.recvfrom(4096)
         self.assertTrue(data.startswith(b"REGISTER "), data[:80])
         s.sendto(ok_for(data), peer)
@@ -686,7 +362,8 @@ class SipRegisterTest(unittest.TestCase):
         busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(busy.close)
         busy.bind((nt.HOST, 0))
-        rc, out, err = nt.run_cmd([PROBE, "--registrar", self.kam.registrar, "--user", "alice",
+        rc, out, err = nt.run_cmd([sl.PROBE, "--registrar", self.kam.registrar,
+                                   "--user", "alice",
                                    "--password-file", self.pwfile,
                                    "--port", str(busy.getsockname()[1])])
         self.assertEqual(rc, 1)
@@ -700,7 +377,7 @@ class SipRegisterTest(unittest.TestCase):
         return path
 
     def test_call_answered_then_bye(self):
-        far = Sipp(self, self.kam, scenario=UAS_ANSWER)
+        far = sl.Sipp(self, self.kam, scenario=UAS_ANSWER)
         p = self.probe("henry", "--call", "4420794601", "--sdp-file", self.sdp_file(),
                        "--hangup-on", "answered")
         ans = p.wait_events("call-answered", 1)[0]
@@ -718,7 +395,7 @@ class SipRegisterTest(unittest.TestCase):
         self.assertEqual(p.stop(), 0)
 
     def test_call_busy(self):
-        far = Sipp(self, self.kam, scenario=UAS_BUSY)
+        far = sl.Sipp(self, self.kam, scenario=UAS_BUSY)
         p = self.probe("ivan", "--call", "4420794602", "--sdp-file", self.sdp_file())
         failed = p.wait_events("call-failed", 1)[0]
         self.assertEqual(failed["status"], 486)
@@ -739,7 +416,7 @@ class SipRegisterTest(unittest.TestCase):
     def test_incoming_call_refused_404(self):
         p = self.probe("kate", "--answer", "404")
         p.wait_events("registered", 1)
-        far = Sipp(self, self.kam, scenario=UAC_REFUSED, service="kate",
+        far = sl.Sipp(self, self.kam, scenario=UAC_REFUSED, service="kate",
                    dest=self.kam.registrar)
         inc = p.wait_events("call-incoming", 1)[0]
         self.assertEqual(inc["to"], "kate")
@@ -753,7 +430,7 @@ class SipRegisterTest(unittest.TestCase):
     def test_incoming_call_answered_then_bye_from_far_end(self):
         p = self.probe("liam", "--answer", "200", "--sdp-file", self.sdp_file())
         p.wait_events("registered", 1)
-        far = Sipp(self, self.kam, scenario=UAC_ANSWERED, service="liam",
+        far = sl.Sipp(self, self.kam, scenario=UAC_ANSWERED, service="liam",
                    dest=self.kam.registrar)
         inc = p.wait_events("call-incoming", 1)[0]
         self.assertEqual(inc["to"], "liam")
@@ -767,7 +444,7 @@ class SipRegisterTest(unittest.TestCase):
     def test_reinvite_refused_488_call_goes_on(self):
         p = self.probe("mona", "--answer", "200", "--sdp-file", self.sdp_file())
         p.wait_events("registered", 1)
-        far = Sipp(self, self.kam, scenario=UAC_REINVITE, service="mona",
+        far = sl.Sipp(self, self.kam, scenario=UAC_REINVITE, service="mona",
                    dest=self.kam.registrar)
         ended = p.wait_events("call-ended", 1)[0]
         # the call survived the refused re-INVITE: it ended by the far end's BYE
@@ -778,9 +455,10 @@ class SipRegisterTest(unittest.TestCase):
     def test_password_file_open_to_others_refused(self):
         loose = os.path.join(self.dir, "loose.password")
         with open(loose, "w") as f:
-            f.write(PASSWORD + "\n")
+            f.write(sl.PASSWORD + "\n")
         os.chmod(loose, 0o644)
-        rc, out, err = nt.run_cmd([PROBE, "--registrar", self.kam.registrar, "--user", "alice",
+        rc, out, err = nt.run_cmd([sl.PROBE, "--registrar", self.kam.registrar,
+                                   "--user", "alice",
                                    "--password-file", loose])
         self.assertEqual(rc, 1)
         self.assertIn("readable by its owner only", out)
@@ -792,7 +470,8 @@ class SipRegisterTest(unittest.TestCase):
         with open(colon, "w") as f:
             f.write("s3cret:more\n")
         os.chmod(colon, 0o600)
-        rc, out, err = nt.run_cmd([PROBE, "--registrar", self.kam.registrar, "--user", "alice",
+        rc, out, err = nt.run_cmd([sl.PROBE, "--registrar", self.kam.registrar,
+                                   "--user", "alice",
                                    "--password-file", colon])
         self.assertEqual(rc, 1)
         self.assertIn("cannot hold ':'", out)

@@ -1,0 +1,697 @@
+"""siplab: the SIP side of the integration tests, shared by every test of a SIP line.
+
+- Kamailio: Debian's kamailio as the provider, in one of two configurations written here:
+  "registrar" (on loopback: a registrar with a few fixed behaviours and a proxy to a far end
+  played by SIPp) or "carrier" (a SIP trunk provider: accounts, DIDs routed to the account that
+  registered, NAT handling). Every request it takes is logged on one line (requests()); its
+  location table is read with kamcmd (contacts(), bindings()).
+- Sipp: Debian's SIPp playing one call from a scenario.
+- Probe: tests/tools/sipua_probe driving server/sip/sipua from its command line; each event it
+  prints is read as it comes (events(), wait_events()).
+- CarrierLab: the carrier on a WAN of network namespaces between two offices, "us" and "uk",
+  each a LAN behind an nftables NAT router with no port forward (ncfxtest.NetLab, nat_router).
+
+Every process runs in a session of its own and is stopped at cleanup; every wait is bounded
+(WAIT seconds, SIP_TEST_WAIT in the environment).
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import ncfxtest as nt
+
+PROBE = os.path.join(nt.BIN_DIR, "sipua_probe")
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+DOMAIN = "netcfax.test"
+PASSWORD = "s3cret-Pw.42"
+WAIT = float(os.environ.get("SIP_TEST_WAIT", "60"))
+
+
+def check_tools():
+    """Fails (not skips) unless the probe, kamailio, kamcmd and SIPp are there."""
+    nt.check_binaries(PROBE)
+    for tool in (KAMAILIO, KAMCMD, SIPP):
+        if not os.access(tool, os.X_OK):
+            raise AssertionError("%s not found: scripts/install-deps --test installs "
+                                 "kamailio and sip-tester" % tool)
+
+
+def free_udp_tcp_port():
+    """A port free on 127.0.0.1 for both UDP and TCP a moment ago."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            t.bind((nt.HOST, 0))
+            port = t.getsockname()[1]
+            u.bind((nt.HOST, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise AssertionError("no port free for both UDP and TCP")
+
+
+def password_file(owner, password=PASSWORD, name="trunk.password"):
+    """A 0600 file holding password, as the user agent demands; removed at cleanup."""
+    path = os.path.join(nt.make_temp_dir(owner, prefix="ncfx-sippw-"), name)
+    with open(path, "w") as f:
+        f.write(password + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+# What both configurations share: the process, the modules, the control socket for kamcmd.
+CFG_HEAD = r'''#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+tcp_children=2
+auto_aliases=no
+listen=udp:%(host)s:%(port)d
+listen=tcp:%(host)s:%(port)d
+mpath="%(modules)s/"
+loadmodule "kex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "ctl.so"
+modparam("ctl", "binrpc", "unix:%(ctl)s")
+'''
+
+# The registrar on loopback: it challenges alice, dave and erin with 401 (WWW-Authenticate),
+# bob with 407 (Proxy-Authenticate, as a provider's proxy does), forbids carol outright, and
+# answers every OPTIONS (the user agent's keepalives) with 200. It proxies calls: a request
+# URI of digits goes to the far end (SIPp on FAR port), an INVITE from the far end to the user
+# registered under its user part, in-dialog requests to their request URI. The password is
+# checked by pv_www_authenticate against a fixed string: no database needed.
+REGISTRAR_CFG = CFG_HEAD + r'''
+# short registrations are allowed, so a refresh happens within a test
+modparam("registrar", "min_expires", 10)
+request_route {
+	xlog("L_NOTICE", "REQ $rm user=$fU src=$si:$sp proto=$pr callid=$ci cseq=$cs expires=$hdr(Expires) auth=$au via=$hdr(Via)\n");
+	if ($rm == "OPTIONS") {
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	if ($rm == "CANCEL" || $rm == "ACK") {
+		if (t_check_trans())
+			t_relay();
+		else if ($rm == "ACK")
+			t_relay();
+		exit;
+	}
+	if ($rm == "INVITE" && $rU == "4420794699") {
+		# a number that rings until cancelled: the proxy answers 487 to the CANCEL itself
+		t_newtran();
+		t_reply("180", "Ringing");
+		exit;
+	}
+	if ($rm == "INVITE" || $rm == "BYE") {
+		if ($rU =~ "^[0-9]+$") {
+			$du = "sip:127.0.0.1:%(far)d";
+		} else if ($rm == "INVITE" && $sp == %(far)d) {
+			if (!lookup("location")) {
+				sl_send_reply("404", "Not Found");
+				exit;
+			}
+		}
+		t_relay();
+		exit;
+	}
+	if ($rm != "REGISTER") {
+		sl_send_reply("405", "Method Not Allowed");
+		exit;
+	}
+	if ($fU == "carol") {
+		sl_send_reply("403", "Forbidden");
+		exit;
+	}
+	if ($fU == "bob") {
+		if (!pv_proxy_authenticate("$td", "%(password)s", "0") || $au != $fU) {
+			proxy_challenge("$td", "0");
+			exit;
+		}
+	} else if (!pv_www_authenticate("$td", "%(password)s", "0") || $au != $fU) {
+		www_challenge("$td", "0");
+		exit;
+	}
+	if (!save("location"))
+		sl_reply_error();
+	exit;
+}
+'''
+
+# The carrier: a SIP trunk provider as an office meets one.
+# - Accounts (user -> password, in the hash table "pw") REGISTER with digest auth (401); an
+#   INVITE is challenged with 407, as a provider's proxy does: the caller is the account whose
+#   credentials answer it (the From user must be that account), never a source address.
+# - DIDs (E.164 digits, in the hash table "did") each belong to an account. An INVITE to a DID
+#   goes to the contact its account registered: the request URI becomes that contact, the DID
+#   stays in To. A number that is no DID gets 404; a DID whose account has no contact, 480.
+# - NAT (nathelper): a REGISTER from behind NAT (a private address in its Contact, or a source
+#   other than its Via says) is saved with the source address as "received", so calls to the
+#   account go to the router's binding that the REGISTER made; other requests and replies from
+#   behind NAT get the source as an alias in their Contact (add_contact_alias), which in-dialog
+#   requests are sent to (handle_ruri_alias). rport is honoured in every reply (force_rport).
+#   The office keeps its binding alive with OPTIONS (answered 200) or CRLF; the carrier does
+#   not ping.
+# - record_route: in-dialog requests (ACK, BYE) pass the carrier too.
+# - The SDP is left alone: media goes end to end (no media relay yet).
+# One line per request: method, From user, the DID (To user), the request URI, the source.
+CARRIER_CFG = CFG_HEAD + r'''
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "sanity.so"
+loadmodule "siputils.so"
+loadmodule "htable.so"
+loadmodule "nathelper.so"
+loadmodule "textops.so"
+modparam("registrar", "min_expires", 10)
+modparam("usrloc", "nat_bflag", 6)
+modparam("registrar", "received_avp", "$avp(RECEIVED)")
+modparam("nathelper", "received_avp", "$avp(RECEIVED)")
+modparam("htable", "htable", "pw=>size=4;")
+modparam("htable", "htable", "did=>size=4;")
+modparam("rr", "append_fromtag", 1)
+
+event_route[htable:mod-init] {
+%(tables)s}
+
+request_route {
+	force_rport();
+	xlog("L_NOTICE", "REQ $rm user=$fU did=$tU ruri=$ru src=$si:$sp proto=$pr callid=$ci cseq=$cs expires=$hdr(Expires) auth=$au via=$hdr(Via)\n");
+	if ($rm == "OPTIONS" && !has_totag()) {
+		# an office's keepalive (sofia-sip's has Max-Forwards 0: it is for the first hop)
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	if (!mf_process_maxfwd_header("10")) {
+		$var(code) = 483; $var(why) = "Too Many Hops";
+		route(REFUSE);
+	}
+	if (!sanity_check("17895", "7")) {
+		xlog("L_NOTICE", "DROP malformed src=$si:$sp\n");
+		exit;
+	}
+	route(NATDETECT);
+	if ($rm == "CANCEL") {
+		if (t_check_trans())
+			t_relay();
+		exit;
+	}
+	if (has_totag()) {
+		route(WITHINDLG);
+		exit;
+	}
+	t_check_trans();
+	if ($rm == "REGISTER") {
+		route(REGISTRAR);
+		exit;
+	}
+	if ($rm != "INVITE") {
+		$var(code) = 405; $var(why) = "Method Not Allowed";
+		route(REFUSE);
+	}
+	route(AUTH);
+	remove_hf("Route");
+	record_route();
+	route(DID);
+}
+
+# A reply made here, logged first so a test sees what the carrier refused and why.
+route[REFUSE] {
+	xlog("L_NOTICE", "REFUSE $var(code) $rm user=$fU did=$tU callid=$ci src=$si:$sp\n");
+	sl_send_reply("$var(code)", "$var(why)");
+	exit;
+}
+
+route[NATDETECT] {
+	# 1: a private address in Contact; 2: Via's address is not the source; 16: rport differs
+	if (nat_uac_test("19")) {
+		if ($rm == "REGISTER")
+			fix_nated_register();
+		else if (is_first_hop())
+			add_contact_alias();
+		setflag(5);
+	}
+}
+
+route[REGISTRAR] {
+	if ($sht(pw=>$fU) == $null) {
+		$var(code) = 403; $var(why) = "Forbidden";
+		route(REFUSE);
+	}
+	if (!pv_www_authenticate("$td", "$sht(pw=>$fU)", "0") || $au != $fU) {
+		www_challenge("$td", "0");
+		exit;
+	}
+	if (isflagset(5))
+		setbflag(6);
+	if (!save("location"))
+		sl_reply_error();
+}
+
+route[AUTH] {
+	if ($sht(pw=>$fU) == $null) {
+		$var(code) = 403; $var(why) = "Forbidden";
+		route(REFUSE);
+	}
+	if (!pv_proxy_authenticate("$td", "$sht(pw=>$fU)", "0") || $au != $fU) {
+		proxy_challenge("$td", "0");
+		exit;
+	}
+	consume_credentials();
+}
+
+route[DID] {
+	if ($sht(did=>$rU) == $null) {
+		$var(code) = 404; $var(why) = "Not Found";
+		route(REFUSE);
+	}
+	$var(account) = $sht(did=>$rU);
+	$var(did) = $rU;
+	$ru = "sip:" + $var(account) + "@%(domain)s";
+	if (!lookup("location")) {
+		$var(code) = 480; $var(why) = "Temporarily Unavailable";
+		route(REFUSE);
+	}
+	xlog("L_NOTICE", "ROUTE did=$var(did) account=$var(account) callid=$ci ruri=$ru dst=$du\n");
+	t_on_reply("NATREPLY");
+	if (!t_relay())
+		sl_reply_error();
+}
+
+route[WITHINDLG] {
+	if (loose_route()) {
+		handle_ruri_alias();
+		if (is_method("INVITE|UPDATE"))
+			t_on_reply("NATREPLY");
+		t_relay();
+		exit;
+	}
+	if ($rm == "ACK" && t_check_trans())
+		t_relay();
+	else if ($rm != "ACK") {
+		$var(code) = 404; $var(why) = "Not Here";
+		route(REFUSE);
+	}
+}
+
+onreply_route[NATREPLY] {
+	if (nat_uac_test("17"))
+		add_contact_alias();
+}
+'''
+
+
+class Kamailio:
+    """kamailio in the foreground (-DD) with its own config, control socket and log in a
+    temporary directory; stopped by its process id at cleanup.
+
+    mode "registrar": REGISTRAR_CFG on a free loopback port, with far_port where SIPp plays
+    the far end. mode "carrier": CARRIER_CFG on host:port (default 5060), accounts (user ->
+    password) and dids (number -> user); prefix runs it elsewhere (a lab namespace's
+    `ip netns exec`; kamcmd reaches its control socket through the file system from here)."""
+
+    def __init__(self, owner, mode="registrar", host=nt.HOST, port=None, prefix=(),
+                 accounts=None, dids=None):
+        self.dir = nt.make_temp_dir(owner, prefix="ncfx-kam-")
+        self.host = host
+        self.port = port or (free_udp_tcp_port() if host == nt.HOST else 5060)
+        self.ctl = os.path.join(self.dir, "ctl.sock")
+        self.cfg = os.path.join(self.dir, "kamailio.cfg")
+        self.log_path = os.path.join(self.dir, "kamailio.log")
+        values = {"host": host, "port": self.port, "modules": MODULES, "ctl": self.ctl,
+                  "domain": DOMAIN}
+        if mode == "registrar":
+            self.far_port = free_udp_tcp_port()     # where SIPp plays the far end
+            values.update(password=PASSWORD, far=self.far_port)
+            text = REGISTRAR_CFG % values
+        elif mode == "carrier":
+            self.accounts, self.dids = dict(accounts or {}), dict(dids or {})
+            values["tables"] = carrier_tables(self.accounts, self.dids)
+            text = CARRIER_CFG % values
+        else:
+            raise ValueError("mode: registrar or carrier")
+        with open(self.cfg, "w") as f:
+            f.write(text)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            list(prefix) +
+            [KAMAILIO, "-f", self.cfg, "-DD", "-E", "-m", "16", "-M", "4", "-Y", self.dir],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        nt._register_cleanup(owner, self.stop)
+        deadline = time.monotonic() + WAIT
+        while not os.path.exists(self.ctl):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("kamailio did not start:\n" + self.text())
+            time.sleep(0.1)
+        self.registrar = "%s:%d" % (host, self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+    def text(self, since=0):
+        """The log from byte offset since (a mark())."""
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
+
+    def mark(self):
+        """Where the log ends now: lines(), requests() and wait_requests() take it as since,
+        to see only what came after."""
+        return os.path.getsize(self.log_path)
+
+    def lines(self, word, since=0):
+        """The fields of each logged line that begins with word (REQ, REFUSE, ROUTE), as
+        dicts; a REQ's method is "method", its Via (which holds spaces, so it is logged last)
+        "via", a REFUSE's status "status" and method "method"."""
+        out = []
+        for line in self.text(since).splitlines():
+            m = re.search(r"\b%s (.*)$" % word, line)
+            if not m:
+                continue
+            rest, via = m.group(1), ""
+            if " via=" in rest:
+                rest, via = rest.split(" via=", 1)
+            fields = dict(re.findall(r"(\w+)=(\S+)", rest))
+            words = rest.split(" ")
+            if word == "REQ":
+                fields["method"] = words[0]
+            elif word == "REFUSE":
+                fields["status"], fields["method"] = words[0], words[1]
+            fields["via"] = via
+            out.append(fields)
+        return out
+
+    def requests(self, method, user=None, since=0):
+        """The logged requests of one method (from one user, or from any)."""
+        return [r for r in self.lines("REQ", since)
+                if r["method"] == method and (user is None or r.get("user") == user)]
+
+    def wait_requests(self, method, user, n, since=0):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            got = self.requests(method, user, since)
+            if len(got) >= n:
+                return got
+            time.sleep(0.2)
+        raise AssertionError("kamailio saw fewer than %d %s from %s:\n%s" %
+                             (n, method, user, self.text(since)[-4000:]))
+
+    def bindings(self, user):
+        """The location table's entries for user (kamcmd ul.dump), each a dict of its fields
+        with lower-case names: address (the contact as registered), received (the source
+        address a NATed REGISTER came from, "[not set]" when none), expires..."""
+        rc, out, err = nt.run_cmd([KAMCMD, "-s", "unix:" + self.ctl, "ul.dump"])
+        if rc != 0:
+            raise AssertionError("kamcmd ul.dump failed: " + err)
+        found, aor = [], None
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("AoR:"):
+                aor = line.split(":", 1)[1].strip()
+            elif line.startswith("Address:") and aor == user:
+                found.append({})
+            if aor == user and found and ":" in line:
+                key, value = line.split(":", 1)
+                found[-1][key.strip().lower()] = value.strip()
+        return found
+
+    def contacts(self, user):
+        """The contact addresses kamailio's location table holds for user."""
+        return [b["address"] for b in self.bindings(user)]
+
+
+def carrier_tables(accounts, dids):
+    """The carrier's hash tables, filled when kamailio starts: account passwords and DIDs."""
+    lines = []
+    for user, pw in sorted(accounts.items()):
+        if not re.match(r"^[a-z0-9-]+$", user) or '"' in pw or "\\" in pw:
+            raise ValueError("account %r: lower-case letters, digits and '-', and a password "
+                             "without quotes or backslashes" % user)
+        lines.append('\t$sht(pw=>%s) = "%s";\n' % (user, pw))
+    for did, user in sorted(dids.items()):
+        if not re.match(r"^[0-9]{6,15}$", did) or user not in accounts:
+            raise ValueError("DID %r: E.164 digits, of one of the accounts" % did)
+        lines.append('\t$sht(did=>%s) = "%s";\n' % (did, user))
+    return "".join(lines)
+
+
+class Sipp:
+    """SIPp playing one call on the far end's port, bounded by its own -timeout."""
+
+    def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None):
+        d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
+        args = [SIPP, "-i", nt.HOST, "-p", str(kam.far_port), "-m", "1", "-nostdin",
+                "-timeout", "60s", "-timeout_error", "-trace_err",
+                "-error_file", os.path.join(d, "errors.log")]
+        if scenario:
+            path = os.path.join(d, "scenario.xml")
+            with open(path, "w") as f:
+                f.write(scenario)
+            args += ["-sf", path]
+        else:
+            args += ["-sn", builtin]
+        if service:
+            args += ["-s", service]
+        if dest:
+            args.append(dest)
+        self.dir = d
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, cwd=d, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        owner.addCleanup(self.kill)
+        # wait until SIPp holds its port
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind((nt.HOST, kam.far_port))
+            except OSError:
+                break
+            finally:
+                u.close()
+            time.sleep(0.1)
+
+    def wait(self):
+        """SIPp's exit status: 0 when its scenario ran to the end."""
+        try:
+            rc = self.proc.wait(timeout=WAIT + 30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("SIPp did not end")
+        return rc
+
+    def errors(self):
+        path = os.path.join(self.dir, "errors.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as f:
+            return f.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+
+
+def parse_event(line):
+    """One `event ...` line of sipua_probe as a dict."""
+    m = re.match(r"event (\S+) status=(\d+) expires=(\d+) retry_in=(\d+) contact=(\S+) "
+                 r"call=(\d+) from=(\S+) to=(\S+) sdp=(\d+) reason=(.*)$", line)
+    assert m, "unparsable event line: " + line
+    return {"kind": m.group(1), "status": int(m.group(2)), "expires": int(m.group(3)),
+            "retry_in": int(m.group(4)), "contact": m.group(5), "call": int(m.group(6)),
+            "from": m.group(7), "to": m.group(8), "sdp": int(m.group(9)),
+            "reason": m.group(10)}
+
+
+class Probe:
+    """sipua_probe running in the background (prefix: where, e.g. a lab namespace); its event
+    lines read as they come."""
+
+    def __init__(self, owner, args, prefix=()):
+        self.lines = []
+        self.err = None
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(list(prefix) + [PROBE] + args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+        nt._live_procs.append(self.proc)
+        owner.addCleanup(self.kill)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def events(self, kind=None):
+        with self.cond:
+            evs = [parse_event(line) for line in self.lines if line.startswith("event ")]
+        return [e for e in evs if kind is None or e["kind"] == kind]
+
+    def wait_events(self, kind, n):
+        deadline = time.monotonic() + WAIT
+        with self.cond:
+            while time.monotonic() < deadline:
+                if len([1 for line in self.lines if line.startswith("event %s " % kind)]) >= n:
+                    return self.events(kind)
+                if self.proc.poll() is not None and not self.reader.is_alive():
+                    break
+                self.cond.wait(0.5)
+        raise AssertionError("fewer than %d '%s' events:\n%s\n%s" %
+                             (n, kind, "\n".join(self.lines), self.stderr_text()[-3000:]))
+
+    def stop(self):
+        """SIGTERM: the probe frees the user agent (un-REGISTER first) and exits 0."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=WAIT)
+        self.reader.join(timeout=10)
+        self.stderr_text()      # a sanitizer report fails the test
+        return rc
+
+    def stderr_text(self):
+        if self.proc.poll() is None:
+            return ""
+        if self.err is None:
+            self.err = self.proc.stderr.read()
+            nt.check_sanitizer_report(PROBE, self.err)
+        return self.err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+# --- the carrier lab (root only) ---
+
+# The carrier's WAN address, and each office: its router's WAN address, the LAN, the router's
+# LAN address and the office host's.
+CARRIER_ADDR = "11.22.33.50"
+OFFICES = {
+    "us": {"wan": nt.US_WAN, "lan": nt.US_LAN, "gw": nt.US_GW, "host": "192.168.10.2"},
+    "uk": {"wan": nt.UK_WAN, "lan": nt.UK_LAN, "gw": nt.UK_GW, "host": "192.168.20.2"},
+}
+
+
+class CarrierLab:
+    """       us-host 192.168.10.2 -- us-rtr 192.168.10.1 | 11.22.33.10 --+
+                                                                      carrier 11.22.33.50
+           uk-host 192.168.20.2 -- uk-rtr 192.168.20.1 | 11.22.33.20 --+   (kamailio :5060)
+
+    The WAN is a bridge in the carrier's namespace, where kamailio runs as a SIP trunk
+    provider (Kamailio mode "carrier", with the accounts and DIDs given). Each office router
+    is an ncfxtest.nat_router (nftables masquerade, a forward policy that lets in only what the
+    LAN opened, miniupnpd with UPnP and NAT-PMP, so a program with portmap on may map ports)
+    with no port forward; its masquerade of UDP picks a random source port (`masquerade
+    random`, as a carrier-grade or busy NAT does), so an address the carrier learnt from the
+    network is never the office's own port by chance. Nothing is made in the root namespace;
+    the namespaces (and the processes in them) go at cleanup."""
+
+    def __init__(self, owner, accounts, dids):
+        lab = self.lab = nt.NetLab(owner, ["carrier", "us-rtr", "us-host", "uk-rtr",
+                                           "uk-host"])
+        lab.run("carrier", "ip", "link", "add", "wan0", "type", "bridge")
+        lab.run("carrier", "ip", "link", "set", "wan0", "up")
+        lab.addr("carrier", "wan0", CARRIER_ADDR + "/24")
+        self.upnpd = {}     # each office router's Miniupnpd
+        for office, o in OFFICES.items():
+            rtr, host = self.router(office), office + "-host"
+            lab.link(rtr, "wan0", "carrier", "to-" + office)
+            lab.run("carrier", "ip", "link", "set", "to-" + office, "master", "wan0")
+            lab.addr(rtr, "wan0", o["wan"] + "/24")
+            lab.link(host, "eth0", rtr, "lan0")
+            lab.addr(host, "eth0", o["host"] + "/24")
+            lab.addr(rtr, "lan0", o["gw"] + "/24")
+            lab.route(host, "default", o["gw"])
+            self.upnpd[office] = nt.nat_router(lab, owner, rtr, "lan0", o["lan"], "wan0")
+            # UDP masqueraded to a random port, ahead of the plain masquerade
+            handle = re.search(r'oifname "wan0" masquerade # handle (\d+)',
+                               lab.run(rtr, "nft", "-a", "list", "chain", "inet", "nat",
+                                       "postrouting")).group(1)
+            lab.run(rtr, "nft", "insert", "rule", "inet", "nat", "postrouting", "position",
+                    handle, "oifname", "wan0", "meta", "l4proto", "udp", "masquerade",
+                    "random")
+        self.kam = Kamailio(owner, mode="carrier", host=CARRIER_ADDR, port=5060,
+                            prefix=lab.prefix("carrier"), accounts=accounts, dids=dids)
+        self.registrar = self.kam.registrar
+
+    @staticmethod
+    def router(office):
+        return office + "-rtr"
+
+    def prefix(self, office):
+        """The command prefix that runs a program on the office's host."""
+        return self.lab.prefix(office + "-host")
+
+    def run_in(self, office, *argv):
+        """Runs argv on the office's host; its stdout (a failure raises)."""
+        return self.lab.run(office + "-host", *argv)
+
+    def host_addr(self, office):
+        return OFFICES[office]["host"]
+
+    def public_addr(self, office):
+        """The office router's WAN address: the office as the carrier sees it."""
+        return OFFICES[office]["wan"]
+
+    def probe(self, owner, office, user, password_file, *extra):
+        """sipua_probe on the office's host, registering as user with the carrier."""
+        return Probe(owner, ["--registrar", self.registrar, "--user", user, "--domain", DOMAIN,
+                             "--password-file", password_file, "--bind",
+                             self.host_addr(office)] + list(extra),
+                     prefix=self.prefix(office))
+
+    def nat_binding(self, office, port, proto="udp"):
+        """The router's translation of the office host's port to the carrier's SIP port:
+        (public port, seconds left) from its connection tracking, or None when it has none."""
+        out = self.lab.run(self.router(office), "conntrack", "-L", "-p", proto,
+                           "--orig-src", self.host_addr(office), "--orig-dst", CARRIER_ADDR)
+        for line in out.splitlines():
+            m = re.search(r"^\S+\s+\d+\s+(\d+) .*sport=%d dport=%d .*src=%s dst=%s sport=%d "
+                          r"dport=(\d+)" % (port, self.kam.port, CARRIER_ADDR,
+                                            self.public_addr(office), self.kam.port), line)
+            if m:
+                return int(m.group(2)), int(m.group(1))
+        return None
+
+    def set_udp_timeout(self, owner, office, seconds):
+        """The office router forgets an idle UDP binding after seconds, until owner's cleanup
+        puts its timeouts back. The router's namespace has connection tracking timeouts of its
+        own: the machine's are not touched."""
+        rtr = self.router(office)
+        keys = ("net.netfilter.nf_conntrack_udp_timeout",
+                "net.netfilter.nf_conntrack_udp_timeout_stream")
+        before = ["%s=%s" % (k, self.lab.run(rtr, "sysctl", "-n", k).strip()) for k in keys]
+        owner.addCleanup(self.lab.run, rtr, "sysctl", "-qw", *before)
+        self.lab.run(rtr, "sysctl", "-qw", *["%s=%d" % (k, seconds) for k in keys])
