@@ -425,6 +425,8 @@ test_malformed(void)
 	    "t=0 0\r\nm=audio 4000 RTP/AVP 8\r\n", &l, "is not a numeric IPv6 address");
 	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
 	    "t=0 0\r\nm=audio 0 RTP/AVP 8 0\r\n", &l, "the offer's audio stream is refused (port 0)");
+	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nt=0 0\r\n"
+	    "m=audio 4000 RTP/AVP 8\r\n", &l, "No c= on either session level or all mediums");
 	answer_refused("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\n"
 	    "t=0 0\r\nm=audio 4000 RTP/AVP 8\r\n", &l, "0.0.0.0 (a call on hold)");
 	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 224.2.1.1/127\r\n"
