@@ -14,6 +14,9 @@
 
 #define NAME_MAX_SHOWN 24             /* a codec or address from the wire, quoted in a reason */
 
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -317,6 +320,31 @@ take_stream(const sdp_media_t *m, const struct sdp_local *l, int family, const c
 	return 0;
 }
 
+/* An m= line holds only tokens, a '/' in the transport or port, and blanks (RFC 4566). Said
+ * before sofia-sip reads the text: its parser (1.12.11) loops, allocating without end, on a
+ * format of a stream other than RTP that starts with any other byte ("m=image 1 udptl \x80").
+ * Lines end at CR or LF and may start with blanks, as sofia reads them. 0, or the byte. */
+static int
+media_line_byte(const char *text)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-!#$%&'*+.^_`{|}~/ \t";
+	const char *line = text;
+
+	while (*line != '\0') {
+		size_t n = strcspn(line, "\r\n");
+		const char *c = line + strspn(line, " \t");
+
+		if (c + 2 <= line + n && c[0] == 'm' && c[1] == '=')
+			for (c += 2; c < line + n; c++)
+				if (strchr(allowed, *c) == NULL)
+					return (unsigned char)*c;
+		line += n;
+		line += strspn(line, "\r\n");
+	}
+	return 0;
+}
+
 /* The text of an offer or answer, parsed; NULL with the reason. */
 static sdp_session_t *
 parse(su_home_t *home, const char *text, const char *what, char *err, size_t errlen)
@@ -324,6 +352,7 @@ parse(su_home_t *home, const char *text, const char *what, char *err, size_t err
 	sdp_parser_t *p;
 	sdp_session_t *s;
 	size_t n;
+	int bad;
 
 	if (text == NULL || *text == '\0') {
 		fail(err, errlen, "the %s is empty", what);
@@ -331,6 +360,11 @@ parse(su_home_t *home, const char *text, const char *what, char *err, size_t err
 	}
 	if ((n = strnlen(text, SDP_TEXT_MAX)) >= SDP_TEXT_MAX) {
 		fail(err, errlen, "the %s is longer than %d bytes", what, SDP_TEXT_MAX - 1);
+		return NULL;
+	}
+	if ((bad = media_line_byte(text)) != 0) {
+		fail(err, errlen, "the %s is not a valid session description (an m= line holds "
+		    "byte 0x%02x, which is no part of a token)", what, bad);
 		return NULL;
 	}
 	p = sdp_parse(home, text, (issize_t)n, 0);

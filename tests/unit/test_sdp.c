@@ -436,6 +436,12 @@ test_malformed(void)
 	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
 	    "t=0 0\r\nm=video 4000 RTP/AVP 31\r\nm=application 4002 udp wb\r\n", &l,
 	    "the offer has no audio stream (it offered: video, application)");
+	/* a format that is no token, where sofia-sip's parser would loop without end */
+	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
+	    "t=0 0\r\nm=audio 4000 RTP/AVP 8\r\nm=image 4002 udptl t38 \"x\r\n", &l,
+	    "an m= line holds byte 0x22, which is no part of a token");
+	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nt=0 0\r\n"
+	    "m=audio 4000 RTP/\xd2\xacP 8\r\n", &l, "an m= line holds byte 0xd2");
 	/* too long: refused whole, however good its start */
 	snprintf(big, sizeof(big), "%s", head);
 	for (size_t n = strlen(big); n + 20 < sizeof(big); n = strlen(big))
