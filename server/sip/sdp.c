@@ -320,29 +320,62 @@ take_stream(const sdp_media_t *m, const struct sdp_local *l, int family, const c
 	return 0;
 }
 
-/* An m= line holds only tokens, a '/' in the transport or port, and blanks (RFC 4566). Said
- * before sofia-sip reads the text: its parser (1.12.11) loops, allocating without end, on a
- * format of a stream other than RTP that starts with any other byte ("m=image 1 udptl \x80").
- * Lines end at CR or LF and may start with blanks, as sofia reads them. 0, or the byte. */
+/* Whether an m= line (after "m=", up to end) is <media> <port>[/<n>] <transport> <fmt>...,
+ * each a token (the transport with '/' too) and the port digits (RFC 4566). Said before
+ * sofia-sip reads the text: its parser (1.12.11) loops, allocating without end, on a format
+ * of a stream other than RTP that is no token ("m=image 1 udptl \x80", "m=x 1 y /z"). */
 static int
-media_line_byte(const char *text)
+media_line_ok(const char *c, const char *end)
 {
-	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-!#$%&'*+.^_`{|}~/ \t";
+	static const char token[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-!#$%&'*+.^_`{|}~";
+	int word = 0;
+
+	for (;;) {
+		const char *w;
+		size_t n;
+
+		while (c < end && (*c == ' ' || *c == '\t'))
+			c++;
+		if (c == end)
+			return word >= 3;
+		for (w = c; c < end && *c != ' ' && *c != '\t'; c++)
+			;
+		n = (size_t)(c - w);
+		for (size_t i = 0; i < n; i++) {
+			int ok;
+
+			if (word == 1)          /* the port, and the number of ports */
+				ok = (w[i] >= '0' && w[i] <= '9') || (w[i] == '/' && i > 0 &&
+				    i + 1 < n && memchr(w, '/', i) == NULL);
+			else
+				ok = (w[i] != '\0' && strchr(token, w[i]) != NULL) ||
+				    (word == 2 && w[i] == '/');
+			if (!ok)
+				return 0;
+		}
+		word++;
+	}
+}
+
+/* Every m= line of a text holds only what media_line_ok allows. Lines end at CR or LF and
+ * may start with blanks, as sofia reads them. */
+static int
+media_lines_ok(const char *text)
+{
 	const char *line = text;
 
 	while (*line != '\0') {
 		size_t n = strcspn(line, "\r\n");
 		const char *c = line + strspn(line, " \t");
 
-		if (c + 2 <= line + n && c[0] == 'm' && c[1] == '=')
-			for (c += 2; c < line + n; c++)
-				if (strchr(allowed, *c) == NULL)
-					return (unsigned char)*c;
+		if (c + 2 <= line + n && c[0] == 'm' && c[1] == '=' &&
+		    !media_line_ok(c + 2, line + n))
+			return 0;
 		line += n;
 		line += strspn(line, "\r\n");
 	}
-	return 0;
+	return 1;
 }
 
 /* The text of an offer or answer, parsed; NULL with the reason. */
@@ -352,7 +385,6 @@ parse(su_home_t *home, const char *text, const char *what, char *err, size_t err
 	sdp_parser_t *p;
 	sdp_session_t *s;
 	size_t n;
-	int bad;
 
 	if (text == NULL || *text == '\0') {
 		fail(err, errlen, "the %s is empty", what);
@@ -362,9 +394,9 @@ parse(su_home_t *home, const char *text, const char *what, char *err, size_t err
 		fail(err, errlen, "the %s is longer than %d bytes", what, SDP_TEXT_MAX - 1);
 		return NULL;
 	}
-	if ((bad = media_line_byte(text)) != 0) {
-		fail(err, errlen, "the %s is not a valid session description (an m= line holds "
-		    "byte 0x%02x, which is no part of a token)", what, bad);
+	if (!media_lines_ok(text)) {
+		fail(err, errlen, "the %s is not a valid session description (an m= line is not "
+		    "<media> <port> <transport> <formats>, each a token)", what);
 		return NULL;
 	}
 	p = sdp_parse(home, text, (issize_t)n, 0);

@@ -439,9 +439,11 @@ test_malformed(void)
 	/* a format that is no token, where sofia-sip's parser would loop without end */
 	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
 	    "t=0 0\r\nm=audio 4000 RTP/AVP 8\r\nm=image 4002 udptl t38 \"x\r\n", &l,
-	    "an m= line holds byte 0x22, which is no part of a token");
+	    "an m= line is not <media> <port> <transport> <formats>, each a token");
 	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nt=0 0\r\n"
-	    "m=audio 4000 RTP/\xd2\xacP 8\r\n", &l, "an m= line holds byte 0xd2");
+	    "m=audio 4000 RTP/\xd2\xacP 8\r\n", &l, "an m= line is not <media> <port>");
+	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
+	    "t=0 0\r\nm=audio 4000RT /APVP 8\r\n", &l, "an m= line is not <media> <port>");
 	/* too long: refused whole, however good its start */
 	snprintf(big, sizeof(big), "%s", head);
 	for (size_t n = strlen(big); n + 20 < sizeof(big); n = strlen(big))
