@@ -323,7 +323,8 @@ take_stream(const sdp_media_t *m, const struct sdp_local *l, int family, const c
 /* Whether an m= line (after "m=", up to end) is <media> <port>[/<n>] <transport> <fmt>...,
  * each a token (the transport with '/' too) and the port digits (RFC 4566). Said before
  * sofia-sip reads the text: its parser (1.12.11) loops, allocating without end, on a format
- * of a stream other than RTP that is no token ("m=image 1 udptl \x80", "m=x 1 y /z"). */
+ * of a stream other than RTP that is no token ("m=image 1 udptl \x80", "m=x 1 y /z",
+ * "m=x 1 y \t"). */
 static int
 media_line_ok(const char *c, const char *end)
 {
@@ -337,8 +338,10 @@ media_line_ok(const char *c, const char *end)
 
 		while (c < end && (*c == ' ' || *c == '\t'))
 			c++;
+		/* no format at all (RFC 4566 wants one) only without blanks after the
+		 * transport: sofia takes a tab left there for a format, and loops again */
 		if (c == end)
-			return word >= 3;
+			return word >= 4 || (word == 3 && end[-1] != ' ' && end[-1] != '\t');
 		for (w = c; c < end && *c != ' ' && *c != '\t'; c++)
 			;
 		n = (size_t)(c - w);

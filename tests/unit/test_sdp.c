@@ -444,6 +444,9 @@ test_malformed(void)
 	    "m=audio 4000 RTP/\xd2\xacP 8\r\n", &l, "an m= line is not <media> <port>");
 	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
 	    "t=0 0\r\nm=audio 4000RT /APVP 8\r\n", &l, "an m= line is not <media> <port>");
+	answer_refused("v=0\r\no=- 1 1 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\n"
+	    "t=0 0\r\nm=audio 4000 RTP/AVP 8\r\nm=image 0 udptl \t\r\n", &l,
+	    "an m= line is not <media> <port>");
 	/* too long: refused whole, however good its start */
 	snprintf(big, sizeof(big), "%s", head);
 	for (size_t n = strlen(big); n + 20 < sizeof(big); n = strlen(big))
