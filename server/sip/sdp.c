@@ -459,7 +459,7 @@ print(su_home_t *home, const struct sdp_local *l, const char *host, int family,
 	for (sdp_media_t *m = media; m != NULL; m = m->m_next)
 		m->m_session = &s;
 	/* every rtpmap written out, static ones too, and a=sendrecv said rather than implied:
-	 * some gateways read a missing direction wrongly */
+	 * what we take and that it goes both ways is then plain to any reader of the trace */
 	pr = sdp_print(home, &s, buf, sizeof(buf), sdp_f_all_rtpmaps | sdp_f_mode_always);
 	if (pr == NULL || sdp_printing_error(pr) != NULL || (text = sdp_message(pr)) == NULL ||
 	    (n = strlen(text)) >= cap || n >= SDP_TEXT_MAX) {
