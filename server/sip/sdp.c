@@ -92,7 +92,7 @@ taken_list(const struct sdp_local *l, char *buf, size_t cap)
 static void
 format_list(const sdp_media_t *m, char *buf, size_t cap)
 {
-	char name[NAME_MAX_SHOWN + 8];
+	char name[NAME_MAX_SHOWN + 24];
 	size_t n = 0;
 	int k = 0;
 
@@ -100,9 +100,10 @@ format_list(const sdp_media_t *m, char *buf, size_t cap)
 	for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm != NULL && n + 1 < cap; rm = rm->rm_next) {
 		if (rm->rm_encoding != NULL && *rm->rm_encoding != '\0') {
 			shown(name, sizeof(name), rm->rm_encoding);
-			if (rm->rm_rate != 8000 && rm->rm_rate != 0 && strlen(name) < NAME_MAX_SHOWN)
+			/* the rate where it is not G.711's, cut short with the name */
+			if (rm->rm_rate != 8000 && rm->rm_rate != 0)
 				snprintf(name + strlen(name), sizeof(name) - strlen(name), "/%lu",
-				    rm->rm_rate % 1000000);
+				    rm->rm_rate);
 		} else
 			snprintf(name, sizeof(name), "payload type %u", (unsigned)rm->rm_pt);
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", k++ ? ", " : "", name);
