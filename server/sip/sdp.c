@@ -595,13 +595,13 @@ sdp_answer(const char *offer, const struct sdp_local *l, struct media_peer *peer
 		} else {
 			/* T.38 (m=image udptl t38) is recognised, and refused until the line
 			 * carries it: the caller then stays in audio, or gives up */
-			if (om->m_type == sdp_media_image && om->m_proto == sdp_proto_udptl)
-				t38 = 1;
+			int is_t38 = om->m_type == sdp_media_image && om->m_proto == sdp_proto_udptl;
+
+			t38 |= is_t38;
 			if (om->m_type != sdp_media_audio && tn + 1 < sizeof(types)) {
 				shown(name, sizeof(name), om->m_type_name);
 				tn += (size_t)snprintf(types + tn, sizeof(types) - tn, "%s%s",
-				    tn ? ", " : "", t38 && om->m_type == sdp_media_image ?
-				    "T.38" : name);
+				    tn ? ", " : "", is_t38 ? "T.38" : name);
 			}
 			m = refused_media(home, om);
 		}
