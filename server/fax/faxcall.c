@@ -408,8 +408,12 @@ faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
 		samples += BLOCK;
 	}
 	if (!s.done) {
-		t30_terminate(s.t30);    /* closes the rx file: the pages received stay in it */
-		if (!s.done || s.completion == T30_ERR_OK)
+		/* Closes the rx file (the pages received stay in it) and says how the call stood:
+		 * a far end that hangs up as soon as it has our DCN leaves us still sending it,
+		 * every page confirmed, which spandsp reports as a call that went through; at
+		 * any other point it is a call dropped. */
+		t30_terminate(s.t30);
+		if (!s.done)
 			s.completion = T30_ERR_CALLDROPPED;
 	}
 	t30_get_transfer_statistics(s.t30, &st);

@@ -254,5 +254,9 @@ softline_own_user(void *line, const char *number)
 	return e != NULL && e->behaviour == B_OWN ? e->user : NULL;
 }
 
-const struct line_ops softline_ops = { "software", softline_call, softline_free,
-                                       softline_own_user };
+const struct line_ops softline_ops = {
+	.name = "software",
+	.call = softline_call,
+	.free = softline_free,
+	.own_number_user = softline_own_user,
+};

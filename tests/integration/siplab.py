@@ -461,12 +461,224 @@ def carrier_tables(accounts, dids):
     return "".join(lines)
 
 
-class Sipp:
-    """SIPp playing one call on the far end's port, bounded by its own -timeout."""
+# SIPp's scenarios, shared by the SIP tests. A reply copies the request's headers
+# ([last_...]); the To tag is SIPp's.
+OFFER = """v=0\r
+o=- 1 1 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=audio 41000 RTP/AVP 8 0\r
+a=rtpmap:8 PCMA/8000\r
+a=rtpmap:0 PCMU/8000\r
+a=ptime:20\r
+"""
 
-    def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None):
+# SIPp's far ends. A reply copies the request's headers ([last_...]); the To tag is SIPp's.
+REPLY = """SIP/2.0 %s\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+%s\r
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
+Content-Length: 0\r
+\r
+"""
+UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+<recv request="INVITE"/>
+<send><![CDATA[
+%s]]></send>
+<recv request="ACK"/>
+</scenario>
+""" % (REPLY % ("486 Busy Here", "[last_CSeq:]"))
+# answers with SDP, takes the ACK (and any repeat of it: our side ACKs every retransmitted
+# 200, which a loaded machine provokes), then the BYE; no pause, so a late ACK cannot abort it
+UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answer">
+<recv request="INVITE"/>
+<send><![CDATA[
+%s]]></send>
+<send retrans="500"><![CDATA[
+SIP/2.0 200 OK\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+[last_Record-Route:]\r
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+v=0\r
+o=- 2 2 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=audio 41004 RTP/AVP 8\r
+a=rtpmap:8 PCMA/8000\r
+a=ptime:20\r
+]]></send>
+<recv request="ACK"/>
+<label id="1"/>
+<recv request="ACK" optional="true" next="1"/>
+<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+Content-Length: 0\r
+\r
+]]></send>
+</scenario>
+""" % (REPLY % ("180 Ringing", "[last_CSeq:]\r\n[last_Record-Route:]"))
+UAC_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call [service]">
+<send retrans="500"><![CDATA[
+INVITE sip:[service]@netcfax.test SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+From: <sip:4420794600@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\r
+To: <sip:[service]@netcfax.test>\r
+Call-ID: [call_id]\r
+CSeq: 1 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+%s
+</scenario>
+"""
+UAC_REFUSED = UAC_CALL % (OFFER, """<recv response="404"/>
+<send><![CDATA[
+ACK sip:[service]@netcfax.test SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>""")
+UAC_ANSWERED = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<pause milliseconds="500"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""")
+
+T38_OFFER = """v=0\r
+o=- 1 2 IN IP4 127.0.0.1\r
+s=-\r
+c=IN IP4 127.0.0.1\r
+t=0 0\r
+m=image 41002 udptl t38\r
+a=T38FaxVersion:0\r
+a=T38FaxUdpEC:t38UDPRedundancy\r
+"""
+# answered, then a re-INVITE to T.38 (refused with 488 for now), then BYE
+UAC_REINVITE = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+<recv response="488"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 3 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""" % T38_OFFER)
+
+# a call refused with 403 (a server that takes INVITEs only from its trunk's peers)
+UAC_FORBIDDEN = UAC_CALL % (OFFER, """<recv response="403"/>
+<send><![CDATA[
+ACK sip:[service]@netcfax.test SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>""")
+
+
+class Sipp:
+    """SIPp playing one call on the far end's port (kam.far_port; with no kam, any port of
+    host), bounded by its own -timeout."""
+
+    def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None,
+                 host=nt.HOST):
         d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
-        args = [SIPP, "-i", nt.HOST, "-p", str(kam.far_port), "-m", "1", "-nostdin",
+        port = kam.far_port if kam else free_udp_tcp_port()
+        args = [SIPP, "-i", host, "-p", str(port), "-m", "1", "-nostdin",
                 "-timeout", "60s", "-timeout_error", "-trace_err",
                 "-error_file", os.path.join(d, "errors.log")]
         if scenario:
@@ -490,7 +702,7 @@ class Sipp:
         while time.monotonic() < deadline and self.proc.poll() is None:
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
-                u.bind((nt.HOST, kam.far_port))
+                u.bind((host, port))
             except OSError:
                 break
             finally:

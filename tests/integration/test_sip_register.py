@@ -27,199 +27,6 @@ def ok_for(request):
     return ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode()
 
 
-OFFER = """v=0\r
-o=- 1 1 IN IP4 127.0.0.1\r
-s=-\r
-c=IN IP4 127.0.0.1\r
-t=0 0\r
-m=audio 41000 RTP/AVP 8 0\r
-a=rtpmap:8 PCMA/8000\r
-a=rtpmap:0 PCMU/8000\r
-a=ptime:20\r
-"""
-
-# SIPp's far ends. A reply copies the request's headers ([last_...]); the To tag is SIPp's.
-REPLY = """SIP/2.0 %s\r
-[last_Via:]\r
-[last_From:]\r
-[last_To:];tag=[pid]SIPpTag01[call_number]\r
-[last_Call-ID:]\r
-%s\r
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
-Content-Length: 0\r
-\r
-"""
-UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="busy">
-<recv request="INVITE"/>
-<send><![CDATA[
-%s]]></send>
-<recv request="ACK"/>
-</scenario>
-""" % (REPLY % ("486 Busy Here", "[last_CSeq:]"))
-# answers with SDP, takes the ACK (and any repeat of it: our side ACKs every retransmitted
-# 200, which a loaded machine provokes), then the BYE; no pause, so a late ACK cannot abort it
-UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="answer">
-<recv request="INVITE"/>
-<send><![CDATA[
-%s]]></send>
-<send retrans="500"><![CDATA[
-SIP/2.0 200 OK\r
-[last_Via:]\r
-[last_From:]\r
-[last_To:];tag=[pid]SIPpTag01[call_number]\r
-[last_Call-ID:]\r
-[last_CSeq:]\r
-[last_Record-Route:]\r
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
-Content-Type: application/sdp\r
-Content-Length: [len]\r
-\r
-v=0\r
-o=- 2 2 IN IP4 127.0.0.1\r
-s=-\r
-c=IN IP4 127.0.0.1\r
-t=0 0\r
-m=audio 41004 RTP/AVP 8\r
-a=rtpmap:8 PCMA/8000\r
-a=ptime:20\r
-]]></send>
-<recv request="ACK"/>
-<label id="1"/>
-<recv request="ACK" optional="true" next="1"/>
-<recv request="BYE"/>
-<send><![CDATA[
-SIP/2.0 200 OK\r
-[last_Via:]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-[last_CSeq:]\r
-Content-Length: 0\r
-\r
-]]></send>
-</scenario>
-""" % (REPLY % ("180 Ringing", "[last_CSeq:]\r\n[last_Record-Route:]"))
-UAC_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="call [service]">
-<send retrans="500"><![CDATA[
-INVITE sip:[service]@netcfax.test SIP/2.0\r
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
-From: <sip:4420794600@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\r
-To: <sip:[service]@netcfax.test>\r
-Call-ID: [call_id]\r
-CSeq: 1 INVITE\r
-Contact: <sip:4420794600@[local_ip]:[local_port]>\r
-Max-Forwards: 70\r
-Content-Type: application/sdp\r
-Content-Length: [len]\r
-\r
-%s]]></send>
-<recv response="100" optional="true"/>
-%s
-</scenario>
-"""
-UAC_REFUSED = UAC_CALL % (OFFER, """<recv response="404"/>
-<send><![CDATA[
-ACK sip:[service]@netcfax.test SIP/2.0\r
-[last_Via:]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 1 ACK\r
-Max-Forwards: 70\r
-Content-Length: 0\r
-\r
-]]></send>""")
-UAC_ANSWERED = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
-<send><![CDATA[
-ACK [next_url] SIP/2.0\r
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 1 ACK\r
-Max-Forwards: 70\r
-Content-Length: 0\r
-\r
-]]></send>
-<pause milliseconds="500"/>
-<send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0\r
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 2 BYE\r
-Max-Forwards: 70\r
-Content-Length: 0\r
-\r
-]]></send>
-<recv response="200"/>""")
-
-T38_OFFER = """v=0\r
-o=- 1 2 IN IP4 127.0.0.1\r
-s=-\r
-c=IN IP4 127.0.0.1\r
-t=0 0\r
-m=image 41002 udptl t38\r
-a=T38FaxVersion:0\r
-a=T38FaxUdpEC:t38UDPRedundancy\r
-"""
-# answered, then a re-INVITE to T.38 (refused with 488 for now), then BYE
-UAC_REINVITE = UAC_CALL % (OFFER, """<recv response="200" rrs="true"/>
-<send><![CDATA[
-ACK [next_url] SIP/2.0\r
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 1 ACK\r
-Max-Forwards: 70\r
-Content-Length: 0\r
-\r
-]]></send>
-<send retrans="500"><![CDATA[
-INVITE [next_url] SIP/2.0\r
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 2 INVITE\r
-Contact: <sip:4420794600@[local_ip]:[local_port]>\r
-Max-Forwards: 70\r
-Content-Type: application/sdp\r
-Content-Length: [len]\r
-\r
-%s]]></send>
-<recv response="100" optional="true"/>
-<recv response="488"/>
-<send><![CDATA[
-ACK [next_url] SIP/2.0\r
-[last_Via:]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 2 ACK\r
-Max-Forwards: 70\r
-Content-Length: 0\r
-\r
-]]></send>
-<send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0\r
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
-[last_From:]\r
-[last_To:]\r
-[last_Call-ID:]\r
-CSeq: 3 BYE\r
-Max-Forwards: 70\r
-Content-Length: 0\r
-\r
-]]></send>
-<recv response="200"/>""" % T38_OFFER)
-
-
 class SipRegisterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -373,11 +180,11 @@ class SipRegisterTest(unittest.TestCase):
     def sdp_file(self):
         path = os.path.join(self.dir, "offer.sdp")
         with open(path, "w", newline="") as f:
-            f.write(OFFER)
+            f.write(sl.OFFER)
         return path
 
     def test_call_answered_then_bye(self):
-        far = sl.Sipp(self, self.kam, scenario=UAS_ANSWER)
+        far = sl.Sipp(self, self.kam, scenario=sl.UAS_ANSWER)
         p = self.probe("henry", "--call", "4420794601", "--sdp-file", self.sdp_file(),
                        "--hangup-on", "answered")
         ans = p.wait_events("call-answered", 1)[0]
@@ -395,7 +202,7 @@ class SipRegisterTest(unittest.TestCase):
         self.assertEqual(p.stop(), 0)
 
     def test_call_busy(self):
-        far = sl.Sipp(self, self.kam, scenario=UAS_BUSY)
+        far = sl.Sipp(self, self.kam, scenario=sl.UAS_BUSY)
         p = self.probe("ivan", "--call", "4420794602", "--sdp-file", self.sdp_file())
         failed = p.wait_events("call-failed", 1)[0]
         self.assertEqual(failed["status"], 486)
@@ -416,7 +223,7 @@ class SipRegisterTest(unittest.TestCase):
     def test_incoming_call_refused_404(self):
         p = self.probe("kate", "--answer", "404")
         p.wait_events("registered", 1)
-        far = sl.Sipp(self, self.kam, scenario=UAC_REFUSED, service="kate",
+        far = sl.Sipp(self, self.kam, scenario=sl.UAC_REFUSED, service="kate",
                    dest=self.kam.registrar)
         inc = p.wait_events("call-incoming", 1)[0]
         self.assertEqual(inc["to"], "kate")
@@ -430,7 +237,7 @@ class SipRegisterTest(unittest.TestCase):
     def test_incoming_call_answered_then_bye_from_far_end(self):
         p = self.probe("liam", "--answer", "200", "--sdp-file", self.sdp_file())
         p.wait_events("registered", 1)
-        far = sl.Sipp(self, self.kam, scenario=UAC_ANSWERED, service="liam",
+        far = sl.Sipp(self, self.kam, scenario=sl.UAC_ANSWERED, service="liam",
                    dest=self.kam.registrar)
         inc = p.wait_events("call-incoming", 1)[0]
         self.assertEqual(inc["to"], "liam")
@@ -444,7 +251,7 @@ class SipRegisterTest(unittest.TestCase):
     def test_reinvite_refused_488_call_goes_on(self):
         p = self.probe("mona", "--answer", "200", "--sdp-file", self.sdp_file())
         p.wait_events("registered", 1)
-        far = sl.Sipp(self, self.kam, scenario=UAC_REINVITE, service="mona",
+        far = sl.Sipp(self, self.kam, scenario=sl.UAC_REINVITE, service="mona",
                    dest=self.kam.registrar)
         ended = p.wait_events("call-ended", 1)[0]
         # the call survived the refused re-INVITE: it ended by the far end's BYE
