@@ -535,13 +535,14 @@ call_done(void *arg)
 	}
 	switch (r->outcome) {
 	case LINE_NO_SUCH_NUMBER:
+	case LINE_REFUSED:
 		fail_job(q, &j, r->words);
 		return;
 	case LINE_BUSY:
-		retry_or_fail(q, &j, "busy", cfg->retry_busy);
+		retry_or_fail(q, &j, r->words[0] ? r->words : "busy", cfg->retry_busy);
 		return;
 	case LINE_NO_ANSWER:
-		retry_or_fail(q, &j, "no answer", cfg->retry_no_answer);
+		retry_or_fail(q, &j, r->words[0] ? r->words : "no answer", cfg->retry_no_answer);
 		return;
 	default:
 		break;

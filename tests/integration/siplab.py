@@ -485,14 +485,20 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
 Content-Length: 0\r
 \r
 """
-UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="busy">
+def uas_final(status):
+    """A far end that answers every INVITE with status (e.g. "486 Busy Here") and takes the
+    ACK."""
+    return """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="final">
 <recv request="INVITE"/>
 <send><![CDATA[
 %s]]></send>
 <recv request="ACK"/>
 </scenario>
-""" % (REPLY % ("486 Busy Here", "[last_CSeq:]"))
+""" % (REPLY % (status, "[last_CSeq:]"))
+
+
+UAS_BUSY = uas_final("486 Busy Here")
 # answers with SDP, takes the ACK (and any repeat of it: our side ACKs every retransmitted
 # 200, which a loaded machine provokes), then the BYE; no pause, so a late ACK cannot abort it
 UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -675,10 +681,10 @@ class Sipp:
     host), bounded by its own -timeout."""
 
     def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None,
-                 host=nt.HOST):
+                 host=nt.HOST, calls=1):
         d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
         port = kam.far_port if kam else free_udp_tcp_port()
-        args = [SIPP, "-i", host, "-p", str(port), "-m", "1", "-nostdin",
+        args = [SIPP, "-i", host, "-p", str(port), "-m", str(calls), "-nostdin",
                 "-timeout", "60s", "-timeout_error", "-trace_err",
                 "-error_file", os.path.join(d, "errors.log")]
         if scenario:

@@ -235,5 +235,88 @@ class Trunk(unittest.TestCase):
         self.assertEqual(self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0], before)
 
 
+class FarEnd(unittest.TestCase):
+    """One server whose trunk's provider is kamailio in registrar mode: a number of digits
+    goes to SIPp playing the far end, 4420794699 rings until cancelled (kamailio answers 180,
+    then 487 to the CANCEL). What the far end says decides what happens to the job."""
+
+    @classmethod
+    def setUpClass(cls):
+        siplab.check_tools()
+        cls.kam = siplab.Kamailio(cls)
+        conf, cls.trunk = trunk_file(cls, "dora", cls.kam.registrar, "PCMA, PCMU",
+                                     ring_timeout=10)
+        cls.srv = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s alice" % US_ALICE,
+                                            sip_trunks=conf))
+        wait_registered(cls, cls.srv, "dora")
+        cls.srv.add_user("alice", "alice-pw-secret")
+
+    def setUp(self):
+        self.alice = nt.Client(self.srv, "alice", "alice-pw-secret", owner=self)
+        self.tif = os.path.join(self.alice.home, "one.tif")
+        nt.make_tiff(self.tif, pages=1)
+
+    def send(self, dest, *opts, expect=5):
+        rc, out, err = self.alice.run("send", self.tif, "--to", dest, "--wait", *opts,
+                                      global_opts=("--json",), timeout=300)
+        self.assertEqual(rc, expect, self.alice.describe())
+        lines = stream(out)
+        job = [o for o in lines if "job" in o and isinstance(o["job"], dict)][0]["job"]
+        return job, [o for o in lines if o.get("type") == "notification" and
+                     o.get("job") == job["id"]]
+
+    def test_busy_is_retried_then_fails(self):
+        far = siplab.Sipp(self, self.kam, scenario=siplab.uas_final("486 Busy Here"), calls=2)
+        job, notes = self.send("5550188", "--dials", "2")
+        events = [n["event"] for n in notes]
+        self.assertEqual((events.count("job_active"), events.count("job_retry")), (2, 1),
+                         notes)
+        self.assertIn("busy (486 Busy Here)", notes[-1]["text"])
+        self.assertIn("gave up after 2 dials", notes[-1]["text"])
+        self.assertEqual(far.wait(), 0, far.errors())
+
+    def test_provider_trouble_is_retried(self):
+        far = siplab.Sipp(self, self.kam, scenario=siplab.uas_final("503 Service Unavailable"),
+                          calls=2)
+        job, notes = self.send("5550189", "--dials", "2")
+        retry = [n for n in notes if n["event"] == "job_retry"]
+        self.assertEqual(len(retry), 1, notes)
+        # a proxy passes a 503 on as 500 (RFC 3261 16.7): either is the provider's trouble
+        self.assertIn("the provider could not place it (500 Service Unavailable",
+                      retry[0]["text"])
+        self.assertIn("gave up after 2 dials", notes[-1]["text"])
+        self.assertEqual(far.wait(), 0, far.errors())
+
+    def test_refusal_fails_at_once_in_words(self):
+        far = siplab.Sipp(self, self.kam, scenario=siplab.uas_final("403 Forbidden"))
+        job, notes = self.send("5550190", "--dials", "5")
+        events = [n["event"] for n in notes]
+        self.assertEqual((events.count("job_active"), events.count("job_retry")), (1, 0), notes)
+        self.assertIn("refused by the network (403 Forbidden)", notes[-1]["text"])
+        self.assertEqual(far.wait(), 0, far.errors())
+
+    def test_no_answer_is_cancelled_and_retried(self):
+        mark = self.kam.mark()
+        job, notes = self.send("4420794699", "--dials", "2")
+        events = [n["event"] for n in notes]
+        self.assertEqual((events.count("job_active"), events.count("job_retry")), (2, 1), notes)
+        self.assertIn("no answer within 10 s", notes[-1]["text"])
+        self.assertIn("gave up after 2 dials", notes[-1]["text"])
+        # each ring ended with our CANCEL
+        self.assertGreaterEqual(len(self.kam.wait_requests("CANCEL", "dora", 2, since=mark)), 2)
+
+    def test_cancel_while_ringing_sends_cancel(self):
+        mark = self.kam.mark()
+        rc, data, err = self.alice.run("send", self.tif, "--to", "4420794699", json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        jid = data["job"]["id"]
+        self.kam.wait_requests("INVITE", "dora", 1, since=mark)
+        rc, data, err = self.alice.run("cancel", str(jid), json=True)
+        self.assertEqual((rc, data["job"]["state"]), (0, "cancelled"), self.alice.describe())
+        self.assertGreaterEqual(len(self.kam.wait_requests("CANCEL", "dora", 1, since=mark)), 1)
+        self.srv.wait_log(lambda t: "left the line after it was cancelled" in t,
+                          timeout=siplab.WAIT)
+
+
 if __name__ == "__main__":
     nt.main()
