@@ -150,16 +150,21 @@ is_answered_or_final(const struct slot *s, void *arg)
 }
 
 /* Hangs up (CANCEL, BYE or a refusal, as the call stands) unless the call already ended,
- * and waits a bounded time for its end, so that the slot is not reused under it. */
+ * and waits a bounded time for its end, so that the channel is free only once the network
+ * says so. A call hung up by our own decision (a cancel, the server stopping, when the loop
+ * that reports the end may no longer run) waits a second at most: the hang-up is on its way
+ * either way, and a late report for the call finds no slot (ids are never reused). */
 static void
-end_call(struct sipline *l, struct slot *s)
+end_call(struct sipline *l, struct slot *s, const atomic_int *abort)
 {
+	long ms = abort && atomic_load(abort) ? 1000L : END_WAIT_S * 1000L;
+
 	pthread_mutex_lock(&l->lock);
 	if (s->final == 0) {
 		pthread_mutex_unlock(&l->lock);
 		sipua_hangup(l->ua, s->id);
 		pthread_mutex_lock(&l->lock);
-		(void)wait_for(l, s, is_final, NULL, END_WAIT_S * 1000L, NULL);
+		(void)wait_for(l, s, is_final, NULL, ms, NULL);
 	}
 	s->used = 0;
 	pthread_mutex_unlock(&l->lock);
@@ -429,7 +434,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	if (!answered) {
 		int aborted = c->abort && atomic_load(c->abort);
 
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		if (status > 0 && !aborted) {
 			outcome_of(status, reason, c->number, r, &rc);
@@ -444,7 +449,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	    rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
 		log_warnx("trunk %s: call to %s: the far end's media answer: %s", l->t.name, dial,
 		    err);
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		r->outcome = LINE_REFUSED;
 		snprintf(r->words, sizeof(r->words), "the far end answered with media we cannot "
@@ -454,7 +459,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	log_info("trunk %s: call to %s answered, G.711 %s", l->t.name, dial,
 	    codec_name(peer.codec));
 	rc = run_fax(l, s, m, c, 1, NULL, r);
-	end_call(l, s);
+	end_call(l, s, c->abort);
 	rtpaudio_ops.free(m);
 	return rc;
 }
@@ -475,7 +480,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	if ((m = media_new(l, &sl, &adv, err, sizeof(err))) == NULL) {
 		(void)sipua_answer(l->ua, s->id, 503, NULL, err, sizeof(err));
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		return -1;
 	}
 	if (sdp_answer(s->sdp, &sl, &peer, answer, sizeof(answer), err, sizeof(err)) != 0) {
@@ -485,13 +490,13 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		    s->number, err);
 		(void)sipua_answer(l->ua, s->id, 488, NULL, e2, sizeof(e2));
 		snprintf(r->words, sizeof(r->words), "the caller's media offer: %s", err);
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		return -1;
 	}
 	if (sipua_answer(l->ua, s->id, 200, answer, err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		return -1;
 	}
@@ -502,7 +507,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	if (!acked || rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "%s", !acked ? "the caller went before the "
 		    "call was set up" : err);
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		return -1;
 	}
@@ -510,7 +515,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	if ((fd = mkstemp(rx)) < 0) {
 		snprintf(r->words, sizeof(r->words), "cannot create the file to receive into: %s",
 		    strerror(errno));
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		return -1;
 	}
@@ -520,7 +525,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	snprintf(r->received_by, sizeof(r->received_by), "%s", s->user);
 	snprintf(r->rx_tiff, sizeof(r->rx_tiff), "%s", rx);
 	if (run_fax(l, s, m, c, 0, rx, r) != 0) {
-		end_call(l, s);
+		end_call(l, s, c->abort);
 		rtpaudio_ops.free(m);
 		unlink(rx);
 		r->rx_tiff[0] = '\0';
@@ -528,7 +533,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	}
 	/* the answering side's outcome is ours here */
 	r->fax.callee_completion = r->fax.completion;
-	end_call(l, s);
+	end_call(l, s, c->abort);
 	rtpaudio_ops.free(m);
 	if (r->fax.pages_received == 0) {
 		unlink(rx);                    /* nothing came: nothing for the inbox */

@@ -661,8 +661,9 @@ Content-Length: 0\r
 ]]></send>
 <recv response="200"/>""" % T38_OFFER)
 
-# a call refused with 403 (a server that takes INVITEs only from its trunk's peers)
-UAC_FORBIDDEN = UAC_CALL % (OFFER, """<recv response="403"/>
+def uac_refused(status, offer=None):
+    """A call expecting a refusal with status (a number), ACKed."""
+    return UAC_CALL % (offer or OFFER, """<recv response="%d"/>
 <send><![CDATA[
 ACK sip:[service]@netcfax.test SIP/2.0\r
 [last_Via:]\r
@@ -673,7 +674,51 @@ CSeq: 1 ACK\r
 Max-Forwards: 70\r
 Content-Length: 0\r
 \r
-]]></send>""")
+]]></send>""" % status)
+
+
+# several of these at once against a limit of channels: each is answered (ACK, 4 s on the
+# line, BYE) or refused busy (486, ACKed); either way the scenario ends well
+UAC_ANSWERED_OR_BUSY = UAC_CALL % (OFFER, """<recv response="180" optional="true"/>
+<recv response="486" optional="true" next="busy"/>
+<recv response="200" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<pause milliseconds="4000"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200" next="end"/>
+<label id="busy"/>
+<send><![CDATA[
+ACK sip:[service]@netcfax.test SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 1 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<label id="end"/>""")
 
 
 class Sipp:
@@ -681,10 +726,11 @@ class Sipp:
     host), bounded by its own -timeout."""
 
     def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None,
-                 host=nt.HOST, calls=1):
+                 host=nt.HOST, calls=1, at_once=1):
         d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
         port = kam.far_port if kam else free_udp_tcp_port()
-        args = [SIPP, "-i", host, "-p", str(port), "-m", str(calls), "-nostdin",
+        args = [SIPP, "-i", host, "-p", str(port), "-m", str(calls), "-l", str(at_once),
+                "-r", "20", "-nostdin",
                 "-timeout", "60s", "-timeout_error", "-trace_err",
                 "-error_file", os.path.join(d, "errors.log")]
         if scenario:

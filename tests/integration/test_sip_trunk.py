@@ -7,8 +7,9 @@ to a call: a number the carrier does not know, a number the server does not own,
 INVITE, more calls than channels, a far end that hangs up mid-fax, and SIPp playing a far end
 that is busy or never answers."""
 import os
+import random
 import re
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,8 +64,22 @@ def trunk_file(owner, account, registrar, codecs, channels=2, **more):
     return path, keys
 
 
-def wait_registered(owner, srv, name):
-    srv.wait_log(lambda t: "trunk %s: registered" % name in t, timeout=siplab.WAIT)
+def wait_text(srv, pred, offset=0, what="the log line"):
+    """Waits until pred holds for the server's log from offset (all of it, not line by
+    line); fails, with the log's end, when it never does."""
+    deadline = time.monotonic() + siplab.WAIT
+    while time.monotonic() < deadline:
+        text = srv.log_since(offset)
+        if pred(text):
+            return text
+        time.sleep(0.1)
+    raise AssertionError("never saw %s in the netcfaxd log:\n%s" % (what,
+                         srv.log_since(offset)[-4000:]))
+
+
+def wait_registered(owner, srv, name, offset=0):
+    wait_text(srv, lambda t: "trunk %s: registered" % name in t, offset,
+              "trunk %s registered" % name)
 
 
 def fax_received(watcher):
@@ -82,7 +97,10 @@ class Trunk(unittest.TestCase):
         us_conf, cls.us_trunk = trunk_file(cls, "us-office", cls.kam.registrar, "PCMU, PCMA")
         uk_conf, cls.uk_trunk = trunk_file(cls, "uk-office", cls.kam.registrar, "PCMA, PCMU",
                                            channels=2)
-        cls.us = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s alice" % US_ALICE,
+        # the US waits 10 s before calling again after a failed call: time enough for the UK
+        # server to start again in the test that stops it mid-fax
+        cls.us = nt.Server(cls, extra=dict(RETRIES, retry_failed=10,
+                                           fax_numbers="%s alice" % US_ALICE,
                                            fax_station_id="US office",
                                            sip_trunks=us_conf))
         cls.uk = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s bob, %s carol"
@@ -227,12 +245,88 @@ class Trunk(unittest.TestCase):
         # server's SIP port: 403, no call, and the server says so
         uk_log = self.uk.log_size()
         before = self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0]
-        far = siplab.Sipp(self, None, scenario=siplab.UAC_FORBIDDEN, service="442079460001",
+        far = siplab.Sipp(self, None, scenario=siplab.uac_refused(403), service="442079460001",
                           dest="%s:%s" % (nt.HOST, self.uk_trunk["port"]), host="127.0.0.2")
         self.assertEqual(far.wait(), 0, far.errors())
-        self.uk.wait_log(lambda t: "INVITE from 127.0.0.2 refused (403)" in t, uk_log,
-                         timeout=siplab.WAIT)
+        wait_text(self.uk, lambda t: "INVITE from 127.0.0.2 refused (403)" in t, uk_log)
         self.assertEqual(self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0], before)
+
+    def test_more_calls_than_channels_are_refused_busy(self):
+        # three INVITEs at once for bob, from the carrier's address, to the UK's two channels:
+        # two are answered, the third gets 486; nothing crashes, nothing is filed
+        uk_log = self.uk.log_size()
+        before = self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0]
+        far = siplab.Sipp(self, None, scenario=siplab.UAC_ANSWERED_OR_BUSY,
+                          service=digits(UK_BOB), calls=3, at_once=3,
+                          dest="%s:%s" % (nt.HOST, self.uk_trunk["port"]))
+        self.assertEqual(far.wait(), 0, far.errors())
+        wait_text(self.uk, lambda t: t.count("answered the call from 4420794600") == 2 and
+                  "refused (486): every channel is busy" in t, uk_log, "two answered, one busy")
+        # both answered calls end (no fax came: SIPp sends no audio) and free their channels
+        wait_text(self.uk, lambda t: t.count("no page came") == 2, uk_log, "two calls ended")
+        self.assertEqual(self.uk.db_query("SELECT COUNT(*) FROM inbox")[0][0], before)
+        self.assertTrue(self.uk.running())
+
+    def test_offer_without_g711_is_refused_488(self):
+        uk_log = self.uk.log_size()
+        g729 = siplab.OFFER.replace("RTP/AVP 8 0", "RTP/AVP 18").replace(
+            "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000", "a=rtpmap:18 G729/8000")
+        self.assertIn("G729", g729)
+        far = siplab.Sipp(self, None, scenario=siplab.uac_refused(488, g729),
+                          service=digits(UK_BOB), dest="%s:%s" % (nt.HOST, self.uk_trunk["port"]))
+        self.assertEqual(far.wait(), 0, far.errors())
+        wait_text(self.uk, lambda t: "refused (488)" in t and "G729" in t, uk_log, "488")
+
+    def test_garbage_is_ignored_and_faxes_go_on(self):
+        # datagrams of noise at the UK's SIP port and across its RTP range (a bounded 400),
+        # then a fax as before
+        rng = random.Random(7)
+        lo, hi = (int(x) for x in self.uk_trunk["rtp_ports"].split("-"))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        for i in range(400):
+            port = self.uk_trunk["port"] if i % 2 == 0 else rng.randint(lo, hi)
+            junk = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 1400)))
+            if i % 8 == 0:
+                junk = b"INVITE sip:x SIP/2.0\r\nContent-Length: 99999\r\n\r\n" + junk
+            s.sendto(junk, (nt.HOST, port))
+        bobw = nt.Watcher(self.bob, owner=self)
+        bobw.wait_status("logged in")
+        tif = os.path.join(self.alice.home, "after-noise.tif")
+        nt.make_tiff(tif, pages=1, seed=21)
+        job, notes = self.send(self.alice, tif, UK_BOB)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        bobw.wait_for(lambda w: fax_received(w), what="fax_received")
+        self.assertTrue(self.uk.running())
+
+    def test_zz_far_end_hangs_up_mid_fax_then_retried(self):
+        # the UK server stops during page 2 (its calls end with a BYE): the US job is tried
+        # again with the cause and the pages counted, and goes through once the UK is back
+        tif = os.path.join(self.alice.home, "long.tif")
+        nt.make_tiff(tif, pages=3, seed=31)
+        alicew = nt.Watcher(self.alice, owner=self)
+        alicew.wait_status("logged in")
+        rc, data, err = self.alice.run("send", tif, "--to", UK_CAROL, json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        jid = data["job"]["id"]
+        alicew.wait_for(lambda w: any(n["event"] == "job_page" and n.get("job") == jid and
+                                      n.get("page", 0) >= 1 for n in w.notifications()),
+                        timeout=120, what="page 1 sent")
+        mark = self.kam.mark()
+        self.uk.stop()
+        restart = self.uk.log_size()
+        alicew.wait_for(lambda w: any(n["event"] == "job_retry" and n.get("job") == jid
+                                      for n in w.notifications()), timeout=120, what="retry")
+        retry = [n for n in alicew.notifications() if n["event"] == "job_retry" and
+                 n.get("job") == jid][0]
+        self.assertRegex(retry["text"], r"call failed after [12] of 3 pages: The call dropped")
+        # the UK's stop hung up with a BYE (through the carrier) and un-registered
+        self.assertGreaterEqual(len(self.kam.requests("BYE", None, since=mark)), 1,
+                                self.kam.text(mark))
+        self.uk.start()
+        wait_registered(self, self.uk, "uk-office", restart)
+        j = self.wait_job(self.alice, jid, lambda j: j["state"] in ("done", "failed"), "ended")
+        self.assertEqual((j["state"], j["pages_sent"], j["tries"]), ("done", 3, 2), j)
 
 
 class FarEnd(unittest.TestCase):
@@ -314,8 +408,7 @@ class FarEnd(unittest.TestCase):
         rc, data, err = self.alice.run("cancel", str(jid), json=True)
         self.assertEqual((rc, data["job"]["state"]), (0, "cancelled"), self.alice.describe())
         self.assertGreaterEqual(len(self.kam.wait_requests("CANCEL", "dora", 1, since=mark)), 1)
-        self.srv.wait_log(lambda t: "left the line after it was cancelled" in t,
-                          timeout=siplab.WAIT)
+        wait_text(self.srv, lambda t: "left the line after it was cancelled" in t)
 
 
 if __name__ == "__main__":
