@@ -253,30 +253,36 @@ npmp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *er
 	return 0;
 }
 
+/* A mapping request (lease 0: a removal) for one transport; the reply must be of the same
+ * transport's kind (UDP answers are type 1, TCP ones type 2). */
 static int
-npmp_request(struct npmp *p, uint16_t int_port, uint16_t ext_port, long lease, natpmpresp_t *r)
+npmp_request(struct npmp *p, int transport, uint16_t int_port, uint16_t ext_port, long lease,
+    natpmpresp_t *r)
 {
-	struct natpmp_want want = { NATPMP_RESPTYPE_TCPPORTMAPPING, int_port, (uint32_t)lease };
+	int udp = transport == PORTMAP_UDP;
+	struct natpmp_want want = { udp ? NATPMP_RESPTYPE_UDPPORTMAPPING :
+	    NATPMP_RESPTYPE_TCPPORTMAPPING, int_port, (uint32_t)lease };
 
 	drain(p);
-	if (sendnewportmappingrequest(&p->n, NATPMP_PROTOCOL_TCP, int_port, ext_port,
-	    (uint32_t)lease) < 0)
+	if (sendnewportmappingrequest(&p->n, udp ? NATPMP_PROTOCOL_UDP : NATPMP_PROTOCOL_TCP,
+	    int_port, ext_port, (uint32_t)lease) < 0)
 		return NATPMP_ERR_SENDERR;
 	return natpmp_reply_read(&p->n, &want, NATPMP_WAIT_MS, r);
 }
 
 static int
-npmp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const char *desc,
-    uint16_t *granted, long *granted_lease, char *err, size_t errlen)
+npmp_add(void *state, int transport, uint16_t int_port, uint16_t ext_port, long lease,
+    const char *desc, uint16_t *granted, long *granted_lease, char *err, size_t errlen)
 {
 	struct npmp *p = state;
 	natpmpresp_t r;
 	int rc;
 
 	(void)desc;     /* NAT-PMP mappings carry no description */
-	rc = npmp_request(p, int_port, ext_port, lease, &r);
+	rc = npmp_request(p, transport, int_port, ext_port, lease, &r);
 	if (rc != 0) {
-		snprintf(err, errlen, "NAT-PMP mapping of port %u: %s", ext_port, result_text(rc));
+		snprintf(err, errlen, "NAT-PMP mapping of %sport %u: %s",
+		    portmap_transport_word(transport), ext_port, result_text(rc));
 		return -1;
 	}
 	epoch_went_down(p, r.epoch);
@@ -288,16 +294,18 @@ npmp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 }
 
 static int
-npmp_remove(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+npmp_remove(void *state, int transport, uint16_t ext_port, uint16_t int_port, char *err,
+    size_t errlen)
 {
 	struct npmp *p = state;
 	natpmpresp_t r;
 	int rc;
 
 	/* NAT-PMP deletes by private port, for the asking host only: never another's. */
-	rc = npmp_request(p, int_port, ext_port, 0, &r);
+	rc = npmp_request(p, transport, int_port, ext_port, 0, &r);
 	if (rc != 0) {
-		snprintf(err, errlen, "NAT-PMP removal of port %u: %s", ext_port, result_text(rc));
+		snprintf(err, errlen, "NAT-PMP removal of %sport %u: %s",
+		    portmap_transport_word(transport), ext_port, result_text(rc));
 		return -1;
 	}
 	return 0;
@@ -318,7 +326,8 @@ npmp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *
 /* NAT-PMP has no query for one mapping; what it has is the epoch (and the external address)
  * in every reply, which is what RFC 6886 says to watch. */
 static int
-npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+npmp_check(void *state, int transport, uint16_t ext_port, uint16_t int_port, char *err,
+    size_t errlen)
 {
 	struct npmp *p = state;
 	struct natpmp_want want = { NATPMP_RESPTYPE_PUBLICADDRESS, 0, 0 };
@@ -341,7 +350,7 @@ npmp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t 
 		return 0;              /* a new external address: map again and report it */
 	/* A restart the epoch cannot prove (the router had been up only seconds) may still
 	 * have cost us the mapping: asking for it again is one packet, and harmless. */
-	rc = npmp_request(p, int_port, ext_port, p->lease > 0 ? p->lease : 3600, &r);
+	rc = npmp_request(p, transport, int_port, ext_port, p->lease > 0 ? p->lease : 3600, &r);
 	if (rc != 0) {
 		snprintf(err, errlen, "NAT-PMP: %s", result_text(rc));
 		return -1;

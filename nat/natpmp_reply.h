@@ -16,7 +16,8 @@
 
 /* The request pending on a natpmp_t, which a reply must answer. */
 struct natpmp_want {
-	int      type;           /* NATPMP_RESPTYPE_PUBLICADDRESS or _TCPPORTMAPPING */
+	int      type;           /* NATPMP_RESPTYPE_PUBLICADDRESS, _UDPPORTMAPPING or
+	                          * _TCPPORTMAPPING */
 	uint16_t int_port;       /* a mapping's private port */
 	uint32_t lifetime;       /* asked for; 0 removes the mapping */
 };

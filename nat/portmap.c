@@ -1,9 +1,11 @@
-/* portmap.c: what the backends share: choosing one, and judging a router's external address
- * (a private or CGNAT one means another NAT upstream, where a mapping alone cannot help). */
+/* portmap.c: what the backends share: choosing one, judging a router's external address
+ * (a private or CGNAT one means another NAT upstream, where a mapping alone cannot help), and
+ * naming a mapping's transport. */
 #include "portmap.h"
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 const struct portmap_ops *
 portmap_backend(const char *name)
@@ -43,4 +45,26 @@ portmap_class_name(int cls)
 	case PORTMAP_ADDR_CGNAT:   return "cgnat";
 	default:                   return "empty";
 	}
+}
+
+const char *
+portmap_transport_name(int transport)
+{
+	return transport == PORTMAP_UDP ? "UDP" : "TCP";
+}
+
+int
+portmap_transport_parse(const char *name)
+{
+	if (name == NULL || *name == '\0' || strcasecmp(name, "tcp") == 0)
+		return PORTMAP_TCP;
+	if (strcasecmp(name, "udp") == 0)
+		return PORTMAP_UDP;
+	return -1;
+}
+
+const char *
+portmap_transport_word(int transport)
+{
+	return transport == PORTMAP_UDP ? "UDP " : "";
 }

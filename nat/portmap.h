@@ -12,6 +12,13 @@
 /* Every mapping netcfax makes is described with this prefix, so we touch only our own. */
 #define PORTMAP_DESC_PREFIX "netcfax"
 
+/* The transport a mapping forwards: every call that makes, removes or checks one names it,
+ * since a router holds a TCP and a UDP mapping of the same external port apart. */
+enum portmap_transport {
+	PORTMAP_TCP = 0,
+	PORTMAP_UDP = 1,
+};
+
 /* Results of add() besides 0 and -1. */
 #define PORTMAP_CONFLICT (-2)     /* another LAN host holds that external port (UPnP 718) */
 
@@ -32,6 +39,7 @@ struct portmap_gateway {
 };
 
 struct portmap_mapping {
+	int      transport;               /* enum portmap_transport */
 	uint16_t ext_port;
 	uint16_t int_port;
 	char     int_client[PORTMAP_ADDR_MAX];
@@ -45,23 +53,23 @@ struct portmap_ops {
 	 * with a reason. */
 	int  (*discover)(void **state, int timeout_ms, struct portmap_gateway *gw, char *err,
 	                 size_t errlen);
-	/* Maps ext_port on the router to our LAN address, int_port, for lease seconds. The router
-	 * may grant another port or lease (NAT-PMP does): *granted and *granted_lease say. 0, -1,
-	 * or PORTMAP_CONFLICT. */
-	int  (*add)(void *state, uint16_t int_port, uint16_t ext_port, long lease,
+	/* Maps ext_port on the router to our LAN address, int_port, for lease seconds, for one
+	 * transport (enum portmap_transport). The router may grant another port or lease
+	 * (NAT-PMP does): *granted and *granted_lease say. 0, -1, or PORTMAP_CONFLICT. */
+	int  (*add)(void *state, int transport, uint16_t int_port, uint16_t ext_port, long lease,
 	            const char *desc, uint16_t *granted, long *granted_lease, char *err,
 	            size_t errlen);
-	/* Removes our mapping of ext_port (to int_port). 0 or -1. */
-	int  (*remove)(void *state, uint16_t ext_port, uint16_t int_port, char *err,
+	/* Removes our mapping of ext_port (to int_port) for that transport only. 0 or -1. */
+	int  (*remove)(void *state, int transport, uint16_t ext_port, uint16_t int_port, char *err,
 	               size_t errlen);
-	/* Calls cb for each mapping on the router; -1 with a reason when the protocol cannot
-	 * list (NAT-PMP). */
+	/* Calls cb for each TCP and UDP mapping on the router (each says which); -1 with a
+	 * reason when the protocol cannot list (NAT-PMP). */
 	int  (*list)(void *state, int (*cb)(const struct portmap_mapping *, void *), void *arg,
 	             char *err, size_t errlen);
-	/* Is our mapping of ext_port (to int_port) still on the router? 1 yes, 0 gone (the
-	 * router lost it, rebooted, or gave the port to another host), -1 with a reason when
-	 * the router did not answer. */
-	int  (*check)(void *state, uint16_t ext_port, uint16_t int_port, char *err,
+	/* Is our mapping of ext_port (to int_port) for that transport still on the router? 1
+	 * yes, 0 gone (the router lost it, rebooted, or gave the port to another host), -1 with
+	 * a reason when the router did not answer. */
+	int  (*check)(void *state, int transport, uint16_t ext_port, uint16_t int_port, char *err,
 	              size_t errlen);
 	void (*close)(void *state);
 };
@@ -71,6 +79,15 @@ extern const struct portmap_ops portmap_natpmp_ops;
 
 /* The backend called name, or NULL. */
 const struct portmap_ops *portmap_backend(const char *name);
+
+/* "TCP" or "UDP", as UPnP spells a mapping's protocol. */
+const char *portmap_transport_name(int transport);
+/* The transport a configuration names: "tcp" (also NULL or "") or "udp", case aside; -1
+ * for anything else. */
+int portmap_transport_parse(const char *name);
+/* What messages put before "port": "" for TCP (a netcfax port is TCP unless said otherwise,
+ * so those messages read as they always did), "UDP " for UDP. */
+const char *portmap_transport_word(int transport);
 
 /* The IPv4 default gateway and our address towards it, from the kernel's routing table:
  * 0, or -1 when there is no default route. A change of either means another network. */

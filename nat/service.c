@@ -37,6 +37,7 @@ struct queued {
 
 struct portmap_service {
 	struct portmap_service_options o;
+	int               transport;    /* enum portmap_transport, from o.transport */
 	char              protocols[16];
 	char              desc[PORTMAP_DESC_MAX];
 	pthread_t         thread;
@@ -107,6 +108,7 @@ post_simple(struct portmap_service *s, int kind, const char *why)
 
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = kind;
+	ev.transport = s->transport;
 	if (s->ops)
 		snprintf(ev.proto, sizeof(ev.proto), "%s", s->ops->name);
 	snprintf(ev.why, sizeof(ev.why), "%s", why);
@@ -288,8 +290,8 @@ map(struct portmap_service *s, char *why, size_t whylen)
 
 	n = ports_to_try(s, want, (int)(sizeof(want) / sizeof(want[0])));
 	for (int i = 0; i < n; i++) {
-		rc = s->ops->add(s->st, s->o.int_port, want[i], s->o.lease, s->desc, &granted, &got,
-		    why, whylen);
+		rc = s->ops->add(s->st, s->transport, s->o.int_port, want[i], s->o.lease, s->desc,
+		    &granted, &got, why, whylen);
 		if (want[i] == s->o.int_port) {
 			tried_int = 1;
 			if (rc == PORTMAP_CONFLICT)
@@ -315,8 +317,9 @@ map(struct portmap_service *s, char *why, size_t whylen)
 		/* NAT-PMP grants another port itself, without saying why. */
 		snprintf(s->instead, sizeof(s->instead), "%s", taken[0] ? taken : "");
 	if (granted != s->o.int_port && s->instead[0] == '\0')
-		snprintf(s->instead, sizeof(s->instead), "the router did not grant external port %u "
-		    "(another host on this network may hold it)", s->o.int_port);
+		snprintf(s->instead, sizeof(s->instead), "the router did not grant external %sport "
+		    "%u (another host on this network may hold it)",
+		    portmap_transport_word(s->transport), s->o.int_port);
 	s->mapped = s->prefer = granted;
 	s->lease = got;
 	return 0;
@@ -353,6 +356,7 @@ report_mapped(struct portmap_service *s)
 		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PORTMAP_MAPPED;
+	ev.transport = s->transport;
 	snprintf(ev.proto, sizeof(ev.proto), "%s", s->ops->name);
 	ev.ext_port = s->mapped;
 	snprintf(ev.ext_addr, sizeof(ev.ext_addr), "%s", s->gw.ext_addr);
@@ -387,12 +391,13 @@ verify(struct portmap_service *s)
 		s->remapped = 1;
 		return;
 	}
-	rc = s->ops->check(s->st, s->mapped, s->o.int_port, err, sizeof(err));
+	rc = s->ops->check(s->st, s->transport, s->mapped, s->o.int_port, err, sizeof(err));
 	if (rc == 1)
 		return;
 	if (rc == 0) {
-		snprintf(why, sizeof(why), "the router no longer forwards external port %u to us "
-		    "(restarted?): mapping it again", s->mapped);
+		snprintf(why, sizeof(why), "the router no longer forwards external %sport %u to us "
+		    "(restarted?): mapping it again", portmap_transport_word(s->transport),
+		    s->mapped);
 		post_simple(s, PORTMAP_LOST, why);
 		drop_state(s);        /* a restarted router may have a new address or URL */
 		s->remapped = 1;
@@ -482,7 +487,7 @@ worker(void *arg)
 	/* Clean exit: remove only what we made. */
 	if (s->st && s->mapped) {
 		char why[240];
-		s->ops->remove(s->st, s->mapped, s->o.int_port, why, sizeof(why));
+		s->ops->remove(s->st, s->transport, s->mapped, s->o.int_port, why, sizeof(why));
 	}
 	drop_state(s);
 	return NULL;
@@ -526,6 +531,7 @@ on_announce(const char *proto, int restarted, const char *why, void *arg)
 	s->last_restart = now;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PORTMAP_RESTARTED;
+	ev.transport = s->transport;
 	snprintf(ev.proto, sizeof(ev.proto), "%s", proto);
 	snprintf(ev.why, sizeof(ev.why), "%s", why);
 	s->cb(&ev, s->arg);
@@ -536,11 +542,14 @@ struct portmap_service *
 portmap_service_new(struct event_base *base, const struct portmap_service_options *o,
     portmap_event_fn cb, void *arg)
 {
-	struct portmap_service *s = calloc(1, sizeof(*s));
+	struct portmap_service *s;
+	int transport = portmap_transport_parse(o->transport);
 
-	if (s == NULL)
+	if (transport < 0 || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->o = *o;
+	s->o.transport = NULL;      /* the caller's string need not outlive this call */
+	s->transport = transport;
 	snprintf(s->protocols, sizeof(s->protocols), "%s", o->protocols ? o->protocols : "auto");
 	snprintf(s->desc, sizeof(s->desc), "%s", o->desc);
 	s->o.protocols = s->protocols;

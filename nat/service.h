@@ -1,4 +1,4 @@
-/* service.h: keeps one port mapped on the local router, on a worker thread: discovery,
+/* service.h: keeps one TCP or UDP port mapped on the local router, on a worker thread: discovery,
  * mapping, renewal at half the lease, checks between renewals (the router still holds it, we
  * are still on the same network), a deterministic choice of another external port on
  * conflicts, an immediate check when the router announces a restart or the caller asks, and
@@ -25,13 +25,15 @@ enum portmap_event_kind {
 struct portmap_event {
 	int      kind;
 	char     proto[8];                    /* "upnp" or "natpmp" */
+	int      transport;                   /* the service's: enum portmap_transport */
 	uint16_t ext_port;
 	char     ext_addr[PORTMAP_ADDR_MAX];
 	int      ext_class;
 	long     lease;                       /* granted, seconds; 0 = permanent */
 	char     why[400];
 	/* MAPPED on another external port than int_port: why, in words ("external port 7485 is
-	 * taken by another host on this network (192.168.10.2)"); "" otherwise. */
+	 * taken by another host on this network (192.168.10.2)"; a UDP one says "external UDP
+	 * port"); "" otherwise. */
 	char     instead[240];
 };
 
@@ -53,9 +55,13 @@ struct portmap_service_options {
 	                           * PORTMAP_ALT_TRIES; 0: none, for a port others are told) */
 	long        lease;        /* asked for, seconds */
 	const char *desc;         /* starts with PORTMAP_DESC_PREFIX */
+	const char *transport;    /* "tcp" (also NULL or "") or "udp": what is forwarded. A TCP
+	                           * and a UDP service of the same port are two mappings, each
+	                           * made, checked and removed on its own */
 };
 
-/* Starts the worker; cb runs on base's loop thread. NULL on failure. */
+/* Starts the worker; cb runs on base's loop thread. NULL on failure (also for a transport
+ * other than those above). */
 struct portmap_service *portmap_service_new(struct event_base *base,
                                             const struct portmap_service_options *o,
                                             portmap_event_fn cb, void *arg);

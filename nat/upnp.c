@@ -20,7 +20,7 @@ struct upnp {
 	char            lan[PORTMAP_ADDR_MAX];
 };
 
-/* One TCP entry of the router's table, by external port. */
+/* One entry of the router's table, by external port and transport. */
 struct entry {
 	char client[PORTMAP_ADDR_MAX];
 	char iport[8];
@@ -38,9 +38,10 @@ printable(char *s)
 			*s = '?';
 }
 
-/* The router's entry for ext_port: 0 with e filled, or the UPnP error code (714: none). */
+/* The router's entry for ext_port and transport: 0 with e filled, or the UPnP error code
+ * (714: none). */
 static int
-get_entry(struct upnp *u, uint16_t ext_port, struct entry *e)
+get_entry(struct upnp *u, int transport, uint16_t ext_port, struct entry *e)
 {
 	char ext[8], enabled[8] = "", left[16] = "";
 	int rc;
@@ -48,7 +49,7 @@ get_entry(struct upnp *u, uint16_t ext_port, struct entry *e)
 	memset(e, 0, sizeof(*e));
 	snprintf(ext, sizeof(ext), "%u", ext_port);
 	rc = UPNP_GetSpecificPortMappingEntry(u->urls.controlURL, u->data.first.servicetype,
-	    ext, "TCP", NULL, e->client, e->iport, e->desc, enabled, left);
+	    ext, portmap_transport_name(transport), NULL, e->client, e->iport, e->desc, enabled, left);
 	printable(e->client);
 	printable(e->iport);
 	printable(e->desc);
@@ -123,10 +124,12 @@ upnp_discover(void **state, int timeout_ms, struct portmap_gateway *gw, char *er
 }
 
 static int
-upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const char *desc,
-    uint16_t *granted, long *granted_lease, char *err, size_t errlen)
+upnp_add(void *state, int transport, uint16_t int_port, uint16_t ext_port, long lease,
+    const char *desc, uint16_t *granted, long *granted_lease, char *err, size_t errlen)
 {
 	struct upnp *u = state;
+	const char *proto = portmap_transport_name(transport);
+	const char *word = portmap_transport_word(transport);
 	char ext[8], in[8], dur[16];
 	struct entry e;
 	int rc;
@@ -135,24 +138,25 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 	snprintf(in, sizeof(in), "%u", int_port);
 	snprintf(dur, sizeof(dur), "%ld", lease);
 	rc = UPNP_AddPortMapping(u->urls.controlURL, u->data.first.servicetype, ext, in, u->lan,
-	    desc, "TCP", NULL, dur);
+	    desc, proto, NULL, dur);
 	if (rc == 725) {
 		/* OnlyPermanentLeasesSupported: take a permanent one (removed at exit). */
 		rc = UPNP_AddPortMapping(u->urls.controlURL, u->data.first.servicetype, ext, in,
-		    u->lan, desc, "TCP", NULL, "0");
+		    u->lan, desc, proto, NULL, "0");
 		lease = 0;
 	}
 	if (rc == 718 || rc == 501) {
 		/* Say who holds it, when the router tells. */
-		if (get_entry(u, ext_port, &e) == 0 && e.client[0] && strcmp(e.client, u->lan) != 0)
-			snprintf(err, errlen, "external port %u is taken by another host on this "
-			    "network (%s)", ext_port, e.client);
+		if (get_entry(u, transport, ext_port, &e) == 0 && e.client[0] &&
+		    strcmp(e.client, u->lan) != 0)
+			snprintf(err, errlen, "external %sport %u is taken by another host on this "
+			    "network (%s)", word, ext_port, e.client);
 		else if (e.client[0])
-			snprintf(err, errlen, "external port %u is taken by another program on this "
-			    "host (internal port %s, \"%s\")", ext_port, e.iport, e.desc);
+			snprintf(err, errlen, "external %sport %u is taken by another program on "
+			    "this host (internal port %s, \"%s\")", word, ext_port, e.iport, e.desc);
 		else
-			snprintf(err, errlen, "external port %u is taken by another host on this "
-			    "network (UPnP %d: %s)", ext_port, rc, strupnperror(rc));
+			snprintf(err, errlen, "external %sport %u is taken by another host on this "
+			    "network (UPnP %d: %s)", word, ext_port, rc, strupnperror(rc));
 		return PORTMAP_CONFLICT;
 	}
 	if (rc < 0) {
@@ -167,9 +171,9 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 		return -1;
 	}
 	/* Routers have claimed success and mapped nothing: read it back. */
-	if (get_entry(u, ext_port, &e) != 0 || !points_here(u, &e, int_port)) {
+	if (get_entry(u, transport, ext_port, &e) != 0 || !points_here(u, &e, int_port)) {
 		snprintf(err, errlen, "the router said yes, but its table does not show the "
-		    "mapping of port %u to %s:%u", ext_port, u->lan, int_port);
+		    "mapping of %sport %u to %s:%u", word, ext_port, u->lan, int_port);
 		return -1;
 	}
 	*granted = ext_port;
@@ -178,27 +182,30 @@ upnp_add(void *state, uint16_t int_port, uint16_t ext_port, long lease, const ch
 }
 
 static int
-upnp_remove(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+upnp_remove(void *state, int transport, uint16_t ext_port, uint16_t int_port, char *err,
+    size_t errlen)
 {
 	struct upnp *u = state;
+	const char *word = portmap_transport_word(transport);
 	char ext[8];
 	struct entry e;
 	int rc;
 
 	snprintf(ext, sizeof(ext), "%u", ext_port);
 	/* Only ever ours: the mapping must point at this host and carry our description. */
-	if (get_entry(u, ext_port, &e) != 0) {
-		snprintf(err, errlen, "no mapping of external port %u on the router", ext_port);
+	if (get_entry(u, transport, ext_port, &e) != 0) {
+		snprintf(err, errlen, "no mapping of external %sport %u on the router", word,
+		    ext_port);
 		return -1;
 	}
 	if (!points_here(u, &e, int_port) ||
 	    strncmp(e.desc, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)) != 0) {
-		snprintf(err, errlen, "external port %u belongs to %s:%s (\"%s\"), not to netcfax on "
-		    "this host: left alone", ext_port, e.client, e.iport, e.desc);
+		snprintf(err, errlen, "external %sport %u belongs to %s:%s (\"%s\"), not to netcfax "
+		    "on this host: left alone", word, ext_port, e.client, e.iport, e.desc);
 		return -1;
 	}
-	rc = UPNP_DeletePortMapping(u->urls.controlURL, u->data.first.servicetype, ext, "TCP",
-	    NULL);
+	rc = UPNP_DeletePortMapping(u->urls.controlURL, u->data.first.servicetype, ext,
+	    portmap_transport_name(transport), NULL);
 	if (rc != 0) {
 		snprintf(err, errlen, "the router refused to remove it (UPnP %d)", rc);
 		return -1;
@@ -224,9 +231,13 @@ upnp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *
 		if (UPNP_GetGenericPortMappingEntry(u->urls.controlURL, u->data.first.servicetype,
 		    idx, ext, client, in, proto, desc, en, rhost, dur) != 0)
 			break;
-		if (strcmp(proto, "TCP") != 0)
-			continue;
 		memset(&m, 0, sizeof(m));
+		if (strcmp(proto, "TCP") == 0)
+			m.transport = PORTMAP_TCP;
+		else if (strcmp(proto, "UDP") == 0)
+			m.transport = PORTMAP_UDP;
+		else
+			continue;
 		m.ext_port = (uint16_t)atoi(ext);
 		m.int_port = (uint16_t)atoi(in);
 		printable(client);
@@ -241,11 +252,12 @@ upnp_list(void *state, int (*cb)(const struct portmap_mapping *, void *), void *
 }
 
 static int
-upnp_check(void *state, uint16_t ext_port, uint16_t int_port, char *err, size_t errlen)
+upnp_check(void *state, int transport, uint16_t ext_port, uint16_t int_port, char *err,
+    size_t errlen)
 {
 	struct upnp *u = state;
 	struct entry e;
-	int rc = get_entry(u, ext_port, &e);
+	int rc = get_entry(u, transport, ext_port, &e);
 
 	if (rc == 0)
 		return points_here(u, &e, int_port);

@@ -141,8 +141,8 @@ cmd_open_remove(struct cli *cli, int open)
 
 		if (ops->discover(&st, DISCOVER_MS, &gw, err, sizeof(err)) != 0)
 			continue;
-		rc = open ? ops->add(st, port, port, lease, desc, &granted, &got, err, sizeof(err)) :
-		    ops->remove(st, port, port, err, sizeof(err));
+		rc = open ? ops->add(st, PORTMAP_TCP, port, port, lease, desc, &granted, &got, err,
+		    sizeof(err)) : ops->remove(st, PORTMAP_TCP, port, port, err, sizeof(err));
 		ops->close(st);
 		if (rc != 0)
 			return cli_error(cli, CLI_REFUSED, "%s: %s", ops->name, err);
@@ -173,6 +173,9 @@ one_mapping(const struct portmap_mapping *m, void *arg)
 {
 	struct list_ctx *x = arg;
 
+	/* The mappings this command opens and removes: TCP ones (a SCP, a PCP). */
+	if (m->transport != PORTMAP_TCP)
+		return 0;
 	if (!x->cli->all && strncmp(m->desc, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)))
 		return 0;
 	if (x->cli->json) {

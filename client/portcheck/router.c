@@ -30,6 +30,9 @@ one_mapping(const struct portmap_mapping *m, void *arg)
 	int ours = strcmp(m->int_client, s->r->gw.lan_addr) == 0 &&
 	    strncmp(m->desc, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)) == 0;
 
+	/* The SCP is TCP: a UDP mapping of the same port (a server's RTP) is another thing. */
+	if (m->transport != PORTMAP_TCP)
+		return 0;
 	if (ours) {
 		s->r->ours++;
 		if (m->int_port == s->pc->scp_port)
@@ -120,8 +123,9 @@ pc_open_close(struct portcheck *pc)
 			ops->close(st);
 			continue;
 		}
-		rc = pc->open ? ops->add(st, pc->scp_port, ext, 3600, desc, &granted, &lease, err,
-		    sizeof(err)) : ops->remove(st, ext, pc->scp_port, err, sizeof(err));
+		rc = pc->open ? ops->add(st, PORTMAP_TCP, pc->scp_port, ext, 3600, desc, &granted,
+		    &lease, err, sizeof(err)) : ops->remove(st, PORTMAP_TCP, ext, pc->scp_port, err,
+		    sizeof(err));
 		ops->close(st);
 		if (rc != 0)
 			break;

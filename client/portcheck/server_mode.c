@@ -58,7 +58,8 @@ pcp_mapping(const struct portmap_mapping *m, void *arg)
 {
 	struct pcp_scan *x = arg;
 
-	if (m->ext_port != x->port)
+	/* The PCP is TCP: a UDP mapping of the same port number does not carry it. */
+	if (m->transport != PORTMAP_TCP || m->ext_port != x->port)
 		return 0;
 	x->ours = strcmp(m->int_client, x->lan) == 0 && m->int_port == x->port;
 	snprintf(x->owner, sizeof(x->owner), "%s:%u (\"%s\")", m->int_client, m->int_port,
