@@ -299,12 +299,15 @@ each_line(const struct store_line *l, void *arg)
 {
 	struct line_ctx *c = arg;
 	char when[32], words[160], job[24], line[16];
+	/* A call from outside (a trunk's): no job, but the number called and the caller. */
+	int incoming = l->job == 0 && l->dest[0] != '\0';
+	const char *state = l->job ? "busy" : incoming ? "receiving" : "idle";
 
-	if (l->job)
+	if (l->job || incoming)
 		c->busy++;
 	if (c->json) {
 		printf("%s{\"line\":%d,\"state\":\"%s\",\"job\":%" PRId64 ",\"user\":", c->n ? "," : "",
-		    l->line, l->job ? "busy" : "idle", l->job);
+		    l->line, state, l->job);
 		json_print_str(stdout, l->user);
 		printf(",\"dest\":");
 		json_print_str(stdout, l->dest);
@@ -319,13 +322,17 @@ each_line(const struct store_line *l, void *arg)
 		if (l->job) {
 			call_words(l, words, sizeof(words));
 			snprintf(job, sizeof(job), "%" PRId64, l->job);
+		} else if (incoming) {
+			snprintf(words, sizeof(words), "call from %s", l->remote_id[0] ?
+			    l->remote_id : "an unknown caller");
+			snprintf(job, sizeof(job), "-");
 		} else {
 			snprintf(words, sizeof(words), "-");
 			snprintf(job, sizeof(job), "-");
 		}
 		snprintf(line, sizeof(line), "%d", l->line);
-		table_row(&c->t, (const char *const[]){ line, l->job ? "busy" : "idle", job,
-		    l->job ? l->user : "-", l->job ? l->dest : "-", when, words });
+		table_row(&c->t, (const char *const[]){ line, state, job,
+		    l->job ? l->user : "-", l->job || incoming ? l->dest : "-", when, words });
 	}
 	c->n++;
 	return 0;

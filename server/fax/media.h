@@ -43,6 +43,8 @@ struct media_stats {
 	uint64_t lost;                    /* frames the far end sent that never came in time */
 	uint64_t underruns;               /* steps with nothing from the far end to play */
 	uint64_t resyncs;                 /* the far end's stream jumped: the buffer restarted */
+	uint64_t latched;                 /* the far end came from another port of its address
+	                                  * (a NAT's), and was taken there (rtpaudio.c) */
 };
 
 struct media_ops {

@@ -1,8 +1,12 @@
 /* rtpaudio.c: G.711 over RTP on one UDP socket, symmetric (we send from the port we receive
  * on, so a NAT or a provider's SBC that latches on our first packet sends back to where we
  * listen). Only packets from the negotiated peer's address and port reach the jitter buffer;
- * all others are counted and dropped. Nothing here blocks beyond one step's wait, and every
- * read is capped at RTP_DATAGRAM_MAX. */
+ * all others are counted and dropped, with one exception: a far end behind a NAT that picks
+ * its own source ports (most do, even for a port its router forwards to it) sends from its
+ * router's address but another port. Until the negotiated port has been heard from, a source
+ * on the peer's address that sends LATCH_RUN packets in sequence from one stream is taken as
+ * the peer (for both directions), once; a stranger's scattered packets never are. Nothing
+ * here blocks beyond one step's wait, and every read is capped at RTP_DATAGRAM_MAX. */
 #include "rtpaudio.h"
 
 #include <arpa/inet.h>
@@ -23,6 +27,8 @@
 #define DRAIN_MAX     64             /* datagrams read at once: a flood cannot hold a step */
 #define BEHIND_MAX_NS 200000000L     /* further behind the clock than this: start it again */
 #define STEP_NS       (MEDIA_TICK_MS * 1000000L)
+#define LATCH_RUN     4              /* packets in sequence from another port of the peer's
+                                      * address before it is taken as the peer */
 
 struct rtpaudio {
 	int                 fd;
@@ -36,6 +42,11 @@ struct rtpaudio {
 	uint16_t            seq;
 	uint32_t            ts, ssrc;
 	struct media_stats  st;
+	int                 heard;       /* a packet from the peer was taken: no latching now */
+	struct sockaddr_storage cand;    /* a source on the peer's address, another port */
+	uint32_t            cand_ssrc;
+	uint16_t            cand_seq;
+	int                 cand_run;
 };
 
 static uint32_t
@@ -175,23 +186,73 @@ ra_start(void *m, const struct media_peer *peer, char *err, size_t errlen)
 	return 0;
 }
 
+/* The same address and port. */
 static int
-same_peer(const struct rtpaudio *a, const struct sockaddr_storage *from)
+same_endpoint(const struct sockaddr_storage *from, const struct sockaddr_storage *to)
 {
-	if (from->ss_family != a->peer.addr.ss_family)
+	if (from->ss_family != to->ss_family)
 		return 0;
 	if (from->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)from, *y = (const void *)&a->peer.addr;
+		const struct sockaddr_in *x = (const void *)from, *y = (const void *)to;
 
 		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (from->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)from, *y = (const void *)&a->peer.addr;
+		const struct sockaddr_in6 *x = (const void *)from, *y = (const void *)to;
 
 		return x->sin6_port == y->sin6_port &&
 		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 	}
 	return 0;
+}
+
+static int
+same_peer(const struct rtpaudio *a, const struct sockaddr_storage *from)
+{
+	return same_endpoint(from, &a->peer.addr);
+}
+
+/* The peer's address, any port. */
+static int
+same_host(const struct rtpaudio *a, const struct sockaddr_storage *from)
+{
+	if (from->ss_family != a->peer.addr.ss_family)
+		return 0;
+	if (from->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)from)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)&a->peer.addr)->sin_addr.s_addr;
+	return from->ss_family == AF_INET6 &&
+	    memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
+	    &((const struct sockaddr_in6 *)&a->peer.addr)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0;
+}
+
+/* A packet of ours from another port of the peer's address, before the peer was heard: 1
+ * when that source has now sent LATCH_RUN in sequence and becomes the peer. */
+static int
+latch(struct rtpaudio *a, const struct sockaddr_storage *from, const struct rtp_packet *p)
+{
+	int same = a->cand_run > 0 && same_endpoint(from, &a->cand);
+
+	if (same && p->ssrc == a->cand_ssrc && p->seq == (uint16_t)(a->cand_seq + 1))
+		a->cand_run++;
+	else {
+		a->cand = *from;
+		a->cand_ssrc = p->ssrc;
+		a->cand_run = 1;
+	}
+	a->cand_seq = p->seq;
+	if (a->cand_run < LATCH_RUN)
+		return 0;
+	/* the port only: the address is the same, and addrlen stays the negotiated one's */
+	if (from->ss_family == AF_INET)
+		((struct sockaddr_in *)&a->peer.addr)->sin_port =
+		    ((const struct sockaddr_in *)from)->sin_port;
+	else
+		((struct sockaddr_in6 *)&a->peer.addr)->sin6_port =
+		    ((const struct sockaddr_in6 *)from)->sin6_port;
+	a->st.latched++;
+	return 1;
 }
 
 /* Reads what is queued, at most DRAIN_MAX datagrams: 0, or -1 when the socket failed. */
@@ -218,10 +279,14 @@ drain(struct rtpaudio *a)
 			return -1;
 		}
 		if (!same_peer(a, &from)) {
-			a->st.strangers++;
-			continue;
-		}
-		if ((size_t)n > sizeof(buf) || rtp_parse(buf, (size_t)n, &p, why,
+			/* the NAT'd far end (see the top): a run of ours from its address */
+			if (a->heard || !same_host(a, &from) || (size_t)n > sizeof(buf) ||
+			    rtp_parse(buf, (size_t)n, &p, why, sizeof(why)) != 0 ||
+			    p.pt != a->peer.pt || !latch(a, &from, &p)) {
+				a->st.strangers++;
+				continue;
+			}
+		} else if ((size_t)n > sizeof(buf) || rtp_parse(buf, (size_t)n, &p, why,
 		    sizeof(why)) != 0) {
 			a->st.malformed++;
 			continue;
@@ -230,6 +295,7 @@ drain(struct rtpaudio *a)
 			a->st.other_payload++;      /* comfort noise, DTMF events: not fax */
 			continue;
 		}
+		a->heard = 1;
 		if (jitterbuf_put(a->jb, p.seq, p.payload, p.payload_len) == JITTERBUF_TAKEN)
 			a->st.received++;
 	}

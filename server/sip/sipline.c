@@ -25,11 +25,14 @@
 #include "media.h"
 #include "rtpaudio.h"
 #include "sdp.h"
+#include "service.h"
 #include "sipua.h"
 
 #define ACK_WAIT_S    40          /* our 200 is retransmitted for 32 s (64 * T1) */
 #define END_WAIT_S    10          /* a BYE or CANCEL is answered within this, or let go */
 #define TICK_MS       100         /* a waiting worker looks at its abort flag this often */
+#define MAPS_MAX      16          /* RTP ports mapped on the router, one per channel */
+#define MAP_LEASE_S   3600
 
 /* One call, as the loop and the worker both see it (under the line's lock). */
 struct slot {
@@ -49,6 +52,18 @@ struct slot {
 	char        from[SIPUA_NUMBER_MAX];
 };
 
+/* One RTP port kept mapped on the office router (portmap on): what it maps to, as the
+ * mapping service last said (under the line's lock). */
+struct rtpmap {
+	struct sipline         *l;
+	struct portmap_service *svc;
+	uint16_t                port;        /* ours */
+	int                     mapped;
+	char                    ext_addr[PORTMAP_ADDR_MAX];
+	uint16_t                ext_port;
+	int                     in_use;      /* a call's media is bound to it */
+};
+
 struct sipline {
 	struct trunk_config     t;
 	int                     ecm;
@@ -64,6 +79,8 @@ struct sipline {
 	struct slot            *slots;
 	int                     nslots;
 	int                     registered;
+	struct rtpmap           maps[MAPS_MAX];
+	int                     nmaps;
 };
 
 /* ---- the slot table ---- */
@@ -308,10 +325,50 @@ outcome_of(int status, const char *reason, const char *number, struct line_resul
 	snprintf(r->words, sizeof(r->words), "refused by the network (%s)", reason);
 }
 
-/* The call's media: a socket in the trunk's RTP range, and our side of the SDP. */
+/* A mapped RTP port no call uses, taken: its index, or -1 when none is mapped and free. */
+static int
+map_take(struct sipline *l, struct sockaddr_storage *adv)
+{
+	int got = -1;
+
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < l->nmaps && got < 0; i++)
+		if (l->maps[i].mapped && !l->maps[i].in_use) {
+			struct addrinfo hints, *ai = NULL;
+
+			memset(&hints, 0, sizeof(hints));
+			hints.ai_flags = AI_NUMERICHOST;
+			hints.ai_family = AF_INET;
+			hints.ai_socktype = SOCK_DGRAM;
+			if (getaddrinfo(l->maps[i].ext_addr, NULL, &hints, &ai) != 0)
+				continue;
+			memcpy(adv, ai->ai_addr, ai->ai_addrlen);
+			((struct sockaddr_in *)adv)->sin_port = htons(l->maps[i].ext_port);
+			freeaddrinfo(ai);
+			l->maps[i].in_use = 1;
+			got = i;
+		}
+	pthread_mutex_unlock(&l->lock);
+	return got;
+}
+
+static void
+map_give(struct sipline *l, int i)
+{
+	if (i < 0)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->maps[i].in_use = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* The call's media: a socket in the trunk's RTP range, and our side of the SDP. With portmap,
+ * the socket takes a port the router forwards and the SDP gives the router's external
+ * address and port; only when none is mapped (yet) does it give our own. *map is the mapped
+ * port's index, or -1. */
 static void *
-media_new(struct sipline *l, struct sdp_local *sl, struct sockaddr_storage *adv, char *err,
-          size_t errlen)
+media_new(struct sipline *l, struct sdp_local *sl, struct sockaddr_storage *adv, int *map,
+          char *err, size_t errlen)
 {
 	struct rtpaudio_opts ro = { 0 };
 	struct sockaddr_storage local;
@@ -322,27 +379,45 @@ media_new(struct sipline *l, struct sdp_local *sl, struct sockaddr_storage *adv,
 	ro.port_min = (int)l->t.rtp_min;
 	ro.port_max = (int)l->t.rtp_max;
 	ro.depth_ms = (int)l->t.jitter_buffer;
-	if ((m = rtpaudio_new(&ro, err, errlen)) == NULL)
+	if ((*map = map_take(l, adv)) >= 0)
+		ro.port_min = ro.port_max = l->maps[*map].port;
+	if ((m = rtpaudio_new(&ro, err, errlen)) == NULL) {
+		map_give(l, *map);
+		*map = -1;
 		return NULL;
+	}
 	if (rtpaudio_ops.local(m, &local, &len) != 0) {
 		snprintf(err, errlen, "cannot read the media socket's address");
 		rtpaudio_ops.free(m);
+		map_give(l, *map);
+		*map = -1;
 		return NULL;
 	}
-	*adv = l->advert;
-	if (adv->ss_family == AF_INET)
-		((struct sockaddr_in *)adv)->sin_port = ((struct sockaddr_in *)&local)->sin_port;
-	else
-		((struct sockaddr_in6 *)adv)->sin6_port =
-		    ((struct sockaddr_in6 *)&local)->sin6_port;
+	if (*map < 0) {
+		*adv = l->advert;
+		if (adv->ss_family == AF_INET)
+			((struct sockaddr_in *)adv)->sin_port =
+			    ((struct sockaddr_in *)&local)->sin_port;
+		else
+			((struct sockaddr_in6 *)adv)->sin6_port =
+			    ((struct sockaddr_in6 *)&local)->sin6_port;
+	}
 	memset(sl, 0, sizeof(*sl));
 	sl->addr = (const struct sockaddr *)adv;
-	sl->addrlen = l->advert_len;
+	sl->addrlen = adv->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
 	sl->codecs = l->t.codec_list;
 	sl->ncodecs = l->t.ncodecs;
 	sl->session_id = (unsigned long long)time(NULL);
 	sl->version = __atomic_add_fetch(&l->sdp_version, 1, __ATOMIC_RELAXED);
 	return m;
+}
+
+static void
+media_free(struct sipline *l, void *m, int map)
+{
+	rtpaudio_ops.free(m);
+	map_give(l, map);
 }
 
 static const char *
@@ -391,7 +466,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	struct slot *s;
 	unsigned id = 0;
 	void *m;
-	int rc, status, answered;
+	int rc, status, answered, map = -1;
 
 	memset(r, 0, sizeof(*r));
 	if (trunk_dial_string(&l->t, c->number, dial, sizeof(dial), err, sizeof(err)) != 0) {
@@ -399,13 +474,13 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		snprintf(r->words, sizeof(r->words), "%s", err);
 		return 0;
 	}
-	if ((m = media_new(l, &sl, &adv, err, sizeof(err))) == NULL) {
+	if ((m = media_new(l, &sl, &adv, &map, err, sizeof(err))) == NULL) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		return -1;
 	}
 	if (sdp_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		return -1;
 	}
 	/* The slot is taken under the lock the events are delivered under: none is missed
@@ -420,7 +495,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	if (s == NULL) {
 		pthread_mutex_unlock(&l->lock);
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		return -1;
 	}
 	s->id = id;
@@ -435,7 +510,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		int aborted = c->abort && atomic_load(c->abort);
 
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		if (status > 0 && !aborted) {
 			outcome_of(status, reason, c->number, r, &rc);
 			return rc;
@@ -450,7 +525,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		log_warnx("trunk %s: call to %s: the far end's media answer: %s", l->t.name, dial,
 		    err);
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		r->outcome = LINE_REFUSED;
 		snprintf(r->words, sizeof(r->words), "the far end answered with media we cannot "
 		    "use (%s)", err);
@@ -460,7 +535,7 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	    codec_name(peer.codec));
 	rc = run_fax(l, s, m, c, 1, NULL, r);
 	end_call(l, s, c->abort);
-	rtpaudio_ops.free(m);
+	media_free(l, m, map);
 	return rc;
 }
 
@@ -474,10 +549,10 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	struct media_peer peer;
 	char answer[SDP_TEXT_MAX], err[200], rx[PATH_MAX];
 	void *m;
-	int fd, acked;
+	int fd, acked, map = -1;
 
 	memset(r, 0, sizeof(*r));
-	if ((m = media_new(l, &sl, &adv, err, sizeof(err))) == NULL) {
+	if ((m = media_new(l, &sl, &adv, &map, err, sizeof(err))) == NULL) {
 		(void)sipua_answer(l->ua, s->id, 503, NULL, err, sizeof(err));
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		end_call(l, s, c->abort);
@@ -491,13 +566,13 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		(void)sipua_answer(l->ua, s->id, 488, NULL, e2, sizeof(e2));
 		snprintf(r->words, sizeof(r->words), "the caller's media offer: %s", err);
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		return -1;
 	}
 	if (sipua_answer(l->ua, s->id, 200, answer, err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		return -1;
 	}
 	pthread_mutex_lock(&l->lock);
@@ -508,7 +583,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		snprintf(r->words, sizeof(r->words), "%s", !acked ? "the caller went before the "
 		    "call was set up" : err);
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		return -1;
 	}
 	snprintf(rx, sizeof(rx), "%s/recv-XXXXXX", c->rx_dir ? c->rx_dir : "/tmp");
@@ -516,7 +591,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		snprintf(r->words, sizeof(r->words), "cannot create the file to receive into: %s",
 		    strerror(errno));
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		return -1;
 	}
 	close(fd);
@@ -526,7 +601,7 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	snprintf(r->rx_tiff, sizeof(r->rx_tiff), "%s", rx);
 	if (run_fax(l, s, m, c, 0, rx, r) != 0) {
 		end_call(l, s, c->abort);
-		rtpaudio_ops.free(m);
+		media_free(l, m, map);
 		unlink(rx);
 		r->rx_tiff[0] = '\0';
 		return -1;
@@ -534,11 +609,72 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	/* the answering side's outcome is ours here */
 	r->fax.callee_completion = r->fax.completion;
 	end_call(l, s, c->abort);
-	rtpaudio_ops.free(m);
+	media_free(l, m, map);
 	if (r->fax.pages_received == 0) {
 		unlink(rx);                    /* nothing came: nothing for the inbox */
 		r->rx_tiff[0] = '\0';
 	}
+	return 0;
+}
+
+/* What the router said of one RTP port's mapping (on the loop thread). */
+static void
+on_map(const struct portmap_event *ev, void *arg)
+{
+	struct rtpmap *mp = arg;
+	struct sipline *l = mp->l;
+
+	pthread_mutex_lock(&l->lock);
+	if (ev->kind == PORTMAP_MAPPED) {
+		mp->mapped = 1;
+		snprintf(mp->ext_addr, sizeof(mp->ext_addr), "%s", ev->ext_addr);
+		mp->ext_port = ev->ext_port;
+	} else if (ev->kind == PORTMAP_LOST || ev->kind == PORTMAP_FAILED) {
+		mp->mapped = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (ev->kind == PORTMAP_MAPPED)
+		log_info("trunk %s: the router (%s) forwards UDP %s port %u to RTP port %u",
+		    l->t.name, strcmp(ev->proto, "natpmp") == 0 ? "NAT-PMP" : "UPnP", ev->ext_addr,
+		    ev->ext_port, mp->port);
+	else if (ev->kind == PORTMAP_LOST || ev->kind == PORTMAP_FAILED)
+		log_warnx("trunk %s: RTP port %u is not mapped on the router: %s; calls offer this "
+		    "host's own address meanwhile", l->t.name, mp->port, ev->why);
+}
+
+/* portmap on: one RTP port per channel kept mapped, each by a mapping service of its own. */
+static int
+start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
+{
+	char host[64] = "";
+
+	if (strcmp(l->t.portmap, "off") == 0)
+		return 0;
+	gethostname(host, sizeof(host) - 1);
+	l->nmaps = (int)(l->t.channels < MAPS_MAX ? l->t.channels : MAPS_MAX);
+	for (int i = 0; i < l->nmaps; i++) {
+		struct portmap_service_options po = { 0 };
+		struct rtpmap *mp = &l->maps[i];
+		char desc[PORTMAP_DESC_MAX];
+
+		mp->l = l;
+		mp->port = (uint16_t)(l->t.rtp_min + (l->t.rtp_min & 1) + 2 * i);
+		snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " RTP %s %.20s %d", l->t.name, host,
+		    i + 1);
+		po.protocols = l->t.portmap;
+		po.transport = "udp";
+		po.int_port = mp->port;
+		/* any external port will do: the SDP says which */
+		po.alternatives = PORTMAP_ALT_TRIES;
+		po.lease = MAP_LEASE_S;
+		po.desc = desc;
+		if ((mp->svc = portmap_service_new(base, &po, on_map, mp)) == NULL) {
+			snprintf(err, errlen, "trunk %s: cannot start the port mapping", l->t.name);
+			return -1;
+		}
+	}
+	log_info("trunk %s: asking the router to forward RTP ports %u-%u (UDP) to this host",
+	    l->t.name, l->maps[0].port, l->maps[l->nmaps - 1].port);
 	return 0;
 }
 
@@ -580,6 +716,8 @@ sipline_free(void *line)
 
 	if (l == NULL)
 		return;
+	for (int i = 0; i < l->nmaps; i++)
+		portmap_service_free(l->maps[i].svc);    /* removes the mapping from the router */
 	sipua_free(l->ua);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
@@ -681,7 +819,7 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (find_advert(l, err, errlen) != 0)
+	if (find_advert(l, err, errlen) != 0 || start_maps(l, base, err, errlen) != 0)
 		goto fail;
 	so.registrar = l->t.registrar;
 	so.user = l->t.user;

@@ -20,7 +20,7 @@
 static const struct conf_opt options[] = {
 	STR(registrar, "",
 	    "The provider's registrar and outbound proxy, host[:port] (required): every request "
-	    "goes there, and INVITEs are taken only from its addresses unless peers says more"),
+	    "goes there, and INVITEs are taken only from its addresses (or from peers' instead)"),
 	STR(user, "", "The account's user name: From/To of the REGISTER and the digest user "
 	    "(required)"),
 	STR(domain, "", "The account's domain; empty = the registrar's host"),
@@ -33,9 +33,10 @@ static const struct conf_opt options[] = {
 	INT(port, "5060", 1, 65535,
 	    "Local SIP port of this trunk (each trunk needs its own)"),
 	STR(peers, "",
-	    "Addresses INVITEs are accepted from, comma-separated (names resolved at start); "
-	    "empty = the registrar's addresses. Any other source is refused (403): no stranger "
-	    "can make the server answer calls"),
+	    "Addresses INVITEs are accepted from, comma-separated (names resolved at start), in "
+	    "place of the registrar's (list the registrar too if calls come from it); empty = "
+	    "the registrar's addresses. Any other source is refused (403): no stranger can make "
+	    "the server answer calls"),
 	STR(rtp_ports, "16384-16999",
 	    "UDP port range for the media of calls (RTP); a call takes an even port of it"),
 	INT(channels, "2", 1, 256,
@@ -66,6 +67,11 @@ static const struct conf_opt options[] = {
 	INT(jitter_buffer, "80", 20, 200,
 	    "Milliseconds of fixed jitter buffer on received audio (a multiple of 20): more "
 	    "rides out a rougher network, at the cost of delay"),
+	CHOICE(portmap, "off", "off|auto|upnp|natpmp",
+	    "Ask the office router to forward one RTP port per channel (UDP, the first ports "
+	    "of rtp_ports) to this host by UPnP IGD or NAT-PMP, and give the router's external "
+	    "address and port in each call's SDP; off = the router forwards rtp_ports by hand, "
+	    "or the provider sends media to where ours comes from"),
 	CONF_END_HINT("see netcfaxd --sample-trunk-config for every trunk option"),
 };
 
@@ -121,6 +127,12 @@ check(struct trunk_config *t, const int *lines, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d: rtp_ports: '%s' is not a range; allowed: LOW-HIGH "
 		    "within 1024-65535 holding at least one even and odd pair, e.g. 16384-16999",
 		    WHERE("rtp_ports"), t->rtp_ports);
+		return -1;
+	}
+	if (strcmp(t->portmap, "off") != 0 && (t->rtp_max - t->rtp_min + 1) / 2 < t->channels) {
+		snprintf(err, errlen, "%s:%d: rtp_ports: '%s' holds fewer even ports than the %lld "
+		    "channels portmap maps (one each)", WHERE("rtp_ports"), t->rtp_ports,
+		    t->channels);
 		return -1;
 	}
 	if (t->jitter_buffer % 20 != 0) {

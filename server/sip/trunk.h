@@ -34,6 +34,7 @@ struct trunk_config {
 	long long keepalive;
 	long long ring_timeout;
 	long long jitter_buffer;
+	char      portmap[16];
 	/* derived by trunk_config_load */
 	long long rtp_min, rtp_max;
 	int       codec_list[2];           /* enum media_codec, in order of preference */

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The SIP trunk line across the carrier lab (siplab.CarrierLab): Debian's kamailio as the
+provider on a WAN between two offices, each office's netcfaxd behind an nftables NAT router
+with no port forward (Debian's miniupnpd on it, as on an office router). Each server registers
+through its NAT (rport, keepalives) and maps one RTP port per channel on its router with
+portmap (the US by UPnP IGD, the UK by NAT-PMP), so that its SDP gives the router's external
+address: the US faxes a 3-page PDF to a UK user's DID and the UK faxes back, each pixel-exact
+in the recipient's inbox, one call in mu-law and one in A-law, and two calls at once."""
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+import siplab  # noqa: E402
+from test_fax import GS_TIFF, make_pdf, stream  # noqa: E402
+from test_sip_trunk import digits, fax_received, wait_registered, wait_text  # noqa: E402
+
+ACCOUNTS = {"us-office": "us-Trunk.pw7", "uk-office": "uk-Trunk.pw9"}
+US_ALICE = "+1 212 555 0147"
+UK_BOB = "+44 20 7946 0123"
+UK_CAROL = "+44 20 7946 0124"
+DIDS = {digits(US_ALICE): "us-office", digits(UK_BOB): "uk-office",
+        digits(UK_CAROL): "uk-office"}
+
+
+class ClassOwner:
+    """Lets the lab's cleanups run once the class is done (one lab for every test)."""
+
+    def __init__(self, cls):
+        self.addCleanup = cls.addClassCleanup
+
+
+def trunk_file(owner, lab, office, account, codecs, portmap):
+    d = nt.make_temp_dir(owner, prefix="ncfx-trunk-")
+    pw = os.path.join(d, "trunk.secret")
+    with open(pw, "w") as f:
+        f.write(ACCOUNTS[account] + "\n")
+    os.chmod(pw, 0o600)
+    path = os.path.join(d, account + ".conf")
+    with open(path, "w") as f:
+        f.write("registrar = %s\nuser = %s\ndomain = %s\npassword_file = %s\n"
+                "listen = %s\nport = 5060\nrtp_ports = 20000-20099\nchannels = 2\n"
+                "codecs = %s\ninternational = digits\nexpires = 120\nportmap = %s\n"
+                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), codecs,
+                   portmap))
+    return path
+
+
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class TrunkThroughNat(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        siplab.check_tools()
+        owner = ClassOwner(cls)
+        cls.lab = lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS)
+        cls.kam = lab.kam
+        cls.srv, cls.clients = {}, {}
+        setups = (("us", "us-office", "PCMU, PCMA", "upnp", "%s alice" % US_ALICE, "US office"),
+                  ("uk", "uk-office", "PCMA, PCMU", "natpmp",
+                   "%s bob, %s carol" % (UK_BOB, UK_CAROL), "UK office"))
+        for office, account, codecs, portmap, numbers, station in setups:
+            conf = trunk_file(owner, lab, office, account, codecs, portmap)
+            srv = nt.Server(owner, prefix=lab.prefix(office), extra={
+                "listen": lab.host_addr(office), "fax_numbers": numbers,
+                "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5})
+            cls.srv[office] = srv
+            wait_registered(owner, srv, account)
+            # one RTP port per channel mapped on the office's router
+            wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
+                      >= 2, 0, "two RTP ports mapped on the %s router" % office)
+        cls.srv["us"].add_user("alice", "alice-pw-secret")
+        cls.srv["uk"].add_user("bob", "bob-pw-secret")
+        cls.srv["uk"].add_user("carol", "carol-pw-secret")
+
+    def client(self, office, user):
+        return nt.Client(self.srv[office], user, user + "-pw-secret", owner=self,
+                         prefix=self.lab.prefix(office), host=self.lab.host_addr(office))
+
+    def send(self, client, path, dest, wait=True):
+        args = ["send", path, "--to", dest] + (["--wait"] if wait else [])
+        rc, out, err = client.run(*args, global_opts=("--json",), timeout=300)
+        self.assertEqual(rc, 0, client.describe())
+        lines = stream(out)
+        job = [o for o in lines if "job" in o and isinstance(o["job"], dict)][0]["job"]
+        return job, [o for o in lines if o.get("type") == "notification" and
+                     o.get("job") == job["id"]]
+
+    def inbox_fax(self, client, watcher, seen):
+        """The inbox entry of the first fax_received the watcher shows beyond those in seen
+        (the ids of faxes already there)."""
+        new = lambda w: [n for n in fax_received(w) if n["fax"] not in seen]  # noqa: E731
+        watcher.wait_for(lambda w: new(w), timeout=120, what="fax_received")
+        rc, data, err = client.run("inbox", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        return [f for f in data["faxes"] if f["id"] == new(watcher)[0]["fax"]][0]
+
+    def fax_ids(self, client):
+        rc, data, err = client.run("inbox", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        return {f["id"] for f in data["faxes"]}
+
+    def check_pixels(self, client, fax_id, pdf):
+        tif = os.path.join(client.home, "got-%d.tif" % fax_id)
+        rc, out, err = client.run("fetch", str(fax_id), "-o", tif)
+        self.assertEqual(rc, 0, client.describe())
+        expect = os.path.join(client.home, "expect-%d.tif" % fax_id)
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        sent, got = nt.tiff_bitmaps(expect, client.home), nt.tiff_bitmaps(tif, client.home)
+        self.assertEqual(len(got), len(sent))
+        for i, (a, b) in enumerate(zip(sent, got)):
+            self.assertEqual(a, b, "page %d differs from what was sent" % (i + 1))
+
+    def test_us_to_uk_and_back_through_both_nats(self):
+        alice, bob = self.client("us", "alice"), self.client("uk", "bob")
+        bobw = nt.Watcher(bob, owner=self, prefix=self.lab.prefix("uk"))
+        bobw.wait_status("logged in")
+        seen = self.fax_ids(bob)
+        mark = self.kam.mark()
+        us_log = self.srv["us"].log_size()
+        pdf = make_pdf(alice.home, "three.pdf", ["first page", "second page", "third"])
+        job, notes = self.send(alice, pdf, UK_BOB)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        fax = self.inbox_fax(bob, bobw, seen)
+        self.assertEqual((fax["pages"], fax["from"]), (3, "US office"))
+        self.check_pixels(bob, fax["id"], pdf)
+        self.assertIn("answered, G.711 PCMU", self.srv["us"].log_since(us_log))
+        # the carrier routed the UK DID to the UK router's public address (the NAT binding
+        # the UK's REGISTER made), and both SDPs gave routers' external addresses: no
+        # private address crossed the WAN
+        routes = [r for r in self.kam.lines("ROUTE", mark) if r.get("did") == digits(UK_BOB)]
+        self.assertTrue(routes, self.kam.text(mark)[-3000:])
+        self.assertIn(self.lab.public_addr("uk"), routes[0].get("ruri", "") +
+                      routes[0].get("dst", ""))
+
+        # and back, in A-law
+        alicew = nt.Watcher(alice, owner=self, prefix=self.lab.prefix("us"))
+        alicew.wait_status("logged in")
+        seen = self.fax_ids(alice)
+        uk_log = self.srv["uk"].log_size()
+        pdf2 = make_pdf(bob.home, "two.pdf", ["reply one", "reply two"])
+        job, notes = self.send(bob, pdf2, US_ALICE)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        fax = self.inbox_fax(alice, alicew, seen)
+        self.assertEqual((fax["pages"], fax["from"]), (2, "UK office"))
+        self.check_pixels(alice, fax["id"], pdf2)
+        self.assertIn("answered, G.711 PCMA", self.srv["uk"].log_since(uk_log))
+
+    def test_two_calls_at_once_through_the_nats(self):
+        alice = self.client("us", "alice")
+        uk_log = self.srv["uk"].log_size()
+        jobs = []
+        for dest, seed in ((UK_BOB, 3), (UK_CAROL, 4)):
+            tif = os.path.join(alice.home, "p%d.tif" % seed)
+            nt.make_tiff(tif, pages=2, seed=seed)
+            jobs.append(self.send(alice, tif, dest, wait=False)[0])
+        text = wait_text(self.srv["uk"], lambda t: len(re.findall(r"fax=\d+: received on", t))
+                         >= 2, uk_log, "two faxes filed")
+        answered = [m.start() for m in re.finditer(r"answered the call from", text)]
+        filed = [m.start() for m in re.finditer(r"fax=\d+: received on", text)]
+        self.assertLess(answered[1], filed[0], text)
+        for j in jobs:
+            rc, data, err = alice.run("jobs", json=True)
+            [end] = [x for x in data["jobs"] if x["id"] == j["id"]]
+            self.assertIn(end["state"], ("active", "done"), end)
+
+
+if __name__ == "__main__":
+    nt.main()
