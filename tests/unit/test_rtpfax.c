@@ -424,6 +424,89 @@ test_peer_filters(void)
 	close(fd);
 }
 
+/* A far end behind a NAT that picks its own source port: its stream comes from another port
+ * of the negotiated address. Scattered packets from there are strangers; four in sequence
+ * from one stream latch the media onto that port (ours then go there too); once latched (or
+ * once the negotiated port was heard), no other port is taken. */
+static void
+test_latch(void)
+{
+	struct sockaddr_in me, negotiated, natted, other, got;
+	struct media_stats st;
+	uint8_t buf[400], frame[160], out[160];
+	int fdn = udp_on("127.0.0.1", &negotiated), fdx = udp_on("127.0.0.1", &natted);
+	int fdo = udp_on("127.0.0.1", &other), played = 0;
+	void *m = new_media();
+	socklen_t len = sizeof(got);
+
+	if (fdn < 0 || fdx < 0 || fdo < 0 || m == NULL ||
+	    start(m, &negotiated, MEDIA_PCMA) != 0) {
+		CHECK(!"media");
+		return;
+	}
+	addr_of(m, &me);
+	memset(frame, 0x33, sizeof(frame));
+	/* scattered numbers from the NAT's port: never a run */
+	for (int i = 0; i < 6; i++) {
+		struct rtp_packet p = { 0, 8, (uint16_t)(100 + 3 * i), (uint32_t)i * 160, 9, frame,
+		    160 };
+		int n = rtp_build(buf, sizeof(buf), &p);
+
+		sendto(fdx, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+	rtpaudio_ops.stats(m, &st);
+	CHECK_INT(st.strangers, 6);
+	CHECK_INT(st.latched, 0);
+	/* a run of four from it: taken */
+	for (int i = 0; i < 4; i++) {
+		struct rtp_packet p = { 0, 8, (uint16_t)(200 + i), (uint32_t)(200 + i) * 160, 10,
+		    frame, 160 };
+		int n = rtp_build(buf, sizeof(buf), &p);
+
+		sendto(fdx, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	for (int i = 0; i < 10 && !played; i++) {
+		CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+		CHECK_INT(rtpaudio_ops.recv(m, out, sizeof(out)), 160);
+		played = memcmp(out, frame, sizeof(out)) == 0;
+	}
+	CHECK(played);
+	rtpaudio_ops.stats(m, &st);
+	CHECK_INT(st.latched, 1);
+	/* ours now go to the NAT's port, not the negotiated one */
+	CHECK_INT(rtpaudio_ops.send(m, frame, sizeof(frame)), 0);
+	{
+		struct pollfd pf = { fdx, POLLIN, 0 };
+
+		CHECK_INT(poll(&pf, 1, 2000), 1);
+		CHECK((int)recvfrom(fdx, buf, sizeof(buf), 0, (struct sockaddr *)&got, &len) > 0);
+		CHECK(got.sin_port == me.sin_port);
+	}
+	/* a run from a third port after the latch: strangers */
+	for (int i = 0; i < 5; i++) {
+		struct rtp_packet p = { 0, 8, (uint16_t)(300 + i), (uint32_t)(300 + i) * 160, 11,
+		    frame, 160 };
+		int n = rtp_build(buf, sizeof(buf), &p);
+
+		sendto(fdo, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	{
+		uint64_t before;
+
+		rtpaudio_ops.stats(m, &st);
+		before = st.strangers;
+		CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+		rtpaudio_ops.stats(m, &st);
+		CHECK_INT(st.strangers - before, 5);
+		CHECK_INT(st.latched, 1);
+	}
+	rtpaudio_ops.free(m);
+	close(fdn);
+	close(fdx);
+	close(fdo);
+}
+
 /* What the media refuses, and a receiver abandoned from another thread. */
 static void *
 set_later(void *arg)
@@ -520,6 +603,7 @@ main(void)
 	}
 	test_refusals_and_abort();
 	test_peer_filters();
+	test_latch();
 	test_three_calls();
 	rc = check_report("rtpfax");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
