@@ -17,10 +17,10 @@ import siplab  # noqa: E402
 from lab_demo import Owner, step  # noqa: E402
 from test_fax import make_pdf  # noqa: E402
 from test_sip_trunk import digits, fax_received  # noqa: E402
-from test_sip_trunk_nat import (ACCOUNTS, DIDS, OFFICE_SETUPS, UK_BOB, US_ALICE,  # noqa: E402
+from test_sip_trunk_nat import (ACCOUNTS, DIDS, OFFICE_SETUPS, UK_BOB,  # noqa: E402
                                 office_server)
 
-WAIT = 180      # seconds for the fax to arrive; a loaded machine is slow, never this slow
+WAIT = 180      # seconds that bound the wait for the fax (it takes about 25 s)
 
 
 def say(text):
