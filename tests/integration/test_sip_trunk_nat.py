@@ -50,6 +50,29 @@ def trunk_file(owner, lab, office, account, codecs, portmap):
     return path
 
 
+# Each office: its carrier account, its codecs in order of preference, how its server maps
+# ports on its router, its numbers (fax_numbers) and its station id.
+OFFICE_SETUPS = {
+    "us": ("us-office", "PCMU, PCMA", "upnp", "%s alice" % US_ALICE, "US office"),
+    "uk": ("uk-office", "PCMA, PCMU", "natpmp", "%s bob, %s carol" % (UK_BOB, UK_CAROL),
+           "UK office"),
+}
+
+
+def office_server(owner, lab, office):
+    """The office's netcfaxd on its host with its trunk to the lab's carrier (OFFICE_SETUPS),
+    once it has registered and has one RTP port per channel mapped on the office's router."""
+    account, codecs, portmap, numbers, station = OFFICE_SETUPS[office]
+    conf = trunk_file(owner, lab, office, account, codecs, portmap)
+    srv = nt.Server(owner, prefix=lab.prefix(office), extra={
+        "listen": lab.host_addr(office), "fax_numbers": numbers,
+        "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5})
+    wait_registered(owner, srv, account)
+    wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office)) >= 2,
+              0, "two RTP ports mapped on the %s router" % office)
+    return srv
+
+
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
 class TrunkThroughNat(unittest.TestCase):
     @classmethod
@@ -59,19 +82,8 @@ class TrunkThroughNat(unittest.TestCase):
         cls.lab = lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS)
         cls.kam = lab.kam
         cls.srv, cls.clients = {}, {}
-        setups = (("us", "us-office", "PCMU, PCMA", "upnp", "%s alice" % US_ALICE, "US office"),
-                  ("uk", "uk-office", "PCMA, PCMU", "natpmp",
-                   "%s bob, %s carol" % (UK_BOB, UK_CAROL), "UK office"))
-        for office, account, codecs, portmap, numbers, station in setups:
-            conf = trunk_file(owner, lab, office, account, codecs, portmap)
-            srv = nt.Server(owner, prefix=lab.prefix(office), extra={
-                "listen": lab.host_addr(office), "fax_numbers": numbers,
-                "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5})
-            cls.srv[office] = srv
-            wait_registered(owner, srv, account)
-            # one RTP port per channel mapped on the office's router
-            wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
-                      >= 2, 0, "two RTP ports mapped on the %s router" % office)
+        for office in OFFICE_SETUPS:
+            cls.srv[office] = office_server(owner, lab, office)
         cls.srv["us"].add_user("alice", "alice-pw-secret")
         cls.srv["uk"].add_user("bob", "bob-pw-secret")
         cls.srv["uk"].add_user("carol", "carol-pw-secret")
