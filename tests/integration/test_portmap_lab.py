@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -362,13 +363,13 @@ class Probe:
             self.lines.put(line)
 
     def wait_event(self, kind, timeout=60.0):
-        deadline = time_now() + timeout
+        deadline = time.monotonic() + timeout
         while True:
             for e in self.events:
                 if e["event"] == kind:
                     self.events.remove(e)
                     return e
-            left = deadline - time_now()
+            left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("no %s event from %s within %ds; events: %r; stderr: %s"
                                      % (kind, " ".join(self.argv), timeout, self.events,
@@ -390,11 +391,6 @@ class Probe:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-
-
-def time_now():
-    import time
-    return time.monotonic()
 
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
