@@ -9,7 +9,12 @@ The WAN range must be ordinary unicast (miniupnpd refuses private ones); it exis
 the lab's namespaces, which have no route to anywhere else."""
 import json
 import os
+import queue
+import re
+import subprocess
 import sys
+import threading
+import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -302,6 +307,233 @@ class DoubleNat(unittest.TestCase):
         self.assertFalse([m for m in w.statuses() if "router mapping by" in m], w.describe())
         self.assertNotIn("dnat", lab.run("rtr", "nft", "list", "ruleset"))
         self.assertEqual(w.stop(), 0, w.describe())
+
+
+PROBE = os.path.join(nt.BIN_DIR, "portmap_probe")
+
+# In a namespace of the lab: bound to the port before it says "ready", answers the first
+# datagram with "echo:" and what came, prints what came and from where, and exits (a minute
+# at most).
+UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+s.settimeout(60)
+data, peer = s.recvfrom(2048)
+s.sendto(b"echo:" + data, peer)
+print("got %s from %s" % (data.decode(), peer[0]), flush=True)
+"""
+
+# From the WAN: a datagram to ADDR:PORT every half second until its echo comes back (a minute
+# at most), then prints the echo and the address it came from.
+UDP_SEND = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for _ in range(120):
+    s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+    try:
+        data, peer = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    print("%s from %s:%d" % (data.decode(), peer[0], peer[1]), flush=True)
+    sys.exit(0)
+sys.exit(1)
+"""
+
+
+class Probe:
+    """tests/tools/portmap_probe in the client's namespace: one mapping kept by
+    nat/service.c, its events read as JSON lines. stop() closes its stdin, which makes it
+    remove the mapping and exit, as a program using the service does at a clean exit."""
+
+    def __init__(self, owner, lab, port, via, udp):
+        argv = lab.prefix("cli") + [PROBE, "--port", str(port), "--via", via, "--lease", "600"]
+        self.argv = argv + (["--udp"] if udp else [])
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.events, self.lines = [], queue.Queue()
+        self.err = ""
+        threading.Thread(target=self._read, daemon=True).start()
+        owner.addCleanup(self.kill)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_event(self, kind, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            for e in self.events:
+                if e["event"] == kind:
+                    self.events.remove(e)
+                    return e
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s event from %s within %ds; events: %r; stderr: %s"
+                                     % (kind, " ".join(self.argv), timeout, self.events,
+                                        self.err))
+            try:
+                self.events.append(json.loads(self.lines.get(timeout=min(left, 1.0))))
+            except queue.Empty:
+                pass
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.wait_event("stopped", 60)
+        self.proc.wait(timeout=30)
+        self.err = self.proc.stderr.read()
+        nt.check_sanitizer_report(self.argv, self.err)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class UdpMappings(unittest.TestCase):
+    """UDP mappings made through nat/service.c (as netcfaxd's RTP ports are) by UPnP and by
+    NAT-PMP: they really forward datagrams from the WAN to the LAN host, a TCP and a UDP
+    mapping of the same port live side by side and each is removed on its own, and a clean
+    stop removes the UDP one from the router.
+
+        client 192.168.77.2 -- router 192.168.77.1 | 11.22.33.1 -- wan 11.22.33.2"""
+
+    OUTSIDE = "11.22.33.2"
+
+    def setUp(self):
+        lab = self.lab = nt.NetLab(self, ["cli", "rtr", "wan"])
+        lab.link("cli", "eth0", "rtr", "lan0")
+        lab.link("rtr", "wan0", "wan", "eth0")
+        lab.addr("cli", "eth0", CLIENT + "/24")
+        lab.addr("rtr", "lan0", LAN_GW + "/24")
+        lab.addr("rtr", "wan0", WAN + "/24")
+        lab.addr("wan", "eth0", self.OUTSIDE + "/24")
+        lab.route("cli", "default", LAN_GW)
+        nt.nat_router(lab, self, "rtr", "lan0", "192.168.77.0/24", "wan0")
+
+    # How nft prints the protocol of miniupnpd's rules: as the IP header's protocol byte
+    # ("@nh,72,8 0x11 th dport 7600"), or by name in other versions.
+    PROTO_MARK = {"tcp": ("@nh,72,8 0x6 ", "tcp "), "udp": ("@nh,72,8 0x11 ", "udp ")}
+
+    def rule_lines(self, transport, port, what):
+        text = self.lab.run("rtr", "nft", "list", "ruleset")
+        return [line.strip() for line in text.splitlines()
+                if re.search(r"dport %d\b" % port, line) and what in line and
+                any(m in line for m in self.PROTO_MARK[transport])]
+
+    def rules(self, transport, port):
+        """The internal ports of the router's forwards of transport ("tcp"/"udp") external
+        port to the client (miniupnpd's dnat rules)."""
+        return [re.search(r":(\d+)$", line).group(1) for line in
+                self.rule_lines(transport, port, "dnat ip to %s:" % CLIENT)]
+
+    def mapped(self, probe, port, transport):
+        ev = probe.wait_event("mapped")
+        self.assertEqual((ev["transport"], ev["ext_addr"], ev["ext_port"]),
+                         (transport, WAN, port), ev)
+        self.assertEqual(ev["instead"], "", ev)
+        return ev
+
+    def datagram_through(self, port, text):
+        """A datagram from the WAN host to the router's external address and port reaches a
+        UDP socket on the client bound to the port, and its answer comes back from there."""
+        echo = subprocess.Popen(self.lab.prefix("cli") + ["python3", "-c", UDP_ECHO, str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: echo.poll() is None and (echo.kill(), echo.wait(10)))
+        if echo.stdout.readline().strip() != "ready":
+            echo.kill()
+            self.fail("the UDP socket on the LAN host: %s" % echo.communicate(timeout=30)[1])
+        rc, out, err = nt.run_cmd(self.lab.prefix("wan") + [
+            "python3", "-c", UDP_SEND, WAN, str(port), text], timeout=90)
+        if rc != 0:
+            echo.kill()
+            got, gerr = echo.communicate(timeout=30)
+            self.fail("no answer through the router's UDP port %d: %s %s; on the LAN host: %s "
+                      "%s; ruleset:\n%s" % (port, out, err, got, gerr,
+                                             self.lab.run("rtr", "nft", "list", "ruleset")))
+        # The answer comes from the router's external address and the same port.
+        self.assertEqual(out.strip(), "echo:%s from %s:%d" % (text, WAN, port))
+        got, _ = echo.communicate(timeout=30)
+        self.assertIn("got %s from %s" % (text, self.OUTSIDE), got)
+
+    def check_udp(self, via):
+        udp = Probe(self, self.lab, 7600, via, udp=True)
+        self.mapped(udp, 7600, "UDP")
+        self.assertEqual(self.rules("udp", 7600), ["7600"])
+        self.assertEqual(self.rules("tcp", 7600), [], "a UDP mapping made a TCP forward")
+        # The forward chain drops what the LAN did not open; miniupnpd's chain lets it in.
+        self.assertEqual(len(self.rule_lines("udp", 7600, "accept")), 1,
+                         self.lab.run("rtr", "nft", "list", "chain", "inet", "filter",
+                                      "miniupnpd"))
+        self.datagram_through(7600, "over " + via)
+        self.assertEqual(udp.stop(), 0, udp.err)
+        self.assertEqual(self.rules("udp", 7600), [], "the UDP mapping outlived a clean stop")
+
+    def test_udp_upnp(self):
+        self.check_udp("upnp")
+
+    def test_udp_natpmp(self):
+        self.check_udp("natpmp")
+
+    def tcp_portmap(self, *args):
+        rc, out, err = nt.run_cmd(self.lab.prefix("cli") + [nt.NETCFAX, "--json", "portmap"] +
+                                  list(args), timeout=60)
+        self.assertEqual(rc, 0, out + err)
+
+    def check_side_by_side(self, via):
+        # The TCP mapping is made once (netcfax portmap open), the UDP one kept by the
+        # service. Debian 12's miniupnpd-nftables (2.3.1) removes the forward-chain rule of
+        # the port's newest mapping whichever transport is removed: so forwarding is checked
+        # while the newest mapping is the UDP one, and the removal of the older TCP one only
+        # in the router's mapping table.
+        self.tcp_portmap("open", "7602", "--via", via, "--lease", "600")
+        udp = Probe(self, self.lab, 7602, via, udp=True)
+        self.mapped(udp, 7602, "UDP")
+        self.assertEqual((self.rules("tcp", 7602), self.rules("udp", 7602)),
+                         (["7602"], ["7602"]))
+        self.assertEqual([len(self.rule_lines(t, 7602, "accept")) for t in ("tcp", "udp")],
+                         [1, 1])
+        self.datagram_through(7602, "beside TCP")
+        # The UDP one goes; the TCP one stays, forward rule and all.
+        self.assertEqual(udp.stop(), 0, udp.err)
+        self.assertEqual((self.rules("tcp", 7602), self.rules("udp", 7602)), (["7602"], []))
+        self.assertEqual([len(self.rule_lines(t, 7602, "accept")) for t in ("tcp", "udp")],
+                         [1, 0])
+        # And the other way round: removing the TCP one leaves the UDP one mapped.
+        udp = Probe(self, self.lab, 7602, via, udp=True)
+        self.mapped(udp, 7602, "UDP")
+        self.datagram_through(7602, "again beside TCP")
+        self.tcp_portmap("remove", "7602", "--via", via)
+        self.assertEqual((self.rules("tcp", 7602), self.rules("udp", 7602)), ([], ["7602"]))
+        self.assertEqual(udp.stop(), 0, udp.err)
+        self.assertEqual((self.rules("tcp", 7602), self.rules("udp", 7602)), ([], []))
+
+    def test_tcp_and_udp_side_by_side_upnp(self):
+        self.check_side_by_side("upnp")
+
+    def test_tcp_and_udp_side_by_side_natpmp(self):
+        self.check_side_by_side("natpmp")
+
+    def test_tcp_commands_leave_udp_mappings_alone(self):
+        # `netcfax portmap` and its listing deal in TCP mappings: a UDP mapping of the same
+        # port is neither listed as one nor removed for one.
+        udp = Probe(self, self.lab, 7604, "upnp", udp=True)
+        self.mapped(udp, 7604, "UDP")
+        rc, out, err = nt.run_cmd(self.lab.prefix("cli") + [
+            nt.NETCFAX, "--json", "portmap", "list", "--all"], timeout=60)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["mappings"], [], out)
+        rc, out, err = nt.run_cmd(self.lab.prefix("cli") + [
+            nt.NETCFAX, "--json", "portmap", "remove", "7604", "--via", "upnp"], timeout=60)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("no mapping of external port 7604", json.loads(out)["error"]["message"])
+        self.assertEqual(self.rules("udp", 7604), ["7604"])
+        self.assertEqual(udp.stop(), 0, udp.err)
+        self.assertEqual(self.rules("udp", 7604), [])
 
 
 if __name__ == "__main__":
