@@ -299,6 +299,24 @@ class Trunk(unittest.TestCase):
         bobw.wait_for(lambda w: fax_received(w), what="fax_received")
         self.assertTrue(self.uk.running())
 
+    def test_cancel_while_connected_sends_bye(self):
+        tif = os.path.join(self.alice.home, "cancel.tif")
+        nt.make_tiff(tif, pages=3, seed=41)
+        alicew = nt.Watcher(self.alice, owner=self)
+        alicew.wait_status("logged in")
+        mark = self.kam.mark()
+        rc, data, err = self.alice.run("send", tif, "--to", UK_CAROL, json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        jid = data["job"]["id"]
+        alicew.wait_for(lambda w: any(n["event"] == "job_page" and n.get("job") == jid and
+                                      n.get("page", 0) >= 1 for n in w.notifications()),
+                        timeout=120, what="page 1 sent")
+        rc, data, err = self.alice.run("cancel", str(jid), json=True)
+        self.assertEqual((rc, data["job"]["state"]), (0, "cancelled"), self.alice.describe())
+        self.assertGreaterEqual(len(self.kam.wait_requests("BYE", "us-office", 1, since=mark)),
+                                1)
+        wait_text(self.us, lambda t: "left the line after it was cancelled" in t)
+
     def test_zz_far_end_hangs_up_mid_fax_then_retried(self):
         # the UK server stops during page 2 (its calls end with a BYE): the US job is tried
         # again with the cause and the pages counted, and goes through once the UK is back
@@ -330,7 +348,7 @@ class Trunk(unittest.TestCase):
 
 
 class FarEnd(unittest.TestCase):
-    """One server whose trunk's provider is kamailio in registrar mode: a number of digits
+    """One server whose trunk's provider (over TCP) is kamailio in registrar mode: a number of digits
     goes to SIPp playing the far end, 4420794699 rings until cancelled (kamailio answers 180,
     then 487 to the CANCEL). What the far end says decides what happens to the job."""
 
@@ -338,8 +356,9 @@ class FarEnd(unittest.TestCase):
     def setUpClass(cls):
         siplab.check_tools()
         cls.kam = siplab.Kamailio(cls)
+        # over TCP, where the Trunk cases use UDP
         conf, cls.trunk = trunk_file(cls, "dora", cls.kam.registrar, "PCMA, PCMU",
-                                     ring_timeout=10)
+                                     ring_timeout=10, transport="tcp")
         cls.srv = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s alice" % US_ALICE,
                                             sip_trunks=conf))
         wait_registered(cls, cls.srv, "dora")
