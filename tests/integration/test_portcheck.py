@@ -579,7 +579,8 @@ class ServerSide(unittest.TestCase):
         self.assertTrue(all(c["status"] == "fail" for c in d["checks"] if c["id"] == "listen"))
 
 
-PROVIDER = "11.22.33.10"   # the US router's WAN address stands for the provider: nothing answers SIP
+# The US router's WAN address stands for the provider: nothing there answers SIP.
+PROVIDER = "11.22.33.10"
 RTP = "20000-20099"
 
 
@@ -680,6 +681,7 @@ class ServerTrunk(unittest.TestCase):
         self.sites.lab.run("uk-srv", "nft", "delete", "table", "inet", "hostfw")
         by_hand = self.trunk("byhand", "off", port=5062)
         bad = self.trunk("bad", "off", channels="lots")
+        os.chmod(os.path.join(self.dir, "byhand.secret"), 0o640)   # a group may read it
         conf = os.path.join(self.dir, "netcfaxd.conf")
         with open(conf, "w") as f:
             f.write("listen = 0.0.0.0\npcp_port = %d\nstate_dir = %s\nsip_trunks = %s, %s\n"
@@ -690,6 +692,12 @@ class ServerTrunk(unittest.TestCase):
         self.assertEqual([c["status"] for c in cfgs], ["pass", "fail"], d)
         self.assertEqual(cfgs[1]["evidence"], "%s:7: channels: 'lots' is not a whole number; "
                          "allowed: 1 to 256" % bad)
+        [pw] = self.checks(d, "password")
+        self.assertEqual(pw["status"], "fail", d)
+        self.assertIn("byhand.secret is not a regular file readable by its owner only (mode "
+                      "640)", pw["evidence"])
+        self.assertEqual(pw["todo"], "chmod 600 the file (netcfaxd refuses a password others "
+                         "can read)")
         [sip] = self.checks(d, "sip_port")
         self.assertEqual(sip["status"], "fail", d)        # nothing holds 5062
         [rtr] = self.checks(d, "rtp_router")
@@ -709,17 +717,17 @@ class ServerTrunk(unittest.TestCase):
         for r in router:
             self.sites.lab.run("uk-rtr", *r["nftables"].split())
         self.srv.stop()
-        recv = subprocess.Popen(self.sites.lab.prefix("uk-srv") + [sys.executable, "-c",
-            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-            "s.bind(('0.0.0.0', 20050)); s.settimeout(30); print(s.recvfrom(64)[0].decode())"],
-            stdout=subprocess.PIPE, text=True)
+        listen = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                  "s.bind(('0.0.0.0', 20050)); s.settimeout(30); "
+                  "print(s.recvfrom(64)[0].decode())")
+        recv = subprocess.Popen(self.sites.lab.prefix("uk-srv") + [sys.executable, "-c", listen],
+                                stdout=subprocess.PIPE, text=True)
         self.addCleanup(recv.kill)
         # The sender repeats (bounded) until the receiver, started alongside, has one.
         send = ("import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                 "for i in range(100):\n    s.sendto(b'rtp', ('%s', 20050)); time.sleep(0.1)\n"
                 % nt.UK_WAN)
-        sender = subprocess.Popen(self.sites.lab.prefix("us-rtr") + [sys.executable, "-c",
-                                                                     send])
+        sender = subprocess.Popen(self.sites.lab.prefix("us-rtr") + [sys.executable, "-c", send])
         self.addCleanup(sender.kill)
         out, _ = recv.communicate(timeout=40)
         sender.kill()
