@@ -107,13 +107,15 @@ route_to_server(struct portcheck *pc, char *err, size_t errlen)
 	return 0;
 }
 
-/* The inode of the socket listening on TCP port, from /proc/net/tcp and tcp6; 0 if none. */
+/* The inode of the socket listening on TCP port (or bound to UDP port, udp), from
+ * /proc/net/tcp and tcp6 (udp and udp6); 0 if none. */
 static unsigned long
-listener_inode(uint16_t port)
+listener_inode(uint16_t port, int udp)
 {
-	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6",
+	                                     "/proc/net/udp", "/proc/net/udp6" };
 
-	for (size_t f = 0; f < 2; f++) {
+	for (size_t f = udp ? 2 : 0; f < (udp ? 4u : 2u); f++) {
 		FILE *fp = fopen(files[f], "r");
 		char line[512];
 
@@ -126,8 +128,9 @@ listener_inode(uint16_t port)
 			char *colon;
 
 			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+			/* TCP's LISTEN is 0A; a bound, unconnected UDP socket shows 07 */
 			if (sscanf(line, " %*s %79s %*s %x %*s %*s %*s %*s %*s %lu", local, &st,
-			    &inode) != 3 || st != 0x0A)
+			    &inode) != 3 || st != (udp ? 0x07u : 0x0Au))
 				continue;
 			if ((colon = strrchr(local, ':')) != NULL &&
 			    strtoul(colon + 1, NULL, 16) == port) {
@@ -190,6 +193,12 @@ inode_owner(unsigned long inode, char *out, size_t outlen, long *pid)
 	closedir(proc);
 }
 
+void
+pc_port_holder(const char *proto, uint16_t port, char *out, size_t outlen, long *pid)
+{
+	inode_owner(listener_inode(port, strcmp(proto, "udp") == 0), out, outlen, pid);
+}
+
 static void
 check_scp_port(struct portcheck *pc)
 {
@@ -232,7 +241,7 @@ check_scp_port(struct portcheck *pc)
 	/* Fixed mode, or a full range: who has it? A watcher says who it is in its state file;
 	 * a process name alone proves nothing. */
 	pc->scp_port = lo.mode == NCFX_SCP_FIXED ? (uint16_t)lo.port : (uint16_t)lo_port;
-	inode_owner(listener_inode(pc->scp_port), pc->scp_holder, sizeof(pc->scp_holder), &pid);
+	inode_owner(listener_inode(pc->scp_port, 0), pc->scp_holder, sizeof(pc->scp_holder), &pid);
 	status = PC_FAIL;
 	if (pid > 0 && pc->watchers > 0 && pid == pc->watcher.pid) {
 		status = PC_WARN;

@@ -47,14 +47,16 @@ usage(FILE *out)
 	    "                           port here (it stays, lease 3600 s), then check\n"
 	    "      --close              first remove that mapping, then check\n"
 	    "      --server             run on the server host instead: the PCP listening on every\n"
-	    "                           address, the host firewall, the router, and the rules\n"
+	    "                           address, the host firewall, the router, each SIP trunk's\n"
+	    "                           ports, and the rules\n"
 	    "      --server-config FILE netcfaxd's configuration (default " CONFIG_DEFAULT_PATH ")\n"
 	    "  -V, --version            print the version and exit\n"
 	    "  -h, --help               this help\n"
 	    "\n"
 	    "Exit codes: 0 the direct path works; 1 only the relay works; 2 nothing works;\n"
 	    "3 the server cannot be reached, verified or logged in to; 64 usage; 70 internal.\n"
-	    "With --server: 0 the PCP is open on this host; 2 it is not; 64 usage.\n");
+	    "With --server: 0 the PCP (and each SIP trunk's side) is open on this host; 2 it is\n"
+	    "not; 64 usage.\n");
 }
 
 enum { O_PWFILE = 256, O_KNOWN, O_CA, O_JSON, O_SCPMODE, O_SCPPORT, O_SCPRANGE, O_PORTMAP,

@@ -28,7 +28,8 @@ enum pc_exit {
 	PC_EXIT_RELAY_ONLY = 1,    /* it did not, but the relay carries them */
 	PC_EXIT_NOTHING = 2,       /* neither works */
 	PC_EXIT_NO_SERVER = 3,     /* the server cannot be reached, verified or logged in to */
-	/* --server: 0 the PCP is open on this host, 2 it is not (a failed check says why) */
+	/* --server: 0 the PCP (and every SIP trunk's side) is open on this host, 2 it is not
+	 * (a failed check says why) */
 	PC_EXIT_USAGE = 64,
 	PC_EXIT_INTERNAL = 70,
 };
@@ -36,8 +37,8 @@ enum pc_exit {
 enum pc_topology { PC_TOPO_UNKNOWN = 0, PC_TOPO_NONE, PC_TOPO_NAT, PC_TOPO_SINGLE,
                    PC_TOPO_DOUBLE, PC_TOPO_CGNAT, PC_TOPO_DIFFERS };
 
-#define PC_MAX_CHECKS 24
-#define PC_MAX_RULES  8
+#define PC_MAX_CHECKS 80             /* --server: a few for the PCP, up to 8 per trunk */
+#define PC_MAX_RULES  48
 #define PC_MAX_HOPS   4
 
 /* The device a printed rule goes on: this machine, the router in front of it, or the device
@@ -135,6 +136,11 @@ struct portcheck {
 	struct pc_rule rules[PC_MAX_RULES];
 	int      nrules;
 	char     fill_how[400];           /* how to find PC_ROUTER_WAN when a rule carries it */
+	/* --server: the router's UDP mappings to this host, as UPnP listed them (trunkcheck.c
+	 * looks for the RTP ports among them) */
+	int      udp_listed;              /* 1 the list was read */
+	struct portmap_mapping udp_maps[64];
+	int      nudp_maps;
 	struct pc_check checks[PC_MAX_CHECKS];
 	int             nchecks;
 };
@@ -152,6 +158,15 @@ void pc_rule_dnat(struct portcheck *pc, int device, const char *daddr, const cha
 void pc_rule_forward(struct portcheck *pc, int device, const char *to, const char *port);
 void pc_rule_input(struct portcheck *pc, const char *chains, const char *port);
 const char *pc_device_key(int device);      /* "this-host", "router", "upstream" */
+/* A SIP trunk's rules: proto from saddr only (an address or an nft set "{ A, B }" of one
+ * family, v6 says which): the router's port forward to `to` of packets for daddr, its forward
+ * filter's accept, and this host's input accept in each of chains. */
+void pc_rule_peer_dnat(struct portcheck *pc, int device, const char *proto, const char *saddr,
+                       int v6, const char *daddr, const char *port, const char *to);
+void pc_rule_peer_forward(struct portcheck *pc, int device, const char *proto,
+                          const char *saddr, int v6, const char *to, const char *port);
+void pc_rule_peer_input(struct portcheck *pc, const char *chains, const char *proto,
+                        const char *saddr, int v6, const char *port);
 
 /* hostfw.c: this host's nftables input filter for TCP port, in the tables that see family
  * (AF_INET, AF_INET6, or 0 for both), from peer (the server's address; NULL: from anyone):
@@ -159,6 +174,15 @@ const char *pc_device_key(int device);      /* "this-host", "router", "upstream"
  * where), -1 cannot tell (why says why). */
 int  pc_host_firewall(long port, int family, const char *peer, char *where, size_t wherelen,
                       char *why, size_t whylen);
+/* The same for proto ("tcp" or "udp") and every port of port-port_hi, which one accept must
+ * cover whole. */
+int  pc_host_firewall_proto(const char *proto, long port, long port_hi, int family,
+                            const char *peer, char *where, size_t wherelen, char *why,
+                            size_t whylen);
+
+/* local.c: "PROGRAM (pid N)" of the process holding proto ("tcp": listening, "udp": bound)
+ * port on this host, or "" when it cannot be told; *pid 0 then. */
+void pc_port_holder(const char *proto, uint16_t port, char *out, size_t outlen, long *pid);
 
 /* hops.c: the routers between here and the server, by TTL (a few datagrams, bounded). */
 void pc_check_hops(struct portcheck *pc);
@@ -178,6 +202,12 @@ void pc_judge(struct portcheck *pc);        /* topology, relay, the fix */
 
 /* --server: the server host's checks, reported; returns the exit code. */
 int  pc_server_mode(struct portcheck *pc, const char *conf_path);
+/* trunkcheck.c, for --server: each SIP trunk of sip_trunks (comma-separated trunk files):
+ * its file, SIP port, registrar, host firewall, router (after the router checks, with this
+ * host's LAN address lan, the router gw and its external address ext), SIP ALG, and rules. */
+#define PC_SEC_TRUNK PC_DIRECT      /* --server's section "SIP trunks" */
+void pc_check_trunks(struct portcheck *pc, const char *sip_trunks, const char *lan,
+                     const char *gw, const char *ext);
 
 /* Prints the report (text or JSON) and returns the exit code. */
 int  pc_report(struct portcheck *pc);

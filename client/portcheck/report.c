@@ -14,7 +14,8 @@ static const char *const status_names[] = { "pass", "warn", "fail", "skip" };
 static const char *const section_names[] = { "", "Local", "Server", "Router", "Topology",
                                              "Direct path (SCP)", "Relay" };
 static const char *const server_section_names[] = { "", "Configuration", "Listening",
-                                                    "Host firewall", "Router", "", "" };
+                                                    "Host firewall", "Router", "SIP trunks",
+                                                    "" };
 
 static const char *
 section_name(const struct portcheck *pc, int s)
@@ -45,14 +46,24 @@ static int
 exit_code(const struct portcheck *pc, const char **verdict)
 {
 	if (pc->server_mode) {
-		for (int i = 0; i < pc->nchecks; i++)
-			if (pc->checks[i].status == PC_FAIL && pc->checks[i].section != PC_TOPOLOGY) {
-				*verdict = "clients cannot reach the PCP on this host: see the failed "
-				    "checks";
-				return PC_EXIT_NOTHING;
-			}
-		*verdict = "the PCP is open on this host";
-		return PC_EXIT_DIRECT;
+		int pcp = 0, trunk = 0, trunks = 0;
+
+		/* The router's own findings are advice (a rule made on its pages may not show);
+		 * anything else that fails is something the server needs. */
+		for (int i = 0; i < pc->nchecks; i++) {
+			trunks |= pc->checks[i].section == PC_SEC_TRUNK;
+			if (pc->checks[i].status != PC_FAIL || pc->checks[i].section == PC_TOPOLOGY)
+				continue;
+			if (pc->checks[i].section == PC_SEC_TRUNK)
+				trunk = 1;
+			else
+				pcp = 1;
+		}
+		*verdict = pcp ? "clients cannot reach the PCP on this host: see the failed checks" :
+		    trunk ? "the PCP is open on this host, but a SIP trunk is not ready: see the "
+		    "failed checks" : trunks ? "the PCP and the SIP trunks' ports are open on this "
+		    "host" : "the PCP is open on this host";
+		return pcp || trunk ? PC_EXIT_NOTHING : PC_EXIT_DIRECT;
 	}
 	if (!pc->reached || !pc->verified || !pc->logged_in) {
 		*verdict = !pc->reached ? "the server cannot be reached" : !pc->verified ?

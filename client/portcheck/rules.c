@@ -122,3 +122,72 @@ pc_rule_input(struct portcheck *pc, const char *chains, const char *port)
 		pc_rule(pc, PC_DEV_HOST, nft, ipt);
 	}
 }
+
+/* The rules of a SIP trunk: proto ("udp" or "tcp") from the provider's addresses only, saddr
+ * being one address or an nft set "{ A, B }" of one family (v6 says which). iptables takes the
+ * same list joined by commas and makes one rule of each address. An empty saddr: from anyone. */
+static void
+peer_words(const char *saddr, int v6, char *nft, size_t nftlen, char *ipt, size_t iptlen)
+{
+	char list[256];
+	size_t n = 0;
+
+	nft[0] = ipt[0] = '\0';
+	if (saddr[0] == '\0')
+		return;                          /* from anyone */
+	snprintf(nft, nftlen, "%s saddr %s ", v6 ? "ip6" : "ip", saddr);
+	for (const char *p = saddr; *p && n + 1 < sizeof(list); p++)
+		if (*p != '{' && *p != '}' && *p != ' ')
+			list[n++] = *p;
+	list[n] = '\0';
+	snprintf(ipt, iptlen, "-s %s ", list);
+}
+
+void
+pc_rule_peer_dnat(struct portcheck *pc, int device, const char *proto, const char *saddr,
+    int v6, const char *daddr, const char *port, const char *to)
+{
+	char nft[300], ipt[300], ip[32], nsrc[280], isrc[280];
+
+	ipt_port(port, ip, sizeof(ip));
+	peer_words(saddr, v6, nsrc, sizeof(nsrc), isrc, sizeof(isrc));
+	snprintf(nft, sizeof(nft), "nft add rule inet nat prerouting %s daddr %s %s%s dport %s "
+	    "dnat %s to %s", v6 ? "ip6" : "ip", daddr, nsrc, proto, port, v6 ? "ip6" : "ip", to);
+	snprintf(ipt, sizeof(ipt), "%s -t nat -A PREROUTING -d %s %s-p %s --dport %s -j DNAT "
+	    "--to-destination %s", v6 ? "ip6tables" : "iptables", daddr, isrc, proto, ip, to);
+	pc_rule(pc, device, nft, ipt);
+}
+
+void
+pc_rule_peer_forward(struct portcheck *pc, int device, const char *proto, const char *saddr,
+    int v6, const char *to, const char *port)
+{
+	char nft[300], ipt[300], ip[32], nsrc[280], isrc[280];
+
+	ipt_port(port, ip, sizeof(ip));
+	peer_words(saddr, v6, nsrc, sizeof(nsrc), isrc, sizeof(isrc));
+	snprintf(nft, sizeof(nft), "nft insert rule inet filter forward %s%s daddr %s %s dport %s "
+	    "ct state new accept", nsrc, v6 ? "ip6" : "ip", to, proto, port);
+	snprintf(ipt, sizeof(ipt), "%s -I FORWARD %s-d %s -p %s --dport %s -m conntrack "
+	    "--ctstate NEW -j ACCEPT", v6 ? "ip6tables" : "iptables", isrc, to, proto, ip);
+	pc_rule(pc, device, nft, ipt);
+}
+
+void
+pc_rule_peer_input(struct portcheck *pc, const char *chains, const char *proto,
+    const char *saddr, int v6, const char *port)
+{
+	char nft[300], ipt[300], ip[32], list[300], nsrc[280], isrc[280], *save = NULL;
+
+	ipt_port(port, ip, sizeof(ip));
+	peer_words(saddr, v6, nsrc, sizeof(nsrc), isrc, sizeof(isrc));
+	snprintf(list, sizeof(list), "%s", chains);
+	for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		c += strspn(c, " ");
+		snprintf(nft, sizeof(nft), "nft insert rule %s %s%s dport %s accept", c, nsrc, proto,
+		    port);
+		snprintf(ipt, sizeof(ipt), "%s -I INPUT %s-p %s --dport %s -j ACCEPT", v6 ?
+		    "ip6tables" : "iptables", isrc, proto, ip);
+		pc_rule(pc, PC_DEV_HOST, nft, ipt);
+	}
+}

@@ -1,6 +1,7 @@
 /* server_mode.c: netcfax-portcheck --server, run on the server host: is the PCP listening on
  * every address the configuration names (and is it netcfaxd that answers), does the host's
- * own firewall let it in, does the router forward it, and which rules would. */
+ * own firewall let it in, does the router forward it, and which rules would; then each SIP
+ * trunk's side (trunkcheck.c). */
 #include "portcheck.h"
 
 #include <stdio.h>
@@ -47,24 +48,30 @@ check_listen(struct portcheck *pc, const char *addr, long port, const char *fp_w
 }
 
 struct pcp_scan {
+	struct portcheck *pc;
 	long        port;
 	const char *lan;
 	char        owner[200];
 	int         ours;
 };
 
+/* Every mapping in turn: the PCP's, and the UDP ones to this host (a trunk's RTP ports). */
 static int
 pcp_mapping(const struct portmap_mapping *m, void *arg)
 {
 	struct pcp_scan *x = arg;
+	struct portcheck *pc = x->pc;
 
+	if (m->transport == PORTMAP_UDP && strcmp(m->int_client, x->lan) == 0 &&
+	    pc->nudp_maps < (int)(sizeof(pc->udp_maps) / sizeof(pc->udp_maps[0])))
+		pc->udp_maps[pc->nudp_maps++] = *m;
 	/* The PCP is TCP: a UDP mapping of the same port number does not carry it. */
-	if (m->transport != PORTMAP_TCP || m->ext_port != x->port)
+	if (m->transport != PORTMAP_TCP || m->ext_port != x->port || x->owner[0])
 		return 0;
 	x->ours = strcmp(m->int_client, x->lan) == 0 && m->int_port == x->port;
 	snprintf(x->owner, sizeof(x->owner), "%s:%u (\"%s\")", m->int_client, m->int_port,
 	    m->desc);
-	return 1;
+	return 0;
 }
 
 /* What the router offers, and (UPnP) whether it forwards the PCP to this host. */
@@ -74,7 +81,7 @@ check_router(struct portcheck *pc, long port, const char *portmap)
 	for (int i = 0; i < 2; i++) {
 		const struct portmap_ops *ops = i ? &portmap_natpmp_ops : &portmap_upnp_ops;
 		struct pc_router *r = i ? &pc->natpmp : &pc->upnp;
-		struct pcp_scan x = { port, r->gw.lan_addr, "", 0 };
+		struct pcp_scan x = { pc, port, r->gw.lan_addr, "", 0 };
 		char err[200];
 		void *st = NULL;
 
@@ -84,7 +91,9 @@ check_router(struct portcheck *pc, long port, const char *portmap)
 		}
 		r->found = 1;
 		x.lan = r->gw.lan_addr;
-		if (i == 0 && ops->list(st, pcp_mapping, &x, err, sizeof(err)) == 0 && x.owner[0])
+		if (i == 0 && ops->list(st, pcp_mapping, &x, err, sizeof(err)) == 0)
+			pc->udp_listed = 1;
+		if (i == 0 && pc->udp_listed && x.owner[0])
 			pc_add(pc, SEC_ROUTER, ops->name, x.ours ? PC_PASS : PC_FAIL, x.ours ? "" :
 			    "the router sends the PCP to another machine: point it at this host",
 			    "%s; external port %ld forwards to %s", r->gw.detail, port, x.owner);
@@ -96,6 +105,21 @@ check_router(struct portcheck *pc, long port, const char *portmap)
 			    strcmp(portmap, "off") ? "; netcfaxd maps the PCP itself, portmap = " : "",
 			    strcmp(portmap, "off") ? portmap : "");
 		ops->close(st);
+	}
+}
+
+/* The rules grouped by device (this host's first), each group in the order given: the PCP's,
+ * then each trunk's. */
+static void
+sort_rules(struct portcheck *pc)
+{
+	for (int i = 1; i < pc->nrules; i++) {
+		struct pc_rule r = pc->rules[i];
+		int j = i;
+
+		for (; j > 0 && pc->rules[j - 1].device > r.device; j--)
+			pc->rules[j] = pc->rules[j - 1];
+		pc->rules[j] = r;
 	}
 }
 
@@ -164,5 +188,7 @@ pc_server_mode(struct portcheck *pc, const char *conf_path)
 		pc_rule_dnat(pc, PC_DEV_ROUTER, ext, NULL, portstr, lan);
 		pc_rule_forward(pc, PC_DEV_ROUTER, lan, portstr);
 	}
+	pc_check_trunks(pc, cfg.sip_trunks, lan, gw, ext);
+	sort_rules(pc);
 	return pc_report(pc);
 }

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import sys
 import unittest
 
@@ -576,6 +577,162 @@ class ServerSide(unittest.TestCase):
         rc, d = self.run_check()
         self.assertEqual(rc, 2, d)
         self.assertTrue(all(c["status"] == "fail" for c in d["checks"] if c["id"] == "listen"))
+
+
+# The US router's WAN address stands for the provider: nothing there answers SIP.
+PROVIDER = "11.22.33.10"
+RTP = "20000-20099"
+
+
+@unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
+class ServerTrunk(unittest.TestCase):
+    """netcfax-portcheck --server on the UK server host with SIP trunks: the trunk's file, its
+    SIP port held by netcfaxd, the router's RTP mappings (portmap, miniupnpd) or the forward to
+    add, the host firewall for UDP, and a trunk file with a bad line."""
+
+    def trunk(self, name, portmap, port=5060, channels="2"):
+        pw = os.path.join(self.dir, name + ".secret")
+        with open(pw, "w") as f:
+            f.write("Trunk-pw.5\n")
+        os.chmod(pw, 0o600)
+        path = os.path.join(self.dir, name + ".conf")
+        with open(path, "w") as f:
+            f.write("# %s\nregistrar = %s:5060\nuser = uk-office\npassword_file = %s\n"
+                    "port = %d\nrtp_ports = %s\nchannels = %s\nportmap = %s\n"
+                    % (name, PROVIDER, pw, port, RTP, channels, portmap))
+        return path
+
+    def run_check(self, conf):
+        rc, out, err = nt.run_cmd(self.sites.lab.prefix("uk-srv") + [
+            nt.NETCFAX_PORTCHECK, "--server", "--server-config", conf, "--json"], timeout=60)
+        d = json.loads(out)
+        self.assertEqual((d["mode"], d["exit"]), ("server", rc), d)
+        self.assertNotIn("Trunk-pw.5", out)      # the password is never shown
+        return rc, d
+
+    def checks(self, d, cid):
+        return [c for c in d["checks"] if c["id"] == cid and c["section"] == "SIP trunks"]
+
+    def test_trunk_side(self):
+        self.sites = nt.TwoSites(self, us="none", uk="upnp")
+        self.dir = nt.make_temp_dir(self, prefix="ncfx-pct-")
+        mapped = self.trunk("office", "upnp")
+        self.srv = nt.Server(self, prefix=self.sites.lab.prefix("uk-srv"), extra={
+            "listen": "0.0.0.0", "portmap": "upnp", "sip_trunks": mapped})
+        # Registration goes nowhere (nothing answers at the registrar); the mapping is made
+        # all the same.
+        for port in (20000, 20002):
+            self.assertIsNotNone(self.srv.wait_log(
+                lambda x: "forwards UDP %s port %d to RTP port" % (nt.UK_WAN, port) in x,
+                timeout=60), self.srv.log_text())
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda x: "registration with %s:5060 failed" % PROVIDER in x, timeout=30))
+
+        # (a) portmap on: both RTP ports (one per channel) mapped to this host, SIP port held.
+        rc, d = self.run_check(self.srv.conf)
+        self.assertEqual((rc, d["verdict"]), (0, "open"), d)
+        [cfg] = self.checks(d, "trunk")
+        self.assertEqual(cfg["status"], "pass", d)
+        [pw] = self.checks(d, "password")
+        self.assertEqual(pw["status"], "pass", d)
+        [sip] = self.checks(d, "sip_port")
+        self.assertEqual(sip["status"], "pass", d)
+        self.assertIn("UDP port 5060 on 0.0.0.0 is held by netcfaxd (pid %d)"
+                      % self.srv.proc.pid, sip["evidence"])
+        [reg] = self.checks(d, "registrar")
+        self.assertIn("is %s (resolved here" % PROVIDER, reg["evidence"])
+        [rtr] = self.checks(d, "rtp_router")
+        self.assertEqual(rtr["status"], "pass", d)
+        self.assertRegex(rtr["evidence"], r"forwards UDP %s ports \d+->20000, \d+->20002 to "
+                         r"this host: the 2 RTP ports" % re.escape(nt.UK_WAN))
+        [alg] = self.checks(d, "sip_alg")
+        self.assertEqual(alg["status"], "warn", d)
+        self.assertIn("cannot be seen from this host", alg["evidence"])
+        self.assertFalse([r for r in d["fix"]["rules"] if "udp" in r["nftables"]], d)
+
+        # (c) A host firewall that drops UDP: the SIP port and the RTP range fail, and the
+        # printed input rules (only from the provider) let them in.
+        self.sites.lab.nft("uk-srv", "table inet hostfw {\n chain input { type filter hook "
+                           "input priority 0; policy drop; ct state established,related "
+                           "accept; tcp dport %d accept; }\n}\n" % self.srv.port)
+        rc, d = self.run_check(self.srv.conf)
+        self.assertEqual((rc, d["verdict"]), (2, "closed"), d)
+        self.assertIn("a SIP trunk is not ready", d["summary"])
+        [fw] = self.checks(d, "sip_fw")
+        self.assertEqual(fw["status"], "fail", d)
+        self.assertIn("lets nothing in for UDP port 5060 from %s" % PROVIDER, fw["evidence"])
+        [fw] = self.checks(d, "rtp_fw")
+        self.assertEqual(fw["status"], "fail", d)
+        host = [r for r in d["fix"]["rules"] if r["device"] == "this-host"]
+        self.assertEqual([r["nftables"] for r in host], [
+            "nft insert rule inet hostfw input ip saddr %s udp dport 5060 accept" % PROVIDER,
+            "nft insert rule inet hostfw input ip saddr %s udp dport %s accept"
+            % (PROVIDER, RTP)], d)
+        self.assertEqual(host[1]["iptables"], "iptables -I INPUT -s %s -p udp --dport "
+                         "20000:20099 -j ACCEPT" % PROVIDER)
+        for r in host:
+            self.sites.lab.run("uk-srv", *r["nftables"].split())
+        rc, d = self.run_check(self.srv.conf)
+        self.assertEqual((rc, d["verdict"]), (0, "open"), d)
+        self.assertEqual([c["status"] for c in self.checks(d, "sip_fw") +
+                          self.checks(d, "rtp_fw")], ["pass", "pass"], d)
+
+        # (b) portmap off, and (d) a trunk file with a bad line, in another configuration.
+        self.sites.lab.run("uk-srv", "nft", "delete", "table", "inet", "hostfw")
+        by_hand = self.trunk("byhand", "off", port=5062)
+        bad = self.trunk("bad", "off", channels="lots")
+        os.chmod(os.path.join(self.dir, "byhand.secret"), 0o640)   # a group may read it
+        conf = os.path.join(self.dir, "netcfaxd.conf")
+        with open(conf, "w") as f:
+            f.write("listen = 0.0.0.0\npcp_port = %d\nstate_dir = %s\nsip_trunks = %s, %s\n"
+                    % (self.srv.port, self.srv.state_dir, by_hand, bad))
+        rc, d = self.run_check(conf)
+        self.assertEqual((rc, d["verdict"]), (2, "closed"), d)
+        cfgs = self.checks(d, "trunk")
+        self.assertEqual([c["status"] for c in cfgs], ["pass", "fail"], d)
+        self.assertEqual(cfgs[1]["evidence"], "%s:7: channels: 'lots' is not a whole number; "
+                         "allowed: 1 to 256" % bad)
+        [pw] = self.checks(d, "password")
+        self.assertEqual(pw["status"], "fail", d)
+        self.assertIn("byhand.secret is not a regular file readable by its owner only (mode "
+                      "640)", pw["evidence"])
+        self.assertEqual(pw["todo"], "chmod 600 the file (netcfaxd refuses a password others "
+                         "can read)")
+        [sip] = self.checks(d, "sip_port")
+        self.assertEqual(sip["status"], "fail", d)        # nothing holds 5062
+        [rtr] = self.checks(d, "rtp_router")
+        self.assertEqual(rtr["status"], "warn", d)
+        self.assertIn("a provider that latches needs no forward", rtr["evidence"])
+        router = [r for r in d["fix"]["rules"] if r["device"] == "router" and "udp" in
+                  r["nftables"]]
+        self.assertEqual([r["nftables"] for r in router], [
+            "nft add rule inet nat prerouting ip daddr %s ip saddr %s udp dport %s dnat ip to "
+            "%s" % (nt.UK_WAN, PROVIDER, RTP, nt.UK_SERVER),
+            "nft insert rule inet filter forward ip saddr %s ip daddr %s udp dport %s ct state "
+            "new accept" % (PROVIDER, nt.UK_SERVER, RTP)], d)
+        self.assertIn("forwards UDP %s from the provider" % RTP, d["fix"]["words"])
+
+        # The printed forward works: the provider's datagram to the router's port 20050
+        # reaches this host's port 20050.
+        for r in router:
+            self.sites.lab.run("uk-rtr", *r["nftables"].split())
+        self.srv.stop()
+        listen = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                  "s.bind(('0.0.0.0', 20050)); s.settimeout(30); "
+                  "print(s.recvfrom(64)[0].decode())")
+        recv = subprocess.Popen(self.sites.lab.prefix("uk-srv") + [sys.executable, "-c", listen],
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(recv.kill)
+        # The sender repeats (bounded) until the receiver, started alongside, has one.
+        send = ("import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "for i in range(100):\n    s.sendto(b'rtp', ('%s', 20050)); time.sleep(0.1)\n"
+                % nt.UK_WAN)
+        sender = subprocess.Popen(self.sites.lab.prefix("us-rtr") + [sys.executable, "-c", send])
+        self.addCleanup(sender.kill)
+        out, _ = recv.communicate(timeout=40)
+        sender.kill()
+        sender.wait(timeout=10)
+        self.assertEqual((recv.returncode, out.strip()), (0, "rtp"))
 
 
 if __name__ == "__main__":
