@@ -34,7 +34,7 @@ class ClassOwner:
         self.addCleanup = cls.addClassCleanup
 
 
-def trunk_file(owner, lab, office, account, codecs, portmap):
+def trunk_file(owner, lab, office, account, codecs, portmap, channels=2):
     d = nt.make_temp_dir(owner, prefix="ncfx-trunk-")
     pw = os.path.join(d, "trunk.secret")
     with open(pw, "w") as f:
@@ -43,11 +43,37 @@ def trunk_file(owner, lab, office, account, codecs, portmap):
     path = os.path.join(d, account + ".conf")
     with open(path, "w") as f:
         f.write("registrar = %s\nuser = %s\ndomain = %s\npassword_file = %s\n"
-                "listen = %s\nport = 5060\nrtp_ports = 20000-20099\nchannels = 2\n"
+                "listen = %s\nport = 5060\nrtp_ports = 20000-20099\nchannels = %d\n"
                 "codecs = %s\ninternational = digits\nexpires = 120\nportmap = %s\n"
-                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), codecs,
-                   portmap))
+                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), channels,
+                   codecs, portmap))
     return path
+
+
+def start_offices(owner, lab, channels=2, extra=None):
+    """Each office's netcfaxd on its host in lab, its trunk registered through its router and
+    one RTP port per channel mapped there (the US by UPnP IGD, the UK by NAT-PMP); alice in
+    the US, bob and carol in the UK. extra: more configuration keys for both servers. Returns
+    {"us": Server, "uk": Server}."""
+    srvs = {}
+    setups = (("us", "us-office", "PCMU, PCMA", "upnp", "%s alice" % US_ALICE, "US office"),
+              ("uk", "uk-office", "PCMA, PCMU", "natpmp",
+               "%s bob, %s carol" % (UK_BOB, UK_CAROL), "UK office"))
+    for office, account, codecs, portmap, numbers, station in setups:
+        conf = trunk_file(owner, lab, office, account, codecs, portmap, channels)
+        keys = {"listen": lab.host_addr(office), "fax_numbers": numbers,
+                "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5}
+        keys.update(extra or {})
+        srv = nt.Server(owner, prefix=lab.prefix(office), extra=keys)
+        srvs[office] = srv
+        wait_registered(owner, srv, account)
+        # one RTP port per channel mapped on the office's router
+        wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
+                  >= channels, 0, "%d RTP ports mapped on the %s router" % (channels, office))
+    srvs["us"].add_user("alice", "alice-pw-secret")
+    srvs["uk"].add_user("bob", "bob-pw-secret")
+    srvs["uk"].add_user("carol", "carol-pw-secret")
+    return srvs
 
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
@@ -58,23 +84,7 @@ class TrunkThroughNat(unittest.TestCase):
         owner = ClassOwner(cls)
         cls.lab = lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS)
         cls.kam = lab.kam
-        cls.srv, cls.clients = {}, {}
-        setups = (("us", "us-office", "PCMU, PCMA", "upnp", "%s alice" % US_ALICE, "US office"),
-                  ("uk", "uk-office", "PCMA, PCMU", "natpmp",
-                   "%s bob, %s carol" % (UK_BOB, UK_CAROL), "UK office"))
-        for office, account, codecs, portmap, numbers, station in setups:
-            conf = trunk_file(owner, lab, office, account, codecs, portmap)
-            srv = nt.Server(owner, prefix=lab.prefix(office), extra={
-                "listen": lab.host_addr(office), "fax_numbers": numbers,
-                "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5})
-            cls.srv[office] = srv
-            wait_registered(owner, srv, account)
-            # one RTP port per channel mapped on the office's router
-            wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
-                      >= 2, 0, "two RTP ports mapped on the %s router" % office)
-        cls.srv["us"].add_user("alice", "alice-pw-secret")
-        cls.srv["uk"].add_user("bob", "bob-pw-secret")
-        cls.srv["uk"].add_user("carol", "carol-pw-secret")
+        cls.srv = start_offices(owner, lab)
 
     def client(self, office, user):
         return nt.Client(self.srv[office], user, user + "-pw-secret", owner=self,
