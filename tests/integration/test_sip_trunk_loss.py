@@ -4,7 +4,7 @@ side of both office routers, tc netem (or, on a kernel without it, tests/tools/w
 NFQUEUE: lossywan.Impairment) loses 0.5% of the packets each way and delays each by 20 ms
 with 20 ms of jitter (normal distribution, so packets also come out of order). The media
 is G.711 with ECM on (the default): a batch of four 2-page faxes sent at once from the US to
-a UK user, two channels, must all be delivered pixel-exact.
+a UK user, one call each on four channels, must all be delivered pixel-exact.
 
 "Delivered" is by the job's own rules: a call the loss breaks (a command lost three times, a
 training that fails) is tried again after retry_failed (5 s here), and the job must end done.
@@ -46,7 +46,7 @@ class TrunkOnLossyWan(unittest.TestCase):
         # the WAN is impaired before either server registers: everything crosses it
         cls.wan = lossywan.Impairment(owner, lab)
         cls.wan.set(LOSS)
-        cls.srv = start_offices(owner, lab, channels=2,
+        cls.srv = start_offices(owner, lab, channels=FAXES,
                                 extra={"job_max_tries": TRIES, "job_max_dials": TRIES + 2})
 
     def client(self, office, user):
@@ -73,7 +73,7 @@ class TrunkOnLossyWan(unittest.TestCase):
             nt.make_tiff(path, pages=PAGES, seed=20 + seed)
             docs.append(path)
         ids = lossywan.send_batch(alice, docs, UK_BOB)
-        # two rounds of two calls, each up to job_max_tries calls 5 s apart: far within this
+        # the four calls at once, each job up to TRIES calls 5 s apart: far within this
         jobs = lossywan.wait_jobs(alice, ids, timeout=900)
         tries = {i: (jobs[i]["state"], jobs[i]["tries"], jobs[i]["dials"]) for i in ids}
         sys.stderr.write("\n  jobs (state, tries, dials) at %g%% loss: %s\n" % (LOSS, tries))
