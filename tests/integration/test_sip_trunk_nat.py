@@ -53,14 +53,15 @@ def trunk_file(owner, lab, office, account, codecs, portmap, channels=2):
 def start_offices(owner, lab, channels=2, extra=None):
     """Each office's netcfaxd on its host in lab, its trunk registered through its router and
     one RTP port per channel mapped there (the US by UPnP IGD, the UK by NAT-PMP); alice in
-    the US, bob and carol in the UK. extra: more configuration keys for both servers. Returns
-    {"us": Server, "uk": Server}."""
+    the US, bob and carol in the UK. channels: for both, or {office: channels}. extra: more
+    configuration keys for both servers. Returns {"us": Server, "uk": Server}."""
     srvs = {}
+    per = channels if isinstance(channels, dict) else {"us": channels, "uk": channels}
     setups = (("us", "us-office", "PCMU, PCMA", "upnp", "%s alice" % US_ALICE, "US office"),
               ("uk", "uk-office", "PCMA, PCMU", "natpmp",
                "%s bob, %s carol" % (UK_BOB, UK_CAROL), "UK office"))
     for office, account, codecs, portmap, numbers, station in setups:
-        conf = trunk_file(owner, lab, office, account, codecs, portmap, channels)
+        conf = trunk_file(owner, lab, office, account, codecs, portmap, per[office])
         keys = {"listen": lab.host_addr(office), "fax_numbers": numbers,
                 "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5}
         keys.update(extra or {})
@@ -69,7 +70,8 @@ def start_offices(owner, lab, channels=2, extra=None):
         wait_registered(owner, srv, account)
         # one RTP port per channel mapped on the office's router
         wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
-                  >= channels, 0, "%d RTP ports mapped on the %s router" % (channels, office))
+                  >= per[office], 0, "%d RTP ports mapped on the %s router" % (per[office],
+                                                                                office))
     srvs["us"].add_user("alice", "alice-pw-secret")
     srvs["uk"].add_user("bob", "bob-pw-secret")
     srvs["uk"].add_user("carol", "carol-pw-secret")
