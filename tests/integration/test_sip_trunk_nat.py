@@ -34,7 +34,7 @@ class ClassOwner:
         self.addCleanup = cls.addClassCleanup
 
 
-def trunk_file(owner, lab, office, account, codecs, portmap):
+def trunk_file(owner, lab, office, account, codecs, portmap, channels=2):
     d = nt.make_temp_dir(owner, prefix="ncfx-trunk-")
     pw = os.path.join(d, "trunk.secret")
     with open(pw, "w") as f:
@@ -43,10 +43,10 @@ def trunk_file(owner, lab, office, account, codecs, portmap):
     path = os.path.join(d, account + ".conf")
     with open(path, "w") as f:
         f.write("registrar = %s\nuser = %s\ndomain = %s\npassword_file = %s\n"
-                "listen = %s\nport = 5060\nrtp_ports = 20000-20099\nchannels = 2\n"
+                "listen = %s\nport = 5060\nrtp_ports = 20000-20099\nchannels = %d\n"
                 "codecs = %s\ninternational = digits\nexpires = 120\nportmap = %s\n"
-                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), codecs,
-                   portmap))
+                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), channels,
+                   codecs, portmap))
     return path
 
 
@@ -59,18 +59,33 @@ OFFICE_SETUPS = {
 }
 
 
-def office_server(owner, lab, office):
+def office_server(owner, lab, office, channels=2, extra=None):
     """The office's netcfaxd on its host with its trunk to the lab's carrier (OFFICE_SETUPS),
-    once it has registered and has one RTP port per channel mapped on the office's router."""
+    once it has registered and has one RTP port per channel mapped on the office's router.
+    extra: more configuration keys."""
     account, codecs, portmap, numbers, station = OFFICE_SETUPS[office]
-    conf = trunk_file(owner, lab, office, account, codecs, portmap)
-    srv = nt.Server(owner, prefix=lab.prefix(office), extra={
-        "listen": lab.host_addr(office), "fax_numbers": numbers,
-        "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5})
+    conf = trunk_file(owner, lab, office, account, codecs, portmap, channels)
+    keys = {"listen": lab.host_addr(office), "fax_numbers": numbers,
+            "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5}
+    keys.update(extra or {})
+    srv = nt.Server(owner, prefix=lab.prefix(office), extra=keys)
     wait_registered(owner, srv, account)
-    wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office)) >= 2,
-              0, "two RTP ports mapped on the %s router" % office)
+    wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
+              >= channels, 0, "%d RTP ports mapped on the %s router" % (channels, office))
     return srv
+
+
+def start_offices(owner, lab, channels=2, extra=None):
+    """Both offices' servers (office_server), with alice in the US and bob and carol in the
+    UK. channels: for both, or {office: channels}. extra: more configuration keys for both.
+    Returns {"us": Server, "uk": Server}."""
+    per = channels if isinstance(channels, dict) else {"us": channels, "uk": channels}
+    srvs = {office: office_server(owner, lab, office, per[office], extra)
+            for office in OFFICE_SETUPS}
+    srvs["us"].add_user("alice", "alice-pw-secret")
+    srvs["uk"].add_user("bob", "bob-pw-secret")
+    srvs["uk"].add_user("carol", "carol-pw-secret")
+    return srvs
 
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
@@ -81,12 +96,7 @@ class TrunkThroughNat(unittest.TestCase):
         owner = ClassOwner(cls)
         cls.lab = lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS)
         cls.kam = lab.kam
-        cls.srv, cls.clients = {}, {}
-        for office in OFFICE_SETUPS:
-            cls.srv[office] = office_server(owner, lab, office)
-        cls.srv["us"].add_user("alice", "alice-pw-secret")
-        cls.srv["uk"].add_user("bob", "bob-pw-secret")
-        cls.srv["uk"].add_user("carol", "carol-pw-secret")
+        cls.srv = start_offices(owner, lab)
 
     def client(self, office, user):
         return nt.Client(self.srv[office], user, user + "-pw-secret", owner=self,
