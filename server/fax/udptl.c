@@ -16,7 +16,8 @@ struct slot {
 	uint16_t seq;
 	uint8_t  state;                /* for seq; SLOT_EMPTY: nothing about it */
 	uint16_t len;
-	uint8_t  buf[UDPTL_IFP_MAX];
+	uint8_t *buf;                  /* UDPTL_IFP_MAX bytes of the arrays below: apart, so
+	                                * that clearing the slots touches none of them */
 };
 
 struct fec_kept {
@@ -41,6 +42,8 @@ struct udptl {
 	struct fec_kept     fec[FEC_KEEP];
 	int                 fec_at;
 	struct udptl_stats  st;
+	uint8_t             tx_buf[UDPTL_WINDOW][UDPTL_IFP_MAX];
+	uint8_t             rx_buf[UDPTL_WINDOW][UDPTL_IFP_MAX];
 };
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -225,6 +228,10 @@ udptl_new(const struct udptl_config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	u->cfg = *c;
+	for (int i = 0; i < UDPTL_WINDOW; i++) {
+		u->tx[i].buf = u->tx_buf[i];
+		u->rx[i].buf = u->rx_buf[i];
+	}
 	if (u->cfg.max_datagram == 0)
 		u->cfg.max_datagram = UDPTL_DATAGRAM_MAX;
 	if (u->cfg.hold == 0)
@@ -418,9 +425,11 @@ restart(struct udptl *u, uint16_t first)
 	for (int i = 0; i < UDPTL_WINDOW; i++)
 		if (u->rx[i].state == SLOT_HELD && seq_diff(u->rx[i].seq, u->next) >= 0)
 			u->st.lost++;
-	memset(u->rx, 0, sizeof(u->rx));
-	for (int i = 0; i < UDPTL_WINDOW; i++)
-		u->rx[i].seq = (uint16_t)(first - 1 - UDPTL_WINDOW);   /* no number near */
+	for (int i = 0; i < UDPTL_WINDOW; i++) {
+		u->rx[i].seq = 0;
+		u->rx[i].state = SLOT_EMPTY;
+		u->rx[i].len = 0;
+	}
 	for (int i = 0; i < FEC_KEEP; i++)
 		u->fec[i].n = 0;
 	u->next = first;
