@@ -38,6 +38,8 @@ struct udptl {
 	uint16_t            newest;    /* the highest received (primaries and repairs) */
 	int                 flush;     /* give up gaps up to newest */
 	int                 fec_hold;  /* what the far end's FEC needs held */
+	int                 stray;     /* a packet far from the stream came last: stray_seq */
+	uint16_t            stray_seq;
 	struct slot         rx[UDPTL_WINDOW];
 	struct fec_kept     fec[FEC_KEEP];
 	int                 fec_at;
@@ -509,11 +511,24 @@ udptl_read(struct udptl *u, const uint8_t *d, size_t n, char *err, size_t errlen
 	}
 	ahead = seq_diff(p.seq, u->next);
 	if (ahead >= UDPTL_WINDOW || ahead < -(UDPTL_WINDOW * 4)) {
-		/* far ahead, or so far behind that it is no late packet of this stream */
+		/* Far ahead, or so far behind that it is no late packet of this stream: the far
+		 * end numbers afresh, or was silent long; or it is one stray packet (an old one
+		 * sent again), which must not move the stream. The next packet just after it
+		 * says which; its secondaries then bring this one back. */
+		int after = seq_diff(p.seq, u->stray_seq);
+
+		if (!u->stray || after <= 0 || after > UDPTL_HOLD_DEFAULT + 1) {
+			u->stray = 1;
+			u->stray_seq = p.seq;
+			u->st.strays++;
+			return 0;
+		}
+		u->stray = 0;
 		u->st.jumps++;
 		restart(u, (uint16_t)(p.seq - (p.ec == UDPTL_EC_REDUNDANCY ? p.nentries : 0)));
 		ahead = seq_diff(p.seq, u->next);
 	}
+	u->stray = 0;
 	t = &u->rx[p.seq % UDPTL_WINDOW];
 	if (ahead < 0) {
 		if (t->seq == p.seq && t->state == SLOT_DELIVERED)

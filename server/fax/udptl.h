@@ -21,7 +21,7 @@
  * a far end's FEC over more is not used (its primaries are). */
 #define UDPTL_FEC_COVER_MAX  32
 /* IFPs held for reordering and repair, and the sequence numbers a packet may be ahead of
- * the next one to hand on before it counts as a jump. */
+ * the next one to hand on before it is a stray, or with the next one a jump. */
 #define UDPTL_WINDOW         64
 /* Packets that must have come in after a missing one before it is given up, by default
  * (redundancy; FEC waits for as many as the far end's spans cover). */
@@ -74,7 +74,10 @@ struct udptl_stats {
 	uint64_t recovered_fec;        /* IFPs rebuilt from FEC parity */
 	uint64_t lost;                 /* sequence numbers given up, never handed on */
 	uint64_t delivered;            /* IFPs handed on */
-	uint64_t jumps;                /* the far end's numbering jumped beyond the window */
+	uint64_t strays;               /* a packet far from the stream, dropped: an old one sent
+	                                * again, or the first after a jump */
+	uint64_t jumps;                /* the far end's numbering jumped beyond the window (two
+	                                * packets in a row there): the stream starts again */
 	uint64_t fec_unused;           /* FEC entries that covered more than we keep */
 };
 

@@ -525,18 +525,36 @@ test_jump(void)
 	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
 	CHECK_INT(udptl_next(rx, got, sizeof(got), &seq), 1);
 	CHECK_INT(seq, 5);
-	/* the far end starts again far away: taken there, counted */
+	/* one packet far away is a stray: it moves nothing */
 	p[0] = 0x80;
 	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
-	CHECK_INT(udptl_next(rx, got, sizeof(got), &seq), 1);
-	CHECK_INT(seq, 0x8005);
-	CHECK_INT(udptl_next(rx, got, 0, &seq), 0);
-	/* a buffer too small for the next IFP */
+	CHECK_INT(udptl_next(rx, got, sizeof(got), &seq), 0);
+	p[0] = 0x00;
 	p[1] = 0x06;
+	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
+	CHECK_INT(udptl_next(rx, got, sizeof(got), &seq), 1);
+	CHECK_INT(seq, 6);
+	/* the far end starts again far away: the second packet there confirms it */
+	p[0] = 0x80;
+	p[1] = 0x05;
+	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
+	p[1] = 0x06;
+	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
+	CHECK_INT(udptl_next(rx, got, sizeof(got), &seq), 1);
+	CHECK_INT(seq, 0x8006);
+	CHECK_INT(udptl_next(rx, got, 0, &seq), 0);
+	/* an old packet sent again, long after: dropped */
+	p[0] = 0x00;
+	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
+	CHECK_INT(udptl_next(rx, got, sizeof(got), &seq), 0);
+	/* a buffer too small for the next IFP */
+	p[0] = 0x80;
+	p[1] = 0x07;
 	CHECK_INT(udptl_read(rx, p, sizeof(p), err, sizeof(err)), 0);
 	CHECK_INT(udptl_next(rx, got, 0, &seq), -1);
 	udptl_stats(rx, &st);
 	CHECK_INT(st.jumps, 1);
+	CHECK_INT(st.strays, 3);
 	udptl_free(rx);
 }
 
