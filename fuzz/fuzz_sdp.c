@@ -6,7 +6,11 @@
  * is refused; a refusal says why in one printable line; a peer taken is G.711 on a payload
  * type of 7 bits at a port of its own family; our answer fits, goes both ways, takes one
  * stream and refuses every other with port 0, and (when it has one stream) read back by
- * sdp_read_answer gives our own address with the codec and payload type chosen. */
+ * sdp_read_answer gives our own address with the codec and payload type chosen. The same
+ * text is then read by a line that carries T.38 (sdp_answer_t38, sdp_read_answer_t38): a
+ * T.38 peer taken comes with transferredTCF, a version no higher than ours, a datagram
+ * within the cap; our answer takes one stream, and, when it is T.38 alone, read back by
+ * sdp_read_answer_t38 gives our own address and what we said. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -16,6 +20,11 @@
 #include "sdp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct sdp_t38 ours = {
+	.version = 0, .max_bit_rate = 14400, .rate_management = SDP_T38_TRANSFERRED_TCF,
+	.max_buffer = 400, .max_datagram = 400, .ec = UDPTL_EC_REDUNDANCY,
+};
 
 static void
 check_err(const char *err, size_t cap)
@@ -32,7 +41,7 @@ check_err(const char *err, size_t cap)
 static void
 check_peer(const struct media_peer *p, int family)
 {
-	if (p->codec != MEDIA_PCMA && p->codec != MEDIA_PCMU)
+	if (p->codec != MEDIA_PCMA && p->codec != MEDIA_PCMU && p->codec != MEDIA_T38)
 		abort();
 	if (p->pt < 0 || p->pt > 127 || p->addr.ss_family != family)
 		abort();
@@ -65,6 +74,61 @@ count_m(const char *text, int taken_only)
 			n++;
 	}
 	return n;
+}
+
+static void
+check_t38(const struct sdp_t38 *t)
+{
+	if (t->rate_management != SDP_T38_TRANSFERRED_TCF || t->version < 0 ||
+	    t->version > ours.version || t->max_datagram > UDPTL_DATAGRAM_MAX ||
+	    (t->max_datagram != 0 && t->max_datagram < 8) || t->ec < UDPTL_EC_NONE ||
+	    t->ec > UDPTL_EC_FEC || t->fill_bit_removal || t->transcoding_mmr ||
+	    t->transcoding_jbig)
+		abort();
+}
+
+/* The text read by a line that carries T.38 too. */
+static void
+t38(const char *text, size_t len, struct sdp_local *l, int family)
+{
+	char answer[SDP_TEXT_MAX], err[256];
+	struct media_peer peer, back;
+	struct sdp_t38 t, u;
+
+	l->t38 = &ours;
+	memset(err, 'x', sizeof(err));
+	if (sdp_answer_t38(text, l, &peer, &t, answer, sizeof(answer), err, sizeof(err)) == 0) {
+		if (len >= SDP_TEXT_MAX || count_m(answer, 1) != 1)
+			abort();
+		check_peer(&peer, family);
+		if (peer.codec == MEDIA_T38) {
+			check_t38(&t);
+			if (strstr(answer, " udptl t38\r\n") == NULL)
+				abort();
+			/* T.38 alone, read back as the answer to an offer of ours */
+			memset(err, 'x', sizeof(err));
+			if (count_m(answer, 0) == 1) {
+				if (sdp_read_answer_t38(answer, l, &back, &u, err, sizeof(err)) != 0)
+					abort();
+				check_t38(&u);
+				if (back.codec != MEDIA_T38 || back.addrlen != l->addrlen ||
+				    memcmp(&back.addr, l->addr, l->addrlen) != 0 ||
+				    u.max_datagram != ours.max_datagram || u.ec != t.ec ||
+				    u.version != t.version)
+					abort();
+			}
+		}
+	} else
+		check_err(err, sizeof(err));
+	memset(err, 'x', sizeof(err));
+	if (sdp_read_answer_t38(text, l, &peer, &t, err, sizeof(err)) == 0) {
+		if (len >= SDP_TEXT_MAX || peer.codec != MEDIA_T38)
+			abort();
+		check_peer(&peer, family);
+		check_t38(&t);
+	} else
+		check_err(err, sizeof(err));
+	l->t38 = NULL;
 }
 
 int
@@ -135,10 +199,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(err, 'x', sizeof(err));
 	if (sdp_read_answer(text, &l, &peer, err, sizeof(err)) == 0) {
-		if (len >= SDP_TEXT_MAX)
+		if (len >= SDP_TEXT_MAX || peer.codec == MEDIA_T38)
 			abort();
 		check_peer(&peer, family);
 	} else
 		check_err(err, sizeof(err));
+	t38(text, len, &l, family);
 	return 0;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of fuzz_scp, fuzz_reply, fuzz_natpmp and fuzz_rtp, and the JOB_SUBMIT
+"""Writes the seed corpora of fuzz_scp, fuzz_reply, fuzz_natpmp, fuzz_rtp and fuzz_udptl, and the JOB_SUBMIT
 seeds of fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h,
 so the seeds follow the protocol header. Run from anywhere: python3 fuzz/make_seeds.py"""
 import hashlib
@@ -253,9 +253,54 @@ def rtp_seeds():
     write("rtp", "jitter_run", run)
 
 
+def per_len(n):
+    """An unconstrained length determinant of aligned PER, below 16384."""
+    return bytes([n]) if n < 128 else bytes([0x80 | n >> 8, n & 0xFF])
+
+
+def udptl(seq, ifp, secondaries=(), fec=None):
+    """A UDPTL packet: redundancy with the secondaries given (the most recent first), or FEC
+    when fec is (span, [entries])."""
+    b = struct.pack(">H", seq) + per_len(len(ifp)) + ifp
+    if fec is None:
+        b += b"\x00" + per_len(len(secondaries))
+        b += b"".join(per_len(len(x)) + x for x in secondaries)
+    else:
+        span, entries = fec
+        b += b"\x80\x01" + bytes([span]) + per_len(len(entries))
+        b += b"".join(per_len(len(x)) + x for x in entries)
+    return b
+
+
+def udptl_seeds():
+    """fuzz_udptl.c: a selector byte (error recovery, loss pattern), then bytes read as one
+    datagram, as a stream of datagrams (a length byte before each) and as IFPs written and
+    read back."""
+    red, fec = 0x05, 0x16            # selector: sel % 3 is 1 (redundancy) or 2 (FEC)
+    ifps = [bytes([0x00, 0x06]), bytes([0xC0, 0x01, 0x80, 0x00, 0x00, 0xFF]),
+            bytes([0x40, 0x02]), bytes(range(60))]
+    write("udptl", "one_primary", bytes([red]) + udptl(1, ifps[0]))
+    write("udptl", "redundancy_3", bytes([red]) + udptl(3, ifps[3], ifps[2::-1]))
+    write("udptl", "long_ifp", bytes([red]) + udptl(7, bytes(range(200)), [ifps[1]]))
+    write("udptl", "fec_2_1", bytes([fec]) + udptl(2, ifps[2], fec=(2, [b"\x33", b"\x01\x02"])))
+    write("udptl", "fragmented", bytes([red]) + b"\x00\x01\xC1\x00\x00")
+    write("udptl", "trailing", bytes([red]) + udptl(1, ifps[0]) + b"\x00")
+    write("udptl", "too_many_entries", bytes([red]) + b"\x00\x01\x01\x06\x00\x11")
+    write("udptl", "negative_span", bytes([fec]) + b"\x00\x01\x01\x06\x80\x01\x80\x00")
+    # a stream: reordered, a duplicate, a jump, the wrap
+    pk = [udptl(s, bytes([s & 0xFF, 1, 2]), [bytes([(s - 1) & 0xFF, 1, 2])])
+          for s in (0, 2, 1, 1, 3, 0x8000, 0xFFFF, 0, 1)]
+    write("udptl", "stream", bytes([red]) + b"".join(bytes([len(p)]) + p for p in pk))
+    # IFPs to write and read back: lengths then bytes
+    write("udptl", "round_trip_fec", bytes([0x2C]) + b"".join(
+        bytes([len(x) - 1]) + x for x in ifps * 4))
+    write("udptl", "empty", b"")
+
+
 if __name__ == "__main__":
     scp_seeds()
     reply_seeds()
     natpmp_seeds()
     frame_seeds()
     rtp_seeds()
+    udptl_seeds()

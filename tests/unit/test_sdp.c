@@ -2,7 +2,9 @@
  * them (Asterisk, FreeSWITCH, a gateway offering G.729 first, audio with T.38 beside it, IPv6,
  * c= at session or media level, dynamic payload types) answered with one codec and every other
  * stream refused with port 0; malformed or unusable offers refused with the reason in words;
- * and our own offer, answered, read back. */
+ * and our own offer, answered, read back. T.38: offers as Asterisk, FreeSWITCH and Cisco
+ * write them answered from what we carry, T.38 we cannot take refused in words (or the
+ * audio beside it taken), our T.38 offer answered and read back. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,6 +15,11 @@
 #include "sdp.h"
 
 static const int alaw_first[] = { MEDIA_PCMA, MEDIA_PCMU };
+/* The T.38 a line carries: version 0, up to 14400 bit/s, redundancy offered. */
+static const struct sdp_t38 t38_ours = {
+	.version = 0, .max_bit_rate = 14400, .rate_management = SDP_T38_TRANSFERRED_TCF,
+	.max_buffer = 400, .max_datagram = 400, .ec = UDPTL_EC_REDUNDANCY,
+};
 static const int alaw_only[] = { MEDIA_PCMA };
 
 static struct sockaddr_in local4;
@@ -290,10 +297,347 @@ test_t38_beside(void)
 	CHECK_CONTAINS(answer, "a=ptime:20\r\nm=video 0 RTP/AVP 31\r\n");
 	CHECK_INT(count_lines(answer, "a=rtpmap"), 1);
 
-	answer_refused(image_only, &l, "only T.38 (m=image udptl t38)");
-	/* the flag for T.38 is not taken yet */
-	l.t38 = 1;
-	answer_refused(audio_first, &l, "T.38 is not carried yet");
+	answer_refused(image_only, &l, "only T.38 (m=image udptl t38), which this line is not "
+	    "set to carry");
+	/* a line that carries T.38, asked by sdp_answer (which has nowhere to say what T.38
+	 * was agreed): the audio, as before */
+	l.t38 = &t38_ours;
+	answer_ok(audio_first, &l, MEDIA_PCMA, 8, "198.51.100.20:30000", answer);
+	CHECK_CONTAINS(answer, "a=ptime:20\r\nm=image 0 udptl t38\r\n");
+	answer_refused(image_only, &l, "only T.38");
+}
+
+/* Answers offer with T.38 carried: 0, the answer, peer and what was agreed. */
+static int
+answer_t38(const char *offer, const struct sdp_local *l, struct media_peer *peer,
+           struct sdp_t38 *t, char *answer, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(peer, 0x5a, sizeof(*peer));
+	memset(t, 0x5a, sizeof(*t));
+	err[0] = '\0';
+	rc = sdp_answer_t38(offer, l, peer, t, answer, SDP_TEXT_MAX, err, errlen);
+	if (rc != 0)
+		fprintf(stderr, "  refused: %s\n", err);
+	return rc;
+}
+
+/* T.38 offers as real equipment writes them (a re-INVITE with the image stream alone, as
+ * Asterisk and FreeSWITCH send it; one keeping the audio line at port 0 as RFC 3264 wants;
+ * a Cisco gateway saying every flag with :0), answered with what we carry. */
+static void
+test_t38_offers(void)
+{
+	static const char asterisk_reinvite[] =
+		"v=0\r\n"
+		"o=- 1693478913 1693478915 IN IP4 203.0.113.5\r\n"
+		"s=Asterisk\r\n"
+		"c=IN IP4 203.0.113.5\r\n"
+		"t=0 0\r\n"
+		"m=image 4392 udptl t38\r\n"
+		"a=T38FaxVersion:0\r\n"
+		"a=T38MaxBitRate:14400\r\n"
+		"a=T38FaxRateManagement:transferredTCF\r\n"
+		"a=T38FaxMaxBuffer:200\r\n"
+		"a=T38FaxMaxDatagram:72\r\n"
+		"a=T38FaxUdpEC:t38UDPRedundancy\r\n";
+	static const char freeswitch_reinvite[] =
+		"v=0\n"
+		"o=FreeSWITCH 1701000000 1701000001 IN IP4 198.51.100.30\n"
+		"s=FreeSWITCH\n"
+		"c=IN IP4 198.51.100.30\n"
+		"t=0 0\n"
+		"m=image 25482 udptl t38\n"
+		"a=T38FaxVersion:0\n"
+		"a=T38MaxBitRate:14400\n"
+		"a=T38FaxFillBitRemoval\n"
+		"a=T38FaxRateManagement:transferredTCF\n"
+		"a=T38FaxMaxBuffer:2000\n"
+		"a=T38FaxMaxDatagram:400\n"
+		"a=T38FaxUdpEC:t38UDPRedundancy\n";
+	static const char cisco_audio_kept[] =
+		"v=0\r\n"
+		"o=CiscoSystemsSIP-GW-UserAgent 9361 2716 IN IP4 192.0.2.40\r\n"
+		"s=SIP Call\r\n"
+		"c=IN IP4 192.0.2.40\r\n"
+		"t=0 0\r\n"
+		"m=audio 0 RTP/AVP 8\r\n"
+		"m=image 17010 udptl t38\r\n"
+		"c=IN IP4 192.0.2.41\r\n"
+		"a=T38FaxVersion:0\r\n"
+		"a=T38MaxBitRate:9600\r\n"
+		"a=T38FaxFillBitRemoval:0\r\n"
+		"a=T38FaxTranscodingMMR:0\r\n"
+		"a=T38FaxTranscodingJBIG:0\r\n"
+		"a=T38FaxRateManagement:transferredTCF\r\n"
+		"a=T38FaxMaxBuffer:200\r\n"
+		"a=T38FaxMaxDatagram:320\r\n"
+		"a=T38FaxUdpEC:t38UDPRedundancy\r\n";
+	static const char fec_v3[] =
+		"v=0\r\n"
+		"o=- 5 5 IN IP4 198.51.100.50\r\n"
+		"s=-\r\n"
+		"c=IN IP4 198.51.100.50\r\n"
+		"t=0 0\r\n"
+		"m=image 6000 udptl t38\r\n"
+		"a=t38faxversion:3\r\n"
+		"a=T38MaxBitRate:33600\r\n"
+		"a=T38FaxRateManagement:transferredTCF\r\n"
+		"a=T38FaxUdpEC:t38UDPFEC\r\n";
+	/* a first INVITE that offers both: T.38 taken, the audio refused */
+	static const char both[] =
+		"v=0\r\n"
+		"o=- 6 6 IN IP4 198.51.100.60\r\n"
+		"s=-\r\n"
+		"c=IN IP4 198.51.100.60\r\n"
+		"t=0 0\r\n"
+		"m=audio 7000 RTP/AVP 8 0\r\n"
+		"m=image 7002 udptl t38\r\n"
+		"a=T38FaxVersion:0\r\n"
+		"a=T38FaxRateManagement:transferredTCF\r\n";
+	struct sdp_local l = local_v4(alaw_first, 2);
+	struct sockaddr_in udptl;
+	struct media_peer peer;
+	struct sdp_t38 t;
+	char answer[SDP_TEXT_MAX], err[256];
+
+	l.t38 = &t38_ours;
+	CHECK_INT(answer_t38(asterisk_reinvite, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_INT(peer.codec, MEDIA_T38);
+	CHECK_STR(peer_str(&peer), "203.0.113.5:4392");
+	CHECK_INT(t.version, 0);
+	CHECK_INT(t.max_bit_rate, 14400);
+	CHECK_INT(t.rate_management, SDP_T38_TRANSFERRED_TCF);
+	CHECK_INT(t.max_buffer, 200);
+	CHECK_INT(t.max_datagram, 72);
+	CHECK_INT(t.ec, UDPTL_EC_REDUNDANCY);
+	CHECK_INT(t.fill_bit_removal, 0);
+	/* the whole answer: our buffer and datagram, the offer's EC, no audio line added */
+	CHECK_STR(answer,
+	    "v=0\r\n"
+	    "o=netcfax 7 8 IN IP4 192.0.2.99\r\n"
+	    "s=netcfax\r\n"
+	    "c=IN IP4 192.0.2.99\r\n"
+	    "t=0 0\r\n"
+	    "m=image 40000 udptl t38\r\n"
+	    "a=sendrecv\r\n"
+	    "a=T38FaxVersion:0\r\n"
+	    "a=T38MaxBitRate:14400\r\n"
+	    "a=T38FaxRateManagement:transferredTCF\r\n"
+	    "a=T38FaxMaxBuffer:400\r\n"
+	    "a=T38FaxMaxDatagram:400\r\n"
+	    "a=T38FaxUdpEC:t38UDPRedundancy\r\n");
+
+	/* FreeSWITCH's fill bit removal is not done here: the answer does not say it */
+	CHECK_INT(answer_t38(freeswitch_reinvite, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_STR(peer_str(&peer), "198.51.100.30:25482");
+	CHECK_INT(t.max_datagram, 400);
+	CHECK_INT(t.fill_bit_removal, 0);
+	CHECK(strstr(answer, "FillBitRemoval") == NULL);
+
+	/* the audio line kept at port 0 stays so; T.38 from its own c= line, on our own
+	 * UDPTL port */
+	memset(&udptl, 0, sizeof(udptl));
+	udptl.sin_family = AF_INET;
+	udptl.sin_port = htons(40010);
+	inet_pton(AF_INET, "192.0.2.99", &udptl.sin_addr);
+	l.t38_addr = (const struct sockaddr *)&udptl;
+	l.t38_addrlen = sizeof(udptl);
+	CHECK_INT(answer_t38(cisco_audio_kept, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_INT(peer.codec, MEDIA_T38);
+	CHECK_STR(peer_str(&peer), "192.0.2.41:17010");
+	CHECK_INT(t.max_bit_rate, 9600);
+	CHECK_INT(t.max_datagram, 320);
+	CHECK_CONTAINS(answer, "t=0 0\r\nm=audio 0 RTP/AVP 8\r\nm=image 40010 udptl t38\r\n");
+	CHECK_CONTAINS(answer, "a=T38MaxBitRate:9600\r\n");
+	/* UDPTL on another address of ours: said on the image stream's own c= line */
+	inet_pton(AF_INET, "192.0.2.98", &udptl.sin_addr);
+	CHECK_INT(answer_t38(cisco_audio_kept, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_CONTAINS(answer, "c=IN IP4 192.0.2.99\r\nt=0 0\r\n");
+	CHECK_CONTAINS(answer, "m=image 40010 udptl t38\r\nc=IN IP4 192.0.2.98\r\n");
+
+	/* version 3 answered with our 0, FEC as offered, the bit rate ours */
+	l.t38_addr = NULL;
+	CHECK_INT(answer_t38(fec_v3, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_INT(t.version, 0);
+	CHECK_INT(t.max_bit_rate, 14400);
+	CHECK_INT(t.ec, UDPTL_EC_FEC);
+	CHECK_INT(t.max_datagram, 0);
+	CHECK_CONTAINS(answer, "a=T38FaxVersion:0\r\n");
+	CHECK_CONTAINS(answer, "a=T38FaxUdpEC:t38UDPFEC\r\n");
+
+	CHECK_INT(answer_t38(both, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_INT(peer.codec, MEDIA_T38);
+	CHECK_STR(peer_str(&peer), "198.51.100.60:7002");
+	CHECK_CONTAINS(answer, "m=audio 0 RTP/AVP 8\r\nm=image 40000 udptl t38\r\n");
+	CHECK_INT(count_lines(answer, "a=rtpmap"), 0);
+	CHECK_INT(t.ec, UDPTL_EC_NONE);
+	CHECK(strstr(answer, "T38FaxUdpEC") == NULL);
+
+	/* a line that does not carry T.38, asked the same: the audio, image refused */
+	l.t38 = NULL;
+	CHECK_INT(answer_t38(both, &l, &peer, &t, answer, err, sizeof(err)), 0);
+	CHECK_INT(peer.codec, MEDIA_PCMA);
+	CHECK_CONTAINS(answer, "m=audio 40000 RTP/AVP 8\r\n");
+	CHECK_CONTAINS(answer, "m=image 0 udptl t38\r\n");
+	CHECK_INT(sdp_answer_t38(asterisk_reinvite, &l, &peer, &t, answer, SDP_TEXT_MAX, err,
+	    sizeof(err)), -1);
+	CHECK_CONTAINS(err, "which this line is not set to carry");
+}
+
+/* T.38 that cannot be taken, refused in words; beside audio, the audio is taken instead. */
+static void
+test_t38_refused(void)
+{
+	static const char head[] =
+		"v=0\r\no=- 1 1 IN IP4 198.51.100.70\r\ns=-\r\nc=IN IP4 198.51.100.70\r\nt=0 0\r\n";
+	static const struct {
+		const char *media, *reason;
+	} bad[] = {
+		{ "m=image 5000 udptl t38\r\na=T38FaxRateManagement:localTCF\r\n",
+		  "asks for localTCF" },
+		{ "m=image 5000 udptl t38\r\na=T38FaxRateManagement:remoteTCF\r\n",
+		  "is neither transferredTCF nor localTCF" },
+		{ "m=image 5000 udptl t38\r\na=T38MaxBitRate:fast\r\n", "a=T38MaxBitRate:fast is not "
+		  "a number" },
+		{ "m=image 5000 udptl t38\r\na=T38FaxMaxDatagram:99999999\r\n", "is more than 1000000" },
+		{ "m=image 5000 udptl t38\r\na=T38FaxMaxDatagram:4\r\n", "too small for any IFP" },
+		{ "m=image 5000 udptl t38\r\na=T38FaxVersion:\r\n", "a=T38FaxVersion has no value" },
+		{ "m=image 5000 udptl t38\r\na=T38FaxUdpEC:t38UDPParity\r\n",
+		  "is neither t38UDPRedundancy nor t38UDPFEC" },
+		{ "m=image 5000 udptl t38\r\na=T38FaxFillBitRemoval:yes\r\n", "is neither 0 nor 1" },
+		{ "m=image 5000 udptl t38\r\na=recvonly\r\n", "T.38 stream is recvonly" },
+		{ "m=image 0 udptl t38\r\n", "T.38 stream is refused (port 0)" },
+		{ "m=image 5000/2 udptl t38\r\n", "one port of 1 to 65535" },
+		{ "m=image 5000 udptl t38\r\nc=IN IP6 2001:db8::1\r\n",
+		  "this line's UDPTL is IPv4" },
+		{ "m=image 5000 tcp t38\r\n", "no audio stream (it offered: image)" },
+	};
+	struct sdp_local l = local_v4(alaw_first, 2);
+	struct media_peer peer;
+	struct sdp_t38 t;
+	char offer[SDP_TEXT_MAX], answer[SDP_TEXT_MAX], err[256];
+
+	l.t38 = &t38_ours;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(offer, sizeof(offer), "%s%s", head, bad[i].media);
+		err[0] = '\0';
+		if (sdp_answer_t38(offer, &l, &peer, &t, answer, sizeof(answer), err,
+		    sizeof(err)) != -1 || strstr(err, bad[i].reason) == NULL) {
+			check_failures++;
+			fprintf(stderr, "%s:%d: offer %zu: \"%s\", expected \"%s\"\n", __FILE__,
+			    __LINE__, i, err, bad[i].reason);
+		}
+		check_count++;
+		/* with audio beside it, the audio is taken and the image refused */
+		snprintf(offer, sizeof(offer), "%sm=audio 5002 RTP/AVP 0\r\n%s", head,
+		    bad[i].media);
+		CHECK_INT(sdp_answer_t38(offer, &l, &peer, &t, answer, sizeof(answer), err,
+		    sizeof(err)), 0);
+		CHECK_INT(peer.codec, MEDIA_PCMU);
+		CHECK(strstr(answer, "T38") == NULL);
+	}
+	/* both refused: both reasons */
+	snprintf(offer, sizeof(offer), "%sm=audio 5002 RTP/AVP 18\r\nm=image 5000 udptl t38\r\n"
+	    "a=T38FaxRateManagement:localTCF\r\n", head);
+	CHECK_INT(sdp_answer_t38(offer, &l, &peer, &t, answer, sizeof(answer), err, sizeof(err)),
+	    -1);
+	CHECK_CONTAINS(err, "localTCF");
+	CHECK_CONTAINS(err, "; and the offer has no audio stream in PCMA or PCMU");
+}
+
+/* Our T.38 offer (a re-INVITE), answered by a far end (sdp_answer_t38 itself, and by hand),
+ * the answer read back. */
+static void
+test_t38_offer_answer(void)
+{
+	static const struct sdp_t38 fec = {
+		.version = 0, .max_bit_rate = 9600, .rate_management = SDP_T38_TRANSFERRED_TCF,
+		.max_buffer = 300, .max_datagram = 160, .ec = UDPTL_EC_FEC,
+	};
+	static const struct sdp_t38 localtcf = { .rate_management = SDP_T38_LOCAL_TCF };
+	struct sdp_local us = local_v4(alaw_first, 2), them = local_v4(alaw_first, 1);
+	struct sockaddr_in a;
+	struct media_peer peer, back;
+	struct sdp_t38 t, u;
+	char offer[SDP_TEXT_MAX], answer[SDP_TEXT_MAX], err[256];
+
+	us.t38 = &t38_ours;
+	CHECK_INT(sdp_t38_offer(&us, offer, sizeof(offer), err, sizeof(err)), 0);
+	CHECK_STR(offer,
+	    "v=0\r\n"
+	    "o=netcfax 7 8 IN IP4 192.0.2.99\r\n"
+	    "s=netcfax\r\n"
+	    "c=IN IP4 192.0.2.99\r\n"
+	    "t=0 0\r\n"
+	    "m=image 40000 udptl t38\r\n"
+	    "a=sendrecv\r\n"
+	    "a=T38FaxVersion:0\r\n"
+	    "a=T38MaxBitRate:14400\r\n"
+	    "a=T38FaxRateManagement:transferredTCF\r\n"
+	    "a=T38FaxMaxBuffer:400\r\n"
+	    "a=T38FaxMaxDatagram:400\r\n"
+	    "a=T38FaxUdpEC:t38UDPRedundancy\r\n");
+	/* the offer of audio stays audio only */
+	CHECK_INT(sdp_offer(&us, answer, sizeof(answer), err, sizeof(err)), 0);
+	CHECK(strstr(answer, "image") == NULL && strstr(answer, "T38") == NULL);
+
+	/* the far end carries FEC at 9600 from another address */
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(5004);
+	inet_pton(AF_INET, "198.51.100.80", &a.sin_addr);
+	them.addr = (const struct sockaddr *)&a;
+	them.t38 = &fec;
+	CHECK_INT(sdp_answer_t38(offer, &them, &peer, &t, answer, sizeof(answer), err,
+	    sizeof(err)), 0);
+	CHECK_STR(peer_str(&peer), "192.0.2.99:40000");
+	CHECK_INT(t.max_bit_rate, 9600);
+	CHECK_INT(t.max_datagram, 400);        /* ours, what they may send us */
+	CHECK_INT(t.ec, UDPTL_EC_REDUNDANCY);  /* what we offered */
+	CHECK_INT(sdp_read_answer_t38(answer, &us, &back, &u, err, sizeof(err)), 0);
+	CHECK_INT(back.codec, MEDIA_T38);
+	CHECK_STR(peer_str(&back), "198.51.100.80:5004");
+	CHECK_INT(u.version, 0);
+	CHECK_INT(u.max_bit_rate, 9600);
+	CHECK_INT(u.max_buffer, 300);
+	CHECK_INT(u.max_datagram, 160);        /* theirs, what we may send */
+	CHECK_INT(u.ec, UDPTL_EC_REDUNDANCY);
+
+	/* answers refused */
+	CHECK_INT(sdp_read_answer_t38("v=0\r\no=- 2 2 IN IP4 198.51.100.8\r\ns=-\r\n"
+	    "c=IN IP4 198.51.100.8\r\nt=0 0\r\nm=image 0 udptl t38\r\n", &us, &back, &u, err,
+	    sizeof(err)), -1);
+	CHECK_CONTAINS(err, "the far end refused T.38 (port 0 in its answer)");
+	CHECK_INT(sdp_read_answer_t38("v=0\r\no=- 2 2 IN IP4 198.51.100.8\r\ns=-\r\n"
+	    "c=IN IP4 198.51.100.8\r\nt=0 0\r\nm=audio 12000 RTP/AVP 8\r\n", &us, &back, &u, err,
+	    sizeof(err)), -1);
+	CHECK_CONTAINS(err, "first stream is audio, not the T.38 we offered");
+	CHECK_INT(sdp_read_answer_t38("v=0\r\no=- 2 2 IN IP4 198.51.100.8\r\ns=-\r\n"
+	    "c=IN IP4 198.51.100.8\r\nt=0 0\r\nm=image 12000 udptl t38\r\na=T38FaxVersion:2\r\n",
+	    &us, &back, &u, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "T.38 version 2, above the 0 we offered");
+	CHECK_INT(sdp_read_answer_t38("v=0\r\no=- 2 2 IN IP4 198.51.100.8\r\ns=-\r\n"
+	    "c=IN IP4 198.51.100.8\r\nt=0 0\r\nm=image 12000 udptl t38\r\n"
+	    "a=T38FaxRateManagement:localTCF\r\n", &us, &back, &u, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "localTCF");
+
+	/* our own T.38 must be something we do */
+	us.t38 = &localtcf;
+	CHECK_INT(sdp_t38_offer(&us, offer, sizeof(offer), err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "transferredTCF only");
+	us.t38 = NULL;
+	CHECK_INT(sdp_t38_offer(&us, offer, sizeof(offer), err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "T.38 is not carried on this line");
+
+	/* the attribute reader alone: a name that is not T.38's is left alone */
+	memset(&t, 0, sizeof(t));
+	CHECK_INT(sdp_t38_attribute("T38VendorInfo", "0 0 0", &t, err, sizeof(err)), 0);
+	CHECK_INT(sdp_t38_attribute("T38FaxTranscodingJBIG", NULL, &t, err, sizeof(err)), 0);
+	CHECK_INT(t.transcoding_jbig, 1);
+	CHECK_INT(sdp_t38_attribute("T38FaxVersion", "256", &t, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "is more than 255");
 }
 
 /* IPv6 both sides, c= at media level only; an IPv6 offer to an IPv4 line refused. */
@@ -563,6 +907,9 @@ main(void)
 	test_freeswitch();
 	test_gateway();
 	test_t38_beside();
+	test_t38_offers();
+	test_t38_refused();
+	test_t38_offer_answer();
 	test_ipv6();
 	test_dynamic();
 	test_second_audio();

@@ -1,0 +1,296 @@
+/* test_t38media.c: T.38 over UDPTL as a call's media (t38media.c) on loopback UDP: IFPs both
+ * ways, in order with their sequence numbers; packets from strangers counted and dropped; a
+ * far end that sends from another port of its address taken there after a run, and answered
+ * there; malformed and oversized datagrams counted; IFPs lost on the way restored from
+ * redundancy, and those beyond it given up once the far end goes quiet. Waits are bounded
+ * counts of 20 ms steps; nothing is timed. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "t38media.h"
+
+#define STEPS_MAX 500                  /* 10 s of steps: far beyond what any wait needs */
+
+static size_t
+ifp_of(unsigned i, uint8_t *buf)
+{
+	size_t len = 2 + i % 50;
+
+	for (size_t j = 0; j < len; j++)
+		buf[j] = (uint8_t)(i + j * 3);
+	return len;
+}
+
+static void *
+media_on(const char *addr)
+{
+	struct t38media_opts o = { .bind_addr = addr };
+	char err[160] = "";
+	void *m = t38media_new(&o, err, sizeof(err));
+
+	if (m == NULL)
+		fprintf(stderr, "t38media_new: %s\n", err);
+	return m;
+}
+
+static struct media_peer
+peer_of(const struct sockaddr_storage *a, socklen_t len)
+{
+	struct media_peer p;
+
+	memset(&p, 0, sizeof(p));
+	memcpy(&p.addr, a, len);
+	p.addrlen = len;
+	p.codec = MEDIA_T38;
+	return p;
+}
+
+static struct media_peer
+peer_of_media(void *m)
+{
+	struct sockaddr_storage a;
+	socklen_t len;
+
+	t38media_ops.local(m, &a, &len);
+	return peer_of(&a, len);
+}
+
+/* A plain UDP socket on addr; its address in *a. */
+static int
+udp_on(const char *addr, struct sockaddr_storage *a, socklen_t *len)
+{
+	struct sockaddr_in s;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	inet_pton(AF_INET, addr, &s.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&s, sizeof(s)) != 0)
+		return -1;
+	*len = sizeof(*a);
+	getsockname(fd, (struct sockaddr *)a, len);
+	return fd;
+}
+
+/* Receives what m has: checks each against what was sent (numbered from first), counts. */
+static void
+take(void *m, unsigned first, unsigned *got, unsigned *bad)
+{
+	uint8_t buf[UDPTL_IFP_MAX], want[UDPTL_IFP_MAX];
+	int n;
+
+	while ((n = t38media_ops.recv(m, buf, sizeof(buf))) > 0) {
+		uint16_t seq = t38media_last_seq(m);
+		size_t len = ifp_of(first + seq, want);
+
+		if ((size_t)n != len || memcmp(buf, want, len) != 0 || seq < *got)
+			(*bad)++;
+		*got = seq + 1u;
+	}
+}
+
+static void
+test_both_ways(void)
+{
+	void *a = media_on("127.0.0.1"), *b = media_on("127.0.0.1");
+	struct media_peer pa, pb;
+	struct media_stats sa, sb;
+	struct udptl_stats ub;
+	uint8_t ifp[UDPTL_IFP_MAX];
+	unsigned got_a = 0, got_b = 0, bad = 0;
+	char err[160];
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	pa = peer_of_media(a);
+	pb = peer_of_media(b);
+	CHECK_INT(t38media_ops.codec(a), 0);
+	CHECK_INT(t38media_ops.start(a, &pb, err, sizeof(err)), 0);
+	CHECK_INT(t38media_ops.start(b, &pa, err, sizeof(err)), 0);
+	CHECK_INT(t38media_ops.codec(a), MEDIA_T38);
+	CHECK_INT(t38media_ops.kind, MEDIA_IFP);
+	for (unsigned i = 0; i < STEPS_MAX && (got_a < 60 || got_b < 60); i++) {
+		if (i < 60) {
+			CHECK_INT(t38media_ops.send(a, ifp, ifp_of(i, ifp)), 0);
+			CHECK_INT(t38media_ops.send(b, ifp, ifp_of(1000 + i, ifp)), 0);
+		}
+		CHECK_INT(t38media_ops.step(a, NULL), 0);
+		CHECK_INT(t38media_ops.step(b, NULL), 0);
+		take(b, 0, &got_b, &bad);
+		take(a, 1000, &got_a, &bad);
+	}
+	CHECK_INT(got_a, 60);
+	CHECK_INT(got_b, 60);
+	CHECK_INT(bad, 0);
+	t38media_ops.stats(a, &sa);
+	t38media_ops.stats(b, &sb);
+	CHECK_INT(sa.sent, 60);
+	CHECK_INT(sb.received, 60);
+	CHECK_INT(sb.strangers + sb.malformed + sb.lost, 0);
+	t38media_udptl_stats(b, &ub);
+	CHECK_INT(ub.delivered, 60);
+	/* started once only, and only for T.38 */
+	CHECK_INT(t38media_ops.start(a, &pb, err, sizeof(err)), -1);
+	t38media_ops.free(a);
+	t38media_ops.free(b);
+}
+
+/* A peer we drive by hand (a plain socket writing with its own udptl): strangers, malformed
+ * and oversized datagrams, losses restored from redundancy, and a gap given up once quiet. */
+static void
+test_raw_peer(void)
+{
+	struct udptl_config red2 = { .ec = UDPTL_EC_REDUNDANCY, .redundancy = 2 };
+	struct udptl_config none = { .ec = UDPTL_EC_NONE };
+	void *b = media_on("127.0.0.1");
+	struct sockaddr_storage ra, sa, ba;
+	socklen_t ralen, salen, balen;
+	int r = udp_on("127.0.0.1", &ra, &ralen), s = udp_on("127.0.0.2", &sa, &salen);
+	struct udptl *w;
+	struct media_peer pr;
+	struct media_stats st;
+	struct udptl_stats us;
+	uint8_t ifp[UDPTL_IFP_MAX], dg[UDPTL_DATAGRAM_MAX], big[2000];
+	unsigned got = 0, bad = 0, i;
+	char err[160];
+	int n;
+
+	CHECK(b != NULL && r >= 0 && s >= 0);
+	if (b == NULL || r < 0 || s < 0)
+		return;
+	pr = peer_of(&ra, ralen);
+	CHECK_INT(t38media_set_udptl(b, &(struct udptl_config){ .ec = 7 }, err, sizeof(err)), -1);
+	CHECK_INT(t38media_set_udptl(b, &red2, err, sizeof(err)), 0);
+	CHECK_INT(t38media_ops.start(b, &pr, err, sizeof(err)), 0);
+	CHECK_INT(t38media_set_udptl(b, &red2, err, sizeof(err)), -1);
+	t38media_ops.local(b, &ba, &balen);
+
+	/* a stranger on another address sends good packets: none taken */
+	w = udptl_new(&none, NULL, 0);
+	for (i = 0; i < 6; i++) {
+		n = udptl_write(w, ifp, ifp_of(i, ifp), dg, sizeof(dg), NULL, 0);
+		CHECK(sendto(s, dg, (size_t)n, 0, (struct sockaddr *)&ba, balen) == n);
+	}
+	udptl_free(w);
+	/* the peer sends garbage and a datagram too long */
+	CHECK(sendto(r, "\x00\x01\x05", 3, 0, (struct sockaddr *)&ba, balen) == 3);
+	memset(big, 0, sizeof(big));
+	CHECK(sendto(r, big, sizeof(big), 0, (struct sockaddr *)&ba, balen) ==
+	    (ssize_t)sizeof(big));
+	/* then 40 IFPs with redundancy 2, losing 10, 20 and 21 */
+	w = udptl_new(&red2, NULL, 0);
+	for (i = 0; i < 40; i++) {
+		n = udptl_write(w, ifp, ifp_of(i, ifp), dg, sizeof(dg), NULL, 0);
+		if (i != 10 && i != 20 && i != 21)
+			CHECK(sendto(r, dg, (size_t)n, 0, (struct sockaddr *)&ba, balen) == n);
+	}
+	udptl_free(w);
+	for (i = 0; i < STEPS_MAX && got < 40; i++) {
+		CHECK_INT(t38media_ops.step(b, NULL), 0);
+		take(b, 0, &got, &bad);
+	}
+	CHECK_INT(got, 40);
+	CHECK_INT(bad, 0);
+	t38media_ops.stats(b, &st);
+	CHECK_INT(st.strangers, 6);
+	CHECK_INT(st.malformed, 2);
+	CHECK_INT(st.received, 37);
+	CHECK_INT(st.lost, 0);
+	t38media_udptl_stats(b, &us);
+	CHECK_INT(us.recovered_redundancy, 3);
+	t38media_ops.free(b);
+
+	/* without error recovery: 3 lost and the last two held behind it until the peer has
+	 * been quiet for T38MEDIA_QUIET_STEPS */
+	b = media_on("127.0.0.1");
+	CHECK(b != NULL);
+	if (b == NULL)
+		goto out;
+	CHECK_INT(t38media_ops.start(b, &pr, err, sizeof(err)), 0);
+	t38media_ops.local(b, &ba, &balen);
+	w = udptl_new(&none, NULL, 0);
+	for (i = 0; i < 6; i++) {
+		n = udptl_write(w, ifp, ifp_of(i, ifp), dg, sizeof(dg), NULL, 0);
+		if (i != 3)
+			CHECK(sendto(r, dg, (size_t)n, 0, (struct sockaddr *)&ba, balen) == n);
+	}
+	udptl_free(w);
+	got = 0;
+	for (i = 0; i < STEPS_MAX && got < 6; i++) {
+		CHECK_INT(t38media_ops.step(b, NULL), 0);
+		take(b, 0, &got, &bad);
+	}
+	CHECK_INT(got, 6);
+	CHECK_INT(bad, 0);
+	t38media_ops.stats(b, &st);
+	CHECK_INT(st.lost, 1);
+	t38media_ops.free(b);
+out:
+	close(r);
+	close(s);
+}
+
+/* The far end's NAT sends from another port than the SDP said: after a run of packets in
+ * sequence from there, taken and answered there. */
+static void
+test_latch(void)
+{
+	void *a = media_on("127.0.0.1"), *c = media_on("127.0.0.1");
+	struct sockaddr_storage da;
+	socklen_t dalen;
+	int d = udp_on("127.0.0.1", &da, &dalen);     /* the port the SDP named: silent */
+	struct media_peer pc, pd;
+	struct media_stats st;
+	uint8_t ifp[UDPTL_IFP_MAX];
+	unsigned got_a = 0, got_c = 0, sent_c = 0, bad = 0;
+	char err[160];
+
+	CHECK(a != NULL && c != NULL && d >= 0);
+	if (a == NULL || c == NULL || d < 0)
+		return;
+	pc = peer_of_media(c);
+	pd = peer_of(&da, dalen);
+	CHECK_INT(t38media_ops.start(a, &pc, err, sizeof(err)), 0);
+	CHECK_INT(t38media_ops.start(c, &pd, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < STEPS_MAX && (got_a < 20 || got_c < 20); i++) {
+		if (i < 20)
+			CHECK_INT(t38media_ops.send(a, ifp, ifp_of(i, ifp)), 0);
+		/* c answers once it has heard, where the packets came from */
+		if (got_c > 0 && sent_c < 20)
+			CHECK_INT(t38media_ops.send(c, ifp, ifp_of(500 + sent_c++, ifp)), 0);
+		CHECK_INT(t38media_ops.step(a, NULL), 0);
+		CHECK_INT(t38media_ops.step(c, NULL), 0);
+		take(c, 0, &got_c, &bad);
+		take(a, 500, &got_a, &bad);
+	}
+	t38media_ops.stats(c, &st);
+	CHECK_INT(st.latched, 1);
+	CHECK_INT(st.strangers, 3);             /* the run before it was taken */
+	CHECK_INT(got_c, 20);                   /* those three from the fourth's redundancy */
+	CHECK_INT(got_a, 20);
+	CHECK_INT(bad, 0);
+	t38media_ops.free(a);
+	t38media_ops.free(c);
+	close(d);
+}
+
+int
+main(void)
+{
+	test_both_ways();
+	test_raw_peer();
+	test_latch();
+	if (check_failures) {
+		fprintf(stderr, "test_t38media: %d of %d checks failed\n", check_failures,
+		    check_count);
+		return 1;
+	}
+	printf("test_t38media: %d checks passed\n", check_count);
+	return 0;
+}
