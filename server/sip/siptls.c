@@ -254,6 +254,47 @@ cert_name(X509 *x, char *out, size_t outlen)
 			*p = '?';
 }
 
+/* Notes a CertificateRequest from the server: it wants a certificate of ours. */
+static void
+on_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+           void *arg)
+{
+	(void)version;
+	(void)ssl;
+	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+	    ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
+		*(int *)arg = 1;
+}
+
+/* After a handshake in which the server asked for our certificate: under TLS 1.3 it says
+ * whether it takes ours (or our lack of one) only afterwards, with an alert. -1 with the
+ * reason when it refuses, 0 when nothing comes within a second. */
+static int
+client_cert_refused(SSL *ssl, int fd, const char *cert, char *why, size_t whylen)
+{
+	struct timeval tv = { 1, 0 };
+	char c;
+	int n, e;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ERR_clear_error();
+	errno = 0;
+	if ((n = SSL_peek(ssl, &c, 1)) > 0)
+		return 0;
+	/* the wait ran out: a blocking socket's timeout reads as "try again" */
+	e = SSL_get_error(ssl, n);
+	if (e == SSL_ERROR_WANT_READ || (e == SSL_ERROR_SYSCALL && (errno == EAGAIN ||
+	    errno == EWOULDBLOCK)))
+		return 0;
+	if (cert && *cert)
+		snprintf(why, whylen, "the provider refused our certificate (tls_cert %s): ask "
+		         "it which CA it takes", cert);
+	else
+		snprintf(why, whylen, "the provider asks for a client certificate (mutual TLS): "
+		         "set tls_cert and tls_key");
+	return -1;
+}
+
 int
 siptls_explain(const char *host, const char *port, const char *ca, int verify,
                const char *cert, const char *key, char *why, size_t whylen)
@@ -264,7 +305,7 @@ siptls_explain(const char *host, const char *port, const char *ca, int verify,
 	SSL *ssl = NULL;
 	X509 *peer = NULL;
 	long v;
-	int fd, rc = -1, isip;
+	int fd, rc = -1, isip, asked = 0;
 
 	if ((ctx = context(ca, cert, key, why, whylen)) == NULL)
 		return -1;
@@ -279,6 +320,8 @@ siptls_explain(const char *host, const char *port, const char *ca, int verify,
 	}
 	/* the result is read after the handshake, so that it says which check failed */
 	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	SSL_set_msg_callback(ssl, on_message);
+	SSL_set_msg_callback_arg(ssl, &asked);
 	if (isip)
 		(void)X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
 	else
@@ -288,18 +331,19 @@ siptls_explain(const char *host, const char *port, const char *ca, int verify,
 		unsigned long e = ERR_peek_last_error();
 		int r = ERR_GET_REASON(e);
 
-		if (r == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
-		    r == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE || r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-			snprintf(why, whylen, "TLS handshake refused by %s:%s (%s)%s", host, port,
-			         ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?",
-			         cert && *cert ? ": does the provider take tls_cert?" :
-			         ": the provider may want a client certificate (tls_cert, tls_key)");
+		if (asked)
+			(void)client_cert_refused(ssl, fd, cert, why, whylen);
+		else if (r == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)
+			snprintf(why, whylen, "TLS handshake refused by %s:%s (%s)", host, port,
+			         ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
 		else
 			snprintf(why, whylen, "no TLS handshake with %s:%s (%s): is it the "
 			         "provider's TLS port?", host, port, e && ERR_reason_error_string(e) ?
 			         ERR_reason_error_string(e) : "the connection closed");
 		goto out;
 	}
+	if (asked && client_cert_refused(ssl, fd, cert, why, whylen) != 0)
+		goto out;
 	if (!verify) {
 		rc = 0;
 		goto out;

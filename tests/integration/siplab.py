@@ -101,7 +101,8 @@ modparam("ctl", "binrpc", "unix:%(ctl)s")
 '''
 
 # A TLS listener besides (Debian's kamailio-tls-modules): the server certificate and key of
-# %(tlscfg)s, a file of the tls module's (TLS_MODULE_CFG); clients are not asked for one.
+# %(tlscfg)s, a file of the tls module's (TLS_MODULE_CFG); clients must show a certificate
+# signed by a CA of client_ca when one is given, else are not asked for one.
 TLS_HEAD = r'''enable_tls=yes
 listen=tls:%(host)s:%(tls_port)d
 '''
@@ -111,9 +112,9 @@ modparam("tls", "config", "%(tlscfg)s")
 
 TLS_MODULE_CFG = """[server:default]
 method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
-certificate = %(cert)s
+verify_certificate = %(want)s
+require_certificate = %(want)s
+%(ca_list)scertificate = %(cert)s
 private_key = %(key)s
 
 [client:default]
@@ -356,8 +357,8 @@ class Kamailio:
     the far end. mode "carrier": CARRIER_CFG on host:port (default 5060), accounts (user ->
     password) and dids (number -> user); prefix runs it elsewhere (a lab namespace's
     `ip netns exec`; kamcmd reaches its control socket through the file system from here).
-    tls, (certificate file, key file): a TLS listener too, on tls_port (tls_registrar names
-    it)."""
+    tls, (certificate file, key file[, client CA file]): a TLS listener too, on tls_port
+    (tls_registrar names it), which wants a client certificate from that CA when given."""
 
     def __init__(self, owner, mode="registrar", host=nt.HOST, port=None, prefix=(),
                  accounts=None, dids=None, tls=None):
@@ -383,7 +384,10 @@ class Kamailio:
             self.tls_port = free_udp_tcp_port()
             tlscfg = os.path.join(self.dir, "tls.cfg")
             with open(tlscfg, "w") as f:
-                f.write(TLS_MODULE_CFG % {"cert": tls[0], "key": tls[1]})
+                client_ca = tls[2] if len(tls) > 2 else None
+                f.write(TLS_MODULE_CFG % {
+                    "cert": tls[0], "key": tls[1], "want": "yes" if client_ca else "no",
+                    "ca_list": "ca_list = %s\n" % client_ca if client_ca else ""})
             tv = dict(values, tls_port=self.tls_port, tlscfg=tlscfg)
             head, first = text.index("mpath="), text.index('loadmodule "kex.so"')
             # the listener among the others; the tls module loaded first of all

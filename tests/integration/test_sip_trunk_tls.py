@@ -58,6 +58,8 @@ class Pki:
         self.rogue_ca = make_ca(d, "rogue-ca")
         self.rogue = make_cert(d, "rogue", self.rogue_ca, "IP:%s" % nt.HOST)
         self.wrong_name = make_cert(d, "elsewhere", self.ca, "DNS:sip.elsewhere.example")
+        self.client = make_cert(d, "office", self.ca, "DNS:office.example")
+        os.chmod(self.client[1], 0o600)
 
 
 class TlsTrunk(unittest.TestCase):
@@ -189,6 +191,74 @@ class TlsRefused(unittest.TestCase):
         # and the server still answers its clients
         rc, data, err = alice.run("jobs", json=True)
         self.assertEqual(rc, 0, alice.describe())
+
+
+class TlsMutual(unittest.TestCase):
+    """A provider that wants a client certificate signed by its CA (mutual TLS): the trunk
+    with tls_cert and tls_key registers; one without is refused, and says what it lacks."""
+
+    @classmethod
+    def setUpClass(cls):
+        siplab.check_tools()
+        siplab.check_tls_module()
+        cls.pki = pki = Pki(cls)
+        cls.kam = siplab.Kamailio(cls, mode="carrier", accounts=st.ACCOUNTS, dids=st.DIDS,
+                                  tls=pki.good + (pki.ca[0],))
+        with_conf, _ = st.trunk_file(cls, "us-office", cls.kam.tls_registrar, "PCMA",
+                                     transport="tls", tls_ca=pki.ca[0], route="+1",
+                                     tls_cert=pki.client[0], tls_key=pki.client[1])
+        without_conf, _ = st.trunk_file(cls, "uk-office", cls.kam.tls_registrar, "PCMA",
+                                        transport="tls", tls_ca=pki.ca[0], route="+44")
+        cls.srv = nt.Server(cls, extra=dict(sip_trunks="%s, %s" % (with_conf, without_conf)))
+
+    def test_with_a_client_certificate_registers(self):
+        st.wait_registered(self, self.srv, "us-office")
+        regs = self.kam.requests("REGISTER", "us-office")
+        self.assertTrue(regs and all(r["proto"] == "tls" for r in regs), regs)
+
+    def test_without_one_is_refused_with_the_reason(self):
+        text = st.wait_text(self.srv, lambda t: "trunk uk-office: registration" in t and
+                            "asks for a client certificate" in t, 0,
+                            "the missing client certificate")
+        self.assertIn("set tls_cert and tls_key", text)
+        self.assertNotIn("trunk uk-office: registered", text)
+        self.assertEqual(self.kam.requests("REGISTER", "uk-office"), [])
+
+
+class TlsFiles(unittest.TestCase):
+    """netcfaxd -n checks a TLS trunk's files before anything starts."""
+
+    def check(self, **tls):
+        conf, _ = st.trunk_file(self, "us-office", "%s:5061" % nt.HOST, "PCMA",
+                                transport="tls", **tls)
+        srv = nt.Server(self, extra=dict(sip_trunks=conf), start=False)
+        return nt.run_cmd([nt.NETCFAXD, "-n", "-c", srv.conf])
+
+    def test_missing_and_unreadable_files_are_named(self):
+        d = nt.make_temp_dir(self, prefix="ncfx-pki-")
+        pki = Pki(self)
+        rc, out, err = self.check(tls_ca=os.path.join(d, "missing.pem"))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("tls_ca %s: No such file" % os.path.join(d, "missing.pem"), err)
+        notpem = os.path.join(d, "notpem.txt")
+        with open(notpem, "w") as f:
+            f.write("not a certificate\n")
+        rc, out, err = self.check(tls_ca=notpem)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("holds no PEM certificate", err)
+        os.chmod(pki.client[1], 0o644)
+        rc, out, err = self.check(tls_ca=pki.ca[0], tls_cert=pki.client[0],
+                                  tls_key=pki.client[1])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("readable by its owner only", err)
+        os.chmod(pki.client[1], 0o600)
+        rc, out, err = self.check(tls_ca=pki.ca[0], tls_cert=pki.client[0],
+                                  tls_key=pki.ca[1])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("not the PEM private key (unencrypted) of tls_cert", err)
+        rc, out, err = self.check(tls_ca=pki.ca[0], tls_cert=pki.client[0],
+                                  tls_key=pki.client[1])
+        self.assertEqual(rc, 0, err)
 
 
 if __name__ == "__main__":
