@@ -33,7 +33,6 @@ static SSL_CTX *
 context(const char *ca, const char *cert, const char *key, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	unsigned long e;
 
 	if (ctx == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -41,9 +40,7 @@ context(const char *ca, const char *cert, const char *key, char *err, size_t err
 	}
 	ERR_clear_error();
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-		e = ERR_peek_last_error();
-		snprintf(err, errlen, "tls_ca %s: %s", ca, ERR_GET_REASON(e) == ERR_R_SYS_LIB ||
-		    access(ca, R_OK) != 0 ? strerror(errno ? errno : ENOENT) :
+		snprintf(err, errlen, "tls_ca %s: %s", ca, access(ca, R_OK) != 0 ? strerror(errno) :
 		    "holds no PEM certificate (the CAs that sign the provider's certificate)");
 		SSL_CTX_free(ctx);
 		return NULL;
