@@ -138,8 +138,9 @@ class TlsTrunk(unittest.TestCase):
 
 class TlsRefused(unittest.TestCase):
     """One server with two TLS trunks it must refuse: "rogue", whose provider shows a
-    certificate from a CA not in tls_ca, and "elsewhere", whose provider's certificate is
-    signed by the trusted CA but made out to another name than the registrar's."""
+    certificate from a CA not in tls_ca, and "uk-office", whose provider's certificate is
+    signed by the trusted CA but made out to another name than the registrar's; and a third,
+    "noverify", to the rogue provider with tls_verify = no, which it takes."""
 
     job = st.Trunk.job
     wait_job = st.Trunk.wait_job
@@ -161,9 +162,15 @@ class TlsRefused(unittest.TestCase):
         rogue_conf = os.path.join(d, "rogue.conf")
         else_conf, _ = st.trunk_file(cls, "uk-office", cls.elsewhere.tls_registrar, "PCMA",
                                      transport="tls", tls_ca=pki.ca[0], route="+44")
+        # and "noverify", the rogue provider again with tls_verify = no: encrypted, unchecked
+        nov_conf, _ = st.trunk_file(cls, "uk-office", cls.rogue.tls_registrar, "PCMA",
+                                    transport="tls", tls_ca=pki.ca[0], tls_verify="no",
+                                    route="+33")
+        os.rename(nov_conf, os.path.join(os.path.dirname(nov_conf), "noverify.conf"))
+        nov_conf = os.path.join(os.path.dirname(nov_conf), "noverify.conf")
         cls.srv = nt.Server(cls, extra=dict(
             retry_failed=5, fax_numbers="%s alice" % st.US_ALICE,
-            sip_trunks="%s, %s" % (rogue_conf, else_conf)))
+            sip_trunks="%s, %s, %s" % (rogue_conf, else_conf, nov_conf)), env=SOFIA_TLS_LEAKS)
         cls.srv.add_user("alice", "alice-pw-secret")
 
     def test_untrusted_ca_is_refused_with_the_reason(self):
@@ -172,7 +179,8 @@ class TlsRefused(unittest.TestCase):
         self.assertIn("add the provider's CA to it", text)
         self.assertNotIn("trunk rogue: registered", text)
         # the handshake failed before any SIP: the provider saw no request
-        self.assertEqual(self.rogue.requests("REGISTER"), [], self.rogue.text()[-2000:])
+        self.assertEqual(self.rogue.requests("REGISTER", "us-office"), [],
+                         self.rogue.text()[-2000:])
 
     def test_wrong_name_is_refused_with_the_reason(self):
         text = st.wait_text(self.srv, lambda t: "trunk uk-office: registration" in t and
@@ -181,6 +189,11 @@ class TlsRefused(unittest.TestCase):
         self.assertNotIn("trunk uk-office: registered", text)
         self.assertEqual(self.elsewhere.requests("REGISTER"), [],
                          self.elsewhere.text()[-2000:])
+
+    def test_without_verification_the_same_provider_is_taken(self):
+        st.wait_registered(self, self.srv, "noverify")
+        regs = self.rogue.requests("REGISTER", "uk-office")
+        self.assertTrue(regs and all(r["proto"] == "tls" for r in regs), regs)
 
     def test_no_call_is_placed_and_the_server_serves_on(self):
         st.wait_text(self.srv, lambda t: "trunk rogue: registration" in t, 0,
