@@ -5,7 +5,8 @@
  *
  * What it does so far: REGISTER to one registrar with refresh (sofia-sip refreshes before the
  * granted expiry), digest authentication on 401 and 407, keepalives that hold a NAT binding,
- * rport (RFC 3581) on UDP and TCP, and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
+ * rport (RFC 3581) on UDP, TCP and TLS (the provider's certificate checked, a refusal said in
+ * words by siptls.c), and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
  * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
  * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
  * the loop and answered with the status (and SDP) it says, BYE either way. */
@@ -873,7 +874,7 @@ sip_thread(void *arg)
 	                     NUTAG_PROXY(URL_STRING_MAKE(ua->registrar_url)),
 	                     NTATAG_SIP_T1(ua->t1_ms), NTATAG_SIP_T1X64(64 * ua->t1_ms),
 	                     /* rport (RFC 3581): answers come back through the NAT binding the
-	                      * request opened, on UDP and on TCP */
+	                      * request opened, on UDP, TCP and TLS */
 	                     NTATAG_CLIENT_RPORT(1), NTATAG_TCP_RPORT(1),
 	                     NTATAG_TLS_RPORT(1),
 	                     /* TLS: sofia-sip's certificate directory (built by sipua_new);
@@ -1105,7 +1106,7 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	const char *tp = o->transport ? o->transport : "udp";
 	const char *bind = o->bind_addr ? o->bind_addr : "0.0.0.0";
 	char port[8];
-	int ok;
+	int ok, tls_port;
 
 	if (strcmp(tp, "udp") != 0 && strcmp(tp, "tcp") != 0 && strcmp(tp, "tls") != 0) {
 		snprintf(err, errlen, "transport '%s': udp, tcp or tls", tp);
@@ -1152,9 +1153,9 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	snprintf(ua->domain, sizeof(ua->domain), "%s", host);
 	split_registrar(ua, o->registrar, strcmp(tp, "tls") == 0 ? SIPTLS_PORT : "5060");
 	/* TLS has a port of its own: named, so that no resolver of sofia-sip's guesses 5060 */
+	tls_port = strcmp(tp, "tls") == 0 && !has_port(o->registrar);
 	snprintf(ua->registrar_url, sizeof(ua->registrar_url), "sip:%s%s%s;transport=%s",
-	         o->registrar, has_port(o->registrar) || strcmp(tp, "tls") != 0 ? "" : ":",
-	         has_port(o->registrar) || strcmp(tp, "tls") != 0 ? "" : SIPTLS_PORT, tp);
+	         o->registrar, tls_port ? ":" : "", tls_port ? SIPTLS_PORT : "", tp);
 	if (strcmp(tp, "tls") == 0) {
 		ua->tls = 1;
 		ua->tls_verify = o->tls_verify;
