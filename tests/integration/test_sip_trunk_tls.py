@@ -5,6 +5,7 @@ netcfaxd servers that trust that CA register over TLS and fax each other pixel-e
 provider whose certificate comes from a CA the server does not trust, or is made out to
 another name, is refused: no REGISTER and no call reach it, the log says why in words, and
 the server goes on serving."""
+import json
 import os
 import subprocess
 import sys
@@ -283,6 +284,43 @@ class TlsFiles(unittest.TestCase):
         rc, out, err = self.check(tls_ca=pki.ca[0], tls_cert=pki.client[0],
                                   tls_key=pki.client[1])
         self.assertEqual(rc, 0, err)
+
+
+class TlsPortcheck(unittest.TestCase):
+    """netcfax-portcheck --server on a host (a namespace of its own, nothing but loopback) whose
+    trunk is over TLS: the SIP port and the host firewall are checked as TCP, and the trunk's
+    line names the registrar's TLS port. The registrar does not listen: the log says so."""
+
+    def test_tls_trunk_is_checked_as_tcp(self):
+        lab = nt.NetLab(self, ["srv"])
+        pki = Pki(self)
+        conf, _ = st.trunk_file(self, "us-office", nt.HOST, "PCMA", transport="tls",
+                                tls_ca=pki.ca[0], port=5070)
+        srv = nt.Server(self, prefix=lab.prefix("srv"), extra=dict(sip_trunks=conf))
+        self.assertIsNotNone(srv.wait_log(
+            lambda x: "cannot connect to %s port 5061 over TCP" % nt.HOST in x, timeout=30),
+            srv.log_text())
+
+        def run_check():
+            rc, out, err = nt.run_cmd(lab.prefix("srv") + [
+                nt.NETCFAX_PORTCHECK, "--server", "--server-config", srv.conf, "--json"],
+                timeout=60)
+            d = json.loads(out)
+            return {c["id"]: c for c in d["checks"] if c["section"] == "SIP trunks"}, d
+
+        checks, d = run_check()
+        self.assertIn("registrar %s (TLS: TCP port 5061), tls port 5070" % nt.HOST,
+                      checks["trunk"]["evidence"], d)
+        self.assertEqual(checks["sip_port"]["status"], "pass", d)
+        self.assertIn("TCP port 5070 on %s is held by netcfaxd" % nt.HOST,
+                      checks["sip_port"]["evidence"], d)
+        lab.nft("srv", "table inet hostfw {\n chain input { type filter hook input priority 0; "
+                "policy drop; iifname lo ip daddr != %s accept; ct state established,related "
+                "accept; }\n}\n" % nt.HOST)
+        checks, d = run_check()
+        self.assertEqual(checks["sip_fw"]["status"], "fail", d)
+        self.assertIn("TCP port 5070", checks["sip_fw"]["evidence"], d)
+        self.assertTrue([r for r in d["fix"]["rules"] if "tcp dport 5070" in r["nftables"]], d)
 
 
 if __name__ == "__main__":
