@@ -1013,6 +1013,7 @@ add_trunks(struct faxqueue *q, char *err, size_t errlen)
 		}
 		so.trunk = t;
 		so.ecm = cfg->fax_ecm;
+		so.state_dir = cfg->state_dir;
 		if ((line = sipline_new(q->srv->base, &so, err, errlen)) == NULL) {
 			free(t);
 			return -1;

@@ -31,6 +31,7 @@
 #include "notifier.h"
 #include "pcpmap.h"
 #include "privdrop.h"
+#include "siptls.h"
 #include "server.h"
 #include "session.h"
 #include "sipua.h"
@@ -295,6 +296,11 @@ check_trunks(const struct server_config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 		explicit_bzero(pw, sizeof(pw));
+		if (strcmp(t.transport, "tls") == 0 &&
+		    siptls_check_files(t.tls_ca, t.tls_cert, t.tls_key, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", t.path, why);
+			return -1;
+		}
 		for (int i = 0; i < n; i++)
 			if (ports[i] == t.port) {
 				snprintf(err, errlen, "%s: port %lld is another trunk's too; each trunk "

@@ -115,6 +115,13 @@ check_password(struct portcheck *pc, const struct trunk_config *t)
 	close(fd);
 }
 
+/* The IP protocol the trunk's SIP runs on: TLS is carried by TCP. */
+static const char *
+sip_proto(const struct trunk_config *t)
+{
+	return strcmp(t->transport, "udp") == 0 ? "udp" : "tcp";
+}
+
 /* Is the trunk's SIP port held on this host: a bind of it fails when something holds it. */
 static void
 check_sip_port(struct portcheck *pc, const struct trunk_config *t)
@@ -152,7 +159,7 @@ check_sip_port(struct portcheck *pc, const struct trunk_config *t)
 		    t->listen, strerror(e));
 		return;
 	}
-	pc_port_holder(t->transport, (uint16_t)t->port, holder, sizeof(holder), &pid);
+	pc_port_holder(sip_proto(t), (uint16_t)t->port, holder, sizeof(holder), &pid);
 	if (holder[0] && strncmp(holder, "netcfaxd ", 9) != 0)
 		pc_add(pc, PC_SEC_TRUNK, "sip_port", PC_FAIL, "stop that program, or give this "
 		    "trunk another port", "%s: %s port %s is held by %s, not netcfaxd", t->name,
@@ -377,13 +384,15 @@ check_trunk(struct portcheck *pc, const char *path, const char *lan, const char 
 		    "netcfaxd -n", "%s", err);
 		return;
 	}
-	pc_add(pc, PC_SEC_TRUNK, "trunk", PC_PASS, "", "%s: %s: registrar %s, %s port %lld on "
-	    "%s, RTP %s, %lld channel%s, portmap %s", t.name, t.path, t.registrar, t.transport,
-	    t.port, t.listen, t.rtp_ports, t.channels, t.channels > 1 ? "s" : "", t.portmap);
+	pc_add(pc, PC_SEC_TRUNK, "trunk", PC_PASS, "", "%s: %s: registrar %s%s, %s port %lld on "
+	    "%s, RTP %s, %lld channel%s, portmap %s", t.name, t.path, t.registrar,
+	    strcmp(t.transport, "tls") != 0 ? "" : strchr(t.registrar, ':') ? " (TLS over TCP)" :
+	    " (TLS: TCP port 5061)", t.transport, t.port, t.listen, t.rtp_ports, t.channels,
+	    t.channels > 1 ? "s" : "", t.portmap);
 	check_password(pc, &t);
 	check_sip_port(pc, &t);
 	check_registrar(pc, &t, &p);
-	check_host_fw(pc, &t, &p, "sip_fw", t.transport, t.port, t.port);
+	check_host_fw(pc, &t, &p, "sip_fw", sip_proto(&t), t.port, t.port);
 	check_host_fw(pc, &t, &p, "rtp_fw", "udp", t.rtp_min, t.rtp_max);
 	check_rtp_router(pc, &t, &p, lan, ext, &forward);
 	snprintf(range, sizeof(range), "%lld-%lld", t.rtp_min, t.rtp_max);

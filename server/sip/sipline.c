@@ -801,6 +801,7 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 	struct sipline *l = calloc(1, sizeof(*l));
 	struct sipua_options so = { 0 };
 	pthread_condattr_t ca;
+	char tls_dir[TRUNK_PATH_MAX + 64];
 
 	if (l == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -832,6 +833,13 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 	so.keepalive = (unsigned)l->t.keepalive;
 	so.caller_id = l->t.caller_id;
 	so.peers = l->t.peers;
+	so.tls_ca = l->t.tls_ca;
+	so.tls_verify = strcmp(l->t.tls_verify, "yes") == 0;
+	so.tls_cert = l->t.tls_cert;
+	so.tls_key = l->t.tls_key;
+	snprintf(tls_dir, sizeof(tls_dir), "%s/trunk-%s.tls", o->state_dir ? o->state_dir : ".",
+	    l->t.name);
+	so.tls_dir = tls_dir;
 	if ((l->ua = sipua_new(base, &so, on_event, l, err, errlen)) == NULL) {
 		char why[SIPUA_ERR_MAX];
 

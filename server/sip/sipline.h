@@ -14,6 +14,8 @@ extern const struct line_ops sipline_ops;
 struct sipline_opts {
 	const struct trunk_config *trunk;   /* copied */
 	int ecm;                            /* offer T.30 error correction */
+	const char *state_dir;              /* transport tls: the trunk's certificate directory
+	                                     * is made in it */
 };
 
 /* Starts the trunk's user agent (it registers at once) on base's loop. NULL with the reason

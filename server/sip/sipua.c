@@ -5,11 +5,13 @@
  *
  * What it does so far: REGISTER to one registrar with refresh (sofia-sip refreshes before the
  * granted expiry), digest authentication on 401 and 407, keepalives that hold a NAT binding,
- * rport (RFC 3581) on UDP and TCP, and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
+ * rport (RFC 3581) on UDP, TCP and TLS (the provider's certificate checked, a refusal said in
+ * words by siptls.c), and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
  * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
  * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
  * the loop and answered with the status (and SDP) it says, BYE either way. */
 #include "sipua.h"
+#include "siptls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +46,11 @@
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_wait.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
+
+/* sofia-sip's transport log (exported, not in its headers) */
+extern su_log_t tport_log[];
 
 #define RETRY_FIRST_S     2      /* after a failed REGISTER, try again this much later,
                                   * doubling... */
@@ -54,6 +61,8 @@
 #define SHUTDOWN_WAIT_MS  3000   /* ...and this long for sofia-sip to close its transactions */
 #define URL_MAX           320
 #define PEERS_MAX         16     /* addresses INVITEs are taken from */
+#define TLS_DEPTH_MAX     9      /* CAs between the provider's certificate and a trusted
+                                  * one (sofia-sip's own limit is 2) */
 
 static int same_host(const struct sockaddr *a, const struct sockaddr *b);
 
@@ -94,6 +103,16 @@ struct sipua {
 	char              user[128];
 	char              password[SIPUA_PASSWORD_MAX];
 	char              transport[8];
+	int               tls;          /* transport tls: the fields below are set */
+	int               tls_verify;
+	char              tls_fault[SIPUA_REASON_MAX];  /* why the last handshake failed, ""
+	                                                 * when it worked (SIP thread) */
+	char              tls_dir[URL_MAX];
+	char              tls_ca[URL_MAX * 4];
+	char              tls_cert[URL_MAX * 4];
+	char              tls_key[URL_MAX * 4];
+	char              reg_host[128];  /* the registrar's host and port, for siptls_explain */
+	char              reg_port[8];
 	char              expires[16];
 	unsigned          keepalive_ms;
 	unsigned          t1_ms;
@@ -253,10 +272,33 @@ deliver(evutil_socket_t fd, short what, void *arg)
 /* ---- the SIP thread ---- */
 
 
+static void register_failed(struct sipua *ua, int status, const char *phrase,
+                            const char *meaning);
+
+/* TLS: 0 when a handshake with the registrar works now, else -1 with ua->tls_fault set.
+ * sofia-sip closes a connection whose certificate it refuses without failing the requests
+ * queued on it, which then go unanswered until they time out (64 * T1): a handshake of our
+ * own first says why at once. It holds this thread a few seconds at most, and runs only
+ * before a first REGISTER or a retry, not before each refresh. */
+static int
+tls_ready(struct sipua *ua)
+{
+	if (siptls_explain(ua->reg_host, ua->reg_port, ua->tls_ca, ua->tls_verify, ua->tls_cert,
+	                   ua->tls_key, ua->tls_fault, sizeof(ua->tls_fault)) == 0) {
+		ua->tls_fault[0] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
 static void
 start_register(struct sipua *ua)
 {
 	ua->auth_tries = 0;
+	if (ua->tls && tls_ready(ua) != 0) {
+		register_failed(ua, 503, "Service Unavailable", ua->tls_fault);
+		return;
+	}
 	/* a fresh handle for each first REGISTER: one left waiting for an answer to a challenge
 	 * would hold any new request behind it */
 	if (ua->nh == NULL &&
@@ -499,6 +541,14 @@ place_call(struct sipua *ua, struct command *cmd)
 		free(call);
 		return;
 	}
+	if (ua->tls_fault[0]) {
+		/* the provider's certificate was refused: the INVITE would only time out */
+		post_call(ua, call, SIPUA_CALL_FAILED, 503, "Service Unavailable", ua->tls_fault,
+		          NULL);
+		nua_handle_destroy(call->nh);
+		free(call);
+		return;
+	}
 	call->next = ua->calls;
 	ua->calls = call;
 	nua_invite(call->nh, NUTAG_M_USERNAME(ua->user),
@@ -711,6 +761,14 @@ on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip
 			/* sofia-sip's own: asked to answer a challenge it already answered */
 			register_failed(ua, status, phrase, "the credentials were refused "
 			                "(wrong user or password)");
+		} else if (ua->tls && (status == 408 || status == 503 || status >= 900)) {
+			/* sofia-sip closes a connection whose certificate it refuses and says
+			 * only that the request could not be sent: find out why (a few seconds of
+			 * this thread, on a trunk that is down anyway) */
+			if (tls_ready(ua) != 0)
+				register_failed(ua, status, phrase, ua->tls_fault);
+			else
+				register_failed(ua, status, phrase, "no answer from the registrar");
 		} else if (status == 408 || status == 503) {
 			/* sofia-sip says 408 or 503 itself when nothing answers or nothing can be
 			 * reached; a registrar may send them too */
@@ -805,6 +863,10 @@ sip_thread(void *arg)
 		started(ua, 0, "cannot watch the command pipe");
 		goto out;
 	}
+	/* sofia-sip's transport log would print its TLS complaints (no client certificate of
+	 * ours, a refused peer) to stderr; the trunk's own log line says what matters */
+	if (ua->tls && getenv("TPORT_DEBUG") == NULL)
+		su_log_set_level(tport_log, 0);
 	ua->nua = nua_create(ua->root, on_nua, ua,
 	                     NUTAG_URL(URL_STRING_MAKE(ua->bind_url)),
 	                     /* the registrar is the outbound proxy too, as a trunk's is: every
@@ -812,8 +874,18 @@ sip_thread(void *arg)
 	                     NUTAG_PROXY(URL_STRING_MAKE(ua->registrar_url)),
 	                     NTATAG_SIP_T1(ua->t1_ms), NTATAG_SIP_T1X64(64 * ua->t1_ms),
 	                     /* rport (RFC 3581): answers come back through the NAT binding the
-	                      * request opened, on UDP and on TCP */
+	                      * request opened, on UDP, TCP and TLS */
 	                     NTATAG_CLIENT_RPORT(1), NTATAG_TCP_RPORT(1),
+	                     NTATAG_TLS_RPORT(1),
+	                     /* TLS: sofia-sip's certificate directory (built by sipua_new);
+	                      * the provider's certificate is checked (its chain, and that it
+	                      * is made out to the registrar's host) unless told not to. Only
+	                      * the connections we open are checked: the provider's requests
+	                      * come back over the one the REGISTER opened */
+	                     TAG_IF(ua->tls, TPTAG_CERTIFICATE(ua->tls_dir)),
+	                     TAG_IF(ua->tls, TPTAG_TLS_VERIFY_POLICY(ua->tls_verify ?
+	                            TPTLS_VERIFY_SUBJECTS_OUT : TPTLS_VERIFY_NONE)),
+	                     TAG_IF(ua->tls, TPTAG_TLS_VERIFY_DEPTH(TLS_DEPTH_MAX)),
 	                     /* natify: when the registrar sees another address than ours,
 	                      * register that one; keepalives hold the binding open */
 	                     NUTAG_OUTBOUND("natify use-rport options-keepalive no-validate"),
@@ -995,6 +1067,36 @@ probe_bind(const char *addr, uint16_t port, int tcp, char *err, size_t errlen)
 	return rc;
 }
 
+/* 1 when a registrar "host:port", "[v6]:port" names its port. */
+static int
+has_port(const char *registrar)
+{
+	if (registrar[0] == '[')
+		return strstr(registrar, "]:") != NULL;
+	return strchr(registrar, ':') != NULL && strchr(registrar, ':') == strrchr(registrar, ':');
+}
+
+/* The registrar's host (no brackets) and port (dflt when it names none). */
+static void
+split_registrar(struct sipua *ua, const char *registrar, const char *dflt)
+{
+	const char *colon = NULL;
+
+	if (registrar[0] == '[') {
+		snprintf(ua->reg_host, sizeof(ua->reg_host), "%s", registrar + 1);
+		ua->reg_host[strcspn(ua->reg_host, "]")] = '\0';
+		colon = strstr(registrar, "]:");
+		colon = colon ? colon + 1 : NULL;
+	} else {
+		snprintf(ua->reg_host, sizeof(ua->reg_host), "%s", registrar);
+		if (has_port(registrar)) {
+			ua->reg_host[strcspn(ua->reg_host, ":")] = '\0';
+			colon = strchr(registrar, ':');
+		}
+	}
+	snprintf(ua->reg_port, sizeof(ua->reg_port), "%s", colon ? colon + 1 : dflt);
+}
+
 struct sipua *
 sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn cb, void *arg,
           char *err, size_t errlen)
@@ -1004,10 +1106,10 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	const char *tp = o->transport ? o->transport : "udp";
 	const char *bind = o->bind_addr ? o->bind_addr : "0.0.0.0";
 	char port[8];
-	int ok;
+	int ok, tls_port;
 
-	if (strcmp(tp, "udp") != 0 && strcmp(tp, "tcp") != 0) {
-		snprintf(err, errlen, "transport '%s': udp or tcp", tp);
+	if (strcmp(tp, "udp") != 0 && strcmp(tp, "tcp") != 0 && strcmp(tp, "tls") != 0) {
+		snprintf(err, errlen, "transport '%s': udp, tcp or tls", tp);
 		return NULL;
 	}
 	if (check_token("registrar", o->registrar, 128, err, errlen) != 0 ||
@@ -1017,8 +1119,15 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	    (o->caller_id && *o->caller_id &&
 	     check_token("caller id", o->caller_id, 64, err, errlen) != 0))
 		return NULL;
-	if (probe_bind(bind, o->bind_port, strcmp(tp, "tcp") == 0, err, errlen) != 0)
+	if (probe_bind(bind, o->bind_port, strcmp(tp, "udp") != 0, err, errlen) != 0)
 		return NULL;
+	if (strcmp(tp, "tls") == 0 && (o->tls_ca == NULL || o->tls_dir == NULL ||
+	    siptls_check_files(o->tls_ca, o->tls_cert, o->tls_key, err, errlen) != 0 ||
+	    siptls_prepare(o->tls_dir, o->tls_ca, o->tls_cert, o->tls_key, err, errlen) != 0)) {
+		if (o->tls_ca == NULL || o->tls_dir == NULL)
+			snprintf(err, errlen, "transport tls: no CA file or no directory for it");
+		return NULL;
+	}
 	if ((ua = calloc(1, sizeof(*ua))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -1042,13 +1151,29 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	snprintf(ua->from_call, sizeof(ua->from_call), "sip:%s@%s",
 	         o->caller_id && *o->caller_id ? o->caller_id : o->user, host);
 	snprintf(ua->domain, sizeof(ua->domain), "%s", host);
-	snprintf(ua->registrar_url, sizeof(ua->registrar_url), "sip:%s;transport=%s",
-	         o->registrar, tp);
+	split_registrar(ua, o->registrar, strcmp(tp, "tls") == 0 ? SIPTLS_PORT : "5060");
+	/* TLS has a port of its own: named, so that no resolver of sofia-sip's guesses 5060 */
+	tls_port = strcmp(tp, "tls") == 0 && !has_port(o->registrar);
+	snprintf(ua->registrar_url, sizeof(ua->registrar_url), "sip:%s%s%s;transport=%s",
+	         o->registrar, tls_port ? ":" : "", tls_port ? SIPTLS_PORT : "", tp);
+	if (strcmp(tp, "tls") == 0) {
+		ua->tls = 1;
+		ua->tls_verify = o->tls_verify;
+		snprintf(ua->tls_dir, sizeof(ua->tls_dir), "%s", o->tls_dir);
+		snprintf(ua->tls_ca, sizeof(ua->tls_ca), "%s", o->tls_ca);
+		snprintf(ua->tls_cert, sizeof(ua->tls_cert), "%s", o->tls_cert ? o->tls_cert : "");
+		snprintf(ua->tls_key, sizeof(ua->tls_key), "%s", o->tls_key ? o->tls_key : "");
+	}
 	if (o->bind_port)
 		snprintf(port, sizeof(port), "%u", o->bind_port);
 	else
 		snprintf(port, sizeof(port), "*");
-	snprintf(ua->bind_url, sizeof(ua->bind_url), "sip:%s:%s;transport=%s", bind, port, tp);
+	/* sofia-sip binds TLS only for a sips: URL ("sip:...;transport=tls" is refused) */
+	if (strcmp(tp, "tls") == 0)
+		snprintf(ua->bind_url, sizeof(ua->bind_url), "sips:%s:%s", bind, port);
+	else
+		snprintf(ua->bind_url, sizeof(ua->bind_url), "sip:%s:%s;transport=%s", bind,
+		         port, tp);
 	snprintf(ua->expires, sizeof(ua->expires), "%u", o->expires ? o->expires : 3600);
 	ua->keepalive_ms = o->keepalive * 1000;
 	ua->t1_ms = o->t1_ms ? o->t1_ms : 500;

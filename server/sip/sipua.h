@@ -9,7 +9,7 @@ struct event_base;
 struct sipua;
 
 #define SIPUA_ERR_MAX     240
-#define SIPUA_REASON_MAX  160
+#define SIPUA_REASON_MAX  320
 #define SIPUA_CONTACT_MAX 256
 #define SIPUA_PASSWORD_MAX 128
 
@@ -20,7 +20,7 @@ struct sipua_options {
 	const char *domain;        /* the account's domain (From/To host); NULL = registrar's host */
 	const char *password_file; /* the digest password, first line; must not be readable by
 	                            * group or others */
-	const char *transport;     /* "udp" or "tcp" */
+	const char *transport;     /* "udp", "tcp" or "tls" */
 	const char *bind_addr;     /* local address to listen and send from */
 	uint16_t    bind_port;     /* 0 = any */
 	unsigned    expires;       /* seconds asked for in REGISTER; 0 = 3600 */
@@ -32,6 +32,16 @@ struct sipua_options {
 	const char *peers;         /* the addresses INVITEs are taken from, comma-separated
 	                            * (names resolved at start); NULL or "" = the registrar's
 	                            * host. Any other source gets 403. */
+	/* transport "tls" only: */
+	const char *tls_ca;        /* PEM file of the CAs the provider's certificate must be
+	                            * signed by */
+	int         tls_verify;    /* 1: refuse a provider whose certificate is not signed by
+	                            * them or not made out to the registrar's host */
+	const char *tls_cert;      /* our certificate (PEM) when the provider wants one; NULL or
+	                            * "" = none */
+	const char *tls_key;       /* its private key (PEM) */
+	const char *tls_dir;       /* a private directory (made 0700) for sofia-sip's copy of
+	                            * these files */
 };
 
 #define SIPUA_NUMBER_MAX  64

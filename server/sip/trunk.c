@@ -27,7 +27,23 @@ static const struct conf_opt options[] = {
 	STR(password_file, "",
 	    "File whose first line is the account's password (required); it must be readable by "
 	    "its owner only (chmod 600), and is read once at start"),
-	CHOICE(transport, "udp", "udp|tcp", "Transport to the provider"),
+	CHOICE(transport, "udp", "udp|tcp|tls",
+	    "Transport to the provider: tls encrypts the signalling (port 5061 when registrar "
+	    "names none) and checks the provider's certificate; the media (RTP) stays plain, as "
+	    "SRTP is not offered"),
+	STR(tls_ca, "/etc/ssl/certs/ca-certificates.crt",
+	    "With transport = tls: PEM file of the certificate authorities the provider's "
+	    "certificate must be signed by (the system's store by default; the provider's own "
+	    "CA when it uses one)"),
+	CHOICE(tls_verify, "yes", "yes|no",
+	    "With transport = tls: refuse a provider whose certificate is not signed by a CA in "
+	    "tls_ca or is not made out to the registrar's host name (no = encrypt without "
+	    "knowing who answers: for a test only)"),
+	STR(tls_cert, "",
+	    "With transport = tls, when the provider asks for a client certificate (mutual "
+	    "TLS): PEM file of this server's certificate; empty = none"),
+	STR(tls_key, "",
+	    "The private key of tls_cert, a PEM file readable by its owner only (chmod 600)"),
 	STR(listen, "0.0.0.0",
 	    "Numeric address the trunk's SIP and RTP sockets are bound to"),
 	INT(port, "5060", 1, 65535,
@@ -183,6 +199,17 @@ check(struct trunk_config *t, const int *lines, char *err, size_t errlen)
 	if (t->caller_id[0] && strspn(t->caller_id, "+0123456789") != strlen(t->caller_id)) {
 		snprintf(err, errlen, "%s:%d: caller_id: '%s'; allowed: a number (digits, '+' "
 		    "first)", WHERE("caller_id"), t->caller_id);
+		return -1;
+	}
+	if ((t->tls_cert[0] == '\0') != (t->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "%s:%d: %s is set but %s is not: a client certificate "
+		    "needs both", WHERE(t->tls_cert[0] ? "tls_cert" : "tls_key"), t->tls_cert[0] ?
+		    "tls_cert" : "tls_key", t->tls_cert[0] ? "tls_key" : "tls_cert");
+		return -1;
+	}
+	if (strcmp(t->transport, "tls") == 0 && t->tls_ca[0] == '\0') {
+		snprintf(err, errlen, "%s:%d: tls_ca: empty; transport = tls needs the CAs that "
+		    "sign the provider's certificate", WHERE("tls_ca"));
 		return -1;
 	}
 #undef WHERE

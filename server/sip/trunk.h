@@ -20,6 +20,10 @@ struct trunk_config {
 	char      domain[128];
 	char      password_file[TRUNK_PATH_MAX];
 	char      transport[8];
+	char      tls_ca[TRUNK_PATH_MAX];
+	char      tls_verify[8];
+	char      tls_cert[TRUNK_PATH_MAX];
+	char      tls_key[TRUNK_PATH_MAX];
 	char      listen[64];
 	long long port;
 	char      peers[256];

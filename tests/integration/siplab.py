@@ -44,6 +44,13 @@ def check_tools():
                                  "kamailio and sip-tester" % tool)
 
 
+def check_tls_module():
+    """Fails (not skips) unless kamailio's tls module is there."""
+    if not os.path.exists(os.path.join(MODULES, "tls.so")):
+        raise AssertionError("kamailio's tls module not found: scripts/install-deps --test "
+                             "installs kamailio-tls-modules")
+
+
 def free_udp_tcp_port():
     """A port free on 127.0.0.1 for both UDP and TCP a moment ago."""
     for _ in range(50):
@@ -92,6 +99,29 @@ loadmodule "auth.so"
 loadmodule "ctl.so"
 modparam("ctl", "binrpc", "unix:%(ctl)s")
 '''
+
+# A TLS listener besides (Debian's kamailio-tls-modules): the server certificate and key of
+# %(tlscfg)s, a file of the tls module's (TLS_MODULE_CFG); clients must show a certificate
+# signed by a CA of client_ca when one is given, else are not asked for one.
+TLS_HEAD = r'''enable_tls=yes
+listen=tls:%(host)s:%(tls_port)d
+'''
+TLS_LOAD = r'''loadmodule "tls.so"
+modparam("tls", "config", "%(tlscfg)s")
+'''
+
+TLS_MODULE_CFG = """[server:default]
+method = TLSv1.2+
+verify_certificate = %(want)s
+require_certificate = %(want)s
+%(ca_list)scertificate = %(cert)s
+private_key = %(key)s
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+"""
 
 # The registrar on loopback: it challenges alice, dave and erin with 401 (WWW-Authenticate),
 # bob with 407 (Proxy-Authenticate, as a provider's proxy does), forbids carol outright, and
@@ -326,10 +356,12 @@ class Kamailio:
     mode "registrar": REGISTRAR_CFG on a free loopback port, with far_port where SIPp plays
     the far end. mode "carrier": CARRIER_CFG on host:port (default 5060), accounts (user ->
     password) and dids (number -> user); prefix runs it elsewhere (a lab namespace's
-    `ip netns exec`; kamcmd reaches its control socket through the file system from here)."""
+    `ip netns exec`; kamcmd reaches its control socket through the file system from here).
+    tls, (certificate file, key file[, client CA file]): a TLS listener too, on tls_port
+    (tls_registrar names it), which wants a client certificate from that CA when given."""
 
     def __init__(self, owner, mode="registrar", host=nt.HOST, port=None, prefix=(),
-                 accounts=None, dids=None):
+                 accounts=None, dids=None, tls=None):
         self.dir = nt.make_temp_dir(owner, prefix="ncfx-kam-")
         self.host = host
         self.port = port or (free_udp_tcp_port() if host == nt.HOST else 5060)
@@ -348,6 +380,19 @@ class Kamailio:
             text = CARRIER_CFG % values
         else:
             raise ValueError("mode: registrar or carrier")
+        if tls:
+            self.tls_port = free_udp_tcp_port()
+            tlscfg = os.path.join(self.dir, "tls.cfg")
+            with open(tlscfg, "w") as f:
+                client_ca = tls[2] if len(tls) > 2 else None
+                f.write(TLS_MODULE_CFG % {
+                    "cert": tls[0], "key": tls[1], "want": "yes" if client_ca else "no",
+                    "ca_list": "ca_list = %s\n" % client_ca if client_ca else ""})
+            tv = dict(values, tls_port=self.tls_port, tlscfg=tlscfg)
+            head, first = text.index("mpath="), text.index('loadmodule "kex.so"')
+            # the listener among the others; the tls module loaded first of all
+            text = (text[:head] + TLS_HEAD % tv + text[head:first] + TLS_LOAD % tv +
+                    text[first:])
         with open(self.cfg, "w") as f:
             f.write(text)
         self.log = open(self.log_path, "w")
@@ -363,6 +408,7 @@ class Kamailio:
                 raise AssertionError("kamailio did not start:\n" + self.text())
             time.sleep(0.1)
         self.registrar = "%s:%d" % (host, self.port)
+        self.tls_registrar = "%s:%d" % (host, self.tls_port) if tls else None
 
     def stop(self):
         if self.proc.poll() is None:

@@ -74,6 +74,28 @@ test_refusals(void)
 	refused(BASE "portmap = auto\nchannels = 4\nrtp_ports = 20000-20005\n",
 	    "fewer even ports");
 	refused(BASE "nonsense = 1\n", "nonsense");
+	refused(BASE "transport = tls\ntls_cert = /c.pem\n", "tls_cert is set but tls_key is not");
+	refused(BASE "transport = tls\ntls_key = /k.pem\n", "tls_key is set but tls_cert is not");
+	refused(BASE "transport = tls\ntls_ca =\n", "trunk-uk.conf:5: tls_ca: empty");
+	refused(BASE "tls_verify = maybe\n", "tls_verify");
+}
+
+/* TLS: verification on by default, against the system's CAs. */
+static void
+test_tls(void)
+{
+	struct trunk_config t;
+	char err[300];
+
+	CHECK_INT(load(&t, BASE "transport = tls\n", err, sizeof(err)), 0);
+	CHECK_STR(t.transport, "tls");
+	CHECK_STR(t.tls_verify, "yes");
+	CHECK_STR(t.tls_ca, "/etc/ssl/certs/ca-certificates.crt");
+	CHECK_STR(t.tls_cert, "");
+	CHECK_INT(load(&t, BASE "transport = tls\ntls_cert = /c.pem\ntls_key = /k.pem\n"
+	    "tls_verify = no\n", err, sizeof(err)), 0);
+	CHECK_STR(t.tls_key, "/k.pem");
+	CHECK_STR(t.tls_verify, "no");
 }
 
 static void
@@ -120,6 +142,7 @@ main(void)
 {
 	test_file_and_defaults();
 	test_refusals();
+	test_tls();
 	test_routes_and_dial_plan();
 	return check_report("trunk");
 }
