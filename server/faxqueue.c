@@ -4,6 +4,11 @@
  * a call leaves it active: at the next start it is put back to be dialled again, never
  * counted as sent.
  *
+ * A call that breaks off mid-fax (the far end hangs up, the line is lost) is retried from
+ * the first page the far end did not confirm, as HylaFAX does: the job keeps the pages
+ * confirmed over all its calls (pages_sent), and the next call starts after them. A job's
+ * number and document never change; a document sent again is a new job, from page 1.
+ *
  * Lines: the software line (our own numbers, simulated remotes) and each SIP trunk, with
  * channels of their own. A number of ours stays on the software line; any other goes to the
  * first trunk whose route takes it, else to the software line. A trunk also offers calls
@@ -110,6 +115,34 @@ plural(int n)
 	return n == 1 ? "" : "s";
 }
 
+/* "page 1" or "pages 1-4": the first n pages of a document. */
+static void
+first_pages(int n, char *out, size_t cap)
+{
+	if (n == 1)
+		snprintf(out, cap, "page 1");
+	else
+		snprintf(out, cap, "pages 1-%d", n);
+}
+
+/* "page 3" or "pages 3-5": from page `from` to the last, `to`. */
+static void
+last_pages(int from, int to, char *out, size_t cap)
+{
+	if (from >= to)
+		snprintf(out, cap, "page %d", to);
+	else
+		snprintf(out, cap, "pages %d-%d", from, to);
+}
+
+/* Pages the far end confirmed on the job's earlier calls, for the next call to take up after;
+ * 0 when the job starts from its first page. */
+static int
+pages_before(const struct store_job *j)
+{
+	return j->pages_sent > 0 && j->pages_sent < j->pages ? j->pages_sent : 0;
+}
+
 static void
 clock_words(int64_t t, char *out, size_t cap)
 {
@@ -196,6 +229,7 @@ dial(struct call *c, const char *tx)
 
 	lc.number = c->job.dest;
 	lc.tx_tiff = tx;
+	lc.first_page = pages_before(&c->job) + 1;
 	lc.caller_id = c->q->station_id[0] ? c->q->station_id : NULL;
 	lc.rx_dir = spool_tmp_dir(c->q->srv->spool);
 	lc.progress = post_progress;
@@ -279,6 +313,8 @@ on_progress(void *arg)
 	struct call *c = pr->c;
 	struct faxqueue *q = c->q;
 	struct store_note n;
+	int before = pages_before(&c->job);
+	char earlier[64] = "", from[96] = "";
 
 	/* The call may have ended, or been cancelled, since: report only a live one. */
 	if (!c->busy || c->job.id != pr->job || atomic_load(&c->abort)) {
@@ -290,25 +326,34 @@ on_progress(void *arg)
 	n.job = c->job.id;
 	n.event = NCFX_EV_JOB_PAGE;
 	n.state = NCFX_JOB_ACTIVE;
-	n.page = pr->p.page;
+	/* The call counts its own pages; the job counts those confirmed on earlier calls too. */
+	n.page = before + pr->p.page;
 	n.pages = pr->p.pages;
+	if (before > 0) {
+		char first[32];
+
+		first_pages(before, first, sizeof(first));
+		snprintf(earlier, sizeof(earlier), "; %s went on an earlier call", first);
+		snprintf(from, sizeof(from), "; sending from page %d, %s went on an earlier call",
+		    before + 1, first);
+	}
 	n.bit_rate = pr->p.bit_rate;
 	n.ecm = pr->p.ecm;
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", pr->p.remote_id);
 	if (pr->p.event == FAXCALL_CONNECTED)
-		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s",
+		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s%s",
 		    pr->p.remote_id[0] ? "'" : "", pr->p.remote_id[0] ? pr->p.remote_id :
 		    c->job.dest, pr->p.remote_id[0] ? "'" : "", pr->p.bit_rate,
-		    pr->p.ecm ? ", ECM" : "");
+		    pr->p.ecm ? ", ECM" : "", from);
 	else
-		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s", pr->p.page,
-		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "");
+		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s%s", n.page,
+		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "", earlier);
 	log_debug("%s: %s", c->tag, n.text);
 	if (pr->p.event == FAXCALL_CONNECTED) {
 		c->shown.connected = 1;
 		snprintf(c->shown.remote_id, sizeof(c->shown.remote_id), "%s", pr->p.remote_id);
 	}
-	c->shown.pages_sent = pr->p.page;
+	c->shown.pages_sent = n.page;
 	c->shown.bit_rate = pr->p.bit_rate;
 	show_line(q, &c->shown, c->tag);
 	if (store_note_add(q->srv->store, &n) < 0)
@@ -510,7 +555,8 @@ call_done(void *arg)
 	char what[400], text[NCFX_STR_MAX];
 	int sent = c->rc == 0 && r->outcome == LINE_CONNECTED &&
 	    faxcall_class(r->fax.completion) == FAXCALL_SENT;
-	int kept, own_failed;
+	int kept, own_failed, before = pages_before(&c->job), now;
+	char earlier[32] = "", these[32] = "", next[64] = "";
 
 	c->delivered = 1;
 	kept = file_received(q, c) == 0;
@@ -548,11 +594,26 @@ call_done(void *arg)
 		break;
 	}
 	j.tries++;
-	j.pages_sent = r->fax.pages_sent;
+	/* The pages the far end confirmed, this call's after the earlier calls'. Pages one of
+	 * our own numbers confirmed but could not keep count for nothing: nobody has them. */
+	now = r->received_by[0] && !kept ? 0 : r->fax.pages_sent;
+	j.pages_sent = before + now > j.pages ? j.pages : before + now;
+	if (before > 0) {
+		first_pages(before, earlier, sizeof(earlier));
+		last_pages(before + 1, j.pages_sent, these, sizeof(these));
+	}
+	if (faxcall_class(r->fax.completion) == FAXCALL_RETRY && j.pages_sent == j.pages &&
+	    j.pages > 0 && now > 0) {
+		/* The far end confirmed every page and the call broke while it was ending: the
+		 * fax is there, as HylaFAX also counts it. */
+		log_info("%s: every page was confirmed before the call ended: %s", c->tag,
+		    r->fax.reason);
+		sent = 1;
+	}
 	j.bit_rate = r->fax.bit_rate;
 	j.ecm = r->fax.ecm;
 	snprintf(j.remote_id, sizeof(j.remote_id), "%s", r->fax.remote_id);
-	switch (faxcall_class(r->fax.completion)) {
+	switch (sent ? FAXCALL_SENT : faxcall_class(r->fax.completion)) {
 	case FAXCALL_SENT:
 		if (!kept) {
 			/* Our own number took every page but could not keep them: nobody has
@@ -563,18 +624,23 @@ call_done(void *arg)
 		}
 		j.state = NCFX_JOB_DONE;
 		j.next_try = 0;
-		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s",
-		    j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
+		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s%s%s%s%s"
+		    "%s", j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
 		    j.remote_id[0] ? j.remote_id : j.dest, j.remote_id[0] ? "'" : "", j.bit_rate,
 		    j.ecm ? " with ECM" : "", c->restandard ? ", at standard resolution (the far "
-		    "machine takes no fine)" : "");
+		    "machine takes no fine)" : "", before > 0 ? "; " : "", these,
+		    before > 0 ? " on this call, " : "", earlier,
+		    before > 0 ? " on an earlier call" : "");
 		snprintf(text, sizeof(text), "%s to %s done: %s", j.filename, j.dest, j.reason);
 		save_outcome(q, &j, NCFX_EV_JOB_DONE, text);
 		return;
 	case FAXCALL_RETRY:
-		snprintf(what, sizeof(what), "call failed after %d of %d page%s: %s", j.pages_sent,
+		if (pages_before(&j) > 0)
+			snprintf(next, sizeof(next), "; the next call sends from page %d",
+			    pages_before(&j) + 1);
+		snprintf(what, sizeof(what), "call failed after %d of %d page%s: %s%s", j.pages_sent,
 		    j.pages, plural(j.pages), own_failed ? "this server could not store the fax it "
-		    "was receiving on this number (is its disk full?)" : r->fax.reason);
+		    "was receiving on this number (is its disk full?)" : r->fax.reason, next);
 		retry_or_fail(q, &j, what, cfg->retry_failed);
 		return;
 	default:
@@ -647,14 +713,20 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 {
 	struct call *c = NULL;
 	struct store_note n;
-	int from = j->state, rc;
+	int from = j->state, rc, before = pages_before(j);
+	char resume[96] = "", first[32];
 
 	if (ql->busy >= ql->channels)
 		return 0;
+	if (before > 0) {
+		first_pages(before, first, sizeof(first));
+		snprintf(resume, sizeof(resume), " to send from page %d of %d (%s went on an "
+		    "earlier call)", before + 1, j->pages, first);
+	}
 	j->state = NCFX_JOB_ACTIVE;
-	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)",
+	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)%s",
 	    j->dest, ql->trunk ? " on trunk " : "", ql->trunk ? ql->trunk->name : "",
-	    j->dials + 1, j->max_dials);
+	    j->dials + 1, j->max_dials, resume);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	n.event = NCFX_EV_JOB_ACTIVE;
@@ -682,6 +754,7 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 	c->shown.owner = j->owner;
 	snprintf(c->shown.dest, sizeof(c->shown.dest), "%s", j->dest);
 	c->shown.pages = j->pages;
+	c->shown.pages_sent = before;
 	c->shown.since = (int64_t)time(NULL);
 	show_line(q, &c->shown, c->tag);
 	session_notify_user(q->srv, j->owner);

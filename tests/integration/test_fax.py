@@ -269,6 +269,48 @@ class Line(unittest.TestCase):
         self.assertEqual((end["state"], end["tries"]), ("failed", 2))
         self.assertLess(end["pages_sent"], 3)
 
+    def test_a_call_cut_mid_fax_is_retried_from_the_first_unconfirmed_page(self):
+        # The machine hangs up during the second page of every call: each retry sends from
+        # the first page it did not confirm, so the fax gets through, every page once.
+        path = self.tiff(self.alice, "resume.tif", pages=3, seed=18)
+        job, notes = self.send_wait(self.alice, path, "5550166", "--retries", "5")
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        calls, call = [], None
+        for n in notes:
+            if n["event"] == "job_active":
+                call = {"pages": []}
+                calls.append(call)
+                m = re.search(r"to send from page (\d+) of 3 \((pages? 1(-\d+)?) went on an "
+                              r"earlier call\)", n["text"])
+                call["from"] = int(m.group(1)) if m else 1
+            elif n["event"] == "job_page" and n.get("page"):
+                call["pages"].append(n["page"])
+                if call["from"] > 1:
+                    first = "page 1" if call["from"] == 2 else "pages 1-%d" % (call["from"] - 1)
+                    self.assertIn("page %d of 3 sent" % n["page"], n["text"])
+                    self.assertIn("; %s went on an earlier call" % first, n["text"])
+            elif n["event"] == "job_retry":
+                m = re.search(r"call failed after (\d) of 3 pages: .*?(; the next call sends "
+                              r"from page (\d))?; next try", n["text"])
+                self.assertIsNotNone(m, n["text"])
+                call["confirmed"] = int(m.group(1))
+                if call["confirmed"] > 0:
+                    self.assertEqual(int(m.group(3)), call["confirmed"] + 1, n["text"])
+        self.assertGreater(len(calls), 1, notes)
+        # each call starts right after the pages confirmed before it, and no page is
+        # confirmed twice
+        confirmed = 0
+        for c in calls:
+            self.assertEqual(c["from"], confirmed + 1, calls)
+            self.assertTrue(all(p > confirmed for p in c["pages"]), calls)
+            confirmed = c.get("confirmed", 3)
+        self.assertEqual(sorted(p for c in calls for p in c["pages"]), [1, 2, 3], calls)
+        self.assertRegex(notes[-1]["text"], r"sent 3 pages to .*; pages? \d(-3)? on this "
+                         r"call, pages? 1(-\d)? on an earlier call")
+        end = self.job(self.alice, job["id"])
+        self.assertEqual((end["state"], end["pages_sent"], end["tries"]),
+                         ("done", 3, len(calls)), end)
+
     def test_machine_without_fine_gets_standard(self):
         path = self.tiff(self.alice, "fine.tif", pages=1, seed=9)
         job, notes = self.send_wait(self.alice, path, "5550144")
