@@ -13,9 +13,14 @@
  * channels of their own. A number of ours stays on the software line; any other goes to the
  * first trunk whose route takes it, else to the software line. A trunk also offers calls
  * from outside to our numbers: they take a channel of that trunk and are filed as faxes
- * received, as a fax to one of our numbers from inside is. */
+ * received, as a fax to one of our numbers from inside is. Each incoming call is received in
+ * a directory of its own in the spool's tmp, beside a note of whom it is for: the pages the
+ * far end saw confirmed are there even after a crash, and the next start files them (the far
+ * end takes up after them), where the software line's calls to our own numbers, whose sender
+ * is this server too, are simply made again. */
 #include "faxqueue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -81,6 +86,8 @@ struct call {
 	char                 fax_doc[SPOOL_NAME_MAX];  /* a fax we received, in the spool */
 	int64_t              fax_size;
 	char                 rx_lost[200];   /* why pages we received could not be kept */
+	char                 ended[80];      /* why the call ended, when not the fax's words */
+	char                 in_dir[PATH_MAX];  /* incoming: its directory in the spool's tmp */
 	char                 err[200];
 };
 
@@ -243,9 +250,8 @@ dial(struct call *c, const char *tx)
  * way, and a damaged file would be filed as a fax that can never be shown. Pages that cannot
  * be kept are reported in rx_lost, so that the call does not count as a fax delivered. */
 static void
-keep_received(struct call *c)
+keep_received(struct spool *sp, struct call *c)
 {
-	struct spool *sp = c->q->srv->spool;
 	struct stat st;
 	char why[160];
 	int fd, pages;
@@ -301,7 +307,7 @@ run_call(void *arg)
 			unlink(std);
 		}
 	}
-	keep_received(c);
+	keep_received(c->q->srv->spool, c);
 }
 
 /* Loop side */
@@ -367,9 +373,8 @@ on_progress(void *arg)
  * was filed or there was nothing to file; -1 when pages arrived that could not be kept
  * (c->rx_lost says why). */
 static int
-file_received(struct faxqueue *q, struct call *c)
+file_received(struct server *srv, struct call *c)
 {
-	struct server *srv = q->srv;
 	const struct line_result *r = &c->res;
 	struct store_user u;
 	struct store_fax f;
@@ -400,9 +405,10 @@ file_received(struct faxqueue *q, struct call *c)
 	f.fine = c->job.fine && !c->restandard;
 	f.bit_rate = r->fax.bit_rate;
 	f.ecm = r->fax.ecm;
-	if (r->fax.callee_completion != 0)
+	if (c->ended[0] || r->fax.callee_completion != 0)
 		snprintf(f.note, sizeof(f.note), "%d page%s; the call ended early: %s", pages,
-		    plural(pages), faxcall_reason(r->fax.callee_completion));
+		    plural(pages), c->ended[0] ? c->ended :
+		    faxcall_reason(r->fax.callee_completion));
 	memset(&n, 0, sizeof(n));
 	n.user = u.id;
 	n.event = NCFX_EV_FAX_RECEIVED;
@@ -559,7 +565,7 @@ call_done(void *arg)
 	char earlier[32] = "", these[32] = "", next[64] = "";
 
 	c->delivered = 1;
-	kept = file_received(q, c) == 0;
+	kept = file_received(q->srv, c) == 0;
 	/* A call to one of our own numbers where our answering side could not write its file
 	 * (the caller only sees a far machine that stopped answering). */
 	own_failed = r->received_by[0] && faxcall_class(r->fax.callee_completion) ==
@@ -922,18 +928,75 @@ out:
 
 /* Incoming calls */
 
+#define IN_PREFIX  "in-"         /* an incoming call's directory in the spool's tmp */
+#define IN_NOTE    "call"        /* in it: the user, the number called, the caller */
+#define IN_NOTE_MAX 512
+
+/* Empties and removes an incoming call's directory (its files are ours: the fax, the note). */
+static void
+in_dir_remove(const char *dir)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* The directory an incoming call is received in, with its note, so that a crash leaves the
+ * pages with whom they are for. 0, or -1 (the call is then received in the tmp directory
+ * itself, as before, and a crash loses its pages). */
+static int
+in_dir_make(struct call *c)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(c->in_dir, sizeof(c->in_dir), "%s/" IN_PREFIX "XXXXXX",
+	    spool_tmp_dir(c->q->srv->spool));
+	if (mkdtemp(c->in_dir) == NULL) {
+		c->in_dir[0] = '\0';
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/" IN_NOTE, c->in_dir);
+	if ((f = fopen(path, "wx")) == NULL) {
+		in_dir_remove(c->in_dir);
+		c->in_dir[0] = '\0';
+		return -1;
+	}
+	fprintf(f, "%s\n%s\n%s\n", c->res.received_by, c->number, c->from);
+	if (fclose(f) != 0) {
+		in_dir_remove(c->in_dir);
+		c->in_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 static void
 run_incoming(void *arg)
 {
 	struct call *c = arg;
 	struct line_call lc = { 0 };
 
+	if (in_dir_make(c) < 0)
+		log_warn("%s: cannot make a directory to receive into", c->tag);
 	lc.number = c->number;
 	lc.caller_id = c->q->station_id[0] ? c->q->station_id : NULL;
-	lc.rx_dir = spool_tmp_dir(c->q->srv->spool);
+	lc.rx_dir = c->in_dir[0] ? c->in_dir : spool_tmp_dir(c->q->srv->spool);
 	lc.abort = &c->abort;
 	c->rc = c->ql->ops->answer(c->ql->line, c->token, &lc, &c->res);
-	keep_received(c);
+	keep_received(c->q->srv->spool, c);
+	if (c->in_dir[0])
+		in_dir_remove(c->in_dir);     /* the fax, if any, is in the spool's docs by now */
 }
 
 static void
@@ -947,10 +1010,86 @@ incoming_done(void *arg)
 		log_warnx("%s: not received: %s", c->tag, r->words);
 		return;
 	}
-	if (file_received(c->q, c) < 0)
+	if (file_received(c->q->srv, c) < 0)
 		return;
 	if (r->fax.pages_received == 0)
 		log_warnx("%s: no page came: %s", c->tag, r->fax.reason);
+}
+
+/* One incoming call's directory left by a crash: the pages in it are filed for the user its
+ * note names, as a fax whose call ended early. 1 filed, 0 nothing to file. */
+static int
+recover_one(struct server *srv, const char *dir)
+{
+	struct call c;
+	char path[PATH_MAX + 300], note[IN_NOTE_MAX], why[160], *line[3], *save = NULL;
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+	size_t n;
+	int pages = 0, filed = 0;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(path, sizeof(path), "%s/" IN_NOTE, dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(note, 1, sizeof(note) - 1, f);
+	fclose(f);
+	note[n] = '\0';
+	line[0] = strtok_r(note, "\n", &save);
+	line[1] = strtok_r(NULL, "\n", &save);
+	line[2] = strtok_r(NULL, "\n", &save);
+	if (line[0] == NULL || line[1] == NULL)
+		return 0;
+	snprintf(c.res.received_by, sizeof(c.res.received_by), "%s", line[0]);
+	snprintf(c.number, sizeof(c.number), "%s", line[1]);
+	snprintf(c.from, sizeof(c.from), "%s", line[2] ? line[2] : "");
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strcmp(de->d_name, IN_NOTE) == 0)
+			continue;
+		snprintf(c.res.rx_tiff, sizeof(c.res.rx_tiff), "%s/%s", dir, de->d_name);
+		/* The pages written before the crash: a page is written whole before it is
+		 * confirmed, so every page the far end saw confirmed is here. */
+		if ((pages = tiffdoc_inspect(c.res.rx_tiff, why, sizeof(why))) <= 0) {
+			log_warnx("user=%s: a fax to %s from %s cut by a crash holds no page that can "
+			    "be read (%s); removed", c.res.received_by, c.number,
+			    c.from[0] ? c.from : "an unknown caller", pages < 0 ? why : "none");
+			unlink(c.res.rx_tiff);
+			continue;
+		}
+		c.res.fax.pages_received = pages;
+		snprintf(c.ended, sizeof(c.ended), "this server stopped during the call");
+		keep_received(srv->spool, &c);
+		if (file_received(srv, &c) == 0 && c.fax_doc[0])
+			filed++;
+		break;
+	}
+	closedir(d);
+	return filed;
+}
+
+int
+faxqueue_recover(struct server *srv)
+{
+	const char *tmp = spool_tmp_dir(srv->spool);
+	char dir[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+	int filed = 0;
+
+	if ((d = opendir(tmp)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, IN_PREFIX, strlen(IN_PREFIX)) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", tmp, de->d_name);
+		filed += recover_one(srv, dir);
+		in_dir_remove(dir);
+	}
+	closedir(d);
+	return filed;
 }
 
 /* A line offers a call from outside to one of our numbers (line.h's line_host). */
