@@ -83,6 +83,8 @@ struct call {
 	int                  rc;             /* the line's return: -1 could not even dial */
 	struct line_result   res;
 	int                  restandard;     /* resent at standard: the far end takes no fine */
+	int                  count_pages;    /* the far end is not this server: each page it
+	                                      * confirms is saved with the job at once */
 	char                 fax_doc[SPOOL_NAME_MAX];  /* a fax we received, in the spool */
 	int64_t              fax_size;
 	char                 rx_lost[200];   /* why pages we received could not be kept */
@@ -115,6 +117,7 @@ struct progress {
 };
 
 static void pump(struct faxqueue *q);
+static const char *own_user(struct faxqueue *q, const char *number);
 
 static const char *
 plural(int n)
@@ -319,7 +322,7 @@ on_progress(void *arg)
 	struct call *c = pr->c;
 	struct faxqueue *q = c->q;
 	struct store_note n;
-	int before = pages_before(&c->job);
+	int before = pages_before(&c->job), rc;
 	char earlier[64] = "", from[96] = "";
 
 	/* The call may have ended, or been cancelled, since: report only a live one. */
@@ -362,9 +365,21 @@ on_progress(void *arg)
 	c->shown.pages_sent = n.page;
 	c->shown.bit_rate = pr->p.bit_rate;
 	show_line(q, &c->shown, c->tag);
-	if (store_note_add(q->srv->store, &n) < 0)
+	if (pr->p.event == FAXCALL_PAGE && c->count_pages) {
+		/* The page is the far end's now: the job says so with the note, in one
+		 * transaction, so that a crash from here on takes up after it. */
+		struct store_job j = c->job;
+
+		j.pages_sent = n.page < j.pages ? n.page : j.pages;
+		j.bit_rate = n.bit_rate;
+		j.ecm = n.ecm;
+		snprintf(j.remote_id, sizeof(j.remote_id), "%s", n.remote_id);
+		rc = store_job_save(q->srv->store, &j, NCFX_JOB_ACTIVE, &n);
+	} else
+		rc = store_note_add(q->srv->store, &n);
+	if (rc < 0)
 		log_warnx("%s: store: %s", c->tag, store_errmsg(q->srv->store));
-	else
+	else if (rc != 2)              /* 2: cancelled meanwhile; the hang-up is on its way */
 		session_notify_user(q->srv, n.user);
 	free(pr);
 }
@@ -561,7 +576,7 @@ call_done(void *arg)
 	char what[400], text[NCFX_STR_MAX];
 	int sent = c->rc == 0 && r->outcome == LINE_CONNECTED &&
 	    faxcall_class(r->fax.completion) == FAXCALL_SENT;
-	int kept, own_failed, before = pages_before(&c->job), now;
+	int kept, own_failed, before = pages_before(&c->job), now, total;
 	char earlier[32] = "", these[32] = "", next[64] = "";
 
 	c->delivered = 1;
@@ -570,9 +585,24 @@ call_done(void *arg)
 	 * (the caller only sees a far machine that stopped answering). */
 	own_failed = r->received_by[0] && faxcall_class(r->fax.callee_completion) ==
 	    FAXCALL_DOCUMENT;
+	/* The pages the far end confirmed, this call's after the earlier calls'. Pages one of
+	 * our own numbers confirmed but could not keep count for nothing: nobody has them. */
+	now = c->rc == 0 && r->outcome == LINE_CONNECTED && !(r->received_by[0] && !kept) ?
+	    r->fax.pages_sent : 0;
+	total = before + now > j.pages ? j.pages : before + now;
+	if (!sent && now > 0 && total == j.pages && j.pages > 0 &&
+	    faxcall_class(r->fax.completion) == FAXCALL_RETRY) {
+		/* The far end confirmed every page and the call broke while it was ending: the
+		 * fax is there, as HylaFAX also counts it. */
+		log_info("%s: every page was confirmed before the call ended: %s", c->tag,
+		    r->fax.reason);
+		sent = 1;
+	}
 	if (atomic_load(&c->abort) && !sent) {
 		/* We hung up: for a cancel the store already says cancelled; for a stop the job
-		 * waits for the next start, no try counted (the far end did nothing wrong). */
+		 * waits for the next start, no try counted (the far end did nothing wrong), and
+		 * takes up after the pages the far end confirmed. */
+		j.pages_sent = total;
 		if (q->stopping)
 			back_to_pending(q, &j);
 		else
@@ -600,21 +630,10 @@ call_done(void *arg)
 		break;
 	}
 	j.tries++;
-	/* The pages the far end confirmed, this call's after the earlier calls'. Pages one of
-	 * our own numbers confirmed but could not keep count for nothing: nobody has them. */
-	now = r->received_by[0] && !kept ? 0 : r->fax.pages_sent;
-	j.pages_sent = before + now > j.pages ? j.pages : before + now;
+	j.pages_sent = total;
 	if (before > 0) {
 		first_pages(before, earlier, sizeof(earlier));
 		last_pages(before + 1, j.pages_sent, these, sizeof(these));
-	}
-	if (faxcall_class(r->fax.completion) == FAXCALL_RETRY && j.pages_sent == j.pages &&
-	    j.pages > 0 && now > 0) {
-		/* The far end confirmed every page and the call broke while it was ending: the
-		 * fax is there, as HylaFAX also counts it. */
-		log_info("%s: every page was confirmed before the call ended: %s", c->tag,
-		    r->fax.reason);
-		sent = 1;
 	}
 	j.bit_rate = r->fax.bit_rate;
 	j.ecm = r->fax.ecm;
@@ -743,6 +762,9 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 		return rc == 2 ? 0 : -1;
 	c = take_slot(q, ql);
 	c->job = *j;
+	/* A call to one of our own numbers is received by this server: a crash loses its
+	 * pages on both sides, so the job counts only what a finished call confirmed. */
+	c->count_pages = own_user(q, j->dest) == NULL;
 	snprintf(c->number, sizeof(c->number), "%s", j->dest);
 	job_tag(q, j, c->tag, sizeof(c->tag));
 	spool_doc_path(q->srv->spool, j->doc, c->tx_path, sizeof(c->tx_path));
@@ -1156,7 +1178,16 @@ recover(struct store_job *j, void *arg)
 	 * the server every time must still come to an end. */
 	j->dials++;
 	j->tries++;
-	if (j->tries >= j->max_tries || j->dials >= j->max_dials) {
+	if (j->pages_sent >= j->pages && j->pages > 0) {
+		/* The far end had confirmed every page (each is saved with the job as it is
+		 * confirmed): the fax is there. */
+		j->state = NCFX_JOB_DONE;
+		j->next_try = 0;
+		snprintf(j->reason, sizeof(j->reason), "sent %d page%s to %s; the far end confirmed "
+		    "every page before the server stopped during the call", j->pages_sent,
+		    plural(j->pages_sent), j->remote_id[0] ? j->remote_id : j->dest);
+		n.event = NCFX_EV_JOB_DONE;
+	} else if (j->tries >= j->max_tries || j->dials >= j->max_dials) {
 		j->state = NCFX_JOB_FAILED;
 		snprintf(j->reason, sizeof(j->reason), "the server stopped during the last call "
 		    "allowed (call %d of %d, dial %d of %d)", j->tries, j->max_tries, j->dials,
@@ -1175,7 +1206,7 @@ recover(struct store_job *j, void *arg)
 		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
 	else {
 		log_info("%s: %s: %s", tag, ncfx_job_state_name(j->state), j->reason);
-		if (j->state == NCFX_JOB_FAILED)
+		if (j->state == NCFX_JOB_FAILED || j->state == NCFX_JOB_DONE)
 			spool_remove(q->srv->spool, j->doc);
 	}
 	return 0;
