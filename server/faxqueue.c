@@ -335,8 +335,9 @@ on_progress(void *arg)
 	n.job = c->job.id;
 	n.event = NCFX_EV_JOB_PAGE;
 	n.state = NCFX_JOB_ACTIVE;
-	/* The call counts its own pages; the job counts those confirmed on earlier calls too. */
-	n.page = before + pr->p.page;
+	/* The call counts its own pages; the job counts those confirmed on earlier calls too.
+	 * (A "connected" note carries no page, as before any call.) */
+	n.page = pr->p.event == FAXCALL_PAGE ? before + pr->p.page : 0;
 	n.pages = pr->p.pages;
 	if (before > 0) {
 		char first[32];
@@ -362,7 +363,7 @@ on_progress(void *arg)
 		c->shown.connected = 1;
 		snprintf(c->shown.remote_id, sizeof(c->shown.remote_id), "%s", pr->p.remote_id);
 	}
-	c->shown.pages_sent = n.page;
+	c->shown.pages_sent = before + pr->p.page;
 	c->shown.bit_rate = pr->p.bit_rate;
 	show_line(q, &c->shown, c->tag);
 	if (pr->p.event == FAXCALL_PAGE && c->count_pages) {
