@@ -4,13 +4,23 @@
  * a call leaves it active: at the next start it is put back to be dialled again, never
  * counted as sent.
  *
+ * A call that breaks off mid-fax (the far end hangs up, the line is lost) is retried from
+ * the first page the far end did not confirm, as HylaFAX does: the job keeps the pages
+ * confirmed over all its calls (pages_sent), and the next call starts after them. A job's
+ * number and document never change; a document sent again is a new job, from page 1.
+ *
  * Lines: the software line (our own numbers, simulated remotes) and each SIP trunk, with
  * channels of their own. A number of ours stays on the software line; any other goes to the
  * first trunk whose route takes it, else to the software line. A trunk also offers calls
  * from outside to our numbers: they take a channel of that trunk and are filed as faxes
- * received, as a fax to one of our numbers from inside is. */
+ * received, as a fax to one of our numbers from inside is. Each incoming call is received in
+ * a directory of its own in the spool's tmp, beside a note of whom it is for: the pages the
+ * far end saw confirmed are there even after a crash, and the next start files them (the far
+ * end takes up after them), where the software line's calls to our own numbers, whose sender
+ * is this server too, are simply made again. */
 #include "faxqueue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -73,9 +83,13 @@ struct call {
 	int                  rc;             /* the line's return: -1 could not even dial */
 	struct line_result   res;
 	int                  restandard;     /* resent at standard: the far end takes no fine */
+	int                  count_pages;    /* the far end is not this server: each page it
+	                                      * confirms is saved with the job at once */
 	char                 fax_doc[SPOOL_NAME_MAX];  /* a fax we received, in the spool */
 	int64_t              fax_size;
 	char                 rx_lost[200];   /* why pages we received could not be kept */
+	char                 ended[80];      /* why the call ended, when not the fax's words */
+	char                 in_dir[PATH_MAX];  /* incoming: its directory in the spool's tmp */
 	char                 err[200];
 };
 
@@ -103,11 +117,40 @@ struct progress {
 };
 
 static void pump(struct faxqueue *q);
+static const char *own_user(struct faxqueue *q, const char *number);
 
 static const char *
 plural(int n)
 {
 	return n == 1 ? "" : "s";
+}
+
+/* "page 1" or "pages 1-4": the first n pages of a document. */
+static void
+first_pages(int n, char *out, size_t cap)
+{
+	if (n == 1)
+		snprintf(out, cap, "page 1");
+	else
+		snprintf(out, cap, "pages 1-%d", n);
+}
+
+/* "page 3" or "pages 3-5": from page `from` to the last, `to`. */
+static void
+last_pages(int from, int to, char *out, size_t cap)
+{
+	if (from >= to)
+		snprintf(out, cap, "page %d", to);
+	else
+		snprintf(out, cap, "pages %d-%d", from, to);
+}
+
+/* Pages the far end confirmed on the job's earlier calls, for the next call to take up after;
+ * 0 when the job starts from its first page. */
+static int
+pages_before(const struct store_job *j)
+{
+	return j->pages_sent > 0 && j->pages_sent < j->pages ? j->pages_sent : 0;
 }
 
 static void
@@ -196,6 +239,7 @@ dial(struct call *c, const char *tx)
 
 	lc.number = c->job.dest;
 	lc.tx_tiff = tx;
+	lc.first_page = pages_before(&c->job) + 1;
 	lc.caller_id = c->q->station_id[0] ? c->q->station_id : NULL;
 	lc.rx_dir = spool_tmp_dir(c->q->srv->spool);
 	lc.progress = post_progress;
@@ -209,9 +253,8 @@ dial(struct call *c, const char *tx)
  * way, and a damaged file would be filed as a fax that can never be shown. Pages that cannot
  * be kept are reported in rx_lost, so that the call does not count as a fax delivered. */
 static void
-keep_received(struct call *c)
+keep_received(struct spool *sp, struct call *c)
 {
-	struct spool *sp = c->q->srv->spool;
 	struct stat st;
 	char why[160];
 	int fd, pages;
@@ -267,7 +310,7 @@ run_call(void *arg)
 			unlink(std);
 		}
 	}
-	keep_received(c);
+	keep_received(c->q->srv->spool, c);
 }
 
 /* Loop side */
@@ -279,6 +322,8 @@ on_progress(void *arg)
 	struct call *c = pr->c;
 	struct faxqueue *q = c->q;
 	struct store_note n;
+	int before = pages_before(&c->job), rc;
+	char earlier[64] = "", from[96] = "";
 
 	/* The call may have ended, or been cancelled, since: report only a live one. */
 	if (!c->busy || c->job.id != pr->job || atomic_load(&c->abort)) {
@@ -290,30 +335,52 @@ on_progress(void *arg)
 	n.job = c->job.id;
 	n.event = NCFX_EV_JOB_PAGE;
 	n.state = NCFX_JOB_ACTIVE;
-	n.page = pr->p.page;
+	/* The call counts its own pages; the job counts those confirmed on earlier calls too.
+	 * (A "connected" note carries no page, as before any call.) */
+	n.page = pr->p.event == FAXCALL_PAGE ? before + pr->p.page : 0;
 	n.pages = pr->p.pages;
+	if (before > 0) {
+		char first[32];
+
+		first_pages(before, first, sizeof(first));
+		snprintf(earlier, sizeof(earlier), "; %s went on an earlier call", first);
+		snprintf(from, sizeof(from), "; sending from page %d, %s went on an earlier call",
+		    before + 1, first);
+	}
 	n.bit_rate = pr->p.bit_rate;
 	n.ecm = pr->p.ecm;
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", pr->p.remote_id);
 	if (pr->p.event == FAXCALL_CONNECTED)
-		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s",
+		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s%s",
 		    pr->p.remote_id[0] ? "'" : "", pr->p.remote_id[0] ? pr->p.remote_id :
 		    c->job.dest, pr->p.remote_id[0] ? "'" : "", pr->p.bit_rate,
-		    pr->p.ecm ? ", ECM" : "");
+		    pr->p.ecm ? ", ECM" : "", from);
 	else
-		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s", pr->p.page,
-		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "");
+		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s%s", n.page,
+		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "", earlier);
 	log_debug("%s: %s", c->tag, n.text);
 	if (pr->p.event == FAXCALL_CONNECTED) {
 		c->shown.connected = 1;
 		snprintf(c->shown.remote_id, sizeof(c->shown.remote_id), "%s", pr->p.remote_id);
 	}
-	c->shown.pages_sent = pr->p.page;
+	c->shown.pages_sent = before + pr->p.page;
 	c->shown.bit_rate = pr->p.bit_rate;
 	show_line(q, &c->shown, c->tag);
-	if (store_note_add(q->srv->store, &n) < 0)
+	if (pr->p.event == FAXCALL_PAGE && c->count_pages) {
+		/* The page is the far end's now: the job says so with the note, in one
+		 * transaction, so that a crash from here on takes up after it. */
+		struct store_job j = c->job;
+
+		j.pages_sent = n.page < j.pages ? n.page : j.pages;
+		j.bit_rate = n.bit_rate;
+		j.ecm = n.ecm;
+		snprintf(j.remote_id, sizeof(j.remote_id), "%s", n.remote_id);
+		rc = store_job_save(q->srv->store, &j, NCFX_JOB_ACTIVE, &n);
+	} else
+		rc = store_note_add(q->srv->store, &n);
+	if (rc < 0)
 		log_warnx("%s: store: %s", c->tag, store_errmsg(q->srv->store));
-	else
+	else if (rc != 2)              /* 2: cancelled meanwhile; the hang-up is on its way */
 		session_notify_user(q->srv, n.user);
 	free(pr);
 }
@@ -322,9 +389,8 @@ on_progress(void *arg)
  * was filed or there was nothing to file; -1 when pages arrived that could not be kept
  * (c->rx_lost says why). */
 static int
-file_received(struct faxqueue *q, struct call *c)
+file_received(struct server *srv, struct call *c)
 {
-	struct server *srv = q->srv;
 	const struct line_result *r = &c->res;
 	struct store_user u;
 	struct store_fax f;
@@ -355,9 +421,10 @@ file_received(struct faxqueue *q, struct call *c)
 	f.fine = c->job.fine && !c->restandard;
 	f.bit_rate = r->fax.bit_rate;
 	f.ecm = r->fax.ecm;
-	if (r->fax.callee_completion != 0)
+	if (c->ended[0] || r->fax.callee_completion != 0)
 		snprintf(f.note, sizeof(f.note), "%d page%s; the call ended early: %s", pages,
-		    plural(pages), faxcall_reason(r->fax.callee_completion));
+		    plural(pages), c->ended[0] ? c->ended :
+		    faxcall_reason(r->fax.callee_completion));
 	memset(&n, 0, sizeof(n));
 	n.user = u.id;
 	n.event = NCFX_EV_FAX_RECEIVED;
@@ -510,17 +577,33 @@ call_done(void *arg)
 	char what[400], text[NCFX_STR_MAX];
 	int sent = c->rc == 0 && r->outcome == LINE_CONNECTED &&
 	    faxcall_class(r->fax.completion) == FAXCALL_SENT;
-	int kept, own_failed;
+	int kept, own_failed, before = pages_before(&c->job), now, total;
+	char earlier[32] = "", these[32] = "", next[64] = "";
 
 	c->delivered = 1;
-	kept = file_received(q, c) == 0;
+	kept = file_received(q->srv, c) == 0;
 	/* A call to one of our own numbers where our answering side could not write its file
 	 * (the caller only sees a far machine that stopped answering). */
 	own_failed = r->received_by[0] && faxcall_class(r->fax.callee_completion) ==
 	    FAXCALL_DOCUMENT;
+	/* The pages the far end confirmed, this call's after the earlier calls'. Pages one of
+	 * our own numbers confirmed but could not keep count for nothing: nobody has them. */
+	now = c->rc == 0 && r->outcome == LINE_CONNECTED && !(r->received_by[0] && !kept) ?
+	    r->fax.pages_sent : 0;
+	total = before + now > j.pages ? j.pages : before + now;
+	if (!sent && now > 0 && total == j.pages && j.pages > 0 &&
+	    faxcall_class(r->fax.completion) == FAXCALL_RETRY) {
+		/* The far end confirmed every page and the call broke while it was ending: the
+		 * fax is there, as HylaFAX also counts it. */
+		log_info("%s: every page was confirmed before the call ended: %s", c->tag,
+		    r->fax.reason);
+		sent = 1;
+	}
 	if (atomic_load(&c->abort) && !sent) {
 		/* We hung up: for a cancel the store already says cancelled; for a stop the job
-		 * waits for the next start, no try counted (the far end did nothing wrong). */
+		 * waits for the next start, no try counted (the far end did nothing wrong), and
+		 * takes up after the pages the far end confirmed. */
+		j.pages_sent = total;
 		if (q->stopping)
 			back_to_pending(q, &j);
 		else
@@ -548,11 +631,15 @@ call_done(void *arg)
 		break;
 	}
 	j.tries++;
-	j.pages_sent = r->fax.pages_sent;
+	j.pages_sent = total;
+	if (before > 0) {
+		first_pages(before, earlier, sizeof(earlier));
+		last_pages(before + 1, j.pages_sent, these, sizeof(these));
+	}
 	j.bit_rate = r->fax.bit_rate;
 	j.ecm = r->fax.ecm;
 	snprintf(j.remote_id, sizeof(j.remote_id), "%s", r->fax.remote_id);
-	switch (faxcall_class(r->fax.completion)) {
+	switch (sent ? FAXCALL_SENT : faxcall_class(r->fax.completion)) {
 	case FAXCALL_SENT:
 		if (!kept) {
 			/* Our own number took every page but could not keep them: nobody has
@@ -563,18 +650,23 @@ call_done(void *arg)
 		}
 		j.state = NCFX_JOB_DONE;
 		j.next_try = 0;
-		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s",
-		    j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
+		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s%s%s%s%s"
+		    "%s", j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
 		    j.remote_id[0] ? j.remote_id : j.dest, j.remote_id[0] ? "'" : "", j.bit_rate,
 		    j.ecm ? " with ECM" : "", c->restandard ? ", at standard resolution (the far "
-		    "machine takes no fine)" : "");
+		    "machine takes no fine)" : "", before > 0 ? "; " : "", these,
+		    before > 0 ? " on this call, " : "", earlier,
+		    before > 0 ? " on an earlier call" : "");
 		snprintf(text, sizeof(text), "%s to %s done: %s", j.filename, j.dest, j.reason);
 		save_outcome(q, &j, NCFX_EV_JOB_DONE, text);
 		return;
 	case FAXCALL_RETRY:
-		snprintf(what, sizeof(what), "call failed after %d of %d page%s: %s", j.pages_sent,
+		if (pages_before(&j) > 0)
+			snprintf(next, sizeof(next), "; the next call sends from page %d",
+			    pages_before(&j) + 1);
+		snprintf(what, sizeof(what), "call failed after %d of %d page%s: %s%s", j.pages_sent,
 		    j.pages, plural(j.pages), own_failed ? "this server could not store the fax it "
-		    "was receiving on this number (is its disk full?)" : r->fax.reason);
+		    "was receiving on this number (is its disk full?)" : r->fax.reason, next);
 		retry_or_fail(q, &j, what, cfg->retry_failed);
 		return;
 	default:
@@ -647,14 +739,20 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 {
 	struct call *c = NULL;
 	struct store_note n;
-	int from = j->state, rc;
+	int from = j->state, rc, before = pages_before(j);
+	char resume[96] = "", first[32];
 
 	if (ql->busy >= ql->channels)
 		return 0;
+	if (before > 0) {
+		first_pages(before, first, sizeof(first));
+		snprintf(resume, sizeof(resume), " to send from page %d of %d (%s went on an "
+		    "earlier call)", before + 1, j->pages, first);
+	}
 	j->state = NCFX_JOB_ACTIVE;
-	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)",
+	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)%s",
 	    j->dest, ql->trunk ? " on trunk " : "", ql->trunk ? ql->trunk->name : "",
-	    j->dials + 1, j->max_dials);
+	    j->dials + 1, j->max_dials, resume);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
 	n.event = NCFX_EV_JOB_ACTIVE;
@@ -665,6 +763,9 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 		return rc == 2 ? 0 : -1;
 	c = take_slot(q, ql);
 	c->job = *j;
+	/* A call to one of our own numbers is received by this server: a crash loses its
+	 * pages on both sides, so the job counts only what a finished call confirmed. */
+	c->count_pages = own_user(q, j->dest) == NULL;
 	snprintf(c->number, sizeof(c->number), "%s", j->dest);
 	job_tag(q, j, c->tag, sizeof(c->tag));
 	spool_doc_path(q->srv->spool, j->doc, c->tx_path, sizeof(c->tx_path));
@@ -682,6 +783,7 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 	c->shown.owner = j->owner;
 	snprintf(c->shown.dest, sizeof(c->shown.dest), "%s", j->dest);
 	c->shown.pages = j->pages;
+	c->shown.pages_sent = before;
 	c->shown.since = (int64_t)time(NULL);
 	show_line(q, &c->shown, c->tag);
 	session_notify_user(q->srv, j->owner);
@@ -849,18 +951,75 @@ out:
 
 /* Incoming calls */
 
+#define IN_PREFIX  "in-"         /* an incoming call's directory in the spool's tmp */
+#define IN_NOTE    "call"        /* in it: the user, the number called, the caller */
+#define IN_NOTE_MAX 512
+
+/* Empties and removes an incoming call's directory (its files are ours: the fax, the note). */
+static void
+in_dir_remove(const char *dir)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* The directory an incoming call is received in, with its note, so that a crash leaves the
+ * pages with whom they are for. 0, or -1 (the call is then received in the tmp directory
+ * itself, as before, and a crash loses its pages). */
+static int
+in_dir_make(struct call *c)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(c->in_dir, sizeof(c->in_dir), "%s/" IN_PREFIX "XXXXXX",
+	    spool_tmp_dir(c->q->srv->spool));
+	if (mkdtemp(c->in_dir) == NULL) {
+		c->in_dir[0] = '\0';
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/" IN_NOTE, c->in_dir);
+	if ((f = fopen(path, "wx")) == NULL) {
+		in_dir_remove(c->in_dir);
+		c->in_dir[0] = '\0';
+		return -1;
+	}
+	fprintf(f, "%s\n%s\n%s\n", c->res.received_by, c->number, c->from);
+	if (fclose(f) != 0) {
+		in_dir_remove(c->in_dir);
+		c->in_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 static void
 run_incoming(void *arg)
 {
 	struct call *c = arg;
 	struct line_call lc = { 0 };
 
+	if (in_dir_make(c) < 0)
+		log_warn("%s: cannot make a directory to receive into", c->tag);
 	lc.number = c->number;
 	lc.caller_id = c->q->station_id[0] ? c->q->station_id : NULL;
-	lc.rx_dir = spool_tmp_dir(c->q->srv->spool);
+	lc.rx_dir = c->in_dir[0] ? c->in_dir : spool_tmp_dir(c->q->srv->spool);
 	lc.abort = &c->abort;
 	c->rc = c->ql->ops->answer(c->ql->line, c->token, &lc, &c->res);
-	keep_received(c);
+	keep_received(c->q->srv->spool, c);
+	if (c->in_dir[0])
+		in_dir_remove(c->in_dir);     /* the fax, if any, is in the spool's docs by now */
 }
 
 static void
@@ -874,10 +1033,86 @@ incoming_done(void *arg)
 		log_warnx("%s: not received: %s", c->tag, r->words);
 		return;
 	}
-	if (file_received(c->q, c) < 0)
+	if (file_received(c->q->srv, c) < 0)
 		return;
 	if (r->fax.pages_received == 0)
 		log_warnx("%s: no page came: %s", c->tag, r->fax.reason);
+}
+
+/* One incoming call's directory left by a crash: the pages in it are filed for the user its
+ * note names, as a fax whose call ended early. 1 filed, 0 nothing to file. */
+static int
+recover_one(struct server *srv, const char *dir)
+{
+	struct call c;
+	char path[PATH_MAX + 300], note[IN_NOTE_MAX], why[160], *line[3], *save = NULL;
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+	size_t n;
+	int pages = 0, filed = 0;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(path, sizeof(path), "%s/" IN_NOTE, dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(note, 1, sizeof(note) - 1, f);
+	fclose(f);
+	note[n] = '\0';
+	line[0] = strtok_r(note, "\n", &save);
+	line[1] = strtok_r(NULL, "\n", &save);
+	line[2] = strtok_r(NULL, "\n", &save);
+	if (line[0] == NULL || line[1] == NULL)
+		return 0;
+	snprintf(c.res.received_by, sizeof(c.res.received_by), "%s", line[0]);
+	snprintf(c.number, sizeof(c.number), "%s", line[1]);
+	snprintf(c.from, sizeof(c.from), "%s", line[2] ? line[2] : "");
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strcmp(de->d_name, IN_NOTE) == 0)
+			continue;
+		snprintf(c.res.rx_tiff, sizeof(c.res.rx_tiff), "%s/%s", dir, de->d_name);
+		/* The pages written before the crash: a page is written whole before it is
+		 * confirmed, so every page the far end saw confirmed is here. */
+		if ((pages = tiffdoc_inspect(c.res.rx_tiff, why, sizeof(why))) <= 0) {
+			log_warnx("user=%s: a fax to %s from %s cut by a crash holds no page that can "
+			    "be read (%s); removed", c.res.received_by, c.number,
+			    c.from[0] ? c.from : "an unknown caller", pages < 0 ? why : "none");
+			unlink(c.res.rx_tiff);
+			continue;
+		}
+		c.res.fax.pages_received = pages;
+		snprintf(c.ended, sizeof(c.ended), "this server stopped during the call");
+		keep_received(srv->spool, &c);
+		if (file_received(srv, &c) == 0 && c.fax_doc[0])
+			filed++;
+		break;
+	}
+	closedir(d);
+	return filed;
+}
+
+int
+faxqueue_recover(struct server *srv)
+{
+	const char *tmp = spool_tmp_dir(srv->spool);
+	char dir[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+	int filed = 0;
+
+	if ((d = opendir(tmp)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, IN_PREFIX, strlen(IN_PREFIX)) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", tmp, de->d_name);
+		filed += recover_one(srv, dir);
+		in_dir_remove(dir);
+	}
+	closedir(d);
+	return filed;
 }
 
 /* A line offers a call from outside to one of our numbers (line.h's line_host). */
@@ -944,7 +1179,16 @@ recover(struct store_job *j, void *arg)
 	 * the server every time must still come to an end. */
 	j->dials++;
 	j->tries++;
-	if (j->tries >= j->max_tries || j->dials >= j->max_dials) {
+	if (j->pages_sent >= j->pages && j->pages > 0) {
+		/* The far end had confirmed every page (each is saved with the job as it is
+		 * confirmed): the fax is there. */
+		j->state = NCFX_JOB_DONE;
+		j->next_try = 0;
+		snprintf(j->reason, sizeof(j->reason), "sent %d page%s to %s; the far end confirmed "
+		    "every page before the server stopped during the call", j->pages_sent,
+		    plural(j->pages_sent), j->remote_id[0] ? j->remote_id : j->dest);
+		n.event = NCFX_EV_JOB_DONE;
+	} else if (j->tries >= j->max_tries || j->dials >= j->max_dials) {
 		j->state = NCFX_JOB_FAILED;
 		snprintf(j->reason, sizeof(j->reason), "the server stopped during the last call "
 		    "allowed (call %d of %d, dial %d of %d)", j->tries, j->max_tries, j->dials,
@@ -963,7 +1207,7 @@ recover(struct store_job *j, void *arg)
 		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
 	else {
 		log_info("%s: %s: %s", tag, ncfx_job_state_name(j->state), j->reason);
-		if (j->state == NCFX_JOB_FAILED)
+		if (j->state == NCFX_JOB_FAILED || j->state == NCFX_JOB_DONE)
 			spool_remove(q->srv->spool, j->doc);
 	}
 	return 0;

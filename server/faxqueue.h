@@ -16,6 +16,9 @@ struct faxqueue;
 /* Builds the line from the configuration and takes back the jobs a stopped server left on a
  * line (they are dialled again). NULL with a reason when the configuration is wrong. */
 struct faxqueue *faxqueue_new(struct server *srv, char *err, size_t errlen);
+/* At start, before the spool is swept: files the pages of incoming calls a crash cut short,
+ * each as a fax received whose call ended early. Returns how many were filed. */
+int  faxqueue_recover(struct server *srv);
 /* Hangs up calls under way; their jobs wait to be dialled again at the next start. */
 void faxqueue_free(struct faxqueue *q);
 /* A job became due (submitted, resumed): look now rather than at the next timer. */

@@ -469,6 +469,10 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/spool", srv->cfg.state_dir);
 	if ((srv->spool = spool_open(path, err, sizeof(err))) == NULL)
 		fatalx("spool: %s", err);
+	/* Faxes a crash cut short while they came in: the pages that arrived are filed. */
+	if ((swept = faxqueue_recover(srv)) > 0)
+		log_info("inbox: filed %d fax%s cut short when this server stopped", swept,
+		    swept == 1 ? "" : "es");
 	/* Uploads cut by a crash, and documents whose job row never committed. */
 	swept = spool_sweep(srv->spool, doc_in_use, srv->store);
 	if (swept > 0)

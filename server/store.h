@@ -41,7 +41,8 @@ struct store_job {
 	int     max_dials;     /* dials of any outcome */
 	int     tries, dials;
 	int64_t next_try;      /* a sleeping job's wake-up */
-	int     pages_sent;    /* confirmed by the far machine in the last call */
+	int     pages_sent;    /* confirmed by the far machine, over all the job's calls: a
+	                        * call that broke off is taken up after them */
 	int     bit_rate;
 	int     ecm;
 	char    remote_id[NCFX_REMOTE_ID_MAX + 1];

@@ -135,6 +135,15 @@ setup(t30_state_t *t, const struct faxcall_opts *o, const char *ident)
 	    T30_SUPPORT_T4_2D_COMPRESSION | T30_SUPPORT_T6_COMPRESSION);
 }
 
+/* The document to send, from its page first (counting from 1; spandsp counts from 0): a
+ * call that takes up a fax where an earlier one broke off sends only the pages the far end
+ * has not confirmed. */
+static void
+tx_file(t30_state_t *t, const char *file, int first)
+{
+	t30_set_tx_file(t, file, first > 1 ? first - 1 : -1, -1);
+}
+
 /* The line between the two: A-law both ways if asked, and noise. */
 static void
 line(int16_t *amp, int n, const struct faxcall_opts *o, awgn_state_t *noise)
@@ -205,7 +214,7 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	    T30_SUPPORT_STANDARD_RESOLUTION | T30_SUPPORT_FINE_RESOLUTION);
 	if (o->page_header && *o->page_header)
 		t30_set_tx_page_header_info(c.tx_t30, o->page_header);
-	t30_set_tx_file(c.tx_t30, o->tx_tiff, -1, -1);
+	tx_file(c.tx_t30, o->tx_tiff, o->first_page);
 	/* spandsp writes a TIFF with seeks: a machine whose pages we do not keep still needs a
 	 * real file, removed at the end. */
 	if (o->rx_tiff == NULL) {
@@ -376,7 +385,7 @@ faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
 	if (o->calling) {
 		if (o->page_header && *o->page_header)
 			t30_set_tx_page_header_info(s.t30, o->page_header);
-		t30_set_tx_file(s.t30, file, -1, -1);
+		tx_file(s.t30, file, o->first_page);
 	} else {
 		t30_set_supported_resolutions(s.t30, T30_SUPPORT_STANDARD_RESOLUTION |
 		    T30_SUPPORT_FINE_RESOLUTION);

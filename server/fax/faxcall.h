@@ -23,8 +23,8 @@ enum faxcall_event {
 
 struct faxcall_progress {
 	int  event;                      /* enum faxcall_event */
-	int  page;                       /* pages sent so far */
-	int  pages;                      /* pages in the document */
+	int  page;                       /* pages sent so far on this call (from first_page) */
+	int  pages;                      /* pages in the document, all of them */
 	int  bit_rate;                   /* bit/s */
 	int  ecm;                        /* error correction in use */
 	char remote_id[FAXCALL_ID_MAX];  /* the answering machine's CSI */
@@ -32,6 +32,7 @@ struct faxcall_progress {
 
 struct faxcall_opts {
 	const char *tx_tiff;             /* the caller's document (TIFF-F) */
+	int         first_page;          /* the first page of it to send, from 1; 0: from 1 */
 	const char *rx_tiff;             /* where the answering side writes; NULL: discard */
 	const char *caller_id;           /* TSI; may be NULL */
 	const char *callee_id;           /* CSI; may be NULL */
@@ -52,7 +53,8 @@ struct faxcall_result {
 	int    completion;               /* the caller's T.30 completion code (0: sent) */
 	int    callee_completion;        /* the answering side's */
 	char   reason[160];              /* the completion in words */
-	int    pages_sent;               /* confirmed by the answering side */
+	int    pages_sent;               /* confirmed by the answering side on this call (a call
+	                                  * from first_page k counts from there: 1 is page k) */
 	int    pages_received;           /* written by the answering side */
 	int    bit_rate;
 	int    ecm;
@@ -74,6 +76,7 @@ struct faxcall_media_opts {
 	void       *media;
 	int         calling;             /* 1: we placed the call and send tx_tiff; 0: we receive */
 	const char *tx_tiff;             /* when calling */
+	int         first_page;          /* when calling: the first page to send, from 1; 0: 1 */
 	const char *rx_tiff;             /* when receiving: where the pages are written */
 	const char *ident;               /* our station id (TSI calling, CSI answering); may be NULL */
 	const char *page_header;         /* atop each sent page; NULL: none */

@@ -21,6 +21,9 @@ enum line_outcome {
 struct line_call {
 	const char *number;              /* as dialled */
 	const char *tx_tiff;             /* the fax image to send */
+	int         first_page;          /* from this page (from 1; 0: 1): an earlier call to
+	                                  * the same number broke off after the far end
+	                                  * confirmed the pages before it */
 	const char *caller_id;           /* our station id (TSI); may be NULL */
 	const char *page_header;         /* may be NULL */
 	const char *rx_dir;              /* where a call to one of our own numbers is received */

@@ -203,6 +203,7 @@ softline_call(void *line, const struct line_call *c, struct line_result *r)
 		return 0;
 	}
 	fo.tx_tiff = c->tx_tiff;
+	fo.first_page = c->first_page;
 	fo.caller_id = c->caller_id;
 	fo.page_header = c->page_header;
 	fo.callee_id = c->number;

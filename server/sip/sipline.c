@@ -438,6 +438,7 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	fo.media = m;
 	fo.calling = calling;
 	fo.tx_tiff = c->tx_tiff;
+	fo.first_page = c->first_page;
 	fo.rx_tiff = rx;
 	fo.ident = c->caller_id;
 	fo.page_header = c->page_header;

@@ -269,6 +269,48 @@ class Line(unittest.TestCase):
         self.assertEqual((end["state"], end["tries"]), ("failed", 2))
         self.assertLess(end["pages_sent"], 3)
 
+    def test_a_call_cut_mid_fax_is_retried_from_the_first_unconfirmed_page(self):
+        # The machine hangs up during the second page of every call: each retry sends from
+        # the first page it did not confirm, so the fax gets through, every page once.
+        path = self.tiff(self.alice, "resume.tif", pages=3, seed=18)
+        job, notes = self.send_wait(self.alice, path, "5550166", "--retries", "5")
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        calls, call = [], None
+        for n in notes:
+            if n["event"] == "job_active":
+                call = {"pages": []}
+                calls.append(call)
+                m = re.search(r"to send from page (\d+) of 3 \((pages? 1(-\d+)?) went on an "
+                              r"earlier call\)", n["text"])
+                call["from"] = int(m.group(1)) if m else 1
+            elif n["event"] == "job_page" and n.get("page"):
+                call["pages"].append(n["page"])
+                if call["from"] > 1:
+                    first = "page 1" if call["from"] == 2 else "pages 1-%d" % (call["from"] - 1)
+                    self.assertIn("page %d of 3 sent" % n["page"], n["text"])
+                    self.assertIn("; %s went on an earlier call" % first, n["text"])
+            elif n["event"] == "job_retry":
+                m = re.search(r"call failed after (\d) of 3 pages: .*?(; the next call sends "
+                              r"from page (\d))?; next try", n["text"])
+                self.assertIsNotNone(m, n["text"])
+                call["confirmed"] = int(m.group(1))
+                if call["confirmed"] > 0:
+                    self.assertEqual(int(m.group(3)), call["confirmed"] + 1, n["text"])
+        self.assertGreater(len(calls), 1, notes)
+        # each call starts right after the pages confirmed before it, and no page is
+        # confirmed twice
+        confirmed = 0
+        for c in calls:
+            self.assertEqual(c["from"], confirmed + 1, calls)
+            self.assertTrue(all(p > confirmed for p in c["pages"]), calls)
+            confirmed = c.get("confirmed", 3)
+        self.assertEqual(sorted(p for c in calls for p in c["pages"]), [1, 2, 3], calls)
+        self.assertRegex(notes[-1]["text"], r"sent 3 pages to .*; pages? \d(-3)? on this "
+                         r"call, pages? 1(-\d)? on an earlier call")
+        end = self.job(self.alice, job["id"])
+        self.assertEqual((end["state"], end["pages_sent"], end["tries"]),
+                         ("done", 3, len(calls)), end)
+
     def test_machine_without_fine_gets_standard(self):
         path = self.tiff(self.alice, "fine.tif", pages=1, seed=9)
         job, notes = self.send_wait(self.alice, path, "5550144")
@@ -412,6 +454,69 @@ class Crash(unittest.TestCase):
                                             "ORDER BY seq", (jid,))]
         self.assertTrue(any("the server stopped during the call" in t for t in texts), texts)
         self.assertEqual(srv.stop(), 0, srv.log_text())
+
+    def test_stop_or_kill9_mid_fax_takes_up_after_the_confirmed_pages(self):
+        # A paced 4-page call to a remote machine, ended by SIGTERM and then by SIGKILL once
+        # a page is confirmed: each page the far end confirmed is the job's (saved as it is
+        # confirmed), and after each restart the next call sends from the page after them.
+        srv = nt.Server(self, extra=dict(LINE, fax_paced="yes"))
+        srv.add_user("alice", "alice-pw-secret")
+        alice = nt.Client(srv, "alice", "alice-pw-secret", owner=self)
+        path = os.path.join(alice.home, "four.tif")
+        nt.make_tiff(path, pages=4, height=1200, seed=52)
+        rc, data, err = alice.run("send", path, "--to", "5550199", json=True)
+        self.assertEqual(rc, 0, alice.describe())
+        jid = data["job"]["id"]
+        confirmed = 0
+        for how in ("stop", "kill9"):
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not srv.db_query(
+                    "SELECT 1 FROM jobs WHERE id = ? AND state = 3 AND pages_sent > ?",
+                    (jid, confirmed)):
+                time.sleep(0.05)
+            if how == "stop":
+                self.assertEqual(srv.stop(), 0, srv.log_text())
+            else:
+                self.assertEqual(srv.kill9(), -9)
+            [(state, sent)] = srv.db_query("SELECT state, pages_sent FROM jobs WHERE id = ?",
+                                           (jid,))
+            self.assertGreater(sent, confirmed, how)
+            if sent == 4:
+                break           # a loaded machine: every page went before the signal
+            self.assertEqual(state, 1 if how == "stop" else 3, how)    # pending, active
+            confirmed = sent
+            srv.start()
+        srv.write_conf(fax_paced="no")
+        if not srv.running():
+            srv.start()
+        else:
+            srv.restart()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            j = self.job_of(alice, jid)
+            if j["state"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        self.assertEqual((j["state"], j["pages_sent"]), ("done", 4), j)
+        texts = [r[0] for r in srv.db_query("SELECT text FROM notifications WHERE job = ? "
+                                            "ORDER BY seq", (jid,))]
+        froms = [int(m.group(1)) for t in texts
+                 for m in [re.search(r"dialling .* to send from page (\d) of 4", t)] if m]
+        pages = [int(m.group(1)) for t in texts
+                 for m in [re.search(r"^page (\d) of 4 sent", t)] if m]
+        # every call after the first took up after the pages confirmed before it, and no
+        # page was confirmed twice
+        self.assertEqual(pages, sorted(set(pages)), texts)
+        self.assertEqual(pages[-1], 4, texts)
+        for f in froms:
+            self.assertIn(f - 1, pages, texts)
+        self.assertTrue(froms, texts)
+        self.assertEqual(srv.stop(), 0, srv.log_text())
+
+    def job_of(self, client, jid):
+        rc, data, err = client.run("jobs", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        return [x for x in data["jobs"] if x["id"] == jid][0]
 
     def test_cancel_and_stop_during_a_call(self):
         srv = nt.Server(self, extra=dict(LINE, fax_paced="yes"))

@@ -317,14 +317,29 @@ class Trunk(unittest.TestCase):
                                 1)
         wait_text(self.us, lambda t: "left the line after it was cancelled" in t)
 
+    def inbox(self, client, after=0):
+        """The client's faxes with an id above after, oldest first."""
+        rc, data, err = client.run("inbox", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        return sorted((f for f in data["faxes"] if f["id"] > after), key=lambda f: f["id"])
+
+    def fetched_pages(self, client, fax_id):
+        tif = os.path.join(client.home, "got-%d.tif" % fax_id)
+        rc, out, err = client.run("fetch", str(fax_id), "-o", tif)
+        self.assertEqual(rc, 0, client.describe())
+        return nt.tiff_bitmaps(tif, client.home)
+
     def test_zz_far_end_hangs_up_mid_fax_then_retried(self):
-        # the UK server stops during page 2 (its calls end with a BYE): the US job is tried
-        # again with the cause and the pages counted, and goes through once the UK is back
-        tif = os.path.join(self.alice.home, "long.tif")
-        nt.make_tiff(tif, pages=3, seed=31)
+        # the UK server stops during page 2 (its calls end with a BYE) and files the pages it
+        # got, as a fax machine prints them; the US job is tried again with the cause and the
+        # pages the UK confirmed, and once the UK is back the next call sends only the pages
+        # after those: carol's inbox holds pages 1..k, then k+1..3, each page once, every
+        # page pixel-exact
+        pdf = make_pdf(self.alice.home, "long.pdf", ["long one", "long two", "long three"])
         alicew = nt.Watcher(self.alice, owner=self)
         alicew.wait_status("logged in")
-        rc, data, err = self.alice.run("send", tif, "--to", UK_CAROL, json=True)
+        last = max([f["id"] for f in self.inbox(self.carol)] or [0])
+        rc, data, err = self.alice.run("send", pdf, "--to", UK_CAROL, json=True)
         self.assertEqual(rc, 0, self.alice.describe())
         jid = data["job"]["id"]
         alicew.wait_for(lambda w: any(n["event"] == "job_page" and n.get("job") == jid and
@@ -337,17 +352,54 @@ class Trunk(unittest.TestCase):
                                       for n in w.notifications()), timeout=120, what="retry")
         retry = [n for n in alicew.notifications() if n["event"] == "job_retry" and
                  n.get("job") == jid][0]
-        self.assertRegex(retry["text"], r"call failed after [12] of 3 pages: The call dropped")
+        m = re.search(r"call failed after ([12]) of 3 pages: The call dropped.*; the next "
+                      r"call sends from page (\d)", retry["text"])
+        self.assertIsNotNone(m, retry["text"])
+        k = int(m.group(1))
+        self.assertEqual(int(m.group(2)), k + 1, retry["text"])
         # the UK's stop hung up with a BYE (through the carrier) and un-registered
         self.assertGreaterEqual(len(self.kam.requests("BYE", None, since=mark)), 1,
                                 self.kam.text(mark))
         self.uk.start()
         wait_registered(self, self.uk, "uk-office", restart)
         j = self.wait_job(self.alice, jid, lambda j: j["state"] in ("done", "failed"), "ended")
-        # done once the UK is back; a loaded machine (the sanitizer build) may need one more
-        # call than the second, within the job's tries
+        # done once the UK is back, with every page counted sent; a loaded machine (the
+        # sanitizer build) may need one more call than the second, within the job's tries
         self.assertEqual((j["state"], j["pages_sent"]), ("done", 3), j)
         self.assertGreaterEqual(j["tries"], 2, j)
+        first = "page 1" if k == 1 else "pages 1-%d" % k
+        self.assertRegex(j["text"], r"; pages? \d(-3)? on this call, pages? 1(-\d)? on an "
+                         r"earlier call", j)
+        # each call after the first sent from the page after those confirmed before it
+        rows = self.us.db_query("SELECT event, page, text FROM notifications WHERE job = ? "
+                                "ORDER BY seq", (jid,))
+        confirmed, calls = 0, 0
+        for event, page, text in rows:
+            if "dialling %s" % UK_CAROL in text:
+                calls += 1
+                if confirmed:
+                    self.assertIn("to send from page %d of 3" % (confirmed + 1), text)
+            elif re.search(r"page \d of 3 sent", text or ""):
+                self.assertGreater(page, confirmed, text)
+                confirmed = page
+                if calls > 1:
+                    self.assertRegex(text, r"; pages? 1(-\d)? went on an earlier call")
+        self.assertEqual(confirmed, 3, rows)
+        self.assertIn("to send from page %d of 3 (%s went on an earlier call)" % (k + 1, first),
+                      [t for e, p, t in rows if "dialling %s" % UK_CAROL in t][1])
+        # carol's inbox: the pages of each call in turn, together the document once
+        faxes = self.inbox(self.carol, last)
+        self.assertGreaterEqual(len(faxes), 2, faxes)
+        self.assertEqual(faxes[0]["pages"], k, faxes)
+        self.assertIn("the call ended early", faxes[0]["note"], faxes)
+        self.assertEqual(sum(f["pages"] for f in faxes), 3, faxes)
+        expect = os.path.join(self.carol.home, "expect-long.tif")
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        sent = nt.tiff_bitmaps(expect, self.carol.home)
+        got = [pg for f in faxes for pg in self.fetched_pages(self.carol, f["id"])]
+        self.assertEqual(len(got), len(sent))
+        for i, (a, b) in enumerate(zip(sent, got)):
+            self.assertEqual(a, b, "page %d differs from what was sent" % (i + 1))
 
 
 class FarEnd(unittest.TestCase):

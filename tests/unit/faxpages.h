@@ -57,10 +57,11 @@ write_doc(const char *path, int pages, float yres)
 	TIFFClose(t);
 }
 
-/* Pages in the received file, each compared row by row with what was sent: the number of
- * pages that match exactly, or -1 when the file cannot be read. */
+/* Pages in the received file, each compared row by row with page first + i of what was sent
+ * (counting from 0): the number of pages that match exactly, or -1 when the file cannot be
+ * read. */
 static int
-matching_pages(const char *path, int pages, float yres)
+matching_pages_from(const char *path, int first, int pages, float yres)
 {
 	TIFF *t = TIFFOpen(path, "r");
 	uint8_t want[WIDTH / 8], *got;
@@ -84,7 +85,7 @@ matching_pages(const char *path, int pages, float yres)
 			continue;
 		}
 		for (uint32_t y = 0; y < h && same; y++) {
-			page_row(p, (int)y, want);
+			page_row(first + p, (int)y, want);
 			if (TIFFReadScanline(t, got, y, 0) < 0 || memcmp(got, want, WIDTH / 8) != 0)
 				same = 0;
 		}
@@ -93,6 +94,12 @@ matching_pages(const char *path, int pages, float yres)
 	free(got);
 	TIFFClose(t);
 	return ok;
+}
+
+static int
+matching_pages(const char *path, int pages, float yres)
+{
+	return matching_pages_from(path, 0, pages, yres);
 }
 
 #endif

@@ -1,7 +1,8 @@
 /* test_faxcall.c: real T.30 calls between two spandsp endpoints: a document goes through and
  * each received page's pixels equal the sent ones; A-law with noise still delivers; a machine
- * that hangs up after page 1 leaves a failed call with that page kept; a machine without fine
- * resolution refuses a fine document; ten calls run at once. */
+ * that hangs up after page 1 leaves a failed call with that page kept; a call from page 3
+ * sends page 3 alone; a machine without fine resolution refuses a fine document; ten calls
+ * run at once. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 static char dir[] = "/tmp/ncfx-faxcall-XXXXXX";
 
 struct seen {
-	int connected, pages, last_page, bit_rate;
+	int connected, pages, last_page, of, bit_rate;
 	char remote[FAXCALL_ID_MAX];
 };
 
@@ -33,6 +34,7 @@ progress(const struct faxcall_progress *p, void *arg)
 	} else if (p->event == FAXCALL_PAGE) {
 		s->pages++;
 		s->last_page = p->page;
+		s->of = p->pages;
 		s->bit_rate = p->bit_rate;
 	}
 }
@@ -114,6 +116,35 @@ test_hangup_after_page_one(void)
 	CHECK_INT(r.pages_received, 1);
 	CHECK(r.pages_sent <= 1);
 	CHECK_INT(matching_pages(rx, 1, 196.0f), 1);
+}
+
+/* A call that takes up a fax where an earlier one broke off: from page 3 of 3, only page 3
+ * goes, and it arrives as page 3 was; progress counts the pages of this call. */
+static void
+test_from_page_three(void)
+{
+	char tx[100], rx[100];
+	struct faxcall_opts o = { 0 };
+	struct faxcall_result r;
+	struct seen s = { 0 };
+
+	snprintf(tx, sizeof(tx), "%s/resume-tx.tif", dir);
+	snprintf(rx, sizeof(rx), "%s/resume-rx.tif", dir);
+	write_doc(tx, 3, 196.0f);
+	o.tx_tiff = tx;
+	o.first_page = 3;
+	o.rx_tiff = rx;
+	o.ecm = 1;
+	o.progress = progress;
+	o.arg = &s;
+	CHECK_INT(faxcall_run(&o, &r), 0);
+	CHECK_INT(r.completion, 0);
+	CHECK_INT(r.pages_sent, 1);
+	CHECK_INT(r.pages_received, 1);
+	CHECK_INT(s.pages, 1);
+	CHECK_INT(s.last_page, 1);
+	CHECK_INT(s.of, 3);                         /* the document's pages, all of them */
+	CHECK_INT(matching_pages_from(rx, 2, 1, 196.0f), 1);
 }
 
 /* An 8-bit grey page is not a fax image: spandsp refuses the file (the intake must catch it
@@ -219,6 +250,7 @@ main(void)
 	test_clean_line();
 	test_alaw_and_noise();
 	test_hangup_after_page_one();
+	test_from_page_three();
 	test_no_fine_resolution();
 	test_grey_document();
 	test_ten_at_once();
