@@ -52,6 +52,11 @@
 #define JOB_TAG_MAX (48 + NCFX_USER_MAX)
 #define LINES_MAX   (1 + TRUNKS_MAX)
 #define DUE_MAX     256       /* due jobs looked at per round: past those whose line is full */
+#define IN_PREFIX   "in-"     /* an incoming call's directory in the spool's tmp */
+#define IN_NOTE     "call"    /* in it: the user, the number called, the caller; then "doc=" and
+                               * the fax's spool name, written before the fax moves there */
+#define IN_NOTE_MAX 512
+#define IN_DOC      "\ndoc="
 
 /* A line of the queue: the software line or a trunk, with its channels (a run of slots in
  * the queue's calls). */
@@ -252,6 +257,37 @@ dial(struct call *c, const char *tx)
  * read back with every page the call counted: on a full disk the modem's writes fail on the
  * way, and a damaged file would be filed as a fax that can never be shown. Pages that cannot
  * be kept are reported in rx_lost, so that the call does not count as a fax delivered. */
+/* A fax received in its call's directory moves into the spool under a name first written in
+ * the call's note: a crash after the move and before the inbox row (written on the loop, in
+ * incoming_done) still leaves whom it is for, and faxqueue_recover files it. 0 or -1. */
+static int
+commit_noted(struct spool *sp, struct call *c, int fd)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	if (fsync(fd) != 0) {
+		spool_discard(c->res.rx_tiff, fd);
+		return -1;
+	}
+	close(fd);
+	if (spool_new_name("tif", c->fax_doc, sizeof(c->fax_doc)) < 0) {
+		unlink(c->res.rx_tiff);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/" IN_NOTE, c->in_dir);
+	if ((f = fopen(path, "a")) != NULL) {
+		int bad = fprintf(f, "doc=%s\n", c->fax_doc) < 0;
+
+		if (fclose(f) != 0 || bad)
+			f = NULL;
+	}
+	if (f == NULL)
+		log_warn("%s: cannot note the fax's name in %s (a crash before it is filed would "
+		    "lose it)", c->tag, path);
+	return spool_commit_as(sp, c->res.rx_tiff, c->fax_doc);
+}
+
 static void
 keep_received(struct spool *sp, struct call *c)
 {
@@ -278,7 +314,8 @@ keep_received(struct spool *sp, struct call *c)
 		return;
 	}
 	c->fax_size = fstat(fd, &st) == 0 ? (int64_t)st.st_size : 0;
-	if (spool_commit(sp, c->res.rx_tiff, fd, "tif", c->fax_doc, sizeof(c->fax_doc)) < 0) {
+	if ((c->in_dir[0] ? commit_noted(sp, c, fd) :
+	    spool_commit(sp, c->res.rx_tiff, fd, "tif", c->fax_doc, sizeof(c->fax_doc))) < 0) {
 		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot keep it in the spool: %s",
 		    strerror(errno));
 		c->fax_doc[0] = '\0';
@@ -951,9 +988,6 @@ out:
 
 /* Incoming calls */
 
-#define IN_PREFIX  "in-"         /* an incoming call's directory in the spool's tmp */
-#define IN_NOTE    "call"        /* in it: the user, the number called, the caller */
-#define IN_NOTE_MAX 512
 
 /* Empties and removes an incoming call's directory (its files are ours: the fax, the note). */
 static void
@@ -1018,8 +1052,8 @@ run_incoming(void *arg)
 	lc.abort = &c->abort;
 	c->rc = c->ql->ops->answer(c->ql->line, c->token, &lc, &c->res);
 	keep_received(c->q->srv->spool, c);
-	if (c->in_dir[0])
-		in_dir_remove(c->in_dir);     /* the fax, if any, is in the spool's docs by now */
+	/* The directory stays until incoming_done has filed the fax: its note is what a crash
+	 * before then leaves to faxqueue_recover. */
 }
 
 static void
@@ -1029,14 +1063,15 @@ incoming_done(void *arg)
 	const struct line_result *r = &c->res;
 
 	c->delivered = 1;
-	if (c->rc < 0) {
+	if (c->rc < 0)
 		log_warnx("%s: not received: %s", c->tag, r->words);
-		return;
-	}
-	if (file_received(c->q->srv, c) < 0)
-		return;
-	if (r->fax.pages_received == 0)
+	else if (file_received(c->q->srv, c) == 0 && r->fax.pages_received == 0)
 		log_warnx("%s: no page came: %s", c->tag, r->fax.reason);
+	/* Filed, or nothing to file: the note has done its work. */
+	if (c->in_dir[0]) {
+		in_dir_remove(c->in_dir);
+		c->in_dir[0] = '\0';
+	}
 }
 
 /* One incoming call's directory left by a crash: the pages in it are filed for the user its
@@ -1045,7 +1080,7 @@ static int
 recover_one(struct server *srv, const char *dir)
 {
 	struct call c;
-	char path[PATH_MAX + 300], note[IN_NOTE_MAX], why[160], *line[3], *save = NULL;
+	char path[PATH_MAX + 300], note[IN_NOTE_MAX], why[160], *line[3], *save = NULL, *doc;
 	struct dirent *de;
 	DIR *d;
 	FILE *f;
@@ -1059,6 +1094,13 @@ recover_one(struct server *srv, const char *dir)
 	n = fread(note, 1, sizeof(note) - 1, f);
 	fclose(f);
 	note[n] = '\0';
+	if ((doc = strstr(note, IN_DOC)) != NULL) {
+		*doc = '\0';                  /* the three lines above it stay as they were */
+		doc += strlen(IN_DOC);
+		doc[strcspn(doc, "\n")] = '\0';
+		if (!spool_valid_name(doc))
+			doc = NULL;
+	}
 	line[0] = strtok_r(note, "\n", &save);
 	line[1] = strtok_r(NULL, "\n", &save);
 	line[2] = strtok_r(NULL, "\n", &save);
@@ -1067,6 +1109,22 @@ recover_one(struct server *srv, const char *dir)
 	snprintf(c.res.received_by, sizeof(c.res.received_by), "%s", line[0]);
 	snprintf(c.number, sizeof(c.number), "%s", line[1]);
 	snprintf(c.from, sizeof(c.from), "%s", line[2] ? line[2] : "");
+	snprintf(c.ended, sizeof(c.ended), "this server stopped during the call");
+	if (doc != NULL && store_doc_in_use(srv->store, doc) != 1) {
+		struct stat st;
+
+		/* The fax had moved into the spool under the noted name, and its inbox row was
+		 * not written: file it from there (the spool sweep would remove it). Whether it
+		 * is already filed is asked of the store, so a crash after the row files nothing
+		 * twice. */
+		spool_doc_path(srv->spool, doc, path, sizeof(path));
+		if (stat(path, &st) == 0 && (pages = tiffdoc_inspect(path, why, sizeof(why))) > 0) {
+			snprintf(c.fax_doc, sizeof(c.fax_doc), "%s", doc);
+			c.fax_size = (int64_t)st.st_size;
+			c.res.fax.pages_received = pages;
+			return file_received(srv, &c) == 0;
+		}
+	}
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
@@ -1083,7 +1141,6 @@ recover_one(struct server *srv, const char *dir)
 			continue;
 		}
 		c.res.fax.pages_received = pages;
-		snprintf(c.ended, sizeof(c.ended), "this server stopped during the call");
 		keep_received(srv->spool, &c);
 		if (file_received(srv, &c) == 0 && c.fax_doc[0])
 			filed++;

@@ -120,16 +120,32 @@ int
 spool_commit_synced(struct spool *sp, const char *tmp_path, const char *ext, char *name,
     size_t namecap)
 {
-	uint8_t rnd[12];
-	char hex[25], dst[PATH_MAX + SPOOL_NAME_MAX];
-
-	if (crypto_random(rnd, sizeof(rnd)) < 0) {
+	if (spool_new_name(ext, name, namecap) < 0) {
 		unlink(tmp_path);
 		return -1;
 	}
+	return spool_commit_as(sp, tmp_path, name);
+}
+
+int
+spool_new_name(const char *ext, char *name, size_t namecap)
+{
+	uint8_t rnd[12];
+	char hex[25];
+
+	if (crypto_random(rnd, sizeof(rnd)) < 0)
+		return -1;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		sprintf(hex + 2 * i, "%02x", rnd[i]);
 	snprintf(name, namecap, "%s.%s", hex, ext);
+	return 0;
+}
+
+int
+spool_commit_as(struct spool *sp, const char *tmp_path, const char *name)
+{
+	char dst[PATH_MAX + SPOOL_NAME_MAX];
+
 	snprintf(dst, sizeof(dst), "%s/%s", sp->docs, name);
 	if (rename(tmp_path, dst) != 0) {
 		log_warn("spool: rename %s to %s", tmp_path, dst);
@@ -172,8 +188,8 @@ spool_doc_path(const struct spool *sp, const char *name, char *path, size_t cap)
 
 /* Spool names are ours (hex + extension); refusing anything else keeps a corrupted row from
  * pointing outside the spool. */
-static int
-valid_name(const char *name)
+int
+spool_valid_name(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -191,7 +207,7 @@ spool_remove(struct spool *sp, const char *name)
 {
 	char path[PATH_MAX + SPOOL_NAME_MAX];
 
-	if (!valid_name(name))
+	if (!spool_valid_name(name))
 		return -1;
 	spool_doc_path(sp, name, path, sizeof(path));
 	if (unlink(path) != 0 && errno != ENOENT)
@@ -241,7 +257,7 @@ spool_sweep(struct spool *sp, int (*in_use)(const char *, void *), void *arg)
 	}
 	if ((d = opendir(sp->docs)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' || !valid_name(de->d_name))
+			if (de->d_name[0] == '.' || !spool_valid_name(de->d_name))
 				continue;
 			/* Only a definite "no job refers to it" removes a document. */
 			if (in_use(de->d_name, arg) == 0) {

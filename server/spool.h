@@ -27,6 +27,13 @@ int  spool_commit(struct spool *sp, const char *tmp_path, int fd, const char *ex
 /* The same for a file already given to spool_sync (and closed). */
 int  spool_commit_synced(struct spool *sp, const char *tmp_path, const char *ext, char *name,
                          size_t namecap);
+/* The two halves of spool_commit_synced, for a caller that must write the name down before
+ * the file moves (a received fax's recovery note): a fresh random name with extension ext,
+ * then the rename of a synced file into docs/ under it. 0 or -1. */
+int  spool_new_name(const char *ext, char *name, size_t namecap);
+int  spool_commit_as(struct spool *sp, const char *tmp_path, const char *name);
+/* 1 when name is one spool_new_name could have made (no path, the spool's alphabet). */
+int  spool_valid_name(const char *name);
 /* Closes fd and removes the temporary file. */
 void spool_discard(const char *tmp_path, int fd);
 void spool_doc_path(const struct spool *sp, const char *name, char *path, size_t cap);
