@@ -4,9 +4,9 @@
  * pixel for pixel. A third call passes through a relay that drops 2% of the datagrams each
  * way (a seeded pattern): redundancy restores every one, nothing is lost, the pages are
  * exact. A fourth starts in G.711 and is switched to T.38 (at 9600 bit/s) while the
- * answering side sends CED, as a re-INVITE does: the fax goes through on T.38. A fifth is
- * switched after its first page: it ends as dropped, with that page kept. The calls run at
- * once; nothing is timed. First what the engine refuses. */
+ * answering side sends CED, as a re-INVITE does, a fifth once the caller has DIS: both go
+ * through on T.38. A sixth is switched after its first page: it ends as dropped, with that
+ * page kept. The calls run at once; nothing is timed. First what the engine refuses. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -298,6 +298,20 @@ static const struct media_ops shim_ops = {
 	.stats = shim_stats, .free = NULL,
 };
 
+/* The calling side of a switch after DIS: its phase B (DIS received, DCS about to go) asks
+ * both ends to switch. */
+static struct end *after_dis[2];
+
+static void
+switch_on_connect(const struct faxcall_progress *p, void *arg)
+{
+	count(p, arg);
+	if (p->event == FAXCALL_CONNECTED) {
+		atomic_store(&after_dis[0]->sw.ready, 1);
+		atomic_store(&after_dis[1]->sw.ready, 1);
+	}
+}
+
 /* The answering side of the late switch: its first page asks for the switch. */
 static void
 switch_on_page(const struct faxcall_progress *p, void *arg)
@@ -372,9 +386,12 @@ check_call(const char *what, struct end *a, struct end *b, int pages, int ecm, i
 	CHECK_INT(atomic_load(&a->seen.last_page), pages);
 	CHECK_INT(atomic_load(&a->seen.bit_rate), rate);
 	CHECK_INT(atomic_load(&b->seen.last_page), pages);
-	/* every event said T.38 */
-	CHECK_INT(atomic_load(&a->seen.g711_events), 0);
-	CHECK(atomic_load(&a->seen.t38_events) >= pages + 1);
+	/* every event said T.38 (but the caller's phase B before a switch after DIS) */
+	CHECK(atomic_load(&a->seen.g711_events) == 0 ||
+	    (a->o.to != NULL && atomic_load(&a->seen.g711_events) == 1));
+	CHECK_INT(atomic_load(&b->seen.g711_events), 0);
+	CHECK(atomic_load(&a->seen.t38_events) >= pages);
+	CHECK(atomic_load(&a->seen.t38_events) + atomic_load(&a->seen.g711_events) >= pages + 1);
 	CHECK(atomic_load(&b->seen.t38_events) >= pages + 1);
 	/* both ways carried IFPs, none given up */
 	CHECK(a->us.sent > 20 && b->us.sent > 20);
@@ -388,10 +405,10 @@ static void
 test_calls(void)
 {
 	/* 0-1 ECM, 2-3 no ECM, 4-5 ECM through the lossy relay, 6-7 switched, 8-9 switched
-	 * late */
-	static struct end e[10];
+	 * late, 10-11 switched after DIS */
+	static struct end e[12];
 	struct relay rl;
-	pthread_t th[10], rt;
+	pthread_t th[12], rt;
 	struct faxcall_t38 slow = { .version = 0, .max_bit_rate = 9600 };
 
 	memset(e, 0, sizeof(e));
@@ -400,11 +417,13 @@ test_calls(void)
 	rl.fd[1] = udp_on(&rl.addr[1]);
 	for (int i = 0; i < 6; i++)
 		e[i].ops = &t38media_ops;
-	for (int i = 6; i < 10; i++)
+	for (int i = 6; i < 12; i++)
 		e[i].ops = &rtpaudio_ops;
 	e[7].ops = &shim_ops;
 	switching[0] = &e[6];
 	switching[1] = &e[7];
+	after_dis[0] = &e[10];
+	after_dis[1] = &e[11];
 	if (rl.fd[0] < 0 || rl.fd[1] < 0 ||
 	    pair(&t38media_ops, &e[0].media, &e[1].media, NULL, NULL) != 0 ||
 	    pair(&t38media_ops, &e[2].media, &e[3].media, NULL, NULL) != 0 ||
@@ -412,7 +431,9 @@ test_calls(void)
 	    pair(&rtpaudio_ops, &e[6].media, &e[7].media, NULL, NULL) != 0 ||
 	    pair(&t38media_ops, &e[6].media2, &e[7].media2, NULL, NULL) != 0 ||
 	    pair(&rtpaudio_ops, &e[8].media, &e[9].media, NULL, NULL) != 0 ||
-	    pair(&t38media_ops, &e[8].media2, &e[9].media2, NULL, NULL) != 0) {
+	    pair(&t38media_ops, &e[8].media2, &e[9].media2, NULL, NULL) != 0 ||
+	    pair(&rtpaudio_ops, &e[10].media, &e[11].media, NULL, NULL) != 0 ||
+	    pair(&t38media_ops, &e[10].media2, &e[11].media2, NULL, NULL) != 0) {
 		CHECK(!"calls set up");
 		return;
 	}
@@ -421,7 +442,8 @@ test_calls(void)
 	call_setup(&e[4], &e[5], "loss", PAGES, 0);
 	call_setup(&e[6], &e[7], "switch", PAGES, 1);
 	call_setup(&e[8], &e[9], "late", 2, 1);
-	for (int i = 6; i < 10; i++) {
+	call_setup(&e[10], &e[11], "afterdis", 2, 0);
+	for (int i = 6; i < 12; i++) {
 		e[i].sw.ops = &t38media_ops;
 		e[i].sw.media = e[i].media2;
 		e[i].o.to = &e[i].sw;
@@ -429,12 +451,18 @@ test_calls(void)
 	e[6].sw.t38 = e[7].sw.t38 = slow;
 	e[9].o.progress = switch_on_page;
 	e[9].o.arg = &e[9];
+	e[10].o.progress = switch_on_connect;
+	e[10].o.arg = &e[10].seen;
+	/* the figures of the SDP on one call: a later version, the far end's buffer and
+	 * datagram */
+	e[0].o.t38 = e[1].o.t38 = (struct faxcall_t38){ .version = 2, .max_buffer = 1800,
+	    .max_datagram = 400 };
 	/* The late switch's sender: its far end is gone after page 1; T.30's own timers end
 	 * it (its switch is never asked for). */
 	pthread_create(&rt, NULL, relay_run, &rl);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 12; i++)
 		pthread_create(&th[i], NULL, run_end, &e[i]);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 12; i++)
 		pthread_join(th[i], NULL);
 	atomic_store(&rl.stop, 1);
 	pthread_join(rt, NULL);
@@ -459,6 +487,10 @@ test_calls(void)
 	CHECK_INT(e[7].st.sent, SWITCH_STEP);
 	CHECK(e[6].st.sent > 0 && e[6].st.sent < 3 * SWITCH_STEP);
 
+	check_call("G.711 then T.38 after DIS", &e[10], &e[11], 2, 0, 14400);
+	CHECK_INT(e[10].r.switched + e[11].r.switched, 2);
+	CHECK_INT(atomic_load(&e[10].seen.g711_events), 1);
+
 	report("switched after page 1", &e[8], &e[9]);
 	CHECK_INT(e[9].rc, 0);
 	CHECK_INT(atomic_load(&e[9].sw.taken), -1);
@@ -471,7 +503,7 @@ test_calls(void)
 	CHECK_INT(e[8].rc, 0);
 	CHECK(e[8].r.completion != 0);
 	CHECK_INT(atomic_load(&e[8].sw.taken), 0);
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < 12; i++) {
 		(i < 6 ? &t38media_ops : &rtpaudio_ops)->free(e[i].media);
 		t38media_ops.free(e[i].media2);
 	}
