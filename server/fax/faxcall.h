@@ -5,8 +5,8 @@
  * hanging up after page N). Time exists only as samples: a call runs as fast as the CPU allows
  * unless it is paced to real time. One side of a call can also run over the network, on a
  * call's media (faxcall_media_run), in real time: G.711 audio or T.38, switching from the
- * first to the second mid-call when the signalling asks. Blocking; a call is independent of every
- * other, so calls may run on several threads at once. */
+ * first to the second mid-call when the signalling asks. Blocking; a call is independent of
+ * every other, so calls may run on several threads at once. */
 #ifndef NETCFAX_FAXCALL_H
 #define NETCFAX_FAXCALL_H
 
