@@ -3,7 +3,7 @@
  * document in real time with ECM and without, and every received page equals the sent one
  * pixel for pixel. A third call passes through a relay that drops 2% of the datagrams each
  * way (a seeded pattern): redundancy restores every one, nothing is lost, the pages are
- * exact. A fourth starts in G.711 and is switched to T.38 (at 9600 bit/s) while the
+ * exact; another, with ECM, the same with FEC instead. A fourth starts in G.711 and is switched to T.38 (at 9600 bit/s) while the
  * answering side sends CED, as a re-INVITE does, a fifth once the caller has DIS: both go
  * through on T.38. A sixth is switched after its first page: it ends as dropped, with that
  * page kept. The calls run at once; nothing is timed. First what the engine refuses. */
@@ -90,15 +90,17 @@ run_end(void *arg)
 	return NULL;
 }
 
+/* UDPTL with redundancy 3, or FEC: parity over spans of 3 packets, 3 in each packet. */
 static void *
-new_t38(void)
+new_t38(int fec)
 {
 	struct t38media_opts to = { "127.0.0.1", 0, 0 };
 	struct udptl_config uc = { .ec = UDPTL_EC_REDUNDANCY, .redundancy = 3 };
+	struct udptl_config ucf = { .ec = UDPTL_EC_FEC, .fec_span = 3, .fec_entries = 3 };
 	char err[160];
 	void *m = t38media_new(&to, err, sizeof(err));
 
-	if (m == NULL || t38media_set_udptl(m, &uc, err, sizeof(err)) != 0) {
+	if (m == NULL || t38media_set_udptl(m, fec ? &ucf : &uc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "t38media: %s\n", err);
 		t38media_ops.free(m);
 		return NULL;
@@ -149,13 +151,13 @@ start(const struct media_ops *ops, void *m, const struct sockaddr_in *peer, int 
 /* Two media of ops started towards each other, or through the relay's two sockets. */
 static int
 pair(const struct media_ops *ops, void **ma, void **mb, const struct sockaddr_in *via,
-     struct sockaddr_in *at)
+     struct sockaddr_in *at, int fec)
 {
 	struct sockaddr_in sa, sb;
 	int codec = ops == &t38media_ops ? MEDIA_T38 : MEDIA_PCMA;
 
-	*ma = ops == &t38media_ops ? new_t38() : new_audio();
-	*mb = ops == &t38media_ops ? new_t38() : new_audio();
+	*ma = ops == &t38media_ops ? new_t38(fec) : new_audio();
+	*mb = ops == &t38media_ops ? new_t38(fec) : new_audio();
 	if (*ma == NULL || *mb == NULL)
 		return -1;
 	addr_of(ops, *ma, &sa);
@@ -405,18 +407,21 @@ static void
 test_calls(void)
 {
 	/* 0-1 ECM, 2-3 no ECM, 4-5 ECM through the lossy relay, 6-7 switched, 8-9 switched
-	 * late, 10-11 switched after DIS */
-	static struct end e[12];
-	struct relay rl;
-	pthread_t th[12], rt;
+	 * late, 10-11 switched after DIS, 12-13 ECM with FEC through a lossy relay */
+	static struct end e[14];
+	struct relay rl[2];
+	pthread_t th[14], rt[2];
 	struct faxcall_t38 slow = { .version = 0, .max_bit_rate = 9600 };
 
 	memset(e, 0, sizeof(e));
-	memset(&rl, 0, sizeof(rl));
-	rl.fd[0] = udp_on(&rl.addr[0]);
-	rl.fd[1] = udp_on(&rl.addr[1]);
+	memset(rl, 0, sizeof(rl));
+	for (int i = 0; i < 2; i++) {
+		rl[i].fd[0] = udp_on(&rl[i].addr[0]);
+		rl[i].fd[1] = udp_on(&rl[i].addr[1]);
+	}
 	for (int i = 0; i < 6; i++)
 		e[i].ops = &t38media_ops;
+	e[12].ops = e[13].ops = &t38media_ops;
 	for (int i = 6; i < 12; i++)
 		e[i].ops = &rtpaudio_ops;
 	e[7].ops = &shim_ops;
@@ -424,16 +429,17 @@ test_calls(void)
 	switching[1] = &e[7];
 	after_dis[0] = &e[10];
 	after_dis[1] = &e[11];
-	if (rl.fd[0] < 0 || rl.fd[1] < 0 ||
-	    pair(&t38media_ops, &e[0].media, &e[1].media, NULL, NULL) != 0 ||
-	    pair(&t38media_ops, &e[2].media, &e[3].media, NULL, NULL) != 0 ||
-	    pair(&t38media_ops, &e[4].media, &e[5].media, rl.addr, rl.end) != 0 ||
-	    pair(&rtpaudio_ops, &e[6].media, &e[7].media, NULL, NULL) != 0 ||
-	    pair(&t38media_ops, &e[6].media2, &e[7].media2, NULL, NULL) != 0 ||
-	    pair(&rtpaudio_ops, &e[8].media, &e[9].media, NULL, NULL) != 0 ||
-	    pair(&t38media_ops, &e[8].media2, &e[9].media2, NULL, NULL) != 0 ||
-	    pair(&rtpaudio_ops, &e[10].media, &e[11].media, NULL, NULL) != 0 ||
-	    pair(&t38media_ops, &e[10].media2, &e[11].media2, NULL, NULL) != 0) {
+	if (rl[0].fd[0] < 0 || rl[0].fd[1] < 0 || rl[1].fd[0] < 0 || rl[1].fd[1] < 0 ||
+	    pair(&t38media_ops, &e[0].media, &e[1].media, NULL, NULL, 0) != 0 ||
+	    pair(&t38media_ops, &e[2].media, &e[3].media, NULL, NULL, 0) != 0 ||
+	    pair(&t38media_ops, &e[4].media, &e[5].media, rl[0].addr, rl[0].end, 0) != 0 ||
+	    pair(&t38media_ops, &e[12].media, &e[13].media, rl[1].addr, rl[1].end, 1) != 0 ||
+	    pair(&rtpaudio_ops, &e[6].media, &e[7].media, NULL, NULL, 0) != 0 ||
+	    pair(&t38media_ops, &e[6].media2, &e[7].media2, NULL, NULL, 0) != 0 ||
+	    pair(&rtpaudio_ops, &e[8].media, &e[9].media, NULL, NULL, 0) != 0 ||
+	    pair(&t38media_ops, &e[8].media2, &e[9].media2, NULL, NULL, 0) != 0 ||
+	    pair(&rtpaudio_ops, &e[10].media, &e[11].media, NULL, NULL, 0) != 0 ||
+	    pair(&t38media_ops, &e[10].media2, &e[11].media2, NULL, NULL, 0) != 0) {
 		CHECK(!"calls set up");
 		return;
 	}
@@ -443,6 +449,7 @@ test_calls(void)
 	call_setup(&e[6], &e[7], "switch", PAGES, 1);
 	call_setup(&e[8], &e[9], "late", 2, 1);
 	call_setup(&e[10], &e[11], "afterdis", 2, 0);
+	call_setup(&e[12], &e[13], "fec", 2, 1);
 	for (int i = 6; i < 12; i++) {
 		e[i].sw.ops = &t38media_ops;
 		e[i].sw.media = e[i].media2;
@@ -459,21 +466,29 @@ test_calls(void)
 	    .max_datagram = 400 };
 	/* The late switch's sender: its far end is gone after page 1; T.30's own timers end
 	 * it (its switch is never asked for). */
-	pthread_create(&rt, NULL, relay_run, &rl);
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < 2; i++)
+		pthread_create(&rt[i], NULL, relay_run, &rl[i]);
+	for (int i = 0; i < 14; i++)
 		pthread_create(&th[i], NULL, run_end, &e[i]);
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < 14; i++)
 		pthread_join(th[i], NULL);
-	atomic_store(&rl.stop, 1);
-	pthread_join(rt, NULL);
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&rl[i].stop, 1);
+		pthread_join(rt[i], NULL);
+	}
 
 	check_call("T.38 ECM", &e[0], &e[1], PAGES, 1, 14400);
 	check_call("T.38 no ECM", &e[2], &e[3], PAGES, 0, 14400);
 	check_call("T.38 no ECM, 2% loss", &e[4], &e[5], PAGES, 0, 14400);
-	fprintf(stderr, "relay: passed %d, dropped %d\n", rl.passed, rl.dropped);
-	CHECK(rl.dropped > 0);
+	fprintf(stderr, "relay: passed %d, dropped %d\n", rl[0].passed, rl[0].dropped);
+	CHECK(rl[0].dropped > 0);
 	CHECK(e[4].us.recovered_redundancy + e[5].us.recovered_redundancy > 0);
 	CHECK_INT(e[0].us.recovered_redundancy + e[1].us.recovered_redundancy, 0);
+	check_call("T.38 ECM, FEC, 2% loss", &e[12], &e[13], 2, 1, 14400);
+	fprintf(stderr, "FEC relay: passed %d, dropped %d; restored by FEC %llu\n", rl[1].passed,
+	    rl[1].dropped, (unsigned long long)(e[12].us.recovered_fec + e[13].us.recovered_fec));
+	CHECK(rl[1].dropped > 0);
+	CHECK(e[12].us.recovered_fec + e[13].us.recovered_fec > 0);
 
 	check_call("G.711 then T.38 at 9600", &e[6], &e[7], PAGES, 1, 9600);
 	CHECK_INT(e[6].r.switched, 1);
@@ -503,12 +518,14 @@ test_calls(void)
 	CHECK_INT(e[8].rc, 0);
 	CHECK(e[8].r.completion != 0);
 	CHECK_INT(atomic_load(&e[8].sw.taken), 0);
-	for (int i = 0; i < 12; i++) {
-		(i < 6 ? &t38media_ops : &rtpaudio_ops)->free(e[i].media);
+	for (int i = 0; i < 14; i++) {
+		(i < 6 || i >= 12 ? &t38media_ops : &rtpaudio_ops)->free(e[i].media);
 		t38media_ops.free(e[i].media2);
 	}
-	close(rl.fd[0]);
-	close(rl.fd[1]);
+	for (int i = 0; i < 2; i++) {
+		close(rl[i].fd[0]);
+		close(rl[i].fd[1]);
+	}
 }
 
 /* A T.38 media not started is refused, as is one of no known kind. */
@@ -518,7 +535,7 @@ test_refusals(void)
 	struct faxcall_media_opts o;
 	struct faxcall_result r;
 	char rx[200];
-	void *m = new_t38();
+	void *m = new_t38(0);
 
 	if (m == NULL) {
 		CHECK(!"media");
