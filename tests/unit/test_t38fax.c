@@ -1,12 +1,13 @@
 /* test_t38fax.c: real fax calls over T.38 on loopback UDP: two spandsp T.38 terminals, each
  * on its own thread and its own UDPTL socket (t38media.c, redundancy 3), send a 3-page
  * document in real time with ECM and without, and every received page equals the sent one
- * pixel for pixel. A third call passes through a relay that drops 2% of the datagrams each
+ * pixel for pixel. Another call passes through a relay that drops 2% of the datagrams each
  * way (a seeded pattern): redundancy restores every one, nothing is lost, the pages are
- * exact; another, with ECM, the same with FEC instead. A fourth starts in G.711 and is switched to T.38 (at 9600 bit/s) while the
- * answering side sends CED, as a re-INVITE does, a fifth once the caller has DIS: both go
- * through on T.38. A sixth is switched after its first page: it ends as dropped, with that
- * page kept. The calls run at once; nothing is timed. First what the engine refuses. */
+ * exact; one more, with ECM, the same with FEC instead. A call starts in G.711 and is
+ * switched to T.38 (at 9600 bit/s) while the answering side sends CED, as a re-INVITE does,
+ * another once the caller has DIS: both go through on T.38. A last one is switched after
+ * its first page: it ends as dropped, with that page kept. The calls run at once; nothing
+ * is timed. First what the engine refuses. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
