@@ -91,7 +91,8 @@ struct faxcall_t38 {
  * again there: before training (the usual case: a re-INVITE on CED or the V.21 preamble)
  * nothing is lost, as both ends begin again with DIS; after a page has gone through, the
  * call ends as dropped (a retry) with the pages done so far. taken says which, once the
- * engine has seen it: 1 switched, -1 ended. Both media stay the caller's. */
+ * engine has seen it: 1 switched, -1 ended (also for a media not started as T.38). A call
+ * already on T.38 never looks at it (taken stays 0). Both media stay the caller's. */
 struct faxcall_switch {
 	const struct media_ops *ops;     /* of kind MEDIA_IFP */
 	void       *media;
