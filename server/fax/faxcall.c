@@ -1,6 +1,7 @@
 /* faxcall.c: the only file that talks to spandsp (0.0.6). The pattern is that of spandsp's own
  * fax tests: every 20 ms block (160 samples) each side's fax_tx output goes to the other's
- * fax_rx, silence padded in, until both ends have reached phase E. */
+ * fax_rx, silence padded in, until both ends have reached phase E. One side over the
+ * network runs spandsp's audio fax modem on G.711 or its T.38 terminal on T.38. */
 #include "faxcall.h"
 
 #include <math.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include <spandsp.h>
+
+#include "t38media.h"
 
 #define BLOCK           160          /* samples: 20 ms at 8 kHz */
 #define DEFAULT_MAX_S   1800
@@ -295,15 +298,32 @@ faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r)
 	return 0;
 }
 
-/* One side over a call's media: the T.30 endpoint's 8 kHz audio passes through G.711 here,
- * with spandsp's coder, and the media carries the G.711 frames. */
+/* One side over a call's media. On G.711 the T.30 endpoint is spandsp's audio fax modem,
+ * whose 8 kHz audio passes through G.711 here, with spandsp's coder, and the media carries
+ * the G.711 frames. On T.38 it is spandsp's T.38 terminal, whose IFPs the media carries
+ * (UDPTL and its redundancy are the media's). Both engines drive the same T.30 setup
+ * (side_setup), and a call may move from the first to the second mid-way (take_switch). */
 struct side {
 	const struct faxcall_media_opts *o;
 	t30_state_t *t30;
 	int          done;
 	int          completion;
 	int          connected;   /* reported: a retrain runs phase B again, the call is one */
+	const struct media_ops *ops;   /* the media now: the call's, or the one switched to */
+	void        *media;
+	int          codec;
+	fax_state_t *fs;          /* the audio engine, or */
+	t38_terminal_state_t *ts; /* the T.38 one */
+	int          pages;       /* phase D seen: a page went through */
+	int          closing;     /* an engine being put away: its phase E is not the call's */
+	int          switched;
 };
+
+static const char *
+side_media(const struct side *s)
+{
+	return s->ts != NULL ? "T.38" : "G.711";
+}
 
 static void
 side_report(struct side *s, int event)
@@ -322,6 +342,7 @@ side_report(struct side *s, int event)
 	p.bit_rate = st.bit_rate;
 	p.ecm = st.error_correcting_mode;
 	snprintf(p.remote_id, sizeof(p.remote_id), "%s", id ? id : "");
+	snprintf(p.media, sizeof(p.media), "%s", side_media(s));
 	s->o->progress(&p, s->o->arg);
 }
 
@@ -340,9 +361,12 @@ side_phase_b(t30_state_t *t, void *user, int result)
 static int
 side_phase_d(t30_state_t *t, void *user, int result)
 {
+	struct side *s = user;
+
 	(void)t;
 	(void)result;
-	side_report(user, FAXCALL_PAGE);
+	s->pages++;
+	side_report(s, FAXCALL_PAGE);
 	return T30_ERR_OK;
 }
 
@@ -352,68 +376,228 @@ side_phase_e(t30_state_t *t, void *user, int completion)
 	struct side *s = user;
 
 	(void)t;
+	if (s->closing)
+		return;
 	s->completion = completion;
 	s->done = 1;
+}
+
+/* The T.30 of this side, whichever engine holds it: identity, ECM, the document or the
+ * file to receive into, the handlers. */
+static void
+side_setup(struct side *s, t30_state_t *t)
+{
+	const struct faxcall_media_opts *o = s->o;
+	const char *file = o->calling ? o->tx_tiff : o->rx_tiff;
+
+	s->t30 = t;
+	setup(t, &(struct faxcall_opts){ .ecm = o->ecm }, o->ident);
+	if (o->calling) {
+		if (o->page_header && *o->page_header)
+			t30_set_tx_page_header_info(t, o->page_header);
+		tx_file(t, file, o->first_page);
+	} else {
+		t30_set_supported_resolutions(t, T30_SUPPORT_STANDARD_RESOLUTION |
+		    T30_SUPPORT_FINE_RESOLUTION);
+		t30_set_rx_file(t, file, -1);
+		t30_set_rx_encoding(t, T4_COMPRESSION_ITU_T6);
+	}
+	t30_set_phase_b_handler(t, side_phase_b, s);
+	t30_set_phase_d_handler(t, side_phase_d, s);
+	t30_set_phase_e_handler(t, side_phase_e, s);
+}
+
+static int
+audio_open(struct side *s)
+{
+	if ((s->fs = fax_init(NULL, s->o->calling)) == NULL)
+		return -1;
+	side_setup(s, fax_get_t30_state(s->fs));
+	fax_set_transmit_on_idle(s->fs, 1);   /* keep sending: the far end's NAT and SBC latch on it */
+	return 0;
+}
+
+/* One 20 ms step of audio: the frame received into the modem, the modem's frame out. */
+static void
+audio_step(struct side *s)
+{
+	uint8_t g[MEDIA_FRAME_BYTES];
+	int16_t amp[BLOCK];
+	int n;
+
+	n = s->ops->recv(s->media, g, sizeof(g));
+	for (int i = 0; i < BLOCK; i++)
+		amp[i] = i >= n ? 0 : s->codec == MEDIA_PCMA ? alaw_to_linear(g[i]) :
+		    ulaw_to_linear(g[i]);
+	fax_rx(s->fs, amp, BLOCK);
+	n = fax_tx(s->fs, amp, BLOCK);
+	memset(amp + n, 0, sizeof(int16_t) * (size_t)(BLOCK - n));
+	for (int i = 0; i < BLOCK; i++)
+		g[i] = s->codec == MEDIA_PCMA ? linear_to_alaw(amp[i]) : linear_to_ulaw(amp[i]);
+	(void)s->ops->send(s->media, g, sizeof(g));   /* a lost packet is the line's noise */
+}
+
+/* The T.38 terminal's packets, each sent once: its repeat count is set to 1 for every kind
+ * of packet, since UDPTL's redundancy carries each IFP again in the packets after it, and a
+ * copy sent again would take a sequence number of its own. A send that fails is the line's
+ * loss (the media counts it). */
+static int
+t38_tx(t38_core_state_t *core, void *user, const uint8_t *buf, int len, int count)
+{
+	struct side *s = user;
+
+	(void)core;
+	(void)count;
+	if (len > 0)
+		(void)s->ops->send(s->media, buf, (size_t)len);
+	return 0;
+}
+
+/* The T.38 terminal, made before anything is put away so that a failure leaves the call as
+ * it was; side_setup then gives it the T.30 setup. */
+static int
+t38_new(struct side *s)
+{
+	return (s->ts = t38_terminal_init(NULL, s->o->calling, t38_tx, s)) == NULL ? -1 : 0;
+}
+
+/* The figures the SDP agreed, on the terminal made by t38_new. */
+static void
+t38_setup(struct side *s, const struct faxcall_t38 *a)
+{
+	t38_core_state_t *core = t38_terminal_get_t38_core_state(s->ts);
+	t30_state_t *t30 = t38_terminal_get_t30_state(s->ts);
+	int rate = a->max_bit_rate > 0 && a->max_bit_rate < 14400 ? (int)a->max_bit_rate : 14400;
+	int modems = T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17;
+
+	t38_set_t38_version(core, a->version >= 0 && a->version <= 3 ? a->version : 0);
+	t38_set_data_rate_management_method(core, a->local_tcf ?
+	    T38_DATA_RATE_MANAGEMENT_LOCAL_TCF : T38_DATA_RATE_MANAGEMENT_TRANSFERRED_TCF);
+	if (a->max_datagram > 0)
+		t38_set_max_datagram_size(core, (int)(a->max_datagram < 65535 ? a->max_datagram :
+		    65535));
+	if (a->max_buffer > 0)
+		t38_set_max_buffer_size(core, (int)(a->max_buffer < 65535 ? a->max_buffer : 65535));
+	t38_set_fastest_image_data_rate(core, rate);
+	for (int c = T38_PACKET_CATEGORY_INDICATOR; c <= T38_PACKET_CATEGORY_IMAGE_DATA_END; c++)
+		t38_set_redundancy_control(core, c, 1);
+	/* The sequence numbers let the core see what UDPTL gave up: only t38media has them. */
+	t38_set_sequence_number_handling(core, s->ops == &t38media_ops);
+	t38_terminal_set_config(s->ts, 0);      /* paced, with indicators: UDPTL */
+	t38_terminal_set_tep_mode(s->ts, 0);
+	t38_terminal_set_fill_bit_removal(s->ts, 0);   /* never agreed (sdp.c) */
+	side_setup(s, t30);
+	if (rate < 14400)
+		modems &= ~T30_SUPPORT_V17;
+	if (rate < 7200)
+		modems = T30_SUPPORT_V27TER;
+	t30_set_supported_modems(t30, modems);
+}
+
+/* One 20 ms step of T.38: every IFP the media has, in sequence, into the terminal, then its
+ * clock moved on by the step's samples (it sends what is due then). */
+static void
+t38_step(struct side *s)
+{
+	t38_core_state_t *core = t38_terminal_get_t38_core_state(s->ts);
+	uint8_t ifp[UDPTL_IFP_MAX];
+	int n;
+
+	/* Bounded: the media holds a window of IFPs; what is left waits for the next step. */
+	for (int i = 0; i < 4 * UDPTL_WINDOW &&
+	    (n = s->ops->recv(s->media, ifp, sizeof(ifp))) > 0; i++)
+		t38_core_rx_ifp_packet(core, ifp, n, s->ops == &t38media_ops ?
+		    t38media_last_seq(s->media) : 0);
+	t38_terminal_send_timeout(s->ts, BLOCK);
+}
+
+static void
+engine_free(struct side *s)
+{
+	if (s->fs != NULL)
+		fax_free(s->fs);
+	if (s->ts != NULL)
+		t38_terminal_free(s->ts);
+	s->fs = NULL;
+	s->ts = NULL;
+}
+
+/* A switch to T.38 the signalling asked for (faxcall.h): 0 to go on (switched, or nothing
+ * asked), -1 to end the call here. */
+static int
+take_switch(struct side *s)
+{
+	struct faxcall_switch *w = s->o->to;
+	fax_state_t *old;
+
+	if (w == NULL || s->ts != NULL || !atomic_load(&w->ready) || atomic_load(&w->taken))
+		return 0;
+	/* A page through: a new T.30 session would send or take it again. */
+	if (s->pages > 0 || w->ops == NULL || w->ops->kind != MEDIA_IFP || w->media == NULL ||
+	    w->ops->codec(w->media) != MEDIA_T38 || t38_new(s) != 0) {
+		atomic_store(&w->taken, -1);
+		return -1;
+	}
+	/* The audio session is put away: its files closed, its verdict not the call's. */
+	s->closing = 1;
+	t30_terminate(s->t30);
+	s->closing = 0;
+	old = s->fs;
+	s->fs = NULL;
+	fax_free(old);
+	s->ops = w->ops;
+	s->media = w->media;
+	s->codec = MEDIA_T38;
+	t38_setup(s, &w->t38);
+	s->switched = 1;
+	atomic_store(&w->taken, 1);
+	return 0;
 }
 
 int
 faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
 {
-	struct side s = { o, NULL, 0, -1, 0 };
+	struct side s;
 	const char *file = o->calling ? o->tx_tiff : o->rx_tiff, *id;
 	long samples = 0, max = (long)(o->max_seconds > 0 ? o->max_seconds : DEFAULT_MAX_S) * 8000;
-	int codec = o->ops && o->media ? o->ops->codec(o->media) : 0;
-	fax_state_t *fs;
 	t30_stats_t st;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
+	memset(&s, 0, sizeof(s));
 	r->completion = r->callee_completion = -1;
-	if (codec != MEDIA_PCMA && codec != MEDIA_PCMU) {
-		snprintf(r->reason, sizeof(r->reason), "the call's media is not started G.711 audio");
+	s.o = o;
+	s.completion = -1;
+	s.ops = o->ops;
+	s.media = o->media;
+	s.codec = o->ops && o->media ? o->ops->codec(o->media) : 0;
+	if (o->ops == NULL || (o->ops->kind == MEDIA_IFP ? s.codec != MEDIA_T38 :
+	    s.codec != MEDIA_PCMA && s.codec != MEDIA_PCMU)) {
+		snprintf(r->reason, sizeof(r->reason),
+		    "the call's media is not started G.711 audio or T.38");
 		return -1;
 	}
 	if (file == NULL || strlen(file) >= 256) {
 		snprintf(r->reason, sizeof(r->reason), "no file, or its name too long for the modem");
 		return -1;
 	}
-	if ((fs = fax_init(NULL, o->calling)) == NULL) {
+	if (s.codec == MEDIA_T38) {
+		if ((rc = t38_new(&s)) == 0)
+			t38_setup(&s, &o->t38);
+	} else
+		rc = audio_open(&s);
+	if (rc != 0) {
 		snprintf(r->reason, sizeof(r->reason), "out of memory for the fax modem");
 		return -1;
 	}
-	s.t30 = fax_get_t30_state(fs);
-	setup(s.t30, &(struct faxcall_opts){ .ecm = o->ecm }, o->ident);
-	if (o->calling) {
-		if (o->page_header && *o->page_header)
-			t30_set_tx_page_header_info(s.t30, o->page_header);
-		tx_file(s.t30, file, o->first_page);
-	} else {
-		t30_set_supported_resolutions(s.t30, T30_SUPPORT_STANDARD_RESOLUTION |
-		    T30_SUPPORT_FINE_RESOLUTION);
-		t30_set_rx_file(s.t30, file, -1);
-		t30_set_rx_encoding(s.t30, T4_COMPRESSION_ITU_T6);
-	}
-	t30_set_phase_b_handler(s.t30, side_phase_b, &s);
-	t30_set_phase_d_handler(s.t30, side_phase_d, &s);
-	t30_set_phase_e_handler(s.t30, side_phase_e, &s);
-	fax_set_transmit_on_idle(fs, 1);   /* keep sending: the far end's NAT and SBC latch on it */
 
 	while (!s.done && samples < max && !(o->hangup && atomic_load(o->hangup))) {
-		uint8_t g[MEDIA_FRAME_BYTES];
-		int16_t amp[BLOCK];
-		int n;
-
-		if (o->ops->step(o->media, o->abort) != 0)
+		if (take_switch(&s) != 0 || s.ops->step(s.media, o->abort) != 0)
 			break;
-		n = o->ops->recv(o->media, g, sizeof(g));
-		for (int i = 0; i < BLOCK; i++)
-			amp[i] = i >= n ? 0 : codec == MEDIA_PCMA ? alaw_to_linear(g[i]) :
-			    ulaw_to_linear(g[i]);
-		fax_rx(fs, amp, BLOCK);
-		n = fax_tx(fs, amp, BLOCK);
-		memset(amp + n, 0, sizeof(int16_t) * (size_t)(BLOCK - n));
-		for (int i = 0; i < BLOCK; i++)
-			g[i] = codec == MEDIA_PCMA ? linear_to_alaw(amp[i]) : linear_to_ulaw(amp[i]);
-		(void)o->ops->send(o->media, g, sizeof(g));   /* a lost packet is the line's noise */
+		if (s.ts != NULL)
+			t38_step(&s);
+		else
+			audio_step(&s);
 		samples += BLOCK;
 	}
 	if (!s.done) {
@@ -437,6 +621,8 @@ faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
 		snprintf(r->caller_seen, sizeof(r->caller_seen), "%s", id ? id : "");
 	r->line_seconds = (double)samples / 8000.0;
 	snprintf(r->reason, sizeof(r->reason), "%s", faxcall_reason(r->completion));
-	fax_free(fs);
+	snprintf(r->media, sizeof(r->media), "%s", side_media(&s));
+	r->switched = s.switched;
+	engine_free(&s);
 	return 0;
 }

@@ -4,8 +4,9 @@
  * line, and the answering side can behave like a particular fax machine (no fine resolution,
  * hanging up after page N). Time exists only as samples: a call runs as fast as the CPU allows
  * unless it is paced to real time. One side of a call can also run over the network, on a
- * call's media (faxcall_media_run), in real time. Blocking; a call is independent of every
- * other, so calls may run on several threads at once. */
+ * call's media (faxcall_media_run), in real time: G.711 audio or T.38, switching from the
+ * first to the second mid-call when the signalling asks. Blocking; a call is independent of
+ * every other, so calls may run on several threads at once. */
 #ifndef NETCFAX_FAXCALL_H
 #define NETCFAX_FAXCALL_H
 
@@ -15,6 +16,7 @@
 #include "media.h"
 
 #define FAXCALL_ID_MAX 21            /* T.30 station identity: 20 characters */
+#define FAXCALL_MEDIA_MAX 8          /* "G.711", "T.38" and the NUL */
 
 enum faxcall_event {
 	FAXCALL_CONNECTED = 1,           /* phase B done: the machines agreed how to send */
@@ -28,6 +30,7 @@ struct faxcall_progress {
 	int  bit_rate;                   /* bit/s */
 	int  ecm;                        /* error correction in use */
 	char remote_id[FAXCALL_ID_MAX];  /* the answering machine's CSI */
+	char media[FAXCALL_MEDIA_MAX];   /* over the network: "G.711" or "T.38"; else "" */
 };
 
 struct faxcall_opts {
@@ -61,16 +64,51 @@ struct faxcall_result {
 	char   remote_id[FAXCALL_ID_MAX];    /* the answering machine's CSI, as the caller saw it */
 	char   caller_seen[FAXCALL_ID_MAX];  /* the caller's TSI, as the answering side saw it */
 	double line_seconds;             /* simulated time the call took */
+	char   media[FAXCALL_MEDIA_MAX]; /* faxcall_media_run: what carried the fax at its end,
+	                                  * "G.711" or "T.38"; faxcall_run: "" */
+	int    switched;                 /* faxcall_media_run: the call moved from G.711 to T.38 */
 };
 
 /* Runs the call. 0 when it ran (the outcome is in r, sent or not), -1 when it could not start
  * (out of memory) with r->reason saying so. */
 int faxcall_run(const struct faxcall_opts *o, struct faxcall_result *r);
 
+/* What the offer and answer agreed for T.38 (sdp_t38's figures), for a media of kind
+ * MEDIA_IFP. All zero is T.38 version 0 at up to 14400 bit/s, transferredTCF. */
+struct faxcall_t38 {
+	int      version;                /* T38FaxVersion agreed, 0..3 */
+	unsigned max_bit_rate;           /* T38MaxBitRate agreed; 0: 14400. Below 14400 the
+	                                  * modems offered are cut to fit (no V.17 under 14400,
+	                                  * V.27ter only at 4800 and under) */
+	int      local_tcf;              /* T38FaxRateManagement localTCF (never over UDPTL);
+	                                  * 0: transferredTCF */
+	unsigned max_buffer;             /* the far end's T38FaxMaxBuffer; 0: unsaid */
+	unsigned max_datagram;           /* the far end's T38FaxMaxDatagram; 0: unsaid */
+};
+
+/* A call's media replaced mid-way, from G.711 to T.38 (the far end's re-INVITE, or ours,
+ * accepted). The signalling fills ops, media (started) and t38, then sets ready; the engine
+ * looks at ready before every step and, once set, stops the audio fax engine and goes on
+ * with T.38 on the new media, never touching the old one again. The T.30 session starts
+ * again there: before training (the usual case: a re-INVITE on CED or the V.21 preamble)
+ * nothing is lost, as both ends begin again with DIS; after a page has gone through, the
+ * call ends as dropped (a retry) with the pages done so far. taken says which, once the
+ * engine has seen it: 1 switched, -1 ended (also for a media not started as T.38). A call
+ * already on T.38 never looks at it (taken stays 0). Both media stay the caller's. */
+struct faxcall_switch {
+	const struct media_ops *ops;     /* of kind MEDIA_IFP */
+	void       *media;
+	struct faxcall_t38 t38;
+	atomic_int  ready;
+	atomic_int  taken;
+};
+
 /* One side of a fax call over the network: a spandsp T.30 endpoint on a call's media
  * (media.h), sending a document (calling) or receiving one. The media must be started; the
  * engine steps it every 20 ms, in real time, until this side's phase E, max_seconds or
- * abort. Ownership of the media stays with the caller (who hangs up and frees it). */
+ * abort. On G.711 audio (MEDIA_AUDIO) the endpoint is spandsp's audio fax modem; on T.38
+ * (MEDIA_IFP: t38media.c) it is spandsp's T.38 terminal, with the agreed figures in t38.
+ * Ownership of the media stays with the caller (who hangs up and frees it). */
 struct faxcall_media_opts {
 	const struct media_ops *ops;
 	void       *media;
@@ -87,6 +125,9 @@ struct faxcall_media_opts {
 	                                  * up (a BYE): two flags, so neither owner shares the other's */
 	void      (*progress)(const struct faxcall_progress *p, void *arg);
 	void       *arg;
+	struct faxcall_t38 t38;          /* when the media is T.38 */
+	struct faxcall_switch *to;       /* a switch to T.38 the signalling may ask for; NULL:
+	                                  * none */
 };
 
 /* Runs this side of the call. r->completion is this side's T.30 completion code (the far
