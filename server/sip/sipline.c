@@ -52,8 +52,8 @@ struct slot {
 	char        from[SIPUA_NUMBER_MAX];
 };
 
-/* One RTP port kept mapped on the office router (portmap on): what it maps to, as the
- * mapping service last said (under the line's lock). */
+/* One RTP port (or the SIP port) kept mapped on the office router (portmap on): what it
+ * maps to, as the mapping service last said (under the line's lock). */
 struct rtpmap {
 	struct sipline         *l;
 	struct portmap_service *svc;
@@ -81,6 +81,9 @@ struct sipline {
 	int                     registered;
 	struct rtpmap           maps[MAPS_MAX];
 	int                     nmaps;
+	struct rtpmap           sipmap;      /* the SIP port's (svc NULL when not asked) */
+	int                     pcp_mapped_port;
+	char                    contact[SIPUA_CONTACT_MAX];  /* the registered one, as logged */
 };
 
 /* ---- the slot table ---- */
@@ -242,9 +245,10 @@ on_event(const struct sipua_event *ev, void *arg)
 
 	switch (ev->kind) {
 	case SIPUA_REGISTERED:
-		if (!l->registered)
+		if (!l->registered || strcmp(l->contact, ev->contact) != 0)
 			log_info("trunk %s: registered with %s as %s for %u s", l->t.name,
 			    l->t.registrar, ev->contact, ev->expires);
+		snprintf(l->contact, sizeof(l->contact), "%s", ev->contact);
 		l->registered = 1;
 		return;
 	case SIPUA_REG_FAILED:
@@ -642,7 +646,103 @@ on_map(const struct portmap_event *ev, void *arg)
 		    "host's own address meanwhile", l->t.name, mp->port, ev->why);
 }
 
-/* portmap on: one RTP port per channel kept mapped, each by a mapping service of its own. */
+/* The SIP port's mapping is the contact: the provider sends INVITEs to the router's
+ * external address and that port, which reach us with or without a NAT binding. While it
+ * is not mapped the contact is the address the registrar sees (rport, keepalives). */
+static void
+sip_contact(struct sipline *l)
+{
+	char err[SIPUA_ERR_MAX];
+
+	if (l->ua != NULL && sipua_set_contact(l->ua, l->sipmap.mapped ? l->sipmap.ext_addr :
+	    NULL, l->sipmap.mapped ? l->sipmap.ext_port : 0, err, sizeof(err)) != 0)
+		log_warnx("trunk %s: the SIP contact: %s", l->t.name, err);
+}
+
+/* What the router said of the SIP port's mapping (on the loop thread, as l->ua's calls are). */
+static void
+on_sipmap(const struct portmap_event *ev, void *arg)
+{
+	struct sipline *l = arg;
+	struct rtpmap *mp = &l->sipmap;
+	const char *tp = strcmp(l->t.transport, "udp") == 0 ? "UDP" : "TCP";
+	int was = mp->mapped, changed;
+
+	if (ev->kind == PORTMAP_MAPPED) {
+		changed = !was || mp->ext_port != ev->ext_port || strcmp(mp->ext_addr,
+		    ev->ext_addr) != 0;
+		pthread_mutex_lock(&l->lock);
+		mp->mapped = 1;
+		snprintf(mp->ext_addr, sizeof(mp->ext_addr), "%s", ev->ext_addr);
+		mp->ext_port = ev->ext_port;
+		pthread_mutex_unlock(&l->lock);
+		if (!changed)
+			return;
+		log_info("trunk %s: the router (%s) forwards %s %s port %u to SIP port %u: the "
+		    "contact registered is %s:%u", l->t.name, strcmp(ev->proto, "natpmp") == 0 ?
+		    "NAT-PMP" : "UPnP", tp, ev->ext_addr, ev->ext_port, mp->port, ev->ext_addr,
+		    ev->ext_port);
+		sip_contact(l);
+	} else if (ev->kind == PORTMAP_LOST || ev->kind == PORTMAP_FAILED) {
+		pthread_mutex_lock(&l->lock);
+		mp->mapped = 0;
+		pthread_mutex_unlock(&l->lock);
+		if (was || ev->kind == PORTMAP_FAILED)
+			log_warnx("trunk %s: SIP port %u (%s) is not mapped on the router: %s; the "
+			    "contact registered is the address the registrar sees (rport), held by "
+			    "keepalives", l->t.name, mp->port, tp, ev->why);
+		if (was)
+			sip_contact(l);
+	}
+}
+
+/* portmap on: the SIP port kept mapped (UDP or TCP, as the transport is), unless its number
+ * is that of a mapping of the other protocol to this host: Debian's miniupnpd 2.3.1 removes
+ * neither of a TCP and a UDP mapping of one port number cleanly. */
+static int
+start_sipmap(struct sipline *l, struct event_base *base, const char *host, char *err,
+             size_t errlen)
+{
+	struct portmap_service_options po = { 0 };
+	int udp = strcmp(l->t.transport, "udp") == 0;
+	char desc[PORTMAP_DESC_MAX];
+	long clash = 0;
+
+	if (udp && l->pcp_mapped_port == l->t.port)
+		clash = l->pcp_mapped_port;
+	for (int i = 0; !udp && i < l->nmaps; i++)
+		if (l->maps[i].port == l->t.port)
+			clash = l->t.port;
+	if (clash) {
+		log_warnx("trunk %s: SIP port %lld (%s) is not mapped on the router: the router "
+		    "already forwards %s port %ld to this host (%s), and a TCP and a UDP mapping of "
+		    "one port number cannot both be removed again on some routers (miniupnpd "
+		    "2.3.1); give the trunk another port. The contact registered is the address the "
+		    "registrar sees (rport)", l->t.name, l->t.port, udp ? "UDP" : "TCP",
+		    udp ? "TCP" : "UDP", clash, udp ? "the server's PCP port" : "an RTP port");
+		return 0;
+	}
+	l->sipmap.l = l;
+	l->sipmap.port = (uint16_t)l->t.port;
+	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SIP %s %.20s", l->t.name, host);
+	po.protocols = l->t.portmap;
+	po.transport = udp ? "udp" : "tcp";
+	po.int_port = l->sipmap.port;
+	/* any external port will do: the contact says which */
+	po.alternatives = PORTMAP_ALT_TRIES;
+	po.lease = MAP_LEASE_S;
+	po.desc = desc;
+	if ((l->sipmap.svc = portmap_service_new(base, &po, on_sipmap, l)) == NULL) {
+		snprintf(err, errlen, "trunk %s: cannot start the SIP port's mapping", l->t.name);
+		return -1;
+	}
+	log_info("trunk %s: asking the router to forward SIP port %u (%s) to this host",
+	    l->t.name, l->sipmap.port, udp ? "UDP" : "TCP");
+	return 0;
+}
+
+/* portmap on: one RTP port per channel kept mapped, each by a mapping service of its own,
+ * and the SIP port. */
 static int
 start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
 {
@@ -675,7 +775,7 @@ start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
 	}
 	log_info("trunk %s: asking the router to forward RTP ports %u-%u (UDP) to this host",
 	    l->t.name, l->maps[0].port, l->maps[l->nmaps - 1].port);
-	return 0;
+	return start_sipmap(l, base, host, err, errlen);
 }
 
 static void
@@ -718,7 +818,9 @@ sipline_free(void *line)
 		return;
 	for (int i = 0; i < l->nmaps; i++)
 		portmap_service_free(l->maps[i].svc);    /* removes the mapping from the router */
-	sipua_free(l->ua);
+	sipua_free(l->ua);                           /* un-REGISTERs, through the mapping */
+	if (l->sipmap.svc)
+		portmap_service_free(l->sipmap.svc);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
 	free(l->slots);
@@ -808,6 +910,7 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 	}
 	l->t = *o->trunk;
 	l->ecm = o->ecm;
+	l->pcp_mapped_port = o->pcp_mapped_port;
 	/* a call that ends can hold its slot while its successor starts: twice the channels */
 	l->nslots = (int)l->t.channels * 2;
 	pthread_mutex_init(&l->lock, NULL);
@@ -839,6 +942,8 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 		snprintf(err, errlen, "trunk %s (%s): %s", l->t.name, l->t.path, why);
 		goto fail;
 	}
+	if (l->sipmap.mapped)
+		sip_contact(l);                  /* mapped before the user agent started */
 	log_info("trunk %s: %s to %s as %s, %lld channel%s, %s%s%s", l->t.name, l->t.transport,
 	    l->t.registrar, l->t.user, l->t.channels, l->t.channels == 1 ? "" : "s",
 	    l->t.ncodecs == 2 ? "PCMA and PCMU" : codec_name(l->t.codec_list[0]),

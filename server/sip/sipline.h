@@ -14,6 +14,9 @@ extern const struct line_ops sipline_ops;
 struct sipline_opts {
 	const struct trunk_config *trunk;   /* copied */
 	int ecm;                            /* offer T.30 error correction */
+	int pcp_mapped_port;                /* the server's PCP port when it maps it on the
+	                                     * router (TCP, portmap on), else 0: the SIP port
+	                                     * of a UDP trunk is not mapped on the same number */
 };
 
 /* Starts the trunk's user agent (it registers at once) on base's loop. NULL with the reason

@@ -163,9 +163,11 @@ request_route {
 # - DIDs (E.164 digits, in the hash table "did") each belong to an account. An INVITE to a DID
 #   goes to the contact its account registered: the request URI becomes that contact, the DID
 #   stays in To. A number that is no DID gets 404; a DID whose account has no contact, 480.
-# - NAT (nathelper): a REGISTER from behind NAT (a private address in its Contact, or a source
-#   other than its Via says) is saved with the source address as "received", so calls to the
-#   account go to the router's binding that the REGISTER made; other requests and replies from
+# - NAT (nathelper): a REGISTER with a private address in its Contact is saved with the source
+#   address as "received", so calls to the account go to the router's binding that the
+#   REGISTER made; a public Contact is taken as it is (an office whose router forwards its SIP
+#   port registers the router's address and that port, as sofia-sip registers the address
+#   the carrier saw once it learns it: either way calls go there); other requests and replies from
 #   behind NAT get the source as an alias in their Contact (add_contact_alias), which in-dialog
 #   requests are sent to (handle_ruri_alias). rport is honoured in every reply (force_rport).
 #   The office keeps its binding alive with OPTIONS (answered 200) or CRLF; the carrier does
@@ -243,8 +245,10 @@ route[REFUSE] {
 route[NATDETECT] {
 	# 1: a private address in Contact; 2: Via's address is not the source; 16: rport differs
 	if (nat_uac_test("19")) {
-		if ($rm == "REGISTER")
-			fix_nated_register();
+		if ($rm == "REGISTER") {
+			if (nat_uac_test("1"))
+				fix_nated_register();
+		}
 		else if (is_first_hop())
 			add_contact_alias();
 		setflag(5);
