@@ -42,6 +42,7 @@ struct slot {
 	int         taken;                   /* incoming: the queue took it (answer or drop
 	                                      * comes) */
 	int         progress;                /* the last 18x status */
+	int         early;                   /* out: a 18x came with SDP (in sdp): early media */
 	int         answered;                /* 200 received (out), ACK received (in) */
 	int         final;                   /* CALL_FAILED: its status; CALL_ENDED: -1 */
 	char        reason[SIPUA_REASON_MAX];
@@ -270,8 +271,10 @@ on_event(const struct sipua_event *ev, void *arg)
 		switch (ev->kind) {
 		case SIPUA_CALL_PROGRESS:
 			s->progress = ev->status;
-			if (ev->sdp[0] && !s->incoming)
+			if (ev->sdp[0] && !s->incoming && !s->answered) {
 				snprintf(s->sdp, sizeof(s->sdp), "%s", ev->sdp);
+				s->early = 1;
+			}
 			break;
 		case SIPUA_CALL_ANSWERED:
 			s->answered = 1;
@@ -459,18 +462,82 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	return 0;
 }
 
+/* Ringing is over, or an early answer came that the media has not started on. */
+static int
+ring_changed(const struct slot *s, void *arg)
+{
+	const int *tried = arg;
+
+	return s->answered || s->final != 0 || (s->early && !*tried);
+}
+
+/* Waits (the lock held) for the answer, a final failure, the ring timeout or an abort: 1
+ * when answered. Meanwhile an early answer (a 183 or 180 with SDP) starts the media at once
+ * towards it: we send silence, so that the NATs on the way open and a far end that latches
+ * finds us, and drop what comes in (ring-back, an announcement), which is not for the fax
+ * engine: it starts at the 200. *early: 1 once the media started, with *peer where. */
+static int
+ring(struct sipline *l, struct slot *s, void *m, const struct sdp_local *sl,
+     const struct line_call *c, int *early, struct media_peer *peer)
+{
+	struct timespec now, end;
+	uint8_t frame[MEDIA_FRAME_BYTES];
+	char sdp[SIPUA_SDP_MAX], err[200];
+	int tried = 0, quiet = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += l->t.ring_timeout;
+	*early = 0;
+	for (;;) {
+		if (s->answered || s->final != 0)
+			return s->answered;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((c->abort && atomic_load(c->abort)) || now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			return 0;
+		if (s->early && !tried) {
+			snprintf(sdp, sizeof(sdp), "%s", s->sdp);
+			pthread_mutex_unlock(&l->lock);
+			if (sdp_read_answer(sdp, sl, peer, err, sizeof(err)) == 0 &&
+			    rtpaudio_ops.start(m, peer, err, sizeof(err)) == 0)
+				log_info("trunk %s: call %u rings with early media (%d): media started "
+				    "towards it", l->t.name, s->id, s->progress);
+			else
+				log_warnx("trunk %s: call %u: the early answer's media: %s; media "
+				    "starts at the answer", l->t.name, s->id, err);
+			pthread_mutex_lock(&l->lock);
+			tried = 1;              /* once is enough: a later 18x changes nothing */
+			*early = rtpaudio_ops.codec(m) != 0;
+			continue;
+		}
+		if (!*early || quiet) {
+			(void)wait_for(l, s, ring_changed, &tried, TICK_MS, c->abort);
+			continue;
+		}
+		/* one 20 ms step of early media, the lock released */
+		pthread_mutex_unlock(&l->lock);
+		memset(frame, peer->codec == MEDIA_PCMA ? 0xD5 : 0xFF, sizeof(frame));
+		if (rtpaudio_ops.step(m, c->abort) != 0)
+			quiet = 1;              /* the socket failed: the answer finds out */
+		(void)rtpaudio_ops.send(m, frame, sizeof(frame));
+		(void)rtpaudio_ops.recv(m, frame, sizeof(frame));
+		pthread_mutex_lock(&l->lock);
+	}
+}
+
 static int
 sipline_call(void *line, const struct line_call *c, struct line_result *r)
 {
 	struct sipline *l = line;
 	struct sockaddr_storage adv;
 	struct sdp_local sl;
-	struct media_peer peer;
+	struct media_peer peer, early_peer;
 	char dial[SIPUA_NUMBER_MAX], offer[SDP_TEXT_MAX], err[200], reason[SIPUA_REASON_MAX];
+	char sdp[SIPUA_SDP_MAX];
 	struct slot *s;
 	unsigned id = 0;
 	void *m;
-	int rc, status, answered, map = -1;
+	int rc, status, answered, map = -1, early = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (trunk_dial_string(&l->t, c->number, dial, sizeof(dial), err, sizeof(err)) != 0) {
@@ -505,10 +572,10 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	s->id = id;
 	snprintf(s->number, sizeof(s->number), "%s", dial);
 	log_debug("trunk %s: calling %s (call %u)", l->t.name, dial, id);
-	answered = wait_for(l, s, is_answered_or_final, NULL, l->t.ring_timeout * 1000L,
-	    c->abort) && s->answered;
+	answered = ring(l, s, m, &sl, c, &early, &early_peer);
 	status = s->final;
 	snprintf(reason, sizeof(reason), "%s", s->reason);
+	snprintf(sdp, sizeof(sdp), "%s", s->sdp);
 	pthread_mutex_unlock(&l->lock);
 	if (!answered) {
 		int aborted = c->abort && atomic_load(c->abort);
@@ -524,8 +591,11 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		    "no answer within %lld s", l->t.ring_timeout);
 		return 0;
 	}
-	if (sdp_read_answer(s->sdp, &sl, &peer, err, sizeof(err)) != 0 ||
-	    rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
+	/* the 200's answer wins over an early one: the media is started again towards it, and
+	 * what the early media brought is dropped */
+	if (sdp_read_answer(sdp, &sl, &peer, err, sizeof(err)) != 0 ||
+	    (early ? rtpaudio_ops.restart(m, &peer, err, sizeof(err)) :
+	    rtpaudio_ops.start(m, &peer, err, sizeof(err))) != 0) {
 		log_warnx("trunk %s: call to %s: the far end's media answer: %s", l->t.name, dial,
 		    err);
 		end_call(l, s, c->abort);
@@ -535,8 +605,11 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		    "use (%s)", err);
 		return 0;
 	}
-	log_info("trunk %s: call to %s answered, G.711 %s", l->t.name, dial,
-	    codec_name(peer.codec));
+	log_info("trunk %s: call to %s answered, G.711 %s%s", l->t.name, dial,
+	    codec_name(peer.codec), !early ? "" : peer.addrlen == early_peer.addrlen &&
+	    memcmp(&peer.addr, &early_peer.addr, peer.addrlen) == 0 && peer.codec ==
+	    early_peer.codec ? " (the early media's)" : " (media moved from the early "
+	    "answer's to the answer's)");
 	rc = run_fax(l, s, m, c, 1, NULL, r);
 	end_call(l, s, c->abort);
 	media_free(l, m, map);

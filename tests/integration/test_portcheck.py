@@ -626,6 +626,9 @@ class ServerTrunk(unittest.TestCase):
                 lambda x: "forwards UDP %s port %d to RTP port" % (nt.UK_WAN, port) in x,
                 timeout=60), self.srv.log_text())
         self.assertIsNotNone(self.srv.wait_log(
+            lambda x: "forwards UDP %s port 5060 to SIP port 5060" % nt.UK_WAN in x,
+            timeout=60), self.srv.log_text())
+        self.assertIsNotNone(self.srv.wait_log(
             lambda x: "registration with %s:5060 failed" % PROVIDER in x, timeout=30))
 
         # (a) portmap on: both RTP ports (one per channel) mapped to this host, SIP port held.
@@ -641,6 +644,10 @@ class ServerTrunk(unittest.TestCase):
                       % self.srv.proc.pid, sip["evidence"])
         [reg] = self.checks(d, "registrar")
         self.assertIn("is %s (resolved here" % PROVIDER, reg["evidence"])
+        [sipr] = self.checks(d, "sip_router")          # the SIP port's mapping, beside them
+        self.assertEqual(sipr["status"], "pass", d)
+        self.assertIn("forwards UDP %s port 5060->5060 to this host: the SIP port, registered "
+                      "as the contact" % nt.UK_WAN, sipr["evidence"])
         [rtr] = self.checks(d, "rtp_router")
         self.assertEqual(rtr["status"], "pass", d)
         self.assertRegex(rtr["evidence"], r"forwards UDP %s ports \d+->20000, \d+->20002 to "
