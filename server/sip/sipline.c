@@ -3,6 +3,9 @@
  * workers, which offers or answers the media (sdp.c), carries it over RTP (rtpaudio.c) and
  * runs the fax engine on it (faxcall.c). The two sides meet in a table of call slots under
  * one lock: the loop writes what the network said into a slot, the worker waits on it.
+ * A call out with early media (a 18x with SDP) has its media started at the 18x and again
+ * at the 200, whose answer wins; the fax engine starts at the 200. With portmap, the SIP
+ * port's mapping on the router is the contact the trunk registers.
  *
  * Outcomes follow the telephone network's: 486/600 busy, 408/480 and a ring that outlasts
  * ring_timeout no answer, 404/484/604 no such number, 5xx a failure worth another try, the

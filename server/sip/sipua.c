@@ -8,7 +8,8 @@
  * rport (RFC 3581) on UDP and TCP, and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
  * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
  * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
- * the loop and answered with the status (and SDP) it says, BYE either way. */
+ * the loop and answered with the status (and SDP) it says, BYE either way. A contact of our
+ * own (the router's mapped SIP port) replaces sofia-sip's in REGISTER, INVITE and 2xx. */
 #include "sipua.h"
 
 #include <errno.h>
