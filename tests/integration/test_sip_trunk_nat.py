@@ -235,6 +235,32 @@ class TrunkThroughNat(unittest.TestCase):
             self.srv["uk"].add_user(user, user + "-pw-secret")
         sip_mapping(self.srv["uk"], self.lab, "uk")
 
+    def test_sip_port_mapping_lost_then_registered_again(self):
+        # The US router restarts with no mappings: netcfaxd finds its SIP port no longer
+        # forwarded (a check every 30 s at most), takes its contact back to the address the
+        # carrier sees (registered unless the mapping is back first), maps the port again
+        # and registers the mapped port again, the only contact the carrier then holds.
+        us = self.srv["us"]
+        ext = sip_mapping(us, self.lab, "us")
+        mark = us.log_size()
+        self.lab.upnpd["us"].reboot()
+        text = wait_text(us, lambda t: re.search(r"forwards UDP %s port \d+ to SIP port 5060"
+                                                 % re.escape(self.lab.public_addr("us")), t),
+                         mark, "the SIP port mapped again")
+        self.assertIn("SIP port 5060 (UDP) is not mapped on the router: ", text)
+        again = int(re.search(r"forwards UDP \S+ port (\d+) to SIP port", text).group(1))
+        want = "%s:%d" % (self.lab.public_addr("us"), again)
+        wait_text(us, lambda t: "registered with %s as sip:us-office@%s" % (
+            self.lab.registrar, want) in t, mark, "the mapped contact registered again")
+        deadline = nt.time.monotonic() + 30
+        while [want in b["address"] for b in self.kam.bindings("us-office")] != [True]:
+            self.assertLess(nt.time.monotonic(), deadline, self.kam.bindings("us-office"))
+            nt.time.sleep(0.5)
+        self.assertEqual(again, ext)      # the same port asked for first, and free again
+        # the RTP ports are mapped again too before the next test calls
+        rtp = r"forwards UDP %s port \d+ to RTP port" % re.escape(self.lab.public_addr("us"))
+        wait_text(us, lambda t: len(re.findall(rtp, t)) >= 2, mark, "the RTP ports mapped again")
+
     def test_two_calls_at_once_through_the_nats(self):
         alice = self.client("us", "alice")
         uk_log = self.srv["uk"].log_size()
