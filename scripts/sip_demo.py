@@ -196,8 +196,9 @@ def run(owner):
 
     step("The carrier's view of the call (kamailio's log)")
     say("The INVITE is challenged (407) and sent again with the US account's credentials;")
-    say("the carrier looks the number up (a DID of uk-office) and sends it to the address the")
-    say("UK office registered from: the UK router's public address. The BYE ends the call.")
+    say("the carrier looks the number up (a DID of uk-office) and sends it to the contact the")
+    say("UK office registered: the UK router's public address and mapped SIP port. The BYE")
+    say("ends the call.")
     route = [r for r in lab.kam.lines("ROUTE", mark) if r.get("did") == digits(UK_BOB)]
     if not route or lab.public_addr("uk") not in route[0].get("ruri", "") + \
             route[0].get("dst", ""):
