@@ -118,11 +118,12 @@ def run(owner):
     say("Each router masquerades its office (NAT) and forwards nothing from the WAN: no port")
     say("forward. It runs miniupnpd, so a program in the office may ask it for a mapping.")
 
-    step("Starting both servers: each REGISTERs with the carrier and maps its RTP ports")
-    say("The REGISTER goes out through the router, so the carrier learns the router's public")
-    say("address and port, and calls come back through that same NAT binding (kept open by")
-    say("keepalives). The fax audio (RTP) needs ports of its own: netcfaxd asks its router for")
-    say("them (UPnP in the US, NAT-PMP in the UK) and puts the router's address in its offers.")
+    step("Starting both servers: each maps its SIP and RTP ports and REGISTERs with the carrier")
+    say("netcfaxd asks its router (UPnP in the US, NAT-PMP in the UK) to forward its SIP port")
+    say("and registers the router's address and that port as its contact, so calls come in")
+    say("through the mapping even when the NAT binding its REGISTER made is gone. The fax")
+    say("audio (RTP) needs ports of its own: mapped the same way, the router's address in the")
+    say("offers.")
     srv = {}
     for office in ("us", "uk"):
         account, codecs, portmap, numbers, station = OFFICE_SETUPS[office]
@@ -136,8 +137,13 @@ def run(owner):
         show("carrier", carrier_line(r))
     for account in sorted(ACCOUNTS):
         for b in lab.kam.bindings(account):
-            show("carrier", "%s is reached at %s (its Contact said %s)"
-                 % (account, b.get("received", "?"), b.get("address", "?")))
+            received = b.get("received", "[not set]")
+            if received == "[not set]":     # a public Contact: the router's mapped SIP port
+                show("carrier", "%s is reached at its Contact, %s"
+                     % (account, b.get("address", "?")))
+            else:
+                show("carrier", "%s is reached at %s (its Contact said %s)"
+                     % (account, received, b.get("address", "?")))
 
     step("Each router's mappings: asked for by netcfaxd, none written by hand")
     for office in ("us", "uk"):
@@ -190,8 +196,9 @@ def run(owner):
 
     step("The carrier's view of the call (kamailio's log)")
     say("The INVITE is challenged (407) and sent again with the US account's credentials;")
-    say("the carrier looks the number up (a DID of uk-office) and sends it to the address the")
-    say("UK office registered from: the UK router's public address. The BYE ends the call.")
+    say("the carrier looks the number up (a DID of uk-office) and sends it to the contact the")
+    say("UK office registered: the UK router's public address and mapped SIP port. The BYE")
+    say("ends the call.")
     route = [r for r in lab.kam.lines("ROUTE", mark) if r.get("did") == digits(UK_BOB)]
     if not route or lab.public_addr("uk") not in route[0].get("ruri", "") + \
             route[0].get("dst", ""):

@@ -1315,6 +1315,7 @@ add_trunks(struct faxqueue *q, char *err, size_t errlen)
 		so.trunk = t;
 		so.ecm = cfg->fax_ecm;
 		so.state_dir = cfg->state_dir;
+		so.pcp_mapped_port = strcmp(cfg->portmap, "off") != 0 ? (int)cfg->pcp_port : 0;
 		if ((line = sipline_new(q->srv->base, &so, err, errlen)) == NULL) {
 			free(t);
 			return -1;

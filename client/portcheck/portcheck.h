@@ -136,11 +136,11 @@ struct portcheck {
 	struct pc_rule rules[PC_MAX_RULES];
 	int      nrules;
 	char     fill_how[400];           /* how to find PC_ROUTER_WAN when a rule carries it */
-	/* --server: the router's UDP mappings to this host, as UPnP listed them (trunkcheck.c
-	 * looks for the RTP ports among them) */
-	int      udp_listed;              /* 1 the list was read */
-	struct portmap_mapping udp_maps[64];
-	int      nudp_maps;
+	/* --server: the router's mappings to this host, UDP and TCP, as UPnP listed them
+	 * (trunkcheck.c looks for the SIP and RTP ports among them) */
+	int      maps_listed;             /* 1 the list was read */
+	struct portmap_mapping host_maps[64];
+	int      nhost_maps;
 	struct pc_check checks[PC_MAX_CHECKS];
 	int             nchecks;
 };

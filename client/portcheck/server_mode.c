@@ -55,16 +55,16 @@ struct pcp_scan {
 	int         ours;
 };
 
-/* Every mapping in turn: the PCP's, and the UDP ones to this host (a trunk's RTP ports). */
+/* Every mapping in turn: the PCP's, and those to this host (a trunk's SIP and RTP ports). */
 static int
 pcp_mapping(const struct portmap_mapping *m, void *arg)
 {
 	struct pcp_scan *x = arg;
 	struct portcheck *pc = x->pc;
 
-	if (m->transport == PORTMAP_UDP && strcmp(m->int_client, x->lan) == 0 &&
-	    pc->nudp_maps < (int)(sizeof(pc->udp_maps) / sizeof(pc->udp_maps[0])))
-		pc->udp_maps[pc->nudp_maps++] = *m;
+	if (strcmp(m->int_client, x->lan) == 0 &&
+	    pc->nhost_maps < (int)(sizeof(pc->host_maps) / sizeof(pc->host_maps[0])))
+		pc->host_maps[pc->nhost_maps++] = *m;
 	/* The PCP is TCP: a UDP mapping of the same port number does not carry it. */
 	if (m->transport != PORTMAP_TCP || m->ext_port != x->port || x->owner[0])
 		return 0;
@@ -92,8 +92,8 @@ check_router(struct portcheck *pc, long port, const char *portmap)
 		r->found = 1;
 		x.lan = r->gw.lan_addr;
 		if (i == 0 && ops->list(st, pcp_mapping, &x, err, sizeof(err)) == 0)
-			pc->udp_listed = 1;
-		if (i == 0 && pc->udp_listed && x.owner[0])
+			pc->maps_listed = 1;
+		if (i == 0 && pc->maps_listed && x.owner[0])
 			pc_add(pc, SEC_ROUTER, ops->name, x.ours ? PC_PASS : PC_FAIL, x.ours ? "" :
 			    "the router sends the PCP to another machine: point it at this host",
 			    "%s; external port %ld forwards to %s", r->gw.detail, port, x.owner);

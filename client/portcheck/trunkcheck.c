@@ -272,7 +272,7 @@ check_rtp_router(struct portcheck *pc, const struct trunk_config *t, const struc
 		    "%s forwarded to this host", t->name, t->rtp_ports);
 		return;
 	}
-	if (!pc->udp_listed) {
+	if (!pc->maps_listed) {
 		if (pc->natpmp.found && strcmp(t->portmap, "upnp") != 0)
 			pc_add(pc, PC_SEC_TRUNK, "rtp_router", PC_SKIP, "", "%s: portmap %s: NAT-PMP "
 			    "cannot list a router's mappings; netcfaxd's log says which RTP ports the "
@@ -291,10 +291,11 @@ check_rtp_router(struct portcheck *pc, const struct trunk_config *t, const struc
 	for (int i = 0; i < nports; i++) {
 		long want = t->rtp_min + (t->rtp_min & 1) + 2 * i;
 
-		for (int j = 0; j < pc->nudp_maps; j++) {
-			const struct portmap_mapping *m = &pc->udp_maps[j];
+		for (int j = 0; j < pc->nhost_maps; j++) {
+			const struct portmap_mapping *m = &pc->host_maps[j];
 
-			if (m->int_port != want || strcmp(m->int_client, lan) != 0)
+			if (m->transport != PORTMAP_UDP || m->int_port != want ||
+			    strcmp(m->int_client, lan) != 0)
 				continue;
 			found++;
 			if (n < sizeof(shown))
@@ -314,6 +315,44 @@ check_rtp_router(struct portcheck *pc, const struct trunk_config *t, const struc
 		    "calls offer this host's own address", "%s: portmap %s: the router (UPnP) "
 		    "forwards %d of the %d RTP ports to this host%s%s", t->name, t->portmap, found,
 		    nports, found ? ": " : "", shown);
+}
+
+/* The router's mapping of the SIP port (portmap on): netcfaxd registers the router's
+ * external address and that port as its contact, so that the provider's INVITEs come in
+ * whether or not the NAT binding its REGISTERs made still holds. */
+static void
+check_sip_router(struct portcheck *pc, const struct trunk_config *t, const char *lan,
+    const char *ext)
+{
+	int udp = strcmp(t->transport, "udp") == 0;
+	const char *tp = udp ? "UDP" : "TCP";
+
+	if (strcmp(t->portmap, "off") == 0 || lan[0] == '\0')
+		return;
+	if (!pc->maps_listed) {
+		pc_add(pc, PC_SEC_TRUNK, "sip_router", PC_SKIP, "", "%s: portmap %s: the router's "
+		    "mappings cannot be listed (%s); netcfaxd's log says whether the SIP port is "
+		    "mapped (\"forwards %s ... to SIP port\")", t->name, t->portmap,
+		    pc->natpmp.found ? "NAT-PMP cannot" : "no UPnP IGD answers", tp);
+		return;
+	}
+	for (int j = 0; j < pc->nhost_maps; j++) {
+		const struct portmap_mapping *m = &pc->host_maps[j];
+
+		if (m->transport != (udp ? PORTMAP_UDP : PORTMAP_TCP) ||
+		    m->int_port != t->port || strcmp(m->int_client, lan) != 0)
+			continue;
+		pc_add(pc, PC_SEC_TRUNK, "sip_router", PC_PASS, "", "%s: the router (UPnP) "
+		    "forwards %s %s port %u->%lld to this host: the SIP port, registered as the "
+		    "contact so that calls come in without a NAT binding", t->name, tp, ext,
+		    m->ext_port, t->port);
+		return;
+	}
+	pc_add(pc, PC_SEC_TRUNK, "sip_router", PC_WARN, "netcfaxd maps it while it runs with "
+	    "this trunk (its log: \"forwards ... to SIP port\"; it says why not, e.g. a TCP "
+	    "mapping of the same number)", "%s: portmap %s: the router (UPnP) does not forward "
+	    "%s port %lld to this host: the contact registered is the address the registrar "
+	    "sees, held by keepalives", t->name, t->portmap, tp, t->port);
 }
 
 /* A SIP ALG on this host, when it routes: only then do its modules touch the trunk. */
@@ -394,6 +433,7 @@ check_trunk(struct portcheck *pc, const char *path, const char *lan, const char 
 	check_registrar(pc, &t, &p);
 	check_host_fw(pc, &t, &p, "sip_fw", sip_proto(&t), t.port, t.port);
 	check_host_fw(pc, &t, &p, "rtp_fw", "udp", t.rtp_min, t.rtp_max);
+	check_sip_router(pc, &t, lan, ext);
 	check_rtp_router(pc, &t, &p, lan, ext, &forward);
 	snprintf(range, sizeof(range), "%lld-%lld", t.rtp_min, t.rtp_max);
 	if (forward) {

@@ -55,6 +55,13 @@ struct media_ops {
 	/* Starts the media towards the negotiated peer; the first step's clock starts here.
 	 * 0, or -1 with the reason in err (a codec this media does not carry). */
 	int  (*start)(void *m, const struct media_peer *peer, char *err, size_t errlen);
+	/* Starts again, towards peer, media started on an early answer (a 183's SDP) now that
+	 * the final one (the 200's) came: what was received so far (ring-back, an
+	 * announcement) is dropped, so the fax engine hears only the answered call; the stream
+	 * we send goes on. A peer like the started one keeps the port latched meanwhile. 0, or
+	 * -1 with the reason. NULL in a media that cannot (it is then started at the answer
+	 * only). */
+	int  (*restart)(void *m, const struct media_peer *peer, char *err, size_t errlen);
 	/* Waits for the next step on the monotonic clock, taking in every packet that arrives
 	 * meanwhile. 0; -1 when abort was set or the socket failed. */
 	int  (*step)(void *m, const atomic_int *abort);

@@ -35,7 +35,8 @@ struct rtpaudio {
 	int                 depth;       /* frames */
 	struct sockaddr_storage local;
 	socklen_t           local_len;
-	struct media_peer   peer;
+	struct media_peer   peer;        /* where we send: the negotiated one, or latched */
+	struct media_peer   agreed;      /* the negotiated one, as the SDP said */
 	int                 started;
 	struct jitterbuf   *jb;
 	struct timespec     next;        /* when the next step is due */
@@ -180,9 +181,37 @@ ra_start(void *m, const struct media_peer *peer, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	a->peer = *peer;
+	a->peer = a->agreed = *peer;
 	a->started = 1;
 	clock_gettime(CLOCK_MONOTONIC, &a->next);
+	return 0;
+}
+
+static int same_endpoint(const struct sockaddr_storage *from, const struct sockaddr_storage *to);
+
+static int
+ra_restart(void *m, const struct media_peer *peer, char *err, size_t errlen)
+{
+	struct rtpaudio *a = m;
+	struct media_peer latched;
+	int same;
+
+	if (!a->started)
+		return ra_start(m, peer, err, errlen);
+	same = same_endpoint(&peer->addr, &a->agreed.addr) && peer->codec == a->agreed.codec &&
+	    peer->pt == a->agreed.pt;
+	latched = a->peer;
+	jitterbuf_free(a->jb);
+	a->jb = NULL;
+	a->started = 0;
+	if (ra_start(m, peer, err, errlen) != 0)
+		return -1;
+	if (same)
+		a->peer = latched;      /* the port the far end's NAT showed stays ours */
+	else {
+		a->heard = 0;           /* another far end: it may be latched afresh */
+		a->cand_run = 0;
+	}
 	return 0;
 }
 
@@ -427,6 +456,7 @@ const struct media_ops rtpaudio_ops = {
 	.kind = MEDIA_AUDIO,
 	.local = ra_local,
 	.start = ra_start,
+	.restart = ra_restart,
 	.step = ra_step,
 	.send = ra_send,
 	.recv = ra_recv,

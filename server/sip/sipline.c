@@ -3,6 +3,9 @@
  * workers, which offers or answers the media (sdp.c), carries it over RTP (rtpaudio.c) and
  * runs the fax engine on it (faxcall.c). The two sides meet in a table of call slots under
  * one lock: the loop writes what the network said into a slot, the worker waits on it.
+ * A call out with early media (a 18x with SDP) has its media started at the 18x and again
+ * at the 200, whose answer wins; the fax engine starts at the 200. With portmap, the SIP
+ * port's mapping on the router is the contact the trunk registers.
  *
  * Outcomes follow the telephone network's: 486/600 busy, 408/480 and a ring that outlasts
  * ring_timeout no answer, 404/484/604 no such number, 5xx a failure worth another try, the
@@ -42,6 +45,7 @@ struct slot {
 	int         taken;                   /* incoming: the queue took it (answer or drop
 	                                      * comes) */
 	int         progress;                /* the last 18x status */
+	int         early;                   /* out: a 18x came with SDP (in sdp): early media */
 	int         answered;                /* 200 received (out), ACK received (in) */
 	int         final;                   /* CALL_FAILED: its status; CALL_ENDED: -1 */
 	char        reason[SIPUA_REASON_MAX];
@@ -52,8 +56,8 @@ struct slot {
 	char        from[SIPUA_NUMBER_MAX];
 };
 
-/* One RTP port kept mapped on the office router (portmap on): what it maps to, as the
- * mapping service last said (under the line's lock). */
+/* One RTP port (or the SIP port) kept mapped on the office router (portmap on): what it
+ * maps to, as the mapping service last said (under the line's lock). */
 struct rtpmap {
 	struct sipline         *l;
 	struct portmap_service *svc;
@@ -81,6 +85,9 @@ struct sipline {
 	int                     registered;
 	struct rtpmap           maps[MAPS_MAX];
 	int                     nmaps;
+	struct rtpmap           sipmap;      /* the SIP port's (svc NULL when not asked) */
+	int                     pcp_mapped_port;
+	char                    contact[SIPUA_CONTACT_MAX];  /* the registered one, as logged */
 };
 
 /* ---- the slot table ---- */
@@ -242,9 +249,10 @@ on_event(const struct sipua_event *ev, void *arg)
 
 	switch (ev->kind) {
 	case SIPUA_REGISTERED:
-		if (!l->registered)
+		if (!l->registered || strcmp(l->contact, ev->contact) != 0)
 			log_info("trunk %s: registered with %s as %s for %u s", l->t.name,
 			    l->t.registrar, ev->contact, ev->expires);
+		snprintf(l->contact, sizeof(l->contact), "%s", ev->contact);
 		l->registered = 1;
 		return;
 	case SIPUA_REG_FAILED:
@@ -266,8 +274,10 @@ on_event(const struct sipua_event *ev, void *arg)
 		switch (ev->kind) {
 		case SIPUA_CALL_PROGRESS:
 			s->progress = ev->status;
-			if (ev->sdp[0] && !s->incoming)
+			if (ev->sdp[0] && !s->incoming && !s->answered) {
 				snprintf(s->sdp, sizeof(s->sdp), "%s", ev->sdp);
+				s->early = 1;
+			}
 			break;
 		case SIPUA_CALL_ANSWERED:
 			s->answered = 1;
@@ -456,18 +466,82 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	return 0;
 }
 
+/* Ringing is over, or an early answer came that the media has not started on. */
+static int
+ring_changed(const struct slot *s, void *arg)
+{
+	const int *tried = arg;
+
+	return s->answered || s->final != 0 || (s->early && !*tried);
+}
+
+/* Waits (the lock held) for the answer, a final failure, the ring timeout or an abort: 1
+ * when answered. Meanwhile an early answer (a 183 or 180 with SDP) starts the media at once
+ * towards it: we send silence, so that the NATs on the way open and a far end that latches
+ * finds us, and drop what comes in (ring-back, an announcement), which is not for the fax
+ * engine: it starts at the 200. *early: 1 once the media started, with *peer where. */
+static int
+ring(struct sipline *l, struct slot *s, void *m, const struct sdp_local *sl,
+     const struct line_call *c, int *early, struct media_peer *peer)
+{
+	struct timespec now, end;
+	uint8_t frame[MEDIA_FRAME_BYTES];
+	char sdp[SIPUA_SDP_MAX], err[200];
+	int tried = 0, quiet = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += l->t.ring_timeout;
+	*early = 0;
+	for (;;) {
+		if (s->answered || s->final != 0)
+			return s->answered;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((c->abort && atomic_load(c->abort)) || now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			return 0;
+		if (s->early && !tried) {
+			snprintf(sdp, sizeof(sdp), "%s", s->sdp);
+			pthread_mutex_unlock(&l->lock);
+			if (sdp_read_answer(sdp, sl, peer, err, sizeof(err)) == 0 &&
+			    rtpaudio_ops.start(m, peer, err, sizeof(err)) == 0)
+				log_info("trunk %s: call %u rings with early media (%d): media started "
+				    "towards it", l->t.name, s->id, s->progress);
+			else
+				log_warnx("trunk %s: call %u: the early answer's media: %s; media "
+				    "starts at the answer", l->t.name, s->id, err);
+			pthread_mutex_lock(&l->lock);
+			tried = 1;              /* once is enough: a later 18x changes nothing */
+			*early = rtpaudio_ops.codec(m) != 0;
+			continue;
+		}
+		if (!*early || quiet) {
+			(void)wait_for(l, s, ring_changed, &tried, TICK_MS, c->abort);
+			continue;
+		}
+		/* one 20 ms step of early media, the lock released */
+		pthread_mutex_unlock(&l->lock);
+		memset(frame, peer->codec == MEDIA_PCMA ? 0xD5 : 0xFF, sizeof(frame));
+		if (rtpaudio_ops.step(m, c->abort) != 0)
+			quiet = 1;              /* the socket failed: the answer finds out */
+		(void)rtpaudio_ops.send(m, frame, sizeof(frame));
+		(void)rtpaudio_ops.recv(m, frame, sizeof(frame));
+		pthread_mutex_lock(&l->lock);
+	}
+}
+
 static int
 sipline_call(void *line, const struct line_call *c, struct line_result *r)
 {
 	struct sipline *l = line;
 	struct sockaddr_storage adv;
 	struct sdp_local sl;
-	struct media_peer peer;
+	struct media_peer peer, early_peer;
 	char dial[SIPUA_NUMBER_MAX], offer[SDP_TEXT_MAX], err[200], reason[SIPUA_REASON_MAX];
+	char sdp[SIPUA_SDP_MAX];
 	struct slot *s;
 	unsigned id = 0;
 	void *m;
-	int rc, status, answered, map = -1;
+	int rc, status, answered, map = -1, early = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (trunk_dial_string(&l->t, c->number, dial, sizeof(dial), err, sizeof(err)) != 0) {
@@ -502,10 +576,10 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 	s->id = id;
 	snprintf(s->number, sizeof(s->number), "%s", dial);
 	log_debug("trunk %s: calling %s (call %u)", l->t.name, dial, id);
-	answered = wait_for(l, s, is_answered_or_final, NULL, l->t.ring_timeout * 1000L,
-	    c->abort) && s->answered;
+	answered = ring(l, s, m, &sl, c, &early, &early_peer);
 	status = s->final;
 	snprintf(reason, sizeof(reason), "%s", s->reason);
+	snprintf(sdp, sizeof(sdp), "%s", s->sdp);
 	pthread_mutex_unlock(&l->lock);
 	if (!answered) {
 		int aborted = c->abort && atomic_load(c->abort);
@@ -521,8 +595,11 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		    "no answer within %lld s", l->t.ring_timeout);
 		return 0;
 	}
-	if (sdp_read_answer(s->sdp, &sl, &peer, err, sizeof(err)) != 0 ||
-	    rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
+	/* the 200's answer wins over an early one: the media is started again towards it, and
+	 * what the early media brought is dropped */
+	if (sdp_read_answer(sdp, &sl, &peer, err, sizeof(err)) != 0 ||
+	    (early ? rtpaudio_ops.restart(m, &peer, err, sizeof(err)) :
+	    rtpaudio_ops.start(m, &peer, err, sizeof(err))) != 0) {
 		log_warnx("trunk %s: call to %s: the far end's media answer: %s", l->t.name, dial,
 		    err);
 		end_call(l, s, c->abort);
@@ -532,8 +609,11 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		    "use (%s)", err);
 		return 0;
 	}
-	log_info("trunk %s: call to %s answered, G.711 %s", l->t.name, dial,
-	    codec_name(peer.codec));
+	log_info("trunk %s: call to %s answered, G.711 %s%s", l->t.name, dial,
+	    codec_name(peer.codec), !early ? "" : peer.addrlen == early_peer.addrlen &&
+	    memcmp(&peer.addr, &early_peer.addr, peer.addrlen) == 0 && peer.codec ==
+	    early_peer.codec ? " (the early media's)" : " (media moved from the early "
+	    "answer's to the answer's)");
 	rc = run_fax(l, s, m, c, 1, NULL, r);
 	end_call(l, s, c->abort);
 	media_free(l, m, map);
@@ -643,7 +723,103 @@ on_map(const struct portmap_event *ev, void *arg)
 		    "host's own address meanwhile", l->t.name, mp->port, ev->why);
 }
 
-/* portmap on: one RTP port per channel kept mapped, each by a mapping service of its own. */
+/* The SIP port's mapping is the contact: the provider sends INVITEs to the router's
+ * external address and that port, which reach us with or without a NAT binding. While it
+ * is not mapped the contact is the address the registrar sees (rport, keepalives). */
+static void
+sip_contact(struct sipline *l)
+{
+	char err[SIPUA_ERR_MAX];
+
+	if (l->ua != NULL && sipua_set_contact(l->ua, l->sipmap.mapped ? l->sipmap.ext_addr :
+	    NULL, l->sipmap.mapped ? l->sipmap.ext_port : 0, err, sizeof(err)) != 0)
+		log_warnx("trunk %s: the SIP contact: %s", l->t.name, err);
+}
+
+/* What the router said of the SIP port's mapping (on the loop thread, as l->ua's calls are). */
+static void
+on_sipmap(const struct portmap_event *ev, void *arg)
+{
+	struct sipline *l = arg;
+	struct rtpmap *mp = &l->sipmap;
+	const char *tp = strcmp(l->t.transport, "udp") == 0 ? "UDP" : "TCP";
+	int was = mp->mapped, changed;
+
+	if (ev->kind == PORTMAP_MAPPED) {
+		changed = !was || mp->ext_port != ev->ext_port || strcmp(mp->ext_addr,
+		    ev->ext_addr) != 0;
+		pthread_mutex_lock(&l->lock);
+		mp->mapped = 1;
+		snprintf(mp->ext_addr, sizeof(mp->ext_addr), "%s", ev->ext_addr);
+		mp->ext_port = ev->ext_port;
+		pthread_mutex_unlock(&l->lock);
+		if (!changed)
+			return;
+		log_info("trunk %s: the router (%s) forwards %s %s port %u to SIP port %u: the "
+		    "contact registered is %s:%u", l->t.name, strcmp(ev->proto, "natpmp") == 0 ?
+		    "NAT-PMP" : "UPnP", tp, ev->ext_addr, ev->ext_port, mp->port, ev->ext_addr,
+		    ev->ext_port);
+		sip_contact(l);
+	} else if (ev->kind == PORTMAP_LOST || ev->kind == PORTMAP_FAILED) {
+		pthread_mutex_lock(&l->lock);
+		mp->mapped = 0;
+		pthread_mutex_unlock(&l->lock);
+		if (was || ev->kind == PORTMAP_FAILED)
+			log_warnx("trunk %s: SIP port %u (%s) is not mapped on the router: %s; the "
+			    "contact registered is the address the registrar sees (rport), held by "
+			    "keepalives", l->t.name, mp->port, tp, ev->why);
+		if (was)
+			sip_contact(l);
+	}
+}
+
+/* portmap on: the SIP port kept mapped (UDP or TCP, as the transport is), unless its number
+ * is that of a mapping of the other protocol to this host: Debian's miniupnpd 2.3.1 removes
+ * neither of a TCP and a UDP mapping of one port number cleanly. */
+static int
+start_sipmap(struct sipline *l, struct event_base *base, const char *host, char *err,
+             size_t errlen)
+{
+	struct portmap_service_options po = { 0 };
+	int udp = strcmp(l->t.transport, "udp") == 0;
+	char desc[PORTMAP_DESC_MAX];
+	long clash = 0;
+
+	if (udp && l->pcp_mapped_port == l->t.port)
+		clash = l->pcp_mapped_port;
+	for (int i = 0; !udp && i < l->nmaps; i++)
+		if (l->maps[i].port == l->t.port)
+			clash = l->t.port;
+	if (clash) {
+		log_warnx("trunk %s: SIP port %lld (%s) is not mapped on the router: the router "
+		    "already forwards %s port %ld to this host (%s), and a TCP and a UDP mapping of "
+		    "one port number cannot both be removed again on some routers (miniupnpd "
+		    "2.3.1); give the trunk another port. The contact registered is the address the "
+		    "registrar sees (rport)", l->t.name, l->t.port, udp ? "UDP" : "TCP",
+		    udp ? "TCP" : "UDP", clash, udp ? "the server's PCP port" : "an RTP port");
+		return 0;
+	}
+	l->sipmap.l = l;
+	l->sipmap.port = (uint16_t)l->t.port;
+	snprintf(desc, sizeof(desc), PORTMAP_DESC_PREFIX " SIP %s %.20s", l->t.name, host);
+	po.protocols = l->t.portmap;
+	po.transport = udp ? "udp" : "tcp";
+	po.int_port = l->sipmap.port;
+	/* any external port will do: the contact says which */
+	po.alternatives = PORTMAP_ALT_TRIES;
+	po.lease = MAP_LEASE_S;
+	po.desc = desc;
+	if ((l->sipmap.svc = portmap_service_new(base, &po, on_sipmap, l)) == NULL) {
+		snprintf(err, errlen, "trunk %s: cannot start the SIP port's mapping", l->t.name);
+		return -1;
+	}
+	log_info("trunk %s: asking the router to forward SIP port %u (%s) to this host",
+	    l->t.name, l->sipmap.port, udp ? "UDP" : "TCP");
+	return 0;
+}
+
+/* portmap on: one RTP port per channel kept mapped, each by a mapping service of its own,
+ * and the SIP port. */
 static int
 start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
 {
@@ -676,7 +852,7 @@ start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
 	}
 	log_info("trunk %s: asking the router to forward RTP ports %u-%u (UDP) to this host",
 	    l->t.name, l->maps[0].port, l->maps[l->nmaps - 1].port);
-	return 0;
+	return start_sipmap(l, base, host, err, errlen);
 }
 
 static void
@@ -719,7 +895,9 @@ sipline_free(void *line)
 		return;
 	for (int i = 0; i < l->nmaps; i++)
 		portmap_service_free(l->maps[i].svc);    /* removes the mapping from the router */
-	sipua_free(l->ua);
+	sipua_free(l->ua);                           /* un-REGISTERs, through the mapping */
+	if (l->sipmap.svc)
+		portmap_service_free(l->sipmap.svc);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
 	free(l->slots);
@@ -810,6 +988,7 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 	}
 	l->t = *o->trunk;
 	l->ecm = o->ecm;
+	l->pcp_mapped_port = o->pcp_mapped_port;
 	/* a call that ends can hold its slot while its successor starts: twice the channels */
 	l->nslots = (int)l->t.channels * 2;
 	pthread_mutex_init(&l->lock, NULL);
@@ -848,6 +1027,8 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 		snprintf(err, errlen, "trunk %s (%s): %s", l->t.name, l->t.path, why);
 		goto fail;
 	}
+	if (l->sipmap.mapped)
+		sip_contact(l);                  /* mapped before the user agent started */
 	log_info("trunk %s: %s to %s as %s, %lld channel%s, %s%s%s", l->t.name, l->t.transport,
 	    l->t.registrar, l->t.user, l->t.channels, l->t.channels == 1 ? "" : "s",
 	    l->t.ncodecs == 2 ? "PCMA and PCMU" : codec_name(l->t.codec_list[0]),

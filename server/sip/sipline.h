@@ -16,6 +16,9 @@ struct sipline_opts {
 	int ecm;                            /* offer T.30 error correction */
 	const char *state_dir;              /* transport tls: the trunk's certificate directory
 	                                     * is made in it */
+	int pcp_mapped_port;                /* the server's PCP port when it maps it on the
+	                                     * router (TCP, portmap on), else 0: the SIP port
+	                                     * of a UDP trunk is not mapped on the same number */
 };
 
 /* Starts the trunk's user agent (it registers at once) on base's loop. NULL with the reason

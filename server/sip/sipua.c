@@ -9,7 +9,8 @@
  * words by siptls.c), and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
  * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
  * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
- * the loop and answered with the status (and SDP) it says, BYE either way. */
+ * the loop and answered with the status (and SDP) it says, BYE either way. A contact of our
+ * own (the router's mapped SIP port) replaces sofia-sip's in REGISTER, INVITE and 2xx. */
 #include "sipua.h"
 #include "siptls.h"
 
@@ -72,13 +73,13 @@ struct queued {
 };
 
 /* What the loop asks of the SIP thread. */
-enum { CMD_CALL = 1, CMD_HANGUP, CMD_ANSWER };
+enum { CMD_CALL = 1, CMD_HANGUP, CMD_ANSWER, CMD_CONTACT };
 
 struct command {
 	int             kind;
 	unsigned        call;
 	int             status;
-	char            number[SIPUA_NUMBER_MAX];
+	char            number[SIPUA_NUMBER_MAX];   /* CMD_CONTACT: the host, "" = none */
 	char           *sdp;        /* owned; NULL when none */
 	struct command *next;
 };
@@ -149,6 +150,10 @@ struct sipua {
 	int               shutdown_done;
 	struct sipcall   *calls;
 	char              domain[128];
+	/* the Contact we give (a port mapped on the router), "" = sofia-sip's own (rport) */
+	char              contact[URL_MAX];
+	char              reg_contact[URL_MAX]; /* the one the current REGISTER handle gives */
+	int               recontact;    /* un-REGISTERing to REGISTER another contact */
 	/* where INVITEs may come from: the trunk's own peers, so that no one else can have the
 	 * server answer (or, later, place) calls; fixed at creation */
 	struct sockaddr_storage peers[PEERS_MAX];
@@ -305,8 +310,49 @@ start_register(struct sipua *ua)
 	    (ua->nh = nua_handle(ua->nua, NULL, SIPTAG_TO_STR(ua->aor), SIPTAG_FROM_STR(ua->aor),
 	                         TAG_END())) == NULL)
 		return;
+	snprintf(ua->reg_contact, sizeof(ua->reg_contact), "%s", ua->contact);
+	/* A contact of our own (the router's mapped address) is registered as it is: sofia-sip
+	 * neither replaces it with the address the registrar saw (natify) nor adds another. */
 	nua_register(ua->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(ua->registrar_url)),
-	             SIPTAG_EXPIRES_STR(ua->expires), NUTAG_M_USERNAME(ua->user), TAG_END());
+	             SIPTAG_EXPIRES_STR(ua->expires), NUTAG_M_USERNAME(ua->user),
+	             TAG_IF(ua->reg_contact[0], SIPTAG_CONTACT_STR(ua->reg_contact)), TAG_END());
+}
+
+/* Un-REGISTERs the current handle's contact. One of our own is named (sofia-sip names only
+ * a contact it made itself). */
+static void
+unregister(struct sipua *ua)
+{
+	nua_unregister(ua->nh, TAG_IF(ua->reg_contact[0], SIPTAG_CONTACT_STR(ua->reg_contact)),
+	               TAG_END());
+}
+
+/* The Contact to give from now on: host and port ("" for sofia-sip's own, the address the
+ * registrar sees). A registered contact that changes is un-REGISTERed, then the new one
+ * REGISTERed on a fresh handle, so the registrar never holds both (it would ring both). */
+static void
+set_contact(struct sipua *ua, const char *host, int port)
+{
+	char m[URL_MAX] = "";
+
+	if (host[0])
+		snprintf(m, sizeof(m), "<sip:%s@%s:%d;transport=%s>", ua->user, host, port,
+		         ua->transport);
+	if (strcmp(m, ua->contact) == 0)
+		return;
+	snprintf(ua->contact, sizeof(ua->contact), "%s", m);
+	if (ua->nh == NULL || ua->recontact)
+		return;                 /* the next REGISTER gives it */
+	if (ua->registered) {
+		ua->recontact = 1;
+		unregister(ua);
+		return;
+	}
+	/* not registered yet: this try starts again with the new contact */
+	nua_handle_destroy(ua->nh);
+	ua->nh = NULL;
+	su_timer_reset(ua->retry_timer);
+	start_register(ua);
 }
 
 static void
@@ -552,6 +598,7 @@ place_call(struct sipua *ua, struct command *cmd)
 	call->next = ua->calls;
 	ua->calls = call;
 	nua_invite(call->nh, NUTAG_M_USERNAME(ua->user),
+	           TAG_IF(ua->contact[0], SIPTAG_CONTACT_STR(ua->contact)),
 	           SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(cmd->sdp),
 	           TAG_END());
 }
@@ -603,6 +650,10 @@ run_command(struct sipua *ua, struct command *cmd)
 		place_call(ua, cmd);
 		return;
 	}
+	if (cmd->kind == CMD_CONTACT) {
+		set_contact(ua, cmd->number, cmd->status);
+		return;
+	}
 	if ((call = find_call(ua, cmd->call)) == NULL || call->ended)
 		return;
 	if (cmd->kind == CMD_ANSWER) {
@@ -611,6 +662,7 @@ run_command(struct sipua *ua, struct command *cmd)
 		if (cmd->status >= 200 && cmd->status < 300)
 			call->answered = 1;
 		nua_respond(call->nh, cmd->status, sip_status_phrase(cmd->status),
+		            TAG_IF(cmd->sdp && ua->contact[0], SIPTAG_CONTACT_STR(ua->contact)),
 		            TAG_IF(cmd->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		            TAG_IF(cmd->sdp, SIPTAG_PAYLOAD_STR(cmd->sdp)), TAG_END());
 	} else if (call->answered) {
@@ -778,7 +830,15 @@ on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip
 		}
 		break;
 	case nua_r_unregister:
-		if (status >= 200 && ua->phase == 1) {
+		if (status >= 200 && ua->phase == 0 && ua->recontact) {
+			/* the old contact is gone (or the registrar did not answer: it expires);
+			 * the new one on a fresh handle */
+			ua->recontact = 0;
+			ua->registered = 0;
+			nua_handle_destroy(ua->nh);
+			ua->nh = NULL;
+			start_register(ua);
+		} else if (status >= 200 && ua->phase == 1) {
 			ua->registered = 0;
 			begin_shutdown(ua);
 			su_timer_set_interval(ua->stop_timer, on_stop_timer, ua, SHUTDOWN_WAIT_MS);
@@ -825,7 +885,7 @@ on_command(struct sipua *ua, su_wait_t *w, struct sipua *arg)
 	su_timer_reset(ua->retry_timer);
 	if (ua->registered) {
 		ua->phase = 1;
-		nua_unregister(ua->nh, TAG_END());
+		unregister(ua);
 		su_timer_set_interval(ua->stop_timer, on_stop_timer, ua, UNREGISTER_WAIT_MS);
 	} else {
 		begin_shutdown(ua);
@@ -1259,6 +1319,19 @@ sipua_call(struct sipua *ua, const char *number, const char *sdp, unsigned *call
 		return -1;
 	*call = new_call_id(ua);
 	return queue_command(ua, CMD_CALL, *call, 0, number, sdp, err, errlen);
+}
+
+int
+sipua_set_contact(struct sipua *ua, const char *host, uint16_t port, char *err, size_t errlen)
+{
+	if (host && *host && (strlen(host) >= SIPUA_NUMBER_MAX || port == 0 ||
+	    strspn(host, "0123456789abcdefABCDEF.:[]") != strlen(host))) {
+		snprintf(err, errlen, "contact address '%.80s' port %u: a numeric address and a "
+		         "port", host, port);
+		return -1;
+	}
+	return queue_command(ua, CMD_CONTACT, 0, host && *host ? port : 0, host ? host : "",
+	                     NULL, err, errlen);
 }
 
 void

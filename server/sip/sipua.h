@@ -98,6 +98,13 @@ void sipua_free(struct sipua *ua);
 int sipua_call(struct sipua *ua, const char *number, const char *sdp, unsigned *call,
                char *err, size_t errlen);
 
+/* The Contact our REGISTERs, INVITEs and answers give: host (numeric) and port, the router's
+ * external address and the port it forwards to ours; NULL or "" for sofia-sip's own (the
+ * address the registrar saw, by rport). A registered contact that changes is un-REGISTERed
+ * and the new one REGISTERed. 0, or -1 with the reason. */
+int sipua_set_contact(struct sipua *ua, const char *host, uint16_t port, char *err,
+                      size_t errlen);
+
 /* Ends a call: CANCEL while ours rings, BYE once answered, a 480 to an incoming call not yet
  * answered. Unknown or ended calls are ignored. */
 void sipua_hangup(struct sipua *ua, unsigned call);

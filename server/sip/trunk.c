@@ -85,9 +85,11 @@ static const struct conf_opt options[] = {
 	    "rides out a rougher network, at the cost of delay"),
 	CHOICE(portmap, "off", "off|auto|upnp|natpmp",
 	    "Ask the office router to forward one RTP port per channel (UDP, the first ports "
-	    "of rtp_ports) to this host by UPnP IGD or NAT-PMP, and give the router's external "
-	    "address and port in each call's SDP; off = the router forwards rtp_ports by hand, "
-	    "or the provider sends media to where ours comes from"),
+	    "of rtp_ports) and the SIP port to this host by UPnP IGD or NAT-PMP, give the "
+	    "router's external address and port in each call's SDP and register the mapped SIP "
+	    "port as the contact; off = the router forwards rtp_ports by hand, or the provider "
+	    "sends media to where ours comes from, and calls come in through the NAT binding "
+	    "the keepalives hold"),
 	CONF_END_HINT("see netcfaxd --sample-trunk-config for every trunk option"),
 };
 

@@ -193,13 +193,19 @@ request_route {
 # - DIDs (E.164 digits, in the hash table "did") each belong to an account. An INVITE to a DID
 #   goes to the contact its account registered: the request URI becomes that contact, the DID
 #   stays in To. A number that is no DID gets 404; a DID whose account has no contact, 480.
-# - NAT (nathelper): a REGISTER from behind NAT (a private address in its Contact, or a source
-#   other than its Via says) is saved with the source address as "received", so calls to the
-#   account go to the router's binding that the REGISTER made; other requests and replies from
+# - NAT (nathelper): a REGISTER with a private address in its Contact is saved with the source
+#   address as "received", so calls to the account go to the router's binding that the
+#   REGISTER made; a public Contact is taken as it is (an office whose router forwards its SIP
+#   port registers the router's address and that port, as sofia-sip registers the address
+#   the carrier saw once it learns it: either way calls go there); other requests and replies from
 #   behind NAT get the source as an alias in their Contact (add_contact_alias), which in-dialog
 #   requests are sent to (handle_ruri_alias). rport is honoured in every reply (force_rport).
 #   The office keeps its binding alive with OPTIONS (answered 200) or CRLF; the carrier does
 #   not ping.
+# - Early media (the hash table "early", set by Kamailio.set_early): an INVITE to a DID listed
+#   there goes first to the SIP URI given (SIPp, playing the carrier's announcement server:
+#   183 with SDP, then a failure), and only on its failure to the account, as a carrier plays
+#   an announcement before it connects the call.
 # - record_route: in-dialog requests (ACK, BYE) pass the carrier too.
 # - The SDP is left alone: media goes end to end (no media relay yet).
 # One line per request: method, From user, the DID (To user), the request URI, the source.
@@ -217,6 +223,7 @@ modparam("registrar", "received_avp", "$avp(RECEIVED)")
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("htable", "htable", "pw=>size=4;")
 modparam("htable", "htable", "did=>size=4;")
+modparam("htable", "htable", "early=>size=4;")
 modparam("rr", "append_fromtag", 1)
 
 event_route[htable:mod-init] {
@@ -273,8 +280,10 @@ route[REFUSE] {
 route[NATDETECT] {
 	# 1: a private address in Contact; 2: Via's address is not the source; 16: rport differs
 	if (nat_uac_test("19")) {
-		if ($rm == "REGISTER")
-			fix_nated_register();
+		if ($rm == "REGISTER") {
+			if (nat_uac_test("1"))
+				fix_nated_register();
+		}
 		else if (is_first_hop())
 			add_contact_alias();
 		setflag(5);
@@ -315,6 +324,14 @@ route[DID] {
 	}
 	$var(account) = $sht(did=>$rU);
 	$var(did) = $rU;
+	if ($sht(early=>$var(did)) != $null) {
+		xlog("L_NOTICE", "EARLY did=$var(did) callid=$ci to=$sht(early=>$var(did))\n");
+		$ru = $sht(early=>$var(did));
+		t_on_failure("AFTER_EARLY");
+		if (!t_relay())
+			sl_reply_error();
+		exit;
+	}
 	$ru = "sip:" + $var(account) + "@%(domain)s";
 	if (!lookup("location")) {
 		$var(code) = 480; $var(why) = "Temporarily Unavailable";
@@ -340,6 +357,20 @@ route[WITHINDLG] {
 		$var(code) = 404; $var(why) = "Not Here";
 		route(REFUSE);
 	}
+}
+
+# The announcement is over: the call goes to the account's contact.
+failure_route[AFTER_EARLY] {
+	if (t_is_canceled())
+		exit;
+	$ru = "sip:" + $sht(did=>$tU) + "@%(domain)s";
+	if (!lookup("location")) {
+		t_reply("480", "Temporarily Unavailable");
+		exit;
+	}
+	xlog("L_NOTICE", "ROUTE did=$tU account=$sht(did=>$tU) callid=$ci ruri=$ru dst=$du\n");
+	t_on_reply("NATREPLY");
+	t_relay();
 }
 
 onreply_route[NATREPLY] {
@@ -468,6 +499,16 @@ class Kamailio:
         raise AssertionError("kamailio saw fewer than %d %s from %s:\n%s" %
                              (n, method, user, self.text(since)[-4000:]))
 
+    def set_early(self, did, uri):
+        """Calls to did go to uri first (the carrier's announcement server), then, when that
+        fails, to the account; uri None: straight to the account again."""
+        # "s:": strings, which kamcmd would otherwise take a number of digits not to be
+        args = (["htable.sets", "early", "s:" + did, "s:" + uri] if uri else
+                ["htable.delete", "early", "s:" + did])
+        rc, out, err = nt.run_cmd([KAMCMD, "-s", "unix:" + self.ctl] + args)
+        if rc != 0 or not out.startswith("Ok."):
+            raise AssertionError("kamcmd %s failed: %s%s" % (args[0], out, err))
+
     def bindings(self, user):
         """The location table's entries for user (kamcmd ul.dump), each a dict of its fields
         with lower-case names: address (the contact as registered), received (the source
@@ -545,6 +586,50 @@ def uas_final(status):
 
 
 UAS_BUSY = uas_final("486 Busy Here")
+
+
+def uas_early(addr, port, pt, name, millis=2000):
+    """The carrier's announcement server: a 183 whose SDP gives addr:port and payload type pt
+    (name: PCMA or PCMU), then after millis a failure (480), on which the carrier connects
+    the call (Kamailio.set_early)."""
+    return """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="early media">
+<recv request="INVITE"/>
+<send><![CDATA[
+SIP/2.0 183 Session Progress\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+[last_Record-Route:]\r
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+v=0\r
+o=- 3 3 IN IP4 %(addr)s\r
+s=-\r
+c=IN IP4 %(addr)s\r
+t=0 0\r
+m=audio %(port)d RTP/AVP %(pt)d\r
+a=rtpmap:%(pt)d %(name)s/8000\r
+a=ptime:20\r
+]]></send>
+<pause milliseconds="%(millis)d"/>
+<send><![CDATA[
+SIP/2.0 480 Temporarily Unavailable\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:];tag=[pid]SIPpTag01[call_number]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv request="ACK"/>
+</scenario>
+""" % {"addr": addr, "port": port, "pt": pt, "name": name, "millis": millis}
 # answers with SDP, takes the ACK (and any repeat of it: our side ACKs every retransmitted
 # 200, which a loaded machine provokes), then the BYE; no pause, so a late ACK cannot abort it
 UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -774,7 +859,7 @@ class Sipp:
     def __init__(self, owner, kam, scenario=None, builtin=None, service=None, dest=None,
                  host=nt.HOST, calls=1, at_once=1):
         d = nt.make_temp_dir(owner, prefix="ncfx-sipp-")
-        port = kam.far_port if kam else free_udp_tcp_port()
+        port = self.port = kam.far_port if kam else free_udp_tcp_port()
         args = [SIPP, "-i", host, "-p", str(port), "-m", str(calls), "-l", str(at_once),
                 "-r", "20", "-nostdin",
                 "-timeout", "60s", "-timeout_error", "-trace_err",

@@ -613,6 +613,28 @@ class ServerTrunk(unittest.TestCase):
     def checks(self, d, cid):
         return [c for c in d["checks"] if c["id"] == cid and c["section"] == "SIP trunks"]
 
+    def test_sip_port_of_the_pcp_number_is_not_mapped(self):
+        # Debian's miniupnpd 2.3.1 cannot remove both of a TCP and a UDP mapping of one port
+        # number: a UDP trunk on the number of the PCP, which the server maps (TCP), keeps its
+        # SIP port unmapped, and the log and the check say so; its RTP ports are mapped.
+        self.sites = nt.TwoSites(self, us="none", uk="upnp")
+        self.dir = nt.make_temp_dir(self, prefix="ncfx-pct-")
+        conf = self.trunk("office", "upnp", port=5070)
+        self.srv = nt.Server(self, prefix=self.sites.lab.prefix("uk-srv"), extra={
+            "listen": "0.0.0.0", "portmap": "upnp", "pcp_port": 5070, "sip_trunks": conf})
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda x: "SIP port 5070 (UDP) is not mapped on the router: the router already "
+            "forwards TCP port 5070 to this host (the server's PCP port)" in x, timeout=30),
+            self.srv.log_text())
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda x: "forwards UDP %s port 20002 to RTP port" % nt.UK_WAN in x, timeout=60),
+            self.srv.log_text())
+        rc, d = self.run_check(self.srv.conf)
+        [sipr] = self.checks(d, "sip_router")
+        self.assertEqual(sipr["status"], "warn", d)
+        self.assertIn("does not forward UDP port 5070 to this host", sipr["evidence"])
+        self.assertNotIn("0x11 th dport 5070", self.sites.ruleset("uk-rtr"))
+
     def test_trunk_side(self):
         self.sites = nt.TwoSites(self, us="none", uk="upnp")
         self.dir = nt.make_temp_dir(self, prefix="ncfx-pct-")
@@ -625,6 +647,9 @@ class ServerTrunk(unittest.TestCase):
             self.assertIsNotNone(self.srv.wait_log(
                 lambda x: "forwards UDP %s port %d to RTP port" % (nt.UK_WAN, port) in x,
                 timeout=60), self.srv.log_text())
+        self.assertIsNotNone(self.srv.wait_log(
+            lambda x: "forwards UDP %s port 5060 to SIP port 5060" % nt.UK_WAN in x,
+            timeout=60), self.srv.log_text())
         self.assertIsNotNone(self.srv.wait_log(
             lambda x: "registration with %s:5060 failed" % PROVIDER in x, timeout=30))
 
@@ -641,6 +666,10 @@ class ServerTrunk(unittest.TestCase):
                       % self.srv.proc.pid, sip["evidence"])
         [reg] = self.checks(d, "registrar")
         self.assertIn("is %s (resolved here" % PROVIDER, reg["evidence"])
+        [sipr] = self.checks(d, "sip_router")          # the SIP port's mapping, beside them
+        self.assertEqual(sipr["status"], "pass", d)
+        self.assertIn("forwards UDP %s port 5060->5060 to this host: the SIP port, registered "
+                      "as the contact" % nt.UK_WAN, sipr["evidence"])
         [rtr] = self.checks(d, "rtp_router")
         self.assertEqual(rtr["status"], "pass", d)
         self.assertRegex(rtr["evidence"], r"forwards UDP %s ports \d+->20000, \d+->20002 to "

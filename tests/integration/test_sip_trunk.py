@@ -277,6 +277,52 @@ class Trunk(unittest.TestCase):
         self.assertEqual(far.wait(), 0, far.errors())
         wait_text(self.uk, lambda t: "refused (488)" in t and "G729" in t, uk_log, "488")
 
+    def early_fax(self, scenario, seed):
+        """A one-page fax from alice to bob while the carrier plays early media first (SIPp's
+        scenario: 183 with SDP, then a failure, on which the carrier connects the call to the
+        UK): the US log from the call's start once bob has the fax."""
+        far = siplab.Sipp(self, None, scenario=scenario)
+        self.kam.set_early(digits(UK_BOB), "sip:%s:%d" % (nt.HOST, far.port))
+        self.addCleanup(self.kam.set_early, digits(UK_BOB), None)
+        bobw = nt.Watcher(self.bob, owner=self)
+        bobw.wait_status("logged in")
+        us_log = self.us.log_size()
+        tif = os.path.join(self.alice.home, "early-%d.tif" % seed)
+        nt.make_tiff(tif, pages=1, seed=seed)
+        job, notes = self.send(self.alice, tif, UK_BOB)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        bobw.wait_for(lambda w: fax_received(w), what="fax_received")
+        self.assertEqual(far.wait(), 0, far.errors())
+        return self.us.log_since(us_log)
+
+    def test_early_media_then_the_answer(self):
+        # the 183's SDP is the media the UK's 200 gives (its first RTP port, the US's law):
+        # media starts at the 183 and goes on at the 200, the fax only from the 200
+        uk_rtp = int(self.uk_trunk["rtp_ports"].split("-")[0])
+        text = self.early_fax(siplab.uas_early(nt.HOST, uk_rtp, 0, "PCMU"), 31)
+        self.assertIn("rings with early media (183): media started towards it", text)
+        self.assertIn("answered, G.711 PCMU (the early media's)", text)
+
+    def test_early_media_elsewhere_the_answer_wins(self):
+        # the 183's SDP points at a socket of the test's: our RTP goes there while the
+        # announcement plays; the 200's answer (the UK) wins, and the fax arrives
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        s.bind((nt.HOST, 0))
+        text = self.early_fax(siplab.uas_early(nt.HOST, s.getsockname()[1], 8, "PCMA"), 32)
+        self.assertIn("rings with early media (183): media started towards it", text)
+        self.assertIn("answered, G.711 PCMU (media moved from the early answer's to the "
+                      "answer's)", text)
+        s.setblocking(False)
+        got = []
+        while len(got) < 500:           # bounded: the 2 s announcement is 100 packets
+            try:
+                got.append(s.recv(2048))
+            except BlockingIOError:
+                break
+        self.assertTrue(got, "no RTP went to the early answer's address")
+        self.assertEqual(got[0][1] & 0x7f, 8, got[0][:12])     # A-law, as the 183 said
+
     def test_garbage_is_ignored_and_faxes_go_on(self):
         # datagrams of noise at the UK's SIP port and across its RTP range (a bounded 400),
         # then a fax as before

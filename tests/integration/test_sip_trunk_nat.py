@@ -34,7 +34,7 @@ class ClassOwner:
         self.addCleanup = cls.addClassCleanup
 
 
-def trunk_file(owner, lab, office, account, codecs, portmap, channels=2):
+def trunk_file(owner, lab, office, account, codecs, portmap, channels=2, trunk_extra=None):
     d = nt.make_temp_dir(owner, prefix="ncfx-trunk-")
     pw = os.path.join(d, "trunk.secret")
     with open(pw, "w") as f:
@@ -47,6 +47,8 @@ def trunk_file(owner, lab, office, account, codecs, portmap, channels=2):
                 "codecs = %s\ninternational = digits\nexpires = 120\nportmap = %s\n"
                 % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), channels,
                    codecs, portmap))
+        for k, v in (trunk_extra or {}).items():
+            f.write("%s = %s\n" % (k, v))
     return path
 
 
@@ -59,33 +61,47 @@ OFFICE_SETUPS = {
 }
 
 
-def office_server(owner, lab, office, channels=2, extra=None):
+def office_server(owner, lab, office, channels=2, extra=None, trunk_extra=None):
     """The office's netcfaxd on its host with its trunk to the lab's carrier (OFFICE_SETUPS),
     once it has registered and has one RTP port per channel mapped on the office's router.
-    extra: more configuration keys."""
+    extra: more configuration keys; trunk_extra: more trunk file keys."""
     account, codecs, portmap, numbers, station = OFFICE_SETUPS[office]
-    conf = trunk_file(owner, lab, office, account, codecs, portmap, channels)
+    conf = trunk_file(owner, lab, office, account, codecs, portmap, channels, trunk_extra)
     keys = {"listen": lab.host_addr(office), "fax_numbers": numbers,
             "fax_station_id": station, "sip_trunks": conf, "retry_failed": 5}
     keys.update(extra or {})
     srv = nt.Server(owner, prefix=lab.prefix(office), extra=keys)
     wait_registered(owner, srv, account)
-    wait_text(srv, lambda t: t.count("forwards UDP %s port" % lab.public_addr(office))
-              >= channels, 0, "%d RTP ports mapped on the %s router" % (channels, office))
+    mapped = r"forwards UDP %s port \d+ to RTP port" % re.escape(lab.public_addr(office))
+    wait_text(srv, lambda t: len(re.findall(mapped, t)) >= channels, 0,
+              "%d RTP ports mapped on the %s router" % (channels, office))
     return srv
 
 
-def start_offices(owner, lab, channels=2, extra=None):
+USERS = {"us": ("alice",), "uk": ("bob", "carol")}
+
+
+def start_offices(owner, lab, channels=2, extra=None, trunk_extra=None):
     """Both offices' servers (office_server), with alice in the US and bob and carol in the
-    UK. channels: for both, or {office: channels}. extra: more configuration keys for both.
-    Returns {"us": Server, "uk": Server}."""
+    UK. channels: for both, or {office: channels}. extra: more configuration keys for both;
+    trunk_extra: more trunk file keys for both. Returns {"us": Server, "uk": Server}."""
     per = channels if isinstance(channels, dict) else {"us": channels, "uk": channels}
-    srvs = {office: office_server(owner, lab, office, per[office], extra)
+    srvs = {office: office_server(owner, lab, office, per[office], extra, trunk_extra)
             for office in OFFICE_SETUPS}
-    srvs["us"].add_user("alice", "alice-pw-secret")
-    srvs["uk"].add_user("bob", "bob-pw-secret")
-    srvs["uk"].add_user("carol", "carol-pw-secret")
+    for office, users in USERS.items():
+        for user in users:
+            srvs[office].add_user(user, user + "-pw-secret")
     return srvs
+
+
+def sip_mapping(srv, lab, office):
+    """The external port the office router forwards to the server's SIP port (portmap), once
+    the server says it registered it as its contact."""
+    m = re.search(r"forwards UDP %s port (\d+) to SIP port 5060: the contact registered is "
+                  % re.escape(lab.public_addr(office)),
+                  wait_text(srv, lambda t: "to SIP port 5060: the contact" in t, 0,
+                            "the SIP port mapped on the %s router" % office))
+    return int(m.group(1))
 
 
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
@@ -96,7 +112,8 @@ class TrunkThroughNat(unittest.TestCase):
         owner = ClassOwner(cls)
         cls.lab = lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS)
         cls.kam = lab.kam
-        cls.srv = start_offices(owner, lab)
+        # keepalives far apart: the SIP port's mapping, not a NAT binding, brings calls in
+        cls.srv = start_offices(owner, lab, trunk_extra={"keepalive": 600})
 
     def client(self, office, user):
         return nt.Client(self.srv[office], user, user + "-pw-secret", owner=self,
@@ -170,6 +187,79 @@ class TrunkThroughNat(unittest.TestCase):
         self.assertEqual((fax["pages"], fax["from"]), (2, "UK office"))
         self.check_pixels(alice, fax["id"], pdf2)
         self.assertIn("answered, G.711 PCMA", self.srv["uk"].log_since(uk_log))
+
+    def test_sip_port_mapped_calls_come_in_without_a_nat_binding(self):
+        ext = {}
+        for office in OFFICE_SETUPS:            # the US router by UPnP, the UK's by NAT-PMP
+            ext[office] = sip_mapping(self.srv[office], self.lab, office)
+            self.assertRegex(self.lab.lab.run(self.lab.router(office), "nft", "list", "ruleset"),
+                             r"@nh,72,8 0x11 th dport %d dnat ip to %s:5060\b"  # UDP
+                             % (ext[office], re.escape(self.lab.host_addr(office))))
+            # the carrier holds the router's external address and mapped port as the contact
+            want = "%s:%d" % (self.lab.public_addr(office), ext[office])
+            account = OFFICE_SETUPS[office][0]
+            deadline = nt.time.monotonic() + 60
+            while not [b for b in self.kam.bindings(account) if want in b["address"]]:
+                self.assertLess(nt.time.monotonic(), deadline, self.kam.bindings(account))
+                nt.time.sleep(0.5)
+            [b] = self.kam.bindings(account)
+            self.assertEqual(b.get("received", "[not set]"), "[not set]", b)
+
+        # The UK router forgets every binding (its keepalives are 10 minutes apart): a call
+        # from the US still comes in, through the mapping, and the fax arrives.
+        self.lab.lab.run(self.lab.router("uk"), "conntrack", "-F")
+        self.assertIsNone(self.lab.nat_binding("uk", 5060))
+        alice, bob = self.client("us", "alice"), self.client("uk", "bob")
+        bobw = nt.Watcher(bob, owner=self, prefix=self.lab.prefix("uk"))
+        bobw.wait_status("logged in")
+        seen = self.fax_ids(bob)
+        mark = self.kam.mark()
+        tif = os.path.join(alice.home, "one.tif")
+        nt.make_tiff(tif, pages=1, seed=7)
+        job, notes = self.send(alice, tif, UK_BOB)
+        self.assertEqual(notes[-1]["event"], "job_done", notes)
+        self.assertEqual(self.inbox_fax(bob, bobw, seen)["pages"], 1)
+        routes = [r for r in self.kam.lines("ROUTE", mark) if r.get("did") == digits(UK_BOB)]
+        self.assertTrue(routes, self.kam.text(mark)[-3000:])
+        self.assertIn("%s:%d" % (self.lab.public_addr("uk"), ext["uk"]),
+                      routes[0].get("ruri", "") + routes[0].get("dst", ""))
+
+        # netcfaxd stopping takes its SIP mapping off the router; a new one makes it again
+        uk = self.srv["uk"]
+        uk.stop()
+        self.assertNotRegex(self.lab.lab.run(self.lab.router("uk"), "nft", "list", "ruleset"),
+                            r"dnat ip to %s:5060\b" % re.escape(self.lab.host_addr("uk")))
+        self.srv["uk"] = office_server(ClassOwner(type(self)), self.lab, "uk",
+                                       trunk_extra={"keepalive": 600})
+        for user in USERS["uk"]:
+            self.srv["uk"].add_user(user, user + "-pw-secret")
+        sip_mapping(self.srv["uk"], self.lab, "uk")
+
+    def test_sip_port_mapping_lost_then_registered_again(self):
+        # The US router restarts with no mappings: netcfaxd finds its SIP port no longer
+        # forwarded (a check every 30 s at most), takes its contact back to the address the
+        # carrier sees (registered unless the mapping is back first), maps the port again
+        # and registers the mapped port again, the only contact the carrier then holds.
+        us = self.srv["us"]
+        ext = sip_mapping(us, self.lab, "us")
+        mark = us.log_size()
+        self.lab.upnpd["us"].reboot()
+        text = wait_text(us, lambda t: re.search(r"forwards UDP %s port \d+ to SIP port 5060"
+                                                 % re.escape(self.lab.public_addr("us")), t),
+                         mark, "the SIP port mapped again")
+        self.assertIn("SIP port 5060 (UDP) is not mapped on the router: ", text)
+        again = int(re.search(r"forwards UDP \S+ port (\d+) to SIP port", text).group(1))
+        want = "%s:%d" % (self.lab.public_addr("us"), again)
+        wait_text(us, lambda t: "registered with %s as sip:us-office@%s" % (
+            self.lab.registrar, want) in t, mark, "the mapped contact registered again")
+        deadline = nt.time.monotonic() + 30
+        while [want in b["address"] for b in self.kam.bindings("us-office")] != [True]:
+            self.assertLess(nt.time.monotonic(), deadline, self.kam.bindings("us-office"))
+            nt.time.sleep(0.5)
+        self.assertEqual(again, ext)      # the same port asked for first, and free again
+        # the RTP ports are mapped again too before the next test calls
+        rtp = r"forwards UDP %s port \d+ to RTP port" % re.escape(self.lab.public_addr("us"))
+        wait_text(us, lambda t: len(re.findall(rtp, t)) >= 2, mark, "the RTP ports mapped again")
 
     def test_two_calls_at_once_through_the_nats(self):
         alice = self.client("us", "alice")

@@ -507,6 +507,79 @@ test_latch(void)
 	close(fdo);
 }
 
+/* Early media: started towards the early answer, which sends ring-back; started again at
+ * the answer. Towards the same peer: the ring-back is dropped (the buffer starts empty) and
+ * ours go on in the same stream. Towards another: ours go there, in its law, and the first
+ * peer is a stranger from then on. */
+static void
+test_restart(void)
+{
+	struct sockaddr_in me, early, final;
+	struct media_peer p;
+	struct media_stats st;
+	uint8_t buf[400], ring[160], out[160];
+	int fde = udp_on("127.0.0.1", &early), fdf = udp_on("127.0.0.1", &final), heard = 0;
+	void *m = new_media();
+	char err[160];
+	uint64_t before;
+
+	if (fde < 0 || fdf < 0 || m == NULL || start(m, &early, MEDIA_PCMA) != 0) {
+		CHECK(!"media");
+		return;
+	}
+	addr_of(m, &me);
+	memset(ring, 0x44, sizeof(ring));
+	for (int i = 0; i < 3; i++) {
+		struct rtp_packet r = { 0, 8, (uint16_t)(50 + i), (uint32_t)i * 160, 12, ring, 160 };
+		int n = rtp_build(buf, sizeof(buf), &r);
+
+		sendto(fde, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+	CHECK_INT(rtpaudio_ops.send(m, ring, sizeof(ring)), 0);
+	/* the same peer again: what came is not played */
+	memset(&p, 0, sizeof(p));
+	memcpy(&p.addr, &early, sizeof(early));
+	p.addrlen = sizeof(early);
+	p.codec = MEDIA_PCMA;
+	p.pt = RTP_PT_PCMA;
+	CHECK_INT(rtpaudio_ops.restart(m, &p, err, sizeof(err)), 0);
+	for (int i = 0; i < 8; i++) {
+		CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+		CHECK_INT(rtpaudio_ops.recv(m, out, sizeof(out)), 160);
+		heard |= memcmp(out, ring, sizeof(out)) == 0;
+	}
+	CHECK(!heard);
+	/* another peer, in mu-law: ours go there, the early one is a stranger */
+	memcpy(&p.addr, &final, sizeof(final));
+	p.codec = MEDIA_PCMU;
+	p.pt = RTP_PT_PCMU;
+	CHECK_INT(rtpaudio_ops.restart(m, &p, err, sizeof(err)), 0);
+	CHECK_INT(rtpaudio_ops.codec(m), MEDIA_PCMU);
+	CHECK_INT(rtpaudio_ops.send(m, ring, sizeof(ring)), 0);
+	{
+		struct pollfd pf = { fdf, POLLIN, 0 };
+
+		CHECK_INT(poll(&pf, 1, 2000), 1);
+		CHECK((int)recv(fdf, buf, sizeof(buf), 0) == 172);
+		CHECK_INT(buf[1] & 0x7f, RTP_PT_PCMU);
+	}
+	rtpaudio_ops.stats(m, &st);
+	before = st.strangers;
+	{
+		struct rtp_packet r = { 0, 8, 60, 1600, 12, ring, 160 };
+		int n = rtp_build(buf, sizeof(buf), &r);
+
+		sendto(fde, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+	rtpaudio_ops.stats(m, &st);
+	CHECK_INT(st.strangers - before, 1);
+	rtpaudio_ops.free(m);
+	close(fde);
+	close(fdf);
+}
+
 /* What the media refuses, and a receiver abandoned from another thread. */
 static void *
 set_later(void *arg)
@@ -604,6 +677,7 @@ main(void)
 	test_refusals_and_abort();
 	test_peer_filters();
 	test_latch();
+	test_restart();
 	test_three_calls();
 	rc = check_report("rtpfax");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
