@@ -304,6 +304,20 @@ class MediaGateway(unittest.TestCase):
                          r"refused \(488\): the offer has no audio stream, only T\.38")
         wait_for(lambda: "Final packet stats" in self.rtpe.text(rmark),
                  "the session ended by the refusal")
+        self.assertIn("a=T38FaxUdpEC:t38UDPRedundancy", offer)
+
+        # with FEC asked for the UK's offers, the T.38 offered to the US is FEC's; no-ECM and
+        # no-V.17 (what the gateway's T.30 offers) are taken as flags rtpengine knows
+        mediagw.translate_t38(self.lab, t38="us", audio="uk",
+                              audio_options=("FEC", "no-ECM", "no-V.17"))
+        rmark = self.rtpe.mark()
+        rc, errors = sipp_call(self, self.lab, "uk", digits(US_ALICE), AUDIO_SDP, REFUSED % 488)
+        self.assertEqual(rc, 0, errors)
+        [offer] = self.rtpe.sdp_sent("offer", rmark)
+        self.assertIn("a=T38FaxUdpEC:t38UDPFEC", offer)
+        self.assertIn('"T.38": [ "force", "FEC", "no-ECM", "no-V.17" ]',
+                      self.rtpe.received_flags(rmark)[0])
+        self.assertNotIn("Unknown 'T.38' flag", self.rtpe.text())
 
 
 if __name__ == "__main__":
