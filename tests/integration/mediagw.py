@@ -20,15 +20,18 @@
       lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS, media="rtpengine")
       mediagw.translate_t38(lab, t38="us", audio="uk")   # US on T.38, UK on G.711 only
 
-  What the flags do in rtpengine 10.5 (daemon/call_interfaces.c, ng_t38_option; checked in
-  tests/integration/test_sip_media_gateway.py): the ng dictionary key "T.38" takes a list, and
-  a bare flag "T.38-<option>" (or "T38-<option>") in the flags list does the same on an offer
-  (kamailio's rtpengine module passes it as such); an answer ignores them. Options: decode (an
-  m=image udptl t38 offer goes on as m=audio RTP/AVP with PCMU and PCMA, rtpengine's spandsp
-  gateway between), force (an m=audio offer goes on as m=image udptl t38, the first audio
-  codec offered carrying T.30 on the audio side), stop (back to pass-through, after a refused
-  T.38 re-INVITE), no-ECM, no-V.17, no-V.27ter, no-V.29, no-V.34, no-IAF (what the gateway
-  offers), FEC (UDPTL FEC rather than redundancy, with force).
+  What the flags do in rtpengine 10.5 (daemon/call_interfaces.c, ng_t38_option; decode,
+  force, FEC, no-ECM and no-V.17 checked in tests/integration/test_sip_media_gateway.py): on
+  an offer (an answer ignores them), the ng dictionary key "T.38" takes a list of options;
+  kamailio's rtpengine module turns each flag "T.38-<option>" it is given into an entry of
+  that list. Options: decode (an m=image udptl t38 offer goes on as m=audio RTP/AVP with PCMU
+  and PCMA, rtpengine's spandsp gateway between), force (an m=audio offer goes on as m=image
+  udptl t38 only, the first audio codec offered carrying T.30 on the audio side; the T.38 it
+  offers: T38FaxVersion 0, 14400 bit/s, transferredTCF, T38FaxMaxBuffer 1800,
+  T38FaxMaxDatagram 512, redundancy), stop (back to pass-through, after a refused T.38
+  re-INVITE), no-ECM, no-V.17, no-V.27ter, no-V.29, no-V.34, no-IAF (what the gateway's T.30
+  offers), FEC (t38UDPFEC rather than redundancy, with force). With no flags, T.38 passes
+  end to end, rtpengine relaying the UDPTL.
 
 Run as `python3 mediagw.py ng HOST PORT JSON` (in the carrier's namespace), it sends one ng
 command and prints the reply as JSON: how the test asks rtpengine for a call's state.
