@@ -20,6 +20,9 @@
       lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS, media="rtpengine")
       mediagw.translate_t38(lab, t38="us", audio="uk")   # US on T.38, UK on G.711 only
 
+  (test_sip_media_gateway.gateway_offices() builds the lab, both offices' netcfaxd with trunk
+  keys of their own and the translation in one call.)
+
   What the flags do in rtpengine 10.5 (daemon/call_interfaces.c, ng_t38_option; decode,
   force, FEC, no-ECM and no-V.17 checked in tests/integration/test_sip_media_gateway.py): on
   an offer (an answer ignores them), the ng dictionary key "T.38" takes a list of options;

@@ -13,7 +13,10 @@ test_sip_trunk_nat.py.
   as audio, which it answers in G.711, and the US is answered with T.38 by rtpengine's
   gateway (T.38-decode); an audio offer from the UK (SIPp) reaches the US's netcfaxd as
   m=image udptl t38 only (T.38-force), which it refuses with 488 until it speaks T.38 on its
-  trunk, and rtpengine's session ends with the refusal."""
+  trunk, and rtpengine's session ends with the refusal.
+
+gateway_offices() builds this lab for other tests: both offices with trunk keys of their own,
+and the translation set in the same call (the US on T.38, the UK on G.711 only)."""
 import os
 import re
 import subprocess
@@ -29,8 +32,7 @@ import siplab  # noqa: E402
 from test_fax import make_pdf  # noqa: E402
 from test_sip_trunk import digits, wait_text  # noqa: E402
 import test_sip_trunk_nat as nat_test  # noqa: E402
-from test_sip_trunk_nat import (ACCOUNTS, DIDS, UK_BOB, US_ALICE, ClassOwner,  # noqa: E402
-                                start_offices)
+from test_sip_trunk_nat import ACCOUNTS, DIDS, UK_BOB, US_ALICE, ClassOwner  # noqa: E402
 
 # SIPp placing one call from an office as its carrier account: the INVITE challenged (407),
 # sent again with credentials; then either answered (200, checked against ANSWER_RE, ACK, a
@@ -184,16 +186,39 @@ def wait_for(pred, what, timeout=None):
     raise AssertionError("never saw " + what)
 
 
+def gateway_offices(owner, trunk_extra=None, t38=None, audio=None):
+    """The carrier lab with rtpengine anchoring the media, and both offices' netcfaxd on it
+    (test_sip_trunk_nat.office_server, alice in the US, bob and carol in the UK); returns
+    (lab, {"us": Server, "uk": Server}). trunk_extra: more trunk file keys for both offices,
+    or {"us": {...}, "uk": {...}} for each. t38 and audio (offices): rtpengine translates
+    between them (mediagw.translate_t38), e.g. for the US on T.38 and the UK on G.711 only:
+
+        lab, srv = gateway_offices(cls, {"us": {T.38 keys}, "uk": {}}, t38="us", audio="uk")
+    """
+    lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS, media="rtpengine")
+    per = trunk_extra or {}
+    if not set(per) <= {"us", "uk"} or not per:
+        per = {"us": per, "uk": per}
+    srv = {}
+    for office in ("us", "uk"):
+        keys = {"keepalive": 600}      # the SIP ports are mapped: no NAT binding to keep
+        keys.update(per.get(office) or {})
+        srv[office] = nat_test.office_server(owner, lab, office, trunk_extra=keys)
+        for user in nat_test.USERS[office]:
+            srv[office].add_user(user, user + "-pw-secret")
+    if t38:
+        mediagw.translate_t38(lab, t38=t38, audio=audio)
+    return lab, srv
+
+
 @unittest.skipUnless(os.geteuid() == 0, "network namespaces need root")
 class MediaGateway(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         siplab.check_tools()
         mediagw.check_tools()
-        owner = ClassOwner(cls)
-        cls.lab = lab = siplab.CarrierLab(owner, ACCOUNTS, DIDS, media="rtpengine")
-        cls.kam, cls.rtpe = lab.kam, lab.rtpe
-        cls.srv = start_offices(owner, lab, trunk_extra={"keepalive": 600})
+        cls.lab, cls.srv = gateway_offices(ClassOwner(cls))
+        cls.kam, cls.rtpe = cls.lab.kam, cls.lab.rtpe
 
     # the fax helpers of the NAT test, on this lab (its class is not imported by name, so
     # its tests do not run here)
