@@ -1090,3 +1090,82 @@ class CarrierLab:
         before = ["%s=%s" % (k, self.lab.run(rtr, "sysctl", "-n", k).strip()) for k in keys]
         owner.addCleanup(self.lab.run, rtr, "sysctl", "-qw", *before)
         self.lab.run(rtr, "sysctl", "-qw", *["%s=%d" % (k, seconds) for k in keys])
+
+
+# ---- T.38: re-INVITEs from a far end that answered in audio ----
+
+def _ack_2xx(cseq):
+    return """<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+""" % cseq
+
+
+def uac_reinvites(steps, pause_ms=1500, offer=None):
+    """A call answered in audio (offer, else OFFER), then one re-INVITE per step, each
+    (sdp, status, body regex or None): the answer must have that status and, when a regex is
+    given, a body it matches (SIPp fails the scenario otherwise); then BYE. pause_ms before
+    each re-INVITE lets the answering side's fax engine start."""
+    body = _ack_2xx(1)
+    cseq = 2
+    for sdp, status, regex in steps:
+        check = ""
+        if regex:
+            check = ("<action><ereg regexp=\"%s\" search_in=\"body\" check_it=\"true\" "
+                     "assign_to=\"m%d\"/><log message=\"[$m%d]\"/></action>" %
+                     (regex, cseq, cseq))
+        body += """<pause milliseconds="%d"/>
+<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+<recv response="%d">%s</recv>
+""" % (pause_ms, cseq, sdp, status, check)
+        if 200 <= status < 300:
+            body += _ack_2xx(cseq)
+        else:
+            body += """<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+""" % cseq
+        cseq += 1
+    body += """<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""" % cseq
+    return UAC_CALL % (offer or OFFER, """<recv response="200" rrs="true"/>
+""" + body)
