@@ -628,6 +628,24 @@ class TrunkT38(unittest.TestCase):
         text = wait_text(self.uk, lambda t: "re-INVITE to T.38 accepted" in t, uk_log)
         self.assertEqual(text.count("re-INVITE to T.38 accepted"), 1, text)
 
+    def test_our_reinvite_gets_491_and_is_sent_once_more(self):
+        # SIPp calls alice with CNG: the US (answering, t38 = reinvite) re-INVITEs to T.38;
+        # SIPp answers 491, the US waits (up to 2 s: the Call-ID is the caller's) and sends
+        # it once more; SIPp refuses that one with 488, the call stays in audio; SIPp hangs up
+        pcap = os.path.join(nt.make_temp_dir(self, prefix="ncfx-cng-"), "cng.pcap")
+        siplab.cng_pcap(pcap)
+        us_log = self.us.log_size()
+        us = "%s:%s" % (nt.HOST, self.us_trunk["port"])
+        far = siplab.Sipp(self, None, scenario=siplab.uac_tones_then_answer_reinvites(
+            pcap, [491, 488], via=self.kam.registrar, dest=us), service=digits(US_ALICE),
+            dest=us)
+        self.assertEqual(far.wait(), 0, far.errors() + self.us.log_since(us_log)[-3000:] + self.kam.text()[-3000:])
+        text = wait_text(self.us, lambda t: "re-INVITE to T.38 refused (488" in t, us_log)
+        self.assertEqual(text.count("fax tones heard: re-INVITE to T.38"), 1, text)
+        m = re.search(r"crossed one of the far end's \(491\): again in (\d+) ms", text)
+        self.assertIsNotNone(m, text)
+        self.assertLessEqual(int(m.group(1)), 2000)   # the chosen wait, not a measured time
+
     def test_session_refresh_in_audio_answered_with_ours(self):
         # a session timer's refresh: the same audio offer again, 200 with our audio stream
         uk_log = self.uk.log_size()
