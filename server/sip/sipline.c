@@ -247,8 +247,8 @@ t38_ours(const struct sipline *l, struct sdp_t38 *t)
 
 /* Our side of a T.38 SDP on the UDPTL media at adv (sl's pointers are into adv and ours). */
 static void
-t38_local(const struct sipline *l, const struct slot *s, const struct sockaddr_storage *adv,
-          const struct sdp_t38 *ours, struct sdp_local *sl)
+t38_local(const struct sipline *l, unsigned long long session_id,
+          const struct sockaddr_storage *adv, const struct sdp_t38 *ours, struct sdp_local *sl)
 {
 	memset(sl, 0, sizeof(*sl));
 	sl->addr = sl->t38_addr = (const struct sockaddr *)adv;
@@ -256,7 +256,7 @@ t38_local(const struct sipline *l, const struct slot *s, const struct sockaddr_s
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	sl->codecs = l->t.codec_list;
 	sl->ncodecs = l->t.ncodecs;
-	sl->session_id = s->session_id;
+	sl->session_id = session_id;
 	sl->version = __atomic_add_fetch(&((struct sipline *)l)->sdp_version, 1,
 	    __ATOMIC_RELAXED);
 	sl->t38 = ours;
@@ -366,7 +366,7 @@ t38_take(struct sipline *l, unsigned id, const char *offer)
 		pthread_mutex_lock(&l->lock);
 		s = slot_find(l, id);
 		if (s != NULL)
-			t38_local(l, s, &adv, &ours, &sl);
+			t38_local(l, s->session_id, &adv, &ours, &sl);
 		pthread_mutex_unlock(&l->lock);
 		if (s == NULL)
 			snprintf(err, sizeof(err), "the call ended");
@@ -483,7 +483,7 @@ t38_offer(void *arg)
 	pthread_mutex_unlock(&l->lock);
 	t38_ours(l, &ours);
 	if ((m = t38_media_new(l, &adv, &map, err, sizeof(err))) != NULL) {
-		t38_local(l, s, &adv, &ours, &sl);
+		t38_local(l, s->session_id, &adv, &ours, &sl);
 		if (sdp_t38_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
 			t38media_ops.free(m);
 			map_give(l, map);
@@ -549,7 +549,7 @@ on_reinvited(struct sipline *l, const struct sipua_event *ev)
 		return;
 	}
 	if (ev->status >= 200 && ev->status < 300) {
-		t38_local(l, s, &s->t38adv, &ours, &sl);
+		t38_local(l, s->session_id, &s->t38adv, &ours, &sl);
 		if (!s->running)
 			snprintf(err, sizeof(err), "the fax engine ended meanwhile");
 		else if (sdp_read_answer_t38(ev->sdp, &sl, &peer, &agreed, err, sizeof(err)) == 0 &&
@@ -852,10 +852,18 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 {
 	struct faxcall_media_opts fo = { 0 };
 	void *t38m;
-	int rc, t38map;
+	int rc, t38map, direct;
 
 	fo.ops = &rtpaudio_ops;
 	fo.media = m;
+	/* a call whose offer and answer agreed T.38 runs on it from the start */
+	pthread_mutex_lock(&l->lock);
+	if ((direct = s->t38 == T38_ON)) {
+		fo.ops = &t38media_ops;
+		fo.media = s->t38m;
+		fo.t38 = s->sw.t38;
+	}
+	pthread_mutex_unlock(&l->lock);
 	fo.calling = calling;
 	fo.tx_tiff = c->tx_tiff;
 	fo.first_page = c->first_page;
@@ -867,11 +875,11 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	fo.hangup = &s->hangup;
 	fo.progress = c->progress;
 	fo.arg = c->arg;
-	/* T.38: the far end's re-INVITE (any mode but off) or ours on the fax tones (reinvite)
-	 * hands the engine a switch through the slot */
-	if (strcmp(l->t.t38, "off") != 0)
+	/* T.38: the far end's re-INVITE (any mode but off) or ours on the fax tones (reinvite,
+	 * offer) hands the engine a switch through the slot */
+	if (!direct && strcmp(l->t.t38, "off") != 0)
 		fo.to = &s->sw;
-	if (strcmp(l->t.t38, "reinvite") == 0) {
+	if (!direct && (strcmp(l->t.t38, "reinvite") == 0 || strcmp(l->t.t38, "offer") == 0)) {
 		fo.tones = t38_offer;
 		fo.tones_arg = s;
 	}
@@ -887,7 +895,7 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	s->t38map = -1;
 	pthread_mutex_unlock(&l->lock);
 	if (t38m != NULL) {
-		if (!r->fax.switched)
+		if (!r->fax.switched && !direct)
 			log_info("trunk %s: call %u: the fax ended on G.711 before the switch to "
 			    "T.38 was taken", l->t.name, s->id);
 		t38media_ops.free(t38m);
@@ -965,12 +973,26 @@ ring(struct sipline *l, struct slot *s, void *m, const struct sdp_local *sl,
 	}
 }
 
-static int
-sipline_call(void *line, const struct line_call *c, struct line_result *r)
+/* Frees a UDPTL media not handed to a slot. */
+static void
+t38_drop(struct sipline *l, void *m, int map)
 {
-	struct sipline *l = line;
-	struct sockaddr_storage adv;
-	struct sdp_local sl;
+	t38media_ops.free(m);
+	map_give(l, map);
+}
+
+#define PLACE_AUDIO 1             /* place_call: the T.38 offer was refused; try audio */
+
+/* Places the call and runs the fax on it: with t38, the offer is T.38 alone (t38 = offer),
+ * and a refusal of it (488, 606, 415) says PLACE_AUDIO. */
+static int
+place_call(struct sipline *l, const struct line_call *c, struct line_result *r, int t38)
+{
+	struct sockaddr_storage adv, t38adv;
+	struct sdp_local sl, tsl;
+	struct sdp_t38 ours, agreed;
+	void *t38m = NULL;
+	int t38map = -1;
 	struct media_peer peer, early_peer;
 	char dial[SIPUA_NUMBER_MAX], offer[SDP_TEXT_MAX], err[200], reason[SIPUA_REASON_MAX];
 	char sdp[SIPUA_SDP_MAX];
@@ -989,7 +1011,22 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		return -1;
 	}
-	if (sdp_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
+	if (t38) {
+		t38_ours(l, &ours);
+		if ((t38m = t38_media_new(l, &t38adv, &t38map, err, sizeof(err))) != NULL) {
+			t38_local(l, sl.session_id, &t38adv, &ours, &tsl);
+			if (sdp_t38_offer(&tsl, offer, sizeof(offer), err, sizeof(err)) != 0) {
+				t38_drop(l, t38m, t38map);
+				t38m = NULL;
+			}
+		}
+		if (t38m == NULL) {
+			log_warnx("trunk %s: no T.38 offer (%s): the call offers audio", l->t.name,
+			    err);
+			media_free(l, m, map);
+			return PLACE_AUDIO;
+		}
+	} else if (sdp_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		media_free(l, m, map);
 		return -1;
@@ -1007,6 +1044,8 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		pthread_mutex_unlock(&l->lock);
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
 	}
 	s->id = id;
@@ -1025,6 +1064,14 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
+		if (t38m != NULL && !aborted && (status == 488 || status == 606 ||
+		    status == 415)) {
+			log_info("trunk %s: call to %s: the T.38 offer was refused (%s): calling "
+			    "again with audio", l->t.name, dial, reason);
+			return PLACE_AUDIO;
+		}
 		if (status > 0 && !aborted) {
 			outcome_of(status, reason, c->number, r, &rc);
 			return rc;
@@ -1033,6 +1080,30 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		snprintf(r->words, sizeof(r->words), aborted ? "hung up while it rang" :
 		    "no answer within %lld s", l->t.ring_timeout);
 		return 0;
+	}
+	if (t38m != NULL) {
+		/* the far end took T.38 from the start */
+		if (sdp_read_answer_t38(sdp, &tsl, &peer, &agreed, err, sizeof(err)) != 0 ||
+		    t38_start(l, t38m, &peer, &agreed, err, sizeof(err)) != 0) {
+			log_warnx("trunk %s: call to %s: the far end's T.38 answer: %s", l->t.name,
+			    dial, err);
+			end_call(l, s, c->abort);
+			media_free(l, m, map);
+			t38_drop(l, t38m, t38map);
+			r->outcome = LINE_REFUSED;
+			snprintf(r->words, sizeof(r->words), "the far end answered with media we "
+			    "cannot use (%s)", err);
+			return 0;
+		}
+		pthread_mutex_lock(&l->lock);
+		t38_hand_over(s, t38m, t38map, &agreed, offer);
+		pthread_mutex_unlock(&l->lock);
+		log_info("trunk %s: call to %s answered, T.38 version %d at %u bit/s", l->t.name,
+		    dial, agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400);
+		rc = run_fax(l, s, m, c, 1, NULL, r);
+		end_call(l, s, c->abort);
+		media_free(l, m, map);
+		return rc;
 	}
 	/* the 200's answer wins over an early one: the media is started again towards it, and
 	 * what the early media brought is dropped */
@@ -1060,6 +1131,17 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 }
 
 static int
+sipline_call(void *line, const struct line_call *c, struct line_result *r)
+{
+	struct sipline *l = line;
+	int rc = PLACE_AUDIO;
+
+	if (strcmp(l->t.t38, "offer") == 0)
+		rc = place_call(l, c, r, 1);
+	return rc == PLACE_AUDIO ? place_call(l, c, r, 0) : rc;
+}
+
+static int
 sipline_answer(void *line, void *token, const struct line_call *c, struct line_result *r)
 {
 	struct sipline *l = line;
@@ -1067,9 +1149,11 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	struct sockaddr_storage adv;
 	struct sdp_local sl;
 	struct media_peer peer;
+	struct sockaddr_storage t38adv;
+	struct sdp_t38 ours, agreed;
 	char answer[SDP_TEXT_MAX], err[200], rx[PATH_MAX];
-	void *m;
-	int fd, acked, map = -1;
+	void *m, *t38m = NULL;
+	int fd, acked, map = -1, t38map = -1, rc;
 
 	memset(r, 0, sizeof(*r));
 	if ((m = media_new(l, &sl, &adv, &map, err, sizeof(err))) == NULL) {
@@ -1078,9 +1162,32 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		end_call(l, s, c->abort);
 		return -1;
 	}
-	if (sdp_answer(s->sdp, &sl, &peer, answer, sizeof(answer), err, sizeof(err)) != 0) {
+	/* an offer of T.38 (alone, or beside audio) is answered T.38 unless the trunk's is
+	 * off */
+	if (strcmp(l->t.t38, "off") != 0 && offers_image(s->sdp)) {
+		if ((t38m = t38_media_new(l, &t38adv, &t38map, err, sizeof(err))) == NULL)
+			log_warnx("trunk %s: call from %s: no UDPTL socket (%s): T.38 not taken",
+			    l->t.name, s->from, err);
+		else {
+			t38_ours(l, &ours);
+			sl.t38 = &ours;
+			sl.t38_addr = (const struct sockaddr *)&t38adv;
+			sl.t38_addrlen = t38adv.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+			    sizeof(struct sockaddr_in6);
+		}
+	}
+	rc = t38m != NULL ? sdp_answer_t38(s->sdp, &sl, &peer, &agreed, answer, sizeof(answer),
+	    err, sizeof(err)) : sdp_answer(s->sdp, &sl, &peer, answer, sizeof(answer), err,
+	    sizeof(err));
+	if (rc == 0 && t38m != NULL && peer.codec != MEDIA_T38) {
+		t38_drop(l, t38m, t38map);      /* audio was taken */
+		t38m = NULL;
+	}
+	if (rc != 0) {
 		char e2[64];
 
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		log_warnx("trunk %s: call from %s to %s refused (488): %s", l->t.name, s->from,
 		    s->number, err);
 		(void)sipua_answer(l->ua, s->id, 488, NULL, e2, sizeof(e2));
@@ -1097,30 +1204,53 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
 	}
 	pthread_mutex_lock(&l->lock);
 	acked = wait_for(l, s, is_answered_or_final, NULL, ACK_WAIT_S * 1000L, c->abort) &&
 	    s->answered && s->final == 0;
 	pthread_mutex_unlock(&l->lock);
-	if (!acked || rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
+	if (!acked || (t38m != NULL ? t38_start(l, t38m, &peer, &agreed, err, sizeof(err)) :
+	    rtpaudio_ops.start(m, &peer, err, sizeof(err))) != 0) {
 		snprintf(r->words, sizeof(r->words), "%s", !acked ? "the caller went before the "
 		    "call was set up" : err);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
+	}
+	if (t38m != NULL) {
+		/* run_fax runs it on T.38, and frees it */
+		pthread_mutex_lock(&l->lock);
+		t38_hand_over(s, t38m, t38map, &agreed, answer);
+		pthread_mutex_unlock(&l->lock);
 	}
 	snprintf(rx, sizeof(rx), "%s/recv-XXXXXX", c->rx_dir ? c->rx_dir : "/tmp");
 	if ((fd = mkstemp(rx)) < 0) {
 		snprintf(r->words, sizeof(r->words), "cannot create the file to receive into: %s",
 		    strerror(errno));
+		pthread_mutex_lock(&l->lock);
+		t38m = s->t38m;
+		t38map = s->t38map;
+		s->t38m = NULL;
+		pthread_mutex_unlock(&l->lock);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
 	}
 	close(fd);
-	log_info("trunk %s: answered the call from %s to %s, G.711 %s", l->t.name,
-	    s->from[0] ? s->from : "an unknown caller", s->number, codec_name(peer.codec));
+	if (t38m != NULL)
+		log_info("trunk %s: answered the call from %s to %s, T.38 version %d at %u bit/s",
+		    l->t.name, s->from[0] ? s->from : "an unknown caller", s->number,
+		    agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400);
+	else
+		log_info("trunk %s: answered the call from %s to %s, G.711 %s", l->t.name,
+		    s->from[0] ? s->from : "an unknown caller", s->number, codec_name(peer.codec));
 	snprintf(r->received_by, sizeof(r->received_by), "%s", s->user);
 	snprintf(r->rx_tiff, sizeof(r->rx_tiff), "%s", rx);
 	if (run_fax(l, s, m, c, 0, rx, r) != 0) {

@@ -531,17 +531,23 @@ class FarEnd(unittest.TestCase):
         wait_text(self.srv, lambda t: "left the line after it was cancelled" in t)
 
 
-T38_ACCOUNTS = {"us-t38": "us-T38-pw1", "uk-t38": "uk-T38-pw2", "uk-audio": "uk-Audio-pw3"}
+T38_ACCOUNTS = {"us-t38": "us-T38-pw1", "us-offer": "us-Offer-pw4", "uk-t38": "uk-T38-pw2",
+                "uk-audio": "uk-Audio-pw3"}
 UK_DAVE = "+44 20 7946 0003"          # on the UK's trunk with t38 = off
-T38_DIDS = {"12125550101": "us-t38", "442079460001": "uk-t38", "442079460003": "uk-audio"}
+UK_BOB_2 = "+44 20 7946 0004"         # bob's second number, which the US calls offering T.38
+UK_DAVE_2 = "+44 20 7946 0005"        # dave's, the same
+T38_DIDS = {"12125550101": "us-t38", "442079460001": "uk-t38", "442079460003": "uk-audio",
+            "442079460004": "uk-t38", "442079460005": "uk-audio"}
 
 
 class TrunkT38(unittest.TestCase):
-    """T.38 on the trunk. The US trunk has t38 = reinvite: it asks for T.38 when it hears the
-    fax tones. The UK server has two trunks on the carrier: bob's with t38 = accept, dave's
-    with t38 = off. A fax to bob and one back switch to T.38 mid-call and arrive pixel-exact;
-    one to dave gets 488 to the re-INVITE and completes on G.711. SIPp plays a far end that
-    re-INVITEs to T.38 and refreshes the session."""
+    """T.38 on the trunk. The US server has two trunks: one with t38 = reinvite (it asks for
+    T.38 when it hears the fax tones), and one with t38 = offer for the second numbers of bob
+    and dave (its INVITEs offer T.38 alone). The UK server has two trunks on the carrier:
+    bob's with t38 = accept, dave's with t38 = off. A fax to bob and one back switch to T.38
+    mid-call, one to bob's second number is T.38 from the start, each pixel-exact; dave's
+    trunk refuses T.38 (488) and the fax completes on G.711. SIPp plays a far end that
+    re-INVITEs to T.38 and refreshes the session, and one that answers our re-INVITE 491."""
 
     @classmethod
     def setUpClass(cls):
@@ -549,16 +555,21 @@ class TrunkT38(unittest.TestCase):
         cls.kam = siplab.Kamailio(cls, mode="carrier", accounts=T38_ACCOUNTS, dids=T38_DIDS)
         us_conf, cls.us_trunk = trunk_file(cls, "us-t38", cls.kam.registrar, "PCMU, PCMA",
                                            t38="reinvite")
+        offer_conf, _ = trunk_file(cls, "us-offer", cls.kam.registrar, "PCMU, PCMA",
+                                   t38="offer", route="%s, %s" % (UK_BOB_2, UK_DAVE_2))
         uk_conf, cls.uk_trunk = trunk_file(cls, "uk-t38", cls.kam.registrar, "PCMA, PCMU",
                                            t38="accept")
         off_conf, cls.off_trunk = trunk_file(cls, "uk-audio", cls.kam.registrar, "PCMA",
                                              t38="off")
         cls.us = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s alice" % US_ALICE,
-                                           fax_station_id="US office", sip_trunks=us_conf))
-        cls.uk = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s bob, %s dave"
-                                           % (UK_BOB, UK_DAVE), fax_station_id="UK office",
+                                           fax_station_id="US office",
+                                           sip_trunks="%s, %s" % (offer_conf, us_conf)))
+        cls.uk = nt.Server(cls, extra=dict(RETRIES, fax_numbers="%s bob, %s dave, %s bob, %s dave"
+                                           % (UK_BOB, UK_DAVE, UK_BOB_2, UK_DAVE_2),
+                                           fax_station_id="UK office",
                                            sip_trunks="%s, %s" % (uk_conf, off_conf)))
-        for srv, name in ((cls.us, "us-t38"), (cls.uk, "uk-t38"), (cls.uk, "uk-audio")):
+        for srv, name in ((cls.us, "us-t38"), (cls.us, "us-offer"), (cls.uk, "uk-t38"),
+                          (cls.uk, "uk-audio")):
             wait_registered(cls, srv, name)
         cls.us.add_user("alice", "alice-pw-secret")
         cls.uk.add_user("bob", "bob-pw-secret")
@@ -615,6 +626,27 @@ class TrunkT38(unittest.TestCase):
         self.assertRegex(done["text"], r"at \d+ bit/s over G\.711", done)
         self.assertIn("re-INVITE to T.38 refused (488", self.us.log_since(us_log))
         self.assertIn("re-INVITE refused (488): T.38 is off", self.uk.log_since(uk_log))
+
+    def test_offer_answered_t38_from_the_start(self):
+        us_log, uk_log = self.us.log_size(), self.uk.log_size()
+        done, notes = self.fax(self.alice, self.bob, UK_BOB_2, 2, "offer-bob")
+        self.assertRegex(done["text"], r"at \d+ bit/s over T\.38", done)
+        connected = [n["text"] for n in notes if n["event"] == "job_page" and
+                     "connected" in n["text"]]
+        self.assertTrue(connected and all("over T.38" in t for t in connected), notes)
+        self.assertIn("answered, T.38 version 0 at 14400 bit/s", self.us.log_since(us_log))
+        uk = self.uk.log_since(uk_log)
+        self.assertRegex(uk, r"answered the call from \S+ to 442079460004, T\.38", uk[-3000:])
+        self.assertNotIn("re-INVITE", uk)
+
+    def test_offer_refused_calls_again_in_audio(self):
+        us_log = self.us.log_size()
+        done, notes = self.fax(self.alice, self.dave, UK_DAVE_2, 1, "offer-dave")
+        self.assertRegex(done["text"], r"at \d+ bit/s over G\.711", done)
+        self.assertEqual(done["dials"], 1, done)       # one dial: the audio call came at once
+        us = self.us.log_since(us_log)
+        self.assertIn("the T.38 offer was refused (488", us)
+        self.assertIn("calling again with audio", us)
 
     def test_far_end_reinvite_to_t38_then_refresh_keeps_it(self):
         # SIPp calls bob in audio, re-INVITEs to T.38 (200 with our image stream), then
