@@ -5,7 +5,10 @@
  * one lock: the loop writes what the network said into a slot, the worker waits on it.
  * A call out with early media (a 18x with SDP) has its media started at the 18x and again
  * at the 200, whose answer wins; the fax engine starts at the 200. With portmap, the SIP
- * port's mapping on the router is the contact the trunk registers.
+ * port's mapping on the router is the contact the trunk registers. T.38 (the trunk's t38):
+ * a re-INVITE to it, the far end's or ours on the fax tones, hands the running fax engine
+ * a UDPTL media (t38media.c) through the slot; an offer of it from the start is answered
+ * with it, and with t38 = offer our INVITEs offer it.
  *
  * Outcomes follow the telephone network's: 486/600 busy, 408/480 and a ring that outlasts
  * ring_timeout no answer, 404/484/604 no such number, 5xx a failure worth another try, the

@@ -9,8 +9,10 @@
  * words by siptls.c), and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
  * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
  * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
- * the loop and answered with the status (and SDP) it says, BYE either way. A contact of our
- * own (the router's mapped SIP port) replaces sofia-sip's in REGISTER, INVITE and 2xx. */
+ * the loop and answered with the status (and SDP) it says, BYE either way; re-INVITEs both
+ * ways, the far end's reported and answered as the loop says (T.38, session refreshes), ours
+ * sent with the offer given. A contact of our own (the router's mapped SIP port) replaces
+ * sofia-sip's in REGISTER, INVITE and 2xx. */
 #include "sipua.h"
 #include "siptls.h"
 
