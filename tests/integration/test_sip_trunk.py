@@ -5,7 +5,9 @@ accounts, DIDs routed to the account that registered), fax each other's users by
 numbers; each fax arrives pixel-exact in the recipient's inbox. Then what the network can say
 to a call: a number the carrier does not know, a number the server does not own, a stranger's
 INVITE, more calls than channels, a far end that hangs up mid-fax, and SIPp playing a far end
-that is busy or never answers."""
+that is busy or never answers. Then T.38 (TrunkT38): the switch by re-INVITE on the fax tones,
+an offer of T.38 from the start, a refusal that leaves the fax on G.711, and SIPp playing a far
+end that re-INVITEs, refreshes the session or answers our re-INVITE 491."""
 import os
 import random
 import re
