@@ -51,6 +51,8 @@ enum {
 	T38_TAKING,              /* the far end's re-INVITE is being answered (the loop) */
 	T38_OFFERING,            /* ours is being made (the worker) */
 	T38_OFFERED,             /* ours is out, its answer awaited */
+	T38_WAIT,                /* ours got 491: sent again after RFC 3261's wait, unless the
+	                          * far end's comes first, which is taken */
 	T38_ON,                  /* the switch is handed to the fax engine */
 	T38_REFUSED,             /* ours was refused: G.711 it is, unless the far end asks */
 };
@@ -417,17 +419,23 @@ static void
 on_reinvite(struct sipline *l, const struct sipua_event *ev)
 {
 	char answer[SIPUA_SDP_MAX], e2[64];
-	int image = offers_image(ev->sdp), status = 488, take = 0;
+	int image = offers_image(ev->sdp), status = 488, take = 0, ourmap = -1;
 	struct slot *s;
+	void *ours = NULL;
 
 	answer[0] = '\0';
 	pthread_mutex_lock(&l->lock);
 	if ((s = slot_find(l, ev->call)) == NULL || s->final != 0) {
 		status = 481;
-	} else if (image && s->t38 == T38_OFFERED) {
+	} else if (image && (s->t38 == T38_OFFERED || s->t38 == T38_OFFERING)) {
 		status = 491;                  /* ours crossed theirs: ours goes on */
-	} else if (image && (s->t38 == T38_NONE || s->t38 == T38_REFUSED) && s->running &&
-	    strcmp(l->t.t38, "off") != 0) {
+	} else if (image && (s->t38 == T38_NONE || s->t38 == T38_REFUSED ||
+	    s->t38 == T38_WAIT) && s->running && strcmp(l->t.t38, "off") != 0) {
+		/* after a 491 the far end's came first: it is taken, ours is not sent again */
+		ours = s->t38m;
+		ourmap = s->t38map;
+		s->t38m = NULL;
+		s->t38map = -1;
 		s->t38 = T38_TAKING;
 		take = 1;
 	} else if (s->local[0] && (ev->sdp[0] == '\0' || (image ? s->t38 == T38_ON :
@@ -436,6 +444,10 @@ on_reinvite(struct sipline *l, const struct sipua_event *ev)
 		snprintf(answer, sizeof(answer), "%s", s->local);
 	}
 	pthread_mutex_unlock(&l->lock);
+	if (ours != NULL) {
+		t38media_ops.free(ours);
+		map_give(l, ourmap);
+	}
 	if (take) {
 		t38_take(l, ev->call, ev->sdp);
 		return;
@@ -524,9 +536,11 @@ on_t38_retry(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&r->l->lock);
-	if ((s = slot_find(r->l, r->id)) != NULL && s->t38 == T38_OFFERED && s->running &&
-	    s->final == 0)
+	if ((s = slot_find(r->l, r->id)) != NULL && s->t38 == T38_WAIT && s->running &&
+	    s->final == 0) {
+		s->t38 = T38_OFFERED;
 		t38_send(r->l, s);
+	}
 	pthread_mutex_unlock(&r->l->lock);
 	free(r);
 }
@@ -578,6 +592,7 @@ on_reinvited(struct sipline *l, const struct sipua_event *ev)
 			tv.tv_sec = ms / 1000;
 			tv.tv_usec = (ms % 1000) * 1000;
 			if (event_base_once(l->base, -1, EV_TIMEOUT, on_t38_retry, r, &tv) == 0) {
+				s->t38 = T38_WAIT;
 				pthread_mutex_unlock(&l->lock);
 				log_info("trunk %s: call %u: re-INVITE to T.38 crossed one of the far "
 				    "end's (491): again in %ld ms", l->t.name, ev->call, ms);
