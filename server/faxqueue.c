@@ -388,13 +388,14 @@ on_progress(void *arg)
 	n.ecm = pr->p.ecm;
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", pr->p.remote_id);
 	if (pr->p.event == FAXCALL_CONNECTED)
-		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s%s",
+		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s%s%s%s",
 		    pr->p.remote_id[0] ? "'" : "", pr->p.remote_id[0] ? pr->p.remote_id :
 		    c->job.dest, pr->p.remote_id[0] ? "'" : "", pr->p.bit_rate,
-		    pr->p.ecm ? ", ECM" : "", from);
+		    pr->p.media[0] ? " over " : "", pr->p.media, pr->p.ecm ? ", ECM" : "", from);
 	else
-		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s%s", n.page,
-		    pr->p.pages, pr->p.bit_rate, pr->p.ecm ? ", ECM" : "", earlier);
+		snprintf(n.text, sizeof(n.text), "page %d of %d sent at %d bit/s%s%s%s%s", n.page,
+		    pr->p.pages, pr->p.bit_rate, pr->p.media[0] ? " over " : "", pr->p.media,
+		    pr->p.ecm ? ", ECM" : "", earlier);
 	log_debug("%s: %s", c->tag, n.text);
 	if (pr->p.event == FAXCALL_CONNECTED) {
 		c->shown.connected = 1;
@@ -688,9 +689,9 @@ call_done(void *arg)
 		j.state = NCFX_JOB_DONE;
 		j.next_try = 0;
 		snprintf(j.reason, sizeof(j.reason), "sent %d page%s to %s%s%s at %d bit/s%s%s%s%s%s%s"
-		    "%s", j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
+		    "%s%s%s", j.pages_sent, plural(j.pages_sent), j.remote_id[0] ? "'" : "",
 		    j.remote_id[0] ? j.remote_id : j.dest, j.remote_id[0] ? "'" : "", j.bit_rate,
-		    j.ecm ? " with ECM" : "", c->restandard ? ", at standard resolution (the far "
+		    r->fax.media[0] ? " over " : "", r->fax.media, j.ecm ? " with ECM" : "", c->restandard ? ", at standard resolution (the far "
 		    "machine takes no fine)" : "", before > 0 ? "; " : "", these,
 		    before > 0 ? " on this call, " : "", earlier,
 		    before > 0 ? " on an earlier call" : "");

@@ -317,6 +317,8 @@ struct side {
 	int          pages;       /* phase D seen: a page went through */
 	int          closing;     /* an engine being put away: its phase E is not the call's */
 	int          switched;
+	modem_connect_tones_rx_state_t *tone[2];  /* o->tones: what is listened for */
+	int          heard;
 };
 
 static const char *
@@ -407,11 +409,37 @@ side_setup(struct side *s, t30_state_t *t)
 	t30_set_phase_e_handler(t, side_phase_e, s);
 }
 
+/* A detector heard its tone: reported once (a detector also reports a tone's end). */
+static void
+tone_heard(void *user, int code, int level, int delay)
+{
+	struct side *s = user;
+
+	(void)level;
+	(void)delay;
+	if (code == MODEM_CONNECT_TONES_NONE || s->heard)
+		return;
+	s->heard = 1;
+	s->o->tones(s->o->tones_arg);
+}
+
 static int
 audio_open(struct side *s)
 {
 	if ((s->fs = fax_init(NULL, s->o->calling)) == NULL)
 		return -1;
+	/* The caller listens for the answering machine's CED or its V.21 flags; the answering
+	 * side for the caller's CNG or its V.21 flags (a caller that sends no CNG). */
+	if (s->o->tones != NULL) {
+		s->tone[0] = modem_connect_tones_rx_init(NULL, s->o->calling ?
+		    MODEM_CONNECT_TONES_FAX_CED_OR_PREAMBLE : MODEM_CONNECT_TONES_FAX_CNG,
+		    tone_heard, s);
+		if (!s->o->calling)
+			s->tone[1] = modem_connect_tones_rx_init(NULL,
+			    MODEM_CONNECT_TONES_FAX_PREAMBLE, tone_heard, s);
+		if (s->tone[0] == NULL || (!s->o->calling && s->tone[1] == NULL))
+			return -1;
+	}
 	side_setup(s, fax_get_t30_state(s->fs));
 	fax_set_transmit_on_idle(s->fs, 1);   /* keep sending: the far end's NAT and SBC latch on it */
 	return 0;
@@ -430,6 +458,9 @@ audio_step(struct side *s)
 		amp[i] = i >= n ? 0 : s->codec == MEDIA_PCMA ? alaw_to_linear(g[i]) :
 		    ulaw_to_linear(g[i]);
 	fax_rx(s->fs, amp, BLOCK);
+	for (int i = 0; i < 2 && !s->heard; i++)
+		if (s->tone[i] != NULL)
+			modem_connect_tones_rx(s->tone[i], amp, BLOCK);
 	n = fax_tx(s->fs, amp, BLOCK);
 	memset(amp + n, 0, sizeof(int16_t) * (size_t)(BLOCK - n));
 	for (int i = 0; i < BLOCK; i++)
@@ -518,6 +549,10 @@ engine_free(struct side *s)
 		fax_free(s->fs);
 	if (s->ts != NULL)
 		t38_terminal_free(s->ts);
+	for (int i = 0; i < 2; i++)
+		if (s->tone[i] != NULL)
+			modem_connect_tones_rx_free(s->tone[i]);
+	s->tone[0] = s->tone[1] = NULL;
 	s->fs = NULL;
 	s->ts = NULL;
 }
@@ -587,6 +622,7 @@ faxcall_media_run(const struct faxcall_media_opts *o, struct faxcall_result *r)
 	} else
 		rc = audio_open(&s);
 	if (rc != 0) {
+		engine_free(&s);
 		snprintf(r->reason, sizeof(r->reason), "out of memory for the fax modem");
 		return -1;
 	}

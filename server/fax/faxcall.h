@@ -128,6 +128,11 @@ struct faxcall_media_opts {
 	struct faxcall_t38 t38;          /* when the media is T.38 */
 	struct faxcall_switch *to;       /* a switch to T.38 the signalling may ask for; NULL:
 	                                  * none */
+	/* On G.711: called once, on this thread, when the far end's fax tones are heard (CED
+	 * or V.21 flags when calling, CNG or V.21 flags when answering): the moment to ask for
+	 * T.38. NULL: not listened for. */
+	void      (*tones)(void *arg);
+	void       *tones_arg;
 };
 
 /* Runs this side of the call. r->completion is this side's T.30 completion code (the far

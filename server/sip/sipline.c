@@ -5,7 +5,10 @@
  * one lock: the loop writes what the network said into a slot, the worker waits on it.
  * A call out with early media (a 18x with SDP) has its media started at the 18x and again
  * at the 200, whose answer wins; the fax engine starts at the 200. With portmap, the SIP
- * port's mapping on the router is the contact the trunk registers.
+ * port's mapping on the router is the contact the trunk registers. T.38 (the trunk's t38):
+ * a re-INVITE to it, the far end's or ours on the fax tones, hands the running fax engine
+ * a UDPTL media (t38media.c) through the slot; an offer of it from the start is answered
+ * with it, and with t38 = offer our INVITEs offer it.
  *
  * Outcomes follow the telephone network's: 486/600 busy, 408/480 and a ring that outlasts
  * ring_timeout no answer, 404/484/604 no such number, 5xx a failure worth another try, the
@@ -30,12 +33,29 @@
 #include "sdp.h"
 #include "service.h"
 #include "sipua.h"
+#include "t38media.h"
+
+#include <event2/event.h>
 
 #define ACK_WAIT_S    40          /* our 200 is retransmitted for 32 s (64 * T1) */
 #define END_WAIT_S    10          /* a BYE or CANCEL is answered within this, or let go */
 #define TICK_MS       100         /* a waiting worker looks at its abort flag this often */
 #define MAPS_MAX      16          /* RTP ports mapped on the router, one per channel */
 #define MAP_LEASE_S   3600
+#define T38_MAX_BUFFER   400      /* our T38FaxMaxBuffer and T38FaxMaxDatagram: what spandsp's */
+#define T38_MAX_DATAGRAM 400      /* terminal sends fits many times over */
+
+/* Where a call stands with T.38 (slot.t38). */
+enum {
+	T38_NONE = 0,
+	T38_TAKING,              /* the far end's re-INVITE is being answered (the loop) */
+	T38_OFFERING,            /* ours is being made (the worker) */
+	T38_OFFERED,             /* ours is out, its answer awaited */
+	T38_WAIT,                /* ours got 491: sent again after RFC 3261's wait, unless the
+	                          * far end's comes first, which is taken */
+	T38_ON,                  /* the switch is handed to the fax engine */
+	T38_REFUSED,             /* ours was refused: G.711 it is, unless the far end asks */
+};
 
 /* One call, as the loop and the worker both see it (under the line's lock). */
 struct slot {
@@ -54,6 +74,19 @@ struct slot {
 	char        number[SIPUA_NUMBER_MAX];
 	char        user[65];
 	char        from[SIPUA_NUMBER_MAX];
+	/* T.38 (the worker's media and the loop's signalling meet here) */
+	struct sipline *line;
+	int         calling;                 /* we placed the call */
+	int         running;                 /* the fax engine runs: a switch may be handed to it */
+	unsigned long long session_id;       /* our o= line's, kept by every later SDP */
+	char        local[SIPUA_SDP_MAX];    /* our SDP now: what a refresh is answered with */
+	int         t38;                     /* T38_* */
+	int         t38_tries;               /* our re-INVITEs sent (a 491 allows a second) */
+	void       *t38m;                    /* the UDPTL media, freed by the worker at the end */
+	int         t38map;
+	struct sockaddr_storage t38adv;      /* what our T.38 SDP advertises */
+	char        t38offer[SIPUA_SDP_MAX]; /* our re-INVITE's offer */
+	struct faxcall_switch sw;
 };
 
 /* One RTP port (or the SIP port) kept mapped on the office router (portmap on): what it
@@ -70,6 +103,7 @@ struct rtpmap {
 
 struct sipline {
 	struct trunk_config     t;
+	struct event_base      *base;
 	int                     ecm;
 	struct sipua           *ua;
 	struct line_host        host;
@@ -111,8 +145,12 @@ slot_take(struct sipline *l, unsigned id)
 
 			memset(s, 0, sizeof(*s));
 			atomic_init(&s->hangup, 0);
+			atomic_init(&s->sw.ready, 0);
+			atomic_init(&s->sw.taken, 0);
 			s->used = 1;
 			s->id = id;
+			s->line = l;
+			s->t38map = -1;
 			return s;
 		}
 	return NULL;
@@ -192,6 +230,388 @@ end_call(struct sipline *l, struct slot *s, const atomic_int *abort)
 	}
 	s->used = 0;
 	pthread_mutex_unlock(&l->lock);
+}
+
+/* ---- T.38: the switch from G.711, asked by the far end or by us ---- */
+
+static int map_take(struct sipline *l, struct sockaddr_storage *adv);
+static void map_give(struct sipline *l, int i);
+
+/* The T.38 we carry, as our SDP says it. */
+static void
+t38_ours(const struct sipline *l, struct sdp_t38 *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->version = 0;
+	t->max_bit_rate = 14400;
+	t->rate_management = SDP_T38_TRANSFERRED_TCF;
+	t->max_buffer = T38_MAX_BUFFER;
+	t->max_datagram = T38_MAX_DATAGRAM;
+	t->ec = l->t.t38_redundancy > 0 ? UDPTL_EC_REDUNDANCY : UDPTL_EC_NONE;
+}
+
+/* Our side of a T.38 SDP on the UDPTL media at adv (sl's pointers are into adv and ours). */
+static void
+t38_local(const struct sipline *l, unsigned long long session_id,
+          const struct sockaddr_storage *adv, const struct sdp_t38 *ours, struct sdp_local *sl)
+{
+	memset(sl, 0, sizeof(*sl));
+	sl->addr = sl->t38_addr = (const struct sockaddr *)adv;
+	sl->addrlen = sl->t38_addrlen = adv->ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	sl->codecs = l->t.codec_list;
+	sl->ncodecs = l->t.ncodecs;
+	sl->session_id = session_id;
+	sl->version = __atomic_add_fetch(&((struct sipline *)l)->sdp_version, 1,
+	    __ATOMIC_RELAXED);
+	sl->t38 = ours;
+}
+
+/* A UDPTL socket in the trunk's RTP range (a mapped port, as media_new takes, when one is
+ * free), its advertised address into adv. NULL with the reason. */
+static void *
+t38_media_new(struct sipline *l, struct sockaddr_storage *adv, int *map, char *err,
+              size_t errlen)
+{
+	struct t38media_opts to = { 0 };
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	void *m;
+
+	to.bind_addr = l->t.listen;
+	to.port_min = (int)l->t.rtp_min;
+	to.port_max = (int)l->t.rtp_max;
+	if ((*map = map_take(l, adv)) >= 0)
+		to.port_min = to.port_max = l->maps[*map].port;
+	if ((m = t38media_new(&to, err, errlen)) == NULL ||
+	    t38media_ops.local(m, &local, &len) != 0) {
+		if (m != NULL)
+			snprintf(err, errlen, "cannot read the UDPTL socket's address");
+		t38media_ops.free(m);
+		map_give(l, *map);
+		*map = -1;
+		return NULL;
+	}
+	if (*map < 0) {
+		*adv = l->advert;
+		if (adv->ss_family == AF_INET)
+			((struct sockaddr_in *)adv)->sin_port =
+			    ((struct sockaddr_in *)&local)->sin_port;
+		else
+			((struct sockaddr_in6 *)adv)->sin6_port =
+			    ((struct sockaddr_in6 *)&local)->sin6_port;
+	}
+	return m;
+}
+
+/* The UDPTL media started towards peer with what was agreed: our redundancy (or FEC where
+ * the far end asked for it), in datagrams the far end takes. 0, or -1 with the reason. */
+static int
+t38_start(struct sipline *l, void *m, const struct media_peer *peer, const struct sdp_t38 *a,
+          char *err, size_t errlen)
+{
+	struct udptl_config uc = { 0 };
+
+	uc.ec = a->ec;
+	uc.redundancy = (int)l->t.t38_redundancy;
+	if (uc.ec == UDPTL_EC_REDUNDANCY && uc.redundancy == 0)
+		uc.ec = UDPTL_EC_NONE;
+	uc.fec_span = 3;
+	uc.fec_entries = 3;
+	uc.max_datagram = a->max_datagram;
+	if (t38media_set_udptl(m, &uc, err, errlen) != 0)
+		return -1;
+	return t38media_ops.start(m, peer, err, errlen);
+}
+
+/* Hands the started UDPTL media to the fax engine (the lock held). */
+static void
+t38_hand_over(struct slot *s, void *m, int map, const struct sdp_t38 *a, const char *sdp)
+{
+	s->t38m = m;
+	s->t38map = map;
+	s->sw.ops = &t38media_ops;
+	s->sw.media = m;
+	s->sw.t38.version = a->version;
+	s->sw.t38.max_bit_rate = a->max_bit_rate;
+	s->sw.t38.local_tcf = a->rate_management == SDP_T38_LOCAL_TCF;
+	s->sw.t38.max_buffer = a->max_buffer;
+	s->sw.t38.max_datagram = a->max_datagram;
+	snprintf(s->local, sizeof(s->local), "%s", sdp);
+	s->t38 = T38_ON;
+	atomic_store(&s->sw.ready, 1);
+}
+
+/* 1 when an SDP offers an image stream on a port (T.38). */
+static int
+offers_image(const char *sdp)
+{
+	for (const char *p = sdp; (p = strstr(p, "m=image ")) != NULL; p += 8)
+		if ((p == sdp || p[-1] == '\n') && strncmp(p + 8, "0 ", 2) != 0)
+			return 1;
+	return 0;
+}
+
+/* The far end's re-INVITE to T.38 on a call whose fax engine runs (the loop's thread): a
+ * UDPTL media, our answer, and the switch handed over before the 200 goes. */
+static void
+t38_take(struct sipline *l, unsigned id, const char *offer)
+{
+	struct sockaddr_storage adv;
+	struct sdp_local sl;
+	struct sdp_t38 ours, agreed;
+	struct media_peer peer;
+	char answer[SDP_TEXT_MAX], err[200], e2[64];
+	struct slot *s;
+	void *m;
+	int map = -1, ok = 0;
+
+	t38_ours(l, &ours);
+	if ((m = t38_media_new(l, &adv, &map, err, sizeof(err))) != NULL) {
+		pthread_mutex_lock(&l->lock);
+		s = slot_find(l, id);
+		if (s != NULL)
+			t38_local(l, s->session_id, &adv, &ours, &sl);
+		pthread_mutex_unlock(&l->lock);
+		if (s == NULL)
+			snprintf(err, sizeof(err), "the call ended");
+		else if (sdp_answer_t38(offer, &sl, &peer, &agreed, answer, sizeof(answer), err,
+		    sizeof(err)) == 0 && peer.codec != MEDIA_T38)
+			snprintf(err, sizeof(err), "no T.38 stream we can take");
+		else if (peer.codec == MEDIA_T38 &&
+		    t38_start(l, m, &peer, &agreed, err, sizeof(err)) == 0)
+			ok = 1;
+	}
+	pthread_mutex_lock(&l->lock);
+	s = slot_find(l, id);
+	if (ok && (s == NULL || !s->running || s->t38 != T38_TAKING)) {
+		ok = 0;
+		snprintf(err, sizeof(err), "the fax engine ended meanwhile");
+	}
+	if (ok)
+		t38_hand_over(s, m, map, &agreed, answer);
+	else if (s != NULL && s->t38 == T38_TAKING)
+		s->t38 = T38_NONE;
+	pthread_mutex_unlock(&l->lock);
+	if (ok) {
+		log_info("trunk %s: call %u: the far end's re-INVITE to T.38 accepted: T.38 "
+		    "version %d at %u bit/s, %s", l->t.name, id, agreed.version,
+		    agreed.max_bit_rate ? agreed.max_bit_rate : 14400, agreed.ec ==
+		    UDPTL_EC_FEC ? "FEC" : agreed.ec == UDPTL_EC_REDUNDANCY ? "redundancy" :
+		    "no error recovery");
+		(void)sipua_answer(l->ua, id, 200, answer, e2, sizeof(e2));
+		return;
+	}
+	log_warnx("trunk %s: call %u: re-INVITE to T.38 refused (488): %s; the call stays on "
+	    "G.711", l->t.name, id, err);
+	if (m != NULL) {
+		t38media_ops.free(m);
+		map_give(l, map);
+	}
+	(void)sipua_answer(l->ua, id, 488, NULL, e2, sizeof(e2));
+}
+
+/* A re-INVITE from the far end (the loop's thread): to T.38 while our fax engine runs on
+ * G.711 and the trunk takes T.38, the switch; with our T.38 on, or the audio unchanged (a
+ * session timer's refresh), our SDP as it is; anything else 488, which keeps the call as
+ * it stands. */
+static void
+on_reinvite(struct sipline *l, const struct sipua_event *ev)
+{
+	char answer[SIPUA_SDP_MAX], e2[64];
+	int image = offers_image(ev->sdp), status = 488, take = 0, ourmap = -1;
+	struct slot *s;
+	void *ours = NULL;
+
+	answer[0] = '\0';
+	pthread_mutex_lock(&l->lock);
+	if ((s = slot_find(l, ev->call)) == NULL || s->final != 0) {
+		status = 481;
+	} else if (image && (s->t38 == T38_OFFERED || s->t38 == T38_OFFERING)) {
+		status = 491;                  /* ours crossed theirs: ours goes on */
+	} else if (image && (s->t38 == T38_NONE || s->t38 == T38_REFUSED ||
+	    s->t38 == T38_WAIT) && s->running && strcmp(l->t.t38, "off") != 0) {
+		/* after a 491 the far end's came first: it is taken, ours is not sent again */
+		ours = s->t38m;
+		ourmap = s->t38map;
+		s->t38m = NULL;
+		s->t38map = -1;
+		s->t38 = T38_TAKING;
+		take = 1;
+	} else if (s->local[0] && (ev->sdp[0] == '\0' || (image ? s->t38 == T38_ON :
+	    s->t38 != T38_ON))) {
+		status = 200;
+		snprintf(answer, sizeof(answer), "%s", s->local);
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (ours != NULL) {
+		t38media_ops.free(ours);
+		map_give(l, ourmap);
+	}
+	if (take) {
+		t38_take(l, ev->call, ev->sdp);
+		return;
+	}
+	if (status == 200)
+		log_debug("trunk %s: call %u: re-INVITE answered with the SDP as it is", l->t.name,
+		    ev->call);
+	else
+		log_info("trunk %s: call %u: re-INVITE refused (%d)%s", l->t.name, ev->call,
+		    status, status == 488 && image ? ": T.38 is off on this trunk, or the fax "
+		    "has not started" : status == 488 ? ": the call stays on T.38" : "");
+	(void)sipua_answer(l->ua, ev->call, status, status == 200 ? answer : NULL, e2,
+	    sizeof(e2));
+}
+
+/* Sends our re-INVITE to T.38 (the offer made by t38_offer). */
+static void
+t38_send(struct sipline *l, struct slot *s)
+{
+	char err[SIPUA_ERR_MAX];
+
+	s->t38_tries++;
+	if (sipua_reinvite(l->ua, s->id, s->t38offer, err, sizeof(err)) != 0) {
+		log_warnx("trunk %s: call %u: re-INVITE to T.38: %s", l->t.name, s->id, err);
+		s->t38 = T38_REFUSED;
+	}
+}
+
+/* The fax tones were heard (the fax engine's thread): our re-INVITE to T.38 goes out. */
+static void
+t38_offer(void *arg)
+{
+	struct slot *s = arg;
+	struct sipline *l = s->line;
+	struct sockaddr_storage adv;
+	struct sdp_local sl;
+	struct sdp_t38 ours;
+	char offer[SDP_TEXT_MAX], err[200];
+	void *m;
+	int map = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (s->t38 != T38_NONE || s->final != 0) {
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	s->t38 = T38_OFFERING;
+	pthread_mutex_unlock(&l->lock);
+	t38_ours(l, &ours);
+	if ((m = t38_media_new(l, &adv, &map, err, sizeof(err))) != NULL) {
+		t38_local(l, s->session_id, &adv, &ours, &sl);
+		if (sdp_t38_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
+			t38media_ops.free(m);
+			map_give(l, map);
+			m = NULL;
+		}
+	}
+	pthread_mutex_lock(&l->lock);
+	if (m == NULL) {
+		log_warnx("trunk %s: call %u: no re-INVITE to T.38: %s", l->t.name, s->id, err);
+		s->t38 = T38_REFUSED;
+	} else if (s->t38 == T38_OFFERING) {
+		s->t38m = m;
+		s->t38map = map;
+		s->t38adv = adv;
+		snprintf(s->t38offer, sizeof(s->t38offer), "%s", offer);
+		s->t38 = T38_OFFERED;
+		log_info("trunk %s: call %u: fax tones heard: re-INVITE to T.38", l->t.name, s->id);
+		t38_send(l, s);
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+struct t38_retry {
+	struct sipline *l;
+	unsigned        id;
+};
+
+/* After a 491, the wait of RFC 3261 14.1 is over: our re-INVITE once more. */
+static void
+on_t38_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct t38_retry *r = arg;
+	struct slot *s;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&r->l->lock);
+	if ((s = slot_find(r->l, r->id)) != NULL && s->t38 == T38_WAIT && s->running &&
+	    s->final == 0) {
+		s->t38 = T38_OFFERED;
+		t38_send(r->l, s);
+	}
+	pthread_mutex_unlock(&r->l->lock);
+	free(r);
+}
+
+/* The answer to our re-INVITE (the loop's thread): T.38 taken, the switch handed over; a
+ * 491 tried again once after RFC 3261's wait (2.1 to 4 s when the call is ours, else up to
+ * 2 s); anything else leaves the call on G.711. */
+static void
+on_reinvited(struct sipline *l, const struct sipua_event *ev)
+{
+	struct sdp_local sl;
+	struct sdp_t38 ours, agreed;
+	struct media_peer peer;
+	char err[200];
+	struct slot *s;
+	void *drop = NULL;
+	int dropmap = -1;
+
+	t38_ours(l, &ours);
+	pthread_mutex_lock(&l->lock);
+	if ((s = slot_find(l, ev->call)) == NULL || s->t38 != T38_OFFERED) {
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	if (ev->status >= 200 && ev->status < 300) {
+		t38_local(l, s->session_id, &s->t38adv, &ours, &sl);
+		if (!s->running)
+			snprintf(err, sizeof(err), "the fax engine ended meanwhile");
+		else if (sdp_read_answer_t38(ev->sdp, &sl, &peer, &agreed, err, sizeof(err)) == 0 &&
+		    t38_start(l, s->t38m, &peer, &agreed, err, sizeof(err)) == 0) {
+			t38_hand_over(s, s->t38m, s->t38map, &agreed, s->t38offer);
+			pthread_mutex_unlock(&l->lock);
+			log_info("trunk %s: call %u: the far end took T.38: version %d at %u bit/s",
+			    l->t.name, ev->call, agreed.version, agreed.max_bit_rate ?
+			    agreed.max_bit_rate : 14400);
+			return;
+		}
+		/* the far end switched and we cannot: the fax fails on G.711 and is retried */
+		log_warnx("trunk %s: call %u: the far end's answer to our re-INVITE to T.38: %s",
+		    l->t.name, ev->call, err);
+	} else if (ev->status == 491 && s->t38_tries < 2) {
+		struct t38_retry *r = malloc(sizeof(*r));
+		struct timeval tv;
+		long ms = s->calling ? 2100 + random() % 1901 : random() % 2001;
+
+		if (r != NULL) {
+			r->l = l;
+			r->id = s->id;
+			tv.tv_sec = ms / 1000;
+			tv.tv_usec = (ms % 1000) * 1000;
+			if (event_base_once(l->base, -1, EV_TIMEOUT, on_t38_retry, r, &tv) == 0) {
+				s->t38 = T38_WAIT;
+				pthread_mutex_unlock(&l->lock);
+				log_info("trunk %s: call %u: re-INVITE to T.38 crossed one of the far "
+				    "end's (491): again in %ld ms", l->t.name, ev->call, ms);
+				return;
+			}
+			free(r);
+		}
+	} else {
+		log_info("trunk %s: call %u: re-INVITE to T.38 refused (%s): the fax goes on in "
+		    "G.711", l->t.name, ev->call, ev->reason);
+	}
+	s->t38 = T38_REFUSED;
+	drop = s->t38m;
+	dropmap = s->t38map;
+	s->t38m = NULL;
+	s->t38map = -1;
+	pthread_mutex_unlock(&l->lock);
+	t38media_ops.free(drop);
+	map_give(l, dropmap);
 }
 
 /* ---- the loop's side: what the user agent reports ---- */
@@ -279,6 +699,12 @@ on_event(const struct sipua_event *ev, void *arg)
 		return;
 	case SIPUA_CALL_INCOMING:
 		on_incoming(l, ev);
+		return;
+	case SIPUA_CALL_REINVITE:
+		on_reinvite(l, ev);
+		return;
+	case SIPUA_CALL_REINVITED:
+		on_reinvited(l, ev);
 		return;
 	default:
 		break;
@@ -457,9 +883,19 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
         const char *rx, struct line_result *r)
 {
 	struct faxcall_media_opts fo = { 0 };
+	void *t38m;
+	int rc, t38map, direct;
 
 	fo.ops = &rtpaudio_ops;
 	fo.media = m;
+	/* a call whose offer and answer agreed T.38 runs on it from the start */
+	pthread_mutex_lock(&l->lock);
+	if ((direct = s->t38 == T38_ON)) {
+		fo.ops = &t38media_ops;
+		fo.media = s->t38m;
+		fo.t38 = s->sw.t38;
+	}
+	pthread_mutex_unlock(&l->lock);
 	fo.calling = calling;
 	fo.tx_tiff = c->tx_tiff;
 	fo.first_page = c->first_page;
@@ -471,7 +907,33 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	fo.hangup = &s->hangup;
 	fo.progress = c->progress;
 	fo.arg = c->arg;
-	if (faxcall_media_run(&fo, &r->fax) < 0) {
+	/* T.38: the far end's re-INVITE (any mode but off) or ours on the fax tones (reinvite,
+	 * offer) hands the engine a switch through the slot */
+	if (!direct && strcmp(l->t.t38, "off") != 0)
+		fo.to = &s->sw;
+	if (!direct && (strcmp(l->t.t38, "reinvite") == 0 || strcmp(l->t.t38, "offer") == 0)) {
+		fo.tones = t38_offer;
+		fo.tones_arg = s;
+	}
+	pthread_mutex_lock(&l->lock);
+	s->running = 1;
+	pthread_mutex_unlock(&l->lock);
+	rc = faxcall_media_run(&fo, &r->fax);
+	pthread_mutex_lock(&l->lock);
+	s->running = 0;
+	t38m = s->t38m;
+	t38map = s->t38map;
+	s->t38m = NULL;
+	s->t38map = -1;
+	pthread_mutex_unlock(&l->lock);
+	if (t38m != NULL) {
+		if (!r->fax.switched && !direct)
+			log_info("trunk %s: call %u: the fax ended on G.711 before the switch to "
+			    "T.38 was taken", l->t.name, s->id);
+		t38media_ops.free(t38m);
+		map_give(l, t38map);
+	}
+	if (rc < 0) {
 		snprintf(r->words, sizeof(r->words), "the fax engine: %s", r->fax.reason);
 		return -1;
 	}
@@ -543,12 +1005,26 @@ ring(struct sipline *l, struct slot *s, void *m, const struct sdp_local *sl,
 	}
 }
 
-static int
-sipline_call(void *line, const struct line_call *c, struct line_result *r)
+/* Frees a UDPTL media not handed to a slot. */
+static void
+t38_drop(struct sipline *l, void *m, int map)
 {
-	struct sipline *l = line;
-	struct sockaddr_storage adv;
-	struct sdp_local sl;
+	t38media_ops.free(m);
+	map_give(l, map);
+}
+
+#define PLACE_AUDIO 1             /* place_call: the T.38 offer was refused; try audio */
+
+/* Places the call and runs the fax on it: with t38, the offer is T.38 alone (t38 = offer),
+ * and a refusal of it (488, 606, 415) says PLACE_AUDIO. */
+static int
+place_call(struct sipline *l, const struct line_call *c, struct line_result *r, int t38)
+{
+	struct sockaddr_storage adv, t38adv;
+	struct sdp_local sl, tsl;
+	struct sdp_t38 ours, agreed;
+	void *t38m = NULL;
+	int t38map = -1;
 	struct media_peer peer, early_peer;
 	char dial[SIPUA_NUMBER_MAX], offer[SDP_TEXT_MAX], err[200], reason[SIPUA_REASON_MAX];
 	char sdp[SIPUA_SDP_MAX];
@@ -567,7 +1043,22 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		return -1;
 	}
-	if (sdp_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
+	if (t38) {
+		t38_ours(l, &ours);
+		if ((t38m = t38_media_new(l, &t38adv, &t38map, err, sizeof(err))) != NULL) {
+			t38_local(l, sl.session_id, &t38adv, &ours, &tsl);
+			if (sdp_t38_offer(&tsl, offer, sizeof(offer), err, sizeof(err)) != 0) {
+				t38_drop(l, t38m, t38map);
+				t38m = NULL;
+			}
+		}
+		if (t38m == NULL) {
+			log_warnx("trunk %s: no T.38 offer (%s): the call offers audio", l->t.name,
+			    err);
+			media_free(l, m, map);
+			return PLACE_AUDIO;
+		}
+	} else if (sdp_offer(&sl, offer, sizeof(offer), err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		media_free(l, m, map);
 		return -1;
@@ -585,9 +1076,14 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		pthread_mutex_unlock(&l->lock);
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
 	}
 	s->id = id;
+	s->calling = 1;
+	s->session_id = sl.session_id;
+	snprintf(s->local, sizeof(s->local), "%s", offer);
 	snprintf(s->number, sizeof(s->number), "%s", dial);
 	log_debug("trunk %s: calling %s (call %u)", l->t.name, dial, id);
 	answered = ring(l, s, m, &sl, c, &early, &early_peer);
@@ -600,6 +1096,14 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
+		if (t38m != NULL && !aborted && (status == 488 || status == 606 ||
+		    status == 415)) {
+			log_info("trunk %s: call to %s: the T.38 offer was refused (%s): calling "
+			    "again with audio", l->t.name, dial, reason);
+			return PLACE_AUDIO;
+		}
 		if (status > 0 && !aborted) {
 			outcome_of(status, reason, c->number, r, &rc);
 			return rc;
@@ -608,6 +1112,30 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 		snprintf(r->words, sizeof(r->words), aborted ? "hung up while it rang" :
 		    "no answer within %lld s", l->t.ring_timeout);
 		return 0;
+	}
+	if (t38m != NULL) {
+		/* the far end took T.38 from the start */
+		if (sdp_read_answer_t38(sdp, &tsl, &peer, &agreed, err, sizeof(err)) != 0 ||
+		    t38_start(l, t38m, &peer, &agreed, err, sizeof(err)) != 0) {
+			log_warnx("trunk %s: call to %s: the far end's T.38 answer: %s", l->t.name,
+			    dial, err);
+			end_call(l, s, c->abort);
+			media_free(l, m, map);
+			t38_drop(l, t38m, t38map);
+			r->outcome = LINE_REFUSED;
+			snprintf(r->words, sizeof(r->words), "the far end answered with media we "
+			    "cannot use (%s)", err);
+			return 0;
+		}
+		pthread_mutex_lock(&l->lock);
+		t38_hand_over(s, t38m, t38map, &agreed, offer);
+		pthread_mutex_unlock(&l->lock);
+		log_info("trunk %s: call to %s answered, T.38 version %d at %u bit/s", l->t.name,
+		    dial, agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400);
+		rc = run_fax(l, s, m, c, 1, NULL, r);
+		end_call(l, s, c->abort);
+		media_free(l, m, map);
+		return rc;
 	}
 	/* the 200's answer wins over an early one: the media is started again towards it, and
 	 * what the early media brought is dropped */
@@ -635,6 +1163,17 @@ sipline_call(void *line, const struct line_call *c, struct line_result *r)
 }
 
 static int
+sipline_call(void *line, const struct line_call *c, struct line_result *r)
+{
+	struct sipline *l = line;
+	int rc = PLACE_AUDIO;
+
+	if (strcmp(l->t.t38, "offer") == 0)
+		rc = place_call(l, c, r, 1);
+	return rc == PLACE_AUDIO ? place_call(l, c, r, 0) : rc;
+}
+
+static int
 sipline_answer(void *line, void *token, const struct line_call *c, struct line_result *r)
 {
 	struct sipline *l = line;
@@ -642,9 +1181,11 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	struct sockaddr_storage adv;
 	struct sdp_local sl;
 	struct media_peer peer;
+	struct sockaddr_storage t38adv;
+	struct sdp_t38 ours, agreed;
 	char answer[SDP_TEXT_MAX], err[200], rx[PATH_MAX];
-	void *m;
-	int fd, acked, map = -1;
+	void *m, *t38m = NULL;
+	int fd, acked, map = -1, t38map = -1, rc;
 
 	memset(r, 0, sizeof(*r));
 	if ((m = media_new(l, &sl, &adv, &map, err, sizeof(err))) == NULL) {
@@ -653,9 +1194,32 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		end_call(l, s, c->abort);
 		return -1;
 	}
-	if (sdp_answer(s->sdp, &sl, &peer, answer, sizeof(answer), err, sizeof(err)) != 0) {
+	/* an offer of T.38 (alone, or beside audio) is answered T.38 unless the trunk's is
+	 * off */
+	if (strcmp(l->t.t38, "off") != 0 && offers_image(s->sdp)) {
+		if ((t38m = t38_media_new(l, &t38adv, &t38map, err, sizeof(err))) == NULL)
+			log_warnx("trunk %s: call from %s: no UDPTL socket (%s): T.38 not taken",
+			    l->t.name, s->from, err);
+		else {
+			t38_ours(l, &ours);
+			sl.t38 = &ours;
+			sl.t38_addr = (const struct sockaddr *)&t38adv;
+			sl.t38_addrlen = t38adv.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+			    sizeof(struct sockaddr_in6);
+		}
+	}
+	rc = t38m != NULL ? sdp_answer_t38(s->sdp, &sl, &peer, &agreed, answer, sizeof(answer),
+	    err, sizeof(err)) : sdp_answer(s->sdp, &sl, &peer, answer, sizeof(answer), err,
+	    sizeof(err));
+	if (rc == 0 && t38m != NULL && peer.codec != MEDIA_T38) {
+		t38_drop(l, t38m, t38map);      /* audio was taken */
+		t38m = NULL;
+	}
+	if (rc != 0) {
 		char e2[64];
 
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		log_warnx("trunk %s: call from %s to %s refused (488): %s", l->t.name, s->from,
 		    s->number, err);
 		(void)sipua_answer(l->ua, s->id, 488, NULL, e2, sizeof(e2));
@@ -664,34 +1228,61 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		media_free(l, m, map);
 		return -1;
 	}
+	pthread_mutex_lock(&l->lock);
+	s->session_id = sl.session_id;
+	snprintf(s->local, sizeof(s->local), "%s", answer);
+	pthread_mutex_unlock(&l->lock);
 	if (sipua_answer(l->ua, s->id, 200, answer, err, sizeof(err)) != 0) {
 		snprintf(r->words, sizeof(r->words), "trunk %s: %s", l->t.name, err);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
 	}
 	pthread_mutex_lock(&l->lock);
 	acked = wait_for(l, s, is_answered_or_final, NULL, ACK_WAIT_S * 1000L, c->abort) &&
 	    s->answered && s->final == 0;
 	pthread_mutex_unlock(&l->lock);
-	if (!acked || rtpaudio_ops.start(m, &peer, err, sizeof(err)) != 0) {
+	if (!acked || (t38m != NULL ? t38_start(l, t38m, &peer, &agreed, err, sizeof(err)) :
+	    rtpaudio_ops.start(m, &peer, err, sizeof(err))) != 0) {
 		snprintf(r->words, sizeof(r->words), "%s", !acked ? "the caller went before the "
 		    "call was set up" : err);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
+	}
+	if (t38m != NULL) {
+		/* run_fax runs it on T.38, and frees it */
+		pthread_mutex_lock(&l->lock);
+		t38_hand_over(s, t38m, t38map, &agreed, answer);
+		pthread_mutex_unlock(&l->lock);
 	}
 	snprintf(rx, sizeof(rx), "%s/recv-XXXXXX", c->rx_dir ? c->rx_dir : "/tmp");
 	if ((fd = mkstemp(rx)) < 0) {
 		snprintf(r->words, sizeof(r->words), "cannot create the file to receive into: %s",
 		    strerror(errno));
+		pthread_mutex_lock(&l->lock);
+		t38m = s->t38m;
+		t38map = s->t38map;
+		s->t38m = NULL;
+		pthread_mutex_unlock(&l->lock);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
+		if (t38m != NULL)
+			t38_drop(l, t38m, t38map);
 		return -1;
 	}
 	close(fd);
-	log_info("trunk %s: answered the call from %s to %s, G.711 %s", l->t.name,
-	    s->from[0] ? s->from : "an unknown caller", s->number, codec_name(peer.codec));
+	if (t38m != NULL)
+		log_info("trunk %s: answered the call from %s to %s, T.38 version %d at %u bit/s",
+		    l->t.name, s->from[0] ? s->from : "an unknown caller", s->number,
+		    agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400);
+	else
+		log_info("trunk %s: answered the call from %s to %s, G.711 %s", l->t.name,
+		    s->from[0] ? s->from : "an unknown caller", s->number, codec_name(peer.codec));
 	snprintf(r->received_by, sizeof(r->received_by), "%s", s->user);
 	snprintf(r->rx_tiff, sizeof(r->rx_tiff), "%s", rx);
 	if (run_fax(l, s, m, c, 0, rx, r) != 0) {
@@ -1001,6 +1592,7 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 		return NULL;
 	}
 	l->t = *o->trunk;
+	l->base = base;
 	l->ecm = o->ecm;
 	l->pcp_mapped_port = o->pcp_mapped_port;
 	/* a call that ends can hold its slot while its successor starts: twice the channels */
@@ -1034,6 +1626,7 @@ sipline_new(struct event_base *base, const struct sipline_opts *o, char *err, si
 	snprintf(tls_dir, sizeof(tls_dir), "%s/trunk-%s.tls", o->state_dir ? o->state_dir : ".",
 	    l->t.name);
 	so.tls_dir = tls_dir;
+	so.reinvites = 1;            /* answered here: T.38, and session refreshes */
 	if ((l->ua = sipua_new(base, &so, on_event, l, err, errlen)) == NULL) {
 		char why[SIPUA_ERR_MAX];
 

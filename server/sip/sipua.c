@@ -9,8 +9,10 @@
  * words by siptls.c), and on a failure another try at 2, 4, 8 ... RETRY_MAX_S
  * seconds. Calls both ways with the SDP carried, not read: an INVITE out with the offer we are
  * given (18x, 200 with ACK, final failures, CANCEL or BYE on request), an INVITE in reported to
- * the loop and answered with the status (and SDP) it says, BYE either way. A contact of our
- * own (the router's mapped SIP port) replaces sofia-sip's in REGISTER, INVITE and 2xx. */
+ * the loop and answered with the status (and SDP) it says, BYE either way; re-INVITEs both
+ * ways, the far end's reported and answered as the loop says (T.38, session refreshes), ours
+ * sent with the offer given. A contact of our own (the router's mapped SIP port) replaces
+ * sofia-sip's in REGISTER, INVITE and 2xx. */
 #include "sipua.h"
 #include "siptls.h"
 
@@ -73,7 +75,7 @@ struct queued {
 };
 
 /* What the loop asks of the SIP thread. */
-enum { CMD_CALL = 1, CMD_HANGUP, CMD_ANSWER, CMD_CONTACT };
+enum { CMD_CALL = 1, CMD_HANGUP, CMD_ANSWER, CMD_CONTACT, CMD_REINVITE };
 
 struct command {
 	int             kind;
@@ -92,6 +94,8 @@ struct sipcall {
 	int             answered;   /* 2xx sent or received */
 	int             ended;      /* CALL_FAILED or CALL_ENDED posted */
 	int             auth_tries;
+	int             reinvited;  /* the far end's re-INVITE waits for our answer */
+	int             reinviting; /* our re-INVITE waits for its final answer */
 	struct sipcall *next;
 };
 
@@ -117,6 +121,7 @@ struct sipua {
 	char              expires[16];
 	unsigned          keepalive_ms;
 	unsigned          t1_ms;
+	int               reinvites;
 	sipua_event_fn    cb;
 	void             *arg;
 
@@ -173,6 +178,8 @@ sipua_event_name(int kind)
 	case SIPUA_CALL_ENDED:   return "call-ended";
 	case SIPUA_CALL_INCOMING: return "call-incoming";
 	case SIPUA_STRANGER:     return "stranger";
+	case SIPUA_CALL_REINVITE: return "call-reinvite";
+	case SIPUA_CALL_REINVITED: return "call-reinvited";
 	}
 	return "?";
 }
@@ -656,7 +663,23 @@ run_command(struct sipua *ua, struct command *cmd)
 	}
 	if ((call = find_call(ua, cmd->call)) == NULL || call->ended)
 		return;
-	if (cmd->kind == CMD_ANSWER) {
+	if (cmd->kind == CMD_ANSWER && call->reinvited) {
+		call->reinvited = 0;
+		nua_respond(call->nh, cmd->status, sip_status_phrase(cmd->status),
+		            TAG_IF(cmd->sdp && ua->contact[0], SIPTAG_CONTACT_STR(ua->contact)),
+		            TAG_IF(cmd->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		            TAG_IF(cmd->sdp, SIPTAG_PAYLOAD_STR(cmd->sdp)), TAG_END());
+	} else if (cmd->kind == CMD_REINVITE) {
+		if (!call->answered || call->reinviting || call->reinvited) {
+			post_call(ua, call, SIPUA_CALL_REINVITED, 491, "Request Pending",
+			          "a re-INVITE is already under way on the call", NULL);
+			return;
+		}
+		call->reinviting = 1;
+		nua_invite(call->nh, TAG_IF(ua->contact[0], SIPTAG_CONTACT_STR(ua->contact)),
+		           SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(cmd->sdp),
+		           TAG_END());
+	} else if (cmd->kind == CMD_ANSWER) {
 		if (!call->incoming || call->answered)
 			return;
 		if (cmd->status >= 200 && cmd->status < 300)
@@ -681,11 +704,53 @@ on_call_event(struct sipua *ua, nua_event_t event, int status, char const *phras
 	int state = nua_callstate_init;
 
 	switch (event) {
-	case nua_i_invite:
-		/* a re-INVITE (T.38 later): "stay as we are", which a fax call survives */
-		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+	case nua_i_invite: {
+		struct sipua_event *ev;
+
+		/* a re-INVITE. Without reinvites: "stay as we are", which a fax call survives */
+		if (!ua->reinvites || call->ended) {
+			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+			break;
+		}
+		/* RFC 3261 14.2: ours is pending (491), or theirs still is (500) */
+		if (call->reinviting) {
+			nua_respond(nh, SIP_491_REQUEST_PENDING, TAG_END());
+			break;
+		}
+		if (call->reinvited) {
+			nua_respond(nh, 500, "Server Internal Error", SIPTAG_RETRY_AFTER_STR("1"),
+			            TAG_END());
+			break;
+		}
+		if ((ev = calloc(1, sizeof(*ev))) == NULL) {
+			nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			break;
+		}
+		if (copy_sdp(ev->sdp, sizeof(ev->sdp), sip) != 0) {
+			/* an offer longer than we take: refused whole, the call goes on */
+			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+			free(ev);
+			break;
+		}
+		call->reinvited = 1;
+		ev->kind = SIPUA_CALL_REINVITE;
+		ev->call = call->id;
+		snprintf(ev->reason, sizeof(ev->reason), "re-INVITE");
+		post(ua, ev);
+		free(ev);
 		break;
+	}
 	case nua_r_invite:
+		if (call->reinviting) {
+			/* our re-INVITE: its final answer, whatever it is, leaves the call up
+			 * (sofia-sip ACKs a 2xx) */
+			if (status < 200)
+				break;
+			call->reinviting = 0;
+			post_call(ua, call, SIPUA_CALL_REINVITED, status, phrase, NULL,
+			          status < 300 ? sip : NULL);
+			break;
+		}
 		if (status == 401 || status == 407) {
 			if (call->auth_tries++ < 1 && authenticate(ua, nh, sip, status) == 0)
 				return;
@@ -1237,6 +1302,7 @@ sipua_new(struct event_base *base, const struct sipua_options *o, sipua_event_fn
 	snprintf(ua->expires, sizeof(ua->expires), "%u", o->expires ? o->expires : 3600);
 	ua->keepalive_ms = o->keepalive * 1000;
 	ua->t1_ms = o->t1_ms ? o->t1_ms : 500;
+	ua->reinvites = o->reinvites;
 	ua->cb = cb;
 	ua->arg = arg;
 	if (pipe2(ua->evpipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
@@ -1340,6 +1406,14 @@ sipua_hangup(struct sipua *ua, unsigned call)
 	char err[64];
 
 	(void)queue_command(ua, CMD_HANGUP, call, 0, NULL, NULL, err, sizeof(err));
+}
+
+int
+sipua_reinvite(struct sipua *ua, unsigned call, const char *sdp, char *err, size_t errlen)
+{
+	if (check_sdp(sdp, err, errlen) != 0)
+		return -1;
+	return queue_command(ua, CMD_REINVITE, call, 0, NULL, sdp, err, errlen);
 }
 
 int

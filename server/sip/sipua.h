@@ -42,6 +42,9 @@ struct sipua_options {
 	const char *tls_key;       /* its private key (PEM) */
 	const char *tls_dir;       /* a private directory (made 0700) for sofia-sip's copy of
 	                            * these files */
+	int         reinvites;     /* 1: a re-INVITE on a call is reported (CALL_REINVITE) and
+	                            * answered by sipua_answer; 0: it is refused with 488, which
+	                            * keeps the call as it is */
 };
 
 #define SIPUA_NUMBER_MAX  64
@@ -62,6 +65,11 @@ enum sipua_event_kind {
 	SIPUA_STRANGER,            /* an INVITE from outside the trunk's peers was refused with
 	                            * 403 (from: its address); told for the first and every
 	                            * 100th */
+	SIPUA_CALL_REINVITE,       /* (reinvites on) a re-INVITE on an established call, sdp its
+	                            * offer ("" when it has none: ours goes in the 200); answer
+	                            * it with sipua_answer */
+	SIPUA_CALL_REINVITED,      /* the final answer to our re-INVITE (sipua_reinvite): status,
+	                            * and for a 2xx (ACKed) sdp the far end's answer */
 };
 
 struct sipua_event {
@@ -109,9 +117,16 @@ int sipua_set_contact(struct sipua *ua, const char *host, uint16_t port, char *e
  * answered. Unknown or ended calls are ignored. */
 void sipua_hangup(struct sipua *ua, unsigned call);
 
-/* Answers an incoming call with status (e.g. 404, 486; 200 needs sdp, the answer). */
+/* Answers an incoming call with status (e.g. 404, 486; 200 needs sdp, the answer), or the
+ * re-INVITE a CALL_REINVITE reported (200 with our SDP, 488 to stay as we are). */
 int sipua_answer(struct sipua *ua, unsigned call, int status, const char *sdp, char *err,
                  size_t errlen);
+
+/* Sends a re-INVITE on an established call with sdp as the offer; one at a time, and not
+ * while the far end's is being answered. The outcome comes as CALL_REINVITED. 0, or -1
+ * with the reason. */
+int sipua_reinvite(struct sipua *ua, unsigned call, const char *sdp, char *err,
+                   size_t errlen);
 
 const char *sipua_event_name(int kind);
 

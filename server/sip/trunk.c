@@ -90,6 +90,20 @@ static const struct conf_opt options[] = {
 	    "port as the contact; off = the router forwards rtp_ports by hand, or the provider "
 	    "sends media to where ours comes from, and calls come in through the NAT binding "
 	    "the keepalives hold"),
+	CHOICE(t38, "accept", "off|accept|reinvite|offer",
+	    "T.38 fax over UDPTL. accept (the default) = take the far end's re-INVITE to T.38 "
+	    "during an audio call, and an incoming INVITE that offers T.38: carriers and "
+	    "fax-over-IP providers switch a fax call this way, and accepting costs nothing when "
+	    "they do not; reinvite = that, and send a re-INVITE to T.38 ourselves when the fax "
+	    "tones are heard (the far end's CED or V.21 flags on a call we placed, the caller's "
+	    "CNG or V.21 flags on one we answered): a 488 or 606 keeps the call on G.711, where "
+	    "the fax completes; offer = that, and calls we place offer T.38 alone in their "
+	    "INVITE (for a provider or peer that speaks T.38 natively), calling again in audio "
+	    "at once when that offer is refused (488, 606, 415); off = every offer of T.38 is "
+	    "refused and faxes go as G.711 audio"),
+	INT(t38_redundancy, "3", 0, 8,
+	    "With t38 on: earlier fax packets repeated in each UDPTL packet we send "
+	    "(t38UDPRedundancy), so that as many lost in a row are restored at the far end"),
 	CONF_END_HINT("see netcfaxd --sample-trunk-config for every trunk option"),
 };
 

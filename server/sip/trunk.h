@@ -39,6 +39,8 @@ struct trunk_config {
 	long long ring_timeout;
 	long long jitter_buffer;
 	char      portmap[16];
+	char      t38[16];
+	long long t38_redundancy;
 	/* derived by trunk_config_load */
 	long long rtp_min, rtp_max;
 	int       codec_list[2];           /* enum media_codec, in order of preference */

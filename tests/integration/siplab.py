@@ -1107,3 +1107,189 @@ class CarrierLab:
         before = ["%s=%s" % (k, self.lab.run(rtr, "sysctl", "-n", k).strip()) for k in keys]
         owner.addCleanup(self.lab.run, rtr, "sysctl", "-qw", *before)
         self.lab.run(rtr, "sysctl", "-qw", *["%s=%d" % (k, seconds) for k in keys])
+
+
+# ---- T.38: re-INVITEs from a far end that answered in audio ----
+
+def _ack_2xx(cseq):
+    return """<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+""" % cseq
+
+
+def uac_reinvites(steps, pause_ms=1500, offer=None):
+    """A call answered in audio (offer, else OFFER), then one re-INVITE per step, each
+    (sdp, status, body regex or None): the answer must have that status and, when a regex is
+    given, a body it matches (SIPp fails the scenario otherwise); then BYE. pause_ms before
+    each re-INVITE lets the answering side's fax engine start."""
+    body = _ack_2xx(1)
+    cseq = 2
+    for sdp, status, regex in steps:
+        check = ""
+        if regex:
+            check = ("<action><ereg regexp=\"%s\" search_in=\"body\" check_it=\"true\" "
+                     "assign_to=\"m%d\"/><log message=\"[$m%d]\"/></action>" %
+                     (regex, cseq, cseq))
+        body += """<pause milliseconds="%d"/>
+<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s]]></send>
+<recv response="100" optional="true"/>
+<recv response="%d">%s</recv>
+""" % (pause_ms, cseq, sdp, status, check)
+        if 200 <= status < 300:
+            body += _ack_2xx(cseq)
+        else:
+            body += """<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+""" % cseq
+        cseq += 1
+    body += """<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: %d BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""" % cseq
+    return UAC_CALL % (offer or OFFER, """<recv response="200" rrs="true"/>
+""" + body)
+
+
+def _alaw(sample):
+    """One 16-bit linear sample as G.711 A-law (ITU-T G.711's segments)."""
+    sign = 0x80 if sample >= 0 else 0
+    mag = min(abs(sample) >> 3, 0xFFF)
+    if mag < 32:
+        code = mag >> 1
+    else:
+        seg = mag.bit_length() - 5
+        code = (seg << 4) | ((mag >> seg) & 0x0F)
+    return (code | sign) ^ 0x55
+
+
+def cng_pcap(path, seconds=10):
+    """A capture SIPp can play (play_pcap_audio): RTP, PCMA, 20 ms a packet, carrying a fax
+    caller's CNG (1100 Hz, 0.5 s on, 3 s off, at about -10 dBm0) for seconds."""
+    import math
+    import struct
+    frames = []
+    for n in range(seconds * 50):
+        payload = bytearray()
+        for i in range(160):
+            t = n * 160 + i
+            on = (t % 28000) < 4000
+            s = int(10000 * math.sin(2 * math.pi * 1100 * t / 8000)) if on else 0
+            payload.append(_alaw(s))
+        frames.append(bytes(payload))
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for n, payload in enumerate(frames):
+        rtp = struct.pack("!BBHII", 0x80, 8, n & 0xFFFF, n * 160, 0x4E43) + payload
+        udp = struct.pack("!HHHH", 6000, 41000, 8 + len(rtp), 0) + rtp
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0,
+                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
+        eth = b"\x00" * 12 + b"\x08\x00" + ip
+        usec = n * 20000
+        out.append(struct.pack("<IIII", usec // 1000000, usec % 1000000, len(eth), len(eth)))
+        out.append(eth)
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+def uac_tones_then_answer_reinvites(pcap, statuses, t38_answer=None, via=None, dest=None):
+    """A fax caller that sends CNG (pcap, from cng_pcap) once answered, then waits for the
+    answering side's re-INVITEs and answers them in turn with statuses (e.g. [491, 488]:
+    the second must come, after the RFC 3261 wait); 200 answers with t38_answer. Then BYE.
+    via: a carrier proxy's host:port put in the INVITE's Record-Route, as if it had passed
+    the call on: the answering side's requests in the dialog go through it, and SIPp
+    answers them there (setdest), then sends its BYE to dest (host:port, where the INVITE
+    went) again."""
+    def setdest(hostport):
+        host, port = hostport.rsplit(":", 1)
+        return ("<nop><action><setdest host=\"%s\" port=\"%s\" protocol=\"udp\"/>"
+                "</action></nop>\n" % (host, port))
+    body = _ack_2xx(1) + """<nop><action><exec play_pcap_audio="%s"/></action></nop>
+""" % pcap
+    for status in statuses:
+        if 200 <= status < 300:
+            reply = """SIP/2.0 %d OK\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%s""" % (status, t38_answer)
+        else:
+            reply = """SIP/2.0 %d Refused\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+Content-Length: 0\r
+\r
+""" % status
+        body += """<recv request="INVITE"/>
+%s<send><![CDATA[
+%s]]></send>
+<recv request="ACK"/>
+""" % (setdest(via) if via else "", reply)
+    if via:
+        body += setdest(dest)
+    body += """<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+From: <sip:4420794600@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\r
+To: [$peer_to]\r
+[last_Call-ID:]\r
+CSeq: 2 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>"""
+    call = UAC_CALL
+    if via:
+        call = call.replace("Max-Forwards: 70\r\nContent-Type",
+                            "Record-Route: <sip:%s;lr>\r\nMax-Forwards: 70\r\nContent-Type"
+                            % via, 1)
+        assert "Record-Route" in call
+    return call % (OFFER, """<recv response="200" rrs="true"><action><ereg regexp=".*" \
+search_in="hdr" header="To:" check_it="true" assign_to="peer_to"/></action></recv>
+""" + body)
