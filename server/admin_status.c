@@ -486,6 +486,65 @@ print_lines(const struct server_config *cfg, struct store *st, int json, int run
 	return rc;
 }
 
+/* SIP trunks */
+
+struct trunk_ctx {
+	int          json;
+	int          n, up;
+	struct table t;
+};
+
+static int
+each_trunk(const struct store_trunk *t, void *arg)
+{
+	struct trunk_ctx *c = arg;
+	char when[32];
+
+	c->up += t->up != 0;
+	if (c->json) {
+		printf("%s{\"trunk\":", c->n ? "," : "");
+		json_print_str(stdout, t->name);
+		printf(",\"registrar\":");
+		json_print_str(stdout, t->registrar);
+		printf(",\"registered\":%s,\"detail\":", t->up ? "true" : "false");
+		json_print_str(stdout, t->words);
+		printf(",\"since\":%" PRId64 "}", t->since);
+	} else {
+		utc(t->since, when, sizeof(when));
+		table_row(&c->t, (const char *const[]){ t->name, t->registrar,
+		    t->up ? "registered" : "not registered", when, t->words });
+	}
+	c->n++;
+	return 0;
+}
+
+/* Each trunk's standing with its provider, while the server runs; nothing when it has none
+ * (most servers: the software line only). */
+static int
+print_trunks(struct store *st, int json, int running)
+{
+	struct trunk_ctx c = { json, 0, 0, { 0 } };
+	int rc = 0;
+
+	table_init(&c.t, 5);
+	table_row(&c.t, (const char *const[]){ "TRUNK", "PROVIDER", "STATE", "SINCE",
+	    "DETAIL" });
+	if (json)
+		printf("[");
+	if (running && store_trunk_list(st, each_trunk, &c) < 0)
+		rc = -1;
+	else if (json)
+		printf("]");
+	else if (c.t.failed)
+		rc = -2;
+	else if (c.n > 0) {
+		printf("\nSIP trunks: %d, %d registered\n", c.n, c.up);
+		table_print(&c.t);
+	}
+	table_free(&c.t);
+	return rc;
+}
+
 int
 admin_status(const struct server_config *cfg, struct store *st, int argc, char **argv)
 {
@@ -531,6 +590,10 @@ admin_status(const struct server_config *cfg, struct store *st, int argc, char *
 	if (json)
 		printf(",\"lines\":");
 	rc = print_lines(cfg, st, json, running != 0);
+	if (rc == 0 && json)
+		printf(",\"trunks\":");
+	if (rc == 0)
+		rc = print_trunks(st, json, running != 0);
 	if (rc == 0 && json)
 		printf(",\"queue\":");
 	if (rc == 0)

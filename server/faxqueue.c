@@ -1290,6 +1290,37 @@ add_line(struct faxqueue *q, const struct line_ops *ops, void *line, int channel
 	return ql;
 }
 
+/* A trunk's row for the operator's status: which one, its provider, and how it stands. */
+static void
+set_trunk_row(struct faxqueue *q, struct qline *ql, int up, const char *words)
+{
+	struct store_trunk t;
+	int n = 0;
+
+	memset(&t, 0, sizeof(t));
+	for (struct qline *x = q->lines; x <= ql; x++)
+		n += x->trunk != NULL;
+	t.trunk = n;
+	snprintf(t.name, sizeof(t.name), "%s", ql->trunk->name);
+	snprintf(t.registrar, sizeof(t.registrar), "%s", ql->trunk->registrar);
+	t.up = up;
+	snprintf(t.words, sizeof(t.words), "%s", words);
+	t.since = (int64_t)time(NULL);
+	if (store_trunk_set(q->srv->store, &t) < 0)
+		log_warnx("trunk %s: store: %s", t.name, store_errmsg(q->srv->store));
+}
+
+/* A trunk registered, or lost its registration (line.h's line_host). */
+static void
+host_standing(void *arg, void *line, int up, const char *words)
+{
+	struct faxqueue *q = arg;
+
+	for (int i = 0; i < q->nlines; i++)
+		if (q->lines[i].line == line && q->lines[i].trunk != NULL)
+			set_trunk_row(q, &q->lines[i], up, words);
+}
+
 /* Every trunk file of sip_trunks: loaded, its line started (it registers at once). */
 static int
 add_trunks(struct faxqueue *q, char *err, size_t errlen)
@@ -1329,6 +1360,7 @@ add_trunks(struct faxqueue *q, char *err, size_t errlen)
 			return -1;
 		}
 		ql->trunk = t;
+		set_trunk_row(q, ql, 0, "registering");
 	}
 	return 0;
 }
@@ -1347,7 +1379,11 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 	q->srv = srv;
 	q->host.number_user = host_number_user;
 	q->host.incoming = host_incoming;
+	q->host.standing = host_standing;
 	q->host.arg = q;
+	/* Rows of a server before this one (killed, perhaps) describe no trunk of this one. */
+	if (store_trunk_reset(srv->store) < 0)
+		log_warnx("trunks: store: %s", store_errmsg(srv->store));
 	station_id(cfg, q->station_id, sizeof(q->station_id));
 	if (store_job_each_active(srv->store, recover, q) < 0) {
 		snprintf(err, errlen, "store: %s", store_errmsg(srv->store));
@@ -1426,6 +1462,8 @@ faxqueue_free(struct faxqueue *q)
 	/* No server, no lines: the operator's status must not show calls from the past. */
 	if (q->nlines && store_line_reset(q->srv->store, 0) < 0)
 		log_warnx("fax lines: store: %s", store_errmsg(q->srv->store));
+	if (store_trunk_reset(q->srv->store) < 0)
+		log_warnx("trunks: store: %s", store_errmsg(q->srv->store));
 	/* A trunk's user agent stops (un-REGISTERs) here, after its calls ended. */
 	for (int i = 0; i < q->nlines; i++) {
 		q->lines[i].ops->free(q->lines[i].line);

@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
@@ -181,6 +181,17 @@ static const char *const schema_v5 =
     "  born INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX resume_tokens_user ON resume_tokens(user);"
     USERS_TRIGGERS;
+
+/* Version 8: each SIP trunk's standing with its provider (registered, or why not), for the
+ * operator's status. Like the lines, the rows mirror the live process. */
+static const char *const schema_v8 =
+    "CREATE TABLE trunks ("
+    "  trunk INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  registrar TEXT NOT NULL DEFAULT '',"
+    "  up INTEGER NOT NULL DEFAULT 0,"
+    "  words TEXT NOT NULL DEFAULT '',"
+    "  since INTEGER NOT NULL);";
 
 /* Version 7: user ids that are never given out again. Stores created with schema 1 (and the
  * first stores of schema 2) have a users table without AUTOINCREMENT, where SQLite hands the
@@ -434,6 +445,7 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 5 && sqlite3_exec(st->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 6 && sqlite3_exec(st->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 7 && rebuild_users(st->db, &msg) < 0) ||
+	    (version < 8 && sqlite3_exec(st->db, schema_v8, NULL, NULL, &msg) != SQLITE_OK) ||
 	    /* Not rewritten when current: that would look like a change to the server's poll. */
 	    (version < SCHEMA_VERSION && check_foreign_keys(st->db, &msg) < 0) ||
 	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
@@ -1651,6 +1663,57 @@ store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), 
 		l.bit_rate = sqlite3_column_int(q, 9);
 		l.since = sqlite3_column_int64(q, 10);
 		if (cb(&l, arg) != 0)
+			break;
+	}
+	release(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_trunk_reset(struct store *st)
+{
+	return sqlite3_exec(st->db, "DELETE FROM trunks", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+store_trunk_set(struct store *st, const struct store_trunk *t)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO trunks(trunk, name, registrar, up, words, since) "
+	    "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(trunk) DO UPDATE SET name = excluded.name, "
+	    "registrar = excluded.registrar, up = excluded.up, words = excluded.words, "
+	    "since = excluded.since");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int(q, 1, t->trunk);
+	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->registrar, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, t->up);
+	sqlite3_bind_text(q, 5, t->words, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, t->since);
+	return exec_bound(st, q);
+}
+
+int
+store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *), void *arg)
+{
+	sqlite3_stmt *q = prep(st, "SELECT trunk, name, registrar, up, words, since FROM trunks "
+	    "ORDER BY trunk");
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_trunk t;
+
+		memset(&t, 0, sizeof(t));
+		t.trunk = sqlite3_column_int(q, 0);
+		copy(t.name, sizeof(t.name), sqlite3_column_text(q, 1));
+		copy(t.registrar, sizeof(t.registrar), sqlite3_column_text(q, 2));
+		t.up = sqlite3_column_int(q, 3);
+		copy(t.words, sizeof(t.words), sqlite3_column_text(q, 4));
+		t.since = sqlite3_column_int64(q, 5);
+		if (cb(&t, arg) != 0)
 			break;
 	}
 	release(q);

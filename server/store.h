@@ -213,6 +213,22 @@ int store_line_reset(struct store *st, int n);
 int store_line_set(struct store *st, const struct store_line *l);
 int store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg);
 
+/* A SIP trunk's standing with its provider, for the operator's status: rows exist while the
+ * server runs (store_trunk_reset empties them at a start and a stop), one per trunk of
+ * sip_trunks, written when its registration comes or goes. */
+struct store_trunk {
+	int      trunk;         /* 1 .. the trunks, in sip_trunks' order */
+	char     name[64];
+	char     registrar[256];
+	int      up;            /* the provider holds our registration */
+	char     words[512];    /* as what, or why not and when the next try is */
+	int64_t  since;
+};
+int store_trunk_reset(struct store *st);
+int store_trunk_set(struct store *st, const struct store_trunk *t);
+int store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *),
+                     void *arg);
+
 /* The operator's view of the queue, across users. */
 /* How many jobs are in each state: counts[state] for states up to NCFX_JOB_SUSPENDED. */
 int store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1]);

@@ -56,6 +56,10 @@ struct line_host {
 	 * will run on a worker. 0, or -1 when every channel of the line is busy or the queue is
 	 * stopping (the line then refuses the call itself). */
 	int  (*incoming)(void *arg, void *line, const struct line_incoming *in);
+	/* The line's standing with its provider changed: a trunk registered (up, and as what)
+	 * or lost or never got its registration (down, and why). Kept for the operator's
+	 * status. On the loop thread; NULL where the host keeps none. */
+	void (*standing)(void *arg, void *line, int up, const char *words);
 	void *arg;
 };
 

@@ -661,23 +661,37 @@ on_incoming(struct sipline *l, const struct sipua_event *ev)
 	    ev->from : "an unknown caller", ev->to, user);
 }
 
+/* The trunk's registration came or went: the host keeps it for the operator's status. */
+static void
+tell_standing(struct sipline *l, int up, const char *words)
+{
+	if (l->attached && l->host.standing)
+		l->host.standing(l->host.arg, l, up, words);
+}
+
 static void
 on_event(const struct sipua_event *ev, void *arg)
 {
 	struct sipline *l = arg;
 	struct slot *s;
+	char words[SIPUA_REASON_MAX + SIPUA_CONTACT_MAX + 32];
 
 	switch (ev->kind) {
 	case SIPUA_REGISTERED:
-		if (!l->registered || strcmp(l->contact, ev->contact) != 0)
+		if (!l->registered || strcmp(l->contact, ev->contact) != 0) {
 			log_info("trunk %s: registered with %s as %s for %u s", l->t.name,
 			    l->t.registrar, ev->contact, ev->expires);
+			snprintf(words, sizeof(words), "registered as %s", ev->contact);
+			tell_standing(l, 1, words);
+		}
 		snprintf(l->contact, sizeof(l->contact), "%s", ev->contact);
 		l->registered = 1;
 		return;
 	case SIPUA_REG_FAILED:
 		log_warnx("trunk %s: registration with %s failed: %s; next try in %u s",
 		    l->t.name, l->t.registrar, ev->reason, ev->retry_in);
+		snprintf(words, sizeof(words), "%s; next try in %u s", ev->reason, ev->retry_in);
+		tell_standing(l, 0, words);
 		l->registered = 0;
 		return;
 	case SIPUA_STRANGER:

@@ -389,10 +389,12 @@ class Kamailio:
     password) and dids (number -> user); prefix runs it elsewhere (a lab namespace's
     `ip netns exec`; kamcmd reaches its control socket through the file system from here).
     tls, (certificate file, key file[, client CA file]): a TLS listener too, on tls_port
-    (tls_registrar names it), which wants a client certificate from that CA when given."""
+    (tls_registrar names it), which wants a client certificate from that CA when given.
+    media (carrier mode): a mediagw.Rtpengine that anchors the media of every call
+    (mediagw.carrier_cfg)."""
 
     def __init__(self, owner, mode="registrar", host=nt.HOST, port=None, prefix=(),
-                 accounts=None, dids=None, tls=None):
+                 accounts=None, dids=None, tls=None, media=None):
         self.dir = nt.make_temp_dir(owner, prefix="ncfx-kam-")
         self.host = host
         self.port = port or (free_udp_tcp_port() if host == nt.HOST else 5060)
@@ -409,6 +411,9 @@ class Kamailio:
             self.accounts, self.dids = dict(accounts or {}), dict(dids or {})
             values["tables"] = carrier_tables(self.accounts, self.dids)
             text = CARRIER_CFG % values
+            if media:
+                import mediagw
+                text = mediagw.carrier_cfg(text, media.sock)
         else:
             raise ValueError("mode: registrar or carrier")
         if tls:
@@ -1011,9 +1016,13 @@ class CarrierLab:
     with no port forward; its masquerade of UDP picks a random source port (`masquerade
     random`, as a carrier-grade or busy NAT does), so an address the carrier learnt from the
     network is never the office's own port by chance. Nothing is made in the root namespace;
-    the namespaces (and the processes in them) go at cleanup."""
+    the namespaces (and the processes in them) go at cleanup.
 
-    def __init__(self, owner, accounts, dids):
+    media "rtpengine": Debian's rtpengine in the carrier's namespace (mediagw.Rtpengine, as
+    self.rtpe) anchors the media of every call at the carrier's address, the T.38 <-> G.711
+    translation set per office by mediagw.translate_t38; None: media end to end."""
+
+    def __init__(self, owner, accounts, dids, media=None):
         lab = self.lab = nt.NetLab(owner, ["carrier", "us-rtr", "us-host", "uk-rtr",
                                            "uk-host"])
         lab.run("carrier", "ip", "link", "add", "wan0", "type", "bridge")
@@ -1037,8 +1046,16 @@ class CarrierLab:
             lab.run(rtr, "nft", "insert", "rule", "inet", "nat", "postrouting", "position",
                     handle, "oifname", "wan0", "meta", "l4proto", "udp", "masquerade",
                     "random")
+        self.rtpe = None
+        if media == "rtpengine":
+            import mediagw
+            mediagw.check_tools()
+            self.rtpe = mediagw.Rtpengine(owner, addr=CARRIER_ADDR, prefix=lab.prefix("carrier"))
+        elif media is not None:
+            raise ValueError("media: None or \"rtpengine\"")
         self.kam = Kamailio(owner, mode="carrier", host=CARRIER_ADDR, port=5060,
-                            prefix=lab.prefix("carrier"), accounts=accounts, dids=dids)
+                            prefix=lab.prefix("carrier"), accounts=accounts, dids=dids,
+                            media=self.rtpe)
         self.registrar = self.kam.registrar
 
     @staticmethod

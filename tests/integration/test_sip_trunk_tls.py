@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -195,6 +196,34 @@ class TlsRefused(unittest.TestCase):
         st.wait_registered(self, self.srv, "noverify")
         regs = self.rogue.requests("REGISTER", "uk-office")
         self.assertTrue(regs and all(r["proto"] == "tls" for r in regs), regs)
+
+    def test_status_shows_each_trunk_and_why_it_is_not_registered(self):
+        # netcfax-admin status: one row per trunk, in sip_trunks' order, registered or not
+        # with the reason the log gives
+        deadline = time.monotonic() + 60
+        while True:
+            rc, out, err = self.srv.admin("status", "--json")
+            self.assertEqual(rc, 0, err)
+            trunks = {t["trunk"]: t for t in json.loads(out)["trunks"]}
+            if (trunks.get("noverify", {}).get("registered") and
+                    "not signed" in trunks.get("rogue", {}).get("detail", "") and
+                    "made out to" in trunks.get("uk-office", {}).get("detail", "")):
+                break
+            self.assertLess(time.monotonic(), deadline, out)
+            time.sleep(0.2)
+        self.assertEqual([t["trunk"] for t in json.loads(out)["trunks"]],
+                         ["rogue", "uk-office", "noverify"])
+        self.assertFalse(trunks["rogue"]["registered"])
+        self.assertIn("add the provider's CA to it", trunks["rogue"]["detail"])
+        self.assertIn("next try in", trunks["rogue"]["detail"])
+        self.assertEqual(trunks["rogue"]["registrar"], self.rogue.tls_registrar)
+        self.assertFalse(trunks["uk-office"]["registered"])
+        self.assertTrue(trunks["noverify"]["detail"].startswith("registered as sip:"),
+                        trunks["noverify"])
+        rc, out, err = self.srv.admin("status")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("SIP trunks: 3, 1 registered", out)
+        self.assertRegex(out, r"rogue +\S+ +not registered .*not signed by a CA in tls_ca")
 
     def test_no_call_is_placed_and_the_server_serves_on(self):
         st.wait_text(self.srv, lambda t: "trunk rogue: registration" in t, 0,

@@ -66,6 +66,19 @@ seen_line(const struct store_line *l, void *arg)
 	return 0;
 }
 
+static int
+seen_trunk(const struct store_trunk *t, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		s->ids[s->n] = t->up;
+		snprintf(s->users[s->n], sizeof(s->users[0]), "%s|%s", t->name, t->words);
+	}
+	s->n++;
+	return 0;
+}
+
 struct tally {
 	int64_t jobs, bytes;
 };
@@ -343,6 +356,28 @@ main(void)
 			memset(&sn, 0, sizeof(sn));
 			CHECK_INT(store_line_list(st, seen_line, &sn), 0);
 			CHECK_INT(sn.n, 0);
+
+			/* trunks: one row each, rewritten as the registration comes and goes */
+			struct store_trunk t = { .trunk = 2, .name = "uk", .registrar = "sip.example",
+			    .words = "registering", .since = now };
+			CHECK_INT(store_trunk_set(st, &t), 0);
+			t.trunk = 1;
+			snprintf(t.name, sizeof(t.name), "us");
+			CHECK_INT(store_trunk_set(st, &t), 0);
+			t.up = 1;
+			snprintf(t.words, sizeof(t.words), "registered as sip:us@192.0.2.7:5060");
+			CHECK_INT(store_trunk_set(st, &t), 0);
+			memset(&sn, 0, sizeof(sn));
+			CHECK_INT(store_trunk_list(st, seen_trunk, &sn), 0);
+			CHECK_INT(sn.n, 2);
+			CHECK_INT((int)sn.ids[0], 1);
+			CHECK_STR(sn.users[0], "us|registered as sip:us@192.0.2.7:5060");
+			CHECK_INT((int)sn.ids[1], 0);
+			CHECK_STR(sn.users[1], "uk|registering");
+			CHECK_INT(store_trunk_reset(st), 0);
+			memset(&sn, 0, sizeof(sn));
+			CHECK_INT(store_trunk_list(st, seen_trunk, &sn), 0);
+			CHECK_INT(sn.n, 0);
 		}
 
 		/* the inbox, scoped to its owner, with its notification in the same commit */
@@ -431,8 +466,8 @@ main(void)
 	 * of schema 3 (before the tally), one of schema 4 (before resume tokens) and one of
 	 * schema 5 (before the lines and the sessions' path). */
 	for (int from = 3; from <= 5; from++) {
-		static const char *const undo_v6 =
-		    "DROP TABLE lines; ALTER TABLE sessions DROP COLUMN path;";
+		static const char *const undo_v6 =     /* and schema 8's trunks */
+		    "DROP TABLE trunks; DROP TABLE lines; ALTER TABLE sessions DROP COLUMN path;";
 		static const char *const undo_v5 =
 		    "DROP TRIGGER users_password; DROP TRIGGER users_removed;"
 		    "DROP TABLE resume_tokens; ALTER TABLE users DROP COLUMN cred_gen;";
@@ -464,6 +499,7 @@ main(void)
 		CHECK_INT(store_token_add(st, h, bob.id, bob.cred_gen, 10), 0);
 		CHECK_INT(store_token_rotate(st, h, h, bob.id, 0), 1);
 		CHECK_INT(store_line_reset(st, 1), 0);
+		CHECK_INT(store_trunk_reset(st), 0);
 		CHECK_INT(store_session_add(st, 78, bob.id, "192.0.2.1", 0, 0), 0);
 		CHECK_INT(store_session_set_scp(st, 78, NCFX_PATH_RELAY, "relay"), 0);
 		CHECK_INT(store_session_del(st, 78), 0);

@@ -15,7 +15,7 @@
 #include "check.h"
 #include "store.h"
 
-#define CURRENT_SCHEMA 7
+#define CURRENT_SCHEMA 8
 #define DUMP_MAX (256 * 1024)
 #define FILE_MAX (8 * 1024 * 1024)
 
