@@ -161,10 +161,12 @@ check(struct trunk_config *t, const int *lines, char *err, size_t errlen)
 		    WHERE("rtp_ports"), t->rtp_ports);
 		return -1;
 	}
-	if (strcmp(t->portmap, "off") != 0 && (t->rtp_max - t->rtp_min + 1) / 2 < t->channels) {
-		snprintf(err, errlen, "%s:%d: rtp_ports: '%s' holds fewer even ports than the %lld "
-		    "channels portmap maps (one each)", WHERE("rtp_ports"), t->rtp_ports,
-		    t->channels);
+	/* with T.38 each channel's switch needs a second mapped port for its UDPTL */
+	if (strcmp(t->portmap, "off") != 0 && (t->rtp_max - t->rtp_min + 1) / 2 < t->channels *
+	    (strcmp(t->t38, "off") != 0 ? 2 : 1)) {
+		snprintf(err, errlen, "%s:%d: rtp_ports: '%s' holds fewer even ports than portmap "
+		    "maps for %lld channels (one each, two with t38 on)", WHERE("rtp_ports"),
+		    t->rtp_ports, t->channels);
 		return -1;
 	}
 	if (t->jitter_buffer % 20 != 0) {

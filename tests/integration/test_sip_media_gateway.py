@@ -30,6 +30,7 @@ import ncfxtest as nt  # noqa: E402
 import mediagw  # noqa: E402
 import siplab  # noqa: E402
 from test_fax import make_pdf  # noqa: E402
+import test_sip_trunk  # noqa: E402
 from test_sip_trunk import digits, wait_text  # noqa: E402
 import test_sip_trunk_nat as nat_test  # noqa: E402
 from test_sip_trunk_nat import ACCOUNTS, DIDS, UK_BOB, US_ALICE, ClassOwner  # noqa: E402
@@ -226,7 +227,7 @@ class MediaGateway(unittest.TestCase):
     send = nat_test.TrunkThroughNat.send
     inbox_fax = nat_test.TrunkThroughNat.inbox_fax
     fax_ids = nat_test.TrunkThroughNat.fax_ids
-    check_pixels = nat_test.TrunkThroughNat.check_pixels
+    check_pixels = test_sip_trunk.Trunk.check_pixels
 
     def rtp_flows(self, office):
         """The (address, port) of the far end of each UDP flow the office's router tracks to
