@@ -84,8 +84,9 @@ static const struct conf_opt options[] = {
 	    "Milliseconds of fixed jitter buffer on received audio (a multiple of 20): more "
 	    "rides out a rougher network, at the cost of delay"),
 	CHOICE(portmap, "off", "off|auto|upnp|natpmp",
-	    "Ask the office router to forward one RTP port per channel (UDP, the first ports "
-	    "of rtp_ports) and the SIP port to this host by UPnP IGD or NAT-PMP, give the "
+	    "Ask the office router to forward one RTP port per channel (two with t38 on, the "
+	    "second for the UDPTL of a switch to T.38; UDP, the first ports of rtp_ports) and "
+	    "the SIP port to this host by UPnP IGD or NAT-PMP, give the "
 	    "router's external address and port in each call's SDP and register the mapped SIP "
 	    "port as the contact; off = the router forwards rtp_ports by hand, or the provider "
 	    "sends media to where ours comes from, and calls come in through the NAT binding "

@@ -12,7 +12,6 @@ portmap), faxes of 3 pages each checked pixel-exact in the recipient's inbox:
 - end to end: both offices on T.38 (the UK's trunk t38 = accept), no translation flags: the
   US's image-only offer reaches the UK as T.38 through rtpengine, both sides say T.38."""
 import os
-import re
 import sys
 import unittest
 
@@ -129,7 +128,7 @@ class T38ThroughGateway(unittest.TestCase):
         print("\nUK (G.711) -> US (T.38): rtpengine relayed %s" % self.relayed(rmark),
               file=sys.stderr)
 
-    def test_t38_end_to_end_through_the_carrier(self):
+    def test_untranslated_t38_end_to_end_through_the_carrier(self):
         self.uk_on("accept")
         mediagw.clear_translation(self.lab)
         done, uk, rmark = self.fax("us", "uk")

@@ -7,6 +7,7 @@ second port of the channel's mapped on the router while the call's RTP holds the
 both SDPs' image lines name their router's public address and a mapped port, never the
 office's private one: the fax arrives pixel-exact over T.38. The SIP messages are read as
 they reach the UK host (a packet socket in its namespace)."""
+import ast
 import os
 import re
 import subprocess
@@ -23,19 +24,19 @@ import test_sip_trunk_nat as nat_test  # noqa: E402
 from test_fax import make_pdf  # noqa: E402
 from test_sip_trunk_nat import ACCOUNTS, DIDS, UK_BOB, ClassOwner  # noqa: E402
 
-# Prints each UDP datagram to or from port 5060 that carries an image stream's SDP, as one
-# line (Python's repr of the bytes), for as long as it runs (bounded).
+# Says "ready" once its packet socket is open, then prints each UDP datagram to or from port
+# 5060 that carries an image stream's SDP, as one line (Python's repr of the bytes), for as
+# long as it runs (bounded by its argument).
 SNIFF = r"""
 import socket, struct, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.settimeout(1)
+print("ready", flush=True)
 end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < end:
     try:
         frame, addr = s.recvfrom(65535)
     except socket.timeout:
-        continue
-    if addr[2] == socket.PACKET_OUTGOING and addr[0] == "lo":
         continue
     ip = frame[14:] if addr[1] == 0x0800 else b""
     if len(ip) < 28 or ip[9] != 17:
@@ -78,13 +79,13 @@ class T38ThroughNat(unittest.TestCase):
     def test_t38_fax_between_mapped_offices(self):
         # one channel, two ports mapped on each router: its RTP's and its UDPTL's
         for office in ("us", "uk"):
-            wait_text = st.wait_text
-            wait_text(self.srv[office], lambda t: len(self.mapped_ports(office)) >= 2, 0,
+            st.wait_text(self.srv[office], lambda t: len(self.mapped_ports(office)) >= 2, 0,
                       "2 ports mapped on the %s router" % office)
         sniff = subprocess.Popen(self.lab.prefix("uk") + [sys.executable, "-c", SNIFF, "300"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: sniff.poll() is None and (sniff.kill(), sniff.wait(10)))
-        time.sleep(0.5)        # the packet socket open before the call (nothing to wait on)
+        if sniff.stdout.readline() != "ready\n":
+            self.fail("the packet socket: " + sniff.communicate(timeout=10)[1])
 
         alice, bob = self.client("us", "alice"), self.client("uk", "bob")
         watcher = nt.Watcher(bob, owner=self, prefix=self.lab.prefix("uk"))
@@ -106,7 +107,7 @@ class T38ThroughNat(unittest.TestCase):
 
         sniff.kill()
         out, err = sniff.communicate(timeout=10)
-        sdps = [eval(line).decode("latin-1") for line in out.splitlines()]  # noqa: S307
+        sdps = [ast.literal_eval(line).decode("latin-1") for line in out.splitlines()]
         images = {}
         for sdp in sdps:
             m = re.search(r"c=IN IP4 (\S+)\r\n(?:.*\r\n)*?m=image (\d+) udptl t38", sdp)
