@@ -19,7 +19,7 @@
 #include "trunk.h"
 
 #define PEERS_MAX 8                  /* provider addresses judged and written into rules */
-#define MAPS_MAX  16                 /* RTP ports netcfaxd maps per trunk (sipline.c) */
+#define MAPS_MAX  32                 /* RTP ports netcfaxd maps per trunk (sipline.c) */
 
 /* The provider's addresses: peers, or the registrar's; resolved here. */
 struct peers {
@@ -258,7 +258,9 @@ static void
 check_rtp_router(struct portcheck *pc, const struct trunk_config *t, const struct peers *p,
     const char *lan, const char *ext, int *want_forward)
 {
-	int nports = (int)(t->channels < MAPS_MAX ? t->channels : MAPS_MAX), found = 0;
+	/* two a channel with t38 on: the second for the UDPTL of a switch to T.38 */
+	int per = strcmp(t->t38, "off") != 0 ? 2 : 1, found = 0;
+	int nports = (int)(t->channels * per < MAPS_MAX ? t->channels * per : MAPS_MAX);
 	char shown[400] = "";
 	size_t n = 0;
 
@@ -306,9 +308,10 @@ check_rtp_router(struct portcheck *pc, const struct trunk_config *t, const struc
 	}
 	if (found == nports)
 		pc_add(pc, PC_SEC_TRUNK, "rtp_router", PC_PASS, "", "%s: the router (UPnP) forwards "
-		    "UDP %s port%s %s to this host: the %d RTP port%s of the %lld channel%s", t->name,
-		    ext, found > 1 ? "s" : "", shown, nports, nports > 1 ? "s" : "", t->channels,
-		    t->channels > 1 ? "s" : "");
+		    "UDP %s port%s %s to this host: the %d RTP port%s of the %lld channel%s%s",
+		    t->name, ext, found > 1 ? "s" : "", shown, nports, nports > 1 ? "s" : "",
+		    t->channels, t->channels > 1 ? "s" : "", per == 2 ? " (two a channel: t38 "
+		    "is on)" : "");
 	else
 		pc_add(pc, PC_SEC_TRUNK, "rtp_router", PC_WARN, "netcfaxd maps them while it runs "
 		    "with this trunk (its log: \"the router (UPnP) forwards UDP ...\"); until then "

@@ -40,7 +40,8 @@
 #define ACK_WAIT_S    40          /* our 200 is retransmitted for 32 s (64 * T1) */
 #define END_WAIT_S    10          /* a BYE or CANCEL is answered within this, or let go */
 #define TICK_MS       100         /* a waiting worker looks at its abort flag this often */
-#define MAPS_MAX      16          /* RTP ports mapped on the router, one per channel */
+#define MAPS_MAX      32          /* ports mapped on the router: per channel, its RTP and
+				   * (t38 on) its UDPTL */
 #define MAP_LEASE_S   3600
 #define T38_MAX_BUFFER   400      /* our T38FaxMaxBuffer and T38FaxMaxDatagram: what spandsp's */
 #define T38_MAX_DATAGRAM 400      /* terminal sends fits many times over */
@@ -1424,7 +1425,9 @@ start_sipmap(struct sipline *l, struct event_base *base, const char *host, char 
 }
 
 /* portmap on: one RTP port per channel kept mapped, each by a mapping service of its own,
- * and the SIP port. */
+ * and the SIP port. With t38 on, two per channel: a call's switch to T.38 opens its UDPTL
+ * socket while its RTP socket still holds the first, and the SDP's image stream must give
+ * a port the router forwards, as its audio does. */
 static int
 start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
 {
@@ -1433,7 +1436,9 @@ start_maps(struct sipline *l, struct event_base *base, char *err, size_t errlen)
 	if (strcmp(l->t.portmap, "off") == 0)
 		return 0;
 	gethostname(host, sizeof(host) - 1);
-	l->nmaps = (int)(l->t.channels < MAPS_MAX ? l->t.channels : MAPS_MAX);
+	l->nmaps = (int)l->t.channels * (strcmp(l->t.t38, "off") != 0 ? 2 : 1);
+	if (l->nmaps > MAPS_MAX)
+		l->nmaps = MAPS_MAX;
 	for (int i = 0; i < l->nmaps; i++) {
 		struct portmap_service_options po = { 0 };
 		struct rtpmap *mp = &l->maps[i];

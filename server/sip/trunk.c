@@ -84,8 +84,9 @@ static const struct conf_opt options[] = {
 	    "Milliseconds of fixed jitter buffer on received audio (a multiple of 20): more "
 	    "rides out a rougher network, at the cost of delay"),
 	CHOICE(portmap, "off", "off|auto|upnp|natpmp",
-	    "Ask the office router to forward one RTP port per channel (UDP, the first ports "
-	    "of rtp_ports) and the SIP port to this host by UPnP IGD or NAT-PMP, give the "
+	    "Ask the office router to forward one RTP port per channel (two with t38 on, the "
+	    "second for the UDPTL of a switch to T.38; UDP, the first ports of rtp_ports) and "
+	    "the SIP port to this host by UPnP IGD or NAT-PMP, give the "
 	    "router's external address and port in each call's SDP and register the mapped SIP "
 	    "port as the contact; off = the router forwards rtp_ports by hand, or the provider "
 	    "sends media to where ours comes from, and calls come in through the NAT binding "
@@ -161,10 +162,12 @@ check(struct trunk_config *t, const int *lines, char *err, size_t errlen)
 		    WHERE("rtp_ports"), t->rtp_ports);
 		return -1;
 	}
-	if (strcmp(t->portmap, "off") != 0 && (t->rtp_max - t->rtp_min + 1) / 2 < t->channels) {
-		snprintf(err, errlen, "%s:%d: rtp_ports: '%s' holds fewer even ports than the %lld "
-		    "channels portmap maps (one each)", WHERE("rtp_ports"), t->rtp_ports,
-		    t->channels);
+	/* with T.38 each channel's switch needs a second mapped port for its UDPTL */
+	if (strcmp(t->portmap, "off") != 0 && (t->rtp_max - t->rtp_min + 1) / 2 < t->channels *
+	    (strcmp(t->t38, "off") != 0 ? 2 : 1)) {
+		snprintf(err, errlen, "%s:%d: rtp_ports: '%s' holds fewer even ports than portmap "
+		    "maps for %lld channels (one each, two with t38 on)", WHERE("rtp_ports"),
+		    t->rtp_ports, t->channels);
 		return -1;
 	}
 	if (t->jitter_buffer % 20 != 0) {

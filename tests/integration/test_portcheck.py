@@ -643,7 +643,7 @@ class ServerTrunk(unittest.TestCase):
             "listen": "0.0.0.0", "portmap": "upnp", "sip_trunks": mapped})
         # Registration goes nowhere (nothing answers at the registrar); the mapping is made
         # all the same.
-        for port in (20000, 20002):
+        for port in (20000, 20002, 20004, 20006):     # two per channel: t38 (accept) is on
             self.assertIsNotNone(self.srv.wait_log(
                 lambda x: "forwards UDP %s port %d to RTP port" % (nt.UK_WAN, port) in x,
                 timeout=60), self.srv.log_text())
@@ -653,7 +653,8 @@ class ServerTrunk(unittest.TestCase):
         self.assertIsNotNone(self.srv.wait_log(
             lambda x: "registration with %s:5060 failed" % PROVIDER in x, timeout=30))
 
-        # (a) portmap on: both RTP ports (one per channel) mapped to this host, SIP port held.
+        # (a) portmap on: the RTP ports (two per channel with t38 on) mapped to this host, SIP
+        # port held.
         rc, d = self.run_check(self.srv.conf)
         self.assertEqual((rc, d["verdict"]), (0, "open"), d)
         [cfg] = self.checks(d, "trunk")
@@ -672,8 +673,9 @@ class ServerTrunk(unittest.TestCase):
                       "as the contact" % nt.UK_WAN, sipr["evidence"])
         [rtr] = self.checks(d, "rtp_router")
         self.assertEqual(rtr["status"], "pass", d)
-        self.assertRegex(rtr["evidence"], r"forwards UDP %s ports \d+->20000, \d+->20002 to "
-                         r"this host: the 2 RTP ports" % re.escape(nt.UK_WAN))
+        self.assertRegex(rtr["evidence"], r"forwards UDP %s ports \d+->20000, \d+->20002, "
+                         r"\d+->20004, \d+->20006 to this host: the 4 RTP ports of the 2 "
+                         r"channels \(two a channel: t38 is on\)" % re.escape(nt.UK_WAN))
         [alg] = self.checks(d, "sip_alg")
         self.assertEqual(alg["status"], "warn", d)
         self.assertIn("cannot be seen from this host", alg["evidence"])

@@ -73,6 +73,16 @@ test_refusals(void)
 	refused(BASE "channels = 0\n", "channels");
 	refused(BASE "portmap = auto\nchannels = 4\nrtp_ports = 20000-20005\n",
 	    "fewer even ports");
+	/* with T.38 (the default accept) two ports a channel: 20000-20005 holds 3 for 2 */
+	refused(BASE "portmap = auto\nchannels = 2\nrtp_ports = 20000-20005\n",
+	    "two with t38 on");
+	{
+		struct trunk_config t;
+		char err[300] = "";
+
+		CHECK_INT(load(&t, BASE "portmap = auto\nchannels = 2\nt38 = off\n"
+		    "rtp_ports = 20000-20005\n", err, sizeof(err)), 0);
+	}
 	refused(BASE "nonsense = 1\n", "nonsense");
 	refused(BASE "transport = tls\ntls_cert = /c.pem\n", "tls_cert is set but tls_key is not");
 	refused(BASE "transport = tls\ntls_key = /k.pem\n", "tls_key is set but tls_cert is not");
