@@ -238,6 +238,14 @@ end_call(struct sipline *l, struct slot *s, const atomic_int *abort)
 static int map_take(struct sipline *l, struct sockaddr_storage *adv);
 static void map_give(struct sipline *l, int i);
 
+/* The error correction agreed, as the log says it. */
+static const char *
+ec_name(int ec)
+{
+	return ec == UDPTL_EC_FEC ? "FEC" : ec == UDPTL_EC_REDUNDANCY ? "redundancy" :
+	    "no error recovery";
+}
+
 /* The T.38 we carry, as our SDP says it. */
 static void
 t38_ours(const struct sipline *l, struct sdp_t38 *t)
@@ -248,7 +256,10 @@ t38_ours(const struct sipline *l, struct sdp_t38 *t)
 	t->rate_management = SDP_T38_TRANSFERRED_TCF;
 	t->max_buffer = T38_MAX_BUFFER;
 	t->max_datagram = T38_MAX_DATAGRAM;
-	t->ec = l->t.t38_redundancy > 0 ? UDPTL_EC_REDUNDANCY : UDPTL_EC_NONE;
+	if (strcmp(l->t.t38_ec, "fec") == 0)
+		t->ec = UDPTL_EC_FEC;
+	else
+		t->ec = l->t.t38_redundancy > 0 ? UDPTL_EC_REDUNDANCY : UDPTL_EC_NONE;
 }
 
 /* Our side of a T.38 SDP on the UDPTL media at adv (sl's pointers are into adv and ours). */
@@ -1131,8 +1142,9 @@ place_call(struct sipline *l, const struct line_call *c, struct line_result *r, 
 		pthread_mutex_lock(&l->lock);
 		t38_hand_over(s, t38m, t38map, &agreed, offer);
 		pthread_mutex_unlock(&l->lock);
-		log_info("trunk %s: call to %s answered, T.38 version %d at %u bit/s", l->t.name,
-		    dial, agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400);
+		log_info("trunk %s: call to %s answered, T.38 version %d at %u bit/s, %s",
+		    l->t.name, dial, agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate :
+		    14400, ec_name(agreed.ec));
 		rc = run_fax(l, s, m, c, 1, NULL, r);
 		end_call(l, s, c->abort);
 		media_free(l, m, map);
@@ -1278,9 +1290,10 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 	}
 	close(fd);
 	if (t38m != NULL)
-		log_info("trunk %s: answered the call from %s to %s, T.38 version %d at %u bit/s",
-		    l->t.name, s->from[0] ? s->from : "an unknown caller", s->number,
-		    agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400);
+		log_info("trunk %s: answered the call from %s to %s, T.38 version %d at %u bit/s, "
+		    "%s", l->t.name, s->from[0] ? s->from : "an unknown caller", s->number,
+		    agreed.version, agreed.max_bit_rate ? agreed.max_bit_rate : 14400,
+		    ec_name(agreed.ec));
 	else
 		log_info("trunk %s: answered the call from %s to %s, G.711 %s", l->t.name,
 		    s->from[0] ? s->from : "an unknown caller", s->number, codec_name(peer.codec));

@@ -105,6 +105,12 @@ static const struct conf_opt options[] = {
 	INT(t38_redundancy, "3", 0, 8,
 	    "With t38 on: earlier fax packets repeated in each UDPTL packet we send "
 	    "(t38UDPRedundancy), so that as many lost in a row are restored at the far end"),
+	CHOICE(t38_ec, "redundancy", "redundancy|fec",
+	    "With t38 on: the error correction our T.38 offers ask for (T38FaxUdpEC). "
+	    "redundancy (t38UDPRedundancy, what most carriers use) = each UDPTL packet repeats "
+	    "the last t38_redundancy ones; fec (t38UDPFEC) = parity over spans of earlier packets "
+	    "instead, fewer bytes for the same cover. An offer from the far end is answered with "
+	    "the correction it asked for"),
 	CONF_END_HINT("see netcfaxd --sample-trunk-config for every trunk option"),
 };
 

@@ -41,6 +41,7 @@ struct trunk_config {
 	char      portmap[16];
 	char      t38[16];
 	long long t38_redundancy;
+	char      t38_ec[16];
 	/* derived by trunk_config_load */
 	long long rtp_min, rtp_max;
 	int       codec_list[2];           /* enum media_codec, in order of preference */
