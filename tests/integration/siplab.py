@@ -197,7 +197,9 @@ request_route {
 #   address as "received", so calls to the account go to the router's binding that the
 #   REGISTER made; a public Contact is taken as it is (an office whose router forwards its SIP
 #   port registers the router's address and that port, as sofia-sip registers the address
-#   the carrier saw once it learns it: either way calls go there); other requests and replies from
+#   the carrier saw once it learns it: either way calls go there), except over TCP and TLS,
+#   where calls always go over the connection the REGISTER came on (the office has no
+#   certificate for a connection opened to it); other requests and replies from
 #   behind NAT get the source as an alias in their Contact (add_contact_alias), which in-dialog
 #   requests are sent to (handle_ruri_alias). rport is honoured in every reply (force_rport).
 #   The office keeps its binding alive with OPTIONS (answered 200) or CRLF; the carrier does
@@ -281,7 +283,9 @@ route[NATDETECT] {
 	# 1: a private address in Contact; 2: Via's address is not the source; 16: rport differs
 	if (nat_uac_test("19")) {
 		if ($rm == "REGISTER") {
-			if (nat_uac_test("1"))
+			# over TCP or TLS the binding is the connection the REGISTER came on,
+			# whatever the Contact says: a provider cannot open one to an office
+			if (nat_uac_test("1") || $pr == "tcp" || $pr == "tls")
 				fix_nated_register();
 		}
 		else if (is_first_hop())
