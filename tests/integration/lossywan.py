@@ -157,6 +157,46 @@ def send_batch(client, docs, dest):
     return ids
 
 
+def check_batch_in_runs(test, client, watcher, seen, docs, pages, sender, ecm=False):
+    """Every page of every document in docs (pages each) is in client's inbox beyond the
+    faxes in seen, pixel-exact, in faxes from sender that are each a run of consecutive pages
+    of one document (a call that broke, then its retry taking up after the confirmed pages),
+    each announced to the watcher as it was filed; ecm: each came with ECM. The new faxes."""
+    sent = [nt.tiff_bitmaps(d, client.home) for d in docs]
+    deadline = time.monotonic() + 120
+    while True:
+        rc, data, err = client.run("inbox", json=True)
+        test.assertEqual(rc, 0, client.describe())
+        new = [f for f in data["faxes"] if f["id"] not in seen]
+        if sum(f["pages"] for f in new) >= len(docs) * pages or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    watcher.wait_for(lambda w: {f["id"] for f in new} <=
+                     {n["fax"] for n in w.notifications() if n["event"] == "fax_received"},
+                     timeout=60, what="fax_received for each fax filed")
+    covered = set()
+    for f in new:
+        test.assertEqual(f["from"], sender, f)
+        if ecm:
+            test.assertTrue(f["ecm"], f)
+        tif = os.path.join(client.home, "got-%d.tif" % f["id"])
+        rc, out, err = client.run("fetch", str(f["id"]), "-o", tif)
+        test.assertEqual(rc, 0, client.describe())
+        got = nt.tiff_bitmaps(tif, client.home)
+        test.assertEqual(len(got), f["pages"], f)
+        test.assertTrue(got, f)
+        runs = [(i, a) for i, doc in enumerate(sent)
+                for a in range(pages - len(got) + 1) if doc[a:a + len(got)] == got]
+        test.assertTrue(runs, "fax %d is not pixel-exact: %s" % (f["id"], f))
+        for i, a in runs:
+            covered.update((i, a + p) for p in range(len(got)))
+    sys.stderr.write("  the inbox: %d faxes, %d pages, for %d sent of %d pages (%d with a "
+                     "note)\n" % (len(new), sum(f["pages"] for f in new), len(docs), pages,
+                                  len([f for f in new if f.get("note")])))
+    test.assertEqual(covered, {(i, p) for i in range(len(docs)) for p in range(pages)}, new)
+    return new
+
+
 def wait_jobs(client, ids, timeout):
     """Polls the jobs until each has ended (done, failed or cancelled) or timeout seconds have
     passed; {id: the job as `netcfax jobs --json` gives it}, ended or not."""

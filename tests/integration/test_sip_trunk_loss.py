@@ -24,7 +24,6 @@ a busy retry like any other, after retry_busy, 5 s here as retry_failed: both of
 the same number of channels."""
 import os
 import sys
-import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -32,7 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
 import lossywan  # noqa: E402
 import siplab  # noqa: E402
-from test_sip_trunk import fax_received  # noqa: E402
 from test_sip_trunk_nat import (ACCOUNTS, DIDS, UK_BOB, ClassOwner,  # noqa: E402
                                 start_offices)
 
@@ -95,37 +93,7 @@ class TrunkOnLossyWan(unittest.TestCase):
 
         # every page of every fax sent is in bob's inbox, pixel-exact, in faxes that are each
         # a run of consecutive pages of one fax sent (a call that broke, then its retry)
-        sent = [nt.tiff_bitmaps(d, alice.home) for d in docs]
-        deadline = time.monotonic() + 120
-        while True:
-            rc, data, err = bob.run("inbox", json=True)
-            self.assertEqual(rc, 0, bob.describe())
-            new = [f for f in data["faxes"] if f["id"] not in seen]
-            if sum(f["pages"] for f in new) >= FAXES * PAGES or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        # each announced to bob as it was filed
-        bobw.wait_for(lambda w: {f["id"] for f in new} <= {n["fax"] for n in fax_received(w)},
-                      timeout=60, what="fax_received for each fax filed")
-        covered = set()
-        for f in new:
-            self.assertEqual(f["from"], "US office", f)
-            self.assertTrue(f["ecm"], f)
-            tif = os.path.join(bob.home, "got-%d.tif" % f["id"])
-            rc, out, err = bob.run("fetch", str(f["id"]), "-o", tif)
-            self.assertEqual(rc, 0, bob.describe())
-            got = nt.tiff_bitmaps(tif, bob.home)
-            self.assertEqual(len(got), f["pages"], f)
-            self.assertTrue(got, f)
-            runs = [(i, a) for i, pages in enumerate(sent)
-                    for a in range(PAGES - len(got) + 1) if pages[a:a + len(got)] == got]
-            self.assertTrue(runs, "fax %d is not pixel-exact: %s" % (f["id"], f))
-            for i, a in runs:
-                covered.update((i, a + p) for p in range(len(got)))
-        sys.stderr.write("  bob's inbox: %d faxes, %d pages, for %d sent of %d pages (%d with "
-                         "a note)\n" % (len(new), sum(f["pages"] for f in new), FAXES, PAGES,
-                                        len([f for f in new if "note" in f])))
-        self.assertEqual(covered, {(i, p) for i in range(FAXES) for p in range(PAGES)}, new)
+        lossywan.check_batch_in_runs(self, bob, bobw, seen, docs, PAGES, "US office", ecm=True)
 
         # and the loss was real: the impairment threw packets away on the way
         after = self.wan.dropped()
