@@ -120,7 +120,7 @@ int
 natpmp_reply_read(natpmp_t *n, const struct natpmp_want *want, int wait_ms, natpmpresp_t *r)
 {
 	struct timeval t0;
-	int rc;
+	int rc, mismatched = 0;
 
 	gettimeofday(&t0, NULL);
 	for (;;) {
@@ -129,7 +129,7 @@ natpmp_reply_read(natpmp_t *n, const struct natpmp_want *want, int wait_ms, natp
 		long left = wait_ms - ms_since(&t0);
 
 		if (left <= 0)
-			return NATPMP_ERR_NOGATEWAYSUPPORT;
+			return mismatched ? NATPMP_REPLY_MISMATCH : NATPMP_ERR_NOGATEWAYSUPPORT;
 		if (getnatpmprequesttimeout(n, &tv) != 0)
 			return NATPMP_ERR_NOPENDINGREQ;
 		if (tv.tv_sec * 1000L + tv.tv_usec / 1000L > left) {
@@ -143,8 +143,15 @@ natpmp_reply_read(natpmp_t *n, const struct natpmp_want *want, int wait_ms, natp
 		if ((rc = reply_short(n->s)) != 0)
 			return rc;
 		rc = readnatpmpresponseorretry(n, r);
-		if (rc == 0 && !reply_answers(r, want))
-			return NATPMP_REPLY_MISMATCH;
+		if (rc == 0 && !reply_answers(r, want)) {
+			/* Most often the late second answer to an earlier request the library
+			 * sent twice (a router slow under load): not ours, so keep waiting for
+			 * ours, within the same time. The library forgot its request on
+			 * reading a reply: it is still pending, and still resent on time. */
+			mismatched = 1;
+			n->has_pending_request = 1;
+			continue;
+		}
 		if (rc != NATPMP_TRYAGAIN)
 			return rc;
 	}

@@ -23,7 +23,8 @@ struct natpmp_want {
 };
 
 /* Waits at most wait_ms for the reply to n's pending request: 0 when *r answers want, else
- * a libnatpmp error, NATPMP_REPLY_SHORT or NATPMP_REPLY_MISMATCH. */
+ * a libnatpmp error, NATPMP_REPLY_SHORT, or NATPMP_REPLY_MISMATCH when only replies that do
+ * not answer it came (each is passed over: a late answer to an earlier request). */
 int natpmp_reply_read(natpmp_t *n, const struct natpmp_want *want, int wait_ms,
                       natpmpresp_t *r);
 

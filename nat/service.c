@@ -6,7 +6,9 @@
  * (UPnP: one GetSpecificPortMappingEntry; NAT-PMP: a public-address request and a refresh of
  * the mapping) and a renewal at half the lease; checks asked for (a router's restart
  * announcement, the caller) at most every PORTMAP_WAKE_MIN_S seconds; after failures,
- * discovery again at 2, 4, 8, 16 s, then every RETRY_FAILED_S. */
+ * discovery again at 2, 4, 8, 16 s, then every RETRY_FAILED_S. A check left unanswered is
+ * asked again after RECHECK_S, and only UNANSWERED_MAX in a row lose the router; the checks
+ * of one host's mappings are spread over a quarter of the interval. */
 #include "service.h"
 
 #include <errno.h>
@@ -29,6 +31,16 @@
 /* Verify a mapping at least this often between renewals: a router that rebooted without
  * announcing it is found within this, at the cost of one small request. */
 #define CHECK_MAX_S     30
+/* A check the router leaves unanswered is asked again RECHECK_S later; only UNANSWERED_MAX in
+ * a row count as losing the router. A router busy for a few seconds (miniupnpd changing its
+ * nftables rules for many mappings at once, on a loaded machine) still forwards what it
+ * mapped, and taking the mapping for lost would make a server advertise an address no one
+ * outside can reach. A router that restarted is found by the checks it does answer. */
+#define RECHECK_S       2
+#define UNANSWERED_MAX  3
+/* Checks of services started together are spread over up to this much (per mille) of the
+ * interval, so that a host holding many mappings does not ask for all at once. */
+#define SPREAD_PERMILLE 250
 
 struct queued {
 	struct portmap_event ev;
@@ -67,6 +79,8 @@ struct portmap_service {
 	long              lease;
 	time_t            renew_at;     /* monotonic */
 	long              retry;        /* seconds before the next try after a failure */
+	int               unanswered;   /* checks in a row the router did not answer */
+	unsigned          spread;       /* per mille taken off the check interval */
 	int               remapped;     /* a lost mapping was made again: report it */
 	char              instead[240]; /* why we hold another external port than int_port */
 	uint16_t          told_port;    /* what the loop was last told */
@@ -392,8 +406,13 @@ verify(struct portmap_service *s)
 		return;
 	}
 	rc = s->ops->check(s->st, s->transport, s->mapped, s->o.int_port, err, sizeof(err));
+	if (rc >= 0)
+		s->unanswered = 0;
 	if (rc == 1)
 		return;
+	if (rc < 0 && ++s->unanswered < UNANSWERED_MAX)
+		return;               /* asked again RECHECK_S later, the mapping still held */
+	s->unanswered = 0;
 	if (rc == 0) {
 		snprintf(why, sizeof(why), "the router no longer forwards external %sport %u to us "
 		    "(restarted?): mapping it again", portmap_transport_word(s->transport),
@@ -403,10 +422,11 @@ verify(struct portmap_service *s)
 		s->remapped = 1;
 		return;
 	}
-	/* Unanswered: a router that restarted often listens on a new port or URL, and
-	 * discovery finds it again in a moment while keeping the port we hold. */
-	snprintf(why, sizeof(why), "the router did not answer a check (%s): looking for it "
-	    "again", err);
+	/* Unanswered, UNANSWERED_MAX times in a row: a router that restarted often listens on
+	 * a new port or URL, and discovery finds it again in a moment while keeping the port we
+	 * hold. */
+	snprintf(why, sizeof(why), "the router did not answer %d checks in a row (%s): looking "
+	    "for it again", UNANSWERED_MAX, err);
 	post_simple(s, PORTMAP_LOST, why);
 	drop_state(s);
 	s->remapped = 1;
@@ -464,11 +484,14 @@ worker(void *arg)
 		check = renew_secs(s) / 2;
 		if (check > CHECK_MAX_S)
 			check = CHECK_MAX_S;
+		check -= check * (long)s->spread / 1000;
 		if (check < RENEW_MIN_S)
 			check = RENEW_MIN_S;
 		wait = s->renew_at - now;
 		if (wait > check)
 			wait = check;
+		if (s->unanswered && wait > RECHECK_S)
+			wait = RECHECK_S;
 		if (nap(s, wait > 0 ? wait : 1))
 			break;
 		if (now_mono() < s->renew_at)
@@ -538,6 +561,22 @@ on_announce(const char *proto, int restarted, const char *why, void *arg)
 	portmap_service_check_now(s);
 }
 
+/* This service's share of SPREAD_PERMILLE: from its description, port and transport, so
+ * the mappings of one host (one description, many ports) land apart, the same way each
+ * start. */
+static unsigned
+spread_of(const struct portmap_service *s)
+{
+	uint32_t h = 2166136261u;       /* FNV-1a */
+
+	for (const char *c = s->desc; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	h = (h ^ (s->o.int_port & 0xff)) * 16777619u;
+	h = (h ^ (s->o.int_port >> 8)) * 16777619u;
+	h = (h ^ (uint32_t)s->transport) * 16777619u;
+	return h % (SPREAD_PERMILLE + 1);
+}
+
 struct portmap_service *
 portmap_service_new(struct event_base *base, const struct portmap_service_options *o,
     portmap_event_fn cb, void *arg)
@@ -554,6 +593,7 @@ portmap_service_new(struct event_base *base, const struct portmap_service_option
 	snprintf(s->desc, sizeof(s->desc), "%s", o->desc);
 	s->o.protocols = s->protocols;
 	s->o.desc = s->desc;
+	s->spread = spread_of(s);
 	s->cb = cb;
 	s->arg = arg;
 	s->pipe[0] = s->pipe[1] = -1;
@@ -579,6 +619,17 @@ portmap_service_new(struct event_base *base, const struct portmap_service_option
 }
 
 void
+portmap_service_stop(struct portmap_service *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
 portmap_service_free(struct portmap_service *s)
 {
 	struct queued *q, *next;
@@ -586,10 +637,7 @@ portmap_service_free(struct portmap_service *s)
 	if (s == NULL)
 		return;
 	announce_free(s->announce);
-	pthread_mutex_lock(&s->lock);
-	s->stopping = 1;
-	pthread_cond_broadcast(&s->wake);
-	pthread_mutex_unlock(&s->lock);
+	portmap_service_stop(s);
 	if (s->started)
 		pthread_join(s->thread, NULL);
 	for (q = s->head; q; q = next) {

@@ -71,7 +71,13 @@ struct portmap_service *portmap_service_new(struct event_base *base,
  * at most every PORTMAP_WAKE_MIN_S seconds. */
 void portmap_service_check_now(struct portmap_service *s);
 
-/* Stops the worker, removes the mapping it made (bounded in time), and frees. */
+/* Tells the worker to stop and remove the mapping it made, without waiting: a program
+ * holding many mappings stops them all at once, so that taking them off the router costs
+ * the time of one removal, not of each in turn. Events may still be posted until free. */
+void portmap_service_stop(struct portmap_service *s);
+
+/* Stops the worker (portmap_service_stop, if not yet done), waits while it removes the
+ * mapping it made (bounded in time), and frees. */
 void portmap_service_free(struct portmap_service *s);
 
 #endif

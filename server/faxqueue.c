@@ -1464,7 +1464,11 @@ faxqueue_free(struct faxqueue *q)
 		log_warnx("fax lines: store: %s", store_errmsg(q->srv->store));
 	if (store_trunk_reset(q->srv->store) < 0)
 		log_warnx("trunks: store: %s", store_errmsg(q->srv->store));
-	/* A trunk's user agent stops (un-REGISTERs) here, after its calls ended. */
+	/* A trunk's user agent stops (un-REGISTERs) here, after its calls ended: every line
+	 * begins at once, so a server stops in the time of its slowest line, not of all. */
+	for (int i = 0; i < q->nlines; i++)
+		if (q->lines[i].ops->stop)
+			q->lines[i].ops->stop(q->lines[i].line);
 	for (int i = 0; i < q->nlines; i++) {
 		q->lines[i].ops->free(q->lines[i].line);
 		free(q->lines[i].trunk);

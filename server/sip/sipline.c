@@ -1509,18 +1509,62 @@ sipline_own_user(void *line, const char *number)
 	return NULL;            /* our own numbers are the software line's to answer */
 }
 
+static long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000L + (b->tv_nsec - a->tv_nsec) / 1000000L;
+}
+
+/* Each mapping's worker and the SIP thread each take a round trip or two, waiting at most a
+ * few seconds when the router or the registrar does not answer: begun together, not in turn.
+ * The SIP port's own mapping stays until the un-REGISTER is done (free): it goes out and its
+ * answer comes back through it. */
 static void
-sipline_free(void *line)
+sipline_stop(void *line)
 {
 	struct sipline *l = line;
 
 	if (l == NULL)
 		return;
 	for (int i = 0; i < l->nmaps; i++)
+		portmap_service_stop(l->maps[i].svc);
+	sipua_stop(l->ua);
+}
+
+static void
+sipline_free(void *line)
+{
+	struct sipline *l = line;
+	struct timespec t0, tm, tu, t1;
+	int was_registered, unreg;
+
+	if (l == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	was_registered = l->registered;
+	sipline_stop(l);
+	for (int i = 0; i < l->nmaps; i++)
 		portmap_service_free(l->maps[i].svc);    /* removes the mapping from the router */
-	sipua_free(l->ua);                           /* un-REGISTERs, through the mapping */
+	clock_gettime(CLOCK_MONOTONIC, &tm);
+	unreg = sipua_free(l->ua);                   /* un-REGISTERs, through the mapping */
+	clock_gettime(CLOCK_MONOTONIC, &tu);
 	if (l->sipmap.svc)
 		portmap_service_free(l->sipmap.svc);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("trunk %s: stopping: media mappings %ld ms, SIP %ld ms, SIP mapping %ld ms",
+	    l->t.name, ms_between(&t0, &tm), ms_between(&tm, &tu), ms_between(&tu, &t1));
+	/* Said so that a slow stop can be told apart: a registrar that did not answer leaves
+	 * the contact until it expires, and the trunk's calls fail there meanwhile. */
+	if (!was_registered)
+		log_info("trunk %s: stopped in %ld ms (was not registered)", l->t.name,
+		    ms_between(&t0, &t1));
+	else if (unreg >= 200 && unreg < 300)
+		log_info("trunk %s: un-REGISTERed, stopped in %ld ms", l->t.name,
+		    ms_between(&t0, &t1));
+	else
+		log_warnx("trunk %s: the registrar did not confirm the un-REGISTER (%s); it keeps "
+		    "the contact until it expires, stopped in %ld ms", l->t.name,
+		    unreg ? "refused" : "no answer", ms_between(&t0, &t1));
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
 	free(l->slots);
@@ -1672,4 +1716,5 @@ const struct line_ops sipline_ops = {
 	.attach = sipline_attach,
 	.answer = sipline_answer,
 	.drop = sipline_drop,
+	.stop = sipline_stop,
 };

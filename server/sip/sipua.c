@@ -152,6 +152,9 @@ struct sipua {
 	int               auth_tries;
 	int               registered;   /* the registrar holds our contact */
 	int               phase;        /* 0 running, 1 un-registering, 2 shutting down */
+	int               unreg_status; /* the un-REGISTER's final answer when stopping, 0 when
+	                                 * none came (or none was sent) */
+	int               stop_sent;    /* sipua_stop told the thread */
 	int               shutdown_done;
 	struct sipcall   *calls;
 	char              domain[128];
@@ -905,6 +908,7 @@ on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip
 			start_register(ua);
 		} else if (status >= 200 && ua->phase == 1) {
 			ua->registered = 0;
+			ua->unreg_status = status;
 			begin_shutdown(ua);
 			su_timer_set_interval(ua->stop_timer, on_stop_timer, ua, SHUTDOWN_WAIT_MS);
 		}
@@ -1431,18 +1435,29 @@ sipua_answer(struct sipua *ua, unsigned call, int status, const char *sdp, char 
 }
 
 void
+sipua_stop(struct sipua *ua)
+{
+	if (ua == NULL || !ua->started || ua->stop_sent)
+		return;
+	ua->stop_sent = 1;
+	pthread_mutex_lock(&ua->lock);
+	ua->stopping = 1;
+	pthread_mutex_unlock(&ua->lock);
+	(void)!write(ua->cmdpipe[1], "s", 1);
+}
+
+int
 sipua_free(struct sipua *ua)
 {
 	struct queued *q, *next;
+	int unreg = 0;
 
 	if (ua == NULL)
-		return;
+		return 0;
 	if (ua->started) {
-		pthread_mutex_lock(&ua->lock);
-		ua->stopping = 1;
-		pthread_mutex_unlock(&ua->lock);
-		(void)!write(ua->cmdpipe[1], "s", 1);
+		sipua_stop(ua);
 		pthread_join(ua->thread, NULL);
+		unreg = ua->unreg_status;    /* the thread has ended: no lock needed */
 	}
 	for (q = ua->head; q; q = next) {
 		next = q->next;
@@ -1469,4 +1484,5 @@ sipua_free(struct sipua *ua)
 	pthread_cond_destroy(&ua->ready_cond);
 	pthread_mutex_destroy(&ua->lock);
 	free(ua);
+	return unreg;
 }

@@ -97,9 +97,15 @@ int sipua_read_password(const char *path, char *out, size_t outlen, char *err, s
 struct sipua *sipua_new(struct event_base *base, const struct sipua_options *o,
                         sipua_event_fn cb, void *arg, char *err, size_t errlen);
 
-/* Un-REGISTERs (waiting at most a few seconds for the answer), stops the thread and frees.
- * No callback runs after it returns. Accepts NULL. */
-void sipua_free(struct sipua *ua);
+/* Begins stopping without waiting: un-REGISTERs, then closes sofia-sip's transactions, on
+ * the SIP thread, a few seconds at most. So several trunks stop at once, each its own time
+ * rather than one after the other. Calls no callback; accepts NULL; once is enough. */
+void sipua_stop(struct sipua *ua);
+
+/* Stops (sipua_stop, if not yet done), waits for the SIP thread's end and frees. No callback
+ * runs after it returns. The un-REGISTER's final status (200 when the registrar let the
+ * contact go), or 0 when none came in time or none was sent. Accepts NULL. */
+int sipua_free(struct sipua *ua);
 
 /* Places a call to number (digits, '+', '*', '#') through the registrar with sdp as the
  * offer; *call gets its id, which later events carry. 0, or -1 with the reason. */

@@ -223,12 +223,37 @@ def run_cmd(argv, env=None, timeout=CMD_TIMEOUT, stdin_data=None):
         out = p.stdout.decode("utf-8", "replace")
         err = p.stderr.decode("utf-8", "replace")
     else:
-        p = subprocess.run(argv, env=env, input=stdin_data if stdin_data is not None else "",
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=timeout, start_new_session=True)
+        try:
+            p = subprocess.run(argv, env=env, input=stdin_data if stdin_data is not None else "",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired as e:
+            # A client that got no answer: what each running server was doing says why
+            raise AssertionError("%s\n%s" % (e, server_stacks())) from None
         out, err = p.stdout, p.stderr
     check_sanitizer_report(argv, err)
     return p.returncode, out, err
+
+
+def server_stacks(limit=30000):
+    """The thread stacks of every netcfaxd this test started and is still running (gdb, where
+    installed), as text for a failure message: a server that stopped answering shows where
+    its threads wait."""
+    gdb = shutil.which("gdb")
+    procs = [p for p in _live_procs if p.poll() is None and NETCFAXD in p.args]
+    if not gdb or not procs:
+        return "(no server thread stacks: %s)" % ("gdb is not installed" if not gdb else
+                                                    "no server running")
+    out = []
+    for p in procs:
+        try:
+            r = subprocess.run([gdb, "-p", str(p.pid), "-batch", "-nx",
+                                "-ex", "thread apply all bt"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=60)
+            out.append("== netcfaxd pid %d ==\n%s" % (p.pid, r.stdout))
+        except subprocess.TimeoutExpired:
+            out.append("== netcfaxd pid %d: gdb did not finish ==" % p.pid)
+    return "\n".join(out)[-limit:]
 
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
@@ -396,7 +421,7 @@ class Server:
         rc = 0
         if self.running():
             try:
-                rc = self.stop(timeout=5)
+                rc = self.stop()
             except Exception:
                 self.kill9()
                 raise
