@@ -42,13 +42,18 @@ def trunk_file(owner, lab, office, account, codecs, portmap, channels=2, trunk_e
         f.write(ACCOUNTS[account] + "\n")
     os.chmod(pw, 0o600)
     path = os.path.join(d, account + ".conf")
+    # a key given twice is refused: rtp_ports in trunk_extra replaces the default range (a
+    # trunk with many channels and T.38 maps two even ports per channel), portmap the office's
+    extra = dict(trunk_extra or {})
+    rtp_ports = extra.pop("rtp_ports", "20000-20099")
+    portmap = extra.pop("portmap", portmap)
     with open(path, "w") as f:
         f.write("registrar = %s\nuser = %s\ndomain = %s\npassword_file = %s\n"
-                "listen = %s\nport = 5060\nrtp_ports = 20000-20099\nchannels = %d\n"
+                "listen = %s\nport = 5060\nrtp_ports = %s\nchannels = %d\n"
                 "codecs = %s\ninternational = digits\nexpires = 120\nportmap = %s\n"
-                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), channels,
-                   codecs, portmap))
-        for k, v in (trunk_extra or {}).items():
+                % (lab.registrar, account, siplab.DOMAIN, pw, lab.host_addr(office), rtp_ports,
+                   channels, codecs, portmap))
+        for k, v in extra.items():
             f.write("%s = %s\n" % (k, v))
     return path
 
