@@ -161,6 +161,7 @@ struct sipua {
 	/* the Contact we give (a port mapped on the router), "" = sofia-sip's own (rport) */
 	char              contact[URL_MAX];
 	char              reg_contact[URL_MAX]; /* the one the current REGISTER handle gives */
+	int               reg_pending;  /* a first REGISTER is on its way (challenges included) */
 	int               recontact;    /* un-REGISTERing to REGISTER another contact */
 	/* where INVITEs may come from: the trunk's own peers, so that no one else can have the
 	 * server answer (or, later, place) calls; fixed at creation */
@@ -321,6 +322,7 @@ start_register(struct sipua *ua)
 	                         TAG_END())) == NULL)
 		return;
 	snprintf(ua->reg_contact, sizeof(ua->reg_contact), "%s", ua->contact);
+	ua->reg_pending = 1;
 	/* A contact of our own (the router's mapped address) is registered as it is: sofia-sip
 	 * neither replaces it with the address the registrar saw (natify) nor adds another. */
 	nua_register(ua->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(ua->registrar_url)),
@@ -358,7 +360,12 @@ set_contact(struct sipua *ua, const char *host, int port)
 		unregister(ua);
 		return;
 	}
-	/* not registered yet: this try starts again with the new contact */
+	/* A REGISTER on its way may still be taken by the registrar, and its contact would
+	 * stay there unnamed by us until it expired (and be rung beside the new one): let it
+	 * end; on_registered then changes the contact, a failure retries with the new one. */
+	if (ua->reg_pending)
+		return;
+	/* not registered and not trying: this try starts again with the new contact */
 	nua_handle_destroy(ua->nh);
 	ua->nh = NULL;
 	su_timer_reset(ua->retry_timer);
@@ -382,6 +389,7 @@ register_failed(struct sipua *ua, int status, const char *phrase, const char *me
 	struct sipua_event ev;
 
 	ua->registered = 0;
+	ua->reg_pending = 0;
 	if (ua->retry_s == 0)
 		ua->retry_s = RETRY_FIRST_S;
 	else if (ua->retry_s < RETRY_MAX_S)
@@ -459,9 +467,16 @@ on_registered(struct sipua *ua, sip_t const *sip)
 		break;
 	}
 	ua->registered = 1;
+	ua->reg_pending = 0;
 	ua->retry_s = 0;
 	ua->auth_tries = 0;
 	post(ua, &ev);
+	/* The contact changed while this REGISTER was on its way: the one it registered goes,
+	 * the new one comes, as for a registered contact that changes */
+	if (ua->phase == 0 && !ua->recontact && strcmp(ua->contact, ua->reg_contact) != 0) {
+		ua->recontact = 1;
+		unregister(ua);
+	}
 }
 
 static void
