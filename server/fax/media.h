@@ -45,6 +45,7 @@ struct media_stats {
 	uint64_t resyncs;                 /* the far end's stream jumped: the buffer restarted */
 	uint64_t latched;                 /* the far end came from another port of its address
 	                                  * (a NAT's), and was taken there (rtpaudio.c) */
+	uint64_t keepalives;              /* sent while the far end was silent (t38media.c) */
 };
 
 struct media_ops {

@@ -2,7 +2,14 @@
  * the peer's packets only, a NAT'd far end latched by a run of packets in sequence).
  * udptl.c puts the IFPs back in order and restores what redundancy or FEC can; what is
  * missing is given up after the hold, or when the far end has been quiet for
- * T38MEDIA_QUIET_STEPS. */
+ * T38MEDIA_QUIET_STEPS.
+ *
+ * Unlike audio, T.38 is silent while neither fax machine signals, and a far end behind a
+ * media relay that latches (sends only once it has heard from us) or a NAT that forgets an
+ * idle binding would never reach us. So until the far end's first packet we send something
+ * every T38MEDIA_KEEPALIVE_STEPS that we have sent nothing: our last datagram again (a
+ * duplicate its UDPTL drops), or before any a no-signal indicator, which is what a silent
+ * T.38 terminal says anyway. */
 #include "t38media.h"
 
 #include <stdio.h>
@@ -20,7 +27,16 @@ struct t38media {
 	struct media_stats  st;
 	int                 quiet;       /* steps since a packet came */
 	uint16_t            last_seq;
+	int                 idle;        /* steps since we last sent */
+	uint8_t             last[UDPTL_DATAGRAM_MAX];   /* the datagram we last sent */
+	size_t              last_len;
 };
+
+/* The IFP of a T.30 indicator "no-signal" (T.38 clause 7, any version): type-of-msg
+ * t30-indicator, value 0, no data field. */
+static const uint8_t ifp_no_signal[] = { 0x00 };
+
+static int send_ifp(struct t38media *t, const uint8_t *unit, size_t len);
 
 void *
 t38media_new(const struct t38media_opts *o, char *err, size_t errlen)
@@ -159,6 +175,36 @@ tm_step(void *m, const atomic_int *abort)
 	/* the far end has gone quiet: nothing more will fill the gaps, hand on what is held */
 	if (t->quiet == T38MEDIA_QUIET_STEPS)
 		udptl_flush(t->u);
+	if (++t->idle >= T38MEDIA_KEEPALIVE_STEPS && t->st.received == 0) {
+		if (t->last_len > 0) {
+			if (mediasock_send(t->sock, t->last, t->last_len) != 0)
+				t->st.send_errors++;
+			t->idle = 0;
+		} else
+			(void)send_ifp(t, ifp_no_signal, sizeof(ifp_no_signal));
+		t->st.keepalives++;
+	}
+	return 0;
+}
+
+/* One IFP in the next datagram, which is kept for the keepalive. */
+static int
+send_ifp(struct t38media *t, const uint8_t *unit, size_t len)
+{
+	int n;
+
+	t->idle = 0;
+	if ((n = udptl_write(t->u, unit, len, t->last, sizeof(t->last), NULL, 0)) < 0) {
+		t->last_len = 0;
+		t->st.send_errors++;
+		return -1;
+	}
+	t->last_len = (size_t)n;
+	if (mediasock_send(t->sock, t->last, t->last_len) != 0) {
+		t->st.send_errors++;
+		return -1;
+	}
+	t->st.sent++;
 	return 0;
 }
 
@@ -166,18 +212,10 @@ static int
 tm_send(void *m, const uint8_t *unit, size_t len)
 {
 	struct t38media *t = m;
-	uint8_t buf[UDPTL_DATAGRAM_MAX];
-	int n;
 
 	if (!t->started)
 		return -1;
-	if ((n = udptl_write(t->u, unit, len, buf, sizeof(buf), NULL, 0)) < 0 ||
-	    mediasock_send(t->sock, buf, (size_t)n) != 0) {
-		t->st.send_errors++;
-		return -1;
-	}
-	t->st.sent++;
-	return 0;
+	return send_ifp(t, unit, len);
 }
 
 static int

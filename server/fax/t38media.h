@@ -12,6 +12,8 @@ extern const struct media_ops t38media_ops;
 
 #define T38MEDIA_QUIET_STEPS 10       /* steps without a packet before what is missing is
                                        * given up (200 ms), so what is held comes out */
+#define T38MEDIA_KEEPALIVE_STEPS 50   /* until the far end's first packet, a keepalive once
+                                       * we have sent nothing for this long (1 s) */
 
 struct t38media_opts {
 	const char *bind_addr;            /* a numeric IPv4 or IPv6 address; NULL: 0.0.0.0 */

@@ -888,6 +888,25 @@ codec_name(int codec)
 	return codec == MEDIA_PCMA ? "PCMA" : codec == MEDIA_PCMU ? "PCMU" : "?";
 }
 
+/* One line on what a call's media carried, logged when its fax ends: when a fax fails,
+ * this says whether the far end's packets stopped coming, came from elsewhere (a NAT that
+ * changed its port), or were lost on the way. */
+static void
+log_media(const struct sipline *l, const struct slot *s, const char *what,
+          const struct media_ops *ops, void *m)
+{
+	struct media_stats st;
+
+	ops->stats(m, &st);
+	log_info("trunk %s: call %u: %s: %llu packets sent, %llu received, %llu lost, %llu late, "
+	    "%llu from other addresses, %llu malformed%s%s", l->t.name, s->id, what,
+	    (unsigned long long)st.sent, (unsigned long long)st.received,
+	    (unsigned long long)st.lost, (unsigned long long)st.late,
+	    (unsigned long long)st.strangers, (unsigned long long)st.malformed,
+	    st.latched ? ", latched to the port the far end's NAT chose" : "",
+	    st.keepalives ? ", keepalives sent until the far end's first packet" : "");
+}
+
 /* Runs the fax on started media; the far end's hangup flag stops it. 0, or -1 when the fax
  * engine could not start (r->words says why). */
 static int
@@ -896,7 +915,7 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 {
 	struct faxcall_media_opts fo = { 0 };
 	void *t38m;
-	int rc, t38map, direct;
+	int rc, t38map, direct, hungup;
 
 	fo.ops = &rtpaudio_ops;
 	fo.media = m;
@@ -937,7 +956,15 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	t38map = s->t38map;
 	s->t38m = NULL;
 	s->t38map = -1;
+	hungup = atomic_load(&s->hangup);
 	pthread_mutex_unlock(&l->lock);
+	if (!direct)
+		log_media(l, s, "G.711", &rtpaudio_ops, m);
+	if (t38m != NULL && (direct || r->fax.switched))
+		log_media(l, s, "T.38", &t38media_ops, t38m);
+	if (hungup && r->fax.completion != 0)
+		log_info("trunk %s: call %u: the far end hung up before the fax was through",
+		    l->t.name, s->id);
 	if (t38m != NULL) {
 		if (!r->fax.switched && !direct)
 			log_info("trunk %s: call %u: the fax ended on G.711 before the switch to "

@@ -129,6 +129,7 @@ EXIT_INTERNAL = 70
 
 _live_procs = []
 _live_dirs = []
+_live_servers = []     # every Server not yet cleaned up, for the logs of a failed test
 
 
 def _atexit_cleanup():
@@ -322,6 +323,7 @@ class Server:
             keys[k] = str(v)
         self.keys = keys
         self.write_conf()
+        _live_servers.append(self)
         _register_cleanup(owner, self.cleanup)
         if start:
             self.start()
@@ -419,6 +421,8 @@ class Server:
         """Stops the server; a clean SIGTERM exit and a log free of sanitizer reports are part
         of every test, so memory errors in an ASan build fail the test that caused them."""
         rc = 0
+        if self in _live_servers:
+            _live_servers.remove(self)
         if self.running():
             try:
                 rc = self.stop()
@@ -428,6 +432,10 @@ class Server:
         elif self.proc is not None:
             self._reap()
         text = self.log_text()
+        keep = os.environ.get("NCFX_KEEP_LOGS")     # a directory: a copy of every server log
+        if keep and os.path.isdir(keep):
+            shutil.copy(self.log_path, os.path.join(keep, "netcfaxd-%d-%s.log"
+                                                    % (os.getpid(), os.path.basename(self.dir))))
         check_sanitizer_report("the netcfaxd log", text)
         if rc != 0:
             raise AssertionError("netcfaxd exited %r on SIGTERM; log:\n%s" % (rc, text[-3000:]))
@@ -911,8 +919,42 @@ def sha256_file(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def server_log_tails(lines=60, limit=400):
+    """The last lines of every live server's log, and its warnings and errors before them
+    (at most limit lines each), as text: what a failed test shows of the servers, since CI
+    keeps only the test's output."""
+    out = []
+    for srv in _live_servers:
+        text = srv.log_text().splitlines()
+        tail = text[-lines:]
+        before = [ln for ln in text[:-lines] if "] warn: " in ln or "] error: " in ln]
+        shown = (before[-(limit - len(tail)):] if limit > len(tail) else []) + tail
+        out.append("== netcfaxd log %s (%d lines; warnings and errors, then the last %d) ==\n%s"
+                   % (srv.log_path, len(text), len(tail), "\n".join(shown)))
+    return "\n".join(out)
+
+
+class _LogTailResult(unittest.TextTestResult):
+    """Prints the servers' logs (server_log_tails) when a test fails or errs."""
+
+    def _tails(self):
+        text = server_log_tails()
+        if text:
+            self.stream.write("\n" + text + "\n")
+            self.stream.flush()
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._tails()
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._tails()
+
+
 def main():
-    unittest.main(verbosity=2)
+    unittest.main(verbosity=2, testRunner=unittest.TextTestRunner(resultclass=_LogTailResult,
+                                                                  verbosity=2))
 
 
 # --- long-running watchers ---

@@ -2,8 +2,9 @@
  * ways, in order with their sequence numbers; packets from strangers counted and dropped; a
  * far end that sends from another port of its address taken there after a run, and answered
  * there; malformed and oversized datagrams counted; IFPs lost on the way restored from
- * redundancy, and those beyond it given up once the far end goes quiet. Waits are bounded
- * counts of 20 ms steps; nothing is timed. */
+ * redundancy, and those beyond it given up once the far end goes quiet; keepalives to a far
+ * end that has not sent yet, and none once it has. Waits are bounded counts of 20 ms steps;
+ * nothing is timed. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -280,12 +281,100 @@ test_latch(void)
 	close(d);
 }
 
+/* A datagram waiting on the plain socket fd (never blocks): its length, or 0. */
+static ssize_t
+pending(int fd, uint8_t *buf, size_t cap)
+{
+	ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
+
+	return n > 0 ? n : 0;
+}
+
+/* Steps m until a datagram comes to fd (at most STEPS_MAX): its length, or 0. The steps taken
+ * in *steps. */
+static ssize_t
+step_until_sent(void *m, int fd, uint8_t *buf, size_t cap, unsigned *steps)
+{
+	ssize_t n = 0;
+
+	for (*steps = 0; *steps < STEPS_MAX && (n = pending(fd, buf, cap)) == 0; (*steps)++)
+		CHECK_INT(t38media_ops.step(m, NULL), 0);
+	return n;
+}
+
+/* A far end that sends only once it has heard from us (a media relay that latches): our
+ * keepalive reaches it though the fax engine says nothing, first a no-signal indicator, then
+ * our last datagram again; once the far end has sent, no more. */
+static void
+test_keepalive(void)
+{
+	struct udptl_config none = { .ec = UDPTL_EC_NONE };
+	void *a = media_on("127.0.0.1");
+	struct sockaddr_storage ra, aa;
+	socklen_t ralen, aalen;
+	int r = udp_on("127.0.0.1", &ra, &ralen);
+	struct media_peer pr;
+	struct media_stats st;
+	struct udptl_packet p;
+	struct udptl *w;
+	uint8_t dg[UDPTL_DATAGRAM_MAX], again[UDPTL_DATAGRAM_MAX], ifp[UDPTL_IFP_MAX];
+	unsigned steps, i;
+	ssize_t n, m;
+	char err[160];
+
+	CHECK(a != NULL && r >= 0);
+	if (a == NULL || r < 0)
+		return;
+	pr = peer_of(&ra, ralen);
+	CHECK_INT(t38media_set_udptl(a, &none, err, sizeof(err)), 0);
+	CHECK_INT(t38media_ops.start(a, &pr, err, sizeof(err)), 0);
+	t38media_ops.local(a, &aa, &aalen);
+
+	/* nothing sent by the engine: a no-signal indicator, once a second's worth of steps */
+	n = step_until_sent(a, r, dg, sizeof(dg), &steps);
+	CHECK(n > 0);
+	CHECK_INT(steps, T38MEDIA_KEEPALIVE_STEPS);
+	CHECK_INT(udptl_parse(dg, (size_t)n, &p, err, sizeof(err)), 0);
+	CHECK_INT(p.seq, 0);
+	CHECK_INT(p.ifp_len, 1);
+	CHECK_INT(p.ifp_len == 1 ? p.ifp[0] : 0xff, 0x00);
+	/* the engine sends an IFP; a second later it comes again, the same datagram */
+	CHECK_INT(t38media_ops.send(a, ifp, ifp_of(7, ifp)), 0);
+	n = pending(r, dg, sizeof(dg));
+	CHECK(n > 0);
+	m = step_until_sent(a, r, again, sizeof(again), &steps);
+	CHECK_INT(steps, T38MEDIA_KEEPALIVE_STEPS);
+	CHECK(m == n && memcmp(dg, again, (size_t)n) == 0);
+	t38media_ops.stats(a, &st);
+	CHECK_INT(st.keepalives, 2);
+	CHECK_INT(st.sent, 2);                 /* the indicator and the IFP; the repeat is not */
+
+	/* the far end sends: no keepalive after it */
+	w = udptl_new(&none, NULL, 0);
+	n = udptl_write(w, ifp, ifp_of(1, ifp), dg, sizeof(dg), NULL, 0);
+	udptl_free(w);
+	CHECK(sendto(r, dg, (size_t)n, 0, (struct sockaddr *)&aa, aalen) == n);
+	for (i = 0; i < STEPS_MAX && st.received == 0; i++) {
+		CHECK_INT(t38media_ops.step(a, NULL), 0);
+		t38media_ops.stats(a, &st);
+	}
+	CHECK_INT(st.received, 1);
+	for (i = 0; i < 3 * T38MEDIA_KEEPALIVE_STEPS; i++)
+		CHECK_INT(t38media_ops.step(a, NULL), 0);
+	CHECK_INT(pending(r, dg, sizeof(dg)), 0);
+	t38media_ops.stats(a, &st);
+	CHECK_INT(st.keepalives, 2);
+	t38media_ops.free(a);
+	close(r);
+}
+
 int
 main(void)
 {
 	test_both_ways();
 	test_raw_peer();
 	test_latch();
+	test_keepalive();
 	if (check_failures) {
 		fprintf(stderr, "test_t38media: %d of %d checks failed\n", check_failures,
 		    check_count);
