@@ -28,6 +28,8 @@ struct mediasock {
 	int                     clock;   /* the step clock runs */
 	struct timespec         next;    /* when the next step is due */
 	int                     heard;   /* a packet from the peer was taken: no latching now */
+	int                     silent;  /* steps since then: after MEDIASOCK_RELATCH_STEPS,
+	                                  * latching again */
 	struct sockaddr_storage cand;    /* a source on the peer's address, another port */
 	uint32_t                cand_stream;
 	uint16_t                cand_seq;
@@ -168,12 +170,13 @@ mediasock_set_peer(struct mediasock *s, const struct sockaddr_storage *addr, soc
 	memcpy(&s->peer, addr, len);
 	s->peer_len = len;
 	s->heard = 0;                   /* another far end: it may be latched afresh */
+	s->silent = 0;
 	s->cand_run = 0;
 }
 
-/* A packet of the media from another port of the peer's address, before the peer was heard:
- * 1 when that source has now sent MEDIASOCK_LATCH_RUN in sequence from one stream and
- * becomes the peer. */
+/* A packet of the media from another port of the peer's address, before the peer was heard
+ * or once it has gone silent: 1 when that source has now sent MEDIASOCK_LATCH_RUN in
+ * sequence from one stream and becomes the peer. */
 static int
 latch(struct mediasock *s, const struct sockaddr_storage *from, uint32_t stream, uint16_t seq)
 {
@@ -222,15 +225,18 @@ drain(struct mediasock *s, const struct mediasock_reader *r)
 				continue;
 			return -1;
 		}
-		if (!same_endpoint(&from, &s->peer) && (s->heard || !same_host(s, &from) ||
+		if (!same_endpoint(&from, &s->peer) && ((s->heard &&
+		    s->silent < MEDIASOCK_RELATCH_STEPS) || !same_host(s, &from) ||
 		    (size_t)n > sizeof(buf) || r->ident(r->arg, buf, (size_t)n, &stream,
 		    &seq) != 0 || !latch(s, &from, stream, seq))) {
 			s->strangers++;
 			continue;
 		}
 		/* from the peer (or the NAT'd far end just latched): the media's, whole or not */
-		if (r->take(r->arg, buf, (size_t)n > sizeof(buf) ? 0 : (size_t)n) == 1)
+		if (r->take(r->arg, buf, (size_t)n > sizeof(buf) ? 0 : (size_t)n) == 1) {
 			s->heard = 1;
+			s->silent = 0;
+		}
 	}
 	return 0;
 }
@@ -267,6 +273,8 @@ mediasock_step(struct mediasock *s, const atomic_int *abort, const struct medias
 	}
 	if (drain(s, r) != 0)
 		return -1;
+	if (s->silent < MEDIASOCK_RELATCH_STEPS)
+		s->silent++;
 	/* A worker that was not scheduled for a while sends one step late rather than a
 	 * burst of them: the far end's buffer takes a late packet, not a flood. */
 	if (left < -BEHIND_MAX_NS)

@@ -6,8 +6,12 @@
  * picks its own source ports (most do, even for a port its router forwards to it) sends from
  * its router's address but another port. Until the peer has been heard from, a source on the
  * peer's address that sends MEDIASOCK_LATCH_RUN packets in sequence from one stream is taken
- * as the peer (for both directions), once; a stranger's scattered packets never are. Nothing
- * here blocks beyond one step's wait, and every read is capped at MEDIASOCK_DATAGRAM_MAX. */
+ * as the peer (for both directions); a stranger's scattered packets never are. The same holds
+ * once the peer has been silent for MEDIASOCK_RELATCH_STEPS: a NAT may move the far end's
+ * packets to another port mid-call (two routers whose first packets of a call cross each
+ * other's mapping, a connection tracking entry that expired), and the stream that goes on
+ * from there is the far end's. Nothing here blocks beyond one step's wait, and every read is
+ * capped at MEDIASOCK_DATAGRAM_MAX. */
 #ifndef NETCFAX_MEDIASOCK_H
 #define NETCFAX_MEDIASOCK_H
 
@@ -19,6 +23,8 @@
 #define MEDIASOCK_DATAGRAM_MAX 1500  /* longer datagrams are refused, not read in part */
 #define MEDIASOCK_LATCH_RUN    4     /* packets in sequence from another port of the peer's
                                       * address before it is taken as the peer */
+#define MEDIASOCK_RELATCH_STEPS 10   /* steps (200 ms) without a packet from the peer after
+                                      * which another port may be latched again */
 
 struct mediasock;
 
@@ -32,10 +38,10 @@ struct mediasock_opts {
 /* What the media makes of the datagrams the socket reads for it. */
 struct mediasock_reader {
 	/* A datagram from the peer. 1 when the media took it as one of its packets (the peer
-	 * has then been heard: no latching from now on), 0 when it did not (the media counts
-	 * why: malformed, another payload). */
+	 * has then been heard: no latching while it goes on), 0 when it did not (the media
+	 * counts why: malformed, another payload). */
 	int  (*take)(void *arg, const uint8_t *buf, size_t len);
-	/* A datagram from another port of the peer's address before the peer was heard: 0 with
+	/* A datagram from another port of the peer's address while it may be latched: 0 with
 	 * its stream (an RTP SSRC; 0 where the media has none) and sequence number, or -1 when
 	 * it is not a packet of this media (a stranger's). */
 	int  (*ident)(void *arg, const uint8_t *buf, size_t len, uint32_t *stream, uint16_t *seq);

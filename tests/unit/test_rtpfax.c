@@ -23,6 +23,7 @@
 #include "check.h"
 #include "faxcall.h"
 #include "faxpages.h"
+#include "mediasock.h"
 #include "rtp.h"
 #include "rtpaudio.h"
 
@@ -426,8 +427,10 @@ test_peer_filters(void)
 
 /* A far end behind a NAT that picks its own source port: its stream comes from another port
  * of the negotiated address. Scattered packets from there are strangers; four in sequence
- * from one stream latch the media onto that port (ours then go there too); once latched (or
- * once the negotiated port was heard), no other port is taken. */
+ * from one stream latch the media onto that port (ours then go there too); while the latched
+ * port (or the negotiated one, once heard) goes on, no other port is taken; once it has been
+ * silent for MEDIASOCK_RELATCH_STEPS, a run from another port moves the media there (a NAT
+ * that moved the far end's packets mid-call). */
 static void
 test_latch(void)
 {
@@ -500,6 +503,27 @@ test_latch(void)
 		rtpaudio_ops.stats(m, &st);
 		CHECK_INT(st.strangers - before, 5);
 		CHECK_INT(st.latched, 1);
+	}
+	/* the latched port falls silent; the third port's stream goes on: taken there */
+	for (int i = 0; i < MEDIASOCK_RELATCH_STEPS; i++)
+		CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		struct rtp_packet p = { 0, 8, (uint16_t)(305 + i), (uint32_t)(305 + i) * 160, 11,
+		    frame, 160 };
+		int n = rtp_build(buf, sizeof(buf), &p);
+
+		sendto(fdo, buf, (size_t)n, 0, (struct sockaddr *)&me, sizeof(me));
+	}
+	CHECK_INT(rtpaudio_ops.step(m, NULL), 0);
+	rtpaudio_ops.stats(m, &st);
+	CHECK_INT(st.latched, 2);
+	CHECK_INT(rtpaudio_ops.send(m, frame, sizeof(frame)), 0);
+	{
+		struct pollfd pf = { fdo, POLLIN, 0 };
+
+		CHECK_INT(poll(&pf, 1, 2000), 1);
+		CHECK((int)recvfrom(fdo, buf, sizeof(buf), 0, (struct sockaddr *)&got, &len) > 0);
+		CHECK(got.sin_port == me.sin_port);
 	}
 	rtpaudio_ops.free(m);
 	close(fdn);
