@@ -1298,3 +1298,101 @@ Content-Length: 0\r
     return call % (OFFER, """<recv response="200" rrs="true"><action><ereg regexp=".*" \
 search_in="hdr" header="To:" check_it="true" assign_to="peer_to"/></action></recv>
 """ + body)
+
+
+def uac_tones_then_glare(pcap, t38_answer, via, dest):
+    """A fax caller (as uac_tones_then_answer_reinvites, through the carrier via) whose own
+    re-INVITE to T.38 crosses the answering side's: on that side's re-INVITE it sends its own
+    (to dest), which that side refuses 491 as its own is pending, and only then answers
+    theirs 491 too (RFC 3261 14.2). By 14.1 the answering side, which does not own the
+    Call-ID, waits at most 2 s and sends its re-INVITE again, while this caller would wait
+    2.1 to 4 s: it sends nothing more and answers that one 200 (t38_answer). BYE 4.5 s later,
+    so that any further re-INVITE reaches it first and fails the scenario (an unexpected
+    message)."""
+    def setdest(hostport):
+        host, port = hostport.rsplit(":", 1)
+        return ("<nop><action><setdest host=\"%s\" port=\"%s\" protocol=\"udp\"/>"
+                "</action></nop>\n" % (host, port))
+
+    def keep(header, var, occurrence=1):
+        return ("<ereg regexp=\".*\" search_in=\"hdr\" header=\"%s:\" occurrence=\"%d\" "
+                "check_it=\"true\" assign_to=\"%s\"/>" % (header, occurrence, var))
+    ours = "From: <sip:4420794600@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\r"
+    body = _ack_2xx(1) + """<nop><action><exec play_pcap_audio="%(pcap)s"/></action></nop>
+<recv request="INVITE"><action>%(keep)s</action></recv>
+%(to_dest)s<send><![CDATA[
+INVITE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+%(ours)s
+To: [$peer_to]\r
+[last_Call-ID:]\r
+CSeq: 2 INVITE\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Max-Forwards: 70\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%(offer)s]]></send>
+<recv response="100" optional="true"/>
+<recv response="491"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0\r
+[last_Via:]\r
+%(ours)s
+[last_To:]\r
+[last_Call-ID:]\r
+CSeq: 2 ACK\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+%(to_via)s<send><![CDATA[
+SIP/2.0 491 Request Pending\r
+Via: [$g_via]\r
+Via: [$g_via2]\r
+From: [$g_from]\r
+To: [$g_to]\r
+Call-ID: [$g_callid]\r
+CSeq: [$g_cseq]\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv request="ACK"/>
+<recv request="INVITE"/>
+<send><![CDATA[
+SIP/2.0 200 OK\r
+[last_Via:]\r
+[last_From:]\r
+[last_To:]\r
+[last_Call-ID:]\r
+[last_CSeq:]\r
+Contact: <sip:4420794600@[local_ip]:[local_port]>\r
+Content-Type: application/sdp\r
+Content-Length: [len]\r
+\r
+%(answer)s]]></send>
+<recv request="ACK"/>
+<pause milliseconds="4500"/>
+%(to_dest)s<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0\r
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\r
+%(ours)s
+To: [$peer_to]\r
+[last_Call-ID:]\r
+CSeq: 3 BYE\r
+Max-Forwards: 70\r
+Content-Length: 0\r
+\r
+]]></send>
+<recv response="200"/>""" % {"pcap": pcap, "to_dest": setdest(dest), "to_via": setdest(via),
+                             "ours": ours, "offer": T38_OFFER, "answer": t38_answer,
+                             "keep": keep("Via", "g_via") + keep("Via", "g_via2", 2) +
+                             keep("From", "g_from") +
+                             keep("To", "g_to") + keep("Call-ID", "g_callid") +
+                             keep("CSeq", "g_cseq")}
+    call = UAC_CALL.replace("Max-Forwards: 70\r\nContent-Type",
+                            "Record-Route: <sip:%s;lr>\r\nMax-Forwards: 70\r\nContent-Type"
+                            % via, 1)
+    return call % (OFFER, """<recv response="200" rrs="true"><action><ereg regexp=".*" \
+search_in="hdr" header="To:" check_it="true" assign_to="peer_to"/></action></recv>
+""" + body)

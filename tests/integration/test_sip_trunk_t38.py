@@ -2,7 +2,8 @@
 """T.38 on the SIP trunk, with the parts of test_sip_trunk.py (two netcfaxd servers and
 Debian's kamailio as the carrier, on loopback): the switch by re-INVITE on the fax tones, an
 offer of T.38 from the start, a refusal that leaves the fax on G.711, and SIPp playing a far
-end that re-INVITEs, refreshes the session or answers our re-INVITE 491."""
+end that re-INVITEs, refreshes the session, answers our re-INVITE 491, or sends its own
+re-INVITE across ours (glare)."""
 import os
 import re
 import sys
@@ -157,6 +158,27 @@ class TrunkT38(unittest.TestCase):
         m = re.search(r"crossed one of the far end's \(491\): again in (\d+) ms", text)
         self.assertIsNotNone(m, text)
         self.assertLessEqual(int(m.group(1)), 2000)   # the chosen wait, not a measured time
+
+    def test_glare_our_reinvite_crosses_theirs_ours_again_first(self):
+        # SIPp calls alice with CNG: the US (answering, t38 = reinvite) re-INVITEs to T.38
+        # and SIPp's own re-INVITE to T.38 crosses it; each is refused 491. The US does not
+        # own the Call-ID: it waits at most 2 s and sends its re-INVITE once more, before
+        # SIPp's 2.1 s would be over; SIPp takes it (200, T.38), and hangs up 4.5 s later
+        pcap = os.path.join(nt.make_temp_dir(self, prefix="ncfx-cng-"), "cng.pcap")
+        siplab.cng_pcap(pcap)
+        us_log = self.us.log_size()
+        us = "%s:%s" % (nt.HOST, self.us_trunk["port"])
+        far = siplab.Sipp(self, None, scenario=siplab.uac_tones_then_glare(
+            pcap, siplab.T38_OFFER, via=self.kam.registrar, dest=us),
+            service=digits(US_ALICE), dest=us)
+        self.assertEqual(far.wait(), 0, far.errors() + self.us.log_since(us_log)[-3000:])
+        text = wait_text(self.us, lambda t: "the far end hung up" in t, us_log)
+        self.assertEqual(text.count("fax tones heard: re-INVITE to T.38"), 1, text)
+        m = re.search(r"crossed one of the far end's \(491\): again in (\d+) ms", text)
+        self.assertIsNotNone(m, text)
+        self.assertLessEqual(int(m.group(1)), 2000)   # the chosen wait, not a measured time
+        self.assertEqual(text.count("the far end took T.38"), 1, text)
+        self.assertNotIn("re-INVITE to T.38 accepted", text)
 
     def test_session_refresh_in_audio_answered_with_ours(self):
         # a session timer's refresh: the same audio offer again, 200 with our audio stream
