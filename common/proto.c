@@ -10,11 +10,12 @@
  * TAGS(a, b, ...) is the set of up to 32 tags as a constant initializer; a longer list does
  * not compile (the 33rd would land in `extra`, whose array would get a negative size).
  */
+#define TAGSET_WORDS 2
+
 struct tagset {
-	uint64_t w[2];
+	uint64_t w[TAGSET_WORDS];
 };
 
-#define TAGSET_WORDS 2
 #define TAG_BIT(w, t) ((t) != 0 && (t) / 64 == (w) ? UINT64_C(1) << ((t) % 64) : 0)
 #define TAGS_W_(w, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, \
     a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, extra, \
