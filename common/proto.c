@@ -4,7 +4,57 @@
 
 #include <string.h>
 
-#define BIT(t) (UINT64_C(1) << (t))
+/*
+ * A set of tags, for what a message must and may carry: tag t is bit t % 64 of word t / 64.
+ * Two words hold every tag below 128 without a 128-bit integer, which 32-bit targets lack.
+ * TAGS(a, b, ...) is the set of up to 32 tags as a constant initializer; a longer list does
+ * not compile (the 33rd would land in `extra`, whose array would get a negative size).
+ */
+#define TAGSET_WORDS 2
+
+struct tagset {
+	uint64_t w[TAGSET_WORDS];
+};
+
+#define TAG_BIT(w, t) ((t) != 0 && (t) / 64 == (w) ? UINT64_C(1) << ((t) % 64) : 0)
+#define TAGS_W_(w, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, \
+    a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, extra, \
+    ...) \
+    (TAG_BIT(w, a1) | TAG_BIT(w, a2) | TAG_BIT(w, a3) | TAG_BIT(w, a4) | TAG_BIT(w, a5) | \
+    TAG_BIT(w, a6) | TAG_BIT(w, a7) | TAG_BIT(w, a8) | TAG_BIT(w, a9) | TAG_BIT(w, a10) | \
+    TAG_BIT(w, a11) | TAG_BIT(w, a12) | TAG_BIT(w, a13) | TAG_BIT(w, a14) | \
+    TAG_BIT(w, a15) | TAG_BIT(w, a16) | TAG_BIT(w, a17) | TAG_BIT(w, a18) | \
+    TAG_BIT(w, a19) | TAG_BIT(w, a20) | TAG_BIT(w, a21) | TAG_BIT(w, a22) | \
+    TAG_BIT(w, a23) | TAG_BIT(w, a24) | TAG_BIT(w, a25) | TAG_BIT(w, a26) | \
+    TAG_BIT(w, a27) | TAG_BIT(w, a28) | TAG_BIT(w, a29) | TAG_BIT(w, a30) | \
+    TAG_BIT(w, a31) | TAG_BIT(w, a32) | 0 * sizeof(char[(extra) == 0 ? 1 : -1]))
+#define TAGS_W(w, ...) TAGS_W_(w, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+#define TAGS(...) { { TAGS_W(0, __VA_ARGS__), TAGS_W(1, __VA_ARGS__) } }
+#define NO_TAGS { { 0, 0 } }
+
+static int
+tagset_has(const struct tagset *s, unsigned t)
+{
+	return t / 64 < TAGSET_WORDS && ((s->w[t / 64] >> (t % 64)) & 1) != 0;
+}
+
+static void
+tagset_add(struct tagset *s, unsigned t)
+{
+	if (t / 64 < TAGSET_WORDS)
+		s->w[t / 64] |= UINT64_C(1) << (t % 64);
+}
+
+/* 1 if every tag of sub is in s. */
+static int
+tagset_covers(const struct tagset *s, const struct tagset *sub)
+{
+	for (int i = 0; i < TAGSET_WORDS; i++)
+		if ((s->w[i] & sub->w[i]) != sub->w[i])
+			return 0;
+	return 1;
+}
 
 static uint16_t
 get16(const uint8_t *p)
@@ -93,88 +143,82 @@ static const struct tag_spec {
 	[NCFX_T_COVER_TO]      = { NCFX_AT_STR, NCFX_COVER_MAX, 0 },
 	[NCFX_T_SUBJECT]       = { NCFX_AT_STR, NCFX_SUBJECT_MAX, 0 },
 	[NCFX_T_RESUME_TOKEN]  = { NCFX_AT_BYTES, 32, 0 },
+	[NCFX_T_MEDIA]         = { NCFX_AT_STR, NCFX_MEDIA_MAX, 0 },
 };
-_Static_assert(NCFX_T__COUNT <= 64, "attribute presence is a 64-bit mask");
+_Static_assert(NCFX_T__COUNT <= 64 * TAGSET_WORDS, "a struct tagset holds every tag");
 
-/* Which attributes each message must and may carry. Tags outside both masks are skipped,
- * so a later minor revision can add optional attributes without breaking older peers. */
+/* Which attributes each message must and may carry. Tags in neither set are skipped, so a
+ * later minor revision can add optional attributes without breaking older peers. */
 /* What JOB_INFO may say about a job's sending. */
-#define JOB_DETAIL (BIT(NCFX_T_PRIORITY) | BIT(NCFX_T_SEND_AT) | BIT(NCFX_T_KILL_AT) | \
-    BIT(NCFX_T_MAX_TRIES) | BIT(NCFX_T_MAX_DIALS) | BIT(NCFX_T_TRIES) | BIT(NCFX_T_DIALS) | \
-    BIT(NCFX_T_NEXT_TRY) | BIT(NCFX_T_PAGE) | BIT(NCFX_T_BIT_RATE) | BIT(NCFX_T_REMOTE_ID) | \
-    BIT(NCFX_T_ECM) | BIT(NCFX_T_RESOLUTION))
+#define JOB_DETAIL NCFX_T_PRIORITY, NCFX_T_SEND_AT, NCFX_T_KILL_AT, NCFX_T_MAX_TRIES, \
+    NCFX_T_MAX_DIALS, NCFX_T_TRIES, NCFX_T_DIALS, NCFX_T_NEXT_TRY, NCFX_T_PAGE, \
+    NCFX_T_BIT_RATE, NCFX_T_REMOTE_ID, NCFX_T_ECM, NCFX_T_RESOLUTION, NCFX_T_MEDIA
 /* What INBOX_INFO says about a received fax. */
-#define FAX_DETAIL (BIT(NCFX_T_DEST) | BIT(NCFX_T_REMOTE_ID) | BIT(NCFX_T_PAGES) | \
-    BIT(NCFX_T_SIZE) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_READ) | BIT(NCFX_T_BIT_RATE) | \
-    BIT(NCFX_T_ECM) | BIT(NCFX_T_RESOLUTION) | BIT(NCFX_T_TEXT))
+#define FAX_DETAIL NCFX_T_DEST, NCFX_T_REMOTE_ID, NCFX_T_PAGES, NCFX_T_SIZE, NCFX_T_CREATED, \
+    NCFX_T_READ, NCFX_T_BIT_RATE, NCFX_T_ECM, NCFX_T_RESOLUTION, NCFX_T_TEXT, NCFX_T_MEDIA
 
 static const struct msg_spec {
-	uint16_t    type;
-	const char *name;
-	uint64_t    required;
-	uint64_t    optional;
+	uint16_t      type;
+	const char   *name;
+	struct tagset required;
+	struct tagset optional;
 } msgs[] = {
-	{ NCFX_MSG_HELLO, "HELLO", BIT(NCFX_T_VERSION_MIN) | BIT(NCFX_T_VERSION_MAX),
-	  BIT(NCFX_T_SOFTWARE) },
-	{ NCFX_MSG_HELLO_OK, "HELLO_OK", BIT(NCFX_T_VERSION) | BIT(NCFX_T_MAX_FRAME),
-	  BIT(NCFX_T_SOFTWARE) | BIT(NCFX_T_SERVER_NAME) | BIT(NCFX_T_HEARTBEAT) |
-	  BIT(NCFX_T_MAX_DOCUMENT) },
-	{ NCFX_MSG_ERROR, "ERROR", BIT(NCFX_T_ERROR_CODE),
-	  BIT(NCFX_T_REASON) | BIT(NCFX_T_RETRY_AFTER) },
-	{ NCFX_MSG_OK, "OK", 0, BIT(NCFX_T_TEXT) | BIT(NCFX_T_PAGES) },
-	{ NCFX_MSG_PING, "PING", 0, BIT(NCFX_T_SEQ) },
-	{ NCFX_MSG_PONG, "PONG", 0, BIT(NCFX_T_SEQ) },
-	{ NCFX_MSG_BYE, "BYE", 0, BIT(NCFX_T_REASON) },
-	{ NCFX_MSG_LOGIN, "LOGIN", BIT(NCFX_T_USER) | BIT(NCFX_T_PASSWORD),
-	  BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE) | BIT(NCFX_T_SEQ) | BIT(NCFX_T_PATH) |
-	  BIT(NCFX_T_RESUME_TOKEN) },
-	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_USER) |
-	  BIT(NCFX_T_SCP_SECRET) | BIT(NCFX_T_OBSERVED_ADDR),
-	  BIT(NCFX_T_SEQ) | BIT(NCFX_T_OBSERVED_PORT) | BIT(NCFX_T_RELAY) |
-	  BIT(NCFX_T_RESUME_TOKEN) },
-	{ NCFX_MSG_LOGOUT, "LOGOUT", 0, 0 },
-	{ NCFX_MSG_SCP_REGISTER, "SCP_REGISTER", BIT(NCFX_T_SCP_PORT) | BIT(NCFX_T_SCP_MODE), 0 },
-	{ NCFX_MSG_SCP_PROBE, "SCP_PROBE", BIT(NCFX_T_SCP_PORT), 0 },
-	{ NCFX_MSG_SCP_PROBE_RESULT, "SCP_PROBE_RESULT", BIT(NCFX_T_PROBE_RESULT) |
-	  BIT(NCFX_T_OBSERVED_ADDR) | BIT(NCFX_T_ELAPSED_MS) | BIT(NCFX_T_RELAY),
-	  BIT(NCFX_T_REASON) },
-	{ NCFX_MSG_JOB_SUBMIT, "JOB_SUBMIT", BIT(NCFX_T_SIZE) | BIT(NCFX_T_FORMAT) | BIT(NCFX_T_DEST) |
-	  BIT(NCFX_T_SHA256), BIT(NCFX_T_FILENAME) | BIT(NCFX_T_RESOLUTION) | BIT(NCFX_T_PAPER) |
-	  BIT(NCFX_T_PRIORITY) | BIT(NCFX_T_SEND_AT) | BIT(NCFX_T_KILL_AT) | BIT(NCFX_T_MAX_TRIES) |
-	  BIT(NCFX_T_MAX_DIALS) | BIT(NCFX_T_COUNT) | BIT(NCFX_T_PART) | BIT(NCFX_T_COVER_FROM) |
-	  BIT(NCFX_T_COVER_TO) | BIT(NCFX_T_SUBJECT) },
-	{ NCFX_MSG_UPLOAD_READY, "UPLOAD_READY", BIT(NCFX_T_UPLOAD_ID), 0 },
-	{ NCFX_MSG_UPLOAD_CHUNK, "UPLOAD_CHUNK", BIT(NCFX_T_UPLOAD_ID) | BIT(NCFX_T_OFFSET) |
-	  BIT(NCFX_T_DATA), 0 },
-	{ NCFX_MSG_UPLOAD_END, "UPLOAD_END", BIT(NCFX_T_UPLOAD_ID), 0 },
-	{ NCFX_MSG_JOB_LIST, "JOB_LIST", 0, 0 },
-	{ NCFX_MSG_JOB_INFO, "JOB_INFO", BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_STATE),
-	  BIT(NCFX_T_DEST) | BIT(NCFX_T_FILENAME) | BIT(NCFX_T_SIZE) | BIT(NCFX_T_FORMAT) |
-	  BIT(NCFX_T_PAGES) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_UPDATED) | BIT(NCFX_T_OWNER) |
-	  BIT(NCFX_T_TEXT) | JOB_DETAIL },
-	{ NCFX_MSG_JOB_LIST_END, "JOB_LIST_END", BIT(NCFX_T_COUNT), 0 },
-	{ NCFX_MSG_JOB_CANCEL, "JOB_CANCEL", BIT(NCFX_T_JOB_ID), 0 },
-	{ NCFX_MSG_JOB_SUSPEND, "JOB_SUSPEND", BIT(NCFX_T_JOB_ID), 0 },
-	{ NCFX_MSG_JOB_RESUME, "JOB_RESUME", BIT(NCFX_T_JOB_ID), 0 },
-	{ NCFX_MSG_SCP_BIND, "SCP_BIND", BIT(NCFX_T_SESSION_ID) | BIT(NCFX_T_SCP_PROOF), 0 },
-	{ NCFX_MSG_SCP_BIND_OK, "SCP_BIND_OK", BIT(NCFX_T_SCP_PROOF), 0 },
-	{ NCFX_MSG_NOTIFY, "NOTIFY", BIT(NCFX_T_SEQ) | BIT(NCFX_T_EVENT),
-	  BIT(NCFX_T_JOB_ID) | BIT(NCFX_T_TEXT) | BIT(NCFX_T_CREATED) | BIT(NCFX_T_STATE) |
-	  BIT(NCFX_T_DEST) | BIT(NCFX_T_FILENAME) | BIT(NCFX_T_PAGE) | BIT(NCFX_T_PAGES) |
-	  BIT(NCFX_T_BIT_RATE) | BIT(NCFX_T_ECM) | BIT(NCFX_T_REMOTE_ID) | BIT(NCFX_T_FAX_ID) },
-	{ NCFX_MSG_NOTIFY_ACK, "NOTIFY_ACK", BIT(NCFX_T_SEQ), 0 },
-	{ NCFX_MSG_NOTIFY_PATH, "NOTIFY_PATH", BIT(NCFX_T_PATH), BIT(NCFX_T_REASON) },
-	{ NCFX_MSG_PATH_RETRY, "PATH_RETRY", 0, 0 },
-	{ NCFX_MSG_FILE_GET, "FILE_GET", BIT(NCFX_T_FAX_ID),
-	  BIT(NCFX_T_FORMAT) | BIT(NCFX_T_OFFSET) },
-	{ NCFX_MSG_FILE_CHUNK, "FILE_CHUNK", BIT(NCFX_T_OFFSET) | BIT(NCFX_T_DATA),
-	  BIT(NCFX_T_SIZE) | BIT(NCFX_T_SHA256) | BIT(NCFX_T_FAX_ID) |
-	  BIT(NCFX_T_FORMAT) },
-	{ NCFX_MSG_INBOX_LIST, "INBOX_LIST", 0, BIT(NCFX_T_READ) },
-	{ NCFX_MSG_INBOX_INFO, "INBOX_INFO", BIT(NCFX_T_FAX_ID), FAX_DETAIL },
-	{ NCFX_MSG_INBOX_LIST_END, "INBOX_LIST_END", BIT(NCFX_T_COUNT), 0 },
-	{ NCFX_MSG_INBOX_MARK, "INBOX_MARK", BIT(NCFX_T_FAX_ID) | BIT(NCFX_T_READ), 0 },
-	{ NCFX_MSG_INBOX_DELETE, "INBOX_DELETE", BIT(NCFX_T_FAX_ID), 0 },
+	{ NCFX_MSG_HELLO, "HELLO", TAGS(NCFX_T_VERSION_MIN, NCFX_T_VERSION_MAX),
+	  TAGS(NCFX_T_SOFTWARE) },
+	{ NCFX_MSG_HELLO_OK, "HELLO_OK", TAGS(NCFX_T_VERSION, NCFX_T_MAX_FRAME),
+	  TAGS(NCFX_T_SOFTWARE, NCFX_T_SERVER_NAME, NCFX_T_HEARTBEAT, NCFX_T_MAX_DOCUMENT) },
+	{ NCFX_MSG_ERROR, "ERROR", TAGS(NCFX_T_ERROR_CODE),
+	  TAGS(NCFX_T_REASON, NCFX_T_RETRY_AFTER) },
+	{ NCFX_MSG_OK, "OK", NO_TAGS, TAGS(NCFX_T_TEXT, NCFX_T_PAGES) },
+	{ NCFX_MSG_PING, "PING", NO_TAGS, TAGS(NCFX_T_SEQ) },
+	{ NCFX_MSG_PONG, "PONG", NO_TAGS, TAGS(NCFX_T_SEQ) },
+	{ NCFX_MSG_BYE, "BYE", NO_TAGS, TAGS(NCFX_T_REASON) },
+	{ NCFX_MSG_LOGIN, "LOGIN", TAGS(NCFX_T_USER, NCFX_T_PASSWORD),
+	  TAGS(NCFX_T_SCP_PORT, NCFX_T_SCP_MODE, NCFX_T_SEQ, NCFX_T_PATH, NCFX_T_RESUME_TOKEN) },
+	{ NCFX_MSG_LOGIN_OK, "LOGIN_OK", TAGS(NCFX_T_SESSION_ID, NCFX_T_USER, NCFX_T_SCP_SECRET,
+	  NCFX_T_OBSERVED_ADDR),
+	  TAGS(NCFX_T_SEQ, NCFX_T_OBSERVED_PORT, NCFX_T_RELAY, NCFX_T_RESUME_TOKEN) },
+	{ NCFX_MSG_LOGOUT, "LOGOUT", NO_TAGS, NO_TAGS },
+	{ NCFX_MSG_SCP_REGISTER, "SCP_REGISTER", TAGS(NCFX_T_SCP_PORT, NCFX_T_SCP_MODE), NO_TAGS },
+	{ NCFX_MSG_SCP_PROBE, "SCP_PROBE", TAGS(NCFX_T_SCP_PORT), NO_TAGS },
+	{ NCFX_MSG_SCP_PROBE_RESULT, "SCP_PROBE_RESULT", TAGS(NCFX_T_PROBE_RESULT,
+	  NCFX_T_OBSERVED_ADDR, NCFX_T_ELAPSED_MS, NCFX_T_RELAY),
+	  TAGS(NCFX_T_REASON) },
+	{ NCFX_MSG_JOB_SUBMIT, "JOB_SUBMIT", TAGS(NCFX_T_SIZE, NCFX_T_FORMAT, NCFX_T_DEST,
+	  NCFX_T_SHA256), TAGS(NCFX_T_FILENAME, NCFX_T_RESOLUTION, NCFX_T_PAPER,
+	  NCFX_T_PRIORITY, NCFX_T_SEND_AT, NCFX_T_KILL_AT, NCFX_T_MAX_TRIES,
+	  NCFX_T_MAX_DIALS, NCFX_T_COUNT, NCFX_T_PART, NCFX_T_COVER_FROM,
+	  NCFX_T_COVER_TO, NCFX_T_SUBJECT) },
+	{ NCFX_MSG_UPLOAD_READY, "UPLOAD_READY", TAGS(NCFX_T_UPLOAD_ID), NO_TAGS },
+	{ NCFX_MSG_UPLOAD_CHUNK, "UPLOAD_CHUNK", TAGS(NCFX_T_UPLOAD_ID, NCFX_T_OFFSET,
+	  NCFX_T_DATA), NO_TAGS },
+	{ NCFX_MSG_UPLOAD_END, "UPLOAD_END", TAGS(NCFX_T_UPLOAD_ID), NO_TAGS },
+	{ NCFX_MSG_JOB_LIST, "JOB_LIST", NO_TAGS, NO_TAGS },
+	{ NCFX_MSG_JOB_INFO, "JOB_INFO", TAGS(NCFX_T_JOB_ID, NCFX_T_STATE),
+	  TAGS(NCFX_T_DEST, NCFX_T_FILENAME, NCFX_T_SIZE, NCFX_T_FORMAT, NCFX_T_PAGES,
+	  NCFX_T_CREATED, NCFX_T_UPDATED, NCFX_T_OWNER, NCFX_T_TEXT, JOB_DETAIL) },
+	{ NCFX_MSG_JOB_LIST_END, "JOB_LIST_END", TAGS(NCFX_T_COUNT), NO_TAGS },
+	{ NCFX_MSG_JOB_CANCEL, "JOB_CANCEL", TAGS(NCFX_T_JOB_ID), NO_TAGS },
+	{ NCFX_MSG_JOB_SUSPEND, "JOB_SUSPEND", TAGS(NCFX_T_JOB_ID), NO_TAGS },
+	{ NCFX_MSG_JOB_RESUME, "JOB_RESUME", TAGS(NCFX_T_JOB_ID), NO_TAGS },
+	{ NCFX_MSG_SCP_BIND, "SCP_BIND", TAGS(NCFX_T_SESSION_ID, NCFX_T_SCP_PROOF), NO_TAGS },
+	{ NCFX_MSG_SCP_BIND_OK, "SCP_BIND_OK", TAGS(NCFX_T_SCP_PROOF), NO_TAGS },
+	{ NCFX_MSG_NOTIFY, "NOTIFY", TAGS(NCFX_T_SEQ, NCFX_T_EVENT),
+	  TAGS(NCFX_T_JOB_ID, NCFX_T_TEXT, NCFX_T_CREATED, NCFX_T_STATE, NCFX_T_DEST,
+	  NCFX_T_FILENAME, NCFX_T_PAGE, NCFX_T_PAGES, NCFX_T_BIT_RATE, NCFX_T_ECM,
+	  NCFX_T_REMOTE_ID, NCFX_T_FAX_ID, NCFX_T_MEDIA) },
+	{ NCFX_MSG_NOTIFY_ACK, "NOTIFY_ACK", TAGS(NCFX_T_SEQ), NO_TAGS },
+	{ NCFX_MSG_NOTIFY_PATH, "NOTIFY_PATH", TAGS(NCFX_T_PATH), TAGS(NCFX_T_REASON) },
+	{ NCFX_MSG_PATH_RETRY, "PATH_RETRY", NO_TAGS, NO_TAGS },
+	{ NCFX_MSG_FILE_GET, "FILE_GET", TAGS(NCFX_T_FAX_ID),
+	  TAGS(NCFX_T_FORMAT, NCFX_T_OFFSET) },
+	{ NCFX_MSG_FILE_CHUNK, "FILE_CHUNK", TAGS(NCFX_T_OFFSET, NCFX_T_DATA),
+	  TAGS(NCFX_T_SIZE, NCFX_T_SHA256, NCFX_T_FAX_ID, NCFX_T_FORMAT) },
+	{ NCFX_MSG_INBOX_LIST, "INBOX_LIST", NO_TAGS, TAGS(NCFX_T_READ) },
+	{ NCFX_MSG_INBOX_INFO, "INBOX_INFO", TAGS(NCFX_T_FAX_ID), TAGS(FAX_DETAIL) },
+	{ NCFX_MSG_INBOX_LIST_END, "INBOX_LIST_END", TAGS(NCFX_T_COUNT), NO_TAGS },
+	{ NCFX_MSG_INBOX_MARK, "INBOX_MARK", TAGS(NCFX_T_FAX_ID, NCFX_T_READ), NO_TAGS },
+	{ NCFX_MSG_INBOX_DELETE, "INBOX_DELETE", TAGS(NCFX_T_FAX_ID), NO_TAGS },
 };
 
 static const struct msg_spec *
@@ -318,6 +362,7 @@ int
 ncfx_msg_decode(const struct ncfx_frame *f, struct ncfx_msg *m, int *err, const char **reason)
 {
 	const struct msg_spec *spec = msg_spec(f->type);
+	struct tagset seen = NO_TAGS;
 	size_t off = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -340,9 +385,9 @@ ncfx_msg_decode(const struct ncfx_frame *f, struct ncfx_msg *m, int *err, const 
 		val = f->body + off;
 		off += alen;
 		if (tag == 0 || tag >= NCFX_T__COUNT ||
-		    !((spec->required | spec->optional) & BIT(tag)))
+		    !(tagset_has(&spec->required, tag) || tagset_has(&spec->optional, tag)))
 			continue;
-		if (m->present & BIT(tag))
+		if (m->a[tag].p != NULL)
 			FAIL(NCFX_E_PROTOCOL, "duplicate attribute");
 		const struct tag_spec *ts = &tags[tag];
 		int fl = fixed_len(ts->type);
@@ -357,11 +402,12 @@ ncfx_msg_decode(const struct ncfx_frame *f, struct ncfx_msg *m, int *err, const 
 			if (ts->type == NCFX_AT_STR && !valid_text(val, alen))
 				FAIL(NCFX_E_PROTOCOL, "string attribute is not printable UTF-8");
 		}
-		m->present |= BIT(tag);
+		/* val is never NULL, even for an empty value: it points into the body. */
 		m->a[tag].p = val;
 		m->a[tag].len = alen;
+		tagset_add(&seen, tag);
 	}
-	if ((m->present & spec->required) != spec->required)
+	if (!tagset_covers(&seen, &spec->required))
 		FAIL(NCFX_E_PROTOCOL, "required attribute missing");
 	return 0;
 }
@@ -369,7 +415,7 @@ ncfx_msg_decode(const struct ncfx_frame *f, struct ncfx_msg *m, int *err, const 
 int
 ncfx_msg_has(const struct ncfx_msg *m, enum ncfx_tag t)
 {
-	return t > 0 && t < NCFX_T__COUNT && (m->present & BIT(t)) != 0;
+	return t > 0 && t < NCFX_T__COUNT && m->a[t].p != NULL;
 }
 
 uint64_t

@@ -150,6 +150,7 @@ enum ncfx_tag {
 	NCFX_T_COVER_TO,         /* str: the recipient, on the cover page */
 	NCFX_T_SUBJECT,          /* str: the subject, on the cover page */
 	NCFX_T_RESUME_TOKEN,     /* bytes, 0 or 32: a reconnect's proof instead of the scrypt */
+	NCFX_T_MEDIA,            /* str: what carried the fax over the network, "T.38" or "G.711" */
 	NCFX_T__COUNT
 };
 
@@ -219,6 +220,7 @@ enum ncfx_doc_format { NCFX_FMT_TIFF = 1, NCFX_FMT_PDF = 2, NCFX_FMT_PS = 3, NCF
 #define NCFX_REMOTE_ID_MAX 20u          /* T.30 station identity */
 #define NCFX_COVER_MAX     100u         /* COVER_FROM, COVER_TO */
 #define NCFX_SUBJECT_MAX   200u
+#define NCFX_MEDIA_MAX     16u          /* MEDIA: "T.38", "G.711" */
 #define NCFX_PARTS_MAX     16u          /* documents in one job */
 
 /* Job states, as a fax server's: pending (ready to dial), sleeping (waiting for its send-at
@@ -237,12 +239,12 @@ struct ncfx_frame {
 	size_t         body_len;
 };
 
-/* A decoded message: each present attribute's value, indexed by tag. */
+/* A decoded message: each present attribute's value, indexed by tag. An attribute is present
+ * when its p is not NULL: a value points into the frame's body even when it is empty. */
 struct ncfx_msg {
 	uint16_t type;
 	uint16_t flags;
 	uint32_t reqid;
-	uint64_t present;                        /* bit (1 << tag) */
 	struct { const uint8_t *p; uint16_t len; } a[NCFX_T__COUNT];
 };
 

@@ -48,12 +48,14 @@ read_reply(const struct ncfx_msg *m)
 	case NCFX_MSG_JOB_INFO:
 		reply_job(m, &j);
 		if (!TERMINATED(j.state_name) || !TERMINATED(j.dest) || !TERMINATED(j.filename) ||
-		    !TERMINATED(j.format) || !TERMINATED(j.text) || !TERMINATED(j.remote_id))
+		    !TERMINATED(j.format) || !TERMINATED(j.text) || !TERMINATED(j.remote_id) ||
+		    !TERMINATED(j.media))
 			abort();
 		break;
 	case NCFX_MSG_INBOX_INFO:
 		reply_fax(m, &f);
-		if (!TERMINATED(f.number) || !TERMINATED(f.remote_id) || !TERMINATED(f.note))
+		if (!TERMINATED(f.number) || !TERMINATED(f.remote_id) || !TERMINATED(f.note) ||
+		    !TERMINATED(f.media))
 			abort();
 		break;
 	case NCFX_MSG_SCP_PROBE_RESULT:

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -35,7 +36,8 @@ check_verdict(int v, const struct notice *nt, const struct notice_acks *a,
 		if ((before->has && nt->n.seq <= before->last) || !after->has ||
 		    after->last != nt->n.seq || a->max_seq < nt->n.seq || !a->due ||
 		    nt->n.event_name == NULL || nt->n.state_name == NULL || nt->n.text == NULL ||
-		    nt->n.dest == NULL || nt->n.filename == NULL || nt->n.remote_id == NULL)
+		    nt->n.dest == NULL || nt->n.filename == NULL || nt->n.remote_id == NULL ||
+		    nt->n.media == NULL || strlen(nt->n.media) > NCFX_MEDIA_MAX)
 			abort();
 	} else if (before->has != after->has || before->last != after->last)
 		abort();

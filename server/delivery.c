@@ -137,6 +137,9 @@ send_one(const struct store_note *n, void *arg)
 		ncfx_put_u8(&w, NCFX_T_ECM, 1);
 	if (n->remote_id[0])
 		ncfx_put_text(&w, NCFX_T_REMOTE_ID, n->remote_id);
+	/* The row's column is read into NCFX_MEDIA_MAX bytes, within the tag's cap. */
+	if (n->media[0])
+		ncfx_put_text(&w, NCFX_T_MEDIA, n->media);
 	if (n->fax)
 		ncfx_put_u64(&w, NCFX_T_FAX_ID, (uint64_t)n->fax);
 	if (n->dest[0])

@@ -387,6 +387,7 @@ on_progress(void *arg)
 	n.bit_rate = pr->p.bit_rate;
 	n.ecm = pr->p.ecm;
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", pr->p.remote_id);
+	snprintf(n.media, sizeof(n.media), "%s", pr->p.media);
 	if (pr->p.event == FAXCALL_CONNECTED)
 		snprintf(n.text, sizeof(n.text), "connected to %s%s%s at %d bit/s%s%s%s%s",
 		    pr->p.remote_id[0] ? "'" : "", pr->p.remote_id[0] ? pr->p.remote_id :
@@ -413,6 +414,7 @@ on_progress(void *arg)
 		j.bit_rate = n.bit_rate;
 		j.ecm = n.ecm;
 		snprintf(j.remote_id, sizeof(j.remote_id), "%s", n.remote_id);
+		snprintf(j.media, sizeof(j.media), "%s", n.media);
 		rc = store_job_save(q->srv->store, &j, NCFX_JOB_ACTIVE, &n);
 	} else
 		rc = store_note_add(q->srv->store, &n);
@@ -459,6 +461,7 @@ file_received(struct server *srv, struct call *c)
 	f.fine = c->job.fine && !c->restandard;
 	f.bit_rate = r->fax.bit_rate;
 	f.ecm = r->fax.ecm;
+	snprintf(f.media, sizeof(f.media), "%s", r->fax.media);
 	if (c->ended[0] || r->fax.callee_completion != 0)
 		snprintf(f.note, sizeof(f.note), "%d page%s; the call ended early: %s", pages,
 		    plural(pages), c->ended[0] ? c->ended :
@@ -470,6 +473,7 @@ file_received(struct server *srv, struct call *c)
 	n.bit_rate = f.bit_rate;
 	n.ecm = f.ecm;
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", f.remote_id);
+	snprintf(n.media, sizeof(n.media), "%s", f.media);
 	snprintf(n.text, sizeof(n.text), "fax received on %s from %s: %d page%s%s%s", f.number,
 	    f.remote_id[0] ? f.remote_id : "an unidentified sender", pages, plural(pages),
 	    f.note[0] ? " (the call ended early)" : "", "");
@@ -506,6 +510,7 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 	n.bit_rate = j->bit_rate;
 	n.ecm = j->ecm;
 	snprintf(n.remote_id, sizeof(n.remote_id), "%s", j->remote_id);
+	snprintf(n.media, sizeof(n.media), "%s", j->media);
 	snprintf(n.text, sizeof(n.text), "%s", text);
 	rc = store_job_save(srv->store, j, NCFX_JOB_ACTIVE, &n);
 	if (rc == 2 && j->state == NCFX_JOB_DONE) {
@@ -677,6 +682,7 @@ call_done(void *arg)
 	j.bit_rate = r->fax.bit_rate;
 	j.ecm = r->fax.ecm;
 	snprintf(j.remote_id, sizeof(j.remote_id), "%s", r->fax.remote_id);
+	snprintf(j.media, sizeof(j.media), "%s", r->fax.media);
 	switch (sent ? FAXCALL_SENT : faxcall_class(r->fax.completion)) {
 	case FAXCALL_SENT:
 		if (!kept) {

@@ -50,6 +50,8 @@ put_fax(struct ncfx_wbuf *w, const struct store_fax *f)
 	ncfx_put_u32(w, NCFX_T_BIT_RATE, (uint32_t)f->bit_rate);
 	ncfx_put_u8(w, NCFX_T_ECM, (uint8_t)(f->ecm != 0));
 	ncfx_put_u8(w, NCFX_T_RESOLUTION, (uint8_t)(f->fine != 0));
+	if (f->media[0])              /* read into NCFX_MEDIA_MAX bytes, within the cap */
+		ncfx_put_text(w, NCFX_T_MEDIA, f->media);
 	if (f->note[0])
 		ncfx_put_str(w, NCFX_T_TEXT, f->note);
 }

@@ -167,6 +167,8 @@ put_job_info(struct ncfx_wbuf *w, const struct store_job *j)
 	if (j->remote_id[0])
 		ncfx_put_text(w, NCFX_T_REMOTE_ID, j->remote_id);
 	ncfx_put_u8(w, NCFX_T_ECM, (uint8_t)(j->ecm != 0));
+	if (j->media[0])              /* read into NCFX_MEDIA_MAX bytes, within the cap */
+		ncfx_put_text(w, NCFX_T_MEDIA, j->media);
 }
 
 static void

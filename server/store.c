@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
@@ -192,6 +192,14 @@ static const char *const schema_v8 =
     "  up INTEGER NOT NULL DEFAULT 0,"
     "  words TEXT NOT NULL DEFAULT '',"
     "  since INTEGER NOT NULL);";
+
+/* Version 9: what carried each fax over the network, "T.38" or "G.711" ('' when not known,
+ * and on the software line), beside the bit rate and ECM of jobs, received faxes and their
+ * notifications. */
+static const char *const schema_v9 =
+    "ALTER TABLE jobs ADD COLUMN media TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE inbox ADD COLUMN media TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE notifications ADD COLUMN media TEXT NOT NULL DEFAULT '';";
 
 /* Version 7: user ids that are never given out again. Stores created with schema 1 (and the
  * first stores of schema 2) have a users table without AUTOINCREMENT, where SQLite hands the
@@ -446,6 +454,7 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 6 && sqlite3_exec(st->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 7 && rebuild_users(st->db, &msg) < 0) ||
 	    (version < 8 && sqlite3_exec(st->db, schema_v8, NULL, NULL, &msg) != SQLITE_OK) ||
+	    (version < 9 && sqlite3_exec(st->db, schema_v9, NULL, NULL, &msg) != SQLITE_OK) ||
 	    /* Not rewritten when current: that would look like a change to the server's poll. */
 	    (version < SCHEMA_VERSION && check_foreign_keys(st->db, &msg) < 0) ||
 	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
@@ -715,7 +724,9 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
 
 #define JOB_COLUMNS "id, owner, dest, filename, doc, size, pages, format, state, created, " \
                     "updated, reason, fine, priority, send_at, kill_at, max_tries, max_dials, " \
-                    "tries, dials, next_try, pages_sent, bit_rate, ecm, remote_id"
+                    "tries, dials, next_try, pages_sent, bit_rate, ecm, remote_id, media"
+
+#define JOB_NCOLUMNS 26
 
 static void
 job_row(sqlite3_stmt *q, struct store_job *j)
@@ -746,6 +757,7 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 	j->bit_rate = sqlite3_column_int(q, 22);
 	j->ecm = sqlite3_column_int(q, 23);
 	copy(j->remote_id, sizeof(j->remote_id), sqlite3_column_text(q, 24));
+	copy(j->media, sizeof(j->media), sqlite3_column_text(q, 25));
 }
 
 static void
@@ -952,7 +964,7 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	q = prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ?, tries = ?, dials = ?, "
-	    "next_try = ?, pages_sent = ?, bit_rate = ?, ecm = ?, remote_id = ? "
+	    "next_try = ?, pages_sent = ?, bit_rate = ?, ecm = ?, remote_id = ?, media = ? "
 	    "WHERE id = ? AND owner = ? AND state = ?");
 	if (q == NULL) {
 		rollback(st);
@@ -968,9 +980,10 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	sqlite3_bind_int(q, 8, j->bit_rate);
 	sqlite3_bind_int(q, 9, j->ecm);
 	sqlite3_bind_text(q, 10, j->remote_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 11, j->id);
-	sqlite3_bind_int64(q, 12, j->owner);
-	sqlite3_bind_int(q, 13, expect);
+	sqlite3_bind_text(q, 11, j->media, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 12, j->id);
+	sqlite3_bind_int64(q, 13, j->owner);
+	sqlite3_bind_int(q, 14, expect);
 	rc = sqlite3_step(q);
 	release(q);
 	if (rc != SQLITE_DONE) {
@@ -1111,7 +1124,7 @@ each_job_named(sqlite3_stmt *q, int (*cb)(const struct store_job *, const char *
 		char user[NCFX_USER_MAX + 1];
 
 		job_row(q, &j);
-		copy(user, sizeof(user), sqlite3_column_text(q, 25));
+		copy(user, sizeof(user), sqlite3_column_text(q, JOB_NCOLUMNS));
 		if (cb(&j, user, arg) != 0)
 			break;
 	}
@@ -1155,7 +1168,7 @@ store_job_failed_since(struct store *st, int64_t since, int limit,
 /* The inbox */
 
 #define FAX_COLUMNS "id, owner, number, remote_id, doc, pages, size, fine, bit_rate, ecm, " \
-                    "read, received, note"
+                    "read, received, note, media"
 
 static void fax_row(sqlite3_stmt *q, struct store_fax *f);
 
@@ -1182,13 +1195,15 @@ fax_row(sqlite3_stmt *q, struct store_fax *f)
 	f->read = sqlite3_column_int(q, 10);
 	f->received = sqlite3_column_int64(q, 11);
 	copy(f->note, sizeof(f->note), sqlite3_column_text(q, 12));
+	copy(f->media, sizeof(f->media), sqlite3_column_text(q, 13));
 }
 
 int
 store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 {
 	sqlite3_stmt *q = prep(st, "INSERT INTO inbox(owner, number, remote_id, doc, pages, size, "
-	    "fine, bit_rate, ecm, read, received, note) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)");
+	    "fine, bit_rate, ecm, read, received, note, media) "
+	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)");
 
 	if (q == NULL)
 		return -1;
@@ -1205,6 +1220,7 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 	sqlite3_bind_int(q, 9, f->ecm);
 	sqlite3_bind_int64(q, 10, f->received);
 	sqlite3_bind_text(q, 11, f->note, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 12, f->media, -1, SQLITE_STATIC);
 	f->id = insert_with_note(st, q, note, note ? &note->fax : NULL);
 	if (f->id < 0)
 		f->id = 0;
@@ -1304,8 +1320,8 @@ note_insert(struct store *st, struct store_note *n)
 	if (rc != SQLITE_ROW)
 		return -1;
 	q = prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created, "
-	    "page, pages, bit_rate, ecm, remote_id, fax) "
-	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "page, pages, bit_rate, ecm, remote_id, fax, media) "
+	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (q == NULL)
 		return -1;
 	if (n->created == 0)
@@ -1323,6 +1339,7 @@ note_insert(struct store *st, struct store_note *n)
 	sqlite3_bind_int(q, 11, n->ecm);
 	sqlite3_bind_text(q, 12, n->remote_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 13, n->fax);
+	sqlite3_bind_text(q, 14, n->media, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	release(q);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -1346,7 +1363,7 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
     int (*cb)(const struct store_note *, void *), void *arg)
 {
 	sqlite3_stmt *q = prep(st, "SELECT n.seq, n.event, n.job, n.state, n.text, n.created, "
-	    "j.dest, j.filename, n.page, n.pages, n.bit_rate, n.ecm, n.remote_id, n.fax "
+	    "j.dest, j.filename, n.page, n.pages, n.bit_rate, n.ecm, n.remote_id, n.fax, n.media "
 	    "FROM notifications n LEFT JOIN jobs j ON j.id = n.job "
 	    "WHERE n.user = ? AND n.seq > ? ORDER BY n.seq LIMIT ?");
 	int rc, count = 0;
@@ -1374,6 +1391,7 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 		n.ecm = sqlite3_column_int(q, 11);
 		copy(n.remote_id, sizeof(n.remote_id), sqlite3_column_text(q, 12));
 		n.fax = sqlite3_column_int64(q, 13);
+		copy(n.media, sizeof(n.media), sqlite3_column_text(q, 14));
 		count++;
 		if (cb(&n, arg) != 0)
 			break;

@@ -46,6 +46,8 @@ struct store_job {
 	int     bit_rate;
 	int     ecm;
 	char    remote_id[NCFX_REMOTE_ID_MAX + 1];
+	char    media[NCFX_MEDIA_MAX + 1];   /* what carried the last call: "T.38", "G.711", or
+	                                      * "" (not known, the software line) (schema 9) */
 };
 
 /* A received fax in a user's inbox. */
@@ -63,6 +65,7 @@ struct store_fax {
 	int     read;
 	int64_t received;
 	char    note[256];                        /* e.g. "2 of 3 pages: the call dropped" */
+	char    media[NCFX_MEDIA_MAX + 1];        /* "T.38", "G.711" or "" (schema 9) */
 };
 
 /* One notification in a user's outbox. */
@@ -78,6 +81,7 @@ struct store_note {
 	int      page, pages, bit_rate, ecm;
 	char     remote_id[NCFX_REMOTE_ID_MAX + 1];
 	int64_t  fax;          /* a received fax, for fax_received */
+	char     media[NCFX_MEDIA_MAX + 1];        /* "T.38", "G.711" or "" (schema 9) */
 	/* filled when listing, from the job */
 	char     dest[NCFX_DEST_MAX + 1];
 	char     filename[NCFX_FILENAME_MAX + 1];

@@ -203,5 +203,9 @@ cli_print_job_json(FILE *out, const struct ncfx_job *j)
 		fprintf(out, ",\"remote_id\":");
 		json_print_str(out, j->remote_id);
 	}
+	if (j->media[0]) {
+		fprintf(out, ",\"media\":");
+		json_print_str(out, j->media);
+	}
 	fputc('}', out);
 }

@@ -18,6 +18,10 @@ cli_print_fax_json(FILE *out, const struct ncfx_fax *f)
 	    "\"resolution\":\"%s\",\"bit_rate\":%u,\"ecm\":%s", f->pages,
 	    (unsigned long long)f->size, (long long)f->received, f->read ? "true" : "false",
 	    f->fine ? "fine" : "standard", f->bit_rate, f->ecm ? "true" : "false");
+	if (f->media[0]) {
+		fprintf(out, ",\"media\":");
+		json_print_str(out, f->media);
+	}
 	if (f->note[0]) {
 		fprintf(out, ",\"note\":");
 		json_print_str(out, f->note);

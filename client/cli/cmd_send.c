@@ -102,9 +102,10 @@ progress_line(struct wait_ctx *x, const struct ncfx_notification *n)
 	else if (n->event == NCFX_EV_JOB_PAGE && n->page == 0)
 		snprintf(line, sizeof(line), "job %llu: %s", (unsigned long long)n->job_id, n->text);
 	else if (n->event == NCFX_EV_JOB_PAGE)
-		snprintf(line, sizeof(line), "job %llu: page %u/%u at %u bit/s%s%s%s",
+		snprintf(line, sizeof(line), "job %llu: page %u/%u at %u bit/s%s%s%s%s%s",
 		    (unsigned long long)n->job_id, n->page, n->pages, n->bit_rate,
-		    n->ecm ? ", ECM" : "", n->remote_id[0] ? " to " : "", n->remote_id);
+		    n->media[0] ? " over " : "", n->media, n->ecm ? ", ECM" : "",
+		    n->remote_id[0] ? " to " : "", n->remote_id);
 	else {
 		if (x->line_shown)
 			fputs("\r\033[K", stderr);

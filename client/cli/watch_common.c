@@ -42,6 +42,10 @@ cli_print_notification(struct cli *cli, const struct ncfx_notification *n)
 			printf(",\"remote_id\":");
 			json_print_str(stdout, n->remote_id);
 		}
+		if (n->media && n->media[0]) {
+			printf(",\"media\":");
+			json_print_str(stdout, n->media);
+		}
 		if (n->fax_id)
 			printf(",\"fax\":%llu", (unsigned long long)n->fax_id);
 		printf(",\"created\":%lld}\n", (long long)n->created);

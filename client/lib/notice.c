@@ -35,6 +35,7 @@ take_notify(struct notice_acks *a, struct notice_seen *seen, const struct ncfx_m
 	n->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
 	n->remote_id = ncfx_msg_str(m, NCFX_T_REMOTE_ID, out->remote_id, sizeof(out->remote_id));
 	n->fax_id = ncfx_msg_uint(m, NCFX_T_FAX_ID);
+	n->media = ncfx_msg_str(m, NCFX_T_MEDIA, out->media, sizeof(out->media));
 	seen->has = 1;
 	seen->last = seq;
 	return NOTICE_SHOW;

@@ -45,6 +45,7 @@ struct notice {
 	char     dest[NCFX_DEST_MAX + 1];
 	char     filename[NCFX_FILENAME_MAX + 1];
 	char     remote_id[NCFX_REMOTE_ID_MAX + 1];
+	char     media[NCFX_MEDIA_MAX + 1];
 };
 
 /* A frame on an SCP connection whose SCP_BIND checked out: NOTIFY or PING, anything else is

@@ -88,6 +88,7 @@ reply_job(const struct ncfx_msg *m, struct ncfx_job *j)
 	j->bit_rate = (uint32_t)ncfx_msg_uint(m, NCFX_T_BIT_RATE);
 	j->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
 	ncfx_msg_str(m, NCFX_T_REMOTE_ID, j->remote_id, sizeof(j->remote_id));
+	ncfx_msg_str(m, NCFX_T_MEDIA, j->media, sizeof(j->media));
 }
 
 void
@@ -105,6 +106,7 @@ reply_fax(const struct ncfx_msg *m, struct ncfx_fax *f)
 	f->ecm = ncfx_msg_uint(m, NCFX_T_ECM) != 0;
 	f->fine = ncfx_msg_uint(m, NCFX_T_RESOLUTION) != 0;
 	ncfx_msg_str(m, NCFX_T_TEXT, f->note, sizeof(f->note));
+	ncfx_msg_str(m, NCFX_T_MEDIA, f->media, sizeof(f->media));
 }
 
 void

@@ -78,6 +78,8 @@ struct ncfx_job {
 	uint32_t bit_rate;
 	int      ecm;
 	char     remote_id[21];         /* the far machine's station id (CSI) */
+	char     media[17];             /* what carried the last call: "T.38", "G.711", or ""
+	                                 * when not known (the software line) */
 };
 
 /* A received fax in the user's inbox. */
@@ -93,6 +95,7 @@ struct ncfx_fax {
 	int      ecm;
 	int      fine;
 	char     note[256];             /* e.g. the call ended early */
+	char     media[17];             /* "T.38", "G.711", or "" when not known */
 };
 typedef int (*ncfx_fax_fn)(const struct ncfx_fax *fax, void *arg);
 
@@ -228,6 +231,7 @@ struct ncfx_notification {
 	int         ecm;
 	const char *remote_id;    /* the other machine's station id */
 	uint64_t    fax_id;       /* fax_received: the fax in the inbox */
+	const char *media;        /* what carries the call: "T.38", "G.711", or "" */
 };
 
 enum ncfx_watch_level { NCFX_WATCH_INFO, NCFX_WATCH_WARN };

@@ -100,6 +100,11 @@ class Line(unittest.TestCase):
         [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
         self.assertEqual((fax["pages"], fax["from"], fax["number"], fax["read"],
                           fax["resolution"]), (3, ALICE_NUMBER, BOB_NUMBER, False, "fine"))
+        # the software line is no network media: none is named anywhere
+        self.assertNotIn("media", done)
+        self.assertNotIn("media", fax)
+        self.assertNotIn("media", got)
+        self.assertFalse([n for n in notes if "media" in n], notes)
 
         # each page's pixels are exactly those of the image made from the PDF
         tif = os.path.join(self.bob.home, "got.tif")

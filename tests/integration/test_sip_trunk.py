@@ -166,11 +166,17 @@ class Trunk(unittest.TestCase):
         done = self.job(self.alice, job["id"])
         self.assertEqual((done["state"], done["pages_sent"]), ("done", 3))
         self.assertIn("UK office", done["text"])             # the far end's CSI
+        # audio all the way: the job, its notes, the inbox entry and its notification say so
+        self.assertEqual(done.get("media"), "G.711", done)
+        self.assertTrue(all(n.get("media") == "G.711" for n in notes
+                            if n["event"] in ("job_page", "job_done") and n.get("page")), notes)
         bobw.wait_for(lambda w: fax_received(w), what="fax_received")
         got = fax_received(bobw)[0]
+        self.assertEqual(got.get("media"), "G.711", got)
         rc, data, err = self.bob.run("inbox", json=True)
         [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
         self.assertEqual((fax["pages"], fax["from"]), (3, "US office"))
+        self.assertEqual(fax.get("media"), "G.711", fax)
         self.assertEqual(digits(fax["number"]), digits(UK_BOB))
         self.check_pixels(self.bob, fax["id"], pdf)
         # the US offered PCMU first, the UK took it

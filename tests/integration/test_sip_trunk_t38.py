@@ -65,9 +65,11 @@ class TrunkT38(unittest.TestCase):
     job = st.Trunk.job
     check_pixels = st.Trunk.check_pixels
 
-    def fax(self, sender, receiver, dest, pages, name):
+    def fax(self, sender, receiver, dest, pages, name, media):
         """A fax of pages from sender to dest, received by receiver: the sender's job and
-        notes, and the received fax's inbox entry, checked pixel-exact."""
+        notes, and the received fax's inbox entry, checked pixel-exact. The job, its page
+        and done notes, the inbox entry and the fax_received notification all say that
+        media ("T.38" or "G.711") carried it."""
         w = nt.Watcher(receiver, owner=self)
         w.wait_status("logged in")
         pdf = make_pdf(sender.home, name + ".pdf", ["%s page %d" % (name, i + 1)
@@ -79,12 +81,19 @@ class TrunkT38(unittest.TestCase):
         [fax] = [f for f in data["faxes"] if f["id"] == fax_received(w)[0]["fax"]]
         self.assertEqual(fax["pages"], pages)
         self.check_pixels(receiver, fax["id"], pdf)
-        return self.job(sender, job["id"]), notes
+        done = self.job(sender, job["id"])
+        self.assertEqual(done.get("media"), media, done)
+        self.assertEqual(fax.get("media"), media, fax)
+        self.assertEqual(fax_received(w)[0].get("media"), media, fax_received(w))
+        self.assertEqual(notes[-1].get("media"), media, notes)
+        paged = [n for n in notes if n["event"] == "job_page" and n.get("page")]
+        self.assertTrue(paged and all(n.get("media") == media for n in paged), notes)
+        return done, notes
 
     def test_reinvite_on_fax_tones_switches_to_t38_both_ways(self):
         # US to UK: the US placed the call and asks on the UK's CED or V.21 flags
         us_log, uk_log = self.us.log_size(), self.uk.log_size()
-        done, notes = self.fax(self.alice, self.bob, UK_BOB, 2, "to-bob")
+        done, notes = self.fax(self.alice, self.bob, UK_BOB, 2, "to-bob", "T.38")
         self.assertRegex(done["text"], r"at \d+ bit/s over T\.38", done)
         pages = [n["text"] for n in notes if n["event"] == "job_page" and n.get("page")]
         self.assertEqual(len(pages), 2, notes)
@@ -96,21 +105,21 @@ class TrunkT38(unittest.TestCase):
         self.assertIn("re-INVITE to T.38 accepted", self.uk.log_since(uk_log))
         # and back: the US answered and asks on the caller's CNG or V.21 flags
         us_log, uk_log = self.us.log_size(), self.uk.log_size()
-        done, notes = self.fax(self.bob, self.alice, US_ALICE, 1, "to-alice")
+        done, notes = self.fax(self.bob, self.alice, US_ALICE, 1, "to-alice", "T.38")
         self.assertRegex(done["text"], r"over T\.38", done)
         self.assertIn("fax tones heard: re-INVITE to T.38", self.us.log_since(us_log))
         self.assertIn("re-INVITE to T.38 accepted", self.uk.log_since(uk_log))
 
     def test_reinvite_refused_488_fax_completes_on_g711(self):
         us_log, uk_log = self.us.log_size(), self.uk.log_size()
-        done, notes = self.fax(self.alice, self.dave, UK_DAVE, 1, "to-dave")
+        done, notes = self.fax(self.alice, self.dave, UK_DAVE, 1, "to-dave", "G.711")
         self.assertRegex(done["text"], r"at \d+ bit/s over G\.711", done)
         self.assertIn("re-INVITE to T.38 refused (488", self.us.log_since(us_log))
         self.assertIn("re-INVITE refused (488): T.38 is off", self.uk.log_since(uk_log))
 
     def test_offer_answered_t38_from_the_start(self):
         us_log, uk_log = self.us.log_size(), self.uk.log_size()
-        done, notes = self.fax(self.alice, self.bob, UK_BOB_2, 2, "offer-bob")
+        done, notes = self.fax(self.alice, self.bob, UK_BOB_2, 2, "offer-bob", "T.38")
         self.assertRegex(done["text"], r"at \d+ bit/s over T\.38", done)
         connected = [n["text"] for n in notes if n["event"] == "job_page" and
                      "connected" in n["text"]]
@@ -122,7 +131,7 @@ class TrunkT38(unittest.TestCase):
 
     def test_offer_refused_calls_again_in_audio(self):
         us_log = self.us.log_size()
-        done, notes = self.fax(self.alice, self.dave, UK_DAVE_2, 1, "offer-dave")
+        done, notes = self.fax(self.alice, self.dave, UK_DAVE_2, 1, "offer-dave", "G.711")
         self.assertRegex(done["text"], r"at \d+ bit/s over G\.711", done)
         self.assertEqual(done["dials"], 1, done)       # one dial: the audio call came at once
         us = self.us.log_since(us_log)

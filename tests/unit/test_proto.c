@@ -137,6 +137,122 @@ test_attributes(void)
 	CHECK_INT(decode_err(), NCFX_E_UNKNOWN_TYPE);
 }
 
+/* Tags from 64 up: a message's sets of tags reach past one 64-bit word. */
+static void
+test_high_tags(void)
+{
+	struct ncfx_msg m;
+	char buf[64];
+	int err = 0;
+	size_t n;
+
+	CHECK(NCFX_T_MEDIA >= 64);
+	/* MEDIA in each message that may carry it, beside the tags of the first word */
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_u8(&w, NCFX_T_STATE, NCFX_JOB_DONE);
+	ncfx_put_u32(&w, NCFX_T_BIT_RATE, 14400);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "T.38");
+	ncfx_put_u8(&w, NCFX_T_ECM, 1);
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK(ncfx_msg_has(&m, NCFX_T_MEDIA));
+	CHECK_STR(ncfx_msg_str(&m, NCFX_T_MEDIA, buf, sizeof(buf)), "T.38");
+	CHECK_INT(ncfx_msg_uint(&m, NCFX_T_JOB_ID), 17);
+	CHECK_INT(ncfx_msg_uint(&m, NCFX_T_ECM), 1);
+	CHECK_INT(ncfx_msg_uint(&m, NCFX_T_BIT_RATE), 14400);
+	CHECK(!ncfx_msg_has(&m, NCFX_T_REMOTE_ID));
+	ncfx_wbuf_begin(&w, NCFX_MSG_INBOX_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_FAX_ID, 3);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "G.711");
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK_STR(ncfx_msg_str(&m, NCFX_T_MEDIA, buf, sizeof(buf)), "G.711");
+	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY, 0, 0);
+	ncfx_put_u64(&w, NCFX_T_SEQ, 9);
+	ncfx_put_u16(&w, NCFX_T_EVENT, NCFX_EV_FAX_RECEIVED);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "T.38");
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK_STR(ncfx_msg_str(&m, NCFX_T_MEDIA, buf, sizeof(buf)), "T.38");
+	/* without it, it is absent: "" */
+	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY, 0, 0);
+	ncfx_put_u64(&w, NCFX_T_SEQ, 9);
+	ncfx_put_u16(&w, NCFX_T_EVENT, NCFX_EV_JOB_QUEUED);
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK(!ncfx_msg_has(&m, NCFX_T_MEDIA));
+	CHECK_STR(ncfx_msg_str(&m, NCFX_T_MEDIA, buf, sizeof(buf)), "");
+	/* an empty value, last in the frame, is present all the same */
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_u8(&w, NCFX_T_STATE, NCFX_JOB_DONE);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "");
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK(ncfx_msg_has(&m, NCFX_T_MEDIA));
+	CHECK_STR(ncfx_msg_str(&m, NCFX_T_MEDIA, buf, sizeof(buf)), "");
+
+	/* the rules of the first word hold in the second: a duplicate, a value over the cap,
+	 * and text that is not printable are refused */
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_u8(&w, NCFX_T_STATE, NCFX_JOB_DONE);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "T.38");
+	ncfx_put_str(&w, NCFX_T_MEDIA, "G.711");
+	CHECK_INT(decode_err(), NCFX_E_PROTOCOL);
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_u8(&w, NCFX_T_STATE, NCFX_JOB_DONE);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "0123456789abcdef");          /* 16: the cap */
+	CHECK_INT(decode_err(), 0);
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_u8(&w, NCFX_T_STATE, NCFX_JOB_DONE);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "0123456789abcdefg");
+	CHECK_INT(decode_err(), NCFX_E_TOO_LARGE);
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_u8(&w, NCFX_T_STATE, NCFX_JOB_DONE);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "T.38\x1b");
+	CHECK_INT(decode_err(), NCFX_E_PROTOCOL);
+	/* a required tag of the first word is still required */
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_INFO, 0, 5);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 17);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "T.38");
+	CHECK_INT(decode_err(), NCFX_E_PROTOCOL);
+
+	/* MEDIA where the message's spec does not have it is skipped unchecked, duplicates
+	 * and all, as an older peer skips it everywhere */
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_CANCEL, 0, 1);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 9);
+	ncfx_put_str(&w, NCFX_T_MEDIA, "T.38");
+	ncfx_put_str(&w, NCFX_T_MEDIA, "0123456789abcdefghij");
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK(!ncfx_msg_has(&m, NCFX_T_MEDIA));
+	CHECK_INT(ncfx_msg_uint(&m, NCFX_T_JOB_ID), 9);
+	/* tags past the table, up to the 16 bits of the wire, are skipped too; and a tag 64
+	 * above a required one is not taken for it */
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_CANCEL, 0, 1);
+	ncfx_put_u64(&w, NCFX_T_JOB_ID, 9);
+	ncfx_put_u64(&w, (enum ncfx_tag)NCFX_T__COUNT, 1);
+	ncfx_put_u64(&w, (enum ncfx_tag)(64 + NCFX_T_JOB_ID), 2);
+	ncfx_put_u64(&w, (enum ncfx_tag)127, 3);
+	ncfx_put_u64(&w, (enum ncfx_tag)128, 4);
+	ncfx_put_u64(&w, (enum ncfx_tag)(128 + NCFX_T_JOB_ID), 5);
+	ncfx_put_u64(&w, (enum ncfx_tag)0xffff, 6);
+	n = ncfx_wbuf_end(&w);
+	CHECK_INT(decode(w.data, n, &m, &err), 1);
+	CHECK_INT(ncfx_msg_uint(&m, NCFX_T_JOB_ID), 9);
+	ncfx_wbuf_begin(&w, NCFX_MSG_JOB_CANCEL, 0, 1);
+	ncfx_put_u64(&w, (enum ncfx_tag)(64 + NCFX_T_JOB_ID), 2);
+	ncfx_put_u64(&w, (enum ncfx_tag)(128 + NCFX_T_JOB_ID), 5);
+	CHECK_INT(decode_err(), NCFX_E_PROTOCOL);                 /* JOB_ID missing */
+	CHECK(!ncfx_msg_has(&m, (enum ncfx_tag)NCFX_T__COUNT));
+	CHECK(!ncfx_msg_has(&m, (enum ncfx_tag)200));
+}
+
 static void
 test_strings(void)
 {
@@ -230,6 +346,7 @@ main(void)
 	test_roundtrip();
 	test_lengths();
 	test_attributes();
+	test_high_tags();
 	test_strings();
 	test_sanitize();
 	test_truncated_attr();

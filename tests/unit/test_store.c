@@ -466,7 +466,9 @@ main(void)
 	 * of schema 3 (before the tally), one of schema 4 (before resume tokens) and one of
 	 * schema 5 (before the lines and the sessions' path). */
 	for (int from = 3; from <= 5; from++) {
-		static const char *const undo_v6 =     /* and schema 8's trunks */
+		static const char *const undo_v6 =     /* and schema 8's and 9's */
+		    "ALTER TABLE jobs DROP COLUMN media; ALTER TABLE inbox DROP COLUMN media;"
+		    "ALTER TABLE notifications DROP COLUMN media;"
 		    "DROP TABLE trunks; DROP TABLE lines; ALTER TABLE sessions DROP COLUMN path;";
 		static const char *const undo_v5 =
 		    "DROP TRIGGER users_password; DROP TRIGGER users_removed;"

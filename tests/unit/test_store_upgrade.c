@@ -15,7 +15,7 @@
 #include "check.h"
 #include "store.h"
 
-#define CURRENT_SCHEMA 8
+#define CURRENT_SCHEMA 9
 #define DUMP_MAX (256 * 1024)
 #define FILE_MAX (8 * 1024 * 1024)
 
@@ -197,6 +197,17 @@ static const char *const ddl_v6 =
     "  bit_rate INTEGER NOT NULL DEFAULT 0,"
     "  since INTEGER NOT NULL);";
 
+/* Schema 7 rebuilt a users table without AUTOINCREMENT; one with it (autoinc) needed no
+ * change. Schema 8: each SIP trunk's standing with its provider. */
+static const char *const ddl_v8 =
+    "CREATE TABLE trunks ("
+    "  trunk INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  registrar TEXT NOT NULL DEFAULT '',"
+    "  up INTEGER NOT NULL DEFAULT 0,"
+    "  words TEXT NOT NULL DEFAULT '',"
+    "  since INTEGER NOT NULL);";
+
 static const char *const rows_v1 =
     "INSERT INTO users(id, name, pwhash, created) VALUES"
     " (1, 'alice', '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
@@ -278,7 +289,12 @@ static const char *const rows_v6 =
     " bit_rate, since) VALUES (1, 7, 1, '5550144', 'FAX 1', 1, 1, 3, 14400, 1763901390),"
     " (2, 0, 0, '', '', 0, 0, 0, 0, 1763901000);";
 
-enum { HAS_V2 = 1, HAS_V3 = 2, HAS_V4 = 4, HAS_TOKENS4 = 8, HAS_V5 = 16, HAS_V6 = 32 };
+static const char *const rows_v8 =
+    "INSERT INTO trunks(trunk, name, registrar, up, words, since) VALUES"
+    " (1, 'provider', 'sip.example.net', 1, 'registered', 1763901000);";
+
+enum { HAS_V2 = 1, HAS_V3 = 2, HAS_V4 = 4, HAS_TOKENS4 = 8, HAS_V5 = 16, HAS_V6 = 32,
+       HAS_V8 = 64 };
 
 struct era {
 	const char *name;
@@ -296,6 +312,7 @@ static const struct era eras[] = {
 	{ "schema 4 with resume tokens", 4, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_TOKENS4 },
 	{ "schema 5", 5, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 },
 	{ "schema 6", 6, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 | HAS_V6 },
+	{ "schema 8", 8, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 | HAS_V6 | HAS_V8 },
 };
 
 static int
@@ -335,6 +352,8 @@ make_store(const char *path, const struct era *e)
 		bad |= exec(db, ddl_v5);
 	if (e->has & HAS_V6)
 		bad |= exec(db, ddl_v6);
+	if (e->has & HAS_V8)
+		bad |= exec(db, ddl_v8);
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d; COMMIT", e->version);
 	bad |= exec(db, sql);
 	/* The rows as the server of that time wrote them, with its foreign keys on. */
@@ -349,6 +368,8 @@ make_store(const char *path, const struct era *e)
 		bad |= exec(db, rows_v5);
 	if (e->has & HAS_V6)
 		bad |= exec(db, rows_v6);
+	if (e->has & HAS_V8)
+		bad |= exec(db, rows_v8);
 	sqlite3_close(db);
 	return bad ? -1 : 0;
 }
@@ -418,13 +439,16 @@ dump_rows(const char *path, const struct era *e, char *buf, size_t cap)
 		    "FROM sessions ORDER BY id", buf, cap);
 	}
 	if (e->has & HAS_V3)
-		dump_query(db, "SELECT * FROM inbox ORDER BY id", buf, cap);
+		dump_query(db, "SELECT id, owner, number, remote_id, doc, pages, size, fine, "
+		    "bit_rate, ecm, read, received, note FROM inbox ORDER BY id", buf, cap);
 	if (e->has & HAS_V4)
 		dump_query(db, "SELECT * FROM usage ORDER BY owner", buf, cap);
 	if (e->has & HAS_V5)
 		dump_query(db, "SELECT * FROM resume_tokens ORDER BY hash", buf, cap);
 	if (e->has & HAS_V6)
 		dump_query(db, "SELECT * FROM lines ORDER BY line", buf, cap);
+	if (e->has & HAS_V8)
+		dump_query(db, "SELECT * FROM trunks ORDER BY trunk", buf, cap);
 	sqlite3_close(db);
 }
 
@@ -522,6 +546,7 @@ struct notes {
 	char text[8][128];
 	int  page[8];
 	int64_t fax[8];
+	char media[8][NCFX_MEDIA_MAX + 1];
 };
 
 static int
@@ -533,6 +558,7 @@ collect_note(const struct store_note *n, void *arg)
 		snprintf(x->text[x->n], sizeof(x->text[0]), "%s", n->text);
 		x->page[x->n] = n->page;
 		x->fax[x->n] = n->fax;
+		snprintf(x->media[x->n], sizeof(x->media[0]), "%s", n->media);
 	}
 	x->n++;
 	return 0;
@@ -584,6 +610,8 @@ check_through_store(struct store *st, const struct era *e)
 	CHECK_INT(j.next_try, e->has & HAS_V3 ? 1763990000 : 0);
 	CHECK_INT(store_job_get(st, alice.id, 2, &j), 1);
 	CHECK_STR(j.remote_id, e->has & HAS_V3 ? "+1 212 555 0199" : "");
+	CHECK_INT(j.bit_rate, e->has & HAS_V3 ? 14400 : 0);
+	CHECK_STR(j.media, "");                 /* not known for a call before schema 9 */
 
 	/* the quota's tally, counted from the jobs when it did not exist */
 	CHECK_INT(store_job_unfinished(st, alice.id, &count, &bytes), 0);
@@ -620,6 +648,7 @@ check_through_store(struct store *st, const struct era *e)
 		CHECK_STR(f.note, "2 of 3 pages: the call dropped");
 		CHECK_INT(f.read, 1);
 		CHECK_INT(f.bit_rate, 14400);
+		CHECK_STR(f.media, "");
 	}
 
 	/* tokens of schema 5 stay valid; the older kind is ended (tokens are ephemeral) */
@@ -662,6 +691,53 @@ check_through_store(struct store *st, const struct era *e)
 	CHECK_INT(store_user_del(st, "frank", 1, NULL, NULL), 1);
 	CHECK_INT(store_job_get(st, bob.id, job_id, &j), 1);
 	CHECK_STR(j.filename, "after.pdf");
+	CHECK_STR(j.media, "");
+
+	/* What carried a call (schema 9) is kept with the job, the received fax and the
+	 * notification, and read back as written. */
+	j.bit_rate = 14400;
+	j.ecm = 1;
+	snprintf(j.media, sizeof(j.media), "T.38");
+	{
+		struct store_note n;
+		struct store_fax got;
+
+		memset(&n, 0, sizeof(n));
+		n.user = bob.id;
+		n.event = NCFX_EV_JOB_PAGE;
+		n.page = 1;
+		n.pages = 1;
+		n.bit_rate = 14400;
+		snprintf(n.media, sizeof(n.media), "T.38");
+		CHECK_INT(store_job_save(st, &j, NCFX_JOB_PENDING, &n), 1);
+		CHECK_INT(store_job_get(st, bob.id, job_id, &j), 1);
+		CHECK_STR(j.media, "T.38");
+		CHECK_INT(j.bit_rate, 14400);
+
+		memset(&f, 0, sizeof(f));
+		f.owner = bob.id;
+		snprintf(f.number, sizeof(f.number), "5550102");
+		snprintf(f.doc, sizeof(f.doc), "r-0100.tif");
+		f.pages = 1;
+		f.size = 5000;
+		f.bit_rate = 9600;
+		snprintf(f.media, sizeof(f.media), "G.711");
+		memset(&n, 0, sizeof(n));
+		n.user = bob.id;
+		n.event = NCFX_EV_FAX_RECEIVED;
+		n.pages = 1;
+		snprintf(n.media, sizeof(n.media), "G.711");
+		CHECK_INT(store_fax_insert(st, &f, &n), 0);
+		CHECK_INT(store_fax_get(st, bob.id, f.id, &got), 1);
+		CHECK_STR(got.media, "G.711");
+		CHECK_INT(got.bit_rate, 9600);
+		CHECK(n.seq > 0);
+		memset(&notes, 0, sizeof(notes));
+		CHECK_INT(store_note_list(st, bob.id, n.seq - 2, 100, collect_note, &notes), 2);
+		CHECK_STR(notes.media[0], "T.38");
+		CHECK_STR(notes.media[1], "G.711");
+		CHECK_INT(notes.fax[1], f.id);
+	}
 }
 
 int
