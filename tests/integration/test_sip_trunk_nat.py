@@ -146,7 +146,9 @@ class TrunkThroughNat(unittest.TestCase):
     def received_whole(self, client, watcher, seen, pdf, pages, sender):
         """The fax of pdf, sent by sender, in client's inbox beyond the faxes in seen: one
         entry, or (when a call broke off and the retry took up after the confirmed pages)
-        runs of consecutive pages in order; every page once and pixel-exact. The entries."""
+        runs of consecutive pages in order, where a run that ended early may end with the
+        page the next begins with (received whole, its confirmation lost); every page
+        pixel-exact. The entries."""
         deadline = time.monotonic() + 120
         while True:
             rc, data, err = client.run("inbox", json=True)
@@ -162,12 +164,19 @@ class TrunkThroughNat(unittest.TestCase):
                          timeout=60, what="fax_received for each fax filed")
         expect = os.path.join(client.home, "expect-%s.tif" % os.path.basename(pdf))
         subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
-        got = []
+        got, broke = [], False
         for f in new:
             tif = os.path.join(client.home, "got-%d.tif" % f["id"])
             rc, out, err = client.run("fetch", str(f["id"]), "-o", tif)
             self.assertEqual(rc, 0, client.describe())
-            got += nt.tiff_bitmaps(tif, client.home)
+            pages_f = nt.tiff_bitmaps(tif, client.home)
+            # a call that broke just after a page came whole, its confirmation lost on the
+            # way, is filed with that page, and the retry sends the page again (the sender
+            # counts only confirmed pages): once in the document
+            if broke and got and pages_f and pages_f[0] == got[-1]:
+                pages_f = pages_f[1:]
+            got += pages_f
+            broke = "ended early" in f.get("note", "")
         sent = nt.tiff_bitmaps(expect, client.home)
         self.assertEqual(len(got), len(sent), new)
         for i, (a, b) in enumerate(zip(sent, got)):
