@@ -146,6 +146,8 @@ take_dial(struct vmodemline *l, struct slot *s, const char *number)
 		return;
 	}
 	snprintf(s->user, sizeof(s->user), "%s", user);
+	/* said before it is offered: a worker may answer it at once */
+	log_info("virtual modem %s: call to %s for user=%s", name, number, user);
 	memset(&in, 0, sizeof(in));
 	in.number = number;
 	in.user = user;
@@ -155,9 +157,7 @@ take_dial(struct vmodemline *l, struct slot *s, const char *number)
 		log_info("virtual modem %s: the program's call to %s refused (BUSY): every channel "
 		    "is busy", name, number);
 		vmodem_refuse(s->m, 1);
-		return;
 	}
-	log_info("virtual modem %s: call to %s for user=%s", name, number, user);
 }
 
 static void
