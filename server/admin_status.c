@@ -481,7 +481,8 @@ print_lines(const struct server_config *cfg, struct store *st, int json, int run
 		table_print(&c.t);
 	} else
 		printf("\nFax lines: none%s\n", !running ? "" : cfg->fax_numbers[0] ||
-		    cfg->fax_remotes[0] ? "" : " (no fax_numbers or fax_remotes are configured)");
+		    cfg->fax_remotes[0] || cfg->virtual_modems > 0 ? "" : " (no fax_numbers or "
+		    "fax_remotes are configured)");
 	table_free(&c.t);
 	return rc;
 }
@@ -545,6 +546,50 @@ print_trunks(struct store *st, int json, int running)
 	return rc;
 }
 
+/* Virtual modems */
+
+/* The devices of the virtual modems a running server made: the link's name, and the
+ * pseudo-terminal it points to ("" while none). Nothing when virtual_modems is 0. Their
+ * calls are on the lines above, as every line's are. */
+static void
+print_vmodems(const struct server_config *cfg, int json, int running)
+{
+	char dir[CONFIG_PATH_MAX + 16], link[CONFIG_PATH_MAX + 48], pts[256];
+
+	if (cfg->virtual_modems <= 0) {
+		if (json)
+			printf("[]");
+		return;
+	}
+	if (cfg->virtual_modem_dir[0])
+		snprintf(dir, sizeof(dir), "%s", cfg->virtual_modem_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/modems", cfg->state_dir);
+	if (json)
+		printf("[");
+	else
+		printf("\nVirtual modems: %lld, numbers %s\n", cfg->virtual_modems,
+		    cfg->virtual_modem_numbers[0] ? cfg->virtual_modem_numbers : "(none)");
+	for (long long i = 0; i < cfg->virtual_modems; i++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/ttyNCFX%lld", dir, i);
+		n = running ? readlink(link, pts, sizeof(pts) - 1) : -1;
+		pts[n > 0 ? n : 0] = '\0';
+		if (json) {
+			printf("%s{\"device\":", i ? "," : "");
+			json_print_str(stdout, link);
+			printf(",\"pts\":");
+			json_print_str(stdout, pts);
+			printf("}");
+		} else
+			printf("  %s -> %s\n", link, pts[0] ? pts : "(not made: the server is not "
+			    "running)");
+	}
+	if (json)
+		printf("]");
+}
+
 int
 admin_status(const struct server_config *cfg, struct store *st, int argc, char **argv)
 {
@@ -594,6 +639,10 @@ admin_status(const struct server_config *cfg, struct store *st, int argc, char *
 		printf(",\"trunks\":");
 	if (rc == 0)
 		rc = print_trunks(st, json, running != 0);
+	if (rc == 0 && json)
+		printf(",\"virtual_modems\":");
+	if (rc == 0)
+		print_vmodems(cfg, json, running != 0);
 	if (rc == 0 && json)
 		printf(",\"queue\":");
 	if (rc == 0)

@@ -125,6 +125,23 @@ static const struct conf_opt options[] = {
 	    "faxes to numbers that are not this server's own go out on the first trunk whose "
 	    "route takes them, and calls to fax_numbers come in on any of them; empty = the "
 	    "software line only"),
+	INT(virtual_modems, "0", 0, 16,
+	    "Virtual Class 1 fax modems for fax programs on this host (efax, HylaFAX): each is a "
+	    "pseudo-terminal with a stable name, virtual_modem_dir/ttyNCFX0 and on. A fax to one "
+	    "of virtual_modem_numbers rings the program; a program that dials one of fax_numbers "
+	    "is received into that user's inbox (other numbers are refused); 0 = off"),
+	STR(virtual_modem_numbers, "",
+	    "Numbers that ring the virtual modems, comma-separated: \"5550123, 5550124\". A fax "
+	    "to one of them goes to the first modem a fax program has open and is not on a call"),
+	STR(virtual_modem_dir, "",
+	    "Directory of the virtual modems' device names (links to their pseudo-terminals, "
+	    "made afresh at each start); empty = state_dir/modems"),
+	STR(virtual_modem_group, "",
+	    "Group whose members (the fax program's account) may open the virtual modems' "
+	    "devices (mode 0660); empty = the server's own user only (0600)"),
+	INT(virtual_modem_ring_timeout, "60", 6, 600,
+	    "Seconds a fax to a virtual modem rings (RING every 6 s) before it counts as no "
+	    "answer and is tried again later"),
 	CHOICE(log_level, "info", "error|warn|info|debug", "Most verbose log level printed"),
 	{ "log", CONF_CHOICE, "auto", 0, 0, "auto|stderr|journal|syslog", OFF(log_to),
 	  SZ(log_to),
@@ -340,6 +357,12 @@ config_finish(struct server_config *c, char *err, size_t errlen)
 	if (strlen(c->fax_station_id) > 20) {
 		snprintf(err, errlen, "%s: '%s' is longer than the 20 characters T.30 allows",
 		    config_where(c, "fax_station_id", w1, sizeof(w1)), c->fax_station_id);
+		return -1;
+	}
+	if (c->virtual_modem_numbers[0] && c->virtual_modems == 0) {
+		snprintf(err, errlen, "%s: set while virtual_modems is 0; set virtual_modems to "
+		    "the number of modems, or leave virtual_modem_numbers empty",
+		    config_where(c, "virtual_modem_numbers", w1, sizeof(w1)));
 		return -1;
 	}
 	if (check_listen(c, err, errlen) < 0)

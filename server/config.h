@@ -59,6 +59,11 @@ struct server_config {
 	long long job_max_dials;
 	long long job_kill_time;
 	char      sip_trunks[2048];
+	long long virtual_modems;
+	char      virtual_modem_numbers[2048];
+	char      virtual_modem_dir[CONFIG_PATH_MAX];
+	char      virtual_modem_group[64];
+	long long virtual_modem_ring_timeout;
 	/* logging */
 	char      log_level[16];
 	char      log_to[16];                /* the option "log" */

@@ -13,11 +13,13 @@
  * channels of their own. A number of ours stays on the software line; any other goes to the
  * first trunk whose route takes it, else to the software line. A trunk also offers calls
  * from outside to our numbers: they take a channel of that trunk and are filed as faxes
- * received, as a fax to one of our numbers from inside is. Each incoming call is received in
- * a directory of its own in the spool's tmp, beside a note of whom it is for: the pages the
- * far end saw confirmed are there even after a crash, and the next start files them (the far
- * end takes up after them), where the software line's calls to our own numbers, whose sender
- * is this server too, are simply made again. */
+ * received, as a fax to one of our numbers from inside is. The virtual modems (vmodemline.c)
+ * are one more line: numbers routed to them ring a fax program on this host, and a program
+ * that dials one of our numbers is an incoming call like a trunk's. Each incoming call is
+ * received in a directory of its own in the spool's tmp, beside a note of whom it is for:
+ * the pages the far end saw confirmed are there even after a crash, and the next start files
+ * them (the far end takes up after them), where the software line's calls to our own
+ * numbers, whose sender is this server too, are simply made again. */
 #include "faxqueue.h"
 
 #include <dirent.h>
@@ -45,12 +47,13 @@
 #include "spool.h"
 #include "store.h"
 #include "tiffdoc.h"
+#include "vmodemline.h"
 #include "workpool.h"
 
 #define STATE_BIT(st) (1u << (st))
 #define RECHECK_S 60          /* the queue is looked at least this often */
 #define JOB_TAG_MAX (48 + NCFX_USER_MAX)
-#define LINES_MAX   (1 + TRUNKS_MAX)
+#define LINES_MAX   (2 + TRUNKS_MAX)  /* the software line, the trunks, the virtual modems */
 #define DUE_MAX     256       /* due jobs looked at per round: past those whose line is full */
 #define IN_PREFIX   "in-"     /* an incoming call's directory in the spool's tmp */
 #define IN_NOTE     "call"    /* in it: the user, the number called, the caller; then "doc=" and
@@ -103,6 +106,7 @@ struct faxqueue {
 	struct qline           lines[LINES_MAX];
 	int                    nlines;
 	struct qline          *soft;          /* the software line, NULL when off */
+	struct qline          *vmodems;       /* the virtual modems, NULL when off */
 	struct line_host       host;
 	struct workpool       *pool;
 	struct call           *calls;
@@ -795,7 +799,8 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 	}
 	j->state = NCFX_JOB_ACTIVE;
 	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)%s",
-	    j->dest, ql->trunk ? " on trunk " : "", ql->trunk ? ql->trunk->name : "",
+	    j->dest, ql->trunk ? " on trunk " : ql == q->vmodems ? " on a virtual modem" : "",
+	    ql->trunk ? ql->trunk->name : "",
 	    j->dials + 1, j->max_dials, resume);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
@@ -841,14 +846,17 @@ own_user(struct faxqueue *q, const char *number)
 	return q->soft ? q->soft->ops->own_number_user(q->soft->line, number) : NULL;
 }
 
-/* The line that carries a number: ours stay on the software line; any other goes to the
- * first trunk whose route takes it, else to the software line (a simulated remote, or "not
- * in service"). NULL when no line would. */
+/* The line that carries a number: ours stay on the software line; one routed to the
+ * virtual modems rings a fax program there; any other goes to the first trunk whose route
+ * takes it, else to the software line (a simulated remote, or "not in service"). NULL when
+ * no line would. */
 static struct qline *
 route(struct faxqueue *q, const char *number)
 {
 	if (own_user(q, number) != NULL)
 		return q->soft;
+	if (q->vmodems != NULL && vmodemline_routes(q->vmodems->line, number))
+		return q->vmodems;
 	for (int i = 0; i < q->nlines; i++)
 		if (q->lines[i].trunk && trunk_routes(q->lines[i].trunk, number))
 			return &q->lines[i];
@@ -1371,6 +1379,40 @@ add_trunks(struct faxqueue *q, char *err, size_t errlen)
 	return 0;
 }
 
+/* The virtual modems, when virtual_modems asks for them: their devices made, their
+ * threads idle until a program opens one. */
+static int
+add_vmodems(struct faxqueue *q, char *err, size_t errlen)
+{
+	const struct server_config *cfg = &q->srv->cfg;
+	struct vmodemline_opts vo = { 0 };
+	char dir[CONFIG_PATH_MAX + 16];
+	void *line;
+
+	if (cfg->virtual_modem_dir[0])
+		snprintf(dir, sizeof(dir), "%s", cfg->virtual_modem_dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/modems", cfg->state_dir);
+	vo.base = q->srv->base;
+	vo.modems = (int)cfg->virtual_modems;
+	vo.numbers = cfg->virtual_modem_numbers;
+	vo.dir = dir;
+	vo.group = cfg->virtual_modem_group;
+	vo.ring_timeout = (int)cfg->virtual_modem_ring_timeout;
+	vo.ecm = cfg->fax_ecm;
+	if ((line = vmodemline_new(&vo, err, errlen)) == NULL)
+		return -1;
+	if ((q->vmodems = add_line(q, &vmodemline_ops, line, vo.modems, "virtual modems")) ==
+	    NULL) {
+		vmodemline_ops.free(line);
+		snprintf(err, errlen, "virtual modems: too many lines");
+		return -1;
+	}
+	log_info("virtual modems: %d in %s (ttyNCFX0%s), numbers '%s'", vo.modems, dir,
+	    vo.modems > 1 ? " and on" : "", cfg->virtual_modem_numbers);
+	return 0;
+}
+
 struct faxqueue *
 faxqueue_new(struct server *srv, char *err, size_t errlen)
 {
@@ -1409,9 +1451,11 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 	}
 	if (add_trunks(q, err, errlen) < 0)
 		goto fail;
+	if (cfg->virtual_modems > 0 && add_vmodems(q, err, errlen) < 0)
+		goto fail;
 	if (q->nlines == 0) {
 		snprintf(q->off, sizeof(q->off), "no fax line is configured (fax_numbers, "
-		    "fax_remotes and sip_trunks are empty): jobs wait");
+		    "fax_remotes and sip_trunks are empty, virtual_modems is 0): jobs wait");
 		log_warnx("%s", q->off);
 		if (store_line_reset(srv->store, 0) < 0)
 			log_warnx("fax lines: store: %s", store_errmsg(srv->store));
