@@ -4,12 +4,13 @@
  * T.30 sessions (faxcall.c); busy and no-answer never get that far, as on a real network. */
 #include "softline.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "dialnum.h"
 
 #define NUMBER_MAX  32
 #define ENTRIES_MAX 256
@@ -30,23 +31,6 @@ struct softline {
 	struct entry        *e;
 	int                  n;
 };
-
-/* The digits of a number: 0, or -1 when there are more than fit (never cut: a longer number
- * whose start matched one of ours would reach that user). */
-static int
-digits_of(const char *in, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	for (; *in; in++)
-		if (isdigit((unsigned char)*in)) {
-			if (n + 1 >= cap)
-				return -1;
-			out[n++] = *in;
-		}
-	out[n] = '\0';
-	return 0;
-}
 
 /* "NUMBER WORD, NUMBER WORD, ...": 0, or -1 with the entry at fault in err. */
 static int
@@ -87,7 +71,7 @@ parse(struct softline *l, const char *spec, int own, char *err, size_t errlen)
 		}
 		e = &l->e[l->n];
 		memset(e, 0, sizeof(*e));
-		if (digits_of(num, e->digits, sizeof(e->digits)) < 0 || e->digits[0] == '\0') {
+		if (dialnum_digits(num, e->digits, sizeof(e->digits)) < 0 || e->digits[0] == '\0') {
 			snprintf(err, errlen, "'%s' is not a phone number", num);
 			free(copy);
 			return -1;
@@ -164,7 +148,7 @@ lookup(const struct softline *l, const char *number)
 {
 	char d[NUMBER_MAX + 1];
 
-	if (digits_of(number, d, sizeof(d)) < 0)
+	if (dialnum_digits(number, d, sizeof(d)) < 0)
 		return NULL;
 	for (int i = 0; i < l->n; i++)
 		if (strcmp(l->e[i].digits, d) == 0)

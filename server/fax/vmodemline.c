@@ -8,7 +8,6 @@
  * numbers only (going out on the other lines is for later). */
 #include "vmodemline.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "dialnum.h"
 #include "log.h"
 #include "vmodem.h"
 #include "vmodemmedia.h"
@@ -51,22 +51,6 @@ struct vmodemline {
 	int                attached;
 };
 
-/* The digits of a number: 0, or -1 when there are more than fit. */
-static int
-digits_of(const char *in, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	for (; *in; in++)
-		if (isdigit((unsigned char)*in)) {
-			if (n + 1 >= cap)
-				return -1;
-			out[n++] = *in;
-		}
-	out[n] = '\0';
-	return 0;
-}
-
 static int
 parse_numbers(struct vmodemline *l, const char *spec, char *err, size_t errlen)
 {
@@ -89,7 +73,7 @@ parse_numbers(struct vmodemline *l, const char *spec, char *err, size_t errlen)
 			return -1;
 		}
 		d = l->digits[l->ndigits];
-		if (digits_of(item, d, NUMBER_MAX + 1) < 0 || d[0] == '\0' ||
+		if (dialnum_digits(item, d, NUMBER_MAX + 1) < 0 || d[0] == '\0' ||
 		    strspn(item, "0123456789+-() ") != strlen(item)) {
 			snprintf(err, errlen, "'%s' is not a phone number", item);
 			free(copy);
@@ -107,7 +91,7 @@ vmodemline_routes(void *line, const char *number)
 	struct vmodemline *l = line;
 	char d[NUMBER_MAX + 1];
 
-	if (l == NULL || digits_of(number, d, sizeof(d)) < 0)
+	if (l == NULL || dialnum_digits(number, d, sizeof(d)) < 0)
 		return 0;
 	for (int i = 0; i < l->ndigits; i++)
 		if (strcmp(l->digits[i], d) == 0)
