@@ -14,6 +14,7 @@
 
 #include <spandsp.h>
 
+#include "spanlog.h"
 #include "t38media.h"
 
 #define BLOCK           160          /* samples: 20 ms at 8 kHz */
@@ -394,6 +395,7 @@ side_setup(struct side *s, t30_state_t *t)
 	const char *file = o->calling ? o->tx_tiff : o->rx_tiff;
 
 	s->t30 = t;
+	spanlog_attach(t30_get_logging_state(t), o->log_tag ? o->log_tag : "fax");
 	setup(t, &(struct faxcall_opts){ .ecm = o->ecm }, o->ident);
 	if (o->calling) {
 		if (o->page_header && *o->page_header)

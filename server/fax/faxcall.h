@@ -118,6 +118,8 @@ struct faxcall_media_opts {
 	const char *rx_tiff;             /* when receiving: where the pages are written */
 	const char *ident;               /* our station id (TSI calling, CSI answering); may be NULL */
 	const char *page_header;         /* atop each sent page; NULL: none */
+	const char *log_tag;             /* names the call in the T.30 trace logged at debug
+	                                  * level ("trunk us call 7"); NULL: "fax" */
 	int         ecm;                 /* offer error correction */
 	int         max_seconds;         /* of line time before the call is cut; 0: 30 minutes */
 	const atomic_int *abort;         /* set from another thread: the call ends at the next step */

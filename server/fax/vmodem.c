@@ -31,6 +31,7 @@
 #include <spandsp.h>
 
 #include "log.h"
+#include "spanlog.h"
 
 #define OUT_MAX      (64 * 1024)     /* bytes for the program not yet written to the device */
 #define READ_CHUNK   256             /* bytes read from the device at once: the T.31 buffer
@@ -224,15 +225,6 @@ modem_control(t31_state_t *t, void *user, int op, const char *num)
 	return 0;
 }
 
-static void
-span_message(int level, const char *text)
-{
-	size_t n = strlen(text);
-
-	(void)level;
-	log_debug("t31: %.*s", (int)(n > 0 && text[n - 1] == '\n' ? n - 1 : n), text);
-}
-
 /* A T.31 let go of whole: 0.0.6's t31_free leaves its receive queue and the AT
  * interpreter's station id (AT+FLI) behind. */
 static void
@@ -256,13 +248,7 @@ t31_start(struct vmodem *m)
 	t31_drop(m->t31);
 	m->t31 = t;
 	t31_set_transmit_on_idle(m->t31, 1);
-	if (log_get_level() >= LOG_LVL_DEBUG) {
-		logging_state_t *ls = t31_get_logging_state(m->t31);
-
-		span_log_set_level(ls, SPAN_LOG_SHOW_SEVERITY | SPAN_LOG_SHOW_PROTOCOL |
-		    SPAN_LOG_FLOW);
-		span_log_set_message_handler(ls, span_message);
-	}
+	spanlog_attach(t31_get_logging_state(m->t31), m->name);
 	m->cts = 1;
 	m->line_len = 0;
 	m->line_over = 0;

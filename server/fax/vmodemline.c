@@ -291,6 +291,7 @@ run_fax(struct vmodemline *l, struct vmodem *m, const struct line_call *c, int c
 	fo.rx_tiff = rx;
 	fo.ident = c->caller_id;
 	fo.page_header = c->page_header;
+	fo.log_tag = vmodem_name(m);
 	fo.ecm = l->o.ecm;
 	fo.abort = c->abort;
 	fo.progress = c->progress;

@@ -916,7 +916,9 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	struct faxcall_media_opts fo = { 0 };
 	void *t38m;
 	int rc, t38map, direct, hungup;
+	char tag[96];
 
+	snprintf(tag, sizeof(tag), "trunk %s call %u", l->t.name, s->id);
 	fo.ops = &rtpaudio_ops;
 	fo.media = m;
 	/* a call whose offer and answer agreed T.38 runs on it from the start */
@@ -933,6 +935,7 @@ run_fax(struct sipline *l, struct slot *s, void *m, const struct line_call *c, i
 	fo.rx_tiff = rx;
 	fo.ident = c->caller_id;
 	fo.page_header = c->page_header;
+	fo.log_tag = tag;
 	fo.ecm = l->ecm;
 	fo.abort = c->abort;
 	fo.hangup = &s->hangup;

@@ -319,6 +319,8 @@ class Server:
             "state_dir": self.state_dir,
             "password_hash_cost": "10",
         }
+        if os.environ.get("NCFX_LOG_LEVEL"):   # e.g. debug: spandsp's T.30 trace too
+            keys["log_level"] = os.environ["NCFX_LOG_LEVEL"]
         for k, v in (extra or {}).items():
             keys[k] = str(v)
         self.keys = keys
