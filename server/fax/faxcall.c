@@ -15,6 +15,7 @@
 #include <spandsp.h>
 
 #include "spanlog.h"
+#include "t30quirks.h"
 #include "t38media.h"
 
 #define BLOCK           160          /* samples: 20 ms at 8 kHz */
@@ -135,6 +136,7 @@ setup(t30_state_t *t, const struct faxcall_opts *o, const char *ident)
 {
 	if (ident && *ident)
 		t30_set_tx_ident(t, ident);
+	t30quirks_attach(t);
 	t30_set_ecm_capability(t, o->ecm);
 	t30_set_supported_compressions(t, T30_SUPPORT_T4_1D_COMPRESSION |
 	    T30_SUPPORT_T4_2D_COMPRESSION | T30_SUPPORT_T6_COMPRESSION);
