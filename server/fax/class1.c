@@ -256,6 +256,16 @@ expect(struct fe *f, const char *cmd, int want)
 	return -1;
 }
 
+/* T.30 wants 75 ms of silence between one signal and the next (DCS and its TCF, CFR and
+ * the page after it, the far end's last frame and our answer); a receiver listening for
+ * V.21 and the image modulation at once misses the training that follows too closely.
+ * spandsp's audio modem inserts it itself; over Class 1 the host asks for it (+FTS=8). */
+static int
+gap(struct fe *f)
+{
+	return expect(f, "AT+FTS=8", ATCHAN_OK);
+}
+
 /* The frame T.30 gave, sent: +FTH=3 first unless the modem is already sending V.21. After a
  * frame the modem says CONNECT (more may follow) or, after the final one, OK. */
 static void
@@ -266,7 +276,7 @@ send_frame(struct fe *f)
 	int r;
 
 	if (!f->in_fth) {
-		if (expect(f, "AT+FTH=3", ATCHAN_CONNECT) < 0)
+		if (gap(f) < 0 || expect(f, "AT+FTH=3", ATCHAN_CONNECT) < 0)
 			return;
 		f->in_fth = 1;
 	}
@@ -323,7 +333,7 @@ send_image(struct fe *f)
 		return;
 	}
 	snprintf(cmd, sizeof(cmd), "AT+FTM=%d", code);
-	if (expect(f, cmd, ATCHAN_CONNECT) < 0)
+	if (gap(f) < 0 || expect(f, cmd, ATCHAN_CONNECT) < 0)
 		return;
 	while (!last && !stopped(f)) {
 		size_t n = 0, k;
@@ -427,13 +437,41 @@ receive_command(struct fe *f, const char *cmd, int fast, int after_fcerror, char
 	}
 }
 
+/* A reception that brought no frame, ended: the modem is told (any byte), and T.30 hears
+ * the carrier go. */
+static void
+lost_frame(struct fe *f)
+{
+	char line[ATCHAN_LINE_MAX + 1];
+
+	f->in_frh = 0;
+	if (atchan_write(f->ch, "\r", 1, CMD_MS) < 0) {
+		failed(f, atchan_error(f->ch));
+		return;
+	}
+	/* its OK (or ERROR, NO CARRIER); a frame's bytes that crossed our byte are dropped */
+	for (int i = 0; i < 4; i++) {
+		int rc = atchan_read_line(f->ch, line, sizeof(line), CMD_MS / 4);
+
+		tick(f);
+		if (rc < 0) {
+			failed(f, atchan_error(f->ch));
+			return;
+		}
+		if (rc == 1 && atchan_parse(line) != ATCHAN_CONNECT &&
+		    atchan_parse(line) != ATCHAN_OTHER)
+			break;
+	}
+	t30_hdlc_accept(f->t30, NULL, SIG_STATUS_CARRIER_DOWN, 1);
+}
+
 /* A V.21 frame the modem is receiving, to its DLE ETX and the modem's verdict on its CRC
  * (OK or ERROR); handed to T.30 without its two FCS bytes. */
 static void
 receive_frame(struct fe *f)
 {
 	uint8_t buf[FRAME_MAX];
-	size_t len = 0;
+	size_t len = 0, total = 0;
 	int ended = 0, waited = 0, overlong = 0, r;
 
 	atchan_data_start(f->ch);
@@ -447,13 +485,25 @@ receive_frame(struct fe *f)
 			return;
 		}
 		if (n == 0 && !ended) {
-			if ((waited += SLICE_MS) >= FRAME_MS) {
-				failed(f, "a V.21 frame from the modem did not end (no DLE ETX)");
+			/* A frame lost on the line leaves the modem waiting for one: T.30's timer
+			 * (it wants to send its command again) or ours gives the reception up, and
+			 * T.30 goes on as after any frame that did not come. */
+			if ((len == 0 && tx_wanted(f)) || (waited += SLICE_MS) >= FRAME_MS) {
+				log_info("%s: no V.21 frame came after the modem's CONNECT: reception "
+				    "given up", f->o->log_tag);
+				lost_frame(f);
 				return;
 			}
 			continue;
 		}
 		waited = 0;
+		/* a modem that streams bytes with no end to them: given up as a lost frame */
+		if ((total += (size_t)n) > 4 * sizeof(buf)) {
+			log_info("%s: a V.21 frame from the modem ran past %zu bytes: dropped",
+			    f->o->log_tag, 4 * sizeof(buf));
+			lost_frame(f);
+			return;
+		}
 		if (len + (size_t)n > sizeof(buf))
 			overlong = 1;
 		else {
