@@ -71,7 +71,7 @@ class ModemLine(unittest.TestCase):
         deadline = time.monotonic() + timeout
         while True:
             j = self.job(self.bob, job_id)
-            if text in j.get("reason", ""):
+            if text in j.get("text", ""):
                 return j
             self.assertLess(time.monotonic(), deadline, (j, self.a.log_text()[-4000:]))
             time.sleep(0.5)
@@ -119,7 +119,7 @@ class ModemLine(unittest.TestCase):
         job = self.submit(pdf, "5559999")
         j = self.wait_reason(job["id"], "the modem said NO CARRIER")
         self.assertNotEqual(j["state"], "done", j)
-        self.assertIn("no answer", j["reason"], j)
+        self.assertIn("no answer", j["text"], j)
         rc, _, err = self.bob.run("cancel", str(job["id"]))
 
     def test_a_lock_held_by_a_live_process(self):
