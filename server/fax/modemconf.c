@@ -46,21 +46,6 @@ static const struct conf_opt options[] = {
 	CONF_END_HINT("see netcfaxd --sample-modem-config for every modem option"),
 };
 
-static void
-name_of(const char *path, char *out, size_t cap)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base ? base + 1 : path;
-	n = strlen(base);
-	if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
-		n -= 5;
-	if (n >= cap)
-		n = cap - 1;
-	snprintf(out, cap, "%.*s", (int)n, base);
-}
-
 static int
 check(struct modem_config *m, const int *lines, char *err, size_t errlen)
 {
@@ -118,7 +103,7 @@ modemconf_load(struct modem_config *m, const char *path, char *err, size_t errle
 	if (conf_defaults(options, m, err, errlen) < 0)
 		return -1;
 	snprintf(m->path, sizeof(m->path), "%s", path);
-	name_of(path, m->name, sizeof(m->name));
+	conf_file_stem(path, m->name, sizeof(m->name));
 	if (conf_load(options, m, path, 0, lines, err, errlen) < 0)
 		return -1;
 	return check(m, lines, err, errlen);
