@@ -1397,7 +1397,7 @@ add_modems(struct faxqueue *q, char *err, size_t errlen)
 	snprintf(list, sizeof(list), "%s", cfg->modems);
 	for (path = strtok_r(list, ", ", &save); path; path = strtok_r(NULL, ", ", &save)) {
 		struct modem_config m;
-		struct modemline_opts mo = { &m };
+		struct modemline_opts mo = { &m, q->srv->base };
 		struct qline *ql;
 		char name[48];
 		void *line;

@@ -671,7 +671,10 @@ class1_run(const struct class1_opts *o, struct faxcall_result *r)
 	t30_set_ecm_capability(f.t30, 0);
 	t30_set_supported_compressions(f.t30, T30_SUPPORT_T4_1D_COMPRESSION |
 	    T30_SUPPORT_T4_2D_COMPRESSION);
-	t30_set_supported_modems(f.t30, T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17);
+	t30_set_supported_modems(f.t30, o->max_rate > 0 && o->max_rate < 7200 ?
+	    T30_SUPPORT_V27TER : o->max_rate > 0 && o->max_rate < 14400 ?
+	    T30_SUPPORT_V27TER | T30_SUPPORT_V29 :
+	    T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17);
 	if (o->calling) {
 		if (o->page_header && *o->page_header)
 			t30_set_tx_page_header_info(f.t30, o->page_header);

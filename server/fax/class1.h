@@ -25,6 +25,8 @@ struct class1_opts {
 	const char *page_header;         /* NULL: none */
 	const char *log_tag;             /* names the call in the T.30 trace ("modem usr") */
 	int         max_seconds;         /* of the call; 0: 30 minutes */
+	int         max_rate;            /* bit/s: under 14400 no V.17, under 7200 V.27ter only;
+	                                  * 0: any */
 	const atomic_int *abort;
 	void      (*progress)(const struct faxcall_progress *p, void *arg);
 	void       *arg;

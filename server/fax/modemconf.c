@@ -43,6 +43,16 @@ static const struct conf_opt options[] = {
 	    "HylaFAX, efax) off the device while the server has it"),
 	INT(dial_timeout, "90", 10, 300,
 	    "Seconds from the dial to the far machine's answer before the call counts as no answer"),
+	STR(number, "",
+	    "The telephone line's number, one of netcfaxd.conf's fax_numbers: calls that ring on "
+	    "the modem are answered and received into the inbox of the user it belongs to, and "
+	    "the server keeps the device open (and locked) to hear them; empty = the modem only "
+	    "dials out and is opened for each call"),
+	INT(rings, "2", 1, 10, "With number set: rings before the modem answers"),
+	INT(receive_rate, "9600", 4800, 14400,
+	    "With number set: the highest bit/s offered to a caller, 4800 (V.27ter), 9600 (V.29) "
+	    "or 14400 (V.17). 9600 by default: receiving V.17 (AT+FRM=145) has been tested "
+	    "against no modem that trains on it, so 14400 is for a modem known to"),
 	CONF_END_HINT("see netcfaxd --sample-modem-config for every modem option"),
 };
 
@@ -71,6 +81,17 @@ check(struct modem_config *m, const int *lines, char *err, size_t errlen)
 	if (strspn(m->dial_prefix, "0123456789*#,W") != strlen(m->dial_prefix)) {
 		snprintf(err, errlen, "%s:%d: dial_prefix: '%s'; allowed: digits, *, #, ',' and W",
 		    WHERE("dial_prefix"), m->dial_prefix);
+		return -1;
+	}
+	if (m->number[0] && (strspn(m->number, "0123456789+-() ") != strlen(m->number) ||
+	    strpbrk(m->number, "0123456789") == NULL)) {
+		snprintf(err, errlen, "%s:%d: number: '%s' is not a phone number", WHERE("number"),
+		    m->number);
+		return -1;
+	}
+	if (m->receive_rate != 4800 && m->receive_rate != 9600 && m->receive_rate != 14400) {
+		snprintf(err, errlen, "%s:%d: receive_rate: %lld; allowed: 4800, 9600, 14400",
+		    WHERE("receive_rate"), m->receive_rate);
 		return -1;
 	}
 	m->nroutes = 0;

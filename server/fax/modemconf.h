@@ -24,6 +24,9 @@ struct modem_config {
 	char      route[512];
 	char      lock_dir[MODEMCONF_PATH_MAX];
 	long long dial_timeout;
+	char      number[32];
+	long long rings;
+	long long receive_rate;
 	/* derived by modemconf_load */
 	char      routes[MODEMCONF_ROUTES_MAX][20];  /* route, as prefixes of digits */
 	int       nroutes;

@@ -1,6 +1,7 @@
 /* modemline.h: a real Class 1 fax modem on a serial device as a fax line (line.h): faxes go
- * out through it (ATD, then T.30 on the host, class1.c). Taking calls that ring on it is not
- * done yet: the line has no numbers of its own and never answers. */
+ * out through it (ATD, then T.30 on the host, class1.c), and with a number of ours in its
+ * file, calls that ring on it are answered (ATA after rings RINGs) and received into the
+ * inbox of the user the number belongs to. */
 #ifndef NETCFAX_MODEMLINE_H
 #define NETCFAX_MODEMLINE_H
 
@@ -11,8 +12,11 @@
 
 extern const struct line_ops modemline_ops;
 
+struct event_base;
+
 struct modemline_opts {
 	const struct modem_config *conf;  /* copied */
+	struct event_base *base;          /* the loop a ringing call is handed to */
 };
 
 /* The line, and a first look at the modem: one that cannot be opened or does not answer AT

@@ -148,5 +148,67 @@ class ModemLine(unittest.TestCase):
                        "`ls -l /dev/serial/by-id/`" in ln, 0, timeout=10), c.log_text())
 
 
+class ModemAnswers(unittest.TestCase):
+    """Server C's modem has carol's number: D's virtual modem rings it (dave faxes the number
+    D routes to its virtual modems), C answers after one RING and the fax lands in carol's
+    inbox on C, pixel for pixel."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = nt.Server(cls, extra={
+            "fax_numbers": "5550102 dave",
+            "virtual_modems": 1,
+            "virtual_modem_numbers": "5550160",
+            "virtual_modem_ring_timeout": 30,
+        })
+        cls.d.add_user("dave", "dave-pw-secret")
+        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
+        lock_dir = os.path.join(cls.dir, "lock")
+        os.mkdir(lock_dir)
+        cls.modem_file = os.path.join(cls.dir, "d.conf")
+        write_modem_file(cls.modem_file, os.path.join(cls.d.state_dir, "modems", "ttyNCFX0"),
+                         lock_dir)
+        with open(cls.modem_file, "a") as f:
+            f.write("number = 5550111\nrings = 1\n")
+        cls.c = nt.Server(cls, extra={
+            "fax_numbers": "5550111 carol",
+            "modems": cls.modem_file,
+        })
+        cls.c.add_user("carol", "carol-pw-secret")
+
+    def test_carol_receives_on_the_modem(self):
+        self.assertIsNotNone(self.c.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
+                                             0, timeout=15), self.c.log_text())
+        dave = nt.Client(self.d, "dave", "dave-pw-secret", owner=self)
+        carol = nt.Client(self.c, "carol", "carol-pw-secret", owner=self)
+        pdf = make_pdf(dave.home, "in.pdf", ["answered one", "answered two"])
+        watch = nt.Watcher(carol, owner=self)
+        watch.wait_status("logged in")
+        start = time.monotonic()
+        rc, out, err = dave.run("send", pdf, "--to", "5550160", "--wait",
+                                global_opts=("--json",), timeout=FAX_TIMEOUT)
+        took = time.monotonic() - start
+        self.assertEqual(rc, 0, dave.describe() + self.c.log_text()[-6000:])
+        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
+                       timeout=60, what="fax_received")
+        got = [n for n in watch.notifications() if n["event"] == "fax_received"][0]
+        print("D virtual modem -> C modem -> carol: 2 pages in %.1f s" % took, flush=True)
+        rc, data, err = carol.run("inbox", json=True)
+        self.assertEqual(rc, 0, carol.describe())
+        [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
+        self.assertEqual((fax["pages"], fax["number"]), (2, "5550111"), fax)
+        out = os.path.join(carol.home, "got.tif")
+        rc, _, err = carol.run("fetch", str(fax["id"]), "-o", out)
+        self.assertEqual(rc, 0, carol.describe())
+        expect = os.path.join(dave.home, "expect.tif")
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        sent = nt.tiff_bitmaps(expect, dave.home)
+        received = nt.tiff_bitmaps(out, carol.home)
+        self.assertEqual(len(received), 2)
+        for i, (a, b) in enumerate(zip(sent, received)):
+            self.assertEqual(b, a, "page %d differs from what was sent" % (i + 1))
+        self.assertIn("RING 1 of 1", self.c.log_text())
+
+
 if __name__ == "__main__":
     nt.main()
