@@ -1404,6 +1404,12 @@ add_modems(struct faxqueue *q, char *err, size_t errlen)
 
 		if (modemconf_load(&m, path, err, errlen) < 0)
 			return -1;
+		if (m.number[0] && own_user(q, m.number) == NULL) {
+			snprintf(err, errlen, "%s: number: %s is not one of fax_numbers; a modem answers "
+			    "for a user's number (add \"%s USER\" to fax_numbers)", m.path, m.number,
+			    m.number);
+			return -1;
+		}
 		if ((line = modemline_new(&mo, err, errlen)) == NULL)
 			return -1;
 		snprintf(name, sizeof(name), "modem %s", m.name);

@@ -560,6 +560,7 @@ receive_image(struct fe *f)
 {
 	char cmd[32], line[ATCHAN_LINE_MAX + 1];
 	int code = class1_modulation(f->rx_type, f->rx_rate, f->rx_short), r, ended = 0;
+	size_t total = 0;
 
 	if (code < 0) {
 		snprintf(f->fail, sizeof(f->fail), "no Class 1 modulation for modem %d at %d bit/s",
@@ -595,6 +596,7 @@ receive_image(struct fe *f)
 			return;
 		}
 		if (n > 0) {
+			total += (size_t)n;
 			t30_non_ecm_put_chunk(f->t30, buf, n);
 			waited = 0;
 		} else if (!ended && (waited += SLICE_MS) >= 10000) {
@@ -603,7 +605,9 @@ receive_image(struct fe *f)
 		}
 	}
 	/* NO CARRIER after the data, as T.31 says; anything else is taken as the end too */
-	(void)response(f, CMD_MS, "the end of image data", NULL, 0);
+	line[0] = '\0';
+	(void)response(f, CMD_MS, "the end of image data", line, sizeof(line));
+	log_debug("%s: %s: %zu bytes of image data, then '%s'", f->o->log_tag, cmd, total, line);
 	t30_non_ecm_put_bit(f->t30, SIG_STATUS_CARRIER_DOWN);
 }
 

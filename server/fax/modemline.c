@@ -184,8 +184,9 @@ hang_up(struct modemline *l, struct atchan *ch)
 {
 	char line[ATCHAN_LINE_MAX + 1];
 
-	/* A modem still in a data mode takes any byte as the end of it, then ATH. */
-	if (atchan_write(ch, "\r", 1, HANGUP_MS) == 0)
+	/* A modem still sending data (+FTM) ends it at DLE ETX, one still receiving at any
+	 * byte; in command mode the bytes are a line it refuses. Then ATH. */
+	if (atchan_write(ch, "\x10\x03\r", 3, HANGUP_MS) == 0)
 		(void)atchan_read_line(ch, line, sizeof(line), 200);
 	if (atchan_command(ch, "ATH0", HANGUP_MS) < 0 ||
 	    atchan_read_line(ch, line, sizeof(line), HANGUP_MS) != 1)
