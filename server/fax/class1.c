@@ -185,7 +185,13 @@ tick(struct fe *f)
 	ms = (now.tv_sec - f->last.tv_sec) * 1000 + (now.tv_nsec - f->last.tv_nsec) / 1000000;
 	if (ms <= 0)
 		return;
-	f->last = now;
+	/* moved on by whole milliseconds, the rest kept for the next tick */
+	f->last.tv_sec += ms / 1000;
+	f->last.tv_nsec += (ms % 1000) * 1000000;
+	if (f->last.tv_nsec >= 1000000000) {
+		f->last.tv_sec++;
+		f->last.tv_nsec -= 1000000000;
+	}
 	t30_timer_update(f->t30, (int)(ms > 10000 ? 10000 : ms) * 8);
 }
 
