@@ -343,15 +343,46 @@ modem_attach(void *line, const struct line_host *host, char *err, size_t errlen)
 	return 0;
 }
 
+/* T.30 on the call the modem has up (its CONNECT read), sending c's document, or receiving
+ * into rx; then the modem hung up and let go (the device back to the watcher). 0, or -1
+ * when the engine could not start (r->words). */
+static int
+run_fax(struct modemline *l, struct atchan *ch, const struct line_call *c, const char *rx,
+        struct line_result *r)
+{
+	struct class1_opts co = { 0 };
+	int rc;
+
+	co.ch = ch;
+	co.calling = rx == NULL;
+	co.connected = 1;
+	co.tx_tiff = c->tx_tiff;
+	co.first_page = c->first_page;
+	co.page_header = c->page_header;
+	co.rx_tiff = rx;
+	co.max_rate = rx != NULL ? (int)l->m.receive_rate : 0;
+	co.ident = c->caller_id;
+	co.log_tag = l->tag;
+	co.abort = c->abort;
+	co.progress = c->progress;
+	co.arg = c->arg;
+	rc = class1_run(&co, &r->fax);
+	hang_up(l, ch);
+	atchan_close(ch);
+	give_device(l);
+	if (rc < 0)
+		snprintf(r->words, sizeof(r->words), "the fax engine: %s", r->fax.reason);
+	return rc;
+}
+
 /* Answers the call that rang (ATA) and receives it. */
 static int
 modem_answer(void *line, void *token, const struct line_call *c, struct line_result *r)
 {
 	struct modemline *l = line;
-	struct class1_opts co = { 0 };
 	struct atchan *ch;
 	char rx[PATH_MAX], resp[ATCHAN_LINE_MAX + 1];
-	int fd, a = -1, rc;
+	int fd, a = -1;
 
 	(void)token;
 	memset(r, 0, sizeof(*r));
@@ -398,22 +429,7 @@ modem_answer(void *line, void *token, const struct line_call *c, struct line_res
 		return -1;
 	}
 	log_info("%s: answered the call to %s", l->tag, l->m.number);
-	co.ch = ch;
-	co.calling = 0;
-	co.connected = 1;
-	co.rx_tiff = rx;
-	co.max_rate = (int)l->m.receive_rate;
-	co.ident = c->caller_id;
-	co.log_tag = l->tag;
-	co.abort = c->abort;
-	co.progress = c->progress;
-	co.arg = c->arg;
-	rc = class1_run(&co, &r->fax);
-	hang_up(l, ch);
-	atchan_close(ch);
-	give_device(l);
-	if (rc < 0) {
-		snprintf(r->words, sizeof(r->words), "the fax engine: %s", r->fax.reason);
+	if (run_fax(l, ch, c, rx, r) < 0) {
 		unlink(rx);
 		return -1;
 	}
@@ -446,7 +462,6 @@ static int
 modem_call(void *line, const struct line_call *c, struct line_result *r)
 {
 	struct modemline *l = line;
-	struct class1_opts co = { 0 };
 	struct atchan *ch;
 	char cmd[96], why[512], resp[ATCHAN_LINE_MAX + 1];
 	int a, rc;
@@ -510,25 +525,8 @@ modem_call(void *line, const struct line_call *c, struct line_result *r)
 		return rc;
 	}
 	log_info("%s: %s answered", l->tag, c->number);
-	co.ch = ch;
-	co.calling = 1;
-	co.connected = 1;
-	co.tx_tiff = c->tx_tiff;
-	co.first_page = c->first_page;
-	co.ident = c->caller_id;
-	co.page_header = c->page_header;
-	co.log_tag = l->tag;
-	co.abort = c->abort;
-	co.progress = c->progress;
-	co.arg = c->arg;
-	rc = class1_run(&co, &r->fax);
-	hang_up(l, ch);
-	atchan_close(ch);
-	give_device(l);
-	if (rc < 0) {
-		snprintf(r->words, sizeof(r->words), "the fax engine: %s", r->fax.reason);
+	if (run_fax(l, ch, c, NULL, r) < 0)
 		return -1;
-	}
 	r->outcome = LINE_CONNECTED;
 	snprintf(r->words, sizeof(r->words), "%s", r->fax.reason);
 	log_info("%s: %s: %s, %d page%s", l->tag, c->number, r->fax.reason, r->fax.pages_sent,
