@@ -148,6 +148,21 @@ unknown_option(const struct conf_opt *opts, const char *name, char *err, size_t 
 		n += (size_t)snprintf(err + n, errlen - n, "%s %s", o == opts ? "" : ",", o->name);
 }
 
+void
+conf_file_stem(const char *path, char *out, size_t cap)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
+		n -= 5;
+	if (n >= cap)
+		n = cap - 1;
+	snprintf(out, cap, "%.*s", (int)n, base);
+}
+
 int
 conf_index(const struct conf_opt *opts, const char *name)
 {

@@ -51,6 +51,10 @@ int  conf_set(const struct conf_opt *opts, void *target, const char *name, const
 /* Writes a commented sample file listing every option with its default and help. */
 void conf_print_sample(const struct conf_opt *opts, const char *title);
 
+/* The name a file of its own gives what it configures (a trunk, a modem): "NAME" of
+ * ".../NAME.conf", cut to cap. */
+void conf_file_stem(const char *path, char *out, size_t cap);
+
 /* Parses "64M"-style sizes; 0 or -1. */
 int  conf_parse_size(const char *s, long long *out);
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "config.h"
+#include "modemconf.h"
 #include "trunk.h"
 
 /* Text as scdoc reads it: its markup characters escaped. */
@@ -100,7 +101,7 @@ print_scdoc(const struct conf_opt *opts)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: confdoc scdoc server|client|trunk\n"
+	fprintf(stderr, "usage: confdoc scdoc server|client|trunk|modem\n"
 	    "       confdoc sample client\n");
 	return 64;
 }
@@ -118,6 +119,8 @@ main(int argc, char **argv)
 		opts = client_config_options();
 	else if (strcmp(argv[2], "trunk") == 0)
 		opts = trunk_options();
+	else if (strcmp(argv[2], "modem") == 0)
+		opts = modemconf_options();
 	else
 		return usage();
 	if (strcmp(argv[1], "scdoc") == 0)

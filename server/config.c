@@ -125,6 +125,12 @@ static const struct conf_opt options[] = {
 	    "faxes to numbers that are not this server's own go out on the first trunk whose "
 	    "route takes them, and calls to fax_numbers come in on any of them; empty = the "
 	    "software line only"),
+	STR(modems, "",
+	    "Real Class 1 fax modems on serial devices, comma-separated paths of modem files (see "
+	    "netcfaxd --sample-modem-config): faxes to numbers that are not this server's own and "
+	    "that no SIP trunk's route takes go out on the first modem whose route takes them; "
+	    "empty = none. A modem whose file names one of fax_numbers answers the calls that "
+	    "ring on it too"),
 	INT(virtual_modems, "0", 0, 16,
 	    "Virtual Class 1 fax modems for fax programs on this host (efax, HylaFAX): each is a "
 	    "pseudo-terminal with a stable name, virtual_modem_dir/ttyNCFX0 and on. A fax to one "

@@ -59,6 +59,7 @@ struct server_config {
 	long long job_max_dials;
 	long long job_kill_time;
 	char      sip_trunks[2048];
+	char      modems[2048];
 	long long virtual_modems;
 	char      virtual_modem_numbers[2048];
 	char      virtual_modem_dir[CONFIG_PATH_MAX];

@@ -15,7 +15,9 @@
  * from outside to our numbers: they take a channel of that trunk and are filed as faxes
  * received, as a fax to one of our numbers from inside is. The virtual modems (vmodemline.c)
  * are one more line: numbers routed to them ring a fax program on this host, and a program
- * that dials one of our numbers is an incoming call like a trunk's. Each incoming call is
+ * that dials one of our numbers is an incoming call like a trunk's. Real Class 1 modems
+ * (modemline.c), one channel each, carry the numbers no trunk's route takes and their own
+ * route does. Each incoming call is
  * received in a directory of its own in the spool's tmp, beside a note of whom it is for:
  * the pages the far end saw confirmed are there even after a crash, and the next start files
  * them (the far end takes up after them), where the software line's calls to our own
@@ -40,6 +42,7 @@
 #include "faxcall.h"
 #include "line.h"
 #include "log.h"
+#include "modemline.h"
 #include "server.h"
 #include "session.h"
 #include "sipline.h"
@@ -53,7 +56,8 @@
 #define STATE_BIT(st) (1u << (st))
 #define RECHECK_S 60          /* the queue is looked at least this often */
 #define JOB_TAG_MAX (48 + NCFX_USER_MAX)
-#define LINES_MAX   (2 + TRUNKS_MAX)  /* the software line, the trunks, the virtual modems */
+#define LINES_MAX   (2 + TRUNKS_MAX + MODEMS_MAX)  /* the software line, the trunks, the
+                                               * virtual modems, the real modems */
 #define DUE_MAX     256       /* due jobs looked at per round: past those whose line is full */
 #define IN_PREFIX   "in-"     /* an incoming call's directory in the spool's tmp */
 #define IN_NOTE     "call"    /* in it: the user, the number called, the caller; then "doc=" and
@@ -69,6 +73,7 @@ struct qline {
 	char                   name[48];
 	int                    first, channels, busy;
 	struct trunk_config   *trunk;        /* a trunk's routes; NULL for the software line */
+	int                    modem;        /* a real modem's line (modemline.c) */
 };
 
 /* One line's call: filled on the loop thread, run on a worker, finished on the loop. */
@@ -799,8 +804,8 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 	}
 	j->state = NCFX_JOB_ACTIVE;
 	snprintf(j->reason, sizeof(j->reason), "dialling %s%s%s (dial %d of at most %d)%s",
-	    j->dest, ql->trunk ? " on trunk " : ql == q->vmodems ? " on a virtual modem" : "",
-	    ql->trunk ? ql->trunk->name : "",
+	    j->dest, ql->trunk ? " on trunk " : ql == q->vmodems ? " on a virtual modem" :
+	    ql->modem ? " on " : "", ql->trunk ? ql->trunk->name : ql->modem ? ql->name : "",
 	    j->dials + 1, j->max_dials, resume);
 	memset(&n, 0, sizeof(n));
 	n.user = j->owner;
@@ -848,8 +853,8 @@ own_user(struct faxqueue *q, const char *number)
 
 /* The line that carries a number: ours stay on the software line; one routed to the
  * virtual modems rings a fax program there; any other goes to the first trunk whose route
- * takes it, else to the software line (a simulated remote, or "not in service"). NULL when
- * no line would. */
+ * takes it, else to the first real modem whose route does, else to the software line (a
+ * simulated remote, or "not in service"). NULL when no line would. */
 static struct qline *
 route(struct faxqueue *q, const char *number)
 {
@@ -859,6 +864,9 @@ route(struct faxqueue *q, const char *number)
 		return q->vmodems;
 	for (int i = 0; i < q->nlines; i++)
 		if (q->lines[i].trunk && trunk_routes(q->lines[i].trunk, number))
+			return &q->lines[i];
+	for (int i = 0; i < q->nlines; i++)
+		if (q->lines[i].modem && modemline_routes(q->lines[i].line, number))
 			return &q->lines[i];
 	return q->soft;
 }
@@ -1379,6 +1387,44 @@ add_trunks(struct faxqueue *q, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every modem file of modems: loaded, its line made (the modem looked at once). */
+static int
+add_modems(struct faxqueue *q, char *err, size_t errlen)
+{
+	const struct server_config *cfg = &q->srv->cfg;
+	char list[sizeof(cfg->modems)], *save = NULL, *path;
+
+	snprintf(list, sizeof(list), "%s", cfg->modems);
+	for (path = strtok_r(list, ", ", &save); path; path = strtok_r(NULL, ", ", &save)) {
+		struct modem_config m;
+		struct modemline_opts mo = { &m, q->srv->base };
+		struct qline *ql;
+		char name[48];
+		void *line;
+
+		if (modemconf_load(&m, path, err, errlen) < 0)
+			return -1;
+		if (m.number[0] && own_user(q, m.number) == NULL) {
+			snprintf(err, errlen, "%s: number: %s is not one of fax_numbers; a modem answers "
+			    "for a user's number (add \"%s USER\" to fax_numbers)", m.path, m.number,
+			    m.number);
+			return -1;
+		}
+		if ((line = modemline_new(&mo, err, errlen)) == NULL)
+			return -1;
+		snprintf(name, sizeof(name), "modem %s", m.name);
+		if ((ql = add_line(q, &modemline_ops, line, 1, name)) == NULL) {
+			modemline_ops.free(line);
+			snprintf(err, errlen, "modems: too many lines");
+			return -1;
+		}
+		ql->modem = 1;
+		log_info("modem %s: %s, route '%s'", m.name, m.device, m.route[0] ? m.route :
+		    "every number no trunk takes");
+	}
+	return 0;
+}
+
 /* The virtual modems, when virtual_modems asks for them: their devices made, their
  * threads idle until a program opens one. */
 static int
@@ -1449,13 +1495,14 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 			goto fail;
 		q->soft = add_line(q, &softline_ops, line, (int)cfg->fax_lines, "software");
 	}
-	if (add_trunks(q, err, errlen) < 0)
+	if (add_trunks(q, err, errlen) < 0 || add_modems(q, err, errlen) < 0)
 		goto fail;
 	if (cfg->virtual_modems > 0 && add_vmodems(q, err, errlen) < 0)
 		goto fail;
 	if (q->nlines == 0) {
 		snprintf(q->off, sizeof(q->off), "no fax line is configured (fax_numbers, "
-		    "fax_remotes and sip_trunks are empty, virtual_modems is 0): jobs wait");
+		    "fax_remotes, sip_trunks and modems are empty, virtual_modems is 0): jobs "
+		    "wait");
 		log_warnx("%s", q->off);
 		if (store_line_reset(srv->store, 0) < 0)
 			log_warnx("fax lines: store: %s", store_errmsg(srv->store));

@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "memtrim.h"
+#include "modemconf.h"
 #include "notifier.h"
 #include "pcpmap.h"
 #include "privdrop.h"
@@ -64,6 +65,7 @@ usage(FILE *out)
 	    "      --log-level LEVEL  error, warn, info or debug (overrides log_level)\n"
 	    "      --sample-config    print every option with its default and exit\n"
 	    "      --sample-trunk-config  print every option of a SIP trunk file and exit\n"
+	    "      --sample-modem-config  print every option of a fax modem file and exit\n"
 	    "  -V, --version          print the version and exit\n"
 	    "  -h, --help             show this help\n"
 	    "\n"
@@ -312,6 +314,40 @@ check_trunks(const struct server_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Each modem file of modems as the line will read it, and no two on one device: before
+ * anything starts, naming the file. The modem itself is looked at when its line starts. */
+static int
+check_modems(const struct server_config *cfg, char *err, size_t errlen)
+{
+	char list[sizeof(cfg->modems)], *save = NULL, *path, why[512];
+	char where[CONFIG_PATH_MAX + 64], devices[MODEMS_MAX][MODEMCONF_PATH_MAX];
+	int n = 0;
+
+	snprintf(list, sizeof(list), "%s", cfg->modems);
+	for (path = strtok_r(list, ", ", &save); path; path = strtok_r(NULL, ", ", &save)) {
+		struct modem_config m;
+
+		if (n == MODEMS_MAX) {
+			snprintf(err, errlen, "%s: more than %d modems", config_where(cfg, "modems",
+			    where, sizeof(where)), MODEMS_MAX);
+			return -1;
+		}
+		if (modemconf_load(&m, path, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", config_where(cfg, "modems", where,
+			    sizeof(where)), why);
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+			if (strcmp(devices[i], m.device) == 0) {
+				snprintf(err, errlen, "%s: device %s is another modem's too", m.path,
+				    m.device);
+				return -1;
+			}
+		snprintf(devices[n++], sizeof(devices[0]), "%s", m.device);
+	}
+	return 0;
+}
+
 /* A key of the operator's that only root may read is the usual case after a switch: say so. */
 static void
 check_readable(const char *what, const char *path)
@@ -379,6 +415,7 @@ main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'D' },
 		{ "sample-config", no_argument, NULL, 'S' },
 		{ "sample-trunk-config", no_argument, NULL, 'T' },
+		{ "sample-modem-config", no_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -406,6 +443,7 @@ main(int argc, char **argv)
 		case 'D': over_dest = optarg; break;
 		case 'S': config_print_sample(); return 0;
 		case 'T': trunk_print_sample(); return 0;
+		case 'M': modemconf_print_sample(); return 0;
 		case 'V': printf("netcfaxd %s\n", NETCFAX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 64;
@@ -427,7 +465,8 @@ main(int argc, char **argv)
 	}
 	if (config_resolve_listen(&srv->cfg, err, sizeof(err)) < 0 ||
 	    check_fax_line(&srv->cfg, err, sizeof(err)) < 0 ||
-	    check_trunks(&srv->cfg, err, sizeof(err)) < 0) {
+	    check_trunks(&srv->cfg, err, sizeof(err)) < 0 ||
+	    check_modems(&srv->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

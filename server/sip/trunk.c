@@ -114,22 +114,6 @@ static const struct conf_opt options[] = {
 	CONF_END_HINT("see netcfaxd --sample-trunk-config for every trunk option"),
 };
 
-/* "NAME" of ".../NAME.conf". */
-static void
-name_of(const char *path, char *out, size_t cap)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base ? base + 1 : path;
-	n = strlen(base);
-	if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
-		n -= 5;
-	if (n >= cap)
-		n = cap - 1;
-	snprintf(out, cap, "%.*s", (int)n, base);
-}
-
 /* The digits of a number, '+' kept in front: 0, or -1 when it is not a phone number. */
 static int
 canonical(const char *in, char *out, size_t cap)
@@ -250,7 +234,7 @@ load(struct trunk_config *t, const char *path, FILE *f, char *err, size_t errlen
 	if (conf_defaults(options, t, err, errlen) < 0)
 		return -1;
 	snprintf(t->path, sizeof(t->path), "%s", path);
-	name_of(path, t->name, sizeof(t->name));
+	conf_file_stem(path, t->name, sizeof(t->name));
 	if ((f ? conf_load_stream(options, t, f, path, lines, err, errlen) :
 	    conf_load(options, t, path, 0, lines, err, errlen)) < 0)
 		return -1;

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""A fax modem line: server A drives a Class 1 fax modem on a serial device with its own
+T.30 (class1.c). The modem is server B's virtual modem (spandsp's T.31 on a pseudo-terminal),
+so a fax from A's user goes A's modem line -> B's T.31 -> B's fax engine -> alice's inbox on
+B, and is compared pixel for pixel with what was sent. A number B does not have is refused
+by B's modem (NO CARRIER), which A reports as no answer; a modem device that is missing and
+one whose lock file a live process holds are refused with words that say what to do."""
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncfxtest as nt  # noqa: E402
+from test_fax import GS_TIFF, make_pdf, stream  # noqa: E402
+
+ALICE_NUMBER = "5550101"          # alice's, on server B
+MODEM_NUMBER = "5550150"          # B's virtual modem's own number (not used here)
+FAX_TIMEOUT = 300                 # seconds, a bound: a 2-page fax takes well under a minute
+
+
+def write_modem_file(path, device, lock_dir):
+    with open(path, "w") as f:
+        f.write("device = %s\n" % device)
+        f.write("speed = 115200\n")
+        f.write("flow_control = none\n")
+        f.write("lock_dir = %s\n" % lock_dir)
+        f.write("dial_timeout = 60\n")
+
+
+class ModemLine(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.b = nt.Server(cls, extra={
+            "fax_numbers": "%s alice" % ALICE_NUMBER,
+            "virtual_modems": 1,
+            "virtual_modem_numbers": MODEM_NUMBER,
+        })
+        cls.b.add_user("alice", "alice-pw-secret")
+        cls.dev = os.path.join(cls.b.state_dir, "modems", "ttyNCFX0")
+        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
+        cls.lock_dir = os.path.join(cls.dir, "lock")
+        os.mkdir(cls.lock_dir)
+        cls.modem_file = os.path.join(cls.dir, "b.conf")
+        write_modem_file(cls.modem_file, cls.dev, cls.lock_dir)
+        cls.a = nt.Server(cls, extra={
+            "modems": cls.modem_file,
+            "retry_no_answer": 600,
+            "retry_failed": 600,
+        })
+        cls.a.add_user("bob", "bob-pw-secret")
+
+    def setUp(self):
+        self.bob = nt.Client(self.a, "bob", "bob-pw-secret", owner=self)
+        self.alice = nt.Client(self.b, "alice", "alice-pw-secret", owner=self)
+
+    def job(self, client, job_id):
+        rc, data, err = client.run("jobs", json=True)
+        self.assertEqual(rc, 0, client.describe())
+        [j] = [j for j in data["jobs"] if j["id"] == job_id]
+        return j
+
+    def submit(self, pdf, number):
+        rc, out, err = self.bob.run("send", pdf, "--to", number, global_opts=("--json",))
+        self.assertEqual(rc, 0, self.bob.describe())
+        return [o for o in stream(out) if "job" in o and isinstance(o["job"], dict)][0]["job"]
+
+    def wait_reason(self, job_id, text, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            j = self.job(self.bob, job_id)
+            if text in j.get("text", ""):
+                return j
+            self.assertLess(time.monotonic(), deadline, (j, self.a.log_text()[-4000:]))
+            time.sleep(0.5)
+
+    def test_a_sends_two_pages_to_alice_on_b(self):
+        self.assertIn("answers as a Class 1 fax modem", self.a.log_text())
+        pdf = make_pdf(self.bob.home, "out.pdf", ["modem page one", "modem page two"])
+        watch = nt.Watcher(self.alice, owner=self)
+        watch.wait_status("logged in")
+        start = time.monotonic()
+        rc, out, err = self.bob.run("send", pdf, "--to", ALICE_NUMBER, "--wait",
+                                    global_opts=("--json",), timeout=FAX_TIMEOUT)
+        took = time.monotonic() - start
+        self.assertEqual(rc, 0, self.bob.describe() + self.a.log_text()[-6000:])
+        job = [o for o in stream(out) if "job" in o and isinstance(o["job"], dict)][0]["job"]
+        done = self.job(self.bob, job["id"])
+        self.assertEqual((done["state"], done["pages_sent"]), ("done", 2), done)
+        self.assertEqual(done.get("media"), "modem", done)
+        print("A modem -> B alice: 2 pages in %.1f s at %s bit/s" % (took, done.get("bit_rate")),
+              flush=True)
+        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
+                       timeout=60, what="fax_received")
+        got = [n for n in watch.notifications() if n["event"] == "fax_received"][0]
+        rc, data, err = self.alice.run("inbox", json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
+        self.assertEqual((fax["pages"], fax["number"]), (2, ALICE_NUMBER), fax)
+        out = os.path.join(self.alice.home, "got.tif")
+        rc, _, err = self.alice.run("fetch", str(fax["id"]), "-o", out)
+        self.assertEqual(rc, 0, self.alice.describe())
+        expect = os.path.join(self.bob.home, "expect.tif")
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        sent = nt.tiff_bitmaps(expect, self.bob.home)
+        received = nt.tiff_bitmaps(out, self.alice.home)
+        self.assertEqual(len(received), 2)
+        for i, (a, b) in enumerate(zip(sent, received)):
+            self.assertEqual(b[:2], a[:2], "page %d's size" % (i + 1))
+            self.assertEqual(b, a, "page %d differs from what was sent" % (i + 1))
+        self.assertNotEqual(received[0][2], received[1][2])
+        # the modem was let go: its lock file is gone
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def test_a_number_b_does_not_have(self):
+        pdf = make_pdf(self.bob.home, "nobody.pdf", ["to nobody"])
+        job = self.submit(pdf, "5559999")
+        j = self.wait_reason(job["id"], "the modem said NO CARRIER")
+        self.assertNotEqual(j["state"], "done", j)
+        self.assertIn("no answer", j["text"], j)
+        rc, _, err = self.bob.run("cancel", str(job["id"]))
+
+    def test_a_lock_held_by_a_live_process(self):
+        holder = subprocess.Popen(["sleep", "300"])
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        lock = os.path.join(self.lock_dir, "LCK..ttyNCFX0")
+        with open(lock, "w") as f:
+            f.write("%10d\n" % holder.pid)
+        self.addCleanup(lambda: os.path.exists(lock) and os.unlink(lock))
+        pdf = make_pdf(self.bob.home, "locked.pdf", ["locked"])
+        job = self.submit(pdf, ALICE_NUMBER)
+        j = self.wait_reason(job["id"], "is in use by PID %d" % holder.pid)
+        self.assertNotEqual(j["state"], "done", j)
+        # the lock is the holder's still
+        with open(lock) as f:
+            self.assertEqual(int(f.read()), holder.pid)
+        rc, _, err = self.bob.run("cancel", str(job["id"]))
+
+    def test_a_missing_device_says_what_to_do(self):
+        path = os.path.join(self.dir, "gone.conf")
+        write_modem_file(path, "/dev/ttyNCFXgone", self.lock_dir)
+        c = nt.Server(self, extra={"modems": path})
+        self.assertIsNotNone(c.wait_log(
+            lambda ln: "no such device /dev/ttyNCFXgone: is the modem plugged in? "
+                       "`ls -l /dev/serial/by-id/`" in ln, 0, timeout=10), c.log_text())
+
+
+class ModemAnswers(unittest.TestCase):
+    """Server C's modem has carol's number: D's virtual modem rings it (dave faxes the number
+    D routes to its virtual modems), C answers after one RING and the fax lands in carol's
+    inbox on C, pixel for pixel."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = nt.Server(cls, extra={
+            "fax_numbers": "5550102 dave",
+            "virtual_modems": 1,
+            "virtual_modem_numbers": "5550160",
+            "virtual_modem_ring_timeout": 30,
+        })
+        cls.d.add_user("dave", "dave-pw-secret")
+        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
+        lock_dir = os.path.join(cls.dir, "lock")
+        os.mkdir(lock_dir)
+        cls.modem_file = os.path.join(cls.dir, "d.conf")
+        write_modem_file(cls.modem_file, os.path.join(cls.d.state_dir, "modems", "ttyNCFX0"),
+                         lock_dir)
+        with open(cls.modem_file, "a") as f:
+            f.write("number = 5550111\nrings = 1\n")
+        cls.c = nt.Server(cls, extra={
+            "fax_numbers": "5550111 carol",
+            "modems": cls.modem_file,
+        })
+        cls.c.add_user("carol", "carol-pw-secret")
+
+    def test_carol_receives_on_the_modem(self):
+        self.assertIsNotNone(self.c.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
+                                             0, timeout=15), self.c.log_text())
+        dave = nt.Client(self.d, "dave", "dave-pw-secret", owner=self)
+        carol = nt.Client(self.c, "carol", "carol-pw-secret", owner=self)
+        pdf = make_pdf(dave.home, "in.pdf", ["answered one", "answered two"])
+        watch = nt.Watcher(carol, owner=self)
+        watch.wait_status("logged in")
+        start = time.monotonic()
+        rc, out, err = dave.run("send", pdf, "--to", "5550160", "--wait",
+                                global_opts=("--json",), timeout=FAX_TIMEOUT)
+        took = time.monotonic() - start
+        self.assertEqual(rc, 0, dave.describe() + self.c.log_text()[-6000:])
+        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
+                       timeout=60, what="fax_received")
+        got = [n for n in watch.notifications() if n["event"] == "fax_received"][0]
+        print("D virtual modem -> C modem -> carol: 2 pages in %.1f s" % took, flush=True)
+        rc, data, err = carol.run("inbox", json=True)
+        self.assertEqual(rc, 0, carol.describe())
+        [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
+        self.assertEqual((fax["pages"], fax["number"]), (2, "5550111"), fax)
+        out = os.path.join(carol.home, "got.tif")
+        rc, _, err = carol.run("fetch", str(fax["id"]), "-o", out)
+        self.assertEqual(rc, 0, carol.describe())
+        expect = os.path.join(dave.home, "expect.tif")
+        subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+        sent = nt.tiff_bitmaps(expect, dave.home)
+        received = nt.tiff_bitmaps(out, carol.home)
+        self.assertEqual(len(received), 2)
+        for i, (a, b) in enumerate(zip(sent, received)):
+            self.assertEqual(b, a, "page %d differs from what was sent" % (i + 1))
+        self.assertIn("RING 1 of 1", self.c.log_text())
+
+
+if __name__ == "__main__":
+    nt.main()
