@@ -37,8 +37,10 @@
 #define READ_CHUNK   256             /* bytes read from the device at once: the T.31 buffer
                                       * never takes more than its low tide past its high */
 #define QUEUE_FRAMES 16              /* 320 ms of audio each way */
-#define PRIME_FRAMES 2               /* frames our engine is ahead of the modem: a worker
-                                      * scheduled late by up to 40 ms leaves no gap */
+#define PRIME_FRAMES 10              /* frames our engine is ahead of the modem: a worker
+                                      * scheduled late by up to 200 ms leaves no gap in
+                                      * the modem's signal (a gap ends a page early);
+                                      * T.30's timers are seconds, so the delay is free */
 #define STEP_NS      (20 * 1000000LL)
 #define BEHIND_NS    200000000LL     /* further behind the clock: start it again */
 #define PROBE_MS     100             /* while no program has the device open: looked at */

@@ -253,10 +253,15 @@ log_media(struct vmodem *m, void *media)
 	struct media_stats st;
 
 	vmodemmedia_ops.stats(media, &st);
-	log_debug("virtual modem %s: %llu frames to the modem, %llu from it, %llu steps without "
-	    "our frame in time, %llu frames dropped", vmodem_name(m),
-	    (unsigned long long)st.sent, (unsigned long long)st.received,
-	    (unsigned long long)st.underruns, (unsigned long long)st.lost);
+	/* a gap is silence in the modem's signal: worth an operator's eye when a fax broke */
+	if (st.underruns || st.lost)
+		log_info("virtual modem %s: %llu steps without our frame in time, %llu frames "
+		    "dropped (of %llu to the modem, %llu from it): the fax engine's thread was late",
+		    vmodem_name(m), (unsigned long long)st.underruns, (unsigned long long)st.lost,
+		    (unsigned long long)st.sent, (unsigned long long)st.received);
+	else
+		log_debug("virtual modem %s: %llu frames to the modem, %llu from it, none late",
+		    vmodem_name(m), (unsigned long long)st.sent, (unsigned long long)st.received);
 }
 
 /* Runs our side of the fax on the modem's call, which is up. 0, or -1 when the engine could
