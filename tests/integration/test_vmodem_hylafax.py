@@ -160,6 +160,17 @@ class HylafaxOnVirtualModem(unittest.TestCase):
                 out.append("== %s ==\n%s" % (name, f.read()[-4000:]))
         return "\n".join(out)
 
+    def transfers(self, kind):
+        """HylaFAX's own record of its transfers (log/xferfaxlog), the rows of one kind (SEND
+        or RECV), each a list of its tab-separated fields: 10 is the pages, 13 the reason
+        for a failure ("" when there was none)."""
+        path = os.path.join(self.spool, "log", "xferfaxlog")
+        if not os.path.exists(path):
+            return []
+        with open(path, errors="replace") as f:
+            rows = [line.rstrip("\n").split("\t") for line in f]
+        return [r for r in rows if len(r) > 13 and r[1] == kind]
+
     def wait_idle(self):
         """Until faxgetty has set the modem up and waits (its status file says so)."""
         deadline = time.monotonic() + 60
@@ -205,6 +216,9 @@ class HylafaxOnVirtualModem(unittest.TestCase):
         self.assertEqual(len(got), 3)
         for i, (a, b) in enumerate(zip(sent, got)):
             self.assertEqual(a, b, "page %d differs from what was sent" % (i + 1))
+        # and HylaFAX's own record says so: 3 pages received, no reason for a failure
+        self.assertEqual([(r[10], r[13]) for r in self.transfers("RECV")], [("3", '""')],
+                         self.session_logs())
 
     def test_sendfax_to_a_netcfax_user(self):
         self.wait_idle()
@@ -236,6 +250,8 @@ class HylafaxOnVirtualModem(unittest.TestCase):
         # state 7 is done (8 failed); status is empty when all went well
         self.assertEqual((job.get("state"), job.get("npages"), job.get("status")),
                          ("7", "3", ""), "%s\n%s" % (job, self.session_logs()))
+        self.assertEqual([(r[7], r[10], r[13]) for r in self.transfers("SEND")],
+                         [('"%s"' % ALICE_NUMBER, "3", '""')], self.session_logs())
         watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
                        timeout=60, what="fax_received")
         got = [n for n in watch.notifications() if n["event"] == "fax_received"][0]
