@@ -72,7 +72,7 @@ static void
 test_dle(void)
 {
 	const uint8_t raw[] = { 0x01, 0x10, 0x02, 0x10, 0x10 };
-	uint8_t st[10], out[10];
+	uint8_t st[2 * sizeof(raw) + 3], out[10];   /* stuffed, then DLE ETX and a byte after */
 	struct atchan_unstuff u = { 0 };
 	size_t n, used;
 	int ended;
