@@ -308,6 +308,12 @@ keep_received(struct spool *sp, struct call *c)
 	 * fax machine keeps the pages it printed; the inbox notes that the call ended early. */
 	if (c->res.rx_tiff[0] == '\0')
 		return;
+	if (c->res.fax.pages_received == 0) {
+		/* Nothing came: nothing for the inbox. Every line leaves that file to us. */
+		unlink(c->res.rx_tiff);
+		c->res.rx_tiff[0] = '\0';
+		return;
+	}
 	pages = tiffdoc_inspect(c->res.rx_tiff, why, sizeof(why));
 	if (pages < c->res.fax.pages_received) {
 		snprintf(c->rx_lost, sizeof(c->rx_lost), "%d page%s arrived but the file holds %s "
@@ -1074,6 +1080,9 @@ run_incoming(void *arg)
 	lc.rx_dir = c->in_dir[0] ? c->in_dir : spool_tmp_dir(c->q->srv->spool);
 	lc.abort = &c->abort;
 	c->rc = c->ql->ops->answer(c->ql->line, c->token, &lc, &c->res);
+	/* We answered: the receiving side's outcome, which the inbox notes, is our own. */
+	if (c->rc == 0)
+		c->res.fax.callee_completion = c->res.fax.completion;
 	keep_received(c->q->srv->spool, c);
 	/* The directory stays until incoming_done has filed the fax: its note is what a crash
 	 * before then leaves to faxqueue_recover. */

@@ -37,7 +37,8 @@ struct line_result {
 	char   words[200];               /* the outcome in words, for the job and the user */
 	struct faxcall_result fax;       /* when LINE_CONNECTED */
 	char   received_by[65];          /* a call to one of our numbers: the user it belongs to */
-	char   rx_tiff[PATH_MAX];        /* and the file it was received into ("" if none) */
+	char   rx_tiff[PATH_MAX];        /* and the file it was received into ("" if none);
+	                                  * when no page came the queue removes it */
 };
 
 /* An incoming call a line offers to the fax queue, on the loop thread. */

@@ -437,14 +437,8 @@ modem_answer(void *line, void *token, const struct line_call *c, struct line_res
 	snprintf(r->rx_tiff, sizeof(r->rx_tiff), "%s", rx);
 	r->outcome = LINE_CONNECTED;
 	snprintf(r->words, sizeof(r->words), "%s", r->fax.reason);
-	/* the answering side's outcome is ours here */
-	r->fax.callee_completion = r->fax.completion;
 	log_info("%s: call to %s: %s, %d page%s received", l->tag, l->m.number, r->fax.reason,
 	    r->fax.pages_received, r->fax.pages_received == 1 ? "" : "s");
-	if (r->fax.pages_received == 0) {
-		unlink(rx);                    /* nothing came: nothing for the inbox */
-		r->rx_tiff[0] = '\0';
-	}
 	return 0;
 }
 

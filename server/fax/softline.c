@@ -224,10 +224,6 @@ softline_call(void *line, const struct line_call *c, struct line_result *r)
 	}
 	r->outcome = LINE_CONNECTED;
 	snprintf(r->words, sizeof(r->words), "%s", r->fax.reason);
-	if (r->rx_tiff[0] && r->fax.pages_received == 0) {
-		unlink(r->rx_tiff);             /* nothing came: nothing for the inbox */
-		r->rx_tiff[0] = '\0';
-	}
 	return 0;
 }
 

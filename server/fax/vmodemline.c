@@ -393,12 +393,6 @@ vl_answer(void *line, void *token, const struct line_call *c, struct line_result
 		r->rx_tiff[0] = '\0';
 		return -1;
 	}
-	/* the answering side's outcome is ours here */
-	r->fax.callee_completion = r->fax.completion;
-	if (r->fax.pages_received == 0) {
-		unlink(rx);                    /* nothing came: nothing for the inbox */
-		r->rx_tiff[0] = '\0';
-	}
 	return 0;
 }
 

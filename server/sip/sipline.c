@@ -1336,14 +1336,8 @@ sipline_answer(void *line, void *token, const struct line_call *c, struct line_r
 		r->rx_tiff[0] = '\0';
 		return -1;
 	}
-	/* the answering side's outcome is ours here */
-	r->fax.callee_completion = r->fax.completion;
 	end_call(l, s, c->abort);
 	media_free(l, m, map);
-	if (r->fax.pages_received == 0) {
-		unlink(rx);                    /* nothing came: nothing for the inbox */
-		r->rx_tiff[0] = '\0';
-	}
 	return 0;
 }
 
