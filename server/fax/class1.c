@@ -122,20 +122,10 @@ static void
 report(struct fe *f, int event)
 {
 	struct faxcall_progress p;
-	t30_stats_t st;
-	const char *id = t30_get_rx_ident(f->t30);
 
 	if (f->o->progress == NULL)
 		return;
-	memset(&p, 0, sizeof(p));
-	t30_get_transfer_statistics(f->t30, &st);
-	p.event = event;
-	p.page = f->o->calling ? st.pages_tx : st.pages_rx;
-	p.pages = f->o->calling ? st.pages_in_file : 0;
-	p.bit_rate = st.bit_rate;
-	p.ecm = st.error_correcting_mode;
-	snprintf(p.remote_id, sizeof(p.remote_id), "%s", id ? id : "");
-	snprintf(p.media, sizeof(p.media), "modem");
+	faxcall_progress_of(f->t30, f->o->calling, event, "modem", &p);
 	f->o->progress(&p, f->o->arg);
 }
 

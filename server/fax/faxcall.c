@@ -60,23 +60,32 @@ faxcall_class(int completion)
 	}
 }
 
+void
+faxcall_progress_of(t30_state_t *t, int calling, int event, const char *media,
+                    struct faxcall_progress *p)
+{
+	t30_stats_t st;
+	const char *id = t30_get_rx_ident(t);
+
+	memset(p, 0, sizeof(*p));
+	t30_get_transfer_statistics(t, &st);
+	p->event = event;
+	p->page = calling ? st.pages_tx : st.pages_rx;
+	p->pages = calling ? st.pages_in_file : 0;
+	p->bit_rate = st.bit_rate;
+	p->ecm = st.error_correcting_mode;
+	snprintf(p->remote_id, sizeof(p->remote_id), "%s", id ? id : "");
+	snprintf(p->media, sizeof(p->media), "%s", media ? media : "");
+}
+
 static void
 report(struct call *c, int event)
 {
 	struct faxcall_progress p;
-	t30_stats_t st;
 
 	if (c->o->progress == NULL)
 		return;
-	memset(&p, 0, sizeof(p));
-	t30_get_transfer_statistics(c->tx_t30, &st);
-	p.event = event;
-	p.page = st.pages_tx;
-	p.pages = st.pages_in_file;
-	p.bit_rate = st.bit_rate;
-	p.ecm = st.error_correcting_mode;
-	snprintf(p.remote_id, sizeof(p.remote_id), "%s",
-	    t30_get_rx_ident(c->tx_t30) ? t30_get_rx_ident(c->tx_t30) : "");
+	faxcall_progress_of(c->tx_t30, 1, event, "", &p);
 	c->o->progress(&p, c->o->arg);
 }
 
@@ -335,20 +344,10 @@ static void
 side_report(struct side *s, int event)
 {
 	struct faxcall_progress p;
-	t30_stats_t st;
-	const char *id = t30_get_rx_ident(s->t30);
 
 	if (s->o->progress == NULL)
 		return;
-	memset(&p, 0, sizeof(p));
-	t30_get_transfer_statistics(s->t30, &st);
-	p.event = event;
-	p.page = s->o->calling ? st.pages_tx : st.pages_rx;
-	p.pages = s->o->calling ? st.pages_in_file : 0;
-	p.bit_rate = st.bit_rate;
-	p.ecm = st.error_correcting_mode;
-	snprintf(p.remote_id, sizeof(p.remote_id), "%s", id ? id : "");
-	snprintf(p.media, sizeof(p.media), "%s", side_media(s));
+	faxcall_progress_of(s->t30, s->o->calling, event, side_media(s), &p);
 	s->o->progress(&p, s->o->arg);
 }
 

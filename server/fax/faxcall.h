@@ -33,6 +33,14 @@ struct faxcall_progress {
 	char media[FAXCALL_MEDIA_MAX];   /* over the network: "G.711" or "T.38"; else "" */
 };
 
+struct t30_state_s;
+
+/* Where a T.30 session stands, as a progress event: the pages sent (calling) or received so
+ * far, the document's pages (calling), bit rate, ECM, the far end's id, and media (may be
+ * ""). Every engine that runs spandsp's T.30 reports through it. */
+void faxcall_progress_of(struct t30_state_s *t, int calling, int event, const char *media,
+                         struct faxcall_progress *p);
+
 struct faxcall_opts {
 	const char *tx_tiff;             /* the caller's document (TIFF-F) */
 	int         first_page;          /* the first page of it to send, from 1; 0: from 1 */
