@@ -8,7 +8,7 @@
  *
  * A modem with a number of ours answers too: a thread of its own (the watcher) keeps the
  * device open between calls and counts RINGs; at the modem's rings it hands the call to the
- * loop through a pipe, since the queue's host is asked there only, and the queue answers it
+ * loop (loopwake.h), since the queue's host is asked there only, and the queue answers it
  * on a worker (ATA, then T.30 receiving). One lock holds the device: the watcher takes it
  * for a look of 200 ms at a time, a call for its whole length (busy keeps the watcher off
  * meanwhile, so a call never waits long for it). */
@@ -29,6 +29,7 @@
 
 #include "atchan.h"
 #include "class1.h"
+#include "loopwake.h"
 #include "log.h"
 
 #define AT_MS      3000            /* a modem answers AT at once; 3 s is generous */
@@ -51,8 +52,7 @@ struct modemline {
 	atomic_int      stop;
 	pthread_t       thread;
 	int             thread_on;
-	int             pipe[2];
-	struct event   *ev;
+	struct loopwake *wake;           /* the watcher's ringing call, to the loop */
 	struct line_host host;
 	char            user[65];        /* the loop's: whom the offered call is for */
 };
@@ -136,7 +136,6 @@ modemline_new(const struct modemline_opts *o, char *err, size_t errlen)
 	}
 	l->m = *o->conf;
 	l->base = o->base;
-	l->pipe[0] = l->pipe[1] = -1;
 	pthread_mutex_init(&l->lock, NULL);
 	snprintf(l->tag, sizeof(l->tag), "modem %s", l->m.name);
 	/* A first look, so that the operator hears of a missing modem at start, not at the
@@ -270,8 +269,7 @@ watch(void *arg)
 				if (++rings >= l->m.rings) {
 					rings = 0;
 					atomic_store(&l->offered, 1);
-					/* a full pipe already holds a wake-up */
-					(void)!write(l->pipe[1], "r", 1);
+					loopwake_poke(l->wake);
 				}
 			} else if (rc == 1)
 				log_debug("%s: the modem said '%s' unasked", l->tag, line);
@@ -290,16 +288,12 @@ watch(void *arg)
 
 /* A ringing call, on the loop: offered to the queue for the user the number belongs to. */
 static void
-on_pipe(evutil_socket_t fd, short what, void *arg)
+on_ringing(void *arg)
 {
 	struct modemline *l = arg;
 	struct line_incoming in;
 	const char *user;
-	char buf[16];
 
-	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
 	if (!atomic_load(&l->offered))
 		return;
 	if ((user = l->host.number_user(l->host.arg, l->m.number)) == NULL) {
@@ -329,12 +323,8 @@ modem_attach(void *line, const struct line_host *host, char *err, size_t errlen)
 	l->host = *host;
 	if (l->m.number[0] == '\0')
 		return 0;            /* dials out only: nothing to hear */
-	if (pipe2(l->pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
-	    (l->ev = event_new(l->base, l->pipe[0], EV_READ | EV_PERSIST, on_pipe, l)) == NULL ||
-	    event_add(l->ev, NULL) != 0) {
-		snprintf(err, errlen, "%s: %s", l->tag, strerror(errno));
+	if ((l->wake = loopwake_new(l->base, on_ringing, l, err, errlen)) == NULL)
 		return -1;
-	}
 	if (pthread_create(&l->thread, NULL, watch, l) != 0) {
 		snprintf(err, errlen, "%s: cannot start its thread", l->tag);
 		return -1;
@@ -548,11 +538,7 @@ modem_free(void *line)
 		pthread_join(l->thread, NULL);
 	if (l->ch != NULL)
 		atchan_close(l->ch);
-	if (l->ev != NULL)
-		event_free(l->ev);
-	for (int i = 0; i < 2; i++)
-		if (l->pipe[i] >= 0)
-			close(l->pipe[i]);
+	loopwake_free(l->wake);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }

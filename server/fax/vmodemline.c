@@ -1,7 +1,7 @@
 /* vmodemline.c: the virtual modems behind line.h. A fax to a routed number rings the first
  * modem that is free and open in a fax program (RING every RING_S), and once the program
  * answers our fax engine sends to it over the modem's media (vmodemmedia.c). A program's
- * dial (ATD) comes from the modem's thread; it is handed to the loop through a pipe, since
+ * dial (ATD) comes from the modem's thread; it is handed to the loop (loopwake.h), since
  * the queue's host is asked there only: a number of ours is offered to the queue as an
  * incoming call, answered on a worker (CONNECT) and received into the user's inbox; any
  * other number is refused with NO CARRIER, as a virtual modem reaches this server's own
@@ -9,7 +9,6 @@
 #include "vmodemline.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "dialnum.h"
 #include "log.h"
+#include "loopwake.h"
 #include "vmodem.h"
 #include "vmodemmedia.h"
 
@@ -45,8 +45,7 @@ struct vmodemline {
 	struct slot        slot[VMODEMLINE_MAX];
 	int                n;
 	pthread_mutex_t    lock;
-	int                pipe[2];
-	struct event      *ev;
+	struct loopwake   *wake;             /* a program's dial, to the loop */
 	struct line_host   host;
 	int                attached;
 };
@@ -111,8 +110,7 @@ on_dialled(void *arg, struct vmodem *m, const char *number)
 	s->dialled = 1;
 	snprintf(s->number, sizeof(s->number), "%s", number);
 	pthread_mutex_unlock(&s->l->lock);
-	/* A full pipe already holds a wake-up. */
-	(void)!write(s->l->pipe[1], "x", 1);
+	loopwake_poke(s->l->wake);
 }
 
 static void
@@ -145,14 +143,10 @@ take_dial(struct vmodemline *l, struct slot *s, const char *number)
 }
 
 static void
-on_pipe(evutil_socket_t fd, short what, void *arg)
+on_dials(void *arg)
 {
 	struct vmodemline *l = arg;
-	char buf[64];
 
-	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
 	for (int i = 0; i < l->n; i++) {
 		struct slot *s = &l->slot[i];
 		char number[VMODEM_NUMBER_MAX + 1];
@@ -185,16 +179,11 @@ vmodemline_new(const struct vmodemline_opts *o, char *err, size_t errlen)
 	}
 	l->o = *o;
 	l->o.numbers = l->o.dir = l->o.group = NULL;     /* used now; the strings are not kept */
-	l->pipe[0] = l->pipe[1] = -1;
 	pthread_mutex_init(&l->lock, NULL);
 	if (parse_numbers(l, o->numbers, err, errlen) < 0)
 		goto fail;
-	if (pipe2(l->pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
-	    (l->ev = event_new(o->base, l->pipe[0], EV_READ | EV_PERSIST, on_pipe, l)) == NULL ||
-	    event_add(l->ev, NULL) != 0) {
-		snprintf(err, errlen, "virtual modems: %s", strerror(errno));
+	if ((l->wake = loopwake_new(o->base, on_dials, l, err, errlen)) == NULL)
 		goto fail;
-	}
 	for (int i = 0; i < o->modems; i++) {
 		struct slot *s = &l->slot[i];
 		char name[32], why[256];
@@ -223,14 +212,10 @@ vl_free(void *line)
 
 	if (l == NULL)
 		return;
-	/* The modems' threads first: none hands a dial to the pipe after this. */
+	/* The modems' threads first: none pokes the loop after this. */
 	for (int i = 0; i < l->n; i++)
 		vmodem_free(l->slot[i].m);
-	if (l->ev != NULL)
-		event_free(l->ev);
-	for (int i = 0; i < 2; i++)
-		if (l->pipe[i] >= 0)
-			close(l->pipe[i]);
+	loopwake_free(l->wake);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
