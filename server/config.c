@@ -135,7 +135,8 @@ static const struct conf_opt options[] = {
 	    "Virtual Class 1 fax modems for fax programs on this host (efax, HylaFAX): each is a "
 	    "pseudo-terminal with a stable name, virtual_modem_dir/ttyNCFX0 and on. A fax to one "
 	    "of virtual_modem_numbers rings the program; a program that dials one of fax_numbers "
-	    "is received into that user's inbox (other numbers are refused); 0 = off"),
+	    "is received into that user's inbox; one that dials any other number is sent on "
+	    "as a job of virtual_modem_account (refused without one); 0 = off"),
 	STR(virtual_modem_numbers, "",
 	    "Numbers that ring the virtual modems, comma-separated: \"5550123, 5550124\". A fax "
 	    "to one of them goes to the first modem a fax program has open and is not on a call"),
@@ -145,6 +146,11 @@ static const struct conf_opt options[] = {
 	STR(virtual_modem_group, "",
 	    "Group whose members (the fax program's account) may open the virtual modems' "
 	    "devices (mode 0660); empty = the server's own user only (0600)"),
+	STR(virtual_modem_account, "",
+	    "User whose jobs the virtual modems' faxes to numbers not ours become: the program's "
+	    "fax is received whole, then queued as this user's job to the number it dialled and "
+	    "sent on the lines as any job (retries, T.38, notifications to this user); empty = "
+	    "such dials are refused (NO CARRIER)"),
 	INT(virtual_modem_ring_timeout, "60", 6, 600,
 	    "Seconds a fax to a virtual modem rings (RING every 6 s) before it counts as no "
 	    "answer and is tried again later"),
@@ -363,6 +369,12 @@ config_finish(struct server_config *c, char *err, size_t errlen)
 	if (strlen(c->fax_station_id) > 20) {
 		snprintf(err, errlen, "%s: '%s' is longer than the 20 characters T.30 allows",
 		    config_where(c, "fax_station_id", w1, sizeof(w1)), c->fax_station_id);
+		return -1;
+	}
+	if (c->virtual_modem_account[0] && c->virtual_modems == 0) {
+		snprintf(err, errlen, "%s: set while virtual_modems is 0; set virtual_modems to "
+		    "the number of modems, or leave virtual_modem_account empty",
+		    config_where(c, "virtual_modem_account", w1, sizeof(w1)));
 		return -1;
 	}
 	if (c->virtual_modem_numbers[0] && c->virtual_modems == 0) {

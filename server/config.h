@@ -64,6 +64,7 @@ struct server_config {
 	char      virtual_modem_numbers[2048];
 	char      virtual_modem_dir[CONFIG_PATH_MAX];
 	char      virtual_modem_group[64];
+	char      virtual_modem_account[65];   /* a user name: NCFX_USER_MAX + 1 */
 	long long virtual_modem_ring_timeout;
 	/* logging */
 	char      log_level[16];

@@ -43,6 +43,7 @@
 #include "line.h"
 #include "log.h"
 #include "modemline.h"
+#include "onward.h"
 #include "server.h"
 #include "session.h"
 #include "sipline.h"
@@ -64,6 +65,7 @@
                                * the fax's spool name, written before the fax moves there */
 #define IN_NOTE_MAX 512
 #define IN_DOC      "\ndoc="
+#define IN_ONWARD   "onward=1"  /* the note's fourth line: the fax is to be sent on as a job */
 
 /* A line of the queue: the software line or a trunk, with its channels (a run of slots in
  * the queue's calls). */
@@ -82,6 +84,9 @@ struct call {
 	struct qline        *ql;             /* the line this slot belongs to */
 	int                  busy;
 	int                  incoming;       /* a call from outside: no job */
+	int                  onward;         /* incoming from a virtual modem to a number not ours:
+	                                      * received whole, it becomes a job (onward.c) */
+	int                  onward_fine;    /* and was received at fine resolution */
 	void                *token;          /* incoming: the line's handle of it */
 	char                 number[NCFX_DEST_MAX + 1];  /* dialled, or called (incoming) */
 	char                 from[64];       /* incoming: the caller's number */
@@ -1058,10 +1063,80 @@ in_dir_make(struct call *c)
 		c->in_dir[0] = '\0';
 		return -1;
 	}
-	fprintf(f, "%s\n%s\n%s\n", c->res.received_by, c->number, c->from);
+	fprintf(f, "%s\n%s\n%s\n%s", c->res.received_by, c->number, c->from,
+	    c->onward ? IN_ONWARD "\n" : "");
 	if (fclose(f) != 0) {
 		in_dir_remove(c->in_dir);
 		c->in_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* A fax a program sent to a number not ours is sent on only when its call ended well: the
+ * program counts a broken call as not sent and sends it again, whole, so pages of a broken
+ * call sent on would reach the far end twice. Pages of a program's page size other than a
+ * fax's (B4, say) are made into the fax page every line sends. On the worker. */
+static void
+onward_prepare(struct call *c)
+{
+	struct line_result *r = &c->res;
+	char tmp[PATH_MAX + 8], why[200];
+	int fine, n;
+
+	if (r->rx_tiff[0] == '\0')
+		return;
+	if (c->rc != 0 || r->fax.pages_received == 0 || r->fax.callee_completion != 0 ||
+	    atomic_load(&c->abort)) {
+		if (r->fax.pages_received > 0)
+			log_info("%s: not sent on: the call ended early (%s) after %d page%s; the "
+			    "program will send it again", c->tag, c->rc != 0 ? r->words :
+			    faxcall_reason(r->fax.callee_completion), r->fax.pages_received,
+			    plural(r->fax.pages_received));
+		unlink(r->rx_tiff);
+		r->rx_tiff[0] = '\0';
+		r->fax.pages_received = 0;
+		return;
+	}
+	fine = tiffdoc_fine(r->rx_tiff);
+	snprintf(tmp, sizeof(tmp), "%s.fax", r->rx_tiff);
+	n = tiffdoc_normalise(r->rx_tiff, tmp, fine > 0 ? 196 : 98, why, sizeof(why));
+	if (n != r->fax.pages_received || rename(tmp, r->rx_tiff) != 0) {
+		snprintf(c->rx_lost, sizeof(c->rx_lost), "its pages cannot be made into a fax to "
+		    "send on: %s", n < 0 ? why : "pages lost");
+		unlink(tmp);
+		unlink(r->rx_tiff);
+		r->rx_tiff[0] = '\0';
+		return;
+	}
+	c->onward_fine = fine > 0;
+}
+
+/* A fax received for sending on becomes the account's job. 0, or -1 when it was lost. */
+static int
+file_onward(struct server *srv, struct call *c)
+{
+	struct onward_fax f = { 0 };
+	char why[300];
+
+	if (c->rx_lost[0]) {
+		log_warnx("%s: the fax to send on was not kept: %s", c->tag, c->rx_lost);
+		return -1;
+	}
+	if (c->fax_doc[0] == '\0')
+		return 0;
+	f.user = c->res.received_by;
+	f.number = c->number;
+	f.doc = c->fax_doc;
+	f.size = c->fax_size;
+	f.pages = c->res.fax.pages_received;
+	f.fine = c->onward_fine;
+	f.modem = c->from;
+	f.sender = c->res.fax.caller_seen;
+	if (onward_queue(srv, &f, why, sizeof(why)) < 0) {
+		log_warnx("%s: the fax to send on, %d page%s, was not kept: %s", c->tag, f.pages,
+		    plural(f.pages), why);
+		spool_remove(srv->spool, c->fax_doc);
 		return -1;
 	}
 	return 0;
@@ -1083,6 +1158,8 @@ run_incoming(void *arg)
 	/* We answered: the receiving side's outcome, which the inbox notes, is our own. */
 	if (c->rc == 0)
 		c->res.fax.callee_completion = c->res.fax.completion;
+	if (c->onward)
+		onward_prepare(c);
 	keep_received(c->q->srv->spool, c);
 	/* The directory stays until incoming_done has filed the fax: its note is what a crash
 	 * before then leaves to faxqueue_recover. */
@@ -1097,6 +1174,8 @@ incoming_done(void *arg)
 	c->delivered = 1;
 	if (c->rc < 0)
 		log_warnx("%s: not received: %s", c->tag, r->words);
+	else if (c->onward)
+		file_onward(c->q->srv, c);
 	else if (file_received(c->q->srv, c) == 0 && r->fax.pages_received == 0)
 		log_warnx("%s: no page came: %s", c->tag, r->fax.reason);
 	/* Filed, or nothing to file: the note has done its work. */
@@ -1112,7 +1191,7 @@ static int
 recover_one(struct server *srv, const char *dir)
 {
 	struct call c;
-	char path[PATH_MAX + 300], note[IN_NOTE_MAX], why[160], *line[3], *save = NULL, *doc;
+	char path[PATH_MAX + 300], note[IN_NOTE_MAX], why[160], *line[4] = { 0 }, *p, *doc;
 	struct dirent *de;
 	DIR *d;
 	FILE *f;
@@ -1133,11 +1212,16 @@ recover_one(struct server *srv, const char *dir)
 		if (!spool_valid_name(doc))
 			doc = NULL;
 	}
-	line[0] = strtok_r(note, "\n", &save);
-	line[1] = strtok_r(NULL, "\n", &save);
-	line[2] = strtok_r(NULL, "\n", &save);
-	if (line[0] == NULL || line[1] == NULL)
+	/* line by line, an empty one (no caller's number) kept in its place */
+	p = note;
+	for (int i = 0; i < 4 && p != NULL && *p != '\0'; i++) {
+		line[i] = p;
+		if ((p = strchr(p, '\n')) != NULL)
+			*p++ = '\0';
+	}
+	if (line[0] == NULL || line[1] == NULL || line[0][0] == '\0' || line[1][0] == '\0')
 		return 0;
+	c.onward = line[3] != NULL && strcmp(line[3], IN_ONWARD) == 0;
 	snprintf(c.res.received_by, sizeof(c.res.received_by), "%s", line[0]);
 	snprintf(c.number, sizeof(c.number), "%s", line[1]);
 	snprintf(c.from, sizeof(c.from), "%s", line[2] ? line[2] : "");
@@ -1154,8 +1238,21 @@ recover_one(struct server *srv, const char *dir)
 			snprintf(c.fax_doc, sizeof(c.fax_doc), "%s", doc);
 			c.fax_size = (int64_t)st.st_size;
 			c.res.fax.pages_received = pages;
+			if (c.onward) {
+				/* whole: only a call that ended well moves to the spool */
+				c.onward_fine = tiffdoc_fine(path) > 0;
+				snprintf(c.tag, sizeof(c.tag), "user=%s fax to %s to send on",
+				    c.res.received_by, c.number);
+				return file_onward(srv, &c) == 0;
+			}
 			return file_received(srv, &c) == 0;
 		}
+	}
+	if (c.onward) {
+		/* The call was cut: the program counts the fax as not sent, and sends it again. */
+		log_info("user=%s: a fax from a virtual modem to %s, to send on, was cut by a "
+		    "crash; not sent on (the program sends it again)", c.res.received_by, c.number);
+		return 0;
 	}
 	if ((d = opendir(dir)) == NULL)
 		return 0;
@@ -1210,20 +1307,28 @@ host_incoming(void *arg, void *line, const struct line_incoming *in)
 {
 	struct faxqueue *q = arg;
 	struct qline *ql = NULL;
+	struct store_user u;
 	struct call *c;
 
+	if (in->onward && store_user_get(q->srv->store, in->user, &u) != 1) {
+		log_warnx("a fax program's call to %s refused: virtual_modem_account '%s' is no "
+		    "user of this server (netcfax-admin user add %s)", in->number, in->user,
+		    in->user);
+		return -2;
+	}
 	for (int i = 0; i < q->nlines; i++)
 		if (q->lines[i].line == line)
 			ql = &q->lines[i];
 	if (ql == NULL || q->stopping || q->timer == NULL || (c = take_slot(q, ql)) == NULL)
 		return -1;
 	c->incoming = 1;
+	c->onward = in->onward;
 	c->token = in->token;
 	snprintf(c->number, sizeof(c->number), "%s", in->number);
 	snprintf(c->from, sizeof(c->from), "%s", in->from);
 	snprintf(c->res.received_by, sizeof(c->res.received_by), "%s", in->user);
-	snprintf(c->tag, sizeof(c->tag), "user=%s call from %s to %s", in->user,
-	    in->from[0] ? in->from : "?", in->number);
+	snprintf(c->tag, sizeof(c->tag), "user=%s call from %s to %s%s", in->user,
+	    in->from[0] ? in->from : "?", in->number, in->onward ? " (to send on)" : "");
 	c->wj = workpool_submit(q->pool, run_incoming, incoming_done, call_release, c);
 	if (c->wj == NULL) {
 		give_slot(q, c);
@@ -1455,6 +1560,7 @@ add_vmodems(struct faxqueue *q, char *err, size_t errlen)
 	vo.group = cfg->virtual_modem_group;
 	vo.ring_timeout = (int)cfg->virtual_modem_ring_timeout;
 	vo.ecm = cfg->fax_ecm;
+	vo.account = cfg->virtual_modem_account;
 	if ((line = vmodemline_new(&vo, err, errlen)) == NULL)
 		return -1;
 	if ((q->vmodems = add_line(q, &vmodemline_ops, line, vo.modems, "virtual modems")) ==
@@ -1463,8 +1569,18 @@ add_vmodems(struct faxqueue *q, char *err, size_t errlen)
 		snprintf(err, errlen, "virtual modems: too many lines");
 		return -1;
 	}
-	log_info("virtual modems: %d in %s (ttyNCFX0%s), numbers '%s'", vo.modems, dir,
-	    vo.modems > 1 ? " and on" : "", cfg->virtual_modem_numbers);
+	log_info("virtual modems: %d in %s (ttyNCFX0%s), numbers '%s'; %s%s", vo.modems, dir,
+	    vo.modems > 1 ? " and on" : "", cfg->virtual_modem_numbers,
+	    vo.account[0] ? "faxes to other numbers are sent on as jobs of user=" :
+	    "faxes to other numbers are refused (no virtual_modem_account)", vo.account);
+	if (vo.account[0]) {
+		struct store_user u;
+
+		if (store_user_get(q->srv->store, vo.account, &u) != 1)
+			log_warnx("virtual_modem_account '%s' is no user of this server: a fax "
+			    "program's calls to numbers not ours are refused until it is "
+			    "(netcfax-admin user add %s)", vo.account, vo.account);
+	}
 	return 0;
 }
 

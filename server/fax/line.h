@@ -47,6 +47,10 @@ struct line_incoming {
 	const char *user;                /* the user it belongs to */
 	const char *from;                /* the caller's number as the network gave it, or "" */
 	void       *token;               /* the line's handle of the call, given back to answer() */
+	int         onward;              /* a program on a virtual modem dialled number, which is
+	                                  * not ours: what it sends is received for user (the
+	                                  * virtual modems' account) and queued as that user's
+	                                  * job to number, to go out on our lines */
 };
 
 /* What a line that takes calls may ask of the fax queue; called on the loop thread only. */
@@ -54,8 +58,9 @@ struct line_host {
 	/* The user one of our numbers belongs to, or NULL when it is not ours. */
 	const char *(*number_user)(void *arg, const char *number);
 	/* Takes an offered call: a channel of this line is held for it and the line's answer()
-	 * will run on a worker. 0, or -1 when every channel of the line is busy or the queue is
-	 * stopping (the line then refuses the call itself). */
+	 * will run on a worker. 0; -1 when every channel of the line is busy or the queue is
+	 * stopping, -2 when the call is refused for good (an onward call whose account does not
+	 * exist): the line then refuses the call itself, as busy or as no such number. */
 	int  (*incoming)(void *arg, void *line, const struct line_incoming *in);
 	/* The line's standing with its provider changed: a trunk registered (up, and as what)
 	 * or lost or never got its registration (down, and why). Kept for the operator's

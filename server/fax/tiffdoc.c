@@ -141,6 +141,24 @@ dpi(TIFF *t, int tag, uint32_t w)
 	return r < 10.0f ? 10.0f : r > 2400.0f ? 2400.0f : r;
 }
 
+int
+tiffdoc_fine(const char *path)
+{
+	uint32_t w = 0;
+	float yr;
+	TIFF *t;
+
+	TIFFSetErrorHandler(tiff_error_handler);
+	TIFFSetWarningHandler(tiff_warning_handler);
+	if ((t = TIFFOpen(path, "r")) == NULL)
+		return -1;
+	TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+	yr = dpi(t, TIFFTAG_YRESOLUTION, w);
+	TIFFClose(t);
+	/* fine is 196 lines per inch (7.7 per mm), standard 98 (3.85): the middle parts them */
+	return yr > 147.0f;
+}
+
 /* One page: read as bits (1 = black), scaled and centred into the fax page. */
 static int
 normalise_page(TIFF *in, TIFF *out, int page, int pages, int yres, char *err, size_t errlen)

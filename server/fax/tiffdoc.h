@@ -38,6 +38,10 @@ int tiffdoc_inspect(const char *path, char *err, size_t errlen);
  * page count, or -1 with a reason fit for the user in err, or TIFFDOC_EIO or TIFFDOC_ENOSPC. */
 int tiffdoc_normalise(const char *src, const char *dst, int yres, char *err, size_t errlen);
 
+/* 1 when the first page of path is at fine resolution (about 196 lines per inch), 0 when
+ * at standard or coarser, -1 when it cannot be opened: what a received fax sent on keeps. */
+int tiffdoc_fine(const char *path);
+
 /* tiffdoc_normalise over several sources, their pages one after the other in dst: a cover page
  * and the documents of one job. At most TIFFDOC_JOIN_MAX sources. */
 #define TIFFDOC_JOIN_MAX 17

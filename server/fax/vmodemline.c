@@ -3,9 +3,11 @@
  * answers our fax engine sends to it over the modem's media (vmodemmedia.c). A program's
  * dial (ATD) comes from the modem's thread; it is handed to the loop (loopwake.h), since
  * the queue's host is asked there only: a number of ours is offered to the queue as an
- * incoming call, answered on a worker (CONNECT) and received into the user's inbox; any
- * other number is refused with NO CARRIER, as a virtual modem reaches this server's own
- * numbers only (going out on the other lines is for later). */
+ * incoming call, answered on a worker (CONNECT) and received into the user's inbox. Any
+ * other number goes out on our lines by store and forward, as a fax server's queue does:
+ * the program's fax is received (the program sees its fax taken, as by a fax machine) and
+ * the queue sends it on as a job of the modems' account, with the retries, T.38 and
+ * notifications of any job; without an account such a dial is refused with NO CARRIER. */
 #include "vmodemline.h"
 
 #include <errno.h>
@@ -38,6 +40,8 @@ struct slot {
 	char               user[65];
 };
 
+#define ACCOUNT_MAX 64
+
 struct vmodemline {
 	struct vmodemline_opts o;
 	char               digits[NUMBERS_MAX][NUMBER_MAX + 1];
@@ -48,6 +52,7 @@ struct vmodemline {
 	struct loopwake   *wake;             /* a program's dial, to the loop */
 	struct line_host   host;
 	int                attached;
+	char               account[ACCOUNT_MAX + 1];   /* "": no onward calls */
 };
 
 static int
@@ -118,24 +123,40 @@ take_dial(struct vmodemline *l, struct slot *s, const char *number)
 {
 	const char *name = vmodem_name(s->m), *user;
 	struct line_incoming in;
+	char digits[NUMBER_MAX + 1];
+	int onward = 0, rc;
 
 	user = l->attached ? l->host.number_user(l->host.arg, number) : NULL;
+	if (user == NULL && l->attached && l->account[0] &&
+	    dialnum_digits(number, digits, sizeof(digits)) == 0 && digits[0] != '\0') {
+		user = l->account;
+		onward = 1;
+	}
 	if (user == NULL) {
 		log_info("virtual modem %s: the program dialled %s, which is not one of this "
-		    "server's numbers: refused (NO CARRIER); a virtual modem can only call this "
-		    "server's own numbers for now", name, number[0] ? number : "nothing");
+		    "server's numbers: refused (NO CARRIER); set virtual_modem_account for its "
+		    "faxes to go out on this server's lines", name, number[0] ? number : "nothing");
 		vmodem_refuse(s->m, 0);
 		return;
 	}
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	/* said before it is offered: a worker may answer it at once */
-	log_info("virtual modem %s: call to %s for user=%s", name, number, user);
+	if (onward)
+		log_info("virtual modem %s: call to %s, received for user=%s and sent on as a job",
+		    name, number, user);
+	else
+		log_info("virtual modem %s: call to %s for user=%s", name, number, user);
 	memset(&in, 0, sizeof(in));
-	in.number = number;
+	in.number = onward ? digits : number;   /* a job's number: its digits, no dial codes */
 	in.user = user;
 	in.from = name;
 	in.token = s;
-	if (l->host.incoming(l->host.arg, l, &in) != 0) {
+	in.onward = onward;
+	if ((rc = l->host.incoming(l->host.arg, l, &in)) == -2) {
+		log_info("virtual modem %s: the program's call to %s refused (NO CARRIER)", name,
+		    number);
+		vmodem_refuse(s->m, 0);
+	} else if (rc != 0) {
 		log_info("virtual modem %s: the program's call to %s refused (BUSY): every channel "
 		    "is busy", name, number);
 		vmodem_refuse(s->m, 1);
@@ -178,7 +199,14 @@ vmodemline_new(const struct vmodemline_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	l->o = *o;
-	l->o.numbers = l->o.dir = l->o.group = NULL;     /* used now; the strings are not kept */
+	l->o.numbers = l->o.dir = l->o.group = l->o.account = NULL;  /* the strings are not kept */
+	if (o->account != NULL && strlen(o->account) > ACCOUNT_MAX) {
+		snprintf(err, errlen, "account '%s': longer than %d characters", o->account,
+		    ACCOUNT_MAX);
+		free(l);
+		return NULL;
+	}
+	snprintf(l->account, sizeof(l->account), "%s", o->account ? o->account : "");
 	pthread_mutex_init(&l->lock, NULL);
 	if (parse_numbers(l, o->numbers, err, errlen) < 0)
 		goto fail;

@@ -1,7 +1,8 @@
 /* vmodemline.h: the virtual modems as a line (line.h): a fax to one of the numbers routed to
  * them rings a fax program that has a modem device open (efax, HylaFAX), and a program that
  * dials one of this server's own numbers is received into that user's inbox, as a call from
- * outside is. */
+ * outside is. A program that dials any other number is received too when the modems have an
+ * account, and its fax goes out on our lines as that account's job. */
 #ifndef NETCFAX_VMODEMLINE_H
 #define NETCFAX_VMODEMLINE_H
 
@@ -23,6 +24,8 @@ struct vmodemline_opts {
 	const char *group;               /* the group that may open them; "" none */
 	int         ring_timeout;        /* seconds a call rings before it counts as no answer */
 	int         ecm;                 /* error correction offered */
+	const char *account;             /* the user whose jobs a program's faxes to numbers not
+	                                  * ours become; NULL or "": such dials are refused */
 };
 
 /* The line and its modems, their devices made and threads started; NULL with the reason. */

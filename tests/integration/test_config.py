@@ -158,6 +158,9 @@ class ServerConfigCheck(unittest.TestCase):
         (["fax_station_id = +44 20 7946 0001 extension 12"], 1,
          "fax_station_id: '+44 20 7946 0001 extension 12' is longer than the 20 characters"),
         (["tls_key = /etc/ssl/private/fax.key"], 1, "tls_key: set without tls_cert; set both"),
+        (["virtual_modem_account = office"], 1, "virtual_modem_account: set while "
+         "virtual_modems is 0; set virtual_modems to the number of modems, or leave "
+         "virtual_modem_account empty"),
         (["user = ncfx-no-such-account"], 1, "user = ncfx-no-such-account: there is no such "
          "account on this system; create it as root with: useradd"),
     ]
