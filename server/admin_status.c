@@ -306,8 +306,9 @@ each_line(const struct store_line *l, void *arg)
 	if (l->job || incoming)
 		c->busy++;
 	if (c->json) {
-		printf("%s{\"line\":%d,\"state\":\"%s\",\"job\":%" PRId64 ",\"user\":", c->n ? "," : "",
-		    l->line, state, l->job);
+		printf("%s{\"line\":%d,\"name\":", c->n ? "," : "", l->line);
+		json_print_str(stdout, l->name);
+		printf(",\"state\":\"%s\",\"job\":%" PRId64 ",\"user\":", state, l->job);
 		json_print_str(stdout, l->user);
 		printf(",\"dest\":");
 		json_print_str(stdout, l->dest);
@@ -331,7 +332,7 @@ each_line(const struct store_line *l, void *arg)
 			snprintf(job, sizeof(job), "-");
 		}
 		snprintf(line, sizeof(line), "%d", l->line);
-		table_row(&c->t, (const char *const[]){ line, state, job,
+		table_row(&c->t, (const char *const[]){ line, l->name[0] ? l->name : "-", state, job,
 		    l->job ? l->user : "-", l->job || incoming ? l->dest : "-", when, words });
 	}
 	c->n++;
@@ -464,9 +465,9 @@ print_lines(const struct server_config *cfg, struct store *st, int json, int run
 	struct line_ctx c = { json, 0, 0, { 0 } };
 	int rc = 0;
 
-	table_init(&c.t, 7);
-	table_row(&c.t, (const char *const[]){ "LINE", "STATE", "JOB", "USER", "TO", "SINCE",
-	    "CALL" });
+	table_init(&c.t, 8);
+	table_row(&c.t, (const char *const[]){ "LINE", "ON", "STATE", "JOB", "USER", "TO",
+	    "SINCE", "CALL" });
 	if (json)
 		printf("[");
 	/* Rows a killed server left behind describe no call: shown only while one runs. */

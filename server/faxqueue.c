@@ -204,6 +204,16 @@ show_line(struct faxqueue *q, const struct store_line *l, const char *tag)
 		log_warnx("%s: line %d: store: %s", tag, l->line, store_errmsg(q->srv->store));
 }
 
+/* A slot's row as shown when its call starts or ends: its number, its line's name, since now. */
+static void
+shown_fresh(struct faxqueue *q, struct call *c)
+{
+	memset(&c->shown, 0, sizeof(c->shown));
+	c->shown.line = (int)(c - q->calls) + 1;
+	snprintf(c->shown.name, sizeof(c->shown.name), "%s", c->ql->name);
+	c->shown.since = (int64_t)time(NULL);
+}
+
 /* The station id: the configured one, else the first of our own numbers. */
 static void
 station_id(const struct server_config *cfg, char *out, size_t cap)
@@ -759,9 +769,7 @@ call_release(void *arg)
 	c->wj = NULL;
 	q->active--;
 	c->ql->busy--;
-	memset(&c->shown, 0, sizeof(c->shown));
-	c->shown.line = (int)(c - q->calls) + 1;
-	c->shown.since = (int64_t)time(NULL);
+	shown_fresh(q, c);
 	show_line(q, &c->shown, c->tag);
 	/* A line came free: the next job may go (not from inside faxqueue_free). */
 	if (q->timer)
@@ -842,14 +850,12 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 		return -1;
 	}
 	log_info("%s: %s", c->tag, j->reason);
-	memset(&c->shown, 0, sizeof(c->shown));
-	c->shown.line = (int)(c - q->calls) + 1;
+	shown_fresh(q, c);
 	c->shown.job = j->id;
 	c->shown.owner = j->owner;
 	snprintf(c->shown.dest, sizeof(c->shown.dest), "%s", j->dest);
 	c->shown.pages = j->pages;
 	c->shown.pages_sent = before;
-	c->shown.since = (int64_t)time(NULL);
 	show_line(q, &c->shown, c->tag);
 	session_notify_user(q->srv, j->owner);
 	return 1;
@@ -1334,11 +1340,9 @@ host_incoming(void *arg, void *line, const struct line_incoming *in)
 		give_slot(q, c);
 		return -1;
 	}
-	memset(&c->shown, 0, sizeof(c->shown));
-	c->shown.line = (int)(c - q->calls) + 1;
+	shown_fresh(q, c);
 	snprintf(c->shown.dest, sizeof(c->shown.dest), "%s", in->number);
 	snprintf(c->shown.remote_id, sizeof(c->shown.remote_id), "%s", in->from);
-	c->shown.since = (int64_t)time(NULL);
 	show_line(q, &c->shown, c->tag);
 	return 0;
 }
@@ -1647,6 +1651,11 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 		}
 	if (store_line_reset(srv->store, q->ncalls) < 0)
 		log_warnx("fax lines: store: %s", store_errmsg(srv->store));
+	/* each row named by its line, for the operator */
+	for (int k = 0; k < q->ncalls; k++) {
+		shown_fresh(q, &q->calls[k]);
+		show_line(q, &q->calls[k].shown, "fax lines");
+	}
 	if (q->soft)
 		log_info("software line: %d line%s, station id '%s'%s%s", q->soft->channels,
 		    plural(q->soft->channels), q->station_id, cfg->fax_alaw ? ", A-law" : "",

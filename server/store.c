@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
@@ -200,6 +200,11 @@ static const char *const schema_v9 =
     "ALTER TABLE jobs ADD COLUMN media TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE inbox ADD COLUMN media TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE notifications ADD COLUMN media TEXT NOT NULL DEFAULT '';";
+
+/* Version 10: each fax line's row names the line it is a channel of (a trunk, a modem), for
+ * the operator's status. */
+static const char *const schema_v10 =
+    "ALTER TABLE lines ADD COLUMN name TEXT NOT NULL DEFAULT '';";
 
 /* Version 7: user ids that are never given out again. Stores created with schema 1 (and the
  * first stores of schema 2) have a users table without AUTOINCREMENT, where SQLite hands the
@@ -455,6 +460,7 @@ store_open(const char *path, char *err, size_t errlen)
 	    (version < 7 && rebuild_users(st->db, &msg) < 0) ||
 	    (version < 8 && sqlite3_exec(st->db, schema_v8, NULL, NULL, &msg) != SQLITE_OK) ||
 	    (version < 9 && sqlite3_exec(st->db, schema_v9, NULL, NULL, &msg) != SQLITE_OK) ||
+	    (version < 10 && sqlite3_exec(st->db, schema_v10, NULL, NULL, &msg) != SQLITE_OK) ||
 	    /* Not rewritten when current: that would look like a change to the server's poll. */
 	    (version < SCHEMA_VERSION && check_foreign_keys(st->db, &msg) < 0) ||
 	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
@@ -1639,7 +1645,8 @@ int
 store_line_set(struct store *st, const struct store_line *l)
 {
 	sqlite3_stmt *q = prep(st, "UPDATE lines SET job = ?, owner = ?, dest = ?, remote_id = ?, "
-	    "connected = ?, pages_sent = ?, pages = ?, bit_rate = ?, since = ? WHERE line = ?");
+	    "connected = ?, pages_sent = ?, pages = ?, bit_rate = ?, since = ?, name = ? "
+	    "WHERE line = ?");
 
 	if (q == NULL)
 		return -1;
@@ -1652,7 +1659,8 @@ store_line_set(struct store *st, const struct store_line *l)
 	sqlite3_bind_int(q, 7, l->pages);
 	sqlite3_bind_int(q, 8, l->bit_rate);
 	sqlite3_bind_int64(q, 9, l->since);
-	sqlite3_bind_int(q, 10, l->line);
+	sqlite3_bind_text(q, 10, l->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 11, l->line);
 	return exec_bound(st, q);
 }
 
@@ -1660,7 +1668,8 @@ int
 store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg)
 {
 	sqlite3_stmt *q = prep(st, "SELECT l.line, l.job, l.owner, COALESCE(u.name, ''), l.dest, "
-	    "l.remote_id, l.connected, l.pages_sent, l.pages, l.bit_rate, l.since FROM lines l "
+	    "l.remote_id, l.connected, l.pages_sent, l.pages, l.bit_rate, l.since, l.name "
+	    "FROM lines l "
 	    "LEFT JOIN users u ON u.id = l.owner ORDER BY l.line");
 	int rc;
 
@@ -1680,6 +1689,7 @@ store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), 
 		l.pages = sqlite3_column_int(q, 8);
 		l.bit_rate = sqlite3_column_int(q, 9);
 		l.since = sqlite3_column_int64(q, 10);
+		copy(l.name, sizeof(l.name), sqlite3_column_text(q, 11));
 		if (cb(&l, arg) != 0)
 			break;
 	}

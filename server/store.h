@@ -102,6 +102,8 @@ struct store_session {
 /* A fax line of the running server, for the operator's status. */
 struct store_line {
 	int      line;          /* 1 .. fax_lines */
+	char     name[48];      /* the line it is a channel of: "software", "trunk NAME", "modem
+	                         * NAME", "virtual modems" (schema 10) */
 	int64_t  job;           /* the call's job; 0 when the line is idle */
 	int64_t  owner;
 	char     user[NCFX_USER_MAX + 1];          /* the owner's name (store_line_list) */

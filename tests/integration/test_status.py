@@ -115,9 +115,9 @@ class Status(unittest.TestCase):
         self.assertRegex(a["session"], r"^[0-9a-f]{16}$")
 
         [line] = st["lines"]
-        self.assertEqual((line["line"], line["state"], line["job"], line["user"], line["dest"],
-                          line["connected"], line["pages"]),
-                         (1, "busy", active, "alice", "5550199", True, 2), line)
+        self.assertEqual((line["line"], line["name"], line["state"], line["job"], line["user"],
+                          line["dest"], line["connected"], line["pages"]),
+                         (1, "software", "busy", active, "alice", "5550199", True, 2), line)
         self.assertEqual(line["page"], line["pages_sent"] + 1, line)
         self.assertGreater(line["bit_rate"], 0)
         self.assertEqual(line["remote_id"], "5550199")
@@ -154,7 +154,7 @@ class Status(unittest.TestCase):
         rows = table(out, "Fax lines: 1, 1 busy")
         self.assertEqual(len(rows), 2, out)
         self.assert_aligned(rows)
-        self.assertRegex(rows[1], r"^  1 +busy +%d +alice +5550199 +\S+Z +sending page [12] of "
+        self.assertRegex(rows[1], r"^  1 +software +busy +%d +alice +5550199 +\S+Z +sending page [12] of "
                          r"2 to '5550199' at \d+ bit/s$" % active)
         rows = table(out, "Queue:")
         self.assertEqual(len(rows), 3, out)

@@ -6,6 +6,7 @@ server B's virtual modem; alice's inbox on B gets efax's pages, pixel for pixel.
 efax -> A's T.31 -> A's fax engine -> bob's job -> A's Class 1 modem line -> B's T.31 ->
 B's fax engine -> alice. A server whose virtual_modem_account is no user refuses such a dial
 (NO CARRIER) and says what to do."""
+import json
 import os
 import sys
 import time
@@ -87,6 +88,23 @@ class VirtualModemOnward(unittest.TestCase):
         start = time.monotonic()
         proc = self.efax(bob.home, "-t", "T" + ALICE_NUMBER, *tifs)
         log = os.path.join(bob.home, "efax.log")
+        # The operator sees each leg on its own line: the program's call coming in on the
+        # virtual modems, then bob's job going out on the modem line.
+        seen = set()
+        deadline = time.monotonic() + FAX_TIMEOUT
+        while len(seen) < 2 and time.monotonic() < deadline:
+            rc, out, err = self.a.admin("status", "--json")
+            self.assertEqual(rc, 0, err)
+            for ln in json.loads(out)["lines"]:
+                if (ln["name"], ln["state"], ln["dest"]) == ("virtual modems", "receiving",
+                                                             ALICE_NUMBER):
+                    self.assertEqual(ln["remote_id"], "ttyNCFX0", ln)
+                    seen.add("in")
+                if ln["name"].startswith("modem ") and ln["state"] == "busy":
+                    self.assertEqual((ln["user"], ln["dest"]), ("bob", ALICE_NUMBER), ln)
+                    seen.add("out")
+            time.sleep(0.5)
+        self.assertEqual(seen, {"in", "out"}, self.a.log_text()[-4000:])
         rc = self.wait_exit(proc, log)
         with open(log) as f:
             self.assertEqual(rc, 0, f.read() + self.a.log_text()[-4000:])

@@ -15,7 +15,7 @@
 #include "check.h"
 #include "store.h"
 
-#define CURRENT_SCHEMA 9
+#define CURRENT_SCHEMA 10
 #define DUMP_MAX (256 * 1024)
 #define FILE_MAX (8 * 1024 * 1024)
 
@@ -208,6 +208,12 @@ static const char *const ddl_v8 =
     "  words TEXT NOT NULL DEFAULT '',"
     "  since INTEGER NOT NULL);";
 
+/* Schema 9: what carried each fax (T.38, G.711) on jobs, received faxes and notifications. */
+static const char *const ddl_v9 =
+    "ALTER TABLE jobs ADD COLUMN media TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE inbox ADD COLUMN media TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE notifications ADD COLUMN media TEXT NOT NULL DEFAULT '';";
+
 static const char *const rows_v1 =
     "INSERT INTO users(id, name, pwhash, created) VALUES"
     " (1, 'alice', '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
@@ -294,7 +300,7 @@ static const char *const rows_v8 =
     " (1, 'provider', 'sip.example.net', 1, 'registered', 1763901000);";
 
 enum { HAS_V2 = 1, HAS_V3 = 2, HAS_V4 = 4, HAS_TOKENS4 = 8, HAS_V5 = 16, HAS_V6 = 32,
-       HAS_V8 = 64 };
+       HAS_V8 = 64, HAS_V9 = 128 };
 
 struct era {
 	const char *name;
@@ -313,6 +319,7 @@ static const struct era eras[] = {
 	{ "schema 5", 5, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 },
 	{ "schema 6", 6, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 | HAS_V6 },
 	{ "schema 8", 8, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 | HAS_V6 | HAS_V8 },
+	{ "schema 9", 9, 1, HAS_V2 | HAS_V3 | HAS_V4 | HAS_V5 | HAS_V6 | HAS_V8 | HAS_V9 },
 };
 
 static int
@@ -354,6 +361,8 @@ make_store(const char *path, const struct era *e)
 		bad |= exec(db, ddl_v6);
 	if (e->has & HAS_V8)
 		bad |= exec(db, ddl_v8);
+	if (e->has & HAS_V9)
+		bad |= exec(db, ddl_v9);
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d; COMMIT", e->version);
 	bad |= exec(db, sql);
 	/* The rows as the server of that time wrote them, with its foreign keys on. */
@@ -446,7 +455,8 @@ dump_rows(const char *path, const struct era *e, char *buf, size_t cap)
 	if (e->has & HAS_V5)
 		dump_query(db, "SELECT * FROM resume_tokens ORDER BY hash", buf, cap);
 	if (e->has & HAS_V6)
-		dump_query(db, "SELECT * FROM lines ORDER BY line", buf, cap);
+		dump_query(db, "SELECT line, job, owner, dest, remote_id, connected, pages_sent, "
+		    "pages, bit_rate, since FROM lines ORDER BY line", buf, cap);
 	if (e->has & HAS_V8)
 		dump_query(db, "SELECT * FROM trunks ORDER BY trunk", buf, cap);
 	sqlite3_close(db);
