@@ -49,6 +49,10 @@ static const struct conf_opt options[] = {
 	    "the server keeps the device open (and locked) to hear them; empty = the modem only "
 	    "dials out and is opened for each call"),
 	INT(rings, "2", 1, 10, "With number set: rings before the modem answers"),
+	INT(send_rate, "14400", 4800, 14400,
+	    "The highest bit/s this modem sends a fax at, 4800 (V.27ter), 9600 (V.29) or 14400 "
+	    "(V.17); a noisy line that fails training at the top speed every call does better "
+	    "starting lower"),
 	INT(receive_rate, "9600", 4800, 14400,
 	    "With number set: the highest bit/s offered to a caller, 4800 (V.27ter), 9600 (V.29) "
 	    "or 14400 (V.17). 9600 by default: receiving V.17 (AT+FRM=145) has been tested "
@@ -87,6 +91,11 @@ check(struct modem_config *m, const int *lines, char *err, size_t errlen)
 	    strpbrk(m->number, "0123456789") == NULL)) {
 		snprintf(err, errlen, "%s:%d: number: '%s' is not a phone number", WHERE("number"),
 		    m->number);
+		return -1;
+	}
+	if (m->send_rate != 4800 && m->send_rate != 9600 && m->send_rate != 14400) {
+		snprintf(err, errlen, "%s:%d: send_rate: %lld; allowed: 4800, 9600, 14400",
+		    WHERE("send_rate"), m->send_rate);
 		return -1;
 	}
 	if (m->receive_rate != 4800 && m->receive_rate != 9600 && m->receive_rate != 14400) {

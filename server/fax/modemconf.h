@@ -26,6 +26,7 @@ struct modem_config {
 	long long dial_timeout;
 	char      number[32];
 	long long rings;
+	long long send_rate;
 	long long receive_rate;
 	/* derived by modemconf_load */
 	char      routes[MODEMCONF_ROUTES_MAX][20];  /* route, as prefixes of digits */

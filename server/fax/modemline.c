@@ -350,7 +350,7 @@ run_fax(struct modemline *l, struct atchan *ch, const struct line_call *c, const
 	co.first_page = c->first_page;
 	co.page_header = c->page_header;
 	co.rx_tiff = rx;
-	co.max_rate = rx != NULL ? (int)l->m.receive_rate : 0;
+	co.max_rate = (int)(rx != NULL ? l->m.receive_rate : l->m.send_rate);
 	co.ident = c->caller_id;
 	co.log_tag = l->tag;
 	co.abort = c->abort;

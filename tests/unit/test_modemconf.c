@@ -42,6 +42,7 @@ main(void)
 	CHECK_STR(m.lock_dir, "/var/lock");
 	CHECK_INT(m.rings, 2);
 	CHECK_INT(m.receive_rate, 9600);
+	CHECK_INT(m.send_rate, 14400);
 	CHECK_INT(m.nroutes, 0);
 	CHECK_INT(modemconf_routes(&m, "+44 20 7946 0123"), 1);
 	CHECK_INT(modemconf_routes(&m, "no digits"), 0);
@@ -54,7 +55,8 @@ main(void)
 
 	CHECK_INT(load("device = /dev/ttyS0\nspeed = 19200\nflow_control = none\ndial = pulse\n"
 	    "dial_prefix = 9,\nroute = 0044, 01\nnumber = 555 0111\nrings = 1\n"
-	    "receive_rate = 14400\n", &m, err, sizeof(err)), 0);
+	    "receive_rate = 14400\nsend_rate = 4800\n", &m, err, sizeof(err)), 0);
+	CHECK_INT(m.send_rate, 4800);
 	CHECK_INT(m.nroutes, 2);
 	CHECK_INT(modemconf_routes(&m, "01632 960000"), 1);
 	CHECK_INT(modemconf_routes(&m, "0044 20 7946 0123"), 1);
@@ -76,6 +78,8 @@ main(void)
 	CHECK_CONTAINS(err, "usb.conf:2: number: 'alice' is not a phone number");
 	CHECK_INT(load("device = /dev/ttyS0\nreceive_rate = 7200\n", &m, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "receive_rate: 7200");
+	CHECK_INT(load("device = /dev/ttyS0\n\nsend_rate = 12000\n", &m, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "usb.conf:3: send_rate: 12000; allowed: 4800, 9600, 14400");
 	CHECK_INT(load("device = /dev/ttyS0\nflow_control = maybe\n", &m, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "usb.conf:2");
 	CHECK_INT(load("device = /dev/ttyS0\ndial_prefix = 9;\n", &m, err, sizeof(err)), -1);
