@@ -35,6 +35,23 @@ EFAX_TOP = 20                     # white scan lines efax adds atop each page it
 FAX_TIMEOUT = 240                 # seconds, a bound: a 3-page fax takes about a minute
 
 
+def start_efax(owner, device, home, args, log_name="efax.log"):
+    """Starts efax on a virtual modem, in home; its output goes to home/log_name. owner's
+    cleanup kills it if it is still running."""
+    log = open(os.path.join(home, log_name), "w")
+    proc = subprocess.Popen([EFAX, "-d", device] + EFAX_OPTS + list(args),
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=home, start_new_session=True)
+    owner.addCleanup(log.close)
+
+    def stop():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    owner.addCleanup(stop)
+    return proc
+
+
 def efax_version():
     r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "efax"],
                        capture_output=True, text=True, timeout=30)
@@ -64,18 +81,7 @@ class VirtualModemEfax(unittest.TestCase):
 
     def efax(self, *args, log_name="efax.log"):
         """Starts efax on the virtual modem; its output goes to a file of the test."""
-        log = open(os.path.join(self.alice.home, log_name), "w")
-        proc = subprocess.Popen([EFAX, "-d", self.dev] + EFAX_OPTS + list(args),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=self.alice.home, start_new_session=True)
-        self.addCleanup(log.close)
-
-        def stop():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-        self.addCleanup(stop)
-        return proc
+        return start_efax(self, self.dev, self.alice.home, args, log_name)
 
     def efax_log(self, name="efax.log"):
         with open(os.path.join(self.alice.home, name)) as f:

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ncfxtest as nt  # noqa: E402
 from test_fax import make_pdf, stream  # noqa: E402
 from test_modem_line import write_modem_file  # noqa: E402
-from test_vmodem_efax import EFAX, EFAX_ID, EFAX_OPTS, EFAX_TOP, GS_TIFF_F  # noqa: E402
+from test_vmodem_efax import EFAX, EFAX_ID, EFAX_TOP, GS_TIFF_F, start_efax  # noqa: E402
 
 import subprocess  # noqa: E402
 
@@ -51,20 +51,6 @@ class VirtualModemOnward(unittest.TestCase):
         cls.a.add_user("bob", "bob-pw-secret")
         cls.dev = os.path.join(cls.a.state_dir, "modems", "ttyNCFX0")
 
-    def efax(self, home, *args, log_name="efax.log"):
-        log = open(os.path.join(home, log_name), "w")
-        proc = subprocess.Popen([EFAX, "-d", self.dev] + EFAX_OPTS + list(args),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=home, start_new_session=True)
-        self.addCleanup(log.close)
-
-        def stop():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-        self.addCleanup(stop)
-        return proc
-
     def wait_exit(self, proc, path):
         try:
             return proc.wait(timeout=FAX_TIMEOUT)
@@ -86,7 +72,7 @@ class VirtualModemOnward(unittest.TestCase):
         alice_watch = nt.Watcher(alice, owner=self)
         alice_watch.wait_status("logged in")
         start = time.monotonic()
-        proc = self.efax(bob.home, "-t", "T" + ALICE_NUMBER, *tifs)
+        proc = start_efax(self, self.dev, bob.home, ["-t", "T" + ALICE_NUMBER] + tifs)
         log = os.path.join(bob.home, "efax.log")
         # The operator sees each leg on its own line: the program's call coming in on the
         # virtual modems, then bob's job going out on the modem line.
@@ -162,13 +148,8 @@ class VirtualModemOnward(unittest.TestCase):
         dev = os.path.join(c.state_dir, "modems", "ttyNCFX0")
         offset = c.log_size()
         log = os.path.join(home, "efax-no.log")
-        with open(log, "w") as f:
-            proc = subprocess.Popen([EFAX, "-d", dev] + EFAX_OPTS + ["-t", "T5557777",
-                                                                     "/dev/null"],
-                                    stdin=subprocess.DEVNULL, stdout=f,
-                                    stderr=subprocess.STDOUT, cwd=home,
-                                    start_new_session=True)
-            rc = self.wait_exit(proc, log)
+        proc = start_efax(self, dev, home, ["-t", "T5557777", "/dev/null"], "efax-no.log")
+        rc = self.wait_exit(proc, log)
         with open(log) as f:
             text = f.read()
         self.assertNotEqual(rc, 0, text)
