@@ -8,6 +8,7 @@ B's fax engine -> alice. A server whose virtual_modem_account is no user refuses
 (NO CARRIER) and says what to do."""
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -18,8 +19,6 @@ import ncfxtest as nt  # noqa: E402
 from test_fax import make_pdf, stream  # noqa: E402
 from test_modem_line import write_modem_file  # noqa: E402
 from test_vmodem_efax import EFAX, EFAX_ID, EFAX_TOP, GS_TIFF_F, start_efax  # noqa: E402
-
-import subprocess  # noqa: E402
 
 ALICE_NUMBER = "5550101"          # alice's, on server B
 FAX_TIMEOUT = 300                 # seconds, a bound: each leg of 2 pages takes under a minute
