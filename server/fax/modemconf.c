@@ -55,8 +55,9 @@ static const struct conf_opt options[] = {
 	    "starting lower"),
 	INT(receive_rate, "9600", 4800, 14400,
 	    "With number set: the highest bit/s offered to a caller, 4800 (V.27ter), 9600 (V.29) "
-	    "or 14400 (V.17). 9600 by default: receiving V.17 (AT+FRM=145) has been tested "
-	    "against no modem that trains on it, so 14400 is for a modem known to"),
+	    "or 14400 (V.17). 9600 by default: receiving V.17 (AT+FRM=145) has been tried "
+	    "against spandsp's T.31 only, not a modem in hardware, so 14400 is for a modem "
+	    "known to train on it"),
 	CONF_END_HINT("see netcfaxd --sample-modem-config for every modem option"),
 };
 
