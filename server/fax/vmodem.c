@@ -101,6 +101,7 @@ struct vmodem {
 	uint8_t            out[OUT_MAX];
 	size_t             out_len;
 	uint64_t           out_dropped_logged;
+	int                out_dropping;     /* dropping, said and not yet summed up */
 	uint64_t           hdlc_dropped_logged;
 	char               line[VMODEM_LINE_MAX + 1];
 	size_t             line_len;
@@ -589,11 +590,20 @@ thread_main(void *arg)
 		}
 		if (m->attached && m->out_len)
 			flush_out(m);
-		if (m->st.dropped_out > m->out_dropped_logged) {
-			log_warnx("virtual modem %s: the program does not read its device: %llu "
-			    "bytes for it dropped", m->name, (unsigned long long)(m->st.dropped_out -
+		/* Said once when the program stops reading and once when it reads again (or
+		 * closes the device), with what it lost: a program that writes and never reads
+		 * fills no log. */
+		if (m->st.dropped_out > m->out_dropped_logged && !m->out_dropping) {
+			log_warnx("virtual modem %s: the program does not read its device: what the "
+			    "modem says to it is dropped until it does", m->name);
+			m->out_dropping = 1;
+		}
+		if (m->out_dropping && m->out_len == 0) {
+			log_info("virtual modem %s: %llu bytes for the program were dropped while it "
+			    "did not read its device", m->name, (unsigned long long)(m->st.dropped_out -
 			    m->out_dropped_logged));
 			m->out_dropped_logged = m->st.dropped_out;
+			m->out_dropping = 0;
 		}
 		if (m->st.dropped_hdlc > m->hdlc_dropped_logged) {
 			log_warnx("virtual modem %s: an HDLC frame from the program over %d bytes: "
