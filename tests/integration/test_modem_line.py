@@ -6,6 +6,7 @@ B, and is compared pixel for pixel with what was sent. A number B does not have 
 by B's modem (NO CARRIER), which A reports as no answer; a modem device that is missing and
 one whose lock file a live process holds are refused with words that say what to do."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -75,6 +76,70 @@ class ModemLine(unittest.TestCase):
                 return j
             self.assertLess(time.monotonic(), deadline, (j, self.a.log_text()[-4000:]))
             time.sleep(0.5)
+
+    def wait_job(self, client, job_id, pred, what, timeout=FAX_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            j = self.job(client, job_id)
+            if pred(j):
+                return j
+            self.assertLess(time.monotonic(), deadline, (what, j, self.a.log_text()[-4000:]))
+            time.sleep(0.3)
+
+    def test_a_cancel_mid_page(self):
+        """bob cancels his 3-page fax while page 2 is on the line: A hangs up mid-page, the
+        job is cancelled with page 1 confirmed, B files page 1 for alice noting that the call
+        ended early, and A lets the modem go. The tests after this one (2 pages to alice)
+        show both servers still serve."""
+        pdf = make_pdf(self.bob.home, "cancel.pdf", ["cancel one", "cancel two", "cancel three"])
+        watch = nt.Watcher(self.alice, owner=self)
+        watch.wait_status("logged in")
+        mark = self.a.log_size()
+        job = self.submit(pdf, ALICE_NUMBER)
+        # page 1 confirmed: page 2 follows on the line at once (same modulation, no new DCS)
+        self.wait_job(self.bob, job["id"], lambda j: j.get("pages_sent", 0) >= 1, "page 1 sent")
+        rc, _, err = self.bob.run("cancel", str(job["id"]))
+        self.assertEqual(rc, 0, self.bob.describe())
+        self.assertIsNotNone(self.a.wait_log(lambda ln: "left the line after it was cancelled"
+                                             in ln, mark, timeout=60), self.a.log_text()[-6000:])
+        j = self.job(self.bob, job["id"])
+        self.assertEqual((j["state"], j["pages_sent"]), ("cancelled", 1), j)
+        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
+                       timeout=90, what="fax_received")
+        got = [n for n in watch.notifications() if n["event"] == "fax_received"][0]
+        self.assertIn("(the call ended early)", got["text"], got)
+        rc, data, err = self.alice.run("inbox", json=True)
+        self.assertEqual(rc, 0, self.alice.describe())
+        [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
+        self.assertEqual((fax["pages"], fax["number"]), (1, ALICE_NUMBER), fax)
+        self.assertIn("1 page; the call ended early", fax.get("note", ""), fax)
+        print("cancelled mid-page 2: alice's inbox says '%s'" % fax["note"], flush=True)
+        # the modem was let go
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def test_a_frozen_modem(self):
+        """B stopped (SIGSTOP): its virtual modem's device stays open and takes A's bytes but
+        answers nothing, as a modem switched off behind a cable would. A's try ends saying
+        what to check and is retried later; A serves meanwhile."""
+        os.kill(self.b.proc.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.b.proc.pid, signal.SIGCONT)
+        pdf = make_pdf(self.bob.home, "frozen.pdf", ["frozen"])
+        job = self.submit(pdf, ALICE_NUMBER)
+        j = self.wait_reason(job["id"], "did not answer ATZ in 3 s")
+        self.assertIn("is it on and cabled, does it take 115200 bit/s, is another program "
+                      "using it?", j["text"], j)
+        self.assertIn("the call could not be placed", j["text"], j)
+        self.assertIn("next try at", j["text"], j)
+        self.assertEqual((j["state"], j["pages_sent"]), ("sleeping", 0), j)
+        # A answers its users and its operator while B is still stopped
+        rc, out, err = self.a.admin("status")
+        self.assertEqual(rc, 0, (out, err))
+        rc, data, err = self.bob.run("jobs", json=True)
+        self.assertEqual(rc, 0, self.bob.describe())
+        self.assertEqual(os.listdir(self.lock_dir), [])
+        os.kill(self.b.proc.pid, signal.SIGCONT)
+        rc, _, err = self.bob.run("cancel", str(job["id"]))
+        self.assertEqual(rc, 0, self.bob.describe())
 
     def test_a_sends_two_pages_to_alice_on_b(self):
         self.assertIn("answers as a Class 1 fax modem", self.a.log_text())
