@@ -508,6 +508,32 @@ run_pending(struct vmodem *m)
 	}
 }
 
+/* Bytes a program wrote and closed the device on before the modem read them (the server
+ * was stopped the whole time the program had it open, say): dropped, or the next program's
+ * commands would be answered with the answers to those, one behind. Read only while the
+ * other side is closed and something is there, so a program opening it now loses nothing
+ * but in that rare case. */
+static void
+drop_stale(struct vmodem *m)
+{
+	char junk[256];
+	size_t n = 0;
+	ssize_t r;
+
+	for (;;) {
+		struct pollfd p = { m->master, POLLIN, 0 };
+
+		if (poll(&p, 1, 0) != 1 || (p.revents & (POLLIN | POLLHUP)) != (POLLIN | POLLHUP))
+			break;
+		if ((r = read(m->master, junk, sizeof(junk))) <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > 0)
+		log_info("virtual modem %s: %zu bytes a program wrote to %s and closed it on, "
+		    "never read: dropped", m->name, n, m->link);
+}
+
 /* No program has the device open: while the slave side is closed the master reports a
  * hang-up at every poll. */
 static int
@@ -534,8 +560,10 @@ thread_main(void *arg)
 			m->attached = 1;
 			log_info("virtual modem %s: a program opened %s", m->name, m->link);
 		}
-		if (!m->attached)
+		if (!m->attached) {
+			drop_stale(m);
 			timeout = PROBE_MS;
+		}
 		if (m->state == S_UP) {
 			int64_t left = m->next_tick - now;
 
