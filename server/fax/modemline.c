@@ -235,7 +235,7 @@ watch(void *arg)
 {
 	struct modemline *l = arg;
 	char line[ATCHAN_LINE_MAX + 1], why[512], said[512] = "";
-	int rings = 0, told = 0;
+	int rings = 0;
 	time_t last_ring = 0;
 
 	while (!atomic_load(&l->stop)) {
@@ -253,11 +253,12 @@ watch(void *arg)
 					log_warnx("%s: %s; tried again every %d s", l->tag, why, REOPEN_S);
 				snprintf(said, sizeof(said), "%s", why);
 				reopen = 1;
-			} else if (said[0] || !told) {
+			} else {
+				/* said at every open: at start, after each call, after the device
+				 * failed; the operator sees the modem listen again */
 				log_info("%s: waiting for calls to %s on %s", l->tag, l->m.number,
 				    l->m.device);
 				said[0] = '\0';
-				told = 1;
 			}
 		}
 		if (l->ch != NULL) {
