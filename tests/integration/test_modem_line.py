@@ -275,5 +275,57 @@ class ModemAnswers(unittest.TestCase):
         self.assertIn("RING 1 of 1", self.c.log_text())
 
 
+    def test_cancelled_mid_page_on_d(self):
+        """dave cancels his 3-page fax while page 2 is on the line: D's virtual modem hangs
+        up mid-page, C's modem line hears the far end go, files page 1 for carol noting that
+        the call ended early, and its watcher waits for calls again."""
+        self.assertIsNotNone(self.c.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
+                                             0, timeout=15), self.c.log_text())
+        dave = nt.Client(self.d, "dave", "dave-pw-secret", owner=self)
+        carol = nt.Client(self.c, "carol", "carol-pw-secret", owner=self)
+        pdf = make_pdf(dave.home, "cut.pdf", ["cut one", "cut two", "cut three"])
+        watch = nt.Watcher(carol, owner=self)
+        watch.wait_status("logged in")
+        rc, out, err = dave.run("send", pdf, "--to", "5550160", global_opts=("--json",))
+        self.assertEqual(rc, 0, dave.describe())
+        jid = [o for o in stream(out) if "job" in o and isinstance(o["job"], dict)][0]["job"]["id"]
+
+        def job():
+            rc, data, err = dave.run("jobs", json=True)
+            self.assertEqual(rc, 0, dave.describe())
+            [j] = [j for j in data["jobs"] if j["id"] == jid]
+            return j
+        deadline = time.monotonic() + FAX_TIMEOUT
+        while job().get("pages_sent", 0) < 1:
+            self.assertLess(time.monotonic(), deadline, (job(), self.d.log_text()[-4000:]))
+            time.sleep(0.3)
+        mark = self.c.log_size()
+        start = time.monotonic()
+        rc, _, err = dave.run("cancel", str(jid))
+        self.assertEqual(rc, 0, dave.describe())
+        watch.wait_for(lambda w: any(n["event"] == "fax_received" for n in w.notifications()),
+                       timeout=120, what="fax_received")
+        took = time.monotonic() - start
+        got = [n for n in watch.notifications() if n["event"] == "fax_received"][0]
+        self.assertIn("(the call ended early)", got["text"], got)
+        rc, data, err = carol.run("inbox", json=True)
+        self.assertEqual(rc, 0, carol.describe())
+        [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
+        self.assertEqual((fax["pages"], fax["number"]), (1, "5550111"), fax)
+        self.assertIn("1 page; the call ended early", fax.get("note", ""), fax)
+        print("D cancelled mid-page 2: carol's fax filed %.1f s after the cancel: '%s'"
+              % (took, fax["note"]), flush=True)
+        j = job()
+        self.assertEqual((j["state"], j["pages_sent"]), ("cancelled", 1), j)
+        # C's modem heard the far end go (its modem refused to receive once D's was on-hook)
+        # and C's line let the call go and listens for the next one
+        ended = [ln for ln in self.c.log_since(mark).splitlines()
+                 if "modem d: call to 5550111: " in ln]
+        self.assertEqual(len(ended), 1, self.c.log_since(mark))
+        self.assertIn("the far end hung up", ended[0])
+        self.assertIn("1 page received", ended[0])
+        self.assertIsNotNone(self.c.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
+                                             mark, timeout=30), self.c.log_since(mark))
+
 if __name__ == "__main__":
     nt.main()
