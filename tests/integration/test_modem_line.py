@@ -327,5 +327,146 @@ class ModemAnswers(unittest.TestCase):
         self.assertIsNotNone(self.c.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
                                              mark, timeout=30), self.c.log_since(mark))
 
+def job_of(test, client, job_id):
+    rc, data, err = client.run("jobs", json=True)
+    test.assertEqual(rc, 0, client.describe())
+    [j] = [j for j in data["jobs"] if j["id"] == job_id]
+    return j
+
+
+def wait_job_of(test, client, job_id, pred, what, log, timeout=FAX_TIMEOUT):
+    """The job once pred(job) holds, polled (bounded); log() is shown if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        j = job_of(test, client, job_id)
+        if pred(j):
+            return j
+        test.assertLess(time.monotonic(), deadline, (what, j, log()[-4000:]))
+        time.sleep(0.3)
+
+
+def submit_to(test, client, pdf, number):
+    rc, out, err = client.run("send", pdf, "--to", number, global_opts=("--json",))
+    test.assertEqual(rc, 0, client.describe())
+    return [o for o in stream(out) if "job" in o and isinstance(o["job"], dict)][0]["job"]["id"]
+
+
+class ModemGoesAway(unittest.TestCase):
+    """The modem device disappears in the middle of a page: B, whose virtual modem A's modem
+    line is using, is killed (SIGKILL) while page 2 is on the line. A ends that call saying
+    the modem went away, keeps page 1 as confirmed and lets its lock go; once a new B runs
+    on the same state dir, A's retry sends page 2 only."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.b = nt.Server(cls, extra={
+            "fax_numbers": "%s alice" % ALICE_NUMBER,
+            "virtual_modems": 1,
+            "virtual_modem_numbers": MODEM_NUMBER,
+        })
+        cls.b.add_user("alice", "alice-pw-secret")
+        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
+        cls.lock_dir = os.path.join(cls.dir, "lock")
+        os.mkdir(cls.lock_dir)
+        modem_file = os.path.join(cls.dir, "b.conf")
+        write_modem_file(modem_file, os.path.join(cls.b.state_dir, "modems", "ttyNCFX0"),
+                         cls.lock_dir)
+        cls.a = nt.Server(cls, extra={
+            "modems": modem_file,
+            "retry_failed": 5,             # the retry comes soon, once B is back
+        })
+        cls.a.add_user("bob", "bob-pw-secret")
+
+    def test_b_killed_mid_page(self):
+        bob = nt.Client(self.a, "bob", "bob-pw-secret", owner=self)
+        alice = nt.Client(self.b, "alice", "alice-pw-secret", owner=self)
+        pdf = make_pdf(bob.home, "gone.pdf", ["gone one", "gone two"])
+        jid = submit_to(self, bob, pdf, ALICE_NUMBER)
+        wait_job_of(self, bob, jid, lambda j: j.get("pages_sent", 0) >= 1, "page 1 sent",
+                    self.a.log_text)
+        self.b.kill9()
+        j = wait_job_of(self, bob, jid, lambda j: "went away" in j.get("text", ""),
+                        "the modem went away", self.a.log_text, timeout=90)
+        self.assertRegex(j["text"], r"^call failed after 1 of 2 pages: The call dropped "
+                         r"prematurely: the modem on \S+ttyNCFX0 went away", j)
+        self.assertEqual((j["state"], j["pages_sent"]), ("sleeping", 1), j)
+        print("B killed mid-page 2: %s" % j["text"], flush=True)
+        # A let the modem go and serves meanwhile
+        self.assertEqual(os.listdir(self.lock_dir), [])
+        rc, out, err = self.a.admin("status")
+        self.assertEqual(rc, 0, (out, err))
+        # a new B on the same state dir: its virtual modem is there again, and the retry
+        # sends from the first page the first call left unconfirmed
+        self.b.start()
+        j = wait_job_of(self, bob, jid, lambda j: j["state"] in ("done", "failed"), "ended",
+                        self.a.log_text)
+        self.assertEqual((j["state"], j["pages_sent"]), ("done", 2), j)
+        self.assertIn("page 2 on this call, page 1 on an earlier call", j["text"], j)
+        self.assertEqual(os.listdir(self.lock_dir), [])
+        # alice has page 1 (filed by the new B from what the killed one had received, noted
+        # as ended early) and page 2 (the retry's)
+        rc, data, err = alice.run("inbox", json=True)
+        self.assertEqual(rc, 0, alice.describe())
+        faxes = sorted(data["faxes"], key=lambda f: f["id"])
+        self.assertEqual([f["pages"] for f in faxes], [1, 1], faxes)
+        self.assertIn("the call ended early: this server stopped during the call",
+                      faxes[0].get("note", ""), faxes)
+        self.assertNotIn("ended early", faxes[1].get("note", ""), faxes)
+
+
+class ModemBusy(unittest.TestCase):
+    """A's modem both answers (it has a number of A's, answered at the tenth ring) and
+    dials. While B rings it with a call (alice faxes B's virtual modem number), bob's fax
+    dials out on it: the virtual modem's line is taken by the call ringing in, so it answers
+    the dial BUSY, and A's job is retried later as busy. (A virtual modem refuses a dial
+    with BUSY in one other case, when its line has no free channel; but a line has one
+    channel per modem and a modem on a call takes no dial, so that one cannot happen.)"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.b = nt.Server(cls, extra={
+            "fax_numbers": "%s alice" % ALICE_NUMBER,
+            "virtual_modems": 1,
+            "virtual_modem_numbers": MODEM_NUMBER,
+            "virtual_modem_ring_timeout": 60,
+        })
+        cls.b.add_user("alice", "alice-pw-secret")
+        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
+        cls.lock_dir = os.path.join(cls.dir, "lock")
+        os.mkdir(cls.lock_dir)
+        modem_file = os.path.join(cls.dir, "b.conf")
+        write_modem_file(modem_file, os.path.join(cls.b.state_dir, "modems", "ttyNCFX0"),
+                         cls.lock_dir)
+        with open(modem_file, "a") as f:
+            f.write("number = 5550111\nrings = 10\n")
+        cls.a = nt.Server(cls, extra={
+            "fax_numbers": "5550111 carol",
+            "modems": modem_file,
+            "retry_busy": 600,
+        })
+        cls.a.add_user("bob", "bob-pw-secret")
+
+    def test_dialling_while_a_call_rings_in(self):
+        self.assertIsNotNone(self.a.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
+                                             0, timeout=15), self.a.log_text())
+        bob = nt.Client(self.a, "bob", "bob-pw-secret", owner=self)
+        alice = nt.Client(self.b, "alice", "alice-pw-secret", owner=self)
+        pdf = make_pdf(alice.home, "ringing.pdf", ["ringing in"])
+        mark = self.a.log_size()
+        ringing = submit_to(self, alice, pdf, MODEM_NUMBER)
+        self.addCleanup(alice.run, "cancel", str(ringing))
+        self.assertIsNotNone(self.a.wait_log(lambda ln: "modem b: RING 1 of 10" in ln, mark,
+                                             timeout=30), self.a.log_text()[-4000:])
+        jid = submit_to(self, bob, pdf, ALICE_NUMBER)
+        j = wait_job_of(self, bob, jid, lambda j: "the modem said BUSY" in j.get("text", ""),
+                        "busy", self.a.log_text, timeout=60)
+        self.assertTrue(j["text"].startswith("busy (the modem said BUSY); next try at "), j)
+        self.assertEqual((j["state"], j["dials"], j["pages_sent"]), ("sleeping", 1, 0), j)
+        rc, _, err = bob.run("cancel", str(jid))
+        self.assertEqual(rc, 0, bob.describe())
+        # A let the dial go: its watcher has the modem again
+        self.assertIsNotNone(self.a.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
+                                             mark, timeout=30), self.a.log_text()[-4000:])
+
 if __name__ == "__main__":
     nt.main()
