@@ -4,7 +4,12 @@ T.30 (class1.c). The modem is server B's virtual modem (spandsp's T.31 on a pseu
 so a fax from A's user goes A's modem line -> B's T.31 -> B's fax engine -> alice's inbox on
 B, and is compared pixel for pixel with what was sent. A number B does not have is refused
 by B's modem (NO CARRIER), which A reports as no answer; a modem device that is missing and
-one whose lock file a live process holds are refused with words that say what to do."""
+one whose lock file a live process holds are refused with words that say what to do.
+
+Faults on the line: a fax cancelled mid-page on either side (the receiving side files the
+pages confirmed, noted as ended early), a modem that answers no command (B stopped), a
+modem device that goes away mid-page (B killed, the retry sending the pages left), and a
+dial answered BUSY while a call rings in on the same modem."""
 import os
 import signal
 import subprocess
@@ -114,6 +119,8 @@ class ModemLine(unittest.TestCase):
         self.assertEqual((fax["pages"], fax["number"]), (1, ALICE_NUMBER), fax)
         self.assertIn("1 page; the call ended early", fax.get("note", ""), fax)
         print("cancelled mid-page 2: alice's inbox says '%s'" % fax["note"], flush=True)
+        # what B filed is page 1 as it was sent, nothing of the page cut short
+        self.assertEqual(fetched_pages(self.alice, fax["id"]), sent_pages(self.bob, pdf)[:1])
         # the modem was let go
         self.assertEqual(os.listdir(self.lock_dir), [])
 
@@ -327,6 +334,22 @@ class ModemAnswers(unittest.TestCase):
         self.assertIsNotNone(self.c.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
                                              mark, timeout=30), self.c.log_since(mark))
 
+def sent_pages(client, pdf):
+    """The pixels of each page of pdf as a fax machine gets them."""
+    expect = os.path.join(client.home, "expect-%s.tif" % os.path.basename(pdf))
+    subprocess.run(GS_TIFF + ["-sOutputFile=" + expect, pdf], check=True, timeout=60)
+    return nt.tiff_bitmaps(expect, client.home)
+
+
+def fetched_pages(client, fax_id):
+    """The pixels of each page of a fax in client's inbox."""
+    out = os.path.join(client.home, "fax-%d.tif" % fax_id)
+    rc, _, err = client.run("fetch", str(fax_id), "-o", out)
+    if rc != 0:
+        raise AssertionError(client.describe())
+    return nt.tiff_bitmaps(out, client.home)
+
+
 def job_of(test, client, job_id):
     rc, data, err = client.run("jobs", json=True)
     test.assertEqual(rc, 0, client.describe())
@@ -412,6 +435,10 @@ class ModemGoesAway(unittest.TestCase):
         self.assertIn("the call ended early: this server stopped during the call",
                       faxes[0].get("note", ""), faxes)
         self.assertNotIn("ended early", faxes[1].get("note", ""), faxes)
+        # pixel for pixel, page 1 then page 2: the retry sent the page the first call left
+        sent = sent_pages(bob, pdf)
+        self.assertEqual(fetched_pages(alice, faxes[0]["id"]), sent[:1])
+        self.assertEqual(fetched_pages(alice, faxes[1]["id"]), sent[1:])
 
 
 class ModemBusy(unittest.TestCase):
