@@ -25,6 +25,8 @@
 #define FRAME_MS        4000         /* the rest of a frame once it began (T.30: < 3 s) */
 #define TX_END_MS       60000        /* image data the modem still holds when it has ours */
 #define SLICE_MS        50           /* T.30's timers move on at least this often */
+#define REFUSED_MAX     10           /* receptions refused (ERROR) in a row: the modem has
+                                      * left the call */
 
 struct fe {
 	const struct class1_opts *o;
@@ -44,6 +46,7 @@ struct fe {
 	/* the modem */
 	int          in_fth;             /* sending V.21 HDLC, CONNECT seen */
 	int          in_frh;             /* receiving V.21 HDLC, CONNECT seen */
+	int          refused;            /* receptions the modem refused since its last CONNECT */
 	/* the end */
 	int          done, completion, connected, pages;
 	char         fail[160];          /* the modem misbehaved: why */
@@ -523,6 +526,27 @@ receive_frame(struct fe *f)
 		t30_hdlc_accept(f->t30, NULL, SIG_STATUS_CARRIER_DOWN, 1);
 }
 
+/* A reception the modem refused (ERROR). One now and then is a modem that says so for
+ * another modulation heard (+FCERROR's older word); one that refuses every reception has
+ * left the call: the far end hung up and the modem went on-hook (a virtual modem does), or
+ * it was reset. Each refusal waits a slice before T.30 asks again, and after REFUSED_MAX
+ * in a row the call ends, rather than ask the modem as fast as it answers until T.30's
+ * timers give up. */
+static void
+refused(struct fe *f, const char *cmd)
+{
+	char why[160];
+
+	if (++f->refused < REFUSED_MAX) {
+		(void)atchan_poll(f->ch, SLICE_MS);
+		tick(f);
+		return;
+	}
+	snprintf(why, sizeof(why), "the modem refused %d receptions in a row (ERROR to %s): the "
+	    "far end hung up, or the modem left the call", REFUSED_MAX, cmd);
+	failed(f, why);
+}
+
 static void
 receive_v21(struct fe *f)
 {
@@ -533,9 +557,12 @@ receive_v21(struct fe *f)
 	if (!f->in_frh) {
 		switch (receive_command(f, "AT+FRH=3", 0, after_fcerror, line, sizeof(line))) {
 		case ATCHAN_CONNECT:
+			f->refused = 0;
 			break;
-		case ATCHAN_NO_CARRIER:
 		case ATCHAN_ERROR:
+			refused(f, "AT+FRH=3");
+			return;
+		case ATCHAN_NO_CARRIER:
 		case ATCHAN_FCERROR:
 			return;              /* nothing heard: T.30's timers decide */
 		case -1:
@@ -569,13 +596,16 @@ receive_image(struct fe *f)
 	case -1:
 		return;
 	case ATCHAN_CONNECT:
+		f->refused = 0;
 		break;
 	case ATCHAN_FCERROR:
 		/* the far end is sending V.21 (a command repeated): take that frame */
 		f->fcerror = 1;
 		return;
-	case ATCHAN_NO_CARRIER:
 	case ATCHAN_ERROR:
+		refused(f, cmd);
+		return;
+	case ATCHAN_NO_CARRIER:
 		return;                  /* nothing heard: T.30's timers decide */
 	default:
 		snprintf(f->fail, sizeof(f->fail), "the modem answered '%s' to %s", line, cmd);

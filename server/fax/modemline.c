@@ -67,8 +67,8 @@ modemline_routes(void *line, const char *number)
 
 /* A command answered OK within AT_MS: 0, or -1 with the reason. */
 static int
-at_ok(struct atchan *ch, const char *dev, const char *cmd, const char *hint, char *err,
-      size_t errlen)
+at_ok(struct atchan *ch, const char *dev, long speed, const char *cmd, const char *hint,
+      char *err, size_t errlen)
 {
 	char line[ATCHAN_LINE_MAX + 1];
 	int64_t waited = 0;
@@ -95,8 +95,12 @@ at_ok(struct atchan *ch, const char *dev, const char *cmd, const char *hint, cha
 			return -1;
 		}
 	}
-	snprintf(err, errlen, "the modem on %s did not answer %s within %d s: is it switched on, "
-	    "and is speed (the serial line's) one it takes?", dev, cmd, AT_MS / 1000);
+	/* Said with what an operator can check from here: a modem switched off, a cable out, a
+	 * speed the modem does not take and another program on the device (one that takes no
+	 * lock file) all look the same, a silent device. Short: the call's words are 200. */
+	snprintf(err, errlen, "the modem on %s did not answer %s in %d s: is it on and cabled, "
+	    "does it take %ld bit/s, is another program using it?", dev, cmd, AT_MS / 1000,
+	    speed);
 	return -1;
 }
 
@@ -113,10 +117,10 @@ modemline_open(const struct modem_config *m, char *err, size_t errlen)
 	ao.tag = m->name;
 	if ((ch = atchan_open(&ao, err, errlen)) == NULL)
 		return NULL;
-	if (at_ok(ch, m->device, m->init, "", err, errlen) < 0 ||
-	    at_ok(ch, m->device, "ATE0V1", "", err, errlen) < 0 ||
-	    at_ok(ch, m->device, "AT+FCLASS=1", ": it is not a Class 1 fax modem", err,
-	    errlen) < 0) {
+	if (at_ok(ch, m->device, ao.speed, m->init, "", err, errlen) < 0 ||
+	    at_ok(ch, m->device, ao.speed, "ATE0V1", "", err, errlen) < 0 ||
+	    at_ok(ch, m->device, ao.speed, "AT+FCLASS=1", ": it is not a Class 1 fax modem",
+	    err, errlen) < 0) {
 		atchan_close(ch);
 		return NULL;
 	}
@@ -231,7 +235,7 @@ watch(void *arg)
 {
 	struct modemline *l = arg;
 	char line[ATCHAN_LINE_MAX + 1], why[512], said[512] = "";
-	int rings = 0, told = 0;
+	int rings = 0;
 	time_t last_ring = 0;
 
 	while (!atomic_load(&l->stop)) {
@@ -249,11 +253,12 @@ watch(void *arg)
 					log_warnx("%s: %s; tried again every %d s", l->tag, why, REOPEN_S);
 				snprintf(said, sizeof(said), "%s", why);
 				reopen = 1;
-			} else if (said[0] || !told) {
+			} else {
+				/* said at every open: at start, after each call, after the device
+				 * failed; the operator sees the modem listen again */
 				log_info("%s: waiting for calls to %s on %s", l->tag, l->m.number,
 				    l->m.device);
 				said[0] = '\0';
-				told = 1;
 			}
 		}
 		if (l->ch != NULL) {

@@ -101,6 +101,7 @@ struct vmodem {
 	uint8_t            out[OUT_MAX];
 	size_t             out_len;
 	uint64_t           out_dropped_logged;
+	int                out_dropping;     /* dropping, said and not yet summed up */
 	uint64_t           hdlc_dropped_logged;
 	char               line[VMODEM_LINE_MAX + 1];
 	size_t             line_len;
@@ -507,6 +508,32 @@ run_pending(struct vmodem *m)
 	}
 }
 
+/* Bytes a program wrote and closed the device on before the modem read them (the server
+ * was stopped the whole time the program had it open, say): dropped, or the next program's
+ * commands would be answered with the answers to those, one behind. Read only while the
+ * other side is closed and something is there, so a program opening it now loses nothing
+ * but in that rare case. */
+static void
+drop_stale(struct vmodem *m)
+{
+	char junk[256];
+	size_t n = 0;
+	ssize_t r;
+
+	for (;;) {
+		struct pollfd p = { m->master, POLLIN, 0 };
+
+		if (poll(&p, 1, 0) != 1 || (p.revents & (POLLIN | POLLHUP)) != (POLLIN | POLLHUP))
+			break;
+		if ((r = read(m->master, junk, sizeof(junk))) <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > 0)
+		log_info("virtual modem %s: %zu bytes a program wrote to %s and closed it on, "
+		    "never read: dropped", m->name, n, m->link);
+}
+
 /* No program has the device open: while the slave side is closed the master reports a
  * hang-up at every poll. */
 static int
@@ -533,8 +560,10 @@ thread_main(void *arg)
 			m->attached = 1;
 			log_info("virtual modem %s: a program opened %s", m->name, m->link);
 		}
-		if (!m->attached)
+		if (!m->attached) {
+			drop_stale(m);
 			timeout = PROBE_MS;
+		}
 		if (m->state == S_UP) {
 			int64_t left = m->next_tick - now;
 
@@ -589,11 +618,20 @@ thread_main(void *arg)
 		}
 		if (m->attached && m->out_len)
 			flush_out(m);
-		if (m->st.dropped_out > m->out_dropped_logged) {
-			log_warnx("virtual modem %s: the program does not read its device: %llu "
-			    "bytes for it dropped", m->name, (unsigned long long)(m->st.dropped_out -
+		/* Said once when the program stops reading and once when it reads again (or
+		 * closes the device), with what it lost: a program that writes and never reads
+		 * fills no log. */
+		if (m->st.dropped_out > m->out_dropped_logged && !m->out_dropping) {
+			log_warnx("virtual modem %s: the program does not read its device: what the "
+			    "modem says to it is dropped until it does", m->name);
+			m->out_dropping = 1;
+		}
+		if (m->out_dropping && m->out_len == 0) {
+			log_info("virtual modem %s: %llu bytes for the program were dropped while it "
+			    "did not read its device", m->name, (unsigned long long)(m->st.dropped_out -
 			    m->out_dropped_logged));
 			m->out_dropped_logged = m->st.dropped_out;
+			m->out_dropping = 0;
 		}
 		if (m->st.dropped_hdlc > m->hdlc_dropped_logged) {
 			log_warnx("virtual modem %s: an HDLC frame from the program over %d bytes: "

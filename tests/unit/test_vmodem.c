@@ -1,7 +1,9 @@
 /* test_vmodem: a virtual modem on a real pseudo-terminal, spoken to as a fax program would:
  * AT commands and their answers, garbage and over-long lines refused without harm, a dial
- * refused busy or with no carrier, the device closed and opened again, and a ring answered
- * with its audio running. Every wait is bounded. */
+ * refused busy or with no carrier, the device closed and opened again, a ring answered
+ * with its audio running, and a program that writes commands and never reads: what the
+ * modem has for it is dropped past its buffer, the modem answers again once the program
+ * reads, and a second modem answers all along. Every wait is bounded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +23,11 @@
 
 #define WAIT_MS 10000            /* a bound, never a measure: the answering modem's CED alone
                                   * takes 3 s before its CONNECT */
+#define FLOOD_CMDS 20000         /* "AT\r" written by a program that never reads */
+#define FLOOD_BATCH 5000         /* written at once, the other modem asked in between */
+#define QUIET_MS 300             /* no byte for so long: the modem has said all it had */
+#define FLOOD_READ_MAX (4 << 20) /* bytes read_past gives up after: far more than the modem
+                                  * may hold for a program */
 
 static struct vmodem *modem;
 static int refuse_busy;            /* how the dial callback answers */
@@ -105,6 +112,160 @@ wait_attached(int want)
 		nanosleep(&t, NULL);
 	}
 	return 0;
+}
+
+/* Reads (and throws away) what the modem says until want has gone by, however much comes
+ * before it: 1 when it did, 0 when WAIT_MS or FLOOD_READ_MAX bytes passed first. want may
+ * straddle two reads: the end of the last one is kept in front of the next. */
+static int
+read_past(int fd, const char *want)
+{
+	char buf[4096 + 64];
+	size_t keep = 0, wl = strlen(want), total = 0;
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+		long ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= WAIT_MS || total > FLOOD_READ_MAX)
+			return 0;
+		if (poll(&p, 1, (int)(WAIT_MS - ms)) <= 0)
+			continue;
+		if ((n = read(fd, buf + keep, sizeof(buf) - 1 - keep)) <= 0)
+			return 0;
+		total += (size_t)n;
+		keep += (size_t)n;
+		buf[keep] = '\0';
+		if (strstr(buf, want) != NULL)
+			return 1;
+		if (keep >= wl) {
+			memmove(buf, buf + keep - (wl - 1), wl - 1);
+			keep = wl - 1;
+		}
+	}
+}
+
+/* Reads what the modem has for the program until nothing comes for QUIET_MS (or WAIT_MS
+ * pass): the modem then holds nothing more for it. */
+static void
+drain(int fd)
+{
+	char buf[4096];
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		long ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= WAIT_MS || poll(&p, 1, QUIET_MS) <= 0 || read(fd, buf, sizeof(buf)) <= 0)
+			return;
+	}
+}
+
+/* Writes all of buf to a non-blocking fd within WAIT_MS: 1 when the device took it all
+ * (the modem kept reading), 0 when it stopped taking bytes. */
+static int
+write_all(int fd, const char *buf, size_t n)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (n > 0) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		ssize_t w = write(fd, buf, n);
+		long ms;
+
+		if (w > 0) {
+			buf += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= WAIT_MS)
+			return 0;
+		(void)poll(&p, 1, (int)(WAIT_MS - ms));
+	}
+	return 1;
+}
+
+/* A program that writes FLOOD_CMDS commands to the device and never reads what the modem
+ * answers: the modem keeps reading (the writes are all taken), keeps what it says within
+ * its buffer and drops the rest (dropped_out), and answers again as soon as the program
+ * reads. The other modem of the process answers all along: nothing of one modem's device
+ * holds up another. */
+static void
+never_reads(const char *dir)
+{
+	char err[256], path[512], other_path[512];
+	struct vmodem *other;
+	struct vmodem_stats before, after;
+	static char cmds[FLOOD_BATCH * 3];
+	int fd, ofd, flags;
+
+	other = vmodem_new(&(struct vmodem_opts){ .dir = dir, .name = "ttyNCFX1",
+	    .dialled = dialled }, err, sizeof(err));
+	CHECK(other != NULL);
+	if (other == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ttyNCFX0", dir);
+	snprintf(other_path, sizeof(other_path), "%s/ttyNCFX1", dir);
+	ofd = open_device(other_path);
+	CHECK(ofd >= 0);
+	fd = open_device(path);
+	CHECK(fd >= 0);
+	CHECK(wait_attached(1));
+	/* echo on (a modem just opened): every "AT\r" is answered with 9 bytes, so the flood
+	 * is answered with many times what the modem and the pseudo-terminal can hold */
+	CHECK(say(fd, "AT\r", "OK\r\n"));
+	CHECK(say(ofd, "AT\r", "OK\r\n"));
+	vmodem_stats(modem, &before);
+	CHECK((flags = fcntl(fd, F_GETFL)) >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
+	for (size_t i = 0; i < FLOOD_BATCH; i++)
+		memcpy(cmds + 3 * i, "AT\r", 3);
+	for (int sent = 0; sent < FLOOD_CMDS; sent += FLOOD_BATCH) {
+		CHECK(write_all(fd, cmds, sizeof(cmds)));
+		CHECK(say(ofd, "AT\r", "OK\r\n"));
+	}
+	/* The device took every command; the modem may still be reading the last of them,
+	 * and answers past its buffer are dropped as it does. */
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		struct timespec t = { 0, 10 * 1000000L };
+
+		vmodem_stats(modem, &after);
+		if (after.dropped_out > before.dropped_out)
+			break;
+		nanosleep(&t, NULL);
+	}
+	CHECK(after.dropped_out > before.dropped_out);
+	CHECK_INT(after.refused_lines, before.refused_lines);
+	/* The program reads again: the answers kept come first (read until none comes for a
+	 * while, a bound on the whole), then the one to a command whose answer none of the
+	 * flood's has. */
+	CHECK(fcntl(fd, F_SETFL, flags) == 0);
+	drain(fd);
+	CHECK(write_all(fd, "AT+FTM=?\r", 9));
+	CHECK(read_past(fd, "146\r\n"));
+	CHECK(say(fd, "AT\r", "OK\r\n"));
+	CHECK(say(ofd, "AT\r", "OK\r\n"));
+	fprintf(stderr, "test_vmodem: %d commands never read: %llu bytes of answers dropped\n",
+	    FLOOD_CMDS, (unsigned long long)(after.dropped_out - before.dropped_out));
+	close(fd);
+	CHECK(wait_attached(0));
+	close(ofd);
+	vmodem_free(other);
 }
 
 struct ringer {
@@ -243,6 +404,9 @@ main(void)
 	}
 
 	close(fd);
+	CHECK(wait_attached(0));
+	never_reads(dir);
+
 	vmodem_free(modem);
 	CHECK(lstat(path, &st) != 0 && errno == ENOENT);
 	rmdir(dir);
