@@ -493,9 +493,11 @@ file_received(struct server *srv, struct call *c)
 	f.ecm = r->fax.ecm;
 	snprintf(f.media, sizeof(f.media), "%s", r->fax.media);
 	if (c->ended[0] || r->fax.callee_completion != 0)
+		/* A call from outside was ours to answer: its reason is ours, with the line's
+		 * detail ("the far end hung up"); a call from inside has the caller's there. */
 		snprintf(f.note, sizeof(f.note), "%d page%s; the call ended early: %s", pages,
-		    plural(pages), c->ended[0] ? c->ended :
-		    faxcall_reason(r->fax.callee_completion));
+		    plural(pages), c->ended[0] ? c->ended : c->incoming && r->fax.reason[0] ?
+		    r->fax.reason : faxcall_reason(r->fax.callee_completion));
 	memset(&n, 0, sizeof(n));
 	n.user = u.id;
 	n.event = NCFX_EV_FAX_RECEIVED;

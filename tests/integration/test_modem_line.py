@@ -320,6 +320,8 @@ class ModemAnswers(unittest.TestCase):
         [fax] = [f for f in data["faxes"] if f["id"] == got["fax"]]
         self.assertEqual((fax["pages"], fax["number"]), (1, "5550111"), fax)
         self.assertIn("1 page; the call ended early", fax.get("note", ""), fax)
+        # the line's own words, not only T.30's
+        self.assertIn("far end hung up", fax.get("note", ""), fax)
         print("D cancelled mid-page 2: carol's fax filed %.1f s after the cancel: '%s'"
               % (took, fax["note"]), flush=True)
         j = job()
