@@ -72,8 +72,7 @@ class ProtoHeader:
             self.text, re.M)}
 
 
-def require(table, names, what, path=PROTO_H):
-    """Fails, naming each one, unless every name is in table (what: e.g. "NCFX_MSG_")."""
-    missing = [n for n in names if n not in table]
-    if missing:
-        raise ImportError("%s has no %s" % (path, ", ".join(what + n for n in missing)))
+def missing(table, names, prefix):
+    """The names (with prefix, as the header spells them) that table lacks, for a caller that
+    needs them to fail naming each one."""
+    return [prefix + n for n in names if n not in table]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of fuzz_scp, fuzz_reply, fuzz_natpmp, fuzz_rtp and fuzz_udptl, and the JOB_SUBMIT
-seeds of fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h (common/proto_header.py),
-so the seeds follow the protocol header. Run from anywhere: python3 fuzz/make_seeds.py"""
+seeds of fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h
+(by common/proto_header.py), so the seeds follow the protocol header. Run from anywhere:
+python3 fuzz/make_seeds.py"""
 import hashlib
 import importlib.util
 import os
