@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of fuzz_scp, fuzz_reply, fuzz_natpmp, fuzz_rtp and fuzz_udptl, and the JOB_SUBMIT
-seeds of fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h,
-so the seeds follow the protocol header. Run from anywhere: python3 fuzz/make_seeds.py"""
+seeds of fuzz_frame, into fuzz/corpus/. Message types and attribute tags are read from common/proto.h
+(by common/proto_header.py), so the seeds follow the protocol header. Run from anywhere:
+python3 fuzz/make_seeds.py"""
 import hashlib
+import importlib.util
 import os
-import re
 import struct
+import sys
 
+sys.dont_write_bytecode = True   # no __pycache__ beside common/proto.h
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTO = open(os.path.join(HERE, "..", "common", "proto.h")).read()
+_spec = importlib.util.spec_from_file_location(
+    "proto_header", os.path.join(HERE, "..", "common", "proto_header.py"))
+proto_header = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(proto_header)
+PROTO = proto_header.ProtoHeader()
 
-MSG = {m: int(v, 16) for m, v in re.findall(r"NCFX_MSG_(\w+)\s*=\s*(0x[0-9a-fA-F]+)", PROTO)}
-_tags = re.search(r"enum ncfx_tag \{(.*?)\};", PROTO, re.S).group(1)
-TAG = {}
-for i, name in enumerate(re.findall(r"NCFX_T_(\w+)", _tags)):
-    TAG[name] = i + 1  # the enum starts at 1 and counts up
+MSG = PROTO.enum("ncfx_msg_type", "NCFX_MSG_")
+TAG = PROTO.enum("ncfx_tag", "NCFX_T_")
 U8 = {"SCP_MODE", "FORMAT", "STATE", "PATH", "PROBE_RESULT", "RELAY", "RESOLUTION", "PAPER",
       "PRIORITY", "MAX_TRIES", "MAX_DIALS", "TRIES", "DIALS", "READ", "ECM", "PART"}
 U16 = {"VERSION_MIN", "VERSION_MAX", "VERSION", "SCP_PORT", "EVENT", "OBSERVED_PORT"}

@@ -9,10 +9,12 @@ router, turning the next run into a direct pass.
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 import unittest
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -209,21 +211,21 @@ class Portcheck(unittest.TestCase):
         argv = self.alice.prefix + [
             nt.NETCFAX_PORTCHECK, "-S", SERVER, "-P", str(self.srv.port), "-u", "alice",
             "--portmap", "upnp", "--timeout", "60", "--json"]
-        proc = nt.subprocess.Popen(argv, env=self.alice.env(), stdin=nt.subprocess.DEVNULL,
-                                   stdout=nt.subprocess.DEVNULL, stderr=nt.subprocess.DEVNULL,
+        proc = subprocess.Popen(argv, env=self.alice.env(), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
         def stop():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
         self.addCleanup(stop)
-        deadline = nt.time.monotonic() + 60
+        deadline = time.monotonic() + 60
         while "dnat ip to %s" % CLIENT not in self.lab.run("rtr", "nft", "list", "ruleset"):
-            self.assertLess(nt.time.monotonic(), deadline, "no mapping appeared")
+            self.assertLess(time.monotonic(), deadline, "no mapping appeared")
             self.assertIsNone(proc.poll(), "the check ended before it mapped")
-            nt.time.sleep(0.1)
-        proc.send_signal(nt.signal.SIGTERM)
-        self.assertEqual(proc.wait(timeout=90), -nt.signal.SIGTERM)
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=90), -signal.SIGTERM)
         self.assert_no_mapping_left()
 
     def test_fixed_port_behind_upnp_is_mapped_as_the_watcher_would(self):
@@ -378,7 +380,7 @@ class Portcheck(unittest.TestCase):
         # check says so.
         for rule in d["fix"]["nftables"]:
             self.lab.run("rtr", *rule.split("#")[0].split())
-        os.kill(w.proc.pid, nt.signal.SIGUSR1)
+        os.kill(w.proc.pid, signal.SIGUSR1)
         self.wait_path(w, "direct")
         rc, d = self.portcheck("--scp-mode", "fixed", "--scp-port", "7485", portmap="off")
         self.assertEqual((rc, d["verdict"], d["watcher"]["path"]), (0, "direct", "direct"), d)
@@ -387,7 +389,7 @@ class Portcheck(unittest.TestCase):
         # State files are checked: one naming a live process that did not write it (another
         # start time), and one that is garbage, are not taken for a watcher.
         self.build(nat=False)
-        sleeper = nt.subprocess.Popen(["sleep", "300"])
+        sleeper = subprocess.Popen(["sleep", "300"])
         def stop():
             sleeper.kill()
             sleeper.wait(timeout=10)
@@ -504,11 +506,11 @@ class Portcheck(unittest.TestCase):
     def test_scp_port_already_taken(self):
         self.build(nat=False)
         # Another program listens on 7485 in the client's namespace.
-        holder = nt.subprocess.Popen(self.lab.prefix("cli") + [
+        holder = subprocess.Popen(self.lab.prefix("cli") + [
             sys.executable, "-c", "import socket,time\n"
             "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
             "s.bind(('0.0.0.0', 7485)); s.listen(8); print('ok', flush=True)\n"
-            "c=[]\nwhile True: c.append(s.accept())"], stdout=nt.subprocess.PIPE, text=True)
+            "c=[]\nwhile True: c.append(s.accept())"], stdout=subprocess.PIPE, text=True)
         def stop():
             holder.kill()
             holder.wait(timeout=10)
