@@ -1,5 +1,7 @@
-/* store.c: SQLite behind netcfaxd. The only file that includes sqlite3.h. */
-#include "store.h"
+/* store.c: SQLite behind netcfaxd: the connection (opening, errors, the statement cache) and
+ * the helpers the store's files share (store_int.h); the schema is in store_schema.c. The
+ * store's files are the only ones that include sqlite3.h. */
+#include "store_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,258 +10,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
-#define SCHEMA_VERSION 10
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define UNFINISHED "(1, 2, 3, 7)"   /* pending, sleeping, active, suspended */
-
-#define STMT_CACHE 96
-#define STORE_BUSY_MS 5000      /* how long a statement waits for another writer's lock */
-/* The same for writes that can do without: acknowledgements, tried again every second, and the
- * sessions table, only a list for the operator. The server's loop waits with them, and while
- * another program holds the store for long, waiting the whole STORE_BUSY_MS at every one would
- * leave no time to serve anyone. */
-#define STORE_QUICK_BUSY_MS 200           /* more than the distinct statements below */
-
-/* Each statement is prepared once and kept: preparing SQL again for every session's outbox
- * read and acknowledgement was most of the server's time under load. Keyed by the address of
- * its SQL, always a string literal here. */
-struct stmt_slot {
-	const char   *sql;
-	sqlite3_stmt *q;
-};
-
-struct store {
-	sqlite3         *db;
-	struct stmt_slot cache[STMT_CACHE];
-	int              ncache;
-	/* Why the last transaction that was rolled back failed: the ROLLBACK's own success
-	 * leaves the connection saying "not an error". */
-	int              errcode;
-	char             errmsg[200];
-};
-
-static const char *const schema =
-    "CREATE TABLE IF NOT EXISTS users ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: old sessions reach nothing */
-    "  name TEXT NOT NULL UNIQUE,"
-    "  pwhash TEXT NOT NULL,"
-    "  created INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS jobs ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  owner INTEGER NOT NULL REFERENCES users(id),"
-    "  dest TEXT NOT NULL,"
-    "  filename TEXT NOT NULL,"
-    "  doc TEXT NOT NULL,"
-    "  size INTEGER NOT NULL,"
-    "  pages INTEGER NOT NULL,"
-    "  format INTEGER NOT NULL,"
-    "  state INTEGER NOT NULL,"
-    "  created INTEGER NOT NULL,"
-    "  updated INTEGER NOT NULL,"
-    "  reason TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, id);"
-    "CREATE INDEX IF NOT EXISTS jobs_doc ON jobs(doc);";
-
-/* Version 2: each user's durable outbox of notifications, and the live sessions. */
-static const char *const schema_v2 =
-    "ALTER TABLE users ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 1;"
-    "ALTER TABLE users ADD COLUMN acked_seq INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE notifications ("
-    "  user INTEGER NOT NULL REFERENCES users(id),"
-    "  seq INTEGER NOT NULL,"
-    "  event INTEGER NOT NULL,"
-    "  job INTEGER NOT NULL DEFAULT 0,"
-    "  state INTEGER NOT NULL DEFAULT 0,"
-    "  text TEXT NOT NULL DEFAULT '',"
-    "  created INTEGER NOT NULL,"
-    "  PRIMARY KEY(user, seq)) WITHOUT ROWID;"
-    "CREATE TABLE sessions ("
-    "  id INTEGER PRIMARY KEY,"
-    "  user INTEGER NOT NULL,"
-    "  addr TEXT NOT NULL,"
-    "  scp_port INTEGER NOT NULL,"
-    "  scp_mode INTEGER NOT NULL,"
-    "  created INTEGER NOT NULL,"
-    "  scp_state TEXT NOT NULL DEFAULT '');";
-
-/* Version 3: the fax engine: how each job is to be sent and how its tries went, progress
- * detail in notifications, and the inbox of received faxes. */
-static const char *const schema_v3 =
-    "ALTER TABLE jobs ADD COLUMN fine INTEGER NOT NULL DEFAULT 1;"
-    "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 127;"
-    "ALTER TABLE jobs ADD COLUMN send_at INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN kill_at INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN max_tries INTEGER NOT NULL DEFAULT 3;"
-    "ALTER TABLE jobs ADD COLUMN max_dials INTEGER NOT NULL DEFAULT 12;"
-    "ALTER TABLE jobs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN dials INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN next_try INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN pages_sent INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN bit_rate INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN ecm INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE jobs ADD COLUMN remote_id TEXT NOT NULL DEFAULT '';"
-    "CREATE INDEX jobs_queue ON jobs(state, priority, id);"
-    "ALTER TABLE notifications ADD COLUMN page INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE notifications ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE notifications ADD COLUMN bit_rate INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE notifications ADD COLUMN ecm INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE notifications ADD COLUMN remote_id TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE notifications ADD COLUMN fax INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE inbox ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  owner INTEGER NOT NULL REFERENCES users(id),"
-    "  number TEXT NOT NULL,"
-    "  remote_id TEXT NOT NULL DEFAULT '',"
-    "  doc TEXT NOT NULL,"
-    "  pages INTEGER NOT NULL,"
-    "  size INTEGER NOT NULL,"
-    "  fine INTEGER NOT NULL DEFAULT 0,"
-    "  bit_rate INTEGER NOT NULL DEFAULT 0,"
-    "  ecm INTEGER NOT NULL DEFAULT 0,"
-    "  read INTEGER NOT NULL DEFAULT 0,"
-    "  received INTEGER NOT NULL,"
-    "  note TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX inbox_owner ON inbox(owner, id);"
-    "CREATE INDEX inbox_doc ON inbox(doc);";
-
-/* Version 4: each user's unfinished jobs and the bytes they hold, which the quota reads at
- * every submission. Counting them each time costs as many rows as the user has jobs queued;
- * this tally is kept by the database itself, in the same transaction as every change of a
- * job, so it cannot drift from the jobs table. (Jobs are never written with INSERT OR REPLACE:
- * its implicit delete fires no trigger.) */
-static const char *const schema_v4 =
-    "CREATE TABLE usage ("
-    "  owner INTEGER PRIMARY KEY,"
-    "  jobs INTEGER NOT NULL,"
-    "  bytes INTEGER NOT NULL);"
-    "INSERT INTO usage SELECT owner, COUNT(*), SUM(size) FROM jobs WHERE state IN " UNFINISHED
-    "  GROUP BY owner;"
-    "CREATE TRIGGER usage_insert AFTER INSERT ON jobs WHEN NEW.state IN " UNFINISHED " BEGIN"
-    "  INSERT INTO usage VALUES (NEW.owner, 1, NEW.size) ON CONFLICT(owner) DO UPDATE SET"
-    "    jobs = jobs + 1, bytes = bytes + excluded.bytes;"
-    "  END;"
-    "CREATE TRIGGER usage_delete AFTER DELETE ON jobs WHEN OLD.state IN " UNFINISHED " BEGIN"
-    "  UPDATE usage SET jobs = jobs - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;"
-    "  END;"
-    "CREATE TRIGGER usage_update AFTER UPDATE OF owner, size, state ON jobs BEGIN"
-    "  UPDATE usage SET jobs = jobs - 1, bytes = bytes - OLD.size"
-    "    WHERE owner = OLD.owner AND OLD.state IN " UNFINISHED ";"
-    "  INSERT INTO usage SELECT NEW.owner, 1, NEW.size WHERE NEW.state IN " UNFINISHED
-    "    ON CONFLICT(owner) DO UPDATE SET jobs = jobs + 1, bytes = bytes + excluded.bytes;"
-    "  END;";
-
-/* A user's triggers: a new password moves cred_gen and ends the user's resume tokens; a
- * removed user's tokens and quota tally go with the user. */
-#define USERS_TRIGGERS \
-    "CREATE TRIGGER users_password AFTER UPDATE OF pwhash ON users BEGIN" \
-    "  UPDATE users SET cred_gen = cred_gen + 1 WHERE id = NEW.id;" \
-    "  DELETE FROM resume_tokens WHERE user = NEW.id;" \
-    "  END;" \
-    "CREATE TRIGGER users_removed AFTER DELETE ON users BEGIN" \
-    "  DELETE FROM resume_tokens WHERE user = OLD.id;" \
-    "  DELETE FROM usage WHERE owner = OLD.id;" \
-    "  END;"
-
-/* Version 5: resume tokens, a reconnecting client's proof that it logged in a moment ago, by
- * the SHA-256 of the token (the token itself is a bearer secret and is never stored), with
- * the time of the password login that began its chain of tokens. cred_gen counts password
- * changes, so that a token is only issued for a password that is still the user's. A new
- * password ends every token; a removed user's tokens and quota tally go with them. (A store
- * made by a development build may have an older resume_tokens table: tokens are ephemeral, so
- * it is replaced.) */
-static const char *const schema_v5 =
-    "DROP TRIGGER IF EXISTS resume_tokens_password;"
-    "DROP TRIGGER IF EXISTS resume_tokens_user;"
-    "DROP TABLE IF EXISTS resume_tokens;"
-    "ALTER TABLE users ADD COLUMN cred_gen INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE resume_tokens ("
-    "  hash BLOB PRIMARY KEY,"
-    "  user INTEGER NOT NULL,"
-    "  born INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX resume_tokens_user ON resume_tokens(user);"
-    USERS_TRIGGERS;
-
-/* Version 8: each SIP trunk's standing with its provider (registered, or why not), for the
- * operator's status. Like the lines, the rows mirror the live process. */
-static const char *const schema_v8 =
-    "CREATE TABLE trunks ("
-    "  trunk INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL,"
-    "  registrar TEXT NOT NULL DEFAULT '',"
-    "  up INTEGER NOT NULL DEFAULT 0,"
-    "  words TEXT NOT NULL DEFAULT '',"
-    "  since INTEGER NOT NULL);";
-
-/* Version 9: what carried each fax over the network, "T.38" or "G.711" ('' when not known,
- * and on the software line), beside the bit rate and ECM of jobs, received faxes and their
- * notifications. */
-static const char *const schema_v9 =
-    "ALTER TABLE jobs ADD COLUMN media TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE inbox ADD COLUMN media TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE notifications ADD COLUMN media TEXT NOT NULL DEFAULT '';";
-
-/* Version 10: each fax line's row names the line it is a channel of (a trunk, a modem), for
- * the operator's status. */
-static const char *const schema_v10 =
-    "ALTER TABLE lines ADD COLUMN name TEXT NOT NULL DEFAULT '';";
-
-/* Version 7: user ids that are never given out again. Stores created with schema 1 (and the
- * first stores of schema 2) have a users table without AUTOINCREMENT, where SQLite hands the
- * id of a deleted newest user to the next one, who would then inherit whatever still names
- * that id. Such a table is rebuilt with AUTOINCREMENT, its rows as they were, and its
- * counter starts past every user id the store still mentions. A table that has it already
- * is left alone (rebuild_users decides). */
-static const char *const schema_v7_users =
-    "CREATE TABLE users_v7 ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  pwhash TEXT NOT NULL,"
-    "  created INTEGER NOT NULL,"
-    "  next_seq INTEGER NOT NULL DEFAULT 1,"
-    "  acked_seq INTEGER NOT NULL DEFAULT 0,"
-    "  cred_gen INTEGER NOT NULL DEFAULT 0);"
-    "INSERT INTO users_v7(id, name, pwhash, created, next_seq, acked_seq, cred_gen)"
-    "  SELECT id, name, pwhash, created, next_seq, acked_seq, cred_gen FROM users;"
-    "DROP TABLE users;"
-    "ALTER TABLE users_v7 RENAME TO users;"
-    USERS_TRIGGERS
-    "DELETE FROM sqlite_sequence WHERE name = 'users';"
-    "INSERT INTO sqlite_sequence(name, seq) SELECT 'users', COALESCE(MAX(id), 0) FROM ("
-    "  SELECT MAX(id) AS id FROM users UNION ALL SELECT MAX(owner) FROM jobs"
-    "  UNION ALL SELECT MAX(owner) FROM inbox UNION ALL SELECT MAX(user) FROM notifications"
-    "  UNION ALL SELECT MAX(owner) FROM usage UNION ALL SELECT MAX(user) FROM resume_tokens"
-    "  UNION ALL SELECT MAX(user) FROM sessions);";
-
-/* Version 6: what the operator's status shows of the running server besides its sessions:
- * the notification path of each session as a number, and each fax line's call. Like the
- * sessions, the lines mirror the live process (rewritten at every start, emptied at a stop). */
-static const char *const schema_v6 =
-    "ALTER TABLE sessions ADD COLUMN path INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE lines ("
-    "  line INTEGER PRIMARY KEY,"
-    "  job INTEGER NOT NULL DEFAULT 0,"
-    "  owner INTEGER NOT NULL DEFAULT 0,"
-    "  dest TEXT NOT NULL DEFAULT '',"
-    "  remote_id TEXT NOT NULL DEFAULT '',"
-    "  connected INTEGER NOT NULL DEFAULT 0,"
-    "  pages_sent INTEGER NOT NULL DEFAULT 0,"
-    "  pages INTEGER NOT NULL DEFAULT 0,"
-    "  bit_rate INTEGER NOT NULL DEFAULT 0,"
-    "  since INTEGER NOT NULL);";
-
-static void
-copy(char *dst, size_t cap, const unsigned char *src)
+void
+st_copy(char *dst, size_t cap, const unsigned char *src)
 {
 	snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
 /* Keeps why the statement just run failed, before another statement clears it (see struct
  * store). */
-static void
-keep_error(struct store *st)
+void
+st_keep_error(struct store *st)
 {
 	st->errcode = sqlite3_extended_errcode(st->db);
 	snprintf(st->errmsg, sizeof(st->errmsg), "%s", sqlite3_errmsg(st->db));
@@ -268,18 +28,18 @@ keep_error(struct store *st)
 /* Ends a failed transaction, keeping why it failed. After some errors (a full disk, an I/O
  * error) SQLite has rolled it back already, and a ROLLBACK would only fail and leave
  * "no transaction is active" as the reason. */
-static void
-rollback(struct store *st)
+void
+st_rollback(struct store *st)
 {
-	keep_error(st);
+	st_keep_error(st);
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* The primary result code of the last failure: the connection's own, unless a rollback has
  * since cleared it. */
-static int
-last_error(struct store *st)
+int
+st_last_error(struct store *st)
 {
 	int rc = sqlite3_errcode(st->db);
 
@@ -299,7 +59,7 @@ say_unwritable(const char *path, const char *why, char *err, size_t errlen)
 static void
 open_error(struct store *st, const char *path, const char *detail, char *err, size_t errlen)
 {
-	int rc = st->db ? last_error(st) : SQLITE_CANTOPEN;
+	int rc = st->db ? st_last_error(st) : SQLITE_CANTOPEN;
 	int sys = st->db ? sqlite3_system_errno(st->db) : 0;
 	char why[300];
 
@@ -339,72 +99,12 @@ open_error(struct store *st, const char *path, const char *detail, char *err, si
 	}
 }
 
-/* PRAGMA user_version: the schema the store was last written with, or -1. */
-static int
-read_version(sqlite3 *db)
-{
-	sqlite3_stmt *q;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		version = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	return version;
-}
-
-static void
-newer_schema(const char *path, int version, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s: the store has schema %d, written by a newer netcfax; this one "
-	    "knows schemas up to %d, so it was not changed: run the newer netcfaxd and "
-	    "netcfax-admin, or restore the state directory from before that upgrade", path,
-	    version, SCHEMA_VERSION);
-}
-
-/* An upgrade that would leave a row pointing at nothing is not committed. */
-static int
-check_foreign_keys(sqlite3 *db, char **msg)
-{
-	sqlite3_stmt *q;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*msg = sqlite3_mprintf("a row of table %s refers to a missing row of %s",
-		    (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 2));
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Schema 7's step: 1 if the users table was rebuilt, 0 if it needed no rebuild, -1. */
-static int
-rebuild_users(sqlite3 *db, char **msg)
-{
-	sqlite3_stmt *q;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-	    "name = 'users' AND instr(upper(sql), 'AUTOINCREMENT') = 0", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return -1;
-	return sqlite3_exec(db, schema_v7_users, NULL, NULL, msg) == SQLITE_OK ? 1 : -1;
-}
-
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	char *msg = NULL;
-	int version;
+	int version = -1;
 
 	if (st == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -423,50 +123,12 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 	/* The admin tool writes while the server runs: wait for the other writer. */
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
-	/* A store from a newer netcfax is left exactly as it is, down to its journal mode. */
-	if ((version = read_version(st->db)) < 0)
-		goto sqlfail;
-	if (version > SCHEMA_VERSION) {
-		newer_schema(path, version, err, errlen);
+	switch (st_schema_upgrade(st, path, &version, &msg, err, errlen)) {
+	case 0:
+		break;
+	case 1:
 		goto fail;
-	}
-	/* Foreign keys are switched on after the upgrade: schema 7 rebuilds a table that
-	 * others refer to, which SQLite allows only with them off (and checks below). Off is
-	 * said, not assumed: a library built with them on by default would fail the rebuild,
-	 * and the pragma does nothing once the transaction has begun. */
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-	    "PRAGMA foreign_keys=OFF;", NULL, NULL, &msg) != SQLITE_OK)
-		goto sqlfail;
-	/* Each step of the schema's history runs once, in one transaction with the version, and
-	 * the version is read inside it: the server and netcfax-admin opening an old store at
-	 * the same moment upgrade it once. */
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
-		goto sqlfail;
-	if ((version = read_version(st->db)) < 0) {
-		rollback(st);
-		goto sqlfail;
-	}
-	if (version > SCHEMA_VERSION) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		newer_schema(path, version, err, errlen);
-		goto fail;
-	}
-	if ((version < 1 && sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 2 && sqlite3_exec(st->db, schema_v2, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 3 && sqlite3_exec(st->db, schema_v3, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 4 && sqlite3_exec(st->db, schema_v4, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 5 && sqlite3_exec(st->db, schema_v5, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 6 && sqlite3_exec(st->db, schema_v6, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 7 && rebuild_users(st->db, &msg) < 0) ||
-	    (version < 8 && sqlite3_exec(st->db, schema_v8, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 9 && sqlite3_exec(st->db, schema_v9, NULL, NULL, &msg) != SQLITE_OK) ||
-	    (version < 10 && sqlite3_exec(st->db, schema_v10, NULL, NULL, &msg) != SQLITE_OK) ||
-	    /* Not rewritten when current: that would look like a change to the server's poll. */
-	    (version < SCHEMA_VERSION && check_foreign_keys(st->db, &msg) < 0) ||
-	    (version < SCHEMA_VERSION && sqlite3_exec(st->db, "PRAGMA user_version="
-	    STR(SCHEMA_VERSION), NULL, NULL, &msg) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-		rollback(st);
+	default:
 		goto sqlfail;
 	}
 	if (sqlite3_exec(st->db, "PRAGMA foreign_keys=ON", NULL, NULL, &msg) != SQLITE_OK)
@@ -509,7 +171,7 @@ store_errmsg(struct store *st)
 const char *
 store_trouble(struct store *st)
 {
-	switch (last_error(st)) {
+	switch (st_last_error(st)) {
 	case SQLITE_FULL:
 		return "the server's disk is full; try again later";
 	case SQLITE_BUSY:
@@ -526,9 +188,9 @@ store_trouble(struct store *st)
 }
 
 /* The statement for sql, ready to bind: from the cache, reset, or prepared now and kept.
- * Callers hand it back with release(), never finalize it. NULL on an SQL error. */
-static sqlite3_stmt *
-prep(struct store *st, const char *sql)
+ * Callers hand it back with st_release(), never finalize it. NULL on an SQL error. */
+sqlite3_stmt *
+st_prep(struct store *st, const char *sql)
 {
 	sqlite3_stmt *q = NULL;
 
@@ -546,10 +208,10 @@ prep(struct store *st, const char *sql)
 	return q;
 }
 
-/* Done with a statement from prep(): reset for its next use, and its bound strings (bound
+/* Done with a statement from st_prep(): reset for its next use, and its bound strings (bound
  * SQLITE_STATIC, so pointers into the caller's memory) dropped. */
-static void
-release(sqlite3_stmt *q)
+void
+st_release(sqlite3_stmt *q)
 {
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
@@ -558,7 +220,7 @@ release(sqlite3_stmt *q)
 int
 store_user_add(struct store *st, const char *name, const char *pwhash)
 {
-	sqlite3_stmt *q = prep(st, "INSERT INTO users(name, pwhash, created) VALUES(?, ?, ?)");
+	sqlite3_stmt *q = st_prep(st, "INSERT INTO users(name, pwhash, created) VALUES(?, ?, ?)");
 	int rc;
 
 	if (q == NULL)
@@ -567,7 +229,7 @@ store_user_add(struct store *st, const char *name, const char *pwhash)
 	sqlite3_bind_text(q, 2, pwhash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc == SQLITE_CONSTRAINT)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -576,7 +238,7 @@ store_user_add(struct store *st, const char *name, const char *pwhash)
 int
 store_user_get(struct store *st, const char *name, struct store_user *u)
 {
-	sqlite3_stmt *q = prep(st, "SELECT id, name, pwhash, created, cred_gen FROM users WHERE "
+	sqlite3_stmt *q = st_prep(st, "SELECT id, name, pwhash, created, cred_gen FROM users WHERE "
 	    "name = ?");
 	int rc;
 
@@ -587,19 +249,19 @@ store_user_get(struct store *st, const char *name, struct store_user *u)
 	if (rc == SQLITE_ROW) {
 		memset(u, 0, sizeof(*u));
 		u->id = sqlite3_column_int64(q, 0);
-		copy(u->name, sizeof(u->name), sqlite3_column_text(q, 1));
-		copy(u->pwhash, sizeof(u->pwhash), sqlite3_column_text(q, 2));
+		st_copy(u->name, sizeof(u->name), sqlite3_column_text(q, 1));
+		st_copy(u->pwhash, sizeof(u->pwhash), sqlite3_column_text(q, 2));
 		u->created = sqlite3_column_int64(q, 3);
 		u->cred_gen = sqlite3_column_int64(q, 4);
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
 store_user_name(struct store *st, int64_t id, char *name, size_t cap)
 {
-	sqlite3_stmt *q = prep(st, "SELECT name FROM users WHERE id = ?");
+	sqlite3_stmt *q = st_prep(st, "SELECT name FROM users WHERE id = ?");
 	int rc;
 
 	if (q == NULL)
@@ -607,15 +269,15 @@ store_user_name(struct store *st, int64_t id, char *name, size_t cap)
 	sqlite3_bind_int64(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
-		copy(name, cap, sqlite3_column_text(q, 0));
-	release(q);
+		st_copy(name, cap, sqlite3_column_text(q, 0));
+	st_release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
 store_user_set_password(struct store *st, const char *name, const char *pwhash)
 {
-	sqlite3_stmt *q = prep(st, "UPDATE users SET pwhash = ? WHERE name = ?");
+	sqlite3_stmt *q = st_prep(st, "UPDATE users SET pwhash = ? WHERE name = ?");
 	int rc;
 
 	if (q == NULL)
@@ -623,7 +285,7 @@ store_user_set_password(struct store *st, const char *name, const char *pwhash)
 	sqlite3_bind_text(q, 1, pwhash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
@@ -649,67 +311,67 @@ store_user_del(struct store *st, const char *name, int force,
 		result = 2;
 		goto rollback;
 	}
-	if ((q = prep(st, "SELECT doc FROM jobs WHERE owner = ?")) == NULL)
+	if ((q = st_prep(st, "SELECT doc FROM jobs WHERE owner = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if (doc_cb)
 			doc_cb((const char *)sqlite3_column_text(q, 0), arg);
-	release(q);
+	st_release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
-	if ((q = prep(st, "SELECT doc FROM inbox WHERE owner = ?")) == NULL)
+	if ((q = st_prep(st, "SELECT doc FROM inbox WHERE owner = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if (doc_cb)
 			doc_cb((const char *)sqlite3_column_text(q, 0), arg);
-	release(q);
+	st_release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
-	if ((q = prep(st, "DELETE FROM inbox WHERE owner = ?")) == NULL)
+	if ((q = st_prep(st, "DELETE FROM inbox WHERE owner = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
-	if ((q = prep(st, "DELETE FROM notifications WHERE user = ?")) == NULL)
+	if ((q = st_prep(st, "DELETE FROM notifications WHERE user = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto rollback;
-	if ((q = prep(st, "DELETE FROM jobs WHERE owner = ?")) == NULL)
+	if ((q = st_prep(st, "DELETE FROM jobs WHERE owner = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	q = NULL;
-	if (rc != SQLITE_DONE || (q = prep(st, "DELETE FROM users WHERE id = ?")) == NULL)
+	if (rc != SQLITE_DONE || (q = st_prep(st, "DELETE FROM users WHERE id = ?")) == NULL)
 		goto rollback;
 	sqlite3_bind_int64(q, 1, u.id);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE)
 		goto rollback;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
 	return 1;
 rollback:
-	rollback(st);
+	st_rollback(st);
 	return result;
 }
 
 int
 store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT u.id, u.name, u.created, "
+	sqlite3_stmt *q = st_prep(st, "SELECT u.id, u.name, u.created, "
 	    "(SELECT COUNT(*) FROM jobs j WHERE j.owner = u.id) FROM users u ORDER BY u.name");
 	int rc;
 
@@ -718,13 +380,13 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_user u = { 0 };
 		u.id = sqlite3_column_int64(q, 0);
-		copy(u.name, sizeof(u.name), sqlite3_column_text(q, 1));
+		st_copy(u.name, sizeof(u.name), sqlite3_column_text(q, 1));
 		u.created = sqlite3_column_int64(q, 2);
 		u.jobs = sqlite3_column_int64(q, 3);
 		if (cb(&u, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -740,16 +402,16 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 	memset(j, 0, sizeof(*j));
 	j->id = sqlite3_column_int64(q, 0);
 	j->owner = sqlite3_column_int64(q, 1);
-	copy(j->dest, sizeof(j->dest), sqlite3_column_text(q, 2));
-	copy(j->filename, sizeof(j->filename), sqlite3_column_text(q, 3));
-	copy(j->doc, sizeof(j->doc), sqlite3_column_text(q, 4));
+	st_copy(j->dest, sizeof(j->dest), sqlite3_column_text(q, 2));
+	st_copy(j->filename, sizeof(j->filename), sqlite3_column_text(q, 3));
+	st_copy(j->doc, sizeof(j->doc), sqlite3_column_text(q, 4));
 	j->size = sqlite3_column_int64(q, 5);
 	j->pages = sqlite3_column_int(q, 6);
 	j->format = sqlite3_column_int(q, 7);
 	j->state = sqlite3_column_int(q, 8);
 	j->created = sqlite3_column_int64(q, 9);
 	j->updated = sqlite3_column_int64(q, 10);
-	copy(j->reason, sizeof(j->reason), sqlite3_column_text(q, 11));
+	st_copy(j->reason, sizeof(j->reason), sqlite3_column_text(q, 11));
 	j->fine = sqlite3_column_int(q, 12);
 	j->priority = sqlite3_column_int(q, 13);
 	j->send_at = sqlite3_column_int64(q, 14);
@@ -762,8 +424,8 @@ job_row(sqlite3_stmt *q, struct store_job *j)
 	j->pages_sent = sqlite3_column_int(q, 21);
 	j->bit_rate = sqlite3_column_int(q, 22);
 	j->ecm = sqlite3_column_int(q, 23);
-	copy(j->remote_id, sizeof(j->remote_id), sqlite3_column_text(q, 24));
-	copy(j->media, sizeof(j->media), sqlite3_column_text(q, 25));
+	st_copy(j->remote_id, sizeof(j->remote_id), sqlite3_column_text(q, 24));
+	st_copy(j->media, sizeof(j->media), sqlite3_column_text(q, 25));
 }
 
 static void
@@ -773,54 +435,52 @@ job_decode(sqlite3_stmt *q, void *out)
 }
 
 /* Steps q for at most one row, decoded into out, and releases q: 1 a row, 0 none, -1. */
-static int
-step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out)
+int
+st_step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out)
 {
 	int rc = sqlite3_step(q);
 
 	if (rc == SQLITE_ROW)
 		decode(q, out);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
-
-static int note_insert(struct store *st, struct store_note *n);
 
 /* Runs the bound INSERT q (finalizing it) and, when note is given, writes the notification
  * about the new row (its id put in *note_id first), all in one transaction: a job or a fax is
  * never there without its notification. The new row's id, or -1. */
-static int64_t
-insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note, int64_t *note_id)
+int64_t
+st_insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note, int64_t *note_id)
 {
 	int64_t id;
 	int rc;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		release(q);
+		st_release(q);
 		return -1;
 	}
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE)
 		goto rollback;
 	id = sqlite3_last_insert_rowid(st->db);
 	if (note) {
 		*note_id = id;
-		if (note_insert(st, note) < 0)
+		if (st_note_insert(st, note) < 0)
 			goto rollback;
 	}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
 	return id;
 rollback:
-	rollback(st);
+	st_rollback(st);
 	return -1;
 }
 
 int
 store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 {
-	sqlite3_stmt *q = prep(st, "INSERT INTO jobs(owner, dest, filename, doc, size, pages, "
+	sqlite3_stmt *q = st_prep(st, "INSERT INTO jobs(owner, dest, filename, doc, size, pages, "
 	    "format, state, created, updated, reason, fine, priority, send_at, kill_at, max_tries, "
 	    "max_dials, next_try) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
@@ -845,7 +505,7 @@ store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 	sqlite3_bind_int(q, 16, j->max_tries);
 	sqlite3_bind_int(q, 17, j->max_dials);
 	sqlite3_bind_int64(q, 18, j->next_try);
-	j->id = insert_with_note(st, q, note, note ? &note->job : NULL);
+	j->id = st_insert_with_note(st, q, note, note ? &note->job : NULL);
 	if (j->id < 0)
 		j->id = 0;
 	return j->id > 0 ? 0 : -1;
@@ -854,20 +514,20 @@ store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 int
 store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j)
 {
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND owner = ?");
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND owner = ?");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
-	return step_one(q, job_decode, j);
+	return st_step_one(q, job_decode, j);
 }
 
 int
 store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job *, void *),
     void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE owner = ? ORDER BY id");
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE owner = ? ORDER BY id");
 	int rc;
 
 	if (q == NULL)
@@ -879,7 +539,7 @@ store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job
 		if (cb(&j, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -894,16 +554,16 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 		return -1;
 	found = store_job_get(st, owner, id, j);
 	if (found <= 0) {
-		rollback(st);
+		st_rollback(st);
 		return found;
 	}
 	if (!(from_mask & (1u << j->state))) {
-		rollback(st);
+		st_rollback(st);
 		return 2;
 	}
-	q = prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ? WHERE id = ?");
+	q = st_prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ? WHERE id = ?");
 	if (q == NULL) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	sqlite3_bind_int(q, 1, state);
@@ -911,15 +571,15 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int64(q, 4, id);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc == SQLITE_DONE && note) {
 		note->job = id;
 		note->state = state;
-		if (note_insert(st, note) < 0)
+		if (st_note_insert(st, note) < 0)
 			rc = SQLITE_ERROR;
 	}
 	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	return store_job_get(st, owner, id, j) == 1 ? 1 : -1;
@@ -928,7 +588,7 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 int
 store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes)
 {
-	sqlite3_stmt *q = prep(st, "SELECT jobs, bytes FROM usage WHERE owner = ?");
+	sqlite3_stmt *q = st_prep(st, "SELECT jobs, bytes FROM usage WHERE owner = ?");
 	int rc;
 
 	if (q == NULL)
@@ -940,7 +600,7 @@ store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *b
 		*count = sqlite3_column_int64(q, 0);
 		*bytes = sqlite3_column_int64(q, 1);
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -949,7 +609,7 @@ store_doc_in_use(struct store *st, const char *doc)
 {
 	/* A finished job's document is not needed (it will not be sent again): one the server
 	 * did not get to remove before a crash goes at the next start. */
-	sqlite3_stmt *q = prep(st, "SELECT 1 FROM jobs WHERE doc = ?1 AND state IN " UNFINISHED
+	sqlite3_stmt *q = st_prep(st, "SELECT 1 FROM jobs WHERE doc = ?1 AND state IN " UNFINISHED
 	    " UNION ALL SELECT 1 FROM inbox WHERE doc = ?1 LIMIT 1");
 	int rc;
 
@@ -957,7 +617,7 @@ store_doc_in_use(struct store *st, const char *doc)
 		return -1;
 	sqlite3_bind_text(q, 1, doc, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -969,11 +629,11 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	q = prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ?, tries = ?, dials = ?, "
+	q = st_prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ?, tries = ?, dials = ?, "
 	    "next_try = ?, pages_sent = ?, bit_rate = ?, ecm = ?, remote_id = ?, media = ? "
 	    "WHERE id = ? AND owner = ? AND state = ?");
 	if (q == NULL) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	sqlite3_bind_int(q, 1, j->state);
@@ -991,25 +651,25 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	sqlite3_bind_int64(q, 13, j->owner);
 	sqlite3_bind_int(q, 14, expect);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	if (sqlite3_changes(st->db) == 0) {
-		rollback(st);
+		st_rollback(st);
 		return 2;
 	}
 	if (note) {
 		note->job = j->id;
 		note->state = j->state;
-		if (note_insert(st, note) < 0) {
-			rollback(st);
+		if (st_note_insert(st, note) < 0) {
+			st_rollback(st);
 			return -1;
 		}
 	}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	return 1;
@@ -1019,19 +679,19 @@ int
 store_job_next(struct store *st, int64_t now, struct store_job *j)
 {
 	/* Past its kill time counts as due: the dispatcher ends it with the reason. */
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
 	    "(next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1)) ORDER BY priority, id LIMIT 1");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, now);
-	return step_one(q, job_decode, j);
+	return st_step_one(q, job_decode, j);
 }
 
 int
 store_job_due(struct store *st, int64_t now, struct store_job *out, int limit)
 {
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN (1, 2) AND "
 	    "(next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1)) ORDER BY priority, id LIMIT ?2");
 	int rc = SQLITE_DONE, n = 0;
 
@@ -1041,14 +701,14 @@ store_job_due(struct store *st, int64_t now, struct store_job *out, int limit)
 	sqlite3_bind_int(q, 2, limit);
 	while (n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
 		job_row(q, &out[n++]);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
 }
 
 int
 store_job_wake(struct store *st, int64_t now, int64_t *wake)
 {
-	sqlite3_stmt *q = prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try "
+	sqlite3_stmt *q = st_prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try "
 	    "THEN kill_at ELSE next_try END) FROM jobs WHERE state IN (1, 2) AND next_try > ?");
 	int rc;
 
@@ -1058,7 +718,7 @@ store_job_wake(struct store *st, int64_t now, int64_t *wake)
 	sqlite3_bind_int64(q, 1, now);
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		*wake = sqlite3_column_int64(q, 0);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -1067,7 +727,7 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 {
 	struct store_job *list = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = 3 ORDER BY id");
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = 3 ORDER BY id");
 	int rc;
 
 	if (q == NULL)
@@ -1085,7 +745,7 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 		}
 		job_row(q, &list[n++]);
 	}
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE) {
 		free(list);
 		return -1;
@@ -1102,7 +762,7 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 int
 store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1])
 {
-	sqlite3_stmt *q = prep(st, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+	sqlite3_stmt *q = st_prep(st, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
 	int rc;
 
 	if (q == NULL)
@@ -1114,7 +774,7 @@ store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1])
 		if (state >= 0 && state <= NCFX_JOB_SUSPENDED)
 			counts[state] = sqlite3_column_int64(q, 1);
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1130,11 +790,11 @@ each_job_named(sqlite3_stmt *q, int (*cb)(const struct store_job *, const char *
 		char user[NCFX_USER_MAX + 1];
 
 		job_row(q, &j);
-		copy(user, sizeof(user), sqlite3_column_text(q, JOB_NCOLUMNS));
+		st_copy(user, sizeof(user), sqlite3_column_text(q, JOB_NCOLUMNS));
 		if (cb(&j, user, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1144,7 +804,7 @@ store_job_upcoming(struct store *st, int64_t now, int limit,
 {
 	/* store_job_next's order, looked further ahead: a job due by now (or past its kill
 	 * time, which the queue ends at once) goes by priority, the others when they fall due. */
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS ", COALESCE((SELECT name FROM users u "
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS ", COALESCE((SELECT name FROM users u "
 	    "WHERE u.id = jobs.owner), '') FROM jobs WHERE state IN (1, 2) ORDER BY "
 	    "CASE WHEN next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1) THEN 0 ELSE "
 	    "next_try END, priority, id LIMIT ?2");
@@ -1160,7 +820,7 @@ int
 store_job_failed_since(struct store *st, int64_t since, int limit,
     int (*cb)(const struct store_job *, const char *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT " JOB_COLUMNS ", COALESCE((SELECT name FROM users u "
+	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS ", COALESCE((SELECT name FROM users u "
 	    "WHERE u.id = jobs.owner), '') FROM jobs WHERE state = 5 AND updated >= ? "
 	    "ORDER BY updated DESC, id DESC LIMIT ?");
 
@@ -1190,9 +850,9 @@ fax_row(sqlite3_stmt *q, struct store_fax *f)
 	memset(f, 0, sizeof(*f));
 	f->id = sqlite3_column_int64(q, 0);
 	f->owner = sqlite3_column_int64(q, 1);
-	copy(f->number, sizeof(f->number), sqlite3_column_text(q, 2));
-	copy(f->remote_id, sizeof(f->remote_id), sqlite3_column_text(q, 3));
-	copy(f->doc, sizeof(f->doc), sqlite3_column_text(q, 4));
+	st_copy(f->number, sizeof(f->number), sqlite3_column_text(q, 2));
+	st_copy(f->remote_id, sizeof(f->remote_id), sqlite3_column_text(q, 3));
+	st_copy(f->doc, sizeof(f->doc), sqlite3_column_text(q, 4));
 	f->pages = sqlite3_column_int(q, 5);
 	f->size = sqlite3_column_int64(q, 6);
 	f->fine = sqlite3_column_int(q, 7);
@@ -1200,14 +860,14 @@ fax_row(sqlite3_stmt *q, struct store_fax *f)
 	f->ecm = sqlite3_column_int(q, 9);
 	f->read = sqlite3_column_int(q, 10);
 	f->received = sqlite3_column_int64(q, 11);
-	copy(f->note, sizeof(f->note), sqlite3_column_text(q, 12));
-	copy(f->media, sizeof(f->media), sqlite3_column_text(q, 13));
+	st_copy(f->note, sizeof(f->note), sqlite3_column_text(q, 12));
+	st_copy(f->media, sizeof(f->media), sqlite3_column_text(q, 13));
 }
 
 int
 store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 {
-	sqlite3_stmt *q = prep(st, "INSERT INTO inbox(owner, number, remote_id, doc, pages, size, "
+	sqlite3_stmt *q = st_prep(st, "INSERT INTO inbox(owner, number, remote_id, doc, pages, size, "
 	    "fine, bit_rate, ecm, read, received, note, media) "
 	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)");
 
@@ -1227,7 +887,7 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 	sqlite3_bind_int64(q, 10, f->received);
 	sqlite3_bind_text(q, 11, f->note, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 12, f->media, -1, SQLITE_STATIC);
-	f->id = insert_with_note(st, q, note, note ? &note->fax : NULL);
+	f->id = st_insert_with_note(st, q, note, note ? &note->fax : NULL);
 	if (f->id < 0)
 		f->id = 0;
 	return f->id > 0 ? 0 : -1;
@@ -1236,20 +896,20 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 int
 store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f)
 {
-	sqlite3_stmt *q = prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE id = ? AND owner = ?");
+	sqlite3_stmt *q = st_prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE id = ? AND owner = ?");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
-	return step_one(q, fax_decode, f);
+	return st_step_one(q, fax_decode, f);
 }
 
 int
 store_fax_list(struct store *st, int64_t owner, int unread_only,
     int (*cb)(const struct store_fax *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE owner = ? AND "
+	sqlite3_stmt *q = st_prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE owner = ? AND "
 	    "(? = 0 OR read = 0) ORDER BY id DESC");
 	int rc;
 
@@ -1263,14 +923,14 @@ store_fax_list(struct store *st, int64_t owner, int unread_only,
 		if (cb(&f, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
 store_fax_mark(struct store *st, int64_t owner, int64_t id, int read)
 {
-	sqlite3_stmt *q = prep(st, "UPDATE inbox SET read = ? WHERE id = ? AND owner = ?");
+	sqlite3_stmt *q = st_prep(st, "UPDATE inbox SET read = ? WHERE id = ? AND owner = ?");
 	int rc;
 
 	if (q == NULL)
@@ -1279,7 +939,7 @@ store_fax_mark(struct store *st, int64_t owner, int64_t id, int read)
 	sqlite3_bind_int64(q, 2, id);
 	sqlite3_bind_int64(q, 3, owner);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
@@ -1294,12 +954,12 @@ store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t 
 
 	if (rc <= 0)
 		return rc;
-	if ((q = prep(st, "DELETE FROM inbox WHERE id = ? AND owner = ?")) == NULL)
+	if ((q = st_prep(st, "DELETE FROM inbox WHERE id = ? AND owner = ?")) == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE)
 		return -1;
 	snprintf(doc, doccap, "%s", f.doc);
@@ -1309,23 +969,23 @@ store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t 
 /* Notifications */
 
 /* Inside a transaction: takes the user's next sequence number and appends the row. */
-static int
-note_insert(struct store *st, struct store_note *n)
+int
+st_note_insert(struct store *st, struct store_note *n)
 {
 	sqlite3_stmt *q;
 	int rc;
 
-	q = prep(st, "UPDATE users SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1");
+	q = st_prep(st, "UPDATE users SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1");
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, n->user);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		n->seq = (uint64_t)sqlite3_column_int64(q, 0);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_ROW)
 		return -1;
-	q = prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created, "
+	q = st_prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created, "
 	    "page, pages, bit_rate, ecm, remote_id, fax, media) "
 	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (q == NULL)
@@ -1347,7 +1007,7 @@ note_insert(struct store *st, struct store_note *n)
 	sqlite3_bind_int64(q, 13, n->fax);
 	sqlite3_bind_text(q, 14, n->media, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1356,9 +1016,9 @@ store_note_add(struct store *st, struct store_note *n)
 {
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	if (note_insert(st, n) < 0 ||
+	if (st_note_insert(st, n) < 0 ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	return 0;
@@ -1368,7 +1028,7 @@ int
 store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
     int (*cb)(const struct store_note *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT n.seq, n.event, n.job, n.state, n.text, n.created, "
+	sqlite3_stmt *q = st_prep(st, "SELECT n.seq, n.event, n.job, n.state, n.text, n.created, "
 	    "j.dest, j.filename, n.page, n.pages, n.bit_rate, n.ecm, n.remote_id, n.fax, n.media "
 	    "FROM notifications n LEFT JOIN jobs j ON j.id = n.job "
 	    "WHERE n.user = ? AND n.seq > ? ORDER BY n.seq LIMIT ?");
@@ -1387,29 +1047,29 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 		n.event = sqlite3_column_int(q, 1);
 		n.job = sqlite3_column_int64(q, 2);
 		n.state = sqlite3_column_int(q, 3);
-		copy(n.text, sizeof(n.text), sqlite3_column_text(q, 4));
+		st_copy(n.text, sizeof(n.text), sqlite3_column_text(q, 4));
 		n.created = sqlite3_column_int64(q, 5);
-		copy(n.dest, sizeof(n.dest), sqlite3_column_text(q, 6));
-		copy(n.filename, sizeof(n.filename), sqlite3_column_text(q, 7));
+		st_copy(n.dest, sizeof(n.dest), sqlite3_column_text(q, 6));
+		st_copy(n.filename, sizeof(n.filename), sqlite3_column_text(q, 7));
 		n.page = sqlite3_column_int(q, 8);
 		n.pages = sqlite3_column_int(q, 9);
 		n.bit_rate = sqlite3_column_int(q, 10);
 		n.ecm = sqlite3_column_int(q, 11);
-		copy(n.remote_id, sizeof(n.remote_id), sqlite3_column_text(q, 12));
+		st_copy(n.remote_id, sizeof(n.remote_id), sqlite3_column_text(q, 12));
 		n.fax = sqlite3_column_int64(q, 13);
-		copy(n.media, sizeof(n.media), sqlite3_column_text(q, 14));
+		st_copy(n.media, sizeof(n.media), sqlite3_column_text(q, 14));
 		count++;
 		if (cb(&n, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
 }
 
 int
 store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked)
 {
-	sqlite3_stmt *q = prep(st, "SELECT next_seq - 1, acked_seq FROM users WHERE id = ?");
+	sqlite3_stmt *q = st_prep(st, "SELECT next_seq - 1, acked_seq FROM users WHERE id = ?");
 	int rc;
 
 	if (q == NULL)
@@ -1420,7 +1080,7 @@ store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked)
 		*last = (uint64_t)sqlite3_column_int64(q, 0);
 		*acked = (uint64_t)sqlite3_column_int64(q, 1);
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1428,7 +1088,7 @@ int
 store_user_ack(struct store *st, int64_t user, uint64_t seq)
 {
 	/* Never past what was assigned, never backwards. */
-	sqlite3_stmt *q = prep(st, "UPDATE users SET acked_seq = ? WHERE id = ? AND acked_seq < ? "
+	sqlite3_stmt *q = st_prep(st, "UPDATE users SET acked_seq = ? WHERE id = ? AND acked_seq < ? "
 	    "AND ? < next_seq");
 	int rc;
 
@@ -1439,7 +1099,7 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)seq);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)seq);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1456,11 +1116,11 @@ store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seq
 		return -1;
 	for (int i = 0; i < n; i++)
 		if (store_user_ack(st, users[i], seqs[i]) < 0) {
-			rollback(st);
+			st_rollback(st);
 			return -1;
 		}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rollback(st);
+		st_rollback(st);
 		return -1;
 	}
 	return 0;
@@ -1469,7 +1129,7 @@ store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seq
 int
 store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM notifications WHERE (created < ? AND seq <= "
+	sqlite3_stmt *q = st_prep(st, "DELETE FROM notifications WHERE (created < ? AND seq <= "
 	    "(SELECT acked_seq FROM users u WHERE u.id = notifications.user)) OR seq <= "
 	    "(SELECT next_seq - 1 - ? FROM users u WHERE u.id = notifications.user)");
 	int rc;
@@ -1479,21 +1139,21 @@ store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max)
 	sqlite3_bind_int64(q, 1, cutoff);
 	sqlite3_bind_int64(q, 2, keep_max);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
 int64_t
 store_data_version(struct store *st)
 {
-	sqlite3_stmt *q = prep(st, "PRAGMA data_version");
+	sqlite3_stmt *q = st_prep(st, "PRAGMA data_version");
 	int64_t v = -1;
 
 	if (q == NULL)
 		return -1;
 	if (sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int64(q, 0);
-	release(q);
+	st_release(q);
 	return v;
 }
 
@@ -1504,8 +1164,8 @@ store_data_version(struct store *st)
  * behind everything durable. Thousands of clients logging in at once after a restart would
  * otherwise wait on two fsyncs apiece. Nor are they worth a long wait for another program's
  * lock (STORE_QUICK_BUSY_MS). */
-static int
-exec_bound(struct store *st, sqlite3_stmt *q)
+int
+st_exec_bound(struct store *st, sqlite3_stmt *q)
 {
 	int rc;
 
@@ -1514,9 +1174,9 @@ exec_bound(struct store *st, sqlite3_stmt *q)
 	sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	sqlite3_busy_timeout(st->db, STORE_QUICK_BUSY_MS);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	if (rc != SQLITE_DONE)
-		keep_error(st);               /* the statements below would clear it */
+		st_keep_error(st);               /* the statements below would clear it */
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -1526,7 +1186,7 @@ int
 store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr, int scp_port,
     int scp_mode)
 {
-	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO sessions(id, user, addr, scp_port, "
+	sqlite3_stmt *q = st_prep(st, "INSERT OR REPLACE INTO sessions(id, user, addr, scp_port, "
 	    "scp_mode, created, scp_state) VALUES(?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
@@ -1538,44 +1198,44 @@ store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
 	sqlite3_bind_int(q, 5, scp_mode);
 	sqlite3_bind_int64(q, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(q, 7, scp_port ? "registered" : "none", -1, SQLITE_STATIC);
-	return exec_bound(st, q);
+	return st_exec_bound(st, q);
 }
 
 int
 store_session_set_scp(struct store *st, uint64_t id, int path, const char *state)
 {
-	sqlite3_stmt *q = prep(st, "UPDATE sessions SET path = ?, scp_state = ? WHERE id = ?");
+	sqlite3_stmt *q = st_prep(st, "UPDATE sessions SET path = ?, scp_state = ? WHERE id = ?");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int(q, 1, path);
 	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
-	return exec_bound(st, q);
+	return st_exec_bound(st, q);
 }
 
 int
 store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode)
 {
-	sqlite3_stmt *q = prep(st, "UPDATE sessions SET scp_port = ?, scp_mode = ? WHERE id = ?");
+	sqlite3_stmt *q = st_prep(st, "UPDATE sessions SET scp_port = ?, scp_mode = ? WHERE id = ?");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int(q, 1, scp_port);
 	sqlite3_bind_int(q, 2, scp_mode);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
-	return exec_bound(st, q);
+	return st_exec_bound(st, q);
 }
 
 int
 store_session_del(struct store *st, uint64_t id)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM sessions WHERE id = ?");
+	sqlite3_stmt *q = st_prep(st, "DELETE FROM sessions WHERE id = ?");
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-	return exec_bound(st, q);
+	return st_exec_bound(st, q);
 }
 
 int
@@ -1587,7 +1247,7 @@ store_session_clear(struct store *st)
 int
 store_session_list(struct store *st, int (*cb)(const struct store_session *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT s.id, u.name, s.addr, s.scp_port, s.scp_mode, "
+	sqlite3_stmt *q = st_prep(st, "SELECT s.id, u.name, s.addr, s.scp_port, s.scp_mode, "
 	    "s.created, s.scp_state, s.path FROM sessions s JOIN users u ON u.id = s.user "
 	    "ORDER BY u.name, s.created");
 	int rc;
@@ -1598,17 +1258,17 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 		struct store_session x;
 		memset(&x, 0, sizeof(x));
 		x.id = (uint64_t)sqlite3_column_int64(q, 0);
-		copy(x.user, sizeof(x.user), sqlite3_column_text(q, 1));
-		copy(x.addr, sizeof(x.addr), sqlite3_column_text(q, 2));
+		st_copy(x.user, sizeof(x.user), sqlite3_column_text(q, 1));
+		st_copy(x.addr, sizeof(x.addr), sqlite3_column_text(q, 2));
 		x.scp_port = sqlite3_column_int(q, 3);
 		x.scp_mode = sqlite3_column_int(q, 4);
 		x.created = sqlite3_column_int64(q, 5);
-		copy(x.scp_state, sizeof(x.scp_state), sqlite3_column_text(q, 6));
+		st_copy(x.scp_state, sizeof(x.scp_state), sqlite3_column_text(q, 6));
 		x.path = sqlite3_column_int(q, 7);
 		if (cb(&x, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1626,12 +1286,12 @@ store_line_reset(struct store *st, int n)
 	if (sqlite3_exec(st->db, "DELETE FROM lines", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
 	for (int i = 1; i <= n && rc == SQLITE_DONE; i++) {
-		if ((q = prep(st, "INSERT INTO lines(line, since) VALUES(?, ?)")) == NULL)
+		if ((q = st_prep(st, "INSERT INTO lines(line, since) VALUES(?, ?)")) == NULL)
 			goto rollback;
 		sqlite3_bind_int(q, 1, i);
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)time(NULL));
 		rc = sqlite3_step(q);
-		release(q);
+		st_release(q);
 	}
 	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
@@ -1644,7 +1304,7 @@ rollback:
 int
 store_line_set(struct store *st, const struct store_line *l)
 {
-	sqlite3_stmt *q = prep(st, "UPDATE lines SET job = ?, owner = ?, dest = ?, remote_id = ?, "
+	sqlite3_stmt *q = st_prep(st, "UPDATE lines SET job = ?, owner = ?, dest = ?, remote_id = ?, "
 	    "connected = ?, pages_sent = ?, pages = ?, bit_rate = ?, since = ?, name = ? "
 	    "WHERE line = ?");
 
@@ -1661,13 +1321,13 @@ store_line_set(struct store *st, const struct store_line *l)
 	sqlite3_bind_int64(q, 9, l->since);
 	sqlite3_bind_text(q, 10, l->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 11, l->line);
-	return exec_bound(st, q);
+	return st_exec_bound(st, q);
 }
 
 int
 store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT l.line, l.job, l.owner, COALESCE(u.name, ''), l.dest, "
+	sqlite3_stmt *q = st_prep(st, "SELECT l.line, l.job, l.owner, COALESCE(u.name, ''), l.dest, "
 	    "l.remote_id, l.connected, l.pages_sent, l.pages, l.bit_rate, l.since, l.name "
 	    "FROM lines l "
 	    "LEFT JOIN users u ON u.id = l.owner ORDER BY l.line");
@@ -1681,19 +1341,19 @@ store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), 
 		l.line = sqlite3_column_int(q, 0);
 		l.job = sqlite3_column_int64(q, 1);
 		l.owner = sqlite3_column_int64(q, 2);
-		copy(l.user, sizeof(l.user), sqlite3_column_text(q, 3));
-		copy(l.dest, sizeof(l.dest), sqlite3_column_text(q, 4));
-		copy(l.remote_id, sizeof(l.remote_id), sqlite3_column_text(q, 5));
+		st_copy(l.user, sizeof(l.user), sqlite3_column_text(q, 3));
+		st_copy(l.dest, sizeof(l.dest), sqlite3_column_text(q, 4));
+		st_copy(l.remote_id, sizeof(l.remote_id), sqlite3_column_text(q, 5));
 		l.connected = sqlite3_column_int(q, 6);
 		l.pages_sent = sqlite3_column_int(q, 7);
 		l.pages = sqlite3_column_int(q, 8);
 		l.bit_rate = sqlite3_column_int(q, 9);
 		l.since = sqlite3_column_int64(q, 10);
-		copy(l.name, sizeof(l.name), sqlite3_column_text(q, 11));
+		st_copy(l.name, sizeof(l.name), sqlite3_column_text(q, 11));
 		if (cb(&l, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1706,7 +1366,7 @@ store_trunk_reset(struct store *st)
 int
 store_trunk_set(struct store *st, const struct store_trunk *t)
 {
-	sqlite3_stmt *q = prep(st, "INSERT INTO trunks(trunk, name, registrar, up, words, since) "
+	sqlite3_stmt *q = st_prep(st, "INSERT INTO trunks(trunk, name, registrar, up, words, since) "
 	    "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(trunk) DO UPDATE SET name = excluded.name, "
 	    "registrar = excluded.registrar, up = excluded.up, words = excluded.words, "
 	    "since = excluded.since");
@@ -1719,13 +1379,13 @@ store_trunk_set(struct store *st, const struct store_trunk *t)
 	sqlite3_bind_int(q, 4, t->up);
 	sqlite3_bind_text(q, 5, t->words, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 6, t->since);
-	return exec_bound(st, q);
+	return st_exec_bound(st, q);
 }
 
 int
 store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *), void *arg)
 {
-	sqlite3_stmt *q = prep(st, "SELECT trunk, name, registrar, up, words, since FROM trunks "
+	sqlite3_stmt *q = st_prep(st, "SELECT trunk, name, registrar, up, words, since FROM trunks "
 	    "ORDER BY trunk");
 	int rc;
 
@@ -1736,15 +1396,15 @@ store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *)
 
 		memset(&t, 0, sizeof(t));
 		t.trunk = sqlite3_column_int(q, 0);
-		copy(t.name, sizeof(t.name), sqlite3_column_text(q, 1));
-		copy(t.registrar, sizeof(t.registrar), sqlite3_column_text(q, 2));
+		st_copy(t.name, sizeof(t.name), sqlite3_column_text(q, 1));
+		st_copy(t.registrar, sizeof(t.registrar), sqlite3_column_text(q, 2));
 		t.up = sqlite3_column_int(q, 3);
-		copy(t.words, sizeof(t.words), sqlite3_column_text(q, 4));
+		st_copy(t.words, sizeof(t.words), sqlite3_column_text(q, 4));
 		t.since = sqlite3_column_int64(q, 5);
 		if (cb(&t, arg) != 0)
 			break;
 	}
-	release(q);
+	st_release(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1760,7 +1420,7 @@ store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t 
 {
 	/* Only while the password that was checked is still the user's: a change committed
 	 * during the check (it takes a while, on a worker thread) leaves no token behind. */
-	sqlite3_stmt *q = prep(st, "INSERT INTO resume_tokens(hash, user, born) SELECT ?, id, ? "
+	sqlite3_stmt *q = st_prep(st, "INSERT INTO resume_tokens(hash, user, born) SELECT ?, id, ? "
 	    "FROM users WHERE id = ? AND cred_gen = ?");
 
 	if (q == NULL)
@@ -1769,7 +1429,7 @@ store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t 
 	sqlite3_bind_int64(q, 2, born);
 	sqlite3_bind_int64(q, 3, user);
 	sqlite3_bind_int64(q, 4, cred_gen);
-	if (exec_bound(st, q) < 0)
+	if (st_exec_bound(st, q) < 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 0 : 1;
 }
@@ -1780,7 +1440,7 @@ store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t n
 {
 	/* One statement: a password change lands wholly before it (no token to rotate) or
 	 * after it (the new token is deleted with the rest). */
-	sqlite3_stmt *q = prep(st, "UPDATE resume_tokens SET hash = ? WHERE hash = ? AND user = ? "
+	sqlite3_stmt *q = st_prep(st, "UPDATE resume_tokens SET hash = ? WHERE hash = ? AND user = ? "
 	    "AND born > ?");
 
 	if (q == NULL)
@@ -1789,7 +1449,7 @@ store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t n
 	sqlite3_bind_blob(q, 2, old_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, user);
 	sqlite3_bind_int64(q, 4, born_after);
-	if (exec_bound(st, q) < 0)
+	if (st_exec_bound(st, q) < 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
@@ -1797,13 +1457,13 @@ store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t n
 int
 store_token_purge(struct store *st, int64_t born_before)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM resume_tokens WHERE born < ?");
+	sqlite3_stmt *q = st_prep(st, "DELETE FROM resume_tokens WHERE born < ?");
 	int rc;
 
 	if (q == NULL)
 		return -1;
 	sqlite3_bind_int64(q, 1, born_before);
 	rc = sqlite3_step(q);
-	release(q);
+	st_release(q);
 	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
