@@ -219,8 +219,9 @@ st_release(sqlite3_stmt *q)
 	sqlite3_clear_bindings(q);
 }
 
-/* Steps q for at most one row, decoded into out, and releases q: 1 a row, 0 none, -1. */
-int
+/* Steps q for at most one row, decoded into out, and releases q: STORE_OK a row, STORE_NONE
+ * none, STORE_ERR. */
+enum store_rc
 st_step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out)
 {
 	int rc = sqlite3_step(q);
@@ -228,7 +229,7 @@ st_step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out)
 	if (rc == SQLITE_ROW)
 		decode(q, out);
 	st_release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NONE : STORE_ERR;
 }
 
 /* Writes that are not worth an fsync each (the sessions and lines rows mirror the live server
@@ -236,13 +237,13 @@ st_step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out)
  * without one, in WAL order behind everything durable. Thousands of clients logging in at once
  * after a restart would otherwise wait on two fsyncs apiece. Nor are they worth a long wait
  * for another program's lock (STORE_QUICK_BUSY_MS). */
-int
+enum store_rc
 st_exec_bound(struct store *st, sqlite3_stmt *q)
 {
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	sqlite3_busy_timeout(st->db, STORE_QUICK_BUSY_MS);
 	rc = sqlite3_step(q);
@@ -251,7 +252,7 @@ st_exec_bound(struct store *st, sqlite3_stmt *q)
 		st_keep_error(st);               /* the pragmas after it would clear it */
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
 int64_t

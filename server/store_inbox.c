@@ -36,7 +36,7 @@ fax_row(sqlite3_stmt *q, struct store_fax *f)
 	st_copy(f->media, sizeof(f->media), sqlite3_column_text(q, 13));
 }
 
-int
+enum store_rc
 store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 {
 	sqlite3_stmt *q = st_prep(st, "INSERT INTO inbox(owner, number, remote_id, doc, pages, size, "
@@ -44,7 +44,7 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	if (f->received == 0)
 		f->received = (int64_t)time(NULL);
 	sqlite3_bind_int64(q, 1, f->owner);
@@ -62,22 +62,22 @@ store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note)
 	f->id = st_insert_with_note(st, q, note, note ? &note->fax : NULL);
 	if (f->id < 0)
 		f->id = 0;
-	return f->id > 0 ? 0 : -1;
+	return f->id > 0 ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT " FAX_COLUMNS " FROM inbox WHERE id = ? AND owner = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
 	return st_step_one(q, fax_decode, f);
 }
 
-int
+enum store_rc
 store_fax_list(struct store *st, int64_t owner, int unread_only,
     int (*cb)(const struct store_fax *, void *), void *arg)
 {
@@ -86,7 +86,7 @@ store_fax_list(struct store *st, int64_t owner, int unread_only,
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, owner);
 	sqlite3_bind_int(q, 2, unread_only);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -96,44 +96,45 @@ store_fax_list(struct store *st, int64_t owner, int unread_only,
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_fax_mark(struct store *st, int64_t owner, int64_t id, int read)
 {
 	sqlite3_stmt *q = st_prep(st, "UPDATE inbox SET read = ? WHERE id = ? AND owner = ?");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int(q, 1, read ? 1 : 0);
 	sqlite3_bind_int64(q, 2, id);
 	sqlite3_bind_int64(q, 3, owner);
 	rc = sqlite3_step(q);
 	st_release(q);
 	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+		return STORE_ERR;
+	return sqlite3_changes(st->db) > 0 ? STORE_OK : STORE_NONE;
 }
 
-int
+enum store_rc
 store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t doccap)
 {
 	struct store_fax f;
 	sqlite3_stmt *q;
-	int rc = store_fax_get(st, owner, id, &f);
+	enum store_rc found = store_fax_get(st, owner, id, &f);
+	int rc;
 
-	if (rc <= 0)
-		return rc;
+	if (found != STORE_OK)
+		return found;
 	if ((q = st_prep(st, "DELETE FROM inbox WHERE id = ? AND owner = ?")) == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
 	rc = sqlite3_step(q);
 	st_release(q);
 	if (rc != SQLITE_DONE)
-		return -1;
+		return STORE_ERR;
 	snprintf(doc, doccap, "%s", f.doc);
-	return 1;
+	return STORE_OK;
 }

@@ -44,8 +44,8 @@ void st_rollback(struct store *st);
 int st_last_error(struct store *st);
 sqlite3_stmt *st_prep(struct store *st, const char *sql);
 void st_release(sqlite3_stmt *q);
-int st_step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out);
-int st_exec_bound(struct store *st, sqlite3_stmt *q);
+enum store_rc st_step_one(sqlite3_stmt *q, void (*decode)(sqlite3_stmt *, void *), void *out);
+enum store_rc st_exec_bound(struct store *st, sqlite3_stmt *q);
 
 /* store_schema.c: brings the store just opened up to SCHEMA_VERSION, each step of the schema's
  * history once. 0 done; 1 the store has a newer schema, left as it was (err says so); -1 an
@@ -56,7 +56,7 @@ int st_schema_upgrade(struct store *st, const char *path, int *version, char **m
 
 /* store_notes.c: a notification written inside the caller's transaction, and an INSERT with
  * its notification in one of its own. */
-int st_note_insert(struct store *st, struct store_note *n);
+enum store_rc st_note_insert(struct store *st, struct store_note *n);
 int64_t st_insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note,
                             int64_t *note_id);
 

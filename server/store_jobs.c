@@ -50,7 +50,7 @@ job_decode(sqlite3_stmt *q, void *out)
 	job_row(q, out);
 }
 
-int
+enum store_rc
 store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 {
 	sqlite3_stmt *q = st_prep(st, "INSERT INTO jobs(owner, dest, filename, doc, size, pages, "
@@ -58,7 +58,7 @@ store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 	    "max_dials, next_try) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	j->created = j->updated = (int64_t)time(NULL);
 	sqlite3_bind_int64(q, 1, j->owner);
 	sqlite3_bind_text(q, 2, j->dest, -1, SQLITE_STATIC);
@@ -81,22 +81,22 @@ store_job_insert(struct store *st, struct store_job *j, struct store_note *note)
 	j->id = st_insert_with_note(st, q, note, note ? &note->job : NULL);
 	if (j->id < 0)
 		j->id = 0;
-	return j->id > 0 ? 0 : -1;
+	return j->id > 0 ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ? AND owner = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, owner);
 	return st_step_one(q, job_decode, j);
 }
 
-int
+enum store_rc
 store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job *, void *),
     void *arg)
 {
@@ -104,7 +104,7 @@ store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, owner);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_job j;
@@ -113,31 +113,32 @@ store_job_list(struct store *st, int64_t owner, int (*cb)(const struct store_job
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask, int state,
     const char *reason, struct store_job *j, struct store_note *note)
 {
 	sqlite3_stmt *q;
-	int rc, found;
+	enum store_rc found;
+	int rc;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
+		return STORE_ERR;
 	found = store_job_get(st, owner, id, j);
-	if (found <= 0) {
+	if (found != STORE_OK) {
 		st_rollback(st);
 		return found;
 	}
 	if (!(from_mask & (1u << j->state))) {
 		st_rollback(st);
-		return 2;
+		return STORE_STALE;
 	}
 	q = st_prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ? WHERE id = ?");
 	if (q == NULL) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
 	sqlite3_bind_int(q, 1, state);
 	sqlite3_bind_text(q, 2, reason ? reason : "", -1, SQLITE_STATIC);
@@ -148,24 +149,24 @@ store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_
 	if (rc == SQLITE_DONE && note) {
 		note->job = id;
 		note->state = state;
-		if (st_note_insert(st, note) < 0)
+		if (st_note_insert(st, note) != STORE_OK)
 			rc = SQLITE_ERROR;
 	}
 	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
-	return store_job_get(st, owner, id, j) == 1 ? 1 : -1;
+	return store_job_get(st, owner, id, j) == STORE_OK ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT jobs, bytes FROM usage WHERE owner = ?");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, owner);
 	*count = *bytes = 0;               /* no row: the user never had a job */
 	rc = sqlite3_step(q);
@@ -174,10 +175,10 @@ store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *b
 		*bytes = sqlite3_column_int64(q, 1);
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_doc_in_use(struct store *st, const char *doc)
 {
 	/* A finished job's document is not needed (it will not be sent again): one the server
@@ -187,27 +188,27 @@ store_doc_in_use(struct store *st, const char *doc)
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_text(q, 1, doc, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	st_release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NONE : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_save(struct store *st, const struct store_job *j, int expect, struct store_note *note)
 {
 	sqlite3_stmt *q;
 	int rc;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
+		return STORE_ERR;
 	q = st_prep(st, "UPDATE jobs SET state = ?, reason = ?, updated = ?, tries = ?, dials = ?, "
 	    "next_try = ?, pages_sent = ?, bit_rate = ?, ecm = ?, remote_id = ?, media = ? "
 	    "WHERE id = ? AND owner = ? AND state = ?");
 	if (q == NULL) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
 	sqlite3_bind_int(q, 1, j->state);
 	sqlite3_bind_text(q, 2, j->reason, -1, SQLITE_STATIC);
@@ -227,28 +228,28 @@ store_job_save(struct store *st, const struct store_job *j, int expect, struct s
 	st_release(q);
 	if (rc != SQLITE_DONE) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
 	if (sqlite3_changes(st->db) == 0) {
 		st_rollback(st);
-		return 2;
+		return STORE_STALE;
 	}
 	if (note) {
 		note->job = j->id;
 		note->state = j->state;
-		if (st_note_insert(st, note) < 0) {
+		if (st_note_insert(st, note) != STORE_OK) {
 			st_rollback(st);
-			return -1;
+			return STORE_ERR;
 		}
 	}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
-	return 1;
+	return STORE_OK;
 }
 
-int
+enum store_rc
 store_job_next(struct store *st, int64_t now, struct store_job *j)
 {
 	/* Past its kill time counts as due: the dispatcher ends it with the reason. */
@@ -256,7 +257,7 @@ store_job_next(struct store *st, int64_t now, struct store_job *j)
 	    "(next_try <= ?1 OR (kill_at > 0 AND kill_at <= ?1)) ORDER BY priority, id LIMIT 1");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, now);
 	return st_step_one(q, job_decode, j);
 }
@@ -269,16 +270,16 @@ store_job_due(struct store *st, int64_t now, struct store_job *out, int limit)
 	int rc = SQLITE_DONE, n = 0;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, now);
 	sqlite3_bind_int(q, 2, limit);
 	while (n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
 		job_row(q, &out[n++]);
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_wake(struct store *st, int64_t now, int64_t *wake)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT MIN(CASE WHEN kill_at > 0 AND kill_at < next_try "
@@ -287,15 +288,15 @@ store_job_wake(struct store *st, int64_t now, int64_t *wake)
 
 	*wake = 0;
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, now);
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		*wake = sqlite3_column_int64(q, 0);
 	st_release(q);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == SQLITE_ROW ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), void *arg)
 {
 	struct store_job *list = NULL;
@@ -304,7 +305,7 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	/* Collected first: the callback writes to the table being read. */
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (n == cap) {
@@ -321,25 +322,25 @@ store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), v
 	st_release(q);
 	if (rc != SQLITE_DONE) {
 		free(list);
-		return -1;
+		return STORE_ERR;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (cb(&list[i], arg) != 0)
 			break;
 	free(list);
-	return 0;
+	return STORE_OK;
 }
 
 /* The operator's view of the queue */
 
-int
+enum store_rc
 store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1])
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	for (int i = 0; i <= NCFX_JOB_SUSPENDED; i++)
 		counts[i] = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -348,11 +349,11 @@ store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1])
 			counts[state] = sqlite3_column_int64(q, 1);
 	}
 	st_release(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
 /* Runs q, bound, over jobs joined with their owner's name (the column after the job's). */
-static int
+static enum store_rc
 each_job_named(sqlite3_stmt *q, int (*cb)(const struct store_job *, const char *, void *),
     void *arg)
 {
@@ -368,10 +369,10 @@ each_job_named(sqlite3_stmt *q, int (*cb)(const struct store_job *, const char *
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_job_upcoming(struct store *st, int64_t now, int limit,
     int (*cb)(const struct store_job *, const char *, void *), void *arg)
 {
@@ -383,13 +384,13 @@ store_job_upcoming(struct store *st, int64_t now, int limit,
 	    "next_try END, priority, id LIMIT ?2");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, now);
 	sqlite3_bind_int(q, 2, limit);
 	return each_job_named(q, cb, arg);
 }
 
-int
+enum store_rc
 store_job_failed_since(struct store *st, int64_t since, int limit,
     int (*cb)(const struct store_job *, const char *, void *), void *arg)
 {
@@ -398,7 +399,7 @@ store_job_failed_since(struct store *st, int64_t since, int limit,
 	    "ORDER BY updated DESC, id DESC LIMIT ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, since);
 	sqlite3_bind_int(q, 2, limit);
 	return each_job_named(q, cb, arg);

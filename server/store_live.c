@@ -8,7 +8,7 @@
 /* Sessions: the table only mirrors live connections (it is emptied at every start), so its
  * writes go through st_exec_bound, without an fsync each. */
 
-int
+enum store_rc
 store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr, int scp_port,
     int scp_mode)
 {
@@ -16,7 +16,7 @@ store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
 	    "scp_mode, created, scp_state) VALUES(?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
 	sqlite3_bind_int64(q, 2, user);
 	sqlite3_bind_text(q, 3, addr, -1, SQLITE_STATIC);
@@ -27,50 +27,51 @@ store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
 	return st_exec_bound(st, q);
 }
 
-int
+enum store_rc
 store_session_set_scp(struct store *st, uint64_t id, int path, const char *state)
 {
 	sqlite3_stmt *q = st_prep(st, "UPDATE sessions SET path = ?, scp_state = ? WHERE id = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int(q, 1, path);
 	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
 	return st_exec_bound(st, q);
 }
 
-int
+enum store_rc
 store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode)
 {
 	sqlite3_stmt *q = st_prep(st, "UPDATE sessions SET scp_port = ?, scp_mode = ? WHERE id = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int(q, 1, scp_port);
 	sqlite3_bind_int(q, 2, scp_mode);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)id);
 	return st_exec_bound(st, q);
 }
 
-int
+enum store_rc
 store_session_del(struct store *st, uint64_t id)
 {
 	sqlite3_stmt *q = st_prep(st, "DELETE FROM sessions WHERE id = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
 	return st_exec_bound(st, q);
 }
 
-int
+enum store_rc
 store_session_clear(struct store *st)
 {
-	return sqlite3_exec(st->db, "DELETE FROM sessions", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return sqlite3_exec(st->db, "DELETE FROM sessions", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK :
+	    STORE_ERR;
 }
 
-int
+enum store_rc
 store_session_list(struct store *st, int (*cb)(const struct store_session *, void *), void *arg)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT s.id, u.name, s.addr, s.scp_port, s.scp_mode, "
@@ -79,7 +80,7 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_session x;
 		memset(&x, 0, sizeof(x));
@@ -95,20 +96,20 @@ store_session_list(struct store *st, int (*cb)(const struct store_session *, voi
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
 /* Fax lines: written like the session rows, without an fsync each (they are rewritten at
  * every start), and only when a call starts, is answered, confirms a page or ends. */
 
-int
+enum store_rc
 store_line_reset(struct store *st, int n)
 {
 	sqlite3_stmt *q;
 	int rc = SQLITE_DONE;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
+		return STORE_ERR;
 	if (sqlite3_exec(st->db, "DELETE FROM lines", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
 	for (int i = 1; i <= n && rc == SQLITE_DONE; i++) {
@@ -121,13 +122,13 @@ store_line_reset(struct store *st, int n)
 	}
 	if (rc != SQLITE_DONE || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
-	return 0;
+	return STORE_OK;
 rollback:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
+	return STORE_ERR;
 }
 
-int
+enum store_rc
 store_line_set(struct store *st, const struct store_line *l)
 {
 	sqlite3_stmt *q = st_prep(st, "UPDATE lines SET job = ?, owner = ?, dest = ?, remote_id = ?, "
@@ -135,7 +136,7 @@ store_line_set(struct store *st, const struct store_line *l)
 	    "WHERE line = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, l->job);
 	sqlite3_bind_int64(q, 2, l->owner);
 	sqlite3_bind_text(q, 3, l->dest, -1, SQLITE_STATIC);
@@ -150,7 +151,7 @@ store_line_set(struct store *st, const struct store_line *l)
 	return st_exec_bound(st, q);
 }
 
-int
+enum store_rc
 store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT l.line, l.job, l.owner, COALESCE(u.name, ''), l.dest, "
@@ -160,7 +161,7 @@ store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), 
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_line l;
 		memset(&l, 0, sizeof(l));
@@ -180,16 +181,17 @@ store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), 
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_trunk_reset(struct store *st)
 {
-	return sqlite3_exec(st->db, "DELETE FROM trunks", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return sqlite3_exec(st->db, "DELETE FROM trunks", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK :
+	    STORE_ERR;
 }
 
-int
+enum store_rc
 store_trunk_set(struct store *st, const struct store_trunk *t)
 {
 	sqlite3_stmt *q = st_prep(st, "INSERT INTO trunks(trunk, name, registrar, up, words, since) "
@@ -198,7 +200,7 @@ store_trunk_set(struct store *st, const struct store_trunk *t)
 	    "since = excluded.since");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int(q, 1, t->trunk);
 	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, t->registrar, -1, SQLITE_STATIC);
@@ -208,7 +210,7 @@ store_trunk_set(struct store *st, const struct store_trunk *t)
 	return st_exec_bound(st, q);
 }
 
-int
+enum store_rc
 store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *), void *arg)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT trunk, name, registrar, up, words, since FROM trunks "
@@ -216,7 +218,7 @@ store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *)
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_trunk t;
 
@@ -231,5 +233,5 @@ store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *)
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }

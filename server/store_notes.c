@@ -6,7 +6,7 @@
 #include <time.h>
 
 /* Inside a transaction: takes the user's next sequence number and appends the row. */
-int
+enum store_rc
 st_note_insert(struct store *st, struct store_note *n)
 {
 	sqlite3_stmt *q;
@@ -14,19 +14,19 @@ st_note_insert(struct store *st, struct store_note *n)
 
 	q = st_prep(st, "UPDATE users SET next_seq = next_seq + 1 WHERE id = ? RETURNING next_seq - 1");
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, n->user);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		n->seq = (uint64_t)sqlite3_column_int64(q, 0);
 	st_release(q);
 	if (rc != SQLITE_ROW)
-		return -1;
+		return STORE_ERR;
 	q = st_prep(st, "INSERT INTO notifications(user, seq, event, job, state, text, created, "
 	    "page, pages, bit_rate, ecm, remote_id, fax, media) "
 	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	if (n->created == 0)
 		n->created = (int64_t)time(NULL);
 	sqlite3_bind_int64(q, 1, n->user);
@@ -45,20 +45,20 @@ st_note_insert(struct store *st, struct store_note *n)
 	sqlite3_bind_text(q, 14, n->media, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	st_release(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_note_add(struct store *st, struct store_note *n)
 {
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	if (st_note_insert(st, n) < 0 ||
+		return STORE_ERR;
+	if (st_note_insert(st, n) != STORE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
-	return 0;
+	return STORE_OK;
 }
 
 int
@@ -72,7 +72,7 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 	int rc, count = 0;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, user);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
 	sqlite3_bind_int(q, 3, limit);
@@ -100,17 +100,17 @@ store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : STORE_ERR;
 }
 
-int
+enum store_rc
 store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT next_seq - 1, acked_seq FROM users WHERE id = ?");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, user);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
@@ -118,10 +118,10 @@ store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked)
 		*acked = (uint64_t)sqlite3_column_int64(q, 1);
 	}
 	st_release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NONE : STORE_ERR;
 }
 
-int
+enum store_rc
 store_user_ack(struct store *st, int64_t user, uint64_t seq)
 {
 	/* Never past what was assigned, never backwards. */
@@ -130,17 +130,17 @@ store_user_ack(struct store *st, int64_t user, uint64_t seq)
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 	sqlite3_bind_int64(q, 2, user);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)seq);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)seq);
 	rc = sqlite3_step(q);
 	st_release(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seqs, int n)
 {
 	int rc;
@@ -150,17 +150,17 @@ store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seq
 	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	if (rc != SQLITE_OK)
-		return -1;
+		return STORE_ERR;
 	for (int i = 0; i < n; i++)
-		if (store_user_ack(st, users[i], seqs[i]) < 0) {
+		if (store_user_ack(st, users[i], seqs[i]) != STORE_OK) {
 			st_rollback(st);
-			return -1;
+			return STORE_ERR;
 		}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		st_rollback(st);
-		return -1;
+		return STORE_ERR;
 	}
-	return 0;
+	return STORE_OK;
 }
 
 int
@@ -172,12 +172,12 @@ store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max)
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, cutoff);
 	sqlite3_bind_int64(q, 2, keep_max);
 	rc = sqlite3_step(q);
 	st_release(q);
-	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : STORE_ERR;
 }
 
 /* Runs the bound INSERT q (finalizing it) and, when note is given, writes the notification
@@ -200,7 +200,7 @@ st_insert_with_note(struct store *st, sqlite3_stmt *q, struct store_note *note, 
 	id = sqlite3_last_insert_rowid(st->db);
 	if (note) {
 		*note_id = id;
-		if (st_note_insert(st, note) < 0)
+		if (st_note_insert(st, note) != STORE_OK)
 			goto rollback;
 	}
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)

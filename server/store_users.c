@@ -4,25 +4,25 @@
 #include <string.h>
 #include <time.h>
 
-int
+enum store_rc
 store_user_add(struct store *st, const char *name, const char *pwhash)
 {
 	sqlite3_stmt *q = st_prep(st, "INSERT INTO users(name, pwhash, created) VALUES(?, ?, ?)");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, pwhash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(q);
 	st_release(q);
 	if (rc == SQLITE_CONSTRAINT)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+		return STORE_EXISTS;
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
-int
+enum store_rc
 store_user_get(struct store *st, const char *name, struct store_user *u)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT id, name, pwhash, created, cred_gen FROM users WHERE "
@@ -30,7 +30,7 @@ store_user_get(struct store *st, const char *name, struct store_user *u)
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
@@ -42,60 +42,62 @@ store_user_get(struct store *st, const char *name, struct store_user *u)
 		u->cred_gen = sqlite3_column_int64(q, 4);
 	}
 	st_release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NONE : STORE_ERR;
 }
 
-int
+enum store_rc
 store_user_name(struct store *st, int64_t id, char *name, size_t cap)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT name FROM users WHERE id = ?");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		st_copy(name, cap, sqlite3_column_text(q, 0));
 	st_release(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NONE : STORE_ERR;
 }
 
-int
+enum store_rc
 store_user_set_password(struct store *st, const char *name, const char *pwhash)
 {
 	sqlite3_stmt *q = st_prep(st, "UPDATE users SET pwhash = ? WHERE name = ?");
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_text(q, 1, pwhash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	st_release(q);
 	if (rc != SQLITE_DONE)
-		return -1;
-	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+		return STORE_ERR;
+	return sqlite3_changes(st->db) > 0 ? STORE_OK : STORE_NONE;
 }
 
-int
+enum store_rc
 store_user_del(struct store *st, const char *name, int force,
     void (*doc_cb)(const char *, void *), void *arg)
 {
 	struct store_user u;
 	sqlite3_stmt *q = NULL;
 	int64_t count = 0, bytes = 0;
-	int rc, result = -1;
+	enum store_rc result = STORE_ERR, found;
+	int rc;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	rc = store_user_get(st, name, &u);
-	if (rc <= 0) {
-		result = rc;
+		return STORE_ERR;
+	found = store_user_get(st, name, &u);
+	if (found != STORE_OK) {
+		result = found;
 		goto rollback;
 	}
-	if (!force && (store_job_unfinished(st, u.id, &count, &bytes) < 0 || count > 0)) {
-		result = 2;
+	if (!force && (store_job_unfinished(st, u.id, &count, &bytes) != STORE_OK ||
+	    count > 0)) {
+		result = STORE_IN_USE;
 		goto rollback;
 	}
 	if ((q = st_prep(st, "SELECT doc FROM jobs WHERE owner = ?")) == NULL)
@@ -149,13 +151,13 @@ store_user_del(struct store *st, const char *name, int force,
 		goto rollback;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
-	return 1;
+	return STORE_OK;
 rollback:
 	st_rollback(st);
 	return result;
 }
 
-int
+enum store_rc
 store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), void *arg)
 {
 	sqlite3_stmt *q = st_prep(st, "SELECT u.id, u.name, u.created, "
@@ -163,7 +165,7 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_user u = { 0 };
 		u.id = sqlite3_column_int64(q, 0);
@@ -174,7 +176,7 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
 			break;
 	}
 	st_release(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
 }
 
 /* Resume tokens. Like the session rows, they are written without an fsync each, so that a
@@ -183,7 +185,7 @@ store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), 
  * the token before it valid again (for its holder, whom TLS kept it to) and the newer one
  * not, which again costs a password check. */
 
-int
+enum store_rc
 store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t cred_gen,
     int64_t born)
 {
@@ -193,17 +195,17 @@ store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t 
 	    "FROM users WHERE id = ? AND cred_gen = ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, born);
 	sqlite3_bind_int64(q, 3, user);
 	sqlite3_bind_int64(q, 4, cred_gen);
-	if (st_exec_bound(st, q) < 0)
-		return -1;
-	return sqlite3_changes(st->db) > 0 ? 0 : 1;
+	if (st_exec_bound(st, q) != STORE_OK)
+		return STORE_ERR;
+	return sqlite3_changes(st->db) > 0 ? STORE_OK : STORE_STALE;
 }
 
-int
+enum store_rc
 store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t new_hash[32],
     int64_t user, int64_t born_after)
 {
@@ -213,14 +215,14 @@ store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t n
 	    "AND born > ?");
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_blob(q, 1, new_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(q, 2, old_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, user);
 	sqlite3_bind_int64(q, 4, born_after);
-	if (st_exec_bound(st, q) < 0)
-		return -1;
-	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+	if (st_exec_bound(st, q) != STORE_OK)
+		return STORE_ERR;
+	return sqlite3_changes(st->db) > 0 ? STORE_OK : STORE_NONE;
 }
 
 int
@@ -230,9 +232,9 @@ store_token_purge(struct store *st, int64_t born_before)
 	int rc;
 
 	if (q == NULL)
-		return -1;
+		return STORE_ERR;
 	sqlite3_bind_int64(q, 1, born_before);
 	rc = sqlite3_step(q);
 	st_release(q);
-	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : STORE_ERR;
 }
