@@ -91,7 +91,7 @@ ackbatch_flush(struct ackbatch *ab)
 
 	if (ab->n == 0)
 		return;
-	if (store_user_ack_batch(ab->st, ab->user, ab->seq, ab->n) == 0) {
+	if (store_user_ack_batch(ab->st, ab->user, ab->seq, ab->n) == STORE_OK) {
 		ab->n = 0;
 		return;
 	}

@@ -151,7 +151,7 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 		struct list_ctx c = { json, 0 };
 		if (json)
 			printf("{\"users\":[");
-		if (store_user_list(st, list_user, &c) < 0) {
+		if (store_user_list(st, list_user, &c) != STORE_OK) {
 			fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
 			return EX_INTERNAL;
 		}
@@ -172,7 +172,7 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 			return EX_REFUSED;
 		}
 		struct store_user u;
-		if (store_user_get(st, name, &u) == 1) {
+		if (store_user_get(st, name, &u) == STORE_OK) {
 			fprintf(stderr, "netcfax-admin: user %s already exists (to change the "
 			    "password: netcfax-admin user passwd %s)\n", name, name);
 			return EX_REFUSED;
@@ -180,11 +180,11 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 		if ((rc = get_hash(cfg, pwfile, name, hash)) != 0)
 			return rc;
 		rc = store_user_add(st, name, hash);
-		if (rc == 1) {
+		if (rc == STORE_EXISTS) {
 			fprintf(stderr, "netcfax-admin: user %s already exists\n", name);
 			return EX_REFUSED;
 		}
-		if (rc < 0) {
+		if (rc == STORE_ERR) {
 			fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
 			return EX_INTERNAL;
 		}
@@ -193,18 +193,18 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 	}
 	if (strcmp(sub, "passwd") == 0) {
 		struct store_user u;
-		if (store_user_get(st, name, &u) != 1) {
+		if (store_user_get(st, name, &u) != STORE_OK) {
 			fprintf(stderr, "netcfax-admin: no user %s\n", name);
 			return EX_REFUSED;
 		}
 		if ((rc = get_hash(cfg, pwfile, name, hash)) != 0)
 			return rc;
 		rc = store_user_set_password(st, name, hash);
-		if (rc < 0) {
+		if (rc == STORE_ERR) {
 			fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
 			return EX_INTERNAL;
 		}
-		if (rc == 0) {
+		if (rc == STORE_NONE) {
 			fprintf(stderr, "netcfax-admin: no user %s\n", name);
 			return EX_REFUSED;
 		}
@@ -219,16 +219,16 @@ cmd_user(struct server_config *cfg, struct store *st, int argc, char **argv)
 		if (c == NULL)
 			return EX_INTERNAL;
 		rc = store_user_del(st, name, force, collect_doc, c);
-		if (rc == 0)
+		if (rc == STORE_NONE)
 			fprintf(stderr, "netcfax-admin: no user %s\n", name);
-		else if (rc == 2)
+		else if (rc == STORE_IN_USE)
 			fprintf(stderr, "netcfax-admin: user %s has unfinished jobs; cancel them "
 			    "first or use --force to remove them with the account\n", name);
-		else if (rc < 0)
+		else if (rc == STORE_ERR)
 			fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
-		if (rc != 1) {
+		if (rc != STORE_OK) {
 			free(c);
-			return rc < 0 ? EX_INTERNAL : EX_REFUSED;
+			return rc == STORE_ERR ? EX_INTERNAL : EX_REFUSED;
 		}
 		/* Rows are gone; now their documents. A leftover is swept at the next start. */
 		snprintf(path, sizeof(path), "%s/spool", cfg->state_dir);
@@ -252,7 +252,7 @@ struct notify_all {
 	int           failed;
 };
 
-static int
+static enum store_rc
 add_message(struct store *st, int64_t user, const char *text)
 {
 	struct store_note n;
@@ -269,7 +269,7 @@ notify_user(const struct store_user *u, void *arg)
 {
 	struct notify_all *a = arg;
 
-	if (add_message(a->st, u->id, a->text) < 0)
+	if (add_message(a->st, u->id, a->text) != STORE_OK)
 		a->failed++;
 	else
 		a->n++;
@@ -337,7 +337,7 @@ cmd_notify(struct store *st, const char *state_dir, int argc, char **argv)
 		    "       netcfax-admin notify USER|--all --stdin   (one message per line)\n");
 		return EX_USAGE_;
 	}
-	if (!all && store_user_get(st, who, &u) != 1) {
+	if (!all && store_user_get(st, who, &u) != STORE_OK) {
 		fprintf(stderr, "netcfax-admin: no user %s\n", who);
 		return EX_REFUSED;
 	}
@@ -368,13 +368,13 @@ cmd_notify(struct store *st, const char *state_dir, int argc, char **argv)
 		}
 		if (all) {
 			struct notify_all a = { st, text, 0, 0 };
-			if (store_user_list(st, notify_user, &a) < 0 || a.failed) {
+			if (store_user_list(st, notify_user, &a) != STORE_OK || a.failed) {
 				fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
 				if (a.n > 0)
 					wakeup_send(state_dir);   /* for the users it reached */
 				return EX_INTERNAL;
 			}
-		} else if (add_message(st, u.id, text) < 0) {
+		} else if (add_message(st, u.id, text) != STORE_OK) {
 			fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
 			return EX_INTERNAL;
 		}

@@ -181,7 +181,7 @@ print_sessions(struct store *st, int json, const char *heading)
 	    "SINCE", "NOTIFICATIONS" });
 	if (json)
 		printf("[");
-	if (store_session_list(st, each_session, &c) < 0) {
+	if (store_session_list(st, each_session, &c) != STORE_OK) {
 		fprintf(stderr, "netcfax-admin: %s\n", store_errmsg(st));
 		rc = -1;
 	} else if (json)
@@ -400,7 +400,7 @@ print_queue(struct store *st, int json, int64_t now)
 	struct job_ctx c = { json, 0, now, 0, { 0 } };
 	int rc = 0;
 
-	if (store_job_counts(st, counts) < 0)
+	if (store_job_counts(st, counts) != STORE_OK)
 		return -1;
 	if (json)
 		printf("{");
@@ -418,7 +418,7 @@ print_queue(struct store *st, int json, int64_t now)
 	    "DIALS", "REASON" });
 	if (json)
 		printf("\"next\":[");
-	if (store_job_upcoming(st, now, STATUS_NEXT, each_job, &c) < 0)
+	if (store_job_upcoming(st, now, STATUS_NEXT, each_job, &c) != STORE_OK)
 		rc = -1;
 	else if (json)
 		printf("]}");
@@ -443,7 +443,7 @@ print_failed(struct store *st, int json, int64_t now)
 	table_row(&c.t, (const char *const[]){ "JOB", "USER", "TO", "FAILED", "REASON" });
 	if (json)
 		printf("{\"since\":%" PRId64 ",\"jobs\":[", now - STATUS_WINDOW);
-	if (store_job_failed_since(st, now - STATUS_WINDOW, STATUS_FAILED, each_job, &c) < 0)
+	if (store_job_failed_since(st, now - STATUS_WINDOW, STATUS_FAILED, each_job, &c) != STORE_OK)
 		rc = -1;
 	else if (json)
 		printf("]}");
@@ -471,7 +471,7 @@ print_lines(const struct server_config *cfg, struct store *st, int json, int run
 	if (json)
 		printf("[");
 	/* Rows a killed server left behind describe no call: shown only while one runs. */
-	if (running && store_line_list(st, each_line, &c) < 0)
+	if (running && store_line_list(st, each_line, &c) != STORE_OK)
 		rc = -1;
 	else if (json)
 		printf("]");
@@ -533,7 +533,7 @@ print_trunks(struct store *st, int json, int running)
 	    "DETAIL" });
 	if (json)
 		printf("[");
-	if (running && store_trunk_list(st, each_trunk, &c) < 0)
+	if (running && store_trunk_list(st, each_trunk, &c) != STORE_OK)
 		rc = -1;
 	else if (json)
 		printf("]");

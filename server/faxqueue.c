@@ -189,7 +189,7 @@ job_tag(struct faxqueue *q, const struct store_job *j, char *out, size_t cap)
 {
 	char name[NCFX_USER_MAX + 1];
 
-	if (store_user_name(q->srv->store, j->owner, name, sizeof(name)) == 1)
+	if (store_user_name(q->srv->store, j->owner, name, sizeof(name)) == STORE_OK)
 		snprintf(out, cap, "user=%s job=%" PRId64, name, j->id);
 	else
 		snprintf(out, cap, "user_id=%" PRId64 " job=%" PRId64, j->owner, j->id);
@@ -200,7 +200,7 @@ job_tag(struct faxqueue *q, const struct store_job *j, char *out, size_t cap)
 static void
 show_line(struct faxqueue *q, const struct store_line *l, const char *tag)
 {
-	if (store_line_set(q->srv->store, l) < 0)
+	if (store_line_set(q->srv->store, l) != STORE_OK)
 		log_warnx("%s: line %d: store: %s", tag, l->line, store_errmsg(q->srv->store));
 }
 
@@ -448,9 +448,9 @@ on_progress(void *arg)
 		rc = store_job_save(q->srv->store, &j, NCFX_JOB_ACTIVE, &n);
 	} else
 		rc = store_note_add(q->srv->store, &n);
-	if (rc < 0)
+	if (rc == STORE_ERR)
 		log_warnx("%s: store: %s", c->tag, store_errmsg(q->srv->store));
-	else if (rc != 2)              /* 2: cancelled meanwhile; the hang-up is on its way */
+	else if (rc != STORE_STALE)    /* cancelled meanwhile; the hang-up is on its way */
 		session_notify_user(q->srv, n.user);
 	free(pr);
 }
@@ -474,7 +474,7 @@ file_received(struct server *srv, struct call *c)
 	}
 	if (c->fax_doc[0] == '\0')
 		return 0;
-	if (store_user_get(srv->store, r->received_by, &u) != 1) {
+	if (store_user_get(srv->store, r->received_by, &u) != STORE_OK) {
 		log_warnx("user=%s: a fax to %s for this user, who does not exist, was not kept "
 		    "(fix fax_numbers, or netcfax-admin user add %s)", r->received_by, c->number,
 		    r->received_by);
@@ -509,7 +509,7 @@ file_received(struct server *srv, struct call *c)
 	snprintf(n.text, sizeof(n.text), "fax received on %s from %s: %d page%s%s%s", f.number,
 	    f.remote_id[0] ? f.remote_id : "an unidentified sender", pages, plural(pages),
 	    f.note[0] ? " (the call ended early)" : "", "");
-	if (store_fax_insert(srv->store, &f, &n) < 0) {
+	if (store_fax_insert(srv->store, &f, &n) != STORE_OK) {
 		snprintf(c->rx_lost, sizeof(c->rx_lost), "cannot file it in the inbox: store: %s",
 		    store_errmsg(srv->store));
 		log_warnx("user=%s: a fax to %s was not kept: %s", u.name, c->number, c->rx_lost);
@@ -545,7 +545,7 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 	snprintf(n.media, sizeof(n.media), "%s", j->media);
 	snprintf(n.text, sizeof(n.text), "%s", text);
 	rc = store_job_save(srv->store, j, NCFX_JOB_ACTIVE, &n);
-	if (rc == 2 && j->state == NCFX_JOB_DONE) {
+	if (rc == STORE_STALE && j->state == NCFX_JOB_DONE) {
 		/* Cancelled while its last page was already through: the truth is that it was
 		 * sent, and the user is told so. */
 		snprintf(n.text, sizeof(n.text), "%s (it went through before the cancel took "
@@ -554,11 +554,11 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 		rc = store_job_save(srv->store, j, NCFX_JOB_CANCELLED, &n);
 		late = 1;
 	}
-	if (rc == 2) {
+	if (rc == STORE_STALE) {
 		log_info("%s: left the line after it was cancelled", tag);
 		return;
 	}
-	if (rc < 0) {
+	if (rc == STORE_ERR) {
 		/* Still active in the store: the next start dials it again. Never lost. */
 		log_warnx("%s: store: %s", tag, store_errmsg(srv->store));
 		return;
@@ -635,7 +635,7 @@ back_to_pending(struct faxqueue *q, struct store_job *j)
 	snprintf(j->reason, sizeof(j->reason), "the server stopped during the call; it will be "
 	    "dialled again");
 	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
-	if (store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n) < 0)
+	if (store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n) == STORE_ERR)
 		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
 	else
 		log_info("%s: pending: %s", tag, j->reason);
@@ -834,8 +834,8 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 	n.pages = j->pages;
 	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
 	rc = store_job_save(q->srv->store, j, from, &n);
-	if (rc != 1)
-		return rc == 2 ? 0 : -1;
+	if (rc != STORE_OK)
+		return rc == STORE_STALE ? 0 : -1;
 	c = take_slot(q, ql);
 	c->job = *j;
 	/* A call to one of our own numbers is received by this server: a crash loses its
@@ -909,11 +909,11 @@ end_undialled(struct faxqueue *q, struct store_job *j, const char *why)
 	snprintf(j->reason, sizeof(j->reason), "%s", why);
 	snprintf(n.text, sizeof(n.text), "%s to %s failed: %s", j->filename, j->dest, why);
 	switch (store_job_save(q->srv->store, j, from, &n)) {
-	case 1:
+	case STORE_OK:
 		spool_remove(q->srv->spool, j->doc);
 		session_notify_user(q->srv, j->owner);
 		return 1;
-	case 2:
+	case STORE_STALE:
 		return 1;                  /* moved on meanwhile: look again */
 	default:
 		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
@@ -931,7 +931,7 @@ no_owner(struct faxqueue *q, struct store_job *j)
 	struct store_user u;
 	char why[200];
 
-	if (user == NULL || store_user_get(q->srv->store, user, &u) != 0)
+	if (user == NULL || store_user_get(q->srv->store, user, &u) != STORE_NONE)
 		return 0;
 	snprintf(why, sizeof(why), "%s is this server's number for user '%s', who has no "
 	    "account (ask the operator: fax_numbers or netcfax-admin user add)", j->dest, user);
@@ -954,7 +954,7 @@ killed(struct faxqueue *q, struct store_job *j)
 	snprintf(n.text, sizeof(n.text), "%s to %s failed: %s", j->filename, j->dest, why);
 	if (store_job_transition(q->srv->store, j->owner, j->id,
 	    STATE_BIT(NCFX_JOB_PENDING) | STATE_BIT(NCFX_JOB_SLEEPING),
-	    NCFX_JOB_FAILED, why, j, &n) != 1)
+	    NCFX_JOB_FAILED, why, j, &n) != STORE_OK)
 		return 0;
 	job_tag(q, j, tag, sizeof(tag));
 	log_info("%s: failed: %s to %s: %s", tag, j->filename, j->dest, why);
@@ -1023,7 +1023,7 @@ pump(struct faxqueue *q)
 out:
 	free(due);
 	/* Asked once, after the lines are filled: when the next waiting job falls due. */
-	if (store_job_wake(q->srv->store, now, &wake) == 0 && wake > now && wake - now < RECHECK_S)
+	if (store_job_wake(q->srv->store, now, &wake) == STORE_OK && wake > now && wake - now < RECHECK_S)
 		tv.tv_sec = (time_t)(wake - now);
 	evtimer_add(q->timer, &tv);
 }
@@ -1234,7 +1234,7 @@ recover_one(struct server *srv, const char *dir)
 	snprintf(c.number, sizeof(c.number), "%s", line[1]);
 	snprintf(c.from, sizeof(c.from), "%s", line[2] ? line[2] : "");
 	snprintf(c.ended, sizeof(c.ended), "this server stopped during the call");
-	if (doc != NULL && store_doc_in_use(srv->store, doc) != 1) {
+	if (doc != NULL && store_doc_in_use(srv->store, doc) != STORE_OK) {
 		struct stat st;
 
 		/* The fax had moved into the spool under the noted name, and its inbox row was
@@ -1318,7 +1318,7 @@ host_incoming(void *arg, void *line, const struct line_incoming *in)
 	struct store_user u;
 	struct call *c;
 
-	if (in->onward && store_user_get(q->srv->store, in->user, &u) != 1) {
+	if (in->onward && store_user_get(q->srv->store, in->user, &u) != STORE_OK) {
 		log_warnx("a fax program's call to %s refused: virtual_modem_account '%s' is no "
 		    "user of this server (netcfax-admin user add %s)", in->number, in->user,
 		    in->user);
@@ -1403,7 +1403,7 @@ recover(struct store_job *j, void *arg)
 	}
 	snprintf(n.text, sizeof(n.text), "%s to %s: %s", j->filename, j->dest, j->reason);
 	rc = store_job_save(q->srv->store, j, NCFX_JOB_ACTIVE, &n);
-	if (rc < 0)
+	if (rc == STORE_ERR)
 		log_warnx("%s: store: %s", tag, store_errmsg(q->srv->store));
 	else {
 		log_info("%s: %s: %s", tag, ncfx_job_state_name(j->state), j->reason);
@@ -1448,7 +1448,7 @@ set_trunk_row(struct faxqueue *q, struct qline *ql, int up, const char *words)
 	t.up = up;
 	snprintf(t.words, sizeof(t.words), "%s", words);
 	t.since = (int64_t)time(NULL);
-	if (store_trunk_set(q->srv->store, &t) < 0)
+	if (store_trunk_set(q->srv->store, &t) != STORE_OK)
 		log_warnx("trunk %s: store: %s", t.name, store_errmsg(q->srv->store));
 }
 
@@ -1582,7 +1582,7 @@ add_vmodems(struct faxqueue *q, char *err, size_t errlen)
 	if (vo.account[0]) {
 		struct store_user u;
 
-		if (store_user_get(q->srv->store, vo.account, &u) != 1)
+		if (store_user_get(q->srv->store, vo.account, &u) != STORE_OK)
 			log_warnx("virtual_modem_account '%s' is no user of this server: a fax "
 			    "program's calls to numbers not ours are refused until it is "
 			    "(netcfax-admin user add %s)", vo.account, vo.account);
@@ -1607,10 +1607,10 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 	q->host.standing = host_standing;
 	q->host.arg = q;
 	/* Rows of a server before this one (killed, perhaps) describe no trunk of this one. */
-	if (store_trunk_reset(srv->store) < 0)
+	if (store_trunk_reset(srv->store) != STORE_OK)
 		log_warnx("trunks: store: %s", store_errmsg(srv->store));
 	station_id(cfg, q->station_id, sizeof(q->station_id));
-	if (store_job_each_active(srv->store, recover, q) < 0) {
+	if (store_job_each_active(srv->store, recover, q) != STORE_OK) {
 		snprintf(err, errlen, "store: %s", store_errmsg(srv->store));
 		goto fail;
 	}
@@ -1635,7 +1635,7 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 		    "fax_remotes, sip_trunks and modems are empty, virtual_modems is 0): jobs "
 		    "wait");
 		log_warnx("%s", q->off);
-		if (store_line_reset(srv->store, 0) < 0)
+		if (store_line_reset(srv->store, 0) != STORE_OK)
 			log_warnx("fax lines: store: %s", store_errmsg(srv->store));
 		return q;
 	}
@@ -1651,7 +1651,7 @@ faxqueue_new(struct server *srv, char *err, size_t errlen)
 			q->calls[k].q = q;
 			q->calls[k].ql = &q->lines[i];
 		}
-	if (store_line_reset(srv->store, q->ncalls) < 0)
+	if (store_line_reset(srv->store, q->ncalls) != STORE_OK)
 		log_warnx("fax lines: store: %s", store_errmsg(srv->store));
 	/* each row named by its line, for the operator */
 	for (int k = 0; k < q->ncalls; k++) {
@@ -1693,9 +1693,9 @@ faxqueue_free(struct faxqueue *q)
 	workpool_drain(q->pool);
 	workpool_free(q->pool);
 	/* No server, no lines: the operator's status must not show calls from the past. */
-	if (q->nlines && store_line_reset(q->srv->store, 0) < 0)
+	if (q->nlines && store_line_reset(q->srv->store, 0) != STORE_OK)
 		log_warnx("fax lines: store: %s", store_errmsg(q->srv->store));
-	if (store_trunk_reset(q->srv->store) < 0)
+	if (store_trunk_reset(q->srv->store) != STORE_OK)
 		log_warnx("trunks: store: %s", store_errmsg(q->srv->store));
 	/* A trunk's user agent stops (un-REGISTERs) here, after its calls ended: every line
 	 * begins at once, so a server stops in the time of its slowest line, not of all. */

@@ -109,7 +109,7 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 
 	/* READ = 0 asks for the unread ones only. */
 	if (store_fax_list(srv->store, session_user_id(s), ncfx_msg_has(m, NCFX_T_READ) &&
-	    ncfx_msg_uint(m, NCFX_T_READ) == 0, list_one, &c) < 0) {
+	    ncfx_msg_uint(m, NCFX_T_READ) == 0, list_one, &c) != STORE_OK) {
 		store_failed(s, m->reqid, "inbox list");
 		return;
 	}
@@ -133,11 +133,11 @@ handle_mark(struct session *s, const struct ncfx_msg *m)
 	int rc = store_fax_mark(srv->store, session_user_id(s), id,
 	    ncfx_msg_uint(m, NCFX_T_READ) != 0);
 
-	if (rc == 1)
+	if (rc == STORE_OK)
 		rc = store_fax_get(srv->store, session_user_id(s), id, &f);
-	if (rc < 0)
+	if (rc == STORE_ERR)
 		store_failed(s, m->reqid, "inbox mark");
-	else if (rc == 0)
+	else if (rc == STORE_NONE)
 		no_such_fax(s, m->reqid, id);
 	else
 		reply_fax(s, m->reqid, 0, &f);
@@ -152,11 +152,11 @@ handle_delete(struct session *s, const struct ncfx_msg *m)
 	struct ncfx_wbuf w;
 	int rc = store_fax_delete(srv->store, session_user_id(s), id, doc, sizeof(doc));
 
-	if (rc < 0) {
+	if (rc == STORE_ERR) {
 		store_failed(s, m->reqid, "inbox delete");
 		return;
 	}
-	if (rc == 0) {
+	if (rc == STORE_NONE) {
 		no_such_fax(s, m->reqid, id);
 		return;
 	}
@@ -289,11 +289,11 @@ handle_get(struct session *s, const struct ncfx_msg *m)
 		return;
 	}
 	rc = store_fax_get(srv->store, session_user_id(s), id, &f);
-	if (rc < 0) {
+	if (rc == STORE_ERR) {
 		store_failed(s, m->reqid, "fetch");
 		return;
 	}
-	if (rc == 0) {
+	if (rc == STORE_NONE) {
 		no_such_fax(s, m->reqid, id);
 		return;
 	}

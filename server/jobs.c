@@ -192,7 +192,7 @@ check_quota(struct session *s, uint64_t size, uint64_t to_write, char *why, size
 	int64_t jobs = 0, bytes = 0;
 	long long avail = spool_free_bytes(srv->spool);
 
-	if (store_job_unfinished(srv->store, session_user_id(s), &jobs, &bytes) < 0) {
+	if (store_job_unfinished(srv->store, session_user_id(s), &jobs, &bytes) != STORE_OK) {
 		log_warnx("%s: quota: store: %s", session_tag(s), store_errmsg(srv->store));
 		snprintf(why, whylen, "%s", store_trouble(srv->store));
 		return NCFX_E_INTERNAL;
@@ -609,7 +609,7 @@ finish_intake(void *arg)
 	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s%s%s%s", j.filename,
 	    j.dest, r->pages, r->pages == 1 ? "" : "s", js->cover ? " with a cover page" : "",
 	    j.send_at ? ", " : "", j.send_at ? j.reason : "");
-	if (store_job_insert(srv->store, &j, &note) < 0) {
+	if (store_job_insert(srv->store, &j, &note) != STORE_OK) {
 		log_warnx("%s: submit: store: %s", session_tag(s), store_errmsg(srv->store));
 		spool_remove(srv->spool, j.doc);
 		session_reply_error(s, r->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
@@ -738,7 +738,7 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 	struct list_ctx c = { s, m->reqid, 0 };
 	struct ncfx_wbuf w;
 
-	if (store_job_list(srv->store, session_user_id(s), list_one, &c) < 0) {
+	if (store_job_list(srv->store, session_user_id(s), list_one, &c) != STORE_OK) {
 		log_warnx("%s: job list: store: %s", session_tag(s), store_errmsg(srv->store));
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		return;
@@ -750,23 +750,23 @@ handle_list(struct session *s, const struct ncfx_msg *m)
 
 #define STATE_BIT(st) (1u << (st))
 
-/* The answer to a job request whose store_job_transition gave rc, unless it succeeded (1):
+/* The answer to a job request whose store_job_transition gave rc, unless it succeeded:
  * no such job, the job's state (in_state says why), or a store failure. 1 when it replied. */
 static int
-refused(struct session *s, uint32_t reqid, int rc, int64_t id, const char *action,
+refused(struct session *s, uint32_t reqid, enum store_rc rc, int64_t id, const char *action,
     const char *in_state)
 {
 	struct server *srv = session_server(s);
 	char why[100];
 
 	switch (rc) {
-	case 1:
+	case STORE_OK:
 		return 0;
-	case 0:
+	case STORE_NONE:
 		snprintf(why, sizeof(why), "no job %" PRId64 " among your jobs", id);
 		session_reply_error(s, reqid, NCFX_E_NO_SUCH_JOB, why);
 		return 1;
-	case 2:
+	case STORE_STALE:
 		session_reply_error(s, reqid, NCFX_E_JOB_STATE, in_state);
 		return 1;
 	default:
@@ -785,7 +785,7 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 	struct store_job j = { 0 };
 	struct store_note note;
 	char why[200];
-	int rc;
+	enum store_rc rc;
 
 	memset(&note, 0, sizeof(note));
 	note.user = session_user_id(s);
@@ -820,7 +820,7 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 	struct store_job j = { 0 };
 	struct store_note note;
 	char why[200];
-	int rc;
+	enum store_rc rc;
 
 	memset(&note, 0, sizeof(note));
 	note.user = session_user_id(s);
@@ -834,7 +834,7 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 	else {
 		/* Back to sleep when its next try (or send-at time) is still ahead; one commit. */
 		rc = store_job_get(srv->store, session_user_id(s), id, &j);
-		if (rc == 1) {
+		if (rc == STORE_OK) {
 			int later = j.next_try > (int64_t)time(NULL);
 			rc = store_job_transition(srv->store, session_user_id(s), id,
 			    STATE_BIT(NCFX_JOB_SUSPENDED), later ? NCFX_JOB_SLEEPING : NCFX_JOB_PENDING,

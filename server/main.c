@@ -257,7 +257,7 @@ on_wakeup(void *arg)
 static int
 doc_in_use(const char *name, void *arg)
 {
-	return store_doc_in_use(arg, name);
+	return store_doc_in_use(arg, name) != STORE_NONE;   /* in use, or not known: kept */
 }
 
 static int
@@ -529,7 +529,7 @@ main(int argc, char **argv)
 	srv->conns_per_addr = keytab_new((size_t)srv->cfg.max_connections + 16);
 	srv->scp_connecting = keytab_new((size_t)srv->cfg.max_connections + 16);
 	/* Sessions end with the process that held them. */
-	if (store_session_clear(srv->store) < 0)
+	if (store_session_clear(srv->store) != STORE_OK)
 		fatalx("store: %s", store_errmsg(srv->store));
 	srv->data_version = store_data_version(srv->store);
 	srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);

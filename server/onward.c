@@ -27,7 +27,7 @@ onward_queue(struct server *srv, const struct onward_fax *f, char *err, size_t e
 	struct store_note note;
 	int64_t now = (int64_t)time(NULL);
 
-	if (store_user_get(srv->store, f->user, &u) != 1) {
+	if (store_user_get(srv->store, f->user, &u) != STORE_OK) {
 		snprintf(err, errlen, "virtual_modem_account '%s' is no user of this server "
 		    "(netcfax-admin user add %s)", f->user, f->user);
 		return -1;
@@ -56,7 +56,7 @@ onward_queue(struct server *srv, const struct onward_fax *f, char *err, size_t e
 	note.pages = j.pages;
 	snprintf(note.text, sizeof(note.text), "%s to %s queued, %d page%s", j.filename, j.dest,
 	    j.pages, j.pages == 1 ? "" : "s");
-	if (store_job_insert(srv->store, &j, &note) < 0) {
+	if (store_job_insert(srv->store, &j, &note) != STORE_OK) {
 		snprintf(err, errlen, "store: %s", store_errmsg(srv->store));
 		return -1;
 	}

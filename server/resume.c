@@ -28,7 +28,7 @@ resume_issue(struct store *st, int64_t user, int64_t cred_gen, int64_t now,
 	uint8_t hash[32];
 
 	if (crypto_random(token, RESUME_TOKEN_LEN) < 0 || token_hash(token, hash) < 0 ||
-	    store_token_add(st, hash, user, cred_gen, now) != 0) {
+	    store_token_add(st, hash, user, cred_gen, now) != STORE_OK) {
 		explicit_bzero(token, RESUME_TOKEN_LEN);
 		return -1;
 	}
@@ -46,7 +46,17 @@ resume_rotate(struct store *st, int64_t user, int64_t now, int64_t lifetime,
 	    token_hash(next, next_hash) < 0)
 		rc = -1;
 	else
-		rc = store_token_rotate(st, old_hash, next_hash, user, now - lifetime);
+		switch (store_token_rotate(st, old_hash, next_hash, user, now - lifetime)) {
+		case STORE_OK:
+			rc = 1;
+			break;
+		case STORE_NONE:
+			rc = 0;
+			break;
+		default:
+			rc = -1;
+			break;
+		}
 	if (rc != 1)
 		explicit_bzero(next, RESUME_TOKEN_LEN);
 	return rc;

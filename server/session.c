@@ -261,7 +261,7 @@ session_logout(struct session *s)
 	s->relay = NULL;
 	delivery_free(s->delivery);
 	s->delivery = NULL;
-	if (s->session_id && store_session_del(s->srv->store, s->session_id) < 0)
+	if (s->session_id && store_session_del(s->srv->store, s->session_id) != STORE_OK)
 		log_warnx("%s: its row stays in the sessions list until the next start: store: %s",
 		    s->tag, store_errmsg(s->srv->store));
 	s->session_id = 0;
@@ -618,6 +618,7 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 	const uint8_t *pw, *token;
 	size_t pwlen, tokenlen = 0;
 	long retry;
+	enum store_rc rc;
 	int found;
 
 	ncfx_msg_str(m, NCFX_T_USER, s->user, sizeof(s->user));
@@ -634,14 +635,15 @@ handle_login(struct session *s, const struct ncfx_msg *m)
 		login_failed(s);
 		return;
 	}
-	found = store_user_get(srv->store, s->user, &u);
-	if (found < 0) {
+	rc = store_user_get(srv->store, s->user, &u);
+	if (rc == STORE_ERR) {
 		log_warnx("%s: login as '%s': store: %s", s->tag, s->user,
 		    store_errmsg(srv->store));
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, store_trouble(srv->store));
 		s->user[0] = '\0';
 		return;
 	}
+	found = rc == STORE_OK;
 	s->scp_port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
 	s->scp_mode = (uint8_t)ncfx_msg_uint(m, NCFX_T_SCP_MODE);
 	s->has_resume = ncfx_msg_has(m, NCFX_T_SEQ);
@@ -738,7 +740,7 @@ update_row(struct session *s)
 		snprintf(row, sizeof(row), "none yet: %s", s->scp_desc);
 	else
 		snprintf(row, sizeof(row), "none");
-	if (store_session_set_scp(s->srv->store, s->session_id, path, row) < 0)
+	if (store_session_set_scp(s->srv->store, s->session_id, path, row) != STORE_OK)
 		log_warnx("%s: path not updated in the sessions list: store: %s", s->tag,
 		    store_errmsg(s->srv->store));
 }
@@ -883,7 +885,7 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 		return;
 	s->scp_port = port;
 	s->scp_mode = mode;
-	if (store_session_set_port(s->srv->store, s->session_id, port, mode) < 0)
+	if (store_session_set_port(s->srv->store, s->session_id, port, mode) != STORE_OK)
 		log_warnx("%s: port not updated in the sessions list: store: %s", s->tag,
 		    store_errmsg(s->srv->store));
 	log_info("%s: SCP now port %u (was %u)", s->tag, port, old);
@@ -944,7 +946,7 @@ resume_point(struct session *s)
 {
 	uint64_t last = 0, acked = 0, resume;
 
-	if (store_user_seqs(s->srv->store, s->user_id, &last, &acked) < 0)
+	if (store_user_seqs(s->srv->store, s->user_id, &last, &acked) == STORE_ERR)
 		log_warnx("%s: store: %s", s->tag, store_errmsg(s->srv->store));
 	resume = s->has_resume ? s->resume_seq : acked;
 	return resume > last ? last : resume;   /* a client from before a store reset */
@@ -1018,7 +1020,7 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	session_send(s, &w);
 	log_info("%s: logged in by %s (SCP port %u)", s->tag, how, s->scp_port);
 	if (store_session_add(srv->store, s->session_id, s->user_id, s->addr,
-	    s->scp_port, s->scp_mode) < 0)
+	    s->scp_port, s->scp_mode) != STORE_OK)
 		log_warnx("%s: not in the sessions list (netcfax-admin sessions); it works all the "
 		    "same: store: %s", s->tag, store_errmsg(srv->store));
 	if (wants_notifications(s))

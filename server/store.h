@@ -10,6 +10,22 @@
 
 struct store;
 
+/* What a store function says happened. Every function that does not return a count returns
+ * one of these; which of them it can give is said at each function. A function that counts
+ * (store_job_due, store_note_list, store_note_prune, store_token_purge) returns how many, or
+ * STORE_ERR. */
+enum store_rc {
+	STORE_ERR = -1,     /* the database failed: store_errmsg says why for the log,
+	                     * store_trouble for a client; nothing was changed */
+	STORE_OK = 0,       /* done: the row was found, added, changed or removed */
+	STORE_NONE = 1,     /* no such row (a user, a job of this owner, a fax, a token) */
+	STORE_EXISTS = 2,   /* not added: a row with that key is there already (a user name) */
+	STORE_STALE = 3,    /* not done: the row is not in the state the call requires, or no
+	                     * longer (a job in another state, or moved on meanwhile, as by a
+	                     * cancel; a password changed since it was read) */
+	STORE_IN_USE = 4,   /* not removed: other rows still need it (a user's unfinished jobs) */
+};
+
 struct store_user {
 	int64_t id;
 	char    name[NCFX_USER_MAX + 1];
@@ -126,98 +142,126 @@ const char *store_errmsg(struct store *st);
  * helps. */
 const char *store_trouble(struct store *st);
 
-/* Users. Functions return -1 on a database error (store_errmsg says why). */
-int store_user_add(struct store *st, const char *name, const char *pwhash); /* 0, 1 exists */
-int store_user_get(struct store *st, const char *name, struct store_user *u); /* 1, 0 absent */
-/* The name of user id, for log lines: 1, 0 absent, -1. */
-int store_user_name(struct store *st, int64_t id, char *name, size_t cap);
-int store_user_set_password(struct store *st, const char *name, const char *pwhash); /* 1, 0 */
-/* 1 removed, 0 absent, 2 refused because of unfinished jobs (unless force). The documents of
- * removed jobs are reported through doc_cb before the rows go. */
-int store_user_del(struct store *st, const char *name, int force,
-                   void (*doc_cb)(const char *doc, void *arg), void *arg);
-int store_user_list(struct store *st, int (*cb)(const struct store_user *, void *), void *arg);
+/* Users. Every function may return STORE_ERR. */
+/* STORE_OK, STORE_EXISTS. */
+enum store_rc store_user_add(struct store *st, const char *name, const char *pwhash);
+/* STORE_OK, STORE_NONE. */
+enum store_rc store_user_get(struct store *st, const char *name, struct store_user *u);
+/* The name of user id, for log lines: STORE_OK, STORE_NONE. */
+enum store_rc store_user_name(struct store *st, int64_t id, char *name, size_t cap);
+/* STORE_OK, STORE_NONE. */
+enum store_rc store_user_set_password(struct store *st, const char *name,
+                                      const char *pwhash);
+/* STORE_OK removed, STORE_NONE, STORE_IN_USE refused because of unfinished jobs (unless
+ * force). The documents of removed jobs are reported through doc_cb before the rows go. */
+enum store_rc store_user_del(struct store *st, const char *name, int force,
+                             void (*doc_cb)(const char *doc, void *arg), void *arg);
+/* STORE_OK. */
+enum store_rc store_user_list(struct store *st, int (*cb)(const struct store_user *, void *),
+                              void *arg);
 
-/* Jobs: every lookup is scoped to its owner, so no code path can reach another user's job. */
+/* Jobs: every lookup is scoped to its owner, so no code path can reach another user's job.
+ * Every function may return STORE_ERR. */
 /* Inserts the job and, when note is given, its notification (job id filled in) in the same
- * transaction: a job is never queued without its "queued" notification. 0, sets j->id. */
-int store_job_insert(struct store *st, struct store_job *j, struct store_note *note);
-int store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j); /* 1, 0 */
-int store_job_list(struct store *st, int64_t owner,
-                   int (*cb)(const struct store_job *, void *), void *arg);
-/* Moves a job from one of the states in from_mask (bit 1 << state) to state.
- * 1 moved, 0 no such job for this owner, 2 job in another state. j gets the row afterwards. */
-int store_job_transition(struct store *st, int64_t owner, int64_t id, unsigned from_mask,
-                         int state, const char *reason, struct store_job *j,
-                         struct store_note *note);
+ * transaction: a job is never queued without its "queued" notification. STORE_OK, sets
+ * j->id. */
+enum store_rc store_job_insert(struct store *st, struct store_job *j, struct store_note *note);
+/* STORE_OK, STORE_NONE. */
+enum store_rc store_job_get(struct store *st, int64_t owner, int64_t id, struct store_job *j);
+/* STORE_OK. */
+enum store_rc store_job_list(struct store *st, int64_t owner,
+                             int (*cb)(const struct store_job *, void *), void *arg);
+/* Moves a job from one of the states in from_mask (bit 1 << state) to state. STORE_OK moved,
+ * STORE_NONE no such job for this owner, STORE_STALE the job is in another state. j gets the
+ * row (afterwards, when moved). */
+enum store_rc store_job_transition(struct store *st, int64_t owner, int64_t id,
+                                   unsigned from_mask, int state, const char *reason,
+                                   struct store_job *j, struct store_note *note);
 /* Saves what the sender changed in a job it holds (state, reason, tries, dials, next_try,
  * pages_sent, bit_rate, ecm, remote_id), only if the job is still in state expect, with an
- * optional notification in the same transaction. 1 saved, 2 the job moved on meanwhile (a
- * cancel), -1 error. */
-int store_job_save(struct store *st, const struct store_job *j, int expect,
-                   struct store_note *note);
+ * optional notification in the same transaction. STORE_OK saved, STORE_STALE the job moved
+ * on meanwhile (a cancel). */
+enum store_rc store_job_save(struct store *st, const struct store_job *j, int expect,
+                             struct store_note *note);
 /* The next job to dial: pending or sleeping and due by now (or past its kill time), most
- * urgent first, then oldest. 1 found, 0 none, -1. */
-int store_job_next(struct store *st, int64_t now, struct store_job *j);
+ * urgent first, then oldest. STORE_OK found, STORE_NONE none. */
+enum store_rc store_job_next(struct store *st, int64_t now, struct store_job *j);
 /* Up to limit jobs due by now (or past their kill time), in store_job_next's order, into
- * out: how many, or -1. (The queue looks past a job whose line is full to the next.) */
+ * out: how many, or STORE_ERR. (The queue looks past a job whose line is full to the
+ * next.) */
 int store_job_due(struct store *st, int64_t now, struct store_job *out, int limit);
 /* The earliest future next_try (or kill time before it) of a waiting job, 0 if none, for
- * the dispatcher's timer. 0 or -1. */
-int store_job_wake(struct store *st, int64_t now, int64_t *wake);
+ * the dispatcher's timer. STORE_OK. */
+enum store_rc store_job_wake(struct store *st, int64_t now, int64_t *wake);
 /* Jobs found active at start (the server stopped during their calls): each is given to cb,
- * which saves it as it sees fit. 0 or -1. */
-int store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *), void *arg);
-/* How many jobs of owner are unfinished, and how many document bytes they hold: 0 or -1. */
-int store_job_unfinished(struct store *st, int64_t owner, int64_t *count, int64_t *bytes);
-/* 1 when an unfinished job or a received fax refers to this spool document. */
-int store_doc_in_use(struct store *st, const char *doc);
+ * which saves it as it sees fit. STORE_OK. */
+enum store_rc store_job_each_active(struct store *st, int (*cb)(struct store_job *, void *),
+                                    void *arg);
+/* How many jobs of owner are unfinished, and how many document bytes they hold: STORE_OK. */
+enum store_rc store_job_unfinished(struct store *st, int64_t owner, int64_t *count,
+                                   int64_t *bytes);
+/* STORE_OK when an unfinished job or a received fax refers to this spool document,
+ * STORE_NONE when nothing does. */
+enum store_rc store_doc_in_use(struct store *st, const char *doc);
 
-/* The inbox. Inserts the fax and its fax_received notification (note may be NULL) in one
- * transaction; 0 and f->id set, or -1. */
-int store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note);
-int store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f); /* 1, 0 */
-/* Newest first; unread_only lists those not read yet. */
-int store_fax_list(struct store *st, int64_t owner, int unread_only,
-                   int (*cb)(const struct store_fax *, void *), void *arg);
-int store_fax_mark(struct store *st, int64_t owner, int64_t id, int read);  /* 1, 0 */
-/* 1 deleted (doc filled so the caller removes the file), 0 no such fax. */
-int store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc, size_t doccap);
+/* The inbox. Every function may return STORE_ERR. */
+/* Inserts the fax and its fax_received notification (note may be NULL) in one transaction:
+ * STORE_OK and f->id set. */
+enum store_rc store_fax_insert(struct store *st, struct store_fax *f, struct store_note *note);
+/* STORE_OK, STORE_NONE. */
+enum store_rc store_fax_get(struct store *st, int64_t owner, int64_t id, struct store_fax *f);
+/* Newest first; unread_only lists those not read yet. STORE_OK. */
+enum store_rc store_fax_list(struct store *st, int64_t owner, int unread_only,
+                             int (*cb)(const struct store_fax *, void *), void *arg);
+/* STORE_OK, STORE_NONE. */
+enum store_rc store_fax_mark(struct store *st, int64_t owner, int64_t id, int read);
+/* STORE_OK deleted (doc filled so the caller removes the file), STORE_NONE no such fax. */
+enum store_rc store_fax_delete(struct store *st, int64_t owner, int64_t id, char *doc,
+                               size_t doccap);
 
-/* Notifications. store_note_add appends one (assigning its seq) in a transaction of its own. */
-int store_note_add(struct store *st, struct store_note *n);
+/* Notifications. store_note_add appends one (assigning its seq) in a transaction of its own:
+ * STORE_OK or STORE_ERR. */
+enum store_rc store_note_add(struct store *st, struct store_note *n);
 /* Up to limit notifications of user with seq > after, oldest first; cb returns non-zero to
- * stop. Returns how many were passed to cb, or -1. */
+ * stop. Returns how many were passed to cb, or STORE_ERR. */
 int store_note_list(struct store *st, int64_t user, uint64_t after, int limit,
                     int (*cb)(const struct store_note *, void *), void *arg);
-/* The user's highest assigned and highest acknowledged sequence numbers. */
-int store_user_seqs(struct store *st, int64_t user, uint64_t *last, uint64_t *acked);
-/* Records an acknowledgement (only ever moves forward). */
-int store_user_ack(struct store *st, int64_t user, uint64_t seq);
-/* Several users' acknowledgements in one transaction. */
-int store_user_ack_batch(struct store *st, const int64_t *users, const uint64_t *seqs, int n);
+/* The user's highest assigned and highest acknowledged sequence numbers: STORE_OK,
+ * STORE_NONE (no such user), STORE_ERR. */
+enum store_rc store_user_seqs(struct store *st, int64_t user, uint64_t *last,
+                              uint64_t *acked);
+/* Records an acknowledgement (only ever moves forward): STORE_OK or STORE_ERR. */
+enum store_rc store_user_ack(struct store *st, int64_t user, uint64_t seq);
+/* Several users' acknowledgements in one transaction: STORE_OK or STORE_ERR. */
+enum store_rc store_user_ack_batch(struct store *st, const int64_t *users,
+                                   const uint64_t *seqs, int n);
 /* Deletes acknowledged notifications created before cutoff, and any beyond the newest
- * keep_max of a user (acknowledged or not). Returns how many, or -1. */
+ * keep_max of a user (acknowledged or not). Returns how many, or STORE_ERR. */
 int store_note_prune(struct store *st, int64_t cutoff, int64_t keep_max);
-/* Changes whenever another connection (netcfax-admin) commits: cheap to poll. */
+/* Changes whenever another connection (netcfax-admin) commits: cheap to poll. -1 when it
+ * cannot be read. */
 int64_t store_data_version(struct store *st);
 
-/* Live sessions: rows exist while the PCP connection does; the table is cleared at start. */
-int store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
-                      int scp_port, int scp_mode);
+/* Live sessions: rows exist while the PCP connection does; the table is cleared at start.
+ * These, the lines and the trunks below return STORE_OK or STORE_ERR. */
+enum store_rc store_session_add(struct store *st, uint64_t id, int64_t user, const char *addr,
+                                int scp_port, int scp_mode);
 /* The notification path in use (enum ncfx_path) and in words. */
-int store_session_set_scp(struct store *st, uint64_t id, int path, const char *state);
-int store_session_set_port(struct store *st, uint64_t id, int scp_port, int scp_mode);
-int store_session_del(struct store *st, uint64_t id);
-int store_session_clear(struct store *st);
-int store_session_list(struct store *st, int (*cb)(const struct store_session *, void *),
-                       void *arg);
+enum store_rc store_session_set_scp(struct store *st, uint64_t id, int path,
+                                    const char *state);
+enum store_rc store_session_set_port(struct store *st, uint64_t id, int scp_port,
+                                     int scp_mode);
+enum store_rc store_session_del(struct store *st, uint64_t id);
+enum store_rc store_session_clear(struct store *st);
+enum store_rc store_session_list(struct store *st,
+                                 int (*cb)(const struct store_session *, void *), void *arg);
 
 /* Fax lines: like the sessions, rows exist while the server runs. store_line_reset replaces
  * them with n idle lines (0: none, at a stop); store_line_set writes one line's state. */
-int store_line_reset(struct store *st, int n);
-int store_line_set(struct store *st, const struct store_line *l);
-int store_line_list(struct store *st, int (*cb)(const struct store_line *, void *), void *arg);
+enum store_rc store_line_reset(struct store *st, int n);
+enum store_rc store_line_set(struct store *st, const struct store_line *l);
+enum store_rc store_line_list(struct store *st, int (*cb)(const struct store_line *, void *),
+                              void *arg);
 
 /* A SIP trunk's standing with its provider, for the operator's status: rows exist while the
  * server runs (store_trunk_reset empties them at a start and a stop), one per trunk of
@@ -230,33 +274,36 @@ struct store_trunk {
 	char     words[512];    /* as what, or why not and when the next try is */
 	int64_t  since;
 };
-int store_trunk_reset(struct store *st);
-int store_trunk_set(struct store *st, const struct store_trunk *t);
-int store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *),
-                     void *arg);
+enum store_rc store_trunk_reset(struct store *st);
+enum store_rc store_trunk_set(struct store *st, const struct store_trunk *t);
+enum store_rc store_trunk_list(struct store *st, int (*cb)(const struct store_trunk *, void *),
+                               void *arg);
 
-/* The operator's view of the queue, across users. */
+/* The operator's view of the queue, across users: STORE_OK or STORE_ERR. */
 /* How many jobs are in each state: counts[state] for states up to NCFX_JOB_SUSPENDED. */
-int store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1]);
+enum store_rc store_job_counts(struct store *st, int64_t counts[NCFX_JOB_SUSPENDED + 1]);
 /* The next limit jobs to be dialled, in the queue's order (those due by now by priority,
- * then the rest by their next try), with their owners' names. 0 or -1. */
-int store_job_upcoming(struct store *st, int64_t now, int limit,
-                       int (*cb)(const struct store_job *, const char *user, void *), void *arg);
-/* Jobs that failed at or after since, newest first, at most limit. 0 or -1. */
-int store_job_failed_since(struct store *st, int64_t since, int limit,
-                           int (*cb)(const struct store_job *, const char *user, void *),
-                           void *arg);
+ * then the rest by their next try), with their owners' names. */
+enum store_rc store_job_upcoming(struct store *st, int64_t now, int limit,
+                                 int (*cb)(const struct store_job *, const char *user, void *),
+                                 void *arg);
+/* Jobs that failed at or after since, newest first, at most limit. */
+enum store_rc store_job_failed_since(struct store *st, int64_t since, int limit,
+                                     int (*cb)(const struct store_job *, const char *user,
+                                               void *),
+                                     void *arg);
 
 /* Resume tokens, by their SHA-256 (resume.c makes and checks them). born is the time of the
  * password login that began the token's chain. */
-/* 0 added; 1 not, because the user's password changed since cred_gen was read; -1 error. */
-int store_token_add(struct store *st, const uint8_t hash[32], int64_t user, int64_t cred_gen,
-                    int64_t born);
+/* STORE_OK added; STORE_STALE not, because the user's password changed since cred_gen was
+ * read; STORE_ERR. */
+enum store_rc store_token_add(struct store *st, const uint8_t hash[32], int64_t user,
+                              int64_t cred_gen, int64_t born);
 /* Replaces the user's token old_hash, if born after born_after, by new_hash with the same
- * born: 1 done (the old one is used up), 0 no such token, -1 error. */
-int store_token_rotate(struct store *st, const uint8_t old_hash[32], const uint8_t new_hash[32],
-                       int64_t user, int64_t born_after);
-/* Removes tokens born before born_before: how many, or -1. */
+ * born: STORE_OK done (the old one is used up), STORE_NONE no such token, STORE_ERR. */
+enum store_rc store_token_rotate(struct store *st, const uint8_t old_hash[32],
+                                 const uint8_t new_hash[32], int64_t user, int64_t born_after);
+/* Removes tokens born before born_before: how many, or STORE_ERR. */
 int store_token_purge(struct store *st, int64_t born_before);
 
 #endif

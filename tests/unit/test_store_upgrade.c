@@ -586,10 +586,10 @@ check_through_store(struct store *st, const struct era *e)
 	int64_t count = -1, bytes = -1, job_id;
 	uint8_t h[32], h2[32];
 
-	CHECK_INT(store_user_get(st, "alice", &alice), 1);
-	CHECK_INT(store_user_get(st, "bob", &bob), 1);
-	CHECK_INT(store_user_get(st, "carol", &carol), 1);
-	CHECK_INT(store_user_get(st, "dave", &erin), 0);
+	CHECK_INT(store_user_get(st, "alice", &alice), STORE_OK);
+	CHECK_INT(store_user_get(st, "bob", &bob), STORE_OK);
+	CHECK_INT(store_user_get(st, "carol", &carol), STORE_OK);
+	CHECK_INT(store_user_get(st, "dave", &erin), STORE_NONE);
 	CHECK_INT(alice.id, 1);
 	CHECK_INT(bob.id, 2);
 	CHECK_INT(carol.id, 3);
@@ -598,7 +598,7 @@ check_through_store(struct store *st, const struct era *e)
 	CHECK_INT(bob.cred_gen, e->has & HAS_V5 ? 2 : 0);
 
 	/* jobs: what schema 1 had, and the defaults of what came later */
-	CHECK_INT(store_job_get(st, alice.id, 1, &j), 1);
+	CHECK_INT(store_job_get(st, alice.id, 1, &j), STORE_OK);
 	CHECK_STR(j.dest, "+44 20 7946 0000");
 	CHECK_STR(j.doc, "j-0001.tif");
 	CHECK_INT(j.state, NCFX_JOB_PENDING);
@@ -608,34 +608,34 @@ check_through_store(struct store *st, const struct era *e)
 	CHECK_INT(j.max_tries, 3);
 	CHECK_INT(j.max_dials, 12);
 	CHECK_INT(j.kill_at, 0);
-	CHECK_INT(store_job_get(st, bob.id, 3, &j), 1);
+	CHECK_INT(store_job_get(st, bob.id, 3, &j), STORE_OK);
 	CHECK_STR(j.filename, "Rechnung \"März\".tif");
 	CHECK_STR(j.reason, "busy: given up after 12 dials");
 	CHECK_INT(j.dials, e->has & HAS_V3 ? 12 : 0);
-	CHECK_INT(store_job_get(st, alice.id, 3, &j), 0);      /* still bob's alone */
-	CHECK_INT(store_job_get(st, carol.id, 6, &j), 1);
+	CHECK_INT(store_job_get(st, alice.id, 3, &j), STORE_NONE);      /* still bob's alone */
+	CHECK_INT(store_job_get(st, carol.id, 6, &j), STORE_OK);
 	CHECK_INT(j.state, NCFX_JOB_SLEEPING);
 	CHECK_INT(j.fine, e->has & HAS_V3 ? 0 : 1);
 	CHECK_INT(j.priority, e->has & HAS_V3 ? 50 : 127);
 	CHECK_INT(j.next_try, e->has & HAS_V3 ? 1763990000 : 0);
-	CHECK_INT(store_job_get(st, alice.id, 2, &j), 1);
+	CHECK_INT(store_job_get(st, alice.id, 2, &j), STORE_OK);
 	CHECK_STR(j.remote_id, e->has & HAS_V3 ? "+1 212 555 0199" : "");
 	CHECK_INT(j.bit_rate, e->has & HAS_V3 ? 14400 : 0);
 	CHECK_STR(j.media, "");                 /* not known for a call before schema 9 */
 
 	/* the quota's tally, counted from the jobs when it did not exist */
-	CHECK_INT(store_job_unfinished(st, alice.id, &count, &bytes), 0);
+	CHECK_INT(store_job_unfinished(st, alice.id, &count, &bytes), STORE_OK);
 	CHECK_INT(count, 2);                          /* jobs 1 (pending) and 7 (active) */
 	CHECK_INT(bytes, 48213 + 9000);
-	CHECK_INT(store_job_unfinished(st, carol.id, &count, &bytes), 0);
+	CHECK_INT(store_job_unfinished(st, carol.id, &count, &bytes), STORE_OK);
 	CHECK_INT(count, 2);                          /* suspended and sleeping */
 	CHECK_INT(bytes, 77777 + 4096);
-	CHECK_INT(store_job_unfinished(st, bob.id, &count, &bytes), 0);
+	CHECK_INT(store_job_unfinished(st, bob.id, &count, &bytes), STORE_OK);
 	CHECK_INT(count, e->has & HAS_V3 ? 1 : 0);
 	CHECK_INT(bytes, e->has & HAS_V3 ? 1234 : 0);
 
 	/* the outbox: numbering and acknowledgements go on where they were */
-	CHECK_INT(store_user_seqs(st, alice.id, &last, &acked), 1);
+	CHECK_INT(store_user_seqs(st, alice.id, &last, &acked), STORE_OK);
 	CHECK_INT(last, e->has & HAS_V2 ? 5 : 0);
 	CHECK_INT(acked, e->has & HAS_V2 ? 3 : 0);
 	memset(&notes, 0, sizeof(notes));
@@ -653,7 +653,7 @@ check_through_store(struct store *st, const struct era *e)
 		CHECK_INT(notes.fax[0], 1);
 
 	/* the inbox */
-	CHECK_INT(store_fax_get(st, bob.id, 2, &f), e->has & HAS_V3 ? 1 : 0);
+	CHECK_INT(store_fax_get(st, bob.id, 2, &f), e->has & HAS_V3 ? STORE_OK : STORE_NONE);
 	if (e->has & HAS_V3) {
 		CHECK_STR(f.note, "2 of 3 pages: the call dropped");
 		CHECK_INT(f.read, 1);
@@ -664,9 +664,9 @@ check_through_store(struct store *st, const struct era *e)
 	/* tokens of schema 5 stay valid; the older kind is ended (tokens are ephemeral) */
 	memset(h, 3, sizeof(h));
 	memset(h2, 4, sizeof(h2));
-	CHECK_INT(store_token_rotate(st, h, h2, alice.id, 0), e->has & HAS_V5 ? 1 : 0);
+	CHECK_INT(store_token_rotate(st, h, h2, alice.id, 0), e->has & HAS_V5 ? STORE_OK : STORE_NONE);
 	memset(h, 1, sizeof(h));
-	CHECK_INT(store_token_rotate(st, h, h2, alice.id, 0), 0);
+	CHECK_INT(store_token_rotate(st, h, h2, alice.id, 0), STORE_NONE);
 
 	/* What runs on from here: new jobs count in the tally, foreign keys hold, and a user id
 	 * is never given out twice, even after the newest user is deleted. */
@@ -683,23 +683,23 @@ check_through_store(struct store *st, const struct era *e)
 	j.priority = 127;
 	j.max_tries = 3;
 	j.max_dials = 12;
-	CHECK_INT(store_job_insert(st, &j, NULL), 0);
+	CHECK_INT(store_job_insert(st, &j, NULL), STORE_OK);
 	job_id = j.id;
-	CHECK_INT(store_job_unfinished(st, bob.id, &count, &bytes), 0);
+	CHECK_INT(store_job_unfinished(st, bob.id, &count, &bytes), STORE_OK);
 	CHECK_INT(count, e->has & HAS_V3 ? 2 : 1);
 	j.owner = 999;
-	CHECK_INT(store_job_insert(st, &j, NULL), -1);
-	CHECK_INT(store_user_add(st, "erin", "$scrypt$ln=15,r=8,p=1$eA$eA"), 0);
-	CHECK_INT(store_user_get(st, "erin", &erin), 1);
+	CHECK_INT(store_job_insert(st, &j, NULL), STORE_ERR);
+	CHECK_INT(store_user_add(st, "erin", "$scrypt$ln=15,r=8,p=1$eA$eA"), STORE_OK);
+	CHECK_INT(store_user_get(st, "erin", &erin), STORE_OK);
 	/* dave (4) is gone without a trace in schema 1; a killed server's session row of his
 	 * outlives him from schema 2 on, and no new user may inherit it */
 	CHECK(erin.id > (e->has & HAS_V2 ? 4 : 3));
-	CHECK_INT(store_user_del(st, "erin", 1, NULL, NULL), 1);
-	CHECK_INT(store_user_add(st, "frank", "$scrypt$ln=15,r=8,p=1$Zg$Zg"), 0);
-	CHECK_INT(store_user_get(st, "frank", &frank), 1);
+	CHECK_INT(store_user_del(st, "erin", 1, NULL, NULL), STORE_OK);
+	CHECK_INT(store_user_add(st, "frank", "$scrypt$ln=15,r=8,p=1$Zg$Zg"), STORE_OK);
+	CHECK_INT(store_user_get(st, "frank", &frank), STORE_OK);
 	CHECK(frank.id > erin.id);
-	CHECK_INT(store_user_del(st, "frank", 1, NULL, NULL), 1);
-	CHECK_INT(store_job_get(st, bob.id, job_id, &j), 1);
+	CHECK_INT(store_user_del(st, "frank", 1, NULL, NULL), STORE_OK);
+	CHECK_INT(store_job_get(st, bob.id, job_id, &j), STORE_OK);
 	CHECK_STR(j.filename, "after.pdf");
 	CHECK_STR(j.media, "");
 
@@ -719,8 +719,8 @@ check_through_store(struct store *st, const struct era *e)
 		n.pages = 1;
 		n.bit_rate = 14400;
 		snprintf(n.media, sizeof(n.media), "T.38");
-		CHECK_INT(store_job_save(st, &j, NCFX_JOB_PENDING, &n), 1);
-		CHECK_INT(store_job_get(st, bob.id, job_id, &j), 1);
+		CHECK_INT(store_job_save(st, &j, NCFX_JOB_PENDING, &n), STORE_OK);
+		CHECK_INT(store_job_get(st, bob.id, job_id, &j), STORE_OK);
 		CHECK_STR(j.media, "T.38");
 		CHECK_INT(j.bit_rate, 14400);
 
@@ -737,8 +737,8 @@ check_through_store(struct store *st, const struct era *e)
 		n.event = NCFX_EV_FAX_RECEIVED;
 		n.pages = 1;
 		snprintf(n.media, sizeof(n.media), "G.711");
-		CHECK_INT(store_fax_insert(st, &f, &n), 0);
-		CHECK_INT(store_fax_get(st, bob.id, f.id, &got), 1);
+		CHECK_INT(store_fax_insert(st, &f, &n), STORE_OK);
+		CHECK_INT(store_fax_get(st, bob.id, f.id, &got), STORE_OK);
 		CHECK_STR(got.media, "G.711");
 		CHECK_INT(got.bit_rate, 9600);
 		CHECK(n.seq > 0);
