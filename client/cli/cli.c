@@ -115,8 +115,8 @@ cli_conn_options(struct cli *cli, struct ncfx_client_options *o)
 	o->software = "netcfax/" NETCFAX_VERSION;
 }
 
-int
-cli_open(struct cli *cli, int login, ncfx_client **out)
+static int
+open_client(struct cli *cli, int login, int repin, const char *fingerprint, ncfx_client **out)
 {
 	struct ncfx_client_options o;
 	char pw[NCFX_PASSWORD_MAX + 1], prompt[128], err[300];
@@ -131,9 +131,9 @@ cli_open(struct cli *cli, int login, ncfx_client **out)
 		return cli_error(cli, CLI_USAGE, "no user: set 'user' in %s or use --user NAME",
 		    cli->config_path);
 	cli_conn_options(cli, &o);
-	if (cli->trust) {
+	if (repin) {
 		o.replace_pin = 1;
-		o.fingerprint = cli->fingerprint;
+		o.fingerprint = fingerprint;
 	}
 	if ((c = ncfx_client_new()) == NULL)
 		return cli_error(cli, CLI_INTERNAL, "out of memory");
@@ -168,6 +168,18 @@ cli_open(struct cli *cli, int login, ncfx_client **out)
 	}
 	*out = c;
 	return CLI_OK;
+}
+
+int
+cli_open(struct cli *cli, int login, ncfx_client **out)
+{
+	return open_client(cli, login, 0, NULL, out);
+}
+
+int
+cli_open_repin(struct cli *cli, const char *fingerprint, ncfx_client **out)
+{
+	return open_client(cli, 0, 1, fingerprint, out);
 }
 
 void

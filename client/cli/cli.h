@@ -2,6 +2,7 @@
 #ifndef NETCFAX_CLI_H
 #define NETCFAX_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "netcfax/netcfax.h"
@@ -57,28 +58,57 @@ struct cli {
 	int         json;
 	int         stream;       /* output is JSON lines (watch, send --wait): errors get a type */
 	int         verbose;
-	/* command options */
-	const char *to;           /* send --to: a number, or a name of the address book */
-	char        to_name[33];  /* the name, when --to was one (BOOK_NAME_MAX + 1) */
-	char        to_number[65];/* its number (NCFX_DEST_MAX + 1) */
-	const char *note;         /* book add --note */
-	const char *fingerprint;
-	const char *exec;         /* watch --exec */
-	int         wait;         /* send --wait */
-	const char *via;          /* portmap --via */
-	long        lease;        /* portmap --lease */
-	int         all;          /* portmap list --all */
-	struct ncfx_submit_options submit;   /* send --resolution, --paper, --at, ... */
-	const char *output;       /* fetch -o */
-	const char *format;       /* fetch --format */
-	int         unread;       /* inbox --unread */
-	int         trust;        /* replace the pin with what the server presents */
-	int         help;
 	/* filled by cli_open */
 	struct ncfx_session_info session;
 	/* positional arguments after the command name */
 	int         argc;
 	char      **argv;
+};
+
+/* One option of a command, in the table the command parses its words with. id is what
+ * cli_getopt returns for it: the short letter when it has one, else 256 or more. */
+struct cli_option {
+	const char *name;
+	int         has_arg;      /* no_argument or required_argument */
+	int         id;
+	const char *arg;          /* the value's name, for the command's --help */
+	const char *help;
+};
+
+/* A command: its function, which parses its own options with cli_getopt and cli_ready. */
+struct cli_command {
+	const char *name;
+	int       (*fn)(struct cli *);
+	int         needs_login;
+	const char *args;
+	const char *help;
+	const char *more;         /* a paragraph more for 'netcfax COMMAND --help', or NULL */
+	const struct cli_option *options;   /* its own options, or NULL */
+};
+
+/* Every command, ended by a NULL name (main.c). */
+extern const struct cli_command cli_commands[];
+
+/* The command line (args.c). cli_args_find: the index in argv of the command's name, 0 when
+ * there is none (*help: -h was given), or -1 after saying an option is unknown. */
+int  cli_args_find(int argc, char **argv, int *help);
+void cli_args_start(const struct cli_command *cmd, int argc, char **argv);
+/* The next of the command's own options (its id; optarg holds the value), the global options
+ * being taken care of wherever they stand; -1 at the end, then cli->argc and cli->argv are the
+ * words after the command name. */
+int  cli_getopt(struct cli *cli, const struct cli_option *options);
+/* After cli_getopt's -1: --help, then the configuration (the command line over the
+ * environment over client.conf), then an option of another command refused. -1 when the
+ * command is to run, else the exit code to return now. */
+int  cli_ready(struct cli *cli);
+/* Both, for a command without options of its own. */
+int  cli_no_options(struct cli *cli);
+
+/* send --to: as typed, and when it was a name of the address book, the name and its number. */
+struct cli_recipient {
+	const char *to;
+	char        name[33];     /* BOOK_NAME_MAX + 1 */
+	char        number[65];   /* NCFX_DEST_MAX + 1 */
 };
 
 /* Defaults, then path (missing_ok: the default path may be absent). */
@@ -101,6 +131,9 @@ void cli_conn_options(struct cli *cli, struct ncfx_client_options *o);
 /* Connects (pinning as configured) and, with login, logs in. Returns CLI_OK, or prints the
  * error and returns the exit code. On success *out is the connected client. */
 int  cli_open(struct cli *cli, int login, ncfx_client **out);
+/* For trust: connects replacing the pin with what the server presents, or with fingerprint
+ * (when not NULL) only if that is what it presents. */
+int  cli_open_repin(struct cli *cli, const char *fingerprint, ncfx_client **out);
 /* Prints the client's last error (text on stderr, or JSON on stdout) and returns the exit
  * code for status st. */
 int  cli_fail(struct cli *cli, ncfx_client *c, ncfx_status st);
@@ -122,10 +155,10 @@ int cmd_resume(struct cli *cli);
 int cmd_inbox(struct cli *cli);
 int cmd_fetch(struct cli *cli);
 int cmd_book(struct cli *cli);
-/* send --to NAME: a name of the address book becomes its number (cli->to then points at
- * cli->to_number, and cli->to_name keeps the name); a number stays as it is. CLI_OK, or the
- * exit code after saying why. */
-int cli_resolve_to(struct cli *cli);
+/* send --to NAME: a name of the address book becomes its number (r->to then points at
+ * r->number, and r->name keeps the name); a number stays as it is. CLI_OK, or the exit code
+ * after saying why. */
+int cli_resolve_to(struct cli *cli, struct cli_recipient *r);
 
 /* A job or fax id as typed, or 0. */
 unsigned long long cli_parse_id(const char *s);
@@ -137,6 +170,9 @@ void cli_print_fax_json(FILE *out, const struct ncfx_fax *f);
 int cmd_trust(struct cli *cli);
 int cmd_watch(struct cli *cli);
 int cmd_portmap(struct cli *cli);
+/* Their own options, for the table of commands. */
+extern const struct cli_option send_options[], inbox_options[], fetch_options[],
+    watch_options[], book_options[], portmap_options[], trust_options[];
 
 /* The watcher options from the configuration (SCP mode, port or range, heartbeat), with the
  * connection and credentials filled in. 0, or an exit code after printing why. */

@@ -10,8 +10,15 @@
 #include "book.h"
 #include "json.h"
 
-_Static_assert(sizeof(((struct cli *)0)->to_name) == BOOK_NAME_MAX + 1, "to_name");
-_Static_assert(sizeof(((struct cli *)0)->to_number) == NCFX_DEST_MAX + 1, "to_number");
+_Static_assert(sizeof(((struct cli_recipient *)0)->name) == BOOK_NAME_MAX + 1, "name");
+_Static_assert(sizeof(((struct cli_recipient *)0)->number) == NCFX_DEST_MAX + 1, "number");
+
+enum { O_NOTE = 256 };
+
+const struct cli_option book_options[] = {
+	{ "note", required_argument, O_NOTE, "TEXT", "book add: a note kept with the name" },
+	{ NULL, 0, 0, NULL, NULL }
+};
 
 /* address_book from client.conf, else ~/.config/netcfax/addressbook. */
 static int
@@ -66,7 +73,7 @@ list(struct cli *cli, const struct book *b, const char *path)
 
 /* add and remove: under the lock, read, change, write the whole book. */
 static int
-change(struct cli *cli, const char *path, int add)
+change(struct cli *cli, const char *path, int add, const char *note)
 {
 	char err[PATH_MAX + 400];
 	struct book *b = NULL;
@@ -81,7 +88,7 @@ change(struct cli *cli, const char *path, int add)
 		goto out;
 	}
 	if (add) {
-		if (book_add(b, cli->argv[1], cli->argv[2], cli->note, err, sizeof(err)) < 0) {
+		if (book_add(b, cli->argv[1], cli->argv[2], note, err, sizeof(err)) < 0) {
 			rc = cli_error(cli, CLI_USAGE, "%s", err);
 			goto out;
 		}
@@ -121,13 +128,18 @@ int
 cmd_book(struct cli *cli)
 {
 	char path[PATH_MAX], err[PATH_MAX + 400];
-	const char *sub = cli->argc > 0 ? cli->argv[0] : "list";
+	const char *sub, *note = NULL;
 	struct book *b;
 	int rc;
 
+	while (cli_getopt(cli, book_options) != -1)
+		note = optarg;    /* --note, the only one */
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
+	sub = cli->argc > 0 ? cli->argv[0] : "list";
 	if ((rc = book_path(cli, path, sizeof(path))) != 0)
 		return rc;
-	if (cli->note && strcmp(sub, "add") != 0)
+	if (note && strcmp(sub, "add") != 0)
 		return cli_error(cli, CLI_USAGE, "--note goes with book add");
 	if (strcmp(sub, "list") == 0) {
 		if (cli->argc > 1)
@@ -142,44 +154,44 @@ cmd_book(struct cli *cli)
 		if (cli->argc != 3)
 			return cli_error(cli, CLI_USAGE, "usage: netcfax book add NAME NUMBER [--note "
 			    "TEXT] (quote a number with spaces)");
-		return change(cli, path, 1);
+		return change(cli, path, 1, note);
 	}
 	if (strcmp(sub, "remove") == 0) {
 		if (cli->argc != 2)
 			return cli_error(cli, CLI_USAGE, "usage: netcfax book remove NAME");
-		return change(cli, path, 0);
+		return change(cli, path, 0, NULL);
 	}
 	return cli_error(cli, CLI_USAGE, "unknown book command '%s': list, add or remove", sub);
 }
 
 int
-cli_resolve_to(struct cli *cli)
+cli_resolve_to(struct cli *cli, struct cli_recipient *r)
 {
 	char path[PATH_MAX], err[PATH_MAX + 400], why[200];
 	const struct book_entry *e;
 	struct book *b;
 	int rc;
 
-	if (cli->to == NULL || book_is_number(cli->to))
+	if (r->to == NULL || book_is_number(r->to))
 		return CLI_OK;
 	/* Not a number, so a name: a mistyped number must not be faxed as something else. */
-	if (!book_valid_name(cli->to, why, sizeof(why)))
+	if (!book_valid_name(r->to, why, sizeof(why)))
 		return cli_error(cli, CLI_USAGE, "--to '%s' is neither a fax number (digits, with "
 		    "+, -, spaces, parentheses) nor a name (a letter, then letters, digits, '.', '_' "
-		    "or '-')", cli->to);
+		    "or '-')", r->to);
 	if ((rc = book_path(cli, path, sizeof(path))) != 0)
 		return rc;
 	if ((b = book_load(path, err, sizeof(err))) == NULL)
 		return cli_error(cli, CLI_USAGE, "%s", err);
-	if ((e = book_find(b, cli->to)) == NULL) {
+	if ((e = book_find(b, r->to)) == NULL) {
 		book_free(b);
 		return cli_error(cli, CLI_USAGE, "--to '%s' is not in the address book (see "
 		    "'netcfax book list'; add it with 'netcfax book add %s NUMBER') and is not a "
-		    "fax number", cli->to, cli->to);
+		    "fax number", r->to, r->to);
 	}
-	snprintf(cli->to_name, sizeof(cli->to_name), "%s", e->name);
-	snprintf(cli->to_number, sizeof(cli->to_number), "%s", e->number);
-	cli->to = cli->to_number;
+	snprintf(r->name, sizeof(r->name), "%s", e->name);
+	snprintf(r->number, sizeof(r->number), "%s", e->number);
+	r->to = r->number;
 	book_free(b);
 	return CLI_OK;
 }

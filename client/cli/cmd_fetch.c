@@ -8,6 +8,14 @@
 
 #include "json.h"
 
+enum { O_FORMAT = 256 };
+
+const struct cli_option fetch_options[] = {
+	{ "output", required_argument, 'o', "FILE", "save it as FILE (a .tif name: as TIFF)" },
+	{ "format", required_argument, O_FORMAT, "pdf|tiff", "default pdf" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 static int
 ends_with(const char *s, const char *suffix)
 {
@@ -21,22 +29,34 @@ cmd_fetch(struct cli *cli)
 {
 	unsigned long long id;
 	char path[1100];
-	int format;
+	const char *output = NULL, *want = NULL;
+	int ch, format;
 	ncfx_client *c;
 	ncfx_status st;
 	int rc;
 
+	while ((ch = cli_getopt(cli, fetch_options)) != -1) {
+		if (ch == 'o')
+			output = optarg;
+		else if (strcmp(optarg, "pdf") != 0 && strcmp(optarg, "tiff") != 0)
+			return cli_error(cli, CLI_USAGE, "--format takes pdf or tiff");
+		else
+			want = optarg;
+	}
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
+
 	if (cli->argc != 1 || (id = cli_parse_id(cli->argv[0])) == 0)
 		return cli_error(cli, CLI_USAGE, "fetch needs a fax id: netcfax fetch ID "
 		    "[-o FILE] (see: netcfax inbox)");
-	if (cli->format)
-		format = strcmp(cli->format, "tiff") == 0 ? NCFX_FETCH_TIFF : NCFX_FETCH_PDF;
-	else if (cli->output && (ends_with(cli->output, ".tif") || ends_with(cli->output, ".tiff")))
+	if (want)
+		format = strcmp(want, "tiff") == 0 ? NCFX_FETCH_TIFF : NCFX_FETCH_PDF;
+	else if (output && (ends_with(output, ".tif") || ends_with(output, ".tiff")))
 		format = NCFX_FETCH_TIFF;
 	else
 		format = NCFX_FETCH_PDF;
-	if (cli->output)
-		snprintf(path, sizeof(path), "%s", cli->output);
+	if (output)
+		snprintf(path, sizeof(path), "%s", output);
 	else
 		snprintf(path, sizeof(path), "fax-%llu.%s", id, format == NCFX_FETCH_PDF ? "pdf" :
 		    "tif");

@@ -29,6 +29,13 @@ cli_print_fax_json(FILE *out, const struct ncfx_fax *f)
 	fputc('}', out);
 }
 
+enum { O_UNREAD = 256 };
+
+const struct cli_option inbox_options[] = {
+	{ "unread", no_argument, O_UNREAD, NULL, "list only the faxes not read yet" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 struct inbox_ctx {
 	struct cli *cli;
 	int         n;
@@ -62,14 +69,14 @@ one_fax(const struct ncfx_fax *f, void *arg)
 }
 
 static int
-list(struct cli *cli, ncfx_client *c)
+list(struct cli *cli, ncfx_client *c, int unread)
 {
 	struct inbox_ctx x = { cli, 0 };
 	ncfx_status st;
 
 	if (cli->json)
 		printf("{\"faxes\":[");
-	st = ncfx_inbox(c, cli->unread, one_fax, &x);
+	st = ncfx_inbox(c, unread, one_fax, &x);
 	if (st != NCFX_OK) {
 		if (cli->json)
 			printf("],\"incomplete\":true}\n");
@@ -78,7 +85,7 @@ list(struct cli *cli, ncfx_client *c)
 	if (cli->json)
 		printf("]}\n");
 	else if (x.n == 0)
-		printf(cli->unread ? "no unread faxes\n" : "no faxes\n");
+		printf(unread ? "no unread faxes\n" : "no faxes\n");
 	return CLI_OK;
 }
 
@@ -111,10 +118,16 @@ act(struct cli *cli, ncfx_client *c, const char *verb, uint64_t id)
 int
 cmd_inbox(struct cli *cli)
 {
-	const char *verb = cli->argc > 0 ? cli->argv[0] : NULL;
+	const char *verb;
 	unsigned long long id = 0;
 	ncfx_client *c;
-	int rc;
+	int rc, unread = 0;
+
+	while (cli_getopt(cli, inbox_options) != -1)
+		unread = 1;       /* --unread, the only one */
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
+	verb = cli->argc > 0 ? cli->argv[0] : NULL;
 
 	if (verb && strcmp(verb, "read") != 0 && strcmp(verb, "unread") != 0 &&
 	    strcmp(verb, "delete") != 0)
@@ -125,7 +138,7 @@ cmd_inbox(struct cli *cli)
 		    verb);
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
 		return rc;
-	rc = verb ? act(cli, c, verb, id) : list(cli, c);
+	rc = verb ? act(cli, c, verb, id) : list(cli, c, unread);
 	ncfx_client_free(c);
 	return rc;
 }

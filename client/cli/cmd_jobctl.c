@@ -29,6 +29,8 @@ job_action(struct cli *cli, const char *verb, const char *done,
 	ncfx_status st;
 	int rc;
 
+	if ((rc = cli_no_options(cli)) >= 0)
+		return rc;
 	if (cli->argc != 1)
 		return cli_error(cli, CLI_USAGE, "%s needs a job id: netcfax %s ID", verb, verb);
 	if ((id = cli_parse_id(cli->argv[0])) == 0)

@@ -45,6 +45,8 @@ cmd_jobs(struct cli *cli)
 	ncfx_status st;
 	int rc;
 
+	if ((rc = cli_no_options(cli)) >= 0)
+		return rc;
 	if (cli->argc != 0)
 		return cli_error(cli, CLI_USAGE, "jobs takes no arguments");
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)

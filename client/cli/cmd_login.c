@@ -11,6 +11,8 @@ cmd_login(struct cli *cli)
 	ncfx_client *c;
 	int rc;
 
+	if ((rc = cli_no_options(cli)) >= 0)
+		return rc;
 	if (cli->argc != 0)
 		return cli_error(cli, CLI_USAGE, "login takes no arguments");
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)

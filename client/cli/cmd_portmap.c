@@ -14,6 +14,24 @@
 
 static const char *const backends[] = { "upnp", "natpmp" };
 
+enum { O_VIA = 256, O_LEASE, O_ALL };
+
+const struct cli_option portmap_options[] = {
+	{ "via", required_argument, O_VIA, "upnp|natpmp|auto", "open, remove: the protocol "
+	  "(default: UPnP, then NAT-PMP)" },
+	{ "lease", required_argument, O_LEASE, "S", "open: the lease, 60 to 86400 seconds "
+	  "(default 3600)" },
+	{ "all", no_argument, O_ALL, NULL, "list: every mapping, not only netcfax's" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+/* What the options asked for. */
+struct portmap_opts {
+	const char *via;
+	long        lease;
+	int         all;
+};
+
 static int
 parse_port(struct cli *cli, const char *s, uint16_t *port)
 {
@@ -32,17 +50,17 @@ parse_port(struct cli *cli, const char *s, uint16_t *port)
 
 /* The backends to try, in order: --via names one, else UPnP then NAT-PMP. */
 static int
-pick(struct cli *cli, const char **list, int *n)
+pick(struct cli *cli, const char *via, const char **list, int *n)
 {
 	*n = 0;
-	if (cli->via == NULL || strcmp(cli->via, "auto") == 0) {
+	if (via == NULL || strcmp(via, "auto") == 0) {
 		list[(*n)++] = "upnp";
 		list[(*n)++] = "natpmp";
 		return 0;
 	}
-	if (portmap_backend(cli->via) == NULL)
+	if (portmap_backend(via) == NULL)
 		return cli_error(cli, CLI_USAGE, "--via takes upnp, natpmp or auto");
-	list[(*n)++] = cli->via;
+	list[(*n)++] = via;
 	return 0;
 }
 
@@ -116,18 +134,18 @@ cmd_status(struct cli *cli)
 }
 
 static int
-cmd_open_remove(struct cli *cli, int open)
+cmd_open_remove(struct cli *cli, const struct portmap_opts *o, int open)
 {
 	const char *list[2];
 	uint16_t port, granted = 0;
-	long lease = cli->lease ? cli->lease : 3600, got = 0;
+	long lease = o->lease ? o->lease : 3600, got = 0;
 	char err[300] = "", desc[PORTMAP_DESC_MAX], host[64] = "";
 	int n;
 
 	if (cli->argc != 2)
 		return cli_error(cli, CLI_USAGE, "usage: netcfax portmap %s PORT",
 		    open ? "open" : "remove");
-	if (parse_port(cli, cli->argv[1], &port) < 0 || pick(cli, list, &n) != 0)
+	if (parse_port(cli, cli->argv[1], &port) < 0 || pick(cli, o->via, list, &n) != 0)
 		return CLI_USAGE;
 	if (lease < 60 || lease > 86400)
 		return cli_error(cli, CLI_USAGE, "--lease takes 60 to 86400 seconds");
@@ -165,6 +183,7 @@ cmd_open_remove(struct cli *cli, int open)
 
 struct list_ctx {
 	struct cli *cli;
+	int         all;
 	int         n;
 };
 
@@ -176,7 +195,7 @@ one_mapping(const struct portmap_mapping *m, void *arg)
 	/* The mappings this command opens and removes: TCP ones (a SCP, a PCP). */
 	if (m->transport != PORTMAP_TCP)
 		return 0;
-	if (!x->cli->all && strncmp(m->desc, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)))
+	if (!x->all && strncmp(m->desc, PORTMAP_DESC_PREFIX, strlen(PORTMAP_DESC_PREFIX)))
 		return 0;
 	if (x->cli->json) {
 		printf("%s{\"external_port\":%u,\"internal\":\"%s:%u\",\"lease\":%ld,\"desc\":",
@@ -191,11 +210,11 @@ one_mapping(const struct portmap_mapping *m, void *arg)
 }
 
 static int
-cmd_list(struct cli *cli)
+cmd_list(struct cli *cli, const struct portmap_opts *o)
 {
 	const struct portmap_ops *ops = &portmap_upnp_ops;
 	struct portmap_gateway gw;
-	struct list_ctx x = { cli, 0 };
+	struct list_ctx x = { cli, o->all, 0 };
 	char err[256];
 	void *st = NULL;
 
@@ -209,22 +228,35 @@ cmd_list(struct cli *cli)
 	if (cli->json)
 		printf("]}\n");
 	else if (x.n == 0)
-		printf("no %smappings on the router\n", cli->all ? "" : "netcfax ");
+		printf("no %smappings on the router\n", o->all ? "" : "netcfax ");
 	return CLI_OK;
 }
 
 int
 cmd_portmap(struct cli *cli)
 {
-	const char *sub = cli->argc > 0 ? cli->argv[0] : "status";
+	struct portmap_opts o = { NULL, 0, 0 };
+	const char *sub;
+	int ch, rc;
 
+	while ((ch = cli_getopt(cli, portmap_options)) != -1) {
+		if (ch == O_VIA)
+			o.via = optarg;
+		else if (ch == O_LEASE)
+			o.lease = strtol(optarg, NULL, 10);
+		else
+			o.all = 1;
+	}
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
+	sub = cli->argc > 0 ? cli->argv[0] : "status";
 	if (strcmp(sub, "status") == 0)
 		return cmd_status(cli);
 	if (strcmp(sub, "open") == 0)
-		return cmd_open_remove(cli, 1);
+		return cmd_open_remove(cli, &o, 1);
 	if (strcmp(sub, "remove") == 0)
-		return cmd_open_remove(cli, 0);
+		return cmd_open_remove(cli, &o, 0);
 	if (strcmp(sub, "list") == 0)
-		return cmd_list(cli);
+		return cmd_list(cli, &o);
 	return cli_error(cli, CLI_USAGE, "portmap takes status, open PORT, list or remove PORT");
 }

@@ -9,10 +9,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "proto.h"
+
+enum { O_TO = 256, O_WAIT, O_RES, O_PAPER, O_AT, O_RETRIES, O_DIALS, O_KILL, O_PRIO, O_CFROM,
+       O_CTO, O_SUBJECT };
+
+const struct cli_option send_options[] = {
+	{ "to", required_argument, O_TO, "NUMBER|NAME", "the fax number, or a name of your "
+	  "address book" },
+	{ "wait", no_argument, O_WAIT, NULL, "show the job's progress until it ends" },
+	{ "resolution", required_argument, O_RES, "fine|standard", "default fine" },
+	{ "paper", required_argument, O_PAPER, "a4|letter", "default a4" },
+	{ "at", required_argument, O_AT, "TIME", "send it then, not now" },
+	{ "retries", required_argument, O_RETRIES, "N", "tries at most (1-255)" },
+	{ "dials", required_argument, O_DIALS, "N", "dials at most (1-255)" },
+	{ "kill-after", required_argument, O_KILL, "DURATION", "give up after (90s, 30m, 2h, 1d)" },
+	{ "priority", required_argument, O_PRIO, "1-255", "the job's priority" },
+	{ "cover-from", required_argument, O_CFROM, "TEXT", "a cover page, from" },
+	{ "cover-to", required_argument, O_CTO, "TEXT", "a cover page, to" },
+	{ "subject", required_argument, O_SUBJECT, "TEXT", "a cover page, subject" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+/* What the options asked for. */
+struct send_opts {
+	struct cli_recipient       to;
+	int                        wait;
+	struct ncfx_submit_options submit;
+};
 
 static void
 progress(uint64_t sent, uint64_t total, void *arg)
@@ -29,20 +57,20 @@ progress(uint64_t sent, uint64_t total, void *arg)
 }
 
 static void
-print_job(struct cli *cli, const struct ncfx_job *j)
+print_job(struct cli *cli, const struct send_opts *o, const struct ncfx_job *j)
 {
 	if (cli->json) {
 		printf("{\"job\":");
 		cli_print_job_json(stdout, j);
-		if (cli->to_name[0]) {
+		if (o->to.name[0]) {
 			printf(",\"to_name\":");
-			json_print_str(stdout, cli->to_name);
+			json_print_str(stdout, o->to.name);
 		}
 		printf("}\n");
 	} else
 		printf("job %llu queued: %s to %s%s%s (%llu bytes, %u page%s)\n",
-		    (unsigned long long)j->id, j->filename, cli->to_name, cli->to_name[0] ? " at " :
-		    "", j->dest, (unsigned long long)j->size, j->pages, j->pages == 1 ? "" : "s");
+		    (unsigned long long)j->id, j->filename, o->to.name, o->to.name[0] ? " at " : "",
+		    j->dest, (unsigned long long)j->size, j->pages, j->pages == 1 ? "" : "s");
 	fflush(stdout);
 }
 
@@ -54,6 +82,7 @@ print_job(struct cli *cli, const struct ncfx_job *j)
 /* send --wait: submit right after the watcher's first login, then wait for the job's end. */
 struct wait_ctx {
 	struct cli     *cli;
+	const struct send_opts *opts;
 	const struct ncfx_document *docs;
 	int             ndocs;
 	struct ncfx_job job;
@@ -70,7 +99,7 @@ wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
 
 	if (!first)
 		return 0;
-	st = ncfx_submit_docs(c, x->docs, x->ndocs, x->cli->to, &x->cli->submit, progress,
+	st = ncfx_submit_docs(c, x->docs, x->ndocs, x->opts->to.to, &x->opts->submit, progress,
 	    x->cli, &x->job);
 	if (st != NCFX_OK) {
 		x->failed_rc = cli_fail(x->cli, c, st);
@@ -78,7 +107,7 @@ wait_login(ncfx_watch *w, ncfx_client *c, int first, void *arg)
 		return 1;
 	}
 	x->submitted = 1;
-	print_job(x->cli, &x->job);
+	print_job(x->cli, x->opts, &x->job);
 	return 0;
 }
 
@@ -175,13 +204,15 @@ wait_done(struct cli *cli, ncfx_watch *w, ncfx_status st, void *arg)
 }
 
 static int
-send_and_wait(struct cli *cli, const struct ncfx_document *docs, int ndocs)
+send_and_wait(struct cli *cli, const struct send_opts *o, const struct ncfx_document *docs,
+    int ndocs)
 {
 	struct ncfx_watch_options cb = { 0 };
 	struct wait_ctx x;
 
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;
+	x.opts = o;
 	x.docs = docs;
 	x.ndocs = ndocs;
 	cb.on_login = wait_login;
@@ -290,22 +321,84 @@ out:
 	return rc;
 }
 
+/* One option's value into o; CLI_OK, or the exit code after saying what is wrong. */
+static int
+set_option(struct cli *cli, struct send_opts *o, int ch, int64_t now, long long *kill_after)
+{
+	long long n;
+
+	switch (ch) {
+	case O_TO: o->to.to = optarg; break;
+	case O_WAIT: o->wait = 1; break;
+	case O_RES:
+		if (strcmp(optarg, "fine") != 0 && strcmp(optarg, "standard") != 0)
+			return cli_error(cli, CLI_USAGE, "--resolution takes fine or standard");
+		o->submit.resolution = optarg[0] == 'f' ? NCFX_RES_FINE : NCFX_RES_STANDARD;
+		break;
+	case O_PAPER:
+		if (strcmp(optarg, "a4") != 0 && strcmp(optarg, "letter") != 0)
+			return cli_error(cli, CLI_USAGE, "--paper takes a4 or letter");
+		o->submit.paper = optarg[0] == 'a' ? NCFX_PAPER_A4 : NCFX_PAPER_LETTER;
+		break;
+	case O_AT:
+		if ((o->submit.send_at = cli_parse_time(optarg, now)) < 0)
+			return cli_error(cli, CLI_USAGE, "--at: '%s' is not a time (+30m, 14:30, "
+			    "\"2026-12-01 09:00\", @UNIXTIME)", optarg);
+		break;
+	case O_RETRIES:
+	case O_DIALS:
+	case O_PRIO:
+		n = (long long)cli_parse_id(optarg);
+		if (n < 1 || n > 255)
+			return cli_error(cli, CLI_USAGE, "--%s takes a number from 1 to 255",
+			    ch == O_RETRIES ? "retries" : ch == O_DIALS ? "dials" : "priority");
+		if (ch == O_RETRIES)
+			o->submit.max_tries = (int)n;
+		else if (ch == O_DIALS)
+			o->submit.max_dials = (int)n;
+		else
+			o->submit.priority = (int)n;
+		break;
+	case O_KILL:
+		if ((*kill_after = cli_parse_duration(optarg)) <= 0)
+			return cli_error(cli, CLI_USAGE, "--kill-after: '%s' is not a duration (90s, "
+			    "30m, 2h, 1d)", optarg);
+		break;
+	case O_CFROM: o->submit.cover_from = optarg; break;
+	case O_CTO: o->submit.cover_to = optarg; break;
+	case O_SUBJECT: o->submit.subject = optarg; break;
+	}
+	return CLI_OK;
+}
+
 int
 cmd_send(struct cli *cli)
 {
 	struct ncfx_document docs[NCFX_PARTS_MAX];
+	struct send_opts o;
 	struct ncfx_job j;
 	ncfx_client *c;
 	ncfx_status st;
-	int rc, from_stdin = -1, spool = -1;
+	long long kill_after = 0;
+	int64_t now = (int64_t)time(NULL);
+	int ch, rc, from_stdin = -1, spool = -1;
 
+	memset(&o, 0, sizeof(o));
+	while ((ch = cli_getopt(cli, send_options)) != -1)
+		if ((rc = set_option(cli, &o, ch, now, &kill_after)) != CLI_OK)
+			return rc;
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
+	/* The kill time counts from the send-at time, if there is one. */
+	if (kill_after)
+		o.submit.kill_at = (o.submit.send_at ? o.submit.send_at : now) + kill_after;
 	if (cli->argc < 1 || cli->argc > (int)NCFX_PARTS_MAX)
 		return cli_error(cli, CLI_USAGE, "send takes 1 to %u documents: netcfax send "
 		    "FILE... --to NUMBER ('-' for standard input)", NCFX_PARTS_MAX);
-	if (cli->to == NULL)
+	if (o.to.to == NULL)
 		return cli_error(cli, CLI_USAGE, "send needs a fax number: --to NUMBER, or --to "
 		    "NAME from your address book");
-	if ((rc = cli_resolve_to(cli)) != CLI_OK)
+	if ((rc = cli_resolve_to(cli, &o.to)) != CLI_OK)
 		return rc;
 	for (int i = 0; i < cli->argc; i++) {
 		if (strcmp(cli->argv[i], "-") == 0) {
@@ -323,19 +416,19 @@ cmd_send(struct cli *cli)
 		docs[i].fd = i == from_stdin ? spool : -1;
 		docs[i].name = i == from_stdin ? STDIN_NAME : NULL;
 	}
-	if (cli->wait) {
-		rc = send_and_wait(cli, docs, cli->argc);
+	if (o.wait) {
+		rc = send_and_wait(cli, &o, docs, cli->argc);
 		goto out;
 	}
 	if ((rc = cli_open(cli, 1, &c)) != CLI_OK)
 		goto out;
-	st = ncfx_submit_docs(c, docs, cli->argc, cli->to, &cli->submit, progress, cli, &j);
+	st = ncfx_submit_docs(c, docs, cli->argc, o.to.to, &o.submit, progress, cli, &j);
 	if (st != NCFX_OK) {
 		rc = cli_fail(cli, c, st);
 		ncfx_client_free(c);
 		goto out;
 	}
-	print_job(cli, &j);
+	print_job(cli, &o, &j);
 	ncfx_client_free(c);
 	rc = CLI_OK;
 out:

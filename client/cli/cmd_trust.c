@@ -4,11 +4,25 @@
 
 #include "json.h"
 
+enum { O_FP = 256 };
+
+const struct cli_option trust_options[] = {
+	{ "fingerprint", required_argument, O_FP, "SHA256:...", "pin only if the server presents "
+	  "this one" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
 int
 cmd_trust(struct cli *cli)
 {
+	const char *fingerprint = NULL;
 	ncfx_client *c;
 	int rc;
+
+	while (cli_getopt(cli, trust_options) != -1)
+		fingerprint = optarg;    /* --fingerprint, the only one */
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
 
 	if (cli->argc != 0)
 		return cli_error(cli, CLI_USAGE, "trust takes no arguments (maybe --fingerprint "
@@ -16,8 +30,7 @@ cmd_trust(struct cli *cli)
 	if (cli->cfg.ca_file[0])
 		return cli_error(cli, CLI_USAGE, "ca_file is set: the server is verified against "
 		    "that CA, not pinned");
-	cli->trust = 1;
-	if ((rc = cli_open(cli, 0, &c)) != CLI_OK)
+	if ((rc = cli_open_repin(cli, fingerprint, &c)) != CLI_OK)
 		return rc;
 	if (cli->json) {
 		printf("{\"pinned\":");

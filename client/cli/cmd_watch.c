@@ -9,8 +9,21 @@
 #include "cli.h"
 #include "proto.h"
 
+enum { O_EXEC = 256 };
+
+const struct cli_option watch_options[] = {
+	{ "exec", required_argument, O_EXEC, "CMD", "run CMD (with sh -c) for each notification" },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+/* What the callbacks get: the command line, and --exec's command or NULL. */
+struct watch_ctx {
+	struct cli *cli;
+	const char *exec;
+};
+
 static void
-run_command(struct cli *cli, const struct ncfx_notification *n)
+run_command(struct cli *cli, const char *exec, const struct ncfx_notification *n)
 {
 	char seq[24], job[24];
 	pid_t pid;
@@ -34,7 +47,7 @@ run_command(struct cli *cli, const struct ncfx_notification *n)
 		setenv("NETCFAX_TEXT", n->text, 1);
 		setenv("NETCFAX_DEST", n->dest, 1);
 		setenv("NETCFAX_FILENAME", n->filename, 1);
-		execl("/bin/sh", "sh", "-c", cli->exec, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", exec, (char *)NULL);
 		_exit(127);
 	}
 	/* Notifications are handled in order: the next waits for this command. */
@@ -51,38 +64,44 @@ run_command(struct cli *cli, const struct ncfx_notification *n)
 static void
 on_notify(ncfx_watch *w, const struct ncfx_notification *n, void *arg)
 {
-	struct cli *cli = arg;
+	struct watch_ctx *x = arg;
 
 	(void)w;
-	cli_print_notification(cli, n);
-	if (cli->exec)
-		run_command(cli, n);
+	cli_print_notification(x->cli, n);
+	if (x->exec)
+		run_command(x->cli, x->exec, n);
 }
 
 static void
 on_status(ncfx_watch *w, int level, const char *what, void *arg)
 {
 	(void)w;
-	cli_print_status(arg, level, what);
+	cli_print_status(((struct watch_ctx *)arg)->cli, level, what);
 }
 
 static void
 on_path(ncfx_watch *w, int path, const char *why, void *arg)
 {
 	(void)w;
-	cli_print_path(arg, path, why);
+	cli_print_path(((struct watch_ctx *)arg)->cli, path, why);
 }
 
 int
 cmd_watch(struct cli *cli)
 {
 	struct ncfx_watch_options cb = { 0 };
+	struct watch_ctx x = { cli, NULL };
+	int rc;
 
+	while (cli_getopt(cli, watch_options) != -1)
+		x.exec = optarg;    /* --exec, the only one */
+	if ((rc = cli_ready(cli)) >= 0)
+		return rc;
 	if (cli->argc != 0)
 		return cli_error(cli, CLI_USAGE, "watch takes no arguments");
 	cb.on_notify = on_notify;
 	cb.on_status = on_status;
 	cb.on_path = on_path;
-	cb.arg = cli;
+	cb.arg = &x;
 	return cli_watch_run(cli, &cb, NULL, NULL);
 }

@@ -80,6 +80,37 @@ class Book(unittest.TestCase):
                 self.assertIn(want, self.book(*args, expect=64))
         self.assertEqual(self.entries(), [("bob", "5550102", "")])
 
+    def test_options_stand_anywhere_and_other_commands_options_are_refused(self):
+        # global options before or after the command's name, the command's own before it
+        self.book("add", "bob", "5550102", "--note", "first")
+        want = self.book("list", json_out=True)
+        self.assertEqual(json.loads(self.book("list", "--json")), want)
+        rc, out, err = self.alice.run("--note", "x", "book", "add", "carol", "5550103")
+        self.assertEqual(rc, 0, self.alice.describe())
+        self.assertIn(("carol", "5550103", "x"), self.entries())
+        # another command's option: named, with the command it goes with, as JSON with --json
+        cases = [
+            (("list", "--to", "5550100"), "--to only goes with send"),
+            (("--wait",), "--wait only goes with send"),
+            (("--exec", "true"), "--exec only goes with watch"),
+            (("-o", "f.pdf"), "-o only goes with fetch"),
+            (("--fingerprint", "SHA256:00"), "--fingerprint only goes with trust"),
+            (("--unread",), "--unread only goes with inbox"),
+            (("--lease", "60"), "--lease only goes with portmap"),
+        ]
+        for args, want in cases:
+            with self.subTest(args=args):
+                self.assertIn(want, self.book(*args, expect=64))
+                self.assertEqual(self.book(*args, "--json", expect=64, json_out=True), want)
+        self.assertIn("unknown or incomplete option '--no-such'", self.book("--no-such",
+                                                                           expect=64))
+        # each command's --help lists its own options
+        out = self.book("--help")
+        self.assertIn("--note TEXT", out)
+        self.assertNotIn("--to NUMBER", out)
+        self.assertEqual(self.entries(), [("bob", "5550102", "first"),
+                                          ("carol", "5550103", "x")])
+
     def test_concurrent_adds_all_land(self):
         # twenty at once: the lock makes each read-modify-write whole
         procs = [subprocess.Popen(self.alice.argv(["book", "add", "n%02d" % i, "55501%02d" % i]),
