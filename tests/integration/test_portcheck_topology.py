@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -207,12 +208,12 @@ table inet hostfw {
     def check_router_rule_spares_the_lan(self):
         """The inner router's forward catches only what is addressed to the router itself: a
         connection from the LAN to port 7485 elsewhere (here the server) still goes there."""
-        listener = nt.subprocess.Popen(self.lab.prefix("srv") + [
+        listener = subprocess.Popen(self.lab.prefix("srv") + [
             sys.executable, "-c", "import socket\n"
             "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
             "s.bind(('%s', 7485)); s.listen(1); print('ok', flush=True)\n"
             "c, a = s.accept(); c.sendall(b'server'); c.close()" % SERVER],
-            stdout=nt.subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, text=True)
         self.addCleanup(listener.wait, 10)
         self.addCleanup(listener.stdout.close)
         self.addCleanup(listener.kill)
