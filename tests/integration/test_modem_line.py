@@ -36,27 +36,32 @@ def write_modem_file(path, device, lock_dir):
         f.write("dial_timeout = 60\n")
 
 
+def start_pair(cls, a_extra, b_extra=None, modem_lines=""):
+    """Server B (alice's number, a virtual modem with MODEM_NUMBER) and server A, whose modem
+    line drives B's virtual modem (its modem file gets modem_lines too), with bob on A. Sets
+    cls.a, cls.b, cls.dev (B's modem), cls.dir, cls.lock_dir and cls.modem_file."""
+    cls.b = nt.Server(cls, extra=dict({
+        "fax_numbers": "%s alice" % ALICE_NUMBER,
+        "virtual_modems": 1,
+        "virtual_modem_numbers": MODEM_NUMBER,
+    }, **(b_extra or {})))
+    cls.b.add_user("alice", "alice-pw-secret")
+    cls.dev = os.path.join(cls.b.state_dir, "modems", "ttyNCFX0")
+    cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
+    cls.lock_dir = os.path.join(cls.dir, "lock")
+    os.mkdir(cls.lock_dir)
+    cls.modem_file = os.path.join(cls.dir, "b.conf")
+    write_modem_file(cls.modem_file, cls.dev, cls.lock_dir)
+    with open(cls.modem_file, "a") as f:
+        f.write(modem_lines)
+    cls.a = nt.Server(cls, extra=dict({"modems": cls.modem_file}, **a_extra))
+    cls.a.add_user("bob", "bob-pw-secret")
+
+
 class ModemLine(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.b = nt.Server(cls, extra={
-            "fax_numbers": "%s alice" % ALICE_NUMBER,
-            "virtual_modems": 1,
-            "virtual_modem_numbers": MODEM_NUMBER,
-        })
-        cls.b.add_user("alice", "alice-pw-secret")
-        cls.dev = os.path.join(cls.b.state_dir, "modems", "ttyNCFX0")
-        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
-        cls.lock_dir = os.path.join(cls.dir, "lock")
-        os.mkdir(cls.lock_dir)
-        cls.modem_file = os.path.join(cls.dir, "b.conf")
-        write_modem_file(cls.modem_file, cls.dev, cls.lock_dir)
-        cls.a = nt.Server(cls, extra={
-            "modems": cls.modem_file,
-            "retry_no_answer": 600,
-            "retry_failed": 600,
-        })
-        cls.a.add_user("bob", "bob-pw-secret")
+        start_pair(cls, {"retry_no_answer": 600, "retry_failed": 600})
 
     def setUp(self):
         self.bob = nt.Client(self.a, "bob", "bob-pw-secret", owner=self)
@@ -384,23 +389,7 @@ class ModemGoesAway(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.b = nt.Server(cls, extra={
-            "fax_numbers": "%s alice" % ALICE_NUMBER,
-            "virtual_modems": 1,
-            "virtual_modem_numbers": MODEM_NUMBER,
-        })
-        cls.b.add_user("alice", "alice-pw-secret")
-        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
-        cls.lock_dir = os.path.join(cls.dir, "lock")
-        os.mkdir(cls.lock_dir)
-        modem_file = os.path.join(cls.dir, "b.conf")
-        write_modem_file(modem_file, os.path.join(cls.b.state_dir, "modems", "ttyNCFX0"),
-                         cls.lock_dir)
-        cls.a = nt.Server(cls, extra={
-            "modems": modem_file,
-            "retry_failed": 5,             # the retry comes soon, once B is back
-        })
-        cls.a.add_user("bob", "bob-pw-secret")
+        start_pair(cls, {"retry_failed": 5})    # the retry comes soon, once B is back
 
     def test_b_killed_mid_page(self):
         bob = nt.Client(self.a, "bob", "bob-pw-secret", owner=self)
@@ -453,27 +442,9 @@ class ModemBusy(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.b = nt.Server(cls, extra={
-            "fax_numbers": "%s alice" % ALICE_NUMBER,
-            "virtual_modems": 1,
-            "virtual_modem_numbers": MODEM_NUMBER,
-            "virtual_modem_ring_timeout": 60,
-        })
-        cls.b.add_user("alice", "alice-pw-secret")
-        cls.dir = nt.make_temp_dir(cls, prefix="ncfx-modem-")
-        cls.lock_dir = os.path.join(cls.dir, "lock")
-        os.mkdir(cls.lock_dir)
-        modem_file = os.path.join(cls.dir, "b.conf")
-        write_modem_file(modem_file, os.path.join(cls.b.state_dir, "modems", "ttyNCFX0"),
-                         cls.lock_dir)
-        with open(modem_file, "a") as f:
-            f.write("number = 5550111\nrings = 10\n")
-        cls.a = nt.Server(cls, extra={
-            "fax_numbers": "5550111 carol",
-            "modems": modem_file,
-            "retry_busy": 600,
-        })
-        cls.a.add_user("bob", "bob-pw-secret")
+        start_pair(cls, {"fax_numbers": "5550111 carol", "retry_busy": 600},
+                   b_extra={"virtual_modem_ring_timeout": 60},
+                   modem_lines="number = 5550111\nrings = 10\n")
 
     def test_dialling_while_a_call_rings_in(self):
         self.assertIsNotNone(self.a.wait_log(lambda ln: "waiting for calls to 5550111" in ln,
