@@ -18,6 +18,13 @@
 #define BEHIND_MAX_NS 200000000L     /* further behind the clock than this: start it again */
 #define STEP_NS       (MEDIA_TICK_MS * 1000000L)
 
+/* A packet of a candidate's run, kept until the run is taken or broken. */
+struct held {
+	uint16_t seq;
+	uint16_t len;
+	uint8_t  buf[MEDIASOCK_DATAGRAM_MAX];
+};
+
 struct mediasock {
 	int                     fd;
 	struct sockaddr_storage local;
@@ -32,8 +39,10 @@ struct mediasock {
 	                                  * latching again */
 	struct sockaddr_storage cand;    /* a source on the peer's address, another port */
 	uint32_t                cand_stream;
-	uint16_t                cand_seq;
+	uint16_t                cand_seq;        /* the highest of its run so far */
 	int                     cand_run;
+	struct held            *held;            /* its run's packets, allocated on first use */
+	int                     nheld;
 	uint64_t                strangers, latched;
 };
 
@@ -108,6 +117,7 @@ mediasock_free(struct mediasock *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->held);
 	free(s);
 }
 
@@ -172,25 +182,52 @@ mediasock_set_peer(struct mediasock *s, const struct sockaddr_storage *addr, soc
 	s->heard = 0;                   /* another far end: it may be latched afresh */
 	s->silent = 0;
 	s->cand_run = 0;
+	s->nheld = 0;
+}
+
+/* Keeps a packet of the candidate's run; the oldest gives way when the hold is full. */
+static void
+hold(struct mediasock *s, uint16_t seq, const uint8_t *buf, size_t len)
+{
+	if (s->held == NULL &&
+	    (s->held = malloc(MEDIASOCK_LATCH_HOLD * sizeof(*s->held))) == NULL)
+		return;                 /* the run is still taken; its start is lost */
+	if (s->nheld == MEDIASOCK_LATCH_HOLD)
+		memmove(&s->held[0], &s->held[1], --s->nheld * sizeof(*s->held));
+	s->held[s->nheld].seq = seq;
+	s->held[s->nheld].len = (uint16_t)len;
+	memcpy(s->held[s->nheld].buf, buf, len);
+	s->nheld++;
 }
 
 /* A packet of the media from another port of the peer's address, before the peer was heard
  * or once it has gone silent: 1 when that source has now sent MEDIASOCK_LATCH_RUN in
- * sequence from one stream and becomes the peer. */
+ * sequence from one stream and becomes the peer (its held packets are then handed on by
+ * hand_held), else 0 with the packet held. A step of up to MEDIASOCK_LATCH_GAP counts (a
+ * packet lost on the way); one that comes late or again neither counts nor breaks the run
+ * (a network that reorders); anything else starts a new run. */
 static int
-latch(struct mediasock *s, const struct sockaddr_storage *from, uint32_t stream, uint16_t seq)
+latch(struct mediasock *s, const struct sockaddr_storage *from, uint32_t stream, uint16_t seq,
+      const uint8_t *buf, size_t len)
 {
-	if (s->cand_run > 0 && same_endpoint(from, &s->cand) && stream == s->cand_stream &&
-	    seq == (uint16_t)(s->cand_seq + 1))
+	int same = s->cand_run > 0 && same_endpoint(from, &s->cand) &&
+	    stream == s->cand_stream;
+	uint16_t ahead = (uint16_t)(seq - s->cand_seq), behind = (uint16_t)(s->cand_seq - seq);
+
+	if (same && ahead >= 1 && ahead <= MEDIASOCK_LATCH_GAP) {
 		s->cand_run++;
-	else {
+		s->cand_seq = seq;
+	} else if (!same || behind >= MEDIASOCK_LATCH_HOLD) {
 		s->cand = *from;
 		s->cand_stream = stream;
 		s->cand_run = 1;
+		s->cand_seq = seq;
+		s->nheld = 0;
 	}
-	s->cand_seq = seq;
-	if (s->cand_run < MEDIASOCK_LATCH_RUN)
+	if (s->cand_run < MEDIASOCK_LATCH_RUN) {
+		hold(s, seq, buf, len);
 		return 0;
+	}
 	/* the port only: the address is the same, and peer_len stays the negotiated one's */
 	if (from->ss_family == AF_INET)
 		((struct sockaddr_in *)&s->peer)->sin_port =
@@ -199,7 +236,30 @@ latch(struct mediasock *s, const struct sockaddr_storage *from, uint32_t stream,
 		((struct sockaddr_in6 *)&s->peer)->sin6_port =
 		    ((const struct sockaddr_in6 *)from)->sin6_port;
 	s->latched++;
+	s->cand_run = 0;
 	return 1;
+}
+
+/* The run just taken, oldest sequence number first, to the media, which then has it as if
+ * the peer had been heard from the start; 1 when the media took any. */
+static int
+hand_held(struct mediasock *s, const struct mediasock_reader *r)
+{
+	int took = 0;
+
+	while (s->nheld > 0) {
+		int first = 0;
+
+		/* within MEDIASOCK_LATCH_HOLD of the highest: its distance back orders them */
+		for (int i = 1; i < s->nheld; i++)
+			if ((uint16_t)(s->cand_seq - s->held[i].seq) >
+			    (uint16_t)(s->cand_seq - s->held[first].seq))
+				first = i;
+		if (r->take(r->arg, s->held[first].buf, s->held[first].len) == 1)
+			took = 1;
+		s->held[first] = s->held[--s->nheld];
+	}
+	return took;
 }
 
 /* Reads what is queued, at most DRAIN_MAX datagrams: 0, or -1 when the socket failed. */
@@ -228,9 +288,14 @@ drain(struct mediasock *s, const struct mediasock_reader *r)
 		if (!same_endpoint(&from, &s->peer) && ((s->heard &&
 		    s->silent < MEDIASOCK_RELATCH_STEPS) || !same_host(s, &from) ||
 		    (size_t)n > sizeof(buf) || r->ident(r->arg, buf, (size_t)n, &stream,
-		    &seq) != 0 || !latch(s, &from, stream, seq))) {
+		    &seq) != 0 || !latch(s, &from, stream, seq, buf, (size_t)n))) {
 			s->strangers++;
 			continue;
+		}
+		/* the NAT'd far end just latched: its run first, in sequence */
+		if (s->nheld > 0 && hand_held(s, r)) {
+			s->heard = 1;
+			s->silent = 0;
 		}
 		/* from the peer (or the NAT'd far end just latched): the media's, whole or not */
 		if (r->take(r->arg, buf, (size_t)n > sizeof(buf) ? 0 : (size_t)n) == 1) {

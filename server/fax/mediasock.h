@@ -6,7 +6,11 @@
  * picks its own source ports (most do, even for a port its router forwards to it) sends from
  * its router's address but another port. Until the peer has been heard from, a source on the
  * peer's address that sends MEDIASOCK_LATCH_RUN packets in sequence from one stream is taken
- * as the peer (for both directions); a stranger's scattered packets never are. The same holds
+ * as the peer (for both directions); a stranger's scattered packets never are. "In sequence"
+ * allows for the network the far end is behind: a run goes on past one lost packet and past
+ * packets that come late or twice, and the packets of the run, held meanwhile, are handed to
+ * the media in sequence when it is taken: the start of a fax call (the far end's CSI, our
+ * TSI) is what comes first, and is lost for good when a latch throws it away. The same holds
  * once the peer has been silent for MEDIASOCK_RELATCH_STEPS: a NAT may move the far end's
  * packets to another port mid-call (two routers whose first packets of a call cross each
  * other's mapping, a connection tracking entry that expired), and the stream that goes on
@@ -23,6 +27,8 @@
 #define MEDIASOCK_DATAGRAM_MAX 1500  /* longer datagrams are refused, not read in part */
 #define MEDIASOCK_LATCH_RUN    4     /* packets in sequence from another port of the peer's
                                       * address before it is taken as the peer */
+#define MEDIASOCK_LATCH_GAP    2     /* a run goes on over a step this far ahead (one lost) */
+#define MEDIASOCK_LATCH_HOLD   8     /* packets of a run held to hand on when it is taken */
 #define MEDIASOCK_RELATCH_STEPS 10   /* steps (200 ms) without a packet from the peer after
                                       * which another port may be latched again */
 
@@ -72,7 +78,8 @@ int  mediasock_step(struct mediasock *s, const atomic_int *abort,
 /* Sends one datagram to the peer (the latched port, once there is one). 0 or -1. */
 int  mediasock_send(struct mediasock *s, const uint8_t *buf, size_t len);
 
-/* The socket's counts: strangers dropped, ports latched. */
+/* The socket's counts: datagrams that came from elsewhere than the peer (a latched run's are
+ * counted too, though handed on once it was taken), ports latched. */
 void mediasock_counts(const struct mediasock *s, uint64_t *strangers, uint64_t *latched);
 
 #endif
