@@ -1,4 +1,4 @@
-/* netopt.c: TCP keepalive settings for PCP connections. */
+/* netopt.c: TCP keepalive and no-delay settings for netcfax's connections. */
 #include "netopt.h"
 
 #include <netinet/in.h>
@@ -14,4 +14,12 @@ netopt_keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void
+netopt_nodelay(int fd)
+{
+	int on = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }

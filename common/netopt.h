@@ -10,5 +10,10 @@
 #define NETOPT_KEEPCNT   4
 
 void netopt_keepalive(int fd);
+/* No Nagle delay: every connection here is framed request and reply or a stream of small
+ * NOTIFY frames, each written whole, and a frame held back until the peer's delayed ACK
+ * (up to 40 ms on Linux) is latency a fax notification should not carry. A no-op on a socket
+ * that is not TCP. */
+void netopt_nodelay(int fd);
 
 #endif

@@ -270,6 +270,7 @@ tls_bev_accept(struct event_base *base, int fd, struct tls_ctx *ctx)
 
 	if (ssl == NULL)
 		return NULL;
+	netopt_nodelay(fd);
 	/* BEV_OPT_CLOSE_ON_FREE makes the bufferevent free the SSL and close fd. */
 	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -329,6 +330,7 @@ tls_bev_connect(struct event_base *base, int fd, struct tls_ctx *ctx, const char
 
 	if (ssl == NULL)
 		return NULL;
+	netopt_nodelay(fd);
 	set_verify_name(ssl, verify_name);
 	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -449,11 +451,10 @@ connect_timeout(const char *host, int port, int timeout_ms, char *peer, size_t p
 	freeaddrinfo(res);
 	if (fd >= 0) {
 		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-		int one = 1;
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		netopt_nodelay(fd);
 		netopt_keepalive(fd);
 	}
 	return fd;

@@ -31,7 +31,8 @@ void tls_ctx_free(struct tls_ctx *ctx);
 const char *tls_ctx_fingerprint(const struct tls_ctx *ctx);
 
 /* A TLS bufferevent in the server role over a connected socket (accepted, or opened by us
- * for an SCP connect-back); it owns fd and its SSL. */
+ * for an SCP connect-back); it owns fd and its SSL. Both roles turn off Nagle's delay on fd
+ * (netopt_nodelay): frames are written whole. */
 struct bufferevent *tls_bev_accept(struct event_base *base, int fd, struct tls_ctx *ctx);
 /* A client-role context for connections the peer opened to us (the SCP): any certificate is
  * accepted during the handshake and checked by fingerprint afterwards, or verified against
