@@ -321,10 +321,29 @@ def submit_ours(bindir, work, jobs):
     return json.loads(p.stdout)
 
 
-def submit_hylafax(work, jobs):
+HYLAFAX_RUNS = 3      # the reference's runs; its median counts, and the spread is reported
+
+
+def fresh_netns(tag):
+    """A network namespace of its own with only its loopback up, for a reference that must not
+    meet what the scenarios before it left in the machine's TCP state (thousands of sockets in
+    TIME_WAIT on 127.0.0.1): its name, or None when this is not root or has no `ip`. The
+    caller deletes it (ip netns del)."""
+    if os.getuid() != 0 or not shutil.which("ip"):
+        return None
+    name = "ncfxbench%d-%s" % (os.getpid(), tag)
+    if subprocess.run(["ip", "netns", "add", name], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        return None
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    return name
+
+
+def submit_hylafax(work, jobs, tag):
     """HylaFAX's hfaxd and faxq on 127.0.0.1 with a private copy of the spool, and 10
-    concurrent sendfax processes (no modem: the jobs queue, as ours do without a line).
-    None when HylaFAX is not installed (bench/run installs it)."""
+    concurrent sendfax processes (no modem: the jobs queue, as ours do without a line), all in
+    a network namespace of their own when this is root, so that every run starts from the
+    same TCP state. None when HylaFAX is not installed (bench/run installs it)."""
     if not (os.path.exists("/usr/sbin/hfaxd") and shutil.which("sendfax") and
             os.path.isdir("/var/spool/hylafax") and os.getuid() == 0):
         return None
@@ -349,35 +368,40 @@ def submit_hylafax(work, jobs):
         f.write("127.0.0.1\n")          # any user from loopback, no password
     subprocess.run(["chown", "uucp:uucp", spool, hosts], check=True)
     os.chmod(hosts, 0o600)
-    port = free_port()
-    while True:                          # hfaxd opens its data connections from port - 1
-        try:
-            s = socket.socket()
-            s.bind(("127.0.0.1", port - 1))
-            s.close()
-            break
-        except OSError:
-            port = free_port()
-    faxq = subprocess.Popen(["/usr/sbin/faxq", "-D", "-q", spool], cwd=spool,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    hfaxd = None
+    ns = fresh_netns(tag)
+    inns = ["ip", "netns", "exec", ns] if ns else []
+    if ns:
+        port = 4559                      # HylaFAX's own; the namespace has no other sockets
+    else:
+        port = free_port()
+        while True:                      # hfaxd opens its data connections from port - 1
+            try:
+                s = socket.socket()
+                s.bind(("127.0.0.1", port - 1))
+                s.close()
+                break
+            except OSError:
+                port = free_port()
+    faxq = hfaxd = None
     try:
+        faxq = subprocess.Popen(inns + ["/usr/sbin/faxq", "-D", "-q", spool], cwd=spool,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not os.path.exists(os.path.join(spool, "FIFO")) and time.monotonic() < deadline:
             time.sleep(0.05)
-        hfaxd = subprocess.Popen(["/usr/sbin/hfaxd", "-d", "-q", spool, "-l", "127.0.0.1",
-                                  "-i", str(port)], cwd=spool, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        hfaxd = subprocess.Popen(inns + ["/usr/sbin/hfaxd", "-d", "-q", spool, "-l",
+                                         "127.0.0.1", "-i", str(port)], cwd=spool,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        probe = inns + ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port]
+        while time.monotonic() < deadline and subprocess.run(
+                probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            time.sleep(0.05)
         tif = small_tiff(work)
         import concurrent.futures
-        argv = ["sendfax", "-n", "-N", "-h", "127.0.0.1:%d" % port, "-d", "5550199", tif]
+        argv = inns + ["sendfax", "-n", "-N", "-h", "127.0.0.1:%d" % port, "-d", "5550199",
+                       tif]
 
         def one(_):
             return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -394,25 +418,33 @@ def submit_hylafax(work, jobs):
                     p.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        if ns:
+            subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
         shutil.rmtree(top, ignore_errors=True)
     return {"jobs": ok, "failed": jobs - ok, "seconds": round(secs, 3),
-            "per_s": round(ok / secs, 1) if secs > 0 else 0.0}
+            "per_s": round(ok / secs, 1) if secs > 0 else 0.0, "own_netns": bool(ns)}
 
 
 def bench_submit(bindir, work, jobs):
-    """Ours once; HylaFAX twice, and its better run counts: a sendfax that stalls (it opens
-    an FTP data connection per job, which can hang after the other scenarios' thousands of
-    connections) must not make the reference look slower than it is."""
+    """Ours once; HylaFAX HYLAFAX_RUNS times, each in a fresh network namespace, and the
+    median counts: one full run once measured it at 90 jobs/s and a later one at 15.8 (sendfax
+    opens an FTP data connection per job, from hfaxd's fixed port - 1, and stalled among the
+    other scenarios' thousands of loopback connections). The spread is in the reference's
+    name, so a ratio never hides how much the reference moved."""
     ours = submit_ours(bindir, work, jobs)
-    runs = [r for r in (submit_hylafax(work, jobs) for _ in range(2)) if r]
-    ref = max(runs, key=lambda r: r["per_s"]) if runs else None
+    runs = [r for r in (submit_hylafax(work, jobs, str(k)) for k in range(HYLAFAX_RUNS)) if r]
+    rates = sorted(r["per_s"] for r in runs)
+    ref = rates[len(rates) // 2] if rates else None
+    name = ("HylaFAX 6.0 (hfaxd, faxq, sendfax x10), median of %d runs (%s jobs/s)"
+            % (len(rates), ", ".join("%g" % x for x in rates))) if runs else \
+        "HylaFAX not installed (bench/run installs it)"
     return [{"scenario": "4. job submission", "what": "%d one-page TIFF jobs from 10 clients "
-             "at once: jobs/s" % jobs, "ours": ours["per_s"],
-             "reference": ref["per_s"] if ref else None,
-             "reference_name": "HylaFAX 6.0 (hfaxd, faxq, sendfax x10), better of 2 runs" if ref
-             else "HylaFAX not installed (bench/run installs it)",
-             "ratio": round(ours["per_s"] / ref["per_s"], 2) if ref and ref["per_s"] else None,
-             "better": "higher", "detail": {"ours": ours, "hylafax": ref, "hylafax_runs": runs,
+             "at once: jobs/s" % jobs, "ours": ours["per_s"], "reference": ref,
+             "reference_name": name,
+             "ratio": round(ours["per_s"] / ref, 2) if ref else None,
+             "better": "higher", "detail": {"ours": ours, "hylafax_median": ref,
+                                            "hylafax_runs": runs,
                                             "failed": ours.get("failed")}}]
 
 
