@@ -19,9 +19,11 @@ import time
 sys.dont_write_bytecode = True
 
 FULL = {"idle": [1000, 5000, 10000], "storm": 5000, "fax_calls": 10, "jobs": 2000,
-        "fanout": {"sessions": 1000, "messages": 200, "rate": 20}}
+        "fanout": {"sessions": 1000, "messages": 200, "rate": 20},
+        "saturation": {"sessions": 1000, "rates": [20, 40, 80, 160, 320], "seconds": 5}}
 SMOKE = {"idle": [50], "storm": 50, "fax_calls": 2, "jobs": 20,
-         "fanout": {"sessions": 20, "messages": 10, "rate": 10}}
+         "fanout": {"sessions": 20, "messages": 10, "rate": 10},
+         "saturation": {"sessions": 20, "rates": [10, 20], "seconds": 1}}
 PAYLOAD = 64          # bytes of notification text, the same for both sides
 
 
@@ -291,6 +293,51 @@ def bench_fanout(bindir, work, f):
                      "ratio": round(relay["latency_ms"]["p50"] /
                                     max(direct["latency_ms"]["p50"], 0.001), 2),
                      "better": "lower", "detail": relay})
+    return rows
+
+
+# A rate is kept up with while at least this share of the offered deliveries per second is
+# delivered (and acknowledged) per second, with a p99 latency under SATURATION_P99_MS.
+SATURATION_SHARE = 0.9
+SATURATION_P99_MS = 1000
+
+
+def bench_saturation(bindir, work, s):
+    """The fan-out's offered load raised step by step (each step doubles the notifications per
+    second to the same sessions, for s["seconds"] seconds) until deliveries stop keeping up,
+    for netcfax (direct, relayed) and mosquitto side by side: the highest offered deliveries
+    per second each kept up with. Bounded: the steps are a fixed list."""
+    def steps_of(run):
+        steps, best = [], None
+        for rate in s["rates"]:
+            f = {"sessions": s["sessions"], "messages": max(1, int(rate * s["seconds"])),
+                 "rate": rate}
+            r = run(f)
+            if r is None:
+                return None, steps
+            offered = s["sessions"] * rate
+            p99 = r.get("latency_ms", {}).get("p99")
+            kept = (r.get("per_s", 0) >= SATURATION_SHARE * offered and p99 is not None and
+                    p99 < SATURATION_P99_MS)
+            steps.append({"offered_per_s": offered, "per_s": r.get("per_s"), "p99_ms": p99,
+                          "kept_up": kept})
+            if not kept:
+                break
+            best = offered
+        return best, steps
+
+    ref, ref_steps = steps_of(lambda f: fanout_mosquitto(bindir, work, f))
+    name = ("mosquitto 2.0, TLS, QoS 1" if ref_steps else "mosquitto not installed")
+    rows = []
+    for label, path in (("direct", "direct"), ("relayed", "relay")):
+        ours, steps = steps_of(lambda f, path=path: fanout_ours(bindir, work, f, path))
+        rows.append({"scenario": "2b. saturation", "what": "%d sessions, %s: highest offered "
+                     "deliveries/s kept up with (%d%% delivered per s, p99 < %d ms; steps up "
+                     "to %d)" % (s["sessions"], label, SATURATION_SHARE * 100,
+                                 SATURATION_P99_MS, s["sessions"] * s["rates"][-1]),
+                     "ours": ours, "reference": ref, "reference_name": name,
+                     "ratio": round(ours / ref, 2) if ours and ref else None,
+                     "better": "higher", "detail": {"ours": steps, "reference": ref_steps}})
     return rows
 
 
@@ -569,13 +616,13 @@ def main():
     ap.add_argument("--bin", required=True, help="directory with netcfaxd, netcfax-loadgen, ...")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that each runs")
     ap.add_argument("--only", action="append",
-                    help="idle, fanout, storm, submit, fax (default: all)")
+                    help="idle, fanout, saturation, storm, submit, fax (default: all)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep", action="store_true",
                     help="keep the servers' state and logs (the directory is printed)")
     a = ap.parse_args()
     sizes = SMOKE if a.smoke else FULL
-    only = set(a.only or ["idle", "fanout", "storm", "submit", "fax"])
+    only = set(a.only or ["idle", "fanout", "saturation", "storm", "submit", "fax"])
     nofile = raise_nofile()
     work = tempfile.mkdtemp(prefix="netcfax-bench-")
     rows = []
@@ -589,6 +636,8 @@ def main():
                                nofile, a.smoke)
         if "fanout" in only:
             rows += bench_fanout(a.bin, work, sizes["fanout"])
+        if "saturation" in only:
+            rows += bench_saturation(a.bin, work, sizes["saturation"])
         if "storm" in only:
             rows += bench_storm(a.bin, work, sizes["storm"], a.smoke)
         if "submit" in only:
