@@ -96,6 +96,16 @@ take(void *m, unsigned first, unsigned *got, unsigned *bad)
 	}
 }
 
+/* Steps m (at most STEPS_MAX) until IFPs up to want have been taken (see take). */
+static void
+step_take(void *m, unsigned want, unsigned *got, unsigned *bad)
+{
+	for (unsigned i = 0; i < STEPS_MAX && *got < want; i++) {
+		CHECK_INT(t38media_ops.step(m, NULL), 0);
+		take(m, 0, got, bad);
+	}
+}
+
 static void
 test_both_ways(void)
 {
@@ -193,10 +203,7 @@ test_raw_peer(void)
 			CHECK(sendto(r, dg, (size_t)n, 0, (struct sockaddr *)&ba, balen) == n);
 	}
 	udptl_free(w);
-	for (i = 0; i < STEPS_MAX && got < 40; i++) {
-		CHECK_INT(t38media_ops.step(b, NULL), 0);
-		take(b, 0, &got, &bad);
-	}
+	step_take(b, 40, &got, &bad);
 	CHECK_INT(got, 40);
 	CHECK_INT(bad, 0);
 	t38media_ops.stats(b, &st);
@@ -224,10 +231,7 @@ test_raw_peer(void)
 	}
 	udptl_free(w);
 	got = 0;
-	for (i = 0; i < STEPS_MAX && got < 6; i++) {
-		CHECK_INT(t38media_ops.step(b, NULL), 0);
-		take(b, 0, &got, &bad);
-	}
+	step_take(b, 6, &got, &bad);
 	CHECK_INT(got, 6);
 	CHECK_INT(bad, 0);
 	t38media_ops.stats(b, &st);
@@ -327,10 +331,7 @@ test_latch_reordered(void)
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)   /* 14 is lost on the way */
 		CHECK(sendto(x, dg[order[i]], (size_t)len[order[i]], 0, (struct sockaddr *)&ba,
 		    balen) == len[order[i]]);
-	for (i = 0; i < STEPS_MAX && got < 16; i++) {
-		CHECK_INT(t38media_ops.step(b, NULL), 0);
-		take(b, 0, &got, &bad);
-	}
+	step_take(b, 16, &got, &bad);
 	CHECK_INT(got, 16);
 	CHECK_INT(bad, 0);
 	t38media_ops.stats(b, &st);
