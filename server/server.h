@@ -40,6 +40,7 @@ struct workpool;
 struct listener;
 struct wakeup;
 struct ackbatch;
+struct outbox;
 struct memtrim;
 struct pcpmap;
 struct session;
@@ -60,9 +61,7 @@ struct server {
 	struct wakeup        *wakeup;          /* their "look now" (netcfax-admin notify) */
 	struct ackbatch      *acks;            /* NOTIFY_ACKs, written once per loop turn */
 	struct memtrim       *memtrim;         /* freed heap back to the system after a wave */
-	/* Moves whenever a user's outbox may have grown: a delivery that read to the end of
-	 * its outbox at this generation has nothing more to read until it moves. */
-	uint64_t              outbox_gen;
+	struct outbox        *outbox;          /* notifications: reads, fan-out (notify/) */
 	struct listener      *listener;
 	struct pcpmap        *pcpmap;          /* our own router mapping of the PCP, if on */
 	struct faxqueue      *faxq;            /* jobs onto lines, received faxes to inboxes */

@@ -225,15 +225,6 @@ session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa, sock
 	*len = s->salen;
 }
 
-void
-session_notify_user(struct server *srv, int64_t user)
-{
-	srv->outbox_gen++;
-	for (struct session *s = srv->sessions; s; s = s->next)
-		if (s->state == S_AUTHED && (user == 0 || s->user_id == user))
-			delivery_pump(s->delivery);
-}
-
 /* The ids its log lines start with: the session's, its user's and the peer's once logged in,
  * else the peer's alone (a name that is only claimed is no id). */
 static void
@@ -525,6 +516,8 @@ session_close(struct session *s, int code, const char *reason)
 	} else
 		log_info("%s: disconnected: %s", s->tag, reason);
 	set_state(s, S_CLOSING);
+	/* New notifications are no longer pushed to a session on its way out. */
+	delivery_quiet(s->delivery);
 	/* A document still being converted is not made a job for a client that will not hear. */
 	jobs_intake_cancel(s->intake);
 	s->intake = NULL;
@@ -920,7 +913,7 @@ static void
 start_notifications(struct session *s)
 {
 	s->path_told = -1;
-	s->delivery = delivery_new(s, s->resume_seq);
+	s->delivery = delivery_new(s->srv->outbox, s->user_id, s->resume_seq, s->tag);
 	if (s->delivery == NULL) {
 		log_warnx("%s: out of memory for notifications", s->tag);
 		return;

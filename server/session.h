@@ -35,9 +35,6 @@ void session_send(struct session *s, struct ncfx_wbuf *w);
 int  session_queue(struct session *s, struct ncfx_wbuf *w);
 void session_reply_error(struct session *s, uint32_t reqid, int code, const char *reason);
 
-/* Pushes new notifications to every logged-in session of user (0: of every user). */
-void session_notify_user(struct server *srv, int64_t user);
-
 struct server *session_server(const struct session *s);
 uint64_t    session_id(const struct session *s);
 const char *session_addr(const struct session *s);     /* observed source address */
