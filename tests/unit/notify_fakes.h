@@ -27,7 +27,7 @@ struct memstore {
 	int      fail;           /* list fails */
 };
 
-static int
+static inline int
 mem_list(void *impl, int64_t user, uint64_t after, int limit, outbox_note_fn fn, void *arg)
 {
 	struct memstore *ms = impl;
@@ -52,7 +52,7 @@ mem_list(void *impl, int64_t user, uint64_t after, int limit, outbox_note_fn fn,
 	return got;
 }
 
-static void
+static inline void
 mem_ack(void *impl, int64_t user, uint64_t seq)
 {
 	struct memstore *ms = impl;
@@ -61,7 +61,7 @@ mem_ack(void *impl, int64_t user, uint64_t seq)
 		ms->acked[user] = seq;
 }
 
-static int
+static inline int
 mem_seqs(void *impl, int64_t user, uint64_t *last, uint64_t *acked)
 {
 	struct memstore *ms = impl;
@@ -71,14 +71,14 @@ mem_seqs(void *impl, int64_t user, uint64_t *last, uint64_t *acked)
 	return 0;
 }
 
-static const char *
+static inline const char *
 mem_errmsg(void *impl)
 {
 	(void)impl;
 	return "memory store failed";
 }
 
-static struct outbox *
+static inline struct outbox *
 mem_outbox(struct memstore *ms)
 {
 	struct outbox_store st = { mem_list, mem_ack, mem_seqs, mem_errmsg, ms };
@@ -88,7 +88,7 @@ mem_outbox(struct memstore *ms)
 }
 
 /* Adds count notifications for user (without telling anyone: notify_user does that). */
-static void
+static inline void
 mem_add(struct memstore *ms, int64_t user, int count)
 {
 	while (count-- > 0 && ms->n < MEM_NOTES) {
@@ -106,7 +106,7 @@ struct framelog {
 	int      n;
 };
 
-static int
+static inline int
 framelog_add(struct framelog *fl, struct ncfx_wbuf *w)
 {
 	struct ncfx_frame f;
@@ -127,7 +127,7 @@ framelog_add(struct framelog *fl, struct ncfx_wbuf *w)
 }
 
 /* How many frames of type, and the value of the last one (0 if none). */
-static int
+static inline int
 framelog_count(const struct framelog *fl, uint16_t type, uint64_t *last)
 {
 	int c = 0;
@@ -151,7 +151,7 @@ struct fakepath {
 	int             wakes;
 };
 
-static int
+static inline int
 fake_send(void *impl, struct ncfx_wbuf *w)
 {
 	struct fakepath *p = impl;
@@ -161,7 +161,7 @@ fake_send(void *impl, struct ncfx_wbuf *w)
 	return framelog_add(&p->log, w);
 }
 
-static void
+static inline void
 fake_wake(void *impl)
 {
 	struct fakepath *p = impl;
@@ -169,13 +169,81 @@ fake_wake(void *impl)
 	p->wakes++;
 }
 
-static void
+static inline void
 fakepath_init(struct fakepath *p, int kind, int wakeable)
 {
 	memset(p, 0, sizeof(*p));
 	p->ops.kind = kind;
 	p->ops.send = fake_send;
 	p->ops.wake = wakeable ? fake_wake : NULL;
+}
+
+/* A session as the subsystem sees it: frames it queues on the PCP connection are kept, so are
+ * its row in the operator's list and a close. */
+struct fakehost {
+	struct notify_host      h;
+	struct sockaddr_storage sa;
+	uint8_t                 secret[32];
+	struct framelog         log;
+	int                     closing;    /* queue refuses, as a closing session does */
+	int                     closed;
+	int                     close_code;
+	char                    close_why[200];
+	int                     row_path;
+	char                    row[500];
+};
+
+static inline int
+host_queue(void *arg, struct ncfx_wbuf *w)
+{
+	struct fakehost *fh = arg;
+
+	if (fh->closing)
+		return -1;
+	return framelog_add(&fh->log, w);
+}
+
+static inline void
+host_close(void *arg, int code, const char *reason)
+{
+	struct fakehost *fh = arg;
+
+	fh->closed++;
+	fh->close_code = code;
+	snprintf(fh->close_why, sizeof(fh->close_why), "%s", reason);
+	fh->closing = 1;
+}
+
+static inline void
+host_set_row(void *arg, int path, const char *row)
+{
+	struct fakehost *fh = arg;
+
+	fh->row_path = path;
+	snprintf(fh->row, sizeof(fh->row), "%s", row);
+}
+
+static inline void
+fakehost_init(struct fakehost *fh, int64_t user, uint16_t port, int pref, int wanted)
+{
+	memset(fh, 0, sizeof(*fh));
+	fh->sa.ss_family = AF_INET;
+	fh->h.queue = host_queue;
+	fh->h.close = host_close;
+	fh->h.set_row = host_set_row;
+	fh->h.arg = fh;
+	fh->h.tag = "session=test";
+	fh->h.user = user;
+	fh->h.session_id = 42;
+	fh->h.scp_secret = fh->secret;
+	fh->h.addr = "192.0.2.1";
+	fh->h.addr_key = "192.0.2.1";
+	fh->h.sa = &fh->sa;
+	fh->h.salen = sizeof(struct sockaddr_in);
+	fh->h.scp_port = port;
+	fh->h.path_pref = pref;
+	fh->h.notify_wanted = wanted;
+	fh->row_path = -1;
 }
 
 #endif

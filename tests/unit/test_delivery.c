@@ -19,6 +19,7 @@ test_window(void)
 	struct outbox *ob = mem_outbox(&ms);
 	struct delivery *d = delivery_new(ob, 1, 0, "t");
 	uint64_t last;
+	int lists;
 
 	fakepath_init(&pa, NCFX_PATH_DIRECT, 0);
 	mem_add(&ms, 1, 100);
@@ -26,10 +27,13 @@ test_window(void)
 	CHECK_INT(framelog_count(&pa.log, NCFX_MSG_NOTIFY, &last), 64);
 	CHECK_INT(last, 64);
 	CHECK_INT(delivery_sent(d), 64);
-	/* New notifications, and the window still full: nothing more. */
+	/* New notifications, and the window still full: nothing more, and the store is not
+	 * even asked. */
+	lists = ms.lists;
 	notify_user(ob, 1);
 	delivery_pump(d);
 	CHECK_INT(framelog_count(&pa.log, NCFX_MSG_NOTIFY, NULL), 64);
+	CHECK_INT(ms.lists - lists, 0);
 	CHECK_INT(delivery_ack(d, 1), 0);
 	CHECK_INT(framelog_count(&pa.log, NCFX_MSG_NOTIFY, &last), 65);
 	CHECK_INT(last, 65);
