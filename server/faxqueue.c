@@ -42,6 +42,7 @@
 #include "faxcall.h"
 #include "line.h"
 #include "log.h"
+#include "outbox.h"
 #include "modemline.h"
 #include "onward.h"
 #include "server.h"
@@ -451,7 +452,7 @@ on_progress(void *arg)
 	if (rc == STORE_ERR)
 		log_warnx("%s: store: %s", c->tag, store_errmsg(q->srv->store));
 	else if (rc != STORE_STALE)    /* cancelled meanwhile; the hang-up is on its way */
-		session_notify_user(q->srv, n.user);
+		notify_user(q->srv->outbox, n.user);
 	free(pr);
 }
 
@@ -519,7 +520,7 @@ file_received(struct server *srv, struct call *c)
 	log_info("user=%s fax=%" PRId64 ": received on %s from %s: %d page%s%s", u.name, f.id,
 	    f.number, f.remote_id[0] ? f.remote_id : "an unidentified sender", pages,
 	    plural(pages), f.note[0] ? " (the call ended early)" : "");
-	session_notify_user(srv, u.id);
+	notify_user(srv->outbox, u.id);
 	return 0;
 }
 
@@ -568,7 +569,7 @@ save_outcome(struct faxqueue *q, struct store_job *j, int event, const char *tex
 	if ((j->state == NCFX_JOB_DONE || j->state == NCFX_JOB_FAILED) &&
 	    spool_remove(srv->spool, j->doc) < 0)
 		log_warnx("%s: spool: cannot remove %s", tag, j->doc);
-	session_notify_user(srv, j->owner);
+	notify_user(srv->outbox, j->owner);
 }
 
 static void
@@ -859,7 +860,7 @@ start_call(struct faxqueue *q, struct qline *ql, struct store_job *j)
 	c->shown.pages = j->pages;
 	c->shown.pages_sent = before;
 	show_line(q, &c->shown, c->tag);
-	session_notify_user(q->srv, j->owner);
+	notify_user(q->srv->outbox, j->owner);
 	return 1;
 }
 
@@ -911,7 +912,7 @@ end_undialled(struct faxqueue *q, struct store_job *j, const char *why)
 	switch (store_job_save(q->srv->store, j, from, &n)) {
 	case STORE_OK:
 		spool_remove(q->srv->spool, j->doc);
-		session_notify_user(q->srv, j->owner);
+		notify_user(q->srv->outbox, j->owner);
 		return 1;
 	case STORE_STALE:
 		return 1;                  /* moved on meanwhile: look again */
@@ -959,7 +960,7 @@ killed(struct faxqueue *q, struct store_job *j)
 	job_tag(q, j, tag, sizeof(tag));
 	log_info("%s: failed: %s to %s: %s", tag, j->filename, j->dest, why);
 	spool_remove(q->srv->spool, j->doc);
-	session_notify_user(q->srv, j->owner);
+	notify_user(q->srv->outbox, j->owner);
 	return 1;
 }
 

@@ -19,6 +19,7 @@
 #include "intake.h"
 #include "jobspec.h"
 #include "log.h"
+#include "outbox.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -621,7 +622,7 @@ finish_intake(void *arg)
 	    js->fine ? "fine" : "standard", js->paper == INTAKE_LETTER ? "letter" : "A4",
 	    js->cover ? ", cover page" : "");
 	reply_job(s, r->reqid, 0, &j);
-	session_notify_user(srv, j.owner);
+	notify_user(srv->outbox, j.owner);
 	faxqueue_kick(srv->faxq);
 }
 
@@ -807,7 +808,7 @@ handle_cancel(struct session *s, const struct ncfx_msg *m)
 		log_warnx("%s job=%" PRId64 ": spool: cannot remove %s", session_tag(s), id,
 		    j.doc);
 	reply_job(s, m->reqid, 0, &j);
-	session_notify_user(srv, note.user);
+	notify_user(srv->outbox, note.user);
 }
 
 /* Suspend holds a waiting job (it keeps its place and tries); resume lets it go again,
@@ -849,7 +850,7 @@ handle_hold(struct session *s, const struct ncfx_msg *m, int suspend)
 	log_info("%s job=%" PRId64 ": %s", session_tag(s), id, suspend ? "suspended" :
 	    "resumed");
 	reply_job(s, m->reqid, 0, &j);
-	session_notify_user(srv, note.user);
+	notify_user(srv->outbox, note.user);
 	if (!suspend)
 		faxqueue_kick(srv->faxq);
 }

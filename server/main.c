@@ -20,7 +20,6 @@
 #include "ackbatch.h"
 #include "config.h"
 #include "crypto.h"
-#include "delivery.h"
 #include "faxqueue.h"
 #include "hashpool.h"
 #include "intake.h"
@@ -30,6 +29,7 @@
 #include "memtrim.h"
 #include "modemconf.h"
 #include "notifier.h"
+#include "outbox.h"
 #include "pcpmap.h"
 #include "privdrop.h"
 #include "siptls.h"
@@ -535,11 +535,13 @@ main(int argc, char **argv)
 	srv->hashpool = hashpool_new(srv->base, SERVER_HASH_THREADS, SERVER_HASH_QUEUE);
 	srv->acks = ackbatch_new(srv->base, srv->store);
 	srv->memtrim = memtrim_new(srv->base);
+	if (srv->acks != NULL)
+		srv->outbox = notifier_outbox_new(srv);
 	srv->intakepool = workpool_new(srv->base, SERVER_INTAKE_THREADS, SERVER_INTAKE_QUEUE,
 	    "intake");
 	if (srv->throttle == NULL || srv->conns_per_addr == NULL || srv->scp_connecting == NULL ||
 	    srv->hashpool == NULL || srv->intakepool == NULL || srv->acks == NULL ||
-	    srv->memtrim == NULL)
+	    srv->memtrim == NULL || srv->outbox == NULL)
 		fatalx("out of memory at start-up");
 	sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
@@ -568,7 +570,7 @@ main(int argc, char **argv)
 	wakeup_free(srv->wakeup);              /* with the port: a successor may start now */
 	session_free_all(srv);
 	ackbatch_free(srv->acks);             /* the last turn's acknowledgements */
-	delivery_forget_reads();
+	outbox_free(srv->outbox);             /* after the sessions: their deliveries left it */
 	memtrim_free(srv->memtrim);
 	srv->memtrim = NULL;
 	faxqueue_free(srv->faxq);             /* calls under way hang up; their jobs wait */

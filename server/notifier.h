@@ -4,6 +4,10 @@
 #define NETCFAX_NOTIFIER_H
 
 struct server;
+struct outbox;
+
+/* The outbox on srv's store, with acks through srv->acks (both must be open). */
+struct outbox *notifier_outbox_new(struct server *srv);
 
 /* Called every notify_poll ms: if another process committed to the store, pumps every
  * logged-in session. (Our own commits pump the user's sessions directly.) */

@@ -15,6 +15,7 @@
 
 #include "faxqueue.h"
 #include "log.h"
+#include "outbox.h"
 #include "server.h"
 #include "session.h"
 #include "store.h"
@@ -62,7 +63,7 @@ onward_queue(struct server *srv, const struct onward_fax *f, char *err, size_t e
 	}
 	log_info("user=%s job=%" PRId64 ": queued: %s to %s, %d page%s (%s)", u.name, j.id,
 	    j.filename, j.dest, j.pages, j.pages == 1 ? "" : "s", j.fine ? "fine" : "standard");
-	session_notify_user(srv, j.owner);
+	notify_user(srv->outbox, j.owner);
 	if (srv->faxq != NULL)
 		faxqueue_kick(srv->faxq);
 	return j.id;

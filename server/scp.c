@@ -1,6 +1,8 @@
-/* scp.c: one session's connect-back. It connects only to the address the session's own PCP
- * connection came from, takes the TLS server role with the certificate the client pinned, and
- * sends nothing but SCP_BIND until the client has proved it holds the session's secret. */
+/* scp.c: one session's connect-back, the direct notification path. It connects only to the
+ * address the session's own PCP connection came from, takes the TLS server role with the
+ * certificate the client pinned, and sends nothing but SCP_BIND until the client has proved it
+ * holds the session's secret. It knows the session only as its notify_host, and reports to the
+ * path_events it was made with. */
 #include "scp.h"
 
 #include <errno.h>
@@ -23,13 +25,13 @@
 #include "backoff.h"
 #include "crypto.h"
 #include "delivery.h"
+#include "path.h"
 #include "frame_io.h"
 #include "keytab.h"
 #include "log.h"
 #include "memtrim.h"
 #include "scp_proof.h"
 #include "server.h"
-#include "session.h"
 #include "store.h"
 #include "tls.h"
 
@@ -44,7 +46,9 @@
 enum scp_state { P_CONNECTING, P_HANDSHAKE, P_BINDING, P_READY, P_BACKOFF, P_DONE, P_IDLE };
 
 struct scp {
-	struct session     *s;
+	const struct notify_host *h;      /* the session: its address, secret, tag */
+	struct delivery    *d;            /* what it carries once ready; NULL for a probe */
+	struct path_events  ev;           /* whom it tells it is up, failed, or its state */
 	struct server      *srv;
 	enum scp_state      state;
 	int                 fd;
@@ -62,7 +66,7 @@ struct scp {
 	char                desc[200];
 	uint16_t            port;         /* where we connect: the session's SCP, or a probe's */
 	/* A probe (SCP_PROBE) connects once and reports instead of carrying notifications. */
-	scp_probe_fn        probe_done;
+	path_probe_fn       probe_done;
 	void               *probe_arg;
 	int                 cause;        /* enum ncfx_probe_outcome of a failure; -1: by state */
 	struct timespec     started;
@@ -90,7 +94,7 @@ set_desc(struct scp *p, const char *fmt, ...)
 	vsnprintf(p->desc, sizeof(p->desc), fmt, ap);
 	va_end(ap);
 	if (p->probe_done == NULL)
-		session_scp_state(p->s, p->desc);
+		p->ev.state(p->ev.arg, p->desc);
 }
 
 static long
@@ -124,9 +128,9 @@ release_slot(struct scp *p)
 	if (!p->holds_slot)
 		return;
 	p->holds_slot = 0;
-	if ((e = keytab_get(p->srv->scp_connecting, session_addr_key(p->s), 0)) != NULL &&
+	if ((e = keytab_get(p->srv->scp_connecting, p->h->addr_key, 0)) != NULL &&
 	    --e->count <= 0)
-		keytab_del(p->srv->scp_connecting, session_addr_key(p->s));
+		keytab_del(p->srv->scp_connecting, p->h->addr_key);
 }
 
 static void
@@ -178,10 +182,10 @@ retry_later(struct scp *p, const char *fmt, ...)
 	evtimer_add(p->timer, &tv);
 	set_desc(p, "no connection to %s: %s; retry in %ld s", p->target, why,
 	    (delay + 999) / 1000);
-	log_warnx("%s: SCP %s: %s; retrying in %ld s", session_tag(p->s), p->target, why,
+	log_warnx("%s: SCP %s: %s; retrying in %ld s", p->h->tag, p->target, why,
 	    (delay + 999) / 1000);
-	delivery_detach(session_delivery(p->s), p);
-	session_direct_failed(p->s, p->target, why);
+	delivery_detach(p->d, p);
+	p->ev.failed(p->ev.arg, p->target, why);
 }
 
 static int
@@ -202,7 +206,7 @@ direct_wake(void *impl)
 
 	if (p->state != P_IDLE)
 		return;
-	log_debug("%s: SCP connecting to %s again for a notification", session_tag(p->s),
+	log_debug("%s: SCP connecting to %s again for a notification", p->h->tag,
 	    p->target);
 	p->attempts = 0;
 	scp_connect(p);
@@ -221,9 +225,9 @@ go_idle(struct scp *p)
 	p->state = P_IDLE;
 	p->ping_sent = 0;
 	set_desc(p, "idle: connects to %s again for the next notification", p->target);
-	log_debug("%s: SCP to %s closed after %lld s with nothing to carry", session_tag(p->s),
+	log_debug("%s: SCP to %s closed after %lld s with nothing to carry", p->h->tag,
 	    p->target, p->srv->cfg.scp_idle_close);
-	delivery_sleep(session_delivery(p->s), p);
+	delivery_sleep(p->d, p);
 }
 
 static void
@@ -247,7 +251,7 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		}
 		proof = ncfx_msg_bytes(m, NCFX_T_SCP_PROOF, &len);
 		if (m->type != NCFX_MSG_SCP_BIND_OK ||
-		    scp_proof(p->bev, session_scp_secret(p->s), session_id(p->s),
+		    scp_proof(p->bev, p->h->scp_secret, p->h->session_id,
 		    NCFX_SCP_LABEL_CLIENT, want) < 0 || !crypto_equal(want, proof, sizeof(want))) {
 			/* Whatever listens there is not this session's client: send it nothing. */
 			retry_later(p, "the program on that port is not this session's client");
@@ -262,17 +266,17 @@ handle_frame(struct scp *p, const struct ncfx_msg *m)
 		p->last_rx = p->last_use = time(NULL);
 		p->ping_sent = 0;
 		set_desc(p, "connected to %s", p->target);
-		log_info("%s: SCP connected to %s", session_tag(p->s), p->target);
+		log_info("%s: SCP connected to %s", p->h->tag, p->target);
 		/* Notifications take this path now, from the last acknowledged one on. */
-		delivery_attach(session_delivery(p->s), &direct_ops, p);
-		session_direct_up(p->s, p->target);
+		delivery_attach(p->d, &direct_ops, p);
+		p->ev.up(p->ev.arg, p->target);
 		return;
 	}
 	switch (m->type) {
 	case NCFX_MSG_NOTIFY_ACK:
 		p->last_use = time(NULL);
 		seq = ncfx_msg_uint(m, NCFX_T_SEQ);
-		if (delivery_ack(session_delivery(p->s), seq) < 0)
+		if (delivery_ack(p->d, seq) < 0)
 			retry_later(p, "client acknowledged %" PRIu64 ", which was never sent", seq);
 		return;
 	case NCFX_MSG_PONG:
@@ -327,13 +331,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		/* TLS is up: prove who we are, bound to this connection. */
-		if (scp_proof(bev, session_scp_secret(p->s), session_id(p->s),
+		if (scp_proof(bev, p->h->scp_secret, p->h->session_id,
 		    NCFX_SCP_LABEL_SERVER, proof) < 0) {
 			retry_later(p, "cannot derive the SCP proof");
 			return;
 		}
 		ncfx_wbuf_begin(&w, NCFX_MSG_SCP_BIND, 0, 0);
-		ncfx_put_u64(&w, NCFX_T_SESSION_ID, session_id(p->s));
+		ncfx_put_u64(&w, NCFX_T_SESSION_ID, p->h->session_id);
 		ncfx_put_bytes(&w, NCFX_T_SCP_PROOF, proof, sizeof(proof));
 		frame_send(bev, &w);
 		p->state = P_BINDING;
@@ -415,8 +419,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	case P_READY:
 		break;
 	}
-	if (delivery_uses(session_delivery(p->s), p) &&
-	    delivery_stalled(session_delivery(p->s), now) >= SCP_ACK_TIMEOUT) {
+	if (delivery_uses(p->d, p) &&
+	    delivery_stalled(p->d, now) >= SCP_ACK_TIMEOUT) {
 		retry_later(p, "no acknowledgement for %d s", SCP_ACK_TIMEOUT);
 		return;
 	}
@@ -427,8 +431,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	/* Idle is measured from the last use, not the last frame: the keepalive's PONGs keep the
 	 * path proven, they are not a reason to keep it open. */
 	if (p->srv->cfg.scp_idle_close > 0 && p->probe_done == NULL && !p->ping_sent &&
-	    delivery_uses(session_delivery(p->s), p) &&
-	    delivery_stalled(session_delivery(p->s), now) == 0 &&
+	    delivery_uses(p->d, p) &&
+	    delivery_stalled(p->d, now) == 0 &&
 	    now - p->last_use >= p->srv->cfg.scp_idle_close) {
 		go_idle(p);
 		return;
@@ -451,7 +455,7 @@ scp_connect(struct scp *p)
 
 	/* Rate limit per address: a terminal server with a hundred sessions gets a few
 	 * connect-backs at a time, not a hundred. */
-	e = keytab_get(p->srv->scp_connecting, session_addr_key(p->s), 1);
+	e = keytab_get(p->srv->scp_connecting, p->h->addr_key, 1);
 	if (e == NULL || e->count >= SERVER_SCP_CONNECTING_PER_ADDR) {
 		if (p->state == P_IDLE)
 			set_desc(p, "waiting to connect to %s (other sessions of that address are "
@@ -463,7 +467,8 @@ scp_connect(struct scp *p)
 	e->count++;
 	p->holds_slot = 1;
 	/* The address is the session's observed source, never one the client named. */
-	session_peer_sockaddr(p->s, &sa, &salen);
+	sa = *p->h->sa;
+	salen = p->h->salen;
 	if (sa.ss_family == AF_INET)
 		((struct sockaddr_in *)&sa)->sin_port = htons(p->port);
 	else
@@ -514,7 +519,7 @@ scp_ready(const struct scp *p)
 }
 
 static struct scp *
-scp_create(struct session *s, uint16_t port)
+scp_create(struct server *srv, const struct notify_host *h, uint16_t port)
 {
 	struct scp *p = calloc(1, sizeof(*p));
 	struct sockaddr_storage sa;
@@ -523,8 +528,8 @@ scp_create(struct session *s, uint16_t port)
 
 	if (p == NULL)
 		return NULL;
-	p->s = s;
-	p->srv = session_server(s);
+	p->h = h;
+	p->srv = srv;
 	p->fd = -1;
 	p->port = port;
 	p->cause = -1;
@@ -536,7 +541,8 @@ scp_create(struct session *s, uint16_t port)
 		free(p);
 		return NULL;
 	}
-	session_peer_sockaddr(s, &sa, &salen);
+	sa = *h->sa;
+	salen = h->salen;
 	if (sa.ss_family == AF_INET)
 		((struct sockaddr_in *)&sa)->sin_port = htons(port);
 	else
@@ -551,15 +557,23 @@ scp_create(struct session *s, uint16_t port)
 }
 
 struct scp *
-scp_new(struct session *s)
+scp_new(struct server *srv, const struct notify_host *h, struct delivery *d, uint16_t port,
+    const struct path_events *ev)
 {
-	return scp_create(s, session_scp_port(s));
+	struct scp *p = scp_create(srv, h, port);
+
+	if (p != NULL) {
+		p->d = d;
+		p->ev = *ev;
+	}
+	return p;
 }
 
 struct scp *
-scp_probe_new(struct session *s, uint16_t port, scp_probe_fn done, void *arg)
+scp_probe_new(struct server *srv, const struct notify_host *h, uint16_t port,
+    path_probe_fn done, void *arg)
 {
-	struct scp *p = scp_create(s, port);
+	struct scp *p = scp_create(srv, h, port);
 
 	if (p != NULL) {
 		p->probe_done = done;
@@ -574,9 +588,53 @@ scp_free(struct scp *p)
 	if (p == NULL)
 		return;
 	/* If notifications go through us, they must stop before we are gone. */
-	if (session_delivery(p->s))
-		delivery_detach(session_delivery(p->s), p);
+	if (p->d)
+		delivery_detach(p->d, p);
 	drop_connection(p);
 	event_free(p->timer);
 	free(p);
+}
+
+/* The notification subsystem makes direct paths through these (path.h). */
+static void *
+paths_direct_new(void *env, const struct notify_host *h, struct delivery *d, uint16_t port,
+    const struct path_events *ev)
+{
+	return scp_new(env, h, d, port, ev);
+}
+
+static void
+paths_direct_free(void *p)
+{
+	scp_free(p);
+}
+
+static void
+paths_set_retry(void *p, long min_s, long max_s)
+{
+	scp_set_retry(p, min_s, max_s);
+}
+
+static void
+paths_retry_now(void *p)
+{
+	scp_retry_now(p);
+}
+
+static void *
+paths_probe_new(void *env, const struct notify_host *h, uint16_t port, path_probe_fn done,
+    void *arg)
+{
+	return scp_probe_new(env, h, port, done, arg);
+}
+
+void
+scp_paths(struct notify_paths *np, struct server *srv)
+{
+	np->direct_new = paths_direct_new;
+	np->direct_free = paths_direct_free;
+	np->direct_set_retry = paths_set_retry;
+	np->direct_retry_now = paths_retry_now;
+	np->probe_new = paths_probe_new;
+	np->direct_env = srv;
 }

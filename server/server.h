@@ -12,8 +12,6 @@
 /* Interval the server suggests for client PINGs; a logged-in connection silent for
  * idle_timeout seconds is closed. */
 #define SERVER_HEARTBEAT 25
-/* A relayed session whose notifications wait this long for an ack is closed and starts over. */
-#define SERVER_RELAY_ACK_TIMEOUT 30
 /* A client that fails this many logins on one connection is disconnected. */
 #define SERVER_LOGIN_TRIES 3
 /* Password checks run on this many threads; more waiting than the cap are answered "busy".
@@ -27,7 +25,6 @@
 #define SERVER_INTAKE_QUEUE   64
 /* Connect-backs in progress to one address at a time (a terminal server has many sessions). */
 #define SERVER_SCP_CONNECTING_PER_ADDR 8
-#define SERVER_PROBES_PER_SESSION 32     /* SCP_PROBEs one connection may ask for */
 
 struct event_base;
 struct tls_ctx;
@@ -40,6 +37,7 @@ struct workpool;
 struct listener;
 struct wakeup;
 struct ackbatch;
+struct outbox;
 struct memtrim;
 struct pcpmap;
 struct session;
@@ -60,9 +58,7 @@ struct server {
 	struct wakeup        *wakeup;          /* their "look now" (netcfax-admin notify) */
 	struct ackbatch      *acks;            /* NOTIFY_ACKs, written once per loop turn */
 	struct memtrim       *memtrim;         /* freed heap back to the system after a wave */
-	/* Moves whenever a user's outbox may have grown: a delivery that read to the end of
-	 * its outbox at this generation has nothing more to read until it moves. */
-	uint64_t              outbox_gen;
+	struct outbox        *outbox;          /* notifications: reads, fan-out (notify/) */
 	struct listener      *listener;
 	struct pcpmap        *pcpmap;          /* our own router mapping of the PCP, if on */
 	struct faxqueue      *faxq;            /* jobs onto lines, received faxes to inboxes */

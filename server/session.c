@@ -17,7 +17,6 @@
 
 #include "addr.h"
 #include "crypto.h"
-#include "delivery.h"
 #include "frame_io.h"
 #include "hashpool.h"
 #include "inbox.h"
@@ -25,6 +24,7 @@
 #include "keytab.h"
 #include "log.h"
 #include "memtrim.h"
+#include "notify.h"
 #include "relay.h"
 #include "resume.h"
 #include "scp.h"
@@ -69,19 +69,12 @@ struct session {
 	uint16_t            scp_port;
 	uint8_t             scp_mode;
 	time_t              last_rx;     /* last frame from the peer, for the idle timeout */
-	uint64_t            resume_seq;  /* the client has every notification up to this */
+	uint64_t            resume_seq;  /* LOGIN's SEQ: the client has every notification up to it */
 	int                 has_resume;
 	int                 notify_wanted;
 	int                 path_pref;  /* NCFX_PATH_AUTO, _DIRECT or _RELAY, from LOGIN */
-	struct delivery    *delivery;   /* the notification stream, once logged in */
-	struct scp         *scp;        /* the direct path, when the client registered a port */
-	struct relay       *relay;      /* the relay path, while in use */
-	struct scp         *probe;      /* an SCP_PROBE in progress */
-	uint32_t            probe_reqid;
-	int                 probes;     /* SCP_PROBEs this session has asked for */
-	int                 path_told;  /* the path last reported to the client */
-	char                path_why[200];
-	char                scp_desc[200];
+	/* Its notifications, their paths and probes (server/notify), once logged in. */
+	struct notify_session *notify;
 	struct hash_job    *login_job;  /* password being checked on a worker thread */
 	uint32_t            login_reqid;
 	int                 want_token; /* LOGIN carried RESUME_TOKEN: LOGIN_OK gives a new one */
@@ -211,28 +204,6 @@ struct upload **session_upload(struct session *s) { return &s->upload; }
 struct intake_req **session_intake(struct session *s) { return &s->intake; }
 struct fetch_req **session_fetch(struct session *s) { return &s->fetch; }
 struct assembly **session_assembly(struct session *s) { return &s->assembly; }
-uint64_t session_id(const struct session *s) { return s->session_id; }
-const char *session_addr(const struct session *s) { return s->addr; }
-const char *session_addr_key(const struct session *s) { return s->addr_key; }
-uint16_t session_scp_port(const struct session *s) { return s->scp_port; }
-const uint8_t *session_scp_secret(const struct session *s) { return s->scp_secret; }
-struct delivery *session_delivery(struct session *s) { return s->delivery; }
-
-void
-session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa, socklen_t *len)
-{
-	*sa = s->sa;
-	*len = s->salen;
-}
-
-void
-session_notify_user(struct server *srv, int64_t user)
-{
-	srv->outbox_gen++;
-	for (struct session *s = srv->sessions; s; s = s->next)
-		if (s->state == S_AUTHED && (user == 0 || s->user_id == user))
-			delivery_pump(s->delivery);
-}
 
 /* The ids its log lines start with: the session's, its user's and the peer's once logged in,
  * else the peer's alone (a name that is only claimed is no id). */
@@ -252,15 +223,8 @@ session_logout(struct session *s)
 {
 	if (s->state != S_AUTHED && s->session_id == 0)
 		return;
-	/* The paths first (each detaches from the delivery it carries), then the delivery. */
-	scp_free(s->scp);
-	s->scp = NULL;
-	scp_free(s->probe);
-	s->probe = NULL;
-	relay_free(s->relay);
-	s->relay = NULL;
-	delivery_free(s->delivery);
-	s->delivery = NULL;
+	notify_session_free(s->notify);
+	s->notify = NULL;
 	if (s->session_id && store_session_del(s->srv->store, s->session_id) != STORE_OK)
 		log_warnx("%s: its row stays in the sessions list until the next start: store: %s",
 		    s->tag, store_errmsg(s->srv->store));
@@ -311,15 +275,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(why, sizeof(why), "no heartbeat for %lld s",
 			    s->srv->cfg.idle_timeout);
 			session_close(s, NCFX_E_TIMEOUT, why);
-		} else if (s->delivery && delivery_path(s->delivery) == NCFX_PATH_RELAY &&
-		    s->upload == NULL &&
-		    delivery_stalled(s->delivery, time(NULL)) >= SERVER_RELAY_ACK_TIMEOUT) {
-			/* (During an upload the client cannot acknowledge: it is busy sending.) */
-			/* Alive but not acknowledging: start over; a new login resends from the
-			 * last acknowledged notification. */
-			snprintf(why, sizeof(why), "relayed notifications unacknowledged for %d s",
-			    SERVER_RELAY_ACK_TIMEOUT);
-			session_close(s, NCFX_E_TIMEOUT, why);
+		} else if (s->notify && notify_tick(s->notify, time(NULL), s->upload != NULL)) {
+			/* Closed: relayed notifications went unacknowledged too long. */
 		} else
 			idle_timer(s);
 		break;
@@ -525,6 +482,8 @@ session_close(struct session *s, int code, const char *reason)
 	} else
 		log_info("%s: disconnected: %s", s->tag, reason);
 	set_state(s, S_CLOSING);
+	/* New notifications are no longer pushed to a session on its way out. */
+	notify_quiet(s->notify);
 	/* A document still being converted is not made a job for a client that will not hear. */
 	jobs_intake_cancel(s->intake);
 	s->intake = NULL;
@@ -575,10 +534,6 @@ reply_hello(struct session *s, const struct ncfx_msg *m)
 static void login_checked(int ok, void *arg);
 static void login_accept(struct session *s, const char *how, const uint8_t *token);
 static void handle_scp_register(struct session *s, const struct ncfx_msg *m);
-static void start_notifications(struct session *s);
-static uint64_t resume_point(struct session *s);
-static void start_relay(struct session *s, const char *why);
-static void report_path(struct session *s);
 
 /* The server connects back only to ports its policy allows: never below 1024. */
 static int
@@ -724,124 +679,6 @@ login_failed(struct session *s)
 		session_close(s, NCFX_E_AUTH, "too many failed logins on one connection");
 }
 
-/* The operator's session list shows the path in use, why, and what the direct path does. */
-static void
-update_row(struct session *s)
-{
-	char row[460];
-	int path = s->delivery ? delivery_path(s->delivery) : NCFX_PATH_NONE;
-
-	if (path == NCFX_PATH_RELAY)
-		snprintf(row, sizeof(row), "relay (%s)%s%s", s->path_why, s->scp ? "; direct: " : "",
-		    s->scp ? s->scp_desc : "");
-	else if (path == NCFX_PATH_DIRECT)
-		snprintf(row, sizeof(row), "direct: %s", s->scp_desc);
-	else if (s->scp)
-		snprintf(row, sizeof(row), "none yet: %s", s->scp_desc);
-	else
-		snprintf(row, sizeof(row), "none");
-	if (store_session_set_scp(s->srv->store, s->session_id, path, row) != STORE_OK)
-		log_warnx("%s: path not updated in the sessions list: store: %s", s->tag,
-		    store_errmsg(s->srv->store));
-}
-
-/* Tells the client which path its notifications take now, and why, when that changes. */
-static void
-report_path(struct session *s)
-{
-	struct ncfx_wbuf w;
-	int path = delivery_path(s->delivery);
-
-	update_row(s);
-	if (path == s->path_told)
-		return;
-	s->path_told = path;
-	log_info("%s: notifications %s: %s", s->tag,
-	    path == NCFX_PATH_DIRECT ? "direct" : path == NCFX_PATH_RELAY ? "relayed" : "stopped",
-	    s->path_why);
-	ncfx_wbuf_begin(&w, NCFX_MSG_NOTIFY_PATH, 0, 0);
-	ncfx_put_u8(&w, NCFX_T_PATH, (uint8_t)path);
-	ncfx_put_str(&w, NCFX_T_REASON, s->path_why);
-	session_send(s, &w);
-}
-
-static void
-start_relay(struct session *s, const char *why)
-{
-	snprintf(s->path_why, sizeof(s->path_why), "%s", why);
-	if (s->relay == NULL)
-		s->relay = relay_new(s);
-	if (s->relay == NULL)
-		log_warnx("%s: out of memory for the relay", s->tag);
-	/* The direct path keeps being tried, but patiently: the relay works meanwhile. */
-	if (s->scp)
-		scp_set_retry(s->scp, s->srv->cfg.direct_retry_min, s->srv->cfg.direct_retry_max);
-	report_path(s);
-}
-
-void
-session_scp_state(struct session *s, const char *desc)
-{
-	snprintf(s->scp_desc, sizeof(s->scp_desc), "%s", desc);
-	if (s->delivery)
-		update_row(s);
-}
-
-void
-session_direct_up(struct session *s, const char *target)
-{
-	snprintf(s->path_why, sizeof(s->path_why), "the server reached %s", target);
-	/* The direct path attached itself; the relay is no longer needed. */
-	relay_free(s->relay);
-	s->relay = NULL;
-	scp_set_retry(s->scp, 0, 60);
-	report_path(s);
-}
-
-void
-session_direct_failed(struct session *s, const char *target, const char *why)
-{
-	char msg[200];
-
-	snprintf(msg, sizeof(msg), "connect-back to %s failed: %s", target, why);
-	if (s->relay)
-		return;                     /* relayed already; the direct path is only retried */
-	if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay) {
-		start_relay(s, msg);
-		return;
-	}
-	snprintf(s->path_why, sizeof(s->path_why), "%s", msg);
-	report_path(s);
-}
-
-/* Whether this session will receive notifications at all: a port to connect back to, or a
- * relay the client asked for (or accepts) and this server offers. */
-static int
-wants_notifications(const struct session *s)
-{
-	return s->scp_port != 0 || (s->srv->cfg.relay && s->notify_wanted &&
-	    (s->path_pref == NCFX_PATH_RELAY || s->path_pref == NCFX_PATH_AUTO));
-}
-
-static void
-probe_done(struct scp *p, int result, const char *why, long elapsed_ms, const char *target,
-    void *arg)
-{
-	struct session *s = arg;
-	struct ncfx_wbuf w;
-
-	log_info("%s: SCP probe of %s: %s (%ld ms)", s->tag, target, why, elapsed_ms);
-	ncfx_wbuf_begin(&w, NCFX_MSG_SCP_PROBE_RESULT, 0, s->probe_reqid);
-	ncfx_put_u8(&w, NCFX_T_PROBE_RESULT, (uint8_t)result);
-	ncfx_put_str(&w, NCFX_T_REASON, why);
-	ncfx_put_str(&w, NCFX_T_OBSERVED_ADDR, target);
-	ncfx_put_u32(&w, NCFX_T_ELAPSED_MS, (uint32_t)elapsed_ms);
-	ncfx_put_u8(&w, NCFX_T_RELAY, (uint8_t)(s->srv->cfg.relay != 0));
-	session_send(s, &w);
-	scp_free(p);
-	s->probe = NULL;
-}
-
 /* SCP_PROBE: a diagnostic (netcfax-portcheck) asks for one connect-back, to its own observed
  * address like every connect-back, under the same port policy, carrying nothing. */
 static void
@@ -849,21 +686,19 @@ handle_scp_probe(struct session *s, const struct ncfx_msg *m)
 {
 	uint16_t port = (uint16_t)ncfx_msg_uint(m, NCFX_T_SCP_PORT);
 
-	if (s->probe != NULL) {
-		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "a probe is already running on this "
-		    "connection");
+	const char *busy;
+
+	if (s->notify == NULL) {
+		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
 		return;
 	}
-	if (s->probes >= SERVER_PROBES_PER_SESSION) {
-		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "too many probes on this connection; "
-		    "log in again");
+	if ((busy = notify_probe_refused(s->notify)) != NULL) {
+		session_reply_error(s, m->reqid, NCFX_E_LIMIT, busy);
 		return;
 	}
 	if (!scp_port_allowed(s, port, m->reqid))
 		return;
-	s->probes++;
-	s->probe_reqid = m->reqid;
-	if ((s->probe = scp_probe_new(s, port, probe_done, s)) == NULL)
+	if (notify_probe(s->notify, port, m->reqid) < 0)
 		session_reply_error(s, m->reqid, NCFX_E_INTERNAL, "out of memory");
 }
 
@@ -889,67 +724,61 @@ handle_scp_register(struct session *s, const struct ncfx_msg *m)
 		log_warnx("%s: port not updated in the sessions list: store: %s", s->tag,
 		    store_errmsg(s->srv->store));
 	log_info("%s: SCP now port %u (was %u)", s->tag, port, old);
-	scp_free(s->scp);       /* detaches itself if it carried the notifications */
-	s->scp = NULL;
-	/* The next path, even direct again, is news: it runs to another port. */
-	s->path_told = -1;
-	if (s->delivery == NULL) {
-		/* A session that had no notifications: they start where a login would. */
-		s->resume_seq = resume_point(s);
-		start_notifications(s);
-	} else if (s->path_pref == NCFX_PATH_RELAY) {
-		/* The client asked for the relay: a port does not change that. */
-	} else if (port != 0) {
-		s->scp = scp_new(s);
-		if (s->scp == NULL)
-			log_warnx("%s: out of memory for its SCP", s->tag);
-		else if (s->relay)
-			scp_set_retry(s->scp, 0, s->srv->cfg.direct_retry_max);
-	} else if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay && s->relay == NULL) {
-		start_relay(s, "the client withdrew its SCP port");
-	} else {
-		snprintf(s->path_why, sizeof(s->path_why), "the client withdrew its SCP port");
-		report_path(s);
-	}
+	/* The notification paths follow (notify/pathsel.c). */
+	if (s->notify)
+		notify_scp_register(s->notify, port);
 	ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
 	session_send(s, &w);
 }
 
-/* At login: the path the client asked for, as far as this server allows. */
-static void
-start_notifications(struct session *s)
+/* The session as its notifications see it (notify_host): its PCP connection, its row in the
+ * operator's list, and its end. */
+static int
+host_queue(void *arg, struct ncfx_wbuf *w)
 {
-	s->path_told = -1;
-	s->delivery = delivery_new(s, s->resume_seq);
-	if (s->delivery == NULL) {
-		log_warnx("%s: out of memory for notifications", s->tag);
-		return;
-	}
-	if (s->path_pref == NCFX_PATH_RELAY) {
-		start_relay(s, "the client asked for the relay");
-		return;
-	}
-	if (s->scp_port == 0) {
-		if (s->path_pref == NCFX_PATH_AUTO && s->srv->cfg.relay)
-			start_relay(s, "the client listens on no SCP port");
-		return;
-	}
-	s->scp = scp_new(s);
-	if (s->scp == NULL)
-		log_warnx("%s: out of memory for its SCP", s->tag);
+	return session_queue(arg, w);
 }
 
-/* Notifications start after what the client says it has, or else after what the user last
- * acknowledged: an offline client gets its backlog at the next login. */
-static uint64_t
-resume_point(struct session *s)
+static void
+host_close(void *arg, int code, const char *reason)
 {
-	uint64_t last = 0, acked = 0, resume;
+	session_close(arg, code, reason);
+}
 
-	if (store_user_seqs(s->srv->store, s->user_id, &last, &acked) == STORE_ERR)
-		log_warnx("%s: store: %s", s->tag, store_errmsg(s->srv->store));
-	resume = s->has_resume ? s->resume_seq : acked;
-	return resume > last ? last : resume;   /* a client from before a store reset */
+static void
+host_set_row(void *arg, int path, const char *row)
+{
+	struct session *s = arg;
+
+	if (store_session_set_scp(s->srv->store, s->session_id, path, row) != STORE_OK)
+		log_warnx("%s: path not updated in the sessions list: store: %s", s->tag,
+		    store_errmsg(s->srv->store));
+}
+
+/* At login: the session's notification object, on this server's paths and settings. NULL
+ * (logged) when out of memory: the session works without notifications. */
+static struct notify_session *
+start_notify(struct session *s)
+{
+	struct server *srv = s->srv;
+	struct notify_host h = {
+		.queue = host_queue, .close = host_close, .set_row = host_set_row, .arg = s,
+		.tag = s->tag, .user = s->user_id, .session_id = s->session_id,
+		.scp_secret = s->scp_secret, .addr = s->addr, .addr_key = s->addr_key,
+		.sa = &s->sa, .salen = s->salen, .scp_port = s->scp_port,
+		.path_pref = s->path_pref, .notify_wanted = s->notify_wanted,
+	};
+	struct notify_config cfg = { srv->cfg.relay, srv->cfg.direct_retry_min,
+	    srv->cfg.direct_retry_max };
+	struct notify_paths paths;
+	struct notify_session *n;
+
+	memset(&paths, 0, sizeof(paths));
+	scp_paths(&paths, srv);
+	relay_paths(&paths);
+	if ((n = notify_session_new(srv->outbox, &h, &paths, &cfg)) == NULL)
+		log_warnx("%s: out of memory for notifications", s->tag);
+	return n;
 }
 
 static void
@@ -983,6 +812,7 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	struct server *srv = s->srv;
 	struct ncfx_wbuf w;
 	uint8_t first[RESUME_TOKEN_LEN];
+	uint64_t seq = 0;
 
 	crypto_random(&s->session_id, sizeof(s->session_id));
 	s->session_id &= INT64_MAX;    /* stays positive in SQLite and JSON */
@@ -1000,12 +830,10 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	    ((struct sockaddr_in6 *)&s->sa)->sin6_port :
 	    ((struct sockaddr_in *)&s->sa)->sin_port));
 	ncfx_put_bytes(&w, NCFX_T_SCP_SECRET, s->scp_secret, sizeof(s->scp_secret));
-	if (wants_notifications(s)) {
-		/* Where the notification stream starts, so the client's de-duplication
-		 * follows a store that was reset or a user that was re-created. */
-		s->resume_seq = resume_point(s);
-		ncfx_put_u64(&w, NCFX_T_SEQ, s->resume_seq);
-	}
+	s->notify = start_notify(s);
+	/* Where the notification stream starts, if it does. */
+	if (s->notify && notify_login(s->notify, s->has_resume, s->resume_seq, &seq))
+		ncfx_put_u64(&w, NCFX_T_SEQ, seq);
 	if (token != NULL)
 		ncfx_put_bytes(&w, NCFX_T_RESUME_TOKEN, token, RESUME_TOKEN_LEN);
 	else if (s->want_token) {
@@ -1023,8 +851,8 @@ login_accept(struct session *s, const char *how, const uint8_t *token)
 	    s->scp_port, s->scp_mode) != STORE_OK)
 		log_warnx("%s: not in the sessions list (netcfax-admin sessions); it works all the "
 		    "same: store: %s", s->tag, store_errmsg(srv->store));
-	if (wants_notifications(s))
-		start_notifications(s);
+	if (s->notify)
+		notify_start(s->notify);
 }
 
 static int
@@ -1127,8 +955,7 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		return;
 	case NCFX_MSG_NOTIFY_ACK:
 		/* Relayed notifications are acknowledged here, on the PCP. */
-		if (s->delivery == NULL ||
-		    delivery_ack(s->delivery, ncfx_msg_uint(m, NCFX_T_SEQ)) < 0)
+		if (s->notify == NULL || notify_ack(s->notify, ncfx_msg_uint(m, NCFX_T_SEQ)) < 0)
 			session_close(s, NCFX_E_PROTOCOL, "acknowledged a notification never sent");
 		return;
 	case NCFX_MSG_SCP_REGISTER:
@@ -1138,8 +965,8 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 		handle_scp_probe(s, m);
 		return;
 	case NCFX_MSG_PATH_RETRY:
-		if (s->scp)
-			scp_retry_now(s->scp);
+		if (s->notify)
+			notify_retry(s->notify);
 		ncfx_wbuf_begin(&w, NCFX_MSG_OK, 0, m->reqid);
 		session_send(s, &w);
 		return;

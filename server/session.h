@@ -31,21 +31,11 @@ int session_evict_preauth(struct server *srv, const char *key, char *tag, size_t
 void session_free_all(struct server *srv);
 
 void session_send(struct session *s, struct ncfx_wbuf *w);
-/* session_send for a path: 0, or -1 when the session is closing. */
+/* session_send for the notifications (notify_host.queue): 0, or -1 when it is closing. */
 int  session_queue(struct session *s, struct ncfx_wbuf *w);
 void session_reply_error(struct session *s, uint32_t reqid, int code, const char *reason);
 
-/* Pushes new notifications to every logged-in session of user (0: of every user). */
-void session_notify_user(struct server *srv, int64_t user);
-
 struct server *session_server(const struct session *s);
-uint64_t    session_id(const struct session *s);
-const char *session_addr(const struct session *s);     /* observed source address */
-const char *session_addr_key(const struct session *s); /* IPv4 address or IPv6 /64 */
-void        session_peer_sockaddr(const struct session *s, struct sockaddr_storage *sa,
-                                  socklen_t *len);
-uint16_t    session_scp_port(const struct session *s);
-const uint8_t *session_scp_secret(const struct session *s);
 int64_t     session_user_id(const struct session *s);
 const char *session_user(const struct session *s);
 /* What every log line about this session starts with: "session=ID user=NAME addr=ADDR:PORT"
@@ -59,13 +49,5 @@ struct intake_req **session_intake(struct session *s);
 struct fetch_req **session_fetch(struct session *s);
 /* The documents of a job being sent on this connection, one after another (jobs.c). */
 struct assembly **session_assembly(struct session *s);
-struct delivery *session_delivery(struct session *s);
-
-/* The direct path reports to the session, which decides whether the relay takes over and
- * tells the client and the operator which path is in use, and why. */
-void session_direct_up(struct session *s, const char *target);
-void session_direct_failed(struct session *s, const char *target, const char *why);
-/* The SCP's own state changed (for the operator's session list). */
-void session_scp_state(struct session *s, const char *desc);
 
 #endif

@@ -8,23 +8,18 @@
 #include <stdint.h>
 #include <time.h>
 
-struct session;
+#include "path.h"
+
 struct delivery;
-struct ncfx_wbuf;
+struct outbox;
 
-/* A path carries NOTIFY frames to the client: the direct SCP (server/scp.c) or the relay over
- * the client's own PCP connection (relay/relay.c). */
-struct path_ops {
-	int   kind;                                     /* NCFX_PATH_DIRECT or NCFX_PATH_RELAY */
-	/* Queues one frame; 0, or -1 when the frame could not be queued. */
-	int (*send)(void *impl, struct ncfx_wbuf *w);
-	/* For a path that can sleep (delivery_sleep): there is something to send, so connect
-	 * again; it attaches itself when ready, or detaches if it cannot. NULL: never sleeps. */
-	void (*wake)(void *impl);
-};
-
-struct delivery *delivery_new(struct session *s, uint64_t resume);
+/* The stream of user's outbox after seq resume. It joins the outbox's registry, so notify_user
+ * pumps it. tag starts its log lines and must outlive it. */
+struct delivery *delivery_new(struct outbox *ob, int64_t user, uint64_t resume,
+                              const char *tag);
 void delivery_free(struct delivery *d);
+/* notify_user no longer pumps it (its session is closing); acks still move it. */
+void delivery_quiet(struct delivery *d);
 /* From now on notifications go through impl, starting again after the last acknowledged one. */
 void delivery_attach(struct delivery *d, const struct path_ops *ops, void *impl);
 /* impl can carry nothing more; if it was the path in use, none is until the next attach. */
@@ -37,11 +32,12 @@ int  delivery_path(const struct delivery *d);
 int  delivery_uses(const struct delivery *d, const void *impl);
 /* Sends what the window allows of what is new. */
 void delivery_pump(struct delivery *d);
-/* Frees the outbox read kept for the next session's pump (at shutdown). */
-void delivery_forget_reads(void);
 /* A cumulative ack, from whichever path it came: 0, or -1 for an ack of what was never sent. */
 int  delivery_ack(struct delivery *d, uint64_t seq);
 /* Seconds for which sent notifications have waited for an ack; 0 when none are waiting. */
 long delivery_stalled(const struct delivery *d, time_t now);
+/* The last seq sent and the last acknowledged. */
+uint64_t delivery_sent(const struct delivery *d);
+uint64_t delivery_acked(const struct delivery *d);
 
 #endif

@@ -1,23 +1,24 @@
 /* delivery.c: the per-session cursor over the user's outbox, and the one place NOTIFY frames
- * are made. */
+ * are made. It knows its user and its log tag, not the session: the session drives it through
+ * notify.h, paths through path_ops. */
 #include "delivery.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ackbatch.h"
 #include "frame_io.h"
 #include "log.h"
+#include "outbox.h"
 #include "proto.h"
-#include "server.h"
-#include "session.h"
-#include "store.h"
 
-#define DELIVERY_WINDOW 64   /* notifications sent but not yet acknowledged */
+#define DELIVERY_WINDOW NOTIFY_WINDOW   /* notifications sent but not yet acknowledged */
 
 struct delivery {
-	struct session        *s;
+	struct outbox_member   member;   /* in the outbox's registry: notify_user pumps it */
+	struct outbox         *ob;
+	int64_t                user;
+	const char            *tag;
 	const struct path_ops *ops;      /* the path in use, or NULL */
 	void                  *impl;
 	uint64_t               sent, acked;
@@ -30,38 +31,44 @@ struct delivery {
 	int                    waking;    /* ... and it was asked to */
 };
 
-/* The last read of an outbox. A notification to a user with many sessions pumps them one
- * after another in one loop turn, each asking for the same rows after the same seq: one
- * SELECT serves them all. It holds while outbox_gen stands still (nothing can have been
- * added, and pruning moves it too). One server, one loop thread: one read is kept. */
-struct outbox_read {
-	int               valid;
-	uint64_t          gen;
-	int64_t           user;
-	uint64_t          after;
-	int               asked;          /* rows asked for; fewer got means the end */
-	int               n;
-	struct store_note rows[DELIVERY_WINDOW];
-};
-static struct outbox_read *last_read;
-static int reading;                   /* last_read's rows are being sent */
+static void
+pump_cb(void *owner)
+{
+	delivery_pump(owner);
+}
 
 struct delivery *
-delivery_new(struct session *s, uint64_t resume)
+delivery_new(struct outbox *ob, int64_t user, uint64_t resume, const char *tag)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return NULL;
-	d->s = s;
+	d->ob = ob;
+	d->user = user;
+	d->tag = tag;
 	d->sent = d->acked = resume;
+	d->member.user = user;
+	d->member.pump = pump_cb;
+	d->member.owner = d;
+	outbox_join(ob, &d->member);
 	return d;
 }
 
 void
 delivery_free(struct delivery *d)
 {
+	if (d == NULL)
+		return;
+	outbox_leave(d->ob, &d->member);
 	free(d);
+}
+
+void
+delivery_quiet(struct delivery *d)
+{
+	if (d != NULL)
+		outbox_leave(d->ob, &d->member);
 }
 
 void
@@ -147,7 +154,7 @@ send_one(const struct store_note *n, void *arg)
 	if (n->filename[0])
 		ncfx_put_text(&w, NCFX_T_FILENAME, n->filename);
 	if (d->ops->send(d->impl, &w) < 0) {
-		log_errorx("%s: notification %" PRIu64 " could not be queued", session_tag(d->s),
+		log_errorx("%s: notification %" PRIu64 " could not be queued", d->tag,
 		    n->seq);
 		d->failed = 1;
 		return 1;
@@ -164,46 +171,10 @@ count_one(const struct store_note *n, void *arg)
 	return 0;
 }
 
-static int
-collect(const struct store_note *n, void *arg)
-{
-	struct outbox_read *r = arg;
-
-	r->rows[r->n++] = *n;
-	return 0;
-}
-
-/* The rows after `after`, at least `limit` of them if there are: from the last read when it
- * covers them, else from the store. NULL on error. */
-static const struct outbox_read *
-outbox_read(struct server *srv, int64_t user, uint64_t after, int limit)
-{
-	struct outbox_read *r = last_read;
-
-	if (r != NULL && r->valid && r->gen == srv->outbox_gen && r->user == user &&
-	    r->after == after && (r->asked >= limit || r->n < r->asked))
-		return r;
-	if (r == NULL && (r = last_read = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	r->valid = 0;
-	r->n = 0;
-	if (store_note_list(srv->store, user, after, limit, collect, r) < 0) {
-		log_warnx("store: %s", store_errmsg(srv->store));
-		return NULL;
-	}
-	r->valid = 1;
-	r->gen = srv->outbox_gen;
-	r->user = user;
-	r->after = after;
-	r->asked = limit;
-	return r;
-}
-
 void
 delivery_pump(struct delivery *d)
 {
 	const struct outbox_read *r;
-	struct server *srv;
 	uint64_t inflight;
 	unsigned attaches;
 	int limit, i;
@@ -213,10 +184,9 @@ delivery_pump(struct delivery *d)
 	inflight = d->sent - d->acked;
 	if (inflight >= DELIVERY_WINDOW)
 		return;
-	srv = session_server(d->s);
 	/* Read to the end already, and nothing added since: an ack that opens the window need
 	 * not look again. */
-	if (d->at_end && d->end_gen == srv->outbox_gen)
+	if (d->at_end && d->end_gen == outbox_gen(d->ob))
 		return;
 	if (inflight == 0)
 		d->progress = time(NULL);   /* the ack clock starts with the first unacked send */
@@ -226,10 +196,9 @@ delivery_pump(struct delivery *d)
 		 * and sends it from the last ack once it has attached again. */
 		if (d->waking)
 			return;
-		if (reading) {
+		if (outbox_held(d->ob)) {
 			/* Inside another delivery's send loop the shared read is in use. */
-			int n = store_note_list(srv->store, session_user_id(d->s), d->sent, 1,
-			    count_one, NULL);
+			int n = outbox_list(d->ob, d->user, d->sent, 1, count_one, NULL);
 
 			if (n > 0) {
 				d->waking = 1;
@@ -237,11 +206,11 @@ delivery_pump(struct delivery *d)
 			}
 			return;
 		}
-		if ((r = outbox_read(srv, session_user_id(d->s), d->sent, 1)) == NULL)
+		if ((r = outbox_read(d->ob, d->user, d->sent, 1)) == NULL)
 			return;
 		if (r->n == 0) {
 			d->at_end = 1;
-			d->end_gen = srv->outbox_gen;
+			d->end_gen = outbox_gen(d->ob);
 			return;
 		}
 		d->waking = 1;
@@ -250,49 +219,39 @@ delivery_pump(struct delivery *d)
 	}
 	d->at_end = 0;
 	d->failed = 0;
-	if (reading) {
+	if (outbox_held(d->ob)) {
 		/* A send that tore down a path and pumped another delivery from inside this
 		 * loop: the shared read is in use, so this one reads for itself. */
-		if (store_note_list(srv->store, session_user_id(d->s), d->sent, limit, send_one,
-		    d) < 0)
-			log_warnx("%s: store: %s", session_tag(d->s), store_errmsg(srv->store));
+		if (outbox_list(d->ob, d->user, d->sent, limit, send_one, d) < 0)
+			log_warnx("%s: store: %s", d->tag, outbox_errmsg(d->ob));
 		return;
 	}
-	if ((r = outbox_read(srv, session_user_id(d->s), d->sent, limit)) == NULL)
+	if ((r = outbox_read(d->ob, d->user, d->sent, limit)) == NULL)
 		return;
-	reading = 1;
+	outbox_hold(d->ob, 1);
 	attaches = d->attaches;
 	for (i = 0; i < r->n && i < limit && d->ops != NULL && d->attaches == attaches; i++)
 		if (send_one(&r->rows[i], d) != 0)
 			break;
-	reading = 0;
+	outbox_hold(d->ob, 0);
 	if (d->attaches != attaches)
 		return;                     /* a new path started over from the last ack */
 	if (i == r->n && r->n < r->asked && !d->failed && d->ops != NULL) {
 		d->at_end = 1;
-		d->end_gen = srv->outbox_gen;
+		d->end_gen = outbox_gen(d->ob);
 	}
-}
-
-void
-delivery_forget_reads(void)
-{
-	free(last_read);
-	last_read = NULL;
 }
 
 int
 delivery_ack(struct delivery *d, uint64_t seq)
 {
-	struct server *srv = session_server(d->s);
-
 	if (seq > d->sent)
 		return -1;
 	if (seq <= d->acked)
 		return 0;
 	d->acked = seq;
 	d->progress = time(NULL);
-	ackbatch_add(srv->acks, session_user_id(d->s), seq);
+	outbox_ack(d->ob, d->user, seq);
 	delivery_pump(d);
 	return 0;
 }
@@ -301,4 +260,16 @@ long
 delivery_stalled(const struct delivery *d, time_t now)
 {
 	return d->sent > d->acked ? (long)(now - d->progress) : 0;
+}
+
+uint64_t
+delivery_sent(const struct delivery *d)
+{
+	return d->sent;
+}
+
+uint64_t
+delivery_acked(const struct delivery *d)
+{
+	return d->acked;
 }
