@@ -46,7 +46,6 @@
 #include "modemline.h"
 #include "onward.h"
 #include "server.h"
-#include "session.h"
 #include "sipline.h"
 #include "softline.h"
 #include "spool.h"

@@ -8,7 +8,6 @@
 #include "log.h"
 #include "outbox.h"
 #include "server.h"
-#include "session.h"
 #include "store.h"
 
 static int

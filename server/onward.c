@@ -17,7 +17,6 @@
 #include "log.h"
 #include "outbox.h"
 #include "server.h"
-#include "session.h"
 #include "store.h"
 
 int64_t
