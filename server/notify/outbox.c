@@ -95,6 +95,10 @@ pump_bucket(struct outbox *ob, unsigned b, int64_t user)
 void
 notify_user(struct outbox *ob, int64_t user)
 {
+	/* At start the daemon files the faxes and jobs a crash left before the outbox exists;
+	 * no session is there yet to be told, and each reads its outbox when it logs in. */
+	if (ob == NULL)
+		return;
 	ob->gen++;
 	if (user != 0) {
 		pump_bucket(ob, bucket_of(user), user);

@@ -56,7 +56,8 @@ struct outbox *outbox_new(const struct outbox_store *st);
 void outbox_free(struct outbox *ob);
 
 /* Pushes new notifications to every delivery of user (0: of every user). Whoever adds to an
- * outbox calls this: it also tells kept reads that they may be short now. */
+ * outbox calls this: it also tells kept reads that they may be short now. NULL (no outbox
+ * yet, at start): nothing to do. */
 void notify_user(struct outbox *ob, int64_t user);
 /* Rows may have gone (pruning): a kept read may name them, so it is not used again. */
 void outbox_changed(struct outbox *ob);
