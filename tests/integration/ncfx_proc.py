@@ -76,13 +76,24 @@ def make_temp_dir(owner=None, prefix="ncfx-it-"):
 
 
 def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A TCP port that was free on every address a moment ago, below the kernel's ephemeral
+    range: a port the kernel hands out (bind to port 0) is one it also gives the outgoing
+    connections other tests make meanwhile, and one of those took a fixed SCP port between
+    this check and a watcher's bind. 10000-19999: test_scp's free_range takes from
+    20000-31999."""
+    import random
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(10000, 20000)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            pass
+        finally:
+            s.close()
+    raise AssertionError("no free port in 10000-19999")
 
 
 def free_low_port(ports):
