@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "intake.h"
 #include "log.h"
+#include "requests.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -233,7 +234,7 @@ pdf_ready(void *arg)
 {
 	struct fetch_req *r = arg;
 
-	*session_fetch(r->s) = NULL;
+	requests_set_fetch(session_requests(r->s), NULL);   /* the workpool releases r next */
 	if (r->rc < 0) {
 		char why[400];
 		log_warnx("%s fax=%" PRId64 ": as PDF: %s", session_tag(r->s), r->fax, r->err);
@@ -302,7 +303,7 @@ handle_get(struct session *s, const struct ncfx_msg *m)
 		send_file(s, m->reqid, id, format, path);
 		return;
 	}
-	if (*session_fetch(s) != NULL) {
+	if (requests_fetch(session_requests(s)) != NULL) {
 		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "a PDF is already being made on "
 		    "this connection; wait for it");
 		return;
@@ -325,7 +326,7 @@ handle_get(struct session *s, const struct ncfx_msg *m)
 		    "documents; try again in a minute");
 		return;
 	}
-	*session_fetch(s) = r;
+	requests_set_fetch(session_requests(s), r);
 }
 
 void

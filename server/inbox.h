@@ -9,7 +9,7 @@ struct fetch_req;
 
 /* Handles an INBOX_* or FILE_GET message from a logged-in session. */
 void inbox_handle(struct session *s, const struct ncfx_msg *m);
-/* The session is going: a PDF still being made for it is dropped. */
+/* How requests.c ends what a session holds for inbox.c: a PDF still being made is dropped. */
 void inbox_fetch_cancel(struct fetch_req *r);
 
 #endif

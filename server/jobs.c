@@ -20,6 +20,7 @@
 #include "jobspec.h"
 #include "log.h"
 #include "outbox.h"
+#include "requests.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -118,11 +119,11 @@ jobs_assembly_free(struct assembly *a)
 	free(a);
 }
 
+/* The job being sent on this connection failed or starts over: its documents go. */
 static void
 drop_assembly(struct session *s)
 {
-	jobs_assembly_free(*session_assembly(s));
-	*session_assembly(s) = NULL;
+	requests_drop_assembly(session_requests(s));
 }
 
 void
@@ -223,14 +224,15 @@ static void
 handle_submit(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
-	struct upload **slot = session_upload(s), *u;
-	struct assembly **aslot = session_assembly(s), *a = *aslot;
+	struct requests *rq = session_requests(s);
+	struct upload *u;
+	struct assembly *a = requests_assembly(rq);
 	struct jobspec_doc d;
 	char why[200];
 	struct ncfx_wbuf w;
 	int code;
 
-	if (*slot) {
+	if (requests_upload(rq) != NULL) {
 		session_reply_error(s, m->reqid, NCFX_E_UPLOAD,
 		    "an upload is already in progress on this connection");
 		return;
@@ -239,7 +241,7 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, code, why);
 		return;
 	}
-	if (*session_intake(s) != NULL) {
+	if (requests_intake(rq) != NULL) {
 		/* The documents of a job go one after another: the previous one first. */
 		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "the previous document on this "
 		    "connection is still being converted");
@@ -262,7 +264,7 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 		a->parts = d.parts;
 		a->gen = next_assembly_gen++;
 		a->format = d.format;
-		*aslot = a;
+		requests_set_assembly(rq, a);
 	} else if (a == NULL || a->parts != d.parts || a->done != d.part - 1 ||
 	    strcmp(a->spec.dest, d.dest) != 0) {
 		snprintf(why, sizeof(why), "document %d of %d does not follow the documents sent "
@@ -311,7 +313,7 @@ handle_submit(struct session *s, const struct ncfx_msg *m)
 	u->parts = d.parts;
 	memcpy(u->want_sha, d.sha256, sizeof(u->want_sha));
 	snprintf(u->filename, sizeof(u->filename), "%s", d.filename);
-	*slot = u;
+	requests_set_upload(rq, u);
 	ncfx_wbuf_begin(&w, NCFX_MSG_UPLOAD_READY, 0, m->reqid);
 	ncfx_put_u32(&w, NCFX_T_UPLOAD_ID, u->id);
 	session_send(s, &w);
@@ -330,7 +332,7 @@ upload_fail(struct upload *u, int code, const char *why)
 static void
 handle_chunk(struct session *s, const struct ncfx_msg *m)
 {
-	struct upload *u = *session_upload(s);
+	struct upload *u = requests_upload(session_requests(s));
 	uint64_t off = ncfx_msg_uint(m, NCFX_T_OFFSET);
 	const uint8_t *data;
 	size_t len, done = 0;
@@ -453,7 +455,7 @@ release_intake(void *arg)
 static void
 keep_part(struct session *s, struct intake_req *r, uint64_t image_bytes)
 {
-	struct assembly *a = *session_assembly(s);
+	struct assembly *a = requests_assembly(session_requests(s));
 	struct ncfx_wbuf w;
 	char why[300];
 	int code;
@@ -507,7 +509,8 @@ finish_intake(void *arg)
 	struct session *s = r->s;
 	struct server *srv = session_server(s);
 	struct upload *u = r->u;
-	struct assembly *a = *session_assembly(s);
+	struct requests *rq = session_requests(s);
+	struct assembly *a = requests_assembly(rq);
 	struct jobspec *js = &r->spec;
 	struct store_job j;
 	struct store_note note;
@@ -517,7 +520,7 @@ finish_intake(void *arg)
 	int code = 0, format;
 	int64_t now;
 
-	*session_intake(s) = NULL;
+	requests_set_intake(rq, NULL);     /* the workpool releases r after this */
 	if (a == NULL || a->gen != r->gen) {
 		/* Cannot happen (no JOB_SUBMIT is taken while a document converts); never let
 		 * one job's document touch another's. */
@@ -630,8 +633,9 @@ static void
 handle_end(struct session *s, const struct ncfx_msg *m)
 {
 	struct server *srv = session_server(s);
-	struct upload **slot = session_upload(s), *u = *slot;
-	struct assembly *a = *session_assembly(s);
+	struct requests *rq = session_requests(s);
+	struct upload *u = requests_upload(rq);
+	struct assembly *a = requests_assembly(rq);
 	struct intake_req *r;
 	uint8_t got_sha[32];
 	char why[300];
@@ -641,7 +645,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 		session_reply_error(s, m->reqid, NCFX_E_UPLOAD, "no such upload in progress");
 		return;
 	}
-	*slot = NULL;
+	requests_take_upload(rq);          /* ours now, whatever becomes of it */
 	if (u->failed[0]) {
 		session_reply_error(s, m->reqid, u->failed_code, u->failed);
 		goto out;
@@ -658,7 +662,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 		    "checksum mismatch: the document was damaged in transit");
 		goto out;
 	}
-	if (*session_intake(s) != NULL) {
+	if (requests_intake(rq) != NULL) {
 		session_reply_error(s, m->reqid, NCFX_E_LIMIT, "the previous document on this "
 		    "connection is still being converted");
 		goto out;
@@ -701,7 +705,7 @@ handle_end(struct session *s, const struct ncfx_msg *m)
 		drop_assembly(s);
 		return;
 	}
-	*session_intake(s) = r;
+	requests_set_intake(rq, r);
 	return;
 out:
 	jobs_upload_free(u);

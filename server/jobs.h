@@ -11,11 +11,12 @@ struct assembly;
 
 /* Handles a JOB_* or UPLOAD_* message from a logged-in session. */
 void jobs_handle(struct session *s, const struct ncfx_msg *m);
-/* Drops an unfinished upload (connection closed): its temporary file is removed. */
+/* How requests.c ends what a session holds for jobs.c. Drops an unfinished upload: its
+ * temporary file is removed. */
 void jobs_upload_free(struct upload *u);
-/* The documents of a job still being sent on a closing connection: dropped, files too. */
+/* The documents of a job still being sent: dropped, files too. */
 void jobs_assembly_free(struct assembly *a);
-/* The session is going: a document still being converted is dropped, not made a job. */
+/* A document still being converted is dropped, not made a job. */
 void jobs_intake_cancel(struct intake_req *r);
 
 #endif

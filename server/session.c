@@ -26,6 +26,7 @@
 #include "memtrim.h"
 #include "notify.h"
 #include "relay.h"
+#include "requests.h"
 #include "resume.h"
 #include "scp.h"
 #include "server.h"
@@ -79,10 +80,7 @@ struct session {
 	uint32_t            login_reqid;
 	int                 want_token; /* LOGIN carried RESUME_TOKEN: LOGIN_OK gives a new one */
 	int64_t             cred_gen;   /* the user's password generation when LOGIN came */
-	struct upload      *upload;
-	struct intake_req  *intake;     /* a document being converted on a worker */
-	struct fetch_req   *fetch;      /* a received fax being made into a PDF */
-	struct assembly    *assembly;   /* the documents of a job being sent (jobs.c) */
+	struct requests    *requests;   /* uploads, conversions, fetches in progress */
 	struct session     *prev, *next;
 	TAILQ_ENTRY(session) wq;        /* in srv->waiting[queued] until logged in */
 	TAILQ_ENTRY(session) aq;        /* and in its address's waiting[queued] (addr_waiting) */
@@ -200,10 +198,7 @@ struct server *session_server(const struct session *s) { return s->srv; }
 int64_t session_user_id(const struct session *s) { return s->user_id; }
 const char *session_user(const struct session *s) { return s->user; }
 const char *session_tag(const struct session *s) { return s->tag; }
-struct upload **session_upload(struct session *s) { return &s->upload; }
-struct intake_req **session_intake(struct session *s) { return &s->intake; }
-struct fetch_req **session_fetch(struct session *s) { return &s->fetch; }
-struct assembly **session_assembly(struct session *s) { return &s->assembly; }
+struct requests *session_requests(struct session *s) { return s->requests; }
 
 /* The ids its log lines start with: the session's, its user's and the peer's once logged in,
  * else the peer's alone (a name that is only claimed is no id). */
@@ -275,7 +270,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(why, sizeof(why), "no heartbeat for %lld s",
 			    s->srv->cfg.idle_timeout);
 			session_close(s, NCFX_E_TIMEOUT, why);
-		} else if (s->notify && notify_tick(s->notify, time(NULL), s->upload != NULL)) {
+		} else if (s->notify && notify_tick(s->notify, time(NULL),
+		    requests_upload(s->requests) != NULL)) {
 			/* Closed: relayed notifications went unacknowledged too long. */
 		} else
 			idle_timer(s);
@@ -314,7 +310,8 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 	s->bev = tls_bev_accept(srv->base, fd, srv->tls);
 	s->timer = evtimer_new(srv->base, timer_cb, s);
 	s->free_ev = event_new(srv->base, -1, 0, free_cb, s);
-	if (s->bev == NULL || s->timer == NULL || s->free_ev == NULL) {
+	s->requests = requests_new();
+	if (s->bev == NULL || s->timer == NULL || s->free_ev == NULL || s->requests == NULL) {
 		/* Not yet counted or listed: undo by hand, not through session_free. */
 		log_warnx("%s: closing: out of memory for a new connection", s->tag);
 		if (s->bev)
@@ -325,6 +322,7 @@ session_new(struct server *srv, int fd, const struct sockaddr *sa, socklen_t sal
 			event_free(s->timer);
 		if (s->free_ev)
 			event_free(s->free_ev);
+		requests_free(s->requests);
 		free(s);
 		return NULL;
 	}
@@ -367,10 +365,7 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 		memtrim_note(srv->memtrim);
 	}
-	jobs_upload_free(s->upload);
-	jobs_intake_cancel(s->intake);
-	inbox_fetch_cancel(s->fetch);
-	jobs_assembly_free(s->assembly);
+	requests_free(s->requests);
 	if (s->login_job) {
 		/* The verdict will never come: end the attempt as a failure, as it would be
 		 * had the peer waited (hanging up must not be a free guess). */
@@ -485,10 +480,7 @@ session_close(struct session *s, int code, const char *reason)
 	/* New notifications are no longer pushed to a session on its way out. */
 	notify_quiet(s->notify);
 	/* A document still being converted is not made a job for a client that will not hear. */
-	jobs_intake_cancel(s->intake);
-	s->intake = NULL;
-	inbox_fetch_cancel(s->fetch);
-	s->fetch = NULL;
+	requests_cancel_workers(s->requests);
 	bufferevent_disable(s->bev, EV_READ);
 	/* Flush the ERROR, then free from write_cb; the timer bounds a peer that never reads. */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
@@ -933,14 +925,7 @@ dispatch(struct session *s, const struct ncfx_msg *m)
 	case NCFX_MSG_LOGOUT:
 		log_info("%s: logged out", s->tag);
 		session_logout(s);
-		jobs_upload_free(s->upload);
-		s->upload = NULL;
-		jobs_intake_cancel(s->intake);
-		s->intake = NULL;
-		inbox_fetch_cancel(s->fetch);
-		s->fetch = NULL;
-		jobs_assembly_free(s->assembly);
-		s->assembly = NULL;
+		requests_cancel(s->requests);
 		s->user[0] = '\0';
 		s->user_id = 0;
 		set_state(s, S_LOGIN);

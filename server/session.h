@@ -9,7 +9,7 @@
 
 struct server;
 struct session;
-struct upload;
+struct requests;
 
 /* Takes ownership of fd. NULL if the connection could not be set up (fd closed). */
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
@@ -41,13 +41,8 @@ const char *session_user(const struct session *s);
 /* What every log line about this session starts with: "session=ID user=NAME addr=ADDR:PORT"
  * once logged in (the id as netcfax-admin shows it), else "addr=ADDR:PORT". */
 const char *session_tag(const struct session *s);
-/* The upload in progress on this connection; jobs.c owns what it points to. */
-struct upload **session_upload(struct session *s);
-/* The document this session's last upload is being converted from, if any (jobs.c). */
-struct intake_req **session_intake(struct session *s);
-/* The received fax being made into a PDF for this session, if any (inbox.c). */
-struct fetch_req **session_fetch(struct session *s);
-/* The documents of a job being sent on this connection, one after another (jobs.c). */
-struct assembly **session_assembly(struct session *s);
+/* What this connection has in progress for its client (jobs.c, inbox.c); the session frees
+ * it, and ends it at LOGOUT and close. */
+struct requests *session_requests(struct session *s);
 
 #endif
