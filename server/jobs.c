@@ -1,6 +1,6 @@
-/* jobs.c: submit, list and cancel for a logged-in session. A document becomes a job only after
- * it arrived whole, matched its checksum, was made into a fax image by intake (on a worker
- * thread: ghostscript can take seconds) and sits fsynced in the spool. */
+/* jobs.c: submit, list, cancel, suspend and resume for a logged-in session. A document becomes
+ * a job only after it arrived whole, matched its checksum, was made into a fax image by intake
+ * (on a worker thread: ghostscript can take seconds) and sits fsynced in the spool. */
 #include "jobs.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* jobs.h: the job requests of an authenticated session: submit (upload), list, cancel. */
+/* jobs.h: the job requests of an authenticated session: submit (upload), list, cancel,
+ * suspend and resume. */
 #ifndef NETCFAX_JOBS_H
 #define NETCFAX_JOBS_H
 

@@ -1,6 +1,6 @@
 /* jobspec.h: what a JOB_SUBMIT asks for, checked without I/O before anything is stored: the
  * fax number, the document's format and place in its job, and with a job's first document,
- * how the job is to be sent. fuzz/fuzz_submit.c runs the same checks on arbitrary frames. */
+ * how the job is to be sent. fuzz/fuzz_frame.c runs the same checks on arbitrary frames. */
 #ifndef NETCFAX_JOBSPEC_H
 #define NETCFAX_JOBSPEC_H
 

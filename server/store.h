@@ -1,4 +1,5 @@
-/* store.h: the durable state of netcfaxd (accounts and jobs) in one SQLite file. */
+/* store.h: the durable state of netcfaxd in one SQLite file: accounts, jobs, the inbox, the
+ * notifications, resume tokens, and the live rows of sessions, lines and trunks. */
 #ifndef NETCFAX_STORE_H
 #define NETCFAX_STORE_H
 

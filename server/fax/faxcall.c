@@ -1,5 +1,6 @@
-/* faxcall.c: the only file that talks to spandsp's fax engine (0.0.6; vmodem.c drives its
- * T.31 modem for the virtual modems). The pattern is that of spandsp's own fax tests: every
+/* faxcall.c: the calls of spandsp's fax engine (0.0.6) over audio and T.38 (class1.c runs
+ * spandsp's T.30 alone over a modem's HDLC, vmodem.c its T.31 modem for the virtual modems,
+ * and t30quirks.c reaches into T.30's state). The pattern is that of spandsp's own fax tests: every
  * 20 ms block (160 samples) each side's fax_tx output goes to the other's fax_rx, silence
  * padded in, until both ends have reached phase E. One side over the network runs spandsp's
  * audio fax modem on G.711 or its T.38 terminal on T.38. */

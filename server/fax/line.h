@@ -1,7 +1,7 @@
 /* line.h: a telephone line that places fax calls, and may take them, behind one small
- * interface. The built-in software line (softline.c) is the first implementation, a SIP trunk
- * (server/sip/sipline.c) the second; a modem would be another file behind the same
- * operations. */
+ * interface. The built-in software line (softline.c), a SIP trunk (server/sip/sipline.c), a
+ * Class 1 fax modem (modemline.c) and the virtual modems other fax programs dial on
+ * (vmodemline.c) each implement it. */
 #ifndef NETCFAX_LINE_H
 #define NETCFAX_LINE_H
 

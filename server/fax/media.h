@@ -1,5 +1,5 @@
-/* media.h: the media of a call behind one small interface: G.711 audio over RTP (rtpaudio.c)
- * is the first implementation, T.38 over UDPTL (t38media.c) the second. The fax engine
+/* media.h: the media of a call behind one small interface: G.711 audio over RTP (rtpaudio.c),
+ * T.38 over UDPTL (t38media.c), and a virtual modem's audio (vmodemmedia.c). The fax engine
  * (faxcall_media_run) drives a media object on the call's worker thread: one step every
  * 20 ms, taking in what the far end sent and sending what the modem made. */
 #ifndef NETCFAX_MEDIA_H

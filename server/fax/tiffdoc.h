@@ -1,4 +1,5 @@
-/* tiffdoc.h: checks that an uploaded file is a TIFF image a fax can be made of. */
+/* tiffdoc.h: TIFF documents for fax: checks that an uploaded file is a TIFF image a fax can be
+ * made of, makes pages into the fax page every line sends, and joins documents. */
 #ifndef NETCFAX_TIFFDOC_H
 #define NETCFAX_TIFFDOC_H
 

@@ -1,4 +1,4 @@
-/* sipline.h: a SIP trunk as a fax line (line.h): G.711 calls out and in. */
+/* sipline.h: a SIP trunk as a fax line (line.h): fax calls out and in, in G.711 or T.38. */
 #ifndef NETCFAX_SIPLINE_H
 #define NETCFAX_SIPLINE_H
 
