@@ -570,13 +570,17 @@ main(int argc, char **argv)
 	wakeup_free(srv->wakeup);              /* with the port: a successor may start now */
 	session_free_all(srv);
 	ackbatch_free(srv->acks);             /* the last turn's acknowledgements */
-	outbox_free(srv->outbox);             /* after the sessions: their deliveries left it */
 	memtrim_free(srv->memtrim);
 	srv->memtrim = NULL;
 	faxqueue_free(srv->faxq);             /* calls under way hang up; their jobs wait */
 	hashpool_free(srv->hashpool);
 	intake_stop();                        /* a long rendering does not hold up the stop */
 	workpool_free(srv->intakepool);       /* after the sessions: they cancelled theirs */
+	/* After the sessions (their deliveries left it) and after the fax queue: a call that
+	 * ends as the queue stops files its fax and tells the outbox, with no one left to push
+	 * to. */
+	outbox_free(srv->outbox);
+	srv->outbox = NULL;
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(maint);
